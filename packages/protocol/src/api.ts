@@ -1,0 +1,301 @@
+// Request and response bodies of every HTTP endpoint (msgpack over HTTP/1.1, DESIGN.md § Wire).
+// Broker and controller never import each other: this file is their contract, and the client's.
+//
+// Controller (default 127.0.0.1:19090)      Broker (default 127.0.0.1:19092 + id)
+//   POST /broker/register                     POST /metadata          (clients)
+//   POST /broker/heartbeat                    POST /produce
+//   POST /broker/controlled-shutdown          POST /fetch             (consumers)
+//   POST /metadata/poll     (brokers)         POST /list-offsets
+//   POST /partition/alter   (AlterPartition)  POST /replica/fetch     (followers)
+//   POST /admin/<op>        (AdminOp)         POST /admin/<op>        (forwarded to the controller)
+//   GET  /health, /metrics                    GET  /health, /metrics
+//
+// Errors: a whole-request failure answers with the error's HTTP status and a `WireError` body;
+// per-partition failures answer 200 with `error` set on the partition.
+
+import type { TopicConfigInput, TopicConfigs } from './config.ts';
+import type { WireError } from './errors.ts';
+
+export type BrokerId = number;
+/** Leader epoch -1: no leader has been elected yet. */
+export const NO_LEADER = -1;
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cluster metadata, as the controller publishes it (versioned; brokers long-poll for newer).
+
+export interface BrokerRegistration {
+  id: BrokerId;
+  rack: string;
+  /** Bumped on every registration with a new incarnation id. */
+  epoch: number;
+  incarnationId: string;
+  /** Broker-to-broker and in-network clients (e.g. broker-3:9092 in compose). */
+  internal: Endpoint;
+  /** Clients on the host (e.g. 127.0.0.1:19095). */
+  external: Endpoint;
+  /** False once fenced: heartbeats stopped for broker.session.timeout.ms, or shut down. */
+  alive: boolean;
+  /** Broker-level dynamic configs set through the Admin API (e.g. follower.replication.throttled.rate). */
+  configs: Record<string, number>;
+}
+
+export interface PartitionState {
+  topic: string;
+  partition: number;
+  /** Assigned replicas, preferred leader first. */
+  replicas: BrokerId[];
+  /** -1 when offline. */
+  leader: BrokerId;
+  leaderEpoch: number;
+  /** Bumped on every change of leader or ISR; AlterPartition must carry the current one. */
+  partitionEpoch: number;
+  isr: BrokerId[];
+}
+
+export interface TopicState {
+  name: string;
+  /** Random id, so a re-created topic of the same name is told apart. */
+  topicId: string;
+  configs: TopicConfigs;
+  partitions: PartitionState[];
+}
+
+export interface ClusterMetadata {
+  clusterId: string;
+  version: number;
+  brokers: BrokerRegistration[];
+  topics: TopicState[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Controller API
+
+export interface RegisterBrokerRequest {
+  brokerId: BrokerId;
+  rack: string;
+  incarnationId: string;
+  internal: Endpoint;
+  external: Endpoint;
+}
+export interface RegisterBrokerResponse {
+  brokerEpoch: number;
+}
+
+export interface HeartbeatRequest {
+  brokerId: BrokerId;
+  brokerEpoch: number;
+}
+export interface HeartbeatResponse {
+  /** The metadata version the controller is at, so a broker knows when to poll. */
+  metadataVersion: number;
+}
+
+export interface ControlledShutdownRequest {
+  brokerId: BrokerId;
+  brokerEpoch: number;
+}
+export interface ControlledShutdownResponse {
+  /** Partitions this broker still leads (no other ISR member alive); 0 means safe to stop. */
+  remainingLeaderships: number;
+}
+
+export interface MetadataPollRequest {
+  /** Answer at once if the controller is past this version, else wait up to maxWaitMs. */
+  sinceVersion: number;
+  maxWaitMs: number;
+}
+export type MetadataPollResponse = ClusterMetadata;
+
+/** KIP-497 AlterPartition: the leader proposes a new ISR; only the controller's answer counts. */
+export interface AlterPartitionRequest {
+  brokerId: BrokerId;
+  brokerEpoch: number;
+  topic: string;
+  partition: number;
+  leaderEpoch: number;
+  partitionEpoch: number;
+  newIsr: BrokerId[];
+}
+export type AlterPartitionResponse = PartitionState;
+
+// Admin operations: `POST /admin/<op>` on the controller; brokers forward them unchanged.
+export interface CreateTopicRequest {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+  configs?: TopicConfigInput;
+}
+export interface CreateTopicResponse {
+  topic: TopicState;
+}
+export interface DeleteTopicRequest {
+  name: string;
+}
+export interface InitProducerIdResponse {
+  producerId: number;
+  producerEpoch: number;
+}
+export interface ElectLeadersRequest {
+  topic: string;
+  partitions?: number[];
+}
+export interface ElectLeadersResponse {
+  /** Partitions whose leader changed to the preferred replica. */
+  elected: { partition: number; leader: BrokerId }[];
+}
+export interface SetBrokerConfigRequest {
+  brokerId: BrokerId;
+  /** e.g. { 'follower.replication.throttled.rate': 1024 }; a value of -1 removes the setting. */
+  configs: Record<string, number>;
+}
+
+export const ADMIN_OPS = ['create-topic', 'delete-topic', 'init-producer-id', 'elect-leaders', 'set-broker-config'] as const;
+export type AdminOp = (typeof ADMIN_OPS)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Broker API: clients
+
+export interface BrokerMetadataRequest {
+  /** Omitted: all topics. */
+  topics?: string[];
+}
+export interface BrokerMetadataResponse {
+  clusterId: string;
+  /** The metadata version the answering broker holds. */
+  version: number;
+  /** The answering broker. */
+  brokerId: BrokerId;
+  /** Addresses are those of the listener the request arrived on (internal or external). */
+  brokers: { id: BrokerId; rack: string; host: string; port: number; alive: boolean }[];
+  topics: {
+    name: string;
+    configs: TopicConfigs;
+    partitions: { partition: number; leader: BrokerId; leaderEpoch: number; replicas: BrokerId[]; isr: BrokerId[] }[];
+  }[];
+  /** Topics asked for that do not exist. */
+  unknownTopics: string[];
+}
+
+export type Acks = 0 | 1 | -1;
+
+export interface ProduceRequest {
+  /** -1 = all. */
+  acks: Acks;
+  timeoutMs: number;
+  partitions: {
+    topic: string;
+    partition: number;
+    /** Exactly one record batch, baseOffset 0, as the producer built it. */
+    records: Buffer;
+  }[];
+}
+export interface ProducePartitionResponse {
+  topic: string;
+  partition: number;
+  /** Offset of the batch's first record; -1 on error. */
+  baseOffset: number;
+  error?: WireError;
+}
+export interface ProduceResponse {
+  partitions: ProducePartitionResponse[];
+}
+
+export interface FetchRequest {
+  maxWaitMs: number;
+  minBytes: number;
+  maxBytes: number;
+  /** The consumer's rack, for fetch-from-follower (KIP-392). */
+  rack?: string;
+  partitions: {
+    topic: string;
+    partition: number;
+    offset: number;
+    maxBytes: number;
+    /** The leader epoch the consumer believes; -1 to skip the check. */
+    currentLeaderEpoch?: number;
+  }[];
+}
+export interface FetchPartitionResponse {
+  topic: string;
+  partition: number;
+  highWatermark: number;
+  logStartOffset: number;
+  /** Whole record batches, file bytes as stored. Empty when nothing is available. */
+  records: Buffer;
+  /** KIP-392: a replica in the consumer's rack that it should fetch from instead. */
+  preferredReadReplica?: BrokerId;
+  error?: WireError;
+}
+export interface FetchResponse {
+  partitions: FetchPartitionResponse[];
+}
+
+/** Kafka's special timestamps for ListOffsets. */
+export const LATEST_TIMESTAMP = -1;
+export const EARLIEST_TIMESTAMP = -2;
+
+export interface ListOffsetsRequest {
+  partitions: { topic: string; partition: number; timestamp: number }[];
+}
+export interface ListOffsetsResponse {
+  partitions: { topic: string; partition: number; offset: number; timestamp: number; error?: WireError }[];
+}
+
+export interface DescribeReplicasRequest {
+  topic: string;
+}
+/** What a leader knows of its partitions' replicas (`describe --verbose`). */
+export interface DescribeReplicasResponse {
+  partitions: {
+    partition: number;
+    highWatermark: number;
+    logStartOffset: number;
+    logEndOffset: number;
+    replicas: { brokerId: BrokerId; logEndOffset: number; lagRecords: number; lastCaughtUpMsAgo: number }[];
+  }[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broker API: followers (issue 4)
+
+export interface ReplicaFetchRequest {
+  brokerId: BrokerId;
+  brokerEpoch: number;
+  maxWaitMs: number;
+  maxBytes: number;
+  partitions: {
+    topic: string;
+    partition: number;
+    /** The follower's log end offset. */
+    fetchOffset: number;
+    /** Epoch of the last batch in the follower's log (KIP-101/KIP-279 divergence check). */
+    lastFetchedEpoch: number;
+    /** The leader epoch the follower believes is current. */
+    currentLeaderEpoch: number;
+  }[];
+}
+export interface ReplicaFetchPartitionResponse {
+  topic: string;
+  partition: number;
+  highWatermark: number;
+  logStartOffset: number;
+  records: Buffer;
+  /** Set when the follower's log diverges: truncate to endOffset, then fetch again. */
+  divergingEpoch?: { epoch: number; endOffset: number };
+  error?: WireError;
+}
+export interface ReplicaFetchResponse {
+  partitions: ReplicaFetchPartitionResponse[];
+}
+
+export interface HealthResponse {
+  status: 'ok' | 'starting';
+  role: 'controller' | 'broker';
+  brokerId?: BrokerId;
+  metadataVersion: number;
+}

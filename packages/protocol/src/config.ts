@@ -1,0 +1,93 @@
+// Topic configs (Kafka's names) and cluster-wide defaults. One schema validates create-topic
+// requests on the controller, CLI `--config k=v` input, and what brokers read from metadata.
+
+import { TributaryError } from './errors.ts';
+
+export interface TopicConfigs {
+  'min.insync.replicas': number;
+  'retention.ms': number;
+  'retention.bytes': number;
+  'segment.bytes': number;
+  'segment.ms': number;
+  'unclean.leader.election.enable': boolean;
+  'max.message.bytes': number;
+  'index.interval.bytes': number;
+  'flush.messages': number;
+  'flush.ms': number;
+}
+
+type ConfigSpec =
+  | { type: 'int'; default: number; min: number; max?: number; doc: string }
+  | { type: 'bool'; default: boolean; doc: string };
+
+const NEVER = Number.MAX_SAFE_INTEGER;
+
+export const TOPIC_CONFIG_SPECS: { readonly [K in keyof TopicConfigs]: ConfigSpec } = {
+  'min.insync.replicas': { type: 'int', default: 2, min: 1, doc: 'replicas that must hold a record before acks=all succeeds' },
+  'retention.ms': { type: 'int', default: 7 * 24 * 3600 * 1000, min: -1, doc: 'age after which whole segments are deleted (-1: forever)' },
+  'retention.bytes': { type: 'int', default: -1, min: -1, doc: 'partition size above which old segments are deleted (-1: no limit)' },
+  'segment.bytes': { type: 'int', default: 1024 * 1024 * 1024, min: 1024, doc: 'size at which the active segment rolls' },
+  'segment.ms': { type: 'int', default: 7 * 24 * 3600 * 1000, min: 1, doc: 'age at which the active segment rolls' },
+  'unclean.leader.election.enable': { type: 'bool', default: false, doc: 'elect an out-of-sync replica when no ISR member lives (may lose data)' },
+  'max.message.bytes': { type: 'int', default: 1024 * 1024, min: 64, doc: 'largest record batch accepted' },
+  'index.interval.bytes': { type: 'int', default: 4096, min: 1, doc: 'bytes between sparse offset-index entries' },
+  'flush.messages': { type: 'int', default: NEVER, min: 1, doc: 'fsync after this many records (default: never force)' },
+  'flush.ms': { type: 'int', default: NEVER, min: 0, doc: 'fsync after this many ms (default: never force)' },
+};
+
+export const DEFAULT_TOPIC_CONFIGS: Readonly<TopicConfigs> = Object.freeze(
+  Object.fromEntries(Object.entries(TOPIC_CONFIG_SPECS).map(([k, spec]) => [k, spec.default])) as unknown as TopicConfigs,
+);
+
+export type TopicConfigInput = Partial<Record<string, string | number | boolean>>;
+
+/**
+ * Validates user-supplied topic configs (strings from the CLI or typed values) and merges them
+ * over the defaults. Unknown names and bad values give INVALID_CONFIG naming the culprit.
+ */
+export function resolveTopicConfigs(input: TopicConfigInput | undefined): TopicConfigs {
+  const out: Record<string, number | boolean> = { ...DEFAULT_TOPIC_CONFIGS };
+  for (const [name, raw] of Object.entries(input ?? {})) {
+    if (!Object.hasOwn(TOPIC_CONFIG_SPECS, name)) {
+      throw new TributaryError('INVALID_CONFIG', `unknown topic config '${name}'; known: ${Object.keys(TOPIC_CONFIG_SPECS).join(', ')}`);
+    }
+    const spec = TOPIC_CONFIG_SPECS[name as keyof TopicConfigs];
+    out[name] = parseConfigValue(name, spec, raw);
+  }
+  return out as unknown as TopicConfigs;
+}
+
+function parseConfigValue(name: string, spec: ConfigSpec, raw: unknown): number | boolean {
+  if (spec.type === 'bool') {
+    if (raw === true || raw === 'true') return true;
+    if (raw === false || raw === 'false') return false;
+    throw new TributaryError('INVALID_CONFIG', `config '${name}' must be true or false, got ${JSON.stringify(raw)}`);
+  }
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < spec.min || (spec.max !== undefined && n > spec.max)) {
+    throw new TributaryError('INVALID_CONFIG', `config '${name}' must be an integer >= ${spec.min}${spec.max !== undefined ? ` and <= ${spec.max}` : ''}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+/** Kafka's topic-name rule: 1-249 chars of [a-zA-Z0-9._-], and not '.' or '..'. */
+export function validateTopicName(name: unknown): string {
+  if (typeof name !== 'string' || name.length < 1 || name.length > 249 || !/^[a-zA-Z0-9._-]+$/.test(name) || name === '.' || name === '..') {
+    throw new TributaryError('INVALID_TOPIC', `invalid topic name ${JSON.stringify(name)}: use 1-249 characters of [a-zA-Z0-9._-], not '.' or '..'`);
+  }
+  return name;
+}
+
+/** Cluster-wide timing defaults (DESIGN.md § Replication, § Controller). */
+export const CLUSTER_DEFAULTS = Object.freeze({
+  brokerSessionTimeoutMs: 3000,
+  brokerHeartbeatIntervalMs: 500,
+  replicaLagTimeMaxMs: 10_000,
+  metadataMaxWaitMs: 5000,
+  autoLeaderRebalanceEnable: true,
+  leaderImbalanceCheckIntervalMs: 5000,
+});
+
+/** Fixed local ports: controller 19090, broker i on 19092 + i (DESIGN.md § Listeners). */
+export const DEFAULT_CONTROLLER_PORT = 19090;
+export const DEFAULT_BROKER_BASE_PORT = 19092;
