@@ -4,3 +4,4 @@ export * from './record-batch.ts';
 export * from './msgpack.ts';
 export * from './config.ts';
 export * from './api.ts';
+export * from './validate.ts';

@@ -1,0 +1,151 @@
+// The client side of msgpack-over-HTTP: one undici Pool per peer with keep-alive, a deadline per
+// call, and errors turned into TributaryErrors. Retries are the caller's business: only the caller
+// knows whether a request is safe to repeat.
+
+import { Pool } from 'undici';
+import { MSGPACK_CONTENT_TYPE, TributaryError, decodeMsgpack, encodeMsgpack, isErrorCode, type Endpoint } from '@tributary/protocol';
+
+export interface RpcClientOptions {
+  /** Connections kept to the peer. */
+  connectionsMax?: number;
+  /** Default deadline per call. */
+  timeoutMs?: number;
+  connectTimeoutMs?: number;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export class RpcClient {
+  readonly endpoint: Endpoint;
+  private readonly pool: Pool;
+  private readonly timeoutMs: number;
+  private closed = false;
+
+  constructor(endpoint: Endpoint, options: RpcClientOptions = {}) {
+    this.endpoint = endpoint;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.pool = new Pool(`http://${formatHost(endpoint.host)}:${endpoint.port}`, {
+      connections: options.connectionsMax ?? 4,
+      keepAliveTimeout: 30_000,
+      connectTimeout: options.connectTimeoutMs ?? 3_000,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  /**
+   * POSTs `body` as msgpack to `path` and decodes the answer. A non-2xx answer throws the
+   * server's TributaryError; a lost connection throws BROKER_NOT_AVAILABLE; a deadline throws
+   * REQUEST_TIMED_OUT. Both of the latter are indeterminate for writes: the request may have
+   * been applied.
+   */
+  async call<Res>(path: string, body: unknown, options: CallOptions = {}): Promise<Res> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const signals = [AbortSignal.timeout(timeoutMs)];
+    if (options.signal) signals.push(options.signal);
+    const signal = AbortSignal.any(signals);
+    let response;
+    try {
+      response = await this.pool.request({
+        origin: undefined,
+        path,
+        method: 'POST',
+        headers: { 'content-type': MSGPACK_CONTENT_TYPE },
+        body: encodeMsgpack(body),
+        signal,
+      });
+    } catch (err) {
+      throw this.transportError(err, path, timeoutMs, signal);
+    }
+    let bytes: Buffer;
+    try {
+      bytes = Buffer.from(await response.body.arrayBuffer());
+    } catch (err) {
+      throw this.transportError(err, path, timeoutMs, signal);
+    }
+    let decoded: unknown;
+    try {
+      decoded = bytes.length === 0 ? {} : decodeMsgpack(bytes);
+    } catch (err) {
+      throw new TributaryError('UNKNOWN_SERVER_ERROR', `${this.describe()}${path} answered ${response.statusCode} with a body that is not msgpack`, { cause: err });
+    }
+    if (response.statusCode >= 200 && response.statusCode < 300) return decoded as Res;
+    const wire = decoded as { code?: unknown; message?: unknown };
+    if (isErrorCode(wire.code)) {
+      throw new TributaryError(wire.code, typeof wire.message === 'string' ? wire.message : undefined);
+    }
+    throw new TributaryError('UNKNOWN_SERVER_ERROR', `${this.describe()}${path} answered HTTP ${response.statusCode}`);
+  }
+
+  /** GET returning text (health, metrics). */
+  async getText(path: string, options: CallOptions = {}): Promise<{ status: number; text: string }> {
+    const signal = AbortSignal.timeout(options.timeoutMs ?? this.timeoutMs);
+    try {
+      const response = await this.pool.request({ path, method: 'GET', signal });
+      return { status: response.statusCode, text: await response.body.text() };
+    } catch (err) {
+      throw this.transportError(err, path, options.timeoutMs ?? this.timeoutMs, signal);
+    }
+  }
+
+  private transportError(err: unknown, path: string, timeoutMs: number, signal: AbortSignal): TributaryError {
+    if (signal.aborted && (signal.reason as Error)?.name === 'TimeoutError') {
+      return new TributaryError('REQUEST_TIMED_OUT', `${this.describe()}${path} did not answer within ${timeoutMs} ms`, { cause: err });
+    }
+    const code = (err as { code?: string }).code ?? (err as Error).name;
+    return new TributaryError('BROKER_NOT_AVAILABLE', `${this.describe()}${path} failed: ${code} ${(err as Error).message ?? ''}`.trim(), { cause: err });
+  }
+
+  private describe(): string {
+    return `${this.endpoint.host}:${this.endpoint.port}`;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.destroy();
+  }
+}
+
+/** One RpcClient per peer address, created on first use. */
+export class RpcClientPool {
+  private readonly clients = new Map<string, RpcClient>();
+  private readonly options: RpcClientOptions;
+
+  constructor(options: RpcClientOptions = {}) {
+    this.options = options;
+  }
+
+  get(endpoint: Endpoint): RpcClient {
+    const key = `${endpoint.host}:${endpoint.port}`;
+    let client = this.clients.get(key);
+    if (!client) {
+      client = new RpcClient(endpoint, this.options);
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  async close(): Promise<void> {
+    const clients = [...this.clients.values()];
+    this.clients.clear();
+    await Promise.all(clients.map((c) => c.close()));
+  }
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Parses `host:port`, as users type it in --bootstrap. */
+export function parseEndpoint(text: string): Endpoint {
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(text.trim());
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || !(port >= 1 && port <= 65535)) {
+    throw new TributaryError('INVALID_REQUEST', `'${text}' is not host:port (e.g. 127.0.0.1:19092)`);
+  }
+  return { host: match[1]!, port };
+}

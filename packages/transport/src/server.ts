@@ -1,0 +1,95 @@
+// The server side of msgpack-over-HTTP: a fastify instance that parses `application/msgpack`
+// bodies, answers with msgpack, and maps errors to `{ code, message }` with the error table's
+// HTTP status. Bodies are capped (`bodyLimitBytes`) so a huge request cannot exhaust memory.
+
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import {
+  ERRORS,
+  MSGPACK_CONTENT_TYPE,
+  TributaryError,
+  decodeMsgpack,
+  encodeMsgpack,
+  type WireError,
+} from '@tributary/protocol';
+
+export interface MsgpackServerOptions {
+  /** Largest request body accepted; larger ones get MESSAGE_TOO_LARGE. */
+  bodyLimitBytes?: number;
+  /** A pino logger (or false to stay silent). */
+  logger?: unknown;
+  /** Unhandled errors (programmer errors) are passed here after answering 500; default: log. */
+  onUnexpectedError?: (err: unknown, request: FastifyRequest) => void;
+}
+
+export type MsgpackServer = FastifyInstance;
+
+export function createMsgpackServer(options: MsgpackServerOptions = {}): MsgpackServer {
+  const app = Fastify({
+    // Fastify logs every request at info; keep its own logger at warn so a busy broker's log
+    // holds the replication events, not one line per produce.
+    ...(options.logger
+      ? { loggerInstance: (options.logger as FastifyBaseLogger).child({ module: 'http' }, { level: 'warn' }) }
+      : { logger: false }),
+    bodyLimit: options.bodyLimitBytes ?? 64 * 1024 * 1024,
+    keepAliveTimeout: 60_000,
+    // Long polls (metadata, fetch) wait up to their own maxWaitMs; never cut them short here.
+    requestTimeout: 0,
+  }) as unknown as FastifyInstance;
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(MSGPACK_CONTENT_TYPE, { parseAs: 'buffer' }, (_req, body, done) => {
+    if ((body as Buffer).length === 0) return done(null, {});
+    try {
+      done(null, decodeMsgpack(body as Buffer));
+    } catch (err) {
+      done(new TributaryError('INVALID_REQUEST', `body is not valid msgpack: ${(err as Error).message}`) as never, undefined);
+    }
+  });
+  // Anything else (JSON, text, forms) is refused up front with a clear code.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, _body, done) => {
+    done(new TributaryError('INVALID_REQUEST', `content type '${req.headers['content-type']}' is not supported; send ${MSGPACK_CONTENT_TYPE}`) as never, undefined);
+  });
+
+  // A reply-level serializer (rather than the route default) also covers error replies.
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.serializer((payload: unknown) => encodeMsgpack(payload) as unknown as string);
+    done();
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    const type = reply.getHeader('content-type');
+    if (type === undefined || String(type).startsWith('application/json')) {
+      reply.header('content-type', MSGPACK_CONTENT_TYPE);
+    }
+    return payload;
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    sendError(reply, new TributaryError('INVALID_REQUEST', `no route ${request.method} ${request.url}`), 404);
+  });
+
+  app.setErrorHandler((err: unknown, request, reply) => {
+    if (err instanceof TributaryError) return sendError(reply, err);
+    const fastifyErr = err as { code?: string; statusCode?: number; message?: string };
+    if (fastifyErr.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return sendError(reply, new TributaryError('MESSAGE_TOO_LARGE', `request body exceeds ${app.initialConfig.bodyLimit} bytes`));
+    }
+    if (fastifyErr.statusCode !== undefined && fastifyErr.statusCode >= 400 && fastifyErr.statusCode < 500) {
+      return sendError(reply, new TributaryError('INVALID_REQUEST', fastifyErr.message ?? 'bad request'));
+    }
+    if (options.onUnexpectedError) options.onUnexpectedError(err, request);
+    else request.log?.error({ err }, 'unexpected error');
+    return sendError(reply, new TributaryError('UNKNOWN_SERVER_ERROR', (err as Error)?.message ?? String(err)));
+  });
+
+  return app;
+}
+
+function sendError(reply: FastifyReply, err: TributaryError, status?: number): FastifyReply {
+  const body: WireError = err.toWire();
+  return reply.code(status ?? ERRORS[err.code].httpStatus).send(body);
+}
+
+/** The Prometheus text format's content type, for `GET /metrics` routes. */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export type { FastifyInstance, FastifyReply, FastifyRequest };

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MSGPACK_CONTENT_TYPE, TributaryError, decodeMsgpack, encodeMsgpack, asBody, intField } from '@tributary/protocol';
+import { createMsgpackServer, type MsgpackServer } from './server.ts';
+import { RpcClient, parseEndpoint } from './client.ts';
+
+describe('msgpack over HTTP', () => {
+  let app: MsgpackServer;
+  let client: RpcClient;
+
+  beforeAll(async () => {
+    app = createMsgpackServer({ bodyLimitBytes: 1024 });
+    app.post('/echo', async (request) => {
+      const body = asBody(request.body);
+      return { n: intField(body, 'n', { min: 0 }), blob: body.blob };
+    });
+    app.post('/fail', async () => {
+      throw new TributaryError('NOT_ENOUGH_REPLICAS', 'isr 1 < min.insync.replicas 2');
+    });
+    app.post('/slow', async () => new Promise((resolve) => setTimeout(() => resolve({}), 500)));
+    app.post('/bug', async () => {
+      throw new Error('boom');
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address() as { port: number };
+    client = new RpcClient({ host: '127.0.0.1', port: address.port });
+  });
+  afterAll(async () => {
+    await client.close();
+    await app.close();
+  });
+
+  it('round-trips a body with binary data', async () => {
+    const res = await client.call<{ n: number; blob: Buffer }>('/echo', { n: 7, blob: Buffer.from([1, 2, 3]) });
+    expect(res.n).toBe(7);
+    expect(Buffer.from(res.blob)).toEqual(Buffer.from([1, 2, 3]));
+  });
+
+  it('turns a server error into a TributaryError with its code', async () => {
+    await expect(client.call('/fail', {})).rejects.toMatchObject({ code: 'NOT_ENOUGH_REPLICAS', retriable: true });
+  });
+
+  it('answers wrong field types with INVALID_REQUEST naming the field', async () => {
+    await expect(client.call('/echo', { n: 'seven' })).rejects.toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringContaining("'n'") });
+    await expect(client.call('/echo', [1, 2])).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+  });
+
+  it('refuses malformed msgpack, other content types and oversize bodies', async () => {
+    const garbage = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': MSGPACK_CONTENT_TYPE }, payload: Buffer.from([0xc1, 0xff, 0x00]) });
+    expect(garbage.statusCode).toBe(400);
+    expect(decodeMsgpack(garbage.rawPayload)).toMatchObject({ code: 'INVALID_REQUEST' });
+    const json = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload: '{"n":1}' });
+    expect(decodeMsgpack(json.rawPayload)).toMatchObject({ code: 'INVALID_REQUEST' });
+    const big = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': MSGPACK_CONTENT_TYPE }, payload: encodeMsgpack({ n: 1, blob: Buffer.alloc(4096) }) });
+    expect(decodeMsgpack(big.rawPayload)).toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
+    const missing = await app.inject({ method: 'POST', url: '/nope', headers: { 'content-type': MSGPACK_CONTENT_TYPE }, payload: encodeMsgpack({}) });
+    expect(missing.statusCode).toBe(404);
+  });
+
+  it('reports an unexpected server error as UNKNOWN_SERVER_ERROR and keeps serving', async () => {
+    await expect(client.call('/bug', {})).rejects.toMatchObject({ code: 'UNKNOWN_SERVER_ERROR' });
+    await expect(client.call('/echo', { n: 1 })).resolves.toMatchObject({ n: 1 });
+  });
+
+  it('times out with REQUEST_TIMED_OUT and reports a dead peer as BROKER_NOT_AVAILABLE', async () => {
+    await expect(client.call('/slow', {}, { timeoutMs: 50 })).rejects.toMatchObject({ code: 'REQUEST_TIMED_OUT' });
+    const dead = new RpcClient({ host: '127.0.0.1', port: 1 });
+    await expect(dead.call('/echo', {})).rejects.toMatchObject({ code: 'BROKER_NOT_AVAILABLE' });
+    await dead.close();
+  });
+
+  it('parses host:port and rejects anything else', () => {
+    expect(parseEndpoint('127.0.0.1:19092')).toEqual({ host: '127.0.0.1', port: 19092 });
+    expect(parseEndpoint('broker-3:9092')).toEqual({ host: 'broker-3', port: 9092 });
+    expect(() => parseEndpoint('localhost')).toThrow(TributaryError);
+    expect(() => parseEndpoint('h:99999')).toThrow(/host:port/);
+  });
+});
