@@ -170,6 +170,8 @@ export interface BrokerMetadataResponse {
   version: number;
   /** The answering broker. */
   brokerId: BrokerId;
+  /** The controller's address as this broker knows it (shown by `tributary cluster`). */
+  controller: Endpoint;
   /** Addresses are those of the listener the request arrived on (internal or external). */
   brokers: { id: BrokerId; rack: string; host: string; port: number; alive: boolean }[];
   topics: {
