@@ -1,0 +1,375 @@
+// Starts, stops, kills, pauses and restarts a local cluster of Tributary processes (one
+// controller, N brokers) on 127.0.0.1. Processes are real OS processes so that kill -9 and
+// SIGSTOP mean what they mean in production; their pids live in a state file in the data dir so
+// that any later `tributary local …` command can act on them. This package spawns the broker and
+// controller but imports neither (DESIGN.md § Processes and packages).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ClusterMetadata } from '@tributary/protocol';
+import { RpcClient } from '@tributary/transport/client';
+import { clusterLayout, type BrokerSpec, type ClusterLayout } from './layout.ts';
+
+const BROKER_MAIN = fileURLToPath(new URL('../../broker/src/main.ts', import.meta.url));
+const CONTROLLER_MAIN = fileURLToPath(new URL('../../controller/src/main.ts', import.meta.url));
+const STATE_FILE = 'cluster.json';
+
+export type ProcessName = 'controller' | `broker-${number}`;
+
+export interface ProcessRecord {
+  name: ProcessName;
+  pid: number;
+  port: number;
+  args: string[];
+  logFile: string;
+  rack?: string;
+  brokerId?: number;
+}
+
+export interface ClusterStateFile {
+  dataDir: string;
+  layout: ClusterLayout;
+  processes: ProcessRecord[];
+  /** Extra arguments given at `up`, reused by `restart`. */
+  brokerArgs: string[];
+  controllerArgs: string[];
+}
+
+export interface LocalUpOptions {
+  dataDir: string;
+  basePort?: number;
+  brokers?: number;
+  racks?: number;
+  /** Extra flags for every broker / the controller (tests shorten timeouts with these). */
+  brokerArgs?: string[];
+  controllerArgs?: string[];
+  /** How long to wait for every broker to register. */
+  readyTimeoutMs?: number;
+  /**
+   * 'detach': processes outlive this one, logs go to <dataDir>/logs/*.log.
+   * 'attach': logs are also passed to `onLog`, and the caller stops the cluster on exit.
+   */
+  mode?: 'detach' | 'attach';
+  onLog?: (name: ProcessName, line: string) => void;
+}
+
+export class LocalClusterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LocalClusterError';
+  }
+}
+
+function statePath(dataDir: string): string {
+  return join(resolve(dataDir), STATE_FILE);
+}
+
+export function readState(dataDir: string): ClusterStateFile | undefined {
+  const path = statePath(dataDir);
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, 'utf8')) as ClusterStateFile;
+}
+
+function writeState(state: ClusterStateFile): void {
+  const path = statePath(state.dataDir);
+  writeFileSync(`${path}.tmp`, JSON.stringify(state, null, 2));
+  renameSync(`${path}.tmp`, path);
+}
+
+/** 'running', 'paused' (SIGSTOP), or 'stopped'. Checks the command line so a reused pid is not ours. */
+export function processStatus(record: ProcessRecord): 'running' | 'paused' | 'stopped' {
+  try {
+    const cmdline = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8');
+    if (!cmdline.includes(record.name === 'controller' ? CONTROLLER_MAIN : BROKER_MAIN)) return 'stopped';
+    const stat = readFileSync(`/proc/${record.pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return 'stopped';
+    return state === 'T' ? 'paused' : 'running';
+  } catch {
+    return 'stopped';
+  }
+}
+
+function startProcess(state: ClusterStateFile, spec: { name: ProcessName; script: string; args: string[]; port: number; rack?: string; brokerId?: number }, options: LocalUpOptions): { record: ProcessRecord; child: ChildProcess } {
+  const logDir = join(state.dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, `${spec.name}.log`);
+  const attach = options.mode === 'attach';
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [spec.script, ...spec.args], {
+    detached: !attach,
+    stdio: attach ? ['ignore', 'pipe', 'pipe'] : ['ignore', fd, fd],
+    env: { ...process.env },
+  });
+  closeSync(fd);
+  if (attach) {
+    const out = openSync(logFile, 'a');
+    const forward = (chunk: Buffer) => {
+      writeFileSync(out, chunk);
+      if (options.onLog) for (const line of chunk.toString('utf8').split('\n')) if (line) options.onLog(spec.name, line);
+    };
+    child.stdout!.on('data', forward);
+    child.stderr!.on('data', forward);
+    child.once('exit', () => closeSync(out));
+  } else {
+    child.unref();
+  }
+  if (child.pid === undefined) throw new LocalClusterError(`could not start ${spec.name}`);
+  const record: ProcessRecord = { name: spec.name, pid: child.pid, port: spec.port, args: spec.args, logFile };
+  if (spec.rack !== undefined) record.rack = spec.rack;
+  if (spec.brokerId !== undefined) record.brokerId = spec.brokerId;
+  return { record, child };
+}
+
+function controllerSpec(state: ClusterStateFile) {
+  const port = state.layout.controllerPort;
+  return {
+    name: 'controller' as const,
+    script: CONTROLLER_MAIN,
+    port,
+    args: ['--listen', `127.0.0.1:${port}`, '--data-dir', join(state.dataDir, 'controller'), ...state.controllerArgs],
+  };
+}
+
+function brokerSpec(state: ClusterStateFile, broker: BrokerSpec) {
+  return {
+    name: `broker-${broker.id}` as ProcessName,
+    script: BROKER_MAIN,
+    port: broker.port,
+    rack: broker.rack,
+    brokerId: broker.id,
+    args: [
+      '--id', String(broker.id),
+      '--rack', broker.rack,
+      '--data-dir', join(state.dataDir, `broker-${broker.id}`),
+      '--listen', `127.0.0.1:${broker.port}`,
+      '--controller', `127.0.0.1:${state.layout.controllerPort}`,
+      ...state.brokerArgs,
+    ],
+  };
+}
+
+export interface LocalCluster {
+  state: ClusterStateFile;
+  /** Children started by this call (attach mode keeps handles to them). */
+  children: Map<ProcessName, ChildProcess>;
+}
+
+/**
+ * Starts the controller and brokers, waits until every broker is registered and healthy, and
+ * records the pids. Refuses to start twins on a data dir whose cluster is still running.
+ */
+export async function localUp(options: LocalUpOptions): Promise<LocalCluster> {
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const existing = readState(dataDir);
+  if (existing && existing.processes.some((p) => processStatus(p) !== 'stopped')) {
+    throw new LocalClusterError(`a cluster is already running from ${dataDir} (controller on port ${existing.layout.controllerPort}); use 'tributary local status' or 'tributary local down'`);
+  }
+  const layout = clusterLayout({
+    basePort: options.basePort ?? existing?.layout.basePort,
+    brokers: options.brokers ?? existing?.layout.brokers.length,
+    racks: options.racks,
+  });
+  const state: ClusterStateFile = {
+    dataDir,
+    layout,
+    processes: [],
+    brokerArgs: options.brokerArgs ?? [],
+    controllerArgs: options.controllerArgs ?? [],
+  };
+  const children = new Map<ProcessName, ChildProcess>();
+  const startOne = (spec: Parameters<typeof startProcess>[1]) => {
+    const { record, child } = startProcess(state, spec, options);
+    state.processes.push(record);
+    children.set(record.name, child);
+    writeState(state);
+  };
+  startOne(controllerSpec(state));
+  for (const broker of layout.brokers) startOne(brokerSpec(state, broker));
+  try {
+    await waitUntilReady(state, options.readyTimeoutMs ?? 60_000);
+  } catch (err) {
+    await localDown(dataDir).catch(() => undefined);
+    throw err;
+  }
+  return { state, children };
+}
+
+/** Waits until the controller sees every broker alive and every broker answers /health. */
+export async function waitUntilReady(state: ClusterStateFile, timeoutMs: number): Promise<ClusterMetadata> {
+  const deadline = Date.now() + timeoutMs;
+  const controller = new RpcClient({ host: '127.0.0.1', port: state.layout.controllerPort }, { timeoutMs: 2000 });
+  const brokers = state.layout.brokers.map((b) => new RpcClient({ host: '127.0.0.1', port: b.port }, { timeoutMs: 2000 }));
+  let last = 'the controller has not answered yet';
+  try {
+    for (;;) {
+      for (const p of state.processes) {
+        if (processStatus(p) === 'stopped') {
+          throw new LocalClusterError(`${p.name} exited during start-up; see ${p.logFile}`);
+        }
+      }
+      try {
+        const metadata = await controller.call<ClusterMetadata>('/metadata/poll', { sinceVersion: -1, maxWaitMs: 0 });
+        const alive = metadata.brokers.filter((b) => b.alive).length;
+        last = `${alive} of ${state.layout.brokers.length} brokers registered`;
+        if (alive === state.layout.brokers.length) {
+          const healths = await Promise.all(brokers.map((b) => b.getText('/health').catch(() => ({ status: 0, text: '' }))));
+          const healthy = healths.filter((h) => h.status === 200).length;
+          last = `${healthy} of ${brokers.length} brokers healthy`;
+          if (healthy === brokers.length) return metadata;
+        }
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      if (Date.now() > deadline) throw new LocalClusterError(`cluster not ready after ${timeoutMs} ms: ${last}; logs in ${join(state.dataDir, 'logs')}`);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  } finally {
+    await Promise.all([controller.close(), ...brokers.map((b) => b.close())]);
+  }
+}
+
+function requireState(dataDir: string): ClusterStateFile {
+  const state = readState(dataDir);
+  if (!state) throw new LocalClusterError(`no local cluster in ${resolve(dataDir)}; start one with 'pnpm start' or 'tributary local up --detach'`);
+  return state;
+}
+
+function findProcess(state: ClusterStateFile, target: string): ProcessRecord {
+  const name = target === 'controller' ? 'controller' : /^\d+$/.test(target) ? `broker-${target}` : target;
+  const record = state.processes.find((p) => p.name === name);
+  if (!record) {
+    throw new LocalClusterError(`no process '${target}' in this cluster; use 'controller' or a broker id (${state.layout.brokers.map((b) => b.id).join(', ')})`);
+  }
+  return record;
+}
+
+export interface ProcessInfo {
+  name: ProcessName;
+  pid: number;
+  port: number;
+  rack?: string;
+  status: 'running' | 'paused' | 'stopped';
+}
+
+export function localStatus(dataDir: string): { dataDir: string; processes: ProcessInfo[] } {
+  const state = requireState(dataDir);
+  return {
+    dataDir: state.dataDir,
+    processes: state.processes.map((p) => ({ name: p.name, pid: p.pid, port: p.port, ...(p.rack ? { rack: p.rack } : {}), status: processStatus(p) })),
+  };
+}
+
+function signal(record: ProcessRecord, sig: NodeJS.Signals): void {
+  try {
+    process.kill(record.pid, sig);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+async function waitForExit(record: ProcessRecord, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (processStatus(record) !== 'stopped') {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+/** kill -9: the process dies without a word, as in a crash. */
+export async function localKill(dataDir: string, target: string): Promise<ProcessRecord> {
+  const record = findProcess(requireState(dataDir), target);
+  signal(record, 'SIGCONT');
+  signal(record, 'SIGKILL');
+  await waitForExit(record, 5000);
+  return record;
+}
+
+/** SIGTERM: a graceful stop (a broker moves its leaderships away first). */
+export async function localStop(dataDir: string, target: string, timeoutMs = 20_000): Promise<ProcessRecord> {
+  const record = findProcess(requireState(dataDir), target);
+  signal(record, 'SIGCONT');
+  signal(record, 'SIGTERM');
+  if (!(await waitForExit(record, timeoutMs))) {
+    signal(record, 'SIGKILL');
+    await waitForExit(record, 5000);
+  }
+  return record;
+}
+
+export async function localPause(dataDir: string, target: string): Promise<ProcessRecord> {
+  const record = findProcess(requireState(dataDir), target);
+  if (processStatus(record) === 'stopped') throw new LocalClusterError(`${record.name} is not running`);
+  signal(record, 'SIGSTOP');
+  return record;
+}
+
+export async function localResume(dataDir: string, target: string): Promise<ProcessRecord> {
+  const record = findProcess(requireState(dataDir), target);
+  signal(record, 'SIGCONT');
+  return record;
+}
+
+/**
+ * Starts a stopped process again with its old arguments and data (a running one is stopped
+ * gracefully first, or killed with `kill: true`). Waits until it answers /health.
+ */
+export async function localRestart(dataDir: string, target: string, options: { kill?: boolean; readyTimeoutMs?: number } = {}): Promise<ProcessRecord> {
+  const state = requireState(dataDir);
+  const old = findProcess(state, target);
+  if (processStatus(old) !== 'stopped') {
+    if (options.kill) await localKill(dataDir, target);
+    else await localStop(dataDir, target);
+  }
+  const spec = old.name === 'controller'
+    ? controllerSpec(state)
+    : brokerSpec(state, state.layout.brokers.find((b) => `broker-${b.id}` === old.name)!);
+  const { record } = startProcess(state, spec, { dataDir, mode: 'detach' });
+  state.processes = state.processes.map((p) => (p.name === record.name ? record : p));
+  writeState(state);
+  await waitForHealth(record, options.readyTimeoutMs ?? 30_000);
+  return record;
+}
+
+async function waitForHealth(record: ProcessRecord, timeoutMs: number): Promise<void> {
+  const client = new RpcClient({ host: '127.0.0.1', port: record.port }, { timeoutMs: 1000 });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (processStatus(record) === 'stopped') throw new LocalClusterError(`${record.name} exited during start-up; see ${record.logFile}`);
+      const health = await client.getText('/health').catch(() => ({ status: 0, text: '' }));
+      if (health.status === 200) return;
+      if (Date.now() > deadline) throw new LocalClusterError(`${record.name} not healthy after ${timeoutMs} ms; see ${record.logFile}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+/** Stops every process: brokers first (gracefully, in parallel), then the controller. */
+export async function localDown(dataDir: string, options: { timeoutMs?: number } = {}): Promise<ProcessInfo[]> {
+  const state = requireState(dataDir);
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const stopAll = async (records: ProcessRecord[]) => {
+    for (const r of records) {
+      signal(r, 'SIGCONT');
+      signal(r, 'SIGTERM');
+    }
+    await Promise.all(records.map(async (r) => {
+      if (!(await waitForExit(r, timeoutMs))) {
+        signal(r, 'SIGKILL');
+        await waitForExit(r, 5000);
+      }
+    }));
+  };
+  const running = state.processes.filter((p) => processStatus(p) !== 'stopped');
+  await stopAll(running.filter((p) => p.name !== 'controller'));
+  await stopAll(running.filter((p) => p.name === 'controller'));
+  return localStatus(dataDir).processes;
+}
+
