@@ -1,6 +1,6 @@
 // Zig-zag variable-length integers as Kafka's record format uses them (protobuf's encoding).
 // Values are JS numbers: offsets and timestamp deltas stay far below 2^53, so arithmetic (not
-// 32-bit bitwise ops) keeps 64-bit "varlong" fields exact.
+// 32-bit bitwise ops) keeps 64-bit "varlong" fields exact for magnitudes up to 2^52.
 
 import { TributaryError } from './errors.ts';
 

@@ -1,0 +1,57 @@
+// Keeps the package graph honest (STYLE.md § TypeScript, DESIGN.md § Processes and packages):
+// dependencies point one way, and every import of another package is declared.
+
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const PACKAGES_DIR = new URL('../../', import.meta.url).pathname;
+
+/** What each package may depend on (DESIGN.md). testkit is a devDependency only. */
+const ALLOWED: Record<string, string[]> = {
+  protocol: [],
+  storage: ['protocol'],
+  transport: ['protocol'],
+  controller: ['storage', 'transport', 'protocol'],
+  broker: ['storage', 'transport', 'protocol'],
+  client: ['transport', 'protocol'],
+  launcher: ['transport', 'protocol'],
+  cli: ['client', 'launcher', 'protocol'],
+  testkit: [],
+};
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return name.endsWith('.ts') && !name.endsWith('.test.ts') ? [path] : [];
+  });
+}
+
+describe('package graph', () => {
+  const packages = readdirSync(PACKAGES_DIR).filter((name) => Object.hasOwn(ALLOWED, name));
+
+  it('knows every package', () => {
+    const all = readdirSync(PACKAGES_DIR).filter((name) => statSync(join(PACKAGES_DIR, name)).isDirectory());
+    expect(all.sort()).toEqual(Object.keys(ALLOWED).sort());
+  });
+
+  it.each(packages)('%s depends only on the packages DESIGN.md allows', (name) => {
+    const manifest = JSON.parse(readFileSync(join(PACKAGES_DIR, name, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    const ours = Object.keys(manifest.dependencies ?? {}).filter((d) => d.startsWith('@tributary/')).map((d) => d.slice('@tributary/'.length));
+    for (const dep of ours) expect(ALLOWED[name], `${name} -> ${dep}`).toContain(dep);
+  });
+
+  it.each(packages)('%s imports (outside tests) only what it declares, through public entry points', (name) => {
+    const manifest = JSON.parse(readFileSync(join(PACKAGES_DIR, name, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    const declared = new Set(Object.keys(manifest.dependencies ?? {}));
+    for (const file of sourceFiles(join(PACKAGES_DIR, name, 'src'))) {
+      const text = readFileSync(file, 'utf8');
+      for (const match of text.matchAll(/from '(@tributary\/[a-z]+)(\/[^']*)?'/g)) {
+        expect(declared.has(match[1]!), `${file} imports ${match[1]} without declaring it`).toBe(true);
+        expect(match[2] === undefined || match[2] === '/server' || match[2] === '/client', `${file} reaches into ${match[0]}`).toBe(true);
+      }
+      expect(/from '\.\.\/\.\.\//.test(text), `${file} imports another package by relative path`).toBe(false);
+    }
+  });
+});
