@@ -1,0 +1,127 @@
+// Idempotent-producer state of one partition (Kafka's ProducerStateManager, KIP-98). Pure: it
+// sees batch headers and the offsets the log gave them, never files or sockets.
+//
+// Per producer id the leader remembers its epoch and the sequence ranges of the last five batches
+// it appended, with their offsets. A producer retrying a batch the leader already appended (its
+// answer was lost) gets the original base offset back instead of a second copy; a batch that
+// skips sequence numbers is refused with OUT_OF_ORDER_SEQUENCE_NUMBER; one older than anything
+// remembered is refused with DUPLICATE_SEQUENCE_NUMBER. The state is rebuilt from the log's batch
+// headers when a replica becomes leader, so a new leader answers retries exactly as the old one.
+
+import { NO_PRODUCER_ID, TributaryError } from '@tributary/protocol';
+
+/** Kafka keeps the last five batches per producer (max.in.flight.requests.per.connection <= 5). */
+export const PRODUCER_BATCHES_MAX = 5;
+
+export interface BatchIdentity {
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  /** lastOffsetDelta of the batch: its last sequence is baseSequence + lastOffsetDelta. */
+  lastOffsetDelta: number;
+}
+
+export interface RememberedBatch {
+  firstSeq: number;
+  lastSeq: number;
+  baseOffset: number;
+  lastOffset: number;
+}
+
+interface ProducerEntry {
+  epoch: number;
+  /** Oldest first, at most PRODUCER_BATCHES_MAX. */
+  batches: RememberedBatch[];
+}
+
+export type SequenceCheck =
+  | { kind: 'append' }
+  | { kind: 'duplicate'; baseOffset: number; lastOffset: number };
+
+const INT32_MAX = 0x7fffffff;
+
+/** Sequence numbers wrap from Int32.MaxValue to 0, as in Kafka. */
+function nextSeq(seq: number, delta = 1): number {
+  const n = seq + delta;
+  return n > INT32_MAX ? n - INT32_MAX - 1 : n;
+}
+
+export class ProducerStateTable {
+  private readonly producers = new Map<number, ProducerEntry>();
+
+  get size(): number {
+    return this.producers.size;
+  }
+
+  /**
+   * Decides what to do with a batch before it is appended. Throws OUT_OF_ORDER_SEQUENCE_NUMBER,
+   * DUPLICATE_SEQUENCE_NUMBER or INVALID_REQUEST (a fenced producer epoch); otherwise tells
+   * whether to append or to answer with a remembered offset.
+   */
+  check(batch: BatchIdentity): SequenceCheck {
+    if (batch.producerId === NO_PRODUCER_ID) return { kind: 'append' };
+    if (batch.producerId < 0 || batch.baseSequence < 0 || batch.producerEpoch < 0) {
+      throw new TributaryError('INVALID_REQUEST', `idempotent batch with producerId ${batch.producerId}, epoch ${batch.producerEpoch}, baseSequence ${batch.baseSequence}`);
+    }
+    const entry = this.producers.get(batch.producerId);
+    // An unknown producer (new, or its batches were deleted by retention) starts wherever it is:
+    // Kafka accepts this since KIP-360 rather than failing producers whose state aged out.
+    if (entry === undefined) return { kind: 'append' };
+    if (batch.producerEpoch < entry.epoch) {
+      throw new TributaryError('INVALID_REQUEST', `producer ${batch.producerId} epoch ${batch.producerEpoch} is fenced by epoch ${entry.epoch}`);
+    }
+    if (batch.producerEpoch > entry.epoch) {
+      // A bumped epoch starts its sequences over.
+      if (batch.baseSequence !== 0) {
+        throw new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', `producer ${batch.producerId} new epoch ${batch.producerEpoch} must start at sequence 0, got ${batch.baseSequence}`);
+      }
+      return { kind: 'append' };
+    }
+    const firstSeq = batch.baseSequence;
+    const lastSeq = nextSeq(firstSeq, batch.lastOffsetDelta);
+    for (const b of entry.batches) {
+      if (b.firstSeq === firstSeq && b.lastSeq === lastSeq) {
+        return { kind: 'duplicate', baseOffset: b.baseOffset, lastOffset: b.lastOffset };
+      }
+    }
+    const last = entry.batches.at(-1);
+    if (last === undefined) return { kind: 'append' };
+    if (firstSeq === nextSeq(last.lastSeq)) return { kind: 'append' };
+    const oldest = entry.batches[0]!;
+    if (firstSeq < oldest.firstSeq && !(last.lastSeq < oldest.firstSeq)) {
+      throw new TributaryError('DUPLICATE_SEQUENCE_NUMBER', `producer ${batch.producerId} sequence ${firstSeq} is older than the last ${entry.batches.length} batches remembered (from ${oldest.firstSeq})`);
+    }
+    throw new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', `producer ${batch.producerId} epoch ${batch.producerEpoch}: expected sequence ${nextSeq(last.lastSeq)}, got ${firstSeq}`);
+  }
+
+  /** Remembers a batch the log appended (as leader, or read back from the log on rebuild). */
+  record(batch: BatchIdentity, baseOffset: number, lastOffset: number): void {
+    if (batch.producerId === NO_PRODUCER_ID || batch.producerId < 0) return;
+    let entry = this.producers.get(batch.producerId);
+    if (entry === undefined || batch.producerEpoch > entry.epoch) {
+      entry = { epoch: batch.producerEpoch, batches: [] };
+      this.producers.set(batch.producerId, entry);
+    } else if (batch.producerEpoch < entry.epoch) {
+      return;
+    }
+    entry.batches.push({ firstSeq: batch.baseSequence, lastSeq: nextSeq(batch.baseSequence, batch.lastOffsetDelta), baseOffset, lastOffset });
+    if (entry.batches.length > PRODUCER_BATCHES_MAX) entry.batches.shift();
+  }
+
+  /** Forgets batches at or past `offset` (the log was truncated there). */
+  truncateFrom(offset: number): void {
+    for (const [id, entry] of this.producers) {
+      entry.batches = entry.batches.filter((b) => b.lastOffset < offset);
+      if (entry.batches.length === 0) this.producers.delete(id);
+    }
+  }
+
+  clear(): void {
+    this.producers.clear();
+  }
+
+  /** What is remembered for one producer (tests, describe). */
+  batchesOf(producerId: number): readonly RememberedBatch[] {
+    return this.producers.get(producerId)?.batches ?? [];
+  }
+}
