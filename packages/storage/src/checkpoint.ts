@@ -1,0 +1,137 @@
+// Checkpoint files in Kafka's text format, so operators' habits carry over:
+//
+//   line 1      version (always 0)
+//   line 2      number of entries, N
+//   lines 3..   N entries, fields separated by one space
+//
+//   replication-offset-checkpoint, recovery-point-offset-checkpoint:  "<topic> <partition> <offset>"
+//   leader-epoch-checkpoint:                                           "<epoch> <startOffset>"
+//
+// A checkpoint is never half-written: it goes to `<name>.tmp`, is fsynced, renamed over the old
+// file, and the directory is fsynced so that the rename itself survives a crash. A reader thus
+// sees either the old or the new file, whole.
+
+import * as path from 'node:path';
+import { TributaryError } from '@tributary/protocol';
+import { fsyncDir, nodeFs, storageError, writeFully, type StorageFs } from './fs.ts';
+
+const VERSION = 0;
+
+/** The shared line format; `fieldCount` fields per entry line. */
+export class CheckpointFile {
+  readonly path: string;
+  private readonly fieldCount: number;
+  private readonly fs: StorageFs;
+
+  constructor(filePath: string, fieldCount: number, fs: StorageFs = nodeFs) {
+    this.path = filePath;
+    this.fieldCount = fieldCount;
+    this.fs = fs;
+  }
+
+  /** Entry lines split into fields; [] when the file does not exist. Throws KAFKA_STORAGE_ERROR when malformed. */
+  readLines(): string[][] {
+    let text: string;
+    try {
+      if (!this.fs.existsSync(this.path)) return [];
+      text = this.fs.readFileSync(this.path).toString('utf8');
+    } catch (err) {
+      throw storageError(`reading checkpoint ${this.path}`, err);
+    }
+    const lines = text.split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    const malformed = (why: string) => new TributaryError('KAFKA_STORAGE_ERROR', `malformed checkpoint ${this.path}: ${why}`);
+    if (lines.length < 2) throw malformed('missing version or count line');
+    if (lines[0] !== String(VERSION)) throw malformed(`unknown version ${JSON.stringify(lines[0])}`);
+    const count = Number(lines[1]);
+    if (!Number.isSafeInteger(count) || count < 0 || lines.length !== count + 2) {
+      throw malformed(`count line says ${JSON.stringify(lines[1])} but ${lines.length - 2} entries follow`);
+    }
+    return lines.slice(2).map((line, i) => {
+      const fields = line.split(' ');
+      if (fields.length !== this.fieldCount || fields.some((f) => f === '')) throw malformed(`entry ${i + 1} ${JSON.stringify(line)}`);
+      return fields;
+    });
+  }
+
+  /** Atomically replaces the file with these entries (temp file, fsync, rename, fsync dir). */
+  writeLines(entries: readonly string[][]): void {
+    const body = [String(VERSION), String(entries.length), ...entries.map((e) => e.join(' '))].join('\n') + '\n';
+    const tmp = `${this.path}.tmp`;
+    let fd: number | undefined;
+    try {
+      fd = this.fs.openSync(tmp, 'w');
+      writeFully(this.fs, fd, Buffer.from(body, 'utf8'), 0);
+      this.fs.fsyncSync(fd);
+      this.fs.closeSync(fd);
+      fd = undefined;
+      this.fs.renameSync(tmp, this.path);
+      fsyncDir(this.fs, path.dirname(this.path));
+    } catch (err) {
+      if (fd !== undefined) {
+        try {
+          this.fs.closeSync(fd);
+        } catch {
+          // The write already failed; the close error adds nothing.
+        }
+      }
+      try {
+        if (this.fs.existsSync(tmp)) this.fs.unlinkSync(tmp);
+      } catch {
+        // A leftover temp file is harmless: it is never read and is overwritten next time.
+      }
+      throw storageError(`writing checkpoint ${this.path}`, err);
+    }
+  }
+}
+
+function parseOffset(s: string, file: string): number {
+  const n = Number(s);
+  if (!/^-?\d+$/.test(s) || !Number.isSafeInteger(n)) {
+    throw new TributaryError('KAFKA_STORAGE_ERROR', `malformed checkpoint ${file}: bad number ${JSON.stringify(s)}`);
+  }
+  return n;
+}
+
+/**
+ * Per-partition offsets for a data dir (Kafka's replication-offset-checkpoint and
+ * recovery-point-offset-checkpoint). Keys are `${topic}-${partition}`.
+ */
+export class OffsetCheckpointFile {
+  private readonly file: CheckpointFile;
+
+  constructor(filePath: string, fs: StorageFs = nodeFs) {
+    this.file = new CheckpointFile(filePath, 3, fs);
+  }
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  read(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [topic, partition, offset] of this.file.readLines()) {
+      out.set(`${topic}-${parseOffset(partition!, this.file.path)}`, parseOffset(offset!, this.file.path));
+    }
+    return out;
+  }
+
+  write(entries: Map<string, number>): void {
+    const lines: string[][] = [];
+    for (const [key, offset] of entries) {
+      const { topic, partition } = parseTopicPartition(key);
+      lines.push([topic, String(partition), String(offset)]);
+    }
+    this.file.writeLines(lines);
+  }
+}
+
+/** Splits `${topic}-${partition}` at the LAST '-': topic names may themselves contain '-'. */
+export function parseTopicPartition(name: string): { topic: string; partition: number } {
+  const dash = name.lastIndexOf('-');
+  const partition = Number(name.slice(dash + 1));
+  if (dash <= 0 || !/^\d+$/.test(name.slice(dash + 1)) || !Number.isSafeInteger(partition)) {
+    throw new TributaryError('INVALID_REQUEST', `not a <topic>-<partition> name: ${JSON.stringify(name)}`);
+  }
+  return { topic: name.slice(0, dash), partition };
+}

@@ -1,0 +1,505 @@
+// One segment of a partition log: `<20-digit base offset>.log` plus its `.index`.
+//
+// The .log file is nothing but record batches back to back, exactly as they travel on the wire
+// (DESIGN.md § Record batches), so a fetch is served by copying file bytes:
+//
+//   position  bytes                 content
+//   --------  --------------------  ---------------------------------------------------------
+//          0  12 + batchLength      batch with baseOffset == the segment's base offset
+//        ...  12 + batchLength      next batch; its baseOffset is the previous lastOffset + 1
+//
+//   each batch:  baseOffset int64 | batchLength int32 | partitionLeaderEpoch int32 | magic int8 (2)
+//                | crc uint32 (CRC-32C of attributes..end) | attributes .. records
+//                (full table in packages/protocol/src/record-batch.ts)
+//
+// Offsets are dense: Tributary never compacts, so every batch starts right after the previous
+// one. That makes a non-contiguous baseOffset (which lies outside the CRC) a sign of corruption.
+// There is no header or footer: the file's valid length is where the last whole, CRC-correct
+// batch ends, and recovery cuts anything after that.
+
+import * as path from 'node:path';
+import { assert, BATCH_HEADER_SIZE, checkBatchCrc, LOG_OVERHEAD, type BatchHeader } from '@tributary/protocol';
+import { readFully, storageError, writeFully, type StorageFs } from './fs.ts';
+import { INT32_MAX, SegmentIndex } from './segment-index.ts';
+
+const LOG_SUFFIX = '.log';
+const INDEX_SUFFIX = '.index';
+const SCAN_CHUNK_BYTES = 1024 * 1024;
+const HEADER_CHUNK_BYTES = 64 * 1024;
+
+export function segmentFileName(baseOffset: number, suffix: string): string {
+  return String(baseOffset).padStart(20, '0') + suffix;
+}
+
+/** The base offset named by a segment file, or undefined for files that are not segments. */
+export function parseSegmentFileName(name: string, suffix: string): number | undefined {
+  if (!name.endsWith(suffix)) return undefined;
+  const stem = name.slice(0, -suffix.length);
+  if (!/^\d{20}$/.test(stem)) return undefined;
+  const n = Number(stem);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+export const SEGMENT_LOG_SUFFIX = LOG_SUFFIX;
+export const SEGMENT_INDEX_SUFFIX = INDEX_SUFFIX;
+
+/** The few header fields the log needs about a batch. */
+export interface BatchSummary {
+  position: number;
+  size: number;
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+  epoch: number;
+}
+
+function summarize(header: BatchHeader, position: number): BatchSummary {
+  return {
+    position,
+    size: header.batchLength + LOG_OVERHEAD,
+    baseOffset: header.baseOffset,
+    lastOffset: header.baseOffset + header.lastOffsetDelta,
+    maxTimestamp: header.maxTimestamp,
+    epoch: header.partitionLeaderEpoch,
+  };
+}
+
+/** Result of scanning a segment on recovery. */
+export interface SegmentRecovery {
+  /** Bytes cut from the end (0 when the segment was whole). */
+  truncatedBytes: number;
+  /** Why the scan stopped early, when it did. */
+  reason?: string;
+}
+
+export class Segment {
+  readonly baseOffset: number;
+  readonly logPath: string;
+  readonly index: SegmentIndex;
+  private readonly fs: StorageFs;
+  private fd: number;
+  /** Bytes of whole batches: the append position. Tracked in memory, never stat'ed per append. */
+  size = 0;
+  /** lastOffset + 1 of the last batch; the base offset when empty. */
+  nextOffset: number;
+  /** maxTimestamp of the first batch (KIP-33: segment.ms counts from it); -1 when empty. */
+  firstBatchTimestamp = -1;
+  /** Epoch of the last batch; -1 when empty or unknown. */
+  lastEpoch = -1;
+  private maxTimestampCache: number | undefined = -1;
+  /** Set by openExisting when there was no .index file beside the .log. */
+  private indexWasMissing = false;
+  private bytesSinceIndexEntry = 0;
+
+  private constructor(dir: string, baseOffset: number, fs: StorageFs, fd: number, index: SegmentIndex) {
+    this.baseOffset = baseOffset;
+    this.logPath = path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX));
+    this.fs = fs;
+    this.fd = fd;
+    this.index = index;
+    this.nextOffset = baseOffset;
+  }
+
+  /** Creates an empty segment, replacing any files of that name. */
+  static create(dir: string, baseOffset: number, fs: StorageFs): Segment {
+    const fd = fs.openSync(path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX)), 'w+');
+    let index: SegmentIndex;
+    try {
+      const indexPath = path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX));
+      if (fs.existsSync(indexPath)) fs.unlinkSync(indexPath);
+      index = SegmentIndex.open(indexPath, fs);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    return new Segment(dir, baseOffset, fs, fd, index);
+  }
+
+  /** Opens an existing segment; its size is the file's. Call `recover` or `loadTrusted` next. */
+  static openExisting(dir: string, baseOffset: number, fs: StorageFs): Segment {
+    const fd = fs.openSync(path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX)), 'r+');
+    let index: SegmentIndex;
+    const indexPath = path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX));
+    const indexWasMissing = !fs.existsSync(indexPath);
+    try {
+      index = SegmentIndex.open(indexPath, fs);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    const segment = new Segment(dir, baseOffset, fs, fd, index);
+    segment.size = fs.fstatSync(fd).size;
+    segment.maxTimestampCache = undefined;
+    segment.indexWasMissing = indexWasMissing;
+    return segment;
+  }
+
+  get isEmpty(): boolean {
+    return this.size === 0;
+  }
+
+  // ---------------------------------------------------------------- appending
+
+  /**
+   * Writes `buf[start, end)` (whole batches) at the end of the segment. On a disk error the file
+   * is cut back to its previous length and KAFKA_STORAGE_ERROR is thrown; the in-memory size is
+   * untouched either way, so a torn tail is never read and the next write overwrites it.
+   */
+  write(buf: Buffer, start: number, end: number): void {
+    try {
+      writeFully(this.fs, this.fd, buf, this.size, start, end - start);
+    } catch (err) {
+      try {
+        this.fs.ftruncateSync(this.fd, this.size);
+      } catch {
+        // Reads stop at `size` and recovery cuts a torn tail, so the data stays safe.
+      }
+      throw storageError(`appending to ${this.logPath}`, err);
+    }
+  }
+
+  /** Records the metadata of a batch just written at `position` (the old size). */
+  recordBatch(baseOffset: number, lastOffset: number, size: number, maxTimestamp: number, epoch: number, indexIntervalBytes: number): void {
+    const position = this.size;
+    if (position === 0) {
+      this.firstBatchTimestamp = maxTimestamp;
+    } else if (this.bytesSinceIndexEntry >= indexIntervalBytes) {
+      this.index.append(baseOffset - this.baseOffset, position);
+      this.bytesSinceIndexEntry = 0;
+    }
+    this.bytesSinceIndexEntry += size;
+    this.size = position + size;
+    this.nextOffset = lastOffset + 1;
+    this.lastEpoch = epoch;
+    if (this.maxTimestampCache !== undefined && maxTimestamp > this.maxTimestampCache) this.maxTimestampCache = maxTimestamp;
+  }
+
+  /** Whether a batch of `size` bytes ending at `lastOffset` still fits (offsets and positions are int32 inside). */
+  fits(size: number, lastOffset: number, segmentBytes: number): boolean {
+    return this.size + size <= Math.min(segmentBytes, INT32_MAX) && lastOffset - this.baseOffset <= INT32_MAX;
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /** Reads `length` bytes at `position` into a new buffer. */
+  readAt(position: number, length: number): Buffer {
+    const buf = Buffer.allocUnsafe(length);
+    let n: number;
+    try {
+      n = readFully(this.fs, this.fd, buf, position);
+    } catch (err) {
+      throw storageError(`reading ${this.logPath}`, err);
+    }
+    if (n !== length) throw storageError(`reading ${this.logPath}`, new Error(`short read: ${n} of ${length} bytes at ${position}`));
+    return buf;
+  }
+
+  private readSummaryAt(position: number, scratch: Buffer): BatchSummary {
+    const n = this.readInto(scratch, position, BATCH_HEADER_SIZE);
+    assert(n === BATCH_HEADER_SIZE, `batch header at ${this.logPath}:${position} is short (${n} bytes) inside the valid length ${this.size}`);
+    return headerSummary(scratch, 0, position);
+  }
+
+  private readInto(buf: Buffer, position: number, length: number): number {
+    try {
+      return readFully(this.fs, this.fd, buf, position, 0, length);
+    } catch (err) {
+      throw storageError(`reading ${this.logPath}`, err);
+    }
+  }
+
+  /**
+   * The first batch whose lastOffset >= `offset`, found by an index lookup and a short header
+   * scan; undefined when the segment ends before `offset`. An index entry that points at a batch
+   * with another base offset means the index is wrong: it is rebuilt and the lookup retried.
+   */
+  findBatch(offset: number, indexIntervalBytes: number): BatchSummary | undefined {
+    if (offset >= this.nextOffset || this.size === 0) return undefined;
+    const scratch = Buffer.allocUnsafe(BATCH_HEADER_SIZE);
+    for (let attempt = 0; ; attempt++) {
+      const hint = this.index.lookup(Math.max(0, offset - this.baseOffset));
+      let position = hint.position;
+      let batch = this.readSummaryAt(position, scratch);
+      if (batch.baseOffset !== this.baseOffset + hint.relativeOffset) {
+        assert(attempt === 0, `segment ${this.logPath} disagrees with its rebuilt index`);
+        this.rebuildIndex(indexIntervalBytes);
+        continue;
+      }
+      while (batch.lastOffset < offset) {
+        position += batch.size;
+        if (position >= this.size) return undefined;
+        batch = this.readSummaryAt(position, scratch);
+      }
+      return batch;
+    }
+  }
+
+  /** Calls `visit` for each batch header from `position` on, until it returns false. */
+  scanHeaders(position: number, visit: (batch: BatchSummary) => boolean): void {
+    const chunk = Buffer.allocUnsafe(HEADER_CHUNK_BYTES);
+    let chunkStart = 0;
+    let chunkLength = 0;
+    while (position < this.size) {
+      if (position < chunkStart || position + BATCH_HEADER_SIZE > chunkStart + chunkLength) {
+        chunkStart = position;
+        chunkLength = this.readInto(chunk, position, Math.min(HEADER_CHUNK_BYTES, this.size - position));
+        assert(chunkLength >= BATCH_HEADER_SIZE, `batch header at ${this.logPath}:${position} is short inside the valid length ${this.size}`);
+      }
+      const batch = headerSummary(chunk, position - chunkStart, position);
+      assert(batch.size >= BATCH_HEADER_SIZE && position + batch.size <= this.size,
+        `batch at ${this.logPath}:${position} has length ${batch.size}, outside the valid length ${this.size}`);
+      if (!visit(batch)) return;
+      position += batch.size;
+    }
+  }
+
+  /** Largest batch maxTimestamp in the segment (-1 when empty); computed once, then kept up to date. */
+  get maxTimestamp(): number {
+    if (this.maxTimestampCache === undefined) {
+      let max = -1;
+      this.scanHeaders(0, (b) => {
+        if (b.maxTimestamp > max) max = b.maxTimestamp;
+        return true;
+      });
+      this.maxTimestampCache = max;
+    }
+    return this.maxTimestampCache;
+  }
+
+  // ---------------------------------------------------------------- loading and recovery
+
+  /**
+   * Opens a segment below the recovery point: its bytes were flushed, so only the index is
+   * loaded (or rebuilt when missing or malformed) and the last few batch headers are read to
+   * learn where it ends. Returns false when the tail does not end on a batch boundary; the caller
+   * then recovers the segment fully.
+   */
+  loadTrusted(indexIntervalBytes: number, onIndexRebuilt: () => void): boolean {
+    if (this.indexWasMissing || !this.index.load(this.size)) {
+      onIndexRebuilt();
+      this.rebuildIndex(indexIntervalBytes);
+    }
+    let position = this.index.lastPosition;
+    let ok = true;
+    let last: BatchSummary | undefined;
+    const scratch = Buffer.allocUnsafe(BATCH_HEADER_SIZE);
+    while (position < this.size) {
+      if (this.size - position < BATCH_HEADER_SIZE) {
+        ok = false;
+        break;
+      }
+      last = this.readSummaryAt(position, scratch);
+      if (last.size < BATCH_HEADER_SIZE || position + last.size > this.size) {
+        ok = false;
+        break;
+      }
+      position += last.size;
+    }
+    if (!ok) return false;
+    if (this.index.entryCount > 0 && last !== undefined) {
+      // The first indexed batch must carry its indexed offset; otherwise the index is stale.
+      const probe = this.readSummaryAt(this.index.lastPosition, scratch);
+      if (probe.baseOffset !== this.baseOffset + this.index.lastRelativeOffset) {
+        onIndexRebuilt();
+        this.rebuildIndex(indexIntervalBytes);
+      }
+    }
+    this.nextOffset = last === undefined ? this.baseOffset : last.lastOffset + 1;
+    this.lastEpoch = last?.epoch ?? -1;
+    this.bytesSinceIndexEntry = this.size - this.index.lastPosition;
+    if (this.size > 0) this.firstBatchTimestamp = this.readSummaryAt(0, scratch).maxTimestamp;
+    return true;
+  }
+
+  /** Rebuilds the index from the batch headers (no CRC check: the bytes are trusted here). */
+  rebuildIndex(indexIntervalBytes: number): void {
+    this.index.reset();
+    let since = 0;
+    this.scanHeaders(0, (b) => {
+      if (b.position > 0 && since >= indexIntervalBytes) {
+        this.index.append(b.baseOffset - this.baseOffset, b.position);
+        since = 0;
+      }
+      since += b.size;
+      return true;
+    });
+    this.bytesSinceIndexEntry = since;
+    this.index.flushToFile();
+  }
+
+  /**
+   * Scans the whole segment batch by batch, checking each one's length and CRC, that offsets are
+   * dense from `expectedOffset`, and whatever `check` adds (the epoch). The first failure ends the
+   * segment: the file is truncated there and the index rebuilt from the good batches.
+   */
+  recover(expectedOffset: number, indexIntervalBytes: number, check: (batch: BatchSummary) => string | undefined): SegmentRecovery {
+    const fileSize = this.size;
+    this.index.reset();
+    let chunk = Buffer.allocUnsafe(Math.min(SCAN_CHUNK_BYTES, Math.max(fileSize, BATCH_HEADER_SIZE)));
+    let chunkStart = 0;
+    let chunkLength = 0;
+    let position = 0;
+    let reason: string | undefined;
+    let next = expectedOffset;
+    let since = 0;
+    let maxTimestamp = -1;
+    let first = -1;
+    let lastEpoch = -1;
+    // Makes [position, position + length) resident in `chunk`; false when the file is shorter.
+    const ensure = (length: number): boolean => {
+      if (position + length > fileSize) return false;
+      if (position >= chunkStart && position + length <= chunkStart + chunkLength) return true;
+      if (length > chunk.length) chunk = Buffer.allocUnsafe(length);
+      chunkStart = position;
+      chunkLength = this.readInto(chunk, position, Math.min(chunk.length, fileSize - position));
+      return chunkLength >= length;
+    };
+    while (position < fileSize) {
+      if (!ensure(BATCH_HEADER_SIZE)) {
+        reason = `short batch header: ${fileSize - position} bytes`;
+        break;
+      }
+      const batchLength = chunk.readInt32BE(position - chunkStart + 8);
+      const size = batchLength + LOG_OVERHEAD;
+      if (batchLength < BATCH_HEADER_SIZE - LOG_OVERHEAD || !ensure(size)) {
+        reason = `short batch: batchLength ${batchLength} but ${fileSize - position} bytes left`;
+        break;
+      }
+      let header: BatchHeader;
+      try {
+        header = checkBatchCrc(chunk.subarray(position - chunkStart, position - chunkStart + size));
+      } catch (err) {
+        reason = (err as Error).message;
+        break;
+      }
+      const batch = summarize(header, position);
+      if (batch.baseOffset !== next || batch.lastOffset < batch.baseOffset || batch.lastOffset - this.baseOffset > INT32_MAX) {
+        reason = `offsets ${batch.baseOffset}..${batch.lastOffset} do not follow ${next - 1}`;
+        break;
+      }
+      const bad = check(batch);
+      if (bad !== undefined) {
+        reason = bad;
+        break;
+      }
+      if (position > 0 && since >= indexIntervalBytes) {
+        this.index.append(batch.baseOffset - this.baseOffset, position);
+        since = 0;
+      }
+      since += size;
+      if (first < 0) first = batch.maxTimestamp;
+      if (batch.maxTimestamp > maxTimestamp) maxTimestamp = batch.maxTimestamp;
+      lastEpoch = batch.epoch;
+      next = batch.lastOffset + 1;
+      position += size;
+    }
+    if (position < fileSize) {
+      try {
+        this.fs.ftruncateSync(this.fd, position);
+      } catch (err) {
+        throw storageError(`truncating ${this.logPath} on recovery`, err);
+      }
+    }
+    this.size = position;
+    this.nextOffset = next;
+    this.bytesSinceIndexEntry = since;
+    this.maxTimestampCache = maxTimestamp;
+    this.firstBatchTimestamp = first;
+    this.lastEpoch = lastEpoch;
+    this.index.flushToFile();
+    return reason === undefined ? { truncatedBytes: 0 } : { truncatedBytes: fileSize - position, reason };
+  }
+
+  // ---------------------------------------------------------------- truncation, flush, close
+
+  /**
+   * Drops every batch whose lastOffset >= `offset`. A batch is never split, so when `offset`
+   * falls inside a batch that whole batch goes and the segment ends below `offset`.
+   */
+  truncateTo(offset: number, indexIntervalBytes: number): void {
+    const batch = this.findBatch(offset, indexIntervalBytes);
+    if (batch === undefined) return;
+    try {
+      this.fs.ftruncateSync(this.fd, batch.position);
+      this.index.truncateToPosition(batch.position);
+    } catch (err) {
+      throw storageError(`truncating ${this.logPath}`, err);
+    }
+    this.size = batch.position;
+    this.nextOffset = batch.baseOffset;
+    this.bytesSinceIndexEntry = this.size - this.index.lastPosition;
+    if (this.size === 0) {
+      this.firstBatchTimestamp = -1;
+      this.maxTimestampCache = -1;
+      this.lastEpoch = -1;
+    } else {
+      this.maxTimestampCache = undefined;
+      let lastEpoch = -1;
+      this.scanHeaders(this.index.lastPosition, (b) => {
+        lastEpoch = b.epoch;
+        return true;
+      });
+      this.lastEpoch = lastEpoch;
+    }
+  }
+
+  /** Writes pending index entries and fsyncs both files. */
+  flush(): void {
+    try {
+      this.index.fsync();
+      this.fs.fsyncSync(this.fd);
+    } catch (err) {
+      throw storageError(`flushing ${this.logPath}`, err);
+    }
+  }
+
+  /** Writes pending index entries without fsync (on roll and close). */
+  flushIndex(): void {
+    try {
+      this.index.flushToFile();
+    } catch (err) {
+      throw storageError(`writing ${this.index.path}`, err);
+    }
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    try {
+      this.index.flushToFile();
+    } catch {
+      // A missing index entry is rebuilt on open; closing must not fail for it.
+    }
+    const fd = this.fd;
+    this.fd = -1;
+    this.index.close();
+    this.fs.closeSync(fd);
+  }
+
+  /** Closes and removes both files. */
+  delete(): void {
+    this.close();
+    try {
+      this.fs.unlinkSync(this.logPath);
+    } catch (err) {
+      throw storageError(`deleting ${this.logPath}`, err);
+    }
+    try {
+      if (this.fs.existsSync(this.index.path)) this.fs.unlinkSync(this.index.path);
+    } catch {
+      // An orphan .index is deleted on the next open.
+    }
+  }
+}
+
+/** Reads the header fields the log needs straight from `buf` at `at`. */
+export function headerSummary(buf: Buffer, at: number, position: number): BatchSummary {
+  const baseOffset = Number(buf.readBigInt64BE(at));
+  return {
+    position,
+    size: buf.readInt32BE(at + 8) + LOG_OVERHEAD,
+    baseOffset,
+    lastOffset: baseOffset + buf.readInt32BE(at + 23),
+    maxTimestamp: Number(buf.readBigInt64BE(at + 35)),
+    epoch: buf.readInt32BE(at + 12),
+  };
+}
