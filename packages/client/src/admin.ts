@@ -1,0 +1,206 @@
+// Admin: topics, brokers and cluster views. Writes go to any broker (`POST /admin/<op>`), which
+// forwards them to the controller; reads come from broker metadata and, for the verbose view,
+// from each partition leader's `POST /describe-replicas`.
+
+import {
+  TributaryError,
+  type BrokerId,
+  type CreateTopicRequest,
+  type CreateTopicResponse,
+  type DescribeReplicasResponse,
+  type ElectLeadersResponse,
+  type Endpoint,
+  type InitProducerIdResponse,
+  type TopicConfigInput,
+  type TopicConfigs,
+} from '@tributary/protocol';
+import { ClusterClient, type ClientOptions, type PartitionInfo } from './internal/cluster-client.ts';
+
+export type AdminOptions = ClientOptions;
+
+export interface TopicDescription {
+  name: string;
+  configs: TopicConfigs;
+  partitions: PartitionInfo[];
+}
+
+export interface ReplicaDescription {
+  brokerId: BrokerId;
+  logEndOffset: number;
+  lagRecords: number;
+  lastCaughtUpMsAgo: number;
+}
+
+export interface VerbosePartitionDescription extends PartitionInfo {
+  /** Undefined when the leader could not be asked (offline partition, unreachable leader). */
+  highWatermark?: number;
+  logStartOffset?: number;
+  logEndOffset?: number;
+  replicaStates?: ReplicaDescription[];
+  /** Why the leader's view is missing, when it is. */
+  error?: string;
+}
+
+export interface VerboseTopicDescription {
+  name: string;
+  configs: TopicConfigs;
+  partitions: VerbosePartitionDescription[];
+}
+
+export interface ClusterDescription {
+  clusterId: string;
+  controller: Endpoint | undefined;
+  brokers: { id: BrokerId; rack: string; host: string; port: number; alive: boolean }[];
+}
+
+export interface CreateTopicOptions {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+  configs?: TopicConfigInput;
+  /** How long to wait for every partition to have a leader. Default 30000. */
+  timeoutMs?: number;
+}
+
+const POLL_INTERVAL_MS = 100;
+
+export class Admin {
+  private readonly cluster: ClusterClient;
+
+  constructor(options: AdminOptions) {
+    this.cluster = new ClusterClient(options);
+  }
+
+  /**
+   * Creates a topic and waits until every partition has a leader that itself knows it leads,
+   * so a produce right after this returns finds the topic.
+   */
+  async createTopic(options: CreateTopicOptions): Promise<TopicDescription> {
+    const request: CreateTopicRequest = { name: options.name, partitions: options.partitions, replicationFactor: options.replicationFactor };
+    if (options.configs && Object.keys(options.configs).length > 0) request.configs = options.configs;
+    await this.cluster.callAny<CreateTopicResponse>('/admin/create-topic', request);
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const deadline = this.cluster.now() + timeoutMs;
+    let last = 'the topic is not in the metadata yet';
+    for (;;) {
+      try {
+        const description = await this.readyTopic(options.name);
+        if (description) return description;
+        last = 'not every partition has a leader yet';
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      if (this.cluster.now() >= deadline) {
+        throw new TributaryError('REQUEST_TIMED_OUT', `topic '${options.name}' was created but ${last} after ${timeoutMs} ms`);
+      }
+      await sleep(POLL_INTERVAL_MS);
+    }
+  }
+
+  /** The topic once every partition's leader reports it in its own metadata; else undefined. */
+  private async readyTopic(name: string): Promise<TopicDescription | undefined> {
+    const answer = await this.cluster.fetchMetadata([name]);
+    const topic = answer.topics.find((t) => t.name === name);
+    if (!topic || topic.partitions.length === 0 || topic.partitions.some((p) => p.leader < 0)) return undefined;
+    const leaders = new Set(topic.partitions.map((p) => p.leader));
+    for (const leader of leaders) {
+      if (leader === answer.brokerId) continue;
+      const view = await this.cluster.callBroker<typeof answer>(leader, '/metadata', { topics: [name] });
+      const seen = view.topics.find((t) => t.name === name);
+      if (!seen || seen.partitions.some((p) => p.leader < 0)) return undefined;
+    }
+    return toDescription(topic);
+  }
+
+  async describeTopic(name: string): Promise<TopicDescription> {
+    const answer = await this.cluster.fetchMetadata([name]);
+    const topic = answer.topics.find((t) => t.name === name);
+    if (!topic) throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' does not exist`);
+    return toDescription(topic);
+  }
+
+  /** describeTopic plus each leader's view: HW, log start, LEO and every replica's lag. */
+  async describeTopicVerbose(name: string): Promise<VerboseTopicDescription> {
+    const base = await this.describeTopic(name);
+    const partitions: VerbosePartitionDescription[] = base.partitions.map((p) => ({ ...p }));
+    const leaders = new Set(partitions.filter((p) => p.leader >= 0).map((p) => p.leader));
+    await Promise.all(
+      [...leaders].map(async (leader) => {
+        const led = partitions.filter((p) => p.leader === leader);
+        try {
+          const answer = await this.cluster.callBroker<DescribeReplicasResponse>(leader, '/describe-replicas', { topic: name });
+          for (const p of led) {
+            const state = answer.partitions.find((s) => s.partition === p.partition);
+            if (!state) {
+              p.error = `broker ${leader} does not report partition ${p.partition}`;
+              continue;
+            }
+            p.highWatermark = state.highWatermark;
+            p.logStartOffset = state.logStartOffset;
+            p.logEndOffset = state.logEndOffset;
+            p.replicaStates = state.replicas;
+          }
+        } catch (err) {
+          for (const p of led) p.error = `leader ${leader}: ${(err as Error).message}`;
+        }
+      }),
+    );
+    for (const p of partitions) if (p.leader < 0) p.error = 'offline: no leader';
+    return { name: base.name, configs: base.configs, partitions };
+  }
+
+  async describeCluster(): Promise<ClusterDescription> {
+    const answer = await this.cluster.fetchMetadata([]);
+    return {
+      clusterId: answer.clusterId,
+      controller: answer.controller,
+      brokers: [...answer.brokers].sort((a, b) => a.id - b.id).map((b) => ({ id: b.id, rack: b.rack, host: b.host, port: b.port, alive: b.alive })),
+    };
+  }
+
+  /** Topic names, sorted. */
+  async listTopics(): Promise<string[]> {
+    const answer = await this.cluster.fetchMetadata();
+    return answer.topics.map((t) => t.name).sort();
+  }
+
+  /** Every topic with its partitions (for `topics list --json` and the by-broker view). */
+  async describeTopics(): Promise<TopicDescription[]> {
+    const answer = await this.cluster.fetchMetadata();
+    return answer.topics.map(toDescription).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    await this.cluster.callAny('/admin/delete-topic', { name });
+  }
+
+  /** Moves leadership back to each partition's preferred replica where it is in the ISR. */
+  async electLeaders(topic: string, partitions?: number[]): Promise<ElectLeadersResponse> {
+    return this.cluster.callAny<ElectLeadersResponse>('/admin/elect-leaders', partitions ? { topic, partitions } : { topic });
+  }
+
+  /** Sets broker-level dynamic configs; a value of -1 removes the setting. */
+  async setBrokerConfig(brokerId: BrokerId, configs: Record<string, number>): Promise<void> {
+    await this.cluster.callAny('/admin/set-broker-config', { brokerId, configs });
+  }
+
+  async initProducerId(): Promise<InitProducerIdResponse> {
+    return this.cluster.callAny<InitProducerIdResponse>('/admin/init-producer-id', {});
+  }
+
+  async close(): Promise<void> {
+    await this.cluster.close();
+  }
+}
+
+function toDescription(topic: { name: string; configs: TopicConfigs; partitions: PartitionInfo[] }): TopicDescription {
+  return {
+    name: topic.name,
+    configs: topic.configs,
+    partitions: [...topic.partitions].sort((a, b) => a.partition - b.partition).map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })),
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

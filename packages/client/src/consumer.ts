@@ -1,0 +1,428 @@
+// Consumer: reads assigned partitions from their leaders (or, rack-aware, from a replica in the
+// consumer's rack, KIP-392). Per broker ONE long-polling POST /fetch covers every partition it
+// serves to us; records are decoded straight from the batch bytes the broker read from its log.
+// No consumer groups (a non-goal): positions live in memory, starting where `assign` says.
+
+import {
+  EARLIEST_TIMESTAMP,
+  LATEST_TIMESTAMP,
+  TributaryError,
+  checkBatchCrc,
+  forEachRecord,
+  isErrorCode,
+  isStaleMetadata,
+  iterateBatches,
+  lastOffsetOf,
+  type BrokerId,
+  type FetchRequest,
+  type FetchResponse,
+  type ListOffsetsResponse,
+  type RecordHeader,
+} from '@tributary/protocol';
+import { ClusterClient, type ClientOptions } from './internal/cluster-client.ts';
+import { partitionKey } from './internal/accumulator.ts';
+import { retryBackoffMs } from './retry.ts';
+
+export interface ConsumerOptions extends ClientOptions {
+  /** The consumer's rack: brokers may point it at a replica in that rack (KIP-392). */
+  rack?: string;
+  /** How long a fetch waits on the broker for data. Default 500. */
+  maxWaitMs?: number;
+  /** Bytes a fetch waits for. Default 1. */
+  minBytes?: number;
+  /** Bytes per fetch response. Default 16 MiB. */
+  maxBytes?: number;
+  /** Bytes per partition per fetch. Default 1 MiB. */
+  partitionMaxBytes?: number;
+  /** How long to wait for an assigned topic to appear in the metadata. Default 10000. */
+  topicWaitMs?: number;
+}
+
+export type OffsetSpec = 'earliest' | 'latest' | number;
+
+export interface TopicPartitionOffset {
+  topic: string;
+  partition: number;
+  /** Default 'latest'. */
+  offset?: OffsetSpec;
+}
+
+export interface ConsumerRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+  timestamp: number;
+}
+
+interface PartitionFetchState {
+  topic: string;
+  partition: number;
+  /** Next offset to fetch; undefined while a reset is pending. */
+  position: number | undefined;
+  reset: 'earliest' | 'latest' | undefined;
+  /** A replica the leader told us to read from (KIP-392). */
+  preferredReplica: BrokerId | undefined;
+  inFlight: boolean;
+  retryAtMs: number;
+  attempts: number;
+}
+
+export class Consumer {
+  private readonly cluster: ClusterClient;
+  private readonly rack: string | undefined;
+  private readonly maxWaitMs: number;
+  private readonly minBytes: number;
+  private readonly maxBytes: number;
+  private readonly partitionMaxBytes: number;
+  private readonly topicWaitMs: number;
+  private readonly states = new Map<string, PartitionFetchState>();
+  /** Topics subscribed as a whole; expanded to partitions once their metadata is known. */
+  private readonly subscriptions = new Map<string, { from: 'earliest' | 'latest'; sinceMs: number }>();
+  private buffered: ConsumerRecord[] = [];
+  private readonly inflight = new Set<Promise<void>>();
+  private fatal: TributaryError | undefined;
+  private readonly abort = new AbortController();
+  private closed = false;
+
+  constructor(options: ConsumerOptions) {
+    this.cluster = new ClusterClient(options);
+    this.rack = options.rack;
+    this.maxWaitMs = options.maxWaitMs ?? 500;
+    this.minBytes = options.minBytes ?? 1;
+    this.maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
+    this.partitionMaxBytes = options.partitionMaxBytes ?? 1024 * 1024;
+    this.topicWaitMs = options.topicWaitMs ?? 10_000;
+    this.cluster.startPeriodicRefresh();
+  }
+
+  /** Reads exactly these partitions, each from its given offset (replaces any assignment). */
+  assign(partitions: readonly TopicPartitionOffset[]): void {
+    this.states.clear();
+    this.subscriptions.clear();
+    this.buffered = [];
+    for (const p of partitions) {
+      this.cluster.addInterest(p.topic);
+      this.states.set(partitionKey(p.topic, p.partition), newState(p.topic, p.partition, p.offset ?? 'latest'));
+    }
+  }
+
+  /** Reads every partition of `topic`, from the earliest or (default) the latest offset. */
+  subscribe(topic: string, options: { from?: 'earliest' | 'latest' } = {}): void {
+    this.cluster.addInterest(topic);
+    this.subscriptions.set(topic, { from: options.from ?? 'latest', sinceMs: this.cluster.now() });
+  }
+
+  /** Moves a partition's position; records already buffered for it are dropped. */
+  seek(topic: string, partition: number, offset: OffsetSpec): void {
+    const state = this.states.get(partitionKey(topic, partition));
+    if (!state) throw new TributaryError('INVALID_REQUEST', `${topic}-${partition} is not assigned`);
+    applyOffsetSpec(state, offset);
+    this.buffered = this.buffered.filter((r) => r.topic !== topic || r.partition !== partition);
+  }
+
+  /** The next offset to be fetched for a partition (undefined before it is resolved). */
+  position(topic: string, partition: number): number | undefined {
+    return this.states.get(partitionKey(topic, partition))?.position;
+  }
+
+  assignment(): { topic: string; partition: number }[] {
+    return [...this.states.values()].map((s) => ({ topic: s.topic, partition: s.partition }));
+  }
+
+  /**
+   * One fetch round: returns the records that have arrived, waiting (up to about maxWaitMs) for
+   * at least one broker to answer when none are buffered. Returns [] when nothing came.
+   */
+  async poll(): Promise<ConsumerRecord[]> {
+    if (this.fatal) throw this.takeFatal();
+    if (this.buffered.length === 0 && !this.closed) {
+      await this.prepare();
+      this.startFetches();
+      if (this.inflight.size > 0) await Promise.race(this.inflight);
+      else await this.sleep(Math.max(10, Math.min(this.nextRetryMs() - this.cluster.now(), this.maxWaitMs)));
+      if (this.fatal) throw this.takeFatal();
+    }
+    const records = this.buffered;
+    this.buffered = [];
+    return records;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<ConsumerRecord, void, undefined> {
+    while (!this.closed) {
+      const records = await this.poll();
+      for (const record of records) {
+        if (this.closed) return;
+        yield record;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.abort.abort();
+    await Promise.allSettled([...this.inflight]);
+    await this.cluster.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private takeFatal(): TributaryError {
+    const err = this.fatal!;
+    this.fatal = undefined;
+    return err;
+  }
+
+  /** Expands subscriptions, checks assigned topics exist, and resolves pending offset resets. */
+  private async prepare(): Promise<void> {
+    const meta = this.cluster.metadata;
+    const topics = new Set<string>([...this.subscriptions.keys(), ...[...this.states.values()].map((s) => s.topic)]);
+    const missing = [...topics].filter((t) => !meta.topics.has(t));
+    if (missing.length > 0 || meta.updatedMs === 0) await this.refreshMetadata();
+    for (const [topic, sub] of this.subscriptions) {
+      const info = meta.topics.get(topic);
+      if (!info) {
+        if (this.cluster.now() - sub.sinceMs >= this.topicWaitMs) {
+          this.subscriptions.delete(topic);
+          throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist`);
+        }
+        continue;
+      }
+      for (const p of info.partitions) {
+        const key = partitionKey(topic, p.partition);
+        if (!this.states.has(key)) this.states.set(key, newState(topic, p.partition, sub.from));
+      }
+    }
+    for (const state of this.states.values()) {
+      const info = meta.topics.get(state.topic);
+      if (info && state.partition >= info.partitions.length) {
+        this.states.delete(partitionKey(state.topic, state.partition));
+        throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${state.topic}' has no partition ${state.partition} (it has ${info.partitions.length})`);
+      }
+    }
+    await this.resolveResets();
+  }
+
+  private async refreshMetadata(): Promise<void> {
+    try {
+      await this.cluster.refresh();
+    } catch (err) {
+      // Keep going with what we know; fetches will fail and back off if the cluster is gone.
+      this.cluster.log.warn({ err }, 'metadata refresh failed');
+      if (this.cluster.metadata.updatedMs === 0) throw err;
+    }
+  }
+
+  /** Finds the offsets of partitions that start at 'earliest' or 'latest' (POST /list-offsets to leaders). */
+  private async resolveResets(): Promise<void> {
+    const now = this.cluster.now();
+    const byLeader = new Map<BrokerId, PartitionFetchState[]>();
+    for (const s of this.states.values()) {
+      if (s.position !== undefined || s.reset === undefined || s.inFlight || s.retryAtMs > now) continue;
+      const leader = this.cluster.metadata.leaderOf(s.topic, s.partition);
+      if (leader === undefined) {
+        this.backoff(s, true);
+        continue;
+      }
+      let list = byLeader.get(leader);
+      if (!list) byLeader.set(leader, (list = []));
+      list.push(s);
+    }
+    await Promise.all(
+      [...byLeader].map(async ([leader, list]) => {
+        try {
+          const answer = await this.cluster.callBroker<ListOffsetsResponse>(leader, '/list-offsets', {
+            partitions: list.map((s) => ({ topic: s.topic, partition: s.partition, timestamp: s.reset === 'earliest' ? EARLIEST_TIMESTAMP : LATEST_TIMESTAMP })),
+          });
+          for (const s of list) {
+            const p = answer.partitions.find((a) => a.topic === s.topic && a.partition === s.partition);
+            if (!p || p.error) {
+              this.backoff(s, p?.error ? isStaleMetadata(isErrorCode(p.error.code) ? p.error.code : 'UNKNOWN_SERVER_ERROR') : true);
+              continue;
+            }
+            s.position = p.offset;
+            s.reset = undefined;
+            s.attempts = 0;
+          }
+        } catch (err) {
+          this.cluster.log.warn({ err, broker: leader }, 'list-offsets failed');
+          for (const s of list) this.backoff(s, true);
+        }
+      }),
+    );
+  }
+
+  private startFetches(): void {
+    const now = this.cluster.now();
+    const byBroker = new Map<BrokerId, PartitionFetchState[]>();
+    for (const s of this.states.values()) {
+      if (s.inFlight || s.position === undefined || s.retryAtMs > now) continue;
+      const target = this.fetchTarget(s);
+      if (target === undefined) {
+        this.backoff(s, true);
+        continue;
+      }
+      let list = byBroker.get(target);
+      if (!list) byBroker.set(target, (list = []));
+      list.push(s);
+    }
+    for (const [broker, list] of byBroker) {
+      for (const s of list) s.inFlight = true;
+      const p = this.fetchFrom(broker, list).finally(() => this.inflight.delete(p));
+      this.inflight.add(p);
+    }
+  }
+
+  private fetchTarget(s: PartitionFetchState): BrokerId | undefined {
+    if (s.preferredReplica !== undefined) {
+      const b = this.cluster.metadata.brokers.get(s.preferredReplica);
+      if (b && b.alive !== false) return s.preferredReplica;
+      s.preferredReplica = undefined;
+    }
+    return this.cluster.metadata.leaderOf(s.topic, s.partition);
+  }
+
+  private async fetchFrom(broker: BrokerId, list: PartitionFetchState[]): Promise<void> {
+    const request: FetchRequest = {
+      maxWaitMs: this.maxWaitMs,
+      minBytes: this.minBytes,
+      maxBytes: this.maxBytes,
+      partitions: list.map((s) => ({
+        topic: s.topic,
+        partition: s.partition,
+        offset: s.position!,
+        maxBytes: this.partitionMaxBytes,
+        currentLeaderEpoch: this.cluster.metadata.partition(s.topic, s.partition)?.leaderEpoch ?? -1,
+      })),
+    };
+    if (this.rack !== undefined) request.rack = this.rack;
+    let response: FetchResponse;
+    try {
+      response = await this.cluster.callBroker<FetchResponse>(broker, '/fetch', request, {
+        timeoutMs: this.maxWaitMs + this.cluster.requestTimeoutMs,
+        signal: this.abort.signal,
+      });
+    } catch (err) {
+      for (const s of list) {
+        s.inFlight = false;
+        if (this.closed) continue;
+        if (s.preferredReplica === broker) s.preferredReplica = undefined;
+        this.backoff(s, true);
+      }
+      if (!this.closed) this.cluster.log.warn({ err, broker }, 'fetch failed');
+      return;
+    }
+    const answers = new Map<string, FetchResponse['partitions'][number]>();
+    for (const p of response.partitions ?? []) answers.set(partitionKey(p.topic, p.partition), p);
+    for (const s of list) {
+      s.inFlight = false;
+      const answer = answers.get(partitionKey(s.topic, s.partition));
+      // A partition re-assigned or sought while the fetch was out: its answer is stale.
+      if (!answer || this.states.get(partitionKey(s.topic, s.partition)) !== s || s.position !== request.partitions.find((p) => p.topic === s.topic && p.partition === s.partition)?.offset) continue;
+      if (answer.error) {
+        this.handleFetchError(s, broker, TributaryError.fromWire(answer.error));
+        continue;
+      }
+      try {
+        this.appendRecords(s, Buffer.isBuffer(answer.records) ? answer.records : Buffer.from(answer.records ?? []));
+      } catch (err) {
+        this.handleFetchError(s, broker, err instanceof TributaryError ? err : new TributaryError('CORRUPT_MESSAGE', String(err)));
+        continue;
+      }
+      s.attempts = 0;
+      const leader = this.cluster.metadata.leaderOf(s.topic, s.partition);
+      if (answer.preferredReadReplica !== undefined && answer.preferredReadReplica >= 0 && answer.preferredReadReplica !== leader) {
+        if (s.preferredReplica !== answer.preferredReadReplica) {
+          this.cluster.log.info({ topic: s.topic, partition: s.partition, replica: answer.preferredReadReplica }, 'fetching from preferred read replica');
+        }
+        s.preferredReplica = answer.preferredReadReplica;
+      } else if (broker === leader) {
+        s.preferredReplica = undefined;
+      }
+    }
+  }
+
+  private handleFetchError(s: PartitionFetchState, broker: BrokerId, err: TributaryError): void {
+    const fromFollower = s.preferredReplica === broker;
+    if (fromFollower) {
+      // Any trouble on a follower: go back to the leader, which is always right.
+      s.preferredReplica = undefined;
+      this.cluster.log.info({ topic: s.topic, partition: s.partition, broker, code: err.code }, 'preferred replica failed; fetching from the leader');
+      this.backoff(s, isStaleMetadata(err.code), 0);
+      return;
+    }
+    if (err.code === 'OFFSET_OUT_OF_RANGE') {
+      this.cluster.log.warn({ topic: s.topic, partition: s.partition, offset: s.position }, 'offset out of range; resetting to earliest');
+      s.position = undefined;
+      s.reset = 'earliest';
+      return;
+    }
+    if (err.retriable) {
+      this.backoff(s, isStaleMetadata(err.code));
+      return;
+    }
+    this.fatal = new TributaryError(err.code, `fetching ${s.topic}-${s.partition} at offset ${s.position} from broker ${broker} failed: ${err.message}`, { cause: err });
+    this.backoff(s, false);
+  }
+
+  /** Decodes whole batches, skipping records below the position (a batch may start earlier). */
+  private appendRecords(s: PartitionFetchState, bytes: Buffer): void {
+    const { topic, partition } = s;
+    let position = s.position!;
+    const out = this.buffered;
+    for (const batch of iterateBatches(bytes)) {
+      const header = checkBatchCrc(batch);
+      const last = lastOffsetOf(header);
+      if (last < position) continue;
+      forEachRecord(batch, header, (r) => {
+        if (r.offset < position) return;
+        out.push({ topic, partition, offset: r.offset, key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp });
+      });
+      position = last + 1;
+    }
+    s.position = position;
+  }
+
+  private backoff(s: PartitionFetchState, refresh: boolean, delayMs?: number): void {
+    s.attempts++;
+    s.retryAtMs = this.cluster.now() + (delayMs ?? retryBackoffMs(s.attempts));
+    if (refresh) this.cluster.refresh().catch(() => {});
+  }
+
+  private nextRetryMs(): number {
+    let at = Infinity;
+    for (const s of this.states.values()) if (!s.inFlight) at = Math.min(at, s.retryAtMs);
+    return at === Infinity ? this.cluster.now() + 100 : at;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.abort.signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        resolve();
+      }, { once: true });
+    });
+  }
+}
+
+function newState(topic: string, partition: number, offset: OffsetSpec): PartitionFetchState {
+  const s: PartitionFetchState = { topic, partition, position: undefined, reset: undefined, preferredReplica: undefined, inFlight: false, retryAtMs: 0, attempts: 0 };
+  applyOffsetSpec(s, offset);
+  return s;
+}
+
+function applyOffsetSpec(s: PartitionFetchState, offset: OffsetSpec): void {
+  if (offset === 'earliest' || offset === 'latest') {
+    s.position = undefined;
+    s.reset = offset;
+  } else if (Number.isSafeInteger(offset) && offset >= 0) {
+    s.position = offset;
+    s.reset = undefined;
+  } else {
+    throw new TributaryError('INVALID_REQUEST', `offset must be 'earliest', 'latest' or an integer >= 0, got ${JSON.stringify(offset)}`);
+  }
+}

@@ -1,0 +1,16 @@
+// @tributary/client: Producer, Consumer and Admin over msgpack/HTTP (undici; never fastify).
+export { Admin } from './admin.ts';
+export type { AdminOptions, ClusterDescription, CreateTopicOptions, ReplicaDescription, TopicDescription, VerbosePartitionDescription, VerboseTopicDescription } from './admin.ts';
+export { Producer } from './producer.ts';
+export type { HeadersInput, ProducerOptions, ProducerRecord, RecordMetadata } from './producer.ts';
+export { Consumer } from './consumer.ts';
+export type { ConsumerOptions, ConsumerRecord, OffsetSpec, TopicPartitionOffset } from './consumer.ts';
+export { murmur2, toPositive } from './murmur2.ts';
+export { partitionForKey, nextStickyPartition } from './partitioner.ts';
+export { retryBackoffMs, produceErrorAction, RETRY_BACKOFF_INITIAL_MS, RETRY_BACKOFF_MAX_MS } from './retry.ts';
+export type { ProduceErrorAction } from './retry.ts';
+export { normalizeBootstrap, formatEndpoints } from './internal/cluster-client.ts';
+export type { BrokerInfo, ClientOptions, PartitionInfo, TopicInfo } from './internal/cluster-client.ts';
+export type { Logger } from './internal/logger.ts';
+export { TributaryError, isRetriable, isStaleMetadata } from '@tributary/protocol';
+export type { ErrorCode } from '@tributary/protocol';

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { decodeBatch } from '@tributary/protocol';
+import { RecordAccumulator } from './accumulator.ts';
+
+const value = Buffer.alloc(100, 1);
+const leaders: Record<string, number> = { 't/0': 0, 't/1': 3, 't/2': 0, 'u/0': 3 };
+const leaderOf = (t: string, p: number): number | undefined => leaders[`${t}/${p}`];
+const always = (): boolean => true;
+
+function acc(overrides: Partial<{ batchSize: number; batchSizeMax: number; lingerMs: number }> = {}): RecordAccumulator {
+  return new RecordAccumulator({ batchSize: 1000, batchSizeMax: 4000, lingerMs: 5, ...overrides });
+}
+
+describe('RecordAccumulator', () => {
+  it('appends records of a partition into one open batch until it would pass batchSizeMax', () => {
+    const a = acc();
+    const first = a.append('t', 0, { value }, 0);
+    expect(first.opened).toBe(true);
+    let opened = 0;
+    for (let i = 0; i < 60; i++) if (a.append('t', 0, { value }, 0).opened) opened++;
+    const batches = a.queue('t', 0).batches;
+    expect(opened).toBe(batches.length - 1);
+    for (const b of batches) expect(b.builder.sizeInBytes).toBeLessThanOrEqual(4000);
+    expect(batches.reduce((n, b) => n + b.recordCount, 0)).toBe(61);
+  });
+
+  it('holds a batch for lingerMs unless it is full or a flush is on', () => {
+    const a = acc();
+    a.append('t', 0, { value }, 100);
+    expect(a.drain(102, false, leaderOf, always).byBroker.size).toBe(0);
+    expect(a.drain(102, false, leaderOf, always).nextDueMs).toBe(105);
+    expect(a.drain(102, true, leaderOf, always).byBroker.get(0)).toHaveLength(1);
+    const b = acc();
+    for (let i = 0; i < 10; i++) b.append('t', 0, { value }, 100);
+    expect(b.drain(100, false, leaderOf, always).byBroker.get(0)).toHaveLength(1);
+  });
+
+  it('groups due batches per leader broker: one request per broker', () => {
+    const a = acc();
+    a.append('t', 0, { value }, 0);
+    a.append('t', 1, { value }, 0);
+    a.append('t', 2, { value }, 0);
+    a.append('u', 0, { value }, 0);
+    const { byBroker } = a.drain(10, false, leaderOf, always);
+    expect([...byBroker.keys()].sort()).toEqual([0, 3]);
+    expect(byBroker.get(0)!.map((b) => `${b.topic}-${b.partition}`).sort()).toEqual(['t-0', 't-2']);
+    expect(byBroker.get(3)!.map((b) => `${b.topic}-${b.partition}`).sort()).toEqual(['t-1', 'u-0']);
+  });
+
+  it('keeps one batch in flight per partition and skips brokers at their in-flight limit', () => {
+    const a = acc({ batchSize: 100 });
+    a.append('t', 0, { value }, 0);
+    a.append('t', 0, { value: Buffer.alloc(5000) }, 0);
+    expect(a.queue('t', 0).batches).toHaveLength(2);
+    expect(a.drain(10, false, leaderOf, always).byBroker.get(0)).toHaveLength(1);
+    expect(a.drain(10, false, leaderOf, always).byBroker.size).toBe(0);
+    a.append('t', 1, { value }, 0);
+    expect(a.drain(10, false, leaderOf, (b) => b !== 3).byBroker.size).toBe(0);
+  });
+
+  it('reports a due batch without a leader', () => {
+    const a = acc();
+    a.append('nope', 0, { value }, 0);
+    expect(a.drain(10, false, leaderOf, always).leaderMissing).toBe(true);
+  });
+
+  it('splits a broker\'s batches over requests of at most requestBytesMax', () => {
+    const a = acc({ batchSize: 100 });
+    a.append('t', 0, { value }, 0);
+    a.append('t', 2, { value }, 0);
+    const r = a.drain(10, false, leaderOf, always, 200);
+    expect(r.byBroker.get(0)).toHaveLength(1);
+    expect(r.nextDueMs).toBe(10);
+  });
+
+  it('numbers batches per partition and keeps the bytes and sequence across a retry', () => {
+    const a = acc();
+    const id = { producerId: 7, producerEpoch: 0, generation: 1 };
+    for (let i = 0; i < 3; i++) a.append('t', 0, { value }, 0);
+    const [first] = a.drain(10, false, leaderOf, always).byBroker.get(0)!;
+    const bytes = Buffer.from(a.seal(first!, id));
+    expect(first!.baseSequence).toBe(0);
+    a.requeue(first!, 10, 100);
+    expect(a.drain(50, false, leaderOf, always).byBroker.size).toBe(0);
+    const [again] = a.drain(110, false, leaderOf, always).byBroker.get(0)!;
+    expect(again).toBe(first);
+    expect(a.seal(again!, id).equals(bytes)).toBe(true);
+    a.complete(again!);
+    a.append('t', 0, { value }, 120);
+    const [second] = a.drain(200, false, leaderOf, always).byBroker.get(0)!;
+    const header = decodeBatch(a.seal(second!, id)).header;
+    expect(header).toMatchObject({ producerId: 7, producerEpoch: 0, baseSequence: 3, recordCount: 1 });
+    // A new producer id restarts sequences at 0.
+    a.complete(second!);
+    a.append('t', 0, { value }, 300);
+    const [third] = a.drain(400, false, leaderOf, always).byBroker.get(0)!;
+    expect(decodeBatch(a.seal(third!, { producerId: 8, producerEpoch: 0, generation: 2 })).header.baseSequence).toBe(0);
+  });
+
+  it('expires batches past the delivery timeout, oldest first, never one in flight', () => {
+    const a = acc();
+    a.append('t', 0, { value }, 0);
+    a.append('t', 1, { value }, 0);
+    a.drain(10, false, (t, p) => (p === 0 ? 0 : undefined), always);
+    const expired = a.expire(1000, 1000);
+    expect(expired.map((b) => b.partition)).toEqual([1]);
+    expect(a.batchCount).toBe(1);
+  });
+
+  it('resolves every record of a batch with consecutive offsets', () => {
+    const a = acc();
+    const got: number[] = [];
+    for (let i = 0; i < 3; i++) a.append('t', 0, { value }, 0, undefined, (m) => got.push(m.offset));
+    a.queue('t', 0).batches[0]!.succeed(40);
+    expect(got).toEqual([40, 41, 42]);
+  });
+});

@@ -1,0 +1,213 @@
+// What Producer, Consumer and Admin share: the bootstrap list, one RpcClient per broker, and the
+// cached cluster metadata. Metadata comes from any reachable broker (POST /metadata), brokers'
+// addresses from its answer; it is refreshed on stale-metadata errors and every
+// `metadataMaxAgeMs` (Kafka's metadata.max.age.ms).
+
+import { RpcClientPool, parseEndpoint, type RpcClient } from '@tributary/transport/client';
+import { TributaryError, type BrokerId, type BrokerMetadataRequest, type BrokerMetadataResponse, type Endpoint } from '@tributary/protocol';
+import { SILENT, type Logger } from './logger.ts';
+
+export interface ClientOptions {
+  /** `host:port` strings (or endpoints) of brokers to ask for metadata first. */
+  bootstrap: readonly (string | Endpoint)[] | string;
+  /** Deadline of one request (the broker-side wait is shorter). Default 30000. */
+  requestTimeoutMs?: number;
+  /** Refresh metadata at least this often. Default 300000 (Kafka's metadata.max.age.ms). */
+  metadataMaxAgeMs?: number;
+  logger?: Logger;
+  /** Injected clock (tests). */
+  now?: () => number;
+}
+
+export type BrokerInfo = BrokerMetadataResponse['brokers'][number];
+export type TopicInfo = BrokerMetadataResponse['topics'][number];
+export type PartitionInfo = TopicInfo['partitions'][number];
+
+/** The in-memory view of the cluster, replaced piecewise by metadata answers. */
+export class MetadataTable {
+  clusterId = '';
+  controller: Endpoint | undefined;
+  readonly brokers = new Map<BrokerId, BrokerInfo>();
+  readonly topics = new Map<string, TopicInfo>();
+  /** Topics a metadata answer said do not exist, with when it said so. */
+  readonly unknownTopics = new Map<string, number>();
+  updatedMs = 0;
+
+  apply(answer: BrokerMetadataResponse, nowMs: number, requested: readonly string[] | undefined): void {
+    this.clusterId = answer.clusterId;
+    this.controller = answer.controller;
+    this.brokers.clear();
+    for (const b of answer.brokers) this.brokers.set(b.id, b);
+    if (requested === undefined) this.topics.clear();
+    for (const t of answer.topics) {
+      this.topics.set(t.name, { ...t, partitions: [...t.partitions].sort((a, b) => a.partition - b.partition) });
+      this.unknownTopics.delete(t.name);
+    }
+    for (const name of answer.unknownTopics ?? []) {
+      this.topics.delete(name);
+      this.unknownTopics.set(name, nowMs);
+    }
+    this.updatedMs = nowMs;
+  }
+
+  partition(topic: string, partition: number): PartitionInfo | undefined {
+    return this.topics.get(topic)?.partitions[partition];
+  }
+
+  /** The live broker leading the partition, if any. */
+  leaderOf(topic: string, partition: number): BrokerId | undefined {
+    const p = this.partition(topic, partition);
+    if (!p || p.leader < 0) return undefined;
+    const broker = this.brokers.get(p.leader);
+    return broker && broker.alive !== false ? p.leader : undefined;
+  }
+}
+
+export function normalizeBootstrap(bootstrap: ClientOptions['bootstrap']): Endpoint[] {
+  const list = typeof bootstrap === 'string' ? bootstrap.split(',') : bootstrap;
+  const endpoints = list
+    .map((e) => (typeof e === 'string' ? e.trim() : e))
+    .filter((e) => e !== '')
+    .map((e) => (typeof e === 'string' ? parseEndpoint(e) : e));
+  if (endpoints.length === 0) throw new TributaryError('INVALID_REQUEST', 'bootstrap must name at least one broker as host:port');
+  return endpoints;
+}
+
+export function formatEndpoints(endpoints: readonly Endpoint[]): string {
+  return endpoints.map((e) => `${e.host}:${e.port}`).join(',');
+}
+
+export class ClusterClient {
+  readonly metadata = new MetadataTable();
+  readonly bootstrap: Endpoint[];
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly requestTimeoutMs: number;
+  private readonly pool: RpcClientPool;
+  private readonly metadataMaxAgeMs: number;
+  /** Topics this client cares about; refreshes ask for these (undefined entry set = all). */
+  private readonly interest = new Set<string>();
+  private inflightRefresh: Promise<void> | undefined;
+  private refreshAgain = false;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(options: ClientOptions) {
+    this.bootstrap = normalizeBootstrap(options.bootstrap);
+    this.log = options.logger ?? SILENT;
+    this.now = options.now ?? Date.now;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.metadataMaxAgeMs = options.metadataMaxAgeMs ?? 300_000;
+    this.pool = new RpcClientPool({ timeoutMs: this.requestTimeoutMs, connectionsMax: 8 });
+  }
+
+  /** Starts the periodic refresh (unref'd: it never keeps the process alive). */
+  startPeriodicRefresh(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setInterval(() => {
+      if (this.now() - this.metadata.updatedMs >= this.metadataMaxAgeMs) this.refresh().catch(() => {});
+    }, Math.min(this.metadataMaxAgeMs, 10_000));
+    this.timer.unref();
+  }
+
+  addInterest(topic: string): void {
+    this.interest.add(topic);
+  }
+
+  rpc(endpoint: Endpoint): RpcClient {
+    return this.pool.get(endpoint);
+  }
+
+  brokerEndpoint(id: BrokerId): Endpoint | undefined {
+    const b = this.metadata.brokers.get(id);
+    return b ? { host: b.host, port: b.port } : undefined;
+  }
+
+  /** Calls a broker by id; BROKER_NOT_AVAILABLE when the metadata does not know it. */
+  callBroker<Res>(id: BrokerId, path: string, body: unknown, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Res> {
+    const endpoint = this.brokerEndpoint(id);
+    if (!endpoint) return Promise.reject(new TributaryError('BROKER_NOT_AVAILABLE', `broker ${id} is not in the cluster metadata`));
+    return this.rpc(endpoint).call<Res>(path, body, options);
+  }
+
+  /**
+   * Calls the first broker that answers: known live brokers first, then the bootstrap list.
+   * Only unreachable brokers (BROKER_NOT_AVAILABLE) are skipped; any answer, error or not, ends
+   * the search. Throws BROKER_NOT_AVAILABLE naming the addresses when none answers.
+   */
+  async callAny<Res>(path: string, body: unknown, options: { timeoutMs?: number } = {}): Promise<Res> {
+    const candidates: Endpoint[] = [];
+    const seen = new Set<string>();
+    const add = (e: Endpoint): void => {
+      const key = `${e.host}:${e.port}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        candidates.push(e);
+      }
+    };
+    const live = [...this.metadata.brokers.values()].filter((b) => b.alive !== false);
+    // Rotate so that load spreads over the brokers.
+    const start = live.length > 0 ? Math.floor(Math.random() * live.length) : 0;
+    for (let i = 0; i < live.length; i++) {
+      const b = live[(start + i) % live.length]!;
+      add({ host: b.host, port: b.port });
+    }
+    for (const e of this.bootstrap) add(e);
+    let lastError: unknown;
+    for (const endpoint of candidates) {
+      try {
+        return await this.rpc(endpoint).call<Res>(path, body, options);
+      } catch (err) {
+        if (err instanceof TributaryError && err.code === 'BROKER_NOT_AVAILABLE') {
+          lastError = err;
+          continue;
+        }
+        throw err;
+      }
+    }
+    throw new TributaryError(
+      'BROKER_NOT_AVAILABLE',
+      `cannot reach any broker at ${formatEndpoints(this.bootstrap)}${lastError ? ` (${(lastError as Error).message})` : ''}`,
+      { cause: lastError },
+    );
+  }
+
+  /** Fetches metadata for `topics` (all when undefined) and applies it. */
+  async fetchMetadata(topics?: readonly string[]): Promise<BrokerMetadataResponse> {
+    const request: BrokerMetadataRequest = topics === undefined ? {} : { topics: [...topics] };
+    const answer = await this.callAny<BrokerMetadataResponse>('/metadata', request);
+    this.metadata.apply(answer, this.now(), topics);
+    return answer;
+  }
+
+  /**
+   * Refreshes the metadata of the topics of interest. Concurrent calls share one request; a
+   * call made while one is running schedules one more, so the answer is never older than it.
+   */
+  refresh(): Promise<void> {
+    if (this.inflightRefresh) {
+      this.refreshAgain = true;
+      return this.inflightRefresh;
+    }
+    const run = async (): Promise<void> => {
+      try {
+        do {
+          this.refreshAgain = false;
+          const topics = [...this.interest];
+          await this.fetchMetadata(topics);
+          this.log.debug({ topics, version: this.metadata.updatedMs }, 'metadata refreshed');
+        } while (this.refreshAgain && !this.closed);
+      } finally {
+        this.inflightRefresh = undefined;
+      }
+    };
+    this.inflightRefresh = run();
+    return this.inflightRefresh;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.pool.close();
+  }
+}

@@ -1,0 +1,483 @@
+// Producer: batches records per partition, sends each leader ONE produce request holding a batch
+// for every partition it leads, retries retriable errors with the same bytes until the delivery
+// deadline, and numbers batches per partition (idempotence, KIP-98) so a leader drops duplicates.
+//
+// Costs per send(): one promise (the one it returns), one append into the batch's bytes. Timers
+// are per producer (one linger/backoff timer), not per record; a batch's promises are resolved in
+// one loop when its answer arrives.
+
+import {
+  BatchBuilder,
+  BATCH_HEADER_SIZE,
+  TributaryError,
+  isErrorCode,
+  isStaleMetadata,
+  type Acks,
+  type ErrorCode,
+  type InitProducerIdResponse,
+  type ProduceRequest,
+  type ProduceResponse,
+  type RecordHeader,
+  type RecordInput,
+} from '@tributary/protocol';
+import { ClusterClient, type ClientOptions } from './internal/cluster-client.ts';
+import { RecordAccumulator, partitionKey, type ProducerBatch, type ProducerIdentity, type RecordMetadata } from './internal/accumulator.ts';
+import { nextStickyPartition, partitionForKey } from './partitioner.ts';
+import { produceErrorAction, retryBackoffMs } from './retry.ts';
+
+export type { RecordMetadata } from './internal/accumulator.ts';
+
+export interface ProducerOptions extends ClientOptions {
+  /** 'all' (default): committed by the ISR; 1: written by the leader; 0: not awaited. */
+  acks?: 'all' | 1 | 0 | -1;
+  /** Default true with acks='all' (Kafka's enable.idempotence); requires acks='all'. */
+  idempotent?: boolean;
+  /** Wait this long for more records before sending a batch that is not full. Default 5. */
+  lingerMs?: number;
+  /** A batch is sent once it holds this many bytes. Default 16384. */
+  batchSize?: number;
+  /** While its partition's previous batch is in flight, a batch may grow up to this. Default 262144. */
+  batchSizeMax?: number;
+  /** Records not acknowledged within this fail (KIP-91). Default 120000. */
+  deliveryTimeoutMs?: number;
+  /** send() waits at most this long for the topic's metadata. Default 60000 (Kafka's max.block.ms). */
+  maxBlockMs?: number;
+  /** Bytes of records buffered before send() waits for room. Default 32 MiB. */
+  bufferMemoryBytes?: number;
+  /** Produce requests in flight per broker. Default 5. */
+  inflightRequestsMax?: number;
+  /** Batch bytes per produce request. Default 8 MiB. */
+  requestBytesMax?: number;
+  /** Injected randomness for the sticky partitioner (tests). */
+  random?: () => number;
+}
+
+export type HeadersInput = Record<string, Buffer | string | null> | readonly { key: string; value: Buffer | string | null }[];
+
+export interface ProducerRecord {
+  topic: string;
+  value: Buffer | string | null;
+  key?: Buffer | string | null;
+  headers?: HeadersInput;
+  partition?: number;
+  /** ms since the epoch; default now. */
+  timestamp?: number;
+}
+
+interface PendingSend {
+  topic: string;
+  partition: number | undefined;
+  record: RecordInput;
+  resolve: (m: RecordMetadata) => void;
+  reject: (e: Error) => void;
+  promise: Promise<RecordMetadata>;
+  enqueuedMs: number;
+}
+
+const PRODUCE_TIMEOUT_MARGIN_MS = 5_000;
+
+export class Producer {
+  private readonly cluster: ClusterClient;
+  private readonly accumulator: RecordAccumulator;
+  private readonly acks: Acks;
+  readonly idempotent: boolean;
+  private readonly deliveryTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly maxBlockMs: number;
+  private readonly bufferMemoryBytes: number;
+  private readonly inflightRequestsMax: number;
+  private readonly requestBytesMax: number;
+  private readonly random: () => number;
+
+  private bufferedBytes = 0;
+  /** Sends waiting for their topic's metadata, per topic, in order. */
+  private readonly waitingForTopic = new Map<string, PendingSend[]>();
+  /** Sends waiting for buffer memory, in order. */
+  private readonly waitingForMemory: PendingSend[] = [];
+  private readonly stickyPartition = new Map<string, number>();
+  private readonly inflightPerBroker = new Map<number, number>();
+  private readonly inflightRequests = new Set<Promise<void>>();
+
+  private identity: ProducerIdentity | undefined;
+  private identityGeneration = 0;
+  private identityPending: Promise<void> | undefined;
+  private identityRetryAtMs = 0;
+
+  private flushing = 0;
+  private closing = false;
+  private drainScheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAtMs = Infinity;
+  private metadataRetryAtMs = 0;
+
+  constructor(options: ProducerOptions) {
+    this.cluster = new ClusterClient(options);
+    const acks = options.acks ?? 'all';
+    if (acks !== 'all' && acks !== -1 && acks !== 1 && acks !== 0) {
+      throw new TributaryError('INVALID_REQUEST', `acks must be 'all', 1 or 0, got ${JSON.stringify(acks)}`);
+    }
+    this.acks = acks === 'all' ? -1 : acks;
+    if (options.idempotent === true && this.acks !== -1) {
+      throw new TributaryError('INVALID_REQUEST', "an idempotent producer needs acks='all' (set idempotent: false for acks 1 or 0)");
+    }
+    this.idempotent = options.idempotent ?? this.acks === -1;
+    const batchSize = positive('batchSize', options.batchSize ?? 16_384);
+    this.accumulator = new RecordAccumulator({
+      batchSize,
+      batchSizeMax: Math.max(batchSize, positive('batchSizeMax', options.batchSizeMax ?? 262_144)),
+      lingerMs: nonNegative('lingerMs', options.lingerMs ?? 5),
+    });
+    this.deliveryTimeoutMs = positive('deliveryTimeoutMs', options.deliveryTimeoutMs ?? 120_000);
+    this.requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? 30_000);
+    this.maxBlockMs = nonNegative('maxBlockMs', options.maxBlockMs ?? 60_000);
+    this.bufferMemoryBytes = positive('bufferMemoryBytes', options.bufferMemoryBytes ?? 32 * 1024 * 1024);
+    this.inflightRequestsMax = positive('inflightRequestsMax', options.inflightRequestsMax ?? 5);
+    this.requestBytesMax = positive('requestBytesMax', options.requestBytesMax ?? 8 * 1024 * 1024);
+    this.random = options.random ?? Math.random;
+    this.cluster.startPeriodicRefresh();
+  }
+
+  /** Queues one record; resolves with its partition and offset once acknowledged (per acks). */
+  send(record: ProducerRecord): Promise<RecordMetadata> {
+    if (this.closing) return Promise.reject(new TributaryError('INVALID_REQUEST', 'the producer is closed'));
+    let input: RecordInput;
+    try {
+      input = toRecordInput(record);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<RecordMetadata>();
+    const pending: PendingSend = { topic: record.topic, partition: record.partition, record: input, resolve, reject, promise, enqueuedMs: this.cluster.now() };
+    const waiting = this.waitingForTopic.get(record.topic);
+    if (waiting) waiting.push(pending);
+    else if (!this.cluster.metadata.topics.has(record.topic)) this.awaitTopic(pending);
+    else this.place(pending);
+    return promise;
+  }
+
+  /** Sends everything buffered now and waits until each of those records succeeded or failed. */
+  async flush(): Promise<void> {
+    this.flushing++;
+    try {
+      this.scheduleDrain();
+      const pending: Promise<unknown>[] = [];
+      for (const list of this.waitingForTopic.values()) for (const p of list) pending.push(p.promise);
+      for (const p of this.waitingForMemory) pending.push(p.promise);
+      if (pending.length > 0) await Promise.allSettled(pending);
+      const batches = this.accumulator.allBatches();
+      if (batches.length > 0) await Promise.all(batches.map((b) => b.done()));
+    } finally {
+      this.flushing--;
+    }
+  }
+
+  /** Flushes, then releases connections and timers. send() after close() rejects. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    await this.flush();
+    this.closing = true;
+    await Promise.allSettled([...this.inflightRequests]);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.cluster.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Placing records
+
+  /** Holds sends for a topic until its metadata arrives (or maxBlockMs passes). */
+  private awaitTopic(first: PendingSend): void {
+    const topic = first.topic;
+    const list = [first];
+    this.waitingForTopic.set(topic, list);
+    this.cluster.addInterest(topic);
+    const started = this.cluster.now();
+    const attempt = async (n: number): Promise<void> => {
+      let lastError: TributaryError | undefined;
+      try {
+        await this.cluster.refresh();
+      } catch (err) {
+        lastError = asTributaryError(err);
+      }
+      if (this.cluster.metadata.topics.has(topic)) {
+        this.waitingForTopic.delete(topic);
+        for (const p of list) this.place(p);
+        return;
+      }
+      const waited = this.cluster.now() - started;
+      if (waited >= this.maxBlockMs) {
+        this.waitingForTopic.delete(topic);
+        const err = lastError
+          ? new TributaryError(lastError.code, `cannot send to topic '${topic}': ${lastError.message}`, { cause: lastError })
+          : new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist (waited ${waited} ms for it to appear in the metadata)`);
+        for (const p of list) p.reject(err);
+        return;
+      }
+      setTimeout(() => void attempt(n + 1), Math.min(retryBackoffMs(n), Math.max(0, this.maxBlockMs - waited))).unref();
+    };
+    void attempt(1);
+  }
+
+  private place(p: PendingSend): void {
+    if (this.waitingForMemory.length > 0 || (this.bufferedBytes >= this.bufferMemoryBytes && this.accumulator.batchCount > 0)) {
+      this.waitingForMemory.push(p);
+      return;
+    }
+    this.appendNow(p);
+  }
+
+  private appendNow(p: PendingSend): void {
+    const topic = this.cluster.metadata.topics.get(p.topic);
+    if (!topic) {
+      // The topic vanished from the metadata (deleted) while the record waited.
+      p.reject(new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${p.topic}' does not exist`));
+      return;
+    }
+    const count = topic.partitions.length;
+    let partition: number;
+    let sticky = false;
+    if (p.partition !== undefined) {
+      if (!Number.isInteger(p.partition) || p.partition < 0 || p.partition >= count) {
+        p.reject(new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${p.topic}' has no partition ${p.partition} (it has ${count})`));
+        return;
+      }
+      partition = p.partition;
+    } else if (p.record.key != null) {
+      partition = partitionForKey(p.record.key, count);
+    } else {
+      sticky = true;
+      partition = this.stickyPartition.get(p.topic) ?? this.chooseSticky(p.topic, count, undefined);
+    }
+    const maxMessageBytes = topic.configs?.['max.message.bytes'] ?? 1024 * 1024;
+    const size = BatchBuilder.recordSize(p.record) + BATCH_HEADER_SIZE;
+    if (size > maxMessageBytes) {
+      p.reject(new TributaryError('MESSAGE_TOO_LARGE', `a record of ${size} bytes exceeds max.message.bytes ${maxMessageBytes} of topic '${p.topic}'`));
+      return;
+    }
+    const now = this.cluster.now();
+    const result = this.accumulator.append(p.topic, partition, p.record, now, Math.min(this.accumulator.options.batchSizeMax, maxMessageBytes), p.resolve, p.reject);
+    this.bufferedBytes += result.bytes;
+    if (sticky && result.full) this.chooseSticky(p.topic, count, partition);
+    if (result.full) this.scheduleDrain();
+    else if (result.opened) this.armTimer(now + this.accumulator.options.lingerMs);
+  }
+
+  private chooseSticky(topic: string, count: number, previous: number | undefined): number {
+    const available: number[] = [];
+    for (let i = 0; i < count; i++) if (this.cluster.metadata.leaderOf(topic, i) !== undefined) available.push(i);
+    const next = nextStickyPartition(count, previous, available, this.random);
+    this.stickyPartition.set(topic, next);
+    return next;
+  }
+
+  private releaseMemory(bytes: number): void {
+    this.bufferedBytes -= bytes;
+    while (this.waitingForMemory.length > 0 && (this.bufferedBytes < this.bufferMemoryBytes || this.accumulator.batchCount === 0)) {
+      this.appendNow(this.waitingForMemory.shift()!);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sending
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
+  }
+
+  private armTimer(atMs: number): void {
+    if (!Number.isFinite(atMs) || (this.timer && this.timerAtMs <= atMs)) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAtMs = atMs;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAtMs = Infinity;
+      this.drain();
+    }, Math.max(0, atMs - this.cluster.now()));
+  }
+
+  private drain(): void {
+    const now = this.cluster.now();
+    for (const batch of this.accumulator.expire(now, this.deliveryTimeoutMs)) {
+      const code: ErrorCode = batch.lastError?.code ?? 'REQUEST_TIMED_OUT';
+      const why = batch.lastError ? `last error ${code}: ${batch.lastError.message}` : 'no leader was available to send it to';
+      this.finishFailed(batch, new TributaryError(code, `delivery timeout: ${batch.recordCount} record(s) to ${batch.topic}-${batch.partition} not acknowledged within ${this.deliveryTimeoutMs} ms after ${batch.attempts} attempt(s); ${why}`, { cause: batch.lastError }), false);
+    }
+    if (this.accumulator.batchCount === 0) return;
+    if (this.idempotent && !this.identity) {
+      this.ensureIdentity(now);
+      this.armTimer(Math.min(this.accumulator.nextExpiryMs(this.deliveryTimeoutMs), Math.max(now + 10, this.identityRetryAtMs)));
+      return;
+    }
+    const { byBroker, leaderMissing, nextDueMs } = this.accumulator.drain(
+      now,
+      this.flushing > 0 || this.closing,
+      (t, p) => this.cluster.metadata.leaderOf(t, p),
+      (b) => (this.inflightPerBroker.get(b) ?? 0) < this.inflightRequestsMax,
+      this.requestBytesMax,
+    );
+    for (const [broker, batches] of byBroker) this.sendRequest(broker, batches);
+    let wakeMs = Math.min(nextDueMs, this.accumulator.nextExpiryMs(this.deliveryTimeoutMs));
+    if (leaderMissing) {
+      if (now >= this.metadataRetryAtMs) {
+        this.metadataRetryAtMs = now + 100;
+        this.cluster.refresh().then(() => this.scheduleDrain(), () => {});
+      }
+      wakeMs = Math.min(wakeMs, this.metadataRetryAtMs);
+    }
+    this.armTimer(wakeMs);
+  }
+
+  private ensureIdentity(now: number): void {
+    if (this.identityPending || now < this.identityRetryAtMs) return;
+    let attempt = 0;
+    this.identityPending = (async () => {
+      try {
+        const answer = await this.cluster.callAny<InitProducerIdResponse>('/admin/init-producer-id', {});
+        this.identity = { producerId: answer.producerId, producerEpoch: answer.producerEpoch, generation: ++this.identityGeneration };
+        this.cluster.log.info({ producerId: answer.producerId, producerEpoch: answer.producerEpoch }, 'producer id assigned');
+      } catch (err) {
+        attempt++;
+        this.identityRetryAtMs = this.cluster.now() + retryBackoffMs(attempt);
+        this.cluster.log.warn({ err }, 'init-producer-id failed');
+      } finally {
+        this.identityPending = undefined;
+        this.scheduleDrain();
+      }
+    })();
+  }
+
+  private sendRequest(broker: number, batches: ProducerBatch[]): void {
+    const identity = this.idempotent ? this.identity : undefined;
+    const request: ProduceRequest = { acks: this.acks, timeoutMs: this.requestTimeoutMs, partitions: new Array(batches.length) };
+    for (let i = 0; i < batches.length; i++) {
+      const b = batches[i]!;
+      if (!b.sealed && this.stickyPartition.get(b.topic) === b.partition) this.stickyPartition.delete(b.topic);
+      const records = this.accumulator.seal(b, identity);
+      b.attempts++;
+      request.partitions[i] = { topic: b.topic, partition: b.partition, records };
+    }
+    this.inflightPerBroker.set(broker, (this.inflightPerBroker.get(broker) ?? 0) + 1);
+    if (this.acks === 0) {
+      // Nothing to wait for: the records count as sent once the request is on its way.
+      for (const b of batches) this.finishSucceeded(b, -1);
+    }
+    const call = this.cluster
+      .callBroker<ProduceResponse>(broker, '/produce', request, { timeoutMs: this.requestTimeoutMs + PRODUCE_TIMEOUT_MARGIN_MS })
+      .then(
+        (response) => {
+          if (this.acks !== 0) this.handleResponse(broker, batches, response);
+        },
+        (err) => {
+          if (this.acks === 0) return;
+          const error = asTributaryError(err);
+          for (const b of batches) this.handleError(b, error, -1, broker);
+        },
+      )
+      .finally(() => {
+        this.inflightPerBroker.set(broker, (this.inflightPerBroker.get(broker) ?? 1) - 1);
+        this.inflightRequests.delete(call);
+        this.scheduleDrain();
+      });
+    this.inflightRequests.add(call);
+  }
+
+  private handleResponse(broker: number, batches: ProducerBatch[], response: ProduceResponse): void {
+    const answers = new Map<string, ProduceResponse['partitions'][number]>();
+    for (const p of response.partitions ?? []) answers.set(partitionKey(p.topic, p.partition), p);
+    for (const b of batches) {
+      const answer = answers.get(partitionKey(b.topic, b.partition));
+      if (!answer) {
+        this.handleError(b, new TributaryError('UNKNOWN_SERVER_ERROR', `broker ${broker} did not answer for ${b.topic}-${b.partition}`), -1, broker);
+      } else if (answer.error) {
+        this.handleError(b, TributaryError.fromWire(answer.error), answer.baseOffset, broker);
+      } else {
+        this.finishSucceeded(b, answer.baseOffset);
+      }
+    }
+  }
+
+  private handleError(batch: ProducerBatch, err: TributaryError, baseOffset: number, broker: number): void {
+    const now = this.cluster.now();
+    const backoffMs = retryBackoffMs(batch.attempts);
+    const action = produceErrorAction(err.code, now - batch.createdMs, this.deliveryTimeoutMs, backoffMs);
+    const where = `${batch.topic}-${batch.partition}`;
+    if (action === 'duplicate') {
+      if (baseOffset >= 0) return this.finishSucceeded(batch, baseOffset);
+      return this.finishFailed(batch, new TributaryError(err.code, `${batch.recordCount} record(s) to ${where} were already written (duplicate sequence ${batch.baseSequence}) but the leader did not say at which offset`), false);
+    }
+    if (action === 'retry') {
+      batch.lastError = err;
+      this.cluster.log.debug({ topic: batch.topic, partition: batch.partition, broker, code: err.code, attempt: batch.attempts, backoffMs }, 'retrying produce');
+      this.accumulator.requeue(batch, now, backoffMs);
+      if (isStaleMetadata(err.code) || err.code === 'REQUEST_TIMED_OUT') this.cluster.refresh().then(() => this.scheduleDrain(), () => {});
+      this.armTimer(now + backoffMs);
+      return;
+    }
+    const retriable = err.retriable;
+    const message = retriable
+      ? `delivery timeout: ${batch.recordCount} record(s) to ${where} not acknowledged within ${this.deliveryTimeoutMs} ms after ${batch.attempts} attempt(s); last error ${err.code}: ${err.message}`
+      : `failed to produce ${batch.recordCount} record(s) to ${where} (attempt ${batch.attempts}): ${err.code}: ${err.message}`;
+    this.finishFailed(batch, new TributaryError(err.code, message, { cause: err }), true);
+  }
+
+  private finishSucceeded(batch: ProducerBatch, baseOffset: number): void {
+    this.accumulator.complete(batch);
+    batch.succeed(baseOffset);
+    this.releaseMemory(batch.bufferedBytes);
+  }
+
+  private finishFailed(batch: ProducerBatch, err: TributaryError, removeFromQueue: boolean): void {
+    if (removeFromQueue) this.accumulator.complete(batch);
+    this.cluster.log.warn({ topic: batch.topic, partition: batch.partition, code: err.code, records: batch.recordCount }, 'produce failed');
+    // The leader may or may not hold a sent batch that failed: its sequence is spent either way.
+    // A new producer id restarts every partition's sequences at 0, so later batches are not
+    // refused as out of order (Kafka bumps the epoch for the same reason, KIP-360).
+    if (this.idempotent && batch.sealed && batch.producerGeneration === this.identity?.generation) this.identity = undefined;
+    batch.fail(err);
+    this.releaseMemory(batch.bufferedBytes);
+  }
+}
+
+function toRecordInput(record: ProducerRecord): RecordInput {
+  if (typeof record.topic !== 'string' || record.topic === '') throw new TributaryError('INVALID_REQUEST', 'record.topic must be a non-empty string');
+  const input: RecordInput = { key: toBytes(record.key, 'key'), value: toBytes(record.value, 'value') };
+  if (record.headers) input.headers = toHeaders(record.headers);
+  if (record.timestamp !== undefined) input.timestamp = record.timestamp;
+  return input;
+}
+
+function toBytes(value: Buffer | Uint8Array | string | null | undefined, what: string): Buffer | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  throw new TributaryError('INVALID_REQUEST', `record ${what} must be a Buffer or a string`);
+}
+
+function toHeaders(headers: HeadersInput): RecordHeader[] {
+  const entries = Array.isArray(headers)
+    ? (headers as readonly { key: string; value: Buffer | string | null }[]).map((h) => [h.key, h.value] as const)
+    : Object.entries(headers as Record<string, Buffer | string | null>);
+  return entries.map(([key, value]) => ({ key, value: toBytes(value, `header '${key}'`) }));
+}
+
+function asTributaryError(err: unknown): TributaryError {
+  if (err instanceof TributaryError) return err;
+  const code = (err as { code?: unknown })?.code;
+  return new TributaryError(isErrorCode(code) ? code : 'UNKNOWN_SERVER_ERROR', (err as Error)?.message ?? String(err), { cause: err });
+}
+
+function positive(name: string, value: number): number {
+  if (!(Number.isFinite(value) && value > 0)) throw new TributaryError('INVALID_REQUEST', `${name} must be a positive number, got ${value}`);
+  return value;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!(Number.isFinite(value) && value >= 0)) throw new TributaryError('INVALID_REQUEST', `${name} must be a number >= 0, got ${value}`);
+  return value;
+}
