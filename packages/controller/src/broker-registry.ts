@@ -1,0 +1,175 @@
+// Broker registry decisions: registration and broker epochs, heartbeats, session expiry
+// (broker.session.timeout.ms), controlled shutdown and dynamic broker configs. Each takes the
+// state, the input and the time, and returns the records to append plus the answer; refusals
+// throw a TributaryError. None mutates the state: the caller appends the records, then applies.
+//
+// Broker epochs: a registration with a new incarnation id gets epoch + 1 (a restarted process);
+// the same incarnation registering again gets its current epoch (a retried request, or a broker
+// that was fenced while paused and comes back). Heartbeats and AlterPartition must carry the
+// current epoch. A fenced broker's heartbeat is refused with STALE_BROKER_EPOCH so that it
+// registers again: registration, not a heartbeat, makes a broker alive (Kafka: unfencing waits
+// for the broker to ask).
+
+import {
+  TributaryError,
+  type BrokerId,
+  type ControlledShutdownResponse,
+  type HeartbeatRequest,
+  type RegisterBrokerRequest,
+  type RegisterBrokerResponse,
+  type SetBrokerConfigRequest,
+} from '@tributary/protocol';
+import { Draft, type ClusterState } from './cluster-state.ts';
+import { onBrokerAlive, onBrokerLost } from './election.ts';
+import type { MetadataRecord } from './records.ts';
+
+export interface Decision<T> {
+  records: MetadataRecord[];
+  reply: T;
+}
+
+export function registerBroker(state: ClusterState, request: RegisterBrokerRequest): Decision<RegisterBrokerResponse> {
+  const existing = state.brokers.get(request.brokerId);
+  const sameIncarnation = existing !== undefined && existing.incarnationId === request.incarnationId;
+  const sameListeners =
+    existing !== undefined &&
+    existing.rack === request.rack &&
+    sameEndpoint(existing.internal, request.internal) &&
+    sameEndpoint(existing.external, request.external);
+  if (existing && sameIncarnation && existing.alive && sameListeners) {
+    return { records: [], reply: { brokerEpoch: existing.epoch } };
+  }
+  const draft = new Draft(state);
+  if (existing && !sameIncarnation && existing.alive) {
+    // A new process took over the id before the old one's session expired (a fast restart):
+    // the old incarnation is gone with whatever it had not flushed, so it is handled exactly as
+    // if it had been fenced, before the new one registers.
+    draft.push({ type: 'FenceBroker', brokerId: existing.id, brokerEpoch: existing.epoch });
+    onBrokerLost(draft, existing.id, 'fenced');
+  }
+  const brokerEpoch = existing === undefined ? 0 : sameIncarnation ? existing.epoch : existing.epoch + 1;
+  if (existing && sameIncarnation && sameListeners) {
+    draft.push({ type: 'UnfenceBroker', brokerId: existing.id, brokerEpoch });
+  } else {
+    draft.push({
+      type: 'RegisterBroker',
+      brokerId: request.brokerId,
+      brokerEpoch,
+      incarnationId: request.incarnationId,
+      rack: request.rack,
+      internal: { ...request.internal },
+      external: { ...request.external },
+    });
+  }
+  onBrokerAlive(draft, request.brokerId);
+  return { records: draft.records, reply: { brokerEpoch } };
+}
+
+/**
+ * Checks a broker's epoch; throws STALE_BROKER_EPOCH for an unknown broker or another epoch.
+ * Used by heartbeats, controlled shutdown and AlterPartition.
+ */
+export function checkBrokerEpoch(state: ClusterState, brokerId: BrokerId, brokerEpoch: number): void {
+  const broker = state.brokers.get(brokerId);
+  if (broker === undefined) {
+    throw new TributaryError('STALE_BROKER_EPOCH', `broker ${brokerId} is not registered; register first`);
+  }
+  if (broker.epoch !== brokerEpoch) {
+    throw new TributaryError('STALE_BROKER_EPOCH', `broker ${brokerId} epoch ${brokerEpoch} is not the current epoch ${broker.epoch}`);
+  }
+}
+
+/**
+ * A heartbeat changes no logged state; on success the caller records the time. A fenced broker
+ * in a controlled shutdown may keep heartbeating until it exits (ignored); any other fenced
+ * broker is told to register again.
+ */
+export function heartbeat(state: ClusterState, request: HeartbeatRequest): { accepted: boolean } {
+  checkBrokerEpoch(state, request.brokerId, request.brokerEpoch);
+  if (state.isAlive(request.brokerId)) return { accepted: true };
+  if (state.isShuttingDown(request.brokerId)) return { accepted: false };
+  throw new TributaryError('STALE_BROKER_EPOCH', `broker ${request.brokerId} was fenced (session expired); register again`);
+}
+
+/** Fences `brokerId` and moves its leaderships and ISR memberships away. */
+export function fenceBroker(state: ClusterState, brokerId: BrokerId): MetadataRecord[] {
+  const broker = state.brokers.get(brokerId);
+  if (broker === undefined || !broker.alive) return [];
+  const draft = new Draft(state);
+  draft.push({ type: 'FenceBroker', brokerId, brokerEpoch: broker.epoch });
+  onBrokerLost(draft, brokerId, 'fenced');
+  return draft.records;
+}
+
+/** Live brokers whose last heartbeat is older than the session timeout. */
+export function expiredSessions(state: ClusterState, nowMs: number, sessionTimeoutMs: number): BrokerId[] {
+  const expired: BrokerId[] = [];
+  for (const broker of state.brokers.values()) {
+    if (!broker.alive) continue;
+    const lastHeartbeatMs = state.sessions.get(broker.id)?.lastHeartbeatMs ?? Number.NEGATIVE_INFINITY;
+    if (nowMs - lastHeartbeatMs > sessionTimeoutMs) expired.push(broker.id);
+  }
+  return expired.sort((a, b) => a - b);
+}
+
+/** Fences every broker whose session expired, in id order, each seeing the previous. */
+export function expireSessions(state: ClusterState, nowMs: number, sessionTimeoutMs: number): MetadataRecord[] {
+  const expired = expiredSessions(state, nowMs, sessionTimeoutMs);
+  if (expired.length === 0) return [];
+  const draft = new Draft(state);
+  for (const brokerId of expired) {
+    const broker = draft.state.brokers.get(brokerId)!;
+    draft.push({ type: 'FenceBroker', brokerId, brokerEpoch: broker.epoch });
+    onBrokerLost(draft, brokerId, 'fenced');
+  }
+  return draft.records;
+}
+
+/**
+ * Controlled shutdown: every leadership moves to another eligible ISR member and the broker
+ * leaves every ISR where others remain. When nothing remains it is fenced at once, so metadata
+ * shows it gone before the process exits (its later heartbeats are ignored); otherwise it stays
+ * alive, it may retry, and it is fenced when its heartbeats stop. The caller marks the broker as
+ * shutting down (an unlogged flag) whether or not records follow.
+ */
+export function controlledShutdown(state: ClusterState, brokerId: BrokerId, brokerEpoch: number): Decision<ControlledShutdownResponse> {
+  checkBrokerEpoch(state, brokerId, brokerEpoch);
+  if (!state.isAlive(brokerId)) return { records: [], reply: { remainingLeaderships: 0 } };
+  const draft = new Draft(state);
+  const session = draft.state.sessions.get(brokerId) ?? { lastHeartbeatMs: 0, shuttingDown: false };
+  session.shuttingDown = true;
+  draft.state.sessions.set(brokerId, session);
+  const { remainingLeaderships } = onBrokerLost(draft, brokerId, 'shutdown');
+  if (remainingLeaderships === 0) {
+    draft.push({ type: 'FenceBroker', brokerId, brokerEpoch });
+  }
+  return { records: draft.records, reply: { remainingLeaderships } };
+}
+
+/** The only dynamic broker config so far (Kafka's replication quota, bytes/s). */
+export const BROKER_DYNAMIC_CONFIGS: readonly string[] = ['follower.replication.throttled.rate'];
+
+export function setBrokerConfig(state: ClusterState, request: SetBrokerConfigRequest): MetadataRecord[] {
+  const broker = state.brokers.get(request.brokerId);
+  if (broker === undefined) {
+    throw new TributaryError('INVALID_REQUEST', `broker ${request.brokerId} is not registered`);
+  }
+  const configs: Record<string, number> = { ...broker.configs };
+  for (const [name, value] of Object.entries(request.configs)) {
+    if (!BROKER_DYNAMIC_CONFIGS.includes(name)) {
+      throw new TributaryError('INVALID_CONFIG', `unknown broker config '${name}'; known: ${BROKER_DYNAMIC_CONFIGS.join(', ')}`);
+    }
+    if (value === -1) {
+      delete configs[name];
+    } else if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1) {
+      configs[name] = value;
+    } else {
+      throw new TributaryError('INVALID_CONFIG', `broker config '${name}' must be an integer >= 1 (bytes/s), or -1 to remove it; got ${JSON.stringify(value)}`);
+    }
+  }
+  return [{ type: 'BrokerConfig', brokerId: broker.id, configs }];
+}
+
+function sameEndpoint(a: { host: string; port: number }, b: { host: string; port: number }): boolean {
+  return a.host === b.host && a.port === b.port;
+}

@@ -1,0 +1,310 @@
+// ClusterController: the state machine's owner. It turns a request into a decision (the pure
+// functions of broker-registry.ts, topics.ts, isr.ts, election.ts, producer-ids.ts), appends the
+// decision's records to the metadata log (durably) and only then applies them, logs every change,
+// and tells subscribers (long polls, metrics). It runs no timers and reads the time only through
+// the injected clock: the service calls checkSessions() and rebalanceLeaders() on its timers.
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import {
+  NO_LEADER,
+  TributaryError,
+  type AlterPartitionRequest,
+  type ClusterMetadata,
+  type ControlledShutdownRequest,
+  type ControlledShutdownResponse,
+  type CreateTopicRequest,
+  type CreateTopicResponse,
+  type ElectLeadersRequest,
+  type ElectLeadersResponse,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type InitProducerIdResponse,
+  type PartitionState,
+  type RegisterBrokerRequest,
+  type RegisterBrokerResponse,
+  type SetBrokerConfigRequest,
+} from '@tributary/protocol';
+import {
+  controlledShutdown,
+  expireSessions,
+  heartbeat,
+  registerBroker,
+  setBrokerConfig,
+} from './broker-registry.ts';
+import { ClusterState, Draft, clonePartition } from './cluster-state.ts';
+import { electPreferredLeaders } from './election.ts';
+import { alterPartition } from './isr.ts';
+import type { MetadataLog } from './metadata-log.ts';
+import { initProducerId } from './producer-ids.ts';
+import type { MetadataRecord } from './records.ts';
+import { createTopic, deleteTopic } from './topics.ts';
+
+export interface ClusterControllerOptions {
+  log: MetadataLog;
+  logger: Logger;
+  /** Milliseconds since the epoch; injected so tests drive time. */
+  now?: () => number;
+  /** Random ids for topics and the cluster; injected so tests are repeatable. */
+  newId?: () => string;
+  /** The cluster id to use when the log is empty (else one is generated); must match a logged one. */
+  clusterId?: string;
+  sessionTimeoutMs: number;
+  autoLeaderRebalanceEnable: boolean;
+}
+
+/** A record as applied, with the partition state it replaced (PartitionChange only). */
+export interface AppliedRecord {
+  record: MetadataRecord;
+  before?: PartitionState;
+}
+
+export type CommitListener = (applied: readonly AppliedRecord[]) => void;
+
+/** Kafka-style cluster id: 16 random bytes, base64url (22 characters). */
+export function generateClusterId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+export class ClusterController {
+  readonly state: ClusterState;
+  private readonly log: MetadataLog;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly newId: () => string;
+  private readonly sessionTimeoutMs: number;
+  private readonly autoLeaderRebalanceEnable: boolean;
+  private readonly listeners = new Set<CommitListener>();
+  private metadataCache: ClusterMetadata | null = null;
+  /** Set once the metadata log failed: the log's state is unknown, so nothing more is written. */
+  private failure: TributaryError | null = null;
+  private closed = false;
+
+  /** Replays the log, then writes the cluster id if the log was empty. */
+  constructor(options: ClusterControllerOptions) {
+    this.log = options.log;
+    this.logger = options.logger;
+    this.now = options.now ?? Date.now;
+    this.newId = options.newId ?? randomUUID;
+    this.sessionTimeoutMs = options.sessionTimeoutMs;
+    this.autoLeaderRebalanceEnable = options.autoLeaderRebalanceEnable;
+    this.state = new ClusterState();
+    const records = this.log.replay();
+    for (const record of records) this.state.apply(record);
+    this.state.finishReplay(this.now());
+    this.logger.info(
+      { records: records.length, metadataVersion: this.state.version, brokers: this.state.brokers.size, topics: this.state.topics.size },
+      'metadata log replayed',
+    );
+    if (this.state.clusterId === '') {
+      this.commit([{ type: 'ClusterId', clusterId: options.clusterId ?? generateClusterId() }]);
+    } else if (options.clusterId !== undefined && options.clusterId !== this.state.clusterId) {
+      throw new Error(`--cluster-id ${options.clusterId} does not match the cluster id ${this.state.clusterId} in the metadata log`);
+    }
+  }
+
+  get version(): number {
+    return this.state.version;
+  }
+
+  get clusterId(): string {
+    return this.state.clusterId;
+  }
+
+  /** The published metadata, cached per version (many brokers poll the same one). */
+  metadata(): ClusterMetadata {
+    if (this.metadataCache === null || this.metadataCache.version !== this.state.version) {
+      this.metadataCache = this.state.toMetadata();
+    }
+    return this.metadataCache;
+  }
+
+  subscribe(listener: CommitListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // --- Brokers ---------------------------------------------------------------------------------
+
+  registerBroker(request: RegisterBrokerRequest): RegisterBrokerResponse {
+    const existing = this.state.brokers.get(request.brokerId);
+    if (existing?.alive && existing.incarnationId !== request.incarnationId) {
+      this.logger.warn({ brokerId: request.brokerId, incarnationId: request.incarnationId, previousIncarnationId: existing.incarnationId }, 'broker registered again while alive: fencing its previous incarnation');
+    }
+    const decision = registerBroker(this.state, request);
+    this.commit(decision.records);
+    this.state.touch(request.brokerId, this.now());
+    return decision.reply;
+  }
+
+  heartbeat(request: HeartbeatRequest): HeartbeatResponse {
+    this.checkUsable();
+    if (heartbeat(this.state, request).accepted) this.state.touch(request.brokerId, this.now());
+    return { metadataVersion: this.state.version };
+  }
+
+  controlledShutdown(request: ControlledShutdownRequest): ControlledShutdownResponse {
+    const decision = controlledShutdown(this.state, request.brokerId, request.brokerEpoch);
+    this.commit(decision.records);
+    const session = this.state.sessions.get(request.brokerId);
+    if (session) session.shuttingDown = true;
+    else this.state.sessions.set(request.brokerId, { lastHeartbeatMs: this.now(), shuttingDown: true });
+    this.logger.info({ brokerId: request.brokerId, remainingLeaderships: decision.reply.remainingLeaderships }, 'controlled shutdown');
+    return decision.reply;
+  }
+
+  /** Fences brokers whose heartbeats stopped for the session timeout. Called on a timer. */
+  checkSessions(): void {
+    if (this.failure || this.closed) return;
+    const records = expireSessions(this.state, this.now(), this.sessionTimeoutMs);
+    for (const record of records) {
+      if (record.type === 'FenceBroker') {
+        const lastHeartbeatMs = this.state.sessions.get(record.brokerId)?.lastHeartbeatMs;
+        this.logger.info({ brokerId: record.brokerId, msSinceHeartbeat: lastHeartbeatMs === undefined ? null : this.now() - lastHeartbeatMs, sessionTimeoutMs: this.sessionTimeoutMs }, 'broker session expired');
+      }
+    }
+    this.commit(records);
+  }
+
+  setBrokerConfig(request: SetBrokerConfigRequest): Record<string, never> {
+    this.commit(setBrokerConfig(this.state, request));
+    return {};
+  }
+
+  // --- Topics and partitions --------------------------------------------------------------------
+
+  createTopic(request: CreateTopicRequest): CreateTopicResponse {
+    const decision = createTopic(this.state, request, this.newId());
+    this.commit(decision.records);
+    return decision.reply;
+  }
+
+  deleteTopic(name: string): Record<string, never> {
+    this.commit(deleteTopic(this.state, name));
+    return {};
+  }
+
+  alterPartition(request: AlterPartitionRequest): PartitionState {
+    const decision = alterPartition(this.state, request);
+    this.commit(decision.records);
+    return decision.reply;
+  }
+
+  /** Admin `elect-leaders`: preferred-replica election for a topic (optionally some partitions). */
+  electLeaders(request: ElectLeadersRequest): ElectLeadersResponse {
+    const topic = this.state.topics.get(request.topic);
+    if (topic === undefined) {
+      throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${request.topic}' does not exist`);
+    }
+    for (const p of request.partitions ?? []) {
+      if (topic.partitions[p] === undefined) {
+        throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `${request.topic}-${p} does not exist`);
+      }
+    }
+    const wanted = request.partitions === undefined ? null : new Set(request.partitions);
+    const draft = new Draft(this.state);
+    const elected = electPreferredLeaders(draft, (t, p) => t.name === request.topic && (wanted === null || wanted.has(p.partition)));
+    this.commit(draft.records);
+    return { elected: elected.map(({ partition, leader }) => ({ partition, leader })) };
+  }
+
+  /** auto.leader.rebalance.enable: preferred-replica election everywhere. Called on a timer. */
+  rebalanceLeaders(): void {
+    if (!this.autoLeaderRebalanceEnable || this.failure || this.closed) return;
+    const draft = new Draft(this.state);
+    const elected = electPreferredLeaders(draft);
+    if (elected.length > 0) this.logger.info({ partitions: elected.length }, 'preferred leader election');
+    this.commit(draft.records);
+  }
+
+  // --- Producer ids -----------------------------------------------------------------------------
+
+  initProducerId(): InitProducerIdResponse {
+    const decision = initProducerId(this.state);
+    this.commit(decision.records);
+    this.state.nextProducerId = decision.producerId + 1;
+    return { producerId: decision.producerId, producerEpoch: 0 };
+  }
+
+  // --- Log and apply ----------------------------------------------------------------------------
+
+  private checkUsable(): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new TributaryError('BROKER_NOT_AVAILABLE', 'the controller is shutting down');
+  }
+
+  /** Appends (durably) then applies; a failed append applies nothing and stops all writes. */
+  private commit(records: readonly MetadataRecord[]): void {
+    this.checkUsable();
+    if (records.length === 0) return;
+    try {
+      this.log.append(records);
+    } catch (err) {
+      this.failure = new TributaryError('KAFKA_STORAGE_ERROR', `metadata log append failed: ${(err as Error).message}`, { cause: err });
+      this.logger.error({ err }, 'metadata log append failed; refusing further changes');
+      throw this.failure;
+    }
+    const applied: AppliedRecord[] = [];
+    for (const record of records) {
+      const before = record.type === 'PartitionChange' ? this.state.partition(record.topic, record.partition) : undefined;
+      const entry: AppliedRecord = before ? { record, before: clonePartition(before) } : { record };
+      this.state.apply(record);
+      this.logApplied(entry);
+      applied.push(entry);
+    }
+    for (const listener of this.listeners) listener(applied);
+  }
+
+  private logApplied({ record, before }: AppliedRecord): void {
+    const metadataVersion = this.state.version;
+    switch (record.type) {
+      case 'ClusterId':
+        this.logger.info({ clusterId: record.clusterId, metadataVersion }, 'cluster id set');
+        break;
+      case 'RegisterBroker':
+        this.logger.info({ brokerId: record.brokerId, brokerEpoch: record.brokerEpoch, rack: record.rack, incarnationId: record.incarnationId, internal: record.internal, external: record.external, metadataVersion }, 'broker registered');
+        break;
+      case 'FenceBroker':
+        this.logger.info({ brokerId: record.brokerId, brokerEpoch: record.brokerEpoch, metadataVersion }, 'broker fenced');
+        break;
+      case 'UnfenceBroker':
+        this.logger.info({ brokerId: record.brokerId, brokerEpoch: record.brokerEpoch, metadataVersion }, 'broker unfenced');
+        break;
+      case 'CreateTopic':
+        this.logger.info({ topic: record.name, topicId: record.topicId, partitions: record.partitions.length, replicas: record.partitions.map((p) => p.replicas), configs: record.configs, metadataVersion }, 'topic created');
+        break;
+      case 'DeleteTopic':
+        this.logger.info({ topic: record.name, topicId: record.topicId, metadataVersion }, 'topic deleted');
+        break;
+      case 'PartitionChange': {
+        const fields = { topic: record.topic, partition: record.partition, leader: record.leader, leaderEpoch: record.leaderEpoch, partitionEpoch: record.partitionEpoch, isr: record.isr, metadataVersion };
+        if (before && before.leader !== record.leader) {
+          if (record.leader === NO_LEADER) {
+            this.logger.warn({ ...fields, previousLeader: before.leader }, 'partition offline: no live in-sync replica');
+          } else if (!before.isr.includes(record.leader)) {
+            this.logger.warn({ ...fields, previousLeader: before.leader, previousIsr: before.isr }, 'unclean leader election: records only the old in-sync replicas held may be lost');
+          } else {
+            this.logger.info({ ...fields, previousLeader: before.leader }, 'leader changed');
+          }
+        }
+        if (before && (before.isr.length !== record.isr.length || before.isr.some((id) => !record.isr.includes(id)))) {
+          this.logger.info({ ...fields, previousIsr: before.isr }, record.isr.length < before.isr.length ? 'isr shrunk' : record.isr.length > before.isr.length ? 'isr expanded' : 'isr changed');
+        }
+        break;
+      }
+      case 'ProducerIdBlock':
+        this.logger.info({ firstProducerId: record.firstProducerId, size: record.size, metadataVersion }, 'producer id block reserved');
+        break;
+      case 'BrokerConfig':
+        this.logger.info({ brokerId: record.brokerId, configs: record.configs, metadataVersion }, 'broker config changed');
+        break;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    this.log.close();
+  }
+}

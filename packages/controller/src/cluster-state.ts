@@ -1,0 +1,214 @@
+// ClusterState: the controller's in-memory view of the cluster, built only by applying metadata
+// records (plus two unlogged facts per broker: when it last heartbeated and whether it is in a
+// controlled shutdown). It makes no decisions and does no I/O; decisions live in
+// broker-registry.ts, topics.ts, election.ts, isr.ts and producer-ids.ts, and read it.
+
+import {
+  assert,
+  NO_LEADER,
+  type BrokerId,
+  type BrokerRegistration,
+  type ClusterMetadata,
+  type PartitionState,
+  type TopicState,
+} from '@tributary/protocol';
+import type { MetadataRecord } from './records.ts';
+
+/** What the controller knows of a broker's session; never logged (rebuilt after a restart). */
+export interface BrokerSession {
+  lastHeartbeatMs: number;
+  /** Set by a controlled shutdown: the broker may not lead or join an ISR until it registers again. */
+  shuttingDown: boolean;
+}
+
+export class ClusterState {
+  clusterId = '';
+  /** Bumped once per applied record: equals the number of records in the metadata log. */
+  version = 0;
+  readonly brokers = new Map<BrokerId, BrokerRegistration>();
+  readonly topics = new Map<string, TopicState>();
+  /** The newest reserved block of producer ids, [first, end). */
+  producerIdBlockFirst = 0;
+  producerIdBlockEnd = 0;
+  /** The next id to hand out from the block (unlogged: a restart treats the block as spent). */
+  nextProducerId = 0;
+  readonly sessions = new Map<BrokerId, BrokerSession>();
+
+  apply(record: MetadataRecord): void {
+    switch (record.type) {
+      case 'ClusterId': {
+        assert(this.clusterId === '' || this.clusterId === record.clusterId, `cluster id ${record.clusterId} after ${this.clusterId}`);
+        this.clusterId = record.clusterId;
+        break;
+      }
+      case 'RegisterBroker': {
+        const previous = this.brokers.get(record.brokerId);
+        assert(previous === undefined || record.brokerEpoch >= previous.epoch, `broker ${record.brokerId} epoch going backwards`);
+        this.brokers.set(record.brokerId, {
+          id: record.brokerId,
+          rack: record.rack,
+          epoch: record.brokerEpoch,
+          incarnationId: record.incarnationId,
+          internal: { ...record.internal },
+          external: { ...record.external },
+          alive: true,
+          // Dynamic broker configs outlive restarts, as in Kafka.
+          configs: { ...(previous?.configs ?? {}) },
+        });
+        this.endShutdown(record.brokerId);
+        break;
+      }
+      case 'FenceBroker':
+      case 'UnfenceBroker': {
+        const broker = this.brokers.get(record.brokerId);
+        assert(broker !== undefined && broker.epoch === record.brokerEpoch, `${record.type} for unknown broker ${record.brokerId} epoch ${record.brokerEpoch}`);
+        broker.alive = record.type === 'UnfenceBroker';
+        if (broker.alive) this.endShutdown(record.brokerId);
+        break;
+      }
+      case 'CreateTopic': {
+        assert(!this.topics.has(record.name), `topic ${record.name} created twice`);
+        this.topics.set(record.name, {
+          name: record.name,
+          topicId: record.topicId,
+          configs: { ...record.configs },
+          partitions: record.partitions.map((p) => clonePartition(p)),
+        });
+        break;
+      }
+      case 'DeleteTopic': {
+        assert(this.topics.get(record.name)?.topicId === record.topicId, `delete of unknown topic ${record.name}`);
+        this.topics.delete(record.name);
+        break;
+      }
+      case 'PartitionChange': {
+        const topic = this.topics.get(record.topic);
+        assert(topic !== undefined && topic.topicId === record.topicId, `partition change for unknown topic ${record.topic}`);
+        const partition = topic.partitions[record.partition];
+        assert(partition !== undefined, `partition change for unknown partition ${record.topic}-${record.partition}`);
+        assert(record.partitionEpoch > partition.partitionEpoch, `partition epoch of ${record.topic}-${record.partition} not increasing`);
+        assert(record.leaderEpoch >= partition.leaderEpoch, `leader epoch of ${record.topic}-${record.partition} going backwards`);
+        assert(record.isr.length > 0, `empty ISR for ${record.topic}-${record.partition}`);
+        assert(record.leader === NO_LEADER || record.isr.includes(record.leader), `leader ${record.leader} outside the ISR of ${record.topic}-${record.partition}`);
+        partition.leader = record.leader;
+        partition.leaderEpoch = record.leaderEpoch;
+        partition.partitionEpoch = record.partitionEpoch;
+        partition.isr = [...record.isr];
+        break;
+      }
+      case 'ProducerIdBlock': {
+        assert(record.firstProducerId >= this.producerIdBlockEnd && record.size > 0, 'producer id blocks overlap');
+        this.producerIdBlockFirst = record.firstProducerId;
+        this.producerIdBlockEnd = record.firstProducerId + record.size;
+        this.nextProducerId = record.firstProducerId;
+        break;
+      }
+      case 'BrokerConfig': {
+        const broker = this.brokers.get(record.brokerId);
+        assert(broker !== undefined, `config for unknown broker ${record.brokerId}`);
+        broker.configs = { ...record.configs };
+        break;
+      }
+      default: {
+        const never: never = record;
+        assert(false, `unhandled record ${JSON.stringify(never)}`);
+      }
+    }
+    this.version += 1;
+  }
+
+  /**
+   * Called once the log has been replayed at start: ids of the producer-id block in use before
+   * the restart may have been handed out, so that block is spent; and every live broker gets a
+   * fresh session (heartbeat times are not logged), so it has a full timeout to check in.
+   */
+  finishReplay(nowMs: number): void {
+    this.nextProducerId = this.producerIdBlockEnd;
+    for (const broker of this.brokers.values()) {
+      if (broker.alive) this.sessions.set(broker.id, { lastHeartbeatMs: nowMs, shuttingDown: false });
+    }
+  }
+
+  touch(brokerId: BrokerId, nowMs: number): void {
+    const session = this.sessions.get(brokerId);
+    if (session) session.lastHeartbeatMs = nowMs;
+    else this.sessions.set(brokerId, { lastHeartbeatMs: nowMs, shuttingDown: false });
+  }
+
+  private endShutdown(brokerId: BrokerId): void {
+    const session = this.sessions.get(brokerId);
+    if (session) session.shuttingDown = false;
+  }
+
+  isAlive(brokerId: BrokerId): boolean {
+    return this.brokers.get(brokerId)?.alive === true;
+  }
+
+  isShuttingDown(brokerId: BrokerId): boolean {
+    return this.sessions.get(brokerId)?.shuttingDown === true;
+  }
+
+  /** May lead a partition or be added to an ISR: alive and not in a controlled shutdown. */
+  isEligible(brokerId: BrokerId): boolean {
+    return this.isAlive(brokerId) && !this.isShuttingDown(brokerId);
+  }
+
+  liveBrokers(): BrokerRegistration[] {
+    return [...this.brokers.values()].filter((b) => b.alive);
+  }
+
+  partition(topic: string, partition: number): PartitionState | undefined {
+    return this.topics.get(topic)?.partitions[partition];
+  }
+
+  *allPartitions(): Generator<{ topic: TopicState; partition: PartitionState }> {
+    for (const topic of this.topics.values()) {
+      for (const partition of topic.partitions) yield { topic, partition };
+    }
+  }
+
+  /** A deep copy: decisions apply their records to a copy to compute follow-on records. */
+  clone(): ClusterState {
+    const copy = new ClusterState();
+    copy.clusterId = this.clusterId;
+    copy.version = this.version;
+    for (const [id, broker] of this.brokers) copy.brokers.set(id, structuredClone(broker));
+    for (const [name, topic] of this.topics) copy.topics.set(name, structuredClone(topic));
+    copy.producerIdBlockFirst = this.producerIdBlockFirst;
+    copy.producerIdBlockEnd = this.producerIdBlockEnd;
+    copy.nextProducerId = this.nextProducerId;
+    for (const [id, session] of this.sessions) copy.sessions.set(id, { ...session });
+    return copy;
+  }
+
+  /** The published form (api.ts), a deep copy with brokers by id and topics by name. */
+  toMetadata(): ClusterMetadata {
+    return {
+      clusterId: this.clusterId,
+      version: this.version,
+      brokers: [...this.brokers.values()].sort((a, b) => a.id - b.id).map((b) => structuredClone(b)),
+      topics: [...this.topics.values()]
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+        .map((t) => structuredClone(t)),
+    };
+  }
+}
+
+export function clonePartition(p: PartitionState): PartitionState {
+  return { ...p, replicas: [...p.replicas], isr: [...p.isr] };
+}
+
+/** Builds a decision's records against a private copy of the state, so each sees the last. */
+export class Draft {
+  readonly state: ClusterState;
+  readonly records: MetadataRecord[] = [];
+
+  constructor(base: ClusterState) {
+    this.state = base.clone();
+  }
+
+  push(record: MetadataRecord): void {
+    this.state.apply(record);
+    this.records.push(record);
+  }
+}

@@ -1,0 +1,127 @@
+// The controller process's configuration: the only place that reads flags and the environment.
+// Flags win over env, env over defaults; the result is validated and frozen, then passed down.
+//
+//   --listen host:port                      TRIBUTARY_LISTEN                         127.0.0.1:19090
+//   --data-dir dir                          TRIBUTARY_DATA_DIR                       ./.tributary/controller
+//   --session-timeout-ms n                  TRIBUTARY_BROKER_SESSION_TIMEOUT_MS      3000
+//   --cluster-id id                         TRIBUTARY_CLUSTER_ID                     generated once, kept in the log
+//   --auto-leader-rebalance-enable bool     TRIBUTARY_AUTO_LEADER_REBALANCE_ENABLE   true
+//   --leader-imbalance-check-interval-ms n  TRIBUTARY_LEADER_IMBALANCE_CHECK_INTERVAL_MS 5000
+//   --log-level level                       TRIBUTARY_LOG_LEVEL                      info
+
+import { resolve } from 'node:path';
+import { CLUSTER_DEFAULTS, DEFAULT_CONTROLLER_PORT } from '@tributary/protocol';
+
+export interface ControllerConfig {
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly dataDir: string;
+  /** broker.session.timeout.ms: a broker silent this long is fenced. */
+  readonly sessionTimeoutMs: number;
+  /** How often sessions are checked (not a flag: a quarter of a second keeps fencing prompt). */
+  readonly sessionCheckIntervalMs: number;
+  readonly clusterId: string | undefined;
+  readonly autoLeaderRebalanceEnable: boolean;
+  readonly leaderImbalanceCheckIntervalMs: number;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+interface FlagSpec {
+  env: string;
+}
+
+const FLAGS: Record<string, FlagSpec> = {
+  listen: { env: 'TRIBUTARY_LISTEN' },
+  'data-dir': { env: 'TRIBUTARY_DATA_DIR' },
+  'session-timeout-ms': { env: 'TRIBUTARY_BROKER_SESSION_TIMEOUT_MS' },
+  'cluster-id': { env: 'TRIBUTARY_CLUSTER_ID' },
+  'auto-leader-rebalance-enable': { env: 'TRIBUTARY_AUTO_LEADER_REBALANCE_ENABLE' },
+  'leader-imbalance-check-interval-ms': { env: 'TRIBUTARY_LEADER_IMBALANCE_CHECK_INTERVAL_MS' },
+  'log-level': { env: 'TRIBUTARY_LOG_LEVEL' },
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export const USAGE = `usage: tributary-controller [--listen host:port] [--data-dir dir] [--session-timeout-ms n] [--cluster-id id]
+                            [--auto-leader-rebalance-enable true|false] [--leader-imbalance-check-interval-ms n] [--log-level level]`;
+
+/** Parses argv (without node and script) and env. Throws ConfigError with a one-line reason. */
+export function parseControllerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ControllerConfig {
+  const values = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument '${arg}'`);
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    if (!Object.hasOwn(FLAGS, name)) throw new ConfigError(`unknown flag --${name}`);
+    let value: string | undefined;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else {
+      value = argv[i + 1];
+      i += 1;
+    }
+    if (value === undefined) throw new ConfigError(`flag --${name} needs a value`);
+    values.set(name, value);
+  }
+  const get = (name: string): string | undefined => {
+    if (values.has(name)) return values.get(name);
+    const fromEnv = env[FLAGS[name]!.env];
+    return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+  };
+
+  const listen = parseHostPort(get('listen') ?? `127.0.0.1:${DEFAULT_CONTROLLER_PORT}`);
+  const dataDir = resolve(get('data-dir') ?? './.tributary/controller');
+  const sessionTimeoutMs = parseInteger('session-timeout-ms', get('session-timeout-ms'), CLUSTER_DEFAULTS.brokerSessionTimeoutMs, 100, 3_600_000);
+  const clusterId = get('cluster-id');
+  if (clusterId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(clusterId)) {
+    throw new ConfigError(`--cluster-id must be 1-64 characters of [A-Za-z0-9_-], got '${clusterId}'`);
+  }
+  const rebalance = get('auto-leader-rebalance-enable') ?? String(CLUSTER_DEFAULTS.autoLeaderRebalanceEnable);
+  if (rebalance !== 'true' && rebalance !== 'false') {
+    throw new ConfigError(`--auto-leader-rebalance-enable must be true or false, got '${rebalance}'`);
+  }
+  const leaderImbalanceCheckIntervalMs = parseInteger(
+    'leader-imbalance-check-interval-ms',
+    get('leader-imbalance-check-interval-ms'),
+    CLUSTER_DEFAULTS.leaderImbalanceCheckIntervalMs,
+    100,
+    86_400_000,
+  );
+  const logLevel = get('log-level') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
+
+  return Object.freeze({
+    listen: Object.freeze(listen),
+    dataDir,
+    sessionTimeoutMs,
+    sessionCheckIntervalMs: 250,
+    clusterId,
+    autoLeaderRebalanceEnable: rebalance === 'true',
+    leaderImbalanceCheckIntervalMs,
+    logLevel,
+  });
+}
+
+function parseHostPort(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`--listen must be host:port (port 0-65535), got '${text}'`);
+  }
+  return { host: (match[1] ?? match[2])!, port };
+}
+
+function parseInteger(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(`--${name} must be an integer between ${min} and ${max}, got '${text}'`);
+  }
+  return n;
+}

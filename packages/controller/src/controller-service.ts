@@ -1,0 +1,236 @@
+// ControllerService: the fastify edge of the controller, serving exactly api.ts's controller
+// routes over msgpack. Every body is checked with protocol's field validators before it reaches
+// the ClusterController, so malformed input answers INVALID_REQUEST and never reaches the core.
+// It also owns the metadata long polls: a poll waits until the version passes sinceVersion or
+// its wait (capped at pollWaitMaxMs) ends, and is woken by commits, not by polling.
+
+import type { Logger } from 'pino';
+import {
+  ADMIN_OPS,
+  TributaryError,
+  asBody,
+  endpointField,
+  intArrayField,
+  intField,
+  optionalIntField,
+  stringField,
+  type AdminOp,
+  type Body,
+  type ClusterMetadata,
+  type HealthResponse,
+  type TopicConfigInput,
+} from '@tributary/protocol';
+import { PROMETHEUS_CONTENT_TYPE, createMsgpackServer, type MsgpackServer } from '@tributary/transport/server';
+import type { ClusterController } from './cluster-controller.ts';
+import { ControllerMetrics } from './metrics.ts';
+
+export const POLL_WAIT_MAX_MS = 30_000;
+const BROKER_ID_MAX = 0x7fffffff;
+const EPOCH_MAX = 0x7fffffff;
+const ISR_LENGTH_MAX = 1000;
+const CONFIGS_MAX = 100;
+
+export interface ControllerServiceOptions {
+  controller: ClusterController;
+  logger: Logger;
+  metrics?: ControllerMetrics;
+  pollWaitMaxMs?: number;
+  bodyLimitBytes?: number;
+}
+
+export interface ControllerService {
+  app: MsgpackServer;
+  metrics: ControllerMetrics;
+  /** Number of metadata polls currently waiting (for tests). */
+  waitingPolls(): number;
+  /** Answers waiting polls at once and closes the server. */
+  close(): Promise<void>;
+}
+
+interface Waiter {
+  sinceVersion: number;
+  wake: () => void;
+}
+
+export function createControllerService(options: ControllerServiceOptions): ControllerService {
+  const { controller, logger } = options;
+  const pollWaitMaxMs = options.pollWaitMaxMs ?? POLL_WAIT_MAX_MS;
+  const metrics = options.metrics ?? new ControllerMetrics(controller);
+  const app = createMsgpackServer({ logger, bodyLimitBytes: options.bodyLimitBytes ?? 4 * 1024 * 1024 });
+  const waiters = new Set<Waiter>();
+  let closing = false;
+
+  const unsubscribe = controller.subscribe(() => {
+    for (const waiter of waiters) {
+      if (controller.version > waiter.sinceVersion) waiter.wake();
+    }
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unknown';
+    metrics.requests.inc({ route, status: String(reply.statusCode) });
+    metrics.requestDuration.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  app.post('/broker/register', async (request) => {
+    const body = asBody(request.body);
+    return controller.registerBroker({
+      brokerId: intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
+      rack: stringField(body, 'rack', 255),
+      incarnationId: nonEmpty(body, 'incarnationId', 255),
+      internal: endpointField(body, 'internal'),
+      external: endpointField(body, 'external'),
+    });
+  });
+
+  app.post('/broker/heartbeat', async (request) => {
+    const body = asBody(request.body);
+    return controller.heartbeat({
+      brokerId: intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
+      brokerEpoch: intField(body, 'brokerEpoch', { min: 0, max: EPOCH_MAX }),
+    });
+  });
+
+  app.post('/broker/controlled-shutdown', async (request) => {
+    const body = asBody(request.body);
+    return controller.controlledShutdown({
+      brokerId: intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
+      brokerEpoch: intField(body, 'brokerEpoch', { min: 0, max: EPOCH_MAX }),
+    });
+  });
+
+  app.post('/metadata/poll', async (request, reply): Promise<ClusterMetadata> => {
+    const body = asBody(request.body);
+    const sinceVersion = optionalIntField(body, 'sinceVersion', -1, { min: -1 });
+    const maxWaitMs = Math.min(optionalIntField(body, 'maxWaitMs', 0, { min: 0 }), pollWaitMaxMs);
+    if (controller.version > sinceVersion || maxWaitMs === 0 || closing) return controller.metadata();
+    await new Promise<void>((resolve) => {
+      const waiter: Waiter = {
+        sinceVersion,
+        wake: () => {
+          clearTimeout(timer);
+          waiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.wake, maxWaitMs);
+      waiters.add(waiter);
+      reply.raw.once('close', () => {
+        // The poller went away before its answer: free the slot now, not at the end of its wait.
+        if (!reply.raw.writableFinished) waiter.wake();
+      });
+    });
+    return controller.metadata();
+  });
+
+  app.post('/partition/alter', async (request) => {
+    const body = asBody(request.body);
+    return controller.alterPartition({
+      brokerId: intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
+      brokerEpoch: intField(body, 'brokerEpoch', { min: 0, max: EPOCH_MAX }),
+      topic: stringField(body, 'topic', 249),
+      partition: intField(body, 'partition', { min: 0, max: BROKER_ID_MAX }),
+      leaderEpoch: intField(body, 'leaderEpoch', { min: 0, max: EPOCH_MAX }),
+      partitionEpoch: intField(body, 'partitionEpoch', { min: 0, max: EPOCH_MAX }),
+      newIsr: intArrayField(body, 'newIsr', { min: 0, max: BROKER_ID_MAX }, ISR_LENGTH_MAX),
+    });
+  });
+
+  app.post('/admin/:op', async (request) => {
+    const op = (request.params as { op: string }).op;
+    if (!(ADMIN_OPS as readonly string[]).includes(op)) {
+      throw new TributaryError('INVALID_REQUEST', `unknown admin operation '${op}'; known: ${ADMIN_OPS.join(', ')}`);
+    }
+    // init-producer-id takes no fields: an absent body is fine there.
+    const body = op === 'init-producer-id' && request.body === undefined ? {} : asBody(request.body);
+    return admin(op as AdminOp, body);
+  });
+
+  function admin(op: AdminOp, body: Body): unknown {
+    switch (op) {
+      case 'create-topic':
+        return controller.createTopic({
+          name: stringField(body, 'name', 1024),
+          partitions: numberField(body, 'partitions'),
+          replicationFactor: numberField(body, 'replicationFactor'),
+          configs: topicConfigsField(body, 'configs'),
+        });
+      case 'delete-topic':
+        return controller.deleteTopic(stringField(body, 'name', 1024));
+      case 'init-producer-id':
+        return controller.initProducerId();
+      case 'elect-leaders': {
+        const topic = stringField(body, 'topic', 1024);
+        const partitions = body['partitions'] === undefined || body['partitions'] === null ? undefined : intArrayField(body, 'partitions', { min: 0, max: BROKER_ID_MAX });
+        return controller.electLeaders(partitions === undefined ? { topic } : { topic, partitions });
+      }
+      case 'set-broker-config':
+        return controller.setBrokerConfig({
+          brokerId: intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
+          configs: numberMapField(body, 'configs'),
+        });
+    }
+  }
+
+  app.get('/health', async (): Promise<HealthResponse> => ({
+    status: 'ok',
+    role: 'controller',
+    metadataVersion: controller.version,
+  }));
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(PROMETHEUS_CONTENT_TYPE).send(text);
+  });
+
+  return {
+    app,
+    metrics,
+    waitingPolls: () => waiters.size,
+    async close() {
+      closing = true;
+      unsubscribe();
+      for (const waiter of [...waiters]) waiter.wake();
+      await app.close();
+    },
+  };
+}
+
+function nonEmpty(body: Body, name: string, maxLength: number): string {
+  const value = stringField(body, name, maxLength);
+  if (value.length === 0) throw new TributaryError('INVALID_REQUEST', `field '${name}' must not be empty`);
+  return value;
+}
+
+/** A number whose range the core checks (so a bad count is INVALID_PARTITIONS, not INVALID_REQUEST). */
+function numberField(body: Body, name: string): number {
+  const value = body[name];
+  if (typeof value !== 'number') {
+    throw new TributaryError('INVALID_REQUEST', `field '${name}' must be a number, got ${JSON.stringify(value) ?? 'nothing'}`);
+  }
+  return value;
+}
+
+function topicConfigsField(body: Body, name: string): TopicConfigInput | undefined {
+  const value = body[name];
+  if (value === undefined || value === null) return undefined;
+  const map = asBody(value, `field '${name}'`);
+  const entries = Object.entries(map);
+  if (entries.length > CONFIGS_MAX) throw new TributaryError('INVALID_REQUEST', `field '${name}' has more than ${CONFIGS_MAX} entries`);
+  for (const [key, v] of entries) {
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+      throw new TributaryError('INVALID_REQUEST', `config '${key}' must be a string, number or boolean`);
+    }
+  }
+  return map as TopicConfigInput;
+}
+
+function numberMapField(body: Body, name: string): Record<string, number> {
+  const map = asBody(body[name], `field '${name}'`);
+  const entries = Object.entries(map);
+  if (entries.length > CONFIGS_MAX) throw new TributaryError('INVALID_REQUEST', `field '${name}' has more than ${CONFIGS_MAX} entries`);
+  for (const [key, v] of entries) {
+    if (typeof v !== 'number') throw new TributaryError('INVALID_REQUEST', `config '${key}' must be a number`);
+  }
+  return map as Record<string, number>;
+}

@@ -1,0 +1,119 @@
+// Leader election (DESIGN.md § Replication): what happens to partitions when a broker is fenced,
+// shuts down, or comes back, and preferred-replica election (auto.leader.rebalance.enable).
+//
+// - A partition's leader is the first replica, in replica-list order, that is in the ISR and
+//   eligible (alive, not in a controlled shutdown).
+// - A lost broker leaves every ISR, except that an ISR never becomes empty: when the lost broker
+//   is the last member it stays, so the controller remembers who holds all committed data, and
+//   the partition goes offline (leader -1) until that broker returns (Kafka without ELR, KIP-966).
+// - With no eligible ISR member, unclean.leader.election.enable elects any eligible replica and
+//   makes it the whole ISR: records only it holds become the truth, others may be lost.
+// - Every leader change bumps the leader epoch; every change bumps the partition epoch.
+
+import { NO_LEADER, type BrokerId, type PartitionState, type TopicState } from '@tributary/protocol';
+import type { ClusterState, Draft } from './cluster-state.ts';
+import type { PartitionChangeRecord } from './records.ts';
+
+/** First replica that is in `isr` and eligible, or -1. */
+export function firstEligibleInIsr(state: ClusterState, replicas: readonly BrokerId[], isr: readonly BrokerId[]): BrokerId {
+  return replicas.find((r) => isr.includes(r) && state.isEligible(r)) ?? NO_LEADER;
+}
+
+export function partitionChange(topic: TopicState, partition: PartitionState, leader: BrokerId, isr: BrokerId[]): PartitionChangeRecord {
+  return {
+    type: 'PartitionChange',
+    topic: topic.name,
+    topicId: topic.topicId,
+    partition: partition.partition,
+    leader,
+    leaderEpoch: leader === partition.leader ? partition.leaderEpoch : partition.leaderEpoch + 1,
+    partitionEpoch: partition.partitionEpoch + 1,
+    isr,
+  };
+}
+
+function sameMembers(a: readonly BrokerId[], b: readonly BrokerId[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+export interface BrokerLossOutcome {
+  /** Partitions the broker still leads (controlled shutdown with no other eligible ISR member). */
+  remainingLeaderships: number;
+  /** Partitions taken by unclean election, for the warning log. */
+  uncleanElections: { topic: string; partition: number; leader: BrokerId }[];
+}
+
+/**
+ * Pushes the partition changes that follow from `brokerId` no longer being eligible. The draft
+ * state must already show it fenced (mode 'fenced') or shutting down (mode 'shutdown'). In a
+ * controlled shutdown the broker is still alive and holds its data, so a partition it leads with
+ * no one to take over stays with it (counted in remainingLeaderships) rather than going offline.
+ */
+export function onBrokerLost(draft: Draft, brokerId: BrokerId, mode: 'fenced' | 'shutdown'): BrokerLossOutcome {
+  const outcome: BrokerLossOutcome = { remainingLeaderships: 0, uncleanElections: [] };
+  for (const { topic, partition } of [...draft.state.allPartitions()]) {
+    if (partition.leader !== brokerId && !partition.isr.includes(brokerId)) continue;
+    let isr = partition.isr.filter((r) => r !== brokerId);
+    if (isr.length === 0) isr = [...partition.isr];
+    let leader = partition.leader;
+    if (leader === brokerId) {
+      leader = firstEligibleInIsr(draft.state, partition.replicas, isr);
+      if (leader === NO_LEADER) {
+        if (mode === 'shutdown') {
+          outcome.remainingLeaderships += 1;
+          continue;
+        }
+        if (topic.configs['unclean.leader.election.enable']) {
+          const unclean = partition.replicas.find((r) => r !== brokerId && draft.state.isEligible(r));
+          if (unclean !== undefined) {
+            leader = unclean;
+            isr = [unclean];
+            outcome.uncleanElections.push({ topic: topic.name, partition: partition.partition, leader });
+          }
+        }
+      }
+    }
+    if (leader === partition.leader && sameMembers(isr, partition.isr)) continue;
+    draft.push(partitionChange(topic, partition, leader, isr));
+  }
+  return outcome;
+}
+
+/**
+ * Pushes elections for offline partitions now that `brokerId` is eligible again: a returning ISR
+ * member leads again (its ISR kept), or, with unclean election on, any eligible replica does.
+ */
+export function onBrokerAlive(draft: Draft, brokerId: BrokerId): BrokerLossOutcome['uncleanElections'] {
+  const unclean: BrokerLossOutcome['uncleanElections'] = [];
+  for (const { topic, partition } of [...draft.state.allPartitions()]) {
+    if (partition.leader !== NO_LEADER || !partition.replicas.includes(brokerId)) continue;
+    const leader = firstEligibleInIsr(draft.state, partition.replicas, partition.isr);
+    if (leader !== NO_LEADER) {
+      draft.push(partitionChange(topic, partition, leader, [...partition.isr]));
+    } else if (topic.configs['unclean.leader.election.enable'] && draft.state.isEligible(brokerId)) {
+      draft.push(partitionChange(topic, partition, brokerId, [brokerId]));
+      unclean.push({ topic: topic.name, partition: partition.partition, leader: brokerId });
+    }
+  }
+  return unclean;
+}
+
+/**
+ * Preferred-replica election: every selected partition whose first replica is eligible and in
+ * the ISR but not leading gets it back as leader. `select` limits the partitions considered.
+ */
+export function electPreferredLeaders(
+  draft: Draft,
+  select: (topic: TopicState, partition: PartitionState) => boolean = () => true,
+): { topic: string; partition: number; leader: BrokerId }[] {
+  const elected: { topic: string; partition: number; leader: BrokerId }[] = [];
+  for (const { topic, partition } of [...draft.state.allPartitions()]) {
+    if (!select(topic, partition)) continue;
+    const preferred = partition.replicas[0];
+    if (preferred === undefined || partition.leader === preferred) continue;
+    if (!partition.isr.includes(preferred) || !draft.state.isEligible(preferred)) continue;
+    draft.push(partitionChange(topic, partition, preferred, [...partition.isr]));
+    elected.push({ topic: topic.name, partition: partition.partition, leader: preferred });
+  }
+  return elected;
+}

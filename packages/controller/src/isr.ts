@@ -1,0 +1,58 @@
+// AlterPartition (KIP-497, DESIGN.md § ISR): only the partition's leader may change its ISR, and
+// only from the state it last saw. The controller checks, in order:
+//   1. the broker epoch is current                         else STALE_BROKER_EPOCH
+//   2. the partition exists                                else UNKNOWN_TOPIC_OR_PARTITION
+//   3. the sender leads it, at the current leader epoch    else FENCED_LEADER_EPOCH
+//   4. the partition epoch is the current one              else FENCED_LEADER_EPOCH (Kafka
+//      answers INVALID_UPDATE_VERSION; the leader's remedy, fetching metadata, is the same)
+//   5. the new ISR holds the leader, only replicas, no duplicates, and adds no broker that is
+//      fenced or shutting down (KIP-841)                  else INVALID_REQUEST
+// then persists the change with partitionEpoch + 1. A proposal equal to the current ISR changes
+// nothing and is answered with the current state.
+
+import { TributaryError, type AlterPartitionRequest, type PartitionState } from '@tributary/protocol';
+import { clonePartition, type ClusterState } from './cluster-state.ts';
+import { checkBrokerEpoch, type Decision } from './broker-registry.ts';
+import { partitionChange } from './election.ts';
+
+export function alterPartition(state: ClusterState, request: AlterPartitionRequest): Decision<PartitionState> {
+  checkBrokerEpoch(state, request.brokerId, request.brokerEpoch);
+  const topic = state.topics.get(request.topic);
+  const partition = topic?.partitions[request.partition];
+  if (topic === undefined || partition === undefined) {
+    throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `${request.topic}-${request.partition} does not exist`);
+  }
+  const where = `${request.topic}-${request.partition}`;
+  if (partition.leader !== request.brokerId) {
+    throw new TributaryError('FENCED_LEADER_EPOCH', `broker ${request.brokerId} is not the leader of ${where} (leader ${partition.leader}, epoch ${partition.leaderEpoch})`);
+  }
+  if (request.leaderEpoch !== partition.leaderEpoch) {
+    throw new TributaryError('FENCED_LEADER_EPOCH', `leader epoch ${request.leaderEpoch} of ${where} is not the current ${partition.leaderEpoch}`);
+  }
+  if (request.partitionEpoch !== partition.partitionEpoch) {
+    throw new TributaryError('FENCED_LEADER_EPOCH', `partition epoch ${request.partitionEpoch} of ${where} is not the current ${partition.partitionEpoch}; fetch metadata and retry`);
+  }
+  const newIsr = request.newIsr;
+  if (!newIsr.includes(partition.leader)) {
+    throw new TributaryError('INVALID_REQUEST', `new ISR ${JSON.stringify(newIsr)} of ${where} leaves out the leader ${partition.leader}`);
+  }
+  if (new Set(newIsr).size !== newIsr.length) {
+    throw new TributaryError('INVALID_REQUEST', `new ISR ${JSON.stringify(newIsr)} of ${where} repeats a broker`);
+  }
+  for (const id of newIsr) {
+    if (!partition.replicas.includes(id)) {
+      throw new TributaryError('INVALID_REQUEST', `broker ${id} in the new ISR of ${where} is not a replica (${JSON.stringify(partition.replicas)})`);
+    }
+    if (!partition.isr.includes(id) && !state.isEligible(id)) {
+      throw new TributaryError('INVALID_REQUEST', `broker ${id} cannot join the ISR of ${where}: it is fenced or shutting down`);
+    }
+  }
+  if (newIsr.length === partition.isr.length && newIsr.every((id) => partition.isr.includes(id))) {
+    return { records: [], reply: clonePartition(partition) };
+  }
+  const record = partitionChange(topic, partition, partition.leader, [...newIsr]);
+  return {
+    records: [record],
+    reply: { ...clonePartition(partition), isr: [...record.isr], partitionEpoch: record.partitionEpoch },
+  };
+}

@@ -1,0 +1,105 @@
+// The controller's Prometheus metrics, on a per-process Registry (never prom-client's global one,
+// so tests can run several controllers in one process). Names follow Kafka's controller metrics
+// (ActiveControllerCount, FencedBrokerCount, OfflinePartitionsCount, ...) in Prometheus style.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { NO_LEADER } from '@tributary/protocol';
+import type { ClusterController } from './cluster-controller.ts';
+
+export class ControllerMetrics {
+  readonly registry = new Registry();
+  readonly isrShrinks: Counter;
+  readonly isrExpands: Counter;
+  readonly leaderElections: Counter;
+  readonly requests: Counter<'route' | 'status'>;
+  readonly requestDuration: Histogram<'route'>;
+
+  constructor(controller: ClusterController, options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    const state = controller.state;
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'tributary_active_controller_count',
+      help: 'Whether this process is the active controller (always 1: there is one controller)',
+      registers,
+      collect() {
+        this.set(1);
+      },
+    });
+    new Gauge({
+      name: 'tributary_metadata_version',
+      help: 'Version of the cluster metadata (records applied)',
+      registers,
+      collect() {
+        this.set(state.version);
+      },
+    });
+    new Gauge({
+      name: 'tributary_fenced_broker_count',
+      help: 'Registered brokers that are fenced (not alive)',
+      registers,
+      collect() {
+        this.set([...state.brokers.values()].filter((b) => !b.alive).length);
+      },
+    });
+    new Gauge({
+      name: 'tributary_active_broker_count',
+      help: 'Registered brokers that are alive',
+      registers,
+      collect() {
+        this.set(state.liveBrokers().length);
+      },
+    });
+    new Gauge({
+      name: 'tributary_global_topic_count',
+      help: 'Topics in the cluster',
+      registers,
+      collect() {
+        this.set(state.topics.size);
+      },
+    });
+    new Gauge({
+      name: 'tributary_global_partition_count',
+      help: 'Partitions in the cluster',
+      registers,
+      collect() {
+        this.set([...state.allPartitions()].length);
+      },
+    });
+    new Gauge({
+      name: 'tributary_offline_partitions_count',
+      help: 'Partitions without a leader (no live in-sync replica)',
+      registers,
+      collect() {
+        this.set([...state.allPartitions()].filter(({ partition }) => partition.leader === NO_LEADER).length);
+      },
+    });
+    new Gauge({
+      name: 'tributary_preferred_replica_imbalance_count',
+      help: 'Partitions not led by their preferred (first) replica',
+      registers,
+      collect() {
+        this.set([...state.allPartitions()].filter(({ partition }) => partition.leader !== partition.replicas[0]).length);
+      },
+    });
+    this.isrShrinks = new Counter({ name: 'tributary_controller_isr_shrinks_total', help: 'ISR changes that removed a replica', registers });
+    this.isrExpands = new Counter({ name: 'tributary_controller_isr_expands_total', help: 'ISR changes that added a replica', registers });
+    this.leaderElections = new Counter({ name: 'tributary_controller_leader_elections_total', help: 'Partition leader changes (including to no leader)', registers });
+    this.requests = new Counter({ name: 'tributary_controller_requests_total', help: 'Requests answered, by route and HTTP status', labelNames: ['route', 'status'], registers });
+    this.requestDuration = new Histogram({
+      name: 'tributary_controller_request_duration_seconds',
+      help: 'Request latency by route (long polls include their wait)',
+      labelNames: ['route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+      registers,
+    });
+    controller.subscribe((applied) => {
+      for (const { record, before } of applied) {
+        if (record.type !== 'PartitionChange' || before === undefined) continue;
+        if (before.isr.some((id) => !record.isr.includes(id))) this.isrShrinks.inc();
+        if (record.isr.some((id) => !before.isr.includes(id))) this.isrExpands.inc();
+        if (before.leader !== record.leader) this.leaderElections.inc();
+      }
+    });
+  }
+}

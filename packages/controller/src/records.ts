@@ -1,0 +1,126 @@
+// The metadata records: every change to the cluster metadata is one of these, appended (and
+// fsynced) to the controller's metadata log before it takes effect, and replayed on start
+// (DESIGN.md § Controller). Records carry full new values, never deltas, so applying one is a
+// plain assignment. Each record is stored as the msgpack value of one record in a v2 record batch;
+// one decision's records go into one batch, so a torn write loses a whole decision, never half.
+
+import {
+  assert,
+  decodeMsgpack,
+  encodeMsgpack,
+  type BrokerId,
+  type Endpoint,
+  type PartitionState,
+  type TopicConfigs,
+} from '@tributary/protocol';
+
+/** The cluster id, written once when the log is empty. */
+export interface ClusterIdRecord {
+  type: 'ClusterId';
+  clusterId: string;
+}
+
+/** A broker registered (new incarnation: new epoch) and is alive. */
+export interface RegisterBrokerRecord {
+  type: 'RegisterBroker';
+  brokerId: BrokerId;
+  brokerEpoch: number;
+  incarnationId: string;
+  rack: string;
+  internal: Endpoint;
+  external: Endpoint;
+}
+
+/** A broker's session expired or it finished a controlled shutdown: alive = false. */
+export interface FenceBrokerRecord {
+  type: 'FenceBroker';
+  brokerId: BrokerId;
+  brokerEpoch: number;
+}
+
+/** A fenced broker re-registered with the same incarnation: alive again, epoch unchanged. */
+export interface UnfenceBrokerRecord {
+  type: 'UnfenceBroker';
+  brokerId: BrokerId;
+  brokerEpoch: number;
+}
+
+export interface CreateTopicRecord {
+  type: 'CreateTopic';
+  name: string;
+  topicId: string;
+  configs: TopicConfigs;
+  /** Full initial state of every partition, in partition order. */
+  partitions: PartitionState[];
+}
+
+export interface DeleteTopicRecord {
+  type: 'DeleteTopic';
+  name: string;
+  topicId: string;
+}
+
+/** New leader / ISR of one partition (KRaft's PartitionChangeRecord, with full values). */
+export interface PartitionChangeRecord {
+  type: 'PartitionChange';
+  topic: string;
+  topicId: string;
+  partition: number;
+  leader: BrokerId;
+  leaderEpoch: number;
+  partitionEpoch: number;
+  isr: BrokerId[];
+}
+
+/** A block of producer ids [firstProducerId, firstProducerId + size) now reserved. */
+export interface ProducerIdBlockRecord {
+  type: 'ProducerIdBlock';
+  firstProducerId: number;
+  size: number;
+}
+
+/** The complete set of dynamic configs of one broker after an Admin change. */
+export interface BrokerConfigRecord {
+  type: 'BrokerConfig';
+  brokerId: BrokerId;
+  configs: Record<string, number>;
+}
+
+export type MetadataRecord =
+  | ClusterIdRecord
+  | RegisterBrokerRecord
+  | FenceBrokerRecord
+  | UnfenceBrokerRecord
+  | CreateTopicRecord
+  | DeleteTopicRecord
+  | PartitionChangeRecord
+  | ProducerIdBlockRecord
+  | BrokerConfigRecord;
+
+export type MetadataRecordType = MetadataRecord['type'];
+
+const RECORD_TYPES: ReadonlySet<string> = new Set<MetadataRecordType>([
+  'ClusterId',
+  'RegisterBroker',
+  'FenceBroker',
+  'UnfenceBroker',
+  'CreateTopic',
+  'DeleteTopic',
+  'PartitionChange',
+  'ProducerIdBlock',
+  'BrokerConfig',
+]);
+
+export function encodeRecord(record: MetadataRecord): Buffer {
+  return encodeMsgpack(record);
+}
+
+/**
+ * Decodes a record read back from the metadata log. The batch CRC already vouched for the
+ * bytes, so an unknown type means a bug (or a log from a newer version): crash, do not guess.
+ */
+export function decodeRecord(bytes: Buffer): MetadataRecord {
+  const value = decodeMsgpack(bytes) as { type?: unknown } | null;
+  assert(value !== null && typeof value === 'object' && RECORD_TYPES.has(String(value.type)), `unknown metadata record ${JSON.stringify(value)}`);
+  return value as MetadataRecord;
+}

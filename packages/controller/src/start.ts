@@ -1,0 +1,106 @@
+// Wires a controller process together: metadata log -> ClusterController -> ControllerService,
+// the two timers (session expiry every sessionCheckIntervalMs, preferred-leader election every
+// leaderImbalanceCheckIntervalMs), and the listening socket. main.ts adds flags and signals;
+// tests call startController directly with port 0.
+
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { ClusterController } from './cluster-controller.ts';
+import type { ControllerConfig } from './config.ts';
+import { createControllerService, type ControllerService } from './controller-service.ts';
+import { openMetadataLog } from './segment-metadata-log.ts';
+import type { MetadataLog } from './metadata-log.ts';
+
+export interface StartControllerOptions {
+  logger?: Logger;
+  /** Clock for session expiry; defaults to Date.now. */
+  now?: () => number;
+  /** A ready metadata log (tests); default: the one under config.dataDir. */
+  log?: MetadataLog;
+}
+
+export interface RunningController {
+  /** Where the service listens (port resolved when config asked for 0). */
+  address: { host: string; port: number };
+  controller: ClusterController;
+  service: ControllerService;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/** The metadata log's directory under the data dir (Kafka's name for it). */
+export function metadataLogDir(dataDir: string): string {
+  return join(dataDir, '__cluster_metadata-0');
+}
+
+export function createControllerLogger(level = 'info'): Logger {
+  return pino({ level, base: { role: 'controller', pid: process.pid } });
+}
+
+export async function startController(config: ControllerConfig, options: StartControllerOptions = {}): Promise<RunningController> {
+  const logger = options.logger ?? createControllerLogger(config.logLevel);
+  const log = options.log ?? openMetadataLog(metadataLogDir(config.dataDir), logger);
+  let controller: ClusterController;
+  try {
+    controller = new ClusterController({
+      log,
+      logger: logger.child({ module: 'controller' }),
+      ...(options.now ? { now: options.now } : {}),
+      ...(config.clusterId !== undefined ? { clusterId: config.clusterId } : {}),
+      sessionTimeoutMs: config.sessionTimeoutMs,
+      autoLeaderRebalanceEnable: config.autoLeaderRebalanceEnable,
+    });
+  } catch (err) {
+    log.close();
+    throw err;
+  }
+  const service = createControllerService({ controller, logger });
+  // Timer callbacks never throw into the event loop: a refusal here (the log failed) is already
+  // logged by the controller, and the next tick tries nothing more.
+  const sessionTimer = setInterval(() => {
+    try {
+      controller.checkSessions();
+    } catch (err) {
+      logger.error({ err }, 'session check failed');
+    }
+  }, config.sessionCheckIntervalMs);
+  const rebalanceTimer = setInterval(() => {
+    try {
+      controller.rebalanceLeaders();
+    } catch (err) {
+      logger.error({ err }, 'preferred leader election failed');
+    }
+  }, config.leaderImbalanceCheckIntervalMs);
+
+  let address: { host: string; port: number };
+  try {
+    await service.app.listen({ host: config.listen.host, port: config.listen.port });
+    const bound = service.app.server.address();
+    address = typeof bound === 'object' && bound !== null ? { host: config.listen.host, port: bound.port } : { ...config.listen };
+  } catch (err) {
+    clearInterval(sessionTimer);
+    clearInterval(rebalanceTimer);
+    await service.close().catch(() => {});
+    controller.close();
+    throw err;
+  }
+  logger.info({ listen: address, dataDir: config.dataDir, clusterId: controller.clusterId, metadataVersion: controller.version, sessionTimeoutMs: config.sessionTimeoutMs }, 'controller started');
+
+  let closing: Promise<void> | null = null;
+  return {
+    address,
+    controller,
+    service,
+    logger,
+    close() {
+      closing ??= (async () => {
+        clearInterval(sessionTimer);
+        clearInterval(rebalanceTimer);
+        await service.close();
+        controller.close();
+        logger.info({ metadataVersion: controller.version }, 'controller stopped');
+      })();
+      return closing;
+    },
+  };
+}
