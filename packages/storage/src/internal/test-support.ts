@@ -1,0 +1,183 @@
+// Test-only helpers shared by the storage tests: temp dirs, batch builders, a seeded PRNG and a
+// StorageFs that fails on demand. Not exported from the package.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { decodeBatches, encodeBatch, iterateBatches, readBatchHeader } from '@tributary/protocol';
+import { nodeFs, type StorageFs } from '../fs.ts';
+import type { Log, LogConfig } from '../log.ts';
+
+export const NEVER = Number.MAX_SAFE_INTEGER;
+
+export function testConfig(overrides: Partial<LogConfig> = {}): LogConfig {
+  return {
+    segmentBytes: 1024 * 1024,
+    segmentMs: NEVER,
+    indexIntervalBytes: 256,
+    retentionBytes: -1,
+    retentionMs: -1,
+    flushMessages: NEVER,
+    flushMs: NEVER,
+    ...overrides,
+  };
+}
+
+const dirs: string[] = [];
+
+export function tempDir(prefix = 'tributary-storage-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** A batch of `values` (as UTF-8) with offsets from `baseOffset` and timestamps from `timestamp`. */
+export function batch(values: string[], options: { baseOffset?: number; epoch?: number; timestamp?: number } = {}): Buffer {
+  const timestamp = options.timestamp ?? 1_000_000;
+  return encodeBatch(values.map((v, i) => ({ value: Buffer.from(v), key: null, timestamp: timestamp + i })), {
+    baseOffset: options.baseOffset ?? 0,
+    partitionLeaderEpoch: options.epoch ?? -1,
+    baseTimestamp: timestamp,
+  });
+}
+
+/** Every record value from the log start to the log end, read in chunks of `maxBytes`. */
+export function readAllValues(log: Log, maxBytes = 1 << 20): { offset: number; value: string }[] {
+  const out: { offset: number; value: string }[] = [];
+  let offset = log.logStartOffset;
+  while (offset < log.logEndOffset) {
+    const buf = log.read(offset, maxBytes);
+    if (buf.length === 0) throw new Error(`empty read at ${offset} below the log end ${log.logEndOffset}`);
+    for (const r of decodeBatches(buf)) {
+      if (r.offset >= offset) out.push({ offset: r.offset, value: r.value!.toString() });
+    }
+    let last = offset;
+    for (const b of iterateBatches(buf)) {
+      const h = readBatchHeader(b);
+      last = h.baseOffset + h.lastOffsetDelta;
+    }
+    offset = last + 1;
+  }
+  return out;
+}
+
+/** mulberry32: a tiny seeded PRNG, so a failing run replays from its printed seed. */
+export function prng(seed: number): { next(): number; int(lo: number, hi: number): number; pick<T>(xs: readonly T[]): T; chance(p: number): boolean } {
+  let a = seed >>> 0;
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1));
+  return { next, int, pick: (xs) => xs[int(0, xs.length - 1)]!, chance: (p) => next() < p };
+}
+
+export function errno(code: 'EIO' | 'ENOSPC', syscall: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: injected ${syscall} failure`), { code, errno: code === 'EIO' ? -5 : -28, syscall });
+}
+
+type Op = 'writeSync' | 'fsyncSync' | 'renameSync' | 'openSync' | 'ftruncateSync';
+
+/**
+ * A StorageFs that delegates to node:fs but fails chosen calls: `failOn(op, code, { when, partialBytes })`
+ * arms a failure for the next call of `op` that matches `when` (e.g. the path or fd); with
+ * `partialBytes` a writeSync first writes that many bytes, as a full disk does, then throws.
+ */
+export class FaultyFs implements StorageFs {
+  private readonly armed: { op: Op; code: 'EIO' | 'ENOSPC'; when: (arg: unknown) => boolean; partialBytes?: number; times: number }[] = [];
+  private readonly fdPaths = new Map<number, string>();
+  failures = 0;
+
+  failOn(op: Op, code: 'EIO' | 'ENOSPC', options: { when?: (pathOrFdPath: string) => boolean; partialBytes?: number; times?: number } = {}): void {
+    const when = options.when ?? (() => true);
+    this.armed.push({ op, code, when: (arg) => when(String(arg)), partialBytes: options.partialBytes, times: options.times ?? 1 });
+  }
+
+  disarm(): void {
+    this.armed.length = 0;
+  }
+
+  private check(op: Op, arg: unknown): { code: 'EIO' | 'ENOSPC'; partialBytes?: number } | undefined {
+    const subject = typeof arg === 'number' ? this.fdPaths.get(arg) ?? '' : arg;
+    const i = this.armed.findIndex((a) => a.op === op && a.when(subject));
+    if (i < 0) return undefined;
+    const hit = this.armed[i]!;
+    if (--hit.times <= 0) this.armed.splice(i, 1);
+    this.failures++;
+    return hit;
+  }
+
+  openSync(p: string, flags: string): number {
+    const f = this.check('openSync', p);
+    if (f) throw errno(f.code, 'open');
+    const fd = nodeFs.openSync(p, flags);
+    this.fdPaths.set(fd, p);
+    return fd;
+  }
+  closeSync(fd: number): void {
+    this.fdPaths.delete(fd);
+    nodeFs.closeSync(fd);
+  }
+  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number {
+    const f = this.check('writeSync', fd);
+    if (f) {
+      if (f.partialBytes !== undefined && f.partialBytes > 0) nodeFs.writeSync(fd, buffer, offset, Math.min(f.partialBytes, length), position);
+      throw errno(f.code, 'write');
+    }
+    return nodeFs.writeSync(fd, buffer, offset, length, position);
+  }
+  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number {
+    return nodeFs.readSync(fd, buffer, offset, length, position);
+  }
+  fsyncSync(fd: number): void {
+    const f = this.check('fsyncSync', fd);
+    if (f) throw errno(f.code, 'fsync');
+    nodeFs.fsyncSync(fd);
+  }
+  ftruncateSync(fd: number, length: number): void {
+    const f = this.check('ftruncateSync', fd);
+    if (f) throw errno(f.code, 'ftruncate');
+    nodeFs.ftruncateSync(fd, length);
+  }
+  fstatSync(fd: number) {
+    return nodeFs.fstatSync(fd);
+  }
+  statSync(p: string) {
+    return nodeFs.statSync(p);
+  }
+  renameSync(from: string, to: string): void {
+    const f = this.check('renameSync', to);
+    if (f) throw errno(f.code, 'rename');
+    nodeFs.renameSync(from, to);
+  }
+  unlinkSync(p: string): void {
+    nodeFs.unlinkSync(p);
+  }
+  readdirSync(p: string): string[] {
+    return nodeFs.readdirSync(p);
+  }
+  mkdirSync(p: string): void {
+    nodeFs.mkdirSync(p);
+  }
+  rmSync(p: string): void {
+    nodeFs.rmSync(p);
+  }
+  existsSync(p: string): boolean {
+    return nodeFs.existsSync(p);
+  }
+  readFileSync(p: string): Buffer {
+    return nodeFs.readFileSync(p);
+  }
+}
+
+/** The .log files of a log dir, oldest first. */
+export function segmentFiles(dir: string): string[] {
+  return fs.readdirSync(dir).filter((n) => n.endsWith('.log')).sort().map((n) => path.join(dir, n));
+}

@@ -1,0 +1,110 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LeaderEpochCache } from './leader-epoch-cache.ts';
+import { FaultyFs, removeTempDirs, tempDir } from './internal/test-support.ts';
+
+afterEach(removeTempDirs);
+
+function cacheWith(entries: [number, number][]): LeaderEpochCache {
+  const cache = new LeaderEpochCache(path.join(tempDir(), 'leader-epoch-checkpoint'));
+  for (const [epoch, start] of entries) cache.assign(epoch, start);
+  return cache;
+}
+
+describe('LeaderEpochCache.endOffsetFor (KIP-101/279)', () => {
+  const entries: [number, number][] = [[1, 0], [3, 10], [4, 25], [7, 40]];
+  const leo = 55;
+  it.each([
+    // requested, expected epoch, expected end offset
+    [0, -1, -1], // below the first epoch
+    [1, 1, 10],
+    [2, 1, 10], // unknown epoch between 1 and 3: answer for 1
+    [3, 3, 25],
+    [4, 4, 40],
+    [5, 4, 40],
+    [6, 4, 40],
+    [7, 7, leo], // the latest: its end is the log end
+    [100, 7, leo],
+  ])('epoch %i -> { epoch %i, endOffset %i }', (requested, epoch, endOffset) => {
+    expect(cacheWith(entries).endOffsetFor(requested, leo)).toEqual({ epoch, endOffset });
+  });
+
+  it('answers -1/-1 when empty', () => {
+    expect(cacheWith([]).endOffsetFor(5, 10)).toEqual({ epoch: -1, endOffset: -1 });
+  });
+});
+
+describe('LeaderEpochCache', () => {
+  it('ignores epochs at or below the latest', () => {
+    const cache = cacheWith([[2, 0], [5, 10]]);
+    cache.assign(5, 20);
+    cache.assign(3, 30);
+    expect(cache.entries()).toEqual([{ epoch: 2, startOffset: 0 }, { epoch: 5, startOffset: 10 }]);
+    expect(cache.latestEpoch).toBe(5);
+    expect(cache.startOffsetOf(5)).toBe(10);
+    expect(cache.startOffsetOf(4)).toBeUndefined();
+  });
+
+  it('drops stale entries when a new epoch starts below them', () => {
+    const cache = cacheWith([[2, 0], [5, 10]]);
+    cache.assign(6, 5);
+    expect(cache.entries()).toEqual([{ epoch: 2, startOffset: 0 }, { epoch: 6, startOffset: 5 }]);
+  });
+
+  it.each([
+    [10, [[1, 0], [3, 10]], [[1, 0]]],
+    [11, [[1, 0], [3, 10]], [[1, 0], [3, 10]]],
+    [0, [[1, 0], [3, 10]], []],
+  ] as [number, [number, number][], [number, number][]][])('truncateFromEnd(%i)', (offset, before, after) => {
+    const cache = cacheWith(before);
+    cache.truncateFromEnd(offset);
+    expect(cache.entries()).toEqual(after.map(([epoch, startOffset]) => ({ epoch, startOffset })));
+  });
+
+  it.each([
+    [0, [[1, 0], [3, 10], [4, 20]], [[1, 0], [3, 10], [4, 20]]],
+    [5, [[1, 0], [3, 10], [4, 20]], [[1, 5], [3, 10], [4, 20]]],
+    [10, [[1, 0], [3, 10], [4, 20]], [[3, 10], [4, 20]]],
+    [15, [[1, 0], [3, 10], [4, 20]], [[3, 15], [4, 20]]],
+    [30, [[1, 0], [3, 10], [4, 20]], [[4, 30]]],
+    [3, [[2, 5]], [[2, 5]]],
+  ] as [number, [number, number][], [number, number][]][])('truncateFromStart(%i)', (offset, before, after) => {
+    const cache = cacheWith(before);
+    cache.truncateFromStart(offset);
+    expect(cache.entries()).toEqual(after.map(([epoch, startOffset]) => ({ epoch, startOffset })));
+  });
+
+  it('persists in Kafka format and reloads', () => {
+    const file = path.join(tempDir(), 'leader-epoch-checkpoint');
+    const cache = new LeaderEpochCache(file);
+    cache.assign(0, 0);
+    cache.assign(4, 17);
+    expect(fs.readFileSync(file, 'utf8')).toBe('0\n2\n0 0\n4 17\n');
+    const again = new LeaderEpochCache(file);
+    again.load();
+    expect(again.entries()).toEqual(cache.entries());
+  });
+
+  it('rejects a malformed checkpoint', () => {
+    const file = path.join(tempDir(), 'leader-epoch-checkpoint');
+    for (const text of ['0\n2\n1 0\n', '1\n0\n', '0\n2\n3 10\n2 20\n', 'garbage']) {
+      fs.writeFileSync(file, text);
+      expect(() => new LeaderEpochCache(file).load(), text).toThrow(expect.objectContaining({ code: 'KAFKA_STORAGE_ERROR' }));
+    }
+  });
+
+  it('leaves memory and file unchanged when the checkpoint write fails', () => {
+    const faulty = new FaultyFs();
+    const file = path.join(tempDir(), 'leader-epoch-checkpoint');
+    const cache = new LeaderEpochCache(file, faulty);
+    cache.assign(1, 0);
+    for (const op of ['writeSync', 'fsyncSync', 'renameSync'] as const) {
+      faulty.failOn(op, 'ENOSPC');
+      expect(() => cache.assign(2, 10)).toThrow(expect.objectContaining({ code: 'KAFKA_STORAGE_ERROR' }));
+      expect(cache.entries()).toEqual([{ epoch: 1, startOffset: 0 }]);
+      expect(fs.readFileSync(file, 'utf8')).toBe('0\n1\n1 0\n');
+      expect(fs.existsSync(`${file}.tmp`)).toBe(false);
+    }
+  });
+});
