@@ -175,7 +175,7 @@ export class Log {
     const lastOffset = baseOffset + header.lastOffsetDelta;
     const size = batch.length;
     const nowMs = this.clock();
-    if (this.shouldRoll(this.active, size, lastOffset, nowMs)) this.roll();
+    if (this.shouldRoll(this.active, 0, size, lastOffset, nowMs)) this.roll();
     if (leaderEpoch > this.epochs.latestEpoch) this.epochs.assign(leaderEpoch, baseOffset);
     stampBatch(batch, baseOffset, leaderEpoch);
     const segment = this.active;
@@ -250,7 +250,7 @@ export class Log {
           writeRun(i);
           this.epochs.assign(b.epoch, b.baseOffset);
         }
-        if (this.shouldRoll(this.active, runBytes + b.size, b.lastOffset, nowMs)) {
+        if (this.shouldRoll(this.active, runBytes, b.size, b.lastOffset, nowMs)) {
           writeRun(i);
           this.roll();
         }
@@ -266,12 +266,13 @@ export class Log {
     return { firstOffset: leo, lastOffset: next - 1 };
   }
 
-  private shouldRoll(segment: Segment, size: number, lastOffset: number, nowMs: number): boolean {
-    if (segment.isEmpty && size > 0 && lastOffset - segment.baseOffset <= 0x7fffffff) {
+  /** Whether a batch of `size` bytes, after `pendingBytes` not yet written, needs a new segment. */
+  private shouldRoll(segment: Segment, pendingBytes: number, size: number, lastOffset: number, nowMs: number): boolean {
+    if (segment.isEmpty && pendingBytes === 0) {
       // A batch bigger than segment.bytes still goes into an empty segment, as in Kafka.
       return false;
     }
-    return !segment.fits(size, lastOffset, this.config.segmentBytes) || this.segmentExpired(segment, nowMs);
+    return !segment.fits(pendingBytes + size, lastOffset, this.config.segmentBytes) || this.segmentExpired(segment, nowMs);
   }
 
   /** segment.ms counts from the first batch's timestamp (KIP-33), so it survives restarts. */

@@ -1,0 +1,163 @@
+// Fault injection at the storage edge: a StorageFs that fails writes, fsyncs, renames and opens
+// with EIO / ENOSPC. Every failure must surface as KAFKA_STORAGE_ERROR with its cause, cut back
+// any partial write, and leave the log readable and consistent, also across reopen.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TributaryError } from '@tributary/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Log } from './log.ts';
+import { LogManager } from './log-manager.ts';
+import { batch, FaultyFs, readAllValues, removeTempDirs, segmentFiles, tempDir, testConfig } from './internal/test-support.ts';
+
+afterEach(removeTempDirs);
+
+function expectStorageError(fn: () => unknown, causeCode: string): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(TributaryError);
+  expect((caught as TributaryError).code).toBe('KAFKA_STORAGE_ERROR');
+  expect(((caught as TributaryError).cause as NodeJS.ErrnoException).code).toBe(causeCode);
+}
+
+function consistent(log: Log, expected: string[]): void {
+  expect(readAllValues(log).map((r) => r.value)).toEqual(expected);
+  const onDisk = segmentFiles(log.dir).reduce((n, f) => n + fs.statSync(f).size, 0);
+  expect(onDisk).toBe(log.sizeInBytes);
+}
+
+const isLog = (p: string) => p.endsWith('.log');
+
+describe('disk faults', () => {
+  it.each([
+    ['EIO', undefined],
+    ['ENOSPC', 17],
+  ] as const)('a failed segment write (%s, partial %s) is cut back and the log stays usable', (code, partialBytes) => {
+    const faulty = new FaultyFs();
+    const dir = path.join(tempDir(), 't-0');
+    const log = Log.open(dir, testConfig(), { fs: faulty });
+    log.appendAsLeader(batch(['a', 'b']), 1);
+    faulty.failOn('writeSync', code, { when: isLog, partialBytes });
+    expectStorageError(() => log.appendAsLeader(batch(['c']), 1), code);
+    expect(log.logEndOffset).toBe(2);
+    consistent(log, ['a', 'b']);
+    expect(log.appendAsLeader(batch(['d']), 1).baseOffset).toBe(2);
+    consistent(log, ['a', 'b', 'd']);
+    log.close();
+    const again = Log.open(dir, testConfig());
+    consistent(again, ['a', 'b', 'd']);
+    again.close();
+  });
+
+  it('a partial write whose cut-back also fails never surfaces, and the next append overwrites it', () => {
+    const faulty = new FaultyFs();
+    const dir = path.join(tempDir(), 't-0');
+    const log = Log.open(dir, testConfig(), { fs: faulty });
+    log.appendAsLeader(batch(['a']), 1);
+    faulty.failOn('writeSync', 'ENOSPC', { when: isLog, partialBytes: 30 });
+    faulty.failOn('ftruncateSync', 'EIO', { when: isLog });
+    expectStorageError(() => log.appendAsLeader(batch(['bbbbbbbbbbbbbbbbbbbb']), 1), 'ENOSPC');
+    expect(readAllValues(log).map((r) => r.value)).toEqual(['a']);
+    log.close();
+    // A crash now: recovery cuts the torn tail.
+    const reopened = Log.open(dir, testConfig());
+    consistent(reopened, ['a']);
+    reopened.appendAsLeader(batch(['c']), 1);
+    consistent(reopened, ['a', 'c']);
+    reopened.close();
+  });
+
+  it('a failed epoch checkpoint refuses the append and changes nothing', () => {
+    const faulty = new FaultyFs();
+    const log = Log.open(path.join(tempDir(), 't-0'), testConfig(), { fs: faulty });
+    log.appendAsLeader(batch(['a']), 1);
+    faulty.failOn('renameSync', 'EIO', { when: (p) => p.endsWith('leader-epoch-checkpoint') });
+    expectStorageError(() => log.appendAsLeader(batch(['b']), 2), 'EIO');
+    expect(log.epochs.entries()).toEqual([{ epoch: 1, startOffset: 0 }]);
+    expect(fs.readFileSync(path.join(log.dir, 'leader-epoch-checkpoint'), 'utf8')).toBe('0\n1\n1 0\n');
+    consistent(log, ['a']);
+    log.appendAsLeader(batch(['b']), 2);
+    expect(log.epochs.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: 1 }]);
+    log.close();
+  });
+
+  it('a failed roll leaves the log on its old segment', () => {
+    const faulty = new FaultyFs();
+    const log = Log.open(path.join(tempDir(), 't-0'), testConfig({ segmentBytes: 1024 }), { fs: faulty });
+    const values: string[] = [];
+    while (log.segmentCount === 1) {
+      const v = `value-${values.length}`.padEnd(100, '-');
+      faulty.failOn('openSync', 'ENOSPC', { when: isLog });
+      try {
+        log.appendAsLeader(batch([v]), 1);
+        values.push(v);
+        faulty.disarm();
+      } catch (err) {
+        expect((err as TributaryError).code).toBe('KAFKA_STORAGE_ERROR');
+        faulty.disarm();
+        log.appendAsLeader(batch([v]), 1);
+        values.push(v);
+      }
+    }
+    expect(faulty.failures).toBe(1);
+    consistent(log, values);
+    log.close();
+  });
+
+  it('a failed fsync keeps the recovery point, and with flush.messages=1 cuts the append back', () => {
+    const faulty = new FaultyFs();
+    const log = Log.open(path.join(tempDir(), 't-0'), testConfig(), { fs: faulty });
+    log.appendAsLeader(batch(['a']), 1);
+    faulty.failOn('fsyncSync', 'EIO', { when: isLog });
+    expectStorageError(() => log.flush(), 'EIO');
+    expect(log.recoveryPoint).toBe(0);
+    log.flush();
+    expect(log.recoveryPoint).toBe(1);
+    log.updateConfig(testConfig({ flushMessages: 1 }));
+    faulty.failOn('fsyncSync', 'EIO', { when: isLog });
+    expectStorageError(() => log.appendAsLeader(batch(['b']), 1), 'EIO');
+    expect(log.recoveryPoint).toBe(1);
+    consistent(log, ['a']);
+    log.appendAsLeader(batch(['c']), 1);
+    expect(log.recoveryPoint).toBe(2);
+    consistent(log, ['a', 'c']);
+    log.close();
+  });
+
+  it('a follower append failing part-way (after a roll) is cut back whole', () => {
+    const leader = Log.open(path.join(tempDir(), 'leader-0'), testConfig());
+    const values = Array.from({ length: 30 }, (_, i) => `v${i}`.padEnd(60, '.'));
+    for (const v of values) leader.appendAsLeader(batch([v]), 3);
+    const bytes = leader.read(0, 1 << 20);
+    leader.close();
+    const faulty = new FaultyFs();
+    const follower = Log.open(path.join(tempDir(), 't-0'), testConfig({ segmentBytes: 800 }), { fs: faulty });
+        let writes = 0;
+    faulty.failOn('writeSync', 'ENOSPC', { when: (p) => isLog(p) && ++writes === 2, partialBytes: 50 });
+    expectStorageError(() => follower.appendAsFollower(bytes), 'ENOSPC');
+    expect(follower.logEndOffset).toBe(0);
+    consistent(follower, []);
+    follower.appendAsFollower(bytes);
+    consistent(follower, values);
+    expect(follower.epochs.entries()).toEqual([{ epoch: 3, startOffset: 0 }]);
+    follower.close();
+  });
+
+  it('LogManager checkpoints are never half-written', () => {
+    const faulty = new FaultyFs();
+    const dataDir = tempDir();
+    const manager = new LogManager(dataDir, { fs: faulty });
+    manager.writeHighWatermarks(new Map([['t-0', 5]]));
+    for (const op of ['writeSync', 'fsyncSync', 'renameSync'] as const) {
+      faulty.failOn(op, 'ENOSPC', { when: (p) => p.includes('replication-offset-checkpoint'), partialBytes: 4 });
+      expectStorageError(() => manager.writeHighWatermarks(new Map([['t-0', 9], ['t-1', 3]])), 'ENOSPC');
+      expect(manager.readHighWatermarks()).toEqual(new Map([['t-0', 5]]));
+      expect(fs.readdirSync(dataDir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    }
+    manager.close();
+  });
+});
