@@ -22,8 +22,7 @@ export { onBrokerLost, onBrokerAlive, electPreferredLeaders, firstEligibleInIsr 
 export { alterPartition } from './isr.ts';
 export { initProducerId, PRODUCER_ID_BLOCK_SIZE } from './producer-ids.ts';
 export { MemoryMetadataLog, encodeRecordBatch, decodeRecordBatches, type MetadataLog } from './metadata-log.ts';
-export { FileMetadataLog } from './file-metadata-log.ts';
-export { openMetadataLog } from './segment-metadata-log.ts';
+export { SegmentMetadataLog, openMetadataLog, METADATA_LOG_CONFIG } from './segment-metadata-log.ts';
 export { ClusterController, generateClusterId, type ClusterControllerOptions, type AppliedRecord, type CommitListener } from './cluster-controller.ts';
 export { ControllerMetrics } from './metrics.ts';
 export { createControllerService, POLL_WAIT_MAX_MS, type ControllerService, type ControllerServiceOptions } from './controller-service.ts';

@@ -1,15 +1,83 @@
-// Chooses the metadata log implementation for the process. The storage package's segment log
-// is the target (DESIGN.md § Controller); until it exports `Log`, the single-file log (the same
-// v2 batches, fsynced per append) keeps the controller durable.
+// The metadata log on the storage package's segment log (DESIGN.md § Controller): one directory
+// of segments holding v2 record batches, one batch per decision, each record's value the msgpack
+// of a metadata record. flush.messages = 1 makes every append fsync before it returns; when the
+// fsync fails the log cuts the batch back off, so a decision the caller was refused never
+// reappears on replay. Recovery after a crash (torn tail, bad CRC) is the segment log's own.
 
 import type { Logger } from 'pino';
-import { FileMetadataLog } from './file-metadata-log.ts';
-import type { MetadataLog } from './metadata-log.ts';
+import { decodeBatches } from '@tributary/protocol';
+import { Log, type LogConfig } from '@tributary/storage';
+import { METADATA_LEADER_EPOCH, encodeRecordBatch, type MetadataLog } from './metadata-log.ts';
+import { decodeRecord, type MetadataRecord } from './records.ts';
+
+export const METADATA_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
+  segmentBytes: 64 * 1024 * 1024,
+  segmentMs: Number.MAX_SAFE_INTEGER,
+  indexIntervalBytes: 4096,
+  retentionBytes: -1,
+  retentionMs: -1,
+  flushMessages: 1,
+  flushMs: Number.MAX_SAFE_INTEGER,
+});
+
+/** Bytes asked for per read while replaying. */
+const REPLAY_READ_BYTES_MAX = 1024 * 1024;
+
+export class SegmentMetadataLog implements MetadataLog {
+  readonly log: Log;
+  private readonly now: () => number;
+
+  private constructor(log: Log, now: () => number) {
+    this.log = log;
+    this.now = now;
+  }
+
+  static open(dir: string, options: { logger?: Logger; now?: () => number } = {}): SegmentMetadataLog {
+    const now = options.now ?? Date.now;
+    const log = Log.open(dir, { ...METADATA_LOG_CONFIG }, { clock: now, ...(options.logger ? { logger: options.logger } : {}) });
+    return new SegmentMetadataLog(log, now);
+  }
+
+  append(records: readonly MetadataRecord[]): void {
+    if (records.length === 0) return;
+    const { baseOffset, lastOffset } = this.log.appendAsLeader(encodeRecordBatch(records, this.now()), METADATA_LEADER_EPOCH);
+    if (lastOffset - baseOffset + 1 !== records.length) {
+      throw new Error(`metadata log appended ${lastOffset - baseOffset + 1} records, expected ${records.length}`);
+    }
+    // flush.messages = 1 already fsynced; this keeps the promise even if that config changes.
+    this.log.flush();
+  }
+
+  replay(): MetadataRecord[] {
+    const records: MetadataRecord[] = [];
+    let offset = this.log.logStartOffset;
+    const end = this.log.logEndOffset;
+    while (offset < end) {
+      const decoded = decodeBatches(this.log.read(offset, REPLAY_READ_BYTES_MAX));
+      const last = decoded.at(-1);
+      if (last === undefined || last.offset < offset) throw new Error(`metadata log replay made no progress at offset ${offset}`);
+      for (const r of decoded) {
+        if (r.offset < offset) continue;
+        if (r.value === null) throw new Error(`metadata record at offset ${r.offset} has no value`);
+        records.push(decodeRecord(r.value));
+      }
+      offset = last.offset + 1;
+    }
+    if (records.length !== end - this.log.logStartOffset) {
+      throw new Error(`metadata log replay read ${records.length} records, expected ${end - this.log.logStartOffset}`);
+    }
+    return records;
+  }
+
+  get logEndOffset(): number {
+    return this.log.logEndOffset;
+  }
+
+  close(): void {
+    this.log.close();
+  }
+}
 
 export function openMetadataLog(dir: string, logger: Logger): MetadataLog {
-  const log = FileMetadataLog.open(dir);
-  if (log.truncatedBytes > 0) {
-    logger.warn({ dir, truncatedBytes: log.truncatedBytes }, 'metadata log had a torn tail; truncated');
-  }
-  return log;
+  return SegmentMetadataLog.open(dir, { logger: logger.child({ module: 'metadata-log' }) });
 }

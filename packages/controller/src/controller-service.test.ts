@@ -1,0 +1,246 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import {
+  MSGPACK_CONTENT_TYPE,
+  decodeMsgpack,
+  encodeMsgpack,
+  type ClusterMetadata,
+  type HealthResponse,
+  type RegisterBrokerResponse,
+  type WireError,
+} from '@tributary/protocol';
+import { FakeClock } from '@tributary/testkit';
+import { ClusterController } from './cluster-controller.ts';
+import { createControllerService, type ControllerService } from './controller-service.ts';
+import { SEED_BROKERS, registration } from './internal/fixtures.ts';
+import { MemoryMetadataLog } from './metadata-log.ts';
+
+const logger = pino({ level: 'silent' });
+
+interface Harness {
+  clock: FakeClock;
+  controller: ClusterController;
+  service: ControllerService;
+  call<T = unknown>(url: string, body?: unknown): Promise<{ status: number; body: T }>;
+}
+
+let open: Harness[] = [];
+
+function harness(options: { pollWaitMaxMs?: number } = {}): Harness {
+  const clock = new FakeClock();
+  let n = 0;
+  const controller = new ClusterController({
+    log: new MemoryMetadataLog(),
+    logger,
+    now: clock.now,
+    newId: () => `id-${n++}`,
+    clusterId: 'svc-test',
+    sessionTimeoutMs: 3000,
+    autoLeaderRebalanceEnable: true,
+  });
+  const service = createControllerService({ controller, logger, ...options });
+  const h: Harness = {
+    clock,
+    controller,
+    service,
+    async call<T>(url: string, body?: unknown) {
+      const res = await service.app.inject({
+        method: 'POST',
+        url,
+        headers: { 'content-type': MSGPACK_CONTENT_TYPE },
+        payload: body === undefined ? Buffer.alloc(0) : encodeMsgpack(body),
+      });
+      expect(res.headers['content-type']).toContain(MSGPACK_CONTENT_TYPE);
+      return { status: res.statusCode, body: decodeMsgpack(res.rawPayload) as T };
+    },
+  };
+  open.push(h);
+  return h;
+}
+
+afterEach(async () => {
+  for (const h of open) {
+    await h.service.close();
+    h.controller.close();
+  }
+  open = [];
+});
+
+async function registerSeed(h: Harness): Promise<Map<number, number>> {
+  const epochs = new Map<number, number>();
+  for (const [id, rack] of SEED_BROKERS) {
+    const res = await h.call<RegisterBrokerResponse>('/broker/register', registration(id, rack));
+    expect(res.status).toBe(200);
+    epochs.set(id, res.body.brokerEpoch);
+  }
+  return epochs;
+}
+
+const ROUTES = [
+  '/broker/register',
+  '/broker/heartbeat',
+  '/broker/controlled-shutdown',
+  '/metadata/poll',
+  '/partition/alter',
+  '/admin/create-topic',
+  '/admin/delete-topic',
+  '/admin/elect-leaders',
+  '/admin/set-broker-config',
+];
+
+const GARBAGE: [string, unknown][] = [
+  ['a number', 42],
+  ['a string', 'hello'],
+  ['an array', [1, 2, 3]],
+  ['binary', Buffer.from([1, 2, 3])],
+  ['null', null],
+  ['wrong field types', { brokerId: 'zero', brokerEpoch: -5, topic: 7, name: ['x'], partitions: 'ten', sinceVersion: 'x', maxWaitMs: -1, newIsr: 'all', configs: 5, rack: 3, incarnationId: '', internal: 'x' }],
+  ['huge numbers', { brokerId: 2 ** 60, brokerEpoch: 1e300, partition: -1, leaderEpoch: 1.5, partitionEpoch: 0, newIsr: [1e20], partitions: [-1], topic: 't', sinceVersion: 2 ** 60 }],
+];
+
+describe('ControllerService', () => {
+  it('answers health and metrics', async () => {
+    const h = harness();
+    const health = await h.service.app.inject({ method: 'GET', url: '/health' });
+    expect(health.statusCode).toBe(200);
+    expect(decodeMsgpack(health.rawPayload) as HealthResponse).toEqual({ status: 'ok', role: 'controller', metadataVersion: 1 });
+    const metrics = await h.service.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.statusCode).toBe(200);
+    expect(metrics.headers['content-type']).toContain('text/plain');
+    expect(metrics.payload).toContain('tributary_active_controller_count 1');
+    expect(metrics.payload).toContain('tributary_metadata_version 1');
+    expect(metrics.payload).toContain('tributary_offline_partitions_count 0');
+    expect(metrics.payload).toContain('tributary_fenced_broker_count 0');
+    expect(metrics.payload).toContain('process_cpu_user_seconds_total');
+  });
+
+  it.each(ROUTES.flatMap((route) => GARBAGE.map(([what, body]) => [route, what, body] as const)))('%s refuses %s with INVALID_REQUEST', async (route, _what, body) => {
+    const h = harness();
+    const res = await h.call<WireError>(route, body);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('INVALID_REQUEST');
+  });
+
+  it.each(ROUTES)('%s refuses bytes that are not msgpack, and other content types', async (route) => {
+    const h = harness();
+    const bad = await h.service.app.inject({ method: 'POST', url: route, headers: { 'content-type': MSGPACK_CONTENT_TYPE }, payload: Buffer.from([0xc1, 0xff, 0x00]) });
+    expect(bad.statusCode).toBe(400);
+    expect((decodeMsgpack(bad.rawPayload) as WireError).code).toBe('INVALID_REQUEST');
+    const json = await h.service.app.inject({ method: 'POST', url: route, headers: { 'content-type': 'application/json' }, payload: '{}' });
+    expect(json.statusCode).toBe(400);
+    const empty = await h.call<WireError>(route);
+    if (route !== '/metadata/poll') expect(empty.body.code).toBe('INVALID_REQUEST');
+  });
+
+  it('refuses an unknown admin operation', async () => {
+    const h = harness();
+    const res = await h.call<WireError>('/admin/reassign-partitions', {});
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('INVALID_REQUEST');
+  });
+
+  it('registers brokers, creates a topic placed as the seed table, and publishes it', async () => {
+    const h = harness();
+    await registerSeed(h);
+    const created = await h.call<{ topic: { partitions: { replicas: number[]; leader: number; isr: number[] }[] } }>('/admin/create-topic', {
+      name: 'orders',
+      partitions: 10,
+      replicationFactor: 3,
+      configs: { 'min.insync.replicas': '2' },
+    });
+    expect(created.status).toBe(200);
+    expect(created.body.topic.partitions.map((p) => p.replicas)).toEqual([
+      [0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5], [2, 5, 0], [5, 0, 3], [0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5],
+    ]);
+    const poll = await h.call<ClusterMetadata>('/metadata/poll', { sinceVersion: 0, maxWaitMs: 0 });
+    expect(poll.body.clusterId).toBe('svc-test');
+    expect(poll.body.brokers.map((b) => [b.id, b.rack, b.alive])).toEqual([
+      [0, 'rack-1', true], [1, 'rack-1', true], [2, 'rack-1', true], [3, 'rack-2', true], [4, 'rack-2', true], [5, 'rack-2', true],
+    ]);
+    expect(poll.body.topics[0]!.partitions[5]).toEqual({ topic: 'orders', partition: 5, replicas: [5, 0, 3], leader: 5, leaderEpoch: 0, partitionEpoch: 0, isr: [5, 0, 3] });
+  });
+
+  it.each([
+    [{ name: 'bad/name', partitions: 1, replicationFactor: 1 }, 400, 'INVALID_TOPIC'],
+    [{ name: 'x', partitions: 0, replicationFactor: 1 }, 400, 'INVALID_PARTITIONS'],
+    [{ name: 'x', partitions: 10_001, replicationFactor: 1 }, 400, 'INVALID_PARTITIONS'],
+    [{ name: 'x', partitions: 1, replicationFactor: 7 }, 400, 'INVALID_REPLICATION_FACTOR'],
+    [{ name: 'x', partitions: 1, replicationFactor: 1, configs: { 'no.such': 1 } }, 400, 'INVALID_CONFIG'],
+    [{ name: 'x', partitions: 1, replicationFactor: 1, configs: { 'min.insync.replicas': 0 } }, 400, 'INVALID_CONFIG'],
+    [{ name: 'x', partitions: 1, replicationFactor: 1, configs: { 'min.insync.replicas': { a: 1 } } }, 400, 'INVALID_REQUEST'],
+  ])('create-topic %j -> %s %s', async (body, status, code) => {
+    const h = harness();
+    await registerSeed(h);
+    const res = await h.call<WireError>('/admin/create-topic', body);
+    expect(res.status).toBe(status);
+    expect(res.body.code).toBe(code);
+  });
+
+  it('refuses a duplicate topic and deletes topics', async () => {
+    const h = harness();
+    await registerSeed(h);
+    expect((await h.call('/admin/create-topic', { name: 't', partitions: 1, replicationFactor: 1 })).status).toBe(200);
+    expect((await h.call<WireError>('/admin/create-topic', { name: 't', partitions: 1, replicationFactor: 1 })).body.code).toBe('TOPIC_ALREADY_EXISTS');
+    expect((await h.call('/admin/delete-topic', { name: 't' })).status).toBe(200);
+    const missing = await h.call<WireError>('/admin/delete-topic', { name: 't' });
+    expect([missing.status, missing.body.code]).toEqual([404, 'UNKNOWN_TOPIC_OR_PARTITION']);
+  });
+
+  it('heartbeats answer the metadata version; stale epochs are refused', async () => {
+    const h = harness();
+    const epochs = await registerSeed(h);
+    const ok = await h.call<{ metadataVersion: number }>('/broker/heartbeat', { brokerId: 0, brokerEpoch: epochs.get(0) });
+    expect(ok.body).toEqual({ metadataVersion: h.controller.version });
+    const stale = await h.call<WireError>('/broker/heartbeat', { brokerId: 0, brokerEpoch: 9 });
+    expect([stale.status, stale.body.code]).toEqual([409, 'STALE_BROKER_EPOCH']);
+    const unknown = await h.call<WireError>('/broker/heartbeat', { brokerId: 42, brokerEpoch: 0 });
+    expect(unknown.body.code).toBe('STALE_BROKER_EPOCH');
+  });
+
+  it('a metadata poll waits for a change and is woken by it', async () => {
+    const h = harness();
+    const version = h.controller.version;
+    const pending = h.call<ClusterMetadata>('/metadata/poll', { sinceVersion: version, maxWaitMs: 20_000 });
+    await new Promise((r) => setImmediate(r));
+    while (h.service.waitingPolls() === 0) await new Promise((r) => setTimeout(r, 5));
+    const started = Date.now();
+    await h.call('/broker/register', registration(0, 'rack-1'));
+    const res = await pending;
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(res.body.version).toBeGreaterThan(version);
+    expect(res.body.brokers.map((b) => b.id)).toEqual([0]);
+    expect(h.service.waitingPolls()).toBe(0);
+  });
+
+  it('a metadata poll answers at once when behind, and with the same version after its wait', async () => {
+    const h = harness({ pollWaitMaxMs: 50 });
+    const behind = await h.call<ClusterMetadata>('/metadata/poll', { sinceVersion: 0, maxWaitMs: 60_000 });
+    expect(behind.body.version).toBe(1);
+    const waited = await h.call<ClusterMetadata>('/metadata/poll', { sinceVersion: 1, maxWaitMs: 60_000 });
+    expect(waited.body.version).toBe(1);
+  });
+
+  it('close() answers waiting polls', async () => {
+    const h = harness();
+    const pending = h.call<ClusterMetadata>('/metadata/poll', { sinceVersion: 1, maxWaitMs: 30_000 });
+    while (h.service.waitingPolls() === 0) await new Promise((r) => setTimeout(r, 5));
+    await h.service.close();
+    expect((await pending).body.version).toBe(1);
+  });
+
+  it('hands out producer ids, elects leaders and sets broker configs', async () => {
+    const h = harness();
+    await registerSeed(h);
+    const a = await h.call<{ producerId: number; producerEpoch: number }>('/admin/init-producer-id', {});
+    const b = await h.call<{ producerId: number; producerEpoch: number }>('/admin/init-producer-id');
+    expect([a.body, b.body]).toEqual([{ producerId: 0, producerEpoch: 0 }, { producerId: 1, producerEpoch: 0 }]);
+    await h.call('/admin/create-topic', { name: 't', partitions: 2, replicationFactor: 3 });
+    const elected = await h.call('/admin/elect-leaders', { topic: 't' });
+    expect(elected.body).toEqual({ elected: [] });
+    expect((await h.call<WireError>('/admin/elect-leaders', { topic: 't', partitions: [5] })).body.code).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    expect((await h.call('/admin/set-broker-config', { brokerId: 1, configs: { 'follower.replication.throttled.rate': 1024 } })).status).toBe(200);
+    expect(h.controller.metadata().brokers[1]!.configs).toEqual({ 'follower.replication.throttled.rate': 1024 });
+    expect((await h.call<WireError>('/admin/set-broker-config', { brokerId: 1, configs: { 'log.retention.ms': 5 } })).body.code).toBe('INVALID_CONFIG');
+    expect((await h.call<WireError>('/admin/set-broker-config', { brokerId: 1, configs: { 'follower.replication.throttled.rate': 0 } })).body.code).toBe('INVALID_CONFIG');
+  });
+});
