@@ -258,7 +258,7 @@ export class Producer {
     const result = this.accumulator.append(p.topic, partition, p.record, now, Math.min(this.accumulator.options.batchSizeMax, maxMessageBytes), p.resolve, p.reject);
     this.bufferedBytes += result.bytes;
     if (sticky && result.full) this.chooseSticky(p.topic, count, partition);
-    if (result.full) this.scheduleDrain();
+    if (result.full || this.flushing > 0) this.scheduleDrain();
     else if (result.opened) this.armTimer(now + this.accumulator.options.lingerMs);
   }
 
@@ -420,7 +420,7 @@ export class Producer {
     }
     const retriable = err.retriable;
     const message = retriable
-      ? `delivery timeout: ${batch.recordCount} record(s) to ${where} not acknowledged within ${this.deliveryTimeoutMs} ms after ${batch.attempts} attempt(s); last error ${err.code}: ${err.message}`
+      ? `delivery timeout: ${batch.recordCount} record(s) to ${where} not acknowledged after ${batch.attempts} attempt(s) over ${now - batch.createdMs} ms (the next retry would pass deliveryTimeoutMs ${this.deliveryTimeoutMs}); last error ${err.code}: ${err.message}`
       : `failed to produce ${batch.recordCount} record(s) to ${where} (attempt ${batch.attempts}): ${err.code}: ${err.message}`;
     this.finishFailed(batch, new TributaryError(err.code, message, { cause: err }), true);
   }

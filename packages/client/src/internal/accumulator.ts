@@ -199,37 +199,52 @@ export class RecordAccumulator {
   /**
    * Picks every due head batch whose leader is known and whose broker may take another request,
    * marks its partition in flight, and groups the batches per broker, at most `requestBytesMax`
-   * of batches per request (one batch at least).
+   * of batches per request (one batch at least). Head batches not yet due join a request that
+   * goes to their leader anyway.
    */
   drain(nowMs: number, flushing: boolean, leaderOf: (topic: string, partition: number) => number | undefined, brokerAvailable: (broker: number) => boolean, requestBytesMax = Infinity): DrainResult {
     const byBroker = new Map<number, ProducerBatch[]>();
     const requestBytes = new Map<number, number>();
     let leaderMissing = false;
     let nextDueMs = Infinity;
-    for (const q of this.queues.values()) {
-      const head = q.batches[0];
-      if (head === undefined || q.inFlight) continue;
-      if (!this.isDue(q, nowMs, flushing)) {
-        nextDueMs = Math.min(nextDueMs, q.retryAtMs > nowMs ? q.retryAtMs : head.createdMs + this.options.lingerMs);
-        continue;
-      }
-      const leader = leaderOf(q.topic, q.partition);
-      if (leader === undefined) {
-        leaderMissing = true;
-        continue;
-      }
-      if (!brokerAvailable(leader)) continue;
+    // Batches not yet due ride along when their leader gets a request anyway: over HTTP a
+    // request costs more than a smaller batch does.
+    const notDue: { q: PartitionQueue; leader: number }[] = [];
+    const take = (q: PartitionQueue, head: ProducerBatch, leader: number): boolean => {
       const size = head.encoded?.length ?? head.builder.sizeInBytes;
       const used = requestBytes.get(leader) ?? 0;
-      if (used > 0 && used + size > requestBytesMax) {
-        nextDueMs = nowMs;
-        continue;
-      }
+      if (used > 0 && used + size > requestBytesMax) return false;
       requestBytes.set(leader, used + size);
       let list = byBroker.get(leader);
       if (!list) byBroker.set(leader, (list = []));
       list.push(head);
       q.inFlight = true;
+      return true;
+    };
+    for (const q of this.queues.values()) {
+      const head = q.batches[0];
+      if (head === undefined || q.inFlight) continue;
+      const due = this.isDue(q, nowMs, flushing);
+      if (!due && q.retryAtMs > nowMs) {
+        nextDueMs = Math.min(nextDueMs, q.retryAtMs);
+        continue;
+      }
+      const leader = leaderOf(q.topic, q.partition);
+      if (leader === undefined) {
+        if (due) leaderMissing = true;
+        else nextDueMs = Math.min(nextDueMs, head.createdMs + this.options.lingerMs);
+        continue;
+      }
+      if (!due) {
+        notDue.push({ q, leader });
+        continue;
+      }
+      if (!brokerAvailable(leader)) continue;
+      if (!take(q, head, leader)) nextDueMs = nowMs;
+    }
+    for (const { q, leader } of notDue) {
+      const head = q.batches[0]!;
+      if (!byBroker.has(leader) || !take(q, head, leader)) nextDueMs = Math.min(nextDueMs, head.createdMs + this.options.lingerMs);
     }
     return { byBroker, leaderMissing, nextDueMs };
   }

@@ -1,0 +1,256 @@
+// A small in-memory fake of a Tributary cluster for client tests: N brokers (real HTTP servers on
+// port 0, built with the transport's msgpack server) sharing one metadata image and one in-memory
+// log per partition. Tests steer it through `state` and the `onProduce` / `onFetch` hooks.
+
+import { createMsgpackServer, type MsgpackServer } from '@tributary/transport/server';
+import {
+  DEFAULT_TOPIC_CONFIGS,
+  EARLIEST_TIMESTAMP,
+  TributaryError,
+  decodeBatches,
+  readBatchHeader,
+  stampBatch,
+  type BrokerMetadataResponse,
+  type FetchRequest,
+  type FetchResponse,
+  type ListOffsetsRequest,
+  type ProduceRequest,
+  type ProduceResponse,
+  type WireError,
+} from '@tributary/protocol';
+
+export interface FakePartition {
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+  /** Stamped batches, in order. */
+  batches: Buffer[];
+  logEndOffset: number;
+  /** Idempotence: producerId -> list of { baseSequence, baseOffset }. */
+  sequences: Map<number, { baseSequence: number; count: number; baseOffset: number }[]>;
+}
+
+export interface ProduceCall {
+  broker: number;
+  request: ProduceRequest;
+}
+
+export interface FetchCall {
+  broker: number;
+  request: FetchRequest;
+}
+
+export class FakeCluster {
+  readonly brokers: { id: number; rack: string; server: MsgpackServer; port: number; alive: boolean }[] = [];
+  readonly topics = new Map<string, FakePartition[]>();
+  readonly produceCalls: ProduceCall[] = [];
+  readonly fetchCalls: FetchCall[] = [];
+  /** Return a WireError to fail that partition of a produce request; 'append-then-timeout' appends and answers REQUEST_TIMED_OUT. */
+  onProduce: ((broker: number, topic: string, partition: number, attempt: number) => WireError | 'append-then-timeout' | undefined) | undefined;
+  /** Return a partial fetch answer override (error or preferredReadReplica). */
+  onFetch: ((broker: number, topic: string, partition: number) => { error?: WireError; preferredReadReplica?: number } | undefined) | undefined;
+  private nextProducerId = 1000;
+  private produceAttempts = new Map<string, number>();
+
+  static async start(brokerCount = 3): Promise<FakeCluster> {
+    const cluster = new FakeCluster();
+    for (let id = 0; id < brokerCount; id++) {
+      const server = createMsgpackServer();
+      cluster.routes(server, id);
+      await server.listen({ port: 0, host: '127.0.0.1' });
+      const port = (server.server.address() as { port: number }).port;
+      cluster.brokers.push({ id, rack: id % 2 === 0 ? 'rack-1' : 'rack-2', server, port, alive: true });
+    }
+    return cluster;
+  }
+
+  get bootstrap(): string[] {
+    return [`127.0.0.1:${this.brokers[0]!.port}`];
+  }
+
+  createTopic(name: string, partitions: number, leaders?: number[]): void {
+    const n = this.brokers.length;
+    this.topics.set(
+      name,
+      Array.from({ length: partitions }, (_, p) => {
+        const leader = leaders?.[p] ?? p % n;
+        const replicas = [leader, (leader + 1) % n];
+        return { leader, leaderEpoch: 0, replicas, isr: [...replicas], batches: [], logEndOffset: 0, sequences: new Map() };
+      }),
+    );
+  }
+
+  partition(topic: string, partition: number): FakePartition {
+    const p = this.topics.get(topic)?.[partition];
+    if (!p) throw new Error(`no ${topic}-${partition}`);
+    return p;
+  }
+
+  moveLeader(topic: string, partition: number, leader: number): void {
+    const p = this.partition(topic, partition);
+    p.leader = leader;
+    p.leaderEpoch++;
+  }
+
+  /** Every record value of a partition's log, in offset order. */
+  values(topic: string, partition: number): string[] {
+    return decodeBatches(Buffer.concat(this.partition(topic, partition).batches)).map((r) => r.value?.toString() ?? '');
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.brokers.map((b) => b.server.close()));
+  }
+
+  private metadata(broker: number, topics: string[] | undefined): BrokerMetadataResponse {
+    const names = topics ?? [...this.topics.keys()];
+    return {
+      clusterId: 'fake',
+      version: 1,
+      brokerId: broker,
+      controller: { host: '127.0.0.1', port: 1 },
+      brokers: this.brokers.map((b) => ({ id: b.id, rack: b.rack, host: '127.0.0.1', port: b.port, alive: b.alive })),
+      topics: names
+        .filter((n) => this.topics.has(n))
+        .map((name) => ({
+          name,
+          configs: { ...DEFAULT_TOPIC_CONFIGS },
+          partitions: this.topics.get(name)!.map((p, partition) => ({ partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr })),
+        })),
+      unknownTopics: names.filter((n) => !this.topics.has(n)),
+    };
+  }
+
+  private append(p: FakePartition, records: Buffer): number {
+    const header = readBatchHeader(records);
+    if (header.producerId >= 0) {
+      const seen = p.sequences.get(header.producerId) ?? [];
+      const dup = seen.find((s) => s.baseSequence === header.baseSequence);
+      if (dup) return dup.baseOffset;
+      const last = seen[seen.length - 1];
+      const expected = last ? last.baseSequence + last.count : 0;
+      if (header.baseSequence !== expected) throw new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', `expected sequence ${expected}, got ${header.baseSequence}`);
+      seen.push({ baseSequence: header.baseSequence, count: header.recordCount, baseOffset: p.logEndOffset });
+      p.sequences.set(header.producerId, seen);
+    }
+    const copy = Buffer.from(records);
+    const baseOffset = p.logEndOffset;
+    stampBatch(copy, baseOffset, p.leaderEpoch);
+    p.batches.push(copy);
+    p.logEndOffset += header.recordCount;
+    return baseOffset;
+  }
+
+  private routes(app: MsgpackServer, broker: number): void {
+    app.post('/metadata', async (req) => this.metadata(broker, (req.body as { topics?: string[] }).topics));
+    app.post('/admin/init-producer-id', async () => ({ producerId: this.nextProducerId++, producerEpoch: 0 }));
+    app.post('/admin/create-topic', async (req) => {
+      const body = req.body as { name: string; partitions: number };
+      if (this.topics.has(body.name)) throw new TributaryError('TOPIC_ALREADY_EXISTS', `topic '${body.name}' already exists`);
+      this.createTopic(body.name, body.partitions);
+      return { topic: {} };
+    });
+    app.post('/admin/delete-topic', async (req) => {
+      this.topics.delete((req.body as { name: string }).name);
+      return {};
+    });
+    app.post('/describe-replicas', async (req) => {
+      const name = (req.body as { topic: string }).topic;
+      const parts = this.topics.get(name) ?? [];
+      return {
+        partitions: parts
+          .map((p, partition) => ({ p, partition }))
+          .filter(({ p }) => p.leader === broker)
+          .map(({ p, partition }) => ({
+            partition,
+            highWatermark: p.logEndOffset,
+            logStartOffset: 0,
+            logEndOffset: p.logEndOffset,
+            replicas: p.replicas.map((brokerId) => ({ brokerId, logEndOffset: p.logEndOffset, lagRecords: 0, lastCaughtUpMsAgo: 0 })),
+          })),
+      };
+    });
+    app.post('/produce', async (req) => {
+      const request = req.body as ProduceRequest;
+      this.produceCalls.push({ broker, request: { ...request, partitions: request.partitions.map((p) => ({ ...p, records: Buffer.from(p.records) })) } });
+      const response: ProduceResponse = { partitions: [] };
+      for (const { topic, partition, records } of request.partitions) {
+        const key = `${topic}-${partition}`;
+        const attempt = (this.produceAttempts.get(key) ?? 0) + 1;
+        this.produceAttempts.set(key, attempt);
+        const p = this.topics.get(topic)?.[partition];
+        const hooked = this.onProduce?.(broker, topic, partition, attempt);
+        if (hooked && hooked !== 'append-then-timeout') {
+          response.partitions.push({ topic, partition, baseOffset: -1, error: hooked });
+        } else if (!p) {
+          response.partitions.push({ topic, partition, baseOffset: -1, error: { code: 'UNKNOWN_TOPIC_OR_PARTITION', message: `no ${key}` } });
+        } else if (p.leader !== broker) {
+          response.partitions.push({ topic, partition, baseOffset: -1, error: { code: 'NOT_LEADER_OR_FOLLOWER', message: `broker ${broker} does not lead ${key}` } });
+        } else {
+          try {
+            const baseOffset = this.append(p, Buffer.from(records));
+            if (hooked === 'append-then-timeout') response.partitions.push({ topic, partition, baseOffset: -1, error: { code: 'REQUEST_TIMED_OUT', message: 'not committed in time' } });
+            else response.partitions.push({ topic, partition, baseOffset });
+          } catch (err) {
+            response.partitions.push({ topic, partition, baseOffset: -1, error: (err as TributaryError).toWire() });
+          }
+        }
+      }
+      return response;
+    });
+    app.post('/list-offsets', async (req) => {
+      const request = req.body as ListOffsetsRequest;
+      return {
+        partitions: request.partitions.map(({ topic, partition, timestamp }) => {
+          const p = this.topics.get(topic)?.[partition];
+          if (!p) return { topic, partition, offset: -1, timestamp, error: { code: 'UNKNOWN_TOPIC_OR_PARTITION', message: 'unknown' } };
+          return { topic, partition, offset: timestamp === EARLIEST_TIMESTAMP ? 0 : p.logEndOffset, timestamp };
+        }),
+      };
+    });
+    app.post('/fetch', async (req) => {
+      const request = req.body as FetchRequest;
+      this.fetchCalls.push({ broker, request });
+      const deadline = Date.now() + Math.min(request.maxWaitMs, 200);
+      for (;;) {
+        const response = this.fetchOnce(broker, request);
+        if (response.partitions.some((p) => p.records.length > 0 || p.error) || Date.now() >= deadline) return response;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    });
+  }
+
+  private fetchOnce(broker: number, request: FetchRequest): FetchResponse {
+    const response: FetchResponse = { partitions: [] };
+    for (const { topic, partition, offset } of request.partitions) {
+      const p = this.topics.get(topic)?.[partition];
+      const base = { topic, partition, highWatermark: p?.logEndOffset ?? -1, logStartOffset: 0, records: Buffer.alloc(0) };
+      const hooked = this.onFetch?.(broker, topic, partition);
+      if (hooked?.error) {
+        response.partitions.push({ ...base, error: hooked.error });
+        continue;
+      }
+      if (!p) {
+        response.partitions.push({ ...base, error: { code: 'UNKNOWN_TOPIC_OR_PARTITION', message: 'unknown' } });
+        continue;
+      }
+      if (!p.replicas.includes(broker) && p.leader !== broker) {
+        response.partitions.push({ ...base, error: { code: 'NOT_LEADER_OR_FOLLOWER', message: 'not a replica' } });
+        continue;
+      }
+      if (offset > p.logEndOffset) {
+        response.partitions.push({ ...base, error: { code: 'OFFSET_OUT_OF_RANGE', message: `offset ${offset} > ${p.logEndOffset}` } });
+        continue;
+      }
+      // Whole batches from the one holding `offset` on (a batch may start before it).
+      const chunks = p.batches.filter((b) => {
+        const h = readBatchHeader(b);
+        return h.baseOffset + h.lastOffsetDelta >= offset;
+      });
+      const answer: FetchResponse['partitions'][number] = { ...base, records: Buffer.concat(chunks) };
+      if (hooked?.preferredReadReplica !== undefined) answer.preferredReadReplica = hooked.preferredReadReplica;
+      response.partitions.push(answer);
+    }
+    return response;
+  }
+}
