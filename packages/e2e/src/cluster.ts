@@ -1,0 +1,55 @@
+// A real local cluster for a test file: controller and brokers as OS processes on free ports in a
+// temp dir, started by the launcher exactly as `tributary local up --detach` starts them.
+
+import { Admin } from '@tributary/client';
+import { localDown, localStatus, localUp, type LocalUpOptions } from '@tributary/launcher';
+import { tempDir } from '@tributary/testkit';
+import { freePortBlock } from '@tributary/testkit';
+
+export interface TestCluster {
+  dataDir: string;
+  basePort: number;
+  controllerPort: number;
+  brokerPorts: number[];
+  bootstrap: string[];
+  admin: Admin;
+  stop(): Promise<void>;
+}
+
+export async function startTestCluster(options: Partial<LocalUpOptions> = {}): Promise<TestCluster> {
+  const { dir, cleanup } = tempDir('tributary-e2e-');
+  const brokers = options.brokers ?? 6;
+  const basePort = await freePortBlock(brokers + 2);
+  const cluster = await localUp({ ...options, dataDir: dir, basePort, brokers, mode: 'detach', readyTimeoutMs: options.readyTimeoutMs ?? 90_000 });
+  const brokerPorts = cluster.state.layout.brokers.map((b) => b.port);
+  const bootstrap = brokerPorts.map((p) => `127.0.0.1:${p}`);
+  const admin = new Admin({ bootstrap });
+  return {
+    dataDir: dir,
+    basePort,
+    controllerPort: cluster.state.layout.controllerPort,
+    brokerPorts,
+    bootstrap,
+    admin,
+    async stop() {
+      await admin.close().catch(() => undefined);
+      await localDown(dir, { timeoutMs: 10_000 }).catch(() => undefined);
+      if (process.env.TRIBUTARY_KEEP_TEST_DATA) {
+        console.log(`kept test data in ${dir}`);
+      } else {
+        cleanup();
+      }
+    },
+  };
+}
+
+/** Every process of the cluster is still running (not crashed by what the test did). */
+export function allRunning(dataDir: string): boolean {
+  return localStatus(dataDir).processes.every((p) => p.status === 'running');
+}
+
+/** The seed's placement for 6 brokers in 2 racks, 10 partitions, RF 3 (leader first). */
+export const SEED_PLACEMENT = [
+  [0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5], [2, 5, 0],
+  [5, 0, 3], [0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5],
+];
