@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import {
+  controlledShutdown,
+  expireSessions,
+  expiredSessions,
+  fenceBroker,
+  heartbeat,
+  registerBroker,
+  setBrokerConfig,
+} from './broker-registry.ts';
+import { apply, clusterOf, codeOf, registration, withTopic } from './internal/fixtures.ts';
+import { ClusterState } from './cluster-state.ts';
+
+describe('registerBroker', () => {
+  it('gives a new broker epoch 0 and makes it alive', () => {
+    const state = new ClusterState();
+    const { records, reply } = registerBroker(state, registration(7, 'rack-1'));
+    expect(reply).toEqual({ brokerEpoch: 0 });
+    expect(records).toEqual([{ type: 'RegisterBroker', brokerId: 7, brokerEpoch: 0, incarnationId: 'inc-7', rack: 'rack-1', internal: { host: 'broker-7', port: 9092 }, external: { host: '127.0.0.1', port: 19099 } }]);
+    apply(state, records);
+    expect(state.brokers.get(7)).toMatchObject({ id: 7, epoch: 0, alive: true, configs: {} });
+  });
+
+  it.each([
+    // [case, fenced first?, incarnation, expected record types, expected epoch]
+    ['same incarnation, alive: a retry, nothing logged', false, 'inc-1', [], 0],
+    ['same incarnation, fenced: unfenced at the same epoch', true, 'inc-1', ['UnfenceBroker'], 0],
+    ['new incarnation, fenced: epoch + 1', true, 'inc-1b', ['RegisterBroker'], 1],
+    ['new incarnation, alive: old one fenced first, then epoch + 1', false, 'inc-1b', ['FenceBroker', 'RegisterBroker'], 1],
+  ] as const)('%s', (_name, fencedFirst, incarnationId, types, epoch) => {
+    const state = clusterOf([[1, 'r1']]);
+    if (fencedFirst) apply(state, fenceBroker(state, 1));
+    const { records, reply } = registerBroker(state, registration(1, 'r1', incarnationId));
+    expect(records.map((r) => r.type)).toEqual(types);
+    expect(reply.brokerEpoch).toBe(epoch);
+    apply(state, records);
+    expect(state.brokers.get(1)).toMatchObject({ epoch, alive: true, incarnationId });
+  });
+
+  it('same incarnation with new listeners re-registers at the same epoch', () => {
+    const state = clusterOf([[1, 'r1']]);
+    const moved = { ...registration(1, 'r1'), external: { host: '127.0.0.1', port: 29093 } };
+    const { records, reply } = registerBroker(state, moved);
+    expect(records.map((r) => r.type)).toEqual(['RegisterBroker']);
+    expect(reply.brokerEpoch).toBe(0);
+    apply(state, records);
+    expect(state.brokers.get(1)!.external.port).toBe(29093);
+  });
+
+  it('a fast restart of a leader moves its leaderships before the new incarnation registers', () => {
+    const state = withTopic(clusterOf(), { name: 't', partitions: 1, replicationFactor: 3 });
+    const { records } = registerBroker(state, registration(0, 'rack-1', 'inc-0-restarted'));
+    apply(state, records);
+    expect(state.partition('t', 0)).toMatchObject({ replicas: [0, 3, 1], leader: 3, leaderEpoch: 1, isr: [3, 1] });
+    expect(state.brokers.get(0)).toMatchObject({ epoch: 1, alive: true });
+  });
+
+  it('keeps dynamic configs across a re-registration', () => {
+    const state = clusterOf([[1, 'r1']]);
+    apply(state, setBrokerConfig(state, { brokerId: 1, configs: { 'follower.replication.throttled.rate': 100 } }));
+    apply(state, registerBroker(state, registration(1, 'r1', 'new')).records);
+    expect(state.brokers.get(1)!.configs).toEqual({ 'follower.replication.throttled.rate': 100 });
+  });
+});
+
+describe('heartbeat', () => {
+  it.each([
+    ['current epoch', 1, 0, 'no error'],
+    ['stale epoch', 1, 1, 'STALE_BROKER_EPOCH'],
+    ['unknown broker', 9, 0, 'STALE_BROKER_EPOCH'],
+  ])('%s -> %s', (_name, brokerId, brokerEpoch, code) => {
+    const state = clusterOf([[1, 'r1']]);
+    expect(codeOf(() => heartbeat(state, { brokerId, brokerEpoch }))).toBe(code);
+  });
+
+  it('tells a fenced broker to register again', () => {
+    const state = clusterOf([[1, 'r1']]);
+    apply(state, fenceBroker(state, 1));
+    expect(codeOf(() => heartbeat(state, { brokerId: 1, brokerEpoch: 0 }))).toBe('STALE_BROKER_EPOCH');
+  });
+
+  it('ignores heartbeats of a broker fenced by its controlled shutdown', () => {
+    const state = clusterOf([[1, 'r1']]);
+    apply(state, controlledShutdown(state, 1, 0).records);
+    state.sessions.get(1)!.shuttingDown = true;
+    expect(state.isAlive(1)).toBe(false);
+    expect(heartbeat(state, { brokerId: 1, brokerEpoch: 0 })).toEqual({ accepted: false });
+  });
+});
+
+describe('session expiry', () => {
+  it.each([
+    // [last heartbeats of brokers 0..2, now, expired]
+    [[0, 0, 0], 3000, []],
+    [[0, 0, 0], 3001, [0, 1, 2]],
+    [[0, 1000, 2500], 4000, [0]],
+    [[0, 1000, 2500], 5501, [0, 1, 2]],
+  ])('heartbeats at %j, now %d -> expired %j', (beats, now, expected) => {
+    const state = clusterOf([[0, 'a'], [1, 'a'], [2, 'b']]);
+    beats.forEach((t, id) => state.touch(id, t));
+    expect(expiredSessions(state, now, 3000)).toEqual(expected);
+  });
+
+  it('fences expired brokers one after another, each seeing the last', () => {
+    const state = withTopic(clusterOf(), { name: 't', partitions: 1, replicationFactor: 3 });
+    state.touch(0, 0);
+    state.touch(3, 0);
+    for (const id of [1, 2, 4, 5]) state.touch(id, 10_000);
+    apply(state, expireSessions(state, 5000, 3000));
+    expect(state.isAlive(0)).toBe(false);
+    expect(state.isAlive(3)).toBe(false);
+    expect(state.partition('t', 0)).toMatchObject({ leader: 1, leaderEpoch: 2, partitionEpoch: 2, isr: [1] });
+  });
+
+  it('does not fence a fenced broker twice', () => {
+    const state = clusterOf([[0, 'a']]);
+    apply(state, fenceBroker(state, 0));
+    expect(expireSessions(state, 1e9, 3000)).toEqual([]);
+    expect(fenceBroker(state, 0)).toEqual([]);
+  });
+});
+
+describe('controlledShutdown', () => {
+  it('moves every leadership to another ISR member, leaves the ISRs, then is fenced', () => {
+    const state = withTopic(clusterOf(), { name: 't', partitions: 10, replicationFactor: 3 });
+    const { records, reply } = controlledShutdown(state, 0, 0);
+    expect(reply).toEqual({ remainingLeaderships: 0 });
+    apply(state, records);
+    expect(records.at(-1)).toEqual({ type: 'FenceBroker', brokerId: 0, brokerEpoch: 0 });
+    const p0 = state.partition('t', 0)!;
+    expect(p0).toMatchObject({ leader: 3, leaderEpoch: 1, partitionEpoch: 1, isr: [3, 1] });
+    const p4 = state.partition('t', 4)!; // [2,5,0]: a follower, only leaves the ISR
+    expect(p4).toMatchObject({ leader: 2, leaderEpoch: 0, partitionEpoch: 1, isr: [2, 5] });
+    for (const { partition } of state.allPartitions()) {
+      expect(partition.leader).not.toBe(0);
+      expect(partition.isr).not.toContain(0);
+    }
+  });
+
+  it('keeps leaderships it cannot move and stays alive', () => {
+    const state = withTopic(clusterOf(), { name: 'solo', partitions: 6, replicationFactor: 1 });
+    const { records, reply } = controlledShutdown(state, 0, 0);
+    expect(reply).toEqual({ remainingLeaderships: 1 });
+    expect(records).toEqual([]);
+  });
+
+  it('does not hand leadership to another broker that is shutting down', () => {
+    const state = withTopic(clusterOf(), { name: 't', partitions: 1, replicationFactor: 3 }); // [0,3,1]
+    state.sessions.get(3)!.shuttingDown = true;
+    apply(state, controlledShutdown(state, 0, 0).records);
+    expect(state.partition('t', 0)).toMatchObject({ leader: 1, isr: [3, 1] });
+  });
+
+  it('refuses a stale epoch', () => {
+    const state = clusterOf();
+    expect(codeOf(() => controlledShutdown(state, 0, 5))).toBe('STALE_BROKER_EPOCH');
+  });
+});
+
+describe('setBrokerConfig', () => {
+  it.each([
+    [{ 'follower.replication.throttled.rate': 1024 }, 'no error', { 'follower.replication.throttled.rate': 1024 }],
+    [{ 'follower.replication.throttled.rate': -1 }, 'no error', {}],
+    [{ 'follower.replication.throttled.rate': 0 }, 'INVALID_CONFIG', null],
+    [{ 'follower.replication.throttled.rate': 1.5 }, 'INVALID_CONFIG', null],
+    [{ 'leader.replication.throttled.rate': 10 }, 'INVALID_CONFIG', null],
+  ])('%j -> %s', (configs, code, expected) => {
+    const state = clusterOf([[1, 'r1']]);
+    apply(state, setBrokerConfig(state, { brokerId: 1, configs: { 'follower.replication.throttled.rate': 7 } }));
+    expect(codeOf(() => apply(state, setBrokerConfig(state, { brokerId: 1, configs })))).toBe(code);
+    if (expected) expect(state.brokers.get(1)!.configs).toEqual(expected);
+  });
+
+  it('refuses an unknown broker', () => {
+    expect(codeOf(() => setBrokerConfig(clusterOf([[1, 'r1']]), { brokerId: 2, configs: {} }))).toBe('INVALID_REQUEST');
+  });
+});

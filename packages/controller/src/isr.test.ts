@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import type { AlterPartitionRequest } from '@tributary/protocol';
+import { controlledShutdown, fenceBroker, registerBroker } from './broker-registry.ts';
+import { apply, clusterOf, codeOf, registration, withTopic } from './internal/fixtures.ts';
+import { alterPartition } from './isr.ts';
+
+// The seed's P0: replicas [0, 3, 1], leader 0, ISR [0, 3, 1], leader epoch 0, partition epoch 0.
+function setup() {
+  return withTopic(clusterOf(), { name: 't', partitions: 1, replicationFactor: 3 });
+}
+
+function request(overrides: Partial<AlterPartitionRequest> = {}): AlterPartitionRequest {
+  return { brokerId: 0, brokerEpoch: 0, topic: 't', partition: 0, leaderEpoch: 0, partitionEpoch: 0, newIsr: [0, 3], ...overrides };
+}
+
+describe('alterPartition refusals', () => {
+  it.each([
+    ['stale broker epoch', request({ brokerEpoch: 1 }), 'STALE_BROKER_EPOCH'],
+    ['unknown broker', request({ brokerId: 9 }), 'STALE_BROKER_EPOCH'],
+    ['unknown topic', request({ topic: 'nope' }), 'UNKNOWN_TOPIC_OR_PARTITION'],
+    ['unknown partition', request({ partition: 1 }), 'UNKNOWN_TOPIC_OR_PARTITION'],
+    ['sender is not the leader', request({ brokerId: 3 }), 'FENCED_LEADER_EPOCH'],
+    ['old leader epoch', request({ leaderEpoch: -1 }), 'FENCED_LEADER_EPOCH'],
+    ['future leader epoch', request({ leaderEpoch: 1 }), 'FENCED_LEADER_EPOCH'],
+    ['stale partition epoch', request({ partitionEpoch: 1 }), 'FENCED_LEADER_EPOCH'],
+    ['ISR without the leader', request({ newIsr: [3, 1] }), 'INVALID_REQUEST'],
+    ['ISR with a non-replica', request({ newIsr: [0, 2] }), 'INVALID_REQUEST'],
+    ['ISR with a duplicate', request({ newIsr: [0, 3, 3] }), 'INVALID_REQUEST'],
+    ['empty ISR', request({ newIsr: [] }), 'INVALID_REQUEST'],
+  ])('%s -> %s', (_name, req, code) => {
+    expect(codeOf(() => alterPartition(setup(), req))).toBe(code);
+  });
+
+  it('refuses to add a fenced broker, and one that is shutting down (KIP-841)', () => {
+    const state = setup();
+    apply(state, alterPartition(state, request({ newIsr: [0] })).records);
+    apply(state, fenceBroker(state, 3));
+    expect(codeOf(() => alterPartition(state, request({ partitionEpoch: 1, newIsr: [0, 3] })))).toBe('INVALID_REQUEST');
+    state.sessions.get(1)!.shuttingDown = true;
+    expect(codeOf(() => alterPartition(state, request({ partitionEpoch: 1, newIsr: [0, 1] })))).toBe('INVALID_REQUEST');
+  });
+
+  it('refuses the previous incarnation of a restarted leader', () => {
+    const state = setup();
+    apply(state, registerBroker(state, registration(0, 'rack-1', 'restarted')).records);
+    expect(codeOf(() => alterPartition(state, request()))).toBe('STALE_BROKER_EPOCH');
+  });
+
+  it('refuses the old leader after a controlled shutdown moved leadership', () => {
+    const state = setup();
+    apply(state, controlledShutdown(state, 0, 0).records);
+    expect(codeOf(() => alterPartition(state, request({ leaderEpoch: 0 })))).toBe('FENCED_LEADER_EPOCH');
+  });
+});
+
+describe('alterPartition success', () => {
+  it('shrinks, then expands, bumping the partition epoch each time', () => {
+    const state = setup();
+    const shrink = alterPartition(state, request({ newIsr: [0, 3] }));
+    expect(shrink.records).toEqual([{ type: 'PartitionChange', topic: 't', topicId: 'id-t', partition: 0, leader: 0, leaderEpoch: 0, partitionEpoch: 1, isr: [0, 3] }]);
+    expect(shrink.reply).toEqual({ topic: 't', partition: 0, replicas: [0, 3, 1], leader: 0, leaderEpoch: 0, partitionEpoch: 1, isr: [0, 3] });
+    apply(state, shrink.records);
+    expect(state.partition('t', 0)).toEqual(shrink.reply);
+    const expand = alterPartition(state, request({ partitionEpoch: 1, newIsr: [0, 3, 1] }));
+    apply(state, expand.records);
+    expect(state.partition('t', 0)).toMatchObject({ partitionEpoch: 2, leaderEpoch: 0, isr: [0, 3, 1] });
+  });
+
+  it('answers an unchanged ISR with the current state and logs nothing', () => {
+    const state = setup();
+    const same = alterPartition(state, request({ newIsr: [1, 0, 3] }));
+    expect(same.records).toEqual([]);
+    expect(same.reply).toMatchObject({ partitionEpoch: 0, isr: [0, 3, 1] });
+  });
+});

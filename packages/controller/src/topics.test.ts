@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_TOPIC_CONFIGS } from '@tributary/protocol';
+import { fenceBroker } from './broker-registry.ts';
+import { apply, clusterOf, codeOf, withTopic } from './internal/fixtures.ts';
+import { createTopic, deleteTopic } from './topics.ts';
+
+describe('createTopic', () => {
+  it.each([
+    ['bad name', { name: 'a/b', partitions: 1, replicationFactor: 1 }, 'INVALID_TOPIC'],
+    ['name "."', { name: '.', partitions: 1, replicationFactor: 1 }, 'INVALID_TOPIC'],
+    ['name too long', { name: 'x'.repeat(250), partitions: 1, replicationFactor: 1 }, 'INVALID_TOPIC'],
+    ['zero partitions', { name: 't', partitions: 0, replicationFactor: 1 }, 'INVALID_PARTITIONS'],
+    ['too many partitions', { name: 't', partitions: 10_001, replicationFactor: 1 }, 'INVALID_PARTITIONS'],
+    ['fractional partitions', { name: 't', partitions: 1.5, replicationFactor: 1 }, 'INVALID_PARTITIONS'],
+    ['RF 0', { name: 't', partitions: 1, replicationFactor: 0 }, 'INVALID_REPLICATION_FACTOR'],
+    ['RF above live brokers', { name: 't', partitions: 1, replicationFactor: 7 }, 'INVALID_REPLICATION_FACTOR'],
+    ['unknown config', { name: 't', partitions: 1, replicationFactor: 1, configs: { 'x.y': 1 } }, 'INVALID_CONFIG'],
+    ['bad config value', { name: 't', partitions: 1, replicationFactor: 1, configs: { 'retention.ms': 'soon' } }, 'INVALID_CONFIG'],
+    ['existing topic', { name: 'taken', partitions: 1, replicationFactor: 1 }, 'TOPIC_ALREADY_EXISTS'],
+    ['fine', { name: 'fine', partitions: 10_000, replicationFactor: 6 }, 'no error'],
+  ])('%s -> %s', (_name, request, code) => {
+    const state = withTopic(clusterOf(), { name: 'taken', replicationFactor: 1 });
+    expect(codeOf(() => createTopic(state, request, 'id'))).toBe(code);
+  });
+
+  it('counts only live brokers for the replication factor and placement', () => {
+    const state = clusterOf();
+    apply(state, fenceBroker(state, 5));
+    expect(codeOf(() => createTopic(state, { name: 't', partitions: 1, replicationFactor: 6 }, 'id'))).toBe('INVALID_REPLICATION_FACTOR');
+    const { reply } = createTopic(state, { name: 't', partitions: 5, replicationFactor: 2 }, 'id');
+    // Live order 0,3,1,4,2; P4's leader 2 skips 0 (a second rack-1 replica) for 3.
+    expect(reply.topic.partitions.map((p) => p.replicas)).toEqual([[0, 3], [3, 1], [1, 4], [4, 2], [2, 3]]);
+  });
+
+  it('starts every partition at epoch 0 led by its first replica, with all replicas in sync', () => {
+    const state = clusterOf();
+    const { records, reply } = createTopic(state, { name: 't', partitions: 2, replicationFactor: 3, configs: { 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'true' } }, 'abc');
+    expect(reply.topic).toEqual({
+      name: 't',
+      topicId: 'abc',
+      configs: { ...DEFAULT_TOPIC_CONFIGS, 'unclean.leader.election.enable': true },
+      partitions: [
+        { topic: 't', partition: 0, replicas: [0, 3, 1], leader: 0, leaderEpoch: 0, partitionEpoch: 0, isr: [0, 3, 1] },
+        { topic: 't', partition: 1, replicas: [3, 1, 4], leader: 3, leaderEpoch: 0, partitionEpoch: 0, isr: [3, 1, 4] },
+      ],
+    });
+    apply(state, records);
+    expect(state.toMetadata().topics).toEqual([reply.topic]);
+  });
+});
+
+describe('deleteTopic', () => {
+  it('deletes an existing topic and refuses a missing one', () => {
+    const state = withTopic(clusterOf(), { name: 't' });
+    apply(state, deleteTopic(state, 't'));
+    expect(state.topics.size).toBe(0);
+    expect(codeOf(() => deleteTopic(state, 't'))).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+  });
+});
