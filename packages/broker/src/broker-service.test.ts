@@ -1,0 +1,213 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeBatches, MSGPACK_CONTENT_TYPE, decodeMsgpack } from '@tributary/protocol';
+import { batch, brokerReg, makeCore, topicState, type Core } from '../test/helpers.ts';
+
+function md(version = 1) {
+  return {
+    clusterId: 'c1',
+    version,
+    brokers: [brokerReg(0, 'rack-1'), brokerReg(1, 'rack-2'), brokerReg(2, 'rack-1')],
+    topics: [
+      topicState('solo', [{ replicas: [0] }, { replicas: [0] }]),
+      topicState('small', [{ replicas: [0] }], { 'max.message.bytes': 200 }),
+      topicState('r3', [{ replicas: [0, 1, 2], leaderEpoch: 4 }], { 'min.insync.replicas': 2 }),
+      topicState('lonely', [{ replicas: [0, 1, 2], isr: [0], leaderEpoch: 1 }], { 'min.insync.replicas': 2 }),
+      topicState('elsewhere', [{ replicas: [1] }]),
+      topicState('followed', [{ replicas: [1, 0], leader: 1, leaderEpoch: 2 }]),
+    ],
+  };
+}
+
+describe('broker routes', () => {
+  let core: Core;
+  beforeEach(async () => {
+    core = await makeCore();
+    core.rm.applyMetadata(md());
+  });
+  afterEach(async () => {
+    await core.close();
+  });
+
+  const produce = (topic: string, records: Buffer, acks = 1, timeoutMs = 5000, partition = 0) =>
+    core.post('/produce', { acks, timeoutMs, partitions: [{ topic, partition, records }] });
+
+  it('produces with acks=1 and fetches the same bytes back', async () => {
+    const a = await produce('solo', batch(['a']));
+    expect(a.status).toBe(200);
+    expect(a.body.partitions[0]).toMatchObject({ topic: 'solo', partition: 0, baseOffset: 0 });
+    const b = await produce('solo', batch(['b', 'c', 'd']));
+    expect(b.body.partitions[0].baseOffset).toBe(1);
+    const f = await core.post('/fetch', { maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, partitions: [{ topic: 'solo', partition: 0, offset: 0, maxBytes: 1 << 20 }] });
+    expect(f.body.partitions[0]).toMatchObject({ highWatermark: 4, logStartOffset: 0 });
+    expect(decodeBatches(Buffer.from(f.body.partitions[0].records)).map((r) => r.value!.toString())).toEqual(['a', 'b', 'c', 'd']);
+    const mid = await core.post('/fetch', { maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, partitions: [{ topic: 'solo', partition: 0, offset: 2, maxBytes: 1 << 20 }] });
+    // Whole batches: the batch holding offset 2 starts at 1.
+    expect(decodeBatches(Buffer.from(mid.body.partitions[0].records)).map((r) => r.offset)).toEqual([1, 2, 3]);
+  });
+
+  it('produce with acks=-1 on a single-replica partition commits at once', async () => {
+    const a = await produce('solo', batch(['a']), -1);
+    expect(a.body.partitions[0]).toEqual({ topic: 'solo', partition: 0, baseOffset: 0 });
+  });
+
+  it.each([
+    ['an unknown topic', 'nope', 0, 'UNKNOWN_TOPIC_OR_PARTITION'],
+    ['an unknown partition', 'solo', 7, 'UNKNOWN_TOPIC_OR_PARTITION'],
+    ['a partition hosted elsewhere', 'elsewhere', 0, 'NOT_LEADER_OR_FOLLOWER'],
+    ['a partition this broker follows', 'followed', 0, 'NOT_LEADER_OR_FOLLOWER'],
+  ])('refuses produce to %s', async (_name, topic, partition, code) => {
+    const r = await produce(topic as string, batch(['x']), 1, 1000, partition as number);
+    expect(r.status).toBe(200);
+    expect(r.body.partitions[0]).toMatchObject({ baseOffset: -1, error: { code } });
+  });
+
+  it('refuses a corrupt batch (CRC) and a too-large one, writing nothing', async () => {
+    const bad = batch(['hello']);
+    bad[bad.length - 2] ^= 0xff;
+    expect((await produce('solo', bad)).body.partitions[0].error.code).toBe('CORRUPT_MESSAGE');
+    expect((await produce('solo', Buffer.from('not a batch'))).body.partitions[0].error.code).toBe('CORRUPT_MESSAGE');
+    const big = batch(['x'.repeat(300)]);
+    expect((await produce('small', big)).body.partitions[0].error.code).toBe('MESSAGE_TOO_LARGE');
+    expect(core.rm.getPartition('solo', 0)!.log.logEndOffset).toBe(0);
+    expect(core.rm.getPartition('small', 0)!.log.logEndOffset).toBe(0);
+  });
+
+  it.each([
+    ['acks not in {-1,0,1}', { acks: 2, timeoutMs: 100, partitions: [] }],
+    ['negative timeout', { acks: 1, timeoutMs: -1, partitions: [] }],
+    ['huge timeout', { acks: 1, timeoutMs: 10 ** 12, partitions: [] }],
+    ['records as a string', { acks: 1, timeoutMs: 100, partitions: [{ topic: 'solo', partition: 0, records: 'abc' }] }],
+    ['negative partition', { acks: 1, timeoutMs: 100, partitions: [{ topic: 'solo', partition: -1, records: Buffer.alloc(0) }] }],
+    ['missing partitions', { acks: 1, timeoutMs: 100 }],
+    ['a body that is not a map', [1, 2, 3]],
+  ])('answers INVALID_REQUEST to a produce with %s, and writes nothing', async (_name, body) => {
+    const r = await core.post('/produce', body);
+    expect(r.status).toBe(400);
+    expect(r.body.code).toBe('INVALID_REQUEST');
+    expect(core.rm.getPartition('solo', 0)!.log.logEndOffset).toBe(0);
+  });
+
+  it.each([
+    ['negative offset', { partitions: [{ topic: 'solo', partition: 0, offset: -5, maxBytes: 100 }] }],
+    ['offset beyond 2^53', { partitions: [{ topic: 'solo', partition: 0, offset: 2 ** 60, maxBytes: 100 }] }],
+    ['maxWaitMs out of range', { maxWaitMs: 10 ** 9, partitions: [] }],
+    ['maxBytes 0', { maxBytes: 0, partitions: [] }],
+    ['a float partition', { partitions: [{ topic: 'solo', partition: 0.5, offset: 0 }] }],
+  ])('answers INVALID_REQUEST to a fetch with %s', async (_name, body) => {
+    const r = await core.post('/fetch', body);
+    expect(r.status).toBe(400);
+    expect(r.body.code).toBe('INVALID_REQUEST');
+  });
+
+  it('refuses garbage bytes as a body and keeps serving', async () => {
+    const res = await core.app.inject({ method: 'POST', url: '/produce', headers: { 'content-type': MSGPACK_CONTENT_TYPE }, payload: Buffer.from([0xc1, 0xc1, 0xc1]) });
+    expect(res.statusCode).toBe(400);
+    expect((decodeMsgpack(res.rawPayload) as any).code).toBe('INVALID_REQUEST');
+    expect((await produce('solo', batch(['ok']))).body.partitions[0].baseOffset).toBe(0);
+  });
+
+  it('checks the leader epoch a fetch carries', async () => {
+    await produce('r3', batch(['a']));
+    const at = (currentLeaderEpoch: number) => core.post('/fetch', { maxWaitMs: 0, partitions: [{ topic: 'r3', partition: 0, offset: 0, currentLeaderEpoch }] });
+    expect((await at(3)).body.partitions[0].error.code).toBe('FENCED_LEADER_EPOCH');
+    expect((await at(5)).body.partitions[0].error.code).toBe('UNKNOWN_LEADER_EPOCH');
+    expect((await at(4)).body.partitions[0].error).toBeUndefined();
+    expect((await at(-1)).body.partitions[0].error).toBeUndefined();
+  });
+
+  it('answers OFFSET_OUT_OF_RANGE past the log end', async () => {
+    await produce('solo', batch(['a']));
+    const r = await core.post('/fetch', { maxWaitMs: 0, partitions: [{ topic: 'solo', partition: 0, offset: 5 }] });
+    expect(r.body.partitions[0].error.code).toBe('OFFSET_OUT_OF_RANGE');
+  });
+
+  it('never serves consumers past the high watermark', async () => {
+    await produce('r3', batch(['a', 'b']));
+    const r = await core.post('/fetch', { maxWaitMs: 0, partitions: [{ topic: 'r3', partition: 0, offset: 0 }] });
+    expect(r.body.partitions[0]).toMatchObject({ highWatermark: 0 });
+    expect(r.body.partitions[0].records.length).toBe(0);
+    const latest = await core.post('/list-offsets', { partitions: [{ topic: 'r3', partition: 0, timestamp: -1 }] });
+    expect(latest.body.partitions[0].offset).toBe(0);
+  });
+
+  it('wakes a waiting fetch when an append happens', async () => {
+    const started = Date.now();
+    const pending = core.post('/fetch', { maxWaitMs: 10_000, minBytes: 1, partitions: [{ topic: 'solo', partition: 0, offset: 0 }] });
+    await new Promise((r) => setTimeout(r, 50));
+    await produce('solo', batch(['late']));
+    const r = await pending;
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(decodeBatches(Buffer.from(r.body.partitions[0].records))[0]!.value!.toString()).toBe('late');
+  });
+
+  it('a fetch with nothing to read waits maxWaitMs and answers empty', async () => {
+    const started = Date.now();
+    const r = await core.post('/fetch', { maxWaitMs: 150, minBytes: 1, partitions: [{ topic: 'solo', partition: 0, offset: 0 }] });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(r.body.partitions[0].records.length).toBe(0);
+  });
+
+  it('caps a fetch at maxBytes per request, yet always returns a first whole batch', async () => {
+    for (let i = 0; i < 5; i++) await produce('solo', batch(['x'.repeat(100)]));
+    const one = await core.post('/fetch', { maxWaitMs: 0, maxBytes: 1, partitions: [{ topic: 'solo', partition: 0, offset: 0, maxBytes: 1 }] });
+    expect(decodeBatches(Buffer.from(one.body.partitions[0].records))).toHaveLength(1);
+    await produce('solo', batch(['y']), 1, 1000, 1);
+    const two = await core.post('/fetch', { maxWaitMs: 0, maxBytes: 200, partitions: [{ topic: 'solo', partition: 0, offset: 0, maxBytes: 10_000 }, { topic: 'solo', partition: 1, offset: 0, maxBytes: 10_000 }] });
+    expect(decodeBatches(Buffer.from(two.body.partitions[0].records)).length).toBeLessThan(5);
+  });
+
+  it('lists earliest, latest and by-timestamp offsets', async () => {
+    await produce('solo', batch(['a'], { timestamp: 1000 }));
+    await produce('solo', batch(['b'], { timestamp: 2000 }));
+    const r = await core.post('/list-offsets', { partitions: [
+      { topic: 'solo', partition: 0, timestamp: -2 },
+      { topic: 'solo', partition: 0, timestamp: -1 },
+      { topic: 'solo', partition: 0, timestamp: 1500 },
+      { topic: 'solo', partition: 0, timestamp: 9999 },
+      { topic: 'elsewhere', partition: 0, timestamp: -1 },
+    ] });
+    expect(r.body.partitions.map((p: any) => p.offset)).toEqual([0, 2, 1, -1, -1]);
+    expect(r.body.partitions[4].error.code).toBe('NOT_LEADER_OR_FOLLOWER');
+  });
+
+  it('answers metadata with the addresses of the listener', async () => {
+    const r = await core.post('/metadata', { topics: ['solo', 'ghost'] });
+    expect(r.body).toMatchObject({ clusterId: 'c1', version: 1, brokerId: 0, unknownTopics: ['ghost'] });
+    expect(r.body.brokers[0]).toEqual({ id: 0, rack: 'rack-1', host: 'broker-0', port: 9092, alive: true });
+    expect(r.body.topics).toHaveLength(1);
+    const all = await core.post('/metadata', {});
+    expect(all.body.topics.length).toBe(6);
+  });
+
+  it('forwards admin operations and relays errors', async () => {
+    expect((await core.post('/admin/create-topic', { name: 't' })).body).toEqual({ echoed: { name: 't' } });
+    const err = await core.post('/admin/delete-topic', { name: 't' });
+    expect(err.status).toBe(409);
+    expect(err.body.code).toBe('TOPIC_ALREADY_EXISTS');
+    expect((await core.post('/admin/format-disk', {})).body.code).toBe('INVALID_REQUEST');
+  });
+
+  it('serves health and metrics', async () => {
+    const h = await core.app.inject({ method: 'GET', url: '/health' });
+    expect(h.statusCode).toBe(200);
+    expect(decodeMsgpack(h.rawPayload)).toMatchObject({ status: 'ok', role: 'broker', brokerId: 0, metadataVersion: 1 });
+    await produce('solo', batch(['a']));
+    const m = await core.app.inject({ method: 'GET', url: '/metrics' });
+    expect(m.statusCode).toBe(200);
+    expect(m.headers['content-type']).toMatch(/text\/plain/);
+    for (const name of ['tributary_requests_total', 'tributary_leader_count', 'tributary_under_replicated_partitions', 'tributary_under_min_isr_partitions', 'tributary_high_watermark', 'tributary_log_end_offset', 'tributary_isr_shrinks_total', 'tributary_max_follower_lag_records', 'tributary_request_latency_seconds', 'tributary_broker_process_cpu_user_seconds_total']) {
+      expect(m.payload).toContain(name);
+    }
+    expect(m.payload).toMatch(/tributary_requests_total\{api="produce",error="none".*\} 1/);
+  });
+});
+
+describe('health before metadata', () => {
+  it('answers 503 starting', async () => {
+    const core = await makeCore({ ready: false });
+    const h = await core.app.inject({ method: 'GET', url: '/health' });
+    expect(h.statusCode).toBe(503);
+    expect(decodeMsgpack(h.rawPayload)).toMatchObject({ status: 'starting' });
+    await core.close();
+  });
+});

@@ -1,0 +1,194 @@
+// Wires one broker together: logs, replica manager, fetchers, the controller channel, one
+// fastify app per listener, metrics and the housekeeping timers. `startBroker` is what main.ts
+// and in-process tests call.
+
+import { pino, type Logger } from 'pino';
+import { LogManager } from '@tributary/storage';
+import { RpcClientPool } from '@tributary/transport';
+import { createMsgpackServer, type FastifyInstance } from '@tributary/transport/server';
+import type { ClusterMetadata, Endpoint } from '@tributary/protocol';
+import { registerBrokerRoutes } from './broker-service.ts';
+import type { BrokerConfig } from './config.ts';
+import { ControllerChannel } from './controller-channel.ts';
+import { BrokerMetrics } from './metrics.ts';
+import { ReplicaFetcherManager } from './replica-fetcher.ts';
+import { ReplicaManager } from './replica-manager.ts';
+
+/** Broker config set through the Admin API (KIP-73 replication quota), read from metadata. */
+export const FOLLOWER_THROTTLE_CONFIG = 'follower.replication.throttled.rate';
+
+export interface BrokerHandle {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly replicas: ReplicaManager;
+  readonly channel: ControllerChannel;
+  readonly metrics: BrokerMetrics;
+  readonly apps: { internal: FastifyInstance; external: FastifyInstance | undefined };
+  /** Bound addresses (port 0 resolved). */
+  readonly addresses: { internal: Endpoint; external: Endpoint | undefined };
+  /** Asks the controller to move leaderships away, and waits until they have moved (SIGTERM). */
+  controlledShutdown(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StartBrokerOptions {
+  logger?: Logger;
+}
+
+export async function startBroker(config: BrokerConfig, options: StartBrokerOptions = {}): Promise<BrokerHandle> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { role: 'broker', brokerId: config.brokerId, rack: config.rack } });
+  const logs = new LogManager(config.dataDir, { logger: logger.child({ module: 'storage' }) });
+  const clients = new RpcClientPool({ connectionsMax: 2, timeoutMs: 30_000 });
+  let metrics!: BrokerMetrics;
+  let channel!: ControllerChannel;
+  let metadataSeen = false;
+
+  // Listeners first: the controller must be told where we listen (port 0 resolved).
+  const apps: { internal: FastifyInstance; external: FastifyInstance | undefined } = {
+    internal: createMsgpackServer({ logger, bodyLimitBytes: config.requestBodyMaxBytes }),
+    external: config.externalListen !== undefined ? createMsgpackServer({ logger, bodyLimitBytes: config.requestBodyMaxBytes }) : undefined,
+  };
+
+  const fetchers = new ReplicaFetcherManager({
+    brokerId: config.brokerId,
+    brokerEpoch: () => channel.brokerEpoch,
+    clients,
+    endpointOf: (id) => replicas.metadata.broker(id)?.internal,
+    throttleRate: () => {
+      const rate = replicas.metadata.broker(config.brokerId)?.configs?.[FOLLOWER_THROTTLE_CONFIG];
+      return rate !== undefined && rate > 0 ? rate : undefined;
+    },
+    maxWaitMs: config.replicaFetchMaxWaitMs,
+    maxBytes: config.replicaFetchMaxBytes,
+    logger: logger.child({ module: 'fetcher' }),
+    onFetched: (bytes) => metrics.replicationBytesIn.inc(bytes),
+  });
+
+  const replicas: ReplicaManager = new ReplicaManager({
+    brokerId: config.brokerId,
+    rack: config.rack,
+    logs,
+    replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
+    logger: logger.child({ module: 'replicas' }),
+    alterPartition: (request) => channel.alterPartition(request),
+    onFollowersChanged: (byLeader) => fetchers.update(byLeader),
+    onIsrChange: (kind) => (kind === 'shrink' ? metrics.isrShrinks : metrics.isrExpands).inc(),
+  });
+  metrics = new BrokerMetrics({ brokerId: config.brokerId, rack: config.rack }, () => replicas);
+  replicas.loadLogs();
+
+  const ready = () => channel.registered && metadataSeen;
+  for (const [listener, app] of Object.entries(apps) as ['internal' | 'external', FastifyInstance | undefined][]) {
+    if (app === undefined) continue;
+    registerBrokerRoutes(app, {
+      brokerId: config.brokerId,
+      listener,
+      replicas,
+      metrics,
+      controller: config.controller,
+      isReady: ready,
+      forwardAdmin: (op, body) => channel.forwardAdmin(op, body),
+    });
+  }
+
+  const bound = async (app: FastifyInstance, listen: Endpoint): Promise<Endpoint> => {
+    await app.listen({ host: listen.host, port: listen.port });
+    const address = app.server.address();
+    return { host: listen.host, port: typeof address === 'object' && address !== null ? address.port : listen.port };
+  };
+  let internal: Endpoint;
+  let external: Endpoint | undefined;
+  try {
+    internal = await bound(apps.internal, config.listen);
+    external = apps.external !== undefined ? await bound(apps.external, config.externalListen!) : undefined;
+  } catch (err) {
+    await Promise.allSettled([apps.internal.close(), apps.external?.close()]);
+    logs.close();
+    throw err;
+  }
+  const advertise = { host: config.advertise.host, port: config.advertise.port === 0 ? internal.port : config.advertise.port };
+  const externalAdvertise = external === undefined ? advertise : {
+    host: config.externalAdvertise!.host,
+    port: config.externalAdvertise!.port === 0 ? external.port : config.externalAdvertise!.port,
+  };
+
+  channel = new ControllerChannel({
+    brokerId: config.brokerId,
+    rack: config.rack,
+    controller: config.controller,
+    internal: advertise,
+    external: externalAdvertise,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    metadataMaxWaitMs: config.metadataMaxWaitMs,
+    logger: logger.child({ module: 'controller-channel' }),
+    onMetadata: (md: ClusterMetadata) => {
+      replicas.applyMetadata(md);
+      if (!metadataSeen) logger.info({ metadataVersion: md.version, partitions: replicas.partitionCount }, 'metadata loaded');
+      metadataSeen = true;
+    },
+  });
+  channel.start();
+  logger.info({ internal, external, advertise, externalAdvertise, controller: config.controller, dataDir: config.dataDir }, 'broker listening');
+
+  // Housekeeping. Timers are unref'd: the listeners keep the process alive.
+  const timers = [
+    setInterval(() => replicas.checkIsr(), Math.max(1, Math.floor(config.replicaLagTimeMaxMs / 2))),
+    setInterval(() => {
+      try {
+        replicas.checkpointHighWatermarks();
+        replicas.checkpointRecoveryPoints();
+      } catch (err) {
+        logger.error({ err }, 'checkpoint failed');
+      }
+    }, config.checkpointIntervalMs),
+    setInterval(() => replicas.runRetention(), config.retentionCheckIntervalMs),
+  ];
+  for (const t of timers) t.unref();
+
+  let closing: Promise<void> | undefined;
+  const handle: BrokerHandle = {
+    config,
+    logger,
+    replicas,
+    channel,
+    metrics,
+    apps,
+    addresses: { internal, external },
+
+    async controlledShutdown() {
+      const deadline = Date.now() + config.controlledShutdownMaxMs;
+      logger.info({}, 'controlled shutdown: moving leaderships away');
+      while (Date.now() < deadline && channel.registered) {
+        try {
+          const res = await channel.controlledShutdown();
+          if (res.remainingLeaderships === 0) break;
+          logger.info({ remainingLeaderships: res.remainingLeaderships }, 'controlled shutdown: leaderships remain');
+        } catch (err) {
+          logger.warn({ err }, 'controlled shutdown request failed');
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      // Wait for the metadata that shows the leaderships gone, so no request is lost.
+      while (Date.now() < deadline && [...replicas.allPartitions()].some((p) => p.isLeader && p.replicas.length > 1)) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const left = [...replicas.allPartitions()].filter((p) => p.isLeader).length;
+      logger.info({ remainingLeaderships: left }, 'controlled shutdown done');
+    },
+
+    close() {
+      closing ??= (async () => {
+        for (const t of timers) clearInterval(t);
+        await channel.close();
+        await fetchers.close();
+        replicas.stopServing();
+        await Promise.allSettled([apps.internal.close(), apps.external?.close()]);
+        replicas.close();
+        await clients.close();
+        logger.info({}, 'broker stopped');
+      })();
+      return closing;
+    },
+  };
+  return handle;
+}

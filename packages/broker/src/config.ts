@@ -1,0 +1,147 @@
+// The broker's per-node configuration: read from flags and environment here and nowhere else,
+// validated, frozen, passed down (STYLE.md § Shape). Cluster-wide settings (topic configs,
+// follower throttles) come from the controller's metadata instead.
+
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { CLUSTER_DEFAULTS, DEFAULT_BROKER_BASE_PORT, DEFAULT_CONTROLLER_PORT, type Endpoint } from '@tributary/protocol';
+
+export interface BrokerConfig {
+  readonly brokerId: number;
+  readonly rack: string;
+  readonly dataDir: string;
+  /** Internal listener: bind address and what is advertised for it. */
+  readonly listen: Endpoint;
+  readonly advertise: Endpoint;
+  /** Optional external listener (clients on the host); absent: the internal one serves all. */
+  readonly externalListen: Endpoint | undefined;
+  readonly externalAdvertise: Endpoint | undefined;
+  readonly controller: Endpoint;
+  readonly replicaLagTimeMaxMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly metadataMaxWaitMs: number;
+  /** How long a follower's /replica/fetch waits at the leader for data. */
+  readonly replicaFetchMaxWaitMs: number;
+  readonly replicaFetchMaxBytes: number;
+  /** High-watermark and recovery-point checkpoints. */
+  readonly checkpointIntervalMs: number;
+  /** Retention (deleteOldSegments) and segment.ms rolls. */
+  readonly retentionCheckIntervalMs: number;
+  /** Upper bound on a controlled shutdown before the broker stops anyway. */
+  readonly controlledShutdownMaxMs: number;
+  /** Largest request body. */
+  readonly requestBodyMaxBytes: number;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const FLAGS = {
+  id: { type: 'string', env: 'TRIBUTARY_BROKER_ID' },
+  rack: { type: 'string', env: 'TRIBUTARY_RACK' },
+  'data-dir': { type: 'string', env: 'TRIBUTARY_DATA_DIR' },
+  listen: { type: 'string', env: 'TRIBUTARY_LISTEN' },
+  advertise: { type: 'string', env: 'TRIBUTARY_ADVERTISE' },
+  'external-listen': { type: 'string', env: 'TRIBUTARY_EXTERNAL_LISTEN' },
+  'external-advertise': { type: 'string', env: 'TRIBUTARY_EXTERNAL_ADVERTISE' },
+  controller: { type: 'string', env: 'TRIBUTARY_CONTROLLER' },
+  'replica-lag-time-max-ms': { type: 'string', env: 'TRIBUTARY_REPLICA_LAG_TIME_MAX_MS' },
+  'heartbeat-interval-ms': { type: 'string', env: 'TRIBUTARY_HEARTBEAT_INTERVAL_MS' },
+  'replica-fetch-max-wait-ms': { type: 'string', env: 'TRIBUTARY_REPLICA_FETCH_MAX_WAIT_MS' },
+  'replica-fetch-max-bytes': { type: 'string', env: 'TRIBUTARY_REPLICA_FETCH_MAX_BYTES' },
+  'checkpoint-interval-ms': { type: 'string', env: 'TRIBUTARY_CHECKPOINT_INTERVAL_MS' },
+  'retention-check-interval-ms': { type: 'string', env: 'TRIBUTARY_RETENTION_CHECK_INTERVAL_MS' },
+  'controlled-shutdown-max-ms': { type: 'string', env: 'TRIBUTARY_CONTROLLED_SHUTDOWN_MAX_MS' },
+  'log-level': { type: 'string', env: 'TRIBUTARY_LOG_LEVEL' },
+} as const;
+
+type FlagName = keyof typeof FLAGS;
+
+export const USAGE = `usage: tributary-broker --id <0..1000000> [--rack rack-1] [--data-dir dir] [--listen host:port]
+  [--advertise host:port] [--external-listen host:port] [--external-advertise host:port]
+  [--controller host:port] [--replica-lag-time-max-ms 10000] [--log-level info]
+Every flag has an environment variable: TRIBUTARY_BROKER_ID, TRIBUTARY_RACK, TRIBUTARY_DATA_DIR, ...`;
+
+/** Parses and validates flags (over env); throws ConfigError with one clear line. */
+export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): BrokerConfig {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }]));
+    ({ values } = parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean' } }, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message.split('\n')[0]}`);
+  }
+  if (values.help) throw new ConfigError(USAGE);
+  const get = (name: FlagName): string | undefined => {
+    const v = values[name];
+    if (typeof v === 'string') return v;
+    const e = env[FLAGS[name].env];
+    return e === undefined || e === '' ? undefined : e;
+  };
+  const where = (name: FlagName) => `--${name} (${FLAGS[name].env})`;
+  const int = (name: FlagName, fallback: number | undefined, min: number, max: number): number => {
+    const raw = get(name);
+    if (raw === undefined) {
+      if (fallback === undefined) throw new ConfigError(`${where(name)} is required`);
+      return fallback;
+    }
+    const n = /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new ConfigError(`${where(name)} must be an integer in [${min}, ${max}], got '${raw}'`);
+    return n;
+  };
+  const endpoint = (name: FlagName, fallback: Endpoint | undefined): Endpoint | undefined => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    const match = /^\[?([^\]\s]+?)\]?:(\d+)$/.exec(raw.trim());
+    const port = match ? Number(match[2]) : NaN;
+    if (!match || !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new ConfigError(`${where(name)} must be host:port, got '${raw}'`);
+    return { host: match[1]!, port };
+  };
+
+  const brokerId = int('id', undefined, 0, 1_000_000);
+  const rack = get('rack') ?? 'rack-1';
+  if (!/^[a-zA-Z0-9._-]{1,64}$/.test(rack)) throw new ConfigError(`${where('rack')} must be 1-64 characters of [a-zA-Z0-9._-], got '${rack}'`);
+  const listen = endpoint('listen', { host: '127.0.0.1', port: DEFAULT_BROKER_BASE_PORT + brokerId })!;
+  if (listen.port > 65535) throw new ConfigError(`default port ${listen.port} for broker ${brokerId} is out of range; pass --listen`);
+  const advertise = endpoint('advertise', listen)!;
+  const externalListen = endpoint('external-listen', undefined);
+  const externalAdvertise = endpoint('external-advertise', externalListen);
+  if (externalAdvertise !== undefined && externalListen === undefined) throw new ConfigError(`${where('external-advertise')} needs --external-listen`);
+  // Port 0 (tests): bind anywhere; an advertised port 0 is replaced by the bound one at start.
+  const controller = endpoint('controller', { host: '127.0.0.1', port: DEFAULT_CONTROLLER_PORT })!;
+  if (controller.port === 0) throw new ConfigError(`${where('controller')} port must not be 0`);
+  const logLevel = get('log-level') ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError(`${where('log-level')} must be one of fatal, error, warn, info, debug, trace, silent`);
+
+  return Object.freeze({
+    brokerId,
+    rack,
+    dataDir: get('data-dir') ?? join('data', `broker-${brokerId}`),
+    listen,
+    advertise,
+    externalListen,
+    externalAdvertise,
+    controller,
+    replicaLagTimeMaxMs: int('replica-lag-time-max-ms', CLUSTER_DEFAULTS.replicaLagTimeMaxMs, 100, 3_600_000),
+    heartbeatIntervalMs: int('heartbeat-interval-ms', CLUSTER_DEFAULTS.brokerHeartbeatIntervalMs, 10, 60_000),
+    metadataMaxWaitMs: CLUSTER_DEFAULTS.metadataMaxWaitMs,
+    replicaFetchMaxWaitMs: int('replica-fetch-max-wait-ms', 500, 0, 30_000),
+    replicaFetchMaxBytes: int('replica-fetch-max-bytes', 10 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+    checkpointIntervalMs: int('checkpoint-interval-ms', 5000, 10, 3_600_000),
+    retentionCheckIntervalMs: int('retention-check-interval-ms', 5000, 10, 3_600_000),
+    controlledShutdownMaxMs: int('controlled-shutdown-max-ms', 10_000, 0, 600_000),
+    requestBodyMaxBytes: 64 * 1024 * 1024,
+    logLevel,
+  });
+}
+
+/** A config for tests and embedding: defaults plus overrides. */
+export function brokerConfig(overrides: Partial<BrokerConfig> & { brokerId: number; dataDir: string }): BrokerConfig {
+  const base = loadBrokerConfig(['--id', String(overrides.brokerId), '--data-dir', overrides.dataDir, '--listen', '127.0.0.1:0'], {});
+  return Object.freeze({ ...base, ...overrides });
+}

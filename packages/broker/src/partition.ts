@@ -1,0 +1,473 @@
+// One partition replica on this broker: its log, its role (leader or follower), the pure
+// replication state (partition-state.ts), the idempotent-producer state, and the waiters that
+// appends and high-watermark moves wake. Sockets and timers live in the ReplicaManager and the
+// fetchers; this class only does synchronous log calls and resolves waiters.
+
+import {
+  checkBatchCrc,
+  LOG_OVERHEAD,
+  readBatchHeader,
+  TributaryError,
+  assert,
+  type BrokerId,
+  type ErrorCode,
+  type PartitionState,
+  type ReplicaFetchPartitionResponse,
+  type TopicConfigs,
+} from '@tributary/protocol';
+import { checkFetchPosition, truncationOffset } from './divergence.ts';
+import { LeaderState, followerHighWatermark, type IsrProposal } from './partition-state.ts';
+import { ProducerStateTable } from './producer-state.ts';
+
+/** What the broker needs of a partition's log (storage's Log). */
+export interface PartitionLog {
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  readonly sizeInBytes: number;
+  appendAsLeader(batch: Buffer, leaderEpoch: number): { baseOffset: number; lastOffset: number };
+  appendAsFollower(batches: Buffer): { firstOffset: number; lastOffset: number };
+  read(offset: number, maxBytes: number, maxOffset?: number): Buffer;
+  offsetForTimestamp(timestampMs: number): number | null;
+  truncateTo(offset: number): void;
+  truncateFullyAndStartAt(offset: number): void;
+  deleteOldSegments(nowMs: number): number;
+  maybeRoll(nowMs: number): void;
+  lastEpoch(): number;
+  readonly epochs: {
+    readonly latestEpoch: number;
+    assign(epoch: number, startOffset: number): void;
+    startOffsetOf(epoch: number): number | undefined;
+    endOffsetFor(epoch: number, logEndOffset: number): { epoch: number; endOffset: number };
+  };
+}
+
+/** Bounded read size when rebuilding producer state from the log. */
+const PRODUCER_SCAN_CHUNK_BYTES = 8 * 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+export interface PartitionLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface PartitionContext {
+  brokerId: BrokerId;
+  replicaLagTimeMaxMs: number;
+  logger: PartitionLogger;
+  /** Sends an AlterPartition for a proposal (fire and forget; the answer comes back through applyAssignment). */
+  proposeIsr(partition: Partition, proposal: IsrProposal): void;
+  /** Counts ISR changes for metrics. */
+  onIsrChange?(kind: 'shrink' | 'expand'): void;
+}
+
+interface AckWaiter {
+  required: number;
+  done: boolean;
+  resolve: (error: ErrorCode | undefined) => void;
+}
+
+export type Listener = () => void;
+
+export class Partition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly key: string;
+  topicId: string;
+  readonly log: PartitionLog;
+  configs: TopicConfigs;
+  role: 'leader' | 'follower' = 'follower';
+  leaderId: BrokerId = -1;
+  leaderEpoch = -1;
+  partitionEpoch = -1;
+  replicas: BrokerId[] = [];
+  isr: BrokerId[] = [];
+  leaderState: LeaderState | undefined;
+  private followerHw: number;
+  readonly producers = new ProducerStateTable();
+  private producersLoaded = false;
+  private ackWaiters: AckWaiter[] = [];
+  /** Woken when the log grows (follower fetches wait on this). */
+  private readonly appendListeners = new Set<Listener>();
+  /** Woken when the HW moves or the role changes (consumer fetches wait on this). */
+  private readonly hwListeners = new Set<Listener>();
+  private readonly ctx: PartitionContext;
+
+  constructor(topic: string, partition: number, topicId: string, log: PartitionLog, configs: TopicConfigs, initialHw: number, ctx: PartitionContext) {
+    this.topic = topic;
+    this.partition = partition;
+    this.key = `${topic}-${partition}`;
+    this.topicId = topicId;
+    this.log = log;
+    this.configs = configs;
+    this.ctx = ctx;
+    this.followerHw = Math.max(0, Math.min(initialHw, log.logEndOffset));
+  }
+
+  get highWatermark(): number {
+    return this.leaderState !== undefined ? this.leaderState.highWatermark : this.followerHw;
+  }
+
+  get isLeader(): boolean {
+    return this.role === 'leader';
+  }
+
+  private fields(): { topic: string; partition: number; leaderEpoch: number } {
+    return { topic: this.topic, partition: this.partition, leaderEpoch: this.leaderEpoch };
+  }
+
+  // ------------------------------------------------------------------ role changes
+
+  /**
+   * Applies the controller's view of this partition. Returns 'leader' / 'follower' when the role
+   * or leader changed (the caller re-plans fetchers), undefined when only the ISR moved.
+   */
+  applyState(ps: PartitionState, configs: TopicConfigs, followerAlive: (id: BrokerId) => boolean, nowMs: number): 'leader' | 'follower' | undefined {
+    this.configs = configs;
+    const me = this.ctx.brokerId;
+    if (ps.leader === me) {
+      if (this.role !== 'leader' || this.leaderEpoch !== ps.leaderEpoch) {
+        this.becomeLeader(ps, nowMs);
+        return 'leader';
+      }
+      this.updateLeaderAssignment(ps, nowMs);
+      void followerAlive;
+      return undefined;
+    }
+    if (this.role !== 'follower' || this.leaderId !== ps.leader || this.leaderEpoch !== ps.leaderEpoch) {
+      this.becomeFollower(ps);
+      return 'follower';
+    }
+    this.partitionEpoch = ps.partitionEpoch;
+    this.replicas = [...ps.replicas];
+    this.isr = [...ps.isr];
+    return undefined;
+  }
+
+  private becomeLeader(ps: PartitionState, nowMs: number): void {
+    const wasLeader = this.role === 'leader';
+    const hw = this.highWatermark;
+    // A new leader starts its epoch at its log end (Kafka's leader epoch cache assign on
+    // becoming leader), so divergence checks see it even before the first append.
+    if (ps.leaderEpoch > this.log.epochs.latestEpoch) this.log.epochs.assign(ps.leaderEpoch, this.log.logEndOffset);
+    this.failAckWaiters('NOT_LEADER_OR_FOLLOWER');
+    this.role = 'leader';
+    this.leaderId = ps.leader;
+    this.leaderEpoch = ps.leaderEpoch;
+    this.partitionEpoch = ps.partitionEpoch;
+    this.replicas = [...ps.replicas];
+    this.isr = [...ps.isr];
+    const leo = this.log.logEndOffset;
+    this.leaderState = new LeaderState({
+      brokerId: this.ctx.brokerId,
+      leaderEpoch: ps.leaderEpoch,
+      partitionEpoch: ps.partitionEpoch,
+      replicas: ps.replicas,
+      isr: ps.isr,
+      minInsyncReplicas: this.configs['min.insync.replicas'],
+      replicaLagTimeMaxMs: this.ctx.replicaLagTimeMaxMs,
+      leaderEpochStartOffset: leo,
+      logEndOffset: leo,
+      highWatermark: Math.min(hw, leo),
+      nowMs,
+    });
+    this.leaderState.maybeAdvanceHighWatermark();
+    // Producer state is rebuilt from the log on the first idempotent batch, so a broker taking
+    // over many partitions at once does not scan them all up front.
+    this.producers.clear();
+    this.producersLoaded = false;
+    this.ctx.logger.info({ ...this.fields(), partitionEpoch: ps.partitionEpoch, isr: ps.isr, logEndOffset: leo, highWatermark: this.highWatermark, wasLeader }, 'became leader');
+    this.wakeAll();
+  }
+
+  private becomeFollower(ps: PartitionState): void {
+    const wasLeader = this.role === 'leader';
+    const hw = this.highWatermark;
+    this.failAckWaiters('NOT_LEADER_OR_FOLLOWER');
+    this.leaderState = undefined;
+    this.role = 'follower';
+    this.leaderId = ps.leader;
+    this.leaderEpoch = ps.leaderEpoch;
+    this.partitionEpoch = ps.partitionEpoch;
+    this.replicas = [...ps.replicas];
+    this.isr = [...ps.isr];
+    this.followerHw = followerHighWatermark(hw, this.log.logEndOffset);
+    this.producers.clear();
+    this.producersLoaded = false;
+    this.ctx.logger.info({ ...this.fields(), leader: ps.leader, partitionEpoch: ps.partitionEpoch, logEndOffset: this.log.logEndOffset, highWatermark: this.followerHw, wasLeader },
+      ps.leader < 0 ? 'partition offline' : 'became follower');
+    this.wakeAll();
+  }
+
+  private updateLeaderAssignment(ps: PartitionState, nowMs: number): void {
+    const state = this.leaderState!;
+    const before = state.isr;
+    const hwChanged = state.applyAssignment(ps, this.configs['min.insync.replicas'], nowMs);
+    if (ps.partitionEpoch < this.partitionEpoch) return;
+    this.partitionEpoch = state.partitionEpoch;
+    this.replicas = [...state.replicas];
+    this.isr = [...state.isr];
+    const added = state.isr.filter((id) => !before.includes(id));
+    const removed = before.filter((id) => !state.isr.includes(id));
+    if (added.length > 0 || removed.length > 0) {
+      this.ctx.logger.info({ ...this.fields(), partitionEpoch: state.partitionEpoch, isr: state.isr, added, removed }, 'isr changed');
+      if (added.length > 0) this.ctx.onIsrChange?.('expand');
+      if (removed.length > 0) this.ctx.onIsrChange?.('shrink');
+    }
+    if (state.isUnderMinIsr) this.failAckWaiters('NOT_ENOUGH_REPLICAS_AFTER_APPEND');
+    if (hwChanged) this.onHighWatermarkChanged();
+  }
+
+  /** The controller refused or did not answer an AlterPartition: allow a retry. */
+  alterPartitionFailed(proposal: IsrProposal): void {
+    if (this.leaderState?.pending === proposal) this.leaderState.clearPending();
+  }
+
+  /** Called every replica.lag.time.max.ms / 2 on leaders. */
+  maybeShrinkIsr(nowMs: number): void {
+    const proposal = this.leaderState?.maybeShrinkIsr(nowMs);
+    if (proposal !== undefined) {
+      this.ctx.logger.info({ ...this.fields(), isr: this.isr, newIsr: proposal.newIsr, outOfSync: proposal.changed }, 'proposing isr shrink');
+      this.ctx.proposeIsr(this, proposal);
+    }
+  }
+
+  // ------------------------------------------------------------------ leader appends
+
+  /**
+   * Appends one producer batch as leader. Refuses with NOT_LEADER_OR_FOLLOWER, MESSAGE_TOO_LARGE,
+   * CORRUPT_MESSAGE, NOT_ENOUGH_REPLICAS (acks=all, ISR below min), sequence errors, or whatever
+   * storage throws. A retried idempotent batch answers with its original offsets.
+   */
+  appendAsLeader(records: Buffer, acksAll: boolean): { baseOffset: number; lastOffset: number; duplicate: boolean } {
+    const state = this.leaderState;
+    if (this.role !== 'leader' || state === undefined) throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.ctx.brokerId} is not the leader of ${this.key}`);
+    const maxBytes = this.configs['max.message.bytes'];
+    if (records.length > maxBytes) throw new TributaryError('MESSAGE_TOO_LARGE', `batch of ${records.length} bytes exceeds max.message.bytes ${maxBytes} of ${this.topic}`);
+    const header = readBatchHeader(records);
+    if (header.batchLength + LOG_OVERHEAD !== records.length) {
+      throw new TributaryError('CORRUPT_MESSAGE', `record batch is corrupt: batchLength says ${header.batchLength + LOG_OVERHEAD} bytes but ${records.length} arrived`);
+    }
+    if (acksAll && state.isUnderMinIsr) {
+      throw new TributaryError('NOT_ENOUGH_REPLICAS', `${this.key}: ISR [${state.isr.join(',')}] is smaller than min.insync.replicas ${state.effectiveMinIsr}`);
+    }
+    const idempotent = header.producerId >= 0;
+    if (idempotent) {
+      if (!this.producersLoaded) this.rebuildProducerState();
+      const check = this.producers.check(header);
+      if (check.kind === 'duplicate') {
+        checkBatchCrc(records);
+        return { baseOffset: check.baseOffset, lastOffset: check.lastOffset, duplicate: true };
+      }
+    }
+    const result = this.log.appendAsLeader(records, this.leaderEpoch);
+    if (idempotent) this.producers.record(header, result.baseOffset, result.lastOffset);
+    for (const l of this.appendListeners) l();
+    if (state.onLeaderAppend(this.log.logEndOffset)) this.onHighWatermarkChanged();
+    return { ...result, duplicate: false };
+  }
+
+  /**
+   * Resolves once the HW reaches `required` (acks=all: lastOffset + 1), or with the error that
+   * ended the wait. `cancel` gives up (request timeout) and frees the waiter.
+   */
+  waitForHighWatermark(required: number): { promise: Promise<ErrorCode | undefined>; cancel: (error: ErrorCode) => void } {
+    if (this.highWatermark >= required) return { promise: Promise.resolve(undefined), cancel: () => {} };
+    if (this.role !== 'leader') return { promise: Promise.resolve('NOT_LEADER_OR_FOLLOWER'), cancel: () => {} };
+    let waiter!: AckWaiter;
+    const promise = new Promise<ErrorCode | undefined>((resolve) => {
+      waiter = { required, done: false, resolve };
+    });
+    this.ackWaiters.push(waiter);
+    return {
+      promise,
+      cancel: (error) => {
+        if (waiter.done) return;
+        waiter.done = true;
+        waiter.resolve(error);
+        const i = this.ackWaiters.indexOf(waiter);
+        if (i >= 0) this.ackWaiters.splice(i, 1);
+      },
+    };
+  }
+
+  private failAckWaiters(error: ErrorCode): void {
+    const waiters = this.ackWaiters;
+    this.ackWaiters = [];
+    for (const w of waiters) {
+      if (w.done) continue;
+      w.done = true;
+      w.resolve(error);
+    }
+  }
+
+  private onHighWatermarkChanged(): void {
+    const hw = this.highWatermark;
+    assert(hw <= this.log.logEndOffset, `${this.key}: HW ${hw} above LEO ${this.log.logEndOffset}`);
+    // Appends arrive in offset order, so waiters are sorted by the offset they need.
+    let i = 0;
+    while (i < this.ackWaiters.length && this.ackWaiters[i]!.required <= hw) {
+      const w = this.ackWaiters[i]!;
+      if (!w.done) {
+        w.done = true;
+        w.resolve(undefined);
+      }
+      i++;
+    }
+    if (i > 0) this.ackWaiters.splice(0, i);
+    for (const l of this.hwListeners) l();
+    // Followers learn the new HW from their next fetch answer; wake them now so it arrives soon.
+    for (const l of this.appendListeners) l();
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /** Consumer read: whole batches below the HW. */
+  readForConsumer(offset: number, maxBytes: number): Buffer {
+    const hw = this.highWatermark;
+    const leo = this.log.logEndOffset;
+    if (offset < this.log.logStartOffset || (offset > leo && this.role === 'leader')) {
+      throw new TributaryError('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside [${this.log.logStartOffset}, ${leo}] of ${this.key}`);
+    }
+    if (offset >= hw) return EMPTY;
+    return this.log.read(offset, maxBytes, hw);
+  }
+
+  /**
+   * Leader side of /replica/fetch for one partition: epoch and divergence checks, follower
+   * progress (which may move the HW or propose an ISR expansion), then the bytes.
+   */
+  readForFollower(followerId: BrokerId, fetchOffset: number, lastFetchedEpoch: number, currentLeaderEpoch: number, maxBytes: number, nowMs: number, followerAlive: boolean): ReplicaFetchPartitionResponse {
+    const base = { topic: this.topic, partition: this.partition };
+    const state = this.leaderState;
+    if (this.role !== 'leader' || state === undefined) throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.ctx.brokerId} is not the leader of ${this.key}`);
+    this.checkLeaderEpoch(currentLeaderEpoch);
+    if (!this.replicas.includes(followerId)) throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${followerId} is not a replica of ${this.key}`);
+    const position = checkFetchPosition(this.log.epochs, { logStartOffset: this.log.logStartOffset, logEndOffset: this.log.logEndOffset, latestEpoch: this.log.epochs.latestEpoch }, fetchOffset, lastFetchedEpoch);
+    if (position.kind === 'diverging') {
+      return { ...base, highWatermark: this.highWatermark, logStartOffset: this.log.logStartOffset, records: EMPTY, divergingEpoch: { epoch: position.epoch, endOffset: position.endOffset } };
+    }
+    if (position.kind === 'out-of-range') {
+      return { ...base, highWatermark: this.highWatermark, logStartOffset: this.log.logStartOffset, records: EMPTY, error: new TributaryError('OFFSET_OUT_OF_RANGE', `fetch offset ${fetchOffset} is below the log start ${this.log.logStartOffset} of ${this.key}`).toWire() };
+    }
+    const { hwChanged, proposal } = state.onFollowerFetch(followerId, fetchOffset, nowMs, followerAlive);
+    if (hwChanged) this.onHighWatermarkChanged();
+    if (proposal !== undefined) {
+      this.ctx.logger.info({ ...this.fields(), isr: this.isr, newIsr: proposal.newIsr, joining: proposal.changed }, 'proposing isr expand');
+      this.ctx.proposeIsr(this, proposal);
+    }
+    const records = fetchOffset < this.log.logEndOffset ? this.log.read(fetchOffset, maxBytes) : EMPTY;
+    return { ...base, highWatermark: this.highWatermark, logStartOffset: this.log.logStartOffset, records };
+  }
+
+  /** FENCED_LEADER_EPOCH for an older epoch, UNKNOWN_LEADER_EPOCH for a newer one; -1 skips. */
+  checkLeaderEpoch(currentLeaderEpoch: number | undefined): void {
+    if (currentLeaderEpoch === undefined || currentLeaderEpoch < 0) return;
+    if (currentLeaderEpoch < this.leaderEpoch) {
+      throw new TributaryError('FENCED_LEADER_EPOCH', `${this.key}: leader epoch ${currentLeaderEpoch} is older than the current ${this.leaderEpoch}`);
+    }
+    if (currentLeaderEpoch > this.leaderEpoch) {
+      throw new TributaryError('UNKNOWN_LEADER_EPOCH', `${this.key}: leader epoch ${currentLeaderEpoch} is newer than ${this.leaderEpoch} known here`);
+    }
+  }
+
+  // ------------------------------------------------------------------ follower side
+
+  /**
+   * Applies the leader's answer to a fetch this follower sent at `fetchOffset` under
+   * `leaderEpoch`. Stale answers (the role, epoch or LEO moved meanwhile) are dropped.
+   * Returns the bytes appended.
+   */
+  applyFetchResponse(resp: ReplicaFetchPartitionResponse, fetchOffset: number, leaderEpoch: number): number {
+    if (this.role !== 'follower' || this.leaderEpoch !== leaderEpoch || this.log.logEndOffset !== fetchOffset) return 0;
+    if (resp.error !== undefined) {
+      if (resp.error.code === 'OFFSET_OUT_OF_RANGE' && fetchOffset < resp.logStartOffset) {
+        this.ctx.logger.info({ ...this.fields(), logEndOffset: fetchOffset, leaderLogStartOffset: resp.logStartOffset }, 'truncating fully: behind the leader log start');
+        this.log.truncateFullyAndStartAt(resp.logStartOffset);
+        this.followerHw = followerHighWatermark(resp.highWatermark, this.log.logEndOffset);
+      }
+      return 0;
+    }
+    if (resp.divergingEpoch !== undefined) {
+      const to = truncationOffset(resp.divergingEpoch, this.log.logEndOffset);
+      this.ctx.logger.info({ ...this.fields(), divergingEpoch: resp.divergingEpoch.epoch, endOffset: resp.divergingEpoch.endOffset, from: this.log.logEndOffset, to }, 'truncating diverged log');
+      this.log.truncateTo(to);
+      this.followerHw = Math.min(this.followerHw, this.log.logEndOffset);
+      return 0;
+    }
+    let appended = 0;
+    if (resp.records.length > 0) {
+      this.log.appendAsFollower(resp.records);
+      appended = resp.records.length;
+      for (const l of this.appendListeners) l();
+    }
+    const hw = followerHighWatermark(resp.highWatermark, this.log.logEndOffset);
+    if (hw !== this.followerHw) {
+      this.followerHw = hw;
+      for (const l of this.hwListeners) l();
+    }
+    return appended;
+  }
+
+  // ------------------------------------------------------------------ waiting
+
+  onAppend(listener: Listener): () => void {
+    this.appendListeners.add(listener);
+    return () => this.appendListeners.delete(listener);
+  }
+
+  onHighWatermark(listener: Listener): () => void {
+    this.hwListeners.add(listener);
+    return () => this.hwListeners.delete(listener);
+  }
+
+  wakeAll(): void {
+    for (const l of [...this.appendListeners]) l();
+    for (const l of [...this.hwListeners]) l();
+  }
+
+  /** Stops serving (deleted, unassigned, broker closing): every waiter gets an answer. */
+  shutdown(error: ErrorCode = 'NOT_LEADER_OR_FOLLOWER'): void {
+    this.followerHw = this.highWatermark;
+    this.failAckWaiters(error);
+    this.leaderState = undefined;
+    this.role = 'follower';
+    this.leaderId = -1;
+    this.wakeAll();
+  }
+
+  // ------------------------------------------------------------------ producer state
+
+  /** Reads every batch header of the log (not the records) to rebuild producer state. */
+  private rebuildProducerState(): void {
+    this.producers.clear();
+    let offset = this.log.logStartOffset;
+    const end = this.log.logEndOffset;
+    while (offset < end) {
+      const chunk = this.log.read(offset, PRODUCER_SCAN_CHUNK_BYTES);
+      if (chunk.length === 0) break;
+      let pos = 0;
+      while (chunk.length - pos >= 61) {
+        const header = readBatchHeader(chunk, pos);
+        const size = header.batchLength + LOG_OVERHEAD;
+        if (pos + size > chunk.length) break;
+        const lastOffset = header.baseOffset + header.lastOffsetDelta;
+        if (header.producerId >= 0) this.producers.record(header, header.baseOffset, lastOffset);
+        offset = lastOffset + 1;
+        pos += size;
+      }
+      if (pos === 0) break;
+    }
+    this.producersLoaded = true;
+  }
+
+  /** For describe-replicas and metrics. */
+  describe(nowMs: number) {
+    return {
+      partition: this.partition,
+      highWatermark: this.highWatermark,
+      logStartOffset: this.log.logStartOffset,
+      logEndOffset: this.log.logEndOffset,
+      replicas: this.leaderState?.describe(nowMs) ?? [],
+    };
+  }
+}

@@ -1,0 +1,214 @@
+// Followers pull (DESIGN.md § Replication): one ReplicaFetcher per leader broker long-polls
+// POST /replica/fetch for every partition this broker follows from that leader, with its LEO as
+// the fetch offset, the epoch of its last batch (KIP-101/279) and the leader epoch it believes.
+// The answers are appended as-is; divergence and out-of-range answers truncate first. A
+// follower.replication.throttled.rate (KIP-73) set for this broker limits its own fetch rate.
+
+import { TributaryError, type BrokerId, type Endpoint, type ReplicaFetchRequest, type ReplicaFetchResponse } from '@tributary/protocol';
+import type { RpcClientPool } from '@tributary/transport';
+import type { Partition } from './partition.ts';
+import { TokenBucket } from './throttle.ts';
+
+export interface FetcherLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface ReplicaFetcherDeps {
+  brokerId: BrokerId;
+  brokerEpoch: () => number;
+  clients: RpcClientPool;
+  /** The leader's internal endpoint, from metadata. */
+  endpointOf: (id: BrokerId) => Endpoint | undefined;
+  /** follower.replication.throttled.rate for this broker (bytes/s), or undefined. */
+  throttleRate: () => number | undefined;
+  maxWaitMs: number;
+  maxBytes: number;
+  logger: FetcherLogger;
+  now?: () => number;
+  onFetched?: (bytes: number, latencyMs: number) => void;
+}
+
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 1000;
+/** A partition the leader refused (not leader, epoch) waits this long or until new metadata. */
+const PARTITION_ERROR_DELAY_MS = 500;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export class ReplicaFetcher {
+  readonly leaderId: BrokerId;
+  private partitions: Partition[] = [];
+  private readonly deps: ReplicaFetcherDeps;
+  private readonly now: () => number;
+  private readonly stopController = new AbortController();
+  /** Aborts the in-flight poll when partitions are added, so they start at once. */
+  private pollController = new AbortController();
+  private readonly delayedUntil = new Map<string, number>();
+  private bucket: TokenBucket | undefined;
+  private loop: Promise<void> | undefined;
+  private lastError: string | undefined;
+
+  constructor(leaderId: BrokerId, deps: ReplicaFetcherDeps) {
+    this.leaderId = leaderId;
+    this.deps = deps;
+    this.now = deps.now ?? Date.now;
+  }
+
+  setPartitions(partitions: Partition[]): void {
+    const before = new Set(this.partitions.map((p) => p.key));
+    this.partitions = partitions;
+    this.delayedUntil.clear();
+    if (partitions.some((p) => !before.has(p.key))) this.pollController.abort();
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    this.pollController.abort();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const stop = this.stopController.signal;
+    let backoffMs = BACKOFF_MIN_MS;
+    while (!stop.aborted) {
+      if (this.pollController.signal.aborted) this.pollController = new AbortController();
+      const nowMs = this.now();
+      const parts = this.partitions.filter((p) => p.role === 'follower' && p.leaderId === this.leaderId && (this.delayedUntil.get(p.key) ?? 0) <= nowMs);
+      const endpoint = this.deps.endpointOf(this.leaderId);
+      if (parts.length === 0 || endpoint === undefined) {
+        await sleep(PARTITION_ERROR_DELAY_MS, this.pollController.signal);
+        continue;
+      }
+      let maxBytes = this.deps.maxBytes;
+      const rate = this.deps.throttleRate();
+      if (rate !== undefined && rate > 0) {
+        if (this.bucket === undefined) this.bucket = new TokenBucket(rate, nowMs);
+        else if (this.bucket.rate !== rate) this.bucket.setRate(rate, nowMs);
+        const available = this.bucket.available(nowMs);
+        if (available <= 0) {
+          await sleep(this.bucket.waitMs(Math.min(maxBytes, rate), nowMs), stop);
+          continue;
+        }
+        maxBytes = Math.min(maxBytes, available);
+      } else {
+        this.bucket = undefined;
+      }
+      const sent = parts.map((p) => ({ p, fetchOffset: p.log.logEndOffset, leaderEpoch: p.leaderEpoch }));
+      const request: ReplicaFetchRequest = {
+        brokerId: this.deps.brokerId,
+        brokerEpoch: this.deps.brokerEpoch(),
+        maxWaitMs: this.deps.maxWaitMs,
+        maxBytes,
+        partitions: sent.map(({ p, fetchOffset, leaderEpoch }) => ({
+          topic: p.topic,
+          partition: p.partition,
+          fetchOffset,
+          lastFetchedEpoch: p.log.lastEpoch(),
+          currentLeaderEpoch: leaderEpoch,
+        })),
+      };
+      const started = this.now();
+      let response: ReplicaFetchResponse;
+      try {
+        response = await this.deps.clients.get(endpoint).call<ReplicaFetchResponse>('/replica/fetch', request, {
+          timeoutMs: this.deps.maxWaitMs + 10_000,
+          signal: this.pollController.signal,
+        });
+      } catch (err) {
+        if (stop.aborted || this.pollController.signal.aborted) continue;
+        const message = (err as Error).message;
+        if (message !== this.lastError) {
+          this.deps.logger.warn({ leader: this.leaderId, err }, 'replica fetch failed');
+          this.lastError = message;
+        }
+        await sleep(backoffMs, stop);
+        backoffMs = Math.min(BACKOFF_MAX_MS, backoffMs * 2);
+        continue;
+      }
+      backoffMs = BACKOFF_MIN_MS;
+      this.lastError = undefined;
+      let bytes = 0;
+      const byKey = new Map(sent.map((s) => [s.p.key, s]));
+      for (const r of response.partitions ?? []) {
+        const s = byKey.get(`${r.topic}-${r.partition}`);
+        if (s === undefined) continue;
+        const records = r.records === undefined || r.records === null ? Buffer.alloc(0) : Buffer.isBuffer(r.records) ? r.records : Buffer.from(r.records);
+        try {
+          bytes += s.p.applyFetchResponse({ ...r, records }, s.fetchOffset, s.leaderEpoch);
+        } catch (err) {
+          if (!(err instanceof TributaryError)) throw err;
+          this.deps.logger.warn({ topic: r.topic, partition: r.partition, leaderEpoch: s.leaderEpoch, err }, 'could not apply fetched data');
+          this.delayedUntil.set(s.p.key, this.now() + PARTITION_ERROR_DELAY_MS);
+        }
+        if (r.error !== undefined && r.error.code !== 'OFFSET_OUT_OF_RANGE') {
+          this.deps.logger.debug({ topic: r.topic, partition: r.partition, leaderEpoch: s.leaderEpoch, error: r.error }, 'leader refused replica fetch');
+          this.delayedUntil.set(s.p.key, this.now() + PARTITION_ERROR_DELAY_MS);
+        }
+      }
+      this.bucket?.consume(bytes, this.now());
+      this.deps.onFetched?.(bytes, this.now() - started);
+    }
+  }
+}
+
+/** One fetcher per leader broker, re-planned after every metadata change. */
+export class ReplicaFetcherManager {
+  private readonly fetchers = new Map<BrokerId, ReplicaFetcher>();
+  private readonly deps: ReplicaFetcherDeps;
+  private closed = false;
+
+  constructor(deps: ReplicaFetcherDeps) {
+    this.deps = deps;
+  }
+
+  update(byLeader: Map<BrokerId, Partition[]>): void {
+    if (this.closed) return;
+    for (const [leaderId, partitions] of byLeader) {
+      let f = this.fetchers.get(leaderId);
+      if (f === undefined) {
+        f = new ReplicaFetcher(leaderId, this.deps);
+        this.fetchers.set(leaderId, f);
+        f.setPartitions(partitions);
+        f.start();
+        this.deps.logger.info({ leader: leaderId, partitions: partitions.length }, 'started replica fetcher');
+      } else {
+        f.setPartitions(partitions);
+      }
+    }
+    for (const [leaderId, f] of this.fetchers) {
+      if (!byLeader.has(leaderId)) {
+        this.fetchers.delete(leaderId);
+        void f.stop();
+        this.deps.logger.info({ leader: leaderId }, 'stopped replica fetcher');
+      }
+    }
+  }
+
+  get fetcherCount(): number {
+    return this.fetchers.size;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.fetchers.values()];
+    this.fetchers.clear();
+    await Promise.all(all.map((f) => f.stop()));
+  }
+}

@@ -1,0 +1,523 @@
+// Owns every partition replica on this broker (Kafka's ReplicaManager): applies each metadata
+// version (become leader / follower, create and delete logs), serves produce, fetch, replica
+// fetch and list-offsets against the partitions, and parks waiting requests until an append or a
+// high-watermark move wakes them (never polling). HTTP lives in broker-service.ts; the pulling
+// side of replication in replica-fetcher.ts.
+
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  DEFAULT_TOPIC_CONFIGS,
+  EARLIEST_TIMESTAMP,
+  LATEST_TIMESTAMP,
+  TributaryError,
+  type AlterPartitionRequest,
+  type BrokerId,
+  type ClusterMetadata,
+  type DescribeReplicasResponse,
+  type ErrorCode,
+  type FetchPartitionResponse,
+  type ListOffsetsResponse,
+  type PartitionState,
+  type ProducePartitionResponse,
+  type ReplicaFetchPartitionResponse,
+  type TopicConfigs,
+  type WireError,
+} from '@tributary/protocol';
+import { logConfigFromTopic, type Log, type LogManager } from '@tributary/storage';
+import { MetadataCache } from './metadata-cache.ts';
+import { Partition, type PartitionLogger } from './partition.ts';
+import type { IsrProposal } from './partition-state.ts';
+
+const EMPTY = Buffer.alloc(0);
+/** Kafka's partition.metadata: the topic id a log belongs to, so a re-created topic starts clean. */
+const PARTITION_METADATA_FILE = 'partition.metadata';
+
+export interface ReplicaManagerLogger extends PartitionLogger {
+  error(obj: object, msg: string): void;
+  debug?(obj: object, msg: string): void;
+}
+
+export interface ReplicaManagerOptions {
+  brokerId: BrokerId;
+  rack: string;
+  logs: LogManager;
+  replicaLagTimeMaxMs: number;
+  logger: ReplicaManagerLogger;
+  now?: () => number;
+  /** AlterPartition to the controller; resolves with the partition state it committed. */
+  alterPartition: (request: Omit<AlterPartitionRequest, 'brokerId' | 'brokerEpoch'>) => Promise<PartitionState>;
+  /** Told the partitions this broker follows, grouped by leader, after every metadata change. */
+  onFollowersChanged?: (byLeader: Map<BrokerId, Partition[]>) => void;
+  onIsrChange?: (kind: 'shrink' | 'expand') => void;
+}
+
+export interface ProduceInput {
+  acks: -1 | 0 | 1;
+  timeoutMs: number;
+  partitions: { topic: string; partition: number; records: Buffer }[];
+}
+
+export interface FetchInput {
+  maxWaitMs: number;
+  minBytes: number;
+  maxBytes: number;
+  rack: string | undefined;
+  partitions: { topic: string; partition: number; offset: number; maxBytes: number; currentLeaderEpoch: number | undefined }[];
+}
+
+export interface ReplicaFetchInput {
+  brokerId: BrokerId;
+  maxWaitMs: number;
+  maxBytes: number;
+  partitions: { topic: string; partition: number; fetchOffset: number; lastFetchedEpoch: number; currentLeaderEpoch: number }[];
+}
+
+function wireError(err: unknown): WireError {
+  if (err instanceof TributaryError) return err.toWire();
+  throw err;
+}
+
+export class ReplicaManager {
+  readonly brokerId: BrokerId;
+  readonly rack: string;
+  private readonly logs: LogManager;
+  private readonly options: ReplicaManagerOptions;
+  private readonly now: () => number;
+  private readonly logger: ReplicaManagerLogger;
+  private readonly partitions = new Map<string, Partition>();
+  metadata: MetadataCache = MetadataCache.empty();
+  private closed = false;
+  private readonly closeListeners = new Set<() => void>();
+
+  constructor(options: ReplicaManagerOptions) {
+    this.options = options;
+    this.brokerId = options.brokerId;
+    this.rack = options.rack;
+    this.logs = options.logs;
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger;
+  }
+
+  get partitionCount(): number {
+    return this.partitions.size;
+  }
+
+  allPartitions(): IterableIterator<Partition> {
+    return this.partitions.values();
+  }
+
+  getPartition(topic: string, partition: number): Partition | undefined {
+    return this.partitions.get(`${topic}-${partition}`);
+  }
+
+  // ------------------------------------------------------------------ metadata
+
+  /**
+   * Applies a newer metadata version: creates the logs of every replica assigned here, moves each
+   * partition to its role, deletes the logs of partitions no longer here (deleted topics,
+   * re-created topics), and re-plans the fetchers.
+   */
+  applyMetadata(md: ClusterMetadata): void {
+    if (this.closed || md.version <= this.metadata.version) return;
+    this.metadata = new MetadataCache(md);
+    const nowMs = this.now();
+    const wanted = new Set<string>();
+    let rolesChanged = false;
+    for (const topic of md.topics) {
+      const configs = topic.configs ?? DEFAULT_TOPIC_CONFIGS;
+      for (const ps of topic.partitions) {
+        if (!ps.replicas.includes(this.brokerId)) continue;
+        const key = `${topic.name}-${ps.partition}`;
+        wanted.add(key);
+        let p = this.partitions.get(key);
+        if (p !== undefined && p.topicId !== topic.topicId) {
+          this.removePartition(p, 'topic re-created');
+          p = undefined;
+        }
+        if (p === undefined) {
+          p = this.openPartition(topic.name, ps.partition, topic.topicId, configs);
+          rolesChanged = true;
+        }
+        (this.logs.get(topic.name, ps.partition) as Log | undefined)?.updateConfig(logConfigFromTopic(configs));
+        try {
+          if (p.applyState(ps, configs, (id) => this.metadata.isAlive(id), nowMs) !== undefined) rolesChanged = true;
+        } catch (err) {
+          if (!(err instanceof TributaryError)) throw err;
+          this.logger.error({ topic: topic.name, partition: ps.partition, err }, 'could not apply partition state');
+        }
+      }
+    }
+    for (const p of [...this.partitions.values()]) {
+      if (!wanted.has(p.key)) {
+        this.removePartition(p, this.metadata.topic(p.topic) === undefined ? 'topic deleted' : 'replica moved away');
+        rolesChanged = true;
+      }
+    }
+    // Logs on disk that no partition claims (deleted while this broker was down).
+    for (const { topic, partition } of this.logs.all()) {
+      if (!wanted.has(`${topic}-${partition}`)) {
+        this.logger.info({ topic, partition }, 'deleting stray log');
+        this.safely(() => this.logs.delete(topic, partition));
+      }
+    }
+    if (rolesChanged) this.options.onFollowersChanged?.(this.followedByLeader());
+  }
+
+  private openPartition(topic: string, partition: number, topicId: string, configs: TopicConfigs): Partition {
+    let log = this.logs.get(topic, partition);
+    if (log !== undefined) {
+      const file = join(log.dir, PARTITION_METADATA_FILE);
+      const known = existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+      if (known !== undefined && known !== topicId) {
+        this.logger.info({ topic, partition, topicId, oldTopicId: known }, 'deleting log of an older topic of the same name');
+        this.logs.delete(topic, partition);
+        log = undefined;
+      }
+    }
+    log ??= this.logs.getOrCreate(topic, partition, logConfigFromTopic(configs));
+    writeFileSync(join(log.dir, PARTITION_METADATA_FILE), `${topicId}\n`);
+    const hw = this.highWatermarksAtStart?.get(`${topic}-${partition}`) ?? 0;
+    const p = new Partition(topic, partition, topicId, log, configs, hw, {
+      brokerId: this.brokerId,
+      replicaLagTimeMaxMs: this.options.replicaLagTimeMaxMs,
+      logger: this.logger,
+      proposeIsr: (part, proposal) => this.sendAlterPartition(part, proposal),
+      onIsrChange: this.options.onIsrChange,
+    });
+    this.partitions.set(p.key, p);
+    this.logger.info({ topic, partition, logEndOffset: log.logEndOffset, highWatermark: p.highWatermark }, 'opened partition');
+    return p;
+  }
+
+  private highWatermarksAtStart: Map<string, number> | undefined;
+
+  /** Opens the logs already on disk and reads the HW checkpoint; call once before metadata. */
+  loadLogs(): void {
+    this.logs.loadAll(() => logConfigFromTopic(DEFAULT_TOPIC_CONFIGS));
+    this.highWatermarksAtStart = this.logs.readHighWatermarks();
+  }
+
+  private removePartition(p: Partition, reason: string): void {
+    p.shutdown();
+    this.partitions.delete(p.key);
+    this.logger.info({ topic: p.topic, partition: p.partition, reason }, 'removing partition');
+    this.safely(() => this.logs.delete(p.topic, p.partition));
+  }
+
+  private followedByLeader(): Map<BrokerId, Partition[]> {
+    const out = new Map<BrokerId, Partition[]>();
+    for (const p of this.partitions.values()) {
+      if (p.role !== 'follower' || p.leaderId < 0 || p.leaderId === this.brokerId) continue;
+      let list = out.get(p.leaderId);
+      if (list === undefined) out.set(p.leaderId, (list = []));
+      list.push(p);
+    }
+    return out;
+  }
+
+  private sendAlterPartition(p: Partition, proposal: IsrProposal): void {
+    this.options
+      .alterPartition({ topic: p.topic, partition: p.partition, leaderEpoch: proposal.leaderEpoch, partitionEpoch: proposal.partitionEpoch, newIsr: proposal.newIsr })
+      .then((state) => {
+        if (this.partitions.get(p.key) !== p) return;
+        if (state.leaderEpoch !== p.leaderEpoch) {
+          p.alterPartitionFailed(proposal);
+          return;
+        }
+        p.applyState(state, p.configs, (id) => this.metadata.isAlive(id), this.now());
+        p.alterPartitionFailed(proposal);
+      })
+      .catch((err: unknown) => {
+        this.logger.warn({ topic: p.topic, partition: p.partition, leaderEpoch: proposal.leaderEpoch, newIsr: proposal.newIsr, err }, 'alter partition failed');
+        p.alterPartitionFailed(proposal);
+      });
+  }
+
+  /** Leaders check their followers every replica.lag.time.max.ms / 2. */
+  checkIsr(): void {
+    const nowMs = this.now();
+    for (const p of this.partitions.values()) if (p.isLeader) p.maybeShrinkIsr(nowMs);
+  }
+
+  /** Where the metadata says a partition is, for the right error. */
+  private lookup(topic: string, partition: number): Partition {
+    const p = this.partitions.get(`${topic}-${partition}`);
+    if (p !== undefined) return p;
+    if (this.metadata.partition(topic, partition) === undefined) {
+      throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition} does not exist (metadata version ${this.metadata.version})`);
+    }
+    throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.brokerId} holds no replica of ${topic}-${partition}`);
+  }
+
+  private leaderFor(topic: string, partition: number): Partition {
+    const p = this.lookup(topic, partition);
+    if (!p.isLeader) throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.brokerId} is not the leader of ${topic}-${partition} (leader: ${p.leaderId})`);
+    return p;
+  }
+
+  // ------------------------------------------------------------------ produce
+
+  /**
+   * Appends each partition's batch as leader. acks=0/1 answer once appended; acks=all waits until
+   * the HW passes each batch, the ISR falls below min (NOT_ENOUGH_REPLICAS_AFTER_APPEND), or
+   * timeoutMs passes (REQUEST_TIMED_OUT): one timer per request, not per record.
+   */
+  async produce(input: ProduceInput): Promise<{ partitions: ProducePartitionResponse[]; bytesIn: number }> {
+    const acksAll = input.acks === -1;
+    const results: ProducePartitionResponse[] = [];
+    const waits: { index: number; wait: ReturnType<Partition['waitForHighWatermark']> }[] = [];
+    let bytesIn = 0;
+    for (const entry of input.partitions) {
+      const result: ProducePartitionResponse = { topic: entry.topic, partition: entry.partition, baseOffset: -1 };
+      results.push(result);
+      try {
+        const p = this.leaderFor(entry.topic, entry.partition);
+        const appended = p.appendAsLeader(entry.records, acksAll);
+        result.baseOffset = appended.baseOffset;
+        if (!appended.duplicate) bytesIn += entry.records.length;
+        if (acksAll) waits.push({ index: results.length - 1, wait: p.waitForHighWatermark(appended.lastOffset + 1) });
+      } catch (err) {
+        result.error = this.storageAware(err, entry.topic, entry.partition);
+      }
+    }
+    if (waits.length > 0) {
+      const timer = setTimeout(() => {
+        for (const w of waits) w.wait.cancel('REQUEST_TIMED_OUT');
+      }, input.timeoutMs);
+      try {
+        const outcomes = await Promise.all(waits.map((w) => w.wait.promise));
+        outcomes.forEach((code, i) => {
+          if (code !== undefined) {
+            const r = results[waits[i]!.index]!;
+            r.error = { code, message: this.waitErrorMessage(code, r, input.timeoutMs) };
+          }
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return { partitions: results, bytesIn };
+  }
+
+  private waitErrorMessage(code: ErrorCode, r: ProducePartitionResponse, timeoutMs: number): string {
+    const tp = `${r.topic}-${r.partition}`;
+    if (code === 'REQUEST_TIMED_OUT') return `${tp}: offset ${r.baseOffset} not committed by the ISR within ${timeoutMs} ms`;
+    if (code === 'NOT_ENOUGH_REPLICAS_AFTER_APPEND') return `${tp}: appended at ${r.baseOffset}, but the ISR fell below min.insync.replicas before it was committed`;
+    return `${tp}: leadership moved before offset ${r.baseOffset} was committed`;
+  }
+
+  /** Turns an operating error into a wire error; storage failures are logged loudly. */
+  private storageAware(err: unknown, topic: string, partition: number): WireError {
+    const wire = wireError(err);
+    if (wire.code === 'KAFKA_STORAGE_ERROR') this.logger.error({ topic, partition, err }, 'storage error');
+    return wire;
+  }
+
+  // ------------------------------------------------------------------ consumer fetch
+
+  /**
+   * Consumer fetch: whole batches below each partition's HW, at most maxBytes per partition and
+   * per request (the first batch always goes whole, so a big batch cannot stall a consumer).
+   * Waits up to maxWaitMs for minBytes, woken by HW moves.
+   */
+  async fetch(input: FetchInput): Promise<{ partitions: FetchPartitionResponse[]; bytesOut: number }> {
+    const deadline = this.now() + input.maxWaitMs;
+    for (;;) {
+      const { partitions, bytes, hasError, watch } = this.readForConsumers(input);
+      const remaining = deadline - this.now();
+      if (bytes >= input.minBytes || hasError || remaining <= 0 || this.closed || watch.length === 0) {
+        return { partitions, bytesOut: bytes };
+      }
+      await this.waitForAny(watch, 'hw', remaining);
+    }
+  }
+
+  private readForConsumers(input: FetchInput): { partitions: FetchPartitionResponse[]; bytes: number; hasError: boolean; watch: Partition[] } {
+    const out: FetchPartitionResponse[] = [];
+    const watch: Partition[] = [];
+    let budget = input.maxBytes;
+    let bytes = 0;
+    let hasError = false;
+    for (const req of input.partitions) {
+      const resp: FetchPartitionResponse = { topic: req.topic, partition: req.partition, highWatermark: -1, logStartOffset: -1, records: EMPTY };
+      out.push(resp);
+      try {
+        const p = this.lookup(req.topic, req.partition);
+        // KIP-392: a follower serves consumers that name their rack, up to its own HW.
+        if (!p.isLeader && (input.rack === undefined || p.leaderId < 0)) {
+          throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.brokerId} is not the leader of ${p.key} (leader: ${p.leaderId})`);
+        }
+        p.checkLeaderEpoch(req.currentLeaderEpoch);
+        resp.highWatermark = p.highWatermark;
+        resp.logStartOffset = p.log.logStartOffset;
+        if (p.isLeader && input.rack !== undefined) {
+          const preferred = this.preferredReadReplica(p, input.rack);
+          if (preferred !== undefined) {
+            resp.preferredReadReplica = preferred;
+            continue;
+          }
+        }
+        const max = Math.min(req.maxBytes, bytes === 0 ? Math.max(budget, 1) : budget);
+        if (max <= 0) continue;
+        const records = p.readForConsumer(req.offset, max);
+        resp.records = records;
+        bytes += records.length;
+        budget -= records.length;
+        watch.push(p);
+      } catch (err) {
+        resp.error = this.storageAware(err, req.topic, req.partition);
+        hasError = true;
+      }
+    }
+    return { partitions: out, bytes, hasError, watch };
+  }
+
+  /** An in-sync, live replica in the consumer's rack other than the leader, if the leader is not there. */
+  private preferredReadReplica(p: Partition, rack: string): BrokerId | undefined {
+    if (rack === this.rack) return undefined;
+    for (const id of p.isr) {
+      if (id === this.brokerId) continue;
+      const b = this.metadata.broker(id);
+      if (b !== undefined && b.alive && b.rack === rack) return id;
+    }
+    return undefined;
+  }
+
+  /** Resolves on the first wake of any partition, on close, or after timeoutMs. */
+  private waitForAny(partitions: Partition[], kind: 'hw' | 'append', timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const offs: (() => void)[] = [];
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        for (const off of offs) off();
+        this.closeListeners.delete(finish);
+        resolve();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      for (const p of partitions) offs.push(kind === 'hw' ? p.onHighWatermark(finish) : p.onAppend(finish));
+      this.closeListeners.add(finish);
+    });
+  }
+
+  // ------------------------------------------------------------------ replica fetch (leader side)
+
+  /**
+   * A follower's fetch of every partition it copies from this leader. Records its progress (HW,
+   * ISR expansion), answers at once when there is data, a divergence or an error, and otherwise
+   * waits up to maxWaitMs, woken by appends.
+   */
+  async replicaFetch(input: ReplicaFetchInput): Promise<{ partitions: ReplicaFetchPartitionResponse[]; bytesOut: number }> {
+    const deadline = this.now() + input.maxWaitMs;
+    const alive = this.metadata.isAlive(input.brokerId) || this.metadata.broker(input.brokerId) === undefined;
+    for (;;) {
+      const nowMs = this.now();
+      const out: ReplicaFetchPartitionResponse[] = [];
+      const watch: Partition[] = [];
+      let budget = input.maxBytes;
+      let bytes = 0;
+      let urgent = false;
+      for (const req of input.partitions) {
+        try {
+          const p = this.lookup(req.topic, req.partition);
+          const max = bytes === 0 ? Math.max(budget, 1) : budget;
+          const resp = p.readForFollower(input.brokerId, req.fetchOffset, req.lastFetchedEpoch, req.currentLeaderEpoch, Math.max(0, max), nowMs, alive);
+          out.push(resp);
+          bytes += resp.records.length;
+          budget -= resp.records.length;
+          if (resp.divergingEpoch !== undefined || resp.error !== undefined) urgent = true;
+          watch.push(p);
+        } catch (err) {
+          out.push({ topic: req.topic, partition: req.partition, highWatermark: -1, logStartOffset: -1, records: EMPTY, error: this.storageAware(err, req.topic, req.partition) });
+          urgent = true;
+        }
+      }
+      const remaining = deadline - this.now();
+      if (bytes > 0 || urgent || remaining <= 0 || this.closed || watch.length === 0) return { partitions: out, bytesOut: bytes };
+      await this.waitForAny(watch, 'append', remaining);
+    }
+  }
+
+  // ------------------------------------------------------------------ list offsets, describe
+
+  listOffsets(partitions: { topic: string; partition: number; timestamp: number }[]): ListOffsetsResponse {
+    return {
+      partitions: partitions.map(({ topic, partition, timestamp }) => {
+        try {
+          const p = this.leaderFor(topic, partition);
+          if (timestamp === EARLIEST_TIMESTAMP) return { topic, partition, offset: p.log.logStartOffset, timestamp: -1 };
+          if (timestamp === LATEST_TIMESTAMP) return { topic, partition, offset: p.highWatermark, timestamp: -1 };
+          const found = p.log.offsetForTimestamp(timestamp);
+          // Kafka answers -1 when no record is that recent; an offset at or past the HW is not visible.
+          if (found === null || found >= p.highWatermark) return { topic, partition, offset: -1, timestamp: -1 };
+          return { topic, partition, offset: found, timestamp };
+        } catch (err) {
+          return { topic, partition, offset: -1, timestamp: -1, error: this.storageAware(err, topic, partition) };
+        }
+      }),
+    };
+  }
+
+  describeReplicas(topic: string): DescribeReplicasResponse {
+    if (this.metadata.topic(topic) === undefined) throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist`);
+    const nowMs = this.now();
+    const partitions = [...this.partitions.values()]
+      .filter((p) => p.topic === topic && p.isLeader)
+      .sort((a, b) => a.partition - b.partition)
+      .map((p) => p.describe(nowMs));
+    return { partitions };
+  }
+
+  // ------------------------------------------------------------------ housekeeping
+
+  /** replication-offset-checkpoint: every partition's HW. */
+  checkpointHighWatermarks(): void {
+    const hw = new Map<string, number>();
+    for (const p of this.partitions.values()) hw.set(p.key, p.highWatermark);
+    this.logs.writeHighWatermarks(hw);
+  }
+
+  checkpointRecoveryPoints(): void {
+    this.logs.checkpointRecoveryPoints();
+  }
+
+  /** Retention and time-based rolls on every log. */
+  runRetention(): void {
+    const nowMs = this.now();
+    for (const p of this.partitions.values()) {
+      this.safely(() => {
+        (p.log as Log).maybeRoll(nowMs);
+        const deleted = p.log.deleteOldSegments(nowMs);
+        if (deleted > 0) this.logger.info({ topic: p.topic, partition: p.partition, deleted, logStartOffset: p.log.logStartOffset }, 'deleted old segments');
+      });
+    }
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof TributaryError)) throw err;
+      this.logger.error({ err }, 'storage operation failed');
+    }
+  }
+
+  /** Answers every waiting request (logs stay open for requests still in flight). */
+  stopServing(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.safely(() => this.checkpointHighWatermarks());
+    for (const p of this.partitions.values()) p.shutdown();
+    for (const l of [...this.closeListeners]) l();
+  }
+
+  /** Stops serving, checkpoints and closes the logs. */
+  close(): void {
+    this.stopServing();
+    this.partitions.clear();
+    this.logs.close();
+  }
+}

@@ -1,0 +1,225 @@
+// Test helpers: a broker core (ReplicaManager + routes) on a temp dir without sockets, and a
+// small fake controller (register, heartbeat, metadata long-poll, AlterPartition, admin ops).
+
+import { pino } from 'pino';
+import {
+  DEFAULT_TOPIC_CONFIGS,
+  MSGPACK_CONTENT_TYPE,
+  TributaryError,
+  asBody,
+  decodeMsgpack,
+  encodeBatch,
+  encodeMsgpack,
+  intField,
+  type BrokerRegistration,
+  type ClusterMetadata,
+  type PartitionState,
+  type TopicConfigs,
+  type TopicState,
+} from '@tributary/protocol';
+import { LogManager } from '@tributary/storage';
+import { createMsgpackServer, type FastifyInstance } from '@tributary/transport/server';
+import { tempDir } from '@tributary/testkit';
+import { registerBrokerRoutes } from '../src/broker-service.ts';
+import { BrokerMetrics } from '../src/metrics.ts';
+import { ReplicaManager } from '../src/replica-manager.ts';
+
+export const silent = pino({ level: 'silent' });
+
+export function batch(values: string[], options: { producerId?: number; producerEpoch?: number; baseSequence?: number; timestamp?: number } = {}): Buffer {
+  return encodeBatch(values.map((v) => ({ key: null, value: Buffer.from(v), timestamp: options.timestamp })), options);
+}
+
+export function topicState(name: string, partitions: { replicas: number[]; leader?: number; isr?: number[]; leaderEpoch?: number }[], configs: Partial<TopicConfigs> = {}): TopicState {
+  return {
+    name,
+    topicId: `${name}-id`,
+    configs: { ...DEFAULT_TOPIC_CONFIGS, ...configs },
+    partitions: partitions.map((p, i): PartitionState => ({
+      topic: name,
+      partition: i,
+      replicas: p.replicas,
+      leader: p.leader ?? p.replicas[0]!,
+      leaderEpoch: p.leaderEpoch ?? 0,
+      partitionEpoch: 0,
+      isr: p.isr ?? p.replicas,
+    })),
+  };
+}
+
+export function brokerReg(id: number, rack = 'rack-1', port = 19092 + id): BrokerRegistration {
+  return { id, rack, epoch: 1, incarnationId: `i${id}`, internal: { host: `broker-${id}`, port: 9092 }, external: { host: '127.0.0.1', port }, alive: true, configs: {} };
+}
+
+export interface Core {
+  rm: ReplicaManager;
+  app: FastifyInstance;
+  metrics: BrokerMetrics;
+  logs: LogManager;
+  dir: string;
+  alters: { request: unknown; resolve: (s: PartitionState) => void; reject: (e: unknown) => void }[];
+  post<T = any>(url: string, body: unknown): Promise<{ status: number; body: T }>;
+  close(): Promise<void>;
+}
+
+export async function makeCore(options: { brokerId?: number; rack?: string; listener?: 'internal' | 'external'; now?: () => number; lagMs?: number; ready?: boolean } = {}): Promise<Core> {
+  const { dir, cleanup } = tempDir('tributary-broker-');
+  const logs = new LogManager(dir);
+  const alters: Core['alters'] = [];
+  const rm = new ReplicaManager({
+    brokerId: options.brokerId ?? 0,
+    rack: options.rack ?? 'rack-1',
+    logs,
+    replicaLagTimeMaxMs: options.lagMs ?? 10_000,
+    logger: silent,
+    now: options.now,
+    alterPartition: (request) => new Promise((resolve, reject) => alters.push({ request, resolve, reject })),
+  });
+  rm.loadLogs();
+  const metrics = new BrokerMetrics({ brokerId: options.brokerId ?? 0, rack: 'rack-1' }, () => rm);
+  const app = createMsgpackServer({ bodyLimitBytes: 4 * 1024 * 1024 });
+  registerBrokerRoutes(app, {
+    brokerId: options.brokerId ?? 0,
+    listener: options.listener ?? 'internal',
+    replicas: rm,
+    metrics,
+    controller: { host: '127.0.0.1', port: 19090 },
+    isReady: () => options.ready ?? true,
+    forwardAdmin: async (op, body) => {
+      if (op === 'create-topic') return { echoed: body };
+      throw new TributaryError('TOPIC_ALREADY_EXISTS', 'exists');
+    },
+  });
+  await app.ready();
+  return {
+    rm, app, metrics, logs, dir, alters,
+    async post(url, body) {
+      const res = await app.inject({ method: 'POST', url, headers: { 'content-type': MSGPACK_CONTENT_TYPE }, payload: encodeMsgpack(body) });
+      return { status: res.statusCode, body: decodeMsgpack(res.rawPayload) as any };
+    },
+    async close() {
+      rm.stopServing();
+      await app.close();
+      rm.close();
+      cleanup();
+    },
+  };
+}
+
+/**
+ * A fake controller: enough of the controller API for brokers to register, heartbeat, poll
+ * metadata and alter ISRs. Tests change leaders and ISRs through `update`.
+ */
+export class FakeController {
+  readonly app = createMsgpackServer({});
+  metadata: ClusterMetadata = { clusterId: 'test-cluster', version: 1, brokers: [], topics: [] };
+  private waiters = new Set<() => void>();
+  brokerEpochs = new Map<number, number>();
+  registrations = 0;
+  heartbeats = 0;
+  alterRequests: unknown[] = [];
+  shutdownRequests = 0;
+  /** When set, AlterPartition requests fail with this error. */
+  alterError: TributaryError | undefined;
+  /** When set, heartbeats of this broker get STALE_BROKER_EPOCH once. */
+  staleOnce = new Set<number>();
+  port = 0;
+
+  constructor() {
+    const app = this.app;
+    app.post('/broker/register', async (req) => {
+      const body = asBody(req.body);
+      const id = intField(body, 'brokerId');
+      const epoch = (this.brokerEpochs.get(id) ?? 0) + 1;
+      this.brokerEpochs.set(id, epoch);
+      this.registrations++;
+      const reg: BrokerRegistration = { id, rack: body.rack as string, epoch, incarnationId: body.incarnationId as string, internal: body.internal as any, external: body.external as any, alive: true, configs: this.metadata.brokers.find((b) => b.id === id)?.configs ?? {} };
+      this.update((md) => {
+        md.brokers = [...md.brokers.filter((b) => b.id !== id), reg].sort((a, b) => a.id - b.id);
+      });
+      return { brokerEpoch: epoch };
+    });
+    app.post('/broker/heartbeat', async (req) => {
+      const body = asBody(req.body);
+      const id = intField(body, 'brokerId');
+      this.heartbeats++;
+      if (this.staleOnce.delete(id) || this.brokerEpochs.get(id) !== body.brokerEpoch) throw new TributaryError('STALE_BROKER_EPOCH', 'stale');
+      return { metadataVersion: this.metadata.version };
+    });
+    app.post('/broker/controlled-shutdown', async (req) => {
+      const id = intField(asBody(req.body), 'brokerId');
+      this.shutdownRequests++;
+      // Move every leadership of `id` to another ISR member.
+      this.update((md) => {
+        for (const t of md.topics) for (const p of t.partitions) {
+          if (p.leader !== id) continue;
+          const next = p.isr.find((b) => b !== id);
+          if (next === undefined) continue;
+          p.leader = next;
+          p.leaderEpoch++;
+          p.partitionEpoch++;
+          p.isr = p.isr.filter((b) => b !== id);
+        }
+      });
+      const remaining = this.metadata.topics.flatMap((t) => t.partitions).filter((p) => p.leader === id).length;
+      return { remainingLeaderships: remaining };
+    });
+    app.post('/metadata/poll', async (req) => {
+      const body = asBody(req.body);
+      const since = intField(body, 'sinceVersion', { min: -1 });
+      const maxWaitMs = intField(body, 'maxWaitMs', { min: 0 });
+      if (this.metadata.version > since) return this.metadata;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, maxWaitMs);
+        this.waiters.add(done);
+      });
+      return this.metadata;
+    });
+    app.post('/partition/alter', async (req) => {
+      const body = asBody(req.body);
+      this.alterRequests.push(body);
+      if (this.alterError) throw this.alterError;
+      const p = this.partition(body.topic as string, body.partition as number);
+      if (p.leaderEpoch !== body.leaderEpoch || p.partitionEpoch !== body.partitionEpoch) throw new TributaryError('FENCED_LEADER_EPOCH', 'stale partition epoch');
+      this.update(() => {
+        p.isr = body.newIsr as number[];
+        p.partitionEpoch++;
+      });
+      return p;
+    });
+    app.post('/admin/create-topic', async (req) => {
+      const body = asBody(req.body);
+      return { ok: true, name: body.name };
+    });
+  }
+
+  partition(topic: string, partition: number): PartitionState {
+    const p = this.metadata.topics.find((t) => t.name === topic)?.partitions[partition];
+    if (!p) throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${partition}`);
+    return p;
+  }
+
+  /** Mutates a deep copy of the metadata, bumps the version, and wakes pollers. */
+  update(fn: (md: ClusterMetadata) => void): void {
+    const md = structuredClone(this.metadata);
+    fn(md);
+    md.version = this.metadata.version + 1;
+    this.metadata = md;
+    for (const w of [...this.waiters]) w();
+  }
+
+  async start(): Promise<void> {
+    await this.app.listen({ host: '127.0.0.1', port: 0 });
+    this.port = (this.app.server.address() as { port: number }).port;
+  }
+
+  async close(): Promise<void> {
+    for (const w of [...this.waiters]) w();
+    await this.app.close();
+  }
+}
