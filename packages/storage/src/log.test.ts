@@ -55,7 +55,7 @@ describe('Log appends and reads', () => {
     const log = Log.open(path.join(tempDir(), 't-0'), testConfig());
     log.appendAsLeader(batch(['a']), 0);
     const bad = batch(['x', 'y']);
-    bad[bad.length - 1] ^= 0xff;
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 0xff;
     expect(() => log.appendAsLeader(bad, 0)).toThrow(expect.objectContaining({ code: 'CORRUPT_MESSAGE' }));
     expect(() => log.appendAsLeader(Buffer.from('nonsense'), 0)).toThrow(expect.objectContaining({ code: 'CORRUPT_MESSAGE' }));
     expect(() => log.appendAsLeader(batch([]), 0)).toThrow(expect.objectContaining({ code: 'CORRUPT_MESSAGE' }));
@@ -110,7 +110,7 @@ describe('Log follower appends', () => {
     refuse(Buffer.concat([batches[1]!, batches[3]!]), 'CORRUPT_MESSAGE'); // gap
     refuse(Buffer.concat([batches[1]!, batches[1]!]), 'CORRUPT_MESSAGE'); // offsets not increasing
     const flipped = Buffer.from(Buffer.concat([batches[1]!, batches[2]!]));
-    flipped[flipped.length - 3] ^= 1;
+    flipped[flipped.length - 3] = flipped[flipped.length - 3]! ^ 1;
     refuse(flipped, 'CORRUPT_MESSAGE'); // second batch's CRC
     refuse(Buffer.concat([batches[1]!, batches[2]!.subarray(0, 40)]), 'CORRUPT_MESSAGE'); // torn
     refuse(Buffer.from('garbage garbage garbage'), 'CORRUPT_MESSAGE');

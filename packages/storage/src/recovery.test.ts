@@ -106,7 +106,7 @@ describe('recovery from torn writes', () => {
     // Damage the first segment's last batch; with the recovery point past it, it is not scanned.
     const first = files[0]!;
     const buf = fs.readFileSync(first);
-    buf[buf.length - 2] ^= 0xff;
+    buf[buf.length - 2] = buf[buf.length - 2]! ^ 0xff;
     fs.writeFileSync(first, buf);
     const trusting = Log.open(dir, config, { recoveryPoint: rp });
     expect(trusting.logEndOffset).toBe(60);
@@ -144,7 +144,7 @@ describe('recovery from corruption', () => {
         const fileIndex = rnd.int(0, files2.length - 1);
         const at = rnd.int(0, fileSizes[fileIndex]! - 1);
         const buf = fs.readFileSync(files2[fileIndex]!);
-        buf[at] ^= 1 << rnd.int(0, 7);
+        buf[at] = buf[at]! ^ (1 << rnd.int(0, 7));
         fs.writeFileSync(files2[fileIndex]!, buf);
         const globalPos = fileSizes.slice(0, fileIndex).reduce((a, b) => a + b, 0) + at;
         firstBad = Math.min(firstBad, batchAt(globalPos));
