@@ -243,4 +243,36 @@ describe('ControllerService', () => {
     expect((await h.call<WireError>('/admin/set-broker-config', { brokerId: 1, configs: { 'log.retention.ms': 5 } })).body.code).toBe('INVALID_CONFIG');
     expect((await h.call<WireError>('/admin/set-broker-config', { brokerId: 1, configs: { 'follower.replication.throttled.rate': 0 } })).body.code).toBe('INVALID_CONFIG');
   });
+
+  it('AlterPartition through the route: refusals, success, and the ISR counters', async () => {
+    const h = harness();
+    const epochs = await registerSeed(h);
+    await h.call('/admin/create-topic', { name: 't', partitions: 1, replicationFactor: 3 }); // [0,3,1]
+    const base = { brokerId: 0, brokerEpoch: epochs.get(0), topic: 't', partition: 0, leaderEpoch: 0, partitionEpoch: 0 };
+    const notLeader = await h.call<WireError>('/partition/alter', { ...base, brokerId: 3, newIsr: [3] });
+    expect([notLeader.status, notLeader.body.code]).toEqual([409, 'FENCED_LEADER_EPOCH']);
+    const shrunk = await h.call<{ isr: number[]; partitionEpoch: number }>('/partition/alter', { ...base, newIsr: [0, 3] });
+    expect(shrunk.body).toMatchObject({ isr: [0, 3], partitionEpoch: 1 });
+    const stale = await h.call<WireError>('/partition/alter', { ...base, newIsr: [0, 3, 1] });
+    expect(stale.body.code).toBe('FENCED_LEADER_EPOCH');
+    await h.call('/partition/alter', { ...base, partitionEpoch: 1, newIsr: [0, 3, 1] });
+    const metrics = (await h.service.app.inject({ method: 'GET', url: '/metrics' })).payload;
+    expect(metrics).toContain('tributary_controller_isr_shrinks_total 1');
+    expect(metrics).toContain('tributary_controller_isr_expands_total 1');
+    expect(metrics).toMatch(/tributary_controller_requests_total\{route="\/partition\/alter",status="200"\} 2/);
+  });
+
+  it('controlled shutdown through the route, then the offline and fenced gauges', async () => {
+    const h = harness();
+    const epochs = await registerSeed(h);
+    await h.call('/admin/create-topic', { name: 'solo', partitions: 1, replicationFactor: 1 }); // [0]
+    const res = await h.call('/broker/controlled-shutdown', { brokerId: 0, brokerEpoch: epochs.get(0) });
+    expect(res.body).toEqual({ remainingLeaderships: 1 });
+    h.clock.advance(3001);
+    for (const id of [1, 2, 3, 4, 5]) await h.call('/broker/heartbeat', { brokerId: id, brokerEpoch: epochs.get(id) });
+    h.controller.checkSessions();
+    const metrics = (await h.service.app.inject({ method: 'GET', url: '/metrics' })).payload;
+    expect(metrics).toContain('tributary_offline_partitions_count 1');
+    expect(metrics).toContain('tributary_fenced_broker_count 1');
+  });
 });

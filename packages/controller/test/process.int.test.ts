@@ -1,0 +1,89 @@
+// The tributary-controller process: flags, start, serve, SIGTERM, restart from its data dir.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ClusterMetadata, RegisterBrokerResponse } from '@tributary/protocol';
+import { RpcClient } from '@tributary/transport';
+import { tempDir } from '@tributary/testkit';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+interface Started {
+  child: ChildProcess;
+  port: number;
+  lines: string[];
+  exited: Promise<number | null>;
+}
+
+const children: ChildProcess[] = [];
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const c of cleanups.splice(0)) c();
+});
+
+function run(args: string[]): Started & { stderr: () => string } {
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  const lines: string[] = [];
+  let stderr = '';
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const parts = buffered.split('\n');
+    buffered = parts.pop()!;
+    lines.push(...parts);
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, port: 0, lines, exited, stderr: () => stderr };
+}
+
+async function start(dataDir: string): Promise<Started> {
+  const started = run(['--listen', '127.0.0.1:0', '--data-dir', dataDir]);
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const line = started.lines.map((l) => JSON.parse(l) as { msg: string; listen?: { port: number } }).find((l) => l.msg === 'controller started');
+    if (line) return { ...started, port: line.listen!.port };
+    if (started.child.exitCode !== null) throw new Error(`controller exited: ${started.stderr()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('controller did not start');
+}
+
+describe('tributary-controller process', () => {
+  it('prints one line on stderr and exits 2 on a bad flag', async () => {
+    const p = run(['--listen', 'nowhere']);
+    expect(await p.exited).toBe(2);
+    expect(p.stderr().trim().split('\n')).toHaveLength(1);
+    expect(p.stderr()).toMatch(/--listen must be host:port/);
+  });
+
+  it('serves, logs JSON with role controller, stops on SIGTERM and replays on restart', async () => {
+    const { dir, cleanup } = tempDir('tributary-controller-proc-');
+    cleanups.push(cleanup);
+    const first = await start(dir);
+    const client = new RpcClient({ host: '127.0.0.1', port: first.port }, { timeoutMs: 5000 });
+    const reg = await client.call<RegisterBrokerResponse>('/broker/register', {
+      brokerId: 0, rack: 'rack-1', incarnationId: 'a', internal: { host: 'b0', port: 9092 }, external: { host: '127.0.0.1', port: 19092 },
+    });
+    expect(reg.brokerEpoch).toBe(0);
+    await client.call('/admin/create-topic', { name: 'orders', partitions: 3, replicationFactor: 1 });
+    const before = await client.call<ClusterMetadata>('/metadata/poll', { sinceVersion: -1, maxWaitMs: 0 });
+    await client.close();
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    const logged = first.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logged.every((l) => l['role'] === 'controller')).toBe(true);
+    expect(logged.find((l) => l['msg'] === 'topic created')).toMatchObject({ topic: 'orders', partitions: 3 });
+
+    const second = await start(dir);
+    const again = new RpcClient({ host: '127.0.0.1', port: second.port }, { timeoutMs: 5000 });
+    const after = await again.call<ClusterMetadata>('/metadata/poll', { sinceVersion: -1, maxWaitMs: 0 });
+    expect(after).toEqual(before);
+    await again.close();
+    second.child.kill('SIGINT');
+    expect(await second.exited).toBe(0);
+  });
+});
