@@ -63,7 +63,7 @@ describe('broker routes', () => {
 
   it('refuses a corrupt batch (CRC) and a too-large one, writing nothing', async () => {
     const bad = batch(['hello']);
-    bad[bad.length - 2] ^= 0xff;
+    bad[bad.length - 2] = bad[bad.length - 2]! ^ 0xff;
     expect((await produce('solo', bad)).body.partitions[0].error.code).toBe('CORRUPT_MESSAGE');
     expect((await produce('solo', Buffer.from('not a batch'))).body.partitions[0].error.code).toBe('CORRUPT_MESSAGE');
     const big = batch(['x'.repeat(300)]);

@@ -1,0 +1,199 @@
+// Leader-side replication through the routes: acks=all against the ISR and HW, /replica/fetch
+// progress, divergence answers, ISR proposals, idempotent producers, describe-replicas.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '@tributary/testkit';
+import { decodeBatches } from '@tributary/protocol';
+import { batch, brokerReg, makeCore, topicState, type Core } from '../test/helpers.ts';
+
+function md(version: number, isr = [0, 1, 2], leaderEpoch = 4, partitionEpoch = 0) {
+  const t = topicState('r3', [{ replicas: [0, 1, 2], isr, leaderEpoch }], { 'min.insync.replicas': 2 });
+  t.partitions[0]!.partitionEpoch = partitionEpoch;
+  return { clusterId: 'c1', version, brokers: [brokerReg(0, 'rack-1'), brokerReg(1, 'rack-2'), brokerReg(2, 'rack-2')], topics: [t] };
+}
+
+describe('leader replication', () => {
+  let core: Core;
+  let clock: FakeClock;
+  beforeEach(async () => {
+    clock = new FakeClock();
+    core = await makeCore({ now: clock.now });
+    core.rm.applyMetadata(md(1));
+  });
+  afterEach(async () => {
+    await core.close();
+  });
+
+  const produce = (records: Buffer, acks = -1, timeoutMs = 5000) => core.post('/produce', { acks, timeoutMs, partitions: [{ topic: 'r3', partition: 0, records }] });
+  const replicaFetch = (brokerId: number, fetchOffset: number, lastFetchedEpoch = -1, currentLeaderEpoch = 4, maxWaitMs = 0) =>
+    core.post('/replica/fetch', { brokerId, brokerEpoch: 1, maxWaitMs, maxBytes: 1 << 20, partitions: [{ topic: 'r3', partition: 0, fetchOffset, lastFetchedEpoch, currentLeaderEpoch }] });
+
+  it('answers acks=all once every ISR member has the batch', async () => {
+    let answered = false;
+    const pending = produce(batch(['a', 'b'])).then((r) => {
+      answered = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(answered).toBe(false);
+    // Followers fetch: first they get the data, then their next fetch (offset 2) moves the HW.
+    const f1 = await replicaFetch(1, 0);
+    expect(decodeBatches(Buffer.from(f1.body.partitions[0].records))).toHaveLength(2);
+    await replicaFetch(2, 0);
+    await replicaFetch(1, 2, 4);
+    expect(answered).toBe(false);
+    const last = await replicaFetch(2, 2, 4);
+    expect(last.body.partitions[0].highWatermark).toBe(2);
+    const r = await pending;
+    expect(r.body.partitions[0]).toEqual({ topic: 'r3', partition: 0, baseOffset: 0 });
+  });
+
+  it('refuses acks=all up front when the ISR is below min.insync.replicas, appending nothing', async () => {
+    core.rm.applyMetadata(md(2, [0], 4, 1));
+    const r = await produce(batch(['a']));
+    expect(r.body.partitions[0].error.code).toBe('NOT_ENOUGH_REPLICAS');
+    expect(core.rm.getPartition('r3', 0)!.log.logEndOffset).toBe(0);
+    // acks=1 still works with a small ISR.
+    expect((await produce(batch(['a']), 1)).body.partitions[0].baseOffset).toBe(0);
+  });
+
+  it('answers NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrinks below min while waiting', async () => {
+    const pending = produce(batch(['a']));
+    await new Promise((r) => setTimeout(r, 30));
+    core.rm.applyMetadata(md(2, [0], 4, 1));
+    expect((await pending).body.partitions[0].error.code).toBe('NOT_ENOUGH_REPLICAS_AFTER_APPEND');
+  });
+
+  it('answers REQUEST_TIMED_OUT after timeoutMs', async () => {
+    const r = await produce(batch(['a']), -1, 100);
+    expect(r.body.partitions[0]).toMatchObject({ baseOffset: 0, error: { code: 'REQUEST_TIMED_OUT' } });
+  });
+
+  it('answers NOT_LEADER_OR_FOLLOWER to a waiting acks=all when leadership moves', async () => {
+    const pending = produce(batch(['a']));
+    await new Promise((r) => setTimeout(r, 30));
+    const next = md(2, [1, 2], 5, 1);
+    next.topics[0]!.partitions[0]!.leader = 1;
+    core.rm.applyMetadata(next);
+    expect((await pending).body.partitions[0].error.code).toBe('NOT_LEADER_OR_FOLLOWER');
+  });
+
+  it('fences replica fetches by leader epoch and refuses non-replicas', async () => {
+    expect((await replicaFetch(1, 0, -1, 3)).body.partitions[0].error.code).toBe('FENCED_LEADER_EPOCH');
+    expect((await replicaFetch(1, 0, -1, 5)).body.partitions[0].error.code).toBe('UNKNOWN_LEADER_EPOCH');
+    expect((await replicaFetch(7, 0)).body.partitions[0].error.code).toBe('NOT_LEADER_OR_FOLLOWER');
+  });
+
+  it('answers a diverging follower with the end offset of its last epoch (KIP-279)', async () => {
+    await produce(batch(['a', 'b', 'c']), 1); // epoch 4 starts at 0
+    // The follower claims offsets up to 5 under epoch 3, which this leader never had: its
+    // latest epoch <= 3 is none, so the answer is the log start.
+    const r = await replicaFetch(1, 5, 3);
+    expect(r.body.partitions[0].divergingEpoch).toEqual({ epoch: -1, endOffset: 0 });
+    // Same epoch, but past the leader's log end.
+    const ahead = await replicaFetch(1, 9, 4);
+    expect(ahead.body.partitions[0].divergingEpoch).toEqual({ epoch: 4, endOffset: 3 });
+    // In step: data.
+    const ok = await replicaFetch(1, 1, 4);
+    expect(ok.body.partitions[0].divergingEpoch).toBeUndefined();
+    expect(decodeBatches(Buffer.from(ok.body.partitions[0].records)).length).toBe(3);
+  });
+
+  it('wakes a waiting replica fetch on append', async () => {
+    const started = Date.now();
+    const pending = replicaFetch(1, 0, -1, 4, 10_000);
+    await new Promise((r) => setTimeout(r, 30));
+    await produce(batch(['x']), 1);
+    const r = await pending;
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(r.body.partitions[0].records.length).toBeGreaterThan(0);
+  });
+
+  it('proposes an ISR shrink after replica.lag.time.max.ms and applies only the controller answer', async () => {
+    await produce(batch(['a']), 1);
+    await replicaFetch(1, 1, 4); // 1 caught up; 2 never fetched
+    clock.advance(10_000);
+    core.rm.checkIsr();
+    expect(core.alters).toHaveLength(0);
+    clock.advance(1);
+    await replicaFetch(1, 1, 4);
+    core.rm.checkIsr();
+    expect(core.alters).toHaveLength(1);
+    expect(core.alters[0]!.request).toMatchObject({ topic: 'r3', partition: 0, leaderEpoch: 4, partitionEpoch: 0, newIsr: [0, 1] });
+    expect(core.rm.getPartition('r3', 0)!.isr).toEqual([0, 1, 2]);
+    core.rm.checkIsr();
+    expect(core.alters).toHaveLength(1); // one in flight
+    core.alters[0]!.resolve({ topic: 'r3', partition: 0, replicas: [0, 1, 2], leader: 0, leaderEpoch: 4, partitionEpoch: 1, isr: [0, 1] });
+    await new Promise((r) => setTimeout(r, 10));
+    const p = core.rm.getPartition('r3', 0)!;
+    expect(p.isr).toEqual([0, 1]);
+    expect(p.highWatermark).toBe(1);
+    const m = await core.app.inject({ method: 'GET', url: '/metrics' });
+    expect(m.payload).toMatch(/tributary_under_replicated_partitions\{[^}]*\} 1/);
+  });
+
+  it('proposes an expansion once a follower catches up to the HW', async () => {
+    core.rm.applyMetadata(md(2, [0, 1], 4, 1));
+    await produce(batch(['a']), 1);
+    await replicaFetch(1, 1, 4);
+    expect(core.rm.getPartition('r3', 0)!.highWatermark).toBe(1);
+    await replicaFetch(2, 0, -1);
+    expect(core.alters).toHaveLength(0);
+    await replicaFetch(2, 1, 4);
+    expect(core.alters).toHaveLength(1);
+    expect(core.alters[0]!.request).toMatchObject({ newIsr: [0, 1, 2], partitionEpoch: 1 });
+    core.alters[0]!.reject(new Error('controller away'));
+    await new Promise((r) => setTimeout(r, 10));
+    await replicaFetch(2, 1, 4);
+    expect(core.alters).toHaveLength(2); // retried after the failure
+  });
+
+  it('describes replicas with LEO, lag and time since caught up', async () => {
+    await produce(batch(['a', 'b']), 1);
+    await replicaFetch(1, 2, 4);
+    await replicaFetch(2, 0, -1);
+    clock.advance(700);
+    const r = await core.post('/describe-replicas', { topic: 'r3' });
+    expect(r.body.partitions).toEqual([{
+      partition: 0, highWatermark: 0, logStartOffset: 0, logEndOffset: 2,
+      replicas: [
+        { brokerId: 0, logEndOffset: 2, lagRecords: 0, lastCaughtUpMsAgo: 0 },
+        { brokerId: 1, logEndOffset: 2, lagRecords: 0, lastCaughtUpMsAgo: 700 },
+        { brokerId: 2, logEndOffset: 0, lagRecords: 2, lastCaughtUpMsAgo: 700 },
+      ],
+    }]);
+    expect((await core.post('/describe-replicas', { topic: 'ghost' })).body.code).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+  });
+});
+
+describe('idempotent producer', () => {
+  let core: Core;
+  beforeEach(async () => {
+    core = await makeCore();
+    core.rm.applyMetadata({ clusterId: 'c', version: 1, brokers: [brokerReg(0)], topics: [topicState('t', [{ replicas: [0] }])] });
+  });
+  afterEach(async () => {
+    await core.close();
+  });
+  const send = (seq: number, values: string[], epoch = 0) =>
+    core.post('/produce', { acks: 1, timeoutMs: 1000, partitions: [{ topic: 't', partition: 0, records: batch(values, { producerId: 42, producerEpoch: epoch, baseSequence: seq }) }] });
+
+  it('answers a retried batch with its original offset, refuses gaps and old sequences', async () => {
+    expect((await send(0, ['a', 'b'])).body.partitions[0].baseOffset).toBe(0);
+    expect((await send(2, ['c'])).body.partitions[0].baseOffset).toBe(2);
+    expect((await send(0, ['a', 'b'])).body.partitions[0].baseOffset).toBe(0);
+    expect(core.rm.getPartition('t', 0)!.log.logEndOffset).toBe(3);
+    expect((await send(9, ['z'])).body.partitions[0].error.code).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
+    for (let s = 3; s < 9; s++) await send(s, ['x']);
+    expect((await send(0, ['a', 'b'])).body.partitions[0].error.code).toBe('DUPLICATE_SEQUENCE_NUMBER');
+  });
+
+  it('rebuilds producer state from the log when becoming leader again', async () => {
+    await send(0, ['a']);
+    await send(1, ['b']);
+    // Lose leadership, then regain it at a new epoch: state comes back from the batch headers.
+    core.rm.applyMetadata({ clusterId: 'c', version: 2, brokers: [brokerReg(0), brokerReg(1)], topics: [topicState('t', [{ replicas: [0, 1], leader: 1, leaderEpoch: 1 }])] });
+    core.rm.applyMetadata({ clusterId: 'c', version: 3, brokers: [brokerReg(0), brokerReg(1)], topics: [topicState('t', [{ replicas: [0, 1], leader: 0, leaderEpoch: 2 }])] });
+    expect((await send(1, ['b'])).body.partitions[0].baseOffset).toBe(1);
+    expect((await send(2, ['c'])).body.partitions[0].baseOffset).toBe(2);
+  });
+});
