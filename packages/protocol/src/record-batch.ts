@@ -176,17 +176,12 @@ export function validateBatch(buf: Buffer): BatchHeader {
   if (header.recordCount < 0 || header.lastOffsetDelta < 0) {
     throw corrupt(`negative recordCount ${header.recordCount} or lastOffsetDelta ${header.lastOffsetDelta}`);
   }
-  let count = 0;
-  let maxOffsetDelta = -1;
-  forEachRecord(buf, header, (record) => {
-    count++;
-    maxOffsetDelta = Math.max(maxOffsetDelta, record.offset - header.baseOffset);
-  });
+  const { count, lastOffsetDelta } = checkRecords(buf, header);
   if (count !== header.recordCount) {
     throw corrupt(`recordCount says ${header.recordCount} but the batch holds ${count} records`);
   }
-  if (count > 0 && maxOffsetDelta !== header.lastOffsetDelta) {
-    throw corrupt(`lastOffsetDelta says ${header.lastOffsetDelta} but the last record has delta ${maxOffsetDelta}`);
+  if (count > 0 && lastOffsetDelta !== header.lastOffsetDelta) {
+    throw corrupt(`lastOffsetDelta says ${header.lastOffsetDelta} but the last record has delta ${lastOffsetDelta}`);
   }
   return header;
 }
@@ -248,6 +243,55 @@ export function forEachRecord(buf: Buffer, header: BatchHeader, visit: (record: 
       throw corrupt(`record length ${length} disagrees with its fields (${cursor.pos - (recordEnd - length)} bytes)`);
     }
     visit({ offset, timestamp, key, value, headers });
+  }
+}
+
+/**
+ * Walks the records' structure without decoding them (no allocation per record: this runs on
+ * every produced batch). Checks the same lengths `forEachRecord` checks.
+ */
+function checkRecords(buf: Buffer, header: BatchHeader): { count: number; lastOffsetDelta: number } {
+  const end = header.batchLength + LOG_OVERHEAD;
+  const cursor: VarintCursor = { value: 0, pos: BATCH_HEADER_SIZE };
+  let count = 0;
+  let lastOffsetDelta = -1;
+  while (cursor.pos < end) {
+    readVarint(buf, end, cursor);
+    const length = cursor.value;
+    const recordEnd = cursor.pos + length;
+    if (length < 6 || recordEnd > end) throw corrupt(`record length ${length} does not fit in the batch`);
+    cursor.pos += 1;
+    readVarint(buf, recordEnd, cursor); // timestamp delta
+    readVarint(buf, recordEnd, cursor);
+    lastOffsetDelta = cursor.value;
+    skipNullableBytes(buf, recordEnd, cursor); // key
+    skipNullableBytes(buf, recordEnd, cursor); // value
+    readVarint(buf, recordEnd, cursor);
+    const headerCount = cursor.value;
+    if (headerCount < 0) throw corrupt(`negative header count ${headerCount}`);
+    for (let i = 0; i < headerCount; i++) {
+      readVarint(buf, recordEnd, cursor);
+      if (cursor.value < 0) throw corrupt('record header with a null key');
+      cursor.pos += cursor.value;
+      if (cursor.pos > recordEnd) throw corrupt('record header key runs past its record');
+      skipNullableBytes(buf, recordEnd, cursor);
+    }
+    if (cursor.pos !== recordEnd) {
+      throw corrupt(`record length ${length} disagrees with its fields`);
+    }
+    if (lastOffsetDelta !== count) throw corrupt(`record ${count} has offset delta ${lastOffsetDelta}`);
+    count++;
+  }
+  return { count, lastOffsetDelta };
+}
+
+function skipNullableBytes(buf: Buffer, end: number, cursor: VarintCursor): void {
+  readVarint(buf, end, cursor);
+  const length = cursor.value;
+  if (length < -1) throw corrupt(`negative length ${length}`);
+  if (length > 0) {
+    if (cursor.pos + length > end) throw corrupt(`field of ${length} bytes runs past its record`);
+    cursor.pos += length;
   }
 }
 
