@@ -50,6 +50,7 @@ export class FakeCluster {
   onProduce: ((broker: number, topic: string, partition: number, attempt: number) => WireError | 'append-then-timeout' | undefined) | undefined;
   /** Return a partial fetch answer override (error or preferredReadReplica). */
   onFetch: ((broker: number, topic: string, partition: number) => { error?: WireError; preferredReadReplica?: number } | undefined) | undefined;
+  readonly brokerConfigCalls: { brokerId: number; configs: Record<string, number> }[] = [];
   private nextProducerId = 1000;
   private produceAttempts = new Map<string, number>();
 
@@ -153,6 +154,23 @@ export class FakeCluster {
     app.post('/admin/delete-topic', async (req) => {
       this.topics.delete((req.body as { name: string }).name);
       return {};
+    });
+    app.post('/admin/set-broker-config', async (req) => {
+      this.brokerConfigCalls.push(req.body as { brokerId: number; configs: Record<string, number> });
+      return {};
+    });
+    app.post('/admin/elect-leaders', async (req) => {
+      const parts = this.topics.get((req.body as { topic: string }).topic);
+      if (!parts) throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', 'no such topic');
+      const elected: { partition: number; leader: number }[] = [];
+      parts.forEach((p, partition) => {
+        if (p.leader !== p.replicas[0]) {
+          p.leader = p.replicas[0]!;
+          p.leaderEpoch++;
+          elected.push({ partition, leader: p.leader });
+        }
+      });
+      return { elected };
     });
     app.post('/describe-replicas', async (req) => {
       const name = (req.body as { topic: string }).topic;

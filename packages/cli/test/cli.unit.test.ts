@@ -1,0 +1,183 @@
+// The CLI end to end through run(argv, io) with captured output, against the client's fake cluster.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { COMMANDS, run, splitCommandWords, type CliIo } from '../src/index.ts';
+import { FakeCluster } from '../../client/test/fake-cluster.ts';
+
+interface Captured {
+  code: number;
+  out: string[];
+  err: string[];
+}
+
+async function cli(argv: string[], extra: Partial<CliIo> = {}): Promise<Captured> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await run(argv, { out: (l) => out.push(l), err: (l) => err.push(l), env: {}, ...extra });
+  return { code, out, err };
+}
+
+function stdin(lines: string[]): () => AsyncIterable<string> {
+  return async function* () {
+    yield* lines;
+  };
+}
+
+describe('argument parsing and usage errors (no cluster)', () => {
+  it('splits command words from flags, skipping global flag values', () => {
+    expect(splitCommandWords(['--bootstrap', 'h:1', 'topics', 'describe', 'demo', '--verbose'], COMMANDS)).toEqual({
+      words: ['topics', 'describe'],
+      rest: ['--bootstrap', 'h:1', 'demo', '--verbose'],
+    });
+    expect(splitCommandWords(['produce', 'topics'], COMMANDS)).toEqual({ words: ['produce'], rest: ['topics'] });
+    expect(splitCommandWords(['consume', '--partition', '2', 'demo'], COMMANDS).words).toEqual(['consume']);
+  });
+
+  it.each([
+    [['topics', 'create', 'demo', '--partitions', '3'], /--replication-factor is required — see 'tributary topics create --help'/],
+    [['topics', 'create', 'demo', '--partitions', 'x', '-r', '3'], /--partitions must be an integer, got "x"/],
+    [['topics', 'create', 'demo', '-p', '3', '-r', '3', '--config', 'nope=1'], /unknown topic config 'nope'/],
+    [['topics', 'create', 'demo', '-p', '3', '-r', '3', '--config', 'min.insync.replicas'], /--config wants k=v/],
+    [['topics', 'create', '-p', '3', '-r', '3'], /missing NAME/],
+    [['topics', 'describe', 'a', 'b'], /unexpected argument 'b'/],
+    [['topics', 'describe', 'a', '--bogus'], /unknown option '--bogus'/],
+    [['topics'], /'topics' needs a subcommand: create, list, describe, delete, elect-leaders/],
+    [['frobnicate'], /unknown command 'frobnicate' — see 'tributary --help'/],
+    [['produce', 't', '--acks', '2'], /--acks must be all, 1 or 0/],
+    [['consume', 't', '--offset', '3', '--from-beginning'], /use --from-beginning or --offset, not both/],
+    [['brokers', 'set-config', '3', 'no.such=1'], /unknown broker config 'no.such'/],
+    [['brokers', 'set-config', '3'], /nothing to set/],
+    [['topics', 'list', '--bootstrap', 'nohost'], /--bootstrap: 'nohost' is not host:port/],
+  ])('%j -> exit 2 with one line', async (argv, message) => {
+    const r = await cli(argv as string[], { lines: stdin([]) });
+    expect(r.code).toBe(2);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(/^error: /);
+    expect(r.err[0]).toMatch(message);
+  });
+
+  it('prints help for the tool, a group and a command, exit 0', async () => {
+    const all = await cli(['--help']);
+    expect(all.code).toBe(0);
+    expect(all.out.join('\n')).toContain('topics describe');
+    const group = await cli(['topics', '--help']);
+    expect(group.out.join('\n')).toContain('topics create NAME --partitions N');
+    const one = await cli(['consume', '--help']);
+    expect(one.out[0]).toBe('usage: tributary consume TOPIC [--from-beginning | --offset N] [--partition N] [--max-messages N] [--timeout-ms N] [--rack R]');
+    expect(one.out.join('\n')).toContain('--bootstrap');
+  });
+
+  it('every command has help text', () => {
+    for (const c of COMMANDS) {
+      expect(c.summary.length).toBeGreaterThan(0);
+      expect(c.usage.startsWith(c.path.join(' '))).toBe(true);
+    }
+  });
+
+  it('says how to start the cluster when no broker answers, exit 1', async () => {
+    const r = await cli(['topics', 'list', '--bootstrap', '127.0.0.1:1']);
+    expect(r).toEqual({ code: 1, out: [], err: ['error: cannot reach any broker at 127.0.0.1:1 — is the cluster running? (pnpm start)'] });
+    const json = await cli(['cluster', '--json'], { env: { TRIBUTARY_BOOTSTRAP: '127.0.0.1:1' } });
+    expect(JSON.parse(json.err[0]!)).toEqual({ error: { code: 'BROKER_NOT_AVAILABLE', message: expect.stringContaining('127.0.0.1:1') } });
+  });
+});
+
+describe('commands against a cluster', () => {
+  let cluster: FakeCluster;
+  let b: string;
+  beforeEach(async () => {
+    cluster = await FakeCluster.start(3);
+    b = cluster.bootstrap[0]!;
+  });
+  afterEach(async () => {
+    await cluster.close();
+  });
+
+  it('topics create, then create again fails with TOPIC_ALREADY_EXISTS', async () => {
+    const r = await cli(['topics', 'create', 'demo', '--partitions', '3', '--replication-factor', '2', '--config', 'min.insync.replicas=1', '--bootstrap', b]);
+    expect(r).toMatchObject({ code: 0, out: ["created topic 'demo' with 3 partitions, replication factor 2"] });
+    const again = await cli(['topics', 'create', 'demo', '-p', '3', '-r', '2', '--bootstrap', b]);
+    expect(again).toEqual({ code: 1, out: [], err: ["error: TOPIC_ALREADY_EXISTS: topic 'demo' already exists"] });
+  });
+
+  it('topics list and describe (plain, --verbose, --by-broker, --json)', async () => {
+    cluster.createTopic('demo', 3);
+    cluster.createTopic('other', 1);
+    expect((await cli(['topics', 'list', '--bootstrap', b])).out).toEqual(['demo', 'other']);
+    expect(JSON.parse((await cli(['topics', 'list', '--json', '--bootstrap', b])).out[0]!)).toEqual([
+      { name: 'demo', partitions: 3, replicationFactor: 2 },
+      { name: 'other', partitions: 1, replicationFactor: 2 },
+    ]);
+    const d = await cli(['topics', 'describe', 'demo', '--bootstrap', b]);
+    expect(d.out).toEqual([
+      'topic demo  partitions 3  replication-factor 2  min.insync.replicas=2',
+      'PARTITION  LEADER  EPOCH  REPLICAS  ISR',
+      '0          0       0      0,1       0,1',
+      '1          1       0      1,2       1,2',
+      '2          2       0      2,0       2,0',
+    ]);
+    const v = await cli(['topics', 'describe', 'demo', '--verbose', '--bootstrap', b]);
+    expect(v.out[1]).toBe('PARTITION  LEADER  EPOCH  REPLICAS  ISR  HW  LOG-START  LEO  LAG');
+    expect(v.out[2]).toBe('0          0       0      0,1       0,1  0   0          0    B1:0');
+    const bb = await cli(['topics', 'describe', 'demo', '--by-broker', '--bootstrap', b]);
+    expect(bb.out).toEqual(['rack-1/B0  leads P0  follows P2', 'rack-2/B1  leads P1  follows P0', 'rack-1/B2  leads P2  follows P1']);
+    const j = JSON.parse((await cli(['topics', 'describe', 'demo', '--json', '--bootstrap', b])).out[0]!);
+    expect(j.partitions[1]).toMatchObject({ partition: 1, leader: 1, replicas: [1, 2], isr: [1, 2] });
+    const missing = await cli(['topics', 'describe', 'nope', '--bootstrap', b]);
+    expect(missing).toMatchObject({ code: 1, err: ["error: UNKNOWN_TOPIC_OR_PARTITION: topic 'nope' does not exist — see 'tributary topics list'"] });
+  });
+
+  it('produce reads stdin lines; consume prints them back', async () => {
+    cluster.createTopic('demo', 3);
+    const p = await cli(['produce', 'demo', '--partition', '1', '--bootstrap', b], { lines: stdin(['one', 'two', 'three']) });
+    expect(p).toMatchObject({ code: 0, out: ['acknowledged 3 records (topic demo, acks=all)'] });
+    const pj = await cli(['produce', 'demo', '--key', 'k', '--json', '--bootstrap', b], { lines: stdin(['four']) });
+    expect(pj.out.map((l) => JSON.parse(l))).toEqual([{ partition: expect.any(Number), offset: expect.any(Number) }]);
+    const c = await cli(['consume', 'demo', '--partition', '1', '--from-beginning', '--max-messages', '3', '--bootstrap', b]);
+    expect(c).toMatchObject({ code: 0, out: ['one', 'two', 'three'], err: ['consumed 3 records'] });
+    const cj = await cli(['consume', 'demo', '--offset', '1', '--partition', '1', '--timeout-ms', '300', '--json', '--bootstrap', b]);
+    expect(cj.out.map((l) => JSON.parse(l))).toEqual([
+      { topic: 'demo', partition: 1, offset: 1, key: null, value: 'two' },
+      { topic: 'demo', partition: 1, offset: 2, key: null, value: 'three' },
+    ]);
+  });
+
+  it('consume stops on abort (Ctrl-C) and reports the count', async () => {
+    cluster.createTopic('demo', 2);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const r = await cli(['consume', 'demo', '--bootstrap', b], { signal: controller.signal });
+    expect(r).toEqual({ code: 0, out: [], err: ['consumed 0 records'] });
+  });
+
+  it('produce reports a failed record as one error line with its code', async () => {
+    cluster.createTopic('demo', 1);
+    cluster.onProduce = () => ({ code: 'MESSAGE_TOO_LARGE', message: 'batch of 9 bytes exceeds max.message.bytes 1' });
+    const r = await cli(['produce', 'demo', '--bootstrap', b], { lines: stdin(['x']) });
+    expect(r.code).toBe(1);
+    expect(r.err).toEqual(['acknowledged 0 records, 1 failed (topic demo, acks=all)', expect.stringMatching(/^error: MESSAGE_TOO_LARGE: failed to produce 1 record\(s\) to demo-0/)]);
+  });
+
+  it('cluster, brokers set-config and topics elect-leaders', async () => {
+    const c = await cli(['cluster', '--bootstrap', b]);
+    expect(c.out).toEqual([
+      'cluster fake  controller 127.0.0.1:1  brokers 3/3 alive',
+      'RACK    BROKER  ADDRESS          STATE',
+      ...cluster.brokers
+        .filter((x) => x.rack === 'rack-1')
+        .concat(cluster.brokers.filter((x) => x.rack === 'rack-2'))
+        .map((x) => `${x.rack}  B${x.id}      127.0.0.1:${x.port}  alive`),
+      'placement order (rack-alternated): B0 B1 B2',
+    ]);
+    const s = await cli(['brokers', 'set-config', '2', 'follower.replication.throttled.rate=1024', '--bootstrap', b]);
+    expect(s.out).toEqual(['broker 2: set follower.replication.throttled.rate=1024']);
+    await cli(['brokers', 'set-config', '2', '--delete', 'follower.replication.throttled.rate', '--bootstrap', b]);
+    expect(cluster.brokerConfigCalls).toEqual([
+      { brokerId: 2, configs: { 'follower.replication.throttled.rate': 1024 } },
+      { brokerId: 2, configs: { 'follower.replication.throttled.rate': -1 } },
+    ]);
+    cluster.createTopic('demo', 2);
+    cluster.moveLeader('demo', 1, 2);
+    expect((await cli(['topics', 'elect-leaders', 'demo', '--bootstrap', b])).out).toEqual(['P1 -> leader B1']);
+    expect((await cli(['topics', 'delete', 'demo', '--bootstrap', b])).out).toEqual(["deleted topic 'demo'"]);
+  });
+});
