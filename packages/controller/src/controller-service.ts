@@ -12,7 +12,6 @@ import {
   endpointField,
   intArrayField,
   intField,
-  optionalIntField,
   stringField,
   type AdminOp,
   type Body,
@@ -101,8 +100,8 @@ export function createControllerService(options: ControllerServiceOptions): Cont
 
   app.post('/metadata/poll', async (request, reply): Promise<ClusterMetadata> => {
     const body = asBody(request.body);
-    const sinceVersion = optionalIntField(body, 'sinceVersion', -1, { min: -1 });
-    const maxWaitMs = Math.min(optionalIntField(body, 'maxWaitMs', 0, { min: 0 }), pollWaitMaxMs);
+    const sinceVersion = intField(body, 'sinceVersion', { min: -1 });
+    const maxWaitMs = Math.min(intField(body, 'maxWaitMs', { min: 0 }), pollWaitMaxMs);
     if (controller.version > sinceVersion || maxWaitMs === 0 || closing) return controller.metadata();
     await new Promise<void>((resolve) => {
       const waiter: Waiter = {
