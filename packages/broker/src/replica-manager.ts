@@ -50,6 +50,8 @@ export interface ReplicaManagerOptions {
   /** Told the partitions this broker follows, grouped by leader, after every metadata change. */
   onFollowersChanged?: (byLeader: Map<BrokerId, Partition[]>) => void;
   onIsrChange?: (kind: 'shrink' | 'expand') => void;
+  /** After a failed AlterPartition, wait this long before proposing again (default 500). */
+  alterPartitionRetryMs?: number;
 }
 
 export interface ProduceInput {
@@ -230,7 +232,11 @@ export class ReplicaManager {
       })
       .catch((err: unknown) => {
         this.logger.warn({ topic: p.topic, partition: p.partition, leaderEpoch: proposal.leaderEpoch, newIsr: proposal.newIsr, err }, 'alter partition failed');
-        p.alterPartitionFailed(proposal);
+        // Keep the proposal in flight a little longer: the usual cause is stale metadata, which
+        // the long poll is about to replace.
+        const retryMs = this.options.alterPartitionRetryMs ?? 500;
+        if (retryMs <= 0) p.alterPartitionFailed(proposal);
+        else setTimeout(() => p.alterPartitionFailed(proposal), retryMs).unref();
       });
   }
 

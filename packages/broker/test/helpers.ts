@@ -24,7 +24,7 @@ import { registerBrokerRoutes } from '../src/broker-service.ts';
 import { BrokerMetrics } from '../src/metrics.ts';
 import { ReplicaManager } from '../src/replica-manager.ts';
 
-export const silent = pino({ level: 'silent' });
+export const silent = pino({ level: process.env.TRIBUTARY_TEST_LOG ?? 'silent' });
 
 export function batch(values: string[], options: { producerId?: number; producerEpoch?: number; baseSequence?: number; timestamp?: number } = {}): Buffer {
   return encodeBatch(values.map((v) => ({ key: null, value: Buffer.from(v), timestamp: options.timestamp })), options);
@@ -74,6 +74,7 @@ export async function makeCore(options: { brokerId?: number; rack?: string; list
     logger: silent,
     now: options.now,
     alterPartition: (request) => new Promise((resolve, reject) => alters.push({ request, resolve, reject })),
+    alterPartitionRetryMs: 0,
   });
   rm.loadLogs();
   const metrics = new BrokerMetrics({ brokerId: options.brokerId ?? 0, rack: 'rack-1' }, () => rm);
@@ -184,13 +185,14 @@ export class FakeController {
       const body = asBody(req.body);
       this.alterRequests.push(body);
       if (this.alterError) throw this.alterError;
-      const p = this.partition(body.topic as string, body.partition as number);
-      if (p.leaderEpoch !== body.leaderEpoch || p.partitionEpoch !== body.partitionEpoch) throw new TributaryError('FENCED_LEADER_EPOCH', 'stale partition epoch');
-      this.update(() => {
+      const current = this.partition(body.topic as string, body.partition as number);
+      if (current.leaderEpoch !== body.leaderEpoch || current.partitionEpoch !== body.partitionEpoch) throw new TributaryError('FENCED_LEADER_EPOCH', 'stale partition epoch');
+      this.update((md) => {
+        const p = md.topics.find((t) => t.name === body.topic)!.partitions[body.partition as number]!;
         p.isr = body.newIsr as number[];
         p.partitionEpoch++;
       });
-      return p;
+      return this.partition(body.topic as string, body.partition as number);
     });
     app.post('/admin/create-topic', async (req) => {
       const body = asBody(req.body);
