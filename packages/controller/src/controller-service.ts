@@ -35,6 +35,8 @@ export interface ControllerServiceOptions {
   metrics?: ControllerMetrics;
   pollWaitMaxMs?: number;
   bodyLimitBytes?: number;
+  /** A route threw something other than a TributaryError (a bug): default logs it; the process passes a crash. */
+  onUnexpectedError?: (err: unknown) => void;
 }
 
 export interface ControllerService {
@@ -55,7 +57,11 @@ export function createControllerService(options: ControllerServiceOptions): Cont
   const { controller, logger } = options;
   const pollWaitMaxMs = options.pollWaitMaxMs ?? POLL_WAIT_MAX_MS;
   const metrics = options.metrics ?? new ControllerMetrics(controller);
-  const app = createMsgpackServer({ logger, bodyLimitBytes: options.bodyLimitBytes ?? 4 * 1024 * 1024 });
+  const app = createMsgpackServer({
+    logger,
+    bodyLimitBytes: options.bodyLimitBytes ?? 4 * 1024 * 1024,
+    ...(options.onUnexpectedError ? { onUnexpectedError: options.onUnexpectedError } : {}),
+  });
   const waiters = new Set<Waiter>();
   let closing = false;
 

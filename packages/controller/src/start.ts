@@ -5,6 +5,7 @@
 
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { TributaryError } from '@tributary/protocol';
 import { ClusterController } from './cluster-controller.ts';
 import type { ControllerConfig } from './config.ts';
 import { createControllerService, type ControllerService } from './controller-service.ts';
@@ -17,6 +18,11 @@ export interface StartControllerOptions {
   now?: () => number;
   /** A ready metadata log (tests); default: the one under config.dataDir. */
   log?: MetadataLog;
+  /**
+   * Called with a programmer error (a broken invariant, a bug) from a route or a timer. The
+   * default logs it at fatal and exits: a controller whose state may be wrong must stop, not serve.
+   */
+  onFatal?: (err: unknown) => void;
 }
 
 export interface RunningController {
@@ -54,23 +60,25 @@ export async function startController(config: ControllerConfig, options: StartCo
     log.close();
     throw err;
   }
-  const service = createControllerService({ controller, logger });
-  // Timer callbacks never throw into the event loop: a refusal here (the log failed) is already
-  // logged by the controller, and the next tick tries nothing more.
-  const sessionTimer = setInterval(() => {
+  const fatal =
+    options.onFatal ??
+    ((err: unknown) => {
+      logger.fatal({ err }, 'unexpected error; exiting');
+      process.exit(1);
+    });
+  const service = createControllerService({ controller, logger, onUnexpectedError: fatal });
+  // An operating error in a timer (the metadata log failed) is already logged by the controller
+  // and stops further changes; anything else is a bug.
+  const guarded = (what: string, fn: () => void) => () => {
     try {
-      controller.checkSessions();
+      fn();
     } catch (err) {
-      logger.error({ err }, 'session check failed');
+      if (err instanceof TributaryError) logger.error({ err }, `${what} failed`);
+      else fatal(err);
     }
-  }, config.sessionCheckIntervalMs);
-  const rebalanceTimer = setInterval(() => {
-    try {
-      controller.rebalanceLeaders();
-    } catch (err) {
-      logger.error({ err }, 'preferred leader election failed');
-    }
-  }, config.leaderImbalanceCheckIntervalMs);
+  };
+  const sessionTimer = setInterval(guarded('session check', () => controller.checkSessions()), config.sessionCheckIntervalMs);
+  const rebalanceTimer = setInterval(guarded('preferred leader election', () => controller.rebalanceLeaders()), config.leaderImbalanceCheckIntervalMs);
 
   let address: { host: string; port: number };
   try {

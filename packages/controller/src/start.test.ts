@@ -1,0 +1,41 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import type { ClusterMetadata } from '@tributary/protocol';
+import { RpcClient } from '@tributary/transport';
+import { tempDir } from '@tributary/testkit';
+import { parseControllerConfig } from './config.ts';
+import { startController, type RunningController } from './start.ts';
+
+const running: RunningController[] = [];
+const cleanups: (() => void)[] = [];
+afterEach(async () => {
+  for (const r of running.splice(0)) await r.close();
+  for (const c of cleanups.splice(0)) c();
+});
+
+describe('startController', () => {
+  it('listens on a free port, serves over HTTP, fences silent brokers on its timer, and closes', async () => {
+    const { dir, cleanup } = tempDir('tributary-start-');
+    cleanups.push(cleanup);
+    const config = parseControllerConfig(['--listen', '127.0.0.1:0', '--data-dir', dir, '--session-timeout-ms', '300', '--cluster-id', 'started'], {});
+    const r = await startController(config, { logger: pino({ level: 'silent' }) });
+    running.push(r);
+    expect(r.address.port).toBeGreaterThan(0);
+    const client = new RpcClient(r.address, { timeoutMs: 5000 });
+    try {
+      await client.call('/broker/register', { brokerId: 1, rack: 'r', incarnationId: 'x', internal: { host: 'h', port: 1 }, external: { host: 'h', port: 2 } });
+      const metrics = await client.getText('/metrics');
+      expect(metrics.status).toBe(200);
+      expect(metrics.text).toContain('tributary_active_controller_count 1');
+      // No heartbeats: the session timer fences the broker, and a waiting poll hears of it.
+      const since = r.controller.version;
+      const md = await client.call<ClusterMetadata>('/metadata/poll', { sinceVersion: since, maxWaitMs: 5000 });
+      expect(md.clusterId).toBe('started');
+      expect(md.brokers[0]!.alive).toBe(false);
+    } finally {
+      await client.close();
+    }
+    await r.close();
+    await r.close();
+  });
+});
