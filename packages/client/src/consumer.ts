@@ -23,6 +23,8 @@ import { ClusterClient, type ClientOptions } from './internal/cluster-client.ts'
 import { partitionKey } from './internal/accumulator.ts';
 import { retryBackoffMs } from './retry.ts';
 
+const SLOW_FETCH_MARGIN_MS = 2_000;
+
 export interface ConsumerOptions extends ClientOptions {
   /** The consumer's rack: brokers may point it at a replica in that rack (KIP-392). */
   rack?: string;
@@ -83,6 +85,9 @@ export class Consumer {
   private readonly subscriptions = new Map<string, { from: 'earliest' | 'latest'; sinceMs: number }>();
   private buffered: ConsumerRecord[] = [];
   private readonly inflight = new Set<Promise<void>>();
+  /** Fetches out now, for the watchdog: one that outlives maxWaitMs by far is checked. */
+  private readonly fetches = new Set<{ broker: BrokerId; states: PartitionFetchState[]; startedMs: number; abort: AbortController }>();
+  private watchdog: NodeJS.Timeout | undefined;
   private fatal: TributaryError | undefined;
   private readonly abort = new AbortController();
   private closed = false;
@@ -163,6 +168,7 @@ export class Consumer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.watchdog) clearInterval(this.watchdog);
     this.abort.abort();
     await Promise.allSettled([...this.inflight]);
     await this.cluster.close();
@@ -300,10 +306,13 @@ export class Consumer {
     };
     if (this.rack !== undefined) request.rack = this.rack;
     let response: FetchResponse;
+    const entry = { broker, states: list, startedMs: this.cluster.now(), abort: new AbortController() };
+    this.fetches.add(entry);
+    this.startWatchdog();
     try {
       response = await this.cluster.callBroker<FetchResponse>(broker, '/fetch', request, {
         timeoutMs: this.maxWaitMs + this.cluster.requestTimeoutMs,
-        signal: this.abort.signal,
+        signal: AbortSignal.any([this.abort.signal, entry.abort.signal]),
       });
     } catch (err) {
       for (const s of list) {
@@ -314,6 +323,8 @@ export class Consumer {
       }
       if (!this.closed) this.cluster.log.warn({ err, broker }, 'fetch failed');
       return;
+    } finally {
+      this.fetches.delete(entry);
     }
     const answers = new Map<string, FetchResponse['partitions'][number]>();
     for (const p of response.partitions ?? []) answers.set(partitionKey(p.topic, p.partition), p);
@@ -341,6 +352,37 @@ export class Consumer {
         s.preferredReplica = answer.preferredReadReplica;
       } else if (broker === leader) {
         s.preferredReplica = undefined;
+      }
+    }
+  }
+
+  /**
+   * A fetch that outlives maxWaitMs by SLOW_FETCH_MARGIN_MS makes the consumer re-read the
+   * metadata; if the broker is fenced or no longer serves any of its partitions, the fetch is
+   * abandoned and retried on the new leader instead of waiting out the request timeout.
+   */
+  private startWatchdog(): void {
+    if (this.watchdog || this.closed) return;
+    this.watchdog = setInterval(() => void this.checkSlowFetches(), 1000);
+    this.watchdog.unref();
+  }
+
+  private async checkSlowFetches(): Promise<void> {
+    const now = this.cluster.now();
+    const slow = [...this.fetches].filter((f) => now - f.startedMs >= this.maxWaitMs + SLOW_FETCH_MARGIN_MS);
+    if (slow.length === 0) return;
+    try {
+      await this.cluster.refresh();
+    } catch {
+      return;
+    }
+    for (const f of slow) {
+      if (f.abort.signal.aborted) continue;
+      const b = this.cluster.metadata.brokers.get(f.broker);
+      const serves = b !== undefined && b.alive !== false && f.states.some((s) => this.cluster.metadata.leaderOf(s.topic, s.partition) === f.broker || s.preferredReplica === f.broker);
+      if (!serves) {
+        this.cluster.log.info({ broker: f.broker, waitedMs: now - f.startedMs }, 'abandoning fetch from a broker that no longer serves its partitions');
+        f.abort.abort(new Error(`broker ${f.broker} no longer serves these partitions`));
       }
     }
   }

@@ -64,6 +64,21 @@ export interface ProducerRecord {
   timestamp?: number;
 }
 
+interface InflightProduce {
+  broker: number;
+  batches: ProducerBatch[];
+  startedMs: number;
+  abort: AbortController;
+}
+
+/**
+ * A produce request this old makes the producer re-read the metadata; if the broker no longer
+ * leads any of its partitions (it was fenced: paused, partitioned away), the request is abandoned
+ * and its batches retried on the new leader instead of waiting out the request timeout. The same
+ * bytes go again, so idempotence de-duplicates whatever the old leader may have kept.
+ */
+const SLOW_REQUEST_MS = 2_000;
+
 interface PendingSend {
   topic: string;
   partition: number | undefined;
@@ -96,7 +111,8 @@ export class Producer {
   private readonly waitingForMemory: PendingSend[] = [];
   private readonly stickyPartition = new Map<string, number>();
   private readonly inflightPerBroker = new Map<number, number>();
-  private readonly inflightRequests = new Set<Promise<void>>();
+  private readonly inflightRequests = new Map<Promise<void>, InflightProduce>();
+  private watchdog: NodeJS.Timeout | undefined;
 
   private identity: ProducerIdentity | undefined;
   private identityGeneration = 0;
@@ -176,7 +192,8 @@ export class Producer {
     if (this.closing) return;
     await this.flush();
     this.closing = true;
-    await Promise.allSettled([...this.inflightRequests]);
+    await Promise.allSettled([...this.inflightRequests.keys()]);
+    if (this.watchdog) clearInterval(this.watchdog);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.cluster.close();
@@ -366,8 +383,9 @@ export class Producer {
       // Nothing to wait for: the records count as sent once the request is on its way.
       for (const b of batches) this.finishSucceeded(b, -1);
     }
+    const abort = new AbortController();
     const call = this.cluster
-      .callBroker<ProduceResponse>(broker, '/produce', request, { timeoutMs: this.requestTimeoutMs + PRODUCE_TIMEOUT_MARGIN_MS })
+      .callBroker<ProduceResponse>(broker, '/produce', request, { timeoutMs: this.requestTimeoutMs + PRODUCE_TIMEOUT_MARGIN_MS, signal: abort.signal })
       .then(
         (response) => {
           if (this.acks !== 0) this.handleResponse(broker, batches, response);
@@ -383,7 +401,33 @@ export class Producer {
         this.inflightRequests.delete(call);
         this.scheduleDrain();
       });
-    this.inflightRequests.add(call);
+    this.inflightRequests.set(call, { broker, batches, startedMs: this.cluster.now(), abort });
+    this.startWatchdog();
+  }
+
+  private startWatchdog(): void {
+    if (this.watchdog || this.acks === 0) return;
+    this.watchdog = setInterval(() => void this.checkSlowRequests(), SLOW_REQUEST_MS / 2);
+    this.watchdog.unref();
+  }
+
+  private async checkSlowRequests(): Promise<void> {
+    const now = this.cluster.now();
+    const slow = [...this.inflightRequests.values()].filter((r) => now - r.startedMs >= SLOW_REQUEST_MS);
+    if (slow.length === 0) return;
+    try {
+      await this.cluster.refresh();
+    } catch {
+      return;
+    }
+    for (const r of slow) {
+      if (r.abort.signal.aborted) continue;
+      const stillLeads = r.batches.some((b) => this.cluster.metadata.leaderOf(b.topic, b.partition) === r.broker);
+      if (!stillLeads) {
+        this.cluster.log.info({ broker: r.broker, waitedMs: now - r.startedMs }, 'abandoning produce request to a broker that no longer leads its partitions');
+        r.abort.abort(new Error(`broker ${r.broker} no longer leads these partitions`));
+      }
+    }
   }
 
   private handleResponse(broker: number, batches: ProducerBatch[], response: ProduceResponse): void {

@@ -63,6 +63,19 @@ describe('Producer', () => {
     expect(brokers).toEqual([0, 0, 2]);
   });
 
+  it('abandons a hung request once the metadata shows another leader, and retries there', async () => {
+    const producer = track(new Producer({ bootstrap: cluster.bootstrap }));
+    await producer.send({ topic: 't', value: 'first', partition: 0 });
+    cluster.onProduce = (broker) => (broker === 0 ? 'hang' : undefined);
+    const sent = producer.send({ topic: 't', value: 'second', partition: 0 });
+    await eventually(() => cluster.produceCalls.length === 2, { timeoutMs: 2000, intervalMs: 10 });
+    cluster.moveLeader('t', 0, 2); // e.g. broker 0 was paused and fenced
+    const started = Date.now();
+    await expect(sent).resolves.toEqual({ topic: 't', partition: 0, offset: 1 });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(cluster.produceCalls.at(-1)!.broker).toBe(2);
+  });
+
   it('fails at once with the code of a non-retriable error, naming the partition', async () => {
     const producer = track(new Producer({ bootstrap: cluster.bootstrap }));
     cluster.onProduce = () => ({ code: 'CORRUPT_MESSAGE', message: 'bad crc' });

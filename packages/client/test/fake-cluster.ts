@@ -47,7 +47,9 @@ export class FakeCluster {
   readonly produceCalls: ProduceCall[] = [];
   readonly fetchCalls: FetchCall[] = [];
   /** Return a WireError to fail that partition of a produce request; 'append-then-timeout' appends and answers REQUEST_TIMED_OUT. */
-  onProduce: ((broker: number, topic: string, partition: number, attempt: number) => WireError | 'append-then-timeout' | undefined) | undefined;
+  onProduce: ((broker: number, topic: string, partition: number, attempt: number) => WireError | 'append-then-timeout' | 'hang' | undefined) | undefined;
+  /** Requests told to 'hang' wait for this (released on close). */
+  private hangRelease = Promise.withResolvers<void>();
   /** Return a partial fetch answer override (error or preferredReadReplica). */
   onFetch: ((broker: number, topic: string, partition: number) => { error?: WireError; preferredReadReplica?: number } | undefined) | undefined;
   readonly brokerConfigCalls: { brokerId: number; configs: Record<string, number> }[] = [];
@@ -100,6 +102,7 @@ export class FakeCluster {
   }
 
   async close(): Promise<void> {
+    this.hangRelease.resolve();
     await Promise.all(this.brokers.map((b) => b.server.close()));
   }
 
@@ -198,7 +201,10 @@ export class FakeCluster {
         this.produceAttempts.set(key, attempt);
         const p = this.topics.get(topic)?.[partition];
         const hooked = this.onProduce?.(broker, topic, partition, attempt);
-        if (hooked && hooked !== 'append-then-timeout') {
+        if (hooked === 'hang') {
+          await this.hangRelease.promise;
+          response.partitions.push({ topic, partition, baseOffset: -1, error: { code: 'REQUEST_TIMED_OUT', message: 'hung' } });
+        } else if (hooked && hooked !== 'append-then-timeout') {
           response.partitions.push({ topic, partition, baseOffset: -1, error: hooked });
         } else if (!p) {
           response.partitions.push({ topic, partition, baseOffset: -1, error: { code: 'UNKNOWN_TOPIC_OR_PARTITION', message: `no ${key}` } });
