@@ -96,7 +96,7 @@ describe('a local cluster of seven processes', () => {
       ['malformed msgpack', MSGPACK_CONTENT_TYPE, Buffer.from([0xc1, 0xc1, 0xff, 0x00])],
       ['json', 'application/json', '{"topic": "x"}'],
       ['a msgpack string', MSGPACK_CONTENT_TYPE, encodeMsgpack('hello')],
-      ['wrong types', MSGPACK_CONTENT_TYPE, encodeMsgpack({ partitions: 'all', acks: 'yes', name: 42, brokerId: -5, sinceVersion: 'x', maxWaitMs: -1 })],
+      ['wrong types', MSGPACK_CONTENT_TYPE, encodeMsgpack({ topics: 'all', topic: 42, partitions: 'all', acks: 'yes', name: 42, brokerId: -5, sinceVersion: 'x', maxWaitMs: -1 })],
       ['huge and negative numbers', MSGPACK_CONTENT_TYPE, encodeMsgpack({ acks: 1, timeoutMs: 1e300, maxWaitMs: 10, minBytes: 1, maxBytes: 1e12, partitions: [{ topic: 'seed', partition: 2 ** 40, offset: -7, maxBytes: -1, records: Buffer.from('junk'), timestamp: 'now' }] })],
     ];
     const targets = [
@@ -105,6 +105,8 @@ describe('a local cluster of seven processes', () => {
     ];
     for (const { port, path } of targets) {
       for (const [what, type, body] of bodies) {
+        // init-producer-id takes no fields: any map is a valid request.
+        if (path === '/admin/init-producer-id' && type === MSGPACK_CONTENT_TYPE && what !== 'malformed msgpack' && what !== 'a msgpack string') continue;
         const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
         expect(res.status, `${what} -> ${port}${path}`).toBeGreaterThanOrEqual(400);
         const answer = decodeMsgpack(Buffer.from(await res.arrayBuffer())) as { code: string; message: string };
