@@ -158,13 +158,15 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     async controlledShutdown() {
       const deadline = Date.now() + config.controlledShutdownMaxMs;
       logger.info({}, 'controlled shutdown: moving leaderships away');
+      let lastError: string | undefined;
       while (Date.now() < deadline && channel.registered) {
         try {
           const res = await channel.controlledShutdown();
           if (res.remainingLeaderships === 0) break;
           logger.info({ remainingLeaderships: res.remainingLeaderships }, 'controlled shutdown: leaderships remain');
         } catch (err) {
-          logger.warn({ err }, 'controlled shutdown request failed');
+          if ((err as Error).message !== lastError) logger.warn({ err }, 'controlled shutdown request failed; retrying');
+          lastError = (err as Error).message;
         }
         await new Promise((r) => setTimeout(r, 250));
       }

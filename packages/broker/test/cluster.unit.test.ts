@@ -148,3 +148,55 @@ describe('three brokers and a fake controller', () => {
     expect([...b1.replicas.allPartitions()].filter((p) => p.isLeader && p.isr.length > 1)).toEqual([]);
   });
 });
+
+describe('one broker with two listeners', () => {
+  const controller = new FakeController();
+  const dir = tempDir('tributary-listeners-');
+  let broker: BrokerHandle;
+
+  beforeAll(async () => {
+    await controller.start();
+    broker = await startBroker(brokerConfig({
+      brokerId: 5,
+      dataDir: dir.dir,
+      controller: { host: '127.0.0.1', port: controller.port },
+      advertise: { host: 'broker-5', port: 9092 },
+      externalListen: { host: '127.0.0.1', port: 0 },
+      externalAdvertise: { host: 'localhost', port: 0 },
+      heartbeatIntervalMs: 50,
+    }), { logger: silent });
+    await eventually(() => broker.channel.registered && controller.metadata.brokers.length === 1);
+  });
+  afterAll(async () => {
+    await broker.close();
+    await controller.close();
+    dir.cleanup();
+  });
+
+  it('answers metadata with the addresses of the listener the request came in on', async () => {
+    const internal = new RpcClient(broker.addresses.internal);
+    const external = new RpcClient(broker.addresses.external!);
+    await eventually(async () => ((await internal.call<any>('/metadata', {})).brokers.length === 1));
+    const viaInternal = await internal.call<any>('/metadata', {});
+    const viaExternal = await external.call<any>('/metadata', {});
+    expect(viaInternal.brokers[0]).toMatchObject({ id: 5, host: 'broker-5', port: 9092 });
+    expect(viaExternal.brokers[0]).toMatchObject({ id: 5, host: 'localhost', port: broker.addresses.external!.port });
+    await internal.close();
+    await external.close();
+  });
+
+  it('registers again when a heartbeat answers STALE_BROKER_EPOCH', async () => {
+    const before = controller.registrations;
+    const epoch = broker.channel.brokerEpoch;
+    controller.staleOnce.add(5);
+    await eventually(() => controller.registrations > before && broker.channel.brokerEpoch > epoch);
+  });
+
+  it('keeps serving while the controller is away', async () => {
+    await controller.close();
+    const c = new RpcClient(broker.addresses.internal);
+    expect((await c.getText('/health')).status).toBe(200);
+    expect((await c.call<any>('/metadata', {})).brokers).toHaveLength(1);
+    await c.close();
+  });
+});

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadBrokerConfig } from './config.ts';
+
+describe('broker config', () => {
+  it('applies defaults from the id', () => {
+    const c = loadBrokerConfig(['--id', '3']);
+    expect(c).toMatchObject({
+      brokerId: 3, rack: 'rack-1', listen: { host: '127.0.0.1', port: 19095 }, advertise: { host: '127.0.0.1', port: 19095 },
+      externalListen: undefined, controller: { host: '127.0.0.1', port: 19090 }, replicaLagTimeMaxMs: 10_000,
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('reads env, and flags win over env', () => {
+    const env = { TRIBUTARY_BROKER_ID: '4', TRIBUTARY_RACK: 'rack-2', TRIBUTARY_LISTEN: '0.0.0.0:9092', TRIBUTARY_ADVERTISE: 'broker-4:9092', TRIBUTARY_EXTERNAL_LISTEN: '0.0.0.0:19096', TRIBUTARY_EXTERNAL_ADVERTISE: '127.0.0.1:19096', TRIBUTARY_CONTROLLER: 'controller:19090' };
+    const c = loadBrokerConfig(['--rack', 'rack-9'], env);
+    expect(c).toMatchObject({ brokerId: 4, rack: 'rack-9', listen: { host: '0.0.0.0', port: 9092 }, advertise: { host: 'broker-4', port: 9092 }, externalListen: { host: '0.0.0.0', port: 19096 }, externalAdvertise: { host: '127.0.0.1', port: 19096 }, controller: { host: 'controller', port: 19090 } });
+  });
+
+  it.each([
+    [[], /--id .* is required/],
+    [['--id', '-1'], /--id/],
+    [['--id', '1000001'], /--id/],
+    [['--id', 'x'], /--id/],
+    [['--id', '1', '--listen', 'nohost'], /--listen .* host:port/],
+    [['--id', '1', '--controller', 'h:99999'], /--controller/],
+    [['--id', '1', '--replica-lag-time-max-ms', '5'], /replica-lag-time-max-ms/],
+    [['--id', '1', '--external-advertise', 'h:1'], /needs --external-listen/],
+    [['--id', '1', '--nope', '1'], /nope/],
+    [['--id', '1', '--log-level', 'loud'], /log-level/],
+  ])('refuses %j with one clear line', (argv, message) => {
+    expect(() => loadBrokerConfig(argv as string[], {})).toThrow(ConfigError);
+    expect(() => loadBrokerConfig(argv as string[], {})).toThrow(message);
+  });
+});
