@@ -20,7 +20,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 const code = await run(process.argv.slice(2), {
   out: (line) => void process.stdout.write(`${line}\n`),
   err: (line) => void process.stderr.write(`${line}\n`),
-  lines: () => createInterface({ input: process.stdin, crlfDelay: Infinity }),
+  // Ctrl-C closes the reader, so produce stops reading, flushes what it has, and reports.
+  lines: () => createInterface({ input: process.stdin, crlfDelay: Infinity, signal: controller.signal }),
   env: process.env,
   signal: controller.signal,
 });

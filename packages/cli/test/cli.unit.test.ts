@@ -141,6 +141,16 @@ describe('commands against a cluster', () => {
     ]);
   });
 
+  it('produce and consume refuse a missing topic or partition at once', async () => {
+    cluster.createTopic('demo', 2);
+    const noTopic = await cli(['produce', 'nope', '--bootstrap', b], { lines: stdin(['x']) });
+    expect(noTopic).toMatchObject({ code: 1, err: [expect.stringMatching(/^error: UNKNOWN_TOPIC_OR_PARTITION: topic 'nope' does not exist/)] });
+    const noPartition = await cli(['produce', 'demo', '--partition', '5', '--bootstrap', b], { lines: stdin(['x']) });
+    expect(noPartition).toMatchObject({ code: 2, err: [expect.stringContaining("topic 'demo' has no partition 5 (it has 2)")] });
+    const consumeMissing = await cli(['consume', 'nope', '--max-messages', '1', '--bootstrap', b]);
+    expect(consumeMissing.code).toBe(1);
+  });
+
   it('consume stops on abort (Ctrl-C) and reports the count', async () => {
     cluster.createTopic('demo', 2);
     const controller = new AbortController();

@@ -1,9 +1,7 @@
 // The command table. The dispatcher matches argv's leading words against `path`; order here is
 // the order of `tributary --help`.
 //
-// The launcher's `local up|down|status|kill|restart|pause|resume` commands are wired by adding
-// their Command objects (e.g. `...localCommands` from './local.ts', importing
-// '@tributary/launcher') to this array.
+// `local …` drives the launcher (processes on this machine); the rest talk to a cluster.
 
 import type { Command } from '../command.ts';
 import { topicsCommands } from './topics.ts';
@@ -11,5 +9,6 @@ import { produce } from './produce.ts';
 import { consume } from './consume.ts';
 import { cluster } from './cluster.ts';
 import { brokersSetConfig } from './brokers.ts';
+import { localCommands } from './local.ts';
 
-export const COMMANDS: readonly Command[] = [...topicsCommands, produce, consume, cluster, brokersSetConfig];
+export const COMMANDS: readonly Command[] = [...localCommands, ...topicsCommands, produce, consume, cluster, brokersSetConfig];

@@ -48,6 +48,11 @@ export const produce: Command = {
       deliveryTimeoutMs: optionalIntArg(ctx.values['delivery-timeout-ms'], '--delivery-timeout-ms', command, 1) ?? 30_000,
       maxBlockMs: 10_000,
     };
+    // Fail fast, with a clear line, when the cluster is unreachable or the topic does not exist.
+    const description = await ctx.admin().describeTopic(topic);
+    if (partition !== undefined && partition >= description.partitions.length) {
+      throw new UsageError(`topic '${topic}' has no partition ${partition} (it has ${description.partitions.length})`, command);
+    }
     const producer = new Producer(options);
     ctx.onClose(() => producer.close().catch(() => {}));
 

@@ -1,0 +1,180 @@
+// `tributary local …`: the embedded local cluster (controller + six brokers in two racks as
+// separate processes on 127.0.0.1). `pnpm start` is `tributary local up`.
+
+import { resolve } from 'node:path';
+import { Admin, TributaryError } from '@tributary/client';
+import {
+  LocalClusterError,
+  localDown,
+  localKill,
+  localPause,
+  localRestart,
+  localResume,
+  localStatus,
+  localUp,
+  type ProcessName,
+} from '@tributary/launcher';
+import { byBrokerView, renderByBroker } from '../by-broker.ts';
+import { UsageError, optionalIntArg, type Command, type CommandContext } from '../command.ts';
+import { renderTable } from '../table.ts';
+
+const DATA_DIR_FLAG = { 'data-dir': { type: 'string' as const } };
+const DATA_DIR_HELP = '--data-dir DIR     where the cluster keeps data, logs and pids (default ./.tributary)';
+
+/** The demo topic `local up` creates: the seed's 10 partitions, RF 3, min ISR 2. */
+export const DEMO_TOPIC = { name: 'demo', partitions: 10, replicationFactor: 3, configs: { 'min.insync.replicas': 2 } };
+
+function dataDirOf(ctx: CommandContext): string {
+  const value = ctx.values['data-dir'];
+  return resolve(typeof value === 'string' ? value : (ctx.io.env?.TRIBUTARY_DATA_DIR ?? '.tributary'));
+}
+
+/** Launcher failures are operating errors with a clear message, not crashes. */
+async function launcherCall<T>(fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof LocalClusterError) throw new Error(err.message);
+    throw err;
+  }
+}
+
+
+async function printByBroker(ctx: CommandContext, admin: Admin, topic: string): Promise<void> {
+  const [cluster, description] = await Promise.all([admin.describeCluster(), admin.describeTopic(topic)]);
+  const { cells, legend } = renderByBroker(byBrokerView(cluster, description));
+  ctx.io.out(`topic ${topic}: brokers by rack, the partitions each leads and follows`);
+  for (const line of renderTable(cells)) ctx.io.out(line);
+  if (legend.length > 0) ctx.io.out(legend.join('; '));
+}
+
+const localUpCommand: Command = {
+  path: ['local', 'up'],
+  summary: 'start a local cluster: a controller and six brokers in two racks (pnpm start)',
+  usage: 'local up [--detach] [--data-dir DIR] [--base-port N] [--brokers N]',
+  usesCluster: false,
+  options: {
+    ...DATA_DIR_FLAG,
+    detach: { type: 'boolean', short: 'd' },
+    'base-port': { type: 'string' },
+    brokers: { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' },
+  },
+  flagHelp: [
+    '-d, --detach      return once the cluster is ready; stop it with `tributary local down`',
+    DATA_DIR_HELP,
+    '--base-port N     controller on N, broker i on N+2+i (default 19090: brokers on 19092…19097)',
+    '--brokers N       number of brokers, split over two racks (default 6)',
+    '-q, --quiet       in the foreground, do not print the processes\' logs',
+  ],
+  details: ['Creates topic demo (10 partitions, RF 3, min.insync.replicas=2) if it does not exist and prints its by-broker table.'],
+  async run(ctx) {
+    const dataDir = dataDirOf(ctx);
+    const basePort = optionalIntArg(ctx.values['base-port'], '--base-port', ctx.command, 1024);
+    const brokers = optionalIntArg(ctx.values.brokers, '--brokers', ctx.command, 1);
+    const detach = ctx.values.detach === true;
+    const quiet = ctx.values.quiet === true || ctx.json;
+    if (!ctx.json) ctx.io.out(`starting a controller and ${brokers ?? 6} brokers from ${dataDir} …`);
+    const cluster = await launcherCall(() =>
+      localUp({
+        dataDir,
+        ...(basePort !== undefined ? { basePort } : {}),
+        ...(brokers !== undefined ? { brokers } : {}),
+        mode: detach ? 'detach' : 'attach',
+        onLog: quiet ? undefined : (name, line) => ctx.io.out(`${name.padEnd(10)}| ${line}`),
+      }),
+    );
+    const bootstrap = cluster.state.layout.brokers.map((b) => `127.0.0.1:${b.port}`);
+    const admin = new Admin({ bootstrap });
+    ctx.onClose(() => admin.close());
+    const rf = Math.min(DEMO_TOPIC.replicationFactor, cluster.state.layout.brokers.length);
+    try {
+      await admin.createTopic({ ...DEMO_TOPIC, replicationFactor: rf, configs: { 'min.insync.replicas': Math.min(2, rf) } });
+    } catch (err) {
+      if (!(err instanceof TributaryError && err.code === 'TOPIC_ALREADY_EXISTS')) throw err;
+    }
+    if (ctx.json) {
+      ctx.io.out(JSON.stringify({ dataDir, controller: `127.0.0.1:${cluster.state.layout.controllerPort}`, bootstrap, processes: localStatus(dataDir).processes }));
+    } else {
+      ctx.io.out(`cluster ready: controller 127.0.0.1:${cluster.state.layout.controllerPort}, brokers ${bootstrap.join(' ')}`);
+      await printByBroker(ctx, admin, DEMO_TOPIC.name);
+    }
+    if (detach) {
+      if (!ctx.json) ctx.io.out(`running in the background; logs in ${dataDir}/logs; stop with: pnpm tributary local down`);
+      return 0;
+    }
+    if (!ctx.json) ctx.io.out('Ctrl-C stops the cluster. In another terminal: pnpm tributary topics describe demo --by-broker');
+    // Stay in the foreground until Ctrl-C, then stop every process cleanly.
+    await new Promise<void>((resolveWait) => {
+      if (ctx.io.signal?.aborted) return resolveWait();
+      ctx.io.signal?.addEventListener('abort', () => resolveWait(), { once: true });
+    });
+    if (!ctx.json) ctx.io.out('stopping the cluster …');
+    await localDown(dataDir);
+    if (!ctx.json) ctx.io.out('stopped');
+    return 0;
+  },
+};
+
+const localDownCommand: Command = {
+  path: ['local', 'down'],
+  summary: 'stop the local cluster (brokers gracefully, then the controller); data stays',
+  usage: 'local down [--data-dir DIR]',
+  usesCluster: false,
+  options: DATA_DIR_FLAG,
+  flagHelp: [DATA_DIR_HELP],
+  async run(ctx) {
+    const processes = await launcherCall(() => localDown(dataDirOf(ctx)));
+    if (ctx.json) ctx.io.out(JSON.stringify({ processes }));
+    else ctx.io.out(`stopped ${processes.length} processes`);
+  },
+};
+
+const localStatusCommand: Command = {
+  path: ['local', 'status'],
+  summary: 'show the local cluster\'s processes: pid, port, rack, running / paused / stopped',
+  usage: 'local status [--data-dir DIR]',
+  usesCluster: false,
+  options: DATA_DIR_FLAG,
+  flagHelp: [DATA_DIR_HELP],
+  async run(ctx) {
+    const status = await launcherCall(() => localStatus(dataDirOf(ctx)));
+    if (ctx.json) {
+      ctx.io.out(JSON.stringify(status));
+      return;
+    }
+    const rows = [['PROCESS', 'RACK', 'PORT', 'PID', 'STATUS'], ...status.processes.map((p) => [p.name, p.rack ?? '', String(p.port), String(p.pid), p.status])];
+    for (const line of renderTable(rows)) ctx.io.out(line);
+  },
+};
+
+/** kill / restart / pause / resume: one process, named by broker id or 'controller'. */
+function processCommand(verb: 'kill' | 'restart' | 'pause' | 'resume', summary: string, act: (dataDir: string, target: string) => Promise<{ name: ProcessName; pid: number }>, done: string): Command {
+  return {
+    path: ['local', verb],
+    summary,
+    usage: `local ${verb} ID|controller [--data-dir DIR]`,
+    usesCluster: false,
+    positionals: ['ID|controller'],
+    options: DATA_DIR_FLAG,
+    flagHelp: [DATA_DIR_HELP],
+    async run(ctx) {
+      const [target] = ctx.positionals as [string];
+      if (target !== 'controller' && !/^\d+$/.test(target)) throw new UsageError(`expected a broker id or 'controller', got '${target}'`, ctx.command);
+      const record = await launcherCall(() => act(dataDirOf(ctx), target));
+      if (ctx.json) ctx.io.out(JSON.stringify({ process: record.name, pid: record.pid, action: verb }));
+      else ctx.io.out(`${record.name} ${done} (pid ${record.pid})`);
+    },
+  };
+}
+
+export const localCommands: readonly Command[] = [
+  localUpCommand,
+  localDownCommand,
+  localStatusCommand,
+  processCommand('kill', 'kill -9 a broker or the controller (a crash: no goodbye)', localKill, 'killed'),
+  processCommand('restart', 'restart a broker or the controller with its data (graceful stop first if running)', (dir, t) => localRestart(dir, t), 'restarted'),
+  processCommand('pause', 'SIGSTOP a process: it stops answering, like a long GC pause or a hung host', localPause, 'paused'),
+  processCommand('resume', 'SIGCONT a paused process', localResume, 'resumed'),
+];
+
