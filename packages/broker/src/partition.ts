@@ -378,7 +378,7 @@ export class Partition {
    * Returns the bytes appended.
    */
   applyFetchResponse(resp: ReplicaFetchPartitionResponse, fetchOffset: number, leaderEpoch: number): number {
-    if (this.role !== 'follower' || this.leaderEpoch !== leaderEpoch || this.log.logEndOffset !== fetchOffset) return 0;
+    if (this.removed || this.role !== 'follower' || this.leaderEpoch !== leaderEpoch || this.log.logEndOffset !== fetchOffset) return 0;
     if (resp.error !== undefined) {
       if (resp.error.code === 'OFFSET_OUT_OF_RANGE' && fetchOffset < resp.logStartOffset) {
         this.ctx.logger.info({ ...this.fields(), logEndOffset: fetchOffset, leaderLogStartOffset: resp.logStartOffset }, 'truncating fully: behind the leader log start');
@@ -432,8 +432,13 @@ export class Partition {
     this.leaderState = undefined;
     this.role = 'follower';
     this.leaderId = -1;
+    this.leaderEpoch = -1;
+    this.removed = true;
     this.wakeAll();
   }
+
+  /** Set once the partition left this broker (its log may be deleted): nothing touches the log. */
+  removed = false;
 
   // ------------------------------------------------------------------ producer state
 

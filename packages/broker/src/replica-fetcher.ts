@@ -90,7 +90,7 @@ export class ReplicaFetcher {
     while (!stop.aborted) {
       if (this.pollController.signal.aborted) this.pollController = new AbortController();
       const nowMs = this.now();
-      const parts = this.partitions.filter((p) => p.role === 'follower' && p.leaderId === this.leaderId && (this.delayedUntil.get(p.key) ?? 0) <= nowMs);
+      const parts = this.partitions.filter((p) => !p.removed && p.role === 'follower' && p.leaderId === this.leaderId && (this.delayedUntil.get(p.key) ?? 0) <= nowMs);
       const endpoint = this.deps.endpointOf(this.leaderId);
       if (parts.length === 0 || endpoint === undefined) {
         await sleep(PARTITION_ERROR_DELAY_MS, this.pollController.signal);

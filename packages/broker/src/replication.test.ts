@@ -197,3 +197,77 @@ describe('idempotent producer', () => {
     expect((await send(2, ['c'])).body.partitions[0].baseOffset).toBe(2);
   });
 });
+
+describe('follower side', () => {
+  let core: Core;
+  const state = (version: number, leaderEpoch: number) => ({
+    clusterId: 'c', version, brokers: [brokerReg(0), brokerReg(1)],
+    topics: [topicState('f', [{ replicas: [1, 0], leader: 1, leaderEpoch }])],
+  });
+  beforeEach(async () => {
+    core = await makeCore();
+    core.rm.applyMetadata(state(1, 3));
+  });
+  afterEach(async () => {
+    await core.close();
+  });
+
+  /** Leader-stamped batches, as a leader's log would serve them. */
+  function leaderBytes(baseOffset: number, epoch: number, values: string[]): Buffer {
+    const b = Buffer.from(batch(values));
+    b.writeBigInt64BE(BigInt(baseOffset), 0);
+    b.writeInt32BE(epoch, 12);
+    return b;
+  }
+
+  it('appends what the leader sends and takes HW = min(leader HW, own LEO)', () => {
+    const p = core.rm.getPartition('f', 0)!;
+    expect(p.role).toBe('follower');
+    p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 10, logStartOffset: 0, records: leaderBytes(0, 3, ['a', 'b']) }, 0, 3);
+    expect(p.log.logEndOffset).toBe(2);
+    expect(p.highWatermark).toBe(2);
+    p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 1, logStartOffset: 0, records: Buffer.alloc(0) }, 2, 3);
+    expect(p.highWatermark).toBe(1);
+  });
+
+  it('drops answers to a stale request (other epoch, other offset)', () => {
+    const p = core.rm.getPartition('f', 0)!;
+    expect(p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 1, logStartOffset: 0, records: leaderBytes(0, 3, ['a']) }, 0, 2)).toBe(0);
+    expect(p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 1, logStartOffset: 0, records: leaderBytes(0, 3, ['a']) }, 5, 3)).toBe(0);
+    expect(p.log.logEndOffset).toBe(0);
+  });
+
+  it('truncates to the diverging epoch end offset, never below what it needs to', () => {
+    const p = core.rm.getPartition('f', 0)!;
+    p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 0, logStartOffset: 0, records: Buffer.concat([leaderBytes(0, 2, ['a']), leaderBytes(1, 2, ['b']), leaderBytes(2, 3, ['c'])]) }, 0, 3);
+    expect(p.log.logEndOffset).toBe(3);
+    p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 1, logStartOffset: 0, records: Buffer.alloc(0), divergingEpoch: { epoch: 2, endOffset: 1 } }, 3, 3);
+    expect(p.log.logEndOffset).toBe(1);
+    expect(p.log.lastEpoch()).toBe(2);
+  });
+
+  it('starts over at the leader log start when it fell behind it', () => {
+    const p = core.rm.getPartition('f', 0)!;
+    p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 50, logStartOffset: 40, records: Buffer.alloc(0), error: { code: 'OFFSET_OUT_OF_RANGE', message: 'below start' } }, 0, 3);
+    expect(p.log.logStartOffset).toBe(40);
+    expect(p.log.logEndOffset).toBe(40);
+  });
+
+  it('a deleted partition ignores late answers', () => {
+    const p = core.rm.getPartition('f', 0)!;
+    core.rm.applyMetadata({ clusterId: 'c', version: 2, brokers: [brokerReg(0), brokerReg(1)], topics: [] });
+    expect(core.rm.getPartition('f', 0)).toBeUndefined();
+    expect(p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 1, logStartOffset: 0, records: leaderBytes(0, 3, ['a']) }, 0, 3)).toBe(0);
+  });
+
+  it('becomes leader at a new epoch starting at its LEO', () => {
+    const p = core.rm.getPartition('f', 0)!;
+    p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 2, logStartOffset: 0, records: leaderBytes(0, 3, ['a', 'b']) }, 0, 3);
+    const next = state(2, 4);
+    next.topics[0]!.partitions[0]!.leader = 0;
+    core.rm.applyMetadata(next);
+    expect(p.role).toBe('leader');
+    expect(p.log.epochs.startOffsetOf(4)).toBe(2);
+    expect(p.log.epochs.endOffsetFor(3, p.log.logEndOffset)).toEqual({ epoch: 3, endOffset: 2 });
+  });
+});
