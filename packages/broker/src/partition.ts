@@ -315,8 +315,8 @@ export class Partition {
     }
     if (i > 0) this.ackWaiters.splice(0, i);
     for (const l of this.hwListeners) l();
-    // Followers learn the new HW from their next fetch answer; wake them now so it arrives soon.
-    for (const l of this.appendListeners) l();
+    // Followers learn the new HW from their next fetch answer (as in Kafka): waking their
+    // waiting fetches here would cost a round trip per HW move under acks=all load.
   }
 
   // ------------------------------------------------------------------ reads
