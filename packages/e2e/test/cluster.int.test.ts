@@ -97,7 +97,7 @@ describe('a local cluster of seven processes', () => {
       ['json', 'application/json', '{"topic": "x"}'],
       ['a msgpack string', MSGPACK_CONTENT_TYPE, encodeMsgpack('hello')],
       ['wrong types', MSGPACK_CONTENT_TYPE, encodeMsgpack({ topics: 'all', topic: 42, partitions: 'all', acks: 'yes', name: 42, brokerId: -5, sinceVersion: 'x', maxWaitMs: -1 })],
-      ['huge and negative numbers', MSGPACK_CONTENT_TYPE, encodeMsgpack({ acks: 1, timeoutMs: 1e300, maxWaitMs: 10, minBytes: 1, maxBytes: 1e12, partitions: [{ topic: 'seed', partition: 2 ** 40, offset: -7, maxBytes: -1, records: Buffer.from('junk'), timestamp: 'now' }] })],
+      ['huge and negative numbers', MSGPACK_CONTENT_TYPE, encodeMsgpack({ topics: [-1], acks: 1, timeoutMs: 1e300, maxWaitMs: 10, minBytes: 1, maxBytes: 1e12, partitions: [{ topic: 'seed', partition: 2 ** 40, offset: -7, maxBytes: -1, records: Buffer.from('junk'), timestamp: 'now' }] })],
     ];
     const targets = [
       ...brokerRoutes.map((path) => ({ port: cluster.brokerPorts[0]!, path })),
@@ -119,7 +119,8 @@ describe('a local cluster of seven processes', () => {
     const corrupt = Buffer.from(good);
     corrupt[corrupt.length - 1]! ^= 0xff;
     const tooBig = encodeBatch([{ value: Buffer.alloc(2 * 1024 * 1024) }]);
-    const leaderPort = cluster.brokerPorts[SEED_PLACEMENT[0]![0]!]!;
+    const seedLeader = (await cluster.admin.describeTopic('seed')).partitions[0]!.leader;
+    const leaderPort = cluster.brokerPorts[seedLeader]!;
     const res = await fetch(`http://127.0.0.1:${leaderPort}/produce`, {
       method: 'POST',
       headers: { 'content-type': MSGPACK_CONTENT_TYPE },
