@@ -85,7 +85,7 @@ export function parseFetch(raw: unknown): FetchInput {
 export function parseReplicaFetch(raw: unknown): ReplicaFetchInput {
   const body = asBody(raw);
   const brokerId = intField(body, 'brokerId', { min: 0, max: REQUEST_LIMITS.brokerIdMax });
-  intField(body, 'brokerEpoch', { min: -1 });
+  const brokerEpoch = intField(body, 'brokerEpoch', { min: -1 });
   const maxWaitMs = optionalIntField(body, 'maxWaitMs', 500, { min: 0, max: REQUEST_LIMITS.maxWaitMsMax });
   const maxBytes = optionalIntField(body, 'maxBytes', 10 * 1024 * 1024, { min: 1, max: REQUEST_LIMITS.fetchBytesMax });
   const partitions = entries(body, 'partitions').map((e) => ({
@@ -94,7 +94,7 @@ export function parseReplicaFetch(raw: unknown): ReplicaFetchInput {
     lastFetchedEpoch: intField(e, 'lastFetchedEpoch', { min: -1, max: 0x7fffffff }),
     currentLeaderEpoch: intField(e, 'currentLeaderEpoch', { min: -1, max: 0x7fffffff }),
   }));
-  return { brokerId, maxWaitMs, maxBytes, partitions };
+  return { brokerId, brokerEpoch, maxWaitMs, maxBytes, partitions };
 }
 
 export function parseListOffsets(raw: unknown): { topic: string; partition: number; timestamp: number }[] {

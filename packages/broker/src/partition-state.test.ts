@@ -175,6 +175,11 @@ describe('ISR expand', () => {
 });
 
 describe('describe', () => {
+  it('counts a follower never caught up as lagging since the leadership began', () => {
+    const s = leader({ isr: [0, 1], logEndOffset: 10, highWatermark: 0 });
+    expect(s.describe(4000)[2]).toEqual({ brokerId: 2, logEndOffset: -1, lagRecords: 10, lastCaughtUpMsAgo: 3000 });
+  });
+
   it('reports per replica LEO, lag and time since caught up', () => {
     const s = leader({ logEndOffset: 10, highWatermark: 0 });
     s.onFollowerFetch(1, 10, 1500, true);

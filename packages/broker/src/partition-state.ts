@@ -69,6 +69,8 @@ export class LeaderState {
   readonly leaderEpoch: number;
   readonly leaderEpochStartOffset: number;
   readonly replicaLagTimeMaxMs: number;
+  /** When this leadership began: "caught up" times are not known before it. */
+  readonly startMs: number;
   partitionEpoch: number;
   replicas: BrokerId[];
   /** The ISR as the controller last published it: the only one that counts for min ISR. */
@@ -86,6 +88,7 @@ export class LeaderState {
     this.leaderEpoch = init.leaderEpoch;
     this.leaderEpochStartOffset = init.leaderEpochStartOffset;
     this.replicaLagTimeMaxMs = init.replicaLagTimeMaxMs;
+    this.startMs = init.nowMs;
     this.partitionEpoch = init.partitionEpoch;
     this.replicas = [...init.replicas];
     this.isr = [...init.isr];
@@ -256,8 +259,8 @@ export class LeaderState {
         brokerId: id,
         logEndOffset: leo,
         lagRecords: leo < 0 ? this.logEndOffset : Math.max(0, this.logEndOffset - leo),
-        // -1: never caught up under this leader.
-        lastCaughtUpMsAgo: f === undefined || f.lastCaughtUpMs === 0 ? -1 : Math.max(0, nowMs - f.lastCaughtUpMs),
+        // Never caught up under this leader: at least since the leadership began.
+        lastCaughtUpMsAgo: Math.max(0, nowMs - (f === undefined || f.lastCaughtUpMs === 0 ? this.startMs : f.lastCaughtUpMs)),
       });
     }
     return out;

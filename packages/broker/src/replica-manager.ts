@@ -70,6 +70,7 @@ export interface FetchInput {
 
 export interface ReplicaFetchInput {
   brokerId: BrokerId;
+  brokerEpoch: number;
   maxWaitMs: number;
   maxBytes: number;
   partitions: { topic: string; partition: number; fetchOffset: number; lastFetchedEpoch: number; currentLeaderEpoch: number }[];
@@ -418,7 +419,10 @@ export class ReplicaManager {
    */
   async replicaFetch(input: ReplicaFetchInput): Promise<{ partitions: ReplicaFetchPartitionResponse[]; bytesOut: number }> {
     const deadline = this.now() + input.maxWaitMs;
-    const alive = this.metadata.isAlive(input.brokerId) || this.metadata.broker(input.brokerId) === undefined;
+    // A follower may join the ISR only if its broker is alive in this incarnation (KIP-903:
+    // a stale broker epoch means a restarted broker whose log may have lost its tail).
+    const registration = this.metadata.broker(input.brokerId);
+    const alive = registration === undefined || (registration.alive && (input.brokerEpoch < 0 || registration.epoch === input.brokerEpoch));
     for (;;) {
       const nowMs = this.now();
       const out: ReplicaFetchPartitionResponse[] = [];

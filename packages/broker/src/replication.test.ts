@@ -147,6 +147,17 @@ describe('leader replication', () => {
     expect(core.alters).toHaveLength(2); // retried after the failure
   });
 
+  it('does not let a follower of a stale broker epoch join the ISR (KIP-903)', async () => {
+    core.rm.applyMetadata(md(2, [0, 1], 4, 1));
+    await produce(batch(['a']), 1);
+    await replicaFetch(1, 1, 4);
+    const stale = await core.post('/replica/fetch', { brokerId: 2, brokerEpoch: 0, maxWaitMs: 0, maxBytes: 1 << 20, partitions: [{ topic: 'r3', partition: 0, fetchOffset: 1, lastFetchedEpoch: 4, currentLeaderEpoch: 4 }] });
+    expect(stale.body.partitions[0].error).toBeUndefined();
+    expect(core.alters).toHaveLength(0);
+    await replicaFetch(2, 1, 4);
+    expect(core.alters).toHaveLength(1);
+  });
+
   it('describes replicas with LEO, lag and time since caught up', async () => {
     await produce(batch(['a', 'b']), 1);
     await replicaFetch(1, 2, 4);
