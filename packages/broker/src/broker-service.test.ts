@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeBatches, MSGPACK_CONTENT_TYPE, decodeMsgpack } from '@tributary/protocol';
-import { batch, brokerReg, makeCore, topicState, type Core } from '../test/helpers.ts';
+import { batch, brokerReg, faultyFs, makeCore, topicState, type Core } from '../test/helpers.ts';
 
 function md(version = 1) {
   return {
@@ -208,6 +208,26 @@ describe('health before metadata', () => {
     const h = await core.app.inject({ method: 'GET', url: '/health' });
     expect(h.statusCode).toBe(503);
     expect(decodeMsgpack(h.rawPayload)).toMatchObject({ status: 'starting' });
+    await core.close();
+  });
+});
+
+describe('a failing disk', () => {
+  it('answers KAFKA_STORAGE_ERROR per partition and keeps serving', async () => {
+    const fs = faultyFs();
+    const core = await makeCore({ fs });
+    core.rm.applyMetadata(md());
+    const send = () => core.post('/produce', { acks: 1, timeoutMs: 1000, partitions: [{ topic: 'solo', partition: 0, records: batch(['a']) }] });
+    expect((await send()).body.partitions[0].baseOffset).toBe(0);
+    fs.failing = true;
+    const r = await send();
+    expect(r.status).toBe(200);
+    expect(r.body.partitions[0]).toMatchObject({ baseOffset: -1, error: { code: 'KAFKA_STORAGE_ERROR' } });
+    fs.failing = false;
+    const h = await core.app.inject({ method: 'GET', url: '/health' });
+    expect(h.statusCode).toBe(200);
+    const f = await core.post('/fetch', { maxWaitMs: 0, partitions: [{ topic: 'solo', partition: 0, offset: 0 }] });
+    expect(decodeBatches(Buffer.from(f.body.partitions[0].records)).map((x) => x.value!.toString())).toEqual(['a']);
     await core.close();
   });
 });

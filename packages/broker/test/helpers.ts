@@ -17,7 +17,7 @@ import {
   type TopicConfigs,
   type TopicState,
 } from '@tributary/protocol';
-import { LogManager } from '@tributary/storage';
+import { LogManager, nodeFs, type StorageFs } from '@tributary/storage';
 import { createMsgpackServer, type FastifyInstance } from '@tributary/transport/server';
 import { tempDir } from '@tributary/testkit';
 import { registerBrokerRoutes } from '../src/broker-service.ts';
@@ -62,9 +62,19 @@ export interface Core {
   close(): Promise<void>;
 }
 
-export async function makeCore(options: { brokerId?: number; rack?: string; listener?: 'internal' | 'external'; now?: () => number; lagMs?: number; ready?: boolean } = {}): Promise<Core> {
+/** A filesystem whose writes fail while `failing` is set (a dying disk). */
+export function faultyFs(): StorageFs & { failing: boolean } {
+  const fs = { ...nodeFs, failing: false } as StorageFs & { failing: boolean };
+  fs.writeSync = (fd, buffer, offset, length, position) => {
+    if (fs.failing) throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+    return nodeFs.writeSync(fd, buffer, offset, length, position);
+  };
+  return fs;
+}
+
+export async function makeCore(options: { brokerId?: number; rack?: string; listener?: 'internal' | 'external'; now?: () => number; lagMs?: number; ready?: boolean; fs?: StorageFs } = {}): Promise<Core> {
   const { dir, cleanup } = tempDir('tributary-broker-');
-  const logs = new LogManager(dir);
+  const logs = new LogManager(dir, options.fs ? { fs: options.fs } : {});
   const alters: Core['alters'] = [];
   const rm = new ReplicaManager({
     brokerId: options.brokerId ?? 0,
