@@ -1,3 +1,6 @@
 export { SEED_PLACEMENT, allRunning, startTestCluster } from './cluster.ts';
 export type { TestCluster } from './cluster.ts';
 export { readAll } from './read-all.ts';
+export { partitionInfo, startProducerLoop } from './workload.ts';
+export type { Ack, Failure, ProducerLoop } from './workload.ts';
+export { checkAcknowledged } from './verify.ts';
