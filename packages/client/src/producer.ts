@@ -21,7 +21,7 @@ import {
   type RecordInput,
 } from '@tributary/protocol';
 import { ClusterClient, type ClientOptions } from './internal/cluster-client.ts';
-import { RecordAccumulator, partitionKey, type ProducerBatch, type ProducerIdentity, type RecordMetadata } from './internal/accumulator.ts';
+import { RecordAccumulator, partitionKey, recordSizeBound, type ProducerBatch, type ProducerIdentity, type RecordMetadata } from './internal/accumulator.ts';
 import { nextStickyPartition, partitionForKey } from './partitioner.ts';
 import { produceErrorAction, retryBackoffMs } from './retry.ts';
 
@@ -266,7 +266,7 @@ export class Producer {
       partition = this.stickyPartition.get(p.topic) ?? this.chooseSticky(p.topic, count, undefined);
     }
     const maxMessageBytes = topic.configs?.['max.message.bytes'] ?? 1024 * 1024;
-    const size = BatchBuilder.recordSize(p.record) + BATCH_HEADER_SIZE;
+    const size = recordSizeBound(p.record) + BATCH_HEADER_SIZE > maxMessageBytes ? BatchBuilder.recordSize(p.record) + BATCH_HEADER_SIZE : 0;
     if (size > maxMessageBytes) {
       p.reject(new TributaryError('MESSAGE_TOO_LARGE', `a record of ${size} bytes exceeds max.message.bytes ${maxMessageBytes} of topic '${p.topic}'`));
       return;

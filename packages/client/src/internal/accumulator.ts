@@ -134,13 +134,26 @@ export interface DrainResult {
   nextDueMs: number;
 }
 
+/**
+ * An upper bound of a record's encoded size, without walking varints: at most 36 bytes of
+ * lengths, deltas and attributes besides key and value, plus the headers.
+ */
+export function recordSizeBound(record: RecordInput): number {
+  let size = 36 + (record.key?.length ?? 0) + (record.value?.length ?? 0);
+  if (record.headers) for (const h of record.headers) size += 10 + Buffer.byteLength(h.key, 'utf8') + (h.value?.length ?? 0);
+  return size;
+}
+
 export function partitionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
 export class RecordAccumulator {
   readonly options: AccumulatorOptions;
-  readonly queues = new Map<string, PartitionQueue>();
+  /** Every partition's queue, in creation order (drain walks these). */
+  readonly queues: PartitionQueue[] = [];
+  /** Per topic, queues indexed by partition: no string key built per record. */
+  private readonly byTopic = new Map<string, PartitionQueue[]>();
   /** Number of batches not yet finished. */
   batchCount = 0;
 
@@ -149,11 +162,13 @@ export class RecordAccumulator {
   }
 
   queue(topic: string, partition: number): PartitionQueue {
-    const key = partitionKey(topic, partition);
-    let q = this.queues.get(key);
+    let list = this.byTopic.get(topic);
+    if (!list) this.byTopic.set(topic, (list = []));
+    let q = list[partition];
     if (!q) {
       q = new PartitionQueue(topic, partition);
-      this.queues.set(key, q);
+      list[partition] = q;
+      this.queues.push(q);
     }
     return q;
   }
@@ -170,8 +185,11 @@ export class RecordAccumulator {
     if (batch !== undefined) {
       if (batch.sealed) batch = undefined;
       else {
-        const estimate = BatchBuilder.recordSize(record, (record.timestamp ?? batch.builder.baseTimestamp) - batch.builder.baseTimestamp, batch.recordCount);
-        if (batch.builder.sizeInBytes + estimate > sizeMax) batch = undefined;
+        // The exact size only when a cheap upper bound says the record might not fit.
+        if (batch.builder.sizeInBytes + recordSizeBound(record) > sizeMax) {
+          const estimate = BatchBuilder.recordSize(record, (record.timestamp ?? batch.builder.baseTimestamp) - batch.builder.baseTimestamp, batch.recordCount);
+          if (batch.builder.sizeInBytes + estimate > sizeMax) batch = undefined;
+        }
       }
     }
     if (batch === undefined) {
@@ -221,7 +239,7 @@ export class RecordAccumulator {
       q.inFlight = true;
       return true;
     };
-    for (const q of this.queues.values()) {
+    for (const q of this.queues) {
       const head = q.batches[0];
       if (head === undefined || q.inFlight) continue;
       const due = this.isDue(q, nowMs, flushing);
@@ -297,7 +315,7 @@ export class RecordAccumulator {
    */
   expire(nowMs: number, deliveryTimeoutMs: number): ProducerBatch[] {
     const expired: ProducerBatch[] = [];
-    for (const q of this.queues.values()) {
+    for (const q of this.queues) {
       while (q.batches.length > 0 && !q.inFlight) {
         const head = q.batches[0]!;
         if (nowMs - head.createdMs < deliveryTimeoutMs) break;
@@ -312,7 +330,7 @@ export class RecordAccumulator {
   /** Earliest delivery deadline among batches not in flight. */
   nextExpiryMs(deliveryTimeoutMs: number): number {
     let at = Infinity;
-    for (const q of this.queues.values()) {
+    for (const q of this.queues) {
       const head = q.batches[0];
       if (head && !q.inFlight) at = Math.min(at, head.createdMs + deliveryTimeoutMs);
     }
@@ -321,7 +339,7 @@ export class RecordAccumulator {
 
   allBatches(): ProducerBatch[] {
     const all: ProducerBatch[] = [];
-    for (const q of this.queues.values()) all.push(...q.batches);
+    for (const q of this.queues) all.push(...q.batches);
     return all;
   }
 }
