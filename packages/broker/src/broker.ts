@@ -6,7 +6,7 @@ import { pino, type Logger } from 'pino';
 import { LogManager } from '@tributary/storage';
 import { RpcClientPool } from '@tributary/transport';
 import { createMsgpackServer, type FastifyInstance } from '@tributary/transport/server';
-import type { ClusterMetadata, Endpoint } from '@tributary/protocol';
+import { AssertionError, type ClusterMetadata, type Endpoint } from '@tributary/protocol';
 import { registerBrokerRoutes } from './broker-service.ts';
 import type { BrokerConfig } from './config.ts';
 import { ControllerChannel } from './controller-channel.ts';
@@ -33,6 +33,11 @@ export interface BrokerHandle {
 
 export interface StartBrokerOptions {
   logger?: Logger;
+  /**
+   * Called with a programmer error (a broken invariant) raised while serving a request, after
+   * it was answered UNKNOWN_SERVER_ERROR. main.ts exits: a wrong broker must stop, not serve.
+   */
+  onFatal?: (err: unknown) => void;
 }
 
 export async function startBroker(config: BrokerConfig, options: StartBrokerOptions = {}): Promise<BrokerHandle> {
@@ -44,9 +49,17 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
   let metadataSeen = false;
 
   // Listeners first: the controller must be told where we listen (port 0 resolved).
+  const serverOptions = {
+    logger,
+    bodyLimitBytes: config.requestBodyMaxBytes,
+    onUnexpectedError: (err: unknown) => {
+      logger.error({ err }, 'unexpected error while serving a request');
+      if (err instanceof AssertionError) options.onFatal?.(err);
+    },
+  };
   const apps: { internal: FastifyInstance; external: FastifyInstance | undefined } = {
-    internal: createMsgpackServer({ logger, bodyLimitBytes: config.requestBodyMaxBytes }),
-    external: config.externalListen !== undefined ? createMsgpackServer({ logger, bodyLimitBytes: config.requestBodyMaxBytes }) : undefined,
+    internal: createMsgpackServer(serverOptions),
+    external: config.externalListen !== undefined ? createMsgpackServer(serverOptions) : undefined,
   };
 
   const fetchers = new ReplicaFetcherManager({

@@ -15,7 +15,12 @@ try {
   throw err;
 }
 
-const broker = await startBroker(config).catch((err: unknown) => {
+const broker = await startBroker(config, {
+  onFatal: (err) => {
+    process.stderr.write(`tributary-broker: invariant broken, stopping: ${(err as Error).message}\n`);
+    process.exit(70);
+  },
+}).catch((err: unknown) => {
   process.stderr.write(`tributary-broker: could not start: ${(err as Error).message}\n`);
   process.exit(1);
 });
