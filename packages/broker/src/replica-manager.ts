@@ -139,7 +139,15 @@ export class ReplicaManager {
           p = undefined;
         }
         if (p === undefined) {
-          p = this.openPartition(topic.name, ps.partition, topic.topicId, configs);
+          try {
+            p = this.openPartition(topic.name, ps.partition, topic.topicId, configs);
+          } catch (err) {
+            // A disk that cannot hold this log must not stop the others; the next metadata
+            // version tries again.
+            if (!(err instanceof TributaryError)) throw err;
+            this.logger.error({ topic: topic.name, partition: ps.partition, err }, 'could not open partition log');
+            continue;
+          }
           rolesChanged = true;
         }
         (this.logs.get(topic.name, ps.partition) as Log | undefined)?.updateConfig(logConfigFromTopic(configs));
@@ -171,7 +179,12 @@ export class ReplicaManager {
     let log = this.logs.get(topic, partition);
     if (log !== undefined) {
       const file = join(log.dir, PARTITION_METADATA_FILE);
-      const known = existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+      let known: string | undefined;
+      try {
+        known = existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+      } catch (err) {
+        throw new TributaryError('KAFKA_STORAGE_ERROR', `reading ${file}: ${(err as Error).message}`, { cause: err });
+      }
       if (known !== undefined && known !== topicId) {
         this.logger.info({ topic, partition, topicId, oldTopicId: known }, 'deleting log of an older topic of the same name');
         this.logs.delete(topic, partition);
@@ -179,7 +192,11 @@ export class ReplicaManager {
       }
     }
     log ??= this.logs.getOrCreate(topic, partition, logConfigFromTopic(configs));
-    writeFileSync(join(log.dir, PARTITION_METADATA_FILE), `${topicId}\n`);
+    try {
+      writeFileSync(join(log.dir, PARTITION_METADATA_FILE), `${topicId}\n`);
+    } catch (err) {
+      throw new TributaryError('KAFKA_STORAGE_ERROR', `writing ${PARTITION_METADATA_FILE} of ${topic}-${partition}: ${(err as Error).message}`, { cause: err });
+    }
     const hw = this.highWatermarksAtStart?.get(`${topic}-${partition}`) ?? 0;
     const p = new Partition(topic, partition, topicId, log, configs, hw, {
       brokerId: this.brokerId,
