@@ -231,3 +231,39 @@ describe('a failing disk', () => {
     await core.close();
   });
 });
+
+describe('garbage on every route', () => {
+  it('answers 4xx with an error code, never 5xx, and keeps serving', async () => {
+    const fc = await import('fast-check');
+    const core = await makeCore();
+    core.rm.applyMetadata(md());
+    const routes = ['/metadata', '/produce', '/fetch', '/list-offsets', '/replica/fetch', '/describe-replicas'];
+    const partitionLike = fc.record({
+      topic: fc.oneof(fc.constantFrom('solo', 'r3', 'nope'), fc.string(), fc.integer()),
+      partition: fc.oneof(fc.integer({ min: -3, max: 3 }), fc.double(), fc.string()),
+      offset: fc.oneof(fc.integer(), fc.double(), fc.constant(2 ** 60)),
+      fetchOffset: fc.oneof(fc.integer(), fc.constant(-1)),
+      lastFetchedEpoch: fc.integer({ min: -5, max: 5 }),
+      currentLeaderEpoch: fc.integer({ min: -5, max: 5 }),
+      timestamp: fc.integer(),
+      maxBytes: fc.integer(),
+      records: fc.oneof(fc.uint8Array({ maxLength: 80 }).map((a) => Buffer.from(a)), fc.string()),
+    }, { requiredKeys: [] });
+    const body = fc.oneof(
+      fc.anything(),
+      fc.record({
+        acks: fc.integer({ min: -2, max: 2 }), timeoutMs: fc.integer({ min: -1, max: 50 }), maxWaitMs: fc.integer({ min: -1, max: 20 }),
+        minBytes: fc.integer(), maxBytes: fc.integer(), brokerId: fc.integer({ min: -1, max: 3 }), brokerEpoch: fc.integer({ min: -2, max: 2 }),
+        topic: fc.oneof(fc.string(), fc.constant('r3')), topics: fc.oneof(fc.array(fc.string()), fc.string()),
+        partitions: fc.oneof(fc.array(partitionLike, { maxLength: 4 }), fc.anything()),
+      }, { requiredKeys: [] }),
+    );
+    await fc.assert(fc.asyncProperty(fc.constantFrom(...routes), body, async (route, b) => {
+      const r = await core.post(route, b);
+      expect(r.status, JSON.stringify(r.body)).toBeLessThan(500);
+      if (r.status !== 200) expect(typeof r.body.code).toBe('string');
+    }), { numRuns: 300, seed: 42 });
+    expect((await core.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+    await core.close();
+  });
+});
