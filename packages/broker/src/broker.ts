@@ -184,7 +184,8 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
         await new Promise((r) => setTimeout(r, 250));
       }
       // Wait for the metadata that shows the leaderships gone, so no request is lost.
-      while (Date.now() < deadline && [...replicas.allPartitions()].some((p) => p.isLeader && p.replicas.length > 1)) {
+      // Only partitions with another ISR member can move; the rest stay offline-bound.
+      while (Date.now() < deadline && [...replicas.allPartitions()].some((p) => p.isLeader && p.isr.some((id) => id !== config.brokerId))) {
         await new Promise((r) => setTimeout(r, 100));
       }
       const left = [...replicas.allPartitions()].filter((p) => p.isLeader).length;
