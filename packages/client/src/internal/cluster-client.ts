@@ -7,6 +7,9 @@ import { RpcClientPool, parseEndpoint, type RpcClient } from '@tributary/transpo
 import { TributaryError, type BrokerId, type BrokerMetadataRequest, type BrokerMetadataResponse, type Endpoint } from '@tributary/protocol';
 import { SILENT, type Logger } from './logger.ts';
 
+/** Metadata is small and served from memory: a broker slower than this is paused or hung. */
+const METADATA_TIMEOUT_MS = 3000;
+
 export interface ClientOptions {
   /** `host:port` strings (or endpoints) of brokers to ask for metadata first. */
   bootstrap: readonly (string | Endpoint)[] | string;
@@ -135,7 +138,7 @@ export class ClusterClient {
    * Only unreachable brokers (BROKER_NOT_AVAILABLE) are skipped; any answer, error or not, ends
    * the search. Throws BROKER_NOT_AVAILABLE naming the addresses when none answers.
    */
-  async callAny<Res>(path: string, body: unknown, options: { timeoutMs?: number } = {}): Promise<Res> {
+  async callAny<Res>(path: string, body: unknown, options: { timeoutMs?: number; readOnly?: boolean } = {}): Promise<Res> {
     const candidates: Endpoint[] = [];
     const seen = new Set<string>();
     const add = (e: Endpoint): void => {
@@ -158,7 +161,10 @@ export class ClusterClient {
       try {
         return await this.rpc(endpoint).call<Res>(path, body, options);
       } catch (err) {
-        if (err instanceof TributaryError && err.code === 'BROKER_NOT_AVAILABLE') {
+        // A paused or hung broker times out rather than refusing the connection: for a read
+        // (metadata) that is as good as unreachable, so ask the next one. A write may have
+        // been applied, so its timeout is the caller's to judge.
+        if (err instanceof TributaryError && (err.code === 'BROKER_NOT_AVAILABLE' || (options.readOnly === true && err.code === 'REQUEST_TIMED_OUT'))) {
           lastError = err;
           continue;
         }
@@ -172,10 +178,16 @@ export class ClusterClient {
     );
   }
 
-  /** Fetches metadata for `topics` (all when undefined) and applies it. */
+  /**
+   * Fetches metadata for `topics` (all when undefined) and applies it. A broker that does not
+   * answer metadata within METADATA_TIMEOUT_MS is skipped for the next one.
+   */
   async fetchMetadata(topics?: readonly string[]): Promise<BrokerMetadataResponse> {
     const request: BrokerMetadataRequest = topics === undefined ? {} : { topics: [...topics] };
-    const answer = await this.callAny<BrokerMetadataResponse>('/metadata', request);
+    const answer = await this.callAny<BrokerMetadataResponse>('/metadata', request, {
+      timeoutMs: Math.min(this.requestTimeoutMs, METADATA_TIMEOUT_MS),
+      readOnly: true,
+    });
     this.metadata.apply(answer, this.now(), topics);
     return answer;
   }
