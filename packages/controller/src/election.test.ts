@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { fenceBroker, registerBroker } from './broker-registry.ts';
 import { Draft } from './cluster-state.ts';
 import { electPreferredLeaders } from './election.ts';
+import { alterPartition } from './isr.ts';
+import type { ClusterState } from './cluster-state.ts';
 import { apply, clusterOf, registration, withTopic } from './internal/fixtures.ts';
 
 // One partition with replicas [0, 3, 1] (the seed's P0), fenced brokers one after another.
@@ -9,11 +11,28 @@ function p0(unclean = false) {
   return withTopic(clusterOf(), { name: 't', partitions: 1, replicationFactor: 3, configs: { 'unclean.leader.election.enable': unclean } });
 }
 
+/**
+ * Fences a broker and then, as each partition's leader would after replica.lag.time.max.ms,
+ * shrinks it out of the ISR of the partitions it follows (AlterPartition).
+ */
+function fenceAndShrink(state: ClusterState, id: number): void {
+  apply(state, fenceBroker(state, id));
+  for (const { topic, partition } of [...state.allPartitions()]) {
+    if (partition.leader === id || !partition.isr.includes(id) || partition.leader === -1) continue;
+    const leaderEpoch = state.brokers.get(partition.leader)!.epoch;
+    apply(state, alterPartition(state, {
+      brokerId: partition.leader, brokerEpoch: leaderEpoch, topic: topic.name, partition: partition.partition,
+      leaderEpoch: partition.leaderEpoch, partitionEpoch: partition.partitionEpoch, newIsr: partition.isr.filter((r) => r !== id),
+    }).records);
+  }
+}
+
 describe('elections when brokers are fenced', () => {
   it.each([
     // [fenced in order, expected { leader, leaderEpoch, partitionEpoch, isr }]
     ['leader dies: next ISR member in replica order leads', [0], { leader: 3, leaderEpoch: 1, partitionEpoch: 1, isr: [3, 1] }],
-    ['follower dies: leaves the ISR, leader and leader epoch kept', [1], { leader: 0, leaderEpoch: 0, partitionEpoch: 1, isr: [0, 3] }],
+    // A follower stays in the ISR until its leader's lag rule takes it out (10 s, not the 3 s session).
+    ['follower dies: nothing changes until the leader shrinks the ISR', [1], { leader: 0, leaderEpoch: 0, partitionEpoch: 0, isr: [0, 3, 1] }],
     ['two die: the last ISR member leads', [0, 3], { leader: 1, leaderEpoch: 2, partitionEpoch: 2, isr: [1] }],
     ['last ISR member dies: offline, it stays in the ISR', [0, 3, 1], { leader: -1, leaderEpoch: 3, partitionEpoch: 3, isr: [1] }],
     ['a broker outside the partition dies: nothing changes', [2], { leader: 0, leaderEpoch: 0, partitionEpoch: 0, isr: [0, 3, 1] }],
@@ -25,7 +44,7 @@ describe('elections when brokers are fenced', () => {
 
   it('skips a live replica that is not in the ISR', () => {
     const state = p0();
-    apply(state, fenceBroker(state, 3)); // ISR [0, 1]
+    fenceAndShrink(state, 3); // ISR [0, 1]
     apply(state, registerBroker(state, registration(3, 'rack-2', 'inc-3b')).records); // back, not in the ISR
     apply(state, fenceBroker(state, 0));
     expect(state.partition('t', 0)).toMatchObject({ leader: 1, isr: [1] });
@@ -33,8 +52,8 @@ describe('elections when brokers are fenced', () => {
 
   it('with no live ISR member and unclean election off, stays offline even if a replica lives', () => {
     const state = p0(false);
-    apply(state, fenceBroker(state, 3)); // ISR [0, 1]
-    apply(state, fenceBroker(state, 1)); // ISR [0]
+    fenceAndShrink(state, 3); // ISR [0, 1]
+    fenceAndShrink(state, 1); // ISR [0]
     apply(state, registerBroker(state, registration(3, 'rack-2', 'inc-3b')).records); // live, out of sync
     apply(state, fenceBroker(state, 0));
     expect(state.partition('t', 0)).toMatchObject({ leader: -1, isr: [0] });
@@ -42,8 +61,8 @@ describe('elections when brokers are fenced', () => {
 
   it('with unclean election on, elects a live out-of-sync replica and makes it the ISR', () => {
     const state = p0(true);
-    apply(state, fenceBroker(state, 3));
-    apply(state, fenceBroker(state, 1));
+    fenceAndShrink(state, 3);
+    fenceAndShrink(state, 1);
     apply(state, registerBroker(state, registration(3, 'rack-2', 'inc-3b')).records);
     const before = state.partition('t', 0)!.leaderEpoch;
     apply(state, fenceBroker(state, 0));
@@ -52,7 +71,7 @@ describe('elections when brokers are fenced', () => {
 
   it('with unclean election on, an offline partition takes the first replica that comes back', () => {
     const state = p0(true);
-    for (const id of [3, 1, 0]) apply(state, fenceBroker(state, id));
+    for (const id of [3, 1, 0]) fenceAndShrink(state, id);
     expect(state.partition('t', 0)).toMatchObject({ leader: -1, isr: [0] });
     apply(state, registerBroker(state, registration(1, 'rack-1', 'inc-1b')).records);
     expect(state.partition('t', 0)).toMatchObject({ leader: 1, isr: [1] });
@@ -73,16 +92,15 @@ describe('elections when brokers are fenced', () => {
     expect(state.partition('t', 0)).toMatchObject({ leader: 1, leaderEpoch: offline.leaderEpoch + 1, partitionEpoch: offline.partitionEpoch + 1, isr: [1] });
   });
 
-  it('a fenced broker leaves the ISR of every partition where it follows', () => {
+  it('a fenced broker loses its leaderships and leaves those ISRs, but stays in the ISRs where it follows', () => {
     const state = withTopic(clusterOf(), { name: 't', partitions: 10, replicationFactor: 3 });
     apply(state, fenceBroker(state, 4));
     for (const { partition } of state.allPartitions()) {
-      expect(partition.isr).not.toContain(4);
       expect(partition.leader).not.toBe(4);
       expect(partition.isr).toContain(partition.leader);
     }
-    // P1 [3,1,4]: follower; P3 [4,2,5]: leader moved to 2.
-    expect(state.partition('t', 1)).toMatchObject({ leader: 3, isr: [3, 1] });
+    // P1 [3,1,4]: follower, untouched until its leader shrinks the ISR; P3 [4,2,5]: leader moved to 2.
+    expect(state.partition('t', 1)).toMatchObject({ leader: 3, leaderEpoch: 0, partitionEpoch: 0, isr: [3, 1, 4] });
     expect(state.partition('t', 3)).toMatchObject({ leader: 2, leaderEpoch: 1, isr: [2, 5] });
   });
 });

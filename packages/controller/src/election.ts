@@ -44,7 +44,15 @@ export interface BrokerLossOutcome {
 }
 
 /**
- * Pushes the partition changes that follow from `brokerId` no longer being eligible. The draft
+ * Pushes the partition changes that follow from `brokerId` no longer being eligible.
+ *
+ * A fenced broker is taken out of the ISR only of the partitions it led, as part of electing
+ * their new leader. Where it follows, the leader's lag rule removes it once it has not caught up
+ * for replica.lag.time.max.ms (DESIGN.md § ISR): a SIGSTOPped follower leaves the ISR after the
+ * seed's 10 s, not after the 3 s session timeout. A controlled shutdown, by contrast, leaves
+ * every ISR it can at once, so that no acks=all write waits for a broker that is going away.
+ *
+ * The draft
  * state must already show it fenced (mode 'fenced') or shutting down (mode 'shutdown'). In a
  * controlled shutdown the broker is still alive and holds its data, so a partition it leads with
  * no one to take over stays with it (counted in remainingLeaderships) rather than going offline.
@@ -53,6 +61,7 @@ export function onBrokerLost(draft: Draft, brokerId: BrokerId, mode: 'fenced' | 
   const outcome: BrokerLossOutcome = { remainingLeaderships: 0, uncleanElections: [] };
   for (const { topic, partition } of [...draft.state.allPartitions()]) {
     if (partition.leader !== brokerId && !partition.isr.includes(brokerId)) continue;
+    if (mode === 'fenced' && partition.leader !== brokerId) continue;
     let isr = partition.isr.filter((r) => r !== brokerId);
     if (isr.length === 0) isr = [...partition.isr];
     let leader = partition.leader;
