@@ -97,7 +97,9 @@ describe('high watermark', () => {
 
 describe('ISR shrink', () => {
   it.each([
-    { name: 'caught up long ago but at LEO stays', fetchLeo: 10, leaderLeo: 10, elapsed: LAG * 5, out: [] },
+    { name: 'at the LEO but silent for longer than the lag time leaves (dead or paused follower, idle partition)', fetchLeo: 10, leaderLeo: 10, elapsed: LAG + 2, out: [2] },
+    // Follower 2's last fetch is at t=1001, so elapsed LAG + 1 is exactly the lag time.
+    { name: 'at the LEO and silent for exactly the lag time stays', fetchLeo: 10, leaderLeo: 10, elapsed: LAG + 1, out: [] },
     { name: 'behind for exactly the lag time stays', fetchLeo: 5, leaderLeo: 10, elapsed: LAG, out: [] },
     { name: 'behind for lag time + 1 ms leaves', fetchLeo: 5, leaderLeo: 10, elapsed: LAG + 1, out: [2] },
     { name: 'behind for a short time stays', fetchLeo: 5, leaderLeo: 10, elapsed: LAG / 2, out: [] },
@@ -133,7 +135,7 @@ describe('ISR shrink', () => {
 
   it('keeps one AlterPartition in flight and changes the ISR only when the controller answers', () => {
     const s = leader({ logEndOffset: 5, highWatermark: 0 });
-    s.onFollowerFetch(1, 5, 1000, true);
+    s.onFollowerFetch(1, 5, 1000 + LAG, true);
     const first = s.maybeShrinkIsr(1000 + LAG + 1);
     expect(first?.newIsr).toEqual([0, 1]);
     expect(s.isr).toEqual([0, 1, 2]);

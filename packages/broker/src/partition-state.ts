@@ -175,9 +175,17 @@ export class LeaderState {
     return this.pending;
   }
 
-  /** A follower is out of sync when not caught up to the leader's LEO for more than the lag time. */
+  /**
+   * A follower is out of sync when it has not caught up to the leader's LEO for more than the lag
+   * time: replica.lag.time.max.ms as Kafka documents it ("hasn't sent any fetch requests or hasn't
+   * consumed up to the leader's log end offset for at least this time"). A healthy follower's
+   * long-polls reach the LEO every few hundred ms even when the partition is idle, so the time
+   * alone decides: a dead or SIGSTOPped follower of an idle partition leaves the ISR too. (Kafka
+   * today also counts LEO equality as caught up, and relies on the controller removing fenced
+   * brokers from ISRs; here fencing does not touch a follower's ISRs, see DESIGN.md § ISR.)
+   */
   isCaughtUp(f: FollowerProgress, nowMs: number): boolean {
-    return f.logEndOffset === this.logEndOffset || nowMs - f.lastCaughtUpMs <= this.replicaLagTimeMaxMs;
+    return nowMs - f.lastCaughtUpMs <= this.replicaLagTimeMaxMs;
   }
 
   outOfSyncReplicas(nowMs: number): BrokerId[] {
