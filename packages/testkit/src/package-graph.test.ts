@@ -16,7 +16,8 @@ const ALLOWED: Record<string, string[]> = {
   broker: ['storage', 'transport', 'protocol'],
   client: ['transport', 'protocol'],
   launcher: ['transport', 'protocol'],
-  cli: ['client', 'launcher', 'protocol'],
+  cli: ['chaos', 'client', 'launcher', 'protocol'],
+  chaos: ['client', 'launcher', 'protocol'],
   testkit: [],
   // Test-only packages: they drive the system from outside, like a user.
   e2e: ['cli', 'client', 'launcher', 'protocol', 'testkit', 'transport'],

@@ -10,5 +10,7 @@ import { consume } from './consume.ts';
 import { cluster } from './cluster.ts';
 import { brokersSetConfig } from './brokers.ts';
 import { localCommands } from './local.ts';
+import { watch } from './watch.ts';
+import { chaosCommands } from './chaos.ts';
 
-export const COMMANDS: readonly Command[] = [...localCommands, ...topicsCommands, produce, consume, cluster, brokersSetConfig];
+export const COMMANDS: readonly Command[] = [...localCommands, ...topicsCommands, produce, consume, cluster, watch, brokersSetConfig, ...chaosCommands];

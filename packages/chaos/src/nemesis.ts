@@ -1,0 +1,130 @@
+// The nemesis: applies a schedule's faults to a cluster and heals them. The local target acts on
+// the launcher's processes (kill -9, SIGSTOP/SIGCONT, restart with the same data), exactly as
+// `tributary local kill|pause|resume|restart` do. Targets named by role ("the leader of
+// partition 4") are resolved against the metadata when the fault fires.
+
+import type { TopicDescription } from '@tributary/client';
+import { localKill, localPause, localRestart, localResume, localStatus } from '@tributary/launcher';
+import type { FaultOp } from './history.ts';
+import type { ScheduledFault, TargetRole } from './schedule.ts';
+
+export interface Nemesis {
+  /** Injects a fault; the returned entry names the processes hit and the partitions affected. */
+  inject(fault: ScheduledFault, topic: TopicDescription, nowMs: number): Promise<FaultOp>;
+  /** Heals one fault (restart what was killed, resume what was paused). */
+  heal(op: FaultOp): Promise<void>;
+  /** Heals everything, whatever the schedule did: every paused process resumed, every stopped one restarted. */
+  healAll(): Promise<string[]>;
+}
+
+/** The brokers a role names in a partition, from the metadata. */
+export function resolveRole(topic: TopicDescription, partition: number, role: TargetRole, pick: number): number {
+  const p = topic.partitions.find((x) => x.partition === partition) ?? topic.partitions[0]!;
+  const leader = p.leader >= 0 ? p.leader : p.replicas[0]!;
+  if (role === 'leader') return leader;
+  const followers = p.replicas.filter((r) => r !== leader);
+  return followers.length === 0 ? leader : followers[pick % followers.length]!;
+}
+
+/** Partitions whose replica set holds any of `brokers`. */
+export function partitionsOf(topic: TopicDescription, brokers: readonly number[]): number[] {
+  return topic.partitions.filter((p) => p.replicas.some((r) => brokers.includes(r))).map((p) => p.partition).sort((a, b) => a - b);
+}
+
+interface LocalAction {
+  heal: () => Promise<void>;
+}
+
+export class LocalNemesis implements Nemesis {
+  private readonly dataDir: string;
+  private readonly actions = new Map<number, LocalAction>();
+
+  constructor(dataDir: string) {
+    this.dataDir = dataDir;
+  }
+
+  async inject(fault: ScheduledFault, topic: TopicDescription, nowMs: number): Promise<FaultOp> {
+    const dir = this.dataDir;
+    const all = topic.partitions.map((p) => p.partition);
+    const op = (fault: string, targets: string[], partitions: number[], note?: string): FaultOp => ({
+      kind: 'fault',
+      id: -1,
+      fault,
+      targets,
+      startMs: nowMs,
+      partitions,
+      ...(note ? { note } : {}),
+    });
+    let entry: FaultOp;
+    switch (fault.action) {
+      case 'kill': {
+        const broker = resolveRole(topic, fault.partition, fault.role, fault.id);
+        entry = op('kill', [`broker-${broker}`], partitionsOf(topic, [broker]), `${fault.role} of partition ${fault.partition}`);
+        entry.startMs = Date.now();
+        await localKill(dir, String(broker));
+        this.actions.set(fault.id, { heal: async () => void (await localRestart(dir, String(broker), { kill: true, readyTimeoutMs: 60_000 })) });
+        break;
+      }
+      case 'pause': {
+        const broker = resolveRole(topic, fault.partition, fault.role, fault.id);
+        entry = op(fault.long ? 'pause-long' : 'pause', [`broker-${broker}`], partitionsOf(topic, [broker]), `${fault.role} of partition ${fault.partition}`);
+        entry.startMs = Date.now();
+        await localPause(dir, String(broker));
+        this.actions.set(fault.id, { heal: async () => void (await localResume(dir, String(broker))) });
+        break;
+      }
+      case 'controller': {
+        entry = op('controller', ['controller'], all);
+        entry.startMs = Date.now();
+        await localKill(dir, 'controller');
+        this.actions.set(fault.id, { heal: async () => void (await localRestart(dir, 'controller', { kill: true, readyTimeoutMs: 60_000 })) });
+        break;
+      }
+      case 'majority': {
+        const leader = resolveRole(topic, fault.partition, 'leader', 0);
+        const follower = resolveRole(topic, fault.partition, 'follower', fault.id);
+        const brokers = leader === follower ? [leader] : [leader, follower];
+        entry = op(`majority-${fault.how}`, brokers.map((b) => `broker-${b}`), partitionsOf(topic, brokers), `leader and a follower of partition ${fault.partition}`);
+        entry.startMs = Date.now();
+        if (fault.how === 'kill') {
+          for (const b of brokers) await localKill(dir, String(b));
+          this.actions.set(fault.id, { heal: async () => void (await Promise.all(brokers.map((b) => localRestart(dir, String(b), { kill: true, readyTimeoutMs: 60_000 })))) });
+        } else {
+          for (const b of brokers) await localPause(dir, String(b));
+          this.actions.set(fault.id, { heal: async () => void (await Promise.all(brokers.map((b) => localResume(dir, String(b))))) });
+        }
+        break;
+      }
+      case 'partition':
+      case 'congest':
+        throw new Error(`fault '${fault.action}' needs --target docker`);
+    }
+    entry.id = fault.id;
+    return entry;
+  }
+
+  async heal(op: FaultOp): Promise<void> {
+    const action = this.actions.get(op.id);
+    if (!action) return;
+    this.actions.delete(op.id);
+    await action.heal();
+  }
+
+  async healAll(): Promise<string[]> {
+    const done: string[] = [];
+    for (const action of this.actions.values()) await action.heal().catch(() => undefined);
+    this.actions.clear();
+    const status = localStatus(this.dataDir);
+    for (const p of status.processes) {
+      const target = p.name === 'controller' ? 'controller' : p.name.slice('broker-'.length);
+      if (p.status === 'paused') {
+        await localResume(this.dataDir, target);
+        done.push(`resumed ${p.name}`);
+      } else if (p.status === 'stopped') {
+        await localRestart(this.dataDir, target, { kill: true, readyTimeoutMs: 60_000 });
+        done.push(`restarted ${p.name}`);
+      }
+    }
+    return done;
+  }
+}

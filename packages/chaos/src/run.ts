@@ -1,0 +1,308 @@
+// One chaos run, start to verdict: start (or attach to) a cluster, create a fresh topic, run the
+// workload while the nemesis follows its schedule, heal everything, wait until every partition's
+// ISR is full and all is committed, let the consumers catch up, read every partition from its
+// start to its end, and check the history.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Admin, Consumer, type TopicDescription } from '@tributary/client';
+import { localDown, localUp, processStatus, readState } from '@tributary/launcher';
+import { check, type CheckResult } from './checker.ts';
+import { HistoryRecorder, type FaultOp, type History } from './history.ts';
+import { LocalNemesis, type Nemesis } from './nemesis.ts';
+import { DOCKER_ONLY_FAULTS, buildSchedule, describeFault, type FaultKind, type ScheduledFault } from './schedule.ts';
+import { Workload } from './workload.ts';
+
+export const TOPIC_PARTITIONS = 10;
+export const TOPIC_REPLICATION_FACTOR = 3;
+export const TOPIC_MIN_ISR = 2;
+
+export interface ChaosRunOptions {
+  target: 'local' | 'docker';
+  durationMs: number;
+  seed: number;
+  faults: FaultKind[];
+  producers: number;
+  historyPath?: string;
+  /** Attach to the cluster running from this dir, or start one there. Default: a fresh temp dir. */
+  dataDir?: string;
+  basePort?: number;
+  /** Progress lines (the CLI prints them unless --json). */
+  log?: (line: string) => void;
+  /** Aborting ends the workload early; the run still heals, checks and tears down. */
+  signal?: AbortSignal;
+  /** How long to wait after heal for full ISRs and everything committed. Default 120000. */
+  settleTimeoutMs?: number;
+}
+
+export interface ChaosRunResult {
+  topic: string;
+  seed: number;
+  durationMs: number;
+  faults: FaultKind[];
+  schedule: ScheduledFault[];
+  injected: FaultOp[];
+  check: CheckResult;
+  history: History;
+  /** What the final heal had to do. */
+  healed: string[];
+  /** Whether every partition had its full ISR and HW = LEO before the final read. */
+  settled: boolean;
+  consumersCaughtUp: boolean;
+  dataDir: string;
+  /** True when the data dir was kept (we attached, or the run found violations). */
+  keptDataDir: boolean;
+}
+
+export class ChaosUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ChaosUsageError';
+  }
+}
+
+export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult> {
+  const log = options.log ?? (() => {});
+  if (options.target === 'docker') {
+    throw new ChaosUsageError("--target docker is not yet supported: run with --target local (the default); network partitions and congestion (tc) need the docker target");
+  }
+  const dockerOnly = options.faults.filter((f) => DOCKER_ONLY_FAULTS.includes(f));
+  if (dockerOnly.length > 0) throw new ChaosUsageError(`faults ${dockerOnly.join(', ')} need --target docker (not yet supported); the local target knows kill, pause, controller and majority`);
+
+  // The cluster: attach to one running from --data-dir, else start one.
+  let dataDir: string;
+  let started = false;
+  let tempCreated = false;
+  const existing = options.dataDir ? readState(options.dataDir) : undefined;
+  if (options.dataDir && existing && existing.processes.some((p) => processStatus(p) !== 'stopped')) {
+    dataDir = resolve(options.dataDir);
+    log(`attaching to the cluster running from ${dataDir}`);
+  } else {
+    dataDir = options.dataDir ? resolve(options.dataDir) : mkdtempSync(join(tmpdir(), 'tributary-chaos-'));
+    tempCreated = options.dataDir === undefined;
+    const basePort = options.basePort ?? (await freePortBlock(8));
+    log(`starting a controller and 6 brokers in ${dataDir} (ports ${basePort}…${basePort + 7})`);
+    await localUp({ dataDir, basePort, mode: 'detach', readyTimeoutMs: 120_000 });
+    started = true;
+  }
+  const state = readState(dataDir)!;
+  const bootstrap = state.layout.brokers.map((b) => `127.0.0.1:${b.port}`);
+  const admin = new Admin({ bootstrap, requestTimeoutMs: 10_000 });
+  const recorder = new HistoryRecorder(options.historyPath);
+  const nemesis: Nemesis = new LocalNemesis(dataDir);
+  let result: ChaosRunResult | undefined;
+  let healed: string[] = [];
+  try {
+    const topic = `chaos-${options.seed}-${Date.now()}`;
+    await admin.createTopic({ name: topic, partitions: TOPIC_PARTITIONS, replicationFactor: TOPIC_REPLICATION_FACTOR, configs: { 'min.insync.replicas': TOPIC_MIN_ISR }, timeoutMs: 60_000 });
+    const schedule = buildSchedule({ seed: options.seed, durationMs: options.durationMs, faults: options.faults, partitions: TOPIC_PARTITIONS });
+    log(`topic ${topic}: ${TOPIC_PARTITIONS} partitions, RF ${TOPIC_REPLICATION_FACTOR}, min.insync.replicas=${TOPIC_MIN_ISR}; seed ${options.seed}; ${schedule.length} faults planned:`);
+    for (const f of schedule) log(`  ${describeFault(f)}`);
+    const startMs = Date.now();
+    recorder.record({ kind: 'header', topic, partitions: TOPIC_PARTITIONS, seed: options.seed, durationMs: options.durationMs, faults: options.faults, target: options.target, startedMs: startMs, schedule });
+
+    const workload = new Workload({ bootstrap, topic, partitions: TOPIC_PARTITIONS, producers: options.producers, recorder });
+    workload.start();
+    const injected: FaultOp[] = [];
+    const progress = setInterval(() => log(`t+${((Date.now() - startMs) / 1000).toFixed(0)}s: ${workload.sendsStarted} sends, ${workload.acked} acknowledged`), 15_000);
+    try {
+      for (const fault of schedule) {
+        if (!(await sleepUntil(startMs + fault.atMs, options.signal))) break;
+        let op: FaultOp;
+        try {
+          const description = await describeWithRetry(admin, topic);
+          op = await nemesis.inject(fault, description, Date.now());
+        } catch (err) {
+          log(`t+${secs(startMs)}: fault ${fault.id} (${fault.action}) not injected: ${(err as Error).message}`);
+          continue;
+        }
+        recorder.startFault(op);
+        injected.push(op);
+        log(`t+${secs(startMs)}: ${op.fault} ${op.targets.join(', ')}${op.note ? ` (${op.note})` : ''}; partitions ${op.partitions.join(',')}`);
+        await sleepUntil(op.startMs + fault.durationMs, options.signal);
+        try {
+          await nemesis.heal(op);
+          log(`t+${secs(startMs)}: healed ${op.fault} ${op.targets.join(', ')}`);
+        } catch (err) {
+          log(`t+${secs(startMs)}: healing ${op.fault} ${op.targets.join(', ')} failed: ${(err as Error).message}`);
+        }
+        op.healedMs = Date.now();
+        recorder.finishFault(op);
+      }
+      await sleepUntil(startMs + options.durationMs, options.signal);
+    } finally {
+      clearInterval(progress);
+      healed = await nemesis.healAll().catch((err: Error) => [`heal failed: ${err.message}`]);
+      for (const op of injected) if (op.healedMs === undefined) {
+        op.healedMs = Date.now();
+        recorder.finishFault(op);
+      }
+      if (healed.length > 0) log(`healed: ${healed.join(', ')}`);
+    }
+    log(`workload stopping: waiting for outstanding sends`);
+    await workload.stopProducers();
+
+    log('waiting until every partition has its full ISR and everything is committed');
+    const settle = await waitSettled(admin, topic, options.settleTimeoutMs ?? 120_000);
+    if (!settle.settled) log(`not settled after heal: ${settle.why}`);
+    const ends = new Map(settle.partitions.map((p) => [p.partition, p.highWatermark]));
+    const consumersCaughtUp = await workload.stopConsumers(ends, 30_000);
+    if (!consumersCaughtUp) log('consumers did not reach the end of every partition within 30 s');
+
+    log('reading every partition from its start');
+    for (const final of await finalRead(bootstrap, topic, settle.partitions)) recorder.record(final);
+
+    const verdict = check(recorder.history);
+    const keep = !started || verdict.violations > 0;
+    result = {
+      topic,
+      seed: options.seed,
+      durationMs: options.durationMs,
+      faults: options.faults,
+      schedule,
+      injected,
+      check: verdict,
+      history: recorder.history,
+      healed,
+      settled: settle.settled,
+      consumersCaughtUp,
+      dataDir,
+      keptDataDir: keep,
+    };
+    return result;
+  } finally {
+    await admin.close().catch(() => undefined);
+    await recorder.close().catch(() => undefined);
+    if (started) {
+      await localDown(dataDir, { timeoutMs: 15_000 }).catch(() => undefined);
+      if (tempCreated && !(result?.keptDataDir ?? true)) rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+}
+
+function secs(startMs: number): string {
+  return `${((Date.now() - startMs) / 1000).toFixed(1)}s`;
+}
+
+/** Sleeps until `atMs`; false when aborted first. */
+function sleepUntil(atMs: number, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  const ms = atMs - Date.now();
+  if (ms <= 0) return Promise.resolve(true);
+  return new Promise((resolveSleep) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolveSleep(false);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolveSleep(true);
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+async function describeWithRetry(admin: Admin, topic: string): Promise<TopicDescription> {
+  let last: unknown;
+  for (let i = 0; i < 10; i++) {
+    try {
+      return await admin.describeTopic(topic);
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  throw last;
+}
+
+interface SettledPartition {
+  partition: number;
+  logStartOffset: number;
+  highWatermark: number;
+}
+
+/** Polls until every partition has a leader, a full ISR, and HW = LEO on the leader. */
+async function waitSettled(admin: Admin, topic: string, timeoutMs: number): Promise<{ settled: boolean; why: string; partitions: SettledPartition[] }> {
+  const deadline = Date.now() + timeoutMs;
+  let why = 'not asked yet';
+  let partitions: SettledPartition[] = [];
+  for (;;) {
+    try {
+      const d = await admin.describeTopicVerbose(topic);
+      const problems: string[] = [];
+      for (const p of d.partitions) {
+        if (p.leader < 0) problems.push(`${p.partition}: no leader`);
+        else if (p.isr.length < p.replicas.length) problems.push(`${p.partition}: ISR [${p.isr}] of [${p.replicas}]`);
+        else if (p.highWatermark === undefined) problems.push(`${p.partition}: ${p.error ?? 'leader did not answer'}`);
+        else if (p.highWatermark !== p.logEndOffset) problems.push(`${p.partition}: HW ${p.highWatermark} < LEO ${p.logEndOffset}`);
+      }
+      if (d.partitions.every((p) => p.highWatermark !== undefined)) {
+        partitions = d.partitions.map((p) => ({ partition: p.partition, logStartOffset: p.logStartOffset!, highWatermark: p.highWatermark! }));
+      }
+      why = problems.join('; ');
+      if (problems.length === 0 && partitions.length === d.partitions.length) return { settled: true, why: '', partitions };
+    } catch (err) {
+      why = (err as Error).message;
+    }
+    if (Date.now() >= deadline) {
+      if (partitions.length === 0) partitions = Array.from({ length: TOPIC_PARTITIONS }, (_, partition) => ({ partition, logStartOffset: 0, highWatermark: Number.MAX_SAFE_INTEGER }));
+      return { settled: false, why, partitions };
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Reads each partition from its log start to its high watermark with a fresh consumer. */
+async function finalRead(bootstrap: string[], topic: string, partitions: SettledPartition[]) {
+  const consumer = new Consumer({ bootstrap, maxWaitMs: 200, requestTimeoutMs: 10_000 });
+  const records = new Map<number, [number, string][]>(partitions.map((p) => [p.partition, []]));
+  consumer.assign(partitions.map((p) => ({ topic, partition: p.partition, offset: p.logStartOffset })));
+  const ends = new Map(partitions.map((p) => [p.partition, p.highWatermark]));
+  const deadline = Date.now() + 60_000;
+  let idleSince = Date.now();
+  try {
+    const done = () => partitions.every((p) => (consumer.position(topic, p.partition) ?? 0) >= ends.get(p.partition)!);
+    while (!done() && Date.now() < deadline) {
+      let batch;
+      try {
+        batch = await consumer.poll();
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      if (batch.length > 0) idleSince = Date.now();
+      // An unsettled partition's end is unknown: stop once nothing has come for 5 s.
+      else if (Date.now() - idleSince > 5000 && [...ends.values()].includes(Number.MAX_SAFE_INTEGER)) break;
+      for (const r of batch) if (r.offset < ends.get(r.partition)!) records.get(r.partition)!.push([r.offset, r.value?.toString('utf8') ?? '']);
+    }
+  } finally {
+    await consumer.close();
+  }
+  return partitions.map((p) => ({
+    kind: 'final' as const,
+    partition: p.partition,
+    logStartOffset: p.logStartOffset,
+    highWatermark: p.highWatermark === Number.MAX_SAFE_INTEGER ? -1 : p.highWatermark,
+    records: records.get(p.partition)!,
+  }));
+}
+
+/** A block of `count` consecutive free TCP ports on 127.0.0.1. */
+export async function freePortBlock(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const free = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error(`no block of ${count} free ports found`);
+}
+
+function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const server = createServer();
+    server.once('error', () => resolvePort(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolvePort(true)));
+  });
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { LAG_TIME_MAX_MS, buildSchedule, describeFault, parseFaults } from './schedule.ts';
+import { partitionsOf, resolveRole } from './nemesis.ts';
+import { classifyFailure } from './workload.ts';
+import { TributaryError } from '@tributary/protocol';
+
+const base = { durationMs: 300_000, faults: parseFaults('kill,pause,controller'), partitions: 10 };
+
+describe('buildSchedule', () => {
+  it('is the same for the same seed and differs for another', () => {
+    const a = buildSchedule({ ...base, seed: 7 });
+    expect(buildSchedule({ ...base, seed: 7 })).toEqual(a);
+    expect(buildSchedule({ ...base, seed: 8 })).not.toEqual(a);
+    expect(a.length).toBeGreaterThan(5);
+  });
+
+  it('runs faults one at a time, each healed before the next and before the run ends', () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const s = buildSchedule({ ...base, seed, durationMs: 90_000 });
+      for (let i = 1; i < s.length; i++) expect(s[i]!.atMs).toBeGreaterThan(s[i - 1]!.atMs + s[i - 1]!.durationMs);
+      for (const f of s) expect(f.atMs + f.durationMs).toBeLessThanOrEqual(90_000 - 2000);
+    }
+  });
+
+  it('uses only the faults asked for, leaders more often than followers, pauses on both sides of 10 s', () => {
+    const s = buildSchedule({ ...base, seed: 3, durationMs: 3_600_000 });
+    expect(new Set(s.map((f) => f.action))).toEqual(new Set(['kill', 'pause', 'controller']));
+    const roles = s.flatMap((f) => ('role' in f ? [f.role] : []));
+    expect(roles.filter((r) => r === 'leader').length).toBeGreaterThan(roles.filter((r) => r === 'follower').length);
+    const pauses = s.filter((f) => f.action === 'pause');
+    expect(pauses.some((f) => f.durationMs < LAG_TIME_MAX_MS)).toBe(true);
+    expect(pauses.some((f) => f.durationMs > LAG_TIME_MAX_MS)).toBe(true);
+    for (const f of s) expect(describeFault(f)).toMatch(/^t\+/);
+  });
+
+  it('takes two replicas at once only in majority mode', () => {
+    expect(buildSchedule({ ...base, seed: 4, durationMs: 3_600_000 }).some((f) => f.action === 'majority')).toBe(false);
+    const harsh = buildSchedule({ ...base, seed: 4, durationMs: 3_600_000, faults: parseFaults('kill,majority') });
+    expect(harsh.some((f) => f.action === 'majority')).toBe(true);
+  });
+
+  it('refuses unknown faults', () => {
+    expect(() => parseFaults('kill,meteor')).toThrow(/meteor/);
+    expect(() => parseFaults('')).toThrow();
+  });
+});
+
+describe('nemesis targets', () => {
+  const topic = {
+    name: 't',
+    configs: {} as never,
+    partitions: [
+      { partition: 0, leader: 3, leaderEpoch: 1, replicas: [0, 3, 1], isr: [0, 3, 1] },
+      { partition: 1, leader: -1, leaderEpoch: 1, replicas: [3, 1, 4], isr: [] },
+    ],
+  } as never;
+  it('resolves roles against the metadata', () => {
+    expect(resolveRole(topic, 0, 'leader', 0)).toBe(3);
+    expect([0, 1]).toContain(resolveRole(topic, 0, 'follower', 5));
+    expect(resolveRole(topic, 0, 'follower', 0)).not.toBe(3);
+    expect(resolveRole(topic, 1, 'leader', 0)).toBe(3);
+    expect(partitionsOf(topic, [0])).toEqual([0]);
+    expect(partitionsOf(topic, [1])).toEqual([0, 1]);
+  });
+});
+
+describe('classifyFailure', () => {
+  it('calls a refusal on the only attempt definite, and timeouts or retried failures indeterminate', () => {
+    expect(classifyFailure(new TributaryError('NOT_ENOUGH_REPLICAS', 'x after 1 attempt(s)')).outcome).toEqual({ type: 'fail', code: 'NOT_ENOUGH_REPLICAS' });
+    expect(classifyFailure(new TributaryError('NOT_ENOUGH_REPLICAS', 'delivery timeout: 1 record(s) not acknowledged within 30000 ms after 3 attempt(s)')).outcome.type).toBe('info');
+    expect(classifyFailure(new TributaryError('REQUEST_TIMED_OUT', 'after 1 attempt(s)')).outcome.type).toBe('info');
+    expect(classifyFailure(new TributaryError('BROKER_NOT_AVAILABLE', 'gone')).outcome.type).toBe('info');
+    // Never sent: cannot be in the log, whatever the code.
+    expect(classifyFailure(new TributaryError('REQUEST_TIMED_OUT', 'delivery timeout ... after 0 attempt(s); no leader')).outcome.type).toBe('fail');
+  });
+});

@@ -1,0 +1,146 @@
+// The nemesis schedule: which fault, when, for how long, decided by a seeded random source
+// before the run starts (same seed, same schedule). Who exactly is hit — "the leader of
+// partition 4" — is resolved against the cluster's metadata when the fault fires, because
+// leadership moves during a run; the resolution is recorded in the history.
+//
+// Faults are sequential: one fault, its heal, a quiet gap, the next. So at most one broker of any
+// replica set is down at a time, except in `majority` mode, whose faults take two brokers of one
+// partition's replica set (its leader and a follower) at once. A controller fault may follow a
+// broker fault as any other; the controller is in no replica set.
+
+export const FAULT_KINDS = ['kill', 'pause', 'controller', 'partition', 'congest', 'majority'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Faults that need the docker target (the network is the container's, not the process's). */
+export const DOCKER_ONLY_FAULTS: readonly FaultKind[] = ['partition', 'congest'];
+
+/** How a broker target is chosen at run time. */
+export type TargetRole = 'leader' | 'follower';
+
+export type ScheduledFault =
+  | { id: number; atMs: number; durationMs: number; action: 'kill'; role: TargetRole; partition: number }
+  | { id: number; atMs: number; durationMs: number; action: 'pause'; role: TargetRole; partition: number; long: boolean }
+  | { id: number; atMs: number; durationMs: number; action: 'controller' }
+  | { id: number; atMs: number; durationMs: number; action: 'partition'; role: TargetRole; partition: number; wholeRack: boolean }
+  | { id: number; atMs: number; durationMs: number; action: 'congest'; role: TargetRole; partition: number }
+  /** Two brokers of one replica set: its leader and one follower, killed or paused together. */
+  | { id: number; atMs: number; durationMs: number; action: 'majority'; how: 'kill' | 'pause'; partition: number };
+
+export interface ScheduleOptions {
+  seed: number;
+  durationMs: number;
+  faults: readonly FaultKind[];
+  partitions: number;
+  /** Quiet time before the first fault. Default 5000. */
+  warmupMs?: number;
+  /** Quiet time between a heal and the next fault: [min, max). Default [4000, 12000). */
+  gapMs?: readonly [number, number];
+}
+
+/** The seed's broker-lag rule, so pauses straddle it (DESIGN.md: replica.lag.time.max.ms). */
+export const LAG_TIME_MAX_MS = 10_000;
+
+/** mulberry32 (as testkit's SeededRandom; chaos does not depend on test-only packages). */
+export class ScheduleRandom {
+  private state: number;
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+  next(): number {
+    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  int(minInclusive: number, maxExclusive: number): number {
+    return minInclusive + Math.floor(this.next() * (maxExclusive - minInclusive));
+  }
+  pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new Error('pick from an empty list');
+    return items[this.int(0, items.length)]!;
+  }
+}
+
+export function parseFaults(text: string): FaultKind[] {
+  const out: FaultKind[] = [];
+  for (const word of text.split(',').map((w) => w.trim()).filter(Boolean)) {
+    if (!(FAULT_KINDS as readonly string[]).includes(word)) throw new Error(`unknown fault '${word}' (known: ${FAULT_KINDS.join(', ')})`);
+    if (!out.includes(word as FaultKind)) out.push(word as FaultKind);
+  }
+  if (out.length === 0) throw new Error('--faults names no fault');
+  return out;
+}
+
+/**
+ * Builds the schedule. Leaders are hit twice as often as followers (their loss forces an
+ * election; a follower's only an ISR change). Pauses alternate between shorter and longer than
+ * the 10 s lag rule, so both the "slow but in sync" and the "drops out of the ISR" paths run.
+ */
+export function buildSchedule(options: ScheduleOptions): ScheduledFault[] {
+  const random = new ScheduleRandom(options.seed);
+  const warmupMs = options.warmupMs ?? 5000;
+  const [gapMin, gapMax] = options.gapMs ?? [4000, 12_000];
+  const kinds = options.faults.filter((k) => k !== 'majority');
+  const majority = options.faults.includes('majority');
+  const actions: ScheduledFault['action'][] = [...kinds];
+  if (majority) actions.push('majority');
+  if (actions.length === 0) return [];
+  const role = (): TargetRole => (random.next() < 2 / 3 ? 'leader' : 'follower');
+  const out: ScheduledFault[] = [];
+  let at = warmupMs;
+  let pauses = 0;
+  // Leave room at the end for the last heal to be observed by the workload.
+  const lastStartMs = options.durationMs - 5000;
+  for (let id = 0; at < lastStartMs; id++) {
+    const action = random.pick(actions);
+    const partition = random.int(0, options.partitions);
+    let fault: ScheduledFault;
+    switch (action) {
+      case 'kill':
+        fault = { id, atMs: at, durationMs: random.int(2000, 12_000), action, role: role(), partition };
+        break;
+      case 'pause': {
+        const long = pauses++ % 2 === 1 ? true : random.next() < 0.5;
+        const durationMs = long ? random.int(LAG_TIME_MAX_MS + 2000, LAG_TIME_MAX_MS + 10_000) : random.int(1000, LAG_TIME_MAX_MS - 2000);
+        fault = { id, atMs: at, durationMs, action, role: role(), partition, long };
+        break;
+      }
+      case 'controller':
+        fault = { id, atMs: at, durationMs: random.int(2000, 10_000), action };
+        break;
+      case 'partition':
+        fault = { id, atMs: at, durationMs: random.int(3000, 15_000), action, role: role(), partition, wholeRack: random.next() < 0.25 };
+        break;
+      case 'congest':
+        fault = { id, atMs: at, durationMs: random.int(5000, 20_000), action, role: 'follower', partition };
+        break;
+      case 'majority':
+        fault = { id, atMs: at, durationMs: random.int(2000, 10_000), action, how: random.next() < 0.5 ? 'kill' : 'pause', partition };
+        break;
+    }
+    // A fault never outlasts the run: it is healed before the workload stops.
+    fault.durationMs = Math.max(500, Math.min(fault.durationMs, options.durationMs - 2000 - at));
+    out.push(fault);
+    at += fault.durationMs + random.int(gapMin, gapMax);
+  }
+  return out;
+}
+
+/** One line per fault, for the printed plan. */
+export function describeFault(f: ScheduledFault): string {
+  const when = `t+${(f.atMs / 1000).toFixed(1)}s for ${(f.durationMs / 1000).toFixed(1)}s`;
+  switch (f.action) {
+    case 'kill':
+      return `${when}: kill -9 the ${f.role} of partition ${f.partition}, then restart it`;
+    case 'pause':
+      return `${when}: SIGSTOP the ${f.role} of partition ${f.partition} (${f.long ? 'longer' : 'shorter'} than the 10 s lag rule), then SIGCONT`;
+    case 'controller':
+      return `${when}: kill -9 the controller, then restart it`;
+    case 'partition':
+      return `${when}: cut ${f.wholeRack ? 'the rack of ' : ''}the ${f.role} of partition ${f.partition} off the network, then heal`;
+    case 'congest':
+      return `${when}: congest the network of a follower of partition ${f.partition}`;
+    case 'majority':
+      return `${when}: ${f.how === 'kill' ? 'kill -9' : 'SIGSTOP'} the leader and a follower of partition ${f.partition} together, then heal`;
+  }
+}
