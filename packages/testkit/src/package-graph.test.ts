@@ -18,6 +18,7 @@ const ALLOWED: Record<string, string[]> = {
   launcher: ['transport', 'protocol'],
   cli: ['chaos', 'client', 'launcher', 'protocol'],
   chaos: ['client', 'launcher', 'protocol'],
+  bench: ['client', 'launcher', 'protocol'],
   testkit: [],
   // Test-only packages: they drive the system from outside, like a user.
   e2e: ['cli', 'client', 'launcher', 'protocol', 'testkit', 'transport'],

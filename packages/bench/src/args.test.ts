@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs } from './args.ts';
+
+describe('parseArgs', () => {
+  it('defaults to every phase and 2,000,000 records', () => {
+    const a = parseArgs([]);
+    expect(a.only).toEqual(['produce', 'produce-acks1', 'produce-acks0', 'consume', 'latency', 'failover', 'scaling']);
+    expect(a.records).toBe(2_000_000);
+    expect(a.bootstrap).toBeUndefined();
+  });
+
+  it('--quick shrinks the runs; --only keeps the canonical order', () => {
+    const a = parseArgs(['--quick', '--only', 'latency,produce', '--bootstrap=127.0.0.1:19092', '--json']);
+    expect(a.records).toBe(200_000);
+    expect(a.only).toEqual(['produce', 'latency']);
+    expect(a.bootstrap).toBe('127.0.0.1:19092');
+    expect(a.json).toBe(true);
+  });
+
+  it('refuses unknown phases and flags', () => {
+    expect(() => parseArgs(['--only', 'nope'])).toThrow(/unknown phase/);
+    expect(() => parseArgs(['--fast'])).toThrow(/unknown argument/);
+    expect(() => parseArgs(['--records', '0'])).toThrow(/positive/);
+  });
+});

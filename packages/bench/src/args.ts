@@ -1,0 +1,62 @@
+// `pnpm bench` flags, parsed in one place (STYLE.md § Config) and frozen.
+
+export const PHASES = ['produce', 'produce-acks1', 'produce-acks0', 'consume', 'latency', 'failover', 'scaling'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface BenchArgs {
+  quick: boolean;
+  /** host:port list of a running cluster; undefined starts a local one in a temp dir. */
+  bootstrap: string | undefined;
+  /** The launcher data dir of a running local cluster (kill, restart and RSS need its state). */
+  dataDir: string | undefined;
+  json: boolean;
+  only: readonly Phase[];
+  /** Records of the throughput phases (default 2,000,000; 200,000 with --quick). */
+  records: number;
+  /** Keep the temp data dir of a cluster the bench started. */
+  keep: boolean;
+}
+
+export const USAGE = `usage: pnpm bench [--quick] [--bootstrap host:port,…] [--data-dir DIR] [--json] [--only ${PHASES.join(',')}] [--records N] [--keep]`;
+
+export function parseArgs(argv: readonly string[]): BenchArgs {
+  let quick = false;
+  let json = false;
+  let keep = false;
+  let bootstrap: string | undefined;
+  let dataDir: string | undefined;
+  let only: Phase[] = [...PHASES];
+  let records: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') throw new Error(`${flag} needs a value\n${USAGE}`);
+      return v;
+    };
+    switch (flag) {
+      case '--quick': quick = true; break;
+      case '--json': json = true; break;
+      case '--keep': keep = true; break;
+      case '--bootstrap': bootstrap = value(); break;
+      case '--data-dir': dataDir = value(); break;
+      case '--records': {
+        const n = Number(value());
+        if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--records must be a positive integer\n${USAGE}`);
+        records = n;
+        break;
+      }
+      case '--only': {
+        const names = value().split(',').map((s) => s.trim()).filter((s) => s !== '');
+        for (const n of names) if (!(PHASES as readonly string[]).includes(n)) throw new Error(`unknown phase '${n}'; phases: ${PHASES.join(', ')}`);
+        only = PHASES.filter((p) => names.includes(p));
+        break;
+      }
+      case '--': break;
+      case '--help': case '-h': throw new Error(USAGE);
+      default: throw new Error(`unknown argument '${arg}'\n${USAGE}`);
+    }
+  }
+  return Object.freeze({ quick, bootstrap, dataDir, json, only: Object.freeze(only), records: records ?? (quick ? 200_000 : 2_000_000), keep });
+}

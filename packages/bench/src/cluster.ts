@@ -1,0 +1,100 @@
+// The cluster under test: a local one the bench starts in a temp dir on free ports (the default
+// topology, 6 brokers in 2 racks, exactly as `tributary local up` starts it), or a running one
+// given by --bootstrap (plus --data-dir when it is a launcher cluster, for kill/restart/RSS).
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { localDown, localUp, processStatus, readState, type ClusterStateFile, type ProcessRecord } from '@tributary/launcher';
+
+export interface BenchCluster {
+  bootstrap: string;
+  /** The launcher data dir, when the bench can kill, restart and measure processes. */
+  dataDir: string | undefined;
+  started: boolean;
+  state(): ClusterStateFile | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(options: { keep: boolean; log: (line: string) => void }): Promise<BenchCluster> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tributary-bench-'));
+  const basePort = await freePortBlock(8);
+  options.log(`starting a local cluster (controller + 6 brokers, 2 racks) in ${dataDir}, ports ${basePort}..${basePort + 7}`);
+  const cluster = await localUp({ dataDir, basePort, mode: 'detach', readyTimeoutMs: 90_000 });
+  const bootstrap = cluster.state.layout.brokers.map((b) => `127.0.0.1:${b.port}`).join(',');
+  let stopped = false;
+  return {
+    bootstrap,
+    dataDir,
+    started: true,
+    state: () => readState(dataDir),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await localDown(dataDir, { timeoutMs: 15_000 }).catch(() => undefined);
+      if (options.keep) options.log(`kept the cluster data in ${dataDir}`);
+      else rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function attachCluster(bootstrap: string, dataDir: string | undefined): BenchCluster {
+  return {
+    bootstrap,
+    dataDir,
+    started: false,
+    state: () => (dataDir === undefined ? undefined : readState(dataDir)),
+    async stop() {},
+  };
+}
+
+export function brokerRecord(state: ClusterStateFile, brokerId: number): ProcessRecord | undefined {
+  return state.processes.find((p) => p.brokerId === brokerId);
+}
+
+/** The broker's own data dir, from the arguments the launcher started it with. */
+export function brokerDataDir(record: ProcessRecord): string | undefined {
+  const i = record.args.indexOf('--data-dir');
+  return i >= 0 ? record.args[i + 1] : undefined;
+}
+
+/** VmRSS of a process in bytes, from /proc/<pid>/status; undefined when it is not running. */
+export function rssBytes(record: ProcessRecord): number | undefined {
+  if (processStatus(record) === 'stopped') return undefined;
+  try {
+    const status = readFileSync(`/proc/${record.pid}/status`, 'utf8');
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** RSS of every running broker of the cluster, in bytes, by broker id. */
+export function brokerRss(state: ClusterStateFile): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const p of state.processes) {
+    if (p.brokerId === undefined) continue;
+    const rss = rssBytes(p);
+    if (rss !== undefined) out.set(p.brokerId, rss);
+  }
+  return out;
+}
+
+async function freePortBlock(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const ok = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base + i)));
+    if (ok.every(Boolean)) return base;
+  }
+  throw new Error(`no block of ${count} free ports found`);
+}
+
+function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}

@@ -1,0 +1,105 @@
+// Latency phases: acks=all with one record in flight (send → acknowledged), and end to end at a
+// fixed rate (send → a consumer of the same process receives it; the value carries the send time).
+
+import { Consumer, Producer } from '@tributary/client';
+import type { Progress } from './progress.ts';
+import { latencyHistogram, round } from './stats.ts';
+import { VALUE_BYTES, sleep } from './workload.ts';
+
+export interface AckLatencyResult {
+  records: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/**
+ * acks=all, idempotent, one record in flight. lingerMs 0 (Kafka's long-time default): with one
+ * record outstanding there is nothing to wait for, and a linger would only measure the timer.
+ */
+export async function ackLatency(bootstrap: string, topic: string, count: number, progress: Progress): Promise<AckLatencyResult> {
+  const producer = new Producer({ bootstrap, acks: 'all', idempotent: true, lingerMs: 0 });
+  const value = Buffer.alloc(VALUE_BYTES, 7);
+  const h = latencyHistogram();
+  try {
+    for (let i = 0; i < 200; i++) await producer.send({ topic, value, partition: i % 10 }); // warm-up
+    for (let i = 0; i < count; i++) {
+      const t = performance.now();
+      await producer.send({ topic, value, partition: i % 10 });
+      h.recordMs(performance.now() - t);
+      if ((i & 127) === 0) progress.update(i);
+    }
+  } finally {
+    await producer.close();
+  }
+  return { records: count, p50Ms: round(h.percentileMs(50), 3), p99Ms: round(h.percentileMs(99), 3), maxMs: round(h.maxMs(), 3) };
+}
+
+export interface E2eLatencyResult {
+  ratePerSec: number;
+  seconds: number;
+  sent: number;
+  received: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+}
+
+/** Sends at `ratePerSec` for `seconds` (acks=all, idempotent) while one consumer reads the topic. */
+export async function endToEndLatency(bootstrap: string, topic: string, ratePerSec: number, seconds: number, progress: Progress): Promise<E2eLatencyResult> {
+  const producer = new Producer({ bootstrap, acks: 'all', idempotent: true, lingerMs: 0 });
+  const consumer = new Consumer({ bootstrap, maxWaitMs: 500 });
+  consumer.subscribe(topic, { from: 'latest' });
+  const h = latencyHistogram();
+  let received = 0;
+  let sent = 0;
+  let failed = 0;
+  let running = true;
+  let stopMs = Infinity;
+  // Warm up the producer and resolve the consumer's positions before the clock starts.
+  await producer.send({ topic, value: Buffer.alloc(VALUE_BYTES) });
+  await consumer.poll();
+  const reader = (async () => {
+    while (running || received < sent - failed) {
+      const records = await consumer.poll();
+      const now = performance.now();
+      for (const r of records) {
+        if (r.value === null || r.value.length !== VALUE_BYTES || r.value.readUInt32BE(8) !== 0xbe4c0de) continue;
+        h.recordMs(now - r.value.readDoubleBE(0));
+        received++;
+      }
+      if (!running && performance.now() - stopMs > 10_000) break;
+    }
+  })();
+  const t0 = performance.now();
+  const total = Math.round(ratePerSec * seconds);
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * ratePerSec));
+    while (sent < due) {
+      const value = Buffer.allocUnsafe(VALUE_BYTES);
+      value.fill(0, 12);
+      value.writeUInt32BE(0xbe4c0de, 8);
+      value.writeDoubleBE(performance.now(), 0);
+      producer.send({ topic, value }).catch(() => failed++);
+      sent++;
+    }
+    progress.update(sent);
+    await sleep(1);
+  }
+  await producer.flush();
+  running = false;
+  stopMs = performance.now();
+  await reader;
+  await Promise.all([producer.close(), consumer.close()]);
+  return {
+    ratePerSec,
+    seconds,
+    sent,
+    received,
+    p50Ms: round(h.percentileMs(50), 3),
+    p99Ms: round(h.percentileMs(99), 3),
+    p999Ms: round(h.percentileMs(99.9), 3),
+    maxMs: round(h.maxMs(), 3),
+  };
+}

@@ -1,0 +1,250 @@
+// Runs the phases in order against the cluster, collects one report, prints it.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Admin } from '@tributary/client';
+import type { BenchArgs, Phase } from './args.ts';
+import { attachCluster, brokerRss, startCluster, type BenchCluster } from './cluster.ts';
+import { failoverRound, type FailoverRound } from './failover.ts';
+import { ackLatency, endToEndLatency, type AckLatencyResult, type E2eLatencyResult } from './latency.ts';
+import { Progress } from './progress.ts';
+import { median, round } from './stats.ts';
+import { consumeAll, createBenchTopic, produceThroughput, sleep, topicHealthy, waitFor, type ConsumeResult, type ThroughputResult } from './workload.ts';
+
+const RESULTS_DIR = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
+const THROUGHPUT_PARTITIONS = 10;
+const SCALING_PARTITIONS = [10, 100, 1000] as const;
+
+export interface ScalingPoint {
+  partitions: number;
+  records: number;
+  recordsPerSec: number;
+  mbPerSec: number;
+  /** Sum and maximum of the brokers' RSS after the run, MB (10^6); null without launcher state. */
+  brokerRssMBTotal: number | null;
+  brokerRssMBMax: number | null;
+}
+
+export interface BenchReport {
+  date: string;
+  quick: boolean;
+  hardware: { nproc: number; memoryGiB: number; cpu: string; node: string };
+  cluster: string;
+  records: number;
+  produceRecordsPerSec?: number;
+  produceMBps?: number;
+  produceClientCpuUsPerRecord?: number;
+  produceAcks1RecordsPerSec?: number;
+  produceAcks1MBps?: number;
+  produceAcks0RecordsPerSec?: number;
+  produceAcks0MBps?: number;
+  consumeRecordsPerSec?: number;
+  consumeMBps?: number;
+  ackP50Ms?: number;
+  ackP99Ms?: number;
+  ackMaxMs?: number;
+  e2eP50Ms?: number;
+  e2eP99Ms?: number;
+  e2eP999Ms?: number;
+  e2eMaxMs?: number;
+  failoverMs?: number;
+  failoverRoundsMs?: number[];
+  catchupMBps?: number;
+  restartToIsrMs?: number;
+  scaling?: Record<string, ScalingPoint>;
+  /** 1000-partition throughput over 10-partition throughput. */
+  scaling1000Ratio?: number;
+  details: Record<string, unknown>;
+}
+
+interface Row {
+  phase: string;
+  result: string;
+  detail: string;
+}
+
+export async function runBench(args: BenchArgs): Promise<BenchReport> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const hardware = {
+    nproc: availableParallelism(),
+    memoryGiB: round(totalmem() / 2 ** 30, 1),
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+  };
+  const hardwareLine = `hardware: nproc ${hardware.nproc}, memory ${hardware.memoryGiB} GiB, ${hardware.cpu}, node ${hardware.node}; client and every broker on this machine`;
+  log(hardwareLine);
+
+  const cluster: BenchCluster = args.bootstrap !== undefined ? attachCluster(args.bootstrap, args.dataDir) : await startCluster({ keep: args.keep, log });
+  const onSignal = () => {
+    log('interrupted: stopping the cluster');
+    void cluster.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const report: BenchReport = { date: new Date().toISOString(), quick: args.quick, hardware, cluster: cluster.started ? 'local: 6 brokers, 2 racks, started by the bench' : `--bootstrap ${cluster.bootstrap}`, records: args.records, details: {} };
+  const rows: Row[] = [];
+  const admin = new Admin({ bootstrap: cluster.bootstrap });
+  const runId = Date.now().toString(36);
+  const topicName = (what: string) => `bench-${runId}-${what}`;
+  const wants = (p: Phase) => args.only.includes(p);
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+  try {
+    // ---- produce, acks=all, idempotent (and the data the consume phase reads)
+    const mainTopic = topicName('acks-all');
+    let mainRecords = 0;
+    if (wants('produce') || wants('consume')) {
+      await createBenchTopic(admin, mainTopic, THROUGHPUT_PARTITIONS);
+      const label = wants('produce') ? 'produce acks=all' : 'produce (consume data)';
+      const r = await produceThroughput(cluster.bootstrap, mainTopic, args.records, { acks: 'all', idempotent: true }, new Progress(label, args.records));
+      mainRecords = args.records + 1; // + the warm-up record
+      if (wants('produce')) {
+        report.produceRecordsPerSec = Math.round(r.recordsPerSec);
+        report.produceMBps = round(r.mbPerSec);
+        report.produceClientCpuUsPerRecord = round(r.clientCpuUsPerRecord);
+        report.details.produce = r;
+        rows.push(throughputRow('produce acks=all idem.', r));
+      }
+    }
+    const acksPhase = async (phase: Phase, acks: 1 | 0) => {
+      const topic = topicName(`acks-${acks}`);
+      await createBenchTopic(admin, topic, THROUGHPUT_PARTITIONS);
+      const r = await produceThroughput(cluster.bootstrap, topic, args.records, { acks, idempotent: false }, new Progress(`produce acks=${acks}`, args.records));
+      await admin.deleteTopic(topic).catch(() => undefined);
+      report.details[phase] = r;
+      rows.push(throughputRow(`produce acks=${acks}`, r));
+      return r;
+    };
+    if (wants('produce-acks1')) {
+      const r = await acksPhase('produce-acks1', 1);
+      report.produceAcks1RecordsPerSec = Math.round(r.recordsPerSec);
+      report.produceAcks1MBps = round(r.mbPerSec);
+    }
+    if (wants('produce-acks0')) {
+      const r = await acksPhase('produce-acks0', 0);
+      report.produceAcks0RecordsPerSec = Math.round(r.recordsPerSec);
+      report.produceAcks0MBps = round(r.mbPerSec);
+    }
+
+    // ---- consume everything from the beginning
+    if (wants('consume')) {
+      const r: ConsumeResult = await consumeAll(cluster.bootstrap, mainTopic, mainRecords, new Progress('consume', mainRecords));
+      report.consumeRecordsPerSec = Math.round(r.recordsPerSec);
+      report.consumeMBps = round(r.mbPerSec);
+      report.details.consume = r;
+      rows.push({ phase: 'consume from start', result: `${fmt(r.recordsPerSec)} rec/s`, detail: `${r.mbPerSec.toFixed(1)} MB/s values, ${fmt(r.records)} records in ${r.seconds.toFixed(2)} s` });
+    }
+    if (mainRecords > 0) await admin.deleteTopic(mainTopic).catch(() => undefined);
+
+    // ---- latency
+    if (wants('latency')) {
+      const topic = topicName('latency');
+      await createBenchTopic(admin, topic, THROUGHPUT_PARTITIONS);
+      const ackCount = 5000;
+      const a: AckLatencyResult = await ackLatency(cluster.bootstrap, topic, ackCount, new Progress('latency acks=all', ackCount));
+      report.ackP50Ms = a.p50Ms;
+      report.ackP99Ms = a.p99Ms;
+      report.ackMaxMs = a.maxMs;
+      report.details.ackLatency = a;
+      rows.push({ phase: 'ack latency (1 in flight)', result: `p99 ${a.p99Ms} ms`, detail: `p50 ${a.p50Ms} / p99 ${a.p99Ms} / max ${a.maxMs} ms over ${fmt(a.records)} records, acks=all` });
+      const rate = 10_000;
+      const seconds = args.quick ? 5 : 20;
+      const e: E2eLatencyResult = await endToEndLatency(cluster.bootstrap, topic, rate, seconds, new Progress('latency end-to-end', rate * seconds));
+      report.e2eP50Ms = e.p50Ms;
+      report.e2eP99Ms = e.p99Ms;
+      report.e2eP999Ms = e.p999Ms;
+      report.e2eMaxMs = e.maxMs;
+      report.details.e2eLatency = e;
+      rows.push({ phase: 'end-to-end latency', result: `p99 ${e.p99Ms} ms`, detail: `p50 ${e.p50Ms} / p99 ${e.p99Ms} / p99.9 ${e.p999Ms} / max ${e.maxMs} ms at ${fmt(rate)} rec/s for ${seconds} s (${fmt(e.received)}/${fmt(e.sent)} received)` });
+      await admin.deleteTopic(topic).catch(() => undefined);
+    }
+
+    // ---- failover
+    if (wants('failover')) {
+      if (cluster.dataDir === undefined || cluster.state() === undefined) {
+        rows.push({ phase: 'failover', result: 'not run', detail: 'needs the launcher state of the cluster: run without --bootstrap, or add --data-dir' });
+      } else {
+        const topic = topicName('failover');
+        await createBenchTopic(admin, topic, THROUGHPUT_PARTITIONS);
+        const rounds = args.quick ? 1 : 3;
+        const progress = new Progress('failover', rounds);
+        const results: FailoverRound[] = [];
+        for (let i = 0; i < rounds; i++) {
+          await waitFor(() => topicHealthy(admin, topic, true), 30_000, 200);
+          results.push(await failoverRound(cluster, admin, topic, i, { loadRatePerSec: args.quick ? 20_000 : 50_000, downMs: 13_000 }, progress, i));
+          progress.update(i + 1, `round ${i + 1}: ${Math.round(results[i]!.failoverMs)} ms`);
+        }
+        progress.finish(results.map((r) => `${Math.round(r.failoverMs)} ms`).join(', '));
+        report.failoverRoundsMs = results.map((r) => Math.round(r.failoverMs));
+        report.failoverMs = Math.round(median(results.map((r) => r.failoverMs)));
+        report.catchupMBps = round(median(results.map((r) => r.catchupMBps)));
+        report.restartToIsrMs = Math.round(median(results.map((r) => r.restartToIsrMs)));
+        report.details.failover = results;
+        rows.push({ phase: 'failover (kill -9 leader)', result: `${fmt(report.failoverMs)} ms`, detail: `median of ${report.failoverRoundsMs.join(', ')} ms (kill → first acks=all success on the partition)` });
+        rows.push({ phase: 'restart catch-up', result: `${report.catchupMBps} MB/s`, detail: results.map((r) => `${(r.catchupBytes / 1e6).toFixed(1)} MB in ${(r.catchupMs / 1000).toFixed(2)} s (restart → every ISR ${(r.restartToIsrMs / 1000).toFixed(2)} s)`).join('; ') + '; MB/s from healthy to back in every ISR' });
+        await admin.deleteTopic(topic).catch(() => undefined);
+      }
+    }
+
+    // ---- scaling with the partition count
+    if (wants('scaling')) {
+      const records = args.quick ? 100_000 : 500_000;
+      report.scaling = {};
+      for (const partitions of SCALING_PARTITIONS) {
+        const topic = topicName(`scale-${partitions}`);
+        await createBenchTopic(admin, topic, partitions);
+        const r: ThroughputResult = await produceThroughput(cluster.bootstrap, topic, records, { acks: 'all', idempotent: true }, new Progress(`scaling ${partitions} parts`, records));
+        const state = cluster.state();
+        const rss = state ? [...brokerRss(state).values()] : [];
+        const point: ScalingPoint = {
+          partitions,
+          records,
+          recordsPerSec: Math.round(r.recordsPerSec),
+          mbPerSec: round(r.mbPerSec),
+          brokerRssMBTotal: rss.length > 0 ? Math.round(rss.reduce((a, b) => a + b, 0) / 1e6) : null,
+          brokerRssMBMax: rss.length > 0 ? Math.round(Math.max(...rss) / 1e6) : null,
+        };
+        report.scaling[String(partitions)] = point;
+        rows.push({ phase: `scaling ${partitions} partitions`, result: `${fmt(r.recordsPerSec)} rec/s`, detail: `acks=all, ${fmt(records)} records; broker RSS ${point.brokerRssMBTotal ?? '?'} MB total, ${point.brokerRssMBMax ?? '?'} MB max` });
+        await admin.deleteTopic(topic).catch(() => undefined);
+        await sleep(500);
+      }
+      const s10 = report.scaling['10']!.recordsPerSec;
+      report.scaling1000Ratio = round(report.scaling['1000']!.recordsPerSec / s10, 3);
+    }
+  } finally {
+    await admin.close().catch(() => undefined);
+    await cluster.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  if (!args.json) {
+    process.stdout.write(`\n${table(rows)}\n`);
+    process.stdout.write(`${hardwareLine}\n`);
+  }
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = `${RESULTS_DIR}${report.date.replace(/:/g, '-')}.json`;
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  if (!args.json) process.stdout.write(`results written to ${file}\n`);
+  const { details: _details, ...summary } = report;
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return report;
+}
+
+function throughputRow(phase: string, r: ThroughputResult): Row {
+  return {
+    phase,
+    result: `${Math.round(r.recordsPerSec).toLocaleString('en-US')} rec/s`,
+    detail: `${r.mbPerSec.toFixed(1)} MB/s values, ${r.records.toLocaleString('en-US')} × 100 B in ${r.seconds.toFixed(2)} s, client ${r.clientCpuUsPerRecord.toFixed(2)} µs CPU/record${r.failed > 0 ? `, ${r.failed} FAILED` : ''}`,
+  };
+}
+
+function table(rows: Row[]): string {
+  const w1 = Math.max(5, ...rows.map((r) => r.phase.length));
+  const w2 = Math.max(6, ...rows.map((r) => r.result.length));
+  const line = (a: string, b: string, c: string) => `${a.padEnd(w1)}  ${b.padStart(w2)}  ${c}`;
+  return [line('phase', 'result', 'detail'), line('-'.repeat(w1), '-'.repeat(w2), '------'), ...rows.map((r) => line(r.phase, r.result, r.detail))].join('\n');
+}
