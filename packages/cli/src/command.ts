@@ -15,6 +15,8 @@ export interface CliIo {
   env?: Record<string, string | undefined>;
   /** Aborted on Ctrl-C: long-running commands (consume) stop cleanly. */
   signal?: AbortSignal;
+  /** Standard output is a terminal: `watch` redraws in place, else it prints frame after frame. */
+  isTTY?: boolean;
 }
 
 export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;

@@ -24,6 +24,7 @@ const code = await run(process.argv.slice(2), {
   lines: () => createInterface({ input: process.stdin, crlfDelay: Infinity, signal: controller.signal }),
   env: process.env,
   signal: controller.signal,
+  isTTY: process.stdout.isTTY === true,
 });
 process.exitCode = code;
 // Should a stray handle keep the loop alive, leave anyway (the timer itself does not keep it).

@@ -1,0 +1,115 @@
+// `tributary watch [TOPIC]`: the seed's table, live. Every interval it reads the metadata through
+// the client (so it works against the local and the compose cluster alike), diffs it with the
+// previous snapshot for events, and redraws the frame in place on a terminal; when stdout is not
+// a terminal it prints each frame after a separator instead. Ctrl-C stops it.
+
+import type { Admin } from '@tributary/client';
+import { optionalIntArg, type Command } from '../command.ts';
+import { diffSnapshots, partitionProblems, renderFrame, type WatchEvent, type WatchSnapshot } from '../watch-view.ts';
+
+const EVENTS_KEPT_MAX = 100;
+const DEFAULT_MIN_ISR = 2;
+
+// ANSI: cursor home, clear to end of line, clear to end of screen, clear screen, hide/show cursor.
+const HOME = '\x1b[H';
+const CLEAR_LINE_END = '\x1b[K';
+const CLEAR_SCREEN_END = '\x1b[J';
+const CLEAR_SCREEN = '\x1b[2J';
+const HIDE_CURSOR = '\x1b[?25l';
+const SHOW_CURSOR = '\x1b[?25h';
+
+export async function takeSnapshot(admin: Admin, nowMs: number): Promise<WatchSnapshot> {
+  const [cluster, topics] = await Promise.all([admin.describeCluster(), admin.describeTopics()]);
+  return {
+    timeMs: nowMs,
+    brokers: cluster.brokers.map((b) => ({ id: b.id, rack: b.rack, alive: b.alive })),
+    topics: topics.map((t) => ({
+      name: t.name,
+      minInsyncReplicas: t.configs?.['min.insync.replicas'] ?? DEFAULT_MIN_ISR,
+      partitions: t.partitions.map((p) => ({ partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr })),
+    })),
+  };
+}
+
+export const watch: Command = {
+  path: ['watch'],
+  summary: 'live view of the seed\'s table: leaders and followers per broker, problem partitions, events',
+  usage: 'watch [TOPIC] [--interval-ms N] [--iterations N]',
+  positionals: ['[TOPIC]'],
+  options: {
+    'interval-ms': { type: 'string', short: 'i' },
+    iterations: { type: 'string', short: 'n' },
+  },
+  flagHelp: [
+    '-i, --interval-ms N  time between redraws (default 500 on a terminal, 2000 otherwise)',
+    '-n, --iterations N   stop after N frames (default: run until Ctrl-C)',
+    '--json               one JSON line per frame: problem partitions and new events',
+  ],
+  details: [
+    'Rows are brokers in rack-alternated order (as the seed\'s table); P4* marks a follower outside the ISR.',
+    'Below: partitions offline, under-replicated or under min ISR, and leadership / ISR / broker events seen since the watch started.',
+    'On a terminal the frame is redrawn in place; piped, each frame is printed after a separator line.',
+  ],
+  async run(ctx) {
+    const [topic] = ctx.positionals as [string | undefined];
+    const tty = ctx.io.isTTY === true && !ctx.json;
+    const intervalMs = optionalIntArg(ctx.values['interval-ms'], '--interval-ms', ctx.command, 50) ?? (tty ? 500 : 2000);
+    const iterations = optionalIntArg(ctx.values.iterations, '--iterations', ctx.command, 1);
+    const signal = ctx.io.signal;
+    const admin = ctx.admin();
+    const source = ctx.bootstrap.join(',');
+    const events: WatchEvent[] = [];
+    let previous: WatchSnapshot | undefined;
+    let lastError: string | undefined;
+    if (tty) ctx.io.out(HIDE_CURSOR + CLEAR_SCREEN);
+    try {
+      for (let frame = 0; iterations === undefined || frame < iterations; frame++) {
+        if (signal?.aborted) break;
+        const nowMs = Date.now();
+        let lines: string[];
+        let fresh: WatchEvent[] = [];
+        try {
+          const snapshot = await takeSnapshot(admin, nowMs);
+          fresh = diffSnapshots(previous, snapshot);
+          previous = snapshot;
+          lastError = undefined;
+          events.push(...fresh);
+          if (events.length > EVENTS_KEPT_MAX) events.splice(0, events.length - EVENTS_KEPT_MAX);
+          lines = renderFrame(snapshot, events, topic === undefined ? { source } : { source, topic });
+        } catch (err) {
+          // The cluster may be restarting: keep watching, and say so.
+          lastError = (err as Error).message;
+          lines = previous === undefined ? [`tributary watch ${topic ?? '(all topics)'}  ${source}`] : renderFrame(previous, events, topic === undefined ? { source } : { source, topic });
+        }
+        if (lastError !== undefined) lines.push('', `cannot read the metadata: ${lastError} (retrying)`);
+        if (ctx.json) {
+          const topics = previous?.topics.filter((t) => topic === undefined || t.name === topic) ?? [];
+          ctx.io.out(JSON.stringify({ timeMs: nowMs, problems: partitionProblems(topics), events: fresh, ...(lastError !== undefined ? { error: lastError } : {}) }));
+        } else if (tty) {
+          ctx.io.out(HOME + lines.map((l) => l + CLEAR_LINE_END).join('\n') + CLEAR_SCREEN_END);
+        } else {
+          if (frame > 0) ctx.io.out('---');
+          for (const line of lines) ctx.io.out(line);
+        }
+        if (iterations !== undefined && frame + 1 >= iterations) break;
+        await pause(intervalMs, signal);
+      }
+    } finally {
+      if (tty) ctx.io.out(SHOW_CURSOR);
+    }
+  },
+};
+
+/** Waits `ms`, or less when the signal aborts (Ctrl-C). */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

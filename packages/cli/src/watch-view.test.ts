@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { diffSnapshots, partitionProblems, renderFrame, type WatchSnapshot, type WatchTopic } from './watch-view.ts';
+
+const BROKERS = [0, 1, 2, 3, 4, 5].map((id) => ({ id, rack: id < 3 ? 'rack-1' : 'rack-2', alive: true }));
+/** The seed's placement, leader first. */
+const SEED = [[0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5], [2, 5, 0], [5, 0, 3], [0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5]];
+
+function seedTopic(edit: (p: { partition: number; leader: number; leaderEpoch: number; replicas: number[]; isr: number[] }) => void = () => {}): WatchTopic {
+  return {
+    name: 'demo',
+    minInsyncReplicas: 2,
+    partitions: SEED.map((replicas, partition) => {
+      const p = { partition, leader: replicas[0]!, leaderEpoch: 0, replicas, isr: [...replicas] };
+      edit(p);
+      return p;
+    }),
+  };
+}
+
+function snapshot(timeMs: number, topic: WatchTopic, brokers = BROKERS): WatchSnapshot {
+  return { timeMs, brokers, topics: [topic] };
+}
+
+describe('diffSnapshots', () => {
+  it('has no events for the first snapshot or an unchanged one', () => {
+    const s = snapshot(1000, seedTopic());
+    expect(diffSnapshots(undefined, s)).toEqual([]);
+    expect(diffSnapshots(s, { ...s, timeMs: 1500 })).toEqual([]);
+  });
+
+  it('a leader killed: broker fenced, its partitions move to the next ISR member, it leaves their ISR', () => {
+    const before = snapshot(1000, seedTopic());
+    const after = snapshot(4500, seedTopic((p) => {
+      if (p.leader === 4) {
+        p.leader = p.replicas[1]!;
+        p.leaderEpoch = 1;
+        p.isr = p.isr.filter((id) => id !== 4);
+      }
+    }), BROKERS.map((b) => (b.id === 4 ? { ...b, alive: false } : b)));
+    expect(diffSnapshots(before, after).map((e) => [e.timeMs, e.kind, e.text])).toEqual([
+      [4500, 'broker-fenced', 'broker B4 (rack-2) fenced'],
+      [4500, 'leader-changed', 'demo-3: leader B4 -> B2 (epoch 1)'],
+      [4500, 'isr-shrunk', 'demo-3: ISR shrank, B4 left (ISR 4,2,5 -> 2,5)'],
+      [4500, 'leader-changed', 'demo-9: leader B4 -> B2 (epoch 1)'],
+      [4500, 'isr-shrunk', 'demo-9: ISR shrank, B4 left (ISR 4,2,5 -> 2,5)'],
+    ]);
+  });
+
+  it('offline, expansion, broker back, topics created and deleted', () => {
+    const before: WatchSnapshot = { timeMs: 0, brokers: BROKERS.map((b) => (b.id === 1 ? { ...b, alive: false } : b)), topics: [seedTopic((p) => { p.isr = p.isr.filter((id) => id !== 1); }), { name: 'old', minInsyncReplicas: 1, partitions: [] }] };
+    const after: WatchSnapshot = { timeMs: 9, brokers: [...BROKERS, { id: 6, rack: 'rack-3', alive: true }], topics: [seedTopic((p) => { if (p.partition === 0) { p.leader = -1; p.leaderEpoch = 1; } }), { name: 'new', minInsyncReplicas: 2, partitions: [{ partition: 0, leader: 6, leaderEpoch: 0, replicas: [6], isr: [6] }] }] };
+    const texts = diffSnapshots(before, after).map((e) => e.text);
+    expect(texts).toContain('broker B1 (rack-1) alive again');
+    expect(texts).toContain('broker B6 (rack-3) registered');
+    expect(texts).toContain('demo-0: offline, leader B0 lost (epoch 1)');
+    expect(texts).toContain('demo-0: ISR expanded, B1 rejoined (ISR 0,3 -> 0,3,1)');
+    expect(texts).toContain('topic new created: 1 partitions, replication factor 1');
+    expect(texts).toContain('topic old deleted');
+  });
+});
+
+describe('partitionProblems', () => {
+  it('lists offline, under-replicated and under-min-ISR partitions', () => {
+    const topic = seedTopic((p) => {
+      if (p.partition === 0) p.isr = [0, 3];
+      if (p.partition === 1) p.isr = [3];
+      if (p.partition === 2) { p.leader = -1; p.isr = [1]; }
+    });
+    expect(partitionProblems([topic]).map((p) => [p.partition, p.problems])).toEqual([
+      [0, ['under-replicated']],
+      [1, ['under-replicated', 'under-min-isr']],
+      [2, ['offline']],
+    ]);
+  });
+});
+
+describe('renderFrame', () => {
+  it('draws the seed table, marks out-of-sync followers, and lists problems and events', () => {
+    const s = snapshot(Date.UTC(2026, 0, 1, 12, 0, 3, 250), seedTopic((p) => { if (p.partition === 4) p.isr = [2, 5]; }));
+    const lines = renderFrame(s, [{ timeMs: Date.UTC(2026, 0, 1, 12, 0, 2, 5), kind: 'isr-shrunk', text: 'demo-4: ISR shrank, B0 left (ISR 2,5,0 -> 2,5)' }], { topic: 'demo', source: '127.0.0.1:19092', timeZone: 'UTC' });
+    expect(lines).toEqual([
+      'tributary watch demo  127.0.0.1:19092  12:00:03.250  brokers 6/6 alive',
+      '',
+      'demo  partitions 10  replication-factor 3  min.insync.replicas 2',
+      '  rack-1/B0  leads P0 P6  follows P5 P4*',
+      '  rack-2/B3  leads P1 P7  follows P0 P6 P5',
+      '  rack-1/B1  leads P2 P8  follows P1 P7 P0 P6',
+      '  rack-2/B4  leads P3 P9  follows P2 P8 P1 P7',
+      '  rack-1/B2  leads P4     follows P3 P9 P2 P8',
+      '  rack-2/B5  leads P5     follows P4 P3 P9',
+      '  * = follower not in the ISR',
+      '',
+      'partitions needing attention: 1',
+      '  demo-4  under-replicated  leader B2  replicas 2,5,0  isr 2,5',
+      '',
+      'events (newest last):',
+      '  12:00:02.005  demo-4: ISR shrank, B0 left (ISR 2,5,0 -> 2,5)',
+    ]);
+  });
+
+  it('says so when the topic does not exist yet', () => {
+    const lines = renderFrame({ timeMs: 0, brokers: BROKERS, topics: [] }, [], { topic: 'later', source: 'x', timeZone: 'UTC' });
+    expect(lines).toContain("topic 'later' does not exist (yet)");
+    expect(lines).toContain('partitions needing attention: none');
+    expect(lines).toContain('events: none since the watch started');
+  });
+});
