@@ -5,6 +5,7 @@
 //   dist/broker.mjs       packages/broker/src/main.ts      a broker process
 //   dist/controller.mjs   packages/controller/src/main.ts  the controller process
 //   dist/*.node           native addons the bundles load (copied beside them)
+//   dist/ui/              the controller's web console files (served at /ui)
 //
 // Native addons. @node-rs/crc32 (CRC-32C, DESIGN.md § Record batches) is a napi-rs package: its
 // index.js probes the platform and require()s one optional package per platform
@@ -24,7 +25,7 @@
 // `__dirname` they expect.
 
 import { build, type Plugin } from 'esbuild';
-import { chmodSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -98,6 +99,9 @@ async function main(): Promise<void> {
     logLevel: 'warning',
   });
   for (const [file] of entries) chmodSync(join(OUT_DIR, `${file}.mjs`), 0o755);
+  // The controller's web console (/ui) reads its plain HTML/CSS/JS files from ui/ beside its
+  // module: dist/ui beside controller.mjs.
+  if (entries.some(([name]) => name === 'controller')) cpSync(join(ROOT, 'packages/controller/src/ui'), join(OUT_DIR, 'ui'), { recursive: true });
 
   const natives = readdirSync(OUT_DIR).filter((f) => f.endsWith('.node'));
   if (natives.length === 0) throw new Error(`no native addon was copied into dist/: is @node-rs/crc32-${HOST_NATIVE_SUFFIX} installed?`);

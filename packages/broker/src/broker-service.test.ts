@@ -195,6 +195,8 @@ describe('broker routes', () => {
     const m = await core.app.inject({ method: 'GET', url: '/metrics' });
     expect(m.statusCode).toBe(200);
     expect(m.headers['content-type']).toMatch(/text\/plain/);
+    // Plain Prometheus text, not a msgpack string: the first byte is the '#' of '# HELP'.
+    expect(m.payload.startsWith('# HELP ')).toBe(true);
     for (const name of ['tributary_requests_total', 'tributary_leader_count', 'tributary_under_replicated_partitions', 'tributary_under_min_isr_partitions', 'tributary_high_watermark', 'tributary_log_end_offset', 'tributary_isr_shrinks_total', 'tributary_max_follower_lag_records', 'tributary_request_latency_seconds', 'tributary_broker_process_cpu_user_seconds_total']) {
       expect(m.payload).toContain(name);
     }

@@ -207,7 +207,8 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
   });
 
   app.get('/metrics', async (_request, reply) => {
+    // A Buffer, not a string: the msgpack reply serializer would wrap a string in a msgpack header.
     const text = await metrics.text();
-    return reply.header('content-type', PROMETHEUS_CONTENT_TYPE).send(text);
+    return reply.header('content-type', PROMETHEUS_CONTENT_TYPE).send(Buffer.from(text));
   });
 }

@@ -109,11 +109,14 @@ describe('ControllerService', () => {
     const metrics = await h.service.app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.statusCode).toBe(200);
     expect(metrics.headers['content-type']).toContain('text/plain');
+    // Plain Prometheus text, not a msgpack string: the first byte is the '#' of '# HELP'.
+    expect(metrics.payload.startsWith('# HELP ')).toBe(true);
     expect(metrics.payload).toContain('tributary_active_controller_count 1');
     expect(metrics.payload).toContain('tributary_metadata_version 1');
     expect(metrics.payload).toContain('tributary_offline_partitions_count 0');
     expect(metrics.payload).toContain('tributary_fenced_broker_count 0');
-    expect(metrics.payload).toContain('process_cpu_user_seconds_total');
+    expect(metrics.payload).toContain('tributary_controller_process_cpu_user_seconds_total');
+    expect(metrics.payload).toContain('tributary_cluster_under_replicated_partitions 0');
   });
 
   it.each(ROUTES.flatMap((route) => GARBAGE.map(([what, body]) => [route, what, body] as const)))('%s refuses %s with INVALID_REQUEST', async (route, _what, body) => {

@@ -21,6 +21,7 @@ import {
 } from '@tributary/protocol';
 import { PROMETHEUS_CONTENT_TYPE, createMsgpackServer, type MsgpackServer } from '@tributary/transport/server';
 import type { ClusterController } from './cluster-controller.ts';
+import { registerConsoleRoutes, type ConsoleHandle, type ConsoleOptions } from './console-service.ts';
 import { ControllerMetrics } from './metrics.ts';
 
 export const POLL_WAIT_MAX_MS = 30_000;
@@ -37,11 +38,15 @@ export interface ControllerServiceOptions {
   bodyLimitBytes?: number;
   /** A route threw something other than a TributaryError (a bug): default logs it; the process passes a crash. */
   onUnexpectedError?: (err: unknown) => void;
+  /** The web console at /ui (on by default); false leaves it out. */
+  console?: Omit<ConsoleOptions, 'controller' | 'logger'> | false;
 }
 
 export interface ControllerService {
   app: MsgpackServer;
   metrics: ControllerMetrics;
+  /** The web console (/ui), unless turned off. */
+  console: ConsoleHandle | undefined;
   /** Number of metadata polls currently waiting (for tests). */
   waitingPolls(): number;
   /** Answers waiting polls at once and closes the server. */
@@ -177,6 +182,8 @@ export function createControllerService(options: ControllerServiceOptions): Cont
     }
   }
 
+  const consoleHandle = options.console === false ? undefined : registerConsoleRoutes(app, { controller, logger, ...options.console });
+
   app.get('/health', async (): Promise<HealthResponse> => ({
     status: 'ok',
     role: 'controller',
@@ -184,13 +191,15 @@ export function createControllerService(options: ControllerServiceOptions): Cont
   }));
 
   app.get('/metrics', async (_request, reply) => {
+    // A Buffer, not a string: the msgpack reply serializer would wrap a string in a msgpack header.
     const text = await metrics.registry.metrics();
-    return reply.type(PROMETHEUS_CONTENT_TYPE).send(text);
+    return reply.type(PROMETHEUS_CONTENT_TYPE).send(Buffer.from(text));
   });
 
   return {
     app,
     metrics,
+    console: consoleHandle,
     waitingPolls: () => waiters.size,
     async close() {
       closing = true;

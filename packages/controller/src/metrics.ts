@@ -3,8 +3,9 @@
 // (ActiveControllerCount, FencedBrokerCount, OfflinePartitionsCount, ...) in Prometheus style.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { NO_LEADER } from '@tributary/protocol';
+import { DEFAULT_TOPIC_CONFIGS, NO_LEADER } from '@tributary/protocol';
 import type { ClusterController } from './cluster-controller.ts';
+import { partitionStatus } from './console-view.ts';
 
 export class ControllerMetrics {
   readonly registry = new Registry();
@@ -17,7 +18,8 @@ export class ControllerMetrics {
   constructor(controller: ClusterController, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
     const state = controller.state;
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // Process metrics carry the role in their prefix, as the brokers' do (tributary_broker_…).
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'tributary_controller_' });
     new Gauge({
       name: 'tributary_active_controller_count',
       help: 'Whether this process is the active controller (always 1: there is one controller)',
@@ -72,6 +74,31 @@ export class ControllerMetrics {
       registers,
       collect() {
         this.set([...state.allPartitions()].filter(({ partition }) => partition.leader === NO_LEADER).length);
+      },
+    });
+    // The cluster-wide view from the metadata (each leader reports its own share too).
+    const countStatus = (status: 'under-replicated' | 'under-min-isr') => {
+      let n = 0;
+      for (const topic of state.topics.values()) {
+        const minIsr = topic.configs['min.insync.replicas'] ?? DEFAULT_TOPIC_CONFIGS['min.insync.replicas'];
+        for (const p of topic.partitions) if (partitionStatus(p, minIsr).includes(status)) n++;
+      }
+      return n;
+    };
+    new Gauge({
+      name: 'tributary_cluster_under_replicated_partitions',
+      help: 'Partitions with a leader whose ISR is smaller than the replica set, cluster-wide',
+      registers,
+      collect() {
+        this.set(countStatus('under-replicated'));
+      },
+    });
+    new Gauge({
+      name: 'tributary_cluster_under_min_isr_partitions',
+      help: 'Partitions with a leader whose ISR is below min.insync.replicas, cluster-wide',
+      registers,
+      collect() {
+        this.set(countStatus('under-min-isr'));
       },
     });
     new Gauge({

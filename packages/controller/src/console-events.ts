@@ -1,0 +1,94 @@
+// The web console's event timeline: what an operator watching a failover wants to read, derived
+// from the records the controller has just applied (leader moves, ISR shrinks and expansions,
+// brokers fenced and registered, topics created and deleted). Pure: the controller's commit
+// listener passes the applied records, the metadata version after them and the time.
+
+import { NO_LEADER, type BrokerId } from '@tributary/protocol';
+import type { AppliedRecord } from './cluster-controller.ts';
+
+export type ConsoleEventKind =
+  | 'broker-registered'
+  | 'broker-fenced'
+  | 'broker-unfenced'
+  | 'topic-created'
+  | 'topic-deleted'
+  | 'leader-changed'
+  | 'partition-offline'
+  | 'isr-shrunk'
+  | 'isr-expanded';
+
+export interface ConsoleEvent {
+  /** Milliseconds since the epoch, when the controller applied the record. */
+  timeMs: number;
+  /** The metadata version of the record that caused it. */
+  version: number;
+  kind: ConsoleEventKind;
+  brokerId?: BrokerId;
+  topic?: string;
+  partition?: number;
+  /** One readable sentence, e.g. `demo-3: leader B4 -> B2 (epoch 2)`. */
+  text: string;
+}
+
+export interface EventContext {
+  timeMs: number;
+  /** The metadata version after the last of `applied`. */
+  versionAfter: number;
+  /** The rack of a broker, for readable broker events. */
+  rackOf: (brokerId: BrokerId) => string | undefined;
+}
+
+export function consoleEvents(applied: readonly AppliedRecord[], context: EventContext): ConsoleEvent[] {
+  const events: ConsoleEvent[] = [];
+  const firstVersion = context.versionAfter - applied.length + 1;
+  applied.forEach(({ record, before }, i) => {
+    const base = { timeMs: context.timeMs, version: firstVersion + i };
+    const broker = (id: BrokerId) => {
+      const rack = context.rackOf(id);
+      return rack === undefined ? `B${id}` : `B${id} (${rack})`;
+    };
+    switch (record.type) {
+      case 'RegisterBroker':
+        events.push({ ...base, kind: 'broker-registered', brokerId: record.brokerId, text: `broker ${broker(record.brokerId)} registered, epoch ${record.brokerEpoch}` });
+        break;
+      case 'FenceBroker':
+        events.push({ ...base, kind: 'broker-fenced', brokerId: record.brokerId, text: `broker ${broker(record.brokerId)} fenced` });
+        break;
+      case 'UnfenceBroker':
+        events.push({ ...base, kind: 'broker-unfenced', brokerId: record.brokerId, text: `broker ${broker(record.brokerId)} unfenced` });
+        break;
+      case 'CreateTopic':
+        events.push({ ...base, kind: 'topic-created', topic: record.name, text: `topic ${record.name} created: ${record.partitions.length} partitions, replication factor ${record.partitions[0]?.replicas.length ?? 0}` });
+        break;
+      case 'DeleteTopic':
+        events.push({ ...base, kind: 'topic-deleted', topic: record.name, text: `topic ${record.name} deleted` });
+        break;
+      case 'PartitionChange': {
+        if (before === undefined) break;
+        const where = { topic: record.topic, partition: record.partition };
+        const name = `${record.topic}-${record.partition}`;
+        if (before.leader !== record.leader) {
+          if (record.leader === NO_LEADER) {
+            events.push({ ...base, ...where, kind: 'partition-offline', text: `${name}: offline, leader B${before.leader} lost and no live in-sync replica (epoch ${record.leaderEpoch})` });
+          } else {
+            const from = before.leader === NO_LEADER ? 'none' : `B${before.leader}`;
+            events.push({ ...base, ...where, kind: 'leader-changed', brokerId: record.leader, text: `${name}: leader ${from} -> B${record.leader} (epoch ${record.leaderEpoch})` });
+          }
+        }
+        const left = before.isr.filter((id) => !record.isr.includes(id));
+        const joined = record.isr.filter((id) => !before.isr.includes(id));
+        const isrs = `ISR ${before.isr.join(',')} -> ${record.isr.join(',')}`;
+        if (left.length > 0) {
+          events.push({ ...base, ...where, kind: 'isr-shrunk', brokerId: left[0]!, text: `${name}: ISR shrank, ${left.map((id) => `B${id}`).join(', ')} left (${isrs})` });
+        }
+        if (joined.length > 0) {
+          events.push({ ...base, ...where, kind: 'isr-expanded', brokerId: joined[0]!, text: `${name}: ISR expanded, ${joined.map((id) => `B${id}`).join(', ')} rejoined (${isrs})` });
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  });
+  return events;
+}

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import type { DescribeReplicasResponse } from '@tributary/protocol';
+import { consoleStats, consoleView, partitionStatus } from './console-view.ts';
+import { clusterOf, withTopic } from './internal/fixtures.ts';
+
+/** The seed's table (slides): leaders and followers per broker row, B0 B3 B1 B4 B2 B5. */
+const SEED_ROWS = [
+  { label: 'rack-1/B0', leads: [0, 6], follows: [5, 4] },
+  { label: 'rack-2/B3', leads: [1, 7], follows: [0, 6, 5] },
+  { label: 'rack-1/B1', leads: [2, 8], follows: [1, 7, 0, 6] },
+  { label: 'rack-2/B4', leads: [3, 9], follows: [2, 8, 1, 7] },
+  { label: 'rack-1/B2', leads: [4], follows: [3, 9, 2, 8] },
+  { label: 'rack-2/B5', leads: [5], follows: [4, 3, 9] },
+];
+
+describe('consoleView', () => {
+  it('draws the seed table for 10 partitions, RF 3 on 6 brokers in 2 racks', () => {
+    const state = withTopic(clusterOf(), { name: 'demo', partitions: 10, replicationFactor: 3 });
+    const view = consoleView(state.toMetadata());
+    expect(view.order).toEqual([0, 3, 1, 4, 2, 5]);
+    expect(view.racks.map((r) => [r.rack, r.brokers.map((b) => b.id)])).toEqual([['rack-1', [0, 1, 2]], ['rack-2', [3, 4, 5]]]);
+    expect(view.racks[0]!.brokers[0]).toMatchObject({ id: 0, alive: true, leaderCount: 2, replicaCount: 4, address: '127.0.0.1:19092' });
+    const topic = view.topics[0]!;
+    expect(topic).toMatchObject({ name: 'demo', replicationFactor: 3, minInsyncReplicas: 2 });
+    expect(topic.byBroker.map((r) => ({ label: r.label, leads: r.leads, follows: r.follows.map((f) => f.partition) }))).toEqual(SEED_ROWS);
+    expect(topic.byBroker.every((r) => r.follows.every((f) => f.inIsr) && !r.fenced)).toBe(true);
+    expect(topic.partitions.map((p) => p.status)).toEqual(Array.from({ length: 10 }, () => ['ok']));
+  });
+
+  it('marks out-of-sync followers, fenced brokers and partition status in words', () => {
+    const state = withTopic(clusterOf(), { name: 'demo', partitions: 10, replicationFactor: 3 });
+    const metadata = state.toMetadata();
+    const p0 = metadata.topics[0]!.partitions[0]!; // [0,3,1]
+    p0.isr = [0, 3];
+    const p1 = metadata.topics[0]!.partitions[1]!; // [3,1,4]
+    p1.leader = -1;
+    p1.isr = [3];
+    metadata.brokers.find((b) => b.id === 3)!.alive = false;
+    const view = consoleView(metadata);
+    const topic = view.topics[0]!;
+    expect(topic.partitions[0]!.status).toEqual(['under-replicated']);
+    expect(topic.partitions[1]!.status).toEqual(['offline']);
+    const b1 = topic.byBroker.find((r) => r.brokerId === 1)!;
+    expect(b1.follows.find((f) => f.partition === 0)).toEqual({ partition: 0, inIsr: false });
+    expect(topic.byBroker.find((r) => r.brokerId === 3)!.fenced).toBe(true);
+    expect(view.racks[1]!.brokers[0]).toMatchObject({ id: 3, alive: false });
+  });
+
+  it.each([
+    [{ leader: 0, replicas: [0, 1, 2], isr: [0, 1, 2] }, 2, ['ok']],
+    [{ leader: 0, replicas: [0, 1, 2], isr: [0, 1] }, 2, ['under-replicated']],
+    [{ leader: 0, replicas: [0, 1, 2], isr: [0] }, 2, ['under-replicated', 'under-min-isr']],
+    [{ leader: -1, replicas: [0, 1, 2], isr: [0] }, 2, ['offline']],
+    // min.insync.replicas above RF counts as RF (as the leader applies it).
+    [{ leader: 0, replicas: [0], isr: [0] }, 2, ['ok']],
+  ])('partitionStatus(%j, min ISR %i) = %j', (p, minIsr, expected) => {
+    expect(partitionStatus(p, minIsr)).toEqual(expected);
+  });
+});
+
+describe('consoleStats', () => {
+  it('takes HW and follower lag from the leader, and says why when it cannot', () => {
+    const answer: DescribeReplicasResponse = {
+      partitions: [{ partition: 0, highWatermark: 7, logStartOffset: 0, logEndOffset: 9, replicas: [
+        { brokerId: 0, logEndOffset: 9, lagRecords: 0, lastCaughtUpMsAgo: 0 },
+        { brokerId: 3, logEndOffset: 7, lagRecords: 2, lastCaughtUpMsAgo: 1500 },
+      ] }],
+    };
+    const stats = consoleStats('demo', 42, [{ partition: 0, leader: 0 }, { partition: 1, leader: 3 }, { partition: 2, leader: -1 }, { partition: 3, leader: 0 }], new Map<number, DescribeReplicasResponse | Error>([[0, answer], [3, new Error('timed out')]]));
+    expect(stats.partitions).toEqual([
+      { partition: 0, leader: 0, highWatermark: 7, logEndOffset: 9, lag: [{ brokerId: 3, records: 2, msSinceCaughtUp: 1500 }] },
+      { partition: 1, leader: 3, error: 'leader B3: timed out' },
+      { partition: 2, leader: -1, error: 'offline' },
+      { partition: 3, leader: 0, error: 'leader B0 does not report it yet' },
+    ]);
+  });
+});

@@ -1,0 +1,189 @@
+// What the web console shows, computed from the published metadata: brokers by rack with their
+// leader counts, and per topic the seed's table (one row per broker in rack-alternated order,
+// the partitions it leads and follows, followers outside the ISR marked) and the partitions with
+// their status in words. Pure, so the rules are tested without a browser; ui/console.js only
+// renders it. The by-broker rule is the CLI's (`topics describe --by-broker`): followers are
+// listed first where the broker is the first follower, then the second, each by partition.
+
+import { DEFAULT_TOPIC_CONFIGS, NO_LEADER, type BrokerId, type ClusterMetadata, type DescribeReplicasResponse } from '@tributary/protocol';
+import { rackAlternatedOrder } from './placement.ts';
+
+export type PartitionStatus = 'ok' | 'under-replicated' | 'under-min-isr' | 'offline';
+
+export interface ConsoleBroker {
+  id: BrokerId;
+  rack: string;
+  alive: boolean;
+  epoch: number;
+  /** The external listener, as clients on the host reach it. */
+  address: string;
+  leaderCount: number;
+  replicaCount: number;
+}
+
+export interface ConsolePartition {
+  partition: number;
+  leader: BrokerId;
+  leaderEpoch: number;
+  replicas: BrokerId[];
+  isr: BrokerId[];
+  /** Every status that applies, `ok` alone when none does. */
+  status: PartitionStatus[];
+}
+
+export interface ConsoleByBrokerRow {
+  brokerId: BrokerId;
+  rack: string;
+  /** e.g. `rack-1/B0`, the seed's row name. */
+  label: string;
+  fenced: boolean;
+  leads: number[];
+  follows: { partition: number; inIsr: boolean }[];
+}
+
+export interface ConsoleTopic {
+  name: string;
+  replicationFactor: number;
+  minInsyncReplicas: number;
+  partitions: ConsolePartition[];
+  byBroker: ConsoleByBrokerRow[];
+}
+
+export interface ConsoleView {
+  clusterId: string;
+  version: number;
+  /** Rack-alternated broker order (the seed's row order). */
+  order: BrokerId[];
+  racks: { rack: string; brokers: ConsoleBroker[] }[];
+  topics: ConsoleTopic[];
+}
+
+/** A leader's answer to /describe-replicas, or why it could not be asked. */
+export interface ConsoleStats {
+  topic: string;
+  timeMs: number;
+  partitions: {
+    partition: number;
+    leader: BrokerId;
+    highWatermark?: number;
+    logEndOffset?: number;
+    /** Per follower: records behind the leader's LEO, and ms since it was last caught up. */
+    lag?: { brokerId: BrokerId; records: number; msSinceCaughtUp: number }[];
+    error?: string;
+  }[];
+}
+
+export function partitionStatus(p: { leader: BrokerId; replicas: readonly BrokerId[]; isr: readonly BrokerId[] }, minInsyncReplicas: number): PartitionStatus[] {
+  if (p.leader === NO_LEADER) return ['offline'];
+  const status: PartitionStatus[] = [];
+  if (p.isr.length < p.replicas.length) status.push('under-replicated');
+  // As the leader counts it (Kafka's UnderMinIsrPartitionCount): min.insync.replicas capped by RF.
+  if (p.isr.length < Math.max(1, Math.min(minInsyncReplicas, p.replicas.length))) status.push('under-min-isr');
+  return status.length === 0 ? ['ok'] : status;
+}
+
+export function consoleView(metadata: ClusterMetadata): ConsoleView {
+  const order = rackAlternatedOrder(metadata.brokers.map((b) => ({ id: b.id, rack: b.rack })));
+  const leaderCount = new Map<BrokerId, number>();
+  const replicaCount = new Map<BrokerId, number>();
+  for (const t of metadata.topics) {
+    for (const p of t.partitions) {
+      if (p.leader !== NO_LEADER) leaderCount.set(p.leader, (leaderCount.get(p.leader) ?? 0) + 1);
+      for (const id of p.replicas) replicaCount.set(id, (replicaCount.get(id) ?? 0) + 1);
+    }
+  }
+  const brokers: ConsoleBroker[] = [...metadata.brokers]
+    .sort((a, b) => a.rack.localeCompare(b.rack) || a.id - b.id)
+    .map((b) => ({
+      id: b.id,
+      rack: b.rack,
+      alive: b.alive,
+      epoch: b.epoch,
+      address: `${b.external.host}:${b.external.port}`,
+      leaderCount: leaderCount.get(b.id) ?? 0,
+      replicaCount: replicaCount.get(b.id) ?? 0,
+    }));
+  const racks: ConsoleView['racks'] = [];
+  for (const b of brokers) {
+    const last = racks.at(-1);
+    if (last?.rack === b.rack) last.brokers.push(b);
+    else racks.push({ rack: b.rack, brokers: [b] });
+  }
+  const brokerById = new Map(brokers.map((b) => [b.id, b]));
+  const topics = [...metadata.topics]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((t): ConsoleTopic => {
+      const minInsyncReplicas = t.configs['min.insync.replicas'] ?? DEFAULT_TOPIC_CONFIGS['min.insync.replicas'];
+      const partitions = [...t.partitions]
+        .sort((a, b) => a.partition - b.partition)
+        .map((p) => ({ partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: [...p.replicas], isr: [...p.isr], status: partitionStatus(p, minInsyncReplicas) }));
+      return {
+        name: t.name,
+        replicationFactor: partitions[0]?.replicas.length ?? 0,
+        minInsyncReplicas,
+        partitions,
+        byBroker: byBrokerRows(order, brokerById, partitions),
+      };
+    });
+  return { clusterId: metadata.clusterId, version: metadata.version, order, racks, topics };
+}
+
+function byBrokerRows(order: readonly BrokerId[], brokers: ReadonlyMap<BrokerId, ConsoleBroker>, partitions: readonly ConsolePartition[]): ConsoleByBrokerRow[] {
+  const ids = [...order];
+  // A replica on a broker the metadata no longer lists still gets a row, so nothing is hidden.
+  for (const p of partitions) for (const id of p.replicas) if (!ids.includes(id)) ids.push(id);
+  return ids.map((id) => {
+    const broker = brokers.get(id);
+    const rack = broker?.rack ?? '?';
+    const leads = partitions.filter((p) => p.leader === id).map((p) => p.partition);
+    const follows: { partition: number; inIsr: boolean; position: number }[] = [];
+    for (const p of partitions) {
+      const position = p.replicas.indexOf(id);
+      if (position < 0 || p.leader === id) continue;
+      follows.push({ partition: p.partition, inIsr: p.isr.includes(id), position });
+    }
+    follows.sort((x, y) => x.position - y.position || x.partition - y.partition);
+    return {
+      brokerId: id,
+      rack,
+      label: `${rack}/B${id}`,
+      fenced: broker === undefined || !broker.alive,
+      leads,
+      follows: follows.map(({ partition, inIsr }) => ({ partition, inIsr })),
+    };
+  });
+}
+
+/** Turns the leaders' /describe-replicas answers into the console's HW and lag columns. */
+export function consoleStats(
+  topic: string,
+  timeMs: number,
+  partitions: readonly { partition: number; leader: BrokerId }[],
+  answers: ReadonlyMap<BrokerId, DescribeReplicasResponse | Error>,
+): ConsoleStats {
+  return {
+    topic,
+    timeMs,
+    partitions: partitions.map(({ partition, leader }) => {
+      if (leader === NO_LEADER) return { partition, leader, error: 'offline' };
+      const answer = answers.get(leader);
+      if (answer === undefined) return { partition, leader, error: `leader B${leader} not asked` };
+      if (answer instanceof Error) {
+        // A TributaryError's code (BROKER_NOT_AVAILABLE, REQUEST_TIMED_OUT) reads better in a cell than its message.
+        const code = (answer as Error & { code?: unknown }).code;
+        return { partition, leader, error: `leader B${leader}: ${typeof code === 'string' ? code : answer.message}` };
+      }
+      const state = answer.partitions.find((s) => s.partition === partition);
+      if (state === undefined) return { partition, leader, error: `leader B${leader} does not report it yet` };
+      return {
+        partition,
+        leader,
+        highWatermark: state.highWatermark,
+        logEndOffset: state.logEndOffset,
+        lag: state.replicas
+          .filter((r) => r.brokerId !== leader)
+          .map((r) => ({ brokerId: r.brokerId, records: r.lagRecords, msSinceCaughtUp: r.lastCaughtUpMsAgo })),
+      };
+    }),
+  };
+}
