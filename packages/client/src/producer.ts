@@ -21,7 +21,8 @@ import {
   type RecordInput,
 } from '@tributary/protocol';
 import { ClusterClient, type ClientOptions } from './internal/cluster-client.ts';
-import { RecordAccumulator, partitionKey, recordSizeBound, type ProducerBatch, type ProducerIdentity, type RecordMetadata } from './internal/accumulator.ts';
+import { RecordAccumulator, recordSizeBound, type ProducerBatch, type ProducerIdentity, type RecordMetadata } from './internal/accumulator.ts';
+import { matchProduceAnswers } from './internal/produce-answers.ts';
 import { nextStickyPartition, partitionForKey } from './partitioner.ts';
 import { produceErrorAction, retryBackoffMs } from './retry.ts';
 
@@ -431,10 +432,10 @@ export class Producer {
   }
 
   private handleResponse(broker: number, batches: ProducerBatch[], response: ProduceResponse): void {
-    const answers = new Map<string, ProduceResponse['partitions'][number]>();
-    for (const p of response.partitions ?? []) answers.set(partitionKey(p.topic, p.partition), p);
-    for (const b of batches) {
-      const answer = answers.get(partitionKey(b.topic, b.partition));
+    const answers = matchProduceAnswers(batches, response.partitions);
+    for (let i = 0; i < batches.length; i++) {
+      const b = batches[i]!;
+      const answer = answers[i];
       if (!answer) {
         this.handleError(b, new TributaryError('UNKNOWN_SERVER_ERROR', `broker ${broker} did not answer for ${b.topic}-${b.partition}`), -1, broker);
       } else if (answer.error) {
