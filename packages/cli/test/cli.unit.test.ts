@@ -167,6 +167,29 @@ describe('commands against a cluster', () => {
     expect(r.err).toEqual(['acknowledged 0 records, 1 failed (topic demo, acks=all)', expect.stringMatching(/^error: MESSAGE_TOO_LARGE: failed to produce 1 record\(s\) to demo-0/)]);
   });
 
+  it('watch: in place on a terminal, frame after frame when piped, JSON lines with --json', async () => {
+    cluster.createTopic('demo', 3);
+    cluster.moveLeader('demo', 1, 2);
+    const tty = await cli(['watch', 'demo', '--iterations', '1', '--bootstrap', b], { isTTY: true });
+    expect(tty.code).toBe(0);
+    expect(tty.out[0]).toBe('\x1b[?25l\x1b[2J');
+    expect(tty.out[1]).toMatch(/^\x1b\[Htributary watch demo {2}127\.0\.0\.1:\d+ {2}\d\d:\d\d:\d\d\.\d{3} {2}brokers 3\/3 alive\x1b\[K\n/);
+    expect(tty.out[1]).toContain('  rack-1/B2  leads P1 P2  follows -\x1b[K');
+    expect(tty.out[1]!.endsWith('\x1b[J')).toBe(true);
+    expect(tty.out.at(-1)).toBe('\x1b[?25h');
+
+    const piped = await cli(['watch', 'demo', '--iterations', '2', '--interval-ms', '50', '--bootstrap', b]);
+    expect(piped.code).toBe(0);
+    expect(piped.out.filter((l) => l === '---')).toHaveLength(1);
+    expect(piped.out.filter((l) => l.startsWith('tributary watch demo'))).toHaveLength(2);
+    expect(piped.out).toContain('partitions needing attention: none');
+    expect(piped.out.some((l) => l.includes('\x1b'))).toBe(false);
+
+    const json = await cli(['watch', 'demo', '--iterations', '1', '--json', '--bootstrap', b]);
+    expect(JSON.parse(json.out[0]!)).toMatchObject({ problems: [], events: [] });
+    expect((await cli(['watch', '--iterations', '0', '--bootstrap', b])).code).toBe(2);
+  });
+
   it('cluster, brokers set-config and topics elect-leaders', async () => {
     const c = await cli(['cluster', '--bootstrap', b]);
     expect(c.out).toEqual([
