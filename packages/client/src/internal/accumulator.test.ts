@@ -114,4 +114,26 @@ describe('RecordAccumulator', () => {
     a.queue('t', 0).batches[0]!.succeed(40);
     expect(got).toEqual([40, 41, 42]);
   });
+  it('sends up to inflightBatchesMax batches of a partition in order, once one was acknowledged', () => {
+    const a = new RecordAccumulator({ batchSize: 100, batchSizeMax: 150, lingerMs: 5, inflightBatchesMax: 3 });
+    const id = { producerId: 7, producerEpoch: 0, generation: 1 };
+    for (let i = 0; i < 6; i++) a.append('t', 0, { value }, 0);
+    expect(a.queue('t', 0).batches).toHaveLength(6);
+    // Nothing acknowledged yet: one at a time (a new leader would accept any first sequence).
+    const [first] = a.drain(10, false, leaderOf, always).byBroker.get(0)!;
+    a.seal(first!, id);
+    expect(a.drain(10, false, leaderOf, always).byBroker.size).toBe(0);
+    a.complete(first!, true);
+    const sent = a.drain(10, false, leaderOf, always).byBroker.get(0)!;
+    expect(sent).toEqual(a.queue('t', 0).batches.slice(0, 3));
+    for (const b of sent) a.seal(b, id);
+    expect(sent.map((b) => b.baseSequence)).toEqual([1, 2, 3]);
+    // The oldest fails: it goes again before any batch not yet sent, with its own sequence.
+    a.requeue(sent[0]!, 10, 100);
+    expect(a.hasOlderUnfinished(sent[1]!)).toBe(true);
+    expect(a.hasOlderUnfinished(sent[0]!)).toBe(false);
+    const [again] = a.drain(200, false, leaderOf, always).byBroker.get(0)!;
+    expect(again).toBe(sent[0]);
+    expect(again!.baseSequence).toBe(1);
+  });
 });

@@ -3,11 +3,15 @@
 // the batches due for sending and groups them per leader broker so that each broker gets ONE
 // produce request. No I/O and no timers here: the caller passes the time and the leaders.
 //
-// Ordering: a partition has at most one batch in flight, so its batches reach the leader in
-// sequence order even across retries (a retried batch stays at the head of its queue and is
-// re-sent with the same bytes and sequence). While a partition waits for its in-flight batch, its
-// open batch keeps filling past `batchSize` up to `batchSizeMax`, so a busy partition sends fewer,
-// larger batches instead of queueing many small ones.
+// Ordering: a partition's batches are sent oldest first, up to `inflightBatchesMax` at a time
+// (Kafka's max.in.flight.requests.per.connection, at most 5: the leader remembers the last five
+// batches per producer). A batch that fails stays in its place in the queue and is re-sent with
+// the same bytes and sequence before any younger batch not yet in flight; a younger batch that
+// overtook it gets OUT_OF_ORDER_SEQUENCE_NUMBER and is retried behind it (the producer decides).
+// Until one batch of a partition has been acknowledged under the current producer id, only one
+// is in flight: a leader that does not know the producer yet would accept any first sequence.
+// While a partition is at its in-flight limit, its open batch keeps filling past `batchSize` up
+// to `batchSizeMax`, so a busy partition sends fewer, larger batches.
 
 import { BatchBuilder, TributaryError, type RecordInput } from '@tributary/protocol';
 
@@ -38,6 +42,10 @@ export class ProducerBatch {
   /** The producer-id generation the batch was sealed under (-1: not idempotent or unsealed). */
   producerGeneration = -1;
   attempts = 0;
+  /** Sent and not yet answered. */
+  inFlight = false;
+  /** The broker of the last failed attempt (-1: none). */
+  lastBroker = -1;
   lastError: TributaryError | undefined;
   /** Bytes counted against the producer's buffer memory. */
   bufferedBytes = 0;
@@ -91,9 +99,12 @@ export class ProducerBatch {
 export class PartitionQueue {
   readonly topic: string;
   readonly partition: number;
-  /** Oldest first; the head is the only one that may be in flight. */
+  /** Oldest first; in-flight batches are sent in this order. */
   readonly batches: ProducerBatch[] = [];
-  inFlight = false;
+  /** Batches of `batches` sent and not yet answered. */
+  inFlightCount = 0;
+  /** A batch succeeded under `generation`: the leader knows this producer's sequence here. */
+  acknowledged = false;
   /** Not before this time (retry backoff). */
   retryAtMs = 0;
   /** Next sequence number for this partition under `generation`. */
@@ -113,6 +124,8 @@ export interface AccumulatorOptions {
   batchSizeMax: number;
   /** A batch is due this long after its first record (Kafka's linger.ms). */
   lingerMs: number;
+  /** Batches in flight per partition (1..5). Default 1. */
+  inflightBatchesMax?: number;
 }
 
 export interface AppendResult {
@@ -207,11 +220,23 @@ export class RecordAccumulator {
     return { batch, opened, full: batch.builder.sizeInBytes >= this.options.batchSize, bytes };
   }
 
-  /** Whether the head batch of `q` should be sent now (ignoring leaders and in-flight limits). */
-  isDue(q: PartitionQueue, nowMs: number, flushing: boolean): boolean {
-    const head = q.batches[0];
-    if (head === undefined || q.inFlight || q.retryAtMs > nowMs) return false;
-    return head.sealed || flushing || q.batches.length > 1 || head.builder.sizeInBytes >= this.options.batchSize || nowMs - head.createdMs >= this.options.lingerMs;
+  /** How many batches of `q` may be in flight now. */
+  private inflightLimit(q: PartitionQueue): number {
+    return q.acknowledged ? Math.max(1, Math.min(5, this.options.inflightBatchesMax ?? 1)) : 1;
+  }
+
+  /** The oldest batch of `q` not in flight, if `q` may send another one. */
+  next(q: PartitionQueue): ProducerBatch | undefined {
+    if (q.inFlightCount >= this.inflightLimit(q)) return undefined;
+    const batches = q.batches;
+    for (let i = 0; i < batches.length; i++) if (!batches[i]!.inFlight) return batches[i];
+    return undefined;
+  }
+
+  /** Whether `batch` (from next(q)) should be sent now (ignoring leaders and broker limits). */
+  isDue(q: PartitionQueue, batch: ProducerBatch | undefined, nowMs: number, flushing: boolean): boolean {
+    if (batch === undefined || q.retryAtMs > nowMs) return false;
+    return batch.sealed || flushing || q.batches[q.batches.length - 1] !== batch || batch.builder.sizeInBytes >= this.options.batchSize || nowMs - batch.createdMs >= this.options.lingerMs;
   }
 
   /**
@@ -228,41 +253,49 @@ export class RecordAccumulator {
     // Batches not yet due ride along when their leader gets a request anyway: over HTTP a
     // request costs more than a smaller batch does.
     const notDue: { q: PartitionQueue; leader: number }[] = [];
-    const take = (q: PartitionQueue, head: ProducerBatch, leader: number): boolean => {
-      const size = head.encoded?.length ?? head.builder.sizeInBytes;
+    const take = (q: PartitionQueue, batch: ProducerBatch, leader: number): boolean => {
+      const size = batch.encoded?.length ?? batch.builder.sizeInBytes;
       const used = requestBytes.get(leader) ?? 0;
       if (used > 0 && used + size > requestBytesMax) return false;
       requestBytes.set(leader, used + size);
       let list = byBroker.get(leader);
       if (!list) byBroker.set(leader, (list = []));
-      list.push(head);
-      q.inFlight = true;
+      list.push(batch);
+      batch.inFlight = true;
+      q.inFlightCount++;
       return true;
     };
     for (const q of this.queues) {
-      const head = q.batches[0];
-      if (head === undefined || q.inFlight) continue;
-      const due = this.isDue(q, nowMs, flushing);
-      if (!due && q.retryAtMs > nowMs) {
-        nextDueMs = Math.min(nextDueMs, q.retryAtMs);
-        continue;
+      // Several batches of one partition may go in one request, oldest first.
+      for (;;) {
+        const batch = this.next(q);
+        if (batch === undefined) break;
+        const due = this.isDue(q, batch, nowMs, flushing);
+        if (!due && q.retryAtMs > nowMs) {
+          nextDueMs = Math.min(nextDueMs, q.retryAtMs);
+          break;
+        }
+        const leader = leaderOf(q.topic, q.partition);
+        if (leader === undefined) {
+          if (due) leaderMissing = true;
+          else nextDueMs = Math.min(nextDueMs, batch.createdMs + this.options.lingerMs);
+          break;
+        }
+        if (!due) {
+          notDue.push({ q, leader });
+          break;
+        }
+        if (!brokerAvailable(leader)) break;
+        if (!take(q, batch, leader)) {
+          nextDueMs = nowMs;
+          break;
+        }
       }
-      const leader = leaderOf(q.topic, q.partition);
-      if (leader === undefined) {
-        if (due) leaderMissing = true;
-        else nextDueMs = Math.min(nextDueMs, head.createdMs + this.options.lingerMs);
-        continue;
-      }
-      if (!due) {
-        notDue.push({ q, leader });
-        continue;
-      }
-      if (!brokerAvailable(leader)) continue;
-      if (!take(q, head, leader)) nextDueMs = nowMs;
     }
     for (const { q, leader } of notDue) {
-      const head = q.batches[0]!;
-      if (!byBroker.has(leader) || !take(q, head, leader)) nextDueMs = Math.min(nextDueMs, head.createdMs + this.options.lingerMs);
+      const batch = this.next(q);
+      if (batch === undefined) continue;
+      if (!byBroker.has(leader) || !take(q, batch, leader)) nextDueMs = Math.min(nextDueMs, batch.createdMs + this.options.lingerMs);
     }
     return { byBroker, leaderMissing, nextDueMs };
   }
@@ -281,6 +314,7 @@ export class RecordAccumulator {
     if (q.generation !== identity.generation) {
       q.generation = identity.generation;
       q.nextSequence = 0;
+      q.acknowledged = false;
     }
     batch.baseSequence = q.nextSequence;
     batch.producerGeneration = identity.generation;
@@ -290,8 +324,8 @@ export class RecordAccumulator {
     return batch.encoded;
   }
 
-  /** Removes a finished head batch and clears its partition's in-flight mark. */
-  complete(batch: ProducerBatch): void {
+  /** Removes a finished batch (acknowledged: `succeeded`) and clears its in-flight mark. */
+  complete(batch: ProducerBatch, succeeded = false): void {
     const q = this.queue(batch.topic, batch.partition);
     const index = q.batches.indexOf(batch);
     if (index >= 0) {
@@ -299,14 +333,50 @@ export class RecordAccumulator {
       this.batchCount--;
     }
     // The queue itself stays: it carries the partition's sequence numbers.
-    if (index === 0) q.inFlight = false;
+    if (batch.inFlight) {
+      batch.inFlight = false;
+      q.inFlightCount--;
+    }
+    if (succeeded && batch.producerGeneration >= 0 && batch.producerGeneration === q.generation) q.acknowledged = true;
   }
 
-  /** A sent head batch comes back for another attempt after `backoffMs`. */
+  /** A sent batch comes back for another attempt after `backoffMs`. */
   requeue(batch: ProducerBatch, nowMs: number, backoffMs: number): void {
     const q = this.queue(batch.topic, batch.partition);
-    q.inFlight = false;
-    q.retryAtMs = nowMs + backoffMs;
+    if (batch.inFlight) {
+      batch.inFlight = false;
+      q.inFlightCount--;
+    }
+    q.retryAtMs = Math.max(q.retryAtMs, nowMs + backoffMs);
+  }
+
+  /**
+   * Ends the backoff of partitions whose batch failed on a broker that no longer leads them, so
+   * the new leader is tried at once (Kafka's KIP-951). Returns whether any moved, and whether any
+   * partition still waits out a backoff after a failure on its (unchanged) leader.
+   */
+  retryOnNewLeaders(nowMs: number, leaderOf: (topic: string, partition: number) => number | undefined): { moved: boolean; waiting: boolean } {
+    let moved = false;
+    let waiting = false;
+    for (const q of this.queues) {
+      if (q.retryAtMs <= nowMs) continue;
+      const batch = this.next(q);
+      if (batch === undefined || batch.lastBroker < 0) continue;
+      const leader = leaderOf(q.topic, q.partition);
+      if (leader !== undefined && leader !== batch.lastBroker) {
+        q.retryAtMs = 0;
+        moved = true;
+      } else {
+        waiting = true;
+      }
+    }
+    return { moved, waiting };
+  }
+
+  /** Whether an older batch of the same partition is still unfinished (sequence gap is ours). */
+  hasOlderUnfinished(batch: ProducerBatch): boolean {
+    const q = this.queue(batch.topic, batch.partition);
+    return q.batches.indexOf(batch) > 0;
   }
 
   /**
@@ -316,7 +386,7 @@ export class RecordAccumulator {
   expire(nowMs: number, deliveryTimeoutMs: number): ProducerBatch[] {
     const expired: ProducerBatch[] = [];
     for (const q of this.queues) {
-      while (q.batches.length > 0 && !q.inFlight) {
+      while (q.batches.length > 0 && q.inFlightCount === 0) {
         const head = q.batches[0]!;
         if (nowMs - head.createdMs < deliveryTimeoutMs) break;
         q.batches.shift();
@@ -332,7 +402,7 @@ export class RecordAccumulator {
     let at = Infinity;
     for (const q of this.queues) {
       const head = q.batches[0];
-      if (head && !q.inFlight) at = Math.min(at, head.createdMs + deliveryTimeoutMs);
+      if (head && q.inFlightCount === 0) at = Math.min(at, head.createdMs + deliveryTimeoutMs);
     }
     return at;
   }
