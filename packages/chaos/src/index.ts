@@ -6,6 +6,8 @@ export type { FaultOp, FinalReadOp, History, HistoryEntry, Outcome, ReadOp, RunH
 export { FAULT_KINDS, DOCKER_ONLY_FAULTS, LAG_TIME_MAX_MS, buildSchedule, describeFault, parseFaults } from './schedule.ts';
 export type { FaultKind, ScheduledFault, ScheduleOptions, TargetRole } from './schedule.ts';
 export { LocalNemesis, partitionsOf, resolveRole } from './nemesis.ts';
+export { DockerNemesis, discoverDockerCluster } from './docker-nemesis.ts';
+export type { DockerCluster, DockerContainer } from './docker-nemesis.ts';
 export type { Nemesis } from './nemesis.ts';
 export { Workload, classifyFailure, INDETERMINATE_CODES } from './workload.ts';
 export { runChaos, ChaosUsageError, TOPIC_PARTITIONS, TOPIC_REPLICATION_FACTOR, TOPIC_MIN_ISR } from './run.ts';

@@ -11,6 +11,7 @@ import { Admin, Consumer, type TopicDescription } from '@tributary/client';
 import { localDown, localUp, processStatus, readState } from '@tributary/launcher';
 import { check, type CheckResult } from './checker.ts';
 import { HistoryRecorder, type FaultOp, type History } from './history.ts';
+import { discoverDockerCluster, DockerNemesis } from './docker-nemesis.ts';
 import { LocalNemesis, type Nemesis } from './nemesis.ts';
 import { DOCKER_ONLY_FAULTS, buildSchedule, describeFault, type FaultKind, type ScheduledFault } from './schedule.ts';
 import { Workload } from './workload.ts';
@@ -26,7 +27,10 @@ export interface ChaosRunOptions {
   faults: FaultKind[];
   producers: number;
   historyPath?: string;
-  /** Attach to the cluster running from this dir, or start one there. Default: a fresh temp dir. */
+  /**
+   * local: attach to the cluster running from this dir, or start one there (default: a fresh
+   * temp dir). docker: unused; the compose cluster is found by its labels.
+   */
   dataDir?: string;
   basePort?: number;
   /** Progress lines (the CLI prints them unless --json). */
@@ -65,33 +69,39 @@ export class ChaosUsageError extends Error {
 
 export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult> {
   const log = options.log ?? (() => {});
-  if (options.target === 'docker') {
-    throw new ChaosUsageError("--target docker is not yet supported: run with --target local (the default); network partitions and congestion (tc) need the docker target");
-  }
   const dockerOnly = options.faults.filter((f) => DOCKER_ONLY_FAULTS.includes(f));
-  if (dockerOnly.length > 0) throw new ChaosUsageError(`faults ${dockerOnly.join(', ')} need --target docker (not yet supported); the local target knows kill, pause, controller and majority`);
+  if (options.target === 'local' && dockerOnly.length > 0) throw new ChaosUsageError(`faults ${dockerOnly.join(', ')} need --target docker; the local target knows kill, pause, controller and majority`);
 
-  // The cluster: attach to one running from --data-dir, else start one.
-  let dataDir: string;
+  let dataDir = '';
   let started = false;
   let tempCreated = false;
-  const existing = options.dataDir ? readState(options.dataDir) : undefined;
-  if (options.dataDir && existing && existing.processes.some((p) => processStatus(p) !== 'stopped')) {
-    dataDir = resolve(options.dataDir);
-    log(`attaching to the cluster running from ${dataDir}`);
+  let bootstrap: string[];
+  let nemesis: Nemesis;
+  if (options.target === 'docker') {
+    // Attach to the compose cluster; it is never started or removed here.
+    const cluster = await discoverDockerCluster(process.env.TRIBUTARY_CHAOS_PROJECT || undefined);
+    log(`attaching to compose project ${cluster.project}: ${cluster.brokers.map((b) => b.name).join(', ')}, ${cluster.controller.name}`);
+    bootstrap = cluster.bootstrap;
+    nemesis = new DockerNemesis(cluster);
   } else {
-    dataDir = options.dataDir ? resolve(options.dataDir) : mkdtempSync(join(tmpdir(), 'tributary-chaos-'));
-    tempCreated = options.dataDir === undefined;
-    const basePort = options.basePort ?? (await freePortBlock(8));
-    log(`starting a controller and 6 brokers in ${dataDir} (ports ${basePort}…${basePort + 7})`);
-    await localUp({ dataDir, basePort, mode: 'detach', readyTimeoutMs: 120_000 });
-    started = true;
+    // The cluster: attach to one running from --data-dir, else start one.
+    const existing = options.dataDir ? readState(options.dataDir) : undefined;
+    if (options.dataDir && existing && existing.processes.some((p) => processStatus(p) !== 'stopped')) {
+      dataDir = resolve(options.dataDir);
+      log(`attaching to the cluster running from ${dataDir}`);
+    } else {
+      dataDir = options.dataDir ? resolve(options.dataDir) : mkdtempSync(join(tmpdir(), 'tributary-chaos-'));
+      tempCreated = options.dataDir === undefined;
+      const basePort = options.basePort ?? (await freePortBlock(8));
+      log(`starting a controller and 6 brokers in ${dataDir} (ports ${basePort}…${basePort + 7})`);
+      await localUp({ dataDir, basePort, mode: 'detach', readyTimeoutMs: 120_000 });
+      started = true;
+    }
+    bootstrap = readState(dataDir)!.layout.brokers.map((b) => `127.0.0.1:${b.port}`);
+    nemesis = new LocalNemesis(dataDir);
   }
-  const state = readState(dataDir)!;
-  const bootstrap = state.layout.brokers.map((b) => `127.0.0.1:${b.port}`);
   const admin = new Admin({ bootstrap, requestTimeoutMs: 10_000 });
   const recorder = new HistoryRecorder(options.historyPath);
-  const nemesis: Nemesis = new LocalNemesis(dataDir);
   let result: ChaosRunResult | undefined;
   let healed: string[] = [];
   try {

@@ -74,3 +74,14 @@ describe('classifyFailure', () => {
     expect(classifyFailure(new TributaryError('REQUEST_TIMED_OUT', 'delivery timeout ... after 0 attempt(s); no leader')).outcome.type).toBe('fail');
   });
 });
+
+describe('buildSchedule at the end of a run', () => {
+  it('does not cut a fault short to fit: a long pause stays longer than the lag rule', () => {
+    for (let seed = 0; seed < 50; seed++) {
+      for (const f of buildSchedule({ ...base, seed, durationMs: 60_000, faults: parseFaults('pause') })) {
+        if (f.action === 'pause' && f.long) expect(f.durationMs).toBeGreaterThan(LAG_TIME_MAX_MS);
+        if (f.action === 'pause' && !f.long) expect(f.durationMs).toBeLessThan(LAG_TIME_MAX_MS);
+      }
+    }
+  });
+});

@@ -118,8 +118,14 @@ export function buildSchedule(options: ScheduleOptions): ScheduledFault[] {
         fault = { id, atMs: at, durationMs: random.int(2000, 10_000), action, how: random.next() < 0.5 ? 'kill' : 'pause', partition };
         break;
     }
-    // A fault never outlasts the run: it is healed before the workload stops.
-    fault.durationMs = Math.max(500, Math.min(fault.durationMs, options.durationMs - 2000 - at));
+    // A fault never outlasts the run: it is healed before the workload stops. One that does not
+    // fit is not cut short (a "longer than 10 s" pause must be one), the schedule ends instead,
+    // unless it is the only fault of a short run.
+    const endMs = options.durationMs - 2000;
+    if (at + fault.durationMs > endMs) {
+      if (out.length > 0) break;
+      fault.durationMs = Math.max(500, endMs - at);
+    }
     out.push(fault);
     at += fault.durationMs + random.int(gapMin, gapMax);
   }

@@ -28,7 +28,7 @@ const chaosRun: Command = {
     'base-port': { type: 'string' },
   },
   flagHelp: [
-    '--target local|docker   local processes (default) or the compose cluster (not yet supported)',
+    '--target local|docker   local processes (default), or attach to the running compose cluster ($TRIBUTARY_CHAOS_PROJECT picks one)',
     '--duration D            how long the workload and the nemesis run: 120s, 2m, 90000ms (default 120s)',
     '--seed N                the schedule\'s seed: the same seed gives the same schedule (default: random, printed)',
     '--faults LIST           kill,pause,controller (local default); partition,congest need docker; majority lets a fault take two replicas of a partition',
@@ -92,7 +92,7 @@ const chaosRun: Command = {
     } else {
       ctx.io.out('');
       for (const line of renderReport(result.check)) ctx.io.out(line);
-      if (result.keptDataDir) ctx.io.out(`cluster data and logs kept in ${result.dataDir}`);
+      if (result.keptDataDir && result.dataDir) ctx.io.out(`cluster data and logs kept in ${result.dataDir}`);
       if (history) ctx.io.out(`history in ${history}; re-check with: tributary chaos check ${history}`);
       ctx.io.out(`replay the schedule with --seed ${result.seed}`);
     }
