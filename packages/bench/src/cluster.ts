@@ -3,10 +3,9 @@
 // given by --bootstrap (plus --data-dir when it is a launcher cluster, for kill/restart/RSS).
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { localDown, localUp, processStatus, readState, type ClusterStateFile, type ProcessRecord } from '@tributary/launcher';
+import { freePortBlock, localDown, localUp, processStatus, readState, type ClusterStateFile, type ProcessRecord } from '@tributary/launcher';
 
 export interface BenchCluster {
   bootstrap: string;
@@ -80,21 +79,4 @@ export function brokerRss(state: ClusterStateFile): Map<number, number> {
     if (rss !== undefined) out.set(p.brokerId, rss);
   }
   return out;
-}
-
-async function freePortBlock(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const ok = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base + i)));
-    if (ok.every(Boolean)) return base;
-  }
-  throw new Error(`no block of ${count} free ports found`);
-}
-
-function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }

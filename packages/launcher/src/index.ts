@@ -15,3 +15,4 @@ export {
   waitUntilReady,
 } from './local-cluster.ts';
 export type { ClusterStateFile, LocalCluster, LocalUpOptions, ProcessInfo, ProcessName, ProcessRecord } from './local-cluster.ts';
+export { freePortBlock } from './ports.ts';

@@ -2,7 +2,6 @@
 // random source that a seed replays, temp dirs and free ports.
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -85,20 +84,5 @@ export function tempDir(prefix = 'tributary-test-'): { dir: string; cleanup: () 
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A block of `count` consecutive free TCP ports on 127.0.0.1, for a local cluster's --base-port. */
-export async function freePortBlock(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const ok = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base + i)));
-    if (ok.every(Boolean)) return base;
-  }
-  throw new Error(`no block of ${count} free ports found`);
-}
-
-function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
+/** Free ports for a local cluster: the launcher's, so tests, bench and chaos pick them alike. */
+export { freePortBlock } from '@tributary/launcher';

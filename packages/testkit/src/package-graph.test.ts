@@ -19,7 +19,7 @@ const ALLOWED: Record<string, string[]> = {
   cli: ['chaos', 'client', 'launcher', 'protocol'],
   chaos: ['client', 'launcher', 'protocol'],
   bench: ['client', 'launcher', 'protocol'],
-  testkit: [],
+  testkit: ['launcher'],
   // Test-only packages: they drive the system from outside, like a user.
   e2e: ['cli', 'client', 'launcher', 'protocol', 'testkit', 'transport'],
   'e2e-containers': ['client', 'protocol', 'testkit', 'transport'],
