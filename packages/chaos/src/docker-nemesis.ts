@@ -80,7 +80,8 @@ export class DockerNemesis implements Nemesis {
   private readonly cluster: DockerCluster;
   private readonly heals = new Map<number, () => Promise<void>>();
   private readonly detached = new Map<string, Detached[]>();
-  private readonly congested = new Set<string>();
+  /** Host-side devices given a qdisc, per container. */
+  private readonly congestedDevs = new Map<string, string[]>();
   /** Containers stopped with SIGSTOP (the freezer failed). */
   private readonly stopped = new Set<string>();
 
@@ -179,7 +180,7 @@ export class DockerNemesis implements Nemesis {
       done.push(`reconnected ${c.name}`);
     }
     for (const c of [...this.cluster.brokers, this.cluster.controller]) {
-      if (this.congested.has(c.id)) {
+      if (this.congestedDevs.has(c.id)) {
         await this.uncongest(c).catch(() => undefined);
         done.push(`uncongested ${c.name}`);
       }
@@ -252,34 +253,41 @@ export class DockerNemesis implements Nemesis {
     this.detached.delete(c.id);
   }
 
-  /** The host side of the container's eth0 veth: the link whose index is eth0's iflink. */
-  private async hostVeth(c: DockerContainer): Promise<string> {
-    const pid = await sh('docker', ['inspect', '-f', '{{.State.Pid}}', c.id]);
-    const iflink = (await sh('cat', [`/proc/${pid}/root/sys/class/net/eth0/iflink`]).catch(() => sh('docker', ['exec', c.id, 'cat', '/sys/class/net/eth0/iflink']))).trim();
+  /**
+   * The host sides of the container's veths: the links whose index is an interface's iflink
+   * (eth0 normally; after a network disconnect + connect the interface may be eth1).
+   */
+  private async hostVeths(c: DockerContainer): Promise<string[]> {
+    const out = await sh('docker', ['exec', c.id, 'sh', '-c', 'for i in /sys/class/net/*; do [ "${i##*/}" = lo ] || cat "$i/iflink"; done']);
+    const iflinks = new Set(out.split('\n').map((l) => l.trim()).filter(Boolean));
     const links = await sh('ip', ['-o', 'link']);
+    const devs: string[] = [];
     for (const line of links.split('\n')) {
       const [index, rest] = line.split(': ');
-      if (index === iflink && rest) return rest.split('@')[0]!;
+      if (index !== undefined && iflinks.has(index) && rest) devs.push(rest.split('@')[0]!);
     }
-    throw new Error(`no host-side veth with index ${iflink} for ${c.name}`);
+    if (devs.length === 0) throw new Error(`no host-side veth for ${c.name} (iflinks ${[...iflinks].join(', ') || 'none'})`);
+    return devs;
   }
 
   private async congest(c: DockerContainer): Promise<string> {
-    const dev = await this.hostVeth(c);
-    try {
-      await sh('tc', ['qdisc', 'add', 'dev', dev, 'root', 'netem', 'delay', '300ms', 'rate', '1mbit', 'limit', '50']);
-      this.congested.add(c.id);
-      return `tc netem delay 300ms rate 1mbit on ${dev}`;
-    } catch {
-      await sh('tc', ['qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', '1mbit', 'burst', '32kbit', 'latency', '300ms']);
-      this.congested.add(c.id);
-      return `tc tbf rate 1mbit on ${dev} (no netem in this kernel)`;
+    const devs = await this.hostVeths(c);
+    this.congestedDevs.set(c.id, devs);
+    const how: string[] = [];
+    for (const dev of devs) {
+      try {
+        await sh('tc', ['qdisc', 'add', 'dev', dev, 'root', 'netem', 'delay', '300ms', 'rate', '1mbit', 'limit', '50']);
+        how.push(`tc netem delay 300ms rate 1mbit on ${dev}`);
+      } catch {
+        await sh('tc', ['qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', '1mbit', 'burst', '32kbit', 'latency', '300ms']);
+        how.push(`tc tbf rate 1mbit on ${dev} (no netem in this kernel)`);
+      }
     }
+    return how.join(', ');
   }
 
   private async uncongest(c: DockerContainer): Promise<void> {
-    const dev = await this.hostVeth(c);
-    await sh('tc', ['qdisc', 'del', 'dev', dev, 'root']).catch(() => undefined);
-    this.congested.delete(c.id);
+    for (const dev of this.congestedDevs.get(c.id) ?? []) await sh('tc', ['qdisc', 'del', 'dev', dev, 'root']).catch(() => undefined);
+    this.congestedDevs.delete(c.id);
   }
 }

@@ -85,3 +85,13 @@ describe('buildSchedule at the end of a run', () => {
     }
   });
 });
+
+describe('buildSchedule on the docker target', () => {
+  it('cuts off a whole rack only in majority mode', () => {
+    const plain = buildSchedule({ ...base, seed: 21, durationMs: 3_600_000, faults: parseFaults('partition,kill') });
+    expect(plain.some((f) => f.action === 'partition')).toBe(true);
+    expect(plain.some((f) => f.action === 'partition' && f.wholeRack)).toBe(false);
+    const harsh = buildSchedule({ ...base, seed: 21, durationMs: 3_600_000, faults: parseFaults('partition,majority') });
+    expect(harsh.some((f) => f.action === 'partition' && f.wholeRack)).toBe(true);
+  });
+});

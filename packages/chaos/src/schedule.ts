@@ -108,9 +108,12 @@ export function buildSchedule(options: ScheduleOptions): ScheduledFault[] {
       case 'controller':
         fault = { id, atMs: at, durationMs: random.int(2000, 10_000), action };
         break;
-      case 'partition':
-        fault = { id, atMs: at, durationMs: random.int(3000, 15_000), action, role: role(), partition, wholeRack: random.next() < 0.25 };
+      case 'partition': {
+        // A whole rack holds two replicas of some partitions (RF 3 over two racks): harsh mode only.
+        const rack = random.next() < 0.25;
+        fault = { id, atMs: at, durationMs: random.int(3000, 15_000), action, role: role(), partition, wholeRack: majority && rack };
         break;
+      }
       case 'congest':
         fault = { id, atMs: at, durationMs: random.int(5000, 20_000), action, role: 'follower', partition };
         break;
