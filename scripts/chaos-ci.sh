@@ -6,6 +6,8 @@
 # stage; the failing run's history is kept for `tributary chaos check FILE`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The pinned Node 24 (root devDependency `node`) first on PATH, as under `pnpm run`.
+export PATH="$PWD/node_modules/.bin:$PATH"
 
 seeds=${CHAOS_SEEDS:-"1 2"}
 duration=${CHAOS_DURATION:-90s}
@@ -26,7 +28,7 @@ for seed in $seeds; do
     const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
     const w = r.windows.map((x) => `${x.fault}:${x.unavailableMs === undefined ? "never" : (x.unavailableMs / 1000).toFixed(1) + "s"}`).join(" ");
     console.log(`seed ${r.seed}: ${r.sends.total} sends, ${r.acknowledged} acknowledged, availability ${(r.availability * 100).toFixed(1)}%, violations ${r.violations}, unseen ${r.counts.unseen}, faults ${r.windows.length} [${w}]`);
-  ' "$out/result-seed-$seed.json" 2>/dev/null || { echo "seed $seed: no result"; tail -20 "$out/log-seed-$seed.txt"; }
+  ' "$out/result-seed-$seed.json" 2>/dev/null || echo "seed $seed: no result"
   echo "    exit $code after $((SECONDS - started))s"
   if [ "$code" != 0 ]; then
     status=1
