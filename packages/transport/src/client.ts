@@ -2,8 +2,20 @@
 // call, and errors turned into TributaryErrors. Retries are the caller's business: only the caller
 // knows whether a request is safe to repeat.
 
+import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
-import { MSGPACK_CONTENT_TYPE, TributaryError, decodeMsgpack, encodeMsgpack, isErrorCode, type Endpoint } from '@tributary/protocol';
+import { MSGPACK_CONTENT_TYPE, TributaryError, decodeMsgpack, encodeMsgpackParts, isErrorCode, joinMsgpackParts, type Endpoint } from '@tributary/protocol';
+
+/**
+ * Bodies at least this large are written part by part (record batches as the caller holds them,
+ * no copy into an encoding buffer); smaller ones as one buffer.
+ */
+const STREAM_BODY_BYTES_MIN = 64 * 1024;
+
+/** Why a call was aborted by its own deadline (told apart from the caller's signal). */
+class DeadlineError extends Error {
+  override name = 'TimeoutError';
+}
 
 export interface RpcClientOptions {
   /** Connections kept to the peer. */
@@ -44,40 +56,60 @@ export class RpcClient {
    */
   async call<Res>(path: string, body: unknown, options: CallOptions = {}): Promise<Res> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    const signals = [AbortSignal.timeout(timeoutMs)];
-    if (options.signal) signals.push(options.signal);
-    const signal = AbortSignal.any(signals);
-    let response;
-    try {
-      response = await this.pool.request({
-        origin: undefined,
-        path,
-        method: 'POST',
-        headers: { 'content-type': MSGPACK_CONTENT_TYPE },
-        body: encodeMsgpack(body),
-        signal,
-      });
-    } catch (err) {
-      throw this.transportError(err, path, timeoutMs, signal);
+    // One controller and one timer per call (AbortSignal.timeout + AbortSignal.any cost a timer,
+    // weak references and listeners each, on every replica fetch).
+    const controller = new AbortController();
+    const signal = controller.signal;
+    // Unref'd like AbortSignal.timeout's: a deadline alone does not keep a process alive.
+    const timer = setTimeout(() => controller.abort(new DeadlineError(`deadline of ${timeoutMs} ms passed`)), timeoutMs).unref();
+    const outer = options.signal;
+    const onOuterAbort = (): void => controller.abort(outer!.reason);
+    if (outer !== undefined) {
+      if (outer.aborted) controller.abort(outer.reason);
+      else outer.addEventListener('abort', onOuterAbort, { once: true });
     }
+    const encoded = encodeMsgpackParts(body);
+    const streamed = encoded.parts.length > 1 && encoded.length >= STREAM_BODY_BYTES_MIN;
     let bytes: Buffer;
+    let statusCode: number;
     try {
-      bytes = Buffer.from(await response.body.arrayBuffer());
-    } catch (err) {
-      throw this.transportError(err, path, timeoutMs, signal);
+      let response;
+      try {
+        response = await this.pool.request({
+          origin: undefined,
+          path,
+          method: 'POST',
+          headers: streamed ? { 'content-type': MSGPACK_CONTENT_TYPE, 'content-length': String(encoded.length) } : { 'content-type': MSGPACK_CONTENT_TYPE },
+          // undici writes an iterable body chunk by chunk (its types list only single buffers and
+          // streams; lib/core/request.js accepts iterables).
+          body: streamed ? (encoded.parts as unknown as Readable) : joinMsgpackParts(encoded),
+          signal,
+        });
+      } catch (err) {
+        throw this.transportError(err, path, timeoutMs, signal);
+      }
+      statusCode = response.statusCode;
+      try {
+        bytes = Buffer.from(await response.body.arrayBuffer());
+      } catch (err) {
+        throw this.transportError(err, path, timeoutMs, signal);
+      }
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuterAbort);
     }
     let decoded: unknown;
     try {
       decoded = bytes.length === 0 ? {} : decodeMsgpack(bytes);
     } catch (err) {
-      throw new TributaryError('UNKNOWN_SERVER_ERROR', `${this.describe()}${path} answered ${response.statusCode} with a body that is not msgpack`, { cause: err });
+      throw new TributaryError('UNKNOWN_SERVER_ERROR', `${this.describe()}${path} answered ${statusCode} with a body that is not msgpack`, { cause: err });
     }
-    if (response.statusCode >= 200 && response.statusCode < 300) return decoded as Res;
+    if (statusCode >= 200 && statusCode < 300) return decoded as Res;
     const wire = decoded as { code?: unknown; message?: unknown };
     if (isErrorCode(wire.code)) {
       throw new TributaryError(wire.code, typeof wire.message === 'string' ? wire.message : undefined);
     }
-    throw new TributaryError('UNKNOWN_SERVER_ERROR', `${this.describe()}${path} answered HTTP ${response.statusCode}`);
+    throw new TributaryError('UNKNOWN_SERVER_ERROR', `${this.describe()}${path} answered HTTP ${statusCode}`);
   }
 
   /** GET returning text (health, metrics). */
