@@ -35,7 +35,7 @@ export function renderReport(result: CheckResult): string[] {
   ]);
   const lines = table([header, ...rows]);
   lines.push('');
-  lines.push(`sends: ${result.sends.total} (ok ${result.sends.ok}, definite failures ${result.sends.failed}, indeterminate ${result.sends.indeterminate}); availability ${(result.availability * 100).toFixed(1)}%`);
+  lines.push(`sends: ${result.sends.total} (ok ${result.sends.ok}, definite failures ${result.sends.failed}, indeterminate ${result.sends.indeterminate}); availability ${(result.availability * 100).toFixed(2)}%`);
   if (result.windows.length > 0) {
     lines.push('');
     lines.push(...table([

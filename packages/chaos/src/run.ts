@@ -26,6 +26,8 @@ export interface ChaosRunOptions {
   seed: number;
   faults: FaultKind[];
   producers: number;
+  /** A send not acknowledged within this fails (the producer's deliveryTimeoutMs). Default 10000. */
+  deliveryTimeoutMs?: number;
   historyPath?: string;
   /**
    * local: attach to the cluster running from this dir, or start one there (default: a fresh
@@ -113,7 +115,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     const startMs = Date.now();
     recorder.record({ kind: 'header', topic, partitions: TOPIC_PARTITIONS, seed: options.seed, durationMs: options.durationMs, faults: options.faults, target: options.target, startedMs: startMs, schedule });
 
-    const workload = new Workload({ bootstrap, topic, partitions: TOPIC_PARTITIONS, producers: options.producers, recorder });
+    const workload = new Workload({ bootstrap, topic, partitions: TOPIC_PARTITIONS, producers: options.producers, deliveryTimeoutMs: options.deliveryTimeoutMs ?? 10_000, recorder });
     workload.start();
     const injected: FaultOp[] = [];
     const progress = setInterval(() => log(`t+${((Date.now() - startMs) / 1000).toFixed(0)}s: ${workload.sendsStarted} sends, ${workload.acked} acknowledged`), 15_000);

@@ -40,7 +40,7 @@ export interface WorkloadOptions {
   producers: number;
   /** Sends outstanding per producer. Default 8. */
   inflightMax?: number;
-  /** Per-send delivery deadline (KIP-91). Default 30000. */
+  /** Per-send delivery deadline (KIP-91). Default 10000. */
   deliveryTimeoutMs?: number;
   recorder: HistoryRecorder;
   now?: () => number;
@@ -101,8 +101,8 @@ export class Workload {
       acks: 'all',
       idempotent: true,
       lingerMs: 2,
-      deliveryTimeoutMs: this.options.deliveryTimeoutMs ?? 30_000,
-      requestTimeoutMs: 10_000,
+      deliveryTimeoutMs: this.options.deliveryTimeoutMs ?? 10_000,
+      requestTimeoutMs: Math.min(10_000, this.options.deliveryTimeoutMs ?? 10_000),
     });
     const inflightMax = this.options.inflightMax ?? 8;
     const inflight = new Set<Promise<void>>();

@@ -23,6 +23,7 @@ const chaosRun: Command = {
     seed: { type: 'string' },
     faults: { type: 'string' },
     producers: { type: 'string' },
+    'delivery-timeout': { type: 'string' },
     history: { type: 'string' },
     'data-dir': { type: 'string' },
     'base-port': { type: 'string' },
@@ -33,6 +34,7 @@ const chaosRun: Command = {
     '--seed N                the schedule\'s seed: the same seed gives the same schedule (default: random, printed)',
     '--faults LIST           kill,pause,controller (local default); partition,congest need docker; majority lets a fault take two replicas of a partition',
     '--producers N           idempotent acks=all producers (default 4)',
+    '--delivery-timeout D    a send not acknowledged within D fails: indeterminate, or definite if never appended (default 10s)',
     '--history FILE          write every operation as JSON lines, for `tributary chaos check FILE`',
     '--data-dir DIR          attach to the local cluster running from DIR (or start one there); default: a fresh one in a temp dir',
     '--base-port N           ports of a cluster this command starts (default: a free block)',
@@ -57,6 +59,9 @@ const chaosRun: Command = {
       throw new UsageError((err as Error).message, ctx.command);
     }
     const producers = optionalIntArg(ctx.values.producers, '--producers', ctx.command, 1) ?? 4;
+    const deliveryText = (ctx.values['delivery-timeout'] as string | undefined) ?? '10s';
+    const deliveryTimeoutMs = parseDuration(deliveryText);
+    if (deliveryTimeoutMs === undefined || deliveryTimeoutMs < 1000) throw new UsageError(`--delivery-timeout must be at least 1s, got '${deliveryText}'`, ctx.command);
     const basePort = optionalIntArg(ctx.values['base-port'], '--base-port', ctx.command, 1024);
     const history = ctx.values.history as string | undefined;
     const dataDir = ctx.values['data-dir'] as string | undefined;
@@ -68,6 +73,7 @@ const chaosRun: Command = {
         seed,
         faults,
         producers,
+        deliveryTimeoutMs,
         ...(history ? { historyPath: history } : {}),
         ...(dataDir ? { dataDir } : {}),
         ...(basePort !== undefined ? { basePort } : {}),
