@@ -4,11 +4,10 @@
 // start to its end, and check the history.
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Admin, Consumer, type TopicDescription } from '@tributary/client';
-import { localDown, localUp, processStatus, readState } from '@tributary/launcher';
+import { freePortBlock, localDown, localUp, processStatus, readState } from '@tributary/launcher';
 import { check, type CheckResult } from './checker.ts';
 import { HistoryRecorder, type FaultOp, type History } from './history.ts';
 import { discoverDockerCluster, DockerNemesis } from './docker-nemesis.ts';
@@ -299,22 +298,4 @@ async function finalRead(bootstrap: string[], topic: string, partitions: Settled
     highWatermark: p.highWatermark === Number.MAX_SAFE_INTEGER ? -1 : p.highWatermark,
     records: records.get(p.partition)!,
   }));
-}
-
-/** A block of `count` consecutive free TCP ports on 127.0.0.1. */
-export async function freePortBlock(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const free = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base + i)));
-    if (free.every(Boolean)) return base;
-  }
-  throw new Error(`no block of ${count} free ports found`);
-}
-
-function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolvePort) => {
-    const server = createServer();
-    server.once('error', () => resolvePort(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolvePort(true)));
-  });
 }

@@ -70,6 +70,9 @@ describe('classifyFailure', () => {
     expect(classifyFailure(new TributaryError('NOT_ENOUGH_REPLICAS', 'delivery timeout: 1 record(s) not acknowledged within 30000 ms after 3 attempt(s)')).outcome.type).toBe('info');
     expect(classifyFailure(new TributaryError('REQUEST_TIMED_OUT', 'after 1 attempt(s)')).outcome.type).toBe('info');
     expect(classifyFailure(new TributaryError('BROKER_NOT_AVAILABLE', 'gone')).outcome.type).toBe('info');
+    // A fatal answer after earlier attempts: those may have been appended.
+    expect(classifyFailure(new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', 'failed to produce 1 record(s) to t-0 (attempt 3): x')).outcome.type).toBe('info');
+    expect(classifyFailure(new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', 'failed to produce 1 record(s) to t-0 (attempt 1): x'))).toEqual({ outcome: { type: 'fail', code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' }, attempts: 1 });
     // Never sent: cannot be in the log, whatever the code.
     expect(classifyFailure(new TributaryError('REQUEST_TIMED_OUT', 'delivery timeout ... after 0 attempt(s); no leader')).outcome.type).toBe('fail');
   });

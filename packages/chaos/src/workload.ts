@@ -26,8 +26,9 @@ export const INDETERMINATE_CODES: ReadonlySet<string> = new Set([
 export function classifyFailure(err: unknown): { outcome: Outcome; attempts?: number } {
   const code = err instanceof TributaryError ? err.code : (err as { code?: string })?.code ?? 'UNKNOWN_SERVER_ERROR';
   const message = (err as Error)?.message ?? '';
-  const match = /after (\d+) attempt/.exec(message);
-  const attempts = match ? Number(match[1]) : undefined;
+  // The producer says "after N attempt(s)" (delivery timeout) or "(attempt N)" (a fatal error).
+  const match = /after (\d+) attempt|\(attempt (\d+)\)/.exec(message);
+  const attempts = match ? Number(match[1] ?? match[2]) : undefined;
   const indeterminate = INDETERMINATE_CODES.has(code) || (attempts !== undefined && attempts > 1) || (attempts === undefined && /delivery timeout/.test(message));
   const outcome: Outcome = indeterminate && attempts !== 0 ? { type: 'info', code } : { type: 'fail', code };
   return attempts === undefined ? { outcome } : { outcome, attempts };
