@@ -93,3 +93,6 @@ TESTCONTAINERS_RYUK_DISABLED=true vitest run --project containers
 # --- 7. compose smoke ----------------------------------------------------------------------
 step "compose smoke test (scripts/compose-smoke.sh)"
 scripts/compose-smoke.sh
+
+step "chaos on the compose cluster (scripts/chaos-docker-ci.sh)"
+scripts/chaos-docker-ci.sh

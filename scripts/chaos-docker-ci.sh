@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# CI's docker chaos run (issue 6): the real compose.yaml (project tributary-chaos), then one
+# seeded Jepsen-style run with the docker-only faults — a broker cut off the network, congestion
+# on a follower's host-side veth — besides kill and pause. Any violation fails; `down -v` always.
+# Needs the image tributary:dev (built by .ci/docker.sh) and host ports 19090-19097 free.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+
+PROJECT=tributary-chaos
+export TRIBUTARY_CHAOS_PROJECT=$PROJECT
+if docker-compose version >/dev/null 2>&1; then COMPOSE=(docker-compose); else COMPOSE=(docker compose); fi
+COMPOSE+=(-p "$PROJECT" -f compose.yaml)
+seed=${CHAOS_DOCKER_SEED:-11}
+duration=${CHAOS_DOCKER_DURATION:-60s}
+out=${CHAOS_OUT:-/tmp/tributary-chaos-ci}
+mkdir -p "$out"
+trap '"${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || true' EXIT
+
+"${COMPOSE[@]}" up -d >/dev/null 2>&1
+init_id="$("${COMPOSE[@]}" ps -q init)"
+[ "$(timeout 120 docker wait "$init_id")" = 0 ] || { docker logs "$init_id" >&2; exit 1; }
+deadline=$((SECONDS + 90))
+until [ "$(docker ps --filter label=com.docker.compose.project=$PROJECT --filter health=healthy -q | wc -l)" = 7 ]; do
+  [ $SECONDS -lt $deadline ] || { echo "compose cluster not healthy in 90 s" >&2; "${COMPOSE[@]}" ps >&2; exit 1; }
+  sleep 1
+done
+
+history="$out/history-docker-seed-$seed.jsonl"
+echo "=== docker chaos seed $seed, $duration, faults kill,pause,partition,congest (history $history)"
+if node packages/cli/src/main.ts chaos --target docker --duration "$duration" --seed "$seed" \
+    --faults kill,pause,partition,congest --json --history "$history" >"$out/result-docker.json" 2>"$out/log-docker.txt"; then
+  node -e 'const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8")); console.log(`docker seed ${r.seed}: ${r.acknowledged} acknowledged, availability ${(r.availability * 100).toFixed(1)}%, violations ${r.violations}, faults ${r.windows.length}`);' "$out/result-docker.json"
+else
+  code=$?
+  tail -40 "$out/log-docker.txt"
+  echo "docker chaos run failed (exit $code); re-check with: node packages/cli/src/main.ts chaos check $history"
+  exit 1
+fi
