@@ -78,6 +78,25 @@ function writeState(state: ClusterStateFile): void {
   renameSync(`${path}.tmp`, path);
 }
 
+/** The last lines of a process's log, so a start-up failure says why without a second look. */
+function logTail(logFile: string, lines = 5): string {
+  try {
+    return readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).join(' | ');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/**
+ * Whether a process we may just have spawned has exited. With the child's handle, only its exit
+ * counts: between fork and exec its /proc cmdline is still ours, which processStatus would
+ * read as "not our process".
+ */
+function hasExited(record: ProcessRecord, child: ChildProcess | undefined): boolean {
+  if (child) return child.exitCode !== null || child.signalCode !== null;
+  return processStatus(record) === 'stopped';
+}
+
 /** 'running', 'paused' (SIGSTOP), or 'stopped'. Checks the command line so a reused pid is not ours. */
 export function processStatus(record: ProcessRecord): 'running' | 'paused' | 'stopped' {
   try {
@@ -190,7 +209,7 @@ export async function localUp(options: LocalUpOptions): Promise<LocalCluster> {
   startOne(controllerSpec(state));
   for (const broker of layout.brokers) startOne(brokerSpec(state, broker));
   try {
-    await waitUntilReady(state, options.readyTimeoutMs ?? 60_000);
+    await waitUntilReady(state, options.readyTimeoutMs ?? 60_000, children);
   } catch (err) {
     await localDown(dataDir).catch(() => undefined);
     throw err;
@@ -199,7 +218,7 @@ export async function localUp(options: LocalUpOptions): Promise<LocalCluster> {
 }
 
 /** Waits until the controller sees every broker alive and every broker answers /health. */
-export async function waitUntilReady(state: ClusterStateFile, timeoutMs: number): Promise<ClusterMetadata> {
+export async function waitUntilReady(state: ClusterStateFile, timeoutMs: number, children?: ReadonlyMap<ProcessName, ChildProcess>): Promise<ClusterMetadata> {
   const deadline = Date.now() + timeoutMs;
   const controller = new RpcClient({ host: '127.0.0.1', port: state.layout.controllerPort }, { timeoutMs: 2000 });
   const brokers = state.layout.brokers.map((b) => new RpcClient({ host: '127.0.0.1', port: b.port }, { timeoutMs: 2000 }));
@@ -207,8 +226,8 @@ export async function waitUntilReady(state: ClusterStateFile, timeoutMs: number)
   try {
     for (;;) {
       for (const p of state.processes) {
-        if (processStatus(p) === 'stopped') {
-          throw new LocalClusterError(`${p.name} exited during start-up; see ${p.logFile}`);
+        if (hasExited(p, children?.get(p.name))) {
+          throw new LocalClusterError(`${p.name} exited during start-up; see ${p.logFile}: ${logTail(p.logFile)}`);
         }
       }
       try {
@@ -328,19 +347,19 @@ export async function localRestart(dataDir: string, target: string, options: { k
   const spec = old.name === 'controller'
     ? controllerSpec(state)
     : brokerSpec(state, state.layout.brokers.find((b) => `broker-${b.id}` === old.name)!);
-  const { record } = startProcess(state, spec, { dataDir, mode: 'detach' });
+  const { record, child } = startProcess(state, spec, { dataDir, mode: 'detach' });
   state.processes = state.processes.map((p) => (p.name === record.name ? record : p));
   writeState(state);
-  await waitForHealth(record, options.readyTimeoutMs ?? 30_000);
+  await waitForHealth(record, options.readyTimeoutMs ?? 30_000, child);
   return record;
 }
 
-async function waitForHealth(record: ProcessRecord, timeoutMs: number): Promise<void> {
+async function waitForHealth(record: ProcessRecord, timeoutMs: number, child?: ChildProcess): Promise<void> {
   const client = new RpcClient({ host: '127.0.0.1', port: record.port }, { timeoutMs: 1000 });
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
-      if (processStatus(record) === 'stopped') throw new LocalClusterError(`${record.name} exited during start-up; see ${record.logFile}`);
+      if (hasExited(record, child)) throw new LocalClusterError(`${record.name} exited during start-up; see ${record.logFile}: ${logTail(record.logFile)}`);
       const health = await client.getText('/health').catch(() => ({ status: 0, text: '' }));
       if (health.status === 200) return;
       if (Date.now() > deadline) throw new LocalClusterError(`${record.name} not healthy after ${timeoutMs} ms; see ${record.logFile}`);
