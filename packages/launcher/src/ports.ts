@@ -1,16 +1,33 @@
 // Free ports for a local cluster that must not collide with another one (tests, benchmarks and
 // chaos runs start clusters side by side; the defaults 19090… are for the user's own cluster).
 
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
-/** The first port of a block of `count` consecutive free TCP ports on 127.0.0.1. */
+/**
+ * The first port of a block of `count` consecutive free TCP ports on 127.0.0.1, below the
+ * kernel's ephemeral range: a killed process's port must still be free when it restarts, and a
+ * port inside the ephemeral range can meanwhile be taken as the source port of some outgoing
+ * connection (the restarted controller would then fail with EADDRINUSE).
+ */
 export async function freePortBlock(count: number): Promise<number> {
+  const low = 10_000;
+  const high = Math.max(low + 1000, ephemeralRangeStart()) - count;
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const base = low + Math.floor(Math.random() * (high - low));
     const ok = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base + i)));
     if (ok.every(Boolean)) return base;
   }
   throw new Error(`no block of ${count} free ports found`);
+}
+
+function ephemeralRangeStart(): number {
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(first) && first > 1024 ? first : 32_768;
+  } catch {
+    return 32_768;
+  }
 }
 
 function isPortFree(port: number): Promise<boolean> {
