@@ -15,6 +15,7 @@ import {
   type RegisterBrokerResponse,
 } from '@tributary/protocol';
 import { RpcClient } from '@tributary/transport';
+import { sleep } from './internal/sleep.ts';
 
 export interface ChannelLogger {
   info(obj: object, msg: string): void;
@@ -83,7 +84,7 @@ export class ControllerChannel {
           return;
         } catch (err) {
           this.warnOnce('register', err);
-          await this.sleep(backoffMs);
+          await sleep(backoffMs, this.stop.signal);
           backoffMs = Math.min(BACKOFF_MAX_MS, backoffMs * 2);
         }
       }
@@ -95,7 +96,7 @@ export class ControllerChannel {
 
   private async heartbeatLoop(): Promise<void> {
     while (!this.stop.signal.aborted) {
-      await this.sleep(this.options.heartbeatIntervalMs);
+      await sleep(this.options.heartbeatIntervalMs, this.stop.signal);
       if (this.stop.signal.aborted) return;
       try {
         await this.client.call<HeartbeatResponse>('/broker/heartbeat', { brokerId: this.options.brokerId, brokerEpoch: this.brokerEpoch }, { timeoutMs: Math.max(1000, this.options.heartbeatIntervalMs * 4), signal: this.stop.signal });
@@ -128,7 +129,7 @@ export class ControllerChannel {
       } catch (err) {
         if (this.stop.signal.aborted) return;
         this.warnOnce('metadata', err);
-        await this.sleep(backoffMs);
+        await sleep(backoffMs, this.stop.signal);
         backoffMs = Math.min(BACKOFF_MAX_MS, backoffMs * 2);
       }
     }
@@ -156,20 +157,6 @@ export class ControllerChannel {
     if (this.warned.has(what)) return;
     this.warned.add(what);
     this.options.logger.warn({ err, controller: this.options.controller }, `controller ${what} failed; retrying`);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    const signal = this.stop.signal;
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
   }
 
   /** Stops the loops (in-flight polls are aborted) and closes the client. */

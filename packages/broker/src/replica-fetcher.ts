@@ -8,6 +8,7 @@ import { TributaryError, type BrokerId, type Endpoint, type ReplicaFetchRequest,
 import type { RpcClientPool } from '@tributary/transport';
 import type { Partition } from './partition.ts';
 import { TokenBucket } from './throttle.ts';
+import { sleep } from './internal/sleep.ts';
 
 export interface FetcherLogger {
   info(obj: object, msg: string): void;
@@ -34,19 +35,6 @@ const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 1000;
 /** A partition the leader refused (not leader, epoch) waits this long or until new metadata. */
 const PARTITION_ERROR_DELAY_MS = 500;
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 export class ReplicaFetcher {
   readonly leaderId: BrokerId;
