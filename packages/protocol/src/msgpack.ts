@@ -24,7 +24,7 @@ export function decodeMsgpack(bytes: Uint8Array): unknown {
  * socket without passing through an encoding buffer (msgpackr copies them into one that grows 4×
  * at a time, which made large answers allocate several times their size).
  */
-export const MSGPACK_INLINE_BYTES_MAX = 2048;
+export const MSGPACK_INLINE_BYTES_MAX = 8192;
 /** Size of the shared scratch buffer the small parts are written into (a new one when full). */
 const SCRATCH_BYTES = 64 * 1024;
 

@@ -2,15 +2,8 @@
 // call, and errors turned into TributaryErrors. Retries are the caller's business: only the caller
 // knows whether a request is safe to repeat.
 
-import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { MSGPACK_CONTENT_TYPE, TributaryError, decodeMsgpack, encodeMsgpackParts, isErrorCode, joinMsgpackParts, type Endpoint } from '@tributary/protocol';
-
-/**
- * Bodies at least this large are written part by part (record batches as the caller holds them,
- * no copy into an encoding buffer); smaller ones as one buffer.
- */
-const STREAM_BODY_BYTES_MIN = 64 * 1024;
 
 /** Why a call was aborted by its own deadline (told apart from the caller's signal). */
 class DeadlineError extends Error {
@@ -68,8 +61,10 @@ export class RpcClient {
       if (outer.aborted) controller.abort(outer.reason);
       else outer.addEventListener('abort', onOuterAbort, { once: true });
     }
-    const encoded = encodeMsgpackParts(body);
-    const streamed = encoded.parts.length > 1 && encoded.length >= STREAM_BODY_BYTES_MIN;
+    // One exact-size buffer (msgpackr's own would grow 4× at a time around large record batches).
+    // Not an iterable of the parts: undici writes those one syscall per part, which costs more
+    // than the copy once a request holds many small batches.
+    const payload = joinMsgpackParts(encodeMsgpackParts(body));
     let bytes: Buffer;
     let statusCode: number;
     try {
@@ -79,10 +74,8 @@ export class RpcClient {
           origin: undefined,
           path,
           method: 'POST',
-          headers: streamed ? { 'content-type': MSGPACK_CONTENT_TYPE, 'content-length': String(encoded.length) } : { 'content-type': MSGPACK_CONTENT_TYPE },
-          // undici writes an iterable body chunk by chunk (its types list only single buffers and
-          // streams; lib/core/request.js accepts iterables).
-          body: streamed ? (encoded.parts as unknown as Readable) : joinMsgpackParts(encoded),
+          headers: { 'content-type': MSGPACK_CONTENT_TYPE },
+          body: payload,
           signal,
         });
       } catch (err) {

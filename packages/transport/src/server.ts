@@ -16,10 +16,13 @@ import {
 } from '@tributary/protocol';
 
 /**
- * Answers at least this large are streamed part by part (record batches straight from the file
- * read, no copy into an encoding buffer); smaller ones are joined into one buffer.
+ * Answers at least this large whose parts average at least STREAM_PART_BYTES_MIN are streamed
+ * part by part (record batches straight from the file read, no copy into an encoding buffer).
+ * Others are joined into one buffer: the socket takes each streamed part in a write of its own,
+ * which costs more than the copy when an answer holds many small batches (1000 partitions).
  */
 const STREAM_ANSWER_BYTES_MIN = 64 * 1024;
+const STREAM_PART_BYTES_MIN = 32 * 1024;
 
 /** The parts of a msgpack answer, pushed all at once (the socket writes them out in order). */
 class PartsReadable extends Readable {
@@ -42,7 +45,9 @@ class PartsReadable extends Readable {
 /** The reply serializer: msgpack, as one buffer or (large answers) as a stream of its parts. */
 function serializeMsgpack(reply: FastifyReply, payload: unknown): Buffer | Readable {
   const encoded = encodeMsgpackParts(payload);
-  if (encoded.parts.length === 1 || encoded.length < STREAM_ANSWER_BYTES_MIN) return joinMsgpackParts(encoded);
+  if (encoded.parts.length === 1 || encoded.length < STREAM_ANSWER_BYTES_MIN || encoded.parts.length * STREAM_PART_BYTES_MIN > encoded.length) {
+    return joinMsgpackParts(encoded);
+  }
   reply.header('content-length', encoded.length);
   return new PartsReadable(encoded);
 }

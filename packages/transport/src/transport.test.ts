@@ -82,8 +82,8 @@ describe('msgpack over HTTP with large binary parts', () => {
 
   beforeAll(async () => {
     app = createMsgpackServer({ bodyLimitBytes: 8 * 1024 * 1024 });
-    // Large bodies and answers travel as parts (an iterable body, a streamed answer with a
-    // content-length): the bytes must arrive whole and in order, and the caller's signal still aborts.
+    // Large answers travel as parts (a streamed answer with a content-length): the bytes must
+    // arrive whole and in order, and the caller's signal still aborts.
     app.post('/echo', async (request) => {
       const body = asBody(request.body);
       return { blobs: body.blobs, tail: 'end' };
