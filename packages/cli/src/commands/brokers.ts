@@ -2,8 +2,12 @@
 
 import { UsageError, intArg, stringList, type Command } from '../command.ts';
 
-/** Broker configs the cluster understands; others are refused here, before any request. */
-export const BROKER_CONFIGS = ['follower.replication.throttled.rate', 'leader.replication.throttled.rate'] as const;
+/**
+ * Broker configs the cluster understands; others are refused here, before any request. Only the
+ * follower-side throttle exists (the follower's fetcher limits itself); the controller refuses
+ * any other name.
+ */
+export const BROKER_CONFIGS = ['follower.replication.throttled.rate'] as const;
 
 export const brokersSetConfig: Command = {
   path: ['brokers', 'set-config'],
