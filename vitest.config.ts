@@ -17,6 +17,7 @@ export default defineConfig({
         test: {
           name: 'int',
           include: ['packages/*/test/**/*.int.test.ts'],
+          globalSetup: ['packages/e2e/test/global-setup.ts'],
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 120_000,
