@@ -58,6 +58,17 @@ describe('varints', () => {
     );
   });
 
+  it('round-trip every value of the one- and two-byte fast paths', () => {
+    const buf = Buffer.alloc(10);
+    const cursor = { value: 0, pos: 0 };
+    for (let n = -9000; n <= 9000; n++) {
+      const end = writeVarint(buf, 0, n);
+      cursor.pos = 0;
+      readVarint(buf, end, cursor);
+      if (cursor.value !== n || cursor.pos !== end) throw new Error(`varint ${n} read back as ${cursor.value} at ${cursor.pos}`);
+    }
+  });
+
   it('give CORRUPT_MESSAGE, not RangeError, when cut short', () => {
     const buf = Buffer.alloc(10);
     const end = writeVarint(buf, 0, 2 ** 40);

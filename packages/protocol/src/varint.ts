@@ -47,6 +47,24 @@ export interface VarintCursor {
  */
 export function readVarint(buf: Buffer, end: number, cursor: VarintCursor): void {
   let pos = cursor.pos;
+  // Fast path: most varints in a record (lengths of small fields, deltas) fit in one byte.
+  if (pos < end) {
+    const first = buf[pos]!;
+    if (first < 0x80) {
+      cursor.value = (first >>> 1) ^ -(first & 1);
+      cursor.pos = pos + 1;
+      return;
+    }
+    if (pos + 1 < end) {
+      const second = buf[pos + 1]!;
+      if (second < 0x80) {
+        const z = (first & 0x7f) | (second << 7);
+        cursor.value = (z >>> 1) ^ -(z & 1);
+        cursor.pos = pos + 2;
+        return;
+      }
+    }
+  }
   let z = 0;
   let scale = 1;
   for (let i = 0; ; i++) {
