@@ -197,7 +197,12 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
     console.log(`restart: broker 0 back in the ISR [${rejoined.isr}] after ${Date.now() - restartedAt} ms`);
     // Preferred leader election (auto.leader.rebalance.enable) hands P0 back to broker 0.
     await eventually(async () => (await partition0('failover')).leader === 0, { timeoutMs: 30_000, intervalMs: 250 });
-    const verbose = await leaderLeo();
+    // A new leader knows a follower's LEO only from its first fetch in the new leader epoch
+    // (-1 until then): wait for both followers to have fetched, then compare.
+    const verbose = await eventually(async () => {
+      const v = await leaderLeo();
+      return (v.replicaStates ?? []).every((r) => r.logEndOffset === v.logEndOffset) ? v : false;
+    }, { timeoutMs: 15_000, intervalMs: 200 });
     expect(verbose.replicaStates?.map((r) => r.brokerId).sort()).toEqual([0, 1, 3]);
     for (const r of verbose.replicaStates ?? []) expect(r.logEndOffset, `replica ${r.brokerId} LEO`).toBe(verbose.logEndOffset);
     // Read back from broker 0 as leader: its log is complete.
