@@ -1,0 +1,71 @@
+// Summarises V8 .cpuprofile files (from `node --cpu-prof`): self time per function, and per
+// file/package, across every profile given. Used to find the per-record costs behind `pnpm bench`.
+//
+//   node scripts/cpuprofile-top.ts [--top N] [--by function|file] [--last SECONDS] [--callers NAME] FILE.cpuprofile…
+
+import { readFileSync } from 'node:fs';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const args = process.argv.slice(2);
+let top = 40;
+let by: 'function' | 'file' = 'function';
+/** With --callers NAME: self time of functions named NAME, split by their caller chain (3 deep). */
+let callersOf: string | undefined;
+/** With --last S: only the last S seconds of each profile (the measured phase, not start-up). */
+let lastSeconds = Infinity;
+const files: string[] = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--top') top = Number(args[++i]);
+  else if (args[i] === '--by') by = args[++i] as 'function' | 'file';
+  else if (args[i] === '--callers') callersOf = args[++i];
+  else if (args[i] === '--last') lastSeconds = Number(args[++i]);
+  else files.push(args[i]!);
+}
+if (files.length === 0) {
+  console.error('usage: node scripts/cpuprofile-top.ts [--top N] [--by function|file] [--last SECONDS] [--callers NAME] FILE.cpuprofile…');
+  process.exit(2);
+}
+
+const selfUs = new Map<string, number>();
+let totalUs = 0;
+for (const file of files) {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, ProfileNode>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n);
+  const label = (n: ProfileNode): string => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(packages|node_modules)\//, '')}:${n.callFrame.lineNumber + 1}`;
+  const spanUs = profile.timeDeltas.reduce((a, b) => a + b, 0);
+  let atUs = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i]!)!;
+    const dt = profile.timeDeltas[i] ?? 0;
+    atUs += dt;
+    if (spanUs - atUs > lastSeconds * 1e6) continue;
+    totalUs += dt;
+    const { functionName, url, lineNumber } = node.callFrame;
+    if (callersOf !== undefined) {
+      if (functionName !== callersOf) continue;
+      const chain: string[] = [];
+      for (let p = parent.get(node.id); p !== undefined && chain.length < 3; p = parent.get(p.id)) chain.push(label(p));
+      const key = chain.join(' < ');
+      selfUs.set(key, (selfUs.get(key) ?? 0) + dt);
+      continue;
+    }
+    const short = url.replace(/^file:\/\/.*?node_modules\/\.pnpm\/([^/]+)\/node_modules\//, 'pkg:').replace(/^file:\/\/.*?\/packages\//, '');
+    const key = by === 'file' ? (short.startsWith('pkg:') ? short.split('/')[0]! : short || functionName) : `${functionName || '(anonymous)'} ${short}:${lineNumber + 1}`;
+    selfUs.set(key, (selfUs.get(key) ?? 0) + dt);
+  }
+}
+const rows = [...selfUs.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
+console.log(`total ${(totalUs / 1e6).toFixed(2)} s sampled over ${files.length} profile(s)`);
+for (const [key, us] of rows) console.log(`${((100 * us) / totalUs).toFixed(1).padStart(5)} %  ${(us / 1e3).toFixed(0).padStart(7)} ms  ${key}`);
