@@ -23,6 +23,7 @@ import {
 import { ClusterClient, type ClientOptions } from './internal/cluster-client.ts';
 import { RecordAccumulator, recordSizeBound, type ProducerBatch, type ProducerIdentity, type RecordMetadata } from './internal/accumulator.ts';
 import { matchProduceAnswers } from './internal/produce-answers.ts';
+import { Fifo } from './internal/fifo.ts';
 import { nextStickyPartition, partitionForKey } from './partitioner.ts';
 import { produceErrorAction, retryBackoffMs } from './retry.ts';
 
@@ -116,7 +117,7 @@ export class Producer {
   /** Sends waiting for their topic's metadata, per topic, in order. */
   private readonly waitingForTopic = new Map<string, PendingSend[]>();
   /** Sends waiting for buffer memory, in order. */
-  private readonly waitingForMemory: PendingSend[] = [];
+  private readonly waitingForMemory = new Fifo<PendingSend>();
   private readonly stickyPartition = new Map<string, number>();
   private readonly inflightPerBroker = new Map<number, number>();
   private readonly inflightRequests = new Map<Promise<void>, InflightProduce>();

@@ -24,6 +24,22 @@ describe('RecordAccumulator', () => {
     expect(batches.reduce((n, b) => n + b.recordCount, 0)).toBe(61);
   });
 
+  it('reports a batch full once, on the record that reached batchSize, not on every record after', () => {
+    const a = acc({ batchSize: 1000, batchSizeMax: 4000 });
+    const fullAt: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const r = a.append('t', 0, { value }, 0);
+      if (r.full) fullAt.push(i);
+    }
+    // ~120 bytes a record: the first batch reaches 1000 bytes at its 8th or 9th record and keeps
+    // filling to 4000; the record that opens the second batch is not "full" on its own.
+    expect(a.queue('t', 0).batches).toHaveLength(1);
+    expect(fullAt).toHaveLength(1);
+    expect(a.queue('t', 0).batches[0]!.builder.sizeInBytes).toBeGreaterThan(1000);
+    const big = acc({ batchSize: 100 });
+    expect(big.append('t', 0, { value }, 0).full).toBe(true);
+  });
+
   it('holds a batch for lingerMs unless it is full or a flush is on', () => {
     const a = acc();
     a.append('t', 0, { value }, 100);

@@ -132,7 +132,11 @@ export interface AppendResult {
   batch: ProducerBatch;
   /** A new batch was opened for this record. */
   opened: boolean;
-  /** The batch has reached batchSize. */
+  /**
+   * This record made the batch reach batchSize (only the record that crossed it: a batch that
+   * keeps filling past batchSize while its partition is at the in-flight limit reports it once,
+   * so the sticky partitioner moves on once per batch, not once per record).
+   */
   full: boolean;
   /** Bytes this record added. */
   bytes: number;
@@ -217,7 +221,8 @@ export class RecordAccumulator {
     batch.bufferedBytes += bytes;
     if (resolve) batch.resolves.push(resolve);
     if (reject) batch.rejects.push(reject);
-    return { batch, opened, full: batch.builder.sizeInBytes >= this.options.batchSize, bytes };
+    const batchSize = this.options.batchSize;
+    return { batch, opened, full: batch.builder.sizeInBytes >= batchSize && (opened || before < batchSize), bytes };
   }
 
   /** How many batches of `q` may be in flight now. */
