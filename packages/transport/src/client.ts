@@ -2,6 +2,7 @@
 // call, and errors turned into TributaryErrors. Retries are the caller's business: only the caller
 // knows whether a request is safe to repeat.
 
+import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { MSGPACK_CONTENT_TYPE, TributaryError, decodeMsgpack, encodeMsgpackParts, isErrorCode, joinMsgpackParts, type Endpoint } from '@tributary/protocol';
 
@@ -83,7 +84,7 @@ export class RpcClient {
       }
       statusCode = response.statusCode;
       try {
-        bytes = Buffer.from(await response.body.arrayBuffer());
+        bytes = await readBody(response.body);
       } catch (err) {
         throw this.transportError(err, path, timeoutMs, signal);
       }
@@ -159,6 +160,24 @@ export class RpcClientPool {
     this.clients.clear();
     await Promise.all(clients.map((c) => c.close()));
   }
+}
+
+/**
+ * The whole body as one Buffer. A body that arrived in one socket read is that chunk itself (a
+ * view of the read, which is never reused); a longer one is joined once. undici's arrayBuffer()
+ * copies even a single chunk, which cost followers a copy of every fetched byte.
+ */
+function readBody(body: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    body.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      length += chunk.length;
+    });
+    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length)));
+    body.once('error', reject);
+  });
 }
 
 function formatHost(host: string): string {

@@ -77,13 +77,19 @@ export function createMsgpackServer(options: MsgpackServerOptions = {}): Msgpack
   }) as unknown as FastifyInstance;
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(MSGPACK_CONTENT_TYPE, { parseAs: 'buffer' }, (_req, body, done) => {
-    if ((body as Buffer).length === 0) return done(null, {});
-    try {
-      done(null, decodeMsgpack(body as Buffer));
-    } catch (err) {
-      done(new TributaryError('INVALID_REQUEST', `body is not valid msgpack: ${(err as Error).message}`) as never, undefined);
-    }
+  const bodyLimit = app.initialConfig.bodyLimit!;
+  // The body is read here rather than with parseAs 'buffer': fastify copies even a body that
+  // arrived as one chunk, and Node's HTTP parser already hands each chunk over as a copy of its own.
+  app.addContentTypeParser(MSGPACK_CONTENT_TYPE, (request, payload, done) => {
+    readBody(request, payload, bodyLimit, (err, body) => {
+      if (err !== undefined) return done(err as never, undefined);
+      if (body!.length === 0) return done(null, {});
+      try {
+        done(null, decodeMsgpack(body!));
+      } catch (decodeErr) {
+        done(new TributaryError('INVALID_REQUEST', `body is not valid msgpack: ${(decodeErr as Error).message}`) as never, undefined);
+      }
+    });
   });
   // Anything else (JSON, text, forms) is refused up front with a clear code.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, _body, done) => {
@@ -123,6 +129,43 @@ export function createMsgpackServer(options: MsgpackServerOptions = {}): Msgpack
   });
 
   return app;
+}
+
+/** Collects a request body of at most `limit` bytes: one chunk as it is, several joined once. */
+function readBody(request: FastifyRequest, payload: NodeJS.ReadableStream, limit: number, done: (err: Error | undefined, body?: Buffer) => void): void {
+  const declared = Number(request.headers['content-length']);
+  if (declared > limit) return done(bodyTooLarge());
+  const chunks: Buffer[] = [];
+  let length = 0;
+  const onData = (chunk: Buffer): void => {
+    length += chunk.length;
+    if (length > limit) {
+      cleanup();
+      // Drain the rest so the connection can carry the error answer.
+      payload.resume();
+      return done(bodyTooLarge());
+    }
+    chunks.push(chunk);
+  };
+  const onEnd = (err?: Error): void => {
+    cleanup();
+    if (err) return done(Object.assign(err, { statusCode: 400 }));
+    if (!Number.isNaN(declared) && declared !== length) return done(Object.assign(new Error(`body of ${length} bytes does not match content-length ${declared}`), { statusCode: 400 }));
+    done(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length));
+  };
+  const cleanup = (): void => {
+    payload.removeListener('data', onData);
+    payload.removeListener('end', onEnd);
+    payload.removeListener('error', onEnd);
+  };
+  payload.on('data', onData);
+  payload.on('end', onEnd);
+  payload.on('error', onEnd);
+  payload.resume();
+}
+
+function bodyTooLarge(): Error {
+  return Object.assign(new Error('request body too large'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 });
 }
 
 function sendError(reply: FastifyReply, err: TributaryError, status?: number): FastifyReply {

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MSGPACK_CONTENT_TYPE, TributaryError, decodeMsgpack, encodeMsgpack, asBody, intField } from '@tributary/protocol';
 import { createMsgpackServer, type MsgpackServer } from './server.ts';
@@ -54,6 +55,28 @@ describe('msgpack over HTTP', () => {
     expect(decodeMsgpack(big.rawPayload)).toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
     const missing = await app.inject({ method: 'POST', url: '/nope', headers: { 'content-type': MSGPACK_CONTENT_TYPE }, payload: encodeMsgpack({}) });
     expect(missing.statusCode).toBe(404);
+  });
+
+  it('refuses a streamed (chunked) body that grows past the limit, and keeps serving', async () => {
+    const { port } = app.server.address() as { port: number };
+    const answer = await new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/echo', headers: { 'content-type': MSGPACK_CONTENT_TYPE } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      // No content-length: the limit is only found out while reading, chunk by chunk.
+      const body = encodeMsgpack({ n: 1, blob: Buffer.alloc(3000) });
+      for (let i = 0; i < body.length; i += 500) req.write(body.subarray(i, i + 500));
+      req.end();
+    });
+    expect(answer.status).toBe(413);
+    expect(decodeMsgpack(answer.body)).toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
+    // A body in several chunks under the limit is joined whole.
+    const blob = Buffer.from(Array.from({ length: 900 }, (_, i) => i & 0xff));
+    const res = await client.call<{ n: number; blob: Buffer }>('/echo', { n: 2, blob });
+    expect(Buffer.from(res.blob)).toEqual(blob);
   });
 
   it('reports an unexpected server error as UNKNOWN_SERVER_ERROR and keeps serving', async () => {
