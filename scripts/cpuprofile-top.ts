@@ -1,7 +1,7 @@
 // Summarises V8 .cpuprofile files (from `node --cpu-prof`): self time per function, and per
 // file/package, across every profile given. Used to find the per-record costs behind `pnpm bench`.
 //
-//   node scripts/cpuprofile-top.ts [--top N] [--by function|file] [--last SECONDS] [--callers NAME] FILE.cpuprofile…
+//   node scripts/cpuprofile-top.ts [--top N] [--by function|file] [--last SECONDS] [--callers NAME] [--inclusive] FILE.cpuprofile…
 
 import { readFileSync } from 'node:fs';
 
@@ -23,16 +23,19 @@ let by: 'function' | 'file' = 'function';
 let callersOf: string | undefined;
 /** With --last S: only the last S seconds of each profile (the measured phase, not start-up). */
 let lastSeconds = Infinity;
+/** With --inclusive: time under each function (itself and what it calls), not self time. */
+let inclusive = false;
 const files: string[] = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--top') top = Number(args[++i]);
   else if (args[i] === '--by') by = args[++i] as 'function' | 'file';
   else if (args[i] === '--callers') callersOf = args[++i];
   else if (args[i] === '--last') lastSeconds = Number(args[++i]);
+  else if (args[i] === '--inclusive') inclusive = true;
   else files.push(args[i]!);
 }
 if (files.length === 0) {
-  console.error('usage: node scripts/cpuprofile-top.ts [--top N] [--by function|file] [--last SECONDS] [--callers NAME] FILE.cpuprofile…');
+  console.error('usage: node scripts/cpuprofile-top.ts [--top N] [--by function|file] [--last SECONDS] [--callers NAME] [--inclusive] FILE.cpuprofile…');
   process.exit(2);
 }
 
@@ -53,6 +56,16 @@ for (const file of files) {
     if (spanUs - atUs > lastSeconds * 1e6) continue;
     totalUs += dt;
     const { functionName, url, lineNumber } = node.callFrame;
+    if (inclusive) {
+      const seen = new Set<string>();
+      for (let n: ProfileNode | undefined = node; n !== undefined; n = parent.get(n.id)) {
+        const key = label(n);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        selfUs.set(key, (selfUs.get(key) ?? 0) + dt);
+      }
+      continue;
+    }
     if (callersOf !== undefined) {
       if (functionName !== callersOf) continue;
       const chain: string[] = [];
