@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import { assert, BATCH_HEADER_SIZE, checkBatchCrc, LOG_OVERHEAD, type BatchHeader } from '@tributary/protocol';
 import { readFully, storageError, writeFully, type StorageFs } from './fs.ts';
 import { INT32_MAX, SegmentIndex } from './segment-index.ts';
+import { RecentBatches } from './recent-batches.ts';
 
 const LOG_SUFFIX = '.log';
 const INDEX_SUFFIX = '.index';
@@ -90,6 +91,8 @@ export class Segment {
   /** Set by openExisting when there was no .index file beside the .log. */
   private indexWasMissing = false;
   private bytesSinceIndexEntry = 0;
+  /** The batches appended since open (the last few): tail reads find theirs without a pread. */
+  private readonly recent = new RecentBatches();
 
   private constructor(dir: string, baseOffset: number, fs: StorageFs, fd: number, index: SegmentIndex) {
     this.baseOffset = baseOffset;
@@ -168,6 +171,7 @@ export class Segment {
       this.bytesSinceIndexEntry = 0;
     }
     this.bytesSinceIndexEntry += size;
+    this.recent.push({ position, size, baseOffset, lastOffset, maxTimestamp, epoch });
     this.size = position + size;
     this.nextOffset = lastOffset + 1;
     this.lastEpoch = epoch;
@@ -215,6 +219,8 @@ export class Segment {
    */
   findBatch(offset: number, indexIntervalBytes: number): BatchSummary | undefined {
     if (offset >= this.nextOffset || this.size === 0) return undefined;
+    const recent = this.recent.find(offset);
+    if (recent !== undefined) return recent;
     const scratch = Buffer.allocUnsafe(BATCH_HEADER_SIZE);
     for (let attempt = 0; ; attempt++) {
       const hint = this.index.lookup(Math.max(0, offset - this.baseOffset));
@@ -335,6 +341,7 @@ export class Segment {
   recover(expectedOffset: number, indexIntervalBytes: number, check: (batch: BatchSummary) => string | undefined): SegmentRecovery {
     const fileSize = this.size;
     this.index.reset();
+    this.recent.clear();
     let chunk = Buffer.allocUnsafe(Math.min(SCAN_CHUNK_BYTES, Math.max(fileSize, BATCH_HEADER_SIZE)));
     let chunkStart = 0;
     let chunkLength = 0;
@@ -422,6 +429,7 @@ export class Segment {
     try {
       this.fs.ftruncateSync(this.fd, batch.position);
       this.index.truncateToPosition(batch.position);
+      this.recent.truncateToPosition(batch.position);
     } catch (err) {
       throw storageError(`truncating ${this.logPath}`, err);
     }
