@@ -54,19 +54,24 @@ export class CheckpointFile {
     });
   }
 
-  /** Atomically replaces the file with these entries (temp file, fsync, rename, fsync dir). */
-  writeLines(entries: readonly string[][]): void {
+  /**
+   * Atomically replaces the file with these entries (temp file, fsync, rename, fsync dir). With
+   * `durable` false the fsyncs are skipped: the rename still makes the swap atomic for a process
+   * crash, but a machine crash may leave the previous version; the caller must make it durable
+   * (write it again durably) before relying on it surviving one.
+   */
+  writeLines(entries: readonly string[][], durable = true): void {
     const body = [String(VERSION), String(entries.length), ...entries.map((e) => e.join(' '))].join('\n') + '\n';
     const tmp = `${this.path}.tmp`;
     let fd: number | undefined;
     try {
       fd = this.fs.openSync(tmp, 'w');
       writeFully(this.fs, fd, Buffer.from(body, 'utf8'), 0);
-      this.fs.fsyncSync(fd);
+      if (durable) this.fs.fsyncSync(fd);
       this.fs.closeSync(fd);
       fd = undefined;
       this.fs.renameSync(tmp, this.path);
-      fsyncDir(this.fs, path.dirname(this.path));
+      if (durable) fsyncDir(this.fs, path.dirname(this.path));
     } catch (err) {
       if (fd !== undefined) {
         try {

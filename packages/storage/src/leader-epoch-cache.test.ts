@@ -99,12 +99,38 @@ describe('LeaderEpochCache', () => {
     const file = path.join(tempDir(), 'leader-epoch-checkpoint');
     const cache = new LeaderEpochCache(file, faulty);
     cache.assign(1, 0);
-    for (const op of ['writeSync', 'fsyncSync', 'renameSync'] as const) {
+    cache.assign(2, 5);
+    cache.flush();
+    // assign does not fsync (see the next test); a truncation does.
+    const changes = [['writeSync', () => cache.assign(3, 10)], ['renameSync', () => cache.assign(3, 10)], ['fsyncSync', () => cache.truncateFromEnd(5)]] as const;
+    for (const [op, change] of changes) {
       faulty.failOn(op, 'ENOSPC');
-      expect(() => cache.assign(2, 10)).toThrow(expect.objectContaining({ code: 'KAFKA_STORAGE_ERROR' }));
-      expect(cache.entries()).toEqual([{ epoch: 1, startOffset: 0 }]);
-      expect(fs.readFileSync(file, 'utf8')).toBe('0\n1\n1 0\n');
+      expect(change).toThrow(expect.objectContaining({ code: 'KAFKA_STORAGE_ERROR' }));
+      expect(cache.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: 5 }]);
+      expect(fs.readFileSync(file, 'utf8')).toBe('0\n2\n1 0\n2 5\n');
       expect(fs.existsSync(`${file}.tmp`)).toBe(false);
     }
+  });
+
+  it('writes a new epoch without fsync and makes it durable on flush() (KAFKA-15046)', () => {
+    const faulty = new FaultyFs();
+    const file = path.join(tempDir(), 'leader-epoch-checkpoint');
+    const cache = new LeaderEpochCache(file, faulty);
+    // An armed fsync failure that assign never trips: it does not fsync.
+    faulty.failOn('fsyncSync', 'EIO');
+    cache.assign(1, 0);
+    cache.assign(2, 10);
+    expect(fs.readFileSync(file, 'utf8')).toBe('0\n2\n1 0\n2 10\n');
+    expect(faulty.failures).toBe(0);
+    // flush() does fsync: the armed failure surfaces, and the cache stays unsynced for a retry.
+    expect(() => cache.flush()).toThrow(expect.objectContaining({ code: 'KAFKA_STORAGE_ERROR' }));
+    expect(faulty.failures).toBe(1);
+    expect(cache.entries()).toHaveLength(2);
+    cache.flush();
+    expect(faulty.failures).toBe(1);
+    // Nothing unsynced any more: flush() is a no-op (an armed failure stays unused).
+    faulty.failOn('fsyncSync', 'EIO');
+    cache.flush();
+    expect(faulty.failures).toBe(1);
   });
 });

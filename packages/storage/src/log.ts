@@ -498,6 +498,8 @@ export class Log {
         this.dirDirty = false;
       }
     }
+    // New epochs were checkpointed without fsync; below the recovery point they must be durable.
+    this.epochs.flush();
     this.recoveryPointOffset = leo;
     this.unflushedMessages = 0;
     this.lastFlushMs = this.clock();
@@ -575,6 +577,10 @@ export class Log {
 
     // The recovery check on each batch's partitionLeaderEpoch, which lies outside the CRC: the
     // cache is written before an epoch's first batch, so where it covers an offset it must agree.
+    // After a machine crash the cache may lack its newest epochs (assign does not fsync, see
+    // LeaderEpochCache); flush() syncs it before the recovery point moves, so such batches are all
+    // past the recovery point, and the check cuts the log there like any other unflushed tail
+    // (the broker fetches it again from the leader).
     const epochCheck = (b: BatchSummary): string | undefined => {
       if (!cacheTrusted) return undefined;
       const expected = this.epochs.epochForOffset(b.baseOffset);

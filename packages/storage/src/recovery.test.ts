@@ -117,6 +117,30 @@ describe('recovery from torn writes', () => {
   });
 });
 
+describe('recovery after a machine crash that lost an unsynced epoch checkpoint', () => {
+  it('keeps everything below the recovery point and cuts the unflushed tail at the lost epoch', () => {
+    const dir = path.join(tempDir(), 't-0');
+    const log = Log.open(dir, config);
+    for (let i = 0; i < 20; i++) log.appendAsLeader(batch([`b${i}.x`]), 1 + Math.floor(i / 10));
+    log.flush(); // epochs 1 and 2 durable, recovery point 20
+    const rp = log.recoveryPoint;
+    const durable = fs.readFileSync(path.join(dir, 'leader-epoch-checkpoint'), 'utf8');
+    for (let i = 20; i < 30; i++) log.appendAsLeader(batch([`b${i}.x`]), 3); // epoch 3: written, not fsynced
+    log.close();
+    // The machine crashed before any flush: the checkpoint went back to its last durable version
+    // while the log's page cache survived (the worst case for the epoch check).
+    fs.writeFileSync(path.join(dir, 'leader-epoch-checkpoint'), durable);
+    const reopened = Log.open(dir, config, { recoveryPoint: rp });
+    expect(reopened.logEndOffset).toBe(20);
+    expect(readAllValues(reopened).map((r) => r.value)).toEqual(Array.from({ length: 20 }, (_, i) => `b${i}.x`));
+    expect(reopened.epochs.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: 10 }]);
+    // The follower's next fetch brings the tail back under epoch 3.
+    expect(reopened.appendAsLeader(batch(['again']), 3).baseOffset).toBe(20);
+    expect(reopened.epochs.latestEpoch).toBe(3);
+    reopened.close();
+  });
+});
+
 describe('recovery from corruption', () => {
   it('serves nothing after the first corrupt batch and loses nothing before it', () => {
     const root = tempDir();
