@@ -175,8 +175,16 @@ function readBody(body: Readable): Promise<Buffer> {
       chunks.push(chunk);
       length += chunk.length;
     });
-    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length)));
+    let ended = false;
+    body.once('end', () => {
+      ended = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length));
+    });
     body.once('error', reject);
+    // A body destroyed without an error (no 'end', no 'error') must not leave the call hanging.
+    body.once('close', () => {
+      if (!ended) reject(Object.assign(new Error('the answer body closed before its end'), { code: 'UND_ERR_SOCKET' }));
+    });
   });
 }
 

@@ -131,6 +131,26 @@ describe('msgpack over HTTP with large binary parts', () => {
     expect((decodeMsgpack(raw.rawPayload) as { blobs: Buffer[] }).blobs.map((b) => Buffer.from(b))).toEqual(blobs);
   });
 
+  it('settles a call whose answer stops half-way: the peer dies, or the deadline passes mid-body', async () => {
+    const { createServer } = await import('node:net');
+    // A raw peer that sends headers and part of a 64 KiB body, then either hangs or hangs up.
+    const serve = (hangUp: boolean) => createServer((socket) => {
+      socket.once('data', () => {
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-type: ${MSGPACK_CONTENT_TYPE}\r\ncontent-length: 65536\r\n\r\n`);
+        socket.write(Buffer.alloc(1000, 0xc4));
+        if (hangUp) setTimeout(() => socket.destroy(), 50);
+      });
+    }).listen(0, '127.0.0.1');
+    for (const hangUp of [true, false]) {
+      const server = serve(hangUp);
+      await new Promise((r) => server.once('listening', r));
+      const peer = new RpcClient({ host: '127.0.0.1', port: (server.address() as { port: number }).port });
+      await expect(peer.call('/x', {}, { timeoutMs: 1000 })).rejects.toMatchObject({ code: hangUp ? 'BROKER_NOT_AVAILABLE' : 'REQUEST_TIMED_OUT' });
+      await peer.close();
+      server.close();
+    }
+  });
+
   it('aborts on the caller signal', async () => {
     const controller = new AbortController();
     controller.abort();
