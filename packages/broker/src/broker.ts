@@ -10,6 +10,7 @@ import { AssertionError, type ClusterMetadata, type Endpoint } from '@tributary/
 import { registerBrokerRoutes } from './broker-service.ts';
 import type { BrokerConfig } from './config.ts';
 import { ControllerChannel } from './controller-channel.ts';
+import { handOverComplete, leadershipsToHandOver } from './controlled-shutdown.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { ReplicaFetcherManager } from './replica-fetcher.ts';
 import { ReplicaManager } from './replica-manager.ts';
@@ -169,11 +170,14 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     addresses: { internal, external },
 
     async controlledShutdown() {
-      const deadline = Date.now() + config.controlledShutdownMaxMs;
+      const startedMs = Date.now();
+      const deadline = startedMs + config.controlledShutdownMaxMs;
       logger.info({}, 'controlled shutdown: moving leaderships away');
       let lastError: string | undefined;
+      let askedAtVersion = replicas.metadata.version;
       while (Date.now() < deadline && channel.registered) {
         try {
+          askedAtVersion = replicas.metadata.version;
           const res = await channel.controlledShutdown();
           if (res.remainingLeaderships === 0) break;
           logger.info({ remainingLeaderships: res.remainingLeaderships }, 'controlled shutdown: leaderships remain');
@@ -183,13 +187,19 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
         }
         await new Promise((r) => setTimeout(r, 250));
       }
-      // Wait for the metadata that shows the leaderships gone, so no request is lost.
-      // Only partitions with another ISR member can move; the rest stay offline-bound.
-      while (Date.now() < deadline && [...replicas.allPartitions()].some((p) => p.isLeader && p.isr.some((id) => id !== config.brokerId))) {
-        await new Promise((r) => setTimeout(r, 100));
+      // Wait for the metadata that shows the moved leaderships gone, so no request is lost. A
+      // leadership no live ISR peer can take does not hold the broker back (controlled-shutdown.ts).
+      const done = () => handOverComplete(replicas.metadata, askedAtVersion, config.brokerId, channel.brokerEpoch, replicas.allPartitions());
+      while (Date.now() < deadline && !done()) {
+        await new Promise((r) => setTimeout(r, 50));
       }
       const left = [...replicas.allPartitions()].filter((p) => p.isLeader).length;
-      logger.info({ remainingLeaderships: left }, 'controlled shutdown done');
+      const durationMs = Date.now() - startedMs;
+      if (!done()) {
+        const waitingFor = leadershipsToHandOver(replicas.allPartitions(), config.brokerId, (id) => replicas.metadata.isAlive(id)).map((p) => `${p.topic}-${p.partition}`);
+        logger.warn({ remainingLeaderships: left, waitingFor, controlledShutdownMaxMs: config.controlledShutdownMaxMs }, 'controlled shutdown deadline reached; stopping anyway');
+      }
+      logger.info({ remainingLeaderships: left, durationMs }, 'controlled shutdown done');
     },
 
     close() {

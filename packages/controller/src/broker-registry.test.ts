@@ -9,6 +9,7 @@ import {
   setBrokerConfig,
 } from './broker-registry.ts';
 import { apply, clusterOf, codeOf, registration, withTopic } from './internal/fixtures.ts';
+import { alterPartition } from './isr.ts';
 import { ClusterState } from './cluster-state.ts';
 
 describe('registerBroker', () => {
@@ -137,11 +138,87 @@ describe('controlledShutdown', () => {
     }
   });
 
-  it('keeps leaderships it cannot move and stays alive', () => {
-    const state = withTopic(clusterOf(), { name: 'solo', partitions: 6, replicationFactor: 1 });
-    const { records, reply } = controlledShutdown(state, 0, 0);
-    expect(reply).toEqual({ remainingLeaderships: 1 });
-    expect(records).toEqual([]);
+  // What the controller does with a decision: append its records, then mark the broker as
+  // shutting down (cluster-controller.ts).
+  function shutDown(state: ClusterState, brokerId: number) {
+    const decision = controlledShutdown(state, brokerId, state.brokers.get(brokerId)!.epoch);
+    apply(state, decision.records);
+    state.sessions.get(brokerId)!.shuttingDown = true;
+    return decision;
+  }
+
+  it.each([
+    // [case, brokers shut down (or fenced) before broker 0, expected leader and ISR of t-0 [0,3,1], offline]
+    ['one live ISR peer: the leadership moves to it first', { shutDown: [3], fenced: [] }, { leader: 1, isr: [1] }, 0],
+    ['every other ISR member shutting down: offline, nothing to wait for', { shutDown: [3, 1], fenced: [] }, { leader: -1, isr: [0] }, 1],
+    ['every other ISR member fenced (still in the ISR): offline as if it died', { shutDown: [], fenced: [3, 1] }, { leader: -1, isr: [3, 1] }, 1],
+    ['one peer shutting down, one fenced: offline', { shutDown: [3], fenced: [1] }, { leader: -1, isr: [1] }, 1],
+  ] as const)('%s', (_name, before, expected, offline) => {
+    const state = withTopic(clusterOf(), { name: 't', partitions: 1, replicationFactor: 3 }); // [0,3,1]
+    for (const id of before.shutDown) shutDown(state, id);
+    for (const id of before.fenced) apply(state, fenceBroker(state, id));
+    const epochBefore = state.partition('t', 0)!.leaderEpoch;
+    const { records, reply, offlineLeaderships } = shutDown(state, 0);
+    // Nothing that can move is left: the broker may stop, and it is fenced in the same records.
+    expect(reply).toEqual({ remainingLeaderships: 0 });
+    expect(offlineLeaderships).toBe(offline);
+    expect(state.isAlive(0)).toBe(false);
+    expect(state.partition('t', 0)).toMatchObject({ ...expected, leaderEpoch: epochBefore + 1 });
+    // A leadership that can move is moved before the fence, never taken offline.
+    const fence = records.findIndex((r) => r.type === 'FenceBroker');
+    expect(records.slice(fence + 1).some((r) => r.type === 'PartitionChange' && r.leader !== -1)).toBe(false);
+  });
+
+  it('takes a replication-factor-1 partition offline at once instead of keeping the broker', () => {
+    const state = withTopic(clusterOf(), { name: 'solo', partitions: 6, replicationFactor: 1 }); // solo-0 on broker 0
+    const { records, reply, offlineLeaderships } = controlledShutdown(state, 0, 0);
+    expect(reply).toEqual({ remainingLeaderships: 0 });
+    expect(offlineLeaderships).toBe(1);
+    expect(records).toEqual([
+      { type: 'FenceBroker', brokerId: 0, brokerEpoch: 0 },
+      { type: 'PartitionChange', topic: 'solo', topicId: 'id-solo', partition: 0, leader: -1, leaderEpoch: 1, partitionEpoch: 1, isr: [0] },
+    ]);
+    // Back from the restart, it leads again (election.ts onBrokerAlive).
+    apply(state, records);
+    apply(state, registerBroker(state, registration(0, 'rack-1', 'inc-0b')).records);
+    expect(state.partition('solo', 0)).toMatchObject({ leader: 0, isr: [0] });
+  });
+
+  it('a whole cluster stopping at once: every broker may stop, each partition goes offline on its last ISR member', () => {
+    const state = withTopic(clusterOf(), { name: 't', partitions: 10, replicationFactor: 3 });
+    const lastLeader = new Map<number, number>();
+    for (const id of [0, 1, 2, 3, 4, 5]) {
+      for (const { partition } of state.allPartitions()) if (partition.leader !== -1) lastLeader.set(partition.partition, partition.leader);
+      expect(shutDown(state, id).reply).toEqual({ remainingLeaderships: 0 });
+    }
+    for (const { partition } of state.allPartitions()) {
+      expect(partition.leader).toBe(-1);
+      // The ISR keeps exactly the broker that led last: it holds every committed record.
+      expect(partition.isr).toEqual([lastLeader.get(partition.partition)]);
+    }
+  });
+
+  it('a rolling restart: the second broker still hands its leaderships to live peers, the first one back included', () => {
+    const state = withTopic(clusterOf(), { name: 't', partitions: 10, replicationFactor: 3 });
+    expect(shutDown(state, 0).offlineLeaderships).toBe(0);
+    apply(state, registerBroker(state, registration(0, 'rack-1', 'inc-0b')).records);
+    expect(state.isEligible(0)).toBe(true);
+    // Broker 0 catches up on t-0 [0,3,1], now led by 3, which adds it back to the ISR.
+    const p0 = state.partition('t', 0)!;
+    expect(p0).toMatchObject({ leader: 3, isr: [3, 1] });
+    apply(state, alterPartition(state, { brokerId: 3, brokerEpoch: 0, topic: 't', partition: 0, leaderEpoch: p0.leaderEpoch, partitionEpoch: p0.partitionEpoch, newIsr: [3, 1, 0] }).records);
+    const led = [...state.allPartitions()].filter(({ partition }) => partition.leader === 3).map(({ partition }) => partition.partition);
+    expect(led.length).toBeGreaterThan(0);
+    const { reply, offlineLeaderships } = shutDown(state, 3);
+    expect(reply).toEqual({ remainingLeaderships: 0 });
+    expect(offlineLeaderships).toBe(0);
+    for (const p of led) {
+      const ps = state.partition('t', p)!;
+      expect(ps.leader).not.toBe(-1);
+      expect(state.isEligible(ps.leader)).toBe(true);
+    }
+    // The first broker, back in the ISR and first in the replica list, takes t-0 over.
+    expect(state.partition('t', 0)).toMatchObject({ leader: 0, isr: [1, 0] });
   });
 
   it('does not hand leadership to another broker that is shutting down', () => {

@@ -125,25 +125,38 @@ export function expireSessions(state: ClusterState, nowMs: number, sessionTimeou
   return draft.records;
 }
 
+/** A controlled shutdown's decision, with what the controller logs beside the reply. */
+export interface ControlledShutdownDecision extends Decision<ControlledShutdownResponse> {
+  /** Leaderships no one could take over: they went offline with the fence, as if it had died. */
+  offlineLeaderships: number;
+}
+
 /**
- * Controlled shutdown: every leadership moves to another eligible ISR member and the broker
- * leaves every ISR where others remain. When nothing remains it is fenced at once, so metadata
- * shows it gone before the process exits (its later heartbeats are ignored); otherwise it stays
- * alive, it may retry, and it is fenced when its heartbeats stop. The caller marks the broker as
+ * Controlled shutdown: every leadership that another ISR member, alive and not shutting down
+ * itself, can take moves to it, and the broker leaves every ISR where others remain. Whatever it
+ * still leads has no one to take it, and waiting would not change that: the other ISR members
+ * are shutting down (they leave for good) or fenced (one that comes back takes the partition
+ * over from offline, onBrokerAlive). So nothing holds the broker back, as in KRaft, where a
+ * broker in controlled shutdown may stop once every leadership that can move has moved (the
+ * ZooKeeper-era controller made it retry controlled.shutdown.max.retries times instead). It is
+ * fenced at once, in the same records as the moves, so metadata shows it gone before the process
+ * exits (its later heartbeats are ignored), and the partitions no one could take go offline with
+ * it, exactly as if it had died. The reply counts the leaderships that must still move before
+ * the broker may stop: 0, as the moves are decided; the broker then waits only until its
+ * metadata shows them (broker package, controlled-shutdown.ts). The caller marks the broker as
  * shutting down (an unlogged flag) whether or not records follow.
  */
-export function controlledShutdown(state: ClusterState, brokerId: BrokerId, brokerEpoch: number): Decision<ControlledShutdownResponse> {
+export function controlledShutdown(state: ClusterState, brokerId: BrokerId, brokerEpoch: number): ControlledShutdownDecision {
   checkBrokerEpoch(state, brokerId, brokerEpoch);
-  if (!state.isAlive(brokerId)) return { records: [], reply: { remainingLeaderships: 0 } };
+  if (!state.isAlive(brokerId)) return { records: [], reply: { remainingLeaderships: 0 }, offlineLeaderships: 0 };
   const draft = new Draft(state);
   const session = draft.state.sessions.get(brokerId) ?? { lastHeartbeatMs: 0, shuttingDown: false };
   session.shuttingDown = true;
   draft.state.sessions.set(brokerId, session);
-  const { remainingLeaderships } = onBrokerLost(draft, brokerId, 'shutdown');
-  if (remainingLeaderships === 0) {
-    draft.push({ type: 'FenceBroker', brokerId, brokerEpoch });
-  }
-  return { records: draft.records, reply: { remainingLeaderships } };
+  const { remainingLeaderships: stuck } = onBrokerLost(draft, brokerId, 'shutdown');
+  draft.push({ type: 'FenceBroker', brokerId, brokerEpoch });
+  onBrokerLost(draft, brokerId, 'fenced');
+  return { records: draft.records, reply: { remainingLeaderships: 0 }, offlineLeaderships: stuck };
 }
 
 /** The only dynamic broker config so far (Kafka's replication quota, bytes/s). */

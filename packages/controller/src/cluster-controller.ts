@@ -145,13 +145,14 @@ export class ClusterController {
 
   controlledShutdown(request: ControlledShutdownRequest): ControlledShutdownResponse {
     const decision = controlledShutdown(this.state, request.brokerId, request.brokerEpoch);
-    // Brokers retry while leaderships remain; only the first request and real changes are news.
+    // A broker retries when its request failed in transit; only the first request and real
+    // changes are news.
     const news = !this.state.isShuttingDown(request.brokerId) || decision.records.length > 0;
     this.commit(decision.records);
     const session = this.state.sessions.get(request.brokerId);
     if (session) session.shuttingDown = true;
     else this.state.sessions.set(request.brokerId, { lastHeartbeatMs: this.now(), shuttingDown: true });
-    this.logger[news ? 'info' : 'debug']({ brokerId: request.brokerId, remainingLeaderships: decision.reply.remainingLeaderships }, 'controlled shutdown');
+    this.logger[news ? 'info' : 'debug']({ brokerId: request.brokerId, remainingLeaderships: decision.reply.remainingLeaderships, offlineLeaderships: decision.offlineLeaderships }, 'controlled shutdown');
     return decision.reply;
   }
 

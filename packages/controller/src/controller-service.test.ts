@@ -271,11 +271,9 @@ describe('ControllerService', () => {
     const h = harness();
     const epochs = await registerSeed(h);
     await h.call('/admin/create-topic', { name: 'solo', partitions: 1, replicationFactor: 1 }); // [0]
+    // Its only leadership cannot move, so it may stop at once: fenced now, the partition offline.
     const res = await h.call('/broker/controlled-shutdown', { brokerId: 0, brokerEpoch: epochs.get(0) });
-    expect(res.body).toEqual({ remainingLeaderships: 1 });
-    h.clock.advance(3001);
-    for (const id of [1, 2, 3, 4, 5]) await h.call('/broker/heartbeat', { brokerId: id, brokerEpoch: epochs.get(id) });
-    h.controller.checkSessions();
+    expect(res.body).toEqual({ remainingLeaderships: 0 });
     const metrics = (await h.service.app.inject({ method: 'GET', url: '/metrics' })).payload;
     expect(metrics).toContain('tributary_offline_partitions_count 1');
     expect(metrics).toContain('tributary_fenced_broker_count 1');

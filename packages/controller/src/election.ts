@@ -37,7 +37,10 @@ function sameMembers(a: readonly BrokerId[], b: readonly BrokerId[]): boolean {
 }
 
 export interface BrokerLossOutcome {
-  /** Partitions the broker still leads (controlled shutdown with no other eligible ISR member). */
+  /**
+   * Partitions the broker still leads (mode 'shutdown': no other ISR member is alive and not
+   * shutting down, so no one can take over).
+   */
   remainingLeaderships: number;
   /** Partitions taken by unclean election, for the warning log. */
   uncleanElections: { topic: string; partition: number; leader: BrokerId }[];
@@ -54,8 +57,9 @@ export interface BrokerLossOutcome {
  *
  * The draft
  * state must already show it fenced (mode 'fenced') or shutting down (mode 'shutdown'). In a
- * controlled shutdown the broker is still alive and holds its data, so a partition it leads with
- * no one to take over stays with it (counted in remainingLeaderships) rather than going offline.
+ * controlled shutdown a partition it leads with no one to take over is left as it is and counted
+ * in remainingLeaderships; controlledShutdown (broker-registry.ts) then fences the broker, which
+ * takes such a partition offline as if the broker had died.
  */
 export function onBrokerLost(draft: Draft, brokerId: BrokerId, mode: 'fenced' | 'shutdown'): BrokerLossOutcome {
   const outcome: BrokerLossOutcome = { remainingLeaderships: 0, uncleanElections: [] };

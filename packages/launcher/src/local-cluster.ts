@@ -116,9 +116,15 @@ function startProcess(state: ClusterStateFile, spec: { name: ProcessName; script
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${spec.name}.log`);
   const attach = options.mode === 'attach';
+  // In the foreground ('attach') the brokers stay in this process's group: a terminal's Ctrl-C
+  // (SIGINT to the whole group) starts their controlled shutdowns at once, and they go with the
+  // terminal. The controller gets a group of its own, because those controlled shutdowns need
+  // it: stopped by the same Ctrl-C, it would leave every broker retrying until
+  // controlled-shutdown-max-ms. The caller stops it last (localDown), or this process's exit does.
+  const ownGroup = !attach || spec.name === 'controller';
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [spec.script, ...spec.args], {
-    detached: !attach,
+    detached: ownGroup,
     stdio: attach ? ['ignore', 'pipe', 'pipe'] : ['ignore', fd, fd],
     env: { ...process.env },
   });
@@ -132,6 +138,7 @@ function startProcess(state: ClusterStateFile, spec: { name: ProcessName; script
     child.stdout!.on('data', forward);
     child.stderr!.on('data', forward);
     child.once('exit', () => closeSync(out));
+    if (ownGroup) stopOnExit(child);
   } else {
     child.unref();
   }
@@ -140,6 +147,28 @@ function startProcess(state: ClusterStateFile, spec: { name: ProcessName; script
   if (spec.rack !== undefined) record.rack = spec.rack;
   if (spec.brokerId !== undefined) record.brokerId = spec.brokerId;
   return { record, child };
+}
+
+/**
+ * A foreground child in a process group of its own gets no signal from the terminal: should this
+ * process exit without stopping it (a second Ctrl-C, an error), it is stopped on the way out; and
+ * when the terminal hangs up (SIGHUP to its group, the brokers and this process), it is stopped
+ * and this process exits as SIGHUP's default action would.
+ */
+function stopOnExit(child: ChildProcess): void {
+  const stop = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  };
+  const hangup = () => {
+    stop();
+    process.exit(129);
+  };
+  process.once('exit', stop);
+  process.once('SIGHUP', hangup);
+  child.once('exit', () => {
+    process.off('exit', stop);
+    process.off('SIGHUP', hangup);
+  });
 }
 
 function controllerSpec(state: ClusterStateFile) {
