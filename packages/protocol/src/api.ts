@@ -100,7 +100,11 @@ export interface ControlledShutdownRequest {
   brokerEpoch: number;
 }
 export interface ControlledShutdownResponse {
-  /** Partitions this broker still leads (no other ISR member alive); 0 means safe to stop. */
+  /**
+   * Leaderships that must still move before the broker may stop; 0 means it may stop once its
+   * metadata shows the moves (the controller decides them, and fences the broker, in one step).
+   * Leaderships no one can take go offline with the fence; they are not counted here.
+   */
   remainingLeaderships: number;
 }
 
