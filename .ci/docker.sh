@@ -3,7 +3,7 @@
 # `pnpm install` has run): builds the image without any registry and runs the container tests and
 # the compose smoke test against it.
 #
-#   1. installs docker.io, docker-compose, debootstrap, iproute2 with apt-get where missing;
+#   1. installs docker.io (the engine: dockerd), docker-compose, debootstrap, iproute2 with apt-get where missing;
 #   2. starts dockerd if it is not running (and stops it at the end if it started it);
 #   3. scripts/offline-base-image.sh  — node:24-bookworm-slim, pulled or built locally;
 #   4. node scripts/build.ts          — dist/ bundles;
@@ -25,7 +25,8 @@ SUDO=()
 
 # --- 1. tools ------------------------------------------------------------------------------
 missing=()
-command -v docker >/dev/null || missing+=(docker.io)
+# The engine, not just a client: a machine may carry a docker client alone (/usr/local/bin/docker).
+command -v dockerd >/dev/null || missing+=(docker.io)
 command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || missing+=(docker-compose)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v tc >/dev/null || missing+=(iproute2)
