@@ -484,6 +484,12 @@ export class Producer {
     // With several batches in flight, a batch that overtook an older one still unfinished (being
     // retried) is refused as out of order: it goes again behind that one, same bytes.
     if (err.code === 'OUT_OF_ORDER_SEQUENCE_NUMBER' && this.accumulator.hasOlderUnfinished(batch) && now - batch.createdMs + backoffMs < this.deliveryTimeoutMs) action = 'retry';
+    // The older batch it overtook was acknowledged in the meantime (answers on different
+    // connections crossed): once more, now that the leader has it. A second refusal is genuine.
+    if (err.code === 'OUT_OF_ORDER_SEQUENCE_NUMBER' && action !== 'retry' && !batch.overtakenRetried && this.accumulator.followsAcknowledged(batch) && now - batch.createdMs + backoffMs < this.deliveryTimeoutMs) {
+      batch.overtakenRetried = true;
+      action = 'retry';
+    }
     const where = `${batch.topic}-${batch.partition}`;
     if (action === 'duplicate') {
       if (baseOffset >= 0) return this.finishSucceeded(batch, baseOffset);

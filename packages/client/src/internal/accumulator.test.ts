@@ -152,4 +152,31 @@ describe('RecordAccumulator', () => {
     expect(again).toBe(sent[0]);
     expect(again!.baseSequence).toBe(1);
   });
+
+  it('knows when a batch directly follows the last one acknowledged in order (an overtaking refusal is not a gap)', () => {
+    const a = new RecordAccumulator({ batchSize: 100, batchSizeMax: 150, lingerMs: 5, inflightBatchesMax: 3 });
+    const id = { producerId: 7, producerEpoch: 0, generation: 1 };
+    for (let i = 0; i < 4; i++) a.append('t', 0, { value }, 0);
+    const [first] = a.drain(10, false, leaderOf, always).byBroker.get(0)!;
+    a.seal(first!, id);
+    a.complete(first!, true);
+    const sent = a.drain(10, false, leaderOf, always).byBroker.get(0)!;
+    for (const b of sent) a.seal(b, id);
+    const [second, third, fourth] = sent;
+    // Nothing after `first` acknowledged yet: the second follows it, the third does not.
+    expect(a.followsAcknowledged(second!)).toBe(true);
+    expect(a.followsAcknowledged(third!)).toBe(false);
+    // The second's answer arrives first; the third, refused when it overtook it, now follows.
+    a.complete(second!, true);
+    expect(a.followsAcknowledged(third!)).toBe(true);
+    // A younger batch acknowledged out of order does not move the mark past an unfinished one.
+    a.complete(fourth!, true);
+    expect(a.followsAcknowledged(third!)).toBe(true);
+    // A new producer id starts over.
+    a.append('t', 0, { value }, 0);
+    const [fifth] = a.drain(20, false, leaderOf, always).byBroker.get(0)!;
+    a.seal(fifth!, { producerId: 8, producerEpoch: 0, generation: 2 });
+    expect(a.followsAcknowledged(third!)).toBe(false);
+    expect(a.followsAcknowledged(fifth!)).toBe(false);
+  });
 });

@@ -49,6 +49,8 @@ export class ProducerBatch {
   lastError: TributaryError | undefined;
   /** Bytes counted against the producer's buffer memory. */
   bufferedBytes = 0;
+  /** Retried once already after an out-of-order refusal that overtaking explains (followsAcknowledged). */
+  overtakenRetried = false;
   private doneWaiters: (() => void)[] | undefined;
   private finished = false;
 
@@ -109,6 +111,11 @@ export class PartitionQueue {
   retryAtMs = 0;
   /** Next sequence number for this partition under `generation`. */
   nextSequence = 0;
+  /**
+   * The sequence right after the newest batch acknowledged in order under `generation` (every
+   * older batch finished before it); -1 when none has been.
+   */
+  ackedSequenceEnd = -1;
   generation = -1;
 
   constructor(topic: string, partition: number) {
@@ -320,6 +327,7 @@ export class RecordAccumulator {
       q.generation = identity.generation;
       q.nextSequence = 0;
       q.acknowledged = false;
+      q.ackedSequenceEnd = -1;
     }
     batch.baseSequence = q.nextSequence;
     batch.producerGeneration = identity.generation;
@@ -336,6 +344,9 @@ export class RecordAccumulator {
     if (index >= 0) {
       q.batches.splice(index, 1);
       this.batchCount--;
+    }
+    if (succeeded && index === 0 && batch.producerGeneration >= 0 && batch.producerGeneration === q.generation) {
+      q.ackedSequenceEnd = (batch.baseSequence + batch.recordCount) % 0x80000000;
     }
     // The queue itself stays: it carries the partition's sequence numbers.
     if (batch.inFlight) {
@@ -382,6 +393,17 @@ export class RecordAccumulator {
   hasOlderUnfinished(batch: ProducerBatch): boolean {
     const q = this.queue(batch.topic, batch.partition);
     return q.batches.indexOf(batch) > 0;
+  }
+
+  /**
+   * Whether `batch` directly follows the last batch acknowledged in order (same producer id). A
+   * leader that refused it as out of order then refused it before that batch arrived: requests
+   * to one broker travel over several HTTP connections and can overtake each other, and the
+   * older batch's answer can reach us before the younger one's refusal.
+   */
+  followsAcknowledged(batch: ProducerBatch): boolean {
+    const q = this.queue(batch.topic, batch.partition);
+    return batch.producerGeneration >= 0 && batch.producerGeneration === q.generation && batch.baseSequence === q.ackedSequenceEnd;
   }
 
   /**
