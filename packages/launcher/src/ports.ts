@@ -15,11 +15,17 @@ export async function freePortBlock(count: number): Promise<number> {
   const high = Math.max(low + 1000, ephemeralRangeStart()) - count;
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = low + Math.floor(Math.random() * (high - low));
+    // Browsers' and undici's fetch() refuse some ports outright ("bad port"); a cluster on one
+    // could not be reached from the web console or a test using fetch. Above 10000 that is 10080.
+    if (FETCH_BLOCKED_PORTS.some((p) => p >= base && p < base + count)) continue;
     const ok = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base + i)));
     if (ok.every(Boolean)) return base;
   }
   throw new Error(`no block of ${count} free ports found`);
 }
+
+/** The Fetch standard's blocked ports at or above freePortBlock's lower bound. */
+const FETCH_BLOCKED_PORTS = [10080];
 
 function ephemeralRangeStart(): number {
   try {
