@@ -72,8 +72,8 @@ export class Admin {
   }
 
   /**
-   * Creates a topic and waits until every partition has a leader that itself knows it leads,
-   * so a produce right after this returns finds the topic.
+   * Creates a topic and waits until every partition has a leader that itself knows it leads, and
+   * every reachable broker knows the topic, so a produce or describe right after this finds it.
    */
   async createTopic(options: CreateTopicOptions): Promise<TopicDescription> {
     const request: CreateTopicRequest = { name: options.name, partitions: options.partitions, replicationFactor: options.replicationFactor };
@@ -97,15 +97,27 @@ export class Admin {
     }
   }
 
-  /** The topic once every partition's leader reports it in its own metadata; else undefined. */
+  /**
+   * The topic once every live broker reports it with every partition led in its own metadata;
+   * else undefined. Every broker, not only the leaders: a describe or metadata request right after
+   * creation may go to any of them (each follows the controller's metadata on its own).
+   */
   private async readyTopic(name: string): Promise<TopicDescription | undefined> {
     const answer = await this.cluster.fetchMetadata([name]);
     const topic = answer.topics.find((t) => t.name === name);
     if (!topic || topic.partitions.length === 0 || topic.partitions.some((p) => p.leader < 0)) return undefined;
     const leaders = new Set(topic.partitions.map((p) => p.leader));
-    for (const leader of leaders) {
-      if (leader === answer.brokerId) continue;
-      const view = await this.cluster.callBroker<typeof answer>(leader, '/metadata', { topics: [name] });
+    const brokers = new Set([...leaders, ...answer.brokers.filter((b) => b.alive !== false).map((b) => b.id)]);
+    for (const broker of brokers) {
+      if (broker === answer.brokerId) continue;
+      let view: typeof answer;
+      try {
+        view = await this.cluster.callBroker<typeof answer>(broker, '/metadata', { topics: [name] });
+      } catch (err) {
+        // A leader must answer; a broker that is down (not yet fenced) cannot be asked anyway.
+        if (leaders.has(broker)) throw err;
+        continue;
+      }
       const seen = view.topics.find((t) => t.name === name);
       if (!seen || seen.partitions.some((p) => p.leader < 0)) return undefined;
     }
