@@ -44,8 +44,7 @@ export function registerBroker(state: ClusterState, request: RegisterBrokerReque
     // A new process took over the id before the old one's session expired (a fast restart):
     // the old incarnation is gone with whatever it had not flushed, so it is handled exactly as
     // if it had been fenced, before the new one registers.
-    draft.push({ type: 'FenceBroker', brokerId: existing.id, brokerEpoch: existing.epoch });
-    onBrokerLost(draft, existing.id, 'fenced');
+    fenceInDraft(draft, existing.id, existing.epoch);
   }
   const brokerEpoch = existing === undefined ? 0 : sameIncarnation ? existing.epoch : existing.epoch + 1;
   if (existing && sameIncarnation && sameListeners) {
@@ -96,9 +95,14 @@ export function fenceBroker(state: ClusterState, brokerId: BrokerId): MetadataRe
   const broker = state.brokers.get(brokerId);
   if (broker === undefined || !broker.alive) return [];
   const draft = new Draft(state);
-  draft.push({ type: 'FenceBroker', brokerId, brokerEpoch: broker.epoch });
-  onBrokerLost(draft, brokerId, 'fenced');
+  fenceInDraft(draft, brokerId, broker.epoch);
   return draft.records;
+}
+
+/** The FenceBroker record, then its consequences: leaderships and ISR memberships move away. */
+function fenceInDraft(draft: Draft, brokerId: BrokerId, brokerEpoch: number): void {
+  draft.push({ type: 'FenceBroker', brokerId, brokerEpoch });
+  onBrokerLost(draft, brokerId, 'fenced');
 }
 
 /** Live brokers whose last heartbeat is older than the session timeout. */
@@ -118,9 +122,7 @@ export function expireSessions(state: ClusterState, nowMs: number, sessionTimeou
   if (expired.length === 0) return [];
   const draft = new Draft(state);
   for (const brokerId of expired) {
-    const broker = draft.state.brokers.get(brokerId)!;
-    draft.push({ type: 'FenceBroker', brokerId, brokerEpoch: broker.epoch });
-    onBrokerLost(draft, brokerId, 'fenced');
+    fenceInDraft(draft, brokerId, draft.state.brokers.get(brokerId)!.epoch);
   }
   return draft.records;
 }
@@ -154,8 +156,7 @@ export function controlledShutdown(state: ClusterState, brokerId: BrokerId, brok
   session.shuttingDown = true;
   draft.state.sessions.set(brokerId, session);
   const { remainingLeaderships: stuck } = onBrokerLost(draft, brokerId, 'shutdown');
-  draft.push({ type: 'FenceBroker', brokerId, brokerEpoch });
-  onBrokerLost(draft, brokerId, 'fenced');
+  fenceInDraft(draft, brokerId, brokerEpoch);
   return { records: draft.records, reply: { remainingLeaderships: 0 }, offlineLeaderships: stuck };
 }
 

@@ -94,9 +94,7 @@ export class LeaderEpochCache {
 
   /** Makes the checkpoint durable if an assign left it unsynced (before the recovery point moves). */
   flush(): void {
-    if (!this.unsynced) return;
-    this.file.writeLines(this.list.map((e) => [String(e.epoch), String(e.startOffset)]));
-    this.unsynced = false;
+    if (this.unsynced) this.replace(this.list);
   }
 
   startOffsetOf(epoch: number): number | undefined {
@@ -163,7 +161,6 @@ export class LeaderEpochCache {
     this.file.writeLines(next.map((e) => [String(e.epoch), String(e.startOffset)]), durable);
     this.list = next;
     // A durable write covers earlier unsynced ones too (it holds the whole list).
-    if (durable) this.unsynced = false;
-    else this.unsynced = true;
+    this.unsynced = !durable;
   }
 }
