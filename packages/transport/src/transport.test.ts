@@ -7,6 +7,7 @@ import { RpcClient, parseEndpoint } from './client.ts';
 describe('msgpack over HTTP', () => {
   let app: MsgpackServer;
   let client: RpcClient;
+  let hits = 0;
 
   beforeAll(async () => {
     app = createMsgpackServer({ bodyLimitBytes: 1024 });
@@ -18,6 +19,7 @@ describe('msgpack over HTTP', () => {
       throw new TributaryError('NOT_ENOUGH_REPLICAS', 'isr 1 < min.insync.replicas 2');
     });
     app.post('/slow', async () => new Promise((resolve) => setTimeout(() => resolve({}), 500)));
+    app.post('/hit', async () => ({ hits: ++hits }));
     app.post('/bug', async () => {
       throw new Error('boom');
     });
@@ -89,6 +91,31 @@ describe('msgpack over HTTP', () => {
     const dead = new RpcClient({ host: '127.0.0.1', port: 1 });
     await expect(dead.call('/echo', {})).rejects.toMatchObject({ code: 'BROKER_NOT_AVAILABLE' });
     await dead.close();
+  });
+
+  it('a call queued behind a busy connection meets its deadline, and is never sent', async () => {
+    const single = new RpcClient({ host: '127.0.0.1', port: (app.server.address() as { port: number }).port }, { connectionsMax: 1 });
+    try {
+      const before = hits;
+      const slow = single.call('/slow', {});
+      const started = performance.now();
+      await expect(single.call('/hit', {}, { timeoutMs: 50 })).rejects.toMatchObject({ code: 'REQUEST_TIMED_OUT' });
+      expect(performance.now() - started).toBeLessThan(400);
+      await slow;
+      await expect(single.call<{ hits: number }>('/hit', {})).resolves.toEqual({ hits: before + 1 });
+    } finally {
+      await single.close();
+    }
+  });
+
+  it('a caller abort mid-call rejects at once, and the client keeps working', async () => {
+    const controller = new AbortController();
+    const started = performance.now();
+    const call = client.call('/slow', {}, { signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('stop')), 20);
+    await expect(call).rejects.toMatchObject({ code: 'BROKER_NOT_AVAILABLE' });
+    expect(performance.now() - started).toBeLessThan(400);
+    await expect(client.call('/echo', { n: 2 })).resolves.toMatchObject({ n: 2 });
   });
 
   it('parses host:port and rejects anything else', () => {
