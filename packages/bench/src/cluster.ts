@@ -80,3 +80,37 @@ export function brokerRss(state: ClusterStateFile): Map<number, number> {
   }
   return out;
 }
+
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux x86 and arm). */
+const USER_HZ = 100;
+
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat; undefined when it is gone. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which sits in parentheses and may itself hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts counting the CPU the cluster's processes (controller and brokers) use; the returned
+ * function gives the CPU seconds since, or undefined without launcher state (a --bootstrap cluster
+ * without --data-dir) or when a process restarted meanwhile.
+ */
+export function clusterCpuMeter(state: ClusterStateFile | undefined): () => number | undefined {
+  if (state === undefined) return () => undefined;
+  const start = new Map(state.processes.map((p) => [p.pid, cpuSeconds(p.pid)]));
+  return () => {
+    let total = 0;
+    for (const [pid, before] of start) {
+      const after = cpuSeconds(pid);
+      if (before === undefined || after === undefined) return undefined;
+      total += after - before;
+    }
+    return total;
+  };
+}

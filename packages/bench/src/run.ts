@@ -5,7 +5,7 @@ import { cpus, totalmem, availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Admin } from '@tributary/client';
 import type { BenchArgs, Phase } from './args.ts';
-import { attachCluster, brokerRss, startCluster, type BenchCluster } from './cluster.ts';
+import { attachCluster, brokerRss, clusterCpuMeter, startCluster, type BenchCluster } from './cluster.ts';
 import { failoverRound, type FailoverRound } from './failover.ts';
 import { ackLatency, endToEndLatency, type AckLatencyResult, type E2eLatencyResult } from './latency.ts';
 import { Progress } from './progress.ts';
@@ -35,6 +35,14 @@ export interface BenchReport {
   produceRecordsPerSec?: number;
   produceMBps?: number;
   produceClientCpuUsPerRecord?: number;
+  /**
+   * CPU of the cluster's processes (controller + brokers, user + system, from /proc) over a
+   * phase, per record: what a write costs the brokers. Absent without launcher state.
+   */
+  produceClusterCpuUsPerRecord?: number;
+  consumeClusterCpuUsPerRecord?: number;
+  ackClusterCpuUsPerRecord?: number;
+  e2eClusterCpuUsPerRecord?: number;
   produceAcks1RecordsPerSec?: number;
   produceAcks1MBps?: number;
   produceAcks0RecordsPerSec?: number;
@@ -90,6 +98,15 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
   const topicName = (what: string) => `bench-${runId}-${what}`;
   const wants = (p: Phase) => args.only.includes(p);
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  /** Starts a cluster-CPU measurement; the result is µs per record, or undefined. */
+  const meterCluster = () => {
+    const cpuSince = clusterCpuMeter(cluster.state());
+    return (records: number): number | undefined => {
+      const cpu = cpuSince();
+      return cpu === undefined || records <= 0 ? undefined : round((cpu * 1e6) / records, 1);
+    };
+  };
+  const cpuNote = (us: number | undefined) => (us === undefined ? '' : `; cluster ${us} µs CPU/record`);
 
   try {
     // ---- produce, acks=all, idempotent (and the data the consume phase reads)
@@ -98,23 +115,27 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
     if (wants('produce') || wants('consume')) {
       await createBenchTopic(admin, mainTopic, THROUGHPUT_PARTITIONS);
       const label = wants('produce') ? 'produce acks=all' : 'produce (consume data)';
+      const clusterCpu = meterCluster();
       const r = await produceThroughput(cluster.bootstrap, mainTopic, args.records, { acks: 'all', idempotent: true }, new Progress(label, args.records));
       mainRecords = args.records + 1; // + the warm-up record
       if (wants('produce')) {
         report.produceRecordsPerSec = Math.round(r.recordsPerSec);
         report.produceMBps = round(r.mbPerSec);
         report.produceClientCpuUsPerRecord = round(r.clientCpuUsPerRecord);
+        report.produceClusterCpuUsPerRecord = clusterCpu(r.records);
         report.details.produce = r;
-        rows.push(throughputRow('produce acks=all idem.', r));
+        rows.push(throughputRow('produce acks=all idem.', r, report.produceClusterCpuUsPerRecord));
       }
     }
     const acksPhase = async (phase: Phase, acks: 1 | 0) => {
       const topic = topicName(`acks-${acks}`);
       await createBenchTopic(admin, topic, THROUGHPUT_PARTITIONS);
+      const clusterCpu = meterCluster();
       const r = await produceThroughput(cluster.bootstrap, topic, args.records, { acks, idempotent: false }, new Progress(`produce acks=${acks}`, args.records));
+      const cpuUs = clusterCpu(r.records);
       await admin.deleteTopic(topic).catch(() => undefined);
-      report.details[phase] = r;
-      rows.push(throughputRow(`produce acks=${acks}`, r));
+      report.details[phase] = { ...r, clusterCpuUsPerRecord: cpuUs };
+      rows.push(throughputRow(`produce acks=${acks}`, r, cpuUs));
       return r;
     };
     if (wants('produce-acks1')) {
@@ -130,11 +151,13 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
 
     // ---- consume everything from the beginning
     if (wants('consume')) {
+      const clusterCpu = meterCluster();
       const r: ConsumeResult = await consumeAll(cluster.bootstrap, mainTopic, mainRecords, new Progress('consume', mainRecords));
       report.consumeRecordsPerSec = Math.round(r.recordsPerSec);
       report.consumeMBps = round(r.mbPerSec);
+      report.consumeClusterCpuUsPerRecord = clusterCpu(r.records);
       report.details.consume = r;
-      rows.push({ phase: 'consume from start', result: `${fmt(r.recordsPerSec)} rec/s`, detail: `${r.mbPerSec.toFixed(1)} MB/s values, ${fmt(r.records)} records in ${r.seconds.toFixed(2)} s` });
+      rows.push({ phase: 'consume from start', result: `${fmt(r.recordsPerSec)} rec/s`, detail: `${r.mbPerSec.toFixed(1)} MB/s values, ${fmt(r.records)} records in ${r.seconds.toFixed(2)} s${cpuNote(report.consumeClusterCpuUsPerRecord)}` });
     }
     if (mainRecords > 0) await admin.deleteTopic(mainTopic).catch(() => undefined);
 
@@ -143,21 +166,25 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
       const topic = topicName('latency');
       await createBenchTopic(admin, topic, THROUGHPUT_PARTITIONS);
       const ackCount = 5000;
+      const ackCpu = meterCluster();
       const a: AckLatencyResult = await ackLatency(cluster.bootstrap, topic, ackCount, new Progress('latency acks=all', ackCount));
       report.ackP50Ms = a.p50Ms;
       report.ackP99Ms = a.p99Ms;
       report.ackMaxMs = a.maxMs;
+      report.ackClusterCpuUsPerRecord = ackCpu(a.records);
       report.details.ackLatency = a;
-      rows.push({ phase: 'ack latency (1 in flight)', result: `p99 ${a.p99Ms} ms`, detail: `p50 ${a.p50Ms} / p99 ${a.p99Ms} / max ${a.maxMs} ms over ${fmt(a.records)} records, acks=all` });
+      rows.push({ phase: 'ack latency (1 in flight)', result: `p99 ${a.p99Ms} ms`, detail: `p50 ${a.p50Ms} / p99 ${a.p99Ms} / max ${a.maxMs} ms over ${fmt(a.records)} records, acks=all${cpuNote(report.ackClusterCpuUsPerRecord)}` });
       const rate = 10_000;
       const seconds = args.quick ? 5 : 20;
+      const e2eCpu = meterCluster();
       const e: E2eLatencyResult = await endToEndLatency(cluster.bootstrap, topic, rate, seconds, new Progress('latency end-to-end', rate * seconds));
       report.e2eP50Ms = e.p50Ms;
       report.e2eP99Ms = e.p99Ms;
       report.e2eP999Ms = e.p999Ms;
       report.e2eMaxMs = e.maxMs;
+      report.e2eClusterCpuUsPerRecord = e2eCpu(e.sent);
       report.details.e2eLatency = e;
-      rows.push({ phase: 'end-to-end latency', result: `p99 ${e.p99Ms} ms`, detail: `p50 ${e.p50Ms} / p99 ${e.p99Ms} / p99.9 ${e.p999Ms} / max ${e.maxMs} ms at ${fmt(rate)} rec/s for ${seconds} s (${fmt(e.received)}/${fmt(e.sent)} received)` });
+      rows.push({ phase: 'end-to-end latency', result: `p99 ${e.p99Ms} ms`, detail: `p50 ${e.p50Ms} / p99 ${e.p99Ms} / p99.9 ${e.p999Ms} / max ${e.maxMs} ms at ${fmt(rate)} rec/s for ${seconds} s (${fmt(e.received)}/${fmt(e.sent)} received)${cpuNote(report.e2eClusterCpuUsPerRecord)}` });
       await admin.deleteTopic(topic).catch(() => undefined);
     }
 
@@ -234,11 +261,12 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
   return report;
 }
 
-function throughputRow(phase: string, r: ThroughputResult): Row {
+function throughputRow(phase: string, r: ThroughputResult, clusterCpuUsPerRecord: number | undefined): Row {
+  const cluster = clusterCpuUsPerRecord === undefined ? '' : `, cluster ${clusterCpuUsPerRecord} µs`;
   return {
     phase,
     result: `${Math.round(r.recordsPerSec).toLocaleString('en-US')} rec/s`,
-    detail: `${r.mbPerSec.toFixed(1)} MB/s values, ${r.records.toLocaleString('en-US')} × 100 B in ${r.seconds.toFixed(2)} s, client ${r.clientCpuUsPerRecord.toFixed(2)} µs CPU/record${r.failed > 0 ? `, ${r.failed} FAILED` : ''}`,
+    detail: `${r.mbPerSec.toFixed(1)} MB/s values, ${r.records.toLocaleString('en-US')} × 100 B in ${r.seconds.toFixed(2)} s, client ${r.clientCpuUsPerRecord.toFixed(2)} µs${cluster} CPU/record${r.failed > 0 ? `, ${r.failed} FAILED` : ''}`,
   };
 }
 
