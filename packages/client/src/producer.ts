@@ -137,7 +137,10 @@ export class Producer {
   private metadataRetryAtMs = 0;
 
   constructor(options: ProducerOptions) {
-    this.cluster = new ClusterClient(options);
+    this.inflightRequestsMax = positive('inflightRequestsMax', options.inflightRequestsMax ?? 5);
+    // Produce requests take each broker's ordered lane: one connection, this many pipelined
+    // (Kafka's max.in.flight.requests.per.connection), so batches reach the leader in order.
+    this.cluster = new ClusterClient(options, { orderedInFlightMax: this.inflightRequestsMax });
     const acks = options.acks ?? 'all';
     if (acks !== 'all' && acks !== -1 && acks !== 1 && acks !== 0) {
       throw new TributaryError('INVALID_REQUEST', `acks must be 'all', 1 or 0, got ${JSON.stringify(acks)}`);
@@ -158,7 +161,6 @@ export class Producer {
     this.requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? 30_000);
     this.maxBlockMs = nonNegative('maxBlockMs', options.maxBlockMs ?? 60_000);
     this.bufferMemoryBytes = positive('bufferMemoryBytes', options.bufferMemoryBytes ?? 32 * 1024 * 1024);
-    this.inflightRequestsMax = positive('inflightRequestsMax', options.inflightRequestsMax ?? 5);
     this.requestBytesMax = positive('requestBytesMax', options.requestBytesMax ?? 8 * 1024 * 1024);
     this.random = options.random ?? Math.random;
     this.cluster.startPeriodicRefresh();
@@ -397,7 +399,7 @@ export class Producer {
     }
     const abort = new AbortController();
     const call = this.cluster
-      .callBroker<ProduceResponse>(broker, '/produce', request, { timeoutMs: this.requestTimeoutMs + PRODUCE_TIMEOUT_MARGIN_MS, signal: abort.signal })
+      .callBroker<ProduceResponse>(broker, '/produce', request, { timeoutMs: this.requestTimeoutMs + PRODUCE_TIMEOUT_MARGIN_MS, signal: abort.signal, ordered: true })
       .then(
         (response) => {
           if (this.acks !== 0) this.handleResponse(broker, batches, response);

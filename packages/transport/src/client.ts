@@ -1,8 +1,9 @@
 // The client side of msgpack-over-HTTP: one undici Pool per peer with keep-alive, a deadline per
 // call, and errors turned into TributaryErrors. Retries are the caller's business: only the caller
-// knows whether a request is safe to repeat.
+// knows whether a request is safe to repeat. Calls that must reach the peer in the order they are
+// made (a producer's batches) take the ordered lane: one connection, pipelined.
 
-import { Pool } from 'undici';
+import { Client, Pool } from 'undici';
 import { MSGPACK_CONTENT_TYPE, TributaryError, decodeMsgpack, encodeMsgpackParts, isErrorCode, joinMsgpackParts, type Endpoint } from '@tributary/protocol';
 
 const MSGPACK_HEADERS = { 'content-type': MSGPACK_CONTENT_TYPE };
@@ -119,6 +120,8 @@ class PendingCall<Res> {
 export interface RpcClientOptions {
   /** Connections kept to the peer. */
   connectionsMax?: number;
+  /** Calls in flight at once on the ordered lane (HTTP/1.1 pipelining on its one connection). */
+  orderedInFlightMax?: number;
   /** Default deadline per call. */
   timeoutMs?: number;
   connectTimeoutMs?: number;
@@ -127,24 +130,54 @@ export interface RpcClientOptions {
 export interface CallOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Send on the ordered lane: one connection to the peer, calls pipelined on it, so the server
+   * reads them (and Node's HTTP server answers them) in the order they were made. Kafka's
+   * producer gets this from its one connection per broker; over a pool of connections two
+   * batches of one partition can overtake each other, which costs an idempotent producer an
+   * OUT_OF_ORDER_SEQUENCE_NUMBER and a retry backoff (about 100 ms of stall per overtake) and
+   * reorders a non-idempotent producer's records. If the connection drops, undici fails the
+   * oldest call and sends the others again on a new connection: use it only for calls the
+   * caller would retry anyway (produce, whose sequences make a repeat harmless).
+   */
+  ordered?: boolean;
 }
 
 export class RpcClient {
   readonly endpoint: Endpoint;
   private readonly pool: Pool;
+  private orderedLane: Client | undefined;
+  private readonly options: RpcClientOptions;
   private readonly timeoutMs: number;
   private closed = false;
 
   constructor(endpoint: Endpoint, options: RpcClientOptions = {}) {
     this.endpoint = endpoint;
+    this.options = options;
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.pool = new Pool(`http://${formatHost(endpoint.host)}:${endpoint.port}`, {
+    this.pool = new Pool(this.origin(), {
       connections: options.connectionsMax ?? 4,
       keepAliveTimeout: 30_000,
       connectTimeout: options.connectTimeoutMs ?? 3_000,
       headersTimeout: 0,
       bodyTimeout: 0,
     });
+  }
+
+  private origin(): string {
+    return `http://${formatHost(this.endpoint.host)}:${this.endpoint.port}`;
+  }
+
+  /** The ordered lane's connection, opened on first use. */
+  private ordered(): Client {
+    this.orderedLane ??= new Client(this.origin(), {
+      pipelining: this.options.orderedInFlightMax ?? 5,
+      keepAliveTimeout: 30_000,
+      connectTimeout: this.options.connectTimeoutMs ?? 3_000,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+    return this.orderedLane;
   }
 
   /**
@@ -167,7 +200,12 @@ export class RpcClient {
       const call = new PendingCall<Res>(this, path, timeoutMs, options.signal, resolve, reject);
       if (call.settled) return;
       try {
-        this.pool.dispatch({ path, method: 'POST', headers: MSGPACK_HEADERS, body: payload }, call);
+        if (options.ordered === true) {
+          // idempotent + not blocking: undici pipelines a POST only when told both.
+          this.ordered().dispatch({ path, method: 'POST', headers: MSGPACK_HEADERS, body: payload, idempotent: true, blocking: false }, call);
+        } else {
+          this.pool.dispatch({ path, method: 'POST', headers: MSGPACK_HEADERS, body: payload }, call);
+        }
       } catch (err) {
         call.fail(err);
       }
@@ -216,7 +254,7 @@ export class RpcClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.destroy();
+    await Promise.all([this.pool.destroy(), this.orderedLane?.destroy()]);
   }
 }
 

@@ -184,3 +184,59 @@ describe('msgpack over HTTP with large binary parts', () => {
     await expect(client.call('/echo', { blobs: [] }, { signal: controller.signal })).rejects.toMatchObject({ code: 'BROKER_NOT_AVAILABLE' });
   });
 });
+
+describe('the ordered lane (one connection, pipelined)', () => {
+  let app: MsgpackServer;
+  let client: RpcClient;
+  let arrivals: number[] = [];
+  let connections = 0;
+  let killNext = false;
+
+  beforeAll(async () => {
+    app = createMsgpackServer({ bodyLimitBytes: 4 * 1024 * 1024 });
+    app.server.on('connection', () => connections++);
+    // Records the order handlers see the calls in, then answers after a random pause, so that
+    // later calls are handled while earlier ones still wait (as acks=all produce requests do).
+    app.post('/append', async (request) => {
+      const n = intField(asBody(request.body), 'n', { min: 0 });
+      arrivals.push(n);
+      if (killNext) {
+        killNext = false;
+        request.raw.socket.destroy();
+        return new Promise(() => {});
+      }
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 4)));
+      return { n };
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    client = new RpcClient({ host: '127.0.0.1', port: (app.server.address() as { port: number }).port }, { orderedInFlightMax: 5 });
+  });
+  afterAll(async () => {
+    await client.close();
+    await app.close();
+  });
+
+  it('delivers calls in the order they were made, over one connection, small and large bodies alike', async () => {
+    arrivals = [];
+    connections = 0;
+    const calls = Array.from({ length: 300 }, (_, n) => client.call<{ n: number }>('/append', { n, blob: Buffer.alloc(n % 7 === 0 ? 300_000 : 100, n) }, { ordered: true }));
+    const answers = await Promise.all(calls);
+    expect(answers.map((a) => a.n)).toEqual(Array.from({ length: 300 }, (_, n) => n));
+    expect(arrivals).toEqual(Array.from({ length: 300 }, (_, n) => n));
+    expect(connections).toBe(1);
+  });
+
+  it('when the connection drops, the oldest call fails and the rest go again, in order, on a new one', async () => {
+    await client.call('/append', { n: 0 }, { ordered: true }); // the lane's connection is open
+    arrivals = [];
+    connections = 0;
+    killNext = true;
+    const results = await Promise.allSettled(Array.from({ length: 5 }, (_, n) => client.call<{ n: number }>('/append', { n }, { ordered: true, timeoutMs: 5000 })));
+    expect(results[0]).toMatchObject({ status: 'rejected', reason: { code: 'BROKER_NOT_AVAILABLE' } });
+    expect(results.slice(1).map((r) => (r.status === 'fulfilled' ? r.value.n : r.reason))).toEqual([1, 2, 3, 4]);
+    expect(connections).toBe(1);
+    // Whatever the first connection had read before it died, the new one saw 1..4 in order.
+    const retried = arrivals.slice(arrivals.lastIndexOf(1));
+    expect(retried).toEqual([1, 2, 3, 4]);
+  });
+});

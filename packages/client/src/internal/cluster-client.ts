@@ -3,7 +3,7 @@
 // addresses from its answer; it is refreshed on stale-metadata errors and every
 // `metadataMaxAgeMs` (Kafka's metadata.max.age.ms).
 
-import { RpcClientPool, parseEndpoint, type RpcClient } from '@tributary/transport/client';
+import { RpcClientPool, parseEndpoint, type CallOptions, type RpcClient } from '@tributary/transport/client';
 import { TributaryError, type BrokerId, type BrokerMetadataRequest, type BrokerMetadataResponse, type Endpoint } from '@tributary/protocol';
 import { SILENT, type Logger } from './logger.ts';
 
@@ -95,13 +95,14 @@ export class ClusterClient {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(options: ClientOptions) {
+  /** orderedInFlightMax: calls pipelined on each broker's ordered lane (the producer's in-flight limit). */
+  constructor(options: ClientOptions, lanes: { orderedInFlightMax?: number } = {}) {
     this.bootstrap = normalizeBootstrap(options.bootstrap);
     this.log = options.logger ?? SILENT;
     this.now = options.now ?? Date.now;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.metadataMaxAgeMs = options.metadataMaxAgeMs ?? 300_000;
-    this.pool = new RpcClientPool({ timeoutMs: this.requestTimeoutMs, connectionsMax: 8 });
+    this.pool = new RpcClientPool({ timeoutMs: this.requestTimeoutMs, connectionsMax: 8, orderedInFlightMax: lanes.orderedInFlightMax });
   }
 
   /** Starts the periodic refresh (unref'd: it never keeps the process alive). */
@@ -127,7 +128,7 @@ export class ClusterClient {
   }
 
   /** Calls a broker by id; BROKER_NOT_AVAILABLE when the metadata does not know it. */
-  callBroker<Res>(id: BrokerId, path: string, body: unknown, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Res> {
+  callBroker<Res>(id: BrokerId, path: string, body: unknown, options: CallOptions = {}): Promise<Res> {
     const endpoint = this.brokerEndpoint(id);
     if (!endpoint) return Promise.reject(new TributaryError('BROKER_NOT_AVAILABLE', `broker ${id} is not in the cluster metadata`));
     return this.rpc(endpoint).call<Res>(path, body, options);
