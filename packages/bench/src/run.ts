@@ -184,7 +184,7 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
       report.e2eMaxMs = e.maxMs;
       report.e2eClusterCpuUsPerRecord = e2eCpu(e.sent);
       report.details.e2eLatency = e;
-      rows.push({ phase: 'end-to-end latency', result: `p99 ${e.p99Ms} ms`, detail: `p50 ${e.p50Ms} / p99 ${e.p99Ms} / p99.9 ${e.p999Ms} / max ${e.maxMs} ms at ${fmt(rate)} rec/s for ${seconds} s (${fmt(e.received)}/${fmt(e.sent)} received)${cpuNote(report.e2eClusterCpuUsPerRecord)}` });
+      rows.push({ phase: 'end-to-end latency', result: `p99 ${e.p99Ms} ms`, detail: `p50 ${e.p50Ms} / p99 ${e.p99Ms} / p99.9 ${e.p999Ms} / max ${e.maxMs} ms at ${fmt(rate)} rec/s for ${seconds} s (${fmt(e.received)}/${fmt(e.sent)} received; send → ack p50 ${e.ackedP50Ms} / p99 ${e.ackedP99Ms} / p99.9 ${e.ackedP999Ms} ms)${cpuNote(report.e2eClusterCpuUsPerRecord)}` });
       await admin.deleteTopic(topic).catch(() => undefined);
     }
 
