@@ -46,6 +46,28 @@ describe('Producer', () => {
     }
   });
 
+  it('pipelines the requests to a broker on one connection, so batches arrive in the order they were made', async () => {
+    // One record per batch, each sent while earlier ones wait 5 ms for their answer: several
+    // requests in flight at once, which over a pool of connections could overtake each other.
+    const producer = track(new Producer({ bootstrap: cluster.bootstrap, lingerMs: 0, batchSize: 1 }));
+    await producer.send({ topic: 't', value: 'warm-up', partition: 0 });
+    cluster.produceCalls.length = 0;
+    cluster.produceDelayMs = 5;
+    const values = Array.from({ length: 100 }, (_, i) => `v${i}`);
+    const sends: Promise<unknown>[] = [];
+    for (const value of values) {
+      sends.push(producer.send({ topic: 't', value, partition: 0 }));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(sends);
+    expect(cluster.produceInFlightMax).toBeGreaterThan(1);
+    expect(new Set(cluster.produceCalls.map((c) => c.connection)).size).toBe(1);
+    const sequences = cluster.produceCalls.flatMap((c) => c.request.partitions.map((p) => readBatchHeader(p.records).baseSequence));
+    expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+    expect(new Set(sequences).size).toBe(sequences.length); // nothing was refused and sent again
+    expect(cluster.values('t', 0)).toEqual(['warm-up', ...values]);
+  });
+
   it('sticks unkeyed records to one partition per batch', async () => {
     const producer = track(new Producer({ bootstrap: cluster.bootstrap }));
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => producer.send({ topic: 't', value: `v${i}` })));

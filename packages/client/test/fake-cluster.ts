@@ -34,6 +34,8 @@ export interface FakePartition {
 export interface ProduceCall {
   broker: number;
   request: ProduceRequest;
+  /** Which TCP connection to that broker carried it (numbered in order of first use). */
+  connection: number;
 }
 
 export interface FetchCall {
@@ -53,6 +55,13 @@ export class FakeCluster {
   /** Return a partial fetch answer override (error or preferredReadReplica). */
   onFetch: ((broker: number, topic: string, partition: number) => { error?: WireError; preferredReadReplica?: number } | undefined) | undefined;
   readonly brokerConfigCalls: { brokerId: number; configs: Record<string, number> }[] = [];
+  /** Answer every produce request this many ms after appending (keeps several in flight). */
+  produceDelayMs = 0;
+  /** The most produce requests a broker held at once. */
+  produceInFlightMax = 0;
+  private produceInFlight = 0;
+  private readonly connectionIds = new WeakMap<object, number>();
+  private connectionCount = 0;
   private nextProducerId = 1000;
   private produceAttempts = new Map<string, number>();
 
@@ -193,7 +202,9 @@ export class FakeCluster {
     });
     app.post('/produce', async (req) => {
       const request = req.body as ProduceRequest;
-      this.produceCalls.push({ broker, request: { ...request, partitions: request.partitions.map((p) => ({ ...p, records: Buffer.from(p.records) })) } });
+      const socket = req.raw.socket;
+      if (!this.connectionIds.has(socket)) this.connectionIds.set(socket, ++this.connectionCount);
+      this.produceCalls.push({ broker, request: { ...request, partitions: request.partitions.map((p) => ({ ...p, records: Buffer.from(p.records) })) }, connection: this.connectionIds.get(socket)! });
       const response: ProduceResponse = { partitions: [] };
       for (const { topic, partition, records } of request.partitions) {
         const key = `${topic}-${partition}`;
@@ -219,6 +230,11 @@ export class FakeCluster {
             response.partitions.push({ topic, partition, baseOffset: -1, error: (err as TributaryError).toWire() });
           }
         }
+      }
+      if (this.produceDelayMs > 0) {
+        this.produceInFlightMax = Math.max(this.produceInFlightMax, ++this.produceInFlight);
+        await new Promise((r) => setTimeout(r, this.produceDelayMs));
+        this.produceInFlight--;
       }
       return response;
     });
