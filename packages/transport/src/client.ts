@@ -136,9 +136,9 @@ export interface CallOptions {
    * producer gets this from its one connection per broker; over a pool of connections two
    * batches of one partition can overtake each other, which costs an idempotent producer an
    * OUT_OF_ORDER_SEQUENCE_NUMBER and a retry backoff (about 100 ms of stall per overtake). If
-   * the connection drops, undici fails the
-   * oldest call and sends the others again on a new connection: use it only for calls the
-   * caller would retry anyway (produce, whose sequences make a repeat harmless).
+   * the connection drops, undici fails the oldest call and sends the others again on a new
+   * connection: use it only for calls the caller would retry anyway (produce, whose sequences
+   * make a repeat harmless).
    */
   ordered?: boolean;
 }
