@@ -137,8 +137,9 @@ export interface CallOptions {
    * batches of one partition can overtake each other, which costs an idempotent producer an
    * OUT_OF_ORDER_SEQUENCE_NUMBER and a retry backoff (about 100 ms of stall per overtake). If
    * the connection drops, undici fails the oldest call and sends the others again on a new
-   * connection: use it only for calls the caller would retry anyway (produce, whose sequences
-   * make a repeat harmless).
+   * connection: use it only for calls the caller would retry anyway (produce: an idempotent
+   * producer's sequences make a repeat harmless, and without idempotence a produce that fails
+   * on a lost connection is retried, at least once, all the same).
    */
   ordered?: boolean;
 }
