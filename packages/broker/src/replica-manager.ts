@@ -52,6 +52,14 @@ export interface ReplicaManagerOptions {
   onIsrChange?: (kind: 'shrink' | 'expand') => void;
   /** After a failed AlterPartition, wait this long before proposing again (default 500). */
   alterPartitionRetryMs?: number;
+  /**
+   * Opening partition logs stops after this many ms of one metadata pass and goes on in the next
+   * turn of the event loop (default 100). Creating a log costs several file creations, which on
+   * a busy ext4 after a big delete take milliseconds each: a 1000-partition topic (500 replicas
+   * here) blocked a broker for 3+ s in one pass, past the session timeout, and the controller
+   * fenced every broker at once.
+   */
+  openBudgetMs?: number;
 }
 
 export interface ProduceInput {
@@ -91,6 +99,7 @@ export class ReplicaManager {
   private readonly partitions = new Map<string, Partition>();
   metadata: MetadataCache = MetadataCache.empty();
   private closed = false;
+  private deferredVersionLogged = -1;
   private readonly closeListeners = new Set<() => void>();
 
   constructor(options: ReplicaManagerOptions) {
@@ -124,6 +133,20 @@ export class ReplicaManager {
   applyMetadata(md: ClusterMetadata): void {
     if (this.closed || md.version <= this.metadata.version) return;
     this.metadata = new MetadataCache(md);
+    this.reconcile(md);
+  }
+
+  /**
+   * One pass over `md` (the current metadata). Partitions whose logs are not open yet are opened
+   * until openBudgetMs has passed (one at least); the rest wait for the next pass, scheduled
+   * here, so heartbeats and requests are served in between. Until its log is open a replica
+   * answers NOT_LEADER_OR_FOLLOWER, which clients retry.
+   */
+  private reconcile(md: ClusterMetadata): void {
+    const started = performance.now();
+    const budgetMs = this.options.openBudgetMs ?? 100;
+    let opened = 0;
+    let deferred = false;
     const nowMs = this.now();
     const wanted = new Set<string>();
     let rolesChanged = false;
@@ -139,6 +162,11 @@ export class ReplicaManager {
           p = undefined;
         }
         if (p === undefined) {
+          if (opened > 0 && performance.now() - started >= budgetMs) {
+            deferred = true;
+            continue;
+          }
+          opened++;
           try {
             p = this.openPartition(topic.name, ps.partition, topic.topicId, configs);
           } catch (err) {
@@ -173,6 +201,16 @@ export class ReplicaManager {
       }
     }
     if (rolesChanged) this.options.onFollowersChanged?.(this.followedByLeader());
+    if (deferred) {
+      if (this.deferredVersionLogged !== md.version) {
+        this.deferredVersionLogged = md.version;
+        this.logger.info({ openedThisPass: opened, budgetMs, version: md.version }, 'opening partition logs over several passes');
+      }
+      setImmediate(() => {
+        // A newer version has had a pass of its own (and scheduled the rest itself).
+        if (!this.closed && this.metadata.version === md.version) this.reconcile(md);
+      });
+    }
   }
 
   private openPartition(topic: string, partition: number, topicId: string, configs: TopicConfigs): Partition {

@@ -72,7 +72,7 @@ export function faultyFs(): StorageFs & { failing: boolean } {
   return fs;
 }
 
-export async function makeCore(options: { brokerId?: number; rack?: string; listener?: 'internal' | 'external'; now?: () => number; lagMs?: number; ready?: boolean; fs?: StorageFs } = {}): Promise<Core> {
+export async function makeCore(options: { brokerId?: number; rack?: string; listener?: 'internal' | 'external'; now?: () => number; lagMs?: number; ready?: boolean; fs?: StorageFs; openBudgetMs?: number } = {}): Promise<Core> {
   const { dir, cleanup } = tempDir('tributary-broker-');
   const logs = new LogManager(dir, options.fs ? { fs: options.fs } : {});
   const alters: Core['alters'] = [];
@@ -85,6 +85,7 @@ export async function makeCore(options: { brokerId?: number; rack?: string; list
     now: options.now,
     alterPartition: (request) => new Promise((resolve, reject) => alters.push({ request, resolve, reject })),
     alterPartitionRetryMs: 0,
+    openBudgetMs: options.openBudgetMs,
   });
   rm.loadLogs();
   const metrics = new BrokerMetrics({ brokerId: options.brokerId ?? 0, rack: 'rack-1' }, () => rm);
