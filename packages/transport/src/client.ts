@@ -156,28 +156,21 @@ export class RpcClient {
     this.endpoint = endpoint;
     this.options = options;
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.pool = new Pool(this.origin(), {
-      connections: options.connectionsMax ?? 4,
-      keepAliveTimeout: 30_000,
-      connectTimeout: options.connectTimeoutMs ?? 3_000,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
+    this.pool = new Pool(this.origin(), { ...this.connectionOptions(), connections: options.connectionsMax ?? 4 });
   }
 
   private origin(): string {
     return `http://${formatHost(this.endpoint.host)}:${this.endpoint.port}`;
   }
 
+  /** What the pool's connections and the ordered lane's share: keep-alive, no body/header timeouts (long polls). */
+  private connectionOptions() {
+    return { keepAliveTimeout: 30_000, connectTimeout: this.options.connectTimeoutMs ?? 3_000, headersTimeout: 0, bodyTimeout: 0 };
+  }
+
   /** The ordered lane's connection, opened on first use. */
   private ordered(): Client {
-    this.orderedLane ??= new Client(this.origin(), {
-      pipelining: this.options.orderedInFlightMax ?? 5,
-      keepAliveTimeout: 30_000,
-      connectTimeout: this.options.connectTimeoutMs ?? 3_000,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
+    this.orderedLane ??= new Client(this.origin(), { ...this.connectionOptions(), pipelining: this.options.orderedInFlightMax ?? 5 });
     return this.orderedLane;
   }
 
@@ -201,12 +194,10 @@ export class RpcClient {
       const call = new PendingCall<Res>(this, path, timeoutMs, options.signal, resolve, reject);
       if (call.settled) return;
       try {
-        if (options.ordered === true) {
-          // idempotent + not blocking: undici pipelines a POST only when told both.
-          this.ordered().dispatch({ path, method: 'POST', headers: MSGPACK_HEADERS, body: payload, idempotent: true, blocking: false }, call);
-        } else {
-          this.pool.dispatch({ path, method: 'POST', headers: MSGPACK_HEADERS, body: payload }, call);
-        }
+        // undici pipelines a POST only when it is marked idempotent and not blocking; for the
+        // pool, false/true are undici's own defaults for a POST.
+        const ordered = options.ordered === true;
+        (ordered ? this.ordered() : this.pool).dispatch({ path, method: 'POST', headers: MSGPACK_HEADERS, body: payload, idempotent: ordered, blocking: !ordered }, call);
       } catch (err) {
         call.fail(err);
       }
