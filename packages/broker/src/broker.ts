@@ -148,12 +148,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
   const timers = [
     setInterval(() => replicas.checkIsr(), Math.max(1, Math.floor(config.replicaLagTimeMaxMs / 2))),
     setInterval(() => {
-      try {
-        replicas.checkpointHighWatermarks();
-        replicas.checkpointRecoveryPoints();
-      } catch (err) {
-        logger.error({ err }, 'checkpoint failed');
-      }
+      replicas.checkpointInBackground().catch((err: unknown) => logger.error({ err }, 'checkpoint failed'));
     }, config.checkpointIntervalMs),
     setInterval(() => replicas.runRetention(), config.retentionCheckIntervalMs),
   ];
@@ -209,6 +204,8 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
         await fetchers.close();
         replicas.stopServing();
         await Promise.allSettled([apps.internal.close(), apps.external?.close()]);
+        // The last periodic checkpoint finishes before close writes the final ones.
+        await replicas.checkpointsSettled();
         replicas.close();
         await clients.close();
         logger.info({}, 'broker stopped');

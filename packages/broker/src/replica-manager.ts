@@ -540,13 +540,31 @@ export class ReplicaManager {
 
   /** replication-offset-checkpoint: every partition's HW. */
   checkpointHighWatermarks(): void {
-    const hw = new Map<string, number>();
-    for (const p of this.partitions.values()) hw.set(p.key, p.highWatermark);
-    this.logs.writeHighWatermarks(hw);
+    this.logs.writeHighWatermarks(this.highWatermarks());
   }
 
-  checkpointRecoveryPoints(): void {
-    this.logs.checkpointRecoveryPoints();
+  private highWatermarks(): Map<string, number> {
+    const hw = new Map<string, number>();
+    for (const p of this.partitions.values()) hw.set(p.key, p.highWatermark);
+    return hw;
+  }
+
+  /**
+   * The periodic checkpoint (HWs and recovery points), with the fsyncs on libuv's thread pool:
+   * requests keep being served while the disk syncs. Values are taken now; the files are
+   * replaced once durable. A write still in flight from the last period is not doubled.
+   */
+  checkpointInBackground(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return Promise.all([
+      this.logs.writeHighWatermarksInBackground(this.highWatermarks()),
+      this.logs.checkpointRecoveryPointsInBackground(),
+    ]).then(() => undefined);
+  }
+
+  /** Settles once no background checkpoint is in flight (the broker waits for it before close). */
+  checkpointsSettled(): Promise<void> {
+    return this.logs.checkpointsSettled();
   }
 
   /** Retention and time-based rolls on every log. */

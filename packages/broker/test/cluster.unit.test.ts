@@ -1,6 +1,8 @@
 // Three brokers in this process against a fake controller, over real sockets: replication,
 // acks=all, ISR shrink, failover with log divergence and truncation, fetch-from-follower,
 // throttling and controlled shutdown.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBatches, type ProduceResponse, type FetchResponse } from '@tributary/protocol';
 import { RpcClient } from '@tributary/transport';
@@ -77,6 +79,19 @@ describe('three brokers and a fake controller', () => {
     expect(viaFollower.values).toEqual(['a', 'b']);
     // Without a rack, a follower refuses consumers.
     expect((await fetchValues(1, 'rep')).error?.code).toBe('NOT_LEADER_OR_FOLLOWER');
+  });
+
+  it('checkpoints HWs and recovery points periodically, off the event loop', async () => {
+    // checkpointIntervalMs 200: the background writer replaces the files while requests go on.
+    controller.update((md) => md.topics.push(topicState('cp', [{ replicas: [0, 1] }], { 'min.insync.replicas': 1 })));
+    await eventually(() => brokers[1]!.replicas.getPartition('cp', 0) !== undefined);
+    const hwFile = join(dirs[0]!.dir, 'replication-offset-checkpoint');
+    const hasLine = (line: string) => existsSync(hwFile) && readFileSync(hwFile, 'utf8').split('\n').includes(line);
+    expect((await produce(0, 'cp', ['a', 'b'])).partitions[0]!.error).toBeUndefined();
+    await eventually(() => hasLine('cp 0 2'));
+    expect((await produce(0, 'cp', ['c'])).partitions[0]!.error).toBeUndefined();
+    await eventually(() => hasLine('cp 0 3'));
+    expect(existsSync(join(dirs[0]!.dir, 'recovery-point-offset-checkpoint'))).toBe(true);
   });
 
   it('shrinks the ISR when a follower stops, and acks=all keeps working with min ISR 2', async () => {

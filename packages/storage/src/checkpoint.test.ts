@@ -17,6 +17,30 @@ describe('OffsetCheckpointFile', () => {
     expect(cp.read()).toEqual(entries);
   });
 
+  it('writes in the background: the same file, one write in flight at a time, a later synchronous write wins', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'replication-offset-checkpoint');
+    const cp = new OffsetCheckpointFile(file);
+    await cp.writeInBackground(new Map([['a-0', 1]]));
+    expect(fs.readFileSync(file, 'utf8')).toBe('0\n1\na 0 1\n');
+
+    // A second background write while one is in flight joins it rather than racing it.
+    const first = cp.writeInBackground(new Map([['a-0', 2]]));
+    const second = cp.writeInBackground(new Map([['a-0', 3]]));
+    expect(second).toBe(first);
+    await first;
+    expect(cp.read()).toEqual(new Map([['a-0', 2]]));
+
+    // A synchronous write (shutdown) made while a background one waits on its fsync is the one
+    // that stays: the background write must not rename its older entries over it.
+    const background = cp.writeInBackground(new Map([['a-0', 4]]));
+    cp.write(new Map([['a-0', 5]]));
+    await background;
+    await cp.settled();
+    expect(cp.read()).toEqual(new Map([['a-0', 5]]));
+    expect(fs.readdirSync(dir).sort()).toEqual(['replication-offset-checkpoint']);
+  });
+
   it('rejects malformed files', () => {
     const file = path.join(tempDir(), 'cp');
     for (const text of ['0\n2\nt 0 1\n', '0\n1\nt x 1\n', '0\n1\nt 0\n', '7\n0\n', '']) {

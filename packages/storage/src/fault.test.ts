@@ -160,4 +160,24 @@ describe('disk faults', () => {
     }
     manager.close();
   });
+
+  it('background checkpoints are never half-written either', async () => {
+    const faulty = new FaultyFs();
+    const dataDir = tempDir();
+    const manager = new LogManager(dataDir, { fs: faulty });
+    await manager.writeHighWatermarksInBackground(new Map([['t-0', 5]]));
+    expect(manager.readHighWatermarks()).toEqual(new Map([['t-0', 5]]));
+    for (const op of ['openSync', 'writeSync', 'fsyncSync', 'renameSync'] as const) {
+      faulty.failOn(op, 'EIO', { when: (p) => p.includes('replication-offset-checkpoint'), partialBytes: 4 });
+      const failed = await manager.writeHighWatermarksInBackground(new Map([['t-0', 9]])).catch((err: unknown) => err);
+      expect(failed).toBeInstanceOf(TributaryError);
+      expect((failed as TributaryError).code).toBe('KAFKA_STORAGE_ERROR');
+      expect(manager.readHighWatermarks()).toEqual(new Map([['t-0', 5]]));
+      expect(fs.readdirSync(dataDir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    }
+    // The disk recovered: the next period writes again.
+    await manager.writeHighWatermarksInBackground(new Map([['t-0', 11]]));
+    expect(manager.readHighWatermarks()).toEqual(new Map([['t-0', 11]]));
+    manager.close();
+  });
 });

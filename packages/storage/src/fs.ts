@@ -1,7 +1,9 @@
 // The filesystem edge of the storage package. Every file operation goes through a StorageFs so
 // that tests can inject one that fails writes, fsyncs or renames (STYLE.md § Tests, fault
-// injection) and prove that the log survives a sick disk. Only synchronous calls: the broker is
-// single-threaded and a synchronous append cannot interleave with another.
+// injection) and prove that the log survives a sick disk. Synchronous calls, because the broker
+// is single-threaded and a synchronous append cannot interleave with another; the exceptions are
+// the few promise-returning calls the periodic checkpoints use, so that their file creation,
+// writes and fsyncs happen on libuv's thread pool, not on the event loop every request waits on.
 
 import * as fs from 'node:fs';
 import { TributaryError } from '@tributary/protocol';
@@ -18,6 +20,11 @@ export interface StorageFs {
   writeSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
   fsyncSync(fd: number): void;
+  /** openSync, writeSync, fsyncSync and closeSync on libuv's thread pool. */
+  open(path: string, flags: string): Promise<number>;
+  write(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  fsync(fd: number): Promise<void>;
+  close(fd: number): Promise<void>;
   ftruncateSync(fd: number, length: number): void;
   fstatSync(fd: number): StorageStats;
   statSync(path: string): StorageStats;
@@ -36,6 +43,11 @@ export const nodeFs: StorageFs = {
   writeSync: (fd, buffer, offset, length, position) => fs.writeSync(fd, buffer, offset, length, position),
   readSync: (fd, buffer, offset, length, position) => fs.readSync(fd, buffer, offset, length, position),
   fsyncSync: (fd) => fs.fsyncSync(fd),
+  open: (path, flags) => new Promise((resolve, reject) => fs.open(path, flags, (err, fd) => (err ? reject(err) : resolve(fd)))),
+  write: (fd, buffer, offset, length, position) =>
+    new Promise((resolve, reject) => fs.write(fd, buffer, offset, length, position, (err, n) => (err ? reject(err) : resolve(n)))),
+  fsync: (fd) => new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve()))),
+  close: (fd) => new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve()))),
   ftruncateSync: (fd, length) => fs.ftruncateSync(fd, length),
   fstatSync: (fd) => fs.fstatSync(fd),
   statSync: (path) => fs.statSync(path),
@@ -87,5 +99,25 @@ export function fsyncDir(fsys: StorageFs, dir: string): void {
     fsys.fsyncSync(fd);
   } finally {
     fsys.closeSync(fd);
+  }
+}
+
+/** fsyncDir on libuv's thread pool. */
+export async function fsyncDirInBackground(fsys: StorageFs, dir: string): Promise<void> {
+  const fd = await fsys.open(dir, 'r');
+  try {
+    await fsys.fsync(fd);
+  } finally {
+    await fsys.close(fd);
+  }
+}
+
+/** writeFully on libuv's thread pool. */
+export async function writeFullyInBackground(fsys: StorageFs, fd: number, buf: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const n = await fsys.write(fd, buf, done, buf.length - done, position + done);
+    if (n <= 0) throw Object.assign(new Error(`short write: ${n} bytes`), { code: 'EIO' });
+    done += n;
   }
 }

@@ -113,14 +113,33 @@ export class LogManager {
 
   /** Writes every log's recovery point to recovery-point-offset-checkpoint (atomically). */
   checkpointRecoveryPoints(): void {
+    this.recoveryPoints.write(this.recoveryPointEntries());
+  }
+
+  /** checkpointRecoveryPoints with the fsyncs off the event loop (the periodic checkpoint). */
+  checkpointRecoveryPointsInBackground(): Promise<void> {
+    return this.recoveryPoints.writeInBackground(this.recoveryPointEntries());
+  }
+
+  private recoveryPointEntries(): Map<string, number> {
     const entries = new Map<string, number>();
     for (const [k, { log }] of this.logs) entries.set(k, log.recoveryPoint);
-    this.recoveryPoints.write(entries);
+    return entries;
   }
 
   /** Writes the high watermarks (keys `${topic}-${partition}`) to replication-offset-checkpoint. */
   writeHighWatermarks(hw: Map<string, number>): void {
     this.highWatermarks.write(hw);
+  }
+
+  /** writeHighWatermarks with the fsyncs off the event loop (the periodic checkpoint). */
+  writeHighWatermarksInBackground(hw: Map<string, number>): Promise<void> {
+    return this.highWatermarks.writeInBackground(hw);
+  }
+
+  /** Settles once no background checkpoint write is in flight (call before close). */
+  async checkpointsSettled(): Promise<void> {
+    await Promise.all([this.recoveryPoints.settled(), this.highWatermarks.settled()]);
   }
 
   /** Reads replication-offset-checkpoint; an unreadable file gives an empty map and a warning. */

@@ -141,6 +141,33 @@ export class FaultyFs implements StorageFs {
     if (f) throw errno(f.code, 'fsync');
     nodeFs.fsyncSync(fd);
   }
+  // The thread-pool calls fail on the same arming as their synchronous twins: a sick disk fails
+  // both the same way.
+  async open(p: string, flags: string): Promise<number> {
+    const f = this.check('openSync', p);
+    if (f) throw errno(f.code, 'open');
+    const fd = await nodeFs.open(p, flags);
+    this.fdPaths.set(fd, p);
+    return fd;
+  }
+  async write(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+    const f = this.check('writeSync', fd);
+    if (f) {
+      if (f.partialBytes !== undefined && f.partialBytes > 0) await nodeFs.write(fd, buffer, offset, Math.min(f.partialBytes, length), position);
+      throw errno(f.code, 'write');
+    }
+    return nodeFs.write(fd, buffer, offset, length, position);
+  }
+  async fsync(fd: number): Promise<void> {
+    const f = this.check('fsyncSync', fd);
+    if (f) throw errno(f.code, 'fsync');
+    await nodeFs.fsync(fd);
+  }
+  async close(fd: number): Promise<void> {
+    this.fdPaths.delete(fd);
+    await nodeFs.close(fd);
+  }
+
   ftruncateSync(fd: number, length: number): void {
     const f = this.check('ftruncateSync', fd);
     if (f) throw errno(f.code, 'ftruncate');
