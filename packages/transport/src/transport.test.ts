@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MSGPACK_CONTENT_TYPE, TributaryError, decodeMsgpack, encodeMsgpack, asBody, intField } from '@tributary/protocol';
@@ -115,6 +116,21 @@ describe('msgpack over HTTP', () => {
     setTimeout(() => controller.abort(new Error('stop')), 20);
     await expect(call).rejects.toMatchObject({ code: 'BROKER_NOT_AVAILABLE' });
     expect(performance.now() - started).toBeLessThan(400);
+    await expect(client.call('/echo', { n: 2 })).resolves.toMatchObject({ n: 2 });
+  });
+
+  it('a long-lived signal carried by many calls: one listener on it, and aborting it stops every call still in flight', async () => {
+    const controller = new AbortController();
+    for (let i = 0; i < 50; i++) await client.call('/echo', { n: i }, { signal: controller.signal });
+    // However many calls it carried, the signal has one listener (added on its first call).
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    const slow = [client.call('/slow', {}, { signal: controller.signal }), client.call('/slow', {}, { signal: controller.signal })];
+    const done = client.call('/echo', { n: 7 }, { signal: controller.signal });
+    await expect(done).resolves.toMatchObject({ n: 7 });
+    setTimeout(() => controller.abort(new Error('stop')), 20);
+    for (const call of slow) await expect(call).rejects.toMatchObject({ code: 'BROKER_NOT_AVAILABLE' });
+    // An aborted signal fails a new call at once.
+    await expect(client.call('/echo', { n: 1 }, { signal: controller.signal })).rejects.toMatchObject({ code: 'BROKER_NOT_AVAILABLE' });
     await expect(client.call('/echo', { n: 2 })).resolves.toMatchObject({ n: 2 });
   });
 
