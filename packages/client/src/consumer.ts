@@ -170,6 +170,7 @@ export class Consumer {
     this.closed = true;
     if (this.watchdog) clearInterval(this.watchdog);
     this.abort.abort();
+    for (const f of this.fetches) f.abort.abort(this.abort.signal.reason);
     await Promise.allSettled([...this.inflight]);
     await this.cluster.close();
   }
@@ -308,11 +309,15 @@ export class Consumer {
     let response: FetchResponse;
     const entry = { broker, states: list, startedMs: this.cluster.now(), abort: new AbortController() };
     this.fetches.add(entry);
+    // Its own signal only, which close() aborts too: combining it with the consumer's long-lived
+    // signal (AbortSignal.any) on every fetch registered each fetch on that signal, and so kept
+    // every fetch's objects alive through young GCs.
+    if (this.abort.signal.aborted) entry.abort.abort(this.abort.signal.reason);
     this.startWatchdog();
     try {
       response = await this.cluster.callBroker<FetchResponse>(broker, '/fetch', request, {
         timeoutMs: this.maxWaitMs + this.cluster.requestTimeoutMs,
-        signal: AbortSignal.any([this.abort.signal, entry.abort.signal]),
+        signal: entry.abort.signal,
       });
     } catch (err) {
       for (const s of list) {
@@ -442,11 +447,17 @@ export class Consumer {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.abort.signal.addEventListener('abort', () => {
+      const signal = this.abort.signal;
+      const onAbort = () => {
         clearTimeout(t);
         resolve();
-      }, { once: true });
+      };
+      // The listener goes when the sleep ends: left on the consumer's signal, every sleep added one for good.
+      const t = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 }

@@ -1,4 +1,5 @@
 // Producer, Consumer and Admin against a fake cluster of real HTTP servers (test/fake-cluster.ts).
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from '@tributary/testkit';
 import { readBatchHeader } from '@tributary/protocol';
@@ -246,6 +247,30 @@ describe('Consumer', () => {
       await consumer.poll();
       return cluster.fetchCalls.slice(calls).some((c) => c.broker === 0);
     }, { timeoutMs: 3000, intervalMs: 1 });
+  });
+
+  it('backs off failing fetches without piling listeners onto its signal, and close() ends a long poll at once', async () => {
+    cluster.onFetch = () => ({ error: { code: 'NOT_LEADER_OR_FOLLOWER', message: 'moving' } });
+    const consumer = track(new Consumer({ bootstrap: cluster.bootstrap, maxWaitMs: 50 }));
+    consumer.assign([{ topic: 't', partition: 0, offset: 0 }]);
+    const signal = (consumer as unknown as { abort: AbortController }).abort.signal;
+    const calls = cluster.fetchCalls.length;
+    // Each poll that finds nothing fetchable sleeps until the backoff ends.
+    await eventually(async () => {
+      await consumer.poll();
+      return cluster.fetchCalls.length - calls >= 4;
+    }, { timeoutMs: 5000, intervalMs: 1 });
+    expect(getEventListeners(signal, 'abort').length).toBeLessThanOrEqual(1);
+    cluster.onFetch = undefined;
+    // A fetch waiting on the broker (maxWaitMs 5 s, nothing to read) ends with close().
+    const waiting = track(new Consumer({ bootstrap: cluster.bootstrap, maxWaitMs: 5000 }));
+    waiting.assign([{ topic: 't', partition: 0, offset: 'latest' }]);
+    const poll = waiting.poll();
+    await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    await waiting.close();
+    await poll.catch(() => undefined);
+    expect(performance.now() - started).toBeLessThan(2000);
   });
 
   it('refuses a topic that does not exist', async () => {
