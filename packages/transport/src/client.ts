@@ -22,33 +22,50 @@ interface DispatchController {
  * The calls in flight per caller signal, with one 'abort' listener per signal however many calls
  * it carries. Adding and removing a listener on a long-lived signal for every call (a replica
  * fetcher passes the same one to each fetch) made each call's whole object graph outlive young
- * GCs: with five loops of long polls per process, a scavenge kept 1,447 KB instead of 26 KB and
- * paused 7 ms instead of 1.1 (median, --trace-gc-nvp); a follower broker under load kept 5-11 MB
- * per scavenge. A Set entry deleted leaves nothing pointing at the call.
+ * GCs: with five loops of long polls per process, a scavenge kept ~1 MB instead of ~30 KB
+ * (`pnpm bench:transport-gc`); a follower broker under load kept 2-11 MB per scavenge. The calls
+ * of a signal are a linked list through the calls themselves, unlinked (both pointers cleared)
+ * when a call settles: a Set here grows new hash tables as entries come and go, and an
+ * outgrown table still points at its successor and its entries, which is the same problem again.
  */
-class CallsBySignal {
-  private readonly calls = new WeakMap<AbortSignal, Set<{ abortedBy(signal: AbortSignal): void }>>();
+interface SignalWatched {
+  prevOnSignal: SignalWatched | undefined;
+  nextOnSignal: SignalWatched | undefined;
+  abortedBy(signal: AbortSignal): void;
+}
 
-  watch(signal: AbortSignal, call: { abortedBy(signal: AbortSignal): void }): void {
-    let calls = this.calls.get(signal);
-    if (calls === undefined) {
-      const watched = new Set<{ abortedBy(signal: AbortSignal): void }>();
-      calls = watched;
-      this.calls.set(signal, watched);
+class CallsBySignal {
+  private readonly heads = new WeakMap<AbortSignal, { head: SignalWatched | undefined }>();
+
+  watch(signal: AbortSignal, call: SignalWatched): void {
+    let list = this.heads.get(signal);
+    if (list === undefined) {
+      const created: { head: SignalWatched | undefined } = { head: undefined };
+      list = created;
+      this.heads.set(signal, created);
       signal.addEventListener(
         'abort',
         () => {
-          this.calls.delete(signal);
-          for (const c of [...watched]) c.abortedBy(signal);
+          const calls: SignalWatched[] = [];
+          for (let c = created.head; c !== undefined; c = c.nextOnSignal) calls.push(c);
+          for (const c of calls) c.abortedBy(signal);
         },
         { once: true },
       );
     }
-    calls.add(call);
+    call.nextOnSignal = list.head;
+    if (list.head !== undefined) list.head.prevOnSignal = call;
+    list.head = call;
   }
 
-  unwatch(signal: AbortSignal, call: { abortedBy(signal: AbortSignal): void }): void {
-    this.calls.get(signal)?.delete(call);
+  unwatch(signal: AbortSignal, call: SignalWatched): void {
+    const list = this.heads.get(signal);
+    if (list === undefined) return;
+    if (call.prevOnSignal !== undefined) call.prevOnSignal.nextOnSignal = call.nextOnSignal;
+    else if (list.head === call) list.head = call.nextOnSignal;
+    if (call.nextOnSignal !== undefined) call.nextOnSignal.prevOnSignal = call.prevOnSignal;
+    call.prevOnSignal = undefined;
+    call.nextOnSignal = undefined;
   }
 }
 
@@ -59,8 +76,10 @@ const callsBySignal = new CallsBySignal();
  * settles exactly once: on the answer's end, on undici's error, on the deadline or on the
  * caller's abort (the last two also abort the request, queued or on the wire).
  */
-class PendingCall<Res> {
+class PendingCall<Res> implements SignalWatched {
   settled = false;
+  prevOnSignal: SignalWatched | undefined = undefined;
+  nextOnSignal: SignalWatched | undefined = undefined;
   private controller: DispatchController | undefined;
   private abortReason: Error | undefined;
   private timedOut = false;
