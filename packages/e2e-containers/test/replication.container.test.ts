@@ -204,9 +204,12 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
     await eventually(async () => (await partition0('failover')).leader === 0, { timeoutMs: 30_000, intervalMs: 250 });
     // A new leader knows a follower's LEO only from its first fetch in the new leader epoch
     // (-1 until then): wait for both followers to have fetched, then compare.
+    // An answer without replica states (the describe call to the new leader failed, e.g. on a
+    // connection that died with its old container) is not an answer: ask again.
     const verbose = await eventually(async () => {
       const v = await leaderLeo();
-      return (v.replicaStates ?? []).every((r) => r.logEndOffset === v.logEndOffset) ? v : false;
+      const states = v.replicaStates;
+      return states !== undefined && states.length === 3 && states.every((r) => r.logEndOffset === v.logEndOffset) ? v : false;
     }, { timeoutMs: 15_000, intervalMs: 200 });
     expect(verbose.replicaStates?.map((r) => r.brokerId).sort()).toEqual([0, 1, 3]);
     for (const r of verbose.replicaStates ?? []) expect(r.logEndOffset, `replica ${r.brokerId} LEO`).toBe(verbose.logEndOffset);
