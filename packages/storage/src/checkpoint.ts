@@ -72,7 +72,8 @@ export class CheckpointFile {
     const tmp = `${this.path}.tmp`;
     let fd: number | undefined;
     try {
-      fd = this.writeTemp(tmp, entries);
+      fd = this.fs.openSync(tmp, 'w');
+      writeFully(this.fs, fd, checkpointBody(entries), 0);
       if (durable) this.fs.fsyncSync(fd);
       this.fs.closeSync(fd);
       fd = undefined;
@@ -126,18 +127,6 @@ export class CheckpointFile {
       this.discardTemp(tmp, fd);
       throw storageError(`writing checkpoint ${this.path}`, err);
     }
-  }
-
-  /** Writes the entries to a new `tmp` file; returns its open fd. */
-  private writeTemp(tmp: string, entries: readonly string[][]): number {
-    const fd = this.fs.openSync(tmp, 'w');
-    try {
-      writeFully(this.fs, fd, checkpointBody(entries), 0);
-    } catch (err) {
-      this.discardTemp(tmp, fd);
-      throw err;
-    }
-    return fd;
   }
 
   /** After a failed write: closes the temp file if open and removes it. */

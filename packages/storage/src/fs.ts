@@ -73,7 +73,7 @@ export function writeFully(fsys: StorageFs, fd: number, buf: Uint8Array, positio
   let done = 0;
   while (done < length) {
     const n = fsys.writeSync(fd, buf, offset + done, length - done, position + done);
-    if (n <= 0) throw Object.assign(new Error(`short write: ${n} bytes`), { code: 'EIO' });
+    if (n <= 0) throw shortWrite(n);
     done += n;
   }
 }
@@ -117,7 +117,12 @@ export async function writeFullyInBackground(fsys: StorageFs, fd: number, buf: U
   let done = 0;
   while (done < buf.length) {
     const n = await fsys.write(fd, buf, done, buf.length - done, position + done);
-    if (n <= 0) throw Object.assign(new Error(`short write: ${n} bytes`), { code: 'EIO' });
+    if (n <= 0) throw shortWrite(n);
     done += n;
   }
+}
+
+/** A write that made no progress: reported as the disk error it is. */
+function shortWrite(n: number): Error {
+  return Object.assign(new Error(`short write: ${n} bytes`), { code: 'EIO' });
 }
