@@ -75,7 +75,7 @@ describe('disk faults', () => {
     const faulty = new FaultyFs();
     const log = Log.open(path.join(tempDir(), 't-0'), testConfig(), { fs: faulty });
     log.appendAsLeader(batch(['a']), 1);
-    faulty.failOn('renameSync', 'EIO', { when: (p) => p.endsWith('leader-epoch-checkpoint') });
+    faulty.failOn('writeSync', 'EIO', { when: (p) => p.endsWith('leader-epoch-checkpoint'), partialBytes: 3 });
     expectStorageError(() => log.appendAsLeader(batch(['b']), 2), 'EIO');
     expect(log.epochs.entries()).toEqual([{ epoch: 1, startOffset: 0 }]);
     expect(fs.readFileSync(path.join(log.dir, 'leader-epoch-checkpoint'), 'utf8')).toBe('0\n1\n1 0\n');
@@ -83,6 +83,32 @@ describe('disk faults', () => {
     log.appendAsLeader(batch(['b']), 2);
     expect(log.epochs.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: 1 }]);
     log.close();
+  });
+
+  it('an epoch checkpoint that could not be written nor put back is rebuilt from the batches', () => {
+    const faulty = new FaultyFs();
+    const dir = path.join(tempDir(), 't-0');
+    const follower = Log.open(dir, testConfig(), { fs: faulty });
+    const leader = Log.open(path.join(tempDir(), 'leader-0'), testConfig());
+    leader.appendAsLeader(batch(['a']), 1);
+    leader.appendAsLeader(batch(['b']), 4);
+    follower.appendAsFollower(leader.read(0, 1 << 20));
+    leader.appendAsLeader(batch(['c']), 7);
+    const tail = leader.read(2, 1 << 20);
+    faulty.failOn('writeSync', 'EIO', { when: (p) => p.endsWith('leader-epoch-checkpoint'), partialBytes: 5 });
+    faulty.failOn('renameSync', 'EIO');
+    expectStorageError(() => follower.appendAsFollower(tail), 'EIO');
+    consistent(follower, ['a', 'b']);
+    // A crash now: the checkpoint is gone, so recovery rebuilds it from the batches.
+    follower.close();
+    const reopened = Log.open(dir, testConfig());
+    consistent(reopened, ['a', 'b']);
+    expect(reopened.epochs.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 4, startOffset: 1 }]);
+    reopened.appendAsFollower(tail);
+    consistent(reopened, ['a', 'b', 'c']);
+    expect(reopened.epochs.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 4, startOffset: 1 }, { epoch: 7, startOffset: 2 }]);
+    reopened.close();
+    leader.close();
   });
 
   it('a failed roll leaves the log on its old segment', () => {

@@ -98,18 +98,73 @@ describe('LeaderEpochCache', () => {
     const faulty = new FaultyFs();
     const file = path.join(tempDir(), 'leader-epoch-checkpoint');
     const cache = new LeaderEpochCache(file, faulty);
+    cache.load();
     cache.assign(1, 0);
     cache.assign(2, 5);
     cache.flush();
-    // assign does not fsync (see the next test); a truncation does.
-    const changes = [['writeSync', () => cache.assign(3, 10)], ['renameSync', () => cache.assign(3, 10)], ['fsyncSync', () => cache.truncateFromEnd(5)]] as const;
-    for (const [op, change] of changes) {
-      faulty.failOn(op, 'ENOSPC');
-      expect(change).toThrow(expect.objectContaining({ code: 'KAFKA_STORAGE_ERROR' }));
+    // assign writes in place (a failed write is put back); a truncation goes through a temp file,
+    // fsynced, and a rename. assign(3, 0) drops both entries: the file shrinks, so it ftruncates.
+    const changes = [
+      ['writeSync', { partialBytes: 6 }, () => cache.assign(3, 10)],
+      ['openSync', {}, () => cache.assign(3, 10)],
+      ['ftruncateSync', {}, () => cache.assign(3, 0)],
+      ['renameSync', {}, () => cache.truncateFromEnd(5)],
+      ['fsyncSync', {}, () => cache.truncateFromEnd(5)],
+    ] as const;
+    for (const [op, options, change] of changes) {
+      faulty.failOn(op, 'ENOSPC', { when: (p) => p.startsWith(file), ...options });
+      expect(change, op).toThrow(expect.objectContaining({ code: 'KAFKA_STORAGE_ERROR' }));
       expect(cache.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: 5 }]);
       expect(fs.readFileSync(file, 'utf8')).toBe('0\n2\n1 0\n2 5\n');
       expect(fs.existsSync(`${file}.tmp`)).toBe(false);
     }
+    cache.assign(3, 10);
+    expect(fs.readFileSync(file, 'utf8')).toBe('0\n3\n1 0\n2 5\n3 10\n');
+  });
+
+  it('writes a new epoch in place: no new inode, no rename', () => {
+    const faulty = new FaultyFs();
+    const file = path.join(tempDir(), 'leader-epoch-checkpoint');
+    const cache = new LeaderEpochCache(file, faulty);
+    cache.load();
+    // The file exists from the start (created empty when the log opens, as Kafka does).
+    expect(fs.readFileSync(file, 'utf8')).toBe('0\n0\n');
+    const inode = fs.statSync(file).ino;
+    faulty.failOn('renameSync', 'EIO');
+    cache.assign(1, 0);
+    cache.assign(2, 100);
+    cache.assign(3, 5); // drops epoch 2: the file shrinks
+    expect(faulty.failures).toBe(0);
+    expect(fs.statSync(file).ino).toBe(inode);
+    expect(fs.readFileSync(file, 'utf8')).toBe('0\n2\n1 0\n3 5\n');
+    const again = new LeaderEpochCache(file);
+    again.load();
+    expect(again.entries()).toEqual(cache.entries());
+  });
+
+  it('removes the file when a failed in-place write cannot be put back', () => {
+    const faulty = new FaultyFs();
+    const file = path.join(tempDir(), 'leader-epoch-checkpoint');
+    const cache = new LeaderEpochCache(file, faulty);
+    cache.load();
+    cache.assign(1, 100);
+    // "0\n1\n2 5\n" written 6 bytes deep over "0\n1\n1 100\n" reads as epoch 2 from offset 100:
+    // well-formed and wrong. With the put-back failing too, the file must go.
+    faulty.failOn('writeSync', 'EIO', { when: (p) => p === file, partialBytes: 6 });
+    faulty.failOn('renameSync', 'EIO');
+    expect(() => cache.assign(2, 5)).toThrow(expect.objectContaining({ code: 'KAFKA_STORAGE_ERROR' }));
+    expect(fs.existsSync(file)).toBe(false);
+    expect(cache.entries()).toEqual([{ epoch: 1, startOffset: 100 }]);
+    // The next change writes the whole list again.
+    cache.assign(2, 200);
+    expect(fs.readFileSync(file, 'utf8')).toBe('0\n2\n1 100\n2 200\n');
+  });
+
+  it('reads a file that does not end in a newline as torn', () => {
+    const file = path.join(tempDir(), 'leader-epoch-checkpoint');
+    // A cut "0\n1\n1 100\n": well-formed but for the missing newline, and wrong.
+    fs.writeFileSync(file, '0\n1\n1 10');
+    expect(() => new LeaderEpochCache(file).load()).toThrow(expect.objectContaining({ code: 'KAFKA_STORAGE_ERROR' }));
   });
 
   it('writes a new epoch without fsync and makes it durable on flush() (KAFKA-15046)', () => {

@@ -21,6 +21,13 @@
 // crash, the file may lack the newest epochs, and recovery cuts the unflushed tail at the first
 // batch of such an epoch (Log.open), as it cuts any torn tail; the follower fetches it again.
 // Truncations are rare and stay durable at once.
+//
+// For the same reason an assign overwrites the file in place rather than through a temp file and
+// a rename (CheckpointFile.writeLinesInPlace: no new inode on the request path), and load()
+// creates the file when the log is opened without one, as Kafka does, so that a new partition's
+// first epoch is not an inode creation either. A file torn by a machine crash reads as malformed,
+// and a failed write that could not be undone removes the file; either way the Log rebuilds the
+// cache from its batches when it next opens.
 
 import { assert, TributaryError } from '@tributary/protocol';
 import { CheckpointFile } from './checkpoint.ts';
@@ -49,10 +56,15 @@ export class LeaderEpochCache {
     return this.file.path;
   }
 
-  /** Reads the checkpoint; throws KAFKA_STORAGE_ERROR when it is malformed or not monotonic. */
+  /**
+   * Reads the checkpoint, creating an empty one when there is none; throws KAFKA_STORAGE_ERROR
+   * when it is malformed or not monotonic.
+   */
   load(): void {
     const list: EpochEntry[] = [];
-    for (const [e, s] of this.file.readLines()) {
+    const lines = this.file.readLines();
+    this.file.createIfAbsent();
+    for (const [e, s] of lines) {
       const epoch = Number(e);
       const startOffset = Number(s);
       const prev = list.at(-1);
@@ -156,9 +168,14 @@ export class LeaderEpochCache {
     this.replace(entries.map((e) => ({ ...e })));
   }
 
-  /** Checkpoint first, memory second: a failed write (KAFKA_STORAGE_ERROR) changes nothing. */
+  /**
+   * Checkpoint first, memory second: a failed write (KAFKA_STORAGE_ERROR) changes nothing. Not
+   * durable means in place and without fsync (see the header).
+   */
   private replace(next: EpochEntry[], durable = true): void {
-    this.file.writeLines(next.map((e) => [String(e.epoch), String(e.startOffset)]), durable);
+    const lines = next.map((e) => [String(e.epoch), String(e.startOffset)]);
+    if (durable) this.file.writeLines(lines);
+    else this.file.writeLinesInPlace(lines);
     this.list = next;
     // A durable write covers earlier unsynced ones too (it holds the whole list).
     this.unsynced = !durable;
