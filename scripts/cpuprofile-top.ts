@@ -1,7 +1,11 @@
 // Summarises V8 .cpuprofile files (from `node --cpu-prof`): self time per function, and per
 // file/package, across every profile given. Used to find the per-record costs behind `pnpm bench`.
 //
-//   node scripts/cpuprofile-top.ts [--top N] [--by function|file] [--last SECONDS] [--callers NAME] [--inclusive] FILE.cpuprofile…
+//   node scripts/cpuprofile-top.ts [--top N] [--by function|file] [--last SECONDS] [--between FROM_US,TO_US] [--callers NAME] [--inclusive] FILE.cpuprofile…
+//
+// --between takes CLOCK_MONOTONIC microseconds, the clock of `process.hrtime.bigint() / 1000n`
+// and of the profiles' own timestamps: a driver prints it around the phase it measures, so the
+// profiles of other processes can be cut to exactly that phase (not start-up, not shutdown).
 
 import { readFileSync } from 'node:fs';
 
@@ -14,6 +18,8 @@ interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
+  /** CLOCK_MONOTONIC µs of the first sample's time base. */
+  startTime: number;
 }
 
 const args = process.argv.slice(2);
@@ -25,6 +31,8 @@ let callersOf: string | undefined;
 let lastSeconds = Infinity;
 /** With --inclusive: time under each function (itself and what it calls), not self time. */
 let inclusive = false;
+/** With --between FROM,TO: only samples in that CLOCK_MONOTONIC µs window. */
+let between: [number, number] | undefined;
 const files: string[] = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--top') top = Number(args[++i]);
@@ -32,10 +40,11 @@ for (let i = 0; i < args.length; i++) {
   else if (args[i] === '--callers') callersOf = args[++i];
   else if (args[i] === '--last') lastSeconds = Number(args[++i]);
   else if (args[i] === '--inclusive') inclusive = true;
+  else if (args[i] === '--between') between = args[++i]!.split(',').map(Number) as [number, number];
   else files.push(args[i]!);
 }
 if (files.length === 0) {
-  console.error('usage: node scripts/cpuprofile-top.ts [--top N] [--by function|file] [--last SECONDS] [--callers NAME] [--inclusive] FILE.cpuprofile…');
+  console.error('usage: node scripts/cpuprofile-top.ts [--top N] [--by function|file] [--last SECONDS] [--between FROM_US,TO_US] [--callers NAME] [--inclusive] FILE.cpuprofile…');
   process.exit(2);
 }
 
@@ -54,6 +63,7 @@ for (const file of files) {
     const dt = profile.timeDeltas[i] ?? 0;
     atUs += dt;
     if (spanUs - atUs > lastSeconds * 1e6) continue;
+    if (between !== undefined && (profile.startTime + atUs < between[0] || profile.startTime + atUs > between[1])) continue;
     totalUs += dt;
     const { functionName, url, lineNumber } = node.callFrame;
     if (inclusive) {
