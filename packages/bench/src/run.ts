@@ -24,6 +24,8 @@ export interface ScalingPoint {
   /** Sum and maximum of the brokers' RSS after the run, MB (10^6); null without launcher state. */
   brokerRssMBTotal: number | null;
   brokerRssMBMax: number | null;
+  /** Seconds from the create request until every replica of the new topic fetched (not timed in recordsPerSec). */
+  topicReadySeconds: number;
 }
 
 export interface BenchReport {
@@ -221,7 +223,7 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
       report.scaling = {};
       for (const partitions of SCALING_PARTITIONS) {
         const topic = topicName(`scale-${partitions}`);
-        await createBenchTopic(admin, topic, partitions);
+        const readySeconds = await createBenchTopic(admin, topic, partitions);
         const r: ThroughputResult = await produceThroughput(cluster.bootstrap, topic, records, { acks: 'all', idempotent: true }, new Progress(`scaling ${partitions} parts`, records));
         const state = cluster.state();
         const rss = state ? [...brokerRss(state).values()] : [];
@@ -232,9 +234,10 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
           mbPerSec: round(r.mbPerSec),
           brokerRssMBTotal: rss.length > 0 ? Math.round(rss.reduce((a, b) => a + b, 0) / 1e6) : null,
           brokerRssMBMax: rss.length > 0 ? Math.round(Math.max(...rss) / 1e6) : null,
+          topicReadySeconds: round(readySeconds),
         };
         report.scaling[String(partitions)] = point;
-        rows.push({ phase: `scaling ${partitions} partitions`, result: `${fmt(r.recordsPerSec)} rec/s`, detail: `acks=all, ${fmt(records)} records; broker RSS ${point.brokerRssMBTotal ?? '?'} MB total, ${point.brokerRssMBMax ?? '?'} MB max` });
+        rows.push({ phase: `scaling ${partitions} partitions`, result: `${fmt(r.recordsPerSec)} rec/s`, detail: `acks=all, ${fmt(records)} records; broker RSS ${point.brokerRssMBTotal ?? '?'} MB total, ${point.brokerRssMBMax ?? '?'} MB max; topic replicating ${point.topicReadySeconds} s after create` });
         await admin.deleteTopic(topic).catch(() => undefined);
         await sleep(500);
       }

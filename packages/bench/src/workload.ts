@@ -22,8 +22,28 @@ export interface ThroughputResult {
   failed: number;
 }
 
-export async function createBenchTopic(admin: Admin, name: string, partitions: number): Promise<void> {
+/**
+ * Creates the topic and waits until it replicates: every partition's leader serves it and every
+ * follower has fetched from it once. createTopic returns when every broker's metadata has the
+ * topic, but a broker opens a new topic's logs over several passes (100 ms each at most), so
+ * without this wait the first second of a 1000-partition phase measures log creation, with
+ * produce requests refused NOT_LEADER_OR_FOLLOWER until then. Returns the seconds from the
+ * create request until the topic replicated.
+ */
+export async function createBenchTopic(admin: Admin, name: string, partitions: number): Promise<number> {
+  const t0 = performance.now();
   await admin.createTopic({ name, partitions, replicationFactor: 3, configs: { 'min.insync.replicas': 2 }, timeoutMs: 120_000 });
+  if (!(await waitFor(() => topicReplicating(admin, name), 120_000, 50))) {
+    throw new Error(`topic ${name} was created but did not replicate within 120 s`);
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+/** Every partition's leader reports it, and every replica has fetched from that leader. */
+export async function topicReplicating(admin: Admin, topic: string): Promise<boolean> {
+  const d = await admin.describeTopicVerbose(topic);
+  return d.partitions.every((p) => p.error === undefined && p.replicaStates !== undefined &&
+    p.replicaStates.length === p.replicas.length && p.replicaStates.every((r) => r.logEndOffset >= 0));
 }
 
 /** Sends `count` 100-byte records as fast as the producer takes them; every promise is awaited. */
