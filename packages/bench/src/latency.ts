@@ -1,10 +1,42 @@
 // Latency phases: acks=all with one record in flight (send → acknowledged), and end to end at a
 // fixed rate (send → a consumer of the same process receives it; the value carries the send time).
 
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Consumer, Producer } from '@tributary/client';
 import type { Progress } from './progress.ts';
 import { latencyHistogram, round } from './stats.ts';
 import { VALUE_BYTES, sleep } from './workload.ts';
+
+/** Where a phase reports how far it is (a Progress, or a worker's message port). */
+export interface ProgressSink {
+  update(done: number): void;
+}
+
+export type LatencyJob =
+  | { kind: 'ack'; bootstrap: string; topic: string; count: number }
+  | { kind: 'e2e'; bootstrap: string; topic: string; ratePerSec: number; seconds: number };
+
+/** Runs ackLatency or endToEndLatency in a child process with a heap of its own (see latency-child.ts). */
+export function inChildProcess(job: LatencyJob & { kind: 'ack' }, progress: Progress): Promise<AckLatencyResult>;
+export function inChildProcess(job: LatencyJob & { kind: 'e2e' }, progress: Progress): Promise<E2eLatencyResult>;
+export function inChildProcess(job: LatencyJob, progress: Progress): Promise<AckLatencyResult | E2eLatencyResult> {
+  const child = fork(fileURLToPath(new URL('./latency-child.ts', import.meta.url)), [JSON.stringify(job)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    let result: AckLatencyResult | E2eLatencyResult | undefined;
+    let error: string | undefined;
+    child.on('message', (m: { progress?: number; result?: AckLatencyResult | E2eLatencyResult; error?: string }) => {
+      if (m.progress !== undefined) progress.update(m.progress);
+      if (m.result !== undefined) result = m.result;
+      if (m.error !== undefined) error = m.error;
+    });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      if (result !== undefined) resolve(result);
+      else reject(new Error(`the ${job.kind} latency phase failed: ${error ?? `its process exited (${signal ?? `code ${code}`}) without a result`}`));
+    });
+  });
+}
 
 export interface AckLatencyResult {
   records: number;
@@ -17,7 +49,7 @@ export interface AckLatencyResult {
  * acks=all, idempotent, one record in flight. lingerMs 0 (Kafka's long-time default): with one
  * record outstanding there is nothing to wait for, and a linger would only measure the timer.
  */
-export async function ackLatency(bootstrap: string, topic: string, count: number, progress: Progress): Promise<AckLatencyResult> {
+export async function ackLatency(bootstrap: string, topic: string, count: number, progress: ProgressSink): Promise<AckLatencyResult> {
   const producer = new Producer({ bootstrap, acks: 'all', idempotent: true, lingerMs: 0 });
   const value = Buffer.alloc(VALUE_BYTES, 7);
   const h = latencyHistogram();
@@ -51,7 +83,7 @@ export interface E2eLatencyResult {
 }
 
 /** Sends at `ratePerSec` for `seconds` (acks=all, idempotent) while one consumer reads the topic. */
-export async function endToEndLatency(bootstrap: string, topic: string, ratePerSec: number, seconds: number, progress: Progress): Promise<E2eLatencyResult> {
+export async function endToEndLatency(bootstrap: string, topic: string, ratePerSec: number, seconds: number, progress: ProgressSink): Promise<E2eLatencyResult> {
   const producer = new Producer({ bootstrap, acks: 'all', idempotent: true, lingerMs: 0 });
   const consumer = new Consumer({ bootstrap, maxWaitMs: 500 });
   consumer.subscribe(topic, { from: 'latest' });

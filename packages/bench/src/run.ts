@@ -7,7 +7,7 @@ import { Admin } from '@tributary/client';
 import type { BenchArgs, Phase } from './args.ts';
 import { attachCluster, brokerRss, clusterCpuMeter, startCluster, type BenchCluster } from './cluster.ts';
 import { failoverRound, type FailoverRound } from './failover.ts';
-import { ackLatency, endToEndLatency, type AckLatencyResult, type E2eLatencyResult } from './latency.ts';
+import { inChildProcess, type AckLatencyResult, type E2eLatencyResult } from './latency.ts';
 import { Progress } from './progress.ts';
 import { median, round } from './stats.ts';
 import { consumeAll, createBenchTopic, produceThroughput, sleep, topicHealthy, waitFor, type ConsumeResult, type ThroughputResult } from './workload.ts';
@@ -169,7 +169,7 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
       await createBenchTopic(admin, topic, THROUGHPUT_PARTITIONS);
       const ackCount = 5000;
       const ackCpu = meterCluster();
-      const a: AckLatencyResult = await ackLatency(cluster.bootstrap, topic, ackCount, new Progress('latency acks=all', ackCount));
+      const a: AckLatencyResult = await inChildProcess({ kind: 'ack', bootstrap: cluster.bootstrap, topic, count: ackCount }, new Progress('latency acks=all', ackCount));
       report.ackP50Ms = a.p50Ms;
       report.ackP99Ms = a.p99Ms;
       report.ackMaxMs = a.maxMs;
@@ -179,7 +179,7 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
       const rate = 10_000;
       const seconds = args.quick ? 5 : 20;
       const e2eCpu = meterCluster();
-      const e: E2eLatencyResult = await endToEndLatency(cluster.bootstrap, topic, rate, seconds, new Progress('latency end-to-end', rate * seconds));
+      const e: E2eLatencyResult = await inChildProcess({ kind: 'e2e', bootstrap: cluster.bootstrap, topic, ratePerSec: rate, seconds }, new Progress('latency end-to-end', rate * seconds));
       report.e2eP50Ms = e.p50Ms;
       report.e2eP99Ms = e.p99Ms;
       report.e2eP999Ms = e.p999Ms;
