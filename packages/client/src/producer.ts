@@ -294,9 +294,7 @@ export class Producer {
   }
 
   private chooseSticky(topic: string, count: number, previous: number | undefined): number {
-    const available: number[] = [];
-    for (let i = 0; i < count; i++) if (this.cluster.metadata.leaderOf(topic, i) !== undefined) available.push(i);
-    const next = nextStickyPartition(count, previous, available, this.random);
+    const next = nextStickyPartition(count, previous, this.cluster.metadata.availablePartitions(topic), this.random);
     this.stickyPartition.set(topic, next);
     return next;
   }
