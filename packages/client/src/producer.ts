@@ -244,7 +244,10 @@ export class Producer {
         for (const p of list) p.reject(err);
         return;
       }
-      setTimeout(() => void attempt(n + 1), Math.min(retryBackoffMs(n), Math.max(0, this.maxBlockMs - waited))).unref();
+      // Not unref'd: sends wait on it, and an awaited promise alone does not keep Node alive (a
+      // script awaiting send() to an unreachable cluster exited with code 13 instead of getting
+      // the error). It stops within maxBlockMs.
+      setTimeout(() => void attempt(n + 1), Math.min(retryBackoffMs(n), Math.max(0, this.maxBlockMs - waited)));
     };
     void attempt(1);
   }
