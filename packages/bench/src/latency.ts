@@ -8,7 +8,7 @@ import type { Progress } from './progress.ts';
 import { latencyHistogram, round } from './stats.ts';
 import { VALUE_BYTES, sleep } from './workload.ts';
 
-/** Where a phase reports how far it is (a Progress, or a worker's message port). */
+/** Where a phase reports how far it is (a Progress, or latency-child.ts's messages to the bench). */
 export interface ProgressSink {
   update(done: number): void;
 }

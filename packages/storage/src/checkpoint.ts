@@ -82,16 +82,15 @@ export class CheckpointFile {
     return entries;
   }
 
-  /**
-   * Atomically replaces the file with these entries (temp file, fsync, rename, fsync dir). With
-   * `durable` false the fsyncs are skipped: the rename still makes the swap atomic for a process
-   * crash, but a machine crash may leave the previous version; the caller must make it durable
-   * (write it again durably) before relying on it surviving one.
-   */
-  writeLines(entries: readonly string[][], durable = true): void {
-    this.writeBody(checkpointBody(entries), durable);
+  /** Atomically and durably replaces the file with these entries (temp file, fsync, rename, fsync dir). */
+  writeLines(entries: readonly string[][]): void {
+    this.writeBody(checkpointBody(entries), true);
   }
 
+  /**
+   * The rename way. With `durable` false the fsyncs are skipped: the rename still makes the swap
+   * atomic for a process crash, but a machine crash may leave the previous version.
+   */
   private writeBody(body: Buffer, durable: boolean): void {
     this.generation++;
     const tmp = `${this.path}.tmp`;
@@ -140,13 +139,7 @@ export class CheckpointFile {
       this.fs.closeSync(closing);
       this.onDisk = body;
     } catch (err) {
-      if (fd !== undefined) {
-        try {
-          this.fs.closeSync(fd);
-        } catch {
-          // The write already failed; the close error adds nothing.
-        }
-      }
+      this.closeQuietly(fd);
       this.onDisk = undefined;
       try {
         this.writeBody(previous, false);
@@ -211,17 +204,21 @@ export class CheckpointFile {
 
   /** After a failed write: closes the temp file if open and removes it. */
   private discardTemp(tmp: string, fd: number | undefined): void {
-    if (fd !== undefined) {
-      try {
-        this.fs.closeSync(fd);
-      } catch {
-        // The write already failed; the close error adds nothing.
-      }
-    }
+    this.closeQuietly(fd);
     try {
       if (this.fs.existsSync(tmp)) this.fs.unlinkSync(tmp);
     } catch {
       // A leftover temp file is harmless: it is never read and is overwritten next time.
+    }
+  }
+
+  /** After a failed write: closes `fd` if open; the write's error is the one to report. */
+  private closeQuietly(fd: number | undefined): void {
+    if (fd === undefined) return;
+    try {
+      this.fs.closeSync(fd);
+    } catch {
+      // The write already failed; the close error adds nothing.
     }
   }
 }

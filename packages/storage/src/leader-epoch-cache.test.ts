@@ -6,6 +6,15 @@ import { FaultyFs, removeTempDirs, tempDir } from './internal/test-support.ts';
 
 afterEach(removeTempDirs);
 
+/** A cache on a FaultyFs, loaded (so its checkpoint file exists, empty). */
+function loadedOnFaultyFs(): { faulty: FaultyFs; file: string; cache: LeaderEpochCache } {
+  const faulty = new FaultyFs();
+  const file = path.join(tempDir(), 'leader-epoch-checkpoint');
+  const cache = new LeaderEpochCache(file, faulty);
+  cache.load();
+  return { faulty, file, cache };
+}
+
 function cacheWith(entries: [number, number][]): LeaderEpochCache {
   const cache = new LeaderEpochCache(path.join(tempDir(), 'leader-epoch-checkpoint'));
   for (const [epoch, start] of entries) cache.assign(epoch, start);
@@ -95,10 +104,7 @@ describe('LeaderEpochCache', () => {
   });
 
   it('leaves memory and file unchanged when the checkpoint write fails', () => {
-    const faulty = new FaultyFs();
-    const file = path.join(tempDir(), 'leader-epoch-checkpoint');
-    const cache = new LeaderEpochCache(file, faulty);
-    cache.load();
+    const { faulty, file, cache } = loadedOnFaultyFs();
     cache.assign(1, 0);
     cache.assign(2, 5);
     cache.flush();
@@ -123,10 +129,7 @@ describe('LeaderEpochCache', () => {
   });
 
   it('writes a new epoch in place: no new inode, no rename', () => {
-    const faulty = new FaultyFs();
-    const file = path.join(tempDir(), 'leader-epoch-checkpoint');
-    const cache = new LeaderEpochCache(file, faulty);
-    cache.load();
+    const { faulty, file, cache } = loadedOnFaultyFs();
     // The file exists from the start (created empty when the log opens, as Kafka does).
     expect(fs.readFileSync(file, 'utf8')).toBe('0\n0\n');
     const inode = fs.statSync(file).ino;
@@ -143,10 +146,7 @@ describe('LeaderEpochCache', () => {
   });
 
   it('removes the file when a failed in-place write cannot be put back', () => {
-    const faulty = new FaultyFs();
-    const file = path.join(tempDir(), 'leader-epoch-checkpoint');
-    const cache = new LeaderEpochCache(file, faulty);
-    cache.load();
+    const { faulty, file, cache } = loadedOnFaultyFs();
     cache.assign(1, 100);
     // "0\n1\n2 5\n" written 6 bytes deep over "0\n1\n1 100\n" reads as epoch 2 from offset 100:
     // well-formed and wrong. With the put-back failing too, the file must go.
