@@ -38,6 +38,7 @@ export interface PartitionLog {
     assign(epoch: number, startOffset: number): void;
     startOffsetOf(epoch: number): number | undefined;
     endOffsetFor(epoch: number, logEndOffset: number): { epoch: number; endOffset: number };
+    entries(): readonly { epoch: number; startOffset: number }[];
   };
 }
 
@@ -375,24 +376,33 @@ export class Partition {
   /**
    * Applies the leader's answer to a fetch this follower sent at `fetchOffset` under
    * `leaderEpoch`. Stale answers (the role, epoch or LEO moved meanwhile) are dropped.
-   * Returns the bytes appended.
+   * Returns the bytes appended, and `stalled` when a divergence answer changed nothing (the
+   * fetcher backs off instead of asking again at once).
    */
-  applyFetchResponse(resp: ReplicaFetchPartitionResponse, fetchOffset: number, leaderEpoch: number): number {
-    if (this.removed || this.role !== 'follower' || this.leaderEpoch !== leaderEpoch || this.log.logEndOffset !== fetchOffset) return 0;
+  applyFetchResponse(resp: ReplicaFetchPartitionResponse, fetchOffset: number, leaderEpoch: number): { bytes: number; stalled: boolean } {
+    const none = { bytes: 0, stalled: false };
+    if (this.removed || this.role !== 'follower' || this.leaderEpoch !== leaderEpoch || this.log.logEndOffset !== fetchOffset) return none;
     if (resp.error !== undefined) {
       if (resp.error.code === 'OFFSET_OUT_OF_RANGE' && fetchOffset < resp.logStartOffset) {
         this.ctx.logger.info({ ...this.fields(), logEndOffset: fetchOffset, leaderLogStartOffset: resp.logStartOffset }, 'truncating fully: behind the leader log start');
         this.log.truncateFullyAndStartAt(resp.logStartOffset);
         this.followerHw = followerHighWatermark(resp.highWatermark, this.log.logEndOffset);
       }
-      return 0;
+      return none;
     }
     if (resp.divergingEpoch !== undefined) {
-      const to = truncationOffset(resp.divergingEpoch, this.log.logEndOffset);
-      this.ctx.logger.info({ ...this.fields(), divergingEpoch: resp.divergingEpoch.epoch, endOffset: resp.divergingEpoch.endOffset, from: this.log.logEndOffset, to }, 'truncating diverged log');
-      this.log.truncateTo(to);
+      const from = this.log.logEndOffset;
+      const cut = truncationOffset(resp.divergingEpoch, this.log.epochs, from);
+      if (cut.offset >= from) {
+        // The leader says the logs part, but no cut of ours follows from its answer: asking again
+        // at once would get the same answer (a busy loop between two brokers). Back off.
+        this.ctx.logger.warn({ ...this.fields(), divergingEpoch: resp.divergingEpoch.epoch, endOffset: resp.divergingEpoch.endOffset, logEndOffset: from, lastEpoch: this.log.lastEpoch() }, 'diverging epoch answer changes nothing; backing off');
+        return { bytes: 0, stalled: true };
+      }
+      this.ctx.logger.info({ ...this.fields(), divergingEpoch: resp.divergingEpoch.epoch, endOffset: resp.divergingEpoch.endOffset, from, to: cut.offset, complete: cut.complete }, 'truncating diverged log');
+      this.log.truncateTo(cut.offset);
       this.followerHw = Math.min(this.followerHw, this.log.logEndOffset);
-      return 0;
+      return none;
     }
     let appended = 0;
     if (resp.records.length > 0) {
@@ -405,7 +415,7 @@ export class Partition {
       this.followerHw = hw;
       for (const l of this.hwListeners) l();
     }
-    return appended;
+    return { bytes: appended, stalled: false };
   }
 
   // ------------------------------------------------------------------ waiting

@@ -35,6 +35,8 @@ const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 1000;
 /** A partition the leader refused (not leader, epoch) waits this long or until new metadata. */
 const PARTITION_ERROR_DELAY_MS = 500;
+const DIVERGENCE_BACKOFF_MIN_MS = 100;
+const DIVERGENCE_BACKOFF_MAX_MS = 5000;
 
 export class ReplicaFetcher {
   readonly leaderId: BrokerId;
@@ -45,6 +47,7 @@ export class ReplicaFetcher {
   /** Aborts the in-flight poll when partitions are added, so they start at once. */
   private pollController = new AbortController();
   private readonly delayedUntil = new Map<string, number>();
+  private readonly divergenceBackoffMs = new Map<string, number>();
   private bucket: TokenBucket | undefined;
   private loop: Promise<void> | undefined;
   private lastError: string | undefined;
@@ -53,6 +56,21 @@ export class ReplicaFetcher {
     this.leaderId = leaderId;
     this.deps = deps;
     this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * A divergence answer that changed nothing delays that partition, doubling each time it
+   * repeats (DIVERGENCE_BACKOFF_MIN_MS up to _MAX_MS), so a leader and follower that disagree
+   * about their histories cannot busy-loop; any other answer resets the backoff.
+   */
+  private noteDivergence(key: string, stalled: boolean): void {
+    if (!stalled) {
+      this.divergenceBackoffMs.delete(key);
+      return;
+    }
+    const backoffMs = Math.min(DIVERGENCE_BACKOFF_MAX_MS, (this.divergenceBackoffMs.get(key) ?? DIVERGENCE_BACKOFF_MIN_MS / 2) * 2);
+    this.divergenceBackoffMs.set(key, backoffMs);
+    this.delayedUntil.set(key, this.now() + backoffMs);
   }
 
   setPartitions(partitions: Partition[]): void {
@@ -139,7 +157,9 @@ export class ReplicaFetcher {
         if (s === undefined) continue;
         const records = r.records === undefined || r.records === null ? Buffer.alloc(0) : Buffer.isBuffer(r.records) ? r.records : Buffer.from(r.records);
         try {
-          bytes += s.p.applyFetchResponse({ ...r, records }, s.fetchOffset, s.leaderEpoch);
+          const applied = s.p.applyFetchResponse({ ...r, records }, s.fetchOffset, s.leaderEpoch);
+          bytes += applied.bytes;
+          this.noteDivergence(s.p.key, applied.stalled);
         } catch (err) {
           if (!(err instanceof TributaryError)) throw err;
           this.deps.logger.warn({ topic: r.topic, partition: r.partition, leaderEpoch: s.leaderEpoch, err }, 'could not apply fetched data');

@@ -2,7 +2,7 @@
 // progress, divergence answers, ISR proposals, idempotent producers, describe-replicas.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '@tributary/testkit';
-import { decodeBatches } from '@tributary/protocol';
+import { LOG_OVERHEAD, decodeBatches, readBatchHeader } from '@tributary/protocol';
 import { batch, brokerReg, makeCore, topicState, type Core } from '../test/helpers.ts';
 
 function md(version: number, isr = [0, 1, 2], leaderEpoch = 4, partitionEpoch = 0) {
@@ -243,8 +243,8 @@ describe('follower side', () => {
 
   it('drops answers to a stale request (other epoch, other offset)', () => {
     const p = core.rm.getPartition('f', 0)!;
-    expect(p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 1, logStartOffset: 0, records: leaderBytes(0, 3, ['a']) }, 0, 2)).toBe(0);
-    expect(p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 1, logStartOffset: 0, records: leaderBytes(0, 3, ['a']) }, 5, 3)).toBe(0);
+    expect(p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 1, logStartOffset: 0, records: leaderBytes(0, 3, ['a']) }, 0, 2).bytes).toBe(0);
+    expect(p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 1, logStartOffset: 0, records: leaderBytes(0, 3, ['a']) }, 5, 3).bytes).toBe(0);
     expect(p.log.logEndOffset).toBe(0);
   });
 
@@ -255,6 +255,27 @@ describe('follower side', () => {
     p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 1, logStartOffset: 0, records: Buffer.alloc(0), divergingEpoch: { epoch: 2, endOffset: 1 } }, 3, 3);
     expect(p.log.logEndOffset).toBe(1);
     expect(p.log.lastEpoch()).toBe(2);
+  });
+
+  it('cuts at its own end of the shared epoch when it went on to an epoch the leader never saw', () => {
+    // The follower holds epoch 1 for 0-49 and epoch 2 for 50-59; the leader answers that its
+    // epoch 1 runs to 100. The cut is at 50 (where epoch 1 ends here), not at min(100, LEO) = 60.
+    const p = core.rm.getPartition('f', 0)!;
+    const values = (n: number) => Array.from({ length: n }, (_, i) => `v${i}`);
+    p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 0, logStartOffset: 0, records: Buffer.concat([leaderBytes(0, 1, values(50)), leaderBytes(50, 2, values(10))]) }, 0, 3);
+    expect(p.log.logEndOffset).toBe(60);
+    const applied = p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 40, logStartOffset: 0, records: Buffer.alloc(0), divergingEpoch: { epoch: 1, endOffset: 100 } }, 60, 3);
+    expect(applied).toEqual({ bytes: 0, stalled: false });
+    expect(p.log.logEndOffset).toBe(50);
+    expect(p.log.lastEpoch()).toBe(1);
+  });
+
+  it('reports a divergence answer that cuts nothing as stalled, and keeps its log', () => {
+    const p = core.rm.getPartition('f', 0)!;
+    p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 0, logStartOffset: 0, records: leaderBytes(0, 3, ['a', 'b']) }, 0, 3);
+    const applied = p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 0, logStartOffset: 0, records: Buffer.alloc(0), divergingEpoch: { epoch: 3, endOffset: 9 } }, 2, 3);
+    expect(applied).toEqual({ bytes: 0, stalled: true });
+    expect(p.log.logEndOffset).toBe(2);
   });
 
   it('starts over at the leader log start when it fell behind it', () => {
@@ -268,7 +289,7 @@ describe('follower side', () => {
     const p = core.rm.getPartition('f', 0)!;
     core.rm.applyMetadata({ clusterId: 'c', version: 2, brokers: [brokerReg(0), brokerReg(1)], topics: [] });
     expect(core.rm.getPartition('f', 0)).toBeUndefined();
-    expect(p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 1, logStartOffset: 0, records: leaderBytes(0, 3, ['a']) }, 0, 3)).toBe(0);
+    expect(p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 1, logStartOffset: 0, records: leaderBytes(0, 3, ['a']) }, 0, 3).bytes).toBe(0);
   });
 
   it('becomes leader at a new epoch starting at its LEO', () => {
@@ -280,5 +301,62 @@ describe('follower side', () => {
     expect(p.role).toBe('leader');
     expect(p.log.epochs.startOffsetOf(4)).toBe(2);
     expect(p.log.epochs.endOffsetFor(3, p.log.logEndOffset)).toEqual({ epoch: 3, endOffset: 2 });
+  });
+});
+
+describe('divergence between two real replicas', () => {
+  it('a follower that went on to an epoch the new leader never saw converges in a few exchanges', async () => {
+    // Broker 0 led epoch 1 (offsets 0-99 reached broker 1, only 0-49 reached broker 2), then
+    // broker 2 led epoch 2 alone for 50-59 with acks=1 (never replicated), then broker 1 became
+    // leader at epoch 3. Broker 2 follows again: its log is 0-49 epoch 1 + 50-59 epoch 2.
+    const leader = await makeCore({ brokerId: 1 });
+    const follower = await makeCore({ brokerId: 2 });
+    try {
+      const md = (version: number, leaderId: number, leaderEpoch: number) => ({
+        clusterId: 'c', version, brokers: [brokerReg(0), brokerReg(1), brokerReg(2)],
+        topics: [topicState('d', [{ replicas: [0, 1, 2], leader: leaderId, isr: [1, 2], leaderEpoch }])],
+      });
+      // Both follow broker 0 while their logs are set up, then broker 1 takes over at epoch 3.
+      leader.rm.applyMetadata(md(1, 0, 2));
+      follower.rm.applyMetadata(md(1, 0, 2));
+      const stamped = (base: number, epoch: number, n: number) => {
+        const b = Buffer.from(batch(Array.from({ length: n }, (_, i) => `${epoch}-${base + i}`), { timestamp: 1_700_000_000_000 }));
+        b.writeBigInt64BE(BigInt(base), 0);
+        b.writeInt32BE(epoch, 12);
+        return b;
+      };
+      const l = leader.rm.getPartition('d', 0)!;
+      const f = follower.rm.getPartition('d', 0)!;
+      l.log.appendAsFollower(Buffer.concat([stamped(0, 1, 50), stamped(50, 1, 50)]));
+      f.log.appendAsFollower(Buffer.concat([stamped(0, 1, 50), stamped(50, 2, 10)]));
+      leader.rm.applyMetadata(md(2, 1, 3));
+      follower.rm.applyMetadata(md(2, 1, 3));
+      expect(l.role).toBe('leader');
+      let rounds = 0;
+      while (f.log.logEndOffset < l.log.logEndOffset || rounds === 0) {
+        expect(rounds++).toBeLessThan(5);
+        const fetchOffset = f.log.logEndOffset;
+        const resp = l.readForFollower(2, fetchOffset, f.log.lastEpoch(), 3, 1 << 20, 0, true);
+        f.applyFetchResponse(resp, fetchOffset, 3);
+      }
+      expect(f.log.logEndOffset).toBe(100);
+      const whole = (log: typeof f.log) => {
+        const parts: Buffer[] = [];
+        for (let offset = 0; offset < log.logEndOffset; ) {
+          const chunk = log.read(offset, 1 << 20);
+          parts.push(chunk);
+          for (let pos = 0; pos < chunk.length; ) {
+            const h = readBatchHeader(chunk, pos);
+            offset = h.baseOffset + h.lastOffsetDelta + 1;
+            pos += h.batchLength + LOG_OVERHEAD;
+          }
+        }
+        return Buffer.concat(parts);
+      };
+      expect(whole(f.log)).toEqual(whole(l.log));
+    } finally {
+      await leader.close();
+      await follower.close();
+    }
   });
 });
