@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePortBlock, localDown, localUp, processStatus, readState, type ClusterStateFile, type ProcessRecord } from '@tributary/launcher';
+import { freeClusterBasePort, localDown, localUp, processStatus, readState, type ClusterStateFile, type ProcessRecord } from '@tributary/launcher';
 
 export interface BenchCluster {
   bootstrap: string;
@@ -18,7 +18,7 @@ export interface BenchCluster {
 
 export async function startCluster(options: { keep: boolean; log: (line: string) => void }): Promise<BenchCluster> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tributary-bench-'));
-  const basePort = await freePortBlock(8);
+  const basePort = await freeClusterBasePort(6);
   options.log(`starting a local cluster (controller + 6 brokers, 2 racks) in ${dataDir}, ports ${basePort}..${basePort + 7}`);
   const cluster = await localUp({ dataDir, basePort, mode: 'detach', readyTimeoutMs: 90_000 });
   const bootstrap = cluster.state.layout.brokers.map((b) => `127.0.0.1:${b.port}`).join(',');

@@ -85,7 +85,8 @@ export function parseFetch(raw: unknown): FetchInput {
 export function parseReplicaFetch(raw: unknown): ReplicaFetchInput {
   const body = asBody(raw);
   const brokerId = intField(body, 'brokerId', { min: 0, max: REQUEST_LIMITS.brokerIdMax });
-  const brokerEpoch = intField(body, 'brokerEpoch', { min: -1 });
+  // No escape value: a follower always says which incarnation it is (KIP-903).
+  const brokerEpoch = intField(body, 'brokerEpoch', { min: 0, max: 0x7fffffff });
   const maxWaitMs = optionalIntField(body, 'maxWaitMs', 500, { min: 0, max: REQUEST_LIMITS.maxWaitMsMax });
   const maxBytes = optionalIntField(body, 'maxBytes', 10 * 1024 * 1024, { min: 1, max: REQUEST_LIMITS.fetchBytesMax });
   const partitions = entries(body, 'partitions').map((e) => ({
@@ -171,7 +172,9 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
     return { partitions };
   }));
 
-  app.post('/replica/fetch', (request) => counted('replica_fetch', async () => {
+  // Followers only, so the internal listener only: a client that could reach it could claim to be
+  // a follower, move the HW and pull a lagging replica into the ISR (DESIGN.md § Listeners).
+  if (deps.listener === 'internal') app.post('/replica/fetch', (request) => counted('replica_fetch', async () => {
     const input = parseReplicaFetch(request.body);
     const timer = metrics.requestLatency.startTimer({ api: 'replica_fetch' });
     const { partitions, bytesOut } = await replicas.replicaFetch(input);

@@ -10,6 +10,7 @@ import { AssertionError, type ClusterMetadata, type Endpoint } from '@tributary/
 import { registerBrokerRoutes } from './broker-service.ts';
 import type { BrokerConfig } from './config.ts';
 import { ControllerChannel } from './controller-channel.ts';
+import { DataDirIdentity } from './meta-properties.ts';
 import { handOverComplete, leadershipsToHandOver } from './controlled-shutdown.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { ReplicaFetcherManager } from './replica-fetcher.ts';
@@ -44,6 +45,14 @@ export interface StartBrokerOptions {
 export async function startBroker(config: BrokerConfig, options: StartBrokerOptions = {}): Promise<BrokerHandle> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { role: 'broker', brokerId: config.brokerId, rack: config.rack } });
   const logs = new LogManager(config.dataDir, { logger: logger.child({ module: 'storage' }) });
+  let identity: DataDirIdentity;
+  try {
+    identity = new DataDirIdentity(config.dataDir, config.brokerId);
+  } catch (err) {
+    logs.close();
+    throw err;
+  }
+  logger.info({ dataDir: config.dataDir, directoryId: identity.directoryId, clusterId: identity.clusterId, newDataDir: identity.created }, identity.created ? 'data dir is new: made its meta.properties' : 'data dir identity read');
   const clients = new RpcClientPool({ connectionsMax: 2, timeoutMs: 30_000 });
   let metrics!: BrokerMetrics;
   let channel!: ControllerChannel;
@@ -132,10 +141,16 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     controller: config.controller,
     internal: advertise,
     external: externalAdvertise,
+    logDirId: identity.directoryId,
+    clusterId: () => identity.clusterId,
+    ...(options.onFatal ? { onFatal: options.onFatal } : {}),
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     metadataMaxWaitMs: config.metadataMaxWaitMs,
     logger: logger.child({ module: 'controller-channel' }),
     onMetadata: (md: ClusterMetadata) => {
+      // The first metadata names the cluster this data dir joins; later ones must match it
+      // (the channel refuses others).
+      identity.joinCluster(md.clusterId);
       replicas.applyMetadata(md);
       if (!metadataSeen) logger.info({ metadataVersion: md.version, partitions: replicas.partitionCount }, 'metadata loaded');
       metadataSeen = true;

@@ -20,6 +20,26 @@ import { sleep } from './internal/sleep.ts';
 export interface ChannelLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export type MetadataVerdict = 'apply' | 'ignore' | { refuse: string };
+
+/**
+ * Whether to apply metadata from the controller (pure). Newer metadata of our cluster applies;
+ * the version we hold is ignored; metadata of another cluster, or older than what we hold (a
+ * controller that lost its log, or was restored from an old copy), is refused: applying it could
+ * make this broker delete or truncate data that the cluster's real metadata still counts on.
+ * `held.clusterId` is what the data dir joined ('' before the first metadata).
+ */
+export function judgeMetadata(held: { clusterId: string; version: number }, incoming: { clusterId: string; version: number }): MetadataVerdict {
+  if (held.clusterId !== '' && incoming.clusterId !== held.clusterId) {
+    return { refuse: `the controller serves cluster ${incoming.clusterId}, but this broker's data dir belongs to cluster ${held.clusterId}` };
+  }
+  if (incoming.version < held.version) {
+    return { refuse: `the controller's metadata (version ${incoming.version}) is older than what this broker holds (version ${held.version}): it lost or rolled back its metadata log` };
+  }
+  return incoming.version === held.version ? 'ignore' : 'apply';
 }
 
 export interface ControllerChannelOptions {
@@ -28,6 +48,15 @@ export interface ControllerChannelOptions {
   controller: Endpoint;
   internal: Endpoint;
   external: Endpoint;
+  /** The data dir's directory id (meta-properties.ts): a new one tells the controller the disk was lost. */
+  logDirId: string;
+  /** The cluster the data dir joined ('' before its first metadata). */
+  clusterId: () => string;
+  /**
+   * The controller refused us as a broker of another cluster (INCONSISTENT_CLUSTER_ID): nothing
+   * this process can do fixes that, so the process stops (main.ts exits). Default: log and stop.
+   */
+  onFatal?: (err: TributaryError) => void;
   heartbeatIntervalMs: number;
   metadataMaxWaitMs: number;
   logger: ChannelLogger;
@@ -38,6 +67,8 @@ export interface ControllerChannelOptions {
 
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 2000;
+/** After refusing the controller's metadata, ask again this much later (and say so again). */
+const REFUSED_METADATA_RETRY_MS = 5000;
 
 export class ControllerChannel {
   /** A fresh id per process start: the controller bumps the broker epoch for a new incarnation. */
@@ -45,6 +76,8 @@ export class ControllerChannel {
   brokerEpoch = -1;
   metadataVersion = -1;
   private readonly options: ControllerChannelOptions;
+  /** Why the controller's metadata is being refused, while it is (for /health). */
+  refusing: string | undefined;
   readonly client: Pick<RpcClient, 'call' | 'close'>;
   private readonly stop = new AbortController();
   private registering: Promise<void> | undefined;
@@ -77,12 +110,20 @@ export class ControllerChannel {
             incarnationId: this.incarnationId,
             internal: this.options.internal,
             external: this.options.external,
+            logDirId: this.options.logDirId,
+            clusterId: this.options.clusterId(),
           }, { signal: this.stop.signal });
           this.brokerEpoch = res.brokerEpoch;
           this.warned.clear();
           this.options.logger.info({ brokerEpoch: res.brokerEpoch, incarnationId: this.incarnationId }, 'registered with the controller');
           return;
         } catch (err) {
+          if (err instanceof TributaryError && err.code === 'INCONSISTENT_CLUSTER_ID') {
+            this.options.logger.error({ err, controller: this.options.controller }, 'the controller refused this broker: its data dir belongs to another cluster');
+            this.stop.abort();
+            this.options.onFatal?.(err);
+            return;
+          }
           this.warnOnce('register', err);
           await sleep(backoffMs, this.stop.signal);
           backoffMs = Math.min(BACKOFF_MAX_MS, backoffMs * 2);
@@ -122,9 +163,16 @@ export class ControllerChannel {
         });
         backoffMs = BACKOFF_MIN_MS;
         this.warned.delete('metadata');
-        if (md.version > this.metadataVersion) {
+        const verdict = judgeMetadata({ clusterId: this.options.clusterId(), version: this.metadataVersion }, md);
+        if (verdict === 'apply') {
           this.options.onMetadata(md);
           this.metadataVersion = md.version;
+          this.refusing = undefined;
+        } else if (verdict !== 'ignore') {
+          // Loudly, every time: the cluster cannot change while this lasts.
+          this.refusing = verdict.refuse;
+          this.options.logger.error({ controller: this.options.controller, clusterId: md.clusterId, version: md.version, heldVersion: this.metadataVersion }, `refusing metadata: ${verdict.refuse}`);
+          await sleep(REFUSED_METADATA_RETRY_MS, this.stop.signal);
         }
       } catch (err) {
         if (this.stop.signal.aborted) return;

@@ -30,7 +30,7 @@ describe('high watermark', () => {
   ])('$name', ({ isr, leos, leaderLeo, hw }) => {
     const s = leader({ isr });
     s.onLeaderAppend(leaderLeo);
-    for (const [id, leo] of Object.entries(leos)) s.onFollowerFetch(Number(id), leo, 1000, false);
+    for (const [id, leo] of Object.entries(leos)) s.onFollowerFetch(Number(id), leo, 1, 1000, false);
     expect(s.highWatermark).toBe(hw);
     expect(s.highWatermark).toBeLessThanOrEqual(s.logEndOffset);
   });
@@ -38,11 +38,11 @@ describe('high watermark', () => {
   it('only moves forward', () => {
     const s = leader();
     s.onLeaderAppend(10);
-    s.onFollowerFetch(1, 10, 1000, true);
-    s.onFollowerFetch(2, 10, 1000, true);
+    s.onFollowerFetch(1, 10, 1, 1000, true);
+    s.onFollowerFetch(2, 10, 1, 1000, true);
     expect(s.highWatermark).toBe(10);
     // A follower restarting from a lower offset (it truncated) cannot pull the HW back.
-    s.onFollowerFetch(2, 4, 1001, true);
+    s.onFollowerFetch(2, 4, 1, 1001, true);
     expect(s.highWatermark).toBe(10);
   });
 
@@ -57,7 +57,7 @@ describe('high watermark', () => {
     const s = leader({ isr: [0, 1, 2] });
     s.onLeaderAppend(10);
     s.applyAssignment({ leaderEpoch: 3, partitionEpoch: 8, replicas: [0, 1, 2], isr: [0] }, 2, 1000);
-    s.onFollowerFetch(1, 10, 1000, true);
+    s.onFollowerFetch(1, 10, 1, 1000, true);
     expect(s.highWatermark).toBe(0);
     expect(s.isUnderMinIsr).toBe(true);
     s.clearPending();
@@ -68,12 +68,12 @@ describe('high watermark', () => {
   it('a pending expansion counts in the HW (maximal ISR)', () => {
     const s = leader({ isr: [0, 1] });
     s.onLeaderAppend(10);
-    s.onFollowerFetch(1, 10, 1000, true);
+    s.onFollowerFetch(1, 10, 1, 1000, true);
     expect(s.highWatermark).toBe(10);
     s.onLeaderAppend(20);
-    const { proposal } = s.onFollowerFetch(2, 10, 1000, true);
+    const { proposal } = s.onFollowerFetch(2, 10, 1, 1000, true);
     expect(proposal).toMatchObject({ kind: 'expand', newIsr: [0, 1, 2] });
-    s.onFollowerFetch(1, 20, 1000, true);
+    s.onFollowerFetch(1, 20, 1, 1000, true);
     // Follower 2 (pending) is at 10: the HW waits for it.
     expect(s.highWatermark).toBe(10);
   });
@@ -106,12 +106,12 @@ describe('ISR shrink', () => {
   ])('$name', ({ fetchLeo, leaderLeo, elapsed, out }) => {
     const s = leader();
     // Both followers caught up at t=1000 with LEO 0.
-    s.onFollowerFetch(1, 0, 1000, true);
-    s.onFollowerFetch(2, 0, 1000, true);
+    s.onFollowerFetch(1, 0, 1, 1000, true);
+    s.onFollowerFetch(2, 0, 1, 1000, true);
     s.onLeaderAppend(leaderLeo);
     // Follower 1 keeps up; follower 2 fetched at fetchLeo once.
-    s.onFollowerFetch(1, leaderLeo, 1000 + elapsed, true);
-    s.onFollowerFetch(2, fetchLeo, 1001, true);
+    s.onFollowerFetch(1, leaderLeo, 1, 1000 + elapsed, true);
+    s.onFollowerFetch(2, fetchLeo, 1, 1001, true);
     expect(s.outOfSyncReplicas(1000 + elapsed)).toEqual(out);
     const proposal = s.maybeShrinkIsr(1000 + elapsed);
     if (out.length === 0) expect(proposal).toBeUndefined();
@@ -127,15 +127,15 @@ describe('ISR shrink', () => {
   it('counts a fetch that reached the previous leader LEO as caught up at the previous fetch', () => {
     const s = leader();
     s.onLeaderAppend(10);
-    s.onFollowerFetch(2, 0, 2000, true); // leader LEO 10 at this fetch
+    s.onFollowerFetch(2, 0, 1, 2000, true); // leader LEO 10 at this fetch
     s.onLeaderAppend(20);
-    s.onFollowerFetch(2, 10, 5000, true); // has what the leader had at t=2000
+    s.onFollowerFetch(2, 10, 1, 5000, true); // has what the leader had at t=2000
     expect(s.follower(2)!.lastCaughtUpMs).toBe(2000);
   });
 
   it('keeps one AlterPartition in flight and changes the ISR only when the controller answers', () => {
     const s = leader({ logEndOffset: 5, highWatermark: 0 });
-    s.onFollowerFetch(1, 5, 1000 + LAG, true);
+    s.onFollowerFetch(1, 5, 1, 1000 + LAG, true);
     const first = s.maybeShrinkIsr(1000 + LAG + 1);
     expect(first?.newIsr).toEqual([0, 1]);
     expect(s.isr).toEqual([0, 1, 2]);
@@ -164,15 +164,15 @@ describe('ISR expand', () => {
     { name: 'fenced broker: waits', leo: 10, hw: 10, epochStart: 0, alive: false, joins: false },
   ])('$name', ({ leo, hw, epochStart, alive, joins }) => {
     const s = leader({ isr: [0, 1], logEndOffset: 12, highWatermark: hw, leaderEpochStartOffset: epochStart });
-    const { proposal } = s.onFollowerFetch(2, leo, 2000, alive);
+    const { proposal } = s.onFollowerFetch(2, leo, 1, 2000, alive);
     if (joins) expect(proposal).toMatchObject({ kind: 'expand', newIsr: [0, 1, 2], changed: [2] });
     else expect(proposal).toBeUndefined();
   });
 
   it('does not propose while another change is in flight', () => {
     const s = leader({ isr: [0], logEndOffset: 10, highWatermark: 0 });
-    expect(s.onFollowerFetch(1, 10, 2000, true).proposal).toBeDefined();
-    expect(s.onFollowerFetch(2, 10, 2000, true).proposal).toBeUndefined();
+    expect(s.onFollowerFetch(1, 10, 1, 2000, true).proposal).toBeDefined();
+    expect(s.onFollowerFetch(2, 10, 1, 2000, true).proposal).toBeUndefined();
   });
 });
 
@@ -184,8 +184,8 @@ describe('describe', () => {
 
   it('reports per replica LEO, lag and time since caught up', () => {
     const s = leader({ logEndOffset: 10, highWatermark: 0 });
-    s.onFollowerFetch(1, 10, 1500, true);
-    s.onFollowerFetch(2, 4, 1500, true);
+    s.onFollowerFetch(1, 10, 1, 1500, true);
+    s.onFollowerFetch(2, 4, 1, 1500, true);
     const d = s.describe(3000);
     expect(d).toEqual([
       { brokerId: 0, logEndOffset: 10, lagRecords: 0, lastCaughtUpMsAgo: 0 },

@@ -16,6 +16,8 @@ export interface FollowerProgress {
   lastFetchMs: number;
   /** The leader's LEO at the time of the follower's previous fetch. */
   lastFetchLeaderLeo: number;
+  /** The broker epoch its fetches carry (KIP-903); -1 until its first fetch under this leader. */
+  brokerEpoch: number;
 }
 
 /** An AlterPartition (KIP-497) the leader wants the controller to apply. */
@@ -26,6 +28,8 @@ export interface IsrProposal {
   newIsr: BrokerId[];
   /** The followers leaving (shrink) or joining (expand). */
   changed: BrokerId[];
+  /** For an expansion, the broker epoch each joining follower fetched under (KIP-903). */
+  joiningEpochs: { brokerId: BrokerId; brokerEpoch: number }[];
 }
 
 export interface LeaderInit {
@@ -99,7 +103,7 @@ export class LeaderState {
     for (const id of init.replicas) {
       if (id === init.brokerId) continue;
       // ISR members get a fresh grace period; Kafka does the same on becoming leader.
-      this.followers.set(id, { brokerId: id, logEndOffset: -1, lastCaughtUpMs: init.isr.includes(id) ? init.nowMs : 0, lastFetchMs: 0, lastFetchLeaderLeo: -1 });
+      this.followers.set(id, { brokerId: id, logEndOffset: -1, lastCaughtUpMs: init.isr.includes(id) ? init.nowMs : 0, lastFetchMs: 0, lastFetchLeaderLeo: -1, brokerEpoch: -1 });
     }
   }
 
@@ -142,12 +146,22 @@ export class LeaderState {
   }
 
   /**
-   * A follower fetched from `fetchOffset` (its LEO). Updates its progress (Kafka's
-   * ReplicaState.updateFetchState), then the HW, then looks at whether it may join the ISR.
+   * A follower fetched from `fetchOffset` (its LEO) under broker epoch `brokerEpoch`. Updates its
+   * progress (Kafka's ReplicaState.updateFetchState), then the HW, then looks at whether it may
+   * join the ISR. `eligible`: its broker is alive and registered under that very epoch (KIP-903).
+   * A fetch under a new broker epoch is a new process whose log may be shorter than the last one's:
+   * what the old one had caught up to no longer counts.
    */
-  onFollowerFetch(id: BrokerId, fetchOffset: number, nowMs: number, followerAlive: boolean): { hwChanged: boolean; proposal: IsrProposal | undefined } {
+  onFollowerFetch(id: BrokerId, fetchOffset: number, brokerEpoch: number, nowMs: number, eligible: boolean): { hwChanged: boolean; proposal: IsrProposal | undefined } {
     const f = this.followers.get(id);
     if (f === undefined) return { hwChanged: false, proposal: undefined };
+    if (f.brokerEpoch !== brokerEpoch) {
+      if (f.brokerEpoch >= 0) {
+        f.lastCaughtUpMs = 0;
+        f.lastFetchLeaderLeo = -1;
+      }
+      f.brokerEpoch = brokerEpoch;
+    }
     if (fetchOffset >= this.logEndOffset) {
       f.lastCaughtUpMs = Math.max(f.lastCaughtUpMs, nowMs);
     } else if (f.lastFetchLeaderLeo >= 0 && fetchOffset >= f.lastFetchLeaderLeo) {
@@ -158,20 +172,21 @@ export class LeaderState {
     f.lastFetchLeaderLeo = this.logEndOffset;
     f.lastFetchMs = nowMs;
     const hwChanged = this.maybeAdvanceHighWatermark();
-    return { hwChanged, proposal: this.maybeExpandIsr(id, followerAlive) };
+    return { hwChanged, proposal: this.maybeExpandIsr(id, eligible) };
   }
 
   /**
    * KIP-497 expansion: a follower outside the ISR rejoins when it holds everything committed
-   * (LEO >= HW) and everything of the current leader epoch's start, and its broker is alive.
+   * (LEO >= HW) and everything of the current leader epoch's start, and its broker is eligible
+   * (alive, under the broker epoch it fetched with: the proposal carries that epoch, KIP-903).
    */
-  maybeExpandIsr(id: BrokerId, followerAlive: boolean): IsrProposal | undefined {
-    if (this.pending !== undefined || this.isr.includes(id) || !followerAlive) return undefined;
+  maybeExpandIsr(id: BrokerId, eligible: boolean): IsrProposal | undefined {
+    if (this.pending !== undefined || this.isr.includes(id) || !eligible) return undefined;
     const f = this.followers.get(id);
-    if (f === undefined || f.logEndOffset < 0) return undefined;
+    if (f === undefined || f.logEndOffset < 0 || f.brokerEpoch < 0) return undefined;
     if (f.logEndOffset < this.highWatermark || f.logEndOffset < this.leaderEpochStartOffset) return undefined;
     const newIsr = [...this.isr, id];
-    this.pending = { kind: 'expand', leaderEpoch: this.leaderEpoch, partitionEpoch: this.partitionEpoch, newIsr, changed: [id] };
+    this.pending = { kind: 'expand', leaderEpoch: this.leaderEpoch, partitionEpoch: this.partitionEpoch, newIsr, changed: [id], joiningEpochs: [{ brokerId: id, brokerEpoch: f.brokerEpoch }] };
     return this.pending;
   }
 
@@ -204,7 +219,7 @@ export class LeaderState {
     const out = this.outOfSyncReplicas(nowMs);
     if (out.length === 0) return undefined;
     const newIsr = this.isr.filter((id) => !out.includes(id));
-    this.pending = { kind: 'shrink', leaderEpoch: this.leaderEpoch, partitionEpoch: this.partitionEpoch, newIsr, changed: out };
+    this.pending = { kind: 'shrink', leaderEpoch: this.leaderEpoch, partitionEpoch: this.partitionEpoch, newIsr, changed: out, joiningEpochs: [] };
     return this.pending;
   }
 
@@ -223,7 +238,7 @@ export class LeaderState {
     this.replicas = [...a.replicas];
     for (const id of a.replicas) {
       if (id !== this.brokerId && !this.followers.has(id)) {
-        this.followers.set(id, { brokerId: id, logEndOffset: -1, lastCaughtUpMs: a.isr.includes(id) ? nowMs : 0, lastFetchMs: 0, lastFetchLeaderLeo: -1 });
+        this.followers.set(id, { brokerId: id, logEndOffset: -1, lastCaughtUpMs: a.isr.includes(id) ? nowMs : 0, lastFetchMs: 0, lastFetchLeaderLeo: -1, brokerEpoch: -1 });
       }
     }
     for (const id of [...this.followers.keys()]) if (!a.replicas.includes(id)) this.followers.delete(id);

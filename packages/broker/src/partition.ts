@@ -337,7 +337,7 @@ export class Partition {
    * Leader side of /replica/fetch for one partition: epoch and divergence checks, follower
    * progress (which may move the HW or propose an ISR expansion), then the bytes.
    */
-  readForFollower(followerId: BrokerId, fetchOffset: number, lastFetchedEpoch: number, currentLeaderEpoch: number, maxBytes: number, nowMs: number, followerAlive: boolean): ReplicaFetchPartitionResponse {
+  readForFollower(followerId: BrokerId, followerBrokerEpoch: number, fetchOffset: number, lastFetchedEpoch: number, currentLeaderEpoch: number, maxBytes: number, nowMs: number, followerEligible: boolean): ReplicaFetchPartitionResponse {
     const base = { topic: this.topic, partition: this.partition };
     const state = this.leaderState;
     if (this.role !== 'leader' || state === undefined) throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.ctx.brokerId} is not the leader of ${this.key}`);
@@ -350,7 +350,7 @@ export class Partition {
     if (position.kind === 'out-of-range') {
       return { ...base, highWatermark: this.highWatermark, logStartOffset: this.log.logStartOffset, records: EMPTY, error: new TributaryError('OFFSET_OUT_OF_RANGE', `fetch offset ${fetchOffset} is below the log start ${this.log.logStartOffset} of ${this.key}`).toWire() };
     }
-    const { hwChanged, proposal } = state.onFollowerFetch(followerId, fetchOffset, nowMs, followerAlive);
+    const { hwChanged, proposal } = state.onFollowerFetch(followerId, fetchOffset, followerBrokerEpoch, nowMs, followerEligible);
     if (hwChanged) this.onHighWatermarkChanged();
     if (proposal !== undefined) {
       this.ctx.logger.info({ ...this.fields(), isr: this.isr, newIsr: proposal.newIsr, joining: proposal.changed }, 'proposing isr expand');

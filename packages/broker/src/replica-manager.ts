@@ -276,7 +276,7 @@ export class ReplicaManager {
 
   private sendAlterPartition(p: Partition, proposal: IsrProposal): void {
     this.options
-      .alterPartition({ topic: p.topic, partition: p.partition, leaderEpoch: proposal.leaderEpoch, partitionEpoch: proposal.partitionEpoch, newIsr: proposal.newIsr })
+      .alterPartition({ topic: p.topic, partition: p.partition, leaderEpoch: proposal.leaderEpoch, partitionEpoch: proposal.partitionEpoch, newIsr: proposal.newIsr, joiningEpochs: proposal.joiningEpochs })
       .then((state) => {
         if (this.partitions.get(p.key) !== p) return;
         if (state.leaderEpoch !== p.leaderEpoch) {
@@ -474,10 +474,7 @@ export class ReplicaManager {
    */
   async replicaFetch(input: ReplicaFetchInput): Promise<{ partitions: ReplicaFetchPartitionResponse[]; bytesOut: number }> {
     const deadline = this.now() + input.maxWaitMs;
-    // A follower may join the ISR only if its broker is alive in this incarnation (KIP-903:
-    // a stale broker epoch means a restarted broker whose log may have lost its tail).
-    const registration = this.metadata.broker(input.brokerId);
-    const alive = registration === undefined || (registration.alive && (input.brokerEpoch < 0 || registration.epoch === input.brokerEpoch));
+    const eligible = this.followerEligibility(input.brokerId, input.brokerEpoch);
     for (;;) {
       const nowMs = this.now();
       const out: ReplicaFetchPartitionResponse[] = [];
@@ -489,7 +486,7 @@ export class ReplicaManager {
         try {
           const p = this.lookup(req.topic, req.partition);
           const max = bytes === 0 ? Math.max(budget, 1) : budget;
-          const resp = p.readForFollower(input.brokerId, req.fetchOffset, req.lastFetchedEpoch, req.currentLeaderEpoch, Math.max(0, max), nowMs, alive);
+          const resp = p.readForFollower(input.brokerId, input.brokerEpoch, req.fetchOffset, req.lastFetchedEpoch, req.currentLeaderEpoch, Math.max(0, max), nowMs, eligible);
           out.push(resp);
           bytes += resp.records.length;
           budget -= resp.records.length;
@@ -504,6 +501,21 @@ export class ReplicaManager {
       if (bytes > 0 || urgent || remaining <= 0 || this.closed || watch.length === 0) return { partitions: out, bytesOut: bytes };
       await this.waitForAny(watch, 'append', remaining);
     }
+  }
+
+  /**
+   * Whether a follower fetching under `brokerEpoch` may count towards joining ISRs (KIP-903):
+   * its registration is alive and at that epoch. An older epoch is a process the controller has
+   * replaced (a zombie): refused with STALE_BROKER_EPOCH. A newer one means this broker's metadata
+   * is behind its registration: it is served, but not eligible until the metadata arrives.
+   */
+  private followerEligibility(brokerId: BrokerId, brokerEpoch: number): boolean {
+    const registration = this.metadata.broker(brokerId);
+    if (registration === undefined) return false;
+    if (brokerEpoch < registration.epoch) {
+      throw new TributaryError('STALE_BROKER_EPOCH', `broker ${brokerId} fetched under broker epoch ${brokerEpoch}; it registered since at epoch ${registration.epoch}`);
+    }
+    return registration.alive && registration.epoch === brokerEpoch;
   }
 
   // ------------------------------------------------------------------ list offsets, describe

@@ -147,15 +147,46 @@ describe('leader replication', () => {
     expect(core.alters).toHaveLength(2); // retried after the failure
   });
 
-  it('does not let a follower of a stale broker epoch join the ISR (KIP-903)', async () => {
+  it('refuses a follower fetching under an older broker epoch than its registration (a replaced process)', async () => {
+    core.rm.applyMetadata(md(2, [0, 1], 4, 1));
+    await produce(batch(['a']), 1);
+    const stale = await core.post('/replica/fetch', { brokerId: 2, brokerEpoch: 0, maxWaitMs: 0, maxBytes: 1 << 20, partitions: [{ topic: 'r3', partition: 0, fetchOffset: 1, lastFetchedEpoch: 4, currentLeaderEpoch: 4 }] });
+    expect(stale.status).toBe(409);
+    expect(stale.body.code).toBe('STALE_BROKER_EPOCH');
+    expect(core.alters).toHaveLength(0);
+  });
+
+  it('refuses a replica fetch without a broker epoch: there is no escape value', async () => {
+    const r = await core.post('/replica/fetch', { brokerId: 1, brokerEpoch: -1, maxWaitMs: 0, maxBytes: 1 << 20, partitions: [{ topic: 'r3', partition: 0, fetchOffset: 0, lastFetchedEpoch: -1, currentLeaderEpoch: 4 }] });
+    expect(r.body.code).toBe('INVALID_REQUEST');
+  });
+
+  it('serves a follower under a broker epoch newer than its metadata, but proposes it for the ISR only once the metadata shows that epoch (KIP-903)', async () => {
     core.rm.applyMetadata(md(2, [0, 1], 4, 1));
     await produce(batch(['a']), 1);
     await replicaFetch(1, 1, 4);
-    const stale = await core.post('/replica/fetch', { brokerId: 2, brokerEpoch: 0, maxWaitMs: 0, maxBytes: 1 << 20, partitions: [{ topic: 'r3', partition: 0, fetchOffset: 1, lastFetchedEpoch: 4, currentLeaderEpoch: 4 }] });
-    expect(stale.body.partitions[0].error).toBeUndefined();
+    const newer = await core.post('/replica/fetch', { brokerId: 2, brokerEpoch: 2, maxWaitMs: 0, maxBytes: 1 << 20, partitions: [{ topic: 'r3', partition: 0, fetchOffset: 1, lastFetchedEpoch: 4, currentLeaderEpoch: 4 }] });
+    expect(newer.body.partitions[0].error).toBeUndefined();
     expect(core.alters).toHaveLength(0);
-    await replicaFetch(2, 1, 4);
+    const next = md(3, [0, 1], 4, 1);
+    next.brokers[2]!.epoch = 2;
+    core.rm.applyMetadata(next);
+    await core.post('/replica/fetch', { brokerId: 2, brokerEpoch: 2, maxWaitMs: 0, maxBytes: 1 << 20, partitions: [{ topic: 'r3', partition: 0, fetchOffset: 1, lastFetchedEpoch: 4, currentLeaderEpoch: 4 }] });
     expect(core.alters).toHaveLength(1);
+    expect(core.alters[0]!.request).toMatchObject({ newIsr: [0, 1, 2], joiningEpochs: [{ brokerId: 2, brokerEpoch: 2 }] });
+  });
+
+  it('serves replica fetches on the internal listener only', async () => {
+    const external = await makeCore({ listener: 'external' });
+    try {
+      external.rm.applyMetadata(md(1));
+      const r = await external.post('/replica/fetch', { brokerId: 1, brokerEpoch: 1, maxWaitMs: 0, maxBytes: 1 << 20, partitions: [{ topic: 'r3', partition: 0, fetchOffset: 0, lastFetchedEpoch: -1, currentLeaderEpoch: 4 }] });
+      expect(r.status).toBe(404);
+      expect(r.body.code).toBe('INVALID_REQUEST');
+      expect(external.rm.getPartition('r3', 0)!.leaderState!.follower(1)!.logEndOffset).toBe(-1);
+    } finally {
+      await external.close();
+    }
   });
 
   it('describes replicas with LEO, lag and time since caught up', async () => {
@@ -336,7 +367,7 @@ describe('divergence between two real replicas', () => {
       while (f.log.logEndOffset < l.log.logEndOffset || rounds === 0) {
         expect(rounds++).toBeLessThan(5);
         const fetchOffset = f.log.logEndOffset;
-        const resp = l.readForFollower(2, fetchOffset, f.log.lastEpoch(), 3, 1 << 20, 0, true);
+        const resp = l.readForFollower(2, 1, fetchOffset, f.log.lastEpoch(), 3, 1 << 20, 0, true);
         f.applyFetchResponse(resp, fetchOffset, 3);
       }
       expect(f.log.logEndOffset).toBe(100);

@@ -48,7 +48,7 @@ export function topicState(name: string, partitions: { replicas: number[]; leade
 }
 
 export function brokerReg(id: number, rack = 'rack-1', port = 19092 + id): BrokerRegistration {
-  return { id, rack, epoch: 1, incarnationId: `i${id}`, internal: { host: `broker-${id}`, port: 9092 }, external: { host: '127.0.0.1', port }, alive: true, configs: {} };
+  return { id, rack, epoch: 1, incarnationId: `i${id}`, internal: { host: `broker-${id}`, port: 9092 }, external: { host: '127.0.0.1', port }, logDirId: `dir-${id}`, alive: true, configs: {} };
 }
 
 export interface Core {
@@ -145,7 +145,7 @@ export class FakeController {
       const epoch = (this.brokerEpochs.get(id) ?? 0) + 1;
       this.brokerEpochs.set(id, epoch);
       this.registrations++;
-      const reg: BrokerRegistration = { id, rack: body.rack as string, epoch, incarnationId: body.incarnationId as string, internal: body.internal as any, external: body.external as any, alive: true, configs: this.metadata.brokers.find((b) => b.id === id)?.configs ?? {} };
+      const reg: BrokerRegistration = { id, rack: body.rack as string, epoch, incarnationId: body.incarnationId as string, internal: body.internal as any, external: body.external as any, logDirId: String(body.logDirId ?? ''), alive: true, configs: this.metadata.brokers.find((b) => b.id === id)?.configs ?? {} };
       this.update((md) => {
         md.brokers = [...md.brokers.filter((b) => b.id !== id), reg].sort((a, b) => a.id - b.id);
       });

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Admin, Consumer, type TopicDescription } from '@tributary/client';
-import { freePortBlock, localDown, localUp, processStatus, readState } from '@tributary/launcher';
+import { freeClusterBasePort, localDown, localUp, processStatus, readState } from '@tributary/launcher';
 import { check, type CheckResult } from './checker.ts';
 import { HistoryRecorder, type FaultOp, type History } from './history.ts';
 import { discoverDockerCluster, DockerNemesis } from './docker-nemesis.ts';
@@ -93,7 +93,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     } else {
       dataDir = options.dataDir ? resolve(options.dataDir) : mkdtempSync(join(tmpdir(), 'tributary-chaos-'));
       tempCreated = options.dataDir === undefined;
-      const basePort = options.basePort ?? (await freePortBlock(8));
+      const basePort = options.basePort ?? (await freeClusterBasePort(6));
       log(`starting a controller and 6 brokers in ${dataDir} (ports ${basePort}…${basePort + 7})`);
       await localUp({ dataDir, basePort, mode: 'detach', readyTimeoutMs: 120_000 });
       started = true;

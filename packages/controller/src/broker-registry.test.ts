@@ -17,7 +17,7 @@ describe('registerBroker', () => {
     const state = new ClusterState();
     const { records, reply } = registerBroker(state, registration(7, 'rack-1'));
     expect(reply).toEqual({ brokerEpoch: 0 });
-    expect(records).toEqual([{ type: 'RegisterBroker', brokerId: 7, brokerEpoch: 0, incarnationId: 'inc-7', rack: 'rack-1', internal: { host: 'broker-7', port: 9092 }, external: { host: '127.0.0.1', port: 19099 } }]);
+    expect(records).toEqual([{ type: 'RegisterBroker', brokerId: 7, brokerEpoch: 0, incarnationId: 'inc-7', rack: 'rack-1', internal: { host: 'broker-7', port: 9092 }, external: { host: '127.0.0.1', port: 19099 }, logDirId: 'dir-7' }]);
     apply(state, records);
     expect(state.brokers.get(7)).toMatchObject({ id: 7, epoch: 0, alive: true, configs: {} });
   });
@@ -56,11 +56,89 @@ describe('registerBroker', () => {
     expect(state.brokers.get(0)).toMatchObject({ epoch: 1, alive: true });
   });
 
+  it('refuses a broker whose data dir belongs to another cluster', () => {
+    const state = clusterOf([[1, 'r1']]);
+    expect(codeOf(() => registerBroker(state, { ...registration(2, 'r1'), clusterId: 'another-cluster' }))).toBe('INCONSISTENT_CLUSTER_ID');
+    expect(codeOf(() => registerBroker(state, { ...registration(2, 'r1'), clusterId: 'test-cluster' }))).toBe('no error');
+  });
+
   it('keeps dynamic configs across a re-registration', () => {
     const state = clusterOf([[1, 'r1']]);
     apply(state, setBrokerConfig(state, { brokerId: 1, configs: { 'follower.replication.throttled.rate': 100 } }));
     apply(state, registerBroker(state, registration(1, 'r1', 'new')).records);
     expect(state.brokers.get(1)!.configs).toEqual({ 'follower.replication.throttled.rate': 100 });
+  });
+});
+
+describe('a broker registering as a new process (KIP-903)', () => {
+  // t-0 [0,3,1] led by 0; t-1 [3,1,4] led by 3; t-2 [1,4,2] led by 1 (the seed's placement).
+  const seeded = () => withTopic(clusterOf(), { name: 't', partitions: 3, replicationFactor: 3 });
+
+  it('a restarted follower leaves every ISR where others remain, and leads nothing it did not', () => {
+    const state = seeded();
+    apply(state, fenceBroker(state, 1));
+    apply(state, registerBroker(state, registration(1, 'rack-1', 'inc-1b')).records);
+    expect(state.partition('t', 0)).toMatchObject({ leader: 0, isr: [0, 3] });
+    expect(state.partition('t', 1)).toMatchObject({ leader: 3, isr: [3, 4] });
+    // It led t-2: fencing moved that to 4, and the new process does not get it back until it rejoins.
+    expect(state.partition('t', 2)).toMatchObject({ leader: 4, isr: [4, 2] });
+    expect(state.brokers.get(1)).toMatchObject({ epoch: 1, alive: true });
+  });
+
+  it('a paused broker that registers again as the same process keeps its ISRs (it leaves them by the lag rule)', () => {
+    const state = seeded();
+    apply(state, fenceBroker(state, 3));
+    apply(state, registerBroker(state, registration(3, 'rack-2')).records);
+    expect(state.partition('t', 0)!.isr).toEqual([0, 3, 1]);
+  });
+
+  /** t-0's followers fall out of the ISR (lag rule), then its leader 0 dies: offline, ISR [0]. */
+  const onlyZeroLeft = (state: ClusterState) => {
+    for (const id of [3, 1]) apply(state, fenceBroker(state, id));
+    apply(state, alterPartition(state, { brokerId: 0, brokerEpoch: 0, topic: state.topics.keys().next().value!, partition: 0, leaderEpoch: 0, partitionEpoch: 0, newIsr: [0] }).records);
+    apply(state, fenceBroker(state, 0));
+    return state;
+  };
+
+  it('the last ISR member restarting with its data dir leads again (the last known leader)', () => {
+    const state = onlyZeroLeft(seeded());
+    expect(state.partition('t', 0)).toMatchObject({ leader: -1, isr: [0] });
+    apply(state, registerBroker(state, registration(0, 'rack-1', 'inc-0b')).records);
+    expect(state.partition('t', 0)).toMatchObject({ leader: 0, isr: [0] });
+  });
+
+  it('the last ISR member restarting without its data leaves the ISR: the partition stays offline', () => {
+    const state = onlyZeroLeft(seeded());
+    apply(state, registerBroker(state, registration(0, 'rack-1', 'inc-0b', 'new-disk')).records);
+    expect(state.partition('t', 0)).toMatchObject({ leader: -1, isr: [] });
+    // The others come back: none was in the ISR, so none may lead without unclean election.
+    apply(state, registerBroker(state, registration(3, 'rack-2')).records);
+    apply(state, registerBroker(state, registration(1, 'rack-1')).records);
+    expect(state.partition('t', 0)).toMatchObject({ leader: -1, isr: [] });
+  });
+
+  it('with unclean election on, an eligible replica other than the one without data is elected', () => {
+    const state = onlyZeroLeft(seeded());
+    // Broker 1 comes back as the same process: alive, but outside the ISR; 0 is still away.
+    apply(state, registerBroker(state, registration(1, 'rack-1')).records);
+    expect(state.partition('t', 0)).toMatchObject({ leader: -1, isr: [0] });
+    // The operator opts in to unclean election (as an alter-config would), then 0 returns empty.
+    state.topics.get('t')!.configs['unclean.leader.election.enable'] = true;
+    apply(state, registerBroker(state, registration(0, 'rack-1', 'inc-0b', 'new-disk')).records);
+    expect(state.partition('t', 0)).toMatchObject({ leader: 1, isr: [1] });
+  });
+
+  it('a follower that lost its disk cannot be elected before it rejoins: the partition goes offline instead', () => {
+    // The issue's case: broker 1 (a follower of t-0) comes back empty, then the ISR members die.
+    const state = seeded();
+    apply(state, fenceBroker(state, 1));
+    apply(state, registerBroker(state, registration(1, 'rack-1', 'inc-1b', 'new-disk')).records);
+    apply(state, fenceBroker(state, 0));
+    apply(state, fenceBroker(state, 3));
+    expect(state.partition('t', 0)).toMatchObject({ leader: -1, isr: [3] });
+    // 3 comes back (same data dir): it led last, so it leads again; 1 is still outside.
+    apply(state, registerBroker(state, registration(3, 'rack-2', 'inc-3b')).records);
+    expect(state.partition('t', 0)).toMatchObject({ leader: 3, isr: [3] });
   });
 });
 
@@ -206,7 +284,7 @@ describe('controlledShutdown', () => {
     // Broker 0 catches up on t-0 [0,3,1], now led by 3, which adds it back to the ISR.
     const p0 = state.partition('t', 0)!;
     expect(p0).toMatchObject({ leader: 3, isr: [3, 1] });
-    apply(state, alterPartition(state, { brokerId: 3, brokerEpoch: 0, topic: 't', partition: 0, leaderEpoch: p0.leaderEpoch, partitionEpoch: p0.partitionEpoch, newIsr: [3, 1, 0] }).records);
+    apply(state, alterPartition(state, { brokerId: 3, brokerEpoch: 0, topic: 't', partition: 0, leaderEpoch: p0.leaderEpoch, partitionEpoch: p0.partitionEpoch, newIsr: [3, 1, 0], joiningEpochs: [{ brokerId: 0, brokerEpoch: 1 }] }).records);
     const led = [...state.allPartitions()].filter(({ partition }) => partition.leader === 3).map(({ partition }) => partition.partition);
     expect(led.length).toBeGreaterThan(0);
     const { reply, offlineLeaderships } = shutDown(state, 3);

@@ -9,6 +9,10 @@
 // current epoch. A fenced broker's heartbeat is refused with STALE_BROKER_EPOCH so that it
 // registers again: registration, not a heartbeat, makes a broker alive (Kafka: unfencing waits
 // for the broker to ask).
+//
+// A new incarnation (KIP-903) leaves every ISR it was in and rejoins each by catching up under its
+// new epoch (onBrokerRestarted, election.ts); a broker whose data dir holds another cluster's id
+// is refused (INCONSISTENT_CLUSTER_ID).
 
 import {
   TributaryError,
@@ -20,7 +24,7 @@ import {
   type SetBrokerConfigRequest,
 } from '@tributary/protocol';
 import { Draft, type ClusterState } from './cluster-state.ts';
-import { onBrokerAlive, onBrokerLost } from './election.ts';
+import { onBrokerAlive, onBrokerLost, onBrokerRestarted } from './election.ts';
 import type { MetadataRecord } from './records.ts';
 
 export interface Decision<T> {
@@ -29,13 +33,17 @@ export interface Decision<T> {
 }
 
 export function registerBroker(state: ClusterState, request: RegisterBrokerRequest): Decision<RegisterBrokerResponse> {
+  if (request.clusterId !== '' && request.clusterId !== state.clusterId) {
+    throw new TributaryError('INCONSISTENT_CLUSTER_ID', `broker ${request.brokerId}'s data dir belongs to cluster ${request.clusterId}, this controller's cluster is ${state.clusterId}; give the broker an empty data dir or point it at its own cluster's controller`);
+  }
   const existing = state.brokers.get(request.brokerId);
   const sameIncarnation = existing !== undefined && existing.incarnationId === request.incarnationId;
   const sameListeners =
     existing !== undefined &&
     existing.rack === request.rack &&
     sameEndpoint(existing.internal, request.internal) &&
-    sameEndpoint(existing.external, request.external);
+    sameEndpoint(existing.external, request.external) &&
+    existing.logDirId === request.logDirId;
   if (existing && sameIncarnation && existing.alive && sameListeners) {
     return { records: [], reply: { brokerEpoch: existing.epoch } };
   }
@@ -58,9 +66,14 @@ export function registerBroker(state: ClusterState, request: RegisterBrokerReque
       rack: request.rack,
       internal: { ...request.internal },
       external: { ...request.external },
+      logDirId: request.logDirId,
     });
   }
-  onBrokerAlive(draft, request.brokerId);
+  // A data dir id we did not know before under a known broker: its disk was lost or replaced.
+  // ('' was recorded by a controller that did not track data dirs: unknown, not lost.)
+  const lostData = existing !== undefined && existing.logDirId !== '' && existing.logDirId !== request.logDirId;
+  if (existing && !sameIncarnation) onBrokerRestarted(draft, request.brokerId, { lostData });
+  onBrokerAlive(draft, request.brokerId, { lostData });
   return { records: draft.records, reply: { brokerEpoch } };
 }
 

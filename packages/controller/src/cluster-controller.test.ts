@@ -200,7 +200,7 @@ describe('ClusterController', () => {
     controller.registerBroker(registration(0, 'rack-1', 'inc-0b'));
     let p = controller.state.partition('t', 0)!;
     expect(p.leader).toBe(3);
-    controller.alterPartition({ brokerId: 3, brokerEpoch: 0, topic: 't', partition: 0, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, newIsr: [3, 1, 0] });
+    controller.alterPartition({ brokerId: 3, brokerEpoch: 0, topic: 't', partition: 0, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, newIsr: [3, 1, 0], joiningEpochs: [{ brokerId: 0, brokerEpoch: 1 }] });
     expect(controller.electLeaders({ topic: 't', partitions: [0] })).toEqual({ elected: [{ partition: 0, leader: 0 }] });
     expect(controller.electLeaders({ topic: 't' })).toEqual({ elected: [] });
     expect(codeOf(() => controller.electLeaders({ topic: 'nope' }))).toBe('UNKNOWN_TOPIC_OR_PARTITION');
@@ -209,7 +209,7 @@ describe('ClusterController', () => {
     controller.controlledShutdown({ brokerId: 0, brokerEpoch: 1 });
     controller.registerBroker(registration(0, 'rack-1', 'inc-0c'));
     p = controller.state.partition('t', 0)!;
-    controller.alterPartition({ brokerId: p.leader, brokerEpoch: 0, topic: 't', partition: 0, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, newIsr: [...p.isr, 0] });
+    controller.alterPartition({ brokerId: p.leader, brokerEpoch: 0, topic: 't', partition: 0, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, newIsr: [...p.isr, 0], joiningEpochs: [{ brokerId: 0, brokerEpoch: 2 }] });
     controller.rebalanceLeaders();
     expect(controller.state.partition('t', 0)!.leader).toBe(0);
   });

@@ -51,6 +51,7 @@ export class ClusterState {
           incarnationId: record.incarnationId,
           internal: { ...record.internal },
           external: { ...record.external },
+          logDirId: record.logDirId ?? '',
           alive: true,
           // Dynamic broker configs outlive restarts, as in Kafka.
           configs: { ...(previous?.configs ?? {}) },
@@ -88,7 +89,8 @@ export class ClusterState {
         assert(partition !== undefined, `partition change for unknown partition ${record.topic}-${record.partition}`);
         assert(record.partitionEpoch > partition.partitionEpoch, `partition epoch of ${record.topic}-${record.partition} not increasing`);
         assert(record.leaderEpoch >= partition.leaderEpoch, `leader epoch of ${record.topic}-${record.partition} going backwards`);
-        assert(record.isr.length > 0, `empty ISR for ${record.topic}-${record.partition}`);
+        // Empty only while offline: the last member came back without its data (KIP-903).
+        assert(record.isr.length > 0 || record.leader === NO_LEADER, `empty ISR for ${record.topic}-${record.partition} with leader ${record.leader}`);
         assert(record.leader === NO_LEADER || record.isr.includes(record.leader), `leader ${record.leader} outside the ISR of ${record.topic}-${record.partition}`);
         partition.leader = record.leader;
         partition.leaderEpoch = record.leaderEpoch;

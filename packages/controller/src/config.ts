@@ -2,6 +2,7 @@
 // Flags win over env, env over defaults; the result is validated and frozen, then passed down.
 //
 //   --listen host:port                      TRIBUTARY_LISTEN                         127.0.0.1:19090
+//   --internal-listen host:port             TRIBUTARY_INTERNAL_LISTEN                (none: --listen serves brokers too)
 //   --data-dir dir                          TRIBUTARY_DATA_DIR                       ./.tributary/controller
 //   --session-timeout-ms n                  TRIBUTARY_BROKER_SESSION_TIMEOUT_MS      3000
 //   --cluster-id id                         TRIBUTARY_CLUSTER_ID                     generated once, kept in the log
@@ -13,7 +14,10 @@ import { resolve } from 'node:path';
 import { CLUSTER_DEFAULTS, DEFAULT_CONTROLLER_PORT } from '@tributary/protocol';
 
 export interface ControllerConfig {
+  /** Clients, admin, the web console, metrics (and brokers, unless internalListen is set). */
   readonly listen: { readonly host: string; readonly port: number };
+  /** The internal listener: the only one serving broker registration, heartbeats, metadata and AlterPartition. */
+  readonly internalListen: { readonly host: string; readonly port: number } | undefined;
   readonly dataDir: string;
   /** broker.session.timeout.ms: a broker silent this long is fenced. */
   readonly sessionTimeoutMs: number;
@@ -38,6 +42,7 @@ interface FlagSpec {
 
 const FLAGS: Record<string, FlagSpec> = {
   listen: { env: 'TRIBUTARY_LISTEN' },
+  'internal-listen': { env: 'TRIBUTARY_INTERNAL_LISTEN' },
   'data-dir': { env: 'TRIBUTARY_DATA_DIR' },
   'session-timeout-ms': { env: 'TRIBUTARY_BROKER_SESSION_TIMEOUT_MS' },
   'cluster-id': { env: 'TRIBUTARY_CLUSTER_ID' },
@@ -48,7 +53,7 @@ const FLAGS: Record<string, FlagSpec> = {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-export const USAGE = `usage: tributary-controller [--listen host:port] [--data-dir dir] [--session-timeout-ms n] [--cluster-id id]
+export const USAGE = `usage: tributary-controller [--listen host:port] [--internal-listen host:port] [--data-dir dir] [--session-timeout-ms n] [--cluster-id id]
                             [--auto-leader-rebalance-enable true|false] [--leader-imbalance-check-interval-ms n] [--log-level level]`;
 
 /** Parses argv (without node and script) and env. Throws ConfigError with a one-line reason. */
@@ -75,7 +80,12 @@ export function parseControllerConfig(argv: readonly string[], env: Readonly<Rec
     return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
   };
 
-  const listen = parseHostPort(get('listen') ?? `127.0.0.1:${DEFAULT_CONTROLLER_PORT}`);
+  const listen = parseHostPort('listen', get('listen') ?? `127.0.0.1:${DEFAULT_CONTROLLER_PORT}`);
+  const internalRaw = get('internal-listen');
+  const internalListen = internalRaw === undefined ? undefined : parseHostPort('internal-listen', internalRaw);
+  if (internalListen !== undefined && internalListen.port !== 0 && internalListen.port === listen.port && internalListen.host === listen.host) {
+    throw new ConfigError(`--internal-listen must differ from --listen (both ${listen.host}:${listen.port})`);
+  }
   const dataDir = resolve(get('data-dir') ?? './.tributary/controller');
   const sessionTimeoutMs = parseInteger('session-timeout-ms', get('session-timeout-ms'), CLUSTER_DEFAULTS.brokerSessionTimeoutMs, 100, 3_600_000);
   const clusterId = get('cluster-id');
@@ -98,6 +108,7 @@ export function parseControllerConfig(argv: readonly string[], env: Readonly<Rec
 
   return Object.freeze({
     listen: Object.freeze(listen),
+    internalListen: internalListen === undefined ? undefined : Object.freeze(internalListen),
     dataDir,
     sessionTimeoutMs,
     sessionCheckIntervalMs: 250,
@@ -108,11 +119,11 @@ export function parseControllerConfig(argv: readonly string[], env: Readonly<Rec
   });
 }
 
-function parseHostPort(text: string): { host: string; port: number } {
+function parseHostPort(flag: string, text: string): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
   const port = match ? Number(match[3]) : NaN;
   if (!match || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError(`--listen must be host:port (port 0-65535), got '${text}'`);
+    throw new ConfigError(`--${flag} must be host:port (port 0-65535), got '${text}'`);
   }
   return { host: (match[1] ?? match[2])!, port };
 }

@@ -260,7 +260,7 @@ describe('ControllerService', () => {
     expect(shrunk.body).toMatchObject({ isr: [0, 3], partitionEpoch: 1 });
     const stale = await h.call<WireError>('/partition/alter', { ...base, newIsr: [0, 3, 1] });
     expect(stale.body.code).toBe('FENCED_LEADER_EPOCH');
-    await h.call('/partition/alter', { ...base, partitionEpoch: 1, newIsr: [0, 3, 1] });
+    await h.call('/partition/alter', { ...base, partitionEpoch: 1, newIsr: [0, 3, 1], joiningEpochs: [{ brokerId: 1, brokerEpoch: 0 }] });
     const metrics = (await h.service.app.inject({ method: 'GET', url: '/metrics' })).payload;
     expect(metrics).toContain('tributary_controller_isr_shrinks_total 1');
     expect(metrics).toContain('tributary_controller_isr_expands_total 1');

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import {
   ADMIN_OPS,
   TributaryError,
+  arrayField,
   asBody,
   endpointField,
   intArrayField,
@@ -40,10 +41,19 @@ export interface ControllerServiceOptions {
   onUnexpectedError?: (err: unknown) => void;
   /** The web console at /ui (on by default); false leaves it out. */
   console?: Omit<ConsoleOptions, 'controller' | 'logger'> | false;
+  /**
+   * Serve the broker-facing routes (register, heartbeat, controlled shutdown, metadata poll,
+   * AlterPartition) on a second app of their own, the internal listener, and not on `app`
+   * (DESIGN.md § Listeners). Off: one app serves everything (tests, embedding).
+   */
+  internalListener?: boolean;
 }
 
 export interface ControllerService {
+  /** Clients, the web console and metrics; and the broker-facing routes unless `internalApp` exists. */
   app: MsgpackServer;
+  /** The internal listener's app (broker-facing routes, admin, health), when asked for. */
+  internalApp: MsgpackServer | undefined;
   metrics: ControllerMetrics;
   /** The web console (/ui), unless turned off. */
   console: ConsoleHandle | undefined;
@@ -62,11 +72,15 @@ export function createControllerService(options: ControllerServiceOptions): Cont
   const { controller, logger } = options;
   const pollWaitMaxMs = options.pollWaitMaxMs ?? POLL_WAIT_MAX_MS;
   const metrics = options.metrics ?? new ControllerMetrics(controller);
-  const app = createMsgpackServer({
+  const serverOptions = {
     logger,
     bodyLimitBytes: options.bodyLimitBytes ?? 4 * 1024 * 1024,
     ...(options.onUnexpectedError ? { onUnexpectedError: options.onUnexpectedError } : {}),
-  });
+  };
+  const app = createMsgpackServer(serverOptions);
+  const internalApp = options.internalListener ? createMsgpackServer(serverOptions) : undefined;
+  // Broker-facing routes: only on the internal listener when there is one.
+  const brokerApp = internalApp ?? app;
   const waiters = new Set<Waiter>();
   let closing = false;
 
@@ -76,13 +90,15 @@ export function createControllerService(options: ControllerServiceOptions): Cont
     }
   });
 
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unknown';
-    metrics.requests.inc({ route, status: String(reply.statusCode) });
-    metrics.requestDuration.observe({ route }, reply.elapsedTime / 1000);
-  });
+  for (const served of internalApp ? [app, internalApp] : [app]) {
+    served.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unknown';
+      metrics.requests.inc({ route, status: String(reply.statusCode) });
+      metrics.requestDuration.observe({ route }, reply.elapsedTime / 1000);
+    });
+  }
 
-  app.post('/broker/register', async (request) => {
+  brokerApp.post('/broker/register', async (request) => {
     const body = asBody(request.body);
     return controller.registerBroker({
       brokerId: intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
@@ -90,10 +106,12 @@ export function createControllerService(options: ControllerServiceOptions): Cont
       incarnationId: nonEmpty(body, 'incarnationId', 255),
       internal: endpointField(body, 'internal'),
       external: endpointField(body, 'external'),
+      logDirId: nonEmpty(body, 'logDirId', 64),
+      clusterId: stringField(body, 'clusterId', 64),
     });
   });
 
-  app.post('/broker/heartbeat', async (request) => {
+  brokerApp.post('/broker/heartbeat', async (request) => {
     const body = asBody(request.body);
     return controller.heartbeat({
       brokerId: intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
@@ -101,7 +119,7 @@ export function createControllerService(options: ControllerServiceOptions): Cont
     });
   });
 
-  app.post('/broker/controlled-shutdown', async (request) => {
+  brokerApp.post('/broker/controlled-shutdown', async (request) => {
     const body = asBody(request.body);
     return controller.controlledShutdown({
       brokerId: intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
@@ -109,7 +127,7 @@ export function createControllerService(options: ControllerServiceOptions): Cont
     });
   });
 
-  app.post('/metadata/poll', async (request, reply): Promise<ClusterMetadata> => {
+  brokerApp.post('/metadata/poll', async (request, reply): Promise<ClusterMetadata> => {
     const body = asBody(request.body);
     const sinceVersion = intField(body, 'sinceVersion', { min: -1 });
     const maxWaitMs = Math.min(intField(body, 'maxWaitMs', { min: 0 }), pollWaitMaxMs);
@@ -133,7 +151,7 @@ export function createControllerService(options: ControllerServiceOptions): Cont
     return controller.metadata();
   });
 
-  app.post('/partition/alter', async (request) => {
+  brokerApp.post('/partition/alter', async (request) => {
     const body = asBody(request.body);
     return controller.alterPartition({
       brokerId: intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
@@ -143,10 +161,15 @@ export function createControllerService(options: ControllerServiceOptions): Cont
       leaderEpoch: intField(body, 'leaderEpoch', { min: 0, max: EPOCH_MAX }),
       partitionEpoch: intField(body, 'partitionEpoch', { min: 0, max: EPOCH_MAX }),
       newIsr: intArrayField(body, 'newIsr', { min: 0, max: BROKER_ID_MAX }, ISR_LENGTH_MAX),
+      joiningEpochs: body['joiningEpochs'] === undefined || body['joiningEpochs'] === null ? [] : arrayField(body, 'joiningEpochs', ISR_LENGTH_MAX).map((e, i) => {
+        const entry = asBody(e, `joiningEpochs[${i}]`);
+        return { brokerId: intField(entry, 'brokerId', { min: 0, max: BROKER_ID_MAX }), brokerEpoch: intField(entry, 'brokerEpoch', { min: 0, max: EPOCH_MAX }) };
+      }),
     });
   });
 
-  app.post('/admin/:op', async (request) => {
+  // Admin on both listeners: clients call it directly, brokers forward their clients' calls.
+  const adminRoute = async (request: { params: unknown; body: unknown }) => {
     const op = (request.params as { op: string }).op;
     if (!(ADMIN_OPS as readonly string[]).includes(op)) {
       throw new TributaryError('INVALID_REQUEST', `unknown admin operation '${op}'; known: ${ADMIN_OPS.join(', ')}`);
@@ -154,7 +177,9 @@ export function createControllerService(options: ControllerServiceOptions): Cont
     // init-producer-id takes no fields: an absent body is fine there.
     const body = op === 'init-producer-id' && request.body === undefined ? {} : asBody(request.body);
     return admin(op as AdminOp, body);
-  });
+  };
+  app.post('/admin/:op', adminRoute);
+  internalApp?.post('/admin/:op', adminRoute);
 
   function admin(op: AdminOp, body: Body): unknown {
     switch (op) {
@@ -184,11 +209,13 @@ export function createControllerService(options: ControllerServiceOptions): Cont
 
   const consoleHandle = options.console === false ? undefined : registerConsoleRoutes(app, { controller, logger, ...options.console });
 
-  app.get('/health', async (): Promise<HealthResponse> => ({
+  const health = async (): Promise<HealthResponse> => ({
     status: 'ok',
     role: 'controller',
     metadataVersion: controller.version,
-  }));
+  });
+  app.get('/health', health);
+  internalApp?.get('/health', health);
 
   app.get('/metrics', async (_request, reply) => {
     // A Buffer, not a string: the msgpack reply serializer would wrap a string in a msgpack header.
@@ -198,6 +225,7 @@ export function createControllerService(options: ControllerServiceOptions): Cont
 
   return {
     app,
+    internalApp,
     metrics,
     console: consoleHandle,
     waitingPolls: () => waiters.size,
@@ -205,7 +233,7 @@ export function createControllerService(options: ControllerServiceOptions): Cont
       closing = true;
       unsubscribe();
       for (const waiter of [...waiters]) waiter.wake();
-      await app.close();
+      await Promise.all([app.close(), internalApp?.close()]);
     },
   };
 }

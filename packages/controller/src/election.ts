@@ -6,6 +6,10 @@
 // - A lost broker leaves every ISR, except that an ISR never becomes empty: when the lost broker
 //   is the last member it stays, so the controller remembers who holds all committed data, and
 //   the partition goes offline (leader -1) until that broker returns (Kafka without ELR, KIP-966).
+// - A broker that registers as a new process leaves every ISR where others remain and rejoins by
+//   catching up under its new broker epoch (KIP-903). As the last member it stays and leads again
+//   (KIP-966's "last known leader"), unless its data dir is new: then the ISR becomes empty and
+//   the partition stays offline, since electing an empty log would erase what others hold.
 // - With no eligible ISR member, unclean.leader.election.enable elects any eligible replica and
 //   makes it the whole ISR: records only it holds become the truth, others may be lost.
 // - Every leader change bumps the leader epoch; every change bumps the partition epoch.
@@ -93,10 +97,38 @@ export function onBrokerLost(draft: Draft, brokerId: BrokerId, mode: 'fenced' | 
 }
 
 /**
- * Pushes elections for offline partitions now that `brokerId` is eligible again: a returning ISR
- * member leads again (its ISR kept), or, with unclean election on, any eligible replica does.
+ * `brokerId` registered as a new process (a new incarnation: a restart, or a disk that was lost).
+ * KIP-903: its log may hold less than its ISR memberships promise, so it leaves every ISR where
+ * other members remain, and joins again only through an AlterPartition that carries its new
+ * broker epoch, once it has caught up. Where it is the last member (the partition went offline
+ * when it was fenced):
+ *
+ * - its data dir is the one it had (a kill -9 or a clean restart): it stays, and onBrokerAlive
+ *   makes it leader again. Its log is the one that made it the last member; a process that dies
+ *   loses nothing the page cache held. This is Kafka's "last known leader" rule (KIP-966 elects it
+ *   when ISR and ELR are empty, as Kafka did before ELR).
+ * - its data dir is new (`lostData`): whatever made it the last member is gone. It leaves, the
+ *   ISR is empty and the partition stays offline (leader -1): an empty replica leading would make
+ *   every other replica truncate to nothing. Only unclean.leader.election.enable (opt-in) brings
+ *   it back, from another replica when one is eligible.
  */
-export function onBrokerAlive(draft: Draft, brokerId: BrokerId): BrokerLossOutcome['uncleanElections'] {
+export function onBrokerRestarted(draft: Draft, brokerId: BrokerId, options: { lostData: boolean }): void {
+  for (const { topic, partition } of [...draft.state.allPartitions()]) {
+    if (!partition.isr.includes(brokerId)) continue;
+    const isr = partition.isr.filter((r) => r !== brokerId);
+    if (isr.length === 0 && !options.lostData) continue;
+    // It cannot be leading: a new incarnation registers only after the old one was fenced.
+    const leader = partition.leader === brokerId ? NO_LEADER : partition.leader;
+    draft.push(partitionChange(topic, partition, leader, isr));
+  }
+}
+
+/**
+ * Pushes elections for offline partitions now that `brokerId` is eligible again: a returning ISR
+ * member leads again (its ISR kept), or, with unclean election on, an eligible replica does — not
+ * `brokerId` itself when it comes back without its data and another replica is eligible.
+ */
+export function onBrokerAlive(draft: Draft, brokerId: BrokerId, options: { lostData?: boolean } = {}): BrokerLossOutcome['uncleanElections'] {
   const unclean: BrokerLossOutcome['uncleanElections'] = [];
   for (const { topic, partition } of [...draft.state.allPartitions()]) {
     if (partition.leader !== NO_LEADER || !partition.replicas.includes(brokerId)) continue;
@@ -104,8 +136,9 @@ export function onBrokerAlive(draft: Draft, brokerId: BrokerId): BrokerLossOutco
     if (leader !== NO_LEADER) {
       draft.push(partitionChange(topic, partition, leader, [...partition.isr]));
     } else if (topic.configs['unclean.leader.election.enable'] && draft.state.isEligible(brokerId)) {
-      draft.push(partitionChange(topic, partition, brokerId, [brokerId]));
-      unclean.push({ topic: topic.name, partition: partition.partition, leader: brokerId });
+      const chosen = options.lostData ? (partition.replicas.find((r) => r !== brokerId && draft.state.isEligible(r)) ?? brokerId) : brokerId;
+      draft.push(partitionChange(topic, partition, chosen, [chosen]));
+      unclean.push({ topic: topic.name, partition: partition.partition, leader: chosen });
     }
   }
   return unclean;

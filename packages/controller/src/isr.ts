@@ -5,8 +5,10 @@
 //   3. the sender leads it, at the current leader epoch    else FENCED_LEADER_EPOCH
 //   4. the partition epoch is the current one              else FENCED_LEADER_EPOCH (Kafka
 //      answers INVALID_UPDATE_VERSION; the leader's remedy, fetching metadata, is the same)
-//   5. the new ISR holds the leader, only replicas, no duplicates, and adds no broker that is
-//      fenced or shutting down (KIP-841)                  else INVALID_REQUEST
+//   5. the new ISR holds the leader, only replicas, no duplicates     else INVALID_REQUEST
+//   6. every broker it adds is alive, not shutting down (KIP-841), and fetched under its current
+//      broker epoch (KIP-903: a broker that registered again since, maybe without its data, must
+//      catch up anew)                                      else INELIGIBLE_REPLICA
 // then persists the change with partitionEpoch + 1. A proposal equal to the current ISR changes
 // nothing and is answered with the current state.
 
@@ -43,8 +45,14 @@ export function alterPartition(state: ClusterState, request: AlterPartitionReque
     if (!partition.replicas.includes(id)) {
       throw new TributaryError('INVALID_REQUEST', `broker ${id} in the new ISR of ${where} is not a replica (${JSON.stringify(partition.replicas)})`);
     }
-    if (!partition.isr.includes(id) && !state.isEligible(id)) {
-      throw new TributaryError('INVALID_REQUEST', `broker ${id} cannot join the ISR of ${where}: it is fenced or shutting down`);
+    if (partition.isr.includes(id)) continue;
+    if (!state.isEligible(id)) {
+      throw new TributaryError('INELIGIBLE_REPLICA', `broker ${id} cannot join the ISR of ${where}: it is fenced or shutting down`);
+    }
+    const fetchedUnder = request.joiningEpochs?.find((m) => m.brokerId === id)?.brokerEpoch;
+    const current = state.brokers.get(id)!.epoch;
+    if (fetchedUnder !== current) {
+      throw new TributaryError('INELIGIBLE_REPLICA', `broker ${id} cannot join the ISR of ${where}: ${fetchedUnder === undefined ? 'the proposal carries no broker epoch for it' : `it fetched under broker epoch ${fetchedUnder}`}, its registration is at epoch ${current}`);
     }
   }
   if (newIsr.length === partition.isr.length && newIsr.every((id) => partition.isr.includes(id))) {

@@ -29,6 +29,8 @@ export interface RegisterBrokerRecord {
   rack: string;
   internal: Endpoint;
   external: Endpoint;
+  /** Its data dir's id (absent in logs written before it was recorded: treated as unknown). */
+  logDirId?: string;
 }
 
 /** A broker's session expired or it finished a controlled shutdown: alive = false. */

@@ -23,7 +23,7 @@ describe('startController', () => {
     expect(r.address.port).toBeGreaterThan(0);
     const client = new RpcClient(r.address, { timeoutMs: 5000 });
     try {
-      await client.call('/broker/register', { brokerId: 1, rack: 'r', incarnationId: 'x', internal: { host: 'h', port: 1 }, external: { host: 'h', port: 2 } });
+      await client.call('/broker/register', { brokerId: 1, rack: 'r', incarnationId: 'x', internal: { host: 'h', port: 1 }, external: { host: 'h', port: 2 }, logDirId: 'd1', clusterId: '' });
       const metrics = await client.getText('/metrics');
       expect(metrics.status).toBe(200);
       expect(metrics.text).toContain('tributary_active_controller_count 1');
@@ -37,5 +37,32 @@ describe('startController', () => {
     }
     await r.close();
     await r.close();
+  });
+
+  it('serves brokers on the internal listener only when it has one; clients, admin and health on both', async () => {
+    const { dir, cleanup } = tempDir('tributary-start-');
+    cleanups.push(cleanup);
+    const config = parseControllerConfig(['--listen', '127.0.0.1:0', '--internal-listen', '127.0.0.1:0', '--data-dir', dir, '--cluster-id', 'split'], {});
+    const r = await startController(config, { logger: pino({ level: 'silent' }) });
+    running.push(r);
+    expect(r.internalAddress!.port).not.toBe(r.address.port);
+    const external = new RpcClient(r.address, { timeoutMs: 5000 });
+    const internal = new RpcClient(r.internalAddress!, { timeoutMs: 5000 });
+    try {
+      const registration = { brokerId: 1, rack: 'r', incarnationId: 'x', internal: { host: 'h', port: 1 }, external: { host: 'h', port: 2 }, logDirId: 'd1', clusterId: '' };
+      for (const route of ['/broker/register', '/broker/heartbeat', '/broker/controlled-shutdown', '/metadata/poll', '/partition/alter']) {
+        await expect(external.call(route, registration), route).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+      }
+      expect(await internal.call('/broker/register', registration)).toEqual({ brokerEpoch: 0 });
+      expect((await internal.call<ClusterMetadata>('/metadata/poll', { sinceVersion: -1, maxWaitMs: 0 })).clusterId).toBe('split');
+      for (const client of [external, internal]) {
+        expect((await client.getText('/health')).status).toBe(200);
+        expect(await client.call('/admin/create-topic', { name: 'x', partitions: 1, replicationFactor: 1 })).toMatchObject({ topic: { name: 'x' } });
+        await client.call('/admin/delete-topic', { name: 'x' });
+      }
+    } finally {
+      await external.close();
+      await internal.close();
+    }
   });
 });

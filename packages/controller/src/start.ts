@@ -28,6 +28,8 @@ export interface StartControllerOptions {
 export interface RunningController {
   /** Where the service listens (port resolved when config asked for 0). */
   address: { host: string; port: number };
+  /** Where brokers reach it, when an internal listener was asked for (port resolved). */
+  internalAddress: { host: string; port: number } | undefined;
   controller: ClusterController;
   service: ControllerService;
   logger: Logger;
@@ -66,7 +68,7 @@ export async function startController(config: ControllerConfig, options: StartCo
       logger.fatal({ err }, 'unexpected error; exiting');
       process.exit(1);
     });
-  const service = createControllerService({ controller, logger, onUnexpectedError: fatal });
+  const service = createControllerService({ controller, logger, onUnexpectedError: fatal, internalListener: config.internalListen !== undefined });
   // An operating error in a timer (the metadata log failed) is already logged by the controller
   // and stops further changes; anything else is a bug.
   const guarded = (what: string, fn: () => void) => () => {
@@ -80,11 +82,16 @@ export async function startController(config: ControllerConfig, options: StartCo
   const sessionTimer = setInterval(guarded('session check', () => controller.checkSessions()), config.sessionCheckIntervalMs);
   const rebalanceTimer = setInterval(guarded('preferred leader election', () => controller.rebalanceLeaders()), config.leaderImbalanceCheckIntervalMs);
 
+  const listen = async (app: typeof service.app, at: { host: string; port: number }) => {
+    await app.listen({ host: at.host, port: at.port });
+    const bound = app.server.address();
+    return typeof bound === 'object' && bound !== null ? { host: at.host, port: bound.port } : { ...at };
+  };
   let address: { host: string; port: number };
+  let internalAddress: { host: string; port: number } | undefined;
   try {
-    await service.app.listen({ host: config.listen.host, port: config.listen.port });
-    const bound = service.app.server.address();
-    address = typeof bound === 'object' && bound !== null ? { host: config.listen.host, port: bound.port } : { ...config.listen };
+    address = await listen(service.app, config.listen);
+    if (service.internalApp && config.internalListen) internalAddress = await listen(service.internalApp, config.internalListen);
   } catch (err) {
     clearInterval(sessionTimer);
     clearInterval(rebalanceTimer);
@@ -92,11 +99,12 @@ export async function startController(config: ControllerConfig, options: StartCo
     controller.close();
     throw err;
   }
-  logger.info({ listen: address, dataDir: config.dataDir, clusterId: controller.clusterId, metadataVersion: controller.version, sessionTimeoutMs: config.sessionTimeoutMs }, 'controller started');
+  logger.info({ listen: address, internalListen: internalAddress, dataDir: config.dataDir, clusterId: controller.clusterId, metadataVersion: controller.version, sessionTimeoutMs: config.sessionTimeoutMs }, 'controller started');
 
   let closing: Promise<void> | null = null;
   return {
     address,
+    internalAddress,
     controller,
     service,
     logger,

@@ -3,14 +3,17 @@
 
 import { Admin } from '@tributary/client';
 import { localDown, localStatus, localUp, type LocalUpOptions } from '@tributary/launcher';
-import { tempDir } from '@tributary/testkit';
-import { freePortBlock } from '@tributary/testkit';
+import { freeClusterBasePort, tempDir } from '@tributary/testkit';
 
 export interface TestCluster {
   dataDir: string;
   basePort: number;
   controllerPort: number;
+  /** The controller's broker-facing listener (registration, heartbeats, metadata, AlterPartition). */
+  controllerInternalPort: number;
   brokerPorts: number[];
+  /** Each broker's internal listener (replica fetches), by broker id. */
+  brokerInternalPorts: number[];
   bootstrap: string[];
   admin: Admin;
   stop(): Promise<void>;
@@ -19,7 +22,7 @@ export interface TestCluster {
 export async function startTestCluster(options: Partial<LocalUpOptions> = {}): Promise<TestCluster> {
   const { dir, cleanup } = tempDir('tributary-e2e-');
   const brokers = options.brokers ?? 6;
-  const basePort = await freePortBlock(brokers + 2);
+  const basePort = await freeClusterBasePort(brokers);
   const cluster = await localUp({ ...options, dataDir: dir, basePort, brokers, mode: 'detach', readyTimeoutMs: options.readyTimeoutMs ?? 90_000 });
   const brokerPorts = cluster.state.layout.brokers.map((b) => b.port);
   const bootstrap = brokerPorts.map((p) => `127.0.0.1:${p}`);
@@ -28,7 +31,9 @@ export async function startTestCluster(options: Partial<LocalUpOptions> = {}): P
     dataDir: dir,
     basePort,
     controllerPort: cluster.state.layout.controllerPort,
+    controllerInternalPort: cluster.state.layout.controllerInternalPort,
     brokerPorts,
+    brokerInternalPorts: cluster.state.layout.brokers.map((b) => b.internalPort),
     bootstrap,
     admin,
     async stop() {

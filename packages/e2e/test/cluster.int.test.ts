@@ -90,8 +90,10 @@ describe('a local cluster of seven processes', () => {
   });
 
   it('answers garbage on every endpoint with an error code, and every process stays up', async () => {
-    const brokerRoutes = ['/metadata', '/produce', '/fetch', '/list-offsets', '/replica/fetch', '/describe-replicas', '/admin/create-topic', '/admin/delete-topic', '/admin/init-producer-id', '/admin/elect-leaders', '/admin/set-broker-config'];
-    const controllerRoutes = ['/broker/register', '/broker/heartbeat', '/broker/controlled-shutdown', '/metadata/poll', '/partition/alter', '/admin/create-topic', '/admin/delete-topic', '/admin/elect-leaders', '/admin/set-broker-config'];
+    const brokerRoutes = ['/metadata', '/produce', '/fetch', '/list-offsets', '/describe-replicas', '/admin/create-topic', '/admin/delete-topic', '/admin/init-producer-id', '/admin/elect-leaders', '/admin/set-broker-config'];
+    const brokerInternalRoutes = ['/replica/fetch', ...brokerRoutes];
+    const controllerRoutes = ['/admin/create-topic', '/admin/delete-topic', '/admin/elect-leaders', '/admin/set-broker-config'];
+    const controllerInternalRoutes = ['/broker/register', '/broker/heartbeat', '/broker/controlled-shutdown', '/metadata/poll', '/partition/alter', ...controllerRoutes];
     const bodies: [string, string, Buffer | string][] = [
       ['malformed msgpack', MSGPACK_CONTENT_TYPE, Buffer.from([0xc1, 0xc1, 0xff, 0x00])],
       ['json', 'application/json', '{"topic": "x"}'],
@@ -101,8 +103,19 @@ describe('a local cluster of seven processes', () => {
     ];
     const targets = [
       ...brokerRoutes.map((path) => ({ port: cluster.brokerPorts[0]!, path })),
+      ...brokerInternalRoutes.map((path) => ({ port: cluster.brokerInternalPorts[0]!, path })),
       ...controllerRoutes.map((path) => ({ port: cluster.controllerPort, path })),
+      ...controllerInternalRoutes.map((path) => ({ port: cluster.controllerInternalPort, path })),
     ];
+    // Inter-broker and controller routes are not served on the client listeners at all.
+    const internalOnly = [
+      { port: cluster.brokerPorts[0]!, path: '/replica/fetch' },
+      ...['/broker/register', '/broker/heartbeat', '/broker/controlled-shutdown', '/metadata/poll', '/partition/alter'].map((path) => ({ port: cluster.controllerPort, path })),
+    ];
+    for (const { port, path } of internalOnly) {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': MSGPACK_CONTENT_TYPE }, body: encodeMsgpack({ brokerId: 1, brokerEpoch: 0, maxWaitMs: 0, partitions: [] }) });
+      expect(res.status, `${port}${path}`).toBe(404);
+    }
     for (const { port, path } of targets) {
       for (const [what, type, body] of bodies) {
         // init-producer-id takes no fields: any map is a valid request.
@@ -135,7 +148,7 @@ describe('a local cluster of seven processes', () => {
     });
     expect((decodeMsgpack(Buffer.from(await offsets.arrayBuffer())) as { partitions: { offset: number }[] }).partitions[0]!.offset).toBe(0);
     expect(allRunning(cluster.dataDir)).toBe(true);
-    for (const port of [cluster.controllerPort, ...cluster.brokerPorts]) {
+    for (const port of [cluster.controllerPort, cluster.controllerInternalPort, ...cluster.brokerPorts, ...cluster.brokerInternalPorts]) {
       expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
     }
   });

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localDown, localRestart, localStatus } from '@tributary/launcher';
-import { eventually, freePortBlock, tempDir } from '@tributary/testkit';
+import { eventually, freeClusterBasePort, tempDir } from '@tributary/testkit';
 import { checkAcknowledged, partitionInfo, readAll, startProducerLoop, startTestCluster, type TestCluster } from '../src/index.ts';
 
 const CONTROLLED_SHUTDOWN_MAX_MS = 60_000;
@@ -108,7 +108,7 @@ describe('Ctrl-C on a cluster in the foreground', () => {
   it('stops every broker without running out its controlled-shutdown limit, then the controller', async () => {
     const { dir, cleanup } = tempDir('tributary-e2e-');
     try {
-      const basePort = await freePortBlock(8);
+      const basePort = await freeClusterBasePort(6);
       // In a process group of its own, as a shell runs a foreground job; SIGINT to the group is
       // what the terminal sends on Ctrl-C.
       const cli = spawn(process.execPath, [CLI, 'local', 'up', '--data-dir', dir, '--base-port', String(basePort), '--quiet'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

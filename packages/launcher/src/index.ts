@@ -1,4 +1,4 @@
-export { clusterLayout } from './layout.ts';
+export { INTERNAL_PORT_OFFSET, clusterLayout, layoutPorts } from './layout.ts';
 export type { BrokerSpec, ClusterLayout } from './layout.ts';
 export {
   LocalClusterError,
@@ -15,4 +15,4 @@ export {
   waitUntilReady,
 } from './local-cluster.ts';
 export type { ClusterStateFile, LocalCluster, LocalUpOptions, ProcessInfo, ProcessName, ProcessRecord } from './local-cluster.ts';
-export { freePortBlock } from './ports.ts';
+export { freeClusterBasePort, freePortBlock } from './ports.ts';

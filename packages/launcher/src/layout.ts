@@ -6,14 +6,31 @@ import { DEFAULT_CONTROLLER_PORT } from '@tributary/protocol';
 export interface BrokerSpec {
   id: number;
   rack: string;
+  /** Clients: basePort + 2 + id (19092 + id). */
   port: number;
+  /** Broker to broker (replica fetches): basePort + 102 + id (19192 + id). */
+  internalPort: number;
 }
 
 export interface ClusterLayout {
   /** The controller's port; broker i listens on basePort + 2 + i (19090 -> 19092 + i). */
   basePort: number;
+  /** Clients, admin, the web console: basePort (19090). */
   controllerPort: number;
+  /** Brokers only (registration, heartbeats, metadata, AlterPartition): basePort + 1 (19091). */
+  controllerInternalPort: number;
   brokers: BrokerSpec[];
+}
+
+/**
+ * Internal listeners sit this far above the client ones, so a layout's ports are two blocks:
+ * [base, base + 2 + brokers) and [base + 100 + 2, ...). Room for 64 brokers below it.
+ */
+export const INTERNAL_PORT_OFFSET = 100;
+
+/** Every port a layout listens on (for finding a free block). */
+export function layoutPorts(layout: ClusterLayout): number[] {
+  return [layout.controllerPort, layout.controllerInternalPort, ...layout.brokers.flatMap((b) => [b.port, b.internalPort])];
 }
 
 /**
@@ -25,8 +42,8 @@ export function clusterLayout(options: { basePort?: number; brokers?: number; ra
   const count = options.brokers ?? 6;
   const racks = Math.max(1, Math.min(options.racks ?? 2, count));
   const perRack = Math.ceil(count / racks);
-  if (!Number.isInteger(basePort) || basePort < 1024 || basePort + 2 + count > 65535) {
-    throw new Error(`--base-port ${basePort} leaves no room for ${count} brokers (use 1024..${65535 - 2 - count})`);
+  if (!Number.isInteger(basePort) || basePort < 1024 || basePort + INTERNAL_PORT_OFFSET + 2 + count > 65535) {
+    throw new Error(`--base-port ${basePort} leaves no room for ${count} brokers (use 1024..${65535 - INTERNAL_PORT_OFFSET - 2 - count})`);
   }
   if (!Number.isInteger(count) || count < 1 || count > 64) {
     throw new Error(`--brokers must be 1..64, got ${count}`);
@@ -34,6 +51,12 @@ export function clusterLayout(options: { basePort?: number; brokers?: number; ra
   return {
     basePort,
     controllerPort: basePort,
-    brokers: Array.from({ length: count }, (_, id) => ({ id, rack: `rack-${Math.floor(id / perRack) + 1}`, port: basePort + 2 + id })),
+    controllerInternalPort: basePort + 1,
+    brokers: Array.from({ length: count }, (_, id) => ({
+      id,
+      rack: `rack-${Math.floor(id / perRack) + 1}`,
+      port: basePort + 2 + id,
+      internalPort: basePort + INTERNAL_PORT_OFFSET + 2 + id,
+    })),
   };
 }

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClusterMetadata } from '@tributary/protocol';
 import { RpcClient } from '@tributary/transport/client';
-import { clusterLayout, type BrokerSpec, type ClusterLayout } from './layout.ts';
+import { INTERNAL_PORT_OFFSET, clusterLayout, type BrokerSpec, type ClusterLayout } from './layout.ts';
 
 const BROKER_MAIN = fileURLToPath(new URL('../../broker/src/main.ts', import.meta.url));
 const CONTROLLER_MAIN = fileURLToPath(new URL('../../controller/src/main.ts', import.meta.url));
@@ -171,13 +171,22 @@ function stopOnExit(child: ChildProcess): void {
   });
 }
 
+// A cluster.json written before internal listeners existed lacks their ports: they follow the layout.
+function controllerInternalPort(layout: ClusterLayout): number {
+  return layout.controllerInternalPort ?? layout.controllerPort + 1;
+}
+
+function internalPort(broker: BrokerSpec): number {
+  return broker.internalPort ?? broker.port + INTERNAL_PORT_OFFSET;
+}
+
 function controllerSpec(state: ClusterStateFile) {
   const port = state.layout.controllerPort;
   return {
     name: 'controller' as const,
     script: CONTROLLER_MAIN,
     port,
-    args: ['--listen', `127.0.0.1:${port}`, '--data-dir', join(state.dataDir, 'controller'), ...state.controllerArgs],
+    args: ['--listen', `127.0.0.1:${port}`, '--internal-listen', `127.0.0.1:${controllerInternalPort(state.layout)}`, '--data-dir', join(state.dataDir, 'controller'), ...state.controllerArgs],
   };
 }
 
@@ -192,8 +201,10 @@ function brokerSpec(state: ClusterStateFile, broker: BrokerSpec) {
       '--id', String(broker.id),
       '--rack', broker.rack,
       '--data-dir', join(state.dataDir, `broker-${broker.id}`),
-      '--listen', `127.0.0.1:${broker.port}`,
-      '--controller', `127.0.0.1:${state.layout.controllerPort}`,
+      // Clients on the layout's port; replica fetches and the controller's routes on the internal one.
+      '--listen', `127.0.0.1:${internalPort(broker)}`,
+      '--external-listen', `127.0.0.1:${broker.port}`,
+      '--controller', `127.0.0.1:${controllerInternalPort(state.layout)}`,
       ...state.brokerArgs,
     ],
   };
@@ -249,7 +260,8 @@ export async function localUp(options: LocalUpOptions): Promise<LocalCluster> {
 /** Waits until the controller sees every broker alive and every broker answers /health. */
 export async function waitUntilReady(state: ClusterStateFile, timeoutMs: number, children?: ReadonlyMap<ProcessName, ChildProcess>): Promise<ClusterMetadata> {
   const deadline = Date.now() + timeoutMs;
-  const controller = new RpcClient({ host: '127.0.0.1', port: state.layout.controllerPort }, { timeoutMs: 2000 });
+  // The metadata poll is a broker route: the controller serves it on its internal listener.
+  const controller = new RpcClient({ host: '127.0.0.1', port: controllerInternalPort(state.layout) }, { timeoutMs: 2000 });
   const brokers = state.layout.brokers.map((b) => new RpcClient({ host: '127.0.0.1', port: b.port }, { timeoutMs: 2000 }));
   let last = 'the controller has not answered yet';
   try {

@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { INTERNAL_PORT_OFFSET, clusterLayout, layoutPorts } from './layout.ts';
 
 /**
  * The first port of a block of `count` consecutive free TCP ports on 127.0.0.1, below the
@@ -11,17 +12,30 @@ import { createServer } from 'node:net';
  * connection (the restarted controller would then fail with EADDRINUSE).
  */
 export async function freePortBlock(count: number): Promise<number> {
+  return freeBasePort((base) => Array.from({ length: count }, (_, i) => base + i), count);
+}
+
+/**
+ * A base port for a local cluster of `brokers` brokers whose every port (client and internal
+ * listeners, layout.ts) is free, by the same rules as freePortBlock.
+ */
+export async function freeClusterBasePort(brokers: number): Promise<number> {
+  return freeBasePort((base) => layoutPorts(clusterLayout({ basePort: base, brokers })), INTERNAL_PORT_OFFSET + 2 + brokers);
+}
+
+async function freeBasePort(portsAt: (base: number) => number[], span: number): Promise<number> {
   const low = 10_000;
-  const high = Math.max(low + 1000, ephemeralRangeStart()) - count;
+  const high = Math.max(low + 1000, ephemeralRangeStart()) - span;
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = low + Math.floor(Math.random() * (high - low));
+    const ports = portsAt(base);
     // Browsers' and undici's fetch() refuse some ports outright ("bad port"); a cluster on one
     // could not be reached from the web console or a test using fetch. Above 10000 that is 10080.
-    if (FETCH_BLOCKED_PORTS.some((p) => p >= base && p < base + count)) continue;
-    const ok = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base + i)));
+    if (ports.some((p) => FETCH_BLOCKED_PORTS.includes(p))) continue;
+    const ok = await Promise.all(ports.map((p) => isPortFree(p)));
     if (ok.every(Boolean)) return base;
   }
-  throw new Error(`no block of ${count} free ports found`);
+  throw new Error(`no free block of ports found for ${JSON.stringify(portsAt(low).length)} listeners`);
 }
 
 /** The Fetch standard's blocked ports at or above freePortBlock's lower bound. */

@@ -38,6 +38,8 @@ export interface BrokerRegistration {
   internal: Endpoint;
   /** Clients on the host (e.g. 127.0.0.1:19095). */
   external: Endpoint;
+  /** Its data dir's id as of its last registration ('' when not known). */
+  logDirId: string;
   /** False once fenced: heartbeats stopped for broker.session.timeout.ms, or shut down. */
   alive: boolean;
   /** Broker-level dynamic configs set through the Admin API (e.g. follower.replication.throttled.rate). */
@@ -81,6 +83,13 @@ export interface RegisterBrokerRequest {
   incarnationId: string;
   internal: Endpoint;
   external: Endpoint;
+  /**
+   * The id of the broker's data dir (KIP-858's directory id), made when the dir was first used.
+   * A new id under a known broker means its disk was lost or replaced: whatever it held is gone.
+   */
+  logDirId: string;
+  /** The cluster id in the data dir's meta.properties; '' for a data dir that never joined one. */
+  clusterId: string;
 }
 export interface RegisterBrokerResponse {
   brokerEpoch: number;
@@ -124,6 +133,12 @@ export interface AlterPartitionRequest {
   leaderEpoch: number;
   partitionEpoch: number;
   newIsr: BrokerId[];
+  /**
+   * For each member the proposal adds, the broker epoch it fetched under (KIP-903's
+   * NewIsrWithEpochs): the controller refuses the change unless it is that broker's current
+   * registration. A member added without one is refused too.
+   */
+  joiningEpochs?: { brokerId: BrokerId; brokerEpoch: number }[];
 }
 export type AlterPartitionResponse = PartitionState;
 

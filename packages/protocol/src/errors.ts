@@ -93,6 +93,14 @@ export const ERRORS = {
     retriable: false, httpStatus: 409,
     description: 'the broker epoch in the request is not the current one for that broker',
   },
+  INELIGIBLE_REPLICA: {
+    retriable: false, httpStatus: 409,
+    description: 'a broker proposed for the ISR is fenced, shutting down, or registered again since it fetched (KIP-841, KIP-903): it must catch up under its current broker epoch',
+  },
+  INCONSISTENT_CLUSTER_ID: {
+    retriable: false, httpStatus: 409,
+    description: "the broker's data dir belongs to another cluster than the controller's (its meta.properties holds another cluster id)",
+  },
   BROKER_NOT_AVAILABLE: {
     retriable: true, httpStatus: 503, refreshMetadata: true,
     description: 'no broker or controller could be reached',

@@ -85,4 +85,4 @@ export function tempDir(prefix = 'tributary-test-'): { dir: string; cleanup: () 
 }
 
 /** Free ports for a local cluster: the launcher's, so tests, bench and chaos pick them alike. */
-export { freePortBlock } from '@tributary/launcher';
+export { freeClusterBasePort, freePortBlock } from '@tributary/launcher';

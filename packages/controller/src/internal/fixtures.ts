@@ -12,13 +12,15 @@ export const SEED_BROKERS: readonly [BrokerId, string][] = [
   [3, 'rack-2'], [4, 'rack-2'], [5, 'rack-2'],
 ];
 
-export function registration(id: BrokerId, rack: string, incarnationId = `inc-${id}`): RegisterBrokerRequest {
+export function registration(id: BrokerId, rack: string, incarnationId = `inc-${id}`, logDirId = `dir-${id}`): RegisterBrokerRequest {
   return {
     brokerId: id,
     rack,
     incarnationId,
     internal: { host: `broker-${id}`, port: 9092 },
     external: { host: '127.0.0.1', port: 19092 + id },
+    logDirId,
+    clusterId: '',
   };
 }
 
