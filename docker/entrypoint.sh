@@ -9,8 +9,8 @@
 # Inside a container the processes' loopback defaults (127.0.0.1:19090 and 127.0.0.1:1909x,
 # chosen for local processes) would be unreachable, so the container defaults are set here, as
 # environment that any flag or explicitly set TRIBUTARY_* variable overrides:
-#   controller: listen 0.0.0.0:9090, data in /var/lib/tributary (the image's volume)
-#   broker:     listen 0.0.0.0:9092, advertised as <hostname>:9092, controller at controller:9090,
+#   controller: listen 0.0.0.0:9090 (clients), 0.0.0.0:9091 (brokers), data in /var/lib/tributary
+#   broker:     listen 0.0.0.0:9092, advertised as <hostname>:9092, controller at controller:9091,
 #               data in /var/lib/tributary
 # `exec` keeps node as PID 1, so `docker stop` (SIGTERM) reaches it and a broker shuts down in
 # a controlled way (leaderships moved away first).
@@ -23,14 +23,15 @@ role="${1:-}"
 case "$role" in
   controller)
     : "${TRIBUTARY_LISTEN:=0.0.0.0:9090}"
+    : "${TRIBUTARY_INTERNAL_LISTEN:=0.0.0.0:9091}"
     : "${TRIBUTARY_DATA_DIR:=/var/lib/tributary}"
-    export TRIBUTARY_LISTEN TRIBUTARY_DATA_DIR
+    export TRIBUTARY_LISTEN TRIBUTARY_INTERNAL_LISTEN TRIBUTARY_DATA_DIR
     exec node "$APP/controller.mjs" "$@"
     ;;
   broker)
     : "${TRIBUTARY_LISTEN:=0.0.0.0:9092}"
     : "${TRIBUTARY_ADVERTISE:=$(hostname):${TRIBUTARY_LISTEN##*:}}"
-    : "${TRIBUTARY_CONTROLLER:=controller:9090}"
+    : "${TRIBUTARY_CONTROLLER:=controller:9091}"
     : "${TRIBUTARY_DATA_DIR:=/var/lib/tributary}"
     export TRIBUTARY_LISTEN TRIBUTARY_ADVERTISE TRIBUTARY_CONTROLLER TRIBUTARY_DATA_DIR
     exec node "$APP/broker.mjs" "$@"

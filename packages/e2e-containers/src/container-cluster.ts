@@ -20,6 +20,8 @@ export const IMAGE = process.env['TRIBUTARY_IMAGE'] ?? 'tributary:dev';
 export const BROKER_COUNT = 6;
 export const INTERNAL_PORT = 9092;
 export const CONTROLLER_PORT = 9090;
+/** The controller's broker-facing listener (the image's default: TRIBUTARY_INTERNAL_LISTEN). */
+export const CONTROLLER_INTERNAL_PORT = 9091;
 /** Label on everything these tests start, so CI can sweep leftovers. */
 export const TEST_LABEL = 'tributary.test';
 
@@ -122,7 +124,7 @@ export class ContainerCluster {
         TRIBUTARY_ADVERTISE: `${name}:${INTERNAL_PORT}`,
         TRIBUTARY_EXTERNAL_LISTEN: `0.0.0.0:${hostPort}`,
         TRIBUTARY_EXTERNAL_ADVERTISE: `127.0.0.1:${hostPort}`,
-        TRIBUTARY_CONTROLLER: `controller:${CONTROLLER_PORT}`,
+        TRIBUTARY_CONTROLLER: `controller:${CONTROLLER_INTERNAL_PORT}`,
         ...this.options.brokerEnv,
       })
       .withLabels({ [TEST_LABEL]: 'containers', 'tributary.role': 'broker', 'tributary.broker-id': String(brokerId), 'tributary.rack': rack })

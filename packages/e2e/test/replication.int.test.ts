@@ -151,6 +151,10 @@ describe('replication and failover', () => {
     await loose.close();
     expect(tail[0]!.offset).toBe(50);
     await localKill(cluster.dataDir, String(oldLeader));
+    // Every replica is fenced before any comes back: the partition is offline, its ISR the last
+    // members. A follower that restarted sooner would leave the ISR as a new process (KIP-903)
+    // and wait for the old leader instead.
+    await eventually(async () => (await partitionInfo(cluster.admin, 'diverge', 0)).leader === -1, { timeoutMs: 20_000 });
     await localRestart(cluster.dataDir, String(f1));
     await localRestart(cluster.dataDir, String(f2));
     const newInfo = await eventually(async () => {
