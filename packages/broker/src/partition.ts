@@ -278,7 +278,11 @@ export class Partition {
     const promise = new Promise<ErrorCode | undefined>((resolve) => {
       waiter = { required, done: false, resolve };
     });
-    this.ackWaiters.push(waiter);
+    // Sorted by the offset each needs, so a HW move resolves a prefix. A retried idempotent batch
+    // answered as a duplicate needs an older offset than waiters already here: it goes before them.
+    let at = this.ackWaiters.length;
+    while (at > 0 && this.ackWaiters[at - 1]!.required > required) at--;
+    this.ackWaiters.splice(at, 0, waiter);
     return {
       promise,
       cancel: (error) => {
@@ -304,7 +308,7 @@ export class Partition {
   private onHighWatermarkChanged(): void {
     const hw = this.highWatermark;
     assert(hw <= this.log.logEndOffset, `${this.key}: HW ${hw} above LEO ${this.log.logEndOffset}`);
-    // Appends arrive in offset order, so waiters are sorted by the offset they need.
+    // Waiters are sorted by the offset they need (waitForHighWatermark).
     let i = 0;
     while (i < this.ackWaiters.length && this.ackWaiters[i]!.required <= hw) {
       const w = this.ackWaiters[i]!;

@@ -189,6 +189,32 @@ describe('leader replication', () => {
     }
   });
 
+  it('answers a retried acks=all batch as soon as its own offset is committed, not after later batches', async () => {
+    const first = batch(['a'], { producerId: 7, producerEpoch: 0, baseSequence: 0 });
+    const second = batch(['b'], { producerId: 7, producerEpoch: 0, baseSequence: 1 });
+    const answered: string[] = [];
+    const pending = [
+      produce(first).then(() => answered.push('first')),
+      produce(second).then(() => answered.push('second')),
+    ];
+    await new Promise((r) => setTimeout(r, 20));
+    // The producer did not hear about the first batch and sends it again: a duplicate of offset 0.
+    const retry = produce(first).then((r) => {
+      answered.push('retry');
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    // Both followers hold offset 0 only: the HW moves to 1.
+    await replicaFetch(1, 1, 4);
+    await replicaFetch(2, 1, 4);
+    expect((await retry).body.partitions[0]).toEqual({ topic: 'r3', partition: 0, baseOffset: 0 });
+    expect(answered.sort()).toEqual(['first', 'retry']);
+    await replicaFetch(1, 2, 4);
+    await replicaFetch(2, 2, 4);
+    await Promise.all(pending);
+    expect(answered).toContain('second');
+  });
+
   it('describes replicas with LEO, lag and time since caught up', async () => {
     await produce(batch(['a', 'b']), 1);
     await replicaFetch(1, 2, 4);
