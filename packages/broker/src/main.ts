@@ -11,7 +11,7 @@ import { setFlagsFromString } from 'node:v8';
 // of JS objects; by default V8 starts a full mark-compact for every 64 MB of new Buffers, which
 // took a quarter of the broker's CPU under load. Counting Buffers in the heap's global limit
 // instead cut major GCs ~5x (46 -> 9 for 1M records over six brokers; the A/B is in
-// packages/bench/README.md) for ~60 MB more peak RSS per broker. Set at start-up, before serving.
+// docs/performance.md) for ~60 MB more peak RSS per broker. Set at start-up, before serving.
 setFlagsFromString('--external-memory-accounted-in-global-limit');
 
 let config: BrokerConfig;
