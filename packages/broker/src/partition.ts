@@ -30,7 +30,8 @@ export interface PartitionLog {
   offsetForTimestamp(timestampMs: number): number | null;
   truncateTo(offset: number): void;
   truncateFullyAndStartAt(offset: number): void;
-  deleteOldSegments(nowMs: number): number;
+  /** Never deletes a segment holding offsets at or above `highWatermark`. */
+  deleteOldSegments(nowMs: number, highWatermark: number): number;
   maybeRoll(nowMs: number): void;
   lastEpoch(): number;
   readonly epochs: {

@@ -573,7 +573,8 @@ export class ReplicaManager {
     for (const p of this.partitions.values()) {
       this.safely(() => {
         (p.log as Log).maybeRoll(nowMs);
-        const deleted = p.log.deleteOldSegments(nowMs);
+        // Retention stops at the HW (Kafka's deletableSegments): an uncommitted segment stays.
+        const deleted = p.log.deleteOldSegments(nowMs, p.highWatermark);
         if (deleted > 0) this.logger.info({ topic: p.topic, partition: p.partition, deleted, logStartOffset: p.log.logStartOffset }, 'deleted old segments');
       });
     }
