@@ -59,6 +59,8 @@ export interface PartitionContext {
   proposeIsr(partition: Partition, proposal: IsrProposal): void;
   /** Counts ISR changes for metrics. */
   onIsrChange?(kind: 'shrink' | 'expand'): void;
+  /** The broker's clock (producer state's last-append times); default Date.now. */
+  now?: () => number;
 }
 
 interface AckWaiter {
@@ -261,7 +263,7 @@ export class Partition {
       }
     }
     const result = this.log.appendAsLeader(records, this.leaderEpoch);
-    if (idempotent) this.producers.record(header, result.baseOffset, result.lastOffset);
+    if (idempotent) this.producers.record(header, result.baseOffset, result.lastOffset, (this.ctx.now ?? Date.now)());
     for (const l of this.appendListeners) l();
     if (state.onLeaderAppend(this.log.logEndOffset)) this.onHighWatermarkChanged();
     return { ...result, duplicate: false };
@@ -446,6 +448,7 @@ export class Partition {
   /** Reads every batch header of the log (not the records) to rebuild producer state. */
   private rebuildProducerState(): void {
     this.producers.clear();
+    const nowMs = (this.ctx.now ?? Date.now)();
     let offset = this.log.logStartOffset;
     const end = this.log.logEndOffset;
     while (offset < end) {
@@ -457,7 +460,7 @@ export class Partition {
         const size = header.batchLength + LOG_OVERHEAD;
         if (pos + size > chunk.length) break;
         const lastOffset = header.baseOffset + header.lastOffsetDelta;
-        if (header.producerId >= 0) this.producers.record(header, header.baseOffset, lastOffset);
+        if (header.producerId >= 0) this.producers.record(header, header.baseOffset, lastOffset, nowMs);
         offset = lastOffset + 1;
         pos += size;
       }
