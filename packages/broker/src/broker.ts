@@ -92,6 +92,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     rack: config.rack,
     logs,
     replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
+    producerIdExpirationMs: config.producerIdExpirationMs,
     logger: logger.child({ module: 'replicas' }),
     alterPartition: (request) => channel.alterPartition(request),
     onFollowersChanged: (byLeader) => fetchers.update(byLeader),

@@ -7,7 +7,10 @@ describe('broker config', () => {
     expect(c).toMatchObject({
       brokerId: 3, rack: 'rack-1', listen: { host: '127.0.0.1', port: 19095 }, advertise: { host: '127.0.0.1', port: 19095 },
       externalListen: undefined, controller: { host: '127.0.0.1', port: 19090 }, replicaLagTimeMaxMs: 10_000,
+      producerIdExpirationMs: 86_400_000, // Kafka's producer.id.expiration.ms default
     });
+    expect(loadBrokerConfig(['--id', '3', '--producer-id-expiration-ms', '60000']).producerIdExpirationMs).toBe(60_000);
+    expect(loadBrokerConfig(['--id', '3'], { TRIBUTARY_PRODUCER_ID_EXPIRATION_MS: '5000' }).producerIdExpirationMs).toBe(5000);
     expect(Object.isFrozen(c)).toBe(true);
   });
 
@@ -28,6 +31,7 @@ describe('broker config', () => {
     [['--id', '1', '--external-advertise', 'h:1'], /needs --external-listen/],
     [['--id', '1', '--nope', '1'], /nope/],
     [['--id', '1', '--log-level', 'loud'], /log-level/],
+    [['--id', '1', '--producer-id-expiration-ms', '0'], /producer-id-expiration-ms/],
   ])('refuses %j with one clear line', (argv, message) => {
     expect(() => loadBrokerConfig(argv as string[], {})).toThrow(ConfigError);
     expect(() => loadBrokerConfig(argv as string[], {})).toThrow(message);

@@ -25,8 +25,10 @@ export interface BrokerConfig {
   readonly replicaFetchMaxBytes: number;
   /** High-watermark and recovery-point checkpoints. */
   readonly checkpointIntervalMs: number;
-  /** Retention (deleteOldSegments) and segment.ms rolls. */
+  /** Retention (deleteOldSegments), segment.ms rolls and producer-state expiry. */
   readonly retentionCheckIntervalMs: number;
+  /** Kafka's producer.id.expiration.ms: idempotent-producer state is forgotten this long after the producer's last append. */
+  readonly producerIdExpirationMs: number;
   /** Upper bound on a controlled shutdown before the broker stops anyway. */
   readonly controlledShutdownMaxMs: number;
   /** Largest request body. */
@@ -56,6 +58,7 @@ const FLAGS = {
   'replica-fetch-max-bytes': { type: 'string', env: 'TRIBUTARY_REPLICA_FETCH_MAX_BYTES' },
   'checkpoint-interval-ms': { type: 'string', env: 'TRIBUTARY_CHECKPOINT_INTERVAL_MS' },
   'retention-check-interval-ms': { type: 'string', env: 'TRIBUTARY_RETENTION_CHECK_INTERVAL_MS' },
+  'producer-id-expiration-ms': { type: 'string', env: 'TRIBUTARY_PRODUCER_ID_EXPIRATION_MS' },
   'controlled-shutdown-max-ms': { type: 'string', env: 'TRIBUTARY_CONTROLLED_SHUTDOWN_MAX_MS' },
   'log-level': { type: 'string', env: 'TRIBUTARY_LOG_LEVEL' },
 } as const;
@@ -134,6 +137,7 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     replicaFetchMaxBytes: int('replica-fetch-max-bytes', 10 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     checkpointIntervalMs: int('checkpoint-interval-ms', 5000, 10, 3_600_000),
     retentionCheckIntervalMs: int('retention-check-interval-ms', 5000, 10, 3_600_000),
+    producerIdExpirationMs: int('producer-id-expiration-ms', CLUSTER_DEFAULTS.producerIdExpirationMs, 1, Number.MAX_SAFE_INTEGER),
     controlledShutdownMaxMs: int('controlled-shutdown-max-ms', 10_000, 0, 600_000),
     requestBodyMaxBytes: 64 * 1024 * 1024,
     logLevel,

@@ -30,7 +30,8 @@ export interface PartitionLog {
   offsetForTimestamp(timestampMs: number): number | null;
   truncateTo(offset: number): void;
   truncateFullyAndStartAt(offset: number): void;
-  deleteOldSegments(nowMs: number): number;
+  /** Never deletes a segment holding offsets at or above `highWatermark`. */
+  deleteOldSegments(nowMs: number, highWatermark: number): number;
   maybeRoll(nowMs: number): void;
   lastEpoch(): number;
   readonly epochs: {
@@ -59,6 +60,8 @@ export interface PartitionContext {
   proposeIsr(partition: Partition, proposal: IsrProposal): void;
   /** Counts ISR changes for metrics. */
   onIsrChange?(kind: 'shrink' | 'expand'): void;
+  /** The broker's clock (producer state's last-append times); default Date.now. */
+  now?: () => number;
 }
 
 interface AckWaiter {
@@ -261,7 +264,7 @@ export class Partition {
       }
     }
     const result = this.log.appendAsLeader(records, this.leaderEpoch);
-    if (idempotent) this.producers.record(header, result.baseOffset, result.lastOffset);
+    if (idempotent) this.producers.record(header, result.baseOffset, result.lastOffset, (this.ctx.now ?? Date.now)());
     for (const l of this.appendListeners) l();
     if (state.onLeaderAppend(this.log.logEndOffset)) this.onHighWatermarkChanged();
     return { ...result, duplicate: false };
@@ -459,6 +462,7 @@ export class Partition {
   /** Reads every batch header of the log (not the records) to rebuild producer state. */
   private rebuildProducerState(): void {
     this.producers.clear();
+    const nowMs = (this.ctx.now ?? Date.now)();
     let offset = this.log.logStartOffset;
     const end = this.log.logEndOffset;
     while (offset < end) {
@@ -470,7 +474,7 @@ export class Partition {
         const size = header.batchLength + LOG_OVERHEAD;
         if (pos + size > chunk.length) break;
         const lastOffset = header.baseOffset + header.lastOffsetDelta;
-        if (header.producerId >= 0) this.producers.record(header, header.baseOffset, lastOffset);
+        if (header.producerId >= 0) this.producers.record(header, header.baseOffset, lastOffset, nowMs);
         offset = lastOffset + 1;
         pos += size;
       }

@@ -7,6 +7,11 @@
 // skips sequence numbers is refused with OUT_OF_ORDER_SEQUENCE_NUMBER; one older than anything
 // remembered is refused with DUPLICATE_SEQUENCE_NUMBER. The state is rebuilt from the log's batch
 // headers when a replica becomes leader, so a new leader answers retries exactly as the old one.
+//
+// An entry expires producer.id.expiration.ms (KIP-854; default one day) after the producer's last
+// append, counted on the broker's clock (Kafka counts from the batch's record timestamp, which the
+// producer chooses): `removeExpired` forgets it, and the producer, if it comes back, is treated as
+// new. Without this the table grows by every producer id that ever wrote to the partition.
 
 import { NO_PRODUCER_ID, TributaryError } from '@tributary/protocol';
 
@@ -30,6 +35,8 @@ export interface RememberedBatch {
 
 interface ProducerEntry {
   epoch: number;
+  /** Broker clock at the producer's last append (or when its state was rebuilt from the log). */
+  lastAppendMs: number;
   /** Oldest first, at most PRODUCER_BATCHES_MAX. */
   batches: RememberedBatch[];
 }
@@ -94,16 +101,22 @@ export class ProducerStateTable {
     throw new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', `producer ${batch.producerId} epoch ${batch.producerEpoch}: expected sequence ${nextSeq(last.lastSeq)}, got ${firstSeq}`);
   }
 
-  /** Remembers a batch the log appended (as leader, or read back from the log on rebuild). */
-  record(batch: BatchIdentity, baseOffset: number, lastOffset: number): void {
+  /**
+   * Remembers a batch the log appended at `nowMs` (broker clock), as leader or read back from the
+   * log on rebuild. A rebuild passes the time of the rebuild: the batches' append times are not
+   * kept, and counting from the rebuild never expires a producer early (a producer expired before
+   * a leader change may come back for another producer.id.expiration.ms; its batches are in the log).
+   */
+  record(batch: BatchIdentity, baseOffset: number, lastOffset: number, nowMs: number): void {
     if (batch.producerId === NO_PRODUCER_ID || batch.producerId < 0) return;
     let entry = this.producers.get(batch.producerId);
     if (entry === undefined || batch.producerEpoch > entry.epoch) {
-      entry = { epoch: batch.producerEpoch, batches: [] };
+      entry = { epoch: batch.producerEpoch, lastAppendMs: nowMs, batches: [] };
       this.producers.set(batch.producerId, entry);
     } else if (batch.producerEpoch < entry.epoch) {
       return;
     }
+    entry.lastAppendMs = Math.max(entry.lastAppendMs, nowMs);
     entry.batches.push({ firstSeq: batch.baseSequence, lastSeq: nextSeq(batch.baseSequence, batch.lastOffsetDelta), baseOffset, lastOffset });
     if (entry.batches.length > PRODUCER_BATCHES_MAX) entry.batches.shift();
   }
@@ -114,6 +127,22 @@ export class ProducerStateTable {
       entry.batches = entry.batches.filter((b) => b.lastOffset < offset);
       if (entry.batches.length === 0) this.producers.delete(id);
     }
+  }
+
+  /**
+   * Forgets every producer whose last append is producerIdExpirationMs or more before `nowMs`
+   * (Kafka's ProducerStateManager.removeExpiredProducers, producer.id.expiration.ms). Returns the
+   * ids removed.
+   */
+  removeExpired(nowMs: number, producerIdExpirationMs: number): number[] {
+    const removed: number[] = [];
+    for (const [id, entry] of this.producers) {
+      if (nowMs - entry.lastAppendMs >= producerIdExpirationMs) {
+        this.producers.delete(id);
+        removed.push(id);
+      }
+    }
+    return removed;
   }
 
   clear(): void {

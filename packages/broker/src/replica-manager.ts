@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  CLUSTER_DEFAULTS,
   DEFAULT_TOPIC_CONFIGS,
   EARLIEST_TIMESTAMP,
   LATEST_TIMESTAMP,
@@ -43,6 +44,8 @@ export interface ReplicaManagerOptions {
   rack: string;
   logs: LogManager;
   replicaLagTimeMaxMs: number;
+  /** Kafka's producer.id.expiration.ms (default CLUSTER_DEFAULTS.producerIdExpirationMs, one day). */
+  producerIdExpirationMs?: number;
   logger: ReplicaManagerLogger;
   now?: () => number;
   /** AlterPartition to the controller; resolves with the partition state it committed. */
@@ -242,6 +245,7 @@ export class ReplicaManager {
       logger: this.logger,
       proposeIsr: (part, proposal) => this.sendAlterPartition(part, proposal),
       onIsrChange: this.options.onIsrChange,
+      now: this.now,
     });
     this.partitions.set(p.key, p);
     this.logger.info({ topic, partition, logEndOffset: log.logEndOffset, highWatermark: p.highWatermark }, 'opened partition');
@@ -579,13 +583,19 @@ export class ReplicaManager {
     return this.logs.checkpointsSettled();
   }
 
-  /** Retention and time-based rolls on every log. */
+  /** Retention and time-based rolls on every log; leaders forget expired producers. */
   runRetention(): void {
     const nowMs = this.now();
+    const producerIdExpirationMs = this.options.producerIdExpirationMs ?? CLUSTER_DEFAULTS.producerIdExpirationMs;
     for (const p of this.partitions.values()) {
+      if (p.isLeader) {
+        const expired = p.producers.removeExpired(nowMs, producerIdExpirationMs);
+        if (expired.length > 0) this.logger.info({ topic: p.topic, partition: p.partition, producerIds: expired.slice(0, 10), count: expired.length }, 'expired producer state');
+      }
       this.safely(() => {
         (p.log as Log).maybeRoll(nowMs);
-        const deleted = p.log.deleteOldSegments(nowMs);
+        // Retention stops at the HW (Kafka's deletableSegments): an uncommitted segment stays.
+        const deleted = p.log.deleteOldSegments(nowMs, p.highWatermark);
         if (deleted > 0) this.logger.info({ topic: p.topic, partition: p.partition, deleted, logStartOffset: p.log.logStartOffset }, 'deleted old segments');
       });
     }

@@ -97,6 +97,8 @@ interface PendingSend {
 }
 
 const PRODUCE_TIMEOUT_MARGIN_MS = 5_000;
+/** The producer epoch is an int16: past this, a new producer id is needed (KIP-360). */
+const PRODUCER_EPOCH_MAX = 0x7fff;
 /** How often the metadata is re-read while batches wait to retry on a failed leader. */
 const LEADER_WATCH_MS = 100;
 
@@ -351,6 +353,7 @@ export class Producer {
       (t, p) => this.cluster.metadata.leaderOf(t, p),
       (b) => (this.inflightPerBroker.get(b) ?? 0) < this.inflightRequestsMax,
       this.requestBytesMax,
+      this.idempotent ? this.identity?.generation : undefined,
     );
     for (const [broker, batches] of byBroker) this.sendRequest(broker, batches);
     let wakeMs = Math.min(nextDueMs, this.accumulator.nextExpiryMs(this.deliveryTimeoutMs));
@@ -493,6 +496,12 @@ export class Producer {
       batch.overtakenRetried = true;
       action = 'retry';
     }
+    // A genuine gap: the oldest unfinished batch of its partition refused as out of order. The
+    // records are sent again under a new producer epoch instead of failing (KIP-360; below).
+    if (err.code === 'OUT_OF_ORDER_SEQUENCE_NUMBER' && action !== 'retry' && this.idempotent && batch.sealed && now - batch.createdMs + backoffMs < this.deliveryTimeoutMs) {
+      this.recoverFromSequenceGap(batch, broker);
+      action = 'retry';
+    }
     const where = `${batch.topic}-${batch.partition}`;
     if (action === 'duplicate') {
       if (baseOffset >= 0) return this.finishSucceeded(batch, baseOffset);
@@ -515,6 +524,76 @@ export class Producer {
     this.finishFailed(batch, new TributaryError(err.code, message, { cause: err }), true);
   }
 
+  /**
+   * KIP-360 for an idempotent producer, as Kafka's producer does it since 2.5
+   * (TransactionManager.requestEpochBumpForPartition, bumpIdempotentEpochAndResetIdIfNeeded).
+   * `batch` is the oldest unfinished batch of its partition P and P's leader refused it as out of
+   * order: the leader's log holds this epoch's batches of P only up to a sequence below
+   * `batch`'s, with a hole between (a batch that failed for good here without being appended, or
+   * one acknowledged and lost in an unclean failover). Retrying the same bytes can never succeed.
+   * So the producer moves to a new epoch (locally; a new producer id from init-producer-id only
+   * when the int16 epoch would overflow), and P's batches from `batch` on are sealed anew under
+   * it, sequences from 0, which is what a leader accepts after a gap, and sent again in order.
+   *
+   * Why none of them can end up twice in P's log, once under each epoch:
+   * - What the refusal says. A leader's log grows only by appends in sequence order while it
+   *   leads, and its producer state is rebuilt from that log. Refusing `batch` as out of order,
+   *   its log holds no batch of this producer epoch with `batch`'s sequence or a later one; and
+   *   none can be appended to it afterwards, since each would need `batch`'s sequence first and
+   *   `batch`'s old bytes are never sent again. Every younger batch of P has a higher sequence
+   *   under the same epoch (sequences are given in queue order, a partition takes a new epoch
+   *   only after its old-epoch batches are done), so `batch` and all younger ones are absent and
+   *   stay absent: re-sealing them cannot duplicate anything in that log.
+   * - Batches still in flight. P is re-sealed only once none of its batches is in flight
+   *   (RecordAccumulator.resequence): every request carrying old bytes of P has been answered
+   *   first (refused too, or a retriable error; were one a success, it is in the log and done,
+   *   and is not re-sealed), so no old-epoch attempt is pending when new-epoch bytes leave, and
+   *   P's batches still go oldest first.
+   * - Batches of unknown fate are never re-sealed: one that failed for good (delivery timeout,
+   *   non-retriable error) leaves its sequence spent and only moves the producer to a new epoch
+   *   (finishFailed), without touching any other batch.
+   * - Other partitions. The epoch is the producer's, but their leaders have not seen the new
+   *   one: their batches sealed under the old epoch are retried with their old bytes and are
+   *   de-duplicated as before; a partition seals its first new-epoch batch (sequence 0) only once
+   *   none of its old-epoch batches is in flight, so an old-epoch retry never lands behind a
+   *   new-epoch batch (the leader would fence it). Should one of those get this refusal too, it
+   *   comes here and its partition is re-sealed under the epoch already current.
+   * - Other logs. An old-epoch copy of `batch` can only be in the uncommitted tail an earlier
+   *   leader left, which the replicas truncate when they follow the leader that refused it. The
+   *   one window left, as in Kafka: a replica still holding that tail is elected before it has
+   *   fetched from the refusing leader, and the new-epoch copy is sent to it too.
+   *
+   * Our broker accepts an unknown producer at any sequence (KIP-360's broker side), so there is
+   * no UNKNOWN_PRODUCER_ID case to handle.
+   */
+  private recoverFromSequenceGap(batch: ProducerBatch, broker: number): void {
+    const identity = this.identity;
+    if (identity !== undefined && batch.producerGeneration === identity.generation) {
+      this.bumpEpoch(`out of order sequence at ${batch.topic}-${batch.partition}`);
+    }
+    this.accumulator.requestResequence(batch);
+    this.cluster.log.info({
+      topic: batch.topic, partition: batch.partition, broker, baseSequence: batch.baseSequence,
+      records: batch.recordCount, producerEpoch: this.identity?.producerEpoch,
+    }, 'sequence gap: sending the partition\'s unfinished batches again under a new producer epoch');
+  }
+
+  /**
+   * Moves to the next producer epoch (KIP-360): sequences restart at 0 on every partition as it
+   * seals its next batch. At the int16 maximum, a new producer id is asked for instead.
+   */
+  private bumpEpoch(reason: string): void {
+    const identity = this.identity;
+    if (identity === undefined) return; // a new producer id is on its way: a new generation anyway
+    if (identity.producerEpoch >= PRODUCER_EPOCH_MAX) {
+      this.identity = undefined;
+      this.cluster.log.info({ producerId: identity.producerId, producerEpoch: identity.producerEpoch, reason }, 'producer epoch exhausted: asking for a new producer id');
+      return;
+    }
+    this.identity = { producerId: identity.producerId, producerEpoch: identity.producerEpoch + 1, generation: ++this.identityGeneration };
+    this.cluster.log.info({ producerId: identity.producerId, producerEpoch: identity.producerEpoch + 1, reason }, 'bumped producer epoch');
+  }
+
   private finishSucceeded(batch: ProducerBatch, baseOffset: number): void {
     this.accumulator.complete(batch, true);
     batch.succeed(baseOffset);
@@ -525,9 +604,10 @@ export class Producer {
     if (removeFromQueue) this.accumulator.complete(batch);
     this.cluster.log.warn({ topic: batch.topic, partition: batch.partition, code: err.code, records: batch.recordCount }, 'produce failed');
     // The leader may or may not hold a sent batch that failed: its sequence is spent either way.
-    // A new producer id restarts every partition's sequences at 0, so later batches are not
-    // refused as out of order (Kafka bumps the epoch for the same reason, KIP-360).
-    if (this.idempotent && batch.sealed && batch.producerGeneration === this.identity?.generation) this.identity = undefined;
+    // A new epoch restarts every partition's sequences at 0, so later batches are not refused as
+    // out of order (KIP-360). Batches already sealed keep their bytes: their fate is decided by
+    // their own answers (recoverFromSequenceGap).
+    if (this.idempotent && batch.sealed && batch.producerGeneration === this.identity?.generation) this.bumpEpoch(`${batch.topic}-${batch.partition} failed for good`);
     batch.fail(err);
     this.releaseMemory(batch.bufferedBytes);
   }

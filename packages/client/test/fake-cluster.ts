@@ -27,8 +27,17 @@ export interface FakePartition {
   /** Stamped batches, in order. */
   batches: Buffer[];
   logEndOffset: number;
-  /** Idempotence: producerId -> list of { baseSequence, baseOffset }. */
-  sequences: Map<number, { baseSequence: number; count: number; baseOffset: number }[]>;
+  /**
+   * Idempotence, by the broker's rules (ProducerStateTable): per producer id its epoch and last
+   * five batches. An unknown producer starts at any sequence, a new epoch at 0; an older epoch is
+   * fenced; a retried batch answers its first offset; a gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
+   */
+  producers: Map<number, FakeProducerState>;
+}
+
+export interface FakeProducerState {
+  epoch: number;
+  batches: { firstSeq: number; count: number; baseOffset: number }[];
 }
 
 export interface ProduceCall {
@@ -49,7 +58,10 @@ export class FakeCluster {
   readonly produceCalls: ProduceCall[] = [];
   readonly fetchCalls: FetchCall[] = [];
   /** Return a WireError to fail that partition of a produce request; 'append-then-timeout' appends and answers REQUEST_TIMED_OUT. */
-  onProduce: ((broker: number, topic: string, partition: number, attempt: number) => WireError | 'append-then-timeout' | 'hang' | undefined) | undefined;
+  onProduce: ((broker: number, topic: string, partition: number, attempt: number, records: Buffer) => WireError | 'append-then-timeout' | 'hang' | undefined) | undefined;
+  /** The producer epoch init-producer-id hands out with each new producer id. */
+  initProducerEpoch = 0;
+  initProducerIdCalls = 0;
   /** Requests told to 'hang' wait for this (released on close). */
   private hangRelease = Promise.withResolvers<void>();
   /** Return a partial fetch answer override (error or preferredReadReplica). */
@@ -88,7 +100,7 @@ export class FakeCluster {
       Array.from({ length: partitions }, (_, p) => {
         const leader = leaders?.[p] ?? p % n;
         const replicas = [leader, (leader + 1) % n];
-        return { leader, leaderEpoch: 0, replicas, isr: [...replicas], batches: [], logEndOffset: 0, sequences: new Map() };
+        return { leader, leaderEpoch: 0, replicas, isr: [...replicas], batches: [], logEndOffset: 0, producers: new Map() };
       }),
     );
   }
@@ -103,6 +115,27 @@ export class FakeCluster {
     const p = this.partition(topic, partition);
     p.leader = leader;
     p.leaderEpoch++;
+  }
+
+  /**
+   * A leader change that loses the log from `offset` on (the new leader never got those batches:
+   * an unclean election, or an uncommitted tail): the log is cut there and the producer state
+   * rebuilt from what is left, as the new leader rebuilds it.
+   */
+  failover(topic: string, partition: number, leader: number, offset: number): void {
+    const p = this.partition(topic, partition);
+    this.moveLeader(topic, partition, leader);
+    p.batches = p.batches.filter((b) => {
+      const h = readBatchHeader(b);
+      return h.baseOffset + h.lastOffsetDelta < offset;
+    });
+    const last = p.batches.at(-1);
+    p.logEndOffset = last === undefined ? 0 : readBatchHeader(last).baseOffset + readBatchHeader(last).lastOffsetDelta + 1;
+    p.producers.clear();
+    for (const b of p.batches) {
+      const h = readBatchHeader(b);
+      if (h.producerId >= 0) this.rememberBatch(p, h.producerId, h.producerEpoch, h.baseSequence, h.recordCount, h.baseOffset);
+    }
   }
 
   /** Every record value of a partition's log, in offset order. */
@@ -136,27 +169,48 @@ export class FakeCluster {
 
   private append(p: FakePartition, records: Buffer): number {
     const header = readBatchHeader(records);
-    if (header.producerId >= 0) {
-      const seen = p.sequences.get(header.producerId) ?? [];
-      const dup = seen.find((s) => s.baseSequence === header.baseSequence);
-      if (dup) return dup.baseOffset;
-      const last = seen[seen.length - 1];
-      const expected = last ? last.baseSequence + last.count : 0;
-      if (header.baseSequence !== expected) throw new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', `expected sequence ${expected}, got ${header.baseSequence}`);
-      seen.push({ baseSequence: header.baseSequence, count: header.recordCount, baseOffset: p.logEndOffset });
-      p.sequences.set(header.producerId, seen);
+    const { producerId, producerEpoch, baseSequence, recordCount } = header;
+    if (producerId >= 0) {
+      const entry = p.producers.get(producerId);
+      if (entry !== undefined && producerEpoch < entry.epoch) {
+        throw new TributaryError('INVALID_REQUEST', `producer ${producerId} epoch ${producerEpoch} is fenced by epoch ${entry.epoch}`);
+      }
+      if (entry !== undefined && producerEpoch > entry.epoch && baseSequence !== 0) {
+        throw new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', `producer ${producerId} new epoch ${producerEpoch} must start at sequence 0, got ${baseSequence}`);
+      }
+      if (entry !== undefined && producerEpoch === entry.epoch) {
+        const dup = entry.batches.find((b) => b.firstSeq === baseSequence && b.count === recordCount);
+        if (dup) return dup.baseOffset;
+        const last = entry.batches.at(-1)!;
+        const expected = last.firstSeq + last.count;
+        if (baseSequence !== expected) {
+          if (baseSequence < entry.batches[0]!.firstSeq) throw new TributaryError('DUPLICATE_SEQUENCE_NUMBER', `sequence ${baseSequence} is older than the batches remembered`);
+          throw new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', `producer ${producerId} epoch ${producerEpoch}: expected sequence ${expected}, got ${baseSequence}`);
+        }
+      }
+      this.rememberBatch(p, producerId, producerEpoch, baseSequence, recordCount, p.logEndOffset);
     }
     const copy = Buffer.from(records);
     const baseOffset = p.logEndOffset;
     stampBatch(copy, baseOffset, p.leaderEpoch);
     p.batches.push(copy);
-    p.logEndOffset += header.recordCount;
+    p.logEndOffset += recordCount;
     return baseOffset;
+  }
+
+  private rememberBatch(p: FakePartition, producerId: number, epoch: number, firstSeq: number, count: number, baseOffset: number): void {
+    let entry = p.producers.get(producerId);
+    if (entry === undefined || epoch > entry.epoch) p.producers.set(producerId, (entry = { epoch, batches: [] }));
+    entry.batches.push({ firstSeq, count, baseOffset });
+    if (entry.batches.length > 5) entry.batches.shift();
   }
 
   private routes(app: MsgpackServer, broker: number): void {
     app.post('/metadata', async (req) => this.metadata(broker, (req.body as { topics?: string[] }).topics));
-    app.post('/admin/init-producer-id', async () => ({ producerId: this.nextProducerId++, producerEpoch: 0 }));
+    app.post('/admin/init-producer-id', async () => {
+      this.initProducerIdCalls++;
+      return { producerId: this.nextProducerId++, producerEpoch: this.initProducerEpoch };
+    });
     app.post('/admin/create-topic', async (req) => {
       const body = req.body as { name: string; partitions: number };
       if (this.topics.has(body.name)) throw new TributaryError('TOPIC_ALREADY_EXISTS', `topic '${body.name}' already exists`);
@@ -211,7 +265,7 @@ export class FakeCluster {
         const attempt = (this.produceAttempts.get(key) ?? 0) + 1;
         this.produceAttempts.set(key, attempt);
         const p = this.topics.get(topic)?.[partition];
-        const hooked = this.onProduce?.(broker, topic, partition, attempt);
+        const hooked = this.onProduce?.(broker, topic, partition, attempt, Buffer.from(records));
         if (hooked === 'hang') {
           await this.hangRelease.promise;
           response.partitions.push({ topic, partition, baseOffset: -1, error: { code: 'REQUEST_TIMED_OUT', message: 'hung' } });

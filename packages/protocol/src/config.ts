@@ -86,6 +86,12 @@ export const CLUSTER_DEFAULTS = Object.freeze({
   metadataMaxWaitMs: 5000,
   autoLeaderRebalanceEnable: true,
   leaderImbalanceCheckIntervalMs: 5000,
+  /**
+   * Kafka's producer.id.expiration.ms (KIP-854): a leader forgets an idempotent producer's
+   * sequence state this long after its last append to the partition. Per broker
+   * (--producer-id-expiration-ms).
+   */
+  producerIdExpirationMs: 86_400_000,
 });
 
 /** Fixed local ports: controller 19090, broker i on 19092 + i (DESIGN.md § Listeners). */

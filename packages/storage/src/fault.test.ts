@@ -206,4 +206,70 @@ describe('disk faults', () => {
     expect(manager.readHighWatermarks()).toEqual(new Map([['t-0', 11]]));
     manager.close();
   });
+
+  describe('setting a log aside (renameAside) on a sick disk, and a crash at each step', () => {
+    // A crash is the process stopping where the fault hit: no close, a new LogManager on the dir.
+    const setup = () => {
+      const faulty = new FaultyFs();
+      const dataDir = tempDir();
+      const manager = new LogManager(dataDir, { fs: faulty, uniqueId: () => 'cafe' });
+      const log = manager.getOrCreate('t', 0, testConfig());
+      log.appendAsLeader(batch(['old-0', 'old-1']), 1);
+      return { faulty, dataDir, manager, log };
+    };
+    const restart = (dataDir: string) => {
+      const again = new LogManager(dataDir);
+      again.loadAll(() => testConfig());
+      return again;
+    };
+
+    it('a failed rename changes nothing: the log stays open and usable, and a crash then loads it as it was', () => {
+      const { faulty, dataDir, manager, log } = setup();
+      faulty.failOn('renameSync', 'EIO', { when: (p) => p.endsWith('-stray') });
+      expectStorageError(() => manager.renameAside('t', 0), 'EIO');
+      expect(manager.get('t', 0)).toBe(log);
+      expect(log.appendAsLeader(batch(['old-2']), 1).baseOffset).toBe(2);
+      consistent(log, ['old-0', 'old-1', 'old-2']);
+      expect(manager.strayDirs()).toEqual([]);
+      // Crash here: the log is still <topic>-<partition> and whole.
+      const again = restart(dataDir);
+      expect(readAllValues(again.get('t', 0)!).map((r) => r.value)).toEqual(['old-0', 'old-1', 'old-2']);
+      expect(again.strayDirs()).toEqual([]);
+      again.close();
+      // The disk recovered: the retry sets it aside.
+      faulty.disarm();
+      expect(manager.renameAside('t', 0)).toBe(path.join(dataDir, 't-0.cafe-stray'));
+      expect(manager.get('t', 0)).toBeUndefined();
+    });
+
+    it('a failed fsync after the rename reports the error with the log already aside; a crash then never loads it', () => {
+      const { faulty, dataDir, manager } = setup();
+      faulty.failOn('fsyncSync', 'EIO', { when: (p) => p === dataDir });
+      expectStorageError(() => manager.renameAside('t', 0), 'EIO');
+      expect(manager.get('t', 0)).toBeUndefined();
+      expect(fs.existsSync(path.join(dataDir, 't-0'))).toBe(false);
+      // A retry finds nothing left to set aside; a new log of the name starts empty.
+      expect(manager.renameAside('t', 0)).toBeUndefined();
+      expect(manager.getOrCreate('t', 0, testConfig()).logEndOffset).toBe(0);
+      const again = restart(dataDir);
+      expect(again.get('t', 0)!.logEndOffset).toBe(0);
+      expect(again.strayDirs()).toEqual([{ dir: path.join(dataDir, 't-0.cafe-stray'), topic: 't', partition: 0 }]);
+      const inspect = Log.open(path.join(dataDir, 't-0.cafe-stray'), testConfig());
+      expect(readAllValues(inspect).map((r) => r.value)).toEqual(['old-0', 'old-1']);
+      inspect.close();
+      again.close();
+    });
+
+    it('a failed recovery-point checkpoint after the rename leaves the old checkpoint whole', () => {
+      const { faulty, dataDir, manager } = setup();
+      manager.checkpointRecoveryPoints();
+      faulty.failOn('renameSync', 'ENOSPC', { when: (p) => p.endsWith('recovery-point-offset-checkpoint') });
+      expectStorageError(() => manager.renameAside('t', 0), 'ENOSPC');
+      expect(fs.readFileSync(path.join(dataDir, 'recovery-point-offset-checkpoint'), 'utf8')).toBe('0\n1\nt 0 0\n');
+      expect(manager.strayDirs().map((s) => s.topic)).toEqual(['t']);
+      const again = restart(dataDir);
+      expect(again.all()).toEqual([]);
+      again.close();
+    });
+  });
 });

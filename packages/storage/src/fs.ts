@@ -10,6 +10,8 @@ import { TributaryError } from '@tributary/protocol';
 
 export interface StorageStats {
   size: number;
+  /** Last modification: a segment's last append (time-based roll and retention after a restart). */
+  mtimeMs: number;
   isDirectory(): boolean;
 }
 

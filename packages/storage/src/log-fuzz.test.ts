@@ -5,7 +5,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { decodeBatches } from '@tributary/protocol';
+import { decodeBatches, iterateBatches, readBatchHeader } from '@tributary/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Log, type LogConfig } from './log.ts';
 import { batch, prng, removeTempDirs, segmentFiles, tempDir, testConfig } from './internal/test-support.ts';
@@ -43,7 +43,7 @@ class Model {
   }
 }
 
-function check(log: Log, model: Model, ctx: string): void {
+function check(log: Log, model: Model, rnd: ReturnType<typeof prng>, ctx: string): void {
   expect([log.logStartOffset, log.logEndOffset], ctx).toEqual([model.start, model.end]);
   expect(log.lastEpoch(), ctx).toBe(model.lastEpoch);
   const got: { offset: number; value: string }[] = [];
@@ -65,6 +65,39 @@ function check(log: Log, model: Model, ctx: string): void {
     const r = decodeBatches(log.read(b.baseOffset + b.values.length - 1, 1));
     expect(r[0]!.offset, ctx).toBe(b.baseOffset);
   }
+  checkBoundedReads(log, model, rnd, ctx);
+}
+
+/**
+ * A read bounded by maxBytes or maxOffset returns the longest run of whole batches of the
+ * unbounded read that fits (at least the first one, for maxBytes) and allocates no more than it
+ * returns: Segment.readBatches works the range out before it reads.
+ */
+function checkBoundedReads(log: Log, model: Model, rnd: ReturnType<typeof prng>, ctx: string): void {
+  if (model.batches.length === 0) return;
+  const from = model.batches[rnd.int(0, model.batches.length - 1)]!;
+  const offset = from.baseOffset + rnd.int(0, from.values.length - 1);
+  const whole = log.read(offset, 1 << 30);
+  const ends: { bytes: number; last: number }[] = [];
+  let at = 0;
+  for (const b of iterateBatches(whole)) {
+    const h = readBatchHeader(b);
+    at += b.length;
+    ends.push({ bytes: at, last: h.baseOffset + h.lastOffsetDelta });
+  }
+  expect(at, ctx).toBe(whole.length);
+  // Smaller allocations come from Node's pool: their ArrayBuffer is shared.
+  const allocated = (buf: Buffer) => (buf.length >= Buffer.poolSize >>> 1 ? buf.buffer.byteLength : buf.length);
+  const maxBytes = rnd.int(0, whole.length + 50);
+  const byBytes = log.read(offset, maxBytes);
+  const fitting = ends.filter((e, i) => i === 0 || e.bytes <= maxBytes).at(-1)!;
+  expect(byBytes.length, `${ctx}: read(${offset}, maxBytes ${maxBytes})`).toBe(fitting.bytes);
+  expect(allocated(byBytes), ctx).toBe(byBytes.length);
+  const maxOffset = rnd.int(offset, model.end);
+  const byOffset = log.read(offset, 1 << 30, maxOffset);
+  expect(byOffset.length, `${ctx}: read(${offset}, maxOffset ${maxOffset})`).toBe(ends.filter((e) => e.last < maxOffset).at(-1)?.bytes ?? 0);
+  expect(allocated(byOffset), ctx).toBe(byOffset.length);
+  expect(byOffset.equals(whole.subarray(0, byOffset.length)), ctx).toBe(true);
 }
 
 function runFuzz(seed: number, steps: number): void {
@@ -126,12 +159,17 @@ function runFuzz(seed: number, steps: number): void {
       model.batches = [];
       desc = `truncateFullyAndStartAt ${to}`;
     } else if (op < 76) {
-      log.updateConfig({ ...config, retentionBytes: rnd.int(0, 3000) });
-      const n = log.deleteOldSegments();
+      // Retention never passes the high watermark: every deleted offset is below it.
+      const hw = rnd.int(0, model.end);
+      const before = model.start;
+      log.updateConfig({ ...config, retentionBytes: rnd.int(0, 3000), retentionMs: rnd.pick([-1, 0, 5000]) });
+      const n = log.deleteOldSegments(now, hw);
       log.updateConfig(config);
       model.start = log.logStartOffset;
       model.batches = model.batches.filter((b) => b.baseOffset >= model.start);
-      desc = `retention deleted ${n} -> start ${model.start}`;
+      desc = `retention below hw ${hw} deleted ${n} -> start ${model.start}`;
+      if (n > 0) expect(model.start, desc).toBeLessThanOrEqual(hw);
+      else expect(model.start, desc).toBe(before);
     } else if (op < 82) {
       log.flush();
       expect(log.recoveryPoint).toBe(model.end);
@@ -155,7 +193,7 @@ function runFuzz(seed: number, steps: number): void {
       log = Log.open(dir, config, options);
       desc = 'reopen';
     }
-    check(log, model, `seed ${seed} step ${step}: ${desc}`);
+    check(log, model, rnd, `seed ${seed} step ${step}: ${desc}`);
     if (epoch < log.epochs.latestEpoch) epoch = log.epochs.latestEpoch;
   }
   log.close();

@@ -51,6 +51,34 @@ describe('Log appends and reads', () => {
     log.close();
   });
 
+  it('allocates only the bytes it returns, however much maxBytes asks for (a 256 MiB fetch of a small log)', () => {
+    const log = Log.open(path.join(tempDir(), 't-0'), testConfig({ indexIntervalBytes: 4096 }));
+    const big = (i: number) => batch([`r${i}`.padEnd(10_000, '.')]); // ~10 KB per batch
+    for (let i = 0; i < 40; i++) log.appendAsLeader(big(i), 0);
+    const hw = 25;
+    // Node pools allocations under Buffer.poolSize / 2 (32 KiB on Node 24): every read here is
+    // larger, so its ArrayBuffer is its own and its byteLength is what the read allocated.
+    const cases = [
+      { name: 'whole log', offset: 0, maxBytes: 256 * 1024 * 1024, maxOffset: undefined, records: 40 },
+      { name: 'up to the HW', offset: 0, maxBytes: 256 * 1024 * 1024, maxOffset: hw, records: 25 },
+      { name: 'from inside the log to the HW', offset: 20, maxBytes: 256 * 1024 * 1024, maxOffset: hw, records: 5 },
+      { name: 'maxBytes cutting a batch', offset: 0, maxBytes: 95_000, maxOffset: hw, records: 9 },
+    ];
+    // Once through the recent batches (tail reads), once after a reopen (index and headers).
+    for (const reopened of [false, true]) {
+      const l = reopened ? Log.open(log.dir, testConfig({ indexIntervalBytes: 4096 })) : log;
+      for (const c of cases) {
+        const buf = l.read(c.offset, c.maxBytes, c.maxOffset);
+        expect(decodeBatches(buf).map((r) => r.offset), c.name).toEqual(Array.from({ length: c.records }, (_, i) => c.offset + i));
+        expect(buf.length, c.name).toBeGreaterThan(Buffer.poolSize >>> 1);
+        expect(buf.byteOffset, c.name).toBe(0);
+        expect(buf.buffer.byteLength, c.name).toBe(buf.length);
+      }
+      if (reopened) l.close();
+    }
+    log.close();
+  });
+
   it('refuses garbage as leader and writes nothing', () => {
     const log = Log.open(path.join(tempDir(), 't-0'), testConfig());
     log.appendAsLeader(batch(['a']), 0);
@@ -248,32 +276,41 @@ describe('Log truncation and the epoch cache', () => {
   });
 });
 
+/** Rolls the active segment now, whatever segment.ms says (test setup only). */
+function forceRoll(log: Log): void {
+  log.maybeRoll(Number.POSITIVE_INFINITY);
+}
+
 describe('Log retention and rolling', () => {
   it('deletes only whole expired segments, never the active one, and moves the log start', () => {
-    let now = 10_000_000;
+    const t0 = 10_000_000;
+    let now = t0;
     const dir = path.join(tempDir(), 't-0');
     const config = testConfig({ segmentBytes: 300, retentionMs: 5000 });
     const log = Log.open(dir, config, { clock: () => now });
-    for (let i = 0; i < 30; i++) log.appendAsLeader(batch([`r${i}`], { timestamp: now + i * 1000 }), 1);
+    for (let i = 0; i < 30; i++) {
+      now = t0 + i * 1000;
+      log.appendAsLeader(batch([`r${i}`], { timestamp: now }), 1);
+    }
     const bases = log.segmentBaseOffsets();
     expect(bases.length).toBeGreaterThan(3);
     // Nothing is old enough yet.
-    expect(log.deleteOldSegments(now + 5000)).toBe(0);
-    // At t = now + 14s, records with timestamps <= now + 8.999s are expired; a segment goes only
+    expect(log.deleteOldSegments(t0 + 5000, 30)).toBe(0);
+    // At t = t0 + 14s, records with timestamps <= t0 + 8.999s are expired; a segment goes only
     // when its newest record is.
-    const cutoff = now + 14_000;
-    const deleted = log.deleteOldSegments(cutoff);
+    const cutoff = t0 + 14_000;
+    const deleted = log.deleteOldSegments(cutoff, 30);
     expect(deleted).toBeGreaterThan(0);
     expect(log.logStartOffset).toBe(bases[deleted]);
-    for (let o = 0; o < log.logStartOffset; o++) expect(cutoff - (now + o * 1000)).toBeGreaterThan(5000);
+    for (let o = 0; o < log.logStartOffset; o++) expect(cutoff - (t0 + o * 1000)).toBeGreaterThan(5000);
     // ...and the oldest remaining segment still holds a record that is not.
     const lastOfFirstRemaining = bases[deleted + 1]! - 1;
-    expect(cutoff - (now + lastOfFirstRemaining * 1000)).toBeLessThanOrEqual(5000);
+    expect(cutoff - (t0 + lastOfFirstRemaining * 1000)).toBeLessThanOrEqual(5000);
     expect(() => log.read(log.logStartOffset - 1, 100)).toThrow(expect.objectContaining({ code: 'OFFSET_OUT_OF_RANGE' }));
     expect(readAllValues(log)[0]).toEqual({ offset: log.logStartOffset, value: `r${log.logStartOffset}` });
     // Far in the future everything is expired, but the active segment stays.
     now += 1e9;
-    log.deleteOldSegments();
+    log.deleteOldSegments(now, 30);
     expect(log.segmentCount).toBe(1);
     expect(log.logStartOffset).toBe(bases.at(-1));
     expect(log.logEndOffset).toBe(30);
@@ -288,30 +325,75 @@ describe('Log retention and rolling', () => {
     const log = Log.open(path.join(tempDir(), 't-0'), testConfig({ segmentBytes: 500, retentionBytes: 1200 }));
     for (let i = 0; i < 50; i++) log.appendAsLeader(batch([`r${i}`]), 1);
     const total = log.sizeInBytes;
-    const n = log.deleteOldSegments();
+    const n = log.deleteOldSegments(Date.now(), 50);
     expect(n).toBeGreaterThan(0);
     expect(log.sizeInBytes).toBeLessThanOrEqual(1200 + 500);
     expect(log.sizeInBytes).toBeLessThan(total);
-    expect(log.deleteOldSegments()).toBe(0);
+    expect(log.deleteOldSegments(Date.now(), 50)).toBe(0);
     log.close();
   });
 
-  it('rolls by segment.ms from the first batch timestamp (KIP-33), and finds offsets by timestamp', () => {
+  // Kafka's UnifiedLog.deletableSegments: a segment is deletable only when the next segment's
+  // base offset is at or below the high watermark, i.e. all of it is committed.
+  describe.each([
+    { rule: 'retention.ms', config: { retentionMs: 1000 } },
+    { rule: 'retention.bytes', config: { retentionBytes: 0 } },
+  ])('$rule never deletes a segment holding offsets at or above the high watermark', ({ config }) => {
+    // Ten one-record batches per segment: segments [0,10) [10,20) [20,30) [30,40), active [40,45).
+    const setup = () => {
+      const now = 1_000_000;
+      const log = Log.open(path.join(tempDir(), 't-0'), testConfig({ ...config }), { clock: () => now });
+      for (let i = 0; i < 45; i++) {
+        log.appendAsLeader(batch([`r${i}`], { timestamp: now }), 1);
+        if (i % 10 === 9) forceRoll(log);
+      }
+      expect(log.segmentBaseOffsets()).toEqual([0, 10, 20, 30, 40]);
+      return log;
+    };
+    it.each([
+      { hw: 0, start: 0 },
+      { hw: 9, start: 0 },
+      { hw: 10, start: 10 },
+      { hw: 11, start: 10 },
+      { hw: 29, start: 20 },
+      { hw: 30, start: 30 },
+      { hw: 40, start: 40 },
+      { hw: 45, start: 40 }, // the active segment stays even when all of it is committed
+    ])('HW $hw: the log starts at $start', ({ hw, start }) => {
+      const log = setup();
+      const later = 1_000_000 + 10_000;
+      log.deleteOldSegments(later, hw);
+      expect(log.logStartOffset).toBe(start);
+      expect(readAllValues(log).map((r) => r.value)).toEqual(Array.from({ length: 45 - start }, (_, i) => `r${start + i}`));
+      log.close();
+    });
+  });
+
+  it('refuses a high watermark outside [0, log end] (a broken caller)', () => {
+    const log = Log.open(path.join(tempDir(), 't-0'), testConfig({ retentionBytes: 0 }));
+    log.appendAsLeader(batch(['a']), 0);
+    expect(() => log.deleteOldSegments(0, 2)).toThrow(/high watermark 2 outside \[0, 1\]/);
+    expect(() => log.deleteOldSegments(0, -1)).toThrow(/high watermark -1/);
+    log.close();
+  });
+
+  it('rolls by segment.ms counted on the broker clock from the first append, and finds offsets by timestamp', () => {
     let now = 50_000;
     const log = Log.open(path.join(tempDir(), 't-0'), testConfig({ segmentMs: 1000 }), { clock: () => now });
     log.appendAsLeader(batch(['a', 'b'], { timestamp: 50_000 }), 1);
     log.maybeRoll();
     expect(log.segmentCount).toBe(1);
-    now = 51_001; // the first batch's maxTimestamp is 50_001: exactly segment.ms, not past it
+    now = 51_000; // exactly segment.ms after the first append: not past it
     log.maybeRoll();
     expect(log.segmentCount).toBe(1);
-    now = 51_002;
+    now = 51_001;
     log.maybeRoll();
     expect(log.segmentCount).toBe(2);
     log.maybeRoll(); // an empty active segment never rolls
     expect(log.segmentCount).toBe(2);
+    now = 59_000;
     log.appendAsLeader(batch(['c', 'd'], { timestamp: 51_001 }), 1);
-    now = 60_000; // the next append rolls first
+    now = 60_001; // the next append rolls first
     log.appendAsLeader(batch(['e'], { timestamp: 60_000 }), 1);
     expect(log.segmentBaseOffsets()).toEqual([0, 2, 4]);
     expect(log.offsetForTimestamp(0)).toBe(0);
@@ -321,6 +403,84 @@ describe('Log retention and rolling', () => {
     expect(log.offsetForTimestamp(59_000)).toBe(4);
     expect(log.offsetForTimestamp(60_001)).toBeNull();
     log.close();
+  });
+
+  describe('a producer choosing its timestamps cannot steer rolls or retention', () => {
+    const broker = 1_700_000_000_000; // the broker's clock
+    const hour = 3600 * 1000;
+
+    it.each([
+      { name: 'from 1970', timestamp: 0 },
+      { name: 'a year ahead', timestamp: broker + 365 * 24 * hour },
+      { name: 'honest', timestamp: undefined }, // the time of the send
+    ])('timestamps $name: segment.ms rolls once per segment.ms of broker time, not per batch', ({ timestamp }) => {
+      let now = broker;
+      const log = Log.open(path.join(tempDir(), 't-0'), testConfig({ segmentMs: hour }), { clock: () => now });
+      for (let i = 0; i < 20; i++) {
+        now = broker + i * (hour / 10); // 20 batches over two hours
+        log.appendAsLeader(batch([`r${i}`], { timestamp: timestamp ?? now }), 1);
+        log.maybeRoll();
+      }
+      // Rolls at the first append past one hour of the first append: [0..10] then [11..19].
+      expect(log.segmentBaseOffsets()).toEqual([0, 11]);
+      log.close();
+    });
+
+    it('a future timestamp counts as its append time for retention.ms; an old one as itself', () => {
+      let now = broker;
+      const log = Log.open(path.join(tempDir(), 't-0'), testConfig({ retentionMs: hour }), { clock: () => now });
+      log.appendAsLeader(batch(['future'], { timestamp: broker + 365 * 24 * hour }), 1);
+      forceRoll(log);
+      now = broker + 2 * hour;
+      log.appendAsLeader(batch(['ancient'], { timestamp: 0 }), 1);
+      forceRoll(log);
+      now = broker + 2 * hour + 1;
+      log.appendAsLeader(batch(['honest'], { timestamp: now }), 1);
+      forceRoll(log);
+      expect(log.segmentBaseOffsets()).toEqual([0, 1, 2, 3]);
+      // The future-stamped segment counts from its append: kept for retention.ms (and, oldest
+      // first, so is everything behind it)...
+      expect(log.deleteOldSegments(broker + hour, 3)).toBe(0);
+      // ...and gone right after, with the 1970 one, which counts as 1970; the honest one stays.
+      expect(log.deleteOldSegments(broker + hour + 1, 3)).toBe(2);
+      expect(log.logStartOffset).toBe(2);
+      expect(log.deleteOldSegments(broker + 3 * hour + 1, 3)).toBe(0);
+      expect(log.deleteOldSegments(broker + 3 * hour + 2, 3)).toBe(1);
+      expect(log.logStartOffset).toBe(3);
+      log.close();
+    });
+
+    it('after a restart, the file mtime bounds both (the append times were not kept)', () => {
+      let now = broker;
+      const dir = path.join(tempDir(), 't-0');
+      const config = testConfig({ retentionMs: hour, segmentMs: hour });
+      const log = Log.open(dir, config, { clock: () => now });
+      log.appendAsLeader(batch(['future'], { timestamp: broker + 365 * 24 * hour }), 1);
+      forceRoll(log);
+      log.appendAsLeader(batch(['ancient'], { timestamp: 0 }), 1);
+      log.appendAsLeader(batch(['ancient too'], { timestamp: 0 }), 1);
+      log.close();
+      const [future, ancient] = segmentFiles(dir);
+      fs.utimesSync(future!, broker / 1000, broker / 1000);
+      fs.utimesSync(ancient!, broker / 1000, broker / 1000);
+
+      now = broker + 10;
+      const again = Log.open(dir, config, { clock: () => now });
+      // The active segment's first batch says 1970: it rolls once at the next append...
+      again.appendAsLeader(batch(['after restart'], { timestamp: 0 }), 1);
+      expect(again.segmentBaseOffsets()).toEqual([0, 1, 3]);
+      // ...and the new segment counts from the broker's clock, whatever the timestamps say.
+      now = broker + hour;
+      again.appendAsLeader(batch(['still 1970'], { timestamp: 0 }), 1);
+      again.maybeRoll();
+      expect(again.segmentBaseOffsets()).toEqual([0, 1, 3]);
+      // The future-stamped segment expires an hour after its mtime, not in a year; the 1970 one
+      // (mtime bounds it from above only) goes with it.
+      expect(again.deleteOldSegments(broker + hour, 5)).toBe(0);
+      expect(again.deleteOldSegments(broker + hour + 1, 5)).toBe(2);
+      expect(again.logStartOffset).toBe(3);
+      again.close();
+    });
   });
 
   it('flushes per flush.messages and advances the recovery point', () => {

@@ -180,7 +180,7 @@ export class Log {
     stampBatch(batch, baseOffset, leaderEpoch);
     const segment = this.active;
     segment.write(batch, 0, size);
-    segment.recordBatch(baseOffset, lastOffset, size, header.maxTimestamp, leaderEpoch, this.config.indexIntervalBytes);
+    segment.recordBatch(baseOffset, lastOffset, size, header.maxTimestamp, leaderEpoch, this.config.indexIntervalBytes, nowMs);
     this.maybeFlushAfterAppend(header.recordCount, nowMs, baseOffset);
     return { baseOffset, lastOffset };
   }
@@ -238,7 +238,7 @@ export class Log {
       segment.write(batches, first.position, first.position + runBytes);
       for (let i = runStart; i < end; i++) {
         const b = list[i]!;
-        segment.recordBatch(b.baseOffset, b.lastOffset, b.size, b.maxTimestamp, b.epoch, this.config.indexIntervalBytes);
+        segment.recordBatch(b.baseOffset, b.lastOffset, b.size, b.maxTimestamp, b.epoch, this.config.indexIntervalBytes, nowMs);
       }
       runStart = end;
       runBytes = 0;
@@ -275,9 +275,15 @@ export class Log {
     return !segment.fits(pendingBytes + size, lastOffset, this.config.segmentBytes) || this.segmentExpired(segment, nowMs);
   }
 
-  /** segment.ms counts from the first batch's timestamp (KIP-33), so it survives restarts. */
+  /**
+   * segment.ms counts from the broker's clock at the segment's first append, not from the first
+   * batch's record timestamp as Kafka does (KIP-33): a producer's timestamps are its own choice,
+   * and one stamping 1970 would otherwise roll a segment per batch, one stamping the future never.
+   * After a restart the first batch's timestamp stands in, bounded by the file's mtime
+   * (Segment.rollBaseMs): an old one rolls the active segment once, not per batch.
+   */
   private segmentExpired(segment: Segment, nowMs: number): boolean {
-    return !segment.isEmpty && segment.firstBatchTimestamp >= 0 && nowMs - segment.firstBatchTimestamp > this.config.segmentMs;
+    return !segment.isEmpty && nowMs - segment.rollBaseMs > this.config.segmentMs;
   }
 
   private roll(): void {
@@ -326,6 +332,7 @@ export class Log {
   /**
    * Whole batches from the one containing `offset`, as file bytes: at most `maxBytes` but at least
    * the first batch, from one segment, and only batches whose last offset < `maxOffset` when given.
+   * Allocates only the bytes returned, whatever `maxBytes` asks for (Segment.readBatches).
    */
   read(offset: number, maxBytes: number, maxOffset?: number): Buffer {
     this.assertOpen();
@@ -339,25 +346,24 @@ export class Log {
       const first = segment.findBatch(offset, this.config.indexIntervalBytes);
       if (first === undefined) continue;
       if (maxOffset !== undefined && first.lastOffset >= maxOffset) return EMPTY;
-      const length = Math.min(segment.size - first.position, Math.max(maxBytes, first.size));
-      const buf = segment.readAt(first.position, length);
-      // Check what was read against what was written (STYLE.md: assert in pairs): every batch
-      // must start where the last one ended, with the next offset and magic 2.
+      const buf = segment.readBatches(first, maxBytes, maxOffset, this.config.indexIntervalBytes);
+      // Check what was read against what was written (STYLE.md: assert in pairs): whole batches
+      // back to back, each starting where the last one ended, with the next offset and magic 2,
+      // none reaching maxOffset.
       let end = 0;
       let expected = first.baseOffset;
-      while (end + 61 <= length) {
+      while (end < buf.length) {
+        assert(end + 61 <= buf.length, `${segment.logPath}: read of ${buf.length} bytes at ${first.position} ends inside a batch header at ${first.position + end}`);
         const size = buf.readInt32BE(end + 8) + LOG_OVERHEAD;
-        if (end + size > length) break;
         const base = Number(buf.readBigInt64BE(end));
-        assert(base === expected && buf[end + 16] === 2 && size >= 61,
-          `${segment.logPath}: batch at ${first.position + end} has base offset ${base}, expected ${expected}`);
+        assert(base === expected && buf[end + 16] === 2 && size >= 61 && end + size <= buf.length,
+          `${segment.logPath}: batch at ${first.position + end} has base offset ${base} and size ${size}, expected offset ${expected} within ${buf.length - end} bytes`);
         const last = base + buf.readInt32BE(end + 23);
-        if (maxOffset !== undefined && last >= maxOffset) break;
+        assert(maxOffset === undefined || last < maxOffset, `${segment.logPath}: read past offset ${maxOffset} (batch ${base}..${last})`);
         end += size;
         expected = last + 1;
       }
-      assert(end >= first.size, `${segment.logPath}: first batch at ${first.position} did not read back whole`);
-      return end === length ? buf : buf.subarray(0, end);
+      return buf;
     }
     assert(false, `offset ${offset} below the log end ${leo} is in no segment of ${this.dir}`);
   }
@@ -447,23 +453,31 @@ export class Log {
   }
 
   /**
-   * retention.ms then retention.bytes: deletes whole segments from the oldest, never the active
-   * one, and moves the log start offset up. Returns how many segments went.
+   * retention.ms then retention.bytes: deletes whole segments from the oldest, and moves the log
+   * start offset up. As in Kafka (UnifiedLog.deletableSegments), a segment goes only when every
+   * offset in it is below `highWatermark` (the next segment's base offset <= HW), so retention
+   * never removes records a consumer may not have been able to read yet, or that a new leader
+   * elected from the ISR would still need; and never the active segment. A segment's age is its
+   * largest record timestamp bounded by the broker's clock at its last append
+   * (Segment.retentionTimestampMs). Returns how many segments went.
    */
-  deleteOldSegments(nowMs: number = this.clock()): number {
+  deleteOldSegments(nowMs: number, highWatermark: number): number {
     this.assertOpen();
+    assert(Number.isSafeInteger(highWatermark) && highWatermark >= 0 && highWatermark <= this.logEndOffset,
+      `high watermark ${highWatermark} outside [0, ${this.logEndOffset}] of ${this.dir}`);
     let deleted = 0;
     const { retentionMs, retentionBytes } = this.config;
+    const belowHw = (): boolean => this.segments.length > 1 && this.segments[1]!.baseOffset <= highWatermark;
     if (retentionMs >= 0) {
       // A segment expires when even its newest record is older than retention.ms (Kafka).
-      while (this.segments.length > 1 && nowMs - this.segments[0]!.maxTimestamp > retentionMs) {
+      while (belowHw() && nowMs - this.segments[0]!.retentionTimestampMs > retentionMs) {
         this.deleteOldest();
         deleted++;
       }
     }
     if (retentionBytes >= 0) {
       let excess = this.sizeInBytes - retentionBytes;
-      while (this.segments.length > 1 && excess >= this.segments[0]!.size) {
+      while (belowHw() && excess >= this.segments[0]!.size) {
         excess -= this.segments[0]!.size;
         this.deleteOldest();
         deleted++;

@@ -64,6 +64,24 @@ export class RecentBatches {
     };
   }
 
+  /**
+   * The start of the batch holding byte `position` of the segment (or starting there) when that
+   * batch is among the recent ones; undefined otherwise.
+   */
+  startOfBatchAt(position: number): number | undefined {
+    if (this.count === 0) return undefined;
+    const newest = this.count - 1;
+    if (position < this.field(0, 2) || position >= this.field(newest, 2) + this.field(newest, 3)) return undefined;
+    let lo = 0;
+    let hi = newest;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.field(mid, 2) <= position) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.field(lo, 2);
+  }
+
   /** Forgets the batches at `position` and after (the segment was cut back there). */
   truncateToPosition(position: number): void {
     while (this.count > 0 && this.field(this.count - 1, 2) >= position) this.count--;

@@ -127,6 +127,23 @@ export class SegmentIndex {
     return found < 0 ? { relativeOffset: 0, position: 0 } : { relativeOffset: this.rel[found]!, position: this.pos[found]! };
   }
 
+  /** The last entry with position <= `position` (binary search), or the segment start. */
+  lookupPosition(position: number): { relativeOffset: number; position: number } {
+    let lo = 0;
+    let hi = this.count - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.pos[mid]! <= position) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found < 0 ? { relativeOffset: 0, position: 0 } : { relativeOffset: this.rel[found]!, position: this.pos[found]! };
+  }
+
   /** Drops every entry pointing at or past `logSize` (the log was truncated there), in memory and file. */
   truncateToPosition(logSize: number): void {
     let keep = this.count;

@@ -83,8 +83,19 @@ export class Segment {
   size = 0;
   /** lastOffset + 1 of the last batch; the base offset when empty. */
   nextOffset: number;
-  /** maxTimestamp of the first batch (KIP-33: segment.ms counts from it); -1 when empty. */
-  firstBatchTimestamp = -1;
+  /**
+   * When segment.ms starts counting for this segment (-1 when empty): the broker's clock at its
+   * first append. For a segment found on disk it is the first batch's timestamp, but never later
+   * than the file's mtime (see `boundOpenTimes`).
+   */
+  rollBaseMs = -1;
+  /**
+   * The broker's clock at the last append (-1 when empty); for a segment found on disk, the
+   * file's mtime, which is the time of its last write.
+   */
+  lastAppendMs = -1;
+  /** mtime of the file when it was opened (-1 for a segment created here). */
+  private readonly openedMtimeMs: number;
   /** Epoch of the last batch; -1 when empty or unknown. */
   lastEpoch = -1;
   private maxTimestampCache: number | undefined = -1;
@@ -94,8 +105,9 @@ export class Segment {
   /** The batches appended since open (the last few): tail reads find theirs without a pread. */
   private readonly recent = new RecentBatches();
 
-  private constructor(dir: string, baseOffset: number, fs: StorageFs, fd: number, index: SegmentIndex) {
+  private constructor(dir: string, baseOffset: number, fs: StorageFs, fd: number, index: SegmentIndex, openedMtimeMs = -1) {
     this.baseOffset = baseOffset;
+    this.openedMtimeMs = openedMtimeMs;
     this.logPath = path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX));
     this.fs = fs;
     this.fd = fd;
@@ -130,8 +142,9 @@ export class Segment {
       fs.closeSync(fd);
       throw err;
     }
-    const segment = new Segment(dir, baseOffset, fs, fd, index);
-    segment.size = fs.fstatSync(fd).size;
+    const stats = fs.fstatSync(fd);
+    const segment = new Segment(dir, baseOffset, fs, fd, index, stats.mtimeMs);
+    segment.size = stats.size;
     segment.maxTimestampCache = undefined;
     segment.indexWasMissing = indexWasMissing;
     return segment;
@@ -161,11 +174,15 @@ export class Segment {
     }
   }
 
-  /** Records the metadata of a batch just written at `position` (the old size). */
-  recordBatch(baseOffset: number, lastOffset: number, size: number, maxTimestamp: number, epoch: number, indexIntervalBytes: number): void {
+  /**
+   * Records the metadata of a batch just written at `position` (the old size); `appendMs` is the
+   * broker's clock, which the time-based roll and retention rely on instead of the record
+   * timestamps a producer chose.
+   */
+  recordBatch(baseOffset: number, lastOffset: number, size: number, maxTimestamp: number, epoch: number, indexIntervalBytes: number, appendMs: number): void {
     const position = this.size;
     if (position === 0) {
-      this.firstBatchTimestamp = maxTimestamp;
+      this.rollBaseMs = appendMs;
     } else if (this.bytesSinceIndexEntry >= indexIntervalBytes) {
       this.index.append(baseOffset - this.baseOffset, position);
       this.bytesSinceIndexEntry = 0;
@@ -175,6 +192,7 @@ export class Segment {
     this.size = position + size;
     this.nextOffset = lastOffset + 1;
     this.lastEpoch = epoch;
+    this.lastAppendMs = Math.max(this.lastAppendMs, appendMs);
     if (this.maxTimestampCache !== undefined && maxTimestamp > this.maxTimestampCache) this.maxTimestampCache = maxTimestamp;
   }
 
@@ -240,6 +258,52 @@ export class Segment {
     }
   }
 
+  /**
+   * Reads whole batches from `first` (a findBatch answer) on: only those whose last offset is
+   * below `maxOffset` when given, and no more than `maxBytes` of them, but always `first` itself.
+   * The byte range is worked out from batch positions (recent batches, index, headers) before
+   * anything is allocated, so a fetch asking for 256 MiB of a partition with 1 KiB below its high
+   * watermark allocates 1 KiB, not 256 MiB trimmed afterwards.
+   */
+  readBatches(first: BatchSummary, maxBytes: number, maxOffset: number | undefined, indexIntervalBytes: number): Buffer {
+    let end = this.size;
+    if (maxOffset !== undefined && maxOffset < this.nextOffset) {
+      // The first batch reaching maxOffset, and every one after it, stays unread.
+      const bound = this.findBatch(maxOffset, indexIntervalBytes);
+      assert(bound !== undefined, `${this.logPath}: no batch holds offset ${maxOffset} below the segment end ${this.nextOffset}`);
+      end = bound.position;
+    }
+    const firstEnd = first.position + first.size;
+    assert(firstEnd <= end, `${this.logPath}: the batch at ${first.position} (offsets ${first.baseOffset}..${first.lastOffset}) reaches past the read bound ${maxOffset}`);
+    const limit = first.position + Math.max(maxBytes, first.size);
+    if (limit < end) end = this.startOfBatchAt(limit, firstEnd, indexIntervalBytes);
+    return this.readAt(first.position, end - first.position);
+  }
+
+  /**
+   * Where the batch holding byte `position` starts (or `position` itself when a batch starts
+   * there); `from` is a known batch start at or below `position`. The recent batches answer tail
+   * reads; otherwise the index narrows the header walk to index.interval.bytes.
+   */
+  private startOfBatchAt(position: number, from: number, indexIntervalBytes: number): number {
+    assert(from <= position && position < this.size, `${this.logPath}: position ${position} outside [${from}, ${this.size})`);
+    const recent = this.recent.startOfBatchAt(position);
+    if (recent !== undefined) return recent;
+    const scratch = Buffer.allocUnsafe(BATCH_HEADER_SIZE);
+    let at = from;
+    const hint = this.index.lookupPosition(position);
+    if (hint.position > from) {
+      if (this.readSummaryAt(hint.position, scratch).baseOffset === this.baseOffset + hint.relativeOffset) at = hint.position;
+      else this.rebuildIndex(indexIntervalBytes); // a stale index: walk from `from` this once
+    }
+    for (;;) {
+      const batch = this.readSummaryAt(at, scratch);
+      assert(batch.size >= BATCH_HEADER_SIZE && at + batch.size <= this.size, `batch at ${this.logPath}:${at} has length ${batch.size}, outside the valid length ${this.size}`);
+      if (at + batch.size > position) return at;
+      at += batch.size;
+    }
+  }
+
   /** Calls `visit` for each batch header from `position` on, until it returns false. */
   scanHeaders(position: number, visit: (batch: BatchSummary) => boolean): void {
     const chunk = Buffer.allocUnsafe(HEADER_CHUNK_BYTES);
@@ -257,6 +321,18 @@ export class Segment {
       if (!visit(batch)) return;
       position += batch.size;
     }
+  }
+
+  /**
+   * The time retention.ms counts from: the largest record timestamp, bounded by the broker's
+   * clock at the last append. A timestamp from the future thus counts as its append time (it
+   * cannot keep the segment forever), and an honest one as itself. Per batch the bound would be
+   * its own append time; the segment's last append time bounds them all, and
+   * max(min(ts_i, T)) = min(max(ts_i), T), so one number per segment suffices and it survives a
+   * restart through the file's mtime. It errs towards keeping: never earlier than the per-batch rule.
+   */
+  get retentionTimestampMs(): number {
+    return Math.min(this.maxTimestamp, this.lastAppendMs);
   }
 
   /** Largest batch maxTimestamp in the segment (-1 when empty); computed once, then kept up to date. */
@@ -313,8 +389,20 @@ export class Segment {
     this.nextOffset = last === undefined ? this.baseOffset : last.lastOffset + 1;
     this.lastEpoch = last?.epoch ?? -1;
     this.bytesSinceIndexEntry = this.size - this.index.lastPosition;
-    if (this.size > 0) this.firstBatchTimestamp = this.readSummaryAt(0, scratch).maxTimestamp;
+    if (this.size > 0) this.boundOpenTimes(this.readSummaryAt(0, scratch).maxTimestamp);
     return true;
+  }
+
+  /**
+   * The roll and retention times of a segment found on disk, whose append times were not kept:
+   * its mtime is the time of its last append (an upper bound of every append time in it), and
+   * its first batch's timestamp stands for its first append, bounded by that mtime. A producer's
+   * future timestamp thus counts as the mtime; an old one makes the active segment roll once
+   * after the restart (the next segment counts from the broker's clock again), never once per batch.
+   */
+  private boundOpenTimes(firstBatchTimestamp: number): void {
+    this.lastAppendMs = this.openedMtimeMs;
+    this.rollBaseMs = Math.min(firstBatchTimestamp, this.openedMtimeMs);
   }
 
   /** Rebuilds the index from the batch headers (no CRC check: the bytes are trusted here). */
@@ -394,7 +482,7 @@ export class Segment {
         since = 0;
       }
       since += size;
-      if (first < 0) first = batch.maxTimestamp;
+      if (position === 0) first = batch.maxTimestamp;
       if (batch.maxTimestamp > maxTimestamp) maxTimestamp = batch.maxTimestamp;
       lastEpoch = batch.epoch;
       next = batch.lastOffset + 1;
@@ -411,7 +499,11 @@ export class Segment {
     this.nextOffset = next;
     this.bytesSinceIndexEntry = since;
     this.maxTimestampCache = maxTimestamp;
-    this.firstBatchTimestamp = first;
+    if (position > 0) this.boundOpenTimes(first);
+    else {
+      this.rollBaseMs = -1;
+      this.lastAppendMs = -1;
+    }
     this.lastEpoch = lastEpoch;
     this.index.flushToFile();
     return reason === undefined ? { truncatedBytes: 0 } : { truncatedBytes: fileSize - position, reason };
@@ -437,7 +529,8 @@ export class Segment {
     this.nextOffset = batch.baseOffset;
     this.bytesSinceIndexEntry = this.size - this.index.lastPosition;
     if (this.size === 0) {
-      this.firstBatchTimestamp = -1;
+      this.rollBaseMs = -1;
+      this.lastAppendMs = -1;
       this.maxTimestampCache = -1;
       this.lastEpoch = -1;
     } else {

@@ -179,4 +179,77 @@ describe('RecordAccumulator', () => {
     expect(a.followsAcknowledged(third!)).toBe(false);
     expect(a.followsAcknowledged(fifth!)).toBe(false);
   });
+
+  describe('producer epochs (KIP-360)', () => {
+    const gen1 = { producerId: 7, producerEpoch: 0, generation: 1 };
+    const gen2 = { producerId: 7, producerEpoch: 1, generation: 2 };
+    /** Four one-record batches of t-0, the first acknowledged under gen1, the other three sealed and in flight. */
+    const setup = () => {
+      const a = new RecordAccumulator({ batchSize: 100, batchSizeMax: 150, lingerMs: 0, inflightBatchesMax: 5 });
+      for (let i = 0; i < 4; i++) a.append('t', 0, { value }, 0);
+      const [first] = a.drain(10, false, leaderOf, always, Infinity, 1).byBroker.get(0)!;
+      a.seal(first!, gen1);
+      a.complete(first!, true);
+      const sent = a.drain(10, false, leaderOf, always, Infinity, 1).byBroker.get(0)!;
+      for (const b of sent) a.seal(b, gen1);
+      expect(sent.map((b) => b.baseSequence)).toEqual([1, 2, 3]);
+      return { a, sent, q: a.queue('t', 0) };
+    };
+
+    it('re-sequences a partition only once nothing of it is in flight, oldest first from sequence 0', () => {
+      const { a, sent, q } = setup();
+      // The oldest is refused as out of order: the producer moves to gen2 and asks for re-sequencing.
+      a.requeue(sent[0]!, 10, 0);
+      a.requestResequence(sent[0]!);
+      // Two batches of the old sequence are still in flight: nothing goes, nothing is unsealed.
+      expect(a.drain(20, false, leaderOf, always, Infinity, 2).byBroker.size).toBe(0);
+      expect(sent.map((b) => b.sealed)).toEqual([true, true, true]);
+      a.requeue(sent[1]!, 20, 0);
+      a.requeue(sent[2]!, 20, 0);
+      // All answered: unsealed, then sent again in order, one at a time until one is acknowledged.
+      const again = a.drain(30, false, leaderOf, always, Infinity, 2).byBroker.get(0)!;
+      expect(again).toEqual([sent[0]]);
+      expect(sent.map((b) => b.sealed)).toEqual([false, false, false]);
+      const bytes = decodeBatch(a.seal(again[0]!, gen2)).header;
+      expect(bytes).toMatchObject({ producerId: 7, producerEpoch: 1, baseSequence: 0 });
+      a.complete(again[0]!, true);
+      const rest = a.drain(40, false, leaderOf, always, Infinity, 2).byBroker.get(0)!;
+      expect(rest).toEqual([sent[1], sent[2]]);
+      expect(rest.map((b) => decodeBatch(a.seal(b, gen2)).header.baseSequence)).toEqual([1, 2]);
+      expect(q.resequence).toBe(false);
+    });
+
+    it('another partition finishes its old-epoch batches with their old bytes before it seals one under the new epoch', () => {
+      const { a, sent } = setup();
+      const oldBytes = Buffer.from(sent[0]!.encoded!);
+      a.append('t', 0, { value }, 10); // a fifth batch, not sealed yet
+      // The producer moved to gen2 because of another partition. A failed old batch goes again, same bytes.
+      a.requeue(sent[0]!, 10, 0);
+      const [retry] = a.drain(20, false, leaderOf, always, Infinity, 2).byBroker.get(0)!;
+      expect(retry).toBe(sent[0]);
+      expect(a.seal(retry!, gen2).equals(oldBytes)).toBe(true);
+      // The new batch waits while any old-epoch batch is in flight...
+      expect(a.drain(20, false, leaderOf, always, Infinity, 2).byBroker.size).toBe(0);
+      for (const b of sent) a.complete(b, true);
+      // ...then starts the new epoch at sequence 0.
+      const [fifth] = a.drain(30, false, leaderOf, always, Infinity, 2).byBroker.get(0)!;
+      expect(decodeBatch(a.seal(fifth!, gen2)).header).toMatchObject({ producerEpoch: 1, baseSequence: 0 });
+    });
+
+    it('a batch sent once never takes more records, even unsealed', () => {
+      const a = new RecordAccumulator({ batchSize: 1000, batchSizeMax: 4000, lingerMs: 0 });
+      a.append('t', 0, { value }, 0);
+      const [only] = a.drain(10, false, leaderOf, always, Infinity, 1).byBroker.get(0)!;
+      a.seal(only!, gen1);
+      only!.attempts++; // as the producer counts each send
+      a.requeue(only!, 10, 0);
+      a.requestResequence(only!);
+      expect(a.drain(20, false, leaderOf, always, Infinity, 2).byBroker.get(0)).toEqual([only]);
+      expect(only!.sealed).toBe(false);
+      a.requeue(only!, 20, 0);
+      // Room for many more records, but it was sent: a new batch opens.
+      expect(a.append('t', 0, { value }, 30).opened).toBe(true);
+      expect(only!.recordCount).toBe(1);
+    });
+  });
 });

@@ -12,6 +12,12 @@
 // is in flight: a leader that does not know the producer yet would accept any first sequence.
 // While a partition is at its in-flight limit, its open batch keeps filling past `batchSize` up
 // to `batchSizeMax`, so a busy partition sends fewer, larger batches.
+//
+// Producer epochs (KIP-360, see the producer): when the producer bumps its epoch, a partition
+// keeps sending the batches it sealed under the old one with their old bytes, and seals its next
+// batch under the new one (sequence 0) only once none of the old ones is in flight. A partition
+// whose leader refused a batch as out of order is marked `resequence`: once nothing of it is in
+// flight, its batches sealed under another generation lose their bytes and are sealed anew.
 
 import { BatchBuilder, TributaryError, type RecordInput } from '@tributary/protocol';
 
@@ -25,7 +31,7 @@ export interface RecordMetadata {
 export interface ProducerIdentity {
   producerId: number;
   producerEpoch: number;
-  /** Bumped locally each time a new producer id is obtained; sequences restart at 0. */
+  /** Bumped locally each time the producer id or epoch changes; sequences restart at 0. */
   generation: number;
 }
 
@@ -67,6 +73,17 @@ export class ProducerBatch {
 
   get sealed(): boolean {
     return this.encoded !== undefined;
+  }
+
+  /**
+   * Forgets the bytes and sequence, so that the next send seals the batch under the current
+   * producer epoch. Only for a batch proven absent from the log (RecordAccumulator.resequence).
+   */
+  unseal(): void {
+    this.encoded = undefined;
+    this.baseSequence = -1;
+    this.producerGeneration = -1;
+    this.overtakenRetried = false;
   }
 
   /** Resolves once the batch succeeded or failed (used by flush; no per-record promises). */
@@ -117,6 +134,12 @@ export class PartitionQueue {
    */
   ackedSequenceEnd = -1;
   generation = -1;
+  /**
+   * The leader refused a batch as out of order and the producer moved to a new epoch: once
+   * nothing of this partition is in flight, its batches sealed under an older generation are
+   * sealed anew (new epoch, sequences from 0). Nothing is sent until then.
+   */
+  resequence = false;
 
   constructor(topic: string, partition: number) {
     this.topic = topic;
@@ -207,7 +230,8 @@ export class RecordAccumulator {
     let batch = q.batches[q.batches.length - 1];
     let opened = false;
     if (batch !== undefined) {
-      if (batch.sealed) batch = undefined;
+      // A batch sent once keeps its records (an unsealed one is re-sealed, never refilled).
+      if (batch.sealed || batch.attempts > 0) batch = undefined;
       else {
         // The exact size only when a cheap upper bound says the record might not fit.
         if (batch.builder.sizeInBytes + recordSizeBound(record) > sizeMax) {
@@ -237,12 +261,48 @@ export class RecordAccumulator {
     return q.acknowledged ? Math.max(1, Math.min(5, this.options.inflightBatchesMax ?? 1)) : 1;
   }
 
-  /** The oldest batch of `q` not in flight, if `q` may send another one. */
-  next(q: PartitionQueue): ProducerBatch | undefined {
+  /**
+   * The oldest batch of `q` not in flight, if `q` may send another one. With `generation` (the
+   * idempotent producer's current one): nothing while `q` waits to be re-sequenced, and no batch
+   * sealed under `generation` while batches sealed under another one are in flight.
+   */
+  next(q: PartitionQueue, generation?: number): ProducerBatch | undefined {
     if (q.inFlightCount >= this.inflightLimit(q)) return undefined;
+    if (generation !== undefined && q.resequence) return undefined;
     const batches = q.batches;
-    for (let i = 0; i < batches.length; i++) if (!batches[i]!.inFlight) return batches[i];
+    for (let i = 0; i < batches.length; i++) {
+      const b = batches[i]!;
+      if (b.inFlight) continue;
+      if (generation !== undefined && !b.sealed && q.inFlightCount > 0 && q.generation !== generation) return undefined;
+      return b;
+    }
     return undefined;
+  }
+
+  /** Marks the partition of `batch` for re-sequencing (the producer moved to a new epoch after a gap). */
+  requestResequence(batch: ProducerBatch): void {
+    this.queue(batch.topic, batch.partition).resequence = true;
+  }
+
+  /**
+   * Once nothing of a partition marked `resequence` is in flight, unseals its batches sealed
+   * under another generation than `generation`, so they are sealed anew in order, sequences from
+   * 0 under the current epoch. Returns how many were unsealed; -1 while it must still wait.
+   */
+  resequence(q: PartitionQueue, generation: number): number {
+    if (!q.resequence) return 0;
+    if (q.inFlightCount > 0) return -1;
+    let unsealed = 0;
+    for (const b of q.batches) {
+      if (b.sealed && b.producerGeneration !== generation) {
+        b.unseal();
+        unsealed++;
+      }
+    }
+    q.resequence = false;
+    // The next batch sealed here starts the sequence over, whatever was sealed last.
+    q.generation = -1;
+    return unsealed;
   }
 
   /** Whether `batch` (from next(q)) should be sent now (ignoring leaders and broker limits). */
@@ -257,7 +317,7 @@ export class RecordAccumulator {
    * of batches per request (one batch at least). Head batches not yet due join a request that
    * goes to their leader anyway.
    */
-  drain(nowMs: number, flushing: boolean, leaderOf: (topic: string, partition: number) => number | undefined, brokerAvailable: (broker: number) => boolean, requestBytesMax = Infinity): DrainResult {
+  drain(nowMs: number, flushing: boolean, leaderOf: (topic: string, partition: number) => number | undefined, brokerAvailable: (broker: number) => boolean, requestBytesMax = Infinity, generation?: number): DrainResult {
     const byBroker = new Map<number, ProducerBatch[]>();
     const requestBytes = new Map<number, number>();
     let leaderMissing = false;
@@ -278,9 +338,10 @@ export class RecordAccumulator {
       return true;
     };
     for (const q of this.queues) {
+      if (generation !== undefined && q.resequence) this.resequence(q, generation);
       // Several batches of one partition may go in one request, oldest first.
       for (;;) {
-        const batch = this.next(q);
+        const batch = this.next(q, generation);
         if (batch === undefined) break;
         const due = this.isDue(q, batch, nowMs, flushing);
         if (!due && q.retryAtMs > nowMs) {
@@ -305,7 +366,7 @@ export class RecordAccumulator {
       }
     }
     for (const { q, leader } of notDue) {
-      const batch = this.next(q);
+      const batch = this.next(q, generation);
       if (batch === undefined) continue;
       if (!byBroker.has(leader) || !take(q, batch, leader)) nextDueMs = Math.min(nextDueMs, batch.createdMs + this.options.lingerMs);
     }
