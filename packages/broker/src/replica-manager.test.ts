@@ -1,9 +1,9 @@
 // Metadata passes that open partition logs a few at a time (openBudgetMs), so that a broker keeps
 // serving (and heartbeating) while it creates the logs of a big topic.
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { eventually } from '@tributary/testkit';
+import { eventually, tempDir } from '@tributary/testkit';
 import { batch, brokerReg, makeCore, topicState, type Core } from '../test/helpers.ts';
 
 const PARTITIONS = 6;
@@ -46,5 +46,63 @@ describe('opening the logs of a big topic over several passes', () => {
     core = await makeCore();
     core.rm.applyMetadata(md(1));
     expect(core.rm.partitionCount).toBe(PARTITIONS);
+  });
+});
+
+describe('logs that no longer belong to the metadata (KRaft\'s stray logs)', () => {
+  const topic = (id: string) => ({ ...topicState('t', [{ replicas: [0] }]), topicId: id });
+  const meta = (version: number, topics: ReturnType<typeof topic>[]) => ({ clusterId: 'c1', version, brokers: [brokerReg(0)], topics });
+  const strays = (dir: string) => readdirSync(dir).filter((n) => n.endsWith('-stray'));
+  const produce = (core: Core, value: string) => core.post('/produce', { acks: 1, timeoutMs: 1000, partitions: [{ topic: 't', partition: 0, records: batch([value]) }] });
+  const cleanups: (() => void)[] = [];
+  afterEach(() => {
+    for (const c of cleanups.splice(0)) c();
+  });
+  function dataDir(): string {
+    const { dir, cleanup } = tempDir('tributary-stray-');
+    cleanups.push(cleanup);
+    return dir;
+  }
+
+  it('a topic deleted while this broker serves it: its log is deleted', async () => {
+    const core = await makeCore();
+    core.rm.applyMetadata(meta(1, [topic('A')]));
+    await produce(core, 'a');
+    core.rm.applyMetadata(meta(2, []));
+    expect(existsSync(join(core.dir, 't-0'))).toBe(false);
+    expect(strays(core.dir)).toEqual([]);
+    await core.close();
+  });
+
+  it('a topic re-created under a new id while this broker serves it: the old log is set aside, the new one starts empty', async () => {
+    const core = await makeCore();
+    core.rm.applyMetadata(meta(1, [topic('A')]));
+    await produce(core, 'a');
+    core.rm.applyMetadata(meta(2, [topic('B')]));
+    expect(core.rm.getPartition('t', 0)!.log.logEndOffset).toBe(0);
+    expect(strays(core.dir)).toHaveLength(1);
+    expect(readdirSync(join(core.dir, strays(core.dir)[0]!)).some((f) => f.endsWith('.log'))).toBe(true);
+    await core.close();
+  });
+
+  it('after a restart: a log no partition claims, and one of another topic id, are set aside, never deleted', async () => {
+    const dir = dataDir();
+    const before = await makeCore({ dataDir: dir });
+    before.rm.applyMetadata(meta(1, [topic('A'), { ...topicState('gone', [{ replicas: [0] }]), topicId: 'G' }]));
+    await produce(before, 'a');
+    await before.close();
+    // The controller now knows 't' under another id and no 'gone' at all (its metadata was lost
+    // and rebuilt, say): nothing this broker held is deleted.
+    const after = await makeCore({ dataDir: dir });
+    after.rm.applyMetadata(meta(1, [topic('B')]));
+    expect(after.rm.getPartition('t', 0)!.log.logEndOffset).toBe(0);
+    expect(strays(dir).map((n) => n.split('.')[0]).sort()).toEqual(['gone-0', 't-0']);
+    await after.close();
+    // Set-aside logs stay out of the way of the next start.
+    const again = await makeCore({ dataDir: dir });
+    again.rm.applyMetadata(meta(1, [topic('B')]));
+    expect(again.rm.partitionCount).toBe(1);
+    expect(strays(dir)).toHaveLength(2);
+    await again.close();
   });
 });

@@ -161,7 +161,8 @@ export class ReplicaManager {
         wanted.add(key);
         let p = this.partitions.get(key);
         if (p !== undefined && p.topicId !== topic.topicId) {
-          this.removePartition(p, 'topic re-created');
+          // A topic of the same name under a new id: the old log is set aside, never deleted.
+          this.removePartition(p, 'topic re-created', 'set-aside');
           p = undefined;
         }
         if (p === undefined) {
@@ -190,18 +191,19 @@ export class ReplicaManager {
         }
       }
     }
+    // Partitions this broker served under this metadata, now gone from it: a deletion (or a
+    // move) it saw happen, so their data goes, as in Kafka.
     for (const p of [...this.partitions.values()]) {
       if (!wanted.has(p.key)) {
-        this.removePartition(p, this.metadata.topic(p.topic) === undefined ? 'topic deleted' : 'replica moved away');
+        this.removePartition(p, this.metadata.topic(p.topic) === undefined ? 'topic deleted' : 'replica moved away', 'delete');
         rolesChanged = true;
       }
     }
-    // Logs on disk that no partition claims (deleted while this broker was down).
+    // Logs on disk that no partition claims: this broker never saw them deleted (it was down, or
+    // the metadata is not the one they were written under). They are set aside (KRaft's
+    // `-stray`), never deleted: only an operator knows whether they are garbage.
     for (const { topic, partition } of this.logs.all()) {
-      if (!wanted.has(`${topic}-${partition}`)) {
-        this.logger.info({ topic, partition }, 'deleting stray log');
-        this.safely(() => this.logs.delete(topic, partition));
-      }
+      if (!wanted.has(`${topic}-${partition}`)) this.setAside(topic, partition, 'no partition of the metadata claims it');
     }
     if (rolesChanged) this.options.onFollowersChanged?.(this.followedByLeader());
     if (deferred) {
@@ -227,8 +229,10 @@ export class ReplicaManager {
         throw new TributaryError('KAFKA_STORAGE_ERROR', `reading ${file}: ${(err as Error).message}`, { cause: err });
       }
       if (known !== undefined && known !== topicId) {
-        this.logger.info({ topic, partition, topicId, oldTopicId: known }, 'deleting log of an older topic of the same name');
-        this.logs.delete(topic, partition);
+        // Another topic of the same name wrote this log. Set aside, never deleted; if that fails
+        // the new topic's replica does not open here (a storage error), and the old data stays.
+        const aside = this.logs.renameAside(topic, partition);
+        this.logger.warn({ topic, partition, topicId, oldTopicId: known, setAsideAt: aside }, 'log of another topic id set aside');
         log = undefined;
       }
     }
@@ -258,13 +262,23 @@ export class ReplicaManager {
   loadLogs(): void {
     this.logs.loadAll(() => logConfigFromTopic(DEFAULT_TOPIC_CONFIGS));
     this.highWatermarksAtStart = this.logs.readHighWatermarks();
+    const stray = this.logs.strayDirs();
+    if (stray.length > 0) this.logger.warn({ strayDirs: stray }, 'data dir holds logs set aside earlier; remove them by hand once they are not needed');
   }
 
-  private removePartition(p: Partition, reason: string): void {
+  private removePartition(p: Partition, reason: string, disposal: 'delete' | 'set-aside'): void {
     p.shutdown();
     this.partitions.delete(p.key);
-    this.logger.info({ topic: p.topic, partition: p.partition, reason }, 'removing partition');
-    this.safely(() => this.logs.delete(p.topic, p.partition));
+    this.logger.info({ topic: p.topic, partition: p.partition, reason, disposal }, 'removing partition');
+    if (disposal === 'delete') this.safely(() => this.logs.delete(p.topic, p.partition));
+    else this.setAside(p.topic, p.partition, reason);
+  }
+
+  private setAside(topic: string, partition: number, reason: string): void {
+    this.safely(() => {
+      const aside = this.logs.renameAside(topic, partition);
+      if (aside !== undefined) this.logger.warn({ topic, partition, reason, setAsideAt: aside }, 'stray log set aside (not deleted); remove it by hand once it is not needed');
+    });
   }
 
   private followedByLeader(): Map<BrokerId, Partition[]> {

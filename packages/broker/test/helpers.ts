@@ -72,8 +72,9 @@ export function faultyFs(): StorageFs & { failing: boolean } {
   return fs;
 }
 
-export async function makeCore(options: { brokerId?: number; rack?: string; listener?: 'internal' | 'external'; now?: () => number; lagMs?: number; ready?: boolean; fs?: StorageFs; openBudgetMs?: number } = {}): Promise<Core> {
-  const { dir, cleanup } = tempDir('tributary-broker-');
+export async function makeCore(options: { brokerId?: number; rack?: string; listener?: 'internal' | 'external'; now?: () => number; lagMs?: number; ready?: boolean; fs?: StorageFs; openBudgetMs?: number; dataDir?: string } = {}): Promise<Core> {
+  // A given data dir outlives the core (a restart in a test); a temp one goes with it.
+  const { dir, cleanup } = options.dataDir !== undefined ? { dir: options.dataDir, cleanup: () => {} } : tempDir('tributary-broker-');
   const logs = new LogManager(dir, options.fs ? { fs: options.fs } : {});
   const alters: Core['alters'] = [];
   const rm = new ReplicaManager({
