@@ -196,7 +196,7 @@ describe('web console with a paused broker', () => {
       return b0?.latest.state === 'ok' && b0.latest.produce > 0 ? found! : false;
     }, { timeoutMs: 10_000 });
     expect(charts.throughput.brokers.map((b) => b.label)).toEqual(['B0', 'B1']);
-    expect(charts.throughput.brokers[1]!.latest).toEqual({ state: 'unknown', reason: 'REQUEST_TIMED_OUT' });
+    expect(charts.throughput.brokers[1]!.latest).toEqual({ state: 'unknown', reason: 'REQUEST_TIMED_OUT', words: 'not answering' });
     expect(charts.throughput.brokers[1]!.produce.every((v) => v === null)).toBe(true);
     expect(silent.requests('/metrics')).toBeGreaterThan(0);
     expect(charts.timeline).toMatchObject({ topic: 't0' });

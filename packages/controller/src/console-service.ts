@@ -27,7 +27,7 @@ import type { FastifyInstance, FastifyReply } from '@tributary/transport/server'
 import type { ClusterController } from './cluster-controller.ts';
 import { consoleEvents, type ConsoleEvent } from './console-events.ts';
 import { consoleTimeline, type TimelineView } from './console-timeline.ts';
-import { ThroughputState, parseBrokerCounters, type BrokerCounters, type ThroughputView } from './console-throughput.ts';
+import { ThroughputState, chartStartMs, parseBrokerCounters, type BrokerCounters, type ThroughputView } from './console-throughput.ts';
 import { consoleStats, consoleView, type ConsoleStats, type ConsoleView, type ReplicaStatesAnswer } from './console-view.ts';
 
 /** src/ui beside this file; in the bundle (scripts/build.ts), dist/ui beside controller.mjs. */
@@ -73,6 +73,8 @@ export interface ConsoleOptions {
   throughputTimeoutMs?: number;
   /** How far back the charts reach. Default 300000 (5 minutes). */
   chartWindowMs?: number;
+  /** The charts' shortest time axis, while they have less to show. Default 60000. */
+  chartSpanMinMs?: number;
   /** Timeline marks of one kind on one broker's lane within this long are drawn as one. Default 2000. */
   timelineBucketMs?: number;
   /** Events kept for the timeline. Default 200. */
@@ -112,6 +114,7 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
   const throughputIntervalMs = options.throughputIntervalMs ?? 1000;
   const throughputTimeoutMs = options.throughputTimeoutMs ?? 800;
   const chartWindowMs = options.chartWindowMs ?? 300_000;
+  const chartSpanMinMs = options.chartSpanMinMs ?? 60_000;
   const timelineBucketMs = options.timelineBucketMs ?? 2000;
   const eventsMax = options.eventsMax ?? 200;
   const clientsMax = options.clientsMax ?? 64;
@@ -326,30 +329,41 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
     return call;
   }
 
-  function charts(topic: string | undefined, timeMs: number, throughputView: ThroughputView): ConsoleCharts {
+  /** The charts' time axis and bytes/s now, shared by every topic's charts. */
+  function chartsBase(): { timeMs: number; startMs: number; throughputView: ThroughputView } {
+    const timeMs = now();
+    const startMs = chartStartMs(timeMs, { windowMs: chartWindowMs, spanMinMs: chartSpanMinMs }, [throughput.oldestMs(), events[0]?.timeMs]);
+    return { timeMs, startMs, throughputView: throughput.view(timeMs, view().order, startMs) };
+  }
+
+  function charts(topic: string | undefined, { timeMs, startMs, throughputView }: ReturnType<typeof chartsBase>): ConsoleCharts {
     const v = view();
     const byId = new Map(v.racks.flatMap((r) => r.brokers).map((b) => [b.id, b]));
     const brokers = v.order.map((id) => {
       const b = byId.get(id);
       return { id, label: `${b?.rack ?? '?'}/B${id}`, fenced: b === undefined || !b.alive };
     });
-    return { timeMs, throughput: throughputView, timeline: consoleTimeline(events, { nowMs: timeMs, windowMs: chartWindowMs, bucketMs: timelineBucketMs, brokers, ...(topic === undefined ? {} : { topic }) }) };
+    return { timeMs, throughput: throughputView, timeline: consoleTimeline(events, { nowMs: timeMs, startMs, bucketMs: timelineBucketMs, brokers, ...(topic === undefined ? {} : { topic }) }) };
   }
 
   function pushCharts(): void {
     if (closed || streams.size === 0) return;
-    const timeMs = now();
-    const throughputView = throughput.view(timeMs, view().order);
+    const base = chartsBase();
     // One JSON text per topic shown, however many streams show it.
     const texts = new Map<string | undefined, string>();
     for (const s of streams) {
       let data = texts.get(s.topic);
       if (data === undefined) {
-        data = JSON.stringify(charts(s.topic, timeMs, throughputView));
+        data = JSON.stringify(charts(s.topic, base));
         texts.set(s.topic, data);
       }
       send(s, 'charts', data);
     }
+  }
+
+  /** The charts for one topic now (snapshots). */
+  function chartsNow(topic: string | undefined): ConsoleCharts {
+    return charts(topic, chartsBase());
   }
 
   function answer(reply: FastifyReply, status: number, type: string, body: string | Buffer): void {
@@ -376,12 +390,6 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
   app.get('/ui/', (_request, reply) => file(reply, 'index.html'));
   app.get('/ui/console.css', (_request, reply) => file(reply, 'console.css'));
   app.get('/ui/console.js', (_request, reply) => file(reply, 'console.js'));
-
-  /** The charts for one topic now (snapshots; the periodic push shares one view between topics). */
-  function chartsNow(topic: string | undefined): ConsoleCharts {
-    const timeMs = now();
-    return charts(topic, timeMs, throughput.view(timeMs, view().order));
-  }
 
   app.get('/ui/snapshot', async (request, reply) => {
     const topic = topicParam(request.query);

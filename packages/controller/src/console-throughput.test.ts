@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TributaryError } from '@tributary/protocol';
-import { ThroughputState, chartScale, formatBytesPerSec, parseBrokerCounters, type BrokerCounters } from './console-throughput.ts';
+import { ThroughputState, chartScale, chartStartMs, formatBytesPerSec, parseBrokerCounters, type BrokerCounters } from './console-throughput.ts';
 
 /** A broker's /metrics text as prom-client writes it (default labels broker_id and rack). */
 function metricsText(brokerId: number, bytesIn: number, replicationBytesIn: number): string {
@@ -58,13 +58,14 @@ describe('ThroughputState', () => {
 
   it('says why the last sample is unknown, and measuring after a first answer', () => {
     const state = new ThroughputState(options);
-    state.record(1000, new Map<number, BrokerCounters | Error>([[0, c(0, 0)], [1, new TributaryError('BROKER_NOT_AVAILABLE', 'refused')], [2, new Error('HTTP 500')]]));
+    state.record(1000, new Map<number, BrokerCounters | Error>([[0, c(0, 0)], [1, new TributaryError('BROKER_NOT_AVAILABLE', 'refused')], [2, new Error('HTTP 500')], [3, new TributaryError('REQUEST_TIMED_OUT', 'paused')]]));
+    expect(state.view(1000, [3]).brokers[0]!.latest).toEqual({ state: 'unknown', reason: 'REQUEST_TIMED_OUT', words: 'not answering' });
     const latest = state.view(1000, [0, 1, 2, 5]).brokers.map((b) => b.latest);
     expect(latest).toEqual([
       { state: 'measuring' },
-      { state: 'unknown', reason: 'BROKER_NOT_AVAILABLE' },
-      { state: 'unknown', reason: 'HTTP 500' },
-      { state: 'unknown', reason: 'not asked' },
+      { state: 'unknown', reason: 'BROKER_NOT_AVAILABLE', words: 'unreachable' },
+      { state: 'unknown', reason: 'HTTP 500', words: 'bad answer' },
+      { state: 'unknown', reason: 'not asked', words: 'not asked' },
     ]);
   });
 
@@ -95,6 +96,26 @@ describe('ThroughputState', () => {
     // The view cuts at the window's start even between two records.
     expect(wide.view(9500, [0]).times).toEqual([7000, 8000, 9000]);
     expect(() => wide.record(9000, new Map())).toThrow('samples out of order');
+  });
+});
+
+describe('chartStartMs', () => {
+  const limits = { windowMs: 300_000, spanMinMs: 60_000 };
+  it.each([
+    ['nothing to show: the shortest axis', [], 940_000],
+    ['a sample 10 s old: still the shortest axis', [990_000], 940_000],
+    ['an event 2 min old: from it', [990_000, 880_000], 880_000],
+    ['an event an hour old: the whole window', [undefined, -2_600_000], 700_000],
+  ])('%s', (_what, oldest, start) => {
+    expect(chartStartMs(1_000_000, limits, oldest)).toBe(start);
+  });
+
+  it('cuts the bytes/s view at the start it is given, never before the window', () => {
+    const state = new ThroughputState(options);
+    for (const t of [1000, 2000, 3000, 4000]) state.record(t, new Map([[0, c(t, 0)]]));
+    expect(state.oldestMs()).toBe(1000);
+    expect(state.view(4000, [0], 2500)).toMatchObject({ startMs: 2500, times: [3000, 4000] });
+    expect(state.view(12_000, [0], 0)).toMatchObject({ startMs: 2000, times: [2000, 3000, 4000] });
   });
 });
 

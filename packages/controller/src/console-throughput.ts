@@ -82,7 +82,11 @@ export interface ThroughputBroker {
   produce: (number | null)[];
   replication: (number | null)[];
   /** The last sample: a rate, `measuring` (one answer so far), or why it is unknown. */
-  latest: { state: 'ok'; produce: number; replication: number; produceText: string; replicationText: string } | { state: 'measuring' } | { state: 'unknown'; reason: string };
+  latest:
+    | { state: 'ok'; produce: number; replication: number; produceText: string; replicationText: string }
+    | { state: 'measuring' }
+    /** `reason` as the call failed (an error code), `words` short enough for a broker's card. */
+    | { state: 'unknown'; reason: string; words: string };
 }
 
 export interface ChartScale {
@@ -152,9 +156,17 @@ export class ThroughputState {
     return this.samples.length;
   }
 
-  /** The charts' data for the window ending at `nowMs`, brokers in `brokers` order. */
-  view(nowMs: number, brokers: readonly BrokerId[]): ThroughputView {
-    const startMs = nowMs - this.options.windowMs;
+  /** The time of the oldest sample kept, if any. */
+  oldestMs(): number | undefined {
+    return this.samples[0]?.timeMs;
+  }
+
+  /**
+   * The charts' data from `startMs` (at most the window back; see chartStartMs) to `nowMs`,
+   * brokers in `brokers` order.
+   */
+  view(nowMs: number, brokers: readonly BrokerId[], startMs = nowMs - this.options.windowMs): ThroughputView {
+    startMs = Math.max(startMs, nowMs - this.options.windowMs);
     const shown = this.samples.filter((s) => s.timeMs >= startMs && s.timeMs <= nowMs);
     const last = this.samples.at(-1);
     let produceMax = 0;
@@ -178,15 +190,31 @@ export class ThroughputState {
   }
 }
 
+/**
+ * Where both charts' time axis starts: at the oldest thing they have to show (a sample, an
+ * event), but never more than `windowMs` back, and at least `spanMinMs` back so a minute-old
+ * cluster is not stretched over the whole width. Shared, so bytes/s and the timeline line up.
+ */
+export function chartStartMs(nowMs: number, { windowMs, spanMinMs }: { windowMs: number; spanMinMs: number }, oldestMs: readonly (number | undefined)[]): number {
+  const oldest = Math.min(nowMs - spanMinMs, ...oldestMs.filter((t): t is number => t !== undefined));
+  return Math.max(nowMs - windowMs, oldest);
+}
+
 /** Prometheus's rule for a counter that went down: the process restarted and counted from 0. */
 function increase(before: number, after: number): number {
   return after >= before ? after - before : after;
 }
 
+/** The transport's two ways a broker fails to answer, in words: nothing listens, or nothing answers (paused). */
+const REASON_WORDS: Readonly<Record<string, string>> = {
+  BROKER_NOT_AVAILABLE: 'unreachable',
+  REQUEST_TIMED_OUT: 'not answering',
+};
+
 function latestOf(point: Point | undefined): ThroughputBroker['latest'] {
-  if (point === undefined) return { state: 'unknown', reason: 'not asked' };
+  if (point === undefined) return { state: 'unknown', reason: 'not asked', words: 'not asked' };
   if (point === 'start') return { state: 'measuring' };
-  if ('unknown' in point) return { state: 'unknown', reason: point.unknown };
+  if ('unknown' in point) return { state: 'unknown', reason: point.unknown, words: REASON_WORDS[point.unknown] ?? 'bad answer' };
   return { state: 'ok', ...point, produceText: formatBytesPerSec(point.produce), replicationText: formatBytesPerSec(point.replication) };
 }
 

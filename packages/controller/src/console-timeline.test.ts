@@ -4,7 +4,7 @@ import { consoleTimeline, type TimelineOptions } from './console-timeline.ts';
 
 const ORDER = [0, 3, 1, 4, 2, 5];
 const brokers = (fenced: number[] = []) => ORDER.map((id) => ({ id, label: `${id < 3 ? 'rack-1' : 'rack-2'}/B${id}`, fenced: fenced.includes(id) }));
-const base: TimelineOptions = { nowMs: 100_000, windowMs: 60_000, bucketMs: 2000, brokers: brokers(), topic: 'seed' };
+const base: TimelineOptions = { nowMs: 100_000, startMs: 40_000, bucketMs: 2000, brokers: brokers(), topic: 'seed' };
 
 let version = 0;
 const ev = (timeMs: number, kind: ConsoleEvent['kind'], fields: Partial<ConsoleEvent> = {}): ConsoleEvent => ({ timeMs, version: ++version, kind, text: `${kind} at ${timeMs}`, ...fields });

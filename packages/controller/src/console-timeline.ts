@@ -47,7 +47,8 @@ export interface TimelineView {
 
 export interface TimelineOptions {
   nowMs: number;
-  windowMs: number;
+  /** The start of the time axis (chartStartMs); events before it only matter for fenced bars. */
+  startMs: number;
   /** Marks of a kind on a lane are merged within aligned buckets of this length. */
   bucketMs: number;
   /** Lanes, top to bottom (the seed's rack-alternated order), with the brokers' state now. */
@@ -58,9 +59,8 @@ export interface TimelineOptions {
 }
 
 export function consoleTimeline(events: readonly ConsoleEvent[], options: TimelineOptions): TimelineView {
-  const { nowMs, windowMs, bucketMs, topic } = options;
+  const { nowMs, startMs, bucketMs, topic } = options;
   const textsMax = options.textsMax ?? 8;
-  const startMs = nowMs - windowMs;
   const lanes = new Map<BrokerId, TimelineLane>(
     options.brokers.map((b) => [b.id, { brokerId: b.id, label: b.label, fencedNow: b.fenced, fenced: [], marks: [] }]),
   );

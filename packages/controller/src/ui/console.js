@@ -137,7 +137,7 @@ function brokerCard(b, latest) {
     : el('span', { className: 'chip follower out-of-isr', 'data-partition': f.partition, title: `P${f.partition}: follower outside the ISR`, 'aria-label': `P${f.partition} out of the ISR` }, `P${f.partition}*`));
   let bytes;
   if (latest?.state === 'ok') bytes = [el('span', null, `produce in ${latest.produceText}`), el('span', null, `replication in ${latest.replicationText}`)];
-  else if (latest?.state === 'unknown') bytes = `bytes/s unknown (${latest.reason})`;
+  else if (latest?.state === 'unknown') bytes = [el('span', null, 'bytes/s unknown:'), el('span', { title: latest.reason }, latest.words)];
   else bytes = 'bytes/s: measuring…';
   return el('article', { className: `broker-card ${b.fenced ? 'fenced' : 'alive'}`, 'data-broker': b.brokerId, style: `--broker-colour: ${colourOf(b.brokerId)}` },
     el('header', null,
@@ -167,13 +167,17 @@ function renderCharts() {
 
 const PLOT = { left: 70, right: 10, top: 10, bottom: 24 };
 
-/** Minute ticks back from the end of the window: −5 min … now. */
+/** Ticks back from now, every 15 s, 30 s or minute depending on how much time the axis spans. */
 function timeTicks(startMs, endMs, x, y, lastLabel) {
+  const span = endMs - startMs;
+  const stepMs = span <= 90_000 ? 15_000 : span <= 180_000 ? 30_000 : 60_000;
   const ticks = [];
-  for (let back = 0; endMs - back * 60_000 >= startMs; back++) {
-    const px = x(endMs - back * 60_000);
+  for (let back = 0; endMs - back * stepMs >= startMs; back++) {
+    const px = x(endMs - back * stepMs);
+    const ago = (back * stepMs) / 1000;
+    const label = back === 0 ? lastLabel : ago % 60 === 0 ? `−${ago / 60} min` : `−${ago} s`;
     ticks.push(svg('line', { class: 'grid', x1: px, x2: px, y1: PLOT.top, y2: y }),
-      svg('text', { class: 'axis', x: px, y: y + 16, 'text-anchor': back === 0 ? 'end' : 'middle' }, back === 0 ? lastLabel : `−${back} min`));
+      svg('text', { class: 'axis', x: px, y: y + 16, 'text-anchor': back === 0 ? 'end' : 'middle' }, label));
   }
   return ticks;
 }
