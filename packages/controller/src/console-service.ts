@@ -243,51 +243,50 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
   }
 
   /**
-   * Asks each leader of the topic (one call per leader, all of the topic's partitions). `first`
-   * settles once every leader answered or after statsAnswerWaitMs, with the silent ones unknown;
-   * `late` once every call has settled, with their numbers, or undefined when none came late.
+   * Asks each leader of the topic (one call per leader, all of the topic's partitions) and draws
+   * the numbers once every leader answered or after statsAnswerWaitMs, the silent ones unknown;
+   * then again for each late answer with numbers, as it arrives. False if there is no such topic.
    */
-  function askTopic(topic: string): { first: Promise<ConsoleStats | undefined>; late: Promise<ConsoleStats | undefined> } {
+  function askTopic(topic: string, deliver: (stats: ConsoleStats) => void): boolean {
     const metadata = controller.metadata();
     const t = metadata.topics.find((x) => x.name === topic);
-    if (t === undefined) return { first: Promise.resolve(undefined), late: Promise.resolve(undefined) };
+    if (t === undefined) return false;
     const answers = new Map<BrokerId, ReplicaStatesAnswer>();
+    const draw = () => consoleStats(topic, now(), t.partitions, answers, statsAnswerWaitMs);
+    let drawn = false;
     const calls: Promise<void>[] = [];
     for (const id of new Set(t.partitions.map((p) => p.leader))) {
       if (id === NO_LEADER) continue;
       const broker = metadata.brokers.find((b) => b.id === id);
       if (broker === undefined) continue;
       answers.set(id, 'pending');
-      calls.push(describe(broker, topic).then((answer) => void answers.set(id, answer)));
+      calls.push(describe(broker, topic).then((answer) => {
+        answers.set(id, answer);
+        // A late error adds nothing to "has not answered"; late numbers are worth drawing now,
+        // not after the slowest leader's deadline.
+        if (drawn && !(answer instanceof Error)) deliver(draw());
+      }));
     }
-    const all = Promise.all(calls);
-    let silent: BrokerId[] = [];
-    const first = within(all, statsAnswerWaitMs).then(() => {
-      silent = [...answers].filter(([, a]) => a === 'pending').map(([id]) => id);
-      return consoleStats(topic, now(), t.partitions, answers, statsAnswerWaitMs);
+    void within(Promise.all(calls), statsAnswerWaitMs).then(() => {
+      drawn = true;
+      deliver(draw());
     });
-    const late = Promise.all([first, all]).then(() =>
-      // A late error adds nothing to "has not answered"; late numbers are worth drawing now.
-      silent.some((id) => !(answers.get(id) instanceof Error)) ? consoleStats(topic, now(), t.partitions, answers, statsAnswerWaitMs) : undefined,
-    );
-    return { first, late };
+    return true;
   }
 
   function pollStats(): void {
     const topics = watchedTopics();
     for (const topic of statsDelivered.keys()) if (!topics.includes(topic)) statsDelivered.delete(topic);
-    for (const topic of topics) void pollTopic(topic);
+    for (const topic of topics) pollTopic(topic);
   }
 
-  async function pollTopic(topic: string, only?: Stream): Promise<void> {
+  function pollTopic(topic: string, only?: Stream): void {
     const round = ++statsRound;
-    const { first, late } = askTopic(topic);
-    deliverStats(topic, round, await first, only);
-    deliverStats(topic, round, await late, only);
+    askTopic(topic, (stats) => deliverStats(topic, round, stats, only));
   }
 
-  function deliverStats(topic: string, round: number, stats: ConsoleStats | undefined, only: Stream | undefined): void {
-    if (stats === undefined || closed) return;
+  function deliverStats(topic: string, round: number, stats: ConsoleStats, only: Stream | undefined): void {
+    if (closed) return;
     if (round < (statsDelivered.get(topic) ?? 0)) return;
     statsDelivered.set(topic, round);
     const data = JSON.stringify(stats);
@@ -394,7 +393,9 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
   app.get('/ui/snapshot', async (request, reply) => {
     const topic = topicParam(request.query);
     // Bounded by statsAnswerWaitMs: a paused leader's partitions come back unknown, not late.
-    const stats = topic === undefined ? undefined : await askTopic(topic).first;
+    const stats = topic === undefined ? undefined : await new Promise<ConsoleStats | undefined>((resolve) => {
+      if (!askTopic(topic, resolve)) resolve(undefined);
+    });
     answer(reply, 200, 'application/json; charset=utf-8', JSON.stringify({ view: view(), events, ...(stats ? { stats } : {}), charts: chartsNow(topic) }));
   });
 
@@ -416,7 +417,7 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
     // Events still queued for the next update arrive with it, not twice.
     send(stream, 'snapshot', JSON.stringify({ view: view(), events: events.slice(0, Math.max(0, events.length - pending.length)), charts: chartsNow(stream.topic) }));
     updateTimers();
-    if (stream.topic !== undefined) void pollTopic(stream.topic, stream);
+    if (stream.topic !== undefined) pollTopic(stream.topic, stream);
   });
 
   const handle: ConsoleHandle = {
