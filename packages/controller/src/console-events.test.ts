@@ -14,7 +14,7 @@ describe('consoleEvents', () => {
   it('a failover: leader change and the dead leader leaving the ISR', () => {
     expect(consoleEvents([change(2, 2, [2, 5])], context)).toEqual([
       { timeMs: 1000, version: 10, kind: 'leader-changed', topic: 'demo', partition: 3, brokerId: 2, text: 'demo-3: leader B4 -> B2 (epoch 2)' },
-      { timeMs: 1000, version: 10, kind: 'isr-shrunk', topic: 'demo', partition: 3, brokerId: 4, text: 'demo-3: ISR shrank, B4 left (ISR 4,2,5 -> 2,5)' },
+      { timeMs: 1000, version: 10, kind: 'isr-shrunk', topic: 'demo', partition: 3, brokerId: 4, brokers: [4], text: 'demo-3: ISR shrank, B4 left (ISR 4,2,5 -> 2,5)' },
     ]);
   });
 
@@ -27,6 +27,15 @@ describe('consoleEvents', () => {
       { record: { type: 'DeleteTopic', name: 'old', topicId: 'o' } },
       { record: { type: 'ProducerIdBlock', firstProducerId: 0, size: 1000 } },
     ], context);
+    // The timeline draws each event on the lanes of the brokers it names.
+    expect(events.map((e) => [e.kind, e.brokerId, e.brokers])).toEqual([
+      ['broker-fenced', 4, undefined],
+      ['partition-offline', 4, undefined],
+      ['isr-shrunk', 2, [2, 5]],
+      ['broker-registered', 4, undefined],
+      ['isr-expanded', 1, [1]],
+      ['topic-deleted', undefined, undefined],
+    ]);
     expect(events.map((e) => [e.version, e.kind, e.text])).toEqual([
       [5, 'broker-fenced', 'broker B4 (rack-2) fenced'],
       [6, 'partition-offline', 'demo-3: offline, leader B4 lost and no live in-sync replica (epoch 2)'],

@@ -23,7 +23,13 @@ export interface ConsoleEvent {
   /** The metadata version of the record that caused it. */
   version: number;
   kind: ConsoleEventKind;
+  /**
+   * The broker the event is about: the one registered or fenced, the new leader, the leader an
+   * offline partition lost, the first broker that left or rejoined an ISR.
+   */
   brokerId?: BrokerId;
+  /** ISR events: every broker that left (shrunk) or rejoined (expanded). */
+  brokers?: BrokerId[];
   topic?: string;
   partition?: number;
   /** One readable sentence, e.g. `demo-3: leader B4 -> B2 (epoch 2)`. */
@@ -69,7 +75,7 @@ export function consoleEvents(applied: readonly AppliedRecord[], context: EventC
         const name = `${record.topic}-${record.partition}`;
         if (before.leader !== record.leader) {
           if (record.leader === NO_LEADER) {
-            events.push({ ...base, ...where, kind: 'partition-offline', text: `${name}: offline, leader B${before.leader} lost and no live in-sync replica (epoch ${record.leaderEpoch})` });
+            events.push({ ...base, ...where, kind: 'partition-offline', brokerId: before.leader, text: `${name}: offline, leader B${before.leader} lost and no live in-sync replica (epoch ${record.leaderEpoch})` });
           } else {
             const from = before.leader === NO_LEADER ? 'none' : `B${before.leader}`;
             events.push({ ...base, ...where, kind: 'leader-changed', brokerId: record.leader, text: `${name}: leader ${from} -> B${record.leader} (epoch ${record.leaderEpoch})` });
@@ -79,10 +85,10 @@ export function consoleEvents(applied: readonly AppliedRecord[], context: EventC
         const joined = record.isr.filter((id) => !before.isr.includes(id));
         const isrs = `ISR ${before.isr.join(',')} -> ${record.isr.join(',')}`;
         if (left.length > 0) {
-          events.push({ ...base, ...where, kind: 'isr-shrunk', brokerId: left[0]!, text: `${name}: ISR shrank, ${left.map((id) => `B${id}`).join(', ')} left (${isrs})` });
+          events.push({ ...base, ...where, kind: 'isr-shrunk', brokerId: left[0]!, brokers: left, text: `${name}: ISR shrank, ${left.map((id) => `B${id}`).join(', ')} left (${isrs})` });
         }
         if (joined.length > 0) {
-          events.push({ ...base, ...where, kind: 'isr-expanded', brokerId: joined[0]!, text: `${name}: ISR expanded, ${joined.map((id) => `B${id}`).join(', ')} rejoined (${isrs})` });
+          events.push({ ...base, ...where, kind: 'isr-expanded', brokerId: joined[0]!, brokers: joined, text: `${name}: ISR expanded, ${joined.map((id) => `B${id}`).join(', ')} rejoined (${isrs})` });
         }
         break;
       }

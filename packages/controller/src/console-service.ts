@@ -1,26 +1,34 @@
 // The web console's edge, on the controller's own fastify app (no second server): `GET /ui` (the
 // page), `/ui/console.css` and `/ui/console.js` (plain files from src/ui, no build step), a JSON
 // snapshot (`GET /ui/snapshot[?topic=T]`) and a Server-Sent Events feed (`GET /ui/events
-// [?topic=T]`) that pushes the view on every metadata commit and, for the chosen topic, each
-// leader's high watermark and follower lag once a second.
+// [?topic=T]`) that pushes the view on every metadata commit, for the chosen topic each leader's
+// high watermark and follower lag once a second, and the charts (bytes/s per broker, the event
+// timeline) once a second.
 //
 // The controller's service speaks msgpack (its reply serializer and content-type hook turn every
 // payload into msgpack), so these routes take the raw response over (`reply.hijack()`) and
 // answer text/html, text/css, text/javascript, application/json and text/event-stream
-// explicitly. HW and lag are not controller state: they come from the leaders' internal
-// `/describe-replicas` (the endpoint brokers use among themselves), only while a console watches
-// that topic.
+// explicitly. HW, lag and bytes/s are not controller state: they come from the brokers'
+// `/describe-replicas` and `/metrics`, and are asked only while a console is open.
+//
+// Nothing a broker does may stall the page. Every broker is asked in parallel with a short
+// deadline; a topic's numbers are sent once every leader answered or after `statsAnswerWaitMs`,
+// whichever comes first, with a leader that has not answered shown as unknown (a late answer is
+// sent when it arrives); a call still in flight is shared, never repeated, so a paused broker
+// holds at most one call per topic and one /metrics call.
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { NO_LEADER, type BrokerId, type DescribeReplicasResponse } from '@tributary/protocol';
+import { NO_LEADER, type BrokerId, type BrokerRegistration, type DescribeReplicasResponse, type Endpoint } from '@tributary/protocol';
 import { RpcClientPool } from '@tributary/transport/client';
 import type { FastifyInstance, FastifyReply } from '@tributary/transport/server';
 import type { ClusterController } from './cluster-controller.ts';
 import { consoleEvents, type ConsoleEvent } from './console-events.ts';
-import { consoleStats, consoleView, type ConsoleStats, type ConsoleView } from './console-view.ts';
+import { consoleTimeline, type TimelineView } from './console-timeline.ts';
+import { ThroughputState, chartStartMs, parseBrokerCounters, type BrokerCounters, type ThroughputView } from './console-throughput.ts';
+import { consoleStats, consoleView, type ConsoleStats, type ConsoleView, type ReplicaStatesAnswer } from './console-view.ts';
 
 /** src/ui beside this file; in the bundle (scripts/build.ts), dist/ui beside controller.mjs. */
 export const DEFAULT_UI_DIR = fileURLToPath(new URL('./ui/', import.meta.url));
@@ -31,6 +39,21 @@ const FILES: Readonly<Record<string, string>> = {
   'console.js': 'text/javascript; charset=utf-8',
 };
 
+/**
+ * Where the console reaches a broker's client routes (/describe-replicas, /metrics): the
+ * listener the broker registered for the controller's network (broker-N:9092 in compose).
+ */
+export function brokerClientEndpoint(broker: BrokerRegistration): Endpoint {
+  return broker.internal;
+}
+
+/** The charts' data as the page gets it (`charts` events, and in snapshots). */
+export interface ConsoleCharts {
+  timeMs: number;
+  throughput: ThroughputView;
+  timeline: TimelineView;
+}
+
 export interface ConsoleOptions {
   controller: ClusterController;
   logger: Logger;
@@ -38,8 +61,22 @@ export interface ConsoleOptions {
   uiDir?: string;
   /** How often the watched topics' HW and lag are asked from their leaders. Default 1000. */
   statsIntervalMs?: number;
-  /** Deadline of one /describe-replicas call (a paused leader must not stall the feed). Default 900. */
+  /** Deadline of one /describe-replicas call; below the interval, so calls never pile up. Default 800. */
   statsTimeoutMs?: number;
+  /** How long a topic's numbers wait for its slowest leader before it is drawn as unknown. Default 250. */
+  statsAnswerWaitMs?: number;
+  /** Connections per broker for describe-replicas (calls beyond them queue, each within its deadline). Default 2. */
+  statsConnectionsMax?: number;
+  /** How often every broker's byte counters are read for the charts. Default 1000. */
+  throughputIntervalMs?: number;
+  /** Deadline of one /metrics call. Default 800. */
+  throughputTimeoutMs?: number;
+  /** How far back the charts reach. Default 300000 (5 minutes). */
+  chartWindowMs?: number;
+  /** The charts' shortest time axis, while they have less to show. Default 60000. */
+  chartSpanMinMs?: number;
+  /** Timeline marks of one kind on one broker's lane within this long are drawn as one. Default 2000. */
+  timelineBucketMs?: number;
   /** Events kept for the timeline. Default 200. */
   eventsMax?: number;
   /** Open event streams. Default 64. */
@@ -55,6 +92,8 @@ export interface ConsoleOptions {
 export interface ConsoleHandle {
   events(): readonly ConsoleEvent[];
   streams(): number;
+  /** Calls to brokers in flight (describe-replicas and /metrics), for tests. */
+  callsInFlight(): number;
   close(): void;
 }
 
@@ -69,7 +108,14 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
   const now = options.now ?? Date.now;
   const uiDir = options.uiDir ?? DEFAULT_UI_DIR;
   const statsIntervalMs = options.statsIntervalMs ?? 1000;
-  const statsTimeoutMs = options.statsTimeoutMs ?? 900;
+  const statsTimeoutMs = options.statsTimeoutMs ?? 800;
+  const statsAnswerWaitMs = options.statsAnswerWaitMs ?? 250;
+  const statsConnectionsMax = options.statsConnectionsMax ?? 2;
+  const throughputIntervalMs = options.throughputIntervalMs ?? 1000;
+  const throughputTimeoutMs = options.throughputTimeoutMs ?? 800;
+  const chartWindowMs = options.chartWindowMs ?? 300_000;
+  const chartSpanMinMs = options.chartSpanMinMs ?? 60_000;
+  const timelineBucketMs = options.timelineBucketMs ?? 2000;
   const eventsMax = options.eventsMax ?? 200;
   const clientsMax = options.clientsMax ?? 64;
   const watchedTopicsMax = options.watchedTopicsMax ?? 16;
@@ -78,11 +124,29 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
 
   const events: ConsoleEvent[] = [];
   const streams = new Set<Stream>();
-  const rpc = new RpcClientPool({ connectionsMax: 1, timeoutMs: statsTimeoutMs, connectTimeoutMs: statsTimeoutMs });
+  // Two pools, so a slow /metrics text never queues a describe-replicas behind it.
+  const rpc = new RpcClientPool({ connectionsMax: statsConnectionsMax, timeoutMs: statsTimeoutMs, connectTimeoutMs: statsTimeoutMs });
+  const metricsRpc = new RpcClientPool({ connectionsMax: 1, timeoutMs: throughputTimeoutMs, connectTimeoutMs: throughputTimeoutMs });
+  /** describe-replicas calls in flight by `broker/topic`: at most brokers × watchedTopicsMax. */
+  const describing = new Map<string, Promise<DescribeReplicasResponse | Error>>();
+  /** /metrics calls in flight by broker. */
+  const sampling = new Map<BrokerId, Promise<BrokerCounters | Error>>();
+  const throughput = new ThroughputState({
+    windowMs: chartWindowMs,
+    samplesMax: Math.ceil(chartWindowMs / throughputIntervalMs) + 2,
+    // A round starts at most an interval plus a deadline after the one before (a round is never
+    // doubled); twice that is a hole in the sampling, not a slow round.
+    sampleGapMaxMs: 2 * (throughputIntervalMs + throughputTimeoutMs),
+  });
+  /** Per watched topic, the round whose numbers were sent last (a late answer of an older round is not sent over a newer one). */
+  const statsDelivered = new Map<string, number>();
+  let statsRound = 0;
   let pending: ConsoleEvent[] = [];
   let flushScheduled = false;
   let statsTimer: NodeJS.Timeout | undefined;
-  let statsRunning = false;
+  let throughputTimer: NodeJS.Timeout | undefined;
+  let throughputRunning = false;
+  let lastSampleMs = -Infinity;
   let closed = false;
   let viewCache: ConsoleView | undefined;
 
@@ -115,8 +179,9 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
     const data = JSON.stringify({ view: view(), events: pending });
     pending = [];
     for (const s of streams) send(s, 'update', data);
-    // A new leader has other numbers: ask at once rather than at the next tick.
-    if (statsTimer !== undefined) void pollStats();
+    // The timeline has new marks, and a new leader has other numbers: both now, not at the next tick.
+    pushCharts();
+    if (statsTimer !== undefined) pollStats();
   }
 
   function send(stream: Stream, event: string, data: string): void {
@@ -141,54 +206,163 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
     return [...topics].slice(0, watchedTopicsMax);
   }
 
-  function updateStatsTimer(): void {
-    const wanted = !closed && watchedTopics().length > 0;
-    if (wanted && statsTimer === undefined) {
-      statsTimer = setInterval(() => void pollStats(), statsIntervalMs);
+  function updateTimers(): void {
+    const wantStats = !closed && watchedTopics().length > 0;
+    if (wantStats && statsTimer === undefined) {
+      statsTimer = setInterval(pollStats, statsIntervalMs);
       statsTimer.unref();
-    } else if (!wanted && statsTimer !== undefined) {
+    } else if (!wantStats && statsTimer !== undefined) {
       clearInterval(statsTimer);
       statsTimer = undefined;
     }
+    // Bytes/s are sampled while anyone watches; the last minutes stay for the next viewer.
+    const wantThroughput = !closed && streams.size > 0;
+    if (wantThroughput && throughputTimer === undefined) {
+      throughputTimer = setInterval(() => void sampleThroughput(), throughputIntervalMs);
+      throughputTimer.unref();
+      void sampleThroughput();
+    } else if (!wantThroughput && throughputTimer !== undefined) {
+      clearInterval(throughputTimer);
+      throughputTimer = undefined;
+    }
   }
 
-  /** Asks each leader of the topic once (one call per leader, all partitions of the topic). */
-  async function topicStats(topic: string): Promise<ConsoleStats | undefined> {
+  /** One describe-replicas call per broker and topic at a time; a second asker shares the first's. */
+  function describe(broker: BrokerRegistration, topic: string): Promise<DescribeReplicasResponse | Error> {
+    const key = `${broker.id}/${topic}`;
+    let call = describing.get(key);
+    if (call === undefined) {
+      call = rpc
+        .get(brokerClientEndpoint(broker))
+        .call<DescribeReplicasResponse>('/describe-replicas', { topic })
+        .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
+        .finally(() => describing.delete(key));
+      describing.set(key, call);
+    }
+    return call;
+  }
+
+  /**
+   * Asks each leader of the topic (one call per leader, all of the topic's partitions) and draws
+   * the numbers once every leader answered or after statsAnswerWaitMs, the silent ones unknown;
+   * then again for each late answer with numbers, as it arrives. False if there is no such topic.
+   */
+  function askTopic(topic: string, deliver: (stats: ConsoleStats) => void): boolean {
     const metadata = controller.metadata();
     const t = metadata.topics.find((x) => x.name === topic);
-    if (t === undefined) return undefined;
-    const leaders = new Set(t.partitions.map((p) => p.leader).filter((id) => id !== NO_LEADER));
-    const answers = new Map<BrokerId, DescribeReplicasResponse | Error>();
-    await Promise.all(
-      [...leaders].map(async (id) => {
-        const broker = metadata.brokers.find((b) => b.id === id);
-        if (broker === undefined) return;
-        try {
-          answers.set(id, await rpc.get(broker.internal).call<DescribeReplicasResponse>('/describe-replicas', { topic }));
-        } catch (err) {
-          answers.set(id, err as Error);
-        }
-      }),
-    );
-    return consoleStats(topic, now(), t.partitions, answers);
+    if (t === undefined) return false;
+    const answers = new Map<BrokerId, ReplicaStatesAnswer>();
+    const draw = () => consoleStats(topic, now(), t.partitions, answers, statsAnswerWaitMs);
+    let drawn = false;
+    const calls: Promise<void>[] = [];
+    for (const id of new Set(t.partitions.map((p) => p.leader))) {
+      if (id === NO_LEADER) continue;
+      const broker = metadata.brokers.find((b) => b.id === id);
+      if (broker === undefined) continue;
+      answers.set(id, 'pending');
+      calls.push(describe(broker, topic).then((answer) => {
+        answers.set(id, answer);
+        // A late error adds nothing to "has not answered"; late numbers are worth drawing now,
+        // not after the slowest leader's deadline.
+        if (drawn && !(answer instanceof Error)) deliver(draw());
+      }));
+    }
+    void within(Promise.all(calls), statsAnswerWaitMs).then(() => {
+      drawn = true;
+      deliver(draw());
+    });
+    return true;
   }
 
-  async function pollStats(only?: Stream): Promise<void> {
-    if (only === undefined) {
-      if (statsRunning) return;
-      statsRunning = true;
-    }
+  function pollStats(): void {
+    const topics = watchedTopics();
+    for (const topic of statsDelivered.keys()) if (!topics.includes(topic)) statsDelivered.delete(topic);
+    for (const topic of topics) pollTopic(topic);
+  }
+
+  function pollTopic(topic: string, only?: Stream): void {
+    const round = ++statsRound;
+    askTopic(topic, (stats) => deliverStats(topic, round, stats, only));
+  }
+
+  function deliverStats(topic: string, round: number, stats: ConsoleStats, only: Stream | undefined): void {
+    if (closed) return;
+    if (round < (statsDelivered.get(topic) ?? 0)) return;
+    statsDelivered.set(topic, round);
+    const data = JSON.stringify(stats);
+    for (const s of only ? [only] : streams) if (s.topic === topic) send(s, 'stats', data);
+  }
+
+  /** Reads every registered broker's byte counters at once, records the round, pushes the charts. */
+  async function sampleThroughput(): Promise<void> {
+    // A round takes at most the deadline, below the interval; one still running is not doubled.
+    if (throughputRunning || closed) return;
+    throughputRunning = true;
     try {
-      const topics = only?.topic !== undefined ? [only.topic] : watchedTopics();
-      for (const topic of topics) {
-        const stats = await topicStats(topic);
-        if (stats === undefined || closed) continue;
-        const data = JSON.stringify(stats);
-        for (const s of only ? [only] : streams) if (s.topic === topic) send(s, 'stats', data);
-      }
+      const timeMs = now();
+      const answers = new Map<BrokerId, BrokerCounters | Error>();
+      await Promise.all(controller.metadata().brokers.map(async (b) => void answers.set(b.id, await counters(b))));
+      if (closed || timeMs <= lastSampleMs) return;
+      lastSampleMs = timeMs;
+      throughput.record(timeMs, answers);
+      pushCharts();
     } finally {
-      if (only === undefined) statsRunning = false;
+      throughputRunning = false;
     }
+  }
+
+  function counters(broker: BrokerRegistration): Promise<BrokerCounters | Error> {
+    let call = sampling.get(broker.id);
+    if (call === undefined) {
+      call = metricsRpc
+        .get(brokerClientEndpoint(broker))
+        .getText('/metrics')
+        .then(({ status, text }) => {
+          if (status !== 200) throw new Error(`/metrics answered HTTP ${status}`);
+          return parseBrokerCounters(text, broker.id);
+        })
+        .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
+        .finally(() => sampling.delete(broker.id));
+      sampling.set(broker.id, call);
+    }
+    return call;
+  }
+
+  /** The charts' time axis and bytes/s now, shared by every topic's charts. */
+  function chartsBase(): { timeMs: number; startMs: number; throughputView: ThroughputView } {
+    const timeMs = now();
+    const startMs = chartStartMs(timeMs, { windowMs: chartWindowMs, spanMinMs: chartSpanMinMs }, [throughput.oldestMs(), events[0]?.timeMs]);
+    return { timeMs, startMs, throughputView: throughput.view(timeMs, view().order, startMs) };
+  }
+
+  function charts(topic: string | undefined, { timeMs, startMs, throughputView }: ReturnType<typeof chartsBase>): ConsoleCharts {
+    const v = view();
+    const byId = new Map(v.racks.flatMap((r) => r.brokers).map((b) => [b.id, b]));
+    const brokers = v.order.map((id) => {
+      const b = byId.get(id);
+      return { id, label: `${b?.rack ?? '?'}/B${id}`, fenced: b === undefined || !b.alive };
+    });
+    return { timeMs, throughput: throughputView, timeline: consoleTimeline(events, { nowMs: timeMs, startMs, bucketMs: timelineBucketMs, brokers, ...(topic === undefined ? {} : { topic }) }) };
+  }
+
+  function pushCharts(): void {
+    if (closed || streams.size === 0) return;
+    const base = chartsBase();
+    // One JSON text per topic shown, however many streams show it.
+    const texts = new Map<string | undefined, string>();
+    for (const s of streams) {
+      let data = texts.get(s.topic);
+      if (data === undefined) {
+        data = JSON.stringify(charts(s.topic, base));
+        texts.set(s.topic, data);
+      }
+      send(s, 'charts', data);
+    }
+  }
+
+  /** The charts for one topic now (snapshots). */
+  function chartsNow(topic: string | undefined): ConsoleCharts {
+    return charts(topic, chartsBase());
   }
 
   function answer(reply: FastifyReply, status: number, type: string, body: string | Buffer): void {
@@ -218,8 +392,11 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
 
   app.get('/ui/snapshot', async (request, reply) => {
     const topic = topicParam(request.query);
-    const stats = topic === undefined ? undefined : await topicStats(topic);
-    answer(reply, 200, 'application/json; charset=utf-8', JSON.stringify({ view: view(), events, ...(stats ? { stats } : {}) }));
+    // Bounded by statsAnswerWaitMs: a paused leader's partitions come back unknown, not late.
+    const stats = topic === undefined ? undefined : await new Promise<ConsoleStats | undefined>((resolve) => {
+      if (!askTopic(topic, resolve)) resolve(undefined);
+    });
+    answer(reply, 200, 'application/json; charset=utf-8', JSON.stringify({ view: view(), events, ...(stats ? { stats } : {}), charts: chartsNow(topic) }));
   });
 
   app.get('/ui/events', (request, reply) => {
@@ -235,26 +412,28 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
     streams.add(stream);
     reply.raw.on('close', () => {
       streams.delete(stream);
-      updateStatsTimer();
+      updateTimers();
     });
     // Events still queued for the next update arrive with it, not twice.
-    send(stream, 'snapshot', JSON.stringify({ view: view(), events: events.slice(0, Math.max(0, events.length - pending.length)) }));
-    updateStatsTimer();
-    if (stream.topic !== undefined) void pollStats(stream);
+    send(stream, 'snapshot', JSON.stringify({ view: view(), events: events.slice(0, Math.max(0, events.length - pending.length)), charts: chartsNow(stream.topic) }));
+    updateTimers();
+    if (stream.topic !== undefined) pollTopic(stream.topic, stream);
   });
 
   const handle: ConsoleHandle = {
     events: () => events,
     streams: () => streams.size,
+    callsInFlight: () => describing.size + sampling.size,
     close() {
       if (closed) return;
       closed = true;
       unsubscribe();
       clearInterval(keepAlive);
-      updateStatsTimer();
+      updateTimers();
       for (const s of streams) s.reply.raw.end();
       streams.clear();
       void rpc.close();
+      void metricsRpc.close();
     },
   };
   // Open streams would hold the server's close forever.
@@ -263,4 +442,16 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
     done();
   });
   return handle;
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first (the timer does not outlive it). */
+function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    void promise.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

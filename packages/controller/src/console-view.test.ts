@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { DescribeReplicasResponse } from '@tributary/protocol';
-import { consoleStats, consoleView, partitionStatus } from './console-view.ts';
+import { TributaryError, type DescribeReplicasResponse } from '@tributary/protocol';
+import { consoleStats, consoleView, partitionStatus, rackBoxes, type ReplicaStatesAnswer } from './console-view.ts';
 import { clusterOf, withTopic } from './internal/fixtures.ts';
 
 /** The seed's table (slides): leaders and followers per broker row, B0 B3 B1 B4 B2 B5. */
@@ -25,6 +25,34 @@ describe('consoleView', () => {
     expect(topic.byBroker.map((r) => ({ label: r.label, leads: r.leads, follows: r.follows.map((f) => f.partition) }))).toEqual(SEED_ROWS);
     expect(topic.byBroker.every((r) => r.follows.every((f) => f.inIsr) && !r.fenced)).toBe(true);
     expect(topic.partitions.map((p) => p.status)).toEqual(Array.from({ length: 10 }, () => ['ok']));
+    // The seed's picture: rack-1 holds B0, B1, B2 and rack-2 B3, B4, B5, each with its row's partitions.
+    expect(topic.rackBoxes.map((box) => [box.rack, box.brokers.map((b) => [b.brokerId, b.leads, b.follows.map((f) => f.partition)])])).toEqual([
+      ['rack-1', [[0, [0, 6], [5, 4]], [1, [2, 8], [1, 7, 0, 6]], [2, [4], [3, 9, 2, 8]]]],
+      ['rack-2', [[3, [1, 7], [0, 6, 5]], [4, [3, 9], [2, 8, 1, 7]], [5, [5], [4, 3, 9]]]],
+    ]);
+  });
+
+  it('after kill -9 of B0, the rack boxes show B3 leading P0 and P6 and B0 fenced, out of their ISRs', () => {
+    const state = withTopic(clusterOf(), { name: 'seed', partitions: 10, replicationFactor: 3 });
+    const metadata = state.toMetadata();
+    // What the controller's election leaves: B0 fenced, P0 = [0,3,1] and P6 led by B3 with ISR 3,1.
+    metadata.brokers.find((b) => b.id === 0)!.alive = false;
+    for (const p of [0, 6]) Object.assign(metadata.topics[0]!.partitions[p]!, { leader: 3, leaderEpoch: 1, isr: [3, 1] });
+    const boxes = consoleView(metadata).topics[0]!.rackBoxes;
+    const b0 = boxes[0]!.brokers[0]!;
+    expect(b0).toMatchObject({ brokerId: 0, label: 'rack-1/B0', fenced: true, leads: [] });
+    expect(b0.follows).toEqual([{ partition: 0, inIsr: false }, { partition: 6, inIsr: false }, { partition: 5, inIsr: true }, { partition: 4, inIsr: true }]);
+    expect(boxes[1]!.brokers[0]).toMatchObject({ brokerId: 3, fenced: false, leads: [0, 1, 6, 7] });
+  });
+
+  it('gives a replica on a broker the metadata does not list a box of its own', () => {
+    const rows = [
+      { brokerId: 4, rack: 'rack-2', label: 'rack-2/B4', fenced: false, leads: [], follows: [] },
+      { brokerId: 9, rack: '?', label: '?/B9', fenced: true, leads: [], follows: [{ partition: 0, inIsr: false }] },
+      { brokerId: 1, rack: 'rack-1', label: 'rack-1/B1', fenced: false, leads: [0], follows: [] },
+      { brokerId: 3, rack: 'rack-2', label: 'rack-2/B3', fenced: false, leads: [], follows: [] },
+    ];
+    expect(rackBoxes(rows).map((b) => [b.rack, b.brokers.map((x) => x.brokerId)])).toEqual([['?', [9]], ['rack-1', [1]], ['rack-2', [3, 4]]]);
   });
 
   it('marks out-of-sync followers, fenced brokers and partition status in words', () => {
@@ -59,19 +87,26 @@ describe('consoleView', () => {
 });
 
 describe('consoleStats', () => {
-  it('takes HW and follower lag from the leader, and says why when it cannot', () => {
+  it('takes HW and follower lag from the leader, and says why they are unknown when it cannot', () => {
     const answer: DescribeReplicasResponse = {
       partitions: [{ partition: 0, highWatermark: 7, logStartOffset: 0, logEndOffset: 9, replicas: [
         { brokerId: 0, logEndOffset: 9, lagRecords: 0, lastCaughtUpMsAgo: 0 },
         { brokerId: 3, logEndOffset: 7, lagRecords: 2, lastCaughtUpMsAgo: 1500 },
       ] }],
     };
-    const stats = consoleStats('demo', 42, [{ partition: 0, leader: 0 }, { partition: 1, leader: 3 }, { partition: 2, leader: -1 }, { partition: 3, leader: 0 }], new Map<number, DescribeReplicasResponse | Error>([[0, answer], [3, new Error('timed out')]]));
+    const partitions = [{ partition: 0, leader: 0 }, { partition: 1, leader: 3 }, { partition: 2, leader: -1 }, { partition: 3, leader: 0 }, { partition: 4, leader: 4 }, { partition: 5, leader: 5 }, { partition: 6, leader: 1 }];
+    const answers = new Map<number, ReplicaStatesAnswer>([[0, answer], [3, new Error('timed out')], [4, 'pending'], [5, new TributaryError('BROKER_NOT_AVAILABLE', 'refused')]]);
+    const stats = consoleStats('demo', 42, partitions, answers, 250);
     expect(stats.partitions).toEqual([
       { partition: 0, leader: 0, highWatermark: 7, logEndOffset: 9, lag: [{ brokerId: 3, records: 2, msSinceCaughtUp: 1500 }] },
-      { partition: 1, leader: 3, error: 'leader B3: timed out' },
-      { partition: 2, leader: -1, error: 'offline' },
-      { partition: 3, leader: 0, error: 'leader B0 does not report it yet' },
+      { partition: 1, leader: 3, unknown: 'leader B3: timed out' },
+      { partition: 2, leader: -1, unknown: 'offline' },
+      { partition: 3, leader: 0, unknown: 'leader B0 does not report it yet' },
+      // A paused leader is drawn as unknown at once, not waited for.
+      { partition: 4, leader: 4, unknown: 'leader B4 has not answered within 250 ms' },
+      { partition: 5, leader: 5, unknown: 'leader B5: BROKER_NOT_AVAILABLE' },
+      { partition: 6, leader: 1, unknown: 'leader B1 not asked' },
     ]);
+    expect(consoleStats('demo', 42, [{ partition: 4, leader: 4 }], answers).partitions[0]!.unknown).toBe('leader B4 has not answered');
   });
 });

@@ -1,9 +1,10 @@
 // What the web console shows, computed from the published metadata: brokers by rack with their
-// leader counts, and per topic the seed's table (one row per broker in rack-alternated order,
-// the partitions it leads and follows, followers outside the ISR marked) and the partitions with
-// their status in words. Pure, so the rules are tested without a browser; ui/console.js only
-// renders it. The by-broker rule is the CLI's (`topics describe --by-broker`): followers are
-// listed first where the broker is the first follower, then the second, each by partition.
+// leader counts, and per topic the seed's picture (a box per rack, each broker in its rack with
+// the partitions it leads and follows), the seed's table (one row per broker in rack-alternated
+// order, followers outside the ISR marked) and the partitions with their status in words. Pure,
+// so the rules are tested without a browser; ui/console.js only renders it. The by-broker rule is
+// the CLI's (`topics describe --by-broker`): followers are listed first where the broker is the
+// first follower, then the second, each by partition.
 
 import { DEFAULT_TOPIC_CONFIGS, NO_LEADER, type BrokerId, type ClusterMetadata, type DescribeReplicasResponse } from '@tributary/protocol';
 import { rackAlternatedOrder } from './placement.ts';
@@ -41,12 +42,20 @@ export interface ConsoleByBrokerRow {
   follows: { partition: number; inIsr: boolean }[];
 }
 
+/** One rack's box in the seed's picture: its brokers by id, each with what it leads and follows. */
+export interface ConsoleRackBox {
+  rack: string;
+  brokers: ConsoleByBrokerRow[];
+}
+
 export interface ConsoleTopic {
   name: string;
   replicationFactor: number;
   minInsyncReplicas: number;
   partitions: ConsolePartition[];
   byBroker: ConsoleByBrokerRow[];
+  /** The seed's picture: racks by name (rack-1 = B0, B1, B2; rack-2 = B3, B4, B5). */
+  rackBoxes: ConsoleRackBox[];
 }
 
 export interface ConsoleView {
@@ -58,7 +67,7 @@ export interface ConsoleView {
   topics: ConsoleTopic[];
 }
 
-/** A leader's answer to /describe-replicas, or why it could not be asked. */
+/** A leader's answer to /describe-replicas, or why its numbers are unknown. */
 export interface ConsoleStats {
   topic: string;
   timeMs: number;
@@ -69,9 +78,16 @@ export interface ConsoleStats {
     logEndOffset?: number;
     /** Per follower: records behind the leader's LEO, and ms since it was last caught up. */
     lag?: { brokerId: BrokerId; records: number; msSinceCaughtUp: number }[];
-    error?: string;
+    /** Set instead of the numbers: why they are unknown (offline, the leader's error, no answer yet). */
+    unknown?: string;
   }[];
 }
+
+/**
+ * What the console knows of one leader's replica states when it draws: its answer, the error
+ * that ended the call, or `pending` (asked, no answer yet: a paused broker looks like this).
+ */
+export type ReplicaStatesAnswer = DescribeReplicasResponse | Error | 'pending';
 
 export function partitionStatus(p: { leader: BrokerId; replicas: readonly BrokerId[]; isr: readonly BrokerId[] }, minInsyncReplicas: number): PartitionStatus[] {
   if (p.leader === NO_LEADER) return ['offline'];
@@ -117,12 +133,14 @@ export function consoleView(metadata: ClusterMetadata): ConsoleView {
       const partitions = [...t.partitions]
         .sort((a, b) => a.partition - b.partition)
         .map((p) => ({ partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: [...p.replicas], isr: [...p.isr], status: partitionStatus(p, minInsyncReplicas) }));
+      const byBroker = byBrokerRows(order, brokerById, partitions);
       return {
         name: t.name,
         replicationFactor: partitions[0]?.replicas.length ?? 0,
         minInsyncReplicas,
         partitions,
-        byBroker: byBrokerRows(order, brokerById, partitions),
+        byBroker,
+        rackBoxes: rackBoxes(byBroker),
       };
     });
   return { clusterId: metadata.clusterId, version: metadata.version, order, racks, topics };
@@ -154,27 +172,52 @@ function byBrokerRows(order: readonly BrokerId[], brokers: ReadonlyMap<BrokerId,
   });
 }
 
-/** Turns the leaders' /describe-replicas answers into the console's HW and lag columns. */
+/**
+ * The seed's picture: one box per rack (racks by name), its brokers by id, each with the same
+ * leads and follows as its row of the seed's table. A broker the metadata does not list (rack
+ * `?`) gets a box of its own rather than disappearing.
+ */
+export function rackBoxes(rows: readonly ConsoleByBrokerRow[]): ConsoleRackBox[] {
+  const byRack = new Map<string, ConsoleByBrokerRow[]>();
+  for (const row of rows) {
+    const list = byRack.get(row.rack);
+    if (list === undefined) byRack.set(row.rack, [row]);
+    else list.push(row);
+  }
+  return [...byRack.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([rack, brokers]) => ({ rack, brokers: [...brokers].sort((x, y) => x.brokerId - y.brokerId) }));
+}
+
+/**
+ * Turns the leaders' /describe-replicas answers into the console's HW and lag columns. A leader
+ * that has not answered yet (`pending`) is drawn as unknown now, not waited for: one paused
+ * broker must not hold back the numbers of the others. `answerWaitMs` is how long it was given.
+ */
 export function consoleStats(
   topic: string,
   timeMs: number,
   partitions: readonly { partition: number; leader: BrokerId }[],
-  answers: ReadonlyMap<BrokerId, DescribeReplicasResponse | Error>,
+  answers: ReadonlyMap<BrokerId, ReplicaStatesAnswer>,
+  answerWaitMs?: number,
 ): ConsoleStats {
   return {
     topic,
     timeMs,
     partitions: partitions.map(({ partition, leader }) => {
-      if (leader === NO_LEADER) return { partition, leader, error: 'offline' };
+      if (leader === NO_LEADER) return { partition, leader, unknown: 'offline' };
       const answer = answers.get(leader);
-      if (answer === undefined) return { partition, leader, error: `leader B${leader} not asked` };
+      if (answer === undefined) return { partition, leader, unknown: `leader B${leader} not asked` };
+      if (answer === 'pending') {
+        return { partition, leader, unknown: `leader B${leader} has not answered${answerWaitMs === undefined ? '' : ` within ${answerWaitMs} ms`}` };
+      }
       if (answer instanceof Error) {
         // A TributaryError's code (BROKER_NOT_AVAILABLE, REQUEST_TIMED_OUT) reads better in a cell than its message.
         const code = (answer as Error & { code?: unknown }).code;
-        return { partition, leader, error: `leader B${leader}: ${typeof code === 'string' ? code : answer.message}` };
+        return { partition, leader, unknown: `leader B${leader}: ${typeof code === 'string' ? code : answer.message}` };
       }
       const state = answer.partitions.find((s) => s.partition === partition);
-      if (state === undefined) return { partition, leader, error: `leader B${leader} does not report it yet` };
+      if (state === undefined) return { partition, leader, unknown: `leader B${leader} does not report it yet` };
       return {
         partition,
         leader,
