@@ -1,6 +1,7 @@
 // Multi-process tests start real clusters. A test file that fails or times out before its
 // afterAll may leave processes running; this teardown stops every cluster this run started
-// (the e2e temp dirs created since setup) so nothing outlives `pnpm test`.
+// (the e2e temp dirs created since setup, and their default data dirs) so nothing outlives
+// `pnpm test`.
 
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,8 +21,9 @@ export function setup(): () => void {
         continue;
       }
       if (createdMs < startedMs) continue;
-      const state = readState(dir);
-      for (const p of state?.processes ?? []) {
+      // A test may run `tributary local up` with no --data-dir from the temp dir: ./.tributary.
+      const states = [readState(dir), readState(join(dir, '.tributary'))];
+      for (const p of states.flatMap((state) => state?.processes ?? [])) {
         if (processStatus(p) === 'stopped') continue;
         try {
           process.kill(p.pid, 'SIGKILL');
