@@ -24,7 +24,7 @@ import { formatLogLine } from '../log-view.ts';
 import { renderTable } from '../table.ts';
 
 const DATA_DIR_FLAG = { 'data-dir': { type: 'string' as const } };
-const DATA_DIR_HELP = '--data-dir DIR     where the cluster keeps data, logs and pids (default ./.tributary)';
+const DATA_DIR_HELP = '--data-dir DIR     where the cluster keeps data, logs and pids (default $TRIBUTARY_DATA_DIR, else ./.tributary)';
 
 /** The demo topic `local up` creates: the seed's 10 partitions, RF 3, min ISR 2. */
 export const DEMO_TOPIC = { name: 'demo', partitions: 10, replicationFactor: 3, configs: { 'min.insync.replicas': 2 } };
@@ -70,7 +70,7 @@ const localUpCommand: Command = {
   },
   flagHelp: [
     '-d, --detach          return once the cluster is ready; stop it with `tributary local down`',
-    DATA_DIR_HELP,
+    '--data-dir DIR        where the cluster keeps data, logs and pids (default $TRIBUTARY_DATA_DIR, else ./.tributary)',
     '--base-port N         controller on N, broker i on N+2+i (default 19090: brokers on 19092…19097)',
     '--brokers N           number of brokers, split over two racks (default 6)',
     '--log-format FORMAT   in the foreground, the processes\' logs as short lines with the cluster\'s events',
