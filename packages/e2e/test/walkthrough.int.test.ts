@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localDown, localResume, localStatus } from '@tributary/launcher';
+import { localDown, localResume, localStatus, processStatus, readState, type ClusterStateFile } from '@tributary/launcher';
 import { eventually, freePortBlock } from '@tributary/testkit';
 import { e2eTempDir } from '../src/index.ts';
 
@@ -26,6 +26,7 @@ describe('the README walkthrough, no flags', () => {
   let dataDir: string;
   let basePort: number;
   let foreground: ChildProcess;
+  let started: ClusterStateFile | undefined;
   let exited: Promise<number | null>;
   let out = '';
 
@@ -51,11 +52,16 @@ describe('the README walkthrough, no flags', () => {
     foreground.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     exited = new Promise((resolve) => foreground.once('exit', (code) => resolve(code)));
     await eventually(() => out.includes('Ctrl-C stops the cluster'), { timeoutMs: 90_000 });
+    started = readState(dataDir);
   });
   afterAll(async () => {
     if (foreground?.exitCode === null && foreground.signalCode === null) {
       await localDown(dataDir, { timeoutMs: 10_000 }).catch(() => undefined);
       foreground.kill('SIGKILL');
+    }
+    // Should the state file be gone, the processes recorded at start are stopped by pid.
+    for (const p of started?.processes ?? []) {
+      if (processStatus(p) !== 'stopped') process.kill(p.pid, 'SIGKILL');
     }
     work?.cleanup();
   });
