@@ -434,7 +434,6 @@ export async function localDown(dataDir: string, options: { timeoutMs?: number }
   return localStatus(dataDir).processes;
 }
 
-
 /** Why `waitForClusterStop` returned. */
 export type ClusterStopCause = 'aborted' | 'down' | 'exited';
 
