@@ -4,7 +4,7 @@
 #      the one-shot `init` has created `demo`;
 #   2. `demo` is placed exactly as the seed's table (leaders and replica lists of P0…P9);
 #   3. produce 200 records with acks=all and consume them back, through the host CLI with its
-#      default bootstrap (127.0.0.1:19092) — the published external listeners;
+#      default bootstrap (127.0.0.1:19092…19097) — the published external listeners;
 #   4. kill the container leading P0: a follower from the ISR leads with epoch + 1, and every
 #      acknowledged record is still readable;
 #   5. `down -v`, always (trap).
@@ -28,14 +28,9 @@ fail() {
   "${COMPOSE[@]}" logs --tail=40 >&2 || true
   exit 1
 }
-# Until a broker is killed the CLI runs with its defaults (bootstrap 127.0.0.1:19092 = broker-0);
-# afterwards it is given every broker, as a Kafka client would be, since broker-0 may be the
-# one that is down.
-ALL_BROKERS=127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094,127.0.0.1:19095,127.0.0.1:19096,127.0.0.1:19097
-cli() {
-  if [ -n "${CLI_BOOTSTRAP:-}" ]; then TRIBUTARY_BOOTSTRAP="$CLI_BOOTSTRAP" "$NODE" packages/cli/src/main.ts "$@"
-  else env -u TRIBUTARY_BOOTSTRAP "$NODE" packages/cli/src/main.ts "$@"; fi
-}
+# The CLI runs with its defaults throughout, as a user's would: its bootstrap is every broker the
+# compose file publishes, so it finds the cluster after the kill below whichever broker that is.
+cli() { env -u TRIBUTARY_BOOTSTRAP -u TRIBUTARY_DATA_DIR "$NODE" packages/cli/src/main.ts "$@"; }
 cleanup() {
   say "down -v"
   "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
@@ -83,7 +78,7 @@ expected="P0=0:[0,3,1] P1=3:[3,1,4] P2=1:[1,4,2] P3=4:[4,2,5] P4=2:[2,5,0] P5=5:
 say "placement matches the seed: $placement"
 cli topics describe demo --by-broker | sed 's/^/  /'
 
-say "producing 200 records with acks=all from the host (bootstrap 127.0.0.1:19092, the CLI default)"
+say "producing 200 records with acks=all from the host (the CLI's default bootstrap, 127.0.0.1:19092…19097)"
 seq 1 200 | sed 's/^/smoke-/' | cli produce demo --acks all >/dev/null || fail "produce"
 count_records() {
   cli consume demo --from-beginning --timeout-ms 3000 --json | "$NODE" -e '
@@ -102,7 +97,6 @@ p0_epoch="$(describe 't.partitions[0].leaderEpoch')"
 p0_isr="$(describe 't.partitions[0].isr.join(",")')"
 say "killing broker-$p0_leader (leads P0, epoch $p0_epoch, ISR [$p0_isr])"
 docker kill "$("${COMPOSE[@]}" ps -q "broker-$p0_leader")" >/dev/null
-CLI_BOOTSTRAP=$ALL_BROKERS
 new_leader_ok() {
   local leader epoch
   leader="$(describe 't.partitions[0].leader')"

@@ -30,9 +30,8 @@ SUDO=()
 DOWN=0
 [ "${1:-}" = --down ] && DOWN=1
 
-# Every broker, so the CLI finds the cluster whichever broker is down (the CLI's own default,
-# 127.0.0.1:19092, is broker-0 alone, and step 1 may kill it).
-export TRIBUTARY_BOOTSTRAP=127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094,127.0.0.1:19095,127.0.0.1:19096,127.0.0.1:19097
+# The CLI and the producer below find the cluster by the CLI's default bootstrap, every broker
+# compose publishes (127.0.0.1:19092…19097), so whichever broker a step kills, the rest answer.
 DEMO_DIR="$(mktemp -d /tmp/tributary-demo.XXXXXX)"
 
 bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
@@ -101,7 +100,8 @@ ok "placement is the seed's table"
 cat >"$DEMO_DIR/producer.mjs" <<EOF
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { Producer } from '$ROOT/packages/client/src/index.ts';
-const producer = new Producer({ bootstrap: process.env.TRIBUTARY_BOOTSTRAP, acks: 'all', deliveryTimeoutMs: 8000, requestTimeoutMs: 4000, metadataMaxAgeMs: 1000 });
+import { defaultBootstrap } from '$ROOT/packages/cli/src/bootstrap.ts';
+const producer = new Producer({ bootstrap: process.env.TRIBUTARY_BOOTSTRAP ?? defaultBootstrap(process.env), acks: 'all', deliveryTimeoutMs: 8000, requestTimeoutMs: 4000, metadataMaxAgeMs: 1000 });
 let acked = 0, failed = 0, running = true, i = 0;
 const errors = {};
 const inflight = new Set();

@@ -4,11 +4,10 @@
 
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { Admin, TributaryError, normalizeBootstrap, formatEndpoints, type ClientOptions } from '@tributary/client';
+import { defaultBootstrap } from './bootstrap.ts';
 import { UsageError, type CliIo, type Command, type CommandContext } from './command.ts';
 import { COMMANDS } from './commands/index.ts';
 import { renderTable } from './table.ts';
-
-export const DEFAULT_BOOTSTRAP = '127.0.0.1:19092';
 
 const GLOBAL_OPTIONS: ParseArgsOptionsConfig = {
   bootstrap: { type: 'string' },
@@ -17,7 +16,8 @@ const GLOBAL_OPTIONS: ParseArgsOptionsConfig = {
 };
 
 const GLOBAL_FLAG_HELP = [
-  '--bootstrap HOST:PORT[,…]  brokers to ask first (default $TRIBUTARY_BOOTSTRAP or 127.0.0.1:19092)',
+  '--bootstrap HOST:PORT[,…]  brokers to ask first (default $TRIBUTARY_BOOTSTRAP, else every broker of the',
+  '                           local cluster: 127.0.0.1:19092…19097, or the ports `local up` used)',
   '--json                     machine-readable output',
   '-h, --help                 this help',
 ];
@@ -112,7 +112,7 @@ export async function run(argv: readonly string[], io: CliIo, options: RunOption
   }
 
   const env = io.env ?? process.env;
-  const bootstrapText = (values.bootstrap as string | undefined) ?? env.TRIBUTARY_BOOTSTRAP ?? DEFAULT_BOOTSTRAP;
+  const bootstrapText = (values.bootstrap as string | undefined) ?? env.TRIBUTARY_BOOTSTRAP ?? defaultBootstrap(env).join(',');
   let bootstrap: string[];
   try {
     bootstrap = normalizeBootstrap(bootstrapText).map((e) => `${e.host}:${e.port}`);

@@ -28,7 +28,7 @@ export interface CommandContext {
   positionals: string[];
   io: CliIo;
   json: boolean;
-  /** From --bootstrap, else $TRIBUTARY_BOOTSTRAP, else 127.0.0.1:19092. */
+  /** From --bootstrap, else $TRIBUTARY_BOOTSTRAP, else every broker of the local cluster (bootstrap.ts). */
   bootstrap: string[];
   /** Options for Producer/Consumer/Admin (bootstrap, no logger: the client is silent). */
   clientOptions: ClientOptions;

@@ -1,5 +1,6 @@
 // @tributary/cli: the `tributary` command. `run(argv, io)` runs one invocation with captured I/O.
-export { run, describeFailure, splitCommandWords, generalHelp, commandHelp, DEFAULT_BOOTSTRAP } from './cli.ts';
+export { run, describeFailure, splitCommandWords, generalHelp, commandHelp } from './cli.ts';
+export { compactBootstrap, defaultBootstrap, localDataDir } from './bootstrap.ts';
 export type { RunOptions } from './cli.ts';
 export { UsageError, intArg, optionalIntArg, stringList } from './command.ts';
 export type { CliIo, Command, CommandContext, FlagValues } from './command.ts';

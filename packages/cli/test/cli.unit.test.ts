@@ -47,6 +47,7 @@ describe('argument parsing and usage errors (no cluster)', () => {
     [['brokers', 'set-config', '3', 'no.such=1'], /unknown broker config 'no.such'/],
     [['brokers', 'set-config', '3'], /nothing to set/],
     [['topics', 'list', '--bootstrap', 'nohost'], /--bootstrap: 'nohost' is not host:port/],
+    [['local', 'up', '--log-format', 'xml'], /--log-format must be pretty or json, got 'xml' — see 'tributary local up --help'/],
   ])('%j -> exit 2 with one line', async (argv, message) => {
     const r = await cli(argv as string[], { lines: stdin([]) });
     expect(r.code).toBe(2);
@@ -73,9 +74,11 @@ describe('argument parsing and usage errors (no cluster)', () => {
     }
   });
 
-  it('says how to start the cluster when no broker answers, exit 1', async () => {
+  it('says how to start the cluster when no broker answers, naming every one it tried, exit 1', async () => {
     const r = await cli(['topics', 'list', '--bootstrap', '127.0.0.1:1']);
     expect(r).toEqual({ code: 1, out: [], err: ['error: cannot reach any broker at 127.0.0.1:1 — is the cluster running? (pnpm start)'] });
+    const several = await cli(['topics', 'describe', 'demo', '--by-broker', '--bootstrap', '127.0.0.1:1,127.0.0.1:2,127.0.0.1:3']);
+    expect(several.err).toEqual(['error: cannot reach any broker at 127.0.0.1:1, 127.0.0.1:2, 127.0.0.1:3 — is the cluster running? (pnpm start)']);
     const json = await cli(['cluster', '--json'], { env: { TRIBUTARY_BOOTSTRAP: '127.0.0.1:1' } });
     expect(JSON.parse(json.err[0]!)).toEqual({ error: { code: 'BROKER_NOT_AVAILABLE', message: expect.stringContaining('127.0.0.1:1') } });
   });

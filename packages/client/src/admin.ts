@@ -64,6 +64,13 @@ export interface CreateTopicOptions {
 
 const POLL_INTERVAL_MS = 100;
 
+/**
+ * How long the verbose view waits for a leader's `/describe-replicas`. Served from memory like
+ * metadata, so a leader slower than this is paused or hung: its partitions are shown as unknown
+ * rather than holding up the whole answer for the request timeout.
+ */
+export const DESCRIBE_REPLICAS_TIMEOUT_MS = 1500;
+
 export class Admin {
   private readonly cluster: ClusterClient;
 
@@ -131,8 +138,13 @@ export class Admin {
     return toDescription(topic);
   }
 
-  /** describeTopic plus each leader's view: HW, log start, LEO and every replica's lag. */
-  async describeTopicVerbose(name: string): Promise<VerboseTopicDescription> {
+  /**
+   * describeTopic plus each leader's view: HW, log start, LEO and every replica's lag. The
+   * leaders are asked in parallel, each with `leaderTimeoutMs`; a partition whose leader does not
+   * answer in time keeps only the metadata view, with `error` saying why.
+   */
+  async describeTopicVerbose(name: string, options: { leaderTimeoutMs?: number } = {}): Promise<VerboseTopicDescription> {
+    const leaderTimeoutMs = options.leaderTimeoutMs ?? DESCRIBE_REPLICAS_TIMEOUT_MS;
     const base = await this.describeTopic(name);
     const partitions: VerbosePartitionDescription[] = base.partitions.map((p) => ({ ...p }));
     const leaders = new Set(partitions.filter((p) => p.leader >= 0).map((p) => p.leader));
@@ -140,7 +152,7 @@ export class Admin {
       [...leaders].map(async (leader) => {
         const led = partitions.filter((p) => p.leader === leader);
         try {
-          const answer = await this.cluster.callBroker<DescribeReplicasResponse>(leader, '/describe-replicas', { topic: name });
+          const answer = await this.cluster.callBroker<DescribeReplicasResponse>(leader, '/describe-replicas', { topic: name }, { timeoutMs: leaderTimeoutMs });
           for (const p of led) {
             const state = answer.partitions.find((s) => s.partition === p.partition);
             if (!state) {
@@ -153,7 +165,10 @@ export class Admin {
             p.replicaStates = state.replicas;
           }
         } catch (err) {
-          for (const p of led) p.error = `leader ${leader}: ${(err as Error).message}`;
+          const why = err instanceof TributaryError && err.code === 'REQUEST_TIMED_OUT'
+            ? `leader ${leader} did not answer within ${leaderTimeoutMs} ms`
+            : `leader ${leader}: ${(err as Error).message}`;
+          for (const p of led) p.error = why;
         }
       }),
     );

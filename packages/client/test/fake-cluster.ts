@@ -64,6 +64,8 @@ export class FakeCluster {
   initProducerIdCalls = 0;
   /** Requests told to 'hang' wait for this (released on close). */
   private hangRelease = Promise.withResolvers<void>();
+  /** Paused brokers: they take every request and answer none until resumed, as a SIGSTOPped process. */
+  private readonly paused = new Map<number, PromiseWithResolvers<void>>();
   /** Return a partial fetch answer override (error or preferredReadReplica). */
   onFetch: ((broker: number, topic: string, partition: number) => { error?: WireError; preferredReadReplica?: number } | undefined) | undefined;
   readonly brokerConfigCalls: { brokerId: number; configs: Record<string, number> }[] = [];
@@ -143,8 +145,19 @@ export class FakeCluster {
     return decodeBatches(Buffer.concat(this.partition(topic, partition).batches)).map((r) => r.value?.toString() ?? '');
   }
 
+  /** Broker `id` stops answering (its requests wait) until `resume(id)`, like `kill -STOP`. */
+  pause(id: number): void {
+    if (!this.paused.has(id)) this.paused.set(id, Promise.withResolvers<void>());
+  }
+
+  resume(id: number): void {
+    this.paused.get(id)?.resolve();
+    this.paused.delete(id);
+  }
+
   async close(): Promise<void> {
     this.hangRelease.resolve();
+    for (const id of [...this.paused.keys()]) this.resume(id);
     await Promise.all(this.brokers.map((b) => b.server.close()));
   }
 
@@ -206,6 +219,10 @@ export class FakeCluster {
   }
 
   private routes(app: MsgpackServer, broker: number): void {
+    app.addHook('onRequest', async () => {
+      const paused = this.paused.get(broker);
+      if (paused) await paused.promise;
+    });
     app.post('/metadata', async (req) => this.metadata(broker, (req.body as { topics?: string[] }).topics));
     app.post('/admin/init-producer-id', async () => {
       this.initProducerIdCalls++;

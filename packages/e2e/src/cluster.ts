@@ -3,7 +3,8 @@
 
 import { Admin } from '@tributary/client';
 import { localDown, localStatus, localUp, type LocalUpOptions } from '@tributary/launcher';
-import { freeClusterBasePort, tempDir } from '@tributary/testkit';
+import { freeClusterBasePort } from '@tributary/testkit';
+import { e2eTempDir } from './temp-dir.ts';
 
 export interface TestCluster {
   dataDir: string;
@@ -20,7 +21,7 @@ export interface TestCluster {
 }
 
 export async function startTestCluster(options: Partial<LocalUpOptions> = {}): Promise<TestCluster> {
-  const { dir, cleanup } = tempDir('tributary-e2e-');
+  const { dir, cleanup } = e2eTempDir('e2e');
   const brokers = options.brokers ?? 6;
   const basePort = await freeClusterBasePort(brokers);
   const cluster = await localUp({ ...options, dataDir: dir, basePort, brokers, mode: 'detach', readyTimeoutMs: options.readyTimeoutMs ?? 90_000 });

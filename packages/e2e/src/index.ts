@@ -1,4 +1,5 @@
 export { SEED_PLACEMENT, allRunning, startTestCluster } from './cluster.ts';
+export { e2eTempDir } from './temp-dir.ts';
 export type { TestCluster } from './cluster.ts';
 export { readAll } from './read-all.ts';
 export { partitionInfo, startProducerLoop } from './workload.ts';

@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localDown, localRestart, localStatus } from '@tributary/launcher';
-import { eventually, freeClusterBasePort, tempDir } from '@tributary/testkit';
-import { checkAcknowledged, partitionInfo, readAll, startProducerLoop, startTestCluster, type TestCluster } from '../src/index.ts';
+import { eventually, freeClusterBasePort } from '@tributary/testkit';
+import { checkAcknowledged, e2eTempDir, partitionInfo, readAll, startProducerLoop, startTestCluster, type TestCluster } from '../src/index.ts';
 
 const CONTROLLED_SHUTDOWN_MAX_MS = 60_000;
 
@@ -106,7 +106,7 @@ describe('controlled shutdown', () => {
 
 describe('Ctrl-C on a cluster in the foreground', () => {
   it('stops every broker without running out its controlled-shutdown limit, then the controller', async () => {
-    const { dir, cleanup } = tempDir('tributary-e2e-');
+    const { dir, cleanup } = e2eTempDir('shutdown');
     try {
       const basePort = await freeClusterBasePort(6);
       // In a process group of its own, as a shell runs a foreground job; SIGINT to the group is

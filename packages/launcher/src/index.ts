@@ -12,7 +12,8 @@ export {
   localUp,
   processStatus,
   readState,
+  waitForClusterStop,
   waitUntilReady,
 } from './local-cluster.ts';
-export type { ClusterStateFile, LocalCluster, LocalUpOptions, ProcessInfo, ProcessName, ProcessRecord } from './local-cluster.ts';
+export type { ClusterStateFile, ClusterStopCause, LocalCluster, LocalUpOptions, ProcessInfo, ProcessName, ProcessRecord } from './local-cluster.ts';
 export { freeClusterBasePort, freePortBlock } from './ports.ts';

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { ClusterMetadata } from '@tributary/protocol';
 import { RpcClient } from '@tributary/transport/client';
 import { INTERNAL_PORT_OFFSET, clusterLayout, type BrokerSpec, type ClusterLayout } from './layout.ts';
+import { LogFollower } from './log-follower.ts';
 
 const BROKER_MAIN = fileURLToPath(new URL('../../broker/src/main.ts', import.meta.url));
 const CONTROLLER_MAIN = fileURLToPath(new URL('../../controller/src/main.ts', import.meta.url));
@@ -35,6 +36,8 @@ export interface ClusterStateFile {
   /** Extra arguments given at `up`, reused by `restart`. */
   brokerArgs: string[];
   controllerArgs: string[];
+  /** Set by `localDown` before it signals anything, so a foreground `local up` can tell who stopped it. */
+  downRequestedMs?: number;
 }
 
 export interface LocalUpOptions {
@@ -49,7 +52,8 @@ export interface LocalUpOptions {
   readyTimeoutMs?: number;
   /**
    * 'detach': processes outlive this one, logs go to <dataDir>/logs/*.log.
-   * 'attach': logs are also passed to `onLog`, and the caller stops the cluster on exit.
+   * 'attach': the log files' new lines are also passed to `onLog` (until `stopLogs`), and the
+   * caller stops the cluster on exit.
    */
   mode?: 'detach' | 'attach';
   onLog?: (name: ProcessName, line: string) => void;
@@ -111,10 +115,13 @@ export function processStatus(record: ProcessRecord): 'running' | 'paused' | 'st
   }
 }
 
+function logFileOf(state: ClusterStateFile, name: ProcessName): string {
+  return join(state.dataDir, 'logs', `${name}.log`);
+}
+
 function startProcess(state: ClusterStateFile, spec: { name: ProcessName; script: string; args: string[]; port: number; rack?: string; brokerId?: number }, options: LocalUpOptions): { record: ProcessRecord; child: ChildProcess } {
-  const logDir = join(state.dataDir, 'logs');
-  mkdirSync(logDir, { recursive: true });
-  const logFile = join(logDir, `${spec.name}.log`);
+  const logFile = logFileOf(state, spec.name);
+  mkdirSync(join(state.dataDir, 'logs'), { recursive: true });
   const attach = options.mode === 'attach';
   // In the foreground ('attach') the brokers stay in this process's group: a terminal's Ctrl-C
   // (SIGINT to the whole group) starts their controlled shutdowns at once, and they go with the
@@ -122,22 +129,16 @@ function startProcess(state: ClusterStateFile, spec: { name: ProcessName; script
   // it: stopped by the same Ctrl-C, it would leave every broker retrying until
   // controlled-shutdown-max-ms. The caller stops it last (localDown), or this process's exit does.
   const ownGroup = !attach || spec.name === 'controller';
+  // Output goes to the log file in both modes; the foreground shows it by following the file
+  // (LogFollower), which also shows the processes a later `local restart` starts.
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [spec.script, ...spec.args], {
     detached: ownGroup,
-    stdio: attach ? ['ignore', 'pipe', 'pipe'] : ['ignore', fd, fd],
+    stdio: ['ignore', fd, fd],
     env: { ...process.env },
   });
   closeSync(fd);
   if (attach) {
-    const out = openSync(logFile, 'a');
-    const forward = (chunk: Buffer) => {
-      writeFileSync(out, chunk);
-      if (options.onLog) for (const line of chunk.toString('utf8').split('\n')) if (line) options.onLog(spec.name, line);
-    };
-    child.stdout!.on('data', forward);
-    child.stderr!.on('data', forward);
-    child.once('exit', () => closeSync(out));
     if (ownGroup) stopOnExit(child);
   } else {
     child.unref();
@@ -214,6 +215,8 @@ export interface LocalCluster {
   state: ClusterStateFile;
   /** Children started by this call (attach mode keeps handles to them). */
   children: Map<ProcessName, ChildProcess>;
+  /** Attach mode: passes on the lines the processes wrote last and stops following their logs. */
+  stopLogs(): void;
 }
 
 /**
@@ -240,7 +243,11 @@ export async function localUp(options: LocalUpOptions): Promise<LocalCluster> {
     controllerArgs: options.controllerArgs ?? [],
   };
   const children = new Map<ProcessName, ChildProcess>();
+  const onLog = options.onLog;
+  const follower = options.mode === 'attach' && onLog ? new LogFollower((name, line) => onLog(name as ProcessName, line)) : undefined;
   const startOne = (spec: Parameters<typeof startProcess>[1]) => {
+    // From the file's end before the process starts: all it writes, nothing of earlier runs.
+    follower?.follow(spec.name, logFileOf(state, spec.name));
     const { record, child } = startProcess(state, spec, options);
     state.processes.push(record);
     children.set(record.name, child);
@@ -248,13 +255,15 @@ export async function localUp(options: LocalUpOptions): Promise<LocalCluster> {
   };
   startOne(controllerSpec(state));
   for (const broker of layout.brokers) startOne(brokerSpec(state, broker));
+  const stopLogs = () => follower?.stop();
   try {
     await waitUntilReady(state, options.readyTimeoutMs ?? 60_000, children);
   } catch (err) {
     await localDown(dataDir).catch(() => undefined);
+    stopLogs();
     throw err;
   }
-  return { state, children };
+  return { state, children, stopLogs };
 }
 
 /** Waits until the controller sees every broker alive and every broker answers /health. */
@@ -390,6 +399,8 @@ export async function localRestart(dataDir: string, target: string, options: { k
     : brokerSpec(state, state.layout.brokers.find((b) => `broker-${b.id}` === old.name)!);
   const { record, child } = startProcess(state, spec, { dataDir, mode: 'detach' });
   state.processes = state.processes.map((p) => (p.name === record.name ? record : p));
+  // Running again: no longer a cluster that `local down` stopped.
+  delete state.downRequestedMs;
   writeState(state);
   await waitForHealth(record, options.readyTimeoutMs ?? 30_000, child);
   return record;
@@ -427,9 +438,45 @@ export async function localDown(dataDir: string, options: { timeoutMs?: number }
       }
     }));
   };
+  state.downRequestedMs = Date.now();
+  writeState(state);
   const running = state.processes.filter((p) => processStatus(p) !== 'stopped');
   await stopAll(running.filter((p) => p.name !== 'controller'));
   await stopAll(running.filter((p) => p.name === 'controller'));
   return localStatus(dataDir).processes;
 }
 
+/** Why `waitForClusterStop` returned. */
+export type ClusterStopCause = 'aborted' | 'down' | 'exited';
+
+/**
+ * Waits until every process of the cluster has stopped, for a foreground `local up` whose
+ * cluster may be stopped from elsewhere: 'down' when `localDown` (another terminal's
+ * `tributary local down`) stopped it, 'exited' when the processes ended on their own or were
+ * killed, 'aborted' as soon as `signal` fires (Ctrl-C). It polls the state file rather than
+ * watching its own children, because `local restart` replaces them with processes it does not
+ * own; the poll also keeps the caller's event loop alive while it waits.
+ */
+export function waitForClusterStop(dataDir: string, options: { signal?: AbortSignal; pollMs?: number } = {}): Promise<ClusterStopCause> {
+  const { signal, pollMs = 250 } = options;
+  return new Promise((resolveStop) => {
+    if (signal?.aborted) return resolveStop('aborted');
+    const finish = (cause: ClusterStopCause) => {
+      clearInterval(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolveStop(cause);
+    };
+    const onAbort = () => finish('aborted');
+    const timer = setInterval(() => {
+      let state: ClusterStateFile | undefined;
+      try {
+        state = readState(dataDir);
+      } catch {
+        return; // Being replaced (it is written by rename, so this is rare): look again next time.
+      }
+      if (!state) return finish('exited');
+      if (state.processes.every((p) => processStatus(p) === 'stopped')) finish(state.downRequestedMs !== undefined ? 'down' : 'exited');
+    }, pollMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,7 +1,8 @@
 // `tributary local …`: the embedded local cluster (controller + six brokers in two racks as
 // separate processes on 127.0.0.1). `pnpm start` is `tributary local up`.
 
-import { resolve } from 'node:path';
+import { join } from 'node:path';
+
 import { Admin, TributaryError } from '@tributary/client';
 import {
   LocalClusterError,
@@ -12,21 +13,25 @@ import {
   localResume,
   localStatus,
   localUp,
+  waitForClusterStop,
+  type LocalCluster,
   type ProcessName,
 } from '@tributary/launcher';
+import { defaultBootstrap, localDataDir } from '../bootstrap.ts';
 import { byBrokerView, renderByBroker } from '../by-broker.ts';
 import { UsageError, optionalIntArg, type Command, type CommandContext } from '../command.ts';
+import { formatLogLine } from '../log-view.ts';
 import { renderTable } from '../table.ts';
 
 const DATA_DIR_FLAG = { 'data-dir': { type: 'string' as const } };
-const DATA_DIR_HELP = '--data-dir DIR     where the cluster keeps data, logs and pids (default ./.tributary)';
+const DATA_DIR_HELP = '--data-dir DIR     where the cluster keeps data, logs and pids (default $TRIBUTARY_DATA_DIR, else ./.tributary)';
 
 /** The demo topic `local up` creates: the seed's 10 partitions, RF 3, min ISR 2. */
 export const DEMO_TOPIC = { name: 'demo', partitions: 10, replicationFactor: 3, configs: { 'min.insync.replicas': 2 } };
 
 function dataDirOf(ctx: CommandContext): string {
   const value = ctx.values['data-dir'];
-  return resolve(typeof value === 'string' ? value : (ctx.io.env?.TRIBUTARY_DATA_DIR ?? '.tributary'));
+  return localDataDir(ctx.io.env ?? process.env, typeof value === 'string' ? value : undefined);
 }
 
 /** Launcher failures are operating errors with a clear message, not crashes. */
@@ -48,32 +53,52 @@ async function printByBroker(ctx: CommandContext, admin: Admin, topic: string): 
   if (legend.length > 0) ctx.io.out(legend.join('; '));
 }
 
+const LOG_FORMATS = ['pretty', 'json'] as const;
+
 const localUpCommand: Command = {
   path: ['local', 'up'],
   summary: 'start a local cluster: a controller and six brokers in two racks (pnpm start)',
-  usage: 'local up [--detach] [--data-dir DIR] [--base-port N] [--brokers N]',
+  usage: 'local up [--detach] [--data-dir DIR] [--base-port N] [--brokers N] [--log-format pretty|json] [--quiet]',
   usesCluster: false,
   options: {
     ...DATA_DIR_FLAG,
     detach: { type: 'boolean', short: 'd' },
     'base-port': { type: 'string' },
     brokers: { type: 'string' },
+    'log-format': { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
   },
   flagHelp: [
-    '-d, --detach      return once the cluster is ready; stop it with `tributary local down`',
-    DATA_DIR_HELP,
-    '--base-port N     controller on N, broker i on N+2+i (default 19090: brokers on 19092…19097)',
-    '--brokers N       number of brokers, split over two racks (default 6)',
-    '-q, --quiet       in the foreground, do not print the processes\' logs',
+    '-d, --detach          return once the cluster is ready; stop it with `tributary local down`',
+    '--data-dir DIR        where the cluster keeps data, logs and pids (default $TRIBUTARY_DATA_DIR, else ./.tributary)',
+    '--base-port N         controller on N, broker i on N+2+i (default 19090: brokers on 19092…19097)',
+    '--brokers N           number of brokers, split over two racks (default 6)',
+    '--log-format FORMAT   in the foreground, the processes\' logs as short lines with the cluster\'s events',
+    '                      marked * (pretty, the default) or as the JSON the log files hold (json)',
+    '-q, --quiet           in the foreground, do not print the processes\' logs',
   ],
-  details: ['Creates topic demo (10 partitions, RF 3, min.insync.replicas=2) if it does not exist and prints its by-broker table.'],
+  details: [
+    'Creates topic demo (10 partitions, RF 3, min.insync.replicas=2) if it does not exist and prints its by-broker table.',
+    'In the foreground, Ctrl-C stops the cluster; so does `tributary local down` from another terminal.',
+    'Each process logs JSON to DIR/logs/<process>.log whatever the format shown.',
+  ],
   async run(ctx) {
     const dataDir = dataDirOf(ctx);
     const basePort = optionalIntArg(ctx.values['base-port'], '--base-port', ctx.command, 1024);
     const brokers = optionalIntArg(ctx.values.brokers, '--brokers', ctx.command, 1);
+    const logFormat = ctx.values['log-format'] ?? 'pretty';
+    if (!LOG_FORMATS.includes(logFormat as (typeof LOG_FORMATS)[number])) {
+      throw new UsageError(`--log-format must be ${LOG_FORMATS.join(' or ')}, got '${String(logFormat)}'`, ctx.command);
+    }
     const detach = ctx.values.detach === true;
     const quiet = ctx.values.quiet === true || ctx.json;
+    const env = ctx.io.env ?? process.env;
+    const color = ctx.io.isTTY === true && !env.NO_COLOR;
+    const onLog = quiet
+      ? undefined
+      : logFormat === 'json'
+        ? (_name: ProcessName, line: string) => ctx.io.out(line)
+        : (name: ProcessName, line: string) => ctx.io.out(formatLogLine(name, line, { color }));
     if (!ctx.json) ctx.io.out(`starting a controller and ${brokers ?? 6} brokers from ${dataDir} …`);
     const cluster = await launcherCall(() =>
       localUp({
@@ -81,40 +106,73 @@ const localUpCommand: Command = {
         ...(basePort !== undefined ? { basePort } : {}),
         ...(brokers !== undefined ? { brokers } : {}),
         mode: detach ? 'detach' : 'attach',
-        onLog: quiet ? undefined : (name, line) => ctx.io.out(`${name.padEnd(10)}| ${line}`),
+        onLog,
       }),
     );
-    const bootstrap = cluster.state.layout.brokers.map((b) => `127.0.0.1:${b.port}`);
-    const admin = new Admin({ bootstrap });
-    ctx.onClose(() => admin.close());
-    const rf = Math.min(DEMO_TOPIC.replicationFactor, cluster.state.layout.brokers.length);
     try {
-      await admin.createTopic({ ...DEMO_TOPIC, replicationFactor: rf, configs: { 'min.insync.replicas': Math.min(2, rf) } });
+      return await foreground(ctx, dataDir, cluster, detach);
     } catch (err) {
-      if (!(err instanceof TributaryError && err.code === 'TOPIC_ALREADY_EXISTS')) throw err;
+      // A cluster in the foreground does not outlive a failure of this command.
+      if (!detach) {
+        await localDown(dataDir).catch(() => undefined);
+        cluster.stopLogs();
+      }
+      throw err;
     }
-    if (ctx.json) {
-      ctx.io.out(JSON.stringify({ dataDir, controller: `127.0.0.1:${cluster.state.layout.controllerPort}`, bootstrap, processes: localStatus(dataDir).processes }));
-    } else {
-      ctx.io.out(`cluster ready: controller 127.0.0.1:${cluster.state.layout.controllerPort}, brokers ${bootstrap.join(' ')}`);
-      await printByBroker(ctx, admin, DEMO_TOPIC.name);
-    }
-    if (detach) {
-      if (!ctx.json) ctx.io.out(`running in the background; logs in ${dataDir}/logs; stop with: pnpm tributary local down`);
-      return 0;
-    }
-    if (!ctx.json) ctx.io.out('Ctrl-C stops the cluster. In another terminal: pnpm tributary topics describe demo --by-broker');
-    // Stay in the foreground until Ctrl-C, then stop every process cleanly.
-    await new Promise<void>((resolveWait) => {
-      if (ctx.io.signal?.aborted) return resolveWait();
-      ctx.io.signal?.addEventListener('abort', () => resolveWait(), { once: true });
-    });
-    if (!ctx.json) ctx.io.out('stopping the cluster …');
-    await localDown(dataDir);
-    if (!ctx.json) ctx.io.out('stopped');
-    return 0;
   },
 };
+
+/** After `localUp`: the demo topic, the table, and in the foreground the wait for the end. */
+async function foreground(ctx: CommandContext, dataDir: string, cluster: LocalCluster, detach: boolean): Promise<number> {
+  const env = ctx.io.env ?? process.env;
+  const bootstrap = cluster.state.layout.brokers.map((b) => `127.0.0.1:${b.port}`);
+  const admin = new Admin({ bootstrap });
+  ctx.onClose(() => admin.close());
+  const rf = Math.min(DEMO_TOPIC.replicationFactor, cluster.state.layout.brokers.length);
+  try {
+    await admin.createTopic({ ...DEMO_TOPIC, replicationFactor: rf, configs: { 'min.insync.replicas': Math.min(2, rf) } });
+  } catch (err) {
+    if (!(err instanceof TributaryError && err.code === 'TOPIC_ALREADY_EXISTS')) throw err;
+  }
+  // The hint names the brokers only when the CLI would not find them by itself (bootstrap.ts):
+  // a cluster in another data dir, or $TRIBUTARY_BOOTSTRAP pointing elsewhere.
+  const cliFinds = (env.TRIBUTARY_BOOTSTRAP ?? defaultBootstrap(env).join(',')) === bootstrap.join(',');
+  const bootstrapFlag = cliFinds ? '' : ` --bootstrap ${bootstrap.join(',')}`;
+  if (ctx.json) {
+    ctx.io.out(JSON.stringify({ dataDir, controller: `127.0.0.1:${cluster.state.layout.controllerPort}`, bootstrap, processes: localStatus(dataDir).processes }));
+  } else {
+    ctx.io.out(`cluster ready: controller 127.0.0.1:${cluster.state.layout.controllerPort}, brokers ${bootstrap.join(' ')}`);
+    await printByBroker(ctx, admin, DEMO_TOPIC.name);
+  }
+  if (detach) {
+    if (!ctx.json) ctx.io.out(`running in the background; logs in ${dataDir}/logs; stop with: pnpm tributary local down${dataDirFlag(ctx, dataDir)}`);
+    return 0;
+  }
+  if (!ctx.json) ctx.io.out(`Ctrl-C stops the cluster. In another terminal: pnpm tributary topics describe demo --by-broker${bootstrapFlag}`);
+  // Stay in the foreground until Ctrl-C, or until the cluster is stopped from elsewhere
+  // (`tributary local down` in another terminal): then there is nothing left to show.
+  const cause = await waitForClusterStop(dataDir, ctx.io.signal ? { signal: ctx.io.signal } : {});
+  if (cause === 'aborted') {
+    if (!ctx.json) ctx.io.out('stopping the cluster …');
+    await localDown(dataDir);
+    cluster.stopLogs();
+    if (!ctx.json) ctx.io.out('stopped');
+    return 0;
+  }
+  // The last lines the processes wrote, then why the foreground ends.
+  cluster.stopLogs();
+  if (cause === 'down') {
+    if (!ctx.json) ctx.io.out(`the cluster was stopped (tributary local down); data and logs stay in ${dataDir}`);
+    return 0;
+  }
+  ctx.io.err(`error: every process of the cluster has exited, without 'tributary local down'; see the logs in ${join(dataDir, 'logs')}`);
+  return 1;
+}
+
+/** `--data-dir DIR` when the data dir is not the one the CLI finds by itself. */
+function dataDirFlag(ctx: CommandContext, dataDir: string): string {
+  return dataDir === localDataDir(ctx.io.env ?? process.env) ? '' : ` --data-dir ${dataDir}`;
+}
 
 const localDownCommand: Command = {
   path: ['local', 'down'],

@@ -4,6 +4,7 @@
 // a terminal it prints each frame after a separator instead. Ctrl-C stops it.
 
 import type { Admin } from '@tributary/client';
+import { compactBootstrap } from '../bootstrap.ts';
 import { optionalIntArg, type Command } from '../command.ts';
 import { diffSnapshots, partitionProblems, renderFrame, type WatchEvent, type WatchSnapshot } from '../watch-view.ts';
 
@@ -57,7 +58,7 @@ export const watch: Command = {
     const iterations = optionalIntArg(ctx.values.iterations, '--iterations', ctx.command, 1);
     const signal = ctx.io.signal;
     const admin = ctx.admin();
-    const source = ctx.bootstrap.join(',');
+    const source = compactBootstrap(ctx.bootstrap);
     const events: WatchEvent[] = [];
     let previous: WatchSnapshot | undefined;
     let lastError: string | undefined;

@@ -10,6 +10,14 @@ import { SILENT, type Logger } from './logger.ts';
 /** Metadata is small and served from memory: a broker slower than this is paused or hung. */
 const METADATA_TIMEOUT_MS = 3000;
 
+/**
+ * A read (metadata) that one broker has not answered within this long is also sent to the next
+ * candidate, and the first answer wins: a paused broker accepts connections but never answers,
+ * and a CLI command or `watch` frame must not wait out METADATA_TIMEOUT_MS on it before asking
+ * another. Metadata is answered from memory in a few ms, so a healthy broker rarely triggers it.
+ */
+export const READ_HEDGE_MS = 500;
+
 export interface ClientOptions {
   /** `host:port` strings (or endpoints) of brokers to ask for metadata first. */
   bootstrap: readonly (string | Endpoint)[] | string;
@@ -97,7 +105,7 @@ export function normalizeBootstrap(bootstrap: ClientOptions['bootstrap']): Endpo
 }
 
 export function formatEndpoints(endpoints: readonly Endpoint[]): string {
-  return endpoints.map((e) => `${e.host}:${e.port}`).join(',');
+  return endpoints.map((e) => `${e.host}:${e.port}`).join(', ');
 }
 
 export class ClusterClient {
@@ -158,6 +166,10 @@ export class ClusterClient {
    * Calls the first broker that answers: known live brokers first, then the bootstrap list.
    * Only unreachable brokers (BROKER_NOT_AVAILABLE) are skipped; any answer, error or not, ends
    * the search. Throws BROKER_NOT_AVAILABLE naming the addresses when none answers.
+   *
+   * A read (`readOnly`) is hedged: a broker that has not answered within READ_HEDGE_MS does not
+   * hold the next one back, and one that times out counts as unreachable. A write is sent to one
+   * broker at a time, since a timed-out write may have been applied.
    */
   async callAny<Res>(path: string, body: unknown, options: { timeoutMs?: number; readOnly?: boolean } = {}): Promise<Res> {
     const candidates: Endpoint[] = [];
@@ -177,22 +189,72 @@ export class ClusterClient {
       add({ host: b.host, port: b.port });
     }
     for (const e of this.bootstrap) add(e);
+    if (options.readOnly === true) return this.callFirstAnswer<Res>(candidates, path, body, options.timeoutMs);
     let lastError: unknown;
     for (const endpoint of candidates) {
       try {
         return await this.rpc(endpoint).call<Res>(path, body, options);
       } catch (err) {
-        // A paused or hung broker times out rather than refusing the connection: for a read
-        // (metadata) that is as good as unreachable, so ask the next one. A write may have
-        // been applied, so its timeout is the caller's to judge.
-        if (err instanceof TributaryError && (err.code === 'BROKER_NOT_AVAILABLE' || (options.readOnly === true && err.code === 'REQUEST_TIMED_OUT'))) {
+        if (err instanceof TributaryError && err.code === 'BROKER_NOT_AVAILABLE') {
           lastError = err;
           continue;
         }
         throw err;
       }
     }
-    throw new TributaryError(
+    throw this.noBrokerAnswered(lastError);
+  }
+
+  /**
+   * The hedged read: asks the candidates in order, the next one as soon as the previous is
+   * unreachable or READ_HEDGE_MS passed without an answer; the first answer settles it and aborts
+   * the calls still waiting.
+   */
+  private callFirstAnswer<Res>(candidates: readonly Endpoint[], path: string, body: unknown, timeoutMs: number | undefined): Promise<Res> {
+    const { promise, resolve, reject } = Promise.withResolvers<Res>();
+    const losers = new AbortController();
+    const callOptions: CallOptions = timeoutMs === undefined ? { signal: losers.signal } : { timeoutMs, signal: losers.signal };
+    let next = 0;
+    let waiting = 0;
+    let settled = false;
+    let lastError: unknown;
+    let hedge: NodeJS.Timeout | undefined;
+    const settle = (finish: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(hedge);
+      losers.abort();
+      finish();
+    };
+    const askNext = (): void => {
+      clearTimeout(hedge);
+      if (settled || next >= candidates.length) return;
+      const endpoint = candidates[next++]!;
+      waiting++;
+      hedge = setTimeout(askNext, READ_HEDGE_MS).unref();
+      this.rpc(endpoint).call<Res>(path, body, callOptions).then(
+        (answer) => settle(() => resolve(answer)),
+        (err: unknown) => {
+          waiting--;
+          if (settled) return;
+          // A paused or hung broker times out rather than refusing the connection: for a read
+          // that is as good as unreachable.
+          if (err instanceof TributaryError && (err.code === 'BROKER_NOT_AVAILABLE' || err.code === 'REQUEST_TIMED_OUT')) {
+            lastError = err;
+            if (next < candidates.length) askNext();
+            else if (waiting === 0) settle(() => reject(this.noBrokerAnswered(lastError)));
+            return;
+          }
+          settle(() => reject(err));
+        },
+      );
+    };
+    askNext();
+    return promise;
+  }
+
+  private noBrokerAnswered(lastError: unknown): TributaryError {
+    return new TributaryError(
       'BROKER_NOT_AVAILABLE',
       `cannot reach any broker at ${formatEndpoints(this.bootstrap)}${lastError ? ` (${(lastError as Error).message})` : ''}`,
       { cause: lastError },

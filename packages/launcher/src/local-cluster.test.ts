@@ -1,0 +1,47 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { clusterLayout } from './layout.ts';
+import { waitForClusterStop, type ClusterStateFile } from './local-cluster.ts';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tributary-launcher-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A state file whose one process is "stopped": this test's pid, whose command line is no broker. */
+function writeStoppedCluster(extra: Partial<ClusterStateFile> = {}): void {
+  const state: ClusterStateFile = {
+    dataDir: dir,
+    layout: clusterLayout({ basePort: 29090, brokers: 1 }),
+    processes: [{ name: 'broker-0', pid: process.pid, port: 29092, args: [], logFile: join(dir, 'logs', 'broker-0.log') }],
+    brokerArgs: [],
+    controllerArgs: [],
+    ...extra,
+  };
+  writeFileSync(join(dir, 'cluster.json'), JSON.stringify(state));
+}
+
+describe('waitForClusterStop', () => {
+  it("says 'down' when localDown marked the state file, 'exited' when the processes ended without it", async () => {
+    writeStoppedCluster({ downRequestedMs: Date.now() });
+    expect(await waitForClusterStop(dir, { pollMs: 10 })).toBe('down');
+    writeStoppedCluster();
+    expect(await waitForClusterStop(dir, { pollMs: 10 })).toBe('exited');
+  });
+
+  it("answers 'aborted' as soon as the signal fires, and at once when it already has", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    expect(await waitForClusterStop(dir, { signal: controller.signal, pollMs: 10 })).toBe('aborted');
+    // No state file would read as 'exited' on the first poll; a long poll period leaves only the signal.
+    const later = new AbortController();
+    const waiting = waitForClusterStop(dir, { signal: later.signal, pollMs: 60_000 });
+    later.abort();
+    expect(await waiting).toBe('aborted');
+  });
+});
