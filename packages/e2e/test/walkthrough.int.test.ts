@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localDown, localResume, localStatus, processStatus, readState, type ClusterStateFile } from '@tributary/launcher';
-import { eventually, freePortBlock } from '@tributary/testkit';
+import { eventually, freeClusterBasePort } from '@tributary/testkit';
 import { e2eTempDir } from '../src/index.ts';
 
 const CLI = fileURLToPath(new URL('../../cli/src/main.ts', import.meta.url));
@@ -45,7 +45,7 @@ describe('the README walkthrough, no flags', () => {
   beforeAll(async () => {
     work = e2eTempDir('walkthrough');
     dataDir = join(work.dir, '.tributary');
-    basePort = await freePortBlock(8);
+    basePort = await freeClusterBasePort(6);
     // In a process group of its own, as a shell runs a foreground job.
     foreground = spawn(process.execPath, [CLI, 'local', 'up', '--base-port', String(basePort)], { cwd: work.dir, env: ENV, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     foreground.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
