@@ -80,7 +80,8 @@ describe('web console in chromium', () => {
     await expect(page.title()).resolves.toBe('Tributary console');
 
     // Real table markup: captions and header cells with scope.
-    expect(await page.locator('#partitions caption').textContent()).toContain('Partitions of seed');
+    // The caption names the topic once the first snapshot has arrived.
+    await eventually(async () => (await page.locator('#partitions caption').textContent())?.includes('Partitions of seed') || false, { timeoutMs: 10_000 });
     expect(await page.locator('#partitions thead th[scope="col"]').count()).toBe(8);
     expect(await page.locator('label[for="topic-select"]').textContent()).toBe('Show topic');
     expect(await page.locator('#topic-select').inputValue()).toBe('seed');
