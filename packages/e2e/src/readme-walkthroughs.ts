@@ -4,6 +4,11 @@
 // run the lines and apply the checks. Change a command in the README and its entry no longer
 // matches (the plan fails, naming the entry), or still matches and must still show this.
 //
+// A line no entry claims must still exit 0, and nothing more is asked of it: its exit code
+// already catches a broken or mistyped command, and demanding an entry for every line a writer
+// adds would invite entries that check nothing. An entry that finds no line fails, though: a
+// command the walkthrough's later checks depend on is gone or rewritten.
+//
 // The checks are what the README's comments promise, read from the command's own output
 // (`topics describe --by-broker` after a kill must show B3 leading P0 and P6 and B0 fenced), not
 // from a side channel, so that a passing run means a reader sees the same.

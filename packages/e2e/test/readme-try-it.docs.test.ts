@@ -18,7 +18,7 @@ import { eventually } from '@tributary/testkit';
 import { claimDefaultPorts } from '../src/default-ports.ts';
 import { planSteps, readReadme, readmeShellLines } from '../src/readme.ts';
 import { REPO_ROOT, killGroup, runPlan } from '../src/readme-runner.ts';
-import { START_COMMAND, TRY_IT, TRY_IT_HEADING, TWO_COMMANDS_HEADING, type TryItContext } from '../src/readme-walkthroughs.ts';
+import { SEED_BY_BROKER, START_COMMAND, TRY_IT, TRY_IT_HEADING, TWO_COMMANDS_HEADING, byBrokerRows, type TryItContext } from '../src/readme-walkthroughs.ts';
 import { e2eTempDir } from '../src/temp-dir.ts';
 
 /** From `pnpm start` to "Ctrl-C stops the cluster": seven processes on a loaded 2-core machine. */
@@ -70,7 +70,9 @@ describe('README.md: Try it, as written', () => {
       return out.includes('Ctrl-C stops the cluster');
     }, { timeoutMs: READY_TIMEOUT_MS, intervalMs: 200 });
     started = readState(dataDir);
+    // What the README says `pnpm start` does: the default ports, then the seed's broker table.
     expect(out).toContain('cluster ready: controller 127.0.0.1:19090, brokers 127.0.0.1:19092 127.0.0.1:19093 127.0.0.1:19094 127.0.0.1:19095 127.0.0.1:19096 127.0.0.1:19097');
+    expect(byBrokerRows(out)).toEqual(SEED_BY_BROKER);
     console.log(`ok  README.md:${startLine.lineNo} \`${startLine.text}\`: the cluster is running from ${dataDir}`);
 
     const ctx: TryItContext = {
