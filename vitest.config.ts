@@ -35,6 +35,29 @@ export default defineConfig({
         },
       },
       {
+        // The README's walkthroughs as written (issue 17): on the default ports, so a command of
+        // their own rather than part of `int`, which runs on free port blocks beside other work.
+        test: {
+          name: 'docs',
+          include: ['packages/*/test/**/*.docs.test.ts'],
+          globalSetup: ['packages/e2e/test/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        // The README's Docker block: needs a Docker engine and Compose v2's `docker compose`.
+        test: {
+          name: 'docs-docker',
+          include: ['packages/*/test/**/*.docs-docker.test.ts'],
+          globalSetup: ['packages/e2e/test/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 1_200_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
         test: {
           name: 'containers',
           include: ['packages/*/test/**/*.container.test.ts'],

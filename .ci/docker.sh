@@ -9,7 +9,10 @@
 #   4. node scripts/build.ts          — dist/ bundles;
 #   5. docker build -t tributary:dev -f docker/Dockerfile .
 #   6. vitest run --project containers (TESTCONTAINERS_RYUK_DISABLED=true: no image to pull);
-#   7. scripts/compose-smoke.sh       — the real compose.yaml.
+#   7. scripts/compose-smoke.sh       — the real compose.yaml;
+#   8. pnpm test:docs:docker          — the README's Docker block as written (with .ci/bin's
+#                                       `docker compose` shim where only docker-compose 1.29 is);
+#   9. scripts/chaos-docker-ci.sh     — chaos on the compose cluster.
 # Containers, networks and volumes it created are removed on every exit (trap).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,11 +58,14 @@ fi
 cleanup() {
   local rc=$?
   step "cleanup"
-  if docker-compose version >/dev/null 2>&1; then
-    docker-compose -p tributary-smoke -f compose.yaml down -v --remove-orphans >/dev/null 2>&1 || true
-  else
-    docker compose -p tributary-smoke -f compose.yaml down -v --remove-orphans >/dev/null 2>&1 || true
-  fi
+  local project
+  for project in tributary-smoke tributary-readme; do
+    if docker-compose version >/dev/null 2>&1; then
+      docker-compose -p "$project" -f compose.yaml down -v --remove-orphans >/dev/null 2>&1 || true
+    else
+      docker compose -p "$project" -f compose.yaml down -v --remove-orphans >/dev/null 2>&1 || true
+    fi
+  done
   # What the container tests started (labelled by the test helper and by testcontainers).
   local ids
   ids="$(docker ps -aq --filter label=tributary.test 2>/dev/null; docker ps -aq --filter label=org.testcontainers 2>/dev/null)"
@@ -94,6 +100,15 @@ TESTCONTAINERS_RYUK_DISABLED=true vitest run --project containers
 # --- 7. compose smoke ----------------------------------------------------------------------
 step "compose smoke test (scripts/compose-smoke.sh)"
 scripts/compose-smoke.sh
+
+# The README writes Compose v2's `docker compose`; Debian's docker.io has no such plugin, so where
+# it is missing, .ci/bin/docker turns `docker compose` into docker-compose for this test alone.
+step "the README's Docker block (pnpm test:docs:docker)"
+if docker compose version >/dev/null 2>&1; then
+  pnpm test:docs:docker
+else
+  PATH="$ROOT/.ci/bin:$PATH" pnpm test:docs:docker
+fi
 
 step "chaos on the compose cluster (scripts/chaos-docker-ci.sh)"
 scripts/chaos-docker-ci.sh

@@ -16,4 +16,4 @@ export {
   waitUntilReady,
 } from './local-cluster.ts';
 export type { ClusterStateFile, ClusterStopCause, LocalCluster, LocalUpOptions, ProcessInfo, ProcessName, ProcessRecord } from './local-cluster.ts';
-export { freeClusterBasePort, freePortBlock } from './ports.ts';
+export { freeClusterBasePort, freePortBlock, isPortFree } from './ports.ts';

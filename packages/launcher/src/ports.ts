@@ -50,7 +50,8 @@ function ephemeralRangeStart(): number {
   }
 }
 
-function isPortFree(port: number): Promise<boolean> {
+/** Whether nothing listens on `port` of 127.0.0.1 (we could bind it). */
+export function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));
