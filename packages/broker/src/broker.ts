@@ -5,9 +5,9 @@
 import { pino, type Logger } from 'pino';
 import { LogManager } from '@tributary/storage';
 import { RpcClientPool } from '@tributary/transport';
-import { createMsgpackServer, type FastifyInstance } from '@tributary/transport/server';
+import { createMsgpackServer, createServerBudget, type FastifyInstance } from '@tributary/transport/server';
 import { AssertionError, type ClusterMetadata, type Endpoint } from '@tributary/protocol';
-import { registerBrokerRoutes } from './broker-service.ts';
+import { brokerRouteLimits, registerBrokerRoutes } from './broker-service.ts';
 import type { BrokerConfig } from './config.ts';
 import { ControllerChannel } from './controller-channel.ts';
 import { handOverComplete, leadershipsToHandOver } from './controlled-shutdown.ts';
@@ -49,10 +49,18 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
   let channel!: ControllerChannel;
   let metadataSeen = false;
 
-  // Listeners first: the controller must be told where we listen (port 0 resolved).
+  // Listeners first: the controller must be told where we listen (port 0 resolved). Both share
+  // one budget: connectionsMax and requestBytesInFlightMax are per process, not per listener.
+  const routeLimits = brokerRouteLimits(config);
   const serverOptions = {
     logger,
-    bodyLimitBytes: config.requestBodyMaxBytes,
+    limits: {
+      body: routeLimits.admin,
+      requestTimeoutMs: config.requestTimeoutMs,
+      headersTimeoutMs: config.requestHeadersTimeoutMs,
+      idleTimeoutMs: config.connectionIdleTimeoutMs,
+    },
+    budget: createServerBudget(config),
     onUnexpectedError: (err: unknown) => {
       logger.error({ err }, 'unexpected error while serving a request');
       if (err instanceof AssertionError) options.onFatal?.(err);
@@ -102,6 +110,8 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
       controller: config.controller,
       isReady: ready,
       forwardAdmin: (op, body) => channel.forwardAdmin(op, body),
+      routeLimits,
+      fetchBytesMax: config.fetchBytesMax,
     });
   }
 

@@ -66,7 +66,7 @@ export async function startController(config: ControllerConfig, options: StartCo
       logger.fatal({ err }, 'unexpected error; exiting');
       process.exit(1);
     });
-  const service = createControllerService({ controller, logger, onUnexpectedError: fatal });
+  const service = createControllerService({ controller, logger, onUnexpectedError: fatal, requestLimits: config.requestLimits });
   // An operating error in a timer (the metadata log failed) is already logged by the controller
   // and stops further changes; anything else is a bug.
   const guarded = (what: string, fn: () => void) => () => {
