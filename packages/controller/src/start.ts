@@ -54,6 +54,7 @@ export async function startController(config: ControllerConfig, options: StartCo
       ...(options.now ? { now: options.now } : {}),
       ...(config.clusterId !== undefined ? { clusterId: config.clusterId } : {}),
       sessionTimeoutMs: config.sessionTimeoutMs,
+      sessionCheckIntervalMs: config.sessionCheckIntervalMs,
       autoLeaderRebalanceEnable: config.autoLeaderRebalanceEnable,
     });
   } catch (err) {
