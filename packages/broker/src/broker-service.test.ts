@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeBatches, MSGPACK_CONTENT_TYPE, decodeMsgpack, encodeMsgpack } from '@tributary/protocol';
+import { BROKER_ROUTES, decodeBatches, MSGPACK_CONTENT_TYPE, decodeMsgpack, encodeMsgpack } from '@tributary/protocol';
+import { registeredRoutes } from '@tributary/transport/server';
 import { batch, brokerReg, faultyFs, makeCore, topicState, type Core } from '../test/helpers.ts';
 import { REQUEST_LIMITS, parseFetch, parseReplicaFetch } from './broker-service.ts';
 
@@ -341,5 +342,16 @@ describe('fetch sizes: Kafka clamps to fetch.max.bytes rather than refusing', ()
     expect(parseReplicaFetch(body, FETCH_BYTES_MAX).maxBytes).toBe(FETCH_BYTES_MAX);
     expect(() => parseReplicaFetch({ ...body, maxBytes: 2 ** 31 }, FETCH_BYTES_MAX)).toThrow(/'maxBytes' must be an integer in \[1, 2147483647\]/);
     expect(() => parseFetch({ maxBytes: 2 ** 40, partitions: [] }, FETCH_BYTES_MAX)).toThrow(/'maxBytes'/);
+  });
+});
+
+describe('route table', () => {
+  it('registers exactly the routes protocol lists in BROKER_ROUTES (the abuse suite walks that table)', async () => {
+    const core = await makeCore();
+    try {
+      expect(registeredRoutes(core.app).map((r) => `${r.method} ${r.url}`).sort()).toEqual(BROKER_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    } finally {
+      await core.close();
+    }
   });
 });

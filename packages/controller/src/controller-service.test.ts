@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import {
+  CONTROLLER_ROUTES,
   MSGPACK_CONTENT_TYPE,
   decodeMsgpack,
   encodeMsgpack,
@@ -10,6 +11,7 @@ import {
   type WireError,
 } from '@tributary/protocol';
 import { FakeClock } from '@tributary/testkit';
+import { registeredRoutes } from '@tributary/transport/server';
 import { ClusterController } from './cluster-controller.ts';
 import { createControllerService, type ControllerService } from './controller-service.ts';
 import { SEED_BROKERS, registration } from './internal/fixtures.ts';
@@ -101,6 +103,11 @@ const GARBAGE: [string, unknown][] = [
 ];
 
 describe('ControllerService', () => {
+  it('registers exactly the routes protocol lists in CONTROLLER_ROUTES (the abuse suite walks that table)', () => {
+    const h = harness();
+    expect(registeredRoutes(h.service.app).map((r) => `${r.method} ${r.url}`).sort()).toEqual(CONTROLLER_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+  });
+
   it('answers health and metrics', async () => {
     const h = harness();
     const health = await h.service.app.inject({ method: 'GET', url: '/health' });

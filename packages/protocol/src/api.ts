@@ -162,6 +162,45 @@ export const ADMIN_OPS = ['create-topic', 'delete-topic', 'init-producer-id', 'e
 export type AdminOp = (typeof ADMIN_OPS)[number];
 
 // ---------------------------------------------------------------------------------------------
+// Route tables: every route each process serves (the services' tests check them against what is
+// registered; the abuse suite in packages/chaos walks them). `:op` stands for each ADMIN_OPS name.
+
+export interface RouteSpec {
+  method: 'GET' | 'POST';
+  path: string;
+}
+
+export const BROKER_ROUTES: readonly RouteSpec[] = Object.freeze([
+  { method: 'POST', path: '/metadata' },
+  { method: 'POST', path: '/produce' },
+  { method: 'POST', path: '/fetch' },
+  { method: 'POST', path: '/list-offsets' },
+  { method: 'POST', path: '/replica/fetch' },
+  { method: 'POST', path: '/describe-replicas' },
+  { method: 'POST', path: '/admin/:op' },
+  { method: 'GET', path: '/health' },
+  { method: 'GET', path: '/metrics' },
+]);
+
+/** The controller's API, then its web console (text, JSON and Server-Sent Events). */
+export const CONTROLLER_ROUTES: readonly RouteSpec[] = Object.freeze([
+  { method: 'POST', path: '/broker/register' },
+  { method: 'POST', path: '/broker/heartbeat' },
+  { method: 'POST', path: '/broker/controlled-shutdown' },
+  { method: 'POST', path: '/metadata/poll' },
+  { method: 'POST', path: '/partition/alter' },
+  { method: 'POST', path: '/admin/:op' },
+  { method: 'GET', path: '/health' },
+  { method: 'GET', path: '/metrics' },
+  { method: 'GET', path: '/ui' },
+  { method: 'GET', path: '/ui/' },
+  { method: 'GET', path: '/ui/console.css' },
+  { method: 'GET', path: '/ui/console.js' },
+  { method: 'GET', path: '/ui/snapshot' },
+  { method: 'GET', path: '/ui/events' },
+]);
+
+// ---------------------------------------------------------------------------------------------
 // Broker API: clients
 
 export interface BrokerMetadataRequest {

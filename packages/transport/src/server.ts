@@ -172,7 +172,10 @@ export function createMsgpackServer(options: MsgpackServerOptions = {}): Msgpack
   // Every route's body must be admissible, else its largest requests would wait for ever. And the
   // bytes of a request go back to the budget once its handler has run up to its first await:
   // what it holds after that (an acks=all wait) is bounded by its own timeout.
+  const routes: { method: string; url: string }[] = [];
+  ROUTES.set(app, routes);
   app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
     const own = (route.config as { bodyLimits?: Partial<BodyLimits> } | undefined)?.bodyLimits;
     const bodyBytesMax = own?.bodyBytesMax ?? limits.body.bodyBytesMax;
     if (bodyBytesMax > budget.bytes.bytesMax) {
@@ -257,6 +260,13 @@ export function createMsgpackServer(options: MsgpackServerOptions = {}): Msgpack
   });
 
   return app;
+}
+
+const ROUTES = new WeakMap<FastifyInstance, { method: string; url: string }[]>();
+
+/** Every route registered on a server made by createMsgpackServer (HEAD twins left out), in order. */
+export function registeredRoutes(app: FastifyInstance): readonly { method: string; url: string }[] {
+  return ROUTES.get(app) ?? [];
 }
 
 /** The content-length header as a number; undefined for a streamed (chunked) body. */
