@@ -10,7 +10,8 @@
 // cluster has.
 
 import { connect, type Socket } from 'node:net';
-import { ADMIN_OPS, MSGPACK_CONTENT_TYPE, decodeMsgpack, encodeMsgpack, type RouteSpec } from '@tributary/protocol';
+import { readState } from '@tributary/launcher';
+import { ADMIN_OPS, BROKER_ROUTES, CONTROLLER_ROUTES, MSGPACK_CONTENT_TYPE, decodeMsgpack, encodeMsgpack, type RouteSpec } from '@tributary/protocol';
 import { ScheduleRandom } from './schedule.ts';
 
 export const ABUSE_KINDS = [
@@ -20,7 +21,7 @@ export const ABUSE_KINDS = [
   'oversized-chunked',
   /** 60,000 nested arrays in 60 KB: a stack overflow for a recursive decoder. */
   'nested',
-  /** 60,000 empty maps in 60 KB (small enough for every route's body limit). */
+  /** An array of 60,000 empty maps in 60 KB (small enough for every route's body limit). */
   'tiny-elements',
   /** ~4 million empty maps in 4 MiB: the issue's attack, at the size of the broker's fetch-like routes. */
   'tiny-elements-4mb',
@@ -91,6 +92,16 @@ export interface AbuseOptions {
   signal?: AbortSignal;
 }
 
+/** Every process of the local cluster running from `dataDir`, with its routes (from the launcher's state). */
+export function localAbuseTargets(dataDir: string): AbuseTarget[] {
+  const state = readState(dataDir);
+  if (state === undefined) throw new Error(`no local cluster state in ${dataDir}`);
+  return [
+    { name: 'controller', host: '127.0.0.1', port: state.layout.controllerPort, routes: CONTROLLER_ROUTES },
+    ...state.layout.brokers.map((b) => ({ name: `broker-${b.id}`, host: '127.0.0.1', port: b.port, routes: BROKER_ROUTES })),
+  ];
+}
+
 /** Every (target, route, kind): `:op` routes once per admin operation. */
 export function abuseRequests(targets: readonly AbuseTarget[], kinds: readonly AbuseKind[] = ABUSE_KINDS): AbuseRequest[] {
   const out: AbuseRequest[] = [];
@@ -117,17 +128,20 @@ const PLAUSIBLE = encodeMsgpack({
 });
 
 function emptyMaps(count: number): Buffer {
-  // { partitions: [ {}, {}, … ] }: a map, its key, an array32 of `count` fixmaps of size 0.
-  const head = Buffer.concat([Buffer.from([0x81, 0xaa]), Buffer.from('partitions'), Buffer.from([0xdd, 0, 0, 0, 0])]);
-  head.writeUInt32BE(count, head.length - 4);
+  // [ {}, {}, … ]: an array32 of `count` fixmaps of size 0. Not a map, so no route can take it
+  // for a request whose unknown fields it ignores: it must be refused, by the scan or the shape.
+  const head = Buffer.from([0xdd, 0, 0, 0, 0]);
+  head.writeUInt32BE(count, 1);
   return Buffer.concat([head, Buffer.alloc(count, 0x80)]);
 }
 
 const NESTED = Buffer.concat([Buffer.alloc(60_000, 0x91), Buffer.from([0xc0])]);
 const TINY = emptyMaps(60_000);
 // Just under 4 MiB, the broker's fetch-like routes' body limit, so it is the scan that refuses it.
-const TINY_4MB = emptyMaps(4 * 1024 * 1024 - 32);
+const TINY_4MB = emptyMaps(4 * 1024 * 1024 - 5);
 const ZEROS = Buffer.alloc(64 * 1024);
+/** ZEROS as one chunk of a chunked body. */
+const CHUNK = Buffer.concat([Buffer.from(`${ZEROS.length.toString(16)}\r\n`), ZEROS, Buffer.from('\r\n')]);
 
 function head(method: string, path: string, target: AbuseTarget, headers: Record<string, string | number>): string {
   const lines = [`${method} ${path} HTTP/1.1`, `host: ${target.host}:${target.port}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
@@ -232,8 +246,8 @@ export function sendAbuse(request: AbuseRequest, options: AbuseOptions = {}): Pr
           const pump = (): void => {
             while (!settled && sent < chunkedBytesMax && outcome.status === undefined) {
               sent += ZEROS.length;
-              const ok = socket.write(`${ZEROS.length.toString(16)}\r\n`) && socket.write(ZEROS) && socket.write('\r\n');
-              if (!ok) return void socket.once('drain', pump);
+              // One chunk in one write: the framing must never be split by backpressure.
+              if (!socket.write(CHUNK)) return void socket.once('drain', pump);
             }
           };
           pump();

@@ -135,6 +135,28 @@ describe('per-route body limits', () => {
     await c.closedPromise;
   });
 
+  it('delivers the refusal to clients that keep streaming (a lingering close, not a reset)', async () => {
+    const { port } = await serve({ limits: { body: { bodyBytesMax: 16 << 20 } } }, echo);
+    const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000), Buffer.from('\r\n')]);
+    // Six clients stream 60 MB each as fast as the server reads, stopping only at the answer.
+    const statuses = await Promise.all(Array.from({ length: 6 }, () => new Promise<number | undefined>((resolve) => {
+      const c = new RawConnection(port);
+      connections.push(c);
+      c.socket.setNoDelay(true);
+      c.write(`POST /echo HTTP/1.1\r\nhost: t\r\ncontent-type: ${MSGPACK_CONTENT_TYPE}\r\ntransfer-encoding: chunked\r\n\r\n`);
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < 60 << 20 && c.answer() === undefined && !c.closed) {
+          sent += chunk.length;
+          if (!c.socket.write(chunk)) return void c.socket.once('drain', pump);
+        }
+      };
+      pump();
+      void c.closedPromise.then(() => resolve(c.answer()?.status));
+    })));
+    expect(statuses).toEqual([413, 413, 413, 413, 413, 413]);
+  });
+
   it('refuses other content types unread and closes the connection', async () => {
     const { open } = await serve({}, echo);
     const c = open();

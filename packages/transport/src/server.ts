@@ -6,6 +6,7 @@
 // time to receive the request, idle connections, and, per process over all its listeners, open
 // connections and request bytes in flight (budget.ts).
 
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -131,8 +132,15 @@ export function resolveServerLimits(limits: MsgpackServerOptions['limits'] = {})
 const TICKET = Symbol('tributary.bytesTicket');
 type WithTicket = { [TICKET]?: BytesTicket };
 
-/** Marks a refusal sent before the body was read: the connection is closed rather than drained. */
-const CLOSE = Symbol('tributary.closeConnection');
+/**
+ * How long a connection whose request was refused before its body was read (too large, wrong
+ * content type) goes on reading and discarding what the client still sends, after the refusal
+ * and a FIN, before it is closed for good: a lingering close. Node closes such a connection as
+ * soon as the answer is written, and closing a socket with unread input makes the kernel send a
+ * reset that can discard the answer still in flight: the client would see a dropped connection
+ * instead of MESSAGE_TOO_LARGE. Reading is all it costs (nothing is kept), and only this long.
+ */
+const REFUSED_LINGER_MS = 5000;
 
 export function createMsgpackServer(options: MsgpackServerOptions = {}): MsgpackServer {
   const limits = resolveServerLimits(options.limits);
@@ -198,7 +206,10 @@ export function createMsgpackServer(options: MsgpackServerOptions = {}): Msgpack
     const bodyLimits = bodyLimitsOf(request);
     const what = `body of ${request.method} ${request.routeOptions.url ?? request.url}`;
     const declared = declaredLength(request);
-    if (declared !== undefined && declared > bodyLimits.bodyBytesMax) return done(bodyTooLarge(what, bodyLimits.bodyBytesMax, declared) as never, undefined);
+    if (declared !== undefined && declared > bodyLimits.bodyBytesMax) {
+      lingerThenClose(request.raw);
+      return done(bodyTooLarge(what, bodyLimits.bodyBytesMax, declared) as never, undefined);
+    }
     if (declared === 0) return done(null, {});
     // Admitted with its whole size before a byte is read; until then the socket is not read.
     const claim = declared ?? bodyLimits.bodyBytesMax;
@@ -221,7 +232,8 @@ export function createMsgpackServer(options: MsgpackServerOptions = {}): Msgpack
   // Anything else (JSON, text, forms) is refused up front, unread, with a clear code.
   app.addContentTypeParser('*', (req, _payload, done) => {
     const err = new TributaryError('INVALID_REQUEST', `content type '${req.headers['content-type']}' is not supported; send ${MSGPACK_CONTENT_TYPE}`);
-    done(Object.assign(err, { [CLOSE]: true }) as never, undefined);
+    lingerThenClose(req.raw);
+    done(err as never, undefined);
   });
   // A reply-level serializer (rather than the route default) also covers error replies.
   app.addHook('onRequest', (request, reply, done) => {
@@ -245,7 +257,6 @@ export function createMsgpackServer(options: MsgpackServerOptions = {}): Msgpack
   });
 
   app.setErrorHandler((err: unknown, request, reply) => {
-    if ((err as { [CLOSE]?: boolean })[CLOSE] === true) reply.header('connection', 'close');
     if (err instanceof TributaryError) return sendError(reply, err);
     const fastifyErr = err as { code?: string; statusCode?: number; message?: string };
     if (fastifyErr.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
@@ -286,8 +297,7 @@ function readBody(request: FastifyRequest, payload: NodeJS.ReadableStream, limit
     length += chunk.length;
     if (length > limit) {
       cleanup();
-      // Refused before the whole body was read: the connection closes after the answer rather
-      // than reading (and discarding) the rest.
+      lingerThenClose(request.raw);
       return done(bodyTooLarge(what, limit));
     }
     chunks.push(chunk);
@@ -311,8 +321,32 @@ function readBody(request: FastifyRequest, payload: NodeJS.ReadableStream, limit
 
 function bodyTooLarge(what: string, limit: number, declared?: number): Error {
   const size = declared === undefined ? `more than ${limit} bytes` : `${declared} bytes`;
-  return Object.assign(new TributaryError('MESSAGE_TOO_LARGE', `${what} is ${size}; bodyBytesMax is ${limit}`), { [CLOSE]: true });
+  return new TributaryError('MESSAGE_TOO_LARGE', `${what} is ${size}; bodyBytesMax is ${limit}`);
 }
+
+/**
+ * After a refusal of a request whose body was not read: the rest of the body is read and
+ * discarded, and when Node ends the connection after the answer (it does when a request was not
+ * read whole), its write side is closed at once but the socket is only destroyed once the client
+ * closes its side or REFUSED_LINGER_MS have passed.
+ */
+function lingerThenClose(raw: IncomingMessage): void {
+  const socket = raw.socket as Socket & { destroySoon?: () => void };
+  // destroySoon is what Node's HTTP server calls to close a connection after its last answer.
+  if (typeof socket.destroySoon === 'function') {
+    socket.destroySoon = function lingeringClose(this: Socket): void {
+      this.end();
+      const timer = setTimeout(() => this.destroy(), REFUSED_LINGER_MS);
+      this.once('close', () => clearTimeout(timer));
+      // The client's FIN ends the linger.
+      this.once('end', () => this.destroy());
+    };
+  }
+  raw.on('data', discard);
+  raw.resume();
+}
+
+function discard(): void {}
 
 function sendError(reply: FastifyReply, err: TributaryError, status?: number): FastifyReply {
   const body: WireError = err.toWire();
