@@ -15,9 +15,9 @@ import { ADMIN_OPS, BROKER_ROUTES, CONTROLLER_ROUTES, MSGPACK_CONTENT_TYPE, deco
 import { ScheduleRandom } from './schedule.ts';
 
 export const ABUSE_KINDS = [
-  /** Declares a 1 GiB body: refused from the content-length alone (413), before it is read. */
+  /** Declares a 1 GiB body of empty maps: refused from the content-length alone (413), before it is read. */
   'oversized',
-  /** Streams a body with no content-length until the server refuses it (413). */
+  /** Streams a body of empty maps with no content-length until the server refuses it (413). */
   'oversized-chunked',
   /** 60,000 nested arrays in 60 KB: a stack overflow for a recursive decoder. */
   'nested',
@@ -84,6 +84,8 @@ export interface AbuseOutcome {
 export interface AbuseOptions {
   /** Give up on a request after this long (default 45 s: past the default 30 s request timeout). */
   deadlineMs?: number;
+  /** The length an `oversized` request declares (default 1 GiB); its body is sent until the server answers. */
+  oversizedBytes?: number;
   /** Bytes a streamed oversized body may reach before the abuser stops (default 17 MiB, past the largest route limit). */
   chunkedBytesMax?: number;
   /** Seed of the garbage bytes. */
@@ -130,18 +132,23 @@ const PLAUSIBLE = encodeMsgpack({
 function emptyMaps(count: number): Buffer {
   // [ {}, {}, … ]: an array32 of `count` fixmaps of size 0. Not a map, so no route can take it
   // for a request whose unknown fields it ignores: it must be refused, by the scan or the shape.
-  const head = Buffer.from([0xdd, 0, 0, 0, 0]);
-  head.writeUInt32BE(count, 1);
-  return Buffer.concat([head, Buffer.alloc(count, 0x80)]);
+  return Buffer.concat([arrayHeader(count), Buffer.alloc(count, 0x80)]);
 }
 
 const NESTED = Buffer.concat([Buffer.alloc(60_000, 0x91), Buffer.from([0xc0])]);
 const TINY = emptyMaps(60_000);
 // Just under 4 MiB, the broker's fetch-like routes' body limit, so it is the scan that refuses it.
 const TINY_4MB = emptyMaps(4 * 1024 * 1024 - 5);
-const ZEROS = Buffer.alloc(64 * 1024);
-/** ZEROS as one chunk of a chunked body. */
-const CHUNK = Buffer.concat([Buffer.from(`${ZEROS.length.toString(16)}\r\n`), ZEROS, Buffer.from('\r\n')]);
+/** Empty maps, to fill an oversized body: what a decoder would turn into one object per byte. */
+const FILL = Buffer.alloc(64 * 1024, 0x80);
+/** FILL as one chunk of a chunked body. */
+const FILL_CHUNK = Buffer.concat([Buffer.from(`${FILL.length.toString(16)}\r\n`), FILL, Buffer.from('\r\n')]);
+
+function arrayHeader(items: number): Buffer {
+  const header = Buffer.from([0xdd, 0, 0, 0, 0]);
+  header.writeUInt32BE(Math.min(items, 0xffffffff), 1);
+  return header;
+}
 
 function head(method: string, path: string, target: AbuseTarget, headers: Record<string, string | number>): string {
   const lines = [`${method} ${path} HTTP/1.1`, `host: ${target.host}:${target.port}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
@@ -231,23 +238,35 @@ export function sendAbuse(request: AbuseRequest, options: AbuseOptions = {}): Pr
         if (body.length > 0) socket.write(body);
       };
       switch (kind) {
-        case 'oversized':
-          socket.write(head(method, path, target, { ...contentType, 'content-length': 1024 * 1024 * 1024 }));
-          socket.write(ZEROS);
+        case 'oversized': {
+          // The issue's attack: a body of empty maps declaring its (large) length, streamed as
+          // fast as the server reads it until the server answers.
+          const declared = options.oversizedBytes ?? 1024 * 1024 * 1024;
+          socket.write(head(method, path, target, { ...contentType, 'content-length': declared }));
+          const header = arrayHeader(declared - 5);
+          socket.write(header);
+          let sent = header.length;
+          const pump = (): void => {
+            while (!settled && sent < declared && outcome.status === undefined) {
+              const part = declared - sent >= FILL.length ? FILL : FILL.subarray(0, declared - sent);
+              sent += part.length;
+              if (!socket.write(part)) return void socket.once('drain', pump);
+            }
+          };
+          pump();
           break;
+        }
         case 'oversized-chunked': {
+          // The same without a content-length: the server finds out only by counting.
           socket.write(head(method, path, target, { ...contentType, 'transfer-encoding': 'chunked' }));
-          // A bin32 of 1 GiB, then zeros, as fast as the server reads them (write backpressure).
-          const bin = Buffer.from([0xc6, 0x40, 0, 0, 0]);
-          socket.write(`${bin.length.toString(16)}\r\n`);
-          socket.write(bin);
-          socket.write('\r\n');
-          let sent = bin.length;
+          const header = arrayHeader(chunkedBytesMax);
+          socket.write(Buffer.concat([Buffer.from(`${header.length.toString(16)}\r\n`), header, Buffer.from('\r\n')]));
+          let sent = header.length;
           const pump = (): void => {
             while (!settled && sent < chunkedBytesMax && outcome.status === undefined) {
-              sent += ZEROS.length;
+              sent += FILL.length;
               // One chunk in one write: the framing must never be split by backpressure.
-              if (!socket.write(CHUNK)) return void socket.once('drain', pump);
+              if (!socket.write(FILL_CHUNK)) return void socket.once('drain', pump);
             }
           };
           pump();

@@ -2,7 +2,7 @@
 // every route of every process gets oversized, deeply nested, many-tiny-element, truncated, cut
 // off, garbage, wrongly typed, trickled (1 byte/s) and silent requests (packages/chaos's abuse
 // suite), plus the issue's own attack: six concurrent 60 MB bodies of tiny msgpack maps to one
-// broker's /produce. Nothing may die, no broker may be fenced, no acknowledged record may be
+// broker's /produce (with and without a content-length). Nothing may die, no broker may be fenced, no acknowledged record may be
 // lost, and each abusive request gets a clear error or is cut off by the server's timeouts.
 
 import { readFileSync } from 'node:fs';
@@ -58,17 +58,21 @@ describe('abuse of every route of every process (issue 16 §4)', () => {
     const requests = abuseRequests(localAbuseTargets(cluster.dataDir));
     const slow = requests.filter((r) => SLOW_ABUSE_KINDS.includes(r.kind));
     const fast = requests.filter((r) => !SLOW_ABUSE_KINDS.includes(r.kind));
-    // The issue's attack: six concurrent 60 MB bodies of tiny maps (streamed, no content-length,
-    // so the broker must count while reading) to broker 0's /produce.
+    // The issue's attack: six concurrent 60 MB bodies of tiny maps to broker 0's /produce, with
+    // their content-length, and six more streamed without one (the broker must count as it reads).
     const broker0 = localAbuseTargets(cluster.dataDir).find((t) => t.name === 'broker-0')!;
-    const sixty = Array.from({ length: 6 }, () => sendAbuse({ target: broker0, method: 'POST', path: '/produce', kind: 'oversized-chunked' }, { chunkedBytesMax: 60 * 1024 * 1024 }));
+    const SIXTY_MB = 60 * 1000 * 1000;
+    const sixty = Array.from({ length: 12 }, (_, i) => sendAbuse(
+      { target: broker0, method: 'POST', path: '/produce', kind: i < 6 ? 'oversized' : 'oversized-chunked' },
+      { oversizedBytes: SIXTY_MB, chunkedBytesMax: SIXTY_MB },
+    ));
     const [slowOutcomes, fastOutcomes, sixtyOutcomes] = await Promise.all([
       runAbuse(slow, { concurrency: slow.length }),
       runAbuse(fast, { concurrency: 8 }),
       Promise.all(sixty),
     ]);
     const outcomes: AbuseOutcome[] = [...slowOutcomes, ...fastOutcomes, ...sixtyOutcomes];
-    expect(outcomes).toHaveLength(requests.length + 6);
+    expect(outcomes).toHaveLength(requests.length + 12);
     expect(outcomes.map(judgeAbuse).filter((v) => v !== undefined)).toEqual([]);
 
     // What the refusals said, for the kinds whose answer is fixed on every POST route.
