@@ -378,3 +378,24 @@ export async function abuseUntil(requests: readonly AbuseRequest[], signal: Abor
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 16) }, () => worker()));
   return outcomes;
 }
+
+/** Requests in flight at once during a chaos `garbage` fault. */
+export const GARBAGE_CONCURRENCY = 8;
+
+/**
+ * The chaos `garbage` fault: abusive requests to random routes of random targets until stopped.
+ * `stop()` ends it (requests in flight are dropped) and sums it up: how many were sent, and the
+ * first few that were not handled as a well-behaved server handles them (judgeAbuse).
+ */
+export function startGarbage(targets: readonly AbuseTarget[], seed: number): { stop(): Promise<string> } {
+  const abort = new AbortController();
+  const running = abuseUntil(abuseRequests(targets), abort.signal, { concurrency: GARBAGE_CONCURRENCY, seed });
+  return {
+    async stop() {
+      abort.abort();
+      const outcomes = await running;
+      const bad = outcomes.map(judgeAbuse).filter((v): v is string => v !== undefined);
+      return `${outcomes.length} abusive requests to ${targets.length} processes, ${bad.length} badly handled${bad.length > 0 ? `: ${bad.slice(0, 3).join('; ')}` : ''}`;
+    },
+  };
+}

@@ -71,7 +71,7 @@ export class ChaosUsageError extends Error {
 export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult> {
   const log = options.log ?? (() => {});
   const dockerOnly = options.faults.filter((f) => DOCKER_ONLY_FAULTS.includes(f));
-  if (options.target === 'local' && dockerOnly.length > 0) throw new ChaosUsageError(`faults ${dockerOnly.join(', ')} need --target docker; the local target knows kill, pause, controller and majority`);
+  if (options.target === 'local' && dockerOnly.length > 0) throw new ChaosUsageError(`faults ${dockerOnly.join(', ')} need --target docker; the local target knows kill, pause, controller, majority and garbage`);
 
   let dataDir = '';
   let started = false;
