@@ -379,8 +379,12 @@ export async function abuseUntil(requests: readonly AbuseRequest[], signal: Abor
   return outcomes;
 }
 
-/** Requests in flight at once during a chaos `garbage` fault. */
+/**
+ * Requests in flight at once during a chaos `garbage` fault: those answered at once, and the
+ * slow ones (trickled, silent) that hold a connection until the server cuts it.
+ */
 export const GARBAGE_CONCURRENCY = 8;
+export const GARBAGE_SLOW_CONCURRENCY = 16;
 
 /**
  * The chaos `garbage` fault: abusive requests to random routes of random targets until stopped.
@@ -389,11 +393,15 @@ export const GARBAGE_CONCURRENCY = 8;
  */
 export function startGarbage(targets: readonly AbuseTarget[], seed: number): { stop(): Promise<string> } {
   const abort = new AbortController();
-  const running = abuseUntil(abuseRequests(targets), abort.signal, { concurrency: GARBAGE_CONCURRENCY, seed });
+  const requests = abuseRequests(targets);
+  const running = Promise.all([
+    abuseUntil(requests.filter((r) => !SLOW_ABUSE_KINDS.includes(r.kind)), abort.signal, { concurrency: GARBAGE_CONCURRENCY, seed }),
+    abuseUntil(requests.filter((r) => SLOW_ABUSE_KINDS.includes(r.kind)), abort.signal, { concurrency: GARBAGE_SLOW_CONCURRENCY, seed: seed + 1 }),
+  ]);
   return {
     async stop() {
       abort.abort();
-      const outcomes = await running;
+      const outcomes = (await running).flat();
       const bad = outcomes.map(judgeAbuse).filter((v): v is string => v !== undefined);
       return `${outcomes.length} abusive requests to ${targets.length} processes, ${bad.length} badly handled${bad.length > 0 ? `: ${bad.slice(0, 3).join('; ')}` : ''}`;
     },

@@ -135,7 +135,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
         await sleepUntil(op.startMs + fault.durationMs, options.signal);
         try {
           await nemesis.heal(op);
-          log(`t+${secs(startMs)}: healed ${op.fault} ${op.targets.join(', ')}`);
+          log(`t+${secs(startMs)}: healed ${op.fault} ${op.targets.join(', ')}${op.fault === 'garbage' && op.note ? `: ${op.note}` : ''}`);
         } catch (err) {
           log(`t+${secs(startMs)}: healing ${op.fault} ${op.targets.join(', ')} failed: ${(err as Error).message}`);
         }
