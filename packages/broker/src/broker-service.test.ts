@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BROKER_ROUTES, decodeBatches, MSGPACK_CONTENT_TYPE, decodeMsgpack, encodeMsgpack } from '@tributary/protocol';
-import { registeredRoutes } from '@tributary/transport/server';
+import { createServerBudget, registeredRoutes } from '@tributary/transport/server';
 import { batch, brokerReg, faultyFs, makeCore, topicState, type Core } from '../test/helpers.ts';
 import { REQUEST_LIMITS, parseFetch, parseReplicaFetch } from './broker-service.ts';
+import { BrokerMetrics } from './metrics.ts';
 
 function md(version = 1) {
   return {
@@ -323,6 +324,24 @@ describe('request limits (DESIGN.md § Limits)', () => {
     expect((await produce1()).status).toBe(200);
   });
   const produce1 = () => core.post('/produce', { acks: 1, timeoutMs: 1000, partitions: [{ topic: 'solo', partition: 0, records: batch(['after']) }] });
+});
+
+describe('limit metrics', () => {
+  it('exports the process budget: open and refused connections, bytes in flight, requests waiting', async () => {
+    const budget = createServerBudget({ connectionsMax: 2, requestBytesInFlightMax: 100 });
+    const metrics = new BrokerMetrics({ brokerId: 7, rack: 'rack-1' }, () => undefined);
+    metrics.watchBudget(budget);
+    budget.connections.tryOpen();
+    budget.connections.tryOpen();
+    budget.connections.tryOpen();
+    budget.bytes.acquire(80, () => {});
+    budget.bytes.acquire(30, () => {});
+    const text = await metrics.text();
+    expect(text).toMatch(/^tributary_connections_open\{.*\} 2$/m);
+    expect(text).toMatch(/^tributary_connections_refused_total\{.*\} 1$/m);
+    expect(text).toMatch(/^tributary_request_bytes_in_flight\{.*\} 80$/m);
+    expect(text).toMatch(/^tributary_requests_waiting_for_bytes\{.*\} 1$/m);
+  });
 });
 
 describe('fetch sizes: Kafka clamps to fetch.max.bytes rather than refusing', () => {

@@ -52,6 +52,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
   // Listeners first: the controller must be told where we listen (port 0 resolved). Both share
   // one budget: connectionsMax and requestBytesInFlightMax are per process, not per listener.
   const routeLimits = brokerRouteLimits(config);
+  const budget = createServerBudget(config);
   const serverOptions = {
     logger,
     limits: {
@@ -60,7 +61,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
       headersTimeoutMs: config.requestHeadersTimeoutMs,
       idleTimeoutMs: config.connectionIdleTimeoutMs,
     },
-    budget: createServerBudget(config),
+    budget,
     onUnexpectedError: (err: unknown) => {
       logger.error({ err }, 'unexpected error while serving a request');
       if (err instanceof AssertionError) options.onFatal?.(err);
@@ -97,6 +98,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     onIsrChange: (kind) => (kind === 'shrink' ? metrics.isrShrinks : metrics.isrExpands).inc(),
   });
   metrics = new BrokerMetrics({ brokerId: config.brokerId, rack: config.rack }, () => replicas);
+  metrics.watchBudget(budget);
   replicas.loadLogs();
 
   const ready = () => channel.registered && metadataSeen;

@@ -181,6 +181,7 @@ describe('ClusterController', () => {
     clock.advance(10_000);
     controller.checkSessions();
     expect([controller.state.isAlive(0), controller.state.isAlive(1)]).toEqual([true, true]);
+    expect(controller.stalledMs).toBe(9750);
     // Broker 0's queued heartbeats arrive; broker 1 stays silent and is fenced once the
     // controller has been able to hear it for the session timeout.
     tick(2500, [0]);

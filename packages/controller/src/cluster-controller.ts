@@ -143,13 +143,13 @@ export class ClusterController {
     }
     const decision = registerBroker(this.state, request);
     this.commit(decision.records);
-    this.state.touch(request.brokerId, this.now(), this.stalledMs());
+    this.state.touch(request.brokerId, this.now(), this.stalledMs);
     return decision.reply;
   }
 
   heartbeat(request: HeartbeatRequest): HeartbeatResponse {
     this.checkUsable();
-    if (heartbeat(this.state, request).accepted) this.state.touch(request.brokerId, this.now(), this.stalledMs());
+    if (heartbeat(this.state, request).accepted) this.state.touch(request.brokerId, this.now(), this.stalledMs);
     return { metadataVersion: this.state.version };
   }
 
@@ -161,7 +161,7 @@ export class ClusterController {
     this.commit(decision.records);
     const session = this.state.sessions.get(request.brokerId);
     if (session) session.shuttingDown = true;
-    else this.state.sessions.set(request.brokerId, { lastHeartbeatMs: this.now(), stalledMsAtHeartbeat: this.stalledMs(), shuttingDown: true });
+    else this.state.sessions.set(request.brokerId, { lastHeartbeatMs: this.now(), stalledMsAtHeartbeat: this.stalledMs, shuttingDown: true });
     this.logger[news ? 'info' : 'debug']({ brokerId: request.brokerId, remainingLeaderships: decision.reply.remainingLeaderships, offlineLeaderships: decision.offlineLeaderships }, 'controlled shutdown');
     return decision.reply;
   }
@@ -193,7 +193,8 @@ export class ClusterController {
     this.commit(records);
   }
 
-  private stalledMs(): number {
+  /** Time the controller could not hear brokers so far (session-clock.ts); 0 without a check interval. */
+  get stalledMs(): number {
     return this.sessionClock?.stalledMs ?? 0;
   }
 

@@ -124,6 +124,11 @@ describe('ControllerService', () => {
     expect(metrics.payload).toContain('tributary_fenced_broker_count 0');
     expect(metrics.payload).toContain('tributary_controller_process_cpu_user_seconds_total');
     expect(metrics.payload).toContain('tributary_cluster_under_replicated_partitions 0');
+    // The request limits' state and the controller's own stalls (not counted against sessions).
+    expect(metrics.payload).toContain('tributary_controller_request_bytes_in_flight 0');
+    expect(metrics.payload).toContain('tributary_controller_requests_waiting_for_bytes 0');
+    expect(metrics.payload).toContain('tributary_controller_connections_refused_total 0');
+    expect(metrics.payload).toContain('tributary_controller_stalled_seconds_total 0');
   });
 
   it.each(ROUTES.flatMap((route) => GARBAGE.map(([what, body]) => [route, what, body] as const)))('%s refuses %s with INVALID_REQUEST', async (route, _what, body) => {

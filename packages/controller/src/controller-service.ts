@@ -19,7 +19,7 @@ import {
   type HealthResponse,
   type TopicConfigInput,
 } from '@tributary/protocol';
-import { PROMETHEUS_CONTENT_TYPE, createMsgpackServer, type MsgpackServer } from '@tributary/transport/server';
+import { PROMETHEUS_CONTENT_TYPE, createMsgpackServer, createServerBudget, type MsgpackServer } from '@tributary/transport/server';
 import type { ClusterController } from './cluster-controller.ts';
 import { registerConsoleRoutes, type ConsoleHandle, type ConsoleOptions } from './console-service.ts';
 import { parseControllerConfig, type ControllerRequestLimits } from './config.ts';
@@ -67,15 +67,16 @@ export function createControllerService(options: ControllerServiceOptions): Cont
   const pollWaitMaxMs = options.pollWaitMaxMs ?? POLL_WAIT_MAX_MS;
   const metrics = options.metrics ?? new ControllerMetrics(controller);
   const limits = options.requestLimits ?? DEFAULT_REQUEST_LIMITS;
+  const budget = createServerBudget(limits);
+  metrics.watchBudget(budget);
   const app = createMsgpackServer({
+    budget,
     logger,
     limits: {
       body: { bodyBytesMax: limits.bodyBytesMax, elementsMax: limits.elementsMax, depthMax: limits.depthMax },
       requestTimeoutMs: limits.requestTimeoutMs,
       headersTimeoutMs: limits.headersTimeoutMs,
       idleTimeoutMs: limits.idleTimeoutMs,
-      connectionsMax: limits.connectionsMax,
-      requestBytesInFlightMax: limits.requestBytesInFlightMax,
     },
     ...(options.onUnexpectedError ? { onUnexpectedError: options.onUnexpectedError } : {}),
   });
