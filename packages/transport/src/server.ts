@@ -6,7 +6,7 @@
 // time to receive the request, idle connections, and, per process over all its listeners, open
 // connections and request bytes in flight (budget.ts).
 
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -130,7 +130,9 @@ export function resolveServerLimits(limits: MsgpackServerOptions['limits'] = {})
 
 /** A request's claim on the byte budget, released once its handler has taken it (budget.ts). */
 const TICKET = Symbol('tributary.bytesTicket');
-type WithTicket = { [TICKET]?: BytesTicket };
+/** The request's response, kept by the onRequest hook for the body parser. */
+const RESPONSE = Symbol('tributary.response');
+type WithTicket = { [TICKET]?: BytesTicket; [RESPONSE]?: ServerResponse };
 
 /**
  * How long a connection whose request was refused before its body was read (too large, wrong
@@ -227,6 +229,9 @@ export function createMsgpackServer(options: MsgpackServerOptions = {}): Msgpack
       });
     });
     (request as WithTicket)[TICKET] = ticket;
+    // The bytes go back at the latest when the answer is sent or the connection drops: for a
+    // request that never reaches its handler (refused, timed out, cut while waiting for room).
+    (request as WithTicket)[RESPONSE]?.once('close', () => ticket.release());
     if (!ticket.admitted) request.log?.debug({ claim, inFlight: budget.bytes.inFlight, waiting: budget.bytes.waiting }, 'request waits for requestBytesInFlightMax');
   });
   // Anything else (JSON, text, forms) is refused up front, unread, with a clear code.
@@ -238,9 +243,7 @@ export function createMsgpackServer(options: MsgpackServerOptions = {}): Msgpack
   // A reply-level serializer (rather than the route default) also covers error replies.
   app.addHook('onRequest', (request, reply, done) => {
     reply.serializer((payload: unknown) => serializeMsgpack(reply, payload) as unknown as string);
-    // A request's bytes go back at the latest when its answer is sent or its connection drops:
-    // one that never reached its handler (refused, timed out, cut while waiting for room).
-    reply.raw.once('close', () => (request as WithTicket)[TICKET]?.release());
+    (request as WithTicket)[RESPONSE] = reply.raw;
     done();
   });
   // Synchronous (a callback, not an async hook): one promise less per request.
