@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SLOW_ABUSE_KINDS, abuseRequests, judgeAbuse, localAbuseTargets, runAbuse, sendAbuse, type AbuseOutcome } from '@tributary/chaos';
+import { localPause, localResume } from '@tributary/launcher';
 import { BROKER_ROUTES, type ClusterMetadata } from '@tributary/protocol';
 import { eventually } from '@tributary/testkit';
 import { RpcClient } from '@tributary/transport/client';
@@ -100,5 +101,23 @@ describe('abuse of every route of every process (issue 16 §4)', () => {
     expect(loop.failed).toEqual([]);
     const read = await readAll(cluster.bootstrap, TOPIC, PARTITIONS, { expected: loop.acked.length });
     expect(checkAcknowledged(read, loop.acked)).toEqual([]);
+  });
+
+  it('a controller stalled past the session timeout (SIGSTOP 5 s) fences no broker when it resumes', async () => {
+    const before = await metadata();
+    expect(before.brokers.every((b) => b.alive)).toBe(true);
+    await localPause(cluster.dataDir, 'controller');
+    const pausedAt = Date.now();
+    await eventually(() => Date.now() - pausedAt >= 5000, { timeoutMs: 10_000 });
+    await localResume(cluster.dataDir, 'controller');
+    // Its first session check runs, late, before it reads the heartbeats queued meanwhile: it
+    // either fences every broker (their last heartbeats are 5 s old) or sees its own stall.
+    const log = join(cluster.dataDir, 'logs', 'controller.log');
+    await eventually(() => /controller loop stalled|broker session expired/.test(readFileSync(log, 'utf8')), { timeoutMs: 10_000 });
+    expect(readFileSync(log, 'utf8')).not.toContain('broker session expired');
+    const after = await metadata();
+    expect(after.brokers.map((b) => [b.id, b.alive, b.epoch])).toEqual(before.brokers.map((b) => [b.id, true, b.epoch]));
+    expect(readFileSync(log, 'utf8')).toContain('controller loop stalled');
+    expect(allRunning(cluster.dataDir)).toBe(true);
   });
 });

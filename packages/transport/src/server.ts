@@ -103,7 +103,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
 const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
 export interface MsgpackServerOptions {
-  /** This server's limits; any left out take DEFAULT_SERVER_LIMITS'. */
+  /** This server's limits; any left out take DEFAULT_SERVER_LIMITS's. */
   limits?: Partial<Omit<ServerLimits, 'body'>> & { body?: Partial<BodyLimits> };
   /**
    * The process's connection and byte caps, shared by all its listeners (`createServerBudget`);
