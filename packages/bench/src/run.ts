@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Admin } from '@tributary/client';
+import { abusePhase, type AbusePhaseResult } from './abuse.ts';
 import type { BenchArgs, Phase } from './args.ts';
 import { attachCluster, brokerRss, clusterCpuMeter, startCluster, type BenchCluster } from './cluster.ts';
 import { failoverRound, type FailoverRound } from './failover.ts';
@@ -65,6 +66,12 @@ export interface BenchReport {
   scaling?: Record<string, ScalingPoint>;
   /** 1000-partition throughput over 10-partition throughput. */
   scaling1000Ratio?: number;
+  /** acks=all p99, one record in flight, on a quiet cluster and while every route of every process is abused. */
+  abuseQuietAckP99Ms?: number;
+  abuseAckP99Ms?: number;
+  abuseRequestsPerSec?: number;
+  /** Abusive requests not answered with a clear 4xx or cut off by the server (judgeAbuse): 0 expected. */
+  abuseBadlyHandled?: number;
   details: Record<string, unknown>;
 }
 
@@ -243,6 +250,27 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
       }
       const s10 = report.scaling['10']!.recordsPerSec;
       report.scaling1000Ratio = round(report.scaling['1000']!.recordsPerSec / s10, 3);
+    }
+
+    // ---- produce p99 with and without abusive clients
+    if (wants('abuse')) {
+      const topic = topicName('abuse');
+      await createBenchTopic(admin, topic, THROUGHPUT_PARTITIONS);
+      const r: AbusePhaseResult = await abusePhase(cluster.bootstrap, admin, topic, args.quick ? 1000 : 3000);
+      const state = cluster.state();
+      const rss = state ? [...brokerRss(state).values()] : [];
+      report.abuseQuietAckP99Ms = r.quiet.p99Ms;
+      report.abuseAckP99Ms = r.abused.p99Ms;
+      report.abuseRequestsPerSec = r.abuseRequestsPerSec;
+      report.abuseBadlyHandled = r.badlyHandled;
+      report.details.abuse = { ...r, brokerRssMBMaxAfter: rss.length > 0 ? Math.round(Math.max(...rss) / 1e6) : null };
+      rows.push({
+        phase: 'produce p99 under abuse',
+        result: `p99 ${r.abused.p99Ms} ms`,
+        detail: `acks=all, 1 in flight, ${fmt(r.records)} records: quiet p50 ${r.quiet.p50Ms} / p99 ${r.quiet.p99Ms} / max ${r.quiet.maxMs} ms; abused p50 ${r.abused.p50Ms} / p99 ${r.abused.p99Ms} / max ${r.abused.maxMs} ms, while ${fmt(r.abuseRequests)} abusive requests (${fmt(r.abuseRequestsPerSec)}/s) hit every route of every process, ${r.badlyHandled} badly handled${rss.length > 0 ? `; broker RSS max ${Math.round(Math.max(...rss) / 1e6)} MB after` : ''}`,
+      });
+      if (r.badlyHandled > 0) rows.push({ phase: 'abuse: badly handled', result: String(r.badlyHandled), detail: r.badlyHandledExamples.join('; ') });
+      await admin.deleteTopic(topic).catch(() => undefined);
     }
   } finally {
     await admin.close().catch(() => undefined);

@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeBatches, MSGPACK_CONTENT_TYPE, decodeMsgpack } from '@tributary/protocol';
+import { BROKER_ROUTES, listenerRoutes, decodeBatches, MSGPACK_CONTENT_TYPE, decodeMsgpack, encodeMsgpack } from '@tributary/protocol';
+import { createServerBudget, registeredRoutes } from '@tributary/transport/server';
 import { batch, brokerReg, faultyFs, makeCore, topicState, type Core } from '../test/helpers.ts';
+import { REQUEST_LIMITS, parseFetch, parseReplicaFetch } from './broker-service.ts';
+import { BrokerMetrics } from './metrics.ts';
 
 function md(version = 1) {
   return {
@@ -267,5 +270,117 @@ describe('garbage on every route', () => {
     }), { numRuns: 300, seed: 42 });
     expect((await core.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
     await core.close();
+  });
+});
+
+describe('request limits (DESIGN.md § Limits)', () => {
+  let core: Core;
+  beforeEach(async () => {
+    core = await makeCore();
+    core.rm.applyMetadata(md());
+  });
+  afterEach(async () => {
+    await core.close();
+  });
+
+  const raw = async (url: string, payload: Buffer) => {
+    const res = await core.app.inject({ method: 'POST', url, headers: { 'content-type': MSGPACK_CONTENT_TYPE }, payload });
+    return { status: res.statusCode, body: decodeMsgpack(res.rawPayload) as { code: string; message: string } };
+  };
+  const longTopic = (i: number) => `${'t'.repeat(240)}-${String(i).padStart(5, '0')}`.slice(0, REQUEST_LIMITS.topicNameMax);
+  const many = <T>(make: (i: number) => T) => Array.from({ length: REQUEST_LIMITS.partitionsMax }, (_, i) => make(i));
+
+  it.each([
+    ['/fetch', { maxWaitMs: 0, minBytes: 1, maxBytes: 1, rack: 'rack-1', partitions: many((i) => ({ topic: longTopic(i), partition: 999_999, offset: 2 ** 52, maxBytes: 0x7fffffff, currentLeaderEpoch: 0x7fffffff })) }],
+    ['/replica/fetch', { brokerId: 1, brokerEpoch: 0x7fffffff, maxWaitMs: 0, maxBytes: 1, partitions: many((i) => ({ topic: longTopic(i), partition: 999_999, fetchOffset: 2 ** 52, lastFetchedEpoch: 0x7fffffff, currentLeaderEpoch: 0x7fffffff })) }],
+    ['/list-offsets', { partitions: many((i) => ({ topic: longTopic(i), partition: 999_999, timestamp: 2 ** 52 })) }],
+    ['/metadata', { topics: many(longTopic) }],
+    ['/produce', { acks: 1, timeoutMs: 300_000, partitions: many((i) => ({ topic: longTopic(i), partition: 999_999, records: batch(['x']) })) }],
+  ])('accepts the largest legitimate %s body (partitionsMax entries, longest topic names)', async (url, body) => {
+    const r = await raw(url, encodeMsgpack(body));
+    expect(r.status, JSON.stringify(r.body).slice(0, 200)).toBe(200);
+  });
+
+  it('accepts a produce body of a whole producer request (8 MiB of batches)', async () => {
+    const records = batch(['x'.repeat(1024 * 1024 - 200)]);
+    const body = { acks: 1, timeoutMs: 1000, partitions: Array.from({ length: 8 }, () => ({ topic: 'solo', partition: 0, records })) };
+    const r = await core.post('/produce', body);
+    expect(r.status).toBe(200);
+    expect(r.body.partitions.every((p: { error?: unknown }) => p.error === undefined)).toBe(true);
+  });
+
+  const tinyMaps = (n: number) => Buffer.concat([Buffer.from([0x81, 0xaa]), Buffer.from('partitions'), Buffer.from([0xdd, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]), Buffer.alloc(n, 0x80)]);
+  const nested = (n: number) => Buffer.concat([Buffer.alloc(n, 0x91), Buffer.from([0xc0])]);
+
+  it.each(['/produce', '/fetch', '/replica/fetch', '/list-offsets', '/metadata', '/describe-replicas', '/admin/create-topic'])('%s refuses many tiny values, deep nesting and an oversize body, naming the limit, and writes nothing', async (url) => {
+    const tiny = await raw(url, tinyMaps(url === '/describe-replicas' || url.startsWith('/admin') ? 60_000 : 1_000_000));
+    expect(tiny).toMatchObject({ status: 400, body: { code: 'INVALID_REQUEST', message: expect.stringMatching(/holds more than \d+ values \(elementsMax\)/) } });
+    expect(tiny.body.message).toContain(url.startsWith('/admin') ? 'POST /admin/:op' : `POST ${url}`);
+    const deep = await raw(url, nested(10_000));
+    expect(deep).toMatchObject({ status: 400, body: { code: 'INVALID_REQUEST', message: expect.stringContaining('deeper than 8 (depthMax)') } });
+    const big = await raw(url, encodeMsgpack({ blob: Buffer.alloc(url === '/produce' ? 16 * 1024 * 1024 : 4 * 1024 * 1024) }));
+    expect(big).toMatchObject({ status: 413, body: { code: 'MESSAGE_TOO_LARGE', message: expect.stringContaining('bodyBytesMax') } });
+    expect(core.rm.getPartition('solo', 0)!.log.logEndOffset).toBe(0);
+    expect((await produce1()).status).toBe(200);
+  });
+  const produce1 = () => core.post('/produce', { acks: 1, timeoutMs: 1000, partitions: [{ topic: 'solo', partition: 0, records: batch(['after']) }] });
+});
+
+describe('limit metrics', () => {
+  it('exports the process budget: open and refused connections, bytes in flight, requests waiting', async () => {
+    const budget = createServerBudget({ connectionsMax: 2, requestBytesInFlightMax: 100 });
+    const metrics = new BrokerMetrics({ brokerId: 7, rack: 'rack-1' }, () => undefined);
+    metrics.watchBudget(budget);
+    budget.connections.tryOpen();
+    budget.connections.tryOpen();
+    budget.connections.tryOpen();
+    budget.bytes.acquire(80, () => {});
+    budget.bytes.acquire(30, () => {});
+    const text = await metrics.text();
+    expect(text).toMatch(/^tributary_connections_open\{.*\} 2$/m);
+    expect(text).toMatch(/^tributary_connections_refused_total\{.*\} 1$/m);
+    expect(text).toMatch(/^tributary_request_bytes_in_flight\{.*\} 80$/m);
+    expect(text).toMatch(/^tributary_requests_waiting_for_bytes\{.*\} 1$/m);
+  });
+});
+
+describe('fetch sizes: Kafka clamps to fetch.max.bytes rather than refusing', () => {
+  const FETCH_BYTES_MAX = 55 * 1024 * 1024;
+  it.each([
+    ['defaults: fetch.max.bytes 50 MiB, max.partition.fetch.bytes 1 MiB', {}, {}, { minBytes: 1, maxBytes: 50 * 1024 * 1024, partition: 1024 * 1024 }],
+    ['a 256 MiB ask is clamped to 55 MiB', { maxBytes: 256 * 1024 * 1024, minBytes: 256 * 1024 * 1024 }, { maxBytes: 256 * 1024 * 1024 }, { minBytes: FETCH_BYTES_MAX, maxBytes: FETCH_BYTES_MAX, partition: FETCH_BYTES_MAX }],
+    ['the int32 maximum is clamped too', { maxBytes: 0x7fffffff }, { maxBytes: 0x7fffffff }, { minBytes: 1, maxBytes: FETCH_BYTES_MAX, partition: FETCH_BYTES_MAX }],
+    ['smaller asks are kept', { maxBytes: 1000, minBytes: 10 }, { maxBytes: 100 }, { minBytes: 10, maxBytes: 1000, partition: 100 }],
+  ])('%s', (_name, top, entry, expected) => {
+    const input = parseFetch({ ...top, partitions: [{ topic: 't', partition: 0, offset: 0, ...entry }] }, FETCH_BYTES_MAX);
+    expect({ minBytes: input.minBytes, maxBytes: input.maxBytes, partition: input.partitions[0]!.maxBytes }).toEqual(expected);
+  });
+
+  it('clamps a follower fetch as well, and still refuses what is not an int32', () => {
+    const body = { brokerId: 1, brokerEpoch: 0, maxBytes: 0x7fffffff, partitions: [] };
+    expect(parseReplicaFetch(body, FETCH_BYTES_MAX).maxBytes).toBe(FETCH_BYTES_MAX);
+    expect(() => parseReplicaFetch({ ...body, maxBytes: 2 ** 31 }, FETCH_BYTES_MAX)).toThrow(/'maxBytes' must be an integer in \[1, 2147483647\]/);
+    expect(() => parseFetch({ maxBytes: 2 ** 40, partitions: [] }, FETCH_BYTES_MAX)).toThrow(/'maxBytes'/);
+  });
+});
+
+describe('route table', () => {
+  it('registers exactly the routes protocol lists in BROKER_ROUTES (the abuse suite walks that table)', async () => {
+    const core = await makeCore();
+    try {
+      expect(registeredRoutes(core.app).map((r) => `${r.method} ${r.url}`).sort()).toEqual(BROKER_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    } finally {
+      await core.close();
+    }
+  });
+
+  it('an external listener registers every route but the followers\' (listenerRoutes)', async () => {
+    const core = await makeCore({ listener: 'external' });
+    try {
+      expect(registeredRoutes(core.app).map((r) => `${r.method} ${r.url}`).sort()).toEqual(listenerRoutes('broker', 'external').map((r) => `${r.method} ${r.path}`).sort());
+      expect(listenerRoutes('broker', 'external').some((r) => r.path === '/replica/fetch')).toBe(false);
+    } finally {
+      await core.close();
+    }
   });
 });

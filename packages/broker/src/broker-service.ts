@@ -17,7 +17,8 @@ import {
   type Endpoint,
   type HealthResponse,
 } from '@tributary/protocol';
-import { PROMETHEUS_CONTENT_TYPE, type FastifyInstance } from '@tributary/transport/server';
+import { PROMETHEUS_CONTENT_TYPE, routeLimits, type BodyLimits, type FastifyInstance } from '@tributary/transport/server';
+import type { BrokerConfig } from './config.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { FetchInput, ProduceInput, ReplicaFetchInput, ReplicaManager } from './replica-manager.ts';
 
@@ -28,9 +29,41 @@ export const REQUEST_LIMITS = Object.freeze({
   partitionIdMax: 1_000_000,
   timeoutMsMax: 300_000,
   maxWaitMsMax: 60_000,
-  fetchBytesMax: 256 * 1024 * 1024,
+  /**
+   * A fetch's byte fields are Kafka's int32s; what the broker serves is clamped further to its
+   * fetch.max.bytes (`fetchBytesMax` in config), as Kafka clamps a consumer's fetch.max.bytes.
+   */
+  fetchBytesFieldMax: 0x7fffffff,
   brokerIdMax: 1_000_000,
+  /** Containers in a request body: body → partitions → entry (3); a little room for additions. */
+  bodyDepthMax: 8,
 });
+
+/**
+ * Values (msgpack elements, map keys included) one partition entry may take: an entry is a map
+ * of at most 7 fields (14 elements) plus itself. A body's elementsMax is partitionsMax entries
+ * plus its top-level fields.
+ */
+const ENTRY_ELEMENTS_MAX = 16;
+const BODY_ELEMENTS_MAX = 64;
+/** Admin bodies (forwarded to the controller): elect-leaders lists up to 10,000 partitions. */
+const ADMIN_ELEMENTS_MAX = 16_384;
+
+export type BrokerRouteLimits = Readonly<Record<'produce' | 'fetch' | 'admin', BodyLimits>>;
+
+/**
+ * Body limits per route, sized to the largest legitimate request: a produce body to the
+ * producer's request size and partitionsMax entries, fetch-like bodies to partitionsMax entries
+ * with the longest topic names, admin bodies to what the controller accepts.
+ */
+export function brokerRouteLimits(config: Pick<BrokerConfig, 'produceBodyBytesMax' | 'fetchBodyBytesMax' | 'adminBodyBytesMax'>): BrokerRouteLimits {
+  const entries = ENTRY_ELEMENTS_MAX * REQUEST_LIMITS.partitionsMax + BODY_ELEMENTS_MAX;
+  return Object.freeze({
+    produce: Object.freeze({ bodyBytesMax: config.produceBodyBytesMax, elementsMax: entries, depthMax: REQUEST_LIMITS.bodyDepthMax }),
+    fetch: Object.freeze({ bodyBytesMax: config.fetchBodyBytesMax, elementsMax: entries, depthMax: REQUEST_LIMITS.bodyDepthMax }),
+    admin: Object.freeze({ bodyBytesMax: config.adminBodyBytesMax, elementsMax: ADMIN_ELEMENTS_MAX, depthMax: REQUEST_LIMITS.bodyDepthMax }),
+  });
+}
 
 export interface BrokerServiceDeps {
   brokerId: number;
@@ -41,6 +74,10 @@ export interface BrokerServiceDeps {
   /** Registered with the controller and holding metadata. */
   isReady: () => boolean;
   forwardAdmin: (op: string, body: unknown) => Promise<unknown>;
+  /** Body limits per route (`brokerRouteLimits(config)`). */
+  routeLimits: BrokerRouteLimits;
+  /** fetch.max.bytes: fetch answers are clamped to it. */
+  fetchBytesMax: number;
 }
 
 type Api = 'metadata' | 'produce' | 'fetch' | 'list_offsets' | 'replica_fetch' | 'describe_replicas' | 'admin';
@@ -64,31 +101,43 @@ export function parseProduce(raw: unknown): ProduceInput {
   return { acks, timeoutMs, partitions };
 }
 
-export function parseFetch(raw: unknown): FetchInput {
+/** Kafka's consumer defaults: fetch.max.bytes 50 MiB per answer, max.partition.fetch.bytes 1 MiB. */
+const FETCH_MAX_BYTES_DEFAULT = 50 * 1024 * 1024;
+const PARTITION_FETCH_MAX_BYTES_DEFAULT = 1024 * 1024;
+
+/**
+ * A consumer fetch. Byte sizes beyond the broker's `fetchBytesMax` (fetch.max.bytes) are clamped
+ * to it, not refused, as Kafka does (`min(request.maxBytes, fetch.max.bytes)`): a partition's
+ * share cannot exceed the answer's either. What is read is then sized by the log's data.
+ */
+export function parseFetch(raw: unknown, fetchBytesMax: number = FETCH_MAX_BYTES_DEFAULT): FetchInput {
   const body = asBody(raw);
+  const bytes = (e: Record<string, unknown>, name: string, fallback: number, min: number) =>
+    Math.min(optionalIntField(e, name, fallback, { min, max: REQUEST_LIMITS.fetchBytesFieldMax }), fetchBytesMax);
   const maxWaitMs = optionalIntField(body, 'maxWaitMs', 500, { min: 0, max: REQUEST_LIMITS.maxWaitMsMax });
-  const minBytes = optionalIntField(body, 'minBytes', 1, { min: 0, max: REQUEST_LIMITS.fetchBytesMax });
-  const maxBytes = optionalIntField(body, 'maxBytes', 50 * 1024 * 1024, { min: 1, max: REQUEST_LIMITS.fetchBytesMax });
+  const minBytes = bytes(body, 'minBytes', 1, 0);
+  const maxBytes = bytes(body, 'maxBytes', FETCH_MAX_BYTES_DEFAULT, 1);
   const rack = optionalStringField(body, 'rack', 64);
   const partitions = entries(body, 'partitions').map((e) => {
     const epoch = e.currentLeaderEpoch;
     return {
       ...topicPartition(e),
       offset: intField(e, 'offset', { min: 0 }),
-      maxBytes: optionalIntField(e, 'maxBytes', 1024 * 1024, { min: 1, max: REQUEST_LIMITS.fetchBytesMax }),
+      maxBytes: bytes(e, 'maxBytes', PARTITION_FETCH_MAX_BYTES_DEFAULT, 1),
       currentLeaderEpoch: epoch === undefined || epoch === null ? undefined : intField(e, 'currentLeaderEpoch', { min: -1, max: 0x7fffffff }),
     };
   });
   return { maxWaitMs, minBytes, maxBytes, rack, partitions };
 }
 
-export function parseReplicaFetch(raw: unknown): ReplicaFetchInput {
+/** A follower's fetch; its maxBytes (the follower's replica.fetch.response.max.bytes) is clamped to fetchBytesMax too. */
+export function parseReplicaFetch(raw: unknown, fetchBytesMax: number = FETCH_MAX_BYTES_DEFAULT): ReplicaFetchInput {
   const body = asBody(raw);
   const brokerId = intField(body, 'brokerId', { min: 0, max: REQUEST_LIMITS.brokerIdMax });
   // No escape value: a follower always says which incarnation it is (KIP-903).
   const brokerEpoch = intField(body, 'brokerEpoch', { min: 0, max: 0x7fffffff });
   const maxWaitMs = optionalIntField(body, 'maxWaitMs', 500, { min: 0, max: REQUEST_LIMITS.maxWaitMsMax });
-  const maxBytes = optionalIntField(body, 'maxBytes', 10 * 1024 * 1024, { min: 1, max: REQUEST_LIMITS.fetchBytesMax });
+  const maxBytes = Math.min(optionalIntField(body, 'maxBytes', 10 * 1024 * 1024, { min: 1, max: REQUEST_LIMITS.fetchBytesFieldMax }), fetchBytesMax);
   const partitions = entries(body, 'partitions').map((e) => ({
     ...topicPartition(e),
     fetchOffset: intField(e, 'fetchOffset', { min: 0 }),
@@ -105,6 +154,11 @@ export function parseListOffsets(raw: unknown): { topic: string; partition: numb
 
 export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDeps): void {
   const { replicas, metrics } = deps;
+  const limits = {
+    produce: routeLimits(deps.routeLimits.produce),
+    fetch: routeLimits(deps.routeLimits.fetch),
+    admin: routeLimits(deps.routeLimits.admin),
+  };
 
   /** Counts each request by its outcome; whole-request errors propagate to transport's handler. */
   async function counted<T>(api: Api, fn: () => Promise<T> | T): Promise<T> {
@@ -122,7 +176,7 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
     for (const p of partitions) if (p.error !== undefined) metrics.partitionErrors.inc({ api, error: p.error.code });
   }
 
-  app.post('/metadata', (request) => counted('metadata', () => {
+  app.post('/metadata', limits.fetch, (request) => counted('metadata', () => {
     const body = asBody(request.body ?? {});
     const asked = body.topics === undefined || body.topics === null ? undefined : arrayField(body, 'topics', REQUEST_LIMITS.partitionsMax).map((t, i) => stringField({ [`topics[${i}]`]: t }, `topics[${i}]`, REQUEST_LIMITS.topicNameMax));
     const cache = replicas.metadata;
@@ -152,7 +206,7 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
     return response;
   }));
 
-  app.post('/produce', (request) => counted('produce', async () => {
+  app.post('/produce', limits.produce, (request) => counted('produce', async () => {
     const input = parseProduce(request.body);
     const timer = metrics.requestLatency.startTimer({ api: input.acks === -1 ? 'produce_acks_all' : 'produce' });
     const { partitions, bytesIn } = await replicas.produce(input);
@@ -162,8 +216,8 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
     return { partitions };
   }));
 
-  app.post('/fetch', (request) => counted('fetch', async () => {
-    const input = parseFetch(request.body);
+  app.post('/fetch', limits.fetch, (request) => counted('fetch', async () => {
+    const input = parseFetch(request.body, deps.fetchBytesMax);
     const timer = metrics.requestLatency.startTimer({ api: 'fetch' });
     const { partitions, bytesOut } = await replicas.fetch(input);
     timer();
@@ -174,8 +228,8 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
 
   // Followers only, so the internal listener only: a client that could reach it could claim to be
   // a follower, move the HW and pull a lagging replica into the ISR (DESIGN.md § Listeners).
-  if (deps.listener === 'internal') app.post('/replica/fetch', (request) => counted('replica_fetch', async () => {
-    const input = parseReplicaFetch(request.body);
+  if (deps.listener === 'internal') app.post('/replica/fetch', limits.fetch, (request) => counted('replica_fetch', async () => {
+    const input = parseReplicaFetch(request.body, deps.fetchBytesMax);
     const timer = metrics.requestLatency.startTimer({ api: 'replica_fetch' });
     const { partitions, bytesOut } = await replicas.replicaFetch(input);
     timer();
@@ -184,18 +238,18 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
     return { partitions };
   }));
 
-  app.post('/list-offsets', (request) => counted('list_offsets', () => {
+  app.post('/list-offsets', limits.fetch, (request) => counted('list_offsets', () => {
     const response = replicas.listOffsets(parseListOffsets(request.body));
     countPartitionErrors('list_offsets', response.partitions);
     return response;
   }));
 
-  app.post('/describe-replicas', (request) => counted('describe_replicas', () => {
+  app.post('/describe-replicas', limits.admin, (request) => counted('describe_replicas', () => {
     const body = asBody(request.body);
     return replicas.describeReplicas(stringField(body, 'topic', REQUEST_LIMITS.topicNameMax));
   }));
 
-  app.post<{ Params: { op: string } }>('/admin/:op', (request) => counted('admin', async () => {
+  app.post<{ Params: { op: string } }>('/admin/:op', limits.admin, (request) => counted('admin', async () => {
     const op = request.params.op;
     if (!(ADMIN_OPS as readonly string[]).includes(op)) {
       throw new TributaryError('INVALID_REQUEST', `unknown admin operation '${op}'; known: ${ADMIN_OPS.join(', ')}`);

@@ -5,9 +5,9 @@
 import { pino, type Logger } from 'pino';
 import { LogManager } from '@tributary/storage';
 import { RpcClientPool } from '@tributary/transport';
-import { createMsgpackServer, type FastifyInstance } from '@tributary/transport/server';
+import { createMsgpackServer, createServerBudget, type FastifyInstance } from '@tributary/transport/server';
 import { AssertionError, type ClusterMetadata, type Endpoint } from '@tributary/protocol';
-import { registerBrokerRoutes } from './broker-service.ts';
+import { brokerRouteLimits, registerBrokerRoutes } from './broker-service.ts';
 import type { BrokerConfig } from './config.ts';
 import { ControllerChannel } from './controller-channel.ts';
 import { DataDirIdentity } from './meta-properties.ts';
@@ -58,10 +58,19 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
   let channel!: ControllerChannel;
   let metadataSeen = false;
 
-  // Listeners first: the controller must be told where we listen (port 0 resolved).
+  // Listeners first: the controller must be told where we listen (port 0 resolved). Both share
+  // one budget: connectionsMax and requestBytesInFlightMax are per process, not per listener.
+  const routeLimits = brokerRouteLimits(config);
+  const budget = createServerBudget(config);
   const serverOptions = {
     logger,
-    bodyLimitBytes: config.requestBodyMaxBytes,
+    limits: {
+      body: routeLimits.admin,
+      requestTimeoutMs: config.requestTimeoutMs,
+      headersTimeoutMs: config.requestHeadersTimeoutMs,
+      idleTimeoutMs: config.connectionIdleTimeoutMs,
+    },
+    budget,
     onUnexpectedError: (err: unknown) => {
       logger.error({ err }, 'unexpected error while serving a request');
       if (err instanceof AssertionError) options.onFatal?.(err);
@@ -99,6 +108,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     onIsrChange: (kind) => (kind === 'shrink' ? metrics.isrShrinks : metrics.isrExpands).inc(),
   });
   metrics = new BrokerMetrics({ brokerId: config.brokerId, rack: config.rack }, () => replicas);
+  metrics.watchBudget(budget);
   replicas.loadLogs();
 
   const ready = () => channel.registered && metadataSeen;
@@ -112,6 +122,8 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
       controller: config.controller,
       isReady: ready,
       forwardAdmin: (op, body) => channel.forwardAdmin(op, body),
+      routeLimits,
+      fetchBytesMax: config.fetchBytesMax,
     });
   }
 

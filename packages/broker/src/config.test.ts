@@ -14,6 +14,16 @@ describe('broker config', () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
+  it('has Kafka-sized request limits by default, and takes them from flags', () => {
+    expect(loadBrokerConfig(['--id', '0'], {})).toMatchObject({
+      requestTimeoutMs: 30_000, requestHeadersTimeoutMs: 10_000, connectionIdleTimeoutMs: 60_000, connectionsMax: 1000,
+      requestBytesInFlightMax: 128 * 1024 * 1024, produceBodyBytesMax: 16 * 1024 * 1024, fetchBodyBytesMax: 4 * 1024 * 1024,
+      adminBodyBytesMax: 64 * 1024, fetchBytesMax: 55 * 1024 * 1024,
+    });
+    const flags = ['--id', '0', '--request-timeout-ms', '5000', '--connections-max', '64', '--request-bytes-in-flight-max', '33554432', '--produce-body-bytes-max', '1048576', '--fetch-bytes-max', '1048576'];
+    expect(loadBrokerConfig(flags, {})).toMatchObject({ requestTimeoutMs: 5000, requestHeadersTimeoutMs: 5000, connectionsMax: 64, requestBytesInFlightMax: 33_554_432, produceBodyBytesMax: 1_048_576, fetchBytesMax: 1_048_576 });
+  });
+
   it('reads env, and flags win over env', () => {
     const env = { TRIBUTARY_BROKER_ID: '4', TRIBUTARY_RACK: 'rack-2', TRIBUTARY_LISTEN: '0.0.0.0:9092', TRIBUTARY_ADVERTISE: 'broker-4:9092', TRIBUTARY_EXTERNAL_LISTEN: '0.0.0.0:19096', TRIBUTARY_EXTERNAL_ADVERTISE: '127.0.0.1:19096', TRIBUTARY_CONTROLLER: 'controller:19090' };
     const c = loadBrokerConfig(['--rack', 'rack-9'], env);
@@ -32,6 +42,8 @@ describe('broker config', () => {
     [['--id', '1', '--nope', '1'], /nope/],
     [['--id', '1', '--log-level', 'loud'], /log-level/],
     [['--id', '1', '--producer-id-expiration-ms', '0'], /producer-id-expiration-ms/],
+    [['--id', '1', '--connections-max', '3'], /connections-max/],
+    [['--id', '1', '--produce-body-bytes-max', '33554432', '--request-bytes-in-flight-max', '16777216'], /request-bytes-in-flight-max .* must be at least the largest request body/],
   ])('refuses %j with one clear line', (argv, message) => {
     expect(() => loadBrokerConfig(argv as string[], {})).toThrow(ConfigError);
     expect(() => loadBrokerConfig(argv as string[], {})).toThrow(message);

@@ -31,8 +31,26 @@ export interface BrokerConfig {
   readonly producerIdExpirationMs: number;
   /** Upper bound on a controlled shutdown before the broker stops anyway. */
   readonly controlledShutdownMaxMs: number;
-  /** Largest request body. */
-  readonly requestBodyMaxBytes: number;
+  // Request limits (DESIGN.md § Limits). Each route's body limits are derived from these in
+  // broker-service.ts (`brokerRouteLimits`).
+  /** Time to receive a whole request, headers and body (Node's requestTimeout); a trickled request is cut off (408). */
+  readonly requestTimeoutMs: number;
+  /** Time to receive a request's headers; also closes a connection that never sends one. */
+  readonly requestHeadersTimeoutMs: number;
+  /** A keep-alive connection idle this long is closed (Kafka's connections.max.idle.ms). */
+  readonly connectionIdleTimeoutMs: number;
+  /** Open connections over all listeners (Kafka's max.connections); more are refused. */
+  readonly connectionsMax: number;
+  /** Request bytes admitted and not yet handled (Kafka's queued.max.request.bytes); more wait, unread. */
+  readonly requestBytesInFlightMax: number;
+  /** Largest /produce body: a producer request (the client's 8 MiB requestBytesMax) with room to spare. */
+  readonly produceBodyBytesMax: number;
+  /** Largest /fetch, /replica/fetch, /list-offsets and /metadata body: partitionsMax entries with 249-character topics. */
+  readonly fetchBodyBytesMax: number;
+  /** Largest /describe-replicas and /admin/<op> body (admin bodies go on to the controller, which has the same limit). */
+  readonly adminBodyBytesMax: number;
+  /** fetch.max.bytes: what one fetch answer (consumer or follower) may carry; larger asks are clamped to it, as Kafka does. */
+  readonly fetchBytesMax: number;
   readonly logLevel: string;
 }
 
@@ -60,6 +78,11 @@ const FLAGS = {
   'retention-check-interval-ms': { type: 'string', env: 'TRIBUTARY_RETENTION_CHECK_INTERVAL_MS' },
   'producer-id-expiration-ms': { type: 'string', env: 'TRIBUTARY_PRODUCER_ID_EXPIRATION_MS' },
   'controlled-shutdown-max-ms': { type: 'string', env: 'TRIBUTARY_CONTROLLED_SHUTDOWN_MAX_MS' },
+  'request-timeout-ms': { type: 'string', env: 'TRIBUTARY_REQUEST_TIMEOUT_MS' },
+  'connections-max': { type: 'string', env: 'TRIBUTARY_CONNECTIONS_MAX' },
+  'request-bytes-in-flight-max': { type: 'string', env: 'TRIBUTARY_REQUEST_BYTES_IN_FLIGHT_MAX' },
+  'produce-body-bytes-max': { type: 'string', env: 'TRIBUTARY_PRODUCE_BODY_BYTES_MAX' },
+  'fetch-bytes-max': { type: 'string', env: 'TRIBUTARY_FETCH_BYTES_MAX' },
   'log-level': { type: 'string', env: 'TRIBUTARY_LOG_LEVEL' },
 } as const;
 
@@ -68,6 +91,8 @@ type FlagName = keyof typeof FLAGS;
 export const USAGE = `usage: tributary-broker --id <0..1000000> [--rack rack-1] [--data-dir dir] [--listen host:port]
   [--advertise host:port] [--external-listen host:port] [--external-advertise host:port]
   [--controller host:port] [--replica-lag-time-max-ms 10000] [--log-level info]
+  [--request-timeout-ms 30000] [--connections-max 1000] [--request-bytes-in-flight-max 134217728]
+  [--produce-body-bytes-max 16777216] [--fetch-bytes-max 57671680]
 Every flag has an environment variable: TRIBUTARY_BROKER_ID, TRIBUTARY_RACK, TRIBUTARY_DATA_DIR, ...`;
 
 /** Parses and validates flags (over env); throws ConfigError with one clear line. */
@@ -121,6 +146,15 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const logLevel = get('log-level') ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError(`${where('log-level')} must be one of fatal, error, warn, info, debug, trace, silent`);
 
+  const requestTimeoutMs = int('request-timeout-ms', 30_000, 1000, 3_600_000);
+  const produceBodyBytesMax = int('produce-body-bytes-max', 16 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024);
+  const requestBytesInFlightMax = int('request-bytes-in-flight-max', 128 * 1024 * 1024, 1024 * 1024, 16 * 1024 * 1024 * 1024);
+  const fetchBodyBytesMax = 4 * 1024 * 1024;
+  // Every route's largest body must fit the budget, else its largest requests would wait for ever.
+  if (requestBytesInFlightMax < Math.max(produceBodyBytesMax, fetchBodyBytesMax)) {
+    throw new ConfigError(`${where('request-bytes-in-flight-max')} (${requestBytesInFlightMax}) must be at least the largest request body, ${where('produce-body-bytes-max')} (${produceBodyBytesMax}) and the fetch body limit (${fetchBodyBytesMax})`);
+  }
+
   return Object.freeze({
     brokerId,
     rack,
@@ -139,7 +173,17 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     retentionCheckIntervalMs: int('retention-check-interval-ms', 5000, 10, 3_600_000),
     producerIdExpirationMs: int('producer-id-expiration-ms', CLUSTER_DEFAULTS.producerIdExpirationMs, 1, Number.MAX_SAFE_INTEGER),
     controlledShutdownMaxMs: int('controlled-shutdown-max-ms', 10_000, 0, 600_000),
-    requestBodyMaxBytes: 64 * 1024 * 1024,
+    requestTimeoutMs,
+    // Headers come in one or two packets; 10 s is generous and still cuts a silent connection.
+    requestHeadersTimeoutMs: Math.min(10_000, requestTimeoutMs),
+    connectionIdleTimeoutMs: 60_000,
+    connectionsMax: int('connections-max', 1000, 16, 1_000_000),
+    requestBytesInFlightMax,
+    produceBodyBytesMax,
+    fetchBodyBytesMax,
+    adminBodyBytesMax: 64 * 1024,
+    // Kafka's broker default for fetch.max.bytes: 55 MiB.
+    fetchBytesMax: int('fetch-bytes-max', 55 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     logLevel,
   });
 }

@@ -14,4 +14,5 @@ export { ReplicaFetcher, ReplicaFetcherManager } from './replica-fetcher.ts';
 export { ControllerChannel } from './controller-channel.ts';
 export { BrokerMetrics } from './metrics.ts';
 export { MetadataCache } from './metadata-cache.ts';
-export { registerBrokerRoutes, REQUEST_LIMITS } from './broker-service.ts';
+export { brokerRouteLimits, registerBrokerRoutes, REQUEST_LIMITS } from './broker-service.ts';
+export type { BrokerRouteLimits } from './broker-service.ts';

@@ -3,6 +3,7 @@
 // path only bumps counters and observes a histogram per request.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ServerBudget } from '@tributary/transport/server';
 import type { ReplicaManager } from './replica-manager.ts';
 
 const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -91,6 +92,21 @@ export class BrokerMetrics {
     perPartition('tributary_log_end_offset', 'Log end offset', (p) => p.log.logEndOffset);
     perPartition('tributary_log_start_offset', 'Log start offset', (p) => p.log.logStartOffset);
     perPartition('tributary_high_watermark', 'High watermark', (p) => p.highWatermark);
+  }
+
+  /** The process's connection and request-byte caps (DESIGN.md § Limits), read when scraped. */
+  watchBudget(budget: ServerBudget): void {
+    const registers = [this.registry];
+    new Gauge({ name: 'tributary_connections_open', help: 'Open client connections over all listeners (connectionsMax caps them)', registers, collect() { this.set(budget.connections.open); } });
+    new Counter({
+      name: 'tributary_connections_refused_total', help: 'Connections closed at once because connectionsMax were open', registers,
+      collect() {
+        this.reset();
+        this.inc(budget.connections.refused);
+      },
+    });
+    new Gauge({ name: 'tributary_request_bytes_in_flight', help: 'Request body bytes admitted and not yet handled (requestBytesInFlightMax caps them)', registers, collect() { this.set(budget.bytes.inFlight); } });
+    new Gauge({ name: 'tributary_requests_waiting_for_bytes', help: 'Requests waiting, unread, for requestBytesInFlightMax to make room', registers, collect() { this.set(budget.bytes.waiting); } });
   }
 
   async text(): Promise<string> {

@@ -20,7 +20,8 @@ import {
 import { LogManager, nodeFs, type StorageFs } from '@tributary/storage';
 import { createMsgpackServer, type FastifyInstance } from '@tributary/transport/server';
 import { tempDir } from '@tributary/testkit';
-import { registerBrokerRoutes } from '../src/broker-service.ts';
+import { brokerRouteLimits, registerBrokerRoutes } from '../src/broker-service.ts';
+import { brokerConfig, type BrokerConfig } from '../src/config.ts';
 import { BrokerMetrics } from '../src/metrics.ts';
 import { ReplicaManager } from '../src/replica-manager.ts';
 
@@ -72,7 +73,7 @@ export function faultyFs(): StorageFs & { failing: boolean } {
   return fs;
 }
 
-export async function makeCore(options: { brokerId?: number; rack?: string; listener?: 'internal' | 'external'; now?: () => number; lagMs?: number; ready?: boolean; fs?: StorageFs; openBudgetMs?: number; dataDir?: string } = {}): Promise<Core> {
+export async function makeCore(options: { brokerId?: number; rack?: string; listener?: 'internal' | 'external'; now?: () => number; lagMs?: number; ready?: boolean; fs?: StorageFs; openBudgetMs?: number; config?: Partial<BrokerConfig>; dataDir?: string } = {}): Promise<Core> {
   // A given data dir outlives the core (a restart in a test); a temp one goes with it.
   const { dir, cleanup } = options.dataDir !== undefined ? { dir: options.dataDir, cleanup: () => {} } : tempDir('tributary-broker-');
   const logs = new LogManager(dir, options.fs ? { fs: options.fs } : {});
@@ -90,8 +91,13 @@ export async function makeCore(options: { brokerId?: number; rack?: string; list
   });
   rm.loadLogs();
   const metrics = new BrokerMetrics({ brokerId: options.brokerId ?? 0, rack: 'rack-1' }, () => rm);
-  const app = createMsgpackServer({ bodyLimitBytes: 4 * 1024 * 1024 });
+  // The process's limits, as startBroker applies them.
+  const config = brokerConfig({ brokerId: options.brokerId ?? 0, dataDir: dir, ...options.config });
+  const routeLimits = brokerRouteLimits(config);
+  const app = createMsgpackServer({ limits: { body: routeLimits.admin, requestBytesInFlightMax: config.requestBytesInFlightMax } });
   registerBrokerRoutes(app, {
+    routeLimits,
+    fetchBytesMax: config.fetchBytesMax,
     brokerId: options.brokerId ?? 0,
     listener: options.listener ?? 'internal',
     replicas: rm,

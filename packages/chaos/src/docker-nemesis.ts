@@ -8,6 +8,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { TopicDescription } from '@tributary/client';
+import { DEFAULT_BROKER_BASE_PORT, DEFAULT_CONTROLLER_PORT, listenerRoutes } from '@tributary/protocol';
+import { startGarbage, type AbuseTarget } from './abuse.ts';
 import type { FaultOp } from './history.ts';
 import { partitionsOf, resolveRole, type Nemesis } from './nemesis.ts';
 import type { ScheduledFault } from './schedule.ts';
@@ -30,7 +32,7 @@ export interface DockerContainer {
   role: 'controller' | 'broker';
   brokerId?: number;
   rack?: string;
-  /** host:port published for the external listener. */
+  /** host:port published on the host (a broker's external listener, the controller's API). */
   hostEndpoint?: string;
 }
 
@@ -63,10 +65,11 @@ export async function discoverDockerCluster(project?: string): Promise<DockerClu
   const controller = containers.find((c) => c.role === 'controller');
   const brokers = containers.filter((c) => c.role === 'broker').sort((a, b) => (a.brokerId ?? 0) - (b.brokerId ?? 0));
   if (!controller || brokers.length === 0) throw new Error(`compose project ${chosen} lacks a controller or brokers`);
-  for (const b of brokers) {
-    const ports = await sh('docker', ['port', b.id]).catch(() => '');
+  for (const c of [...brokers, controller]) {
+    const ports = await sh('docker', ['port', c.id]).catch(() => '');
     const m = /->\s*([\d.]+):(\d+)/.exec(ports);
-    b.hostEndpoint = m ? `${m[1] === '0.0.0.0' ? '127.0.0.1' : m[1]}:${m[2]}` : `127.0.0.1:${19092 + (b.brokerId ?? 0)}`;
+    const fallback = c.role === 'controller' ? DEFAULT_CONTROLLER_PORT : DEFAULT_BROKER_BASE_PORT + (c.brokerId ?? 0);
+    c.hostEndpoint = m ? `${m[1] === '0.0.0.0' ? '127.0.0.1' : m[1]}:${m[2]}` : `127.0.0.1:${fallback}`;
   }
   return { project: chosen, controller, brokers, bootstrap: brokers.map((b) => b.hostEndpoint!) };
 }
@@ -140,6 +143,20 @@ export class DockerNemesis implements Nemesis {
         this.heals.set(fault.id, async () => {
           for (const t of targets) await this.reconnect(t);
         });
+        break;
+      }
+      case 'garbage': {
+        // From the host, through the published ports: every route each process serves there.
+        const containers = [this.cluster.controller, ...this.cluster.brokers];
+        const targets: AbuseTarget[] = containers.map((c) => {
+          const [host, port] = c.hostEndpoint!.split(':');
+          return { name: c.name, host: host!, port: Number(port), routes: listenerRoutes(c.role === 'controller' ? 'controller' : 'broker', 'external') };
+        });
+        op = entry('garbage', containers, all, 'abusive requests to random routes of random processes');
+        op.startMs = Date.now();
+        const garbage = startGarbage(targets, fault.id + 1);
+        const recorded = op;
+        this.heals.set(fault.id, async () => void (recorded.note = await garbage.stop()));
         break;
       }
       case 'majority': {

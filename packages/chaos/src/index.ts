@@ -13,3 +13,5 @@ export { Workload, classifyFailure, INDETERMINATE_CODES } from './workload.ts';
 export { runChaos, ChaosUsageError, TOPIC_PARTITIONS, TOPIC_REPLICATION_FACTOR, TOPIC_MIN_ISR } from './run.ts';
 export type { ChaosRunOptions, ChaosRunResult } from './run.ts';
 export { renderReport, reportJson } from './report.ts';
+export { ABUSE_KINDS, GARBAGE_CONCURRENCY, GARBAGE_SLOW_CONCURRENCY, SLOW_ABUSE_KINDS, abuseRequests, abuseUntil, judgeAbuse, localAbuseTargets, runAbuse, sendAbuse, startGarbage } from './abuse.ts';
+export type { AbuseKind, AbuseOptions, AbuseOutcome, AbuseRequest, AbuseRunOptions, AbuseTarget } from './abuse.ts';

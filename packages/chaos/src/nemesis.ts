@@ -5,6 +5,7 @@
 
 import type { TopicDescription } from '@tributary/client';
 import { localKill, localPause, localRestart, localResume, localStatus } from '@tributary/launcher';
+import { localAbuseTargets, startGarbage } from './abuse.ts';
 import type { FaultOp } from './history.ts';
 import type { ScheduledFault, TargetRole } from './schedule.ts';
 
@@ -93,6 +94,15 @@ export class LocalNemesis implements Nemesis {
           for (const b of brokers) await localPause(dir, String(b));
           this.actions.set(fault.id, { heal: async () => void (await Promise.all(brokers.map((b) => localResume(dir, String(b))))) });
         }
+        break;
+      }
+      case 'garbage': {
+        const targets = localAbuseTargets(dir);
+        entry = op('garbage', targets.map((t) => t.name), all, 'abusive requests to random routes of random processes');
+        entry.startMs = Date.now();
+        const garbage = startGarbage(targets, fault.id + 1);
+        const recorded = entry;
+        this.actions.set(fault.id, { heal: async () => void (recorded.note = await garbage.stop()) });
         break;
       }
       case 'partition':

@@ -71,7 +71,7 @@ export class ChaosUsageError extends Error {
 export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult> {
   const log = options.log ?? (() => {});
   const dockerOnly = options.faults.filter((f) => DOCKER_ONLY_FAULTS.includes(f));
-  if (options.target === 'local' && dockerOnly.length > 0) throw new ChaosUsageError(`faults ${dockerOnly.join(', ')} need --target docker; the local target knows kill, pause, controller and majority`);
+  if (options.target === 'local' && dockerOnly.length > 0) throw new ChaosUsageError(`faults ${dockerOnly.join(', ')} need --target docker; the local target knows kill, pause, controller, majority and garbage`);
 
   let dataDir = '';
   let started = false;
@@ -135,7 +135,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
         await sleepUntil(op.startMs + fault.durationMs, options.signal);
         try {
           await nemesis.heal(op);
-          log(`t+${secs(startMs)}: healed ${op.fault} ${op.targets.join(', ')}`);
+          log(`t+${secs(startMs)}: healed ${op.fault} ${op.targets.join(', ')}${op.fault === 'garbage' && op.note ? `: ${op.note}` : ''}`);
         } catch (err) {
           log(`t+${secs(startMs)}: healing ${op.fault} ${op.targets.join(', ')} failed: ${(err as Error).message}`);
         }

@@ -39,6 +39,17 @@ describe('buildSchedule', () => {
     expect(harsh.some((f) => f.action === 'majority')).toBe(true);
   });
 
+  it('schedules garbage windows of 5 to 15 s, one at a time like any fault', () => {
+    const s = buildSchedule({ ...base, seed: 5, durationMs: 600_000, faults: parseFaults('garbage,kill') });
+    const garbage = s.filter((f) => f.action === 'garbage');
+    expect(garbage.length).toBeGreaterThan(3);
+    for (const f of garbage) {
+      expect(f.durationMs).toBeGreaterThanOrEqual(5000);
+      expect(f.durationMs).toBeLessThan(15_000);
+      expect(describeFault(f)).toContain('abusive requests');
+    }
+  });
+
   it('refuses unknown faults', () => {
     expect(() => parseFaults('kill,meteor')).toThrow(/meteor/);
     expect(() => parseFaults('')).toThrow();

@@ -8,7 +8,7 @@
 // partition's replica set (its leader and a follower) at once. A controller fault may follow a
 // broker fault as any other; the controller is in no replica set.
 
-export const FAULT_KINDS = ['kill', 'pause', 'controller', 'partition', 'congest', 'majority'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'controller', 'partition', 'congest', 'majority', 'garbage'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Faults that need the docker target (the network is the container's, not the process's). */
@@ -24,7 +24,9 @@ export type ScheduledFault =
   | { id: number; atMs: number; durationMs: number; action: 'partition'; role: TargetRole; partition: number; wholeRack: boolean }
   | { id: number; atMs: number; durationMs: number; action: 'congest'; role: TargetRole; partition: number }
   /** Two brokers of one replica set: its leader and one follower, killed or paused together. */
-  | { id: number; atMs: number; durationMs: number; action: 'majority'; how: 'kill' | 'pause'; partition: number };
+  | { id: number; atMs: number; durationMs: number; action: 'majority'; how: 'kill' | 'pause'; partition: number }
+  /** Abusive requests (abuse.ts) to random routes of random processes for the whole window. */
+  | { id: number; atMs: number; durationMs: number; action: 'garbage' };
 
 export interface ScheduleOptions {
   seed: number;
@@ -120,6 +122,9 @@ export function buildSchedule(options: ScheduleOptions): ScheduledFault[] {
       case 'majority':
         fault = { id, atMs: at, durationMs: random.int(2000, 10_000), action, how: random.next() < 0.5 ? 'kill' : 'pause', partition };
         break;
+      case 'garbage':
+        fault = { id, atMs: at, durationMs: random.int(5000, 15_000), action };
+        break;
     }
     // A fault never outlasts the run: it is healed before the workload stops. One that does not
     // fit is not cut short (a "longer than 10 s" pause must be one), the schedule ends instead,
@@ -151,5 +156,7 @@ export function describeFault(f: ScheduledFault): string {
       return `${when}: congest the network of a follower of partition ${f.partition}`;
     case 'majority':
       return `${when}: ${f.how === 'kill' ? 'kill -9' : 'SIGSTOP'} the leader and a follower of partition ${f.partition} together, then heal`;
+    case 'garbage':
+      return `${when}: send abusive requests (oversized, nested, truncated, trickled, …) to random routes of random processes`;
   }
 }

@@ -32,9 +32,12 @@ export interface ConsumerOptions extends ClientOptions {
   maxWaitMs?: number;
   /** Bytes a fetch waits for. Default 1. */
   minBytes?: number;
-  /** Bytes per fetch response. Default 16 MiB. */
+  /**
+   * Bytes per fetch response (Kafka's consumer fetch.max.bytes). Default 50 MiB; the broker
+   * clamps it to its own fetch.max.bytes (55 MiB by default).
+   */
   maxBytes?: number;
-  /** Bytes per partition per fetch. Default 1 MiB. */
+  /** Bytes per partition per fetch (Kafka's max.partition.fetch.bytes). Default 1 MiB. */
   partitionMaxBytes?: number;
   /** How long to wait for an assigned topic to appear in the metadata. Default 10000. */
   topicWaitMs?: number;
@@ -97,7 +100,7 @@ export class Consumer {
     this.rack = options.rack;
     this.maxWaitMs = options.maxWaitMs ?? 500;
     this.minBytes = options.minBytes ?? 1;
-    this.maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
+    this.maxBytes = options.maxBytes ?? 50 * 1024 * 1024;
     this.partitionMaxBytes = options.partitionMaxBytes ?? 1024 * 1024;
     this.topicWaitMs = options.topicWaitMs ?? 10_000;
     this.cluster.startPeriodicRefresh();

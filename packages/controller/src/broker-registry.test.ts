@@ -180,6 +180,21 @@ describe('session expiry', () => {
     expect(expiredSessions(state, now, 3000)).toEqual(expected);
   });
 
+  it.each([
+    // A session only expires on heartbeats the controller was able to receive.
+    // [last heartbeat, stalled clock at it, now, stalled clock now, expired?]
+    ['silent 3001 ms, no stall', 0, 0, 3001, 0, true],
+    ['silent 5 s of which the controller was stalled 4 s', 0, 0, 5000, 4000, false],
+    ['the same stall, then 3 s of real silence', 0, 0, 7001, 4000, true],
+    ['a stall before the last heartbeat does not help', 10_000, 4000, 13_001, 4000, true],
+    ['only the stall since the heartbeat counts', 10_000, 4000, 14_000, 5000, false],
+    ['a stall longer than the whole silence credits no more than the silence', 0, 0, 2000, 60_000, false],
+  ])('%s', (_name, heartbeatMs, stalledAtHeartbeat, nowMs, stalledNow, expired) => {
+    const state = clusterOf([[0, 'a']]);
+    state.touch(0, heartbeatMs, stalledAtHeartbeat);
+    expect(expiredSessions(state, nowMs, 3000, stalledNow)).toEqual(expired ? [0] : []);
+  });
+
   it('fences expired brokers one after another, each seeing the last', () => {
     const state = withTopic(clusterOf(), { name: 't', partitions: 1, replicationFactor: 3 });
     state.touch(0, 0);

@@ -118,20 +118,33 @@ function fenceInDraft(draft: Draft, brokerId: BrokerId, brokerEpoch: number): vo
   onBrokerLost(draft, brokerId, 'fenced');
 }
 
-/** Live brokers whose last heartbeat is older than the session timeout. */
-export function expiredSessions(state: ClusterState, nowMs: number, sessionTimeoutMs: number): BrokerId[] {
+/**
+ * How long a broker has been silent as far as the controller could tell: the time since its last
+ * heartbeat, less the time the controller itself was stalled since then (`stalledMs` is the
+ * controller's stalled-time clock, session-clock.ts). Infinite for a broker never heard from.
+ */
+export function sessionSilenceMs(state: ClusterState, brokerId: BrokerId, nowMs: number, stalledMs = 0): number {
+  const session = state.sessions.get(brokerId);
+  if (session === undefined) return Number.POSITIVE_INFINITY;
+  return nowMs - session.lastHeartbeatMs - Math.max(0, stalledMs - session.stalledMsAtHeartbeat);
+}
+
+/**
+ * Live brokers silent for longer than the session timeout. A session only expires on heartbeats
+ * the controller was able to receive: time its own loop was stalled (`stalledMs`) does not count.
+ */
+export function expiredSessions(state: ClusterState, nowMs: number, sessionTimeoutMs: number, stalledMs = 0): BrokerId[] {
   const expired: BrokerId[] = [];
   for (const broker of state.brokers.values()) {
     if (!broker.alive) continue;
-    const lastHeartbeatMs = state.sessions.get(broker.id)?.lastHeartbeatMs ?? Number.NEGATIVE_INFINITY;
-    if (nowMs - lastHeartbeatMs > sessionTimeoutMs) expired.push(broker.id);
+    if (sessionSilenceMs(state, broker.id, nowMs, stalledMs) > sessionTimeoutMs) expired.push(broker.id);
   }
   return expired.sort((a, b) => a - b);
 }
 
 /** Fences every broker whose session expired, in id order, each seeing the previous. */
-export function expireSessions(state: ClusterState, nowMs: number, sessionTimeoutMs: number): MetadataRecord[] {
-  const expired = expiredSessions(state, nowMs, sessionTimeoutMs);
+export function expireSessions(state: ClusterState, nowMs: number, sessionTimeoutMs: number, stalledMs = 0): MetadataRecord[] {
+  const expired = expiredSessions(state, nowMs, sessionTimeoutMs, stalledMs);
   if (expired.length === 0) return [];
   const draft = new Draft(state);
   for (const brokerId of expired) {
@@ -165,7 +178,7 @@ export function controlledShutdown(state: ClusterState, brokerId: BrokerId, brok
   checkBrokerEpoch(state, brokerId, brokerEpoch);
   if (!state.isAlive(brokerId)) return { records: [], reply: { remainingLeaderships: 0 }, offlineLeaderships: 0 };
   const draft = new Draft(state);
-  const session = draft.state.sessions.get(brokerId) ?? { lastHeartbeatMs: 0, shuttingDown: false };
+  const session = draft.state.sessions.get(brokerId) ?? { lastHeartbeatMs: 0, stalledMsAtHeartbeat: 0, shuttingDown: false };
   session.shuttingDown = true;
   draft.state.sessions.set(brokerId, session);
   const { remainingLeaderships: stuck } = onBrokerLost(draft, brokerId, 'shutdown');

@@ -15,7 +15,7 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-function controllerOn(log: MetadataLog, clock = new FakeClock(), extra: { clusterId?: string } = {}): ClusterController {
+function controllerOn(log: MetadataLog, clock = new FakeClock(), extra: { clusterId?: string; sessionCheckIntervalMs?: number } = {}): ClusterController {
   let n = 0;
   return new ClusterController({
     log,
@@ -160,6 +160,44 @@ describe('ClusterController', () => {
     expect(codeOf(() => controller.heartbeat({ brokerId: 0, brokerEpoch: 0 }))).toBe('STALE_BROKER_EPOCH');
     expect(controller.registerBroker(registration(0, 'r1'))).toEqual({ brokerEpoch: 0 });
     expect(controller.state.isAlive(0)).toBe(true);
+  });
+
+  it('does not fence brokers for the time its own loop was stalled, but does once they are really silent', () => {
+    const clock = new FakeClock();
+    const controller = controllerOn(new MemoryMetadataLog(), clock, { sessionCheckIntervalMs: 250 });
+    controller.registerBroker(registration(0, 'r1'));
+    controller.registerBroker(registration(1, 'r1'));
+    const tick = (ms: number, beat: number[]) => {
+      for (let t = 0; t < ms; t += 250) {
+        clock.advance(250);
+        for (const id of beat) controller.heartbeat({ brokerId: id, brokerEpoch: 0 });
+        controller.checkSessions();
+      }
+    };
+    tick(1000, [0, 1]);
+    // Broker 1 dies just before the controller's loop blocks for 10 s (its session check fires
+    // 10 s late, before the heartbeats queued meanwhile are read).
+    tick(250, [0]);
+    clock.advance(10_000);
+    controller.checkSessions();
+    expect([controller.state.isAlive(0), controller.state.isAlive(1)]).toEqual([true, true]);
+    expect(controller.stalledMs).toBe(9750);
+    // Broker 0's queued heartbeats arrive; broker 1 stays silent and is fenced once the
+    // controller has been able to hear it for the session timeout.
+    tick(2500, [0]);
+    expect(controller.state.isAlive(1)).toBe(true);
+    tick(750, [0]);
+    expect([controller.state.isAlive(0), controller.state.isAlive(1)]).toEqual([true, false]);
+  });
+
+  it('without a check interval, every check is taken as on time (a jump of the clock is silence)', () => {
+    const clock = new FakeClock();
+    const controller = controllerOn(new MemoryMetadataLog(), clock);
+    controller.registerBroker(registration(0, 'r1'));
+    controller.checkSessions();
+    clock.advance(10_000);
+    controller.checkSessions();
+    expect(controller.state.isAlive(0)).toBe(false);
   });
 
   it('gives live brokers a fresh session after a restart', () => {

@@ -30,6 +30,7 @@ import {
   expireSessions,
   heartbeat,
   registerBroker,
+  sessionSilenceMs,
   setBrokerConfig,
 } from './broker-registry.ts';
 import { ClusterState, Draft, clonePartition } from './cluster-state.ts';
@@ -38,6 +39,7 @@ import { alterPartition } from './isr.ts';
 import type { MetadataLog } from './metadata-log.ts';
 import { initProducerId } from './producer-ids.ts';
 import type { MetadataRecord } from './records.ts';
+import { SessionClock } from './session-clock.ts';
 import { createTopic, deleteTopic } from './topics.ts';
 
 export interface ClusterControllerOptions {
@@ -50,6 +52,12 @@ export interface ClusterControllerOptions {
   /** The cluster id to use when the log is empty (else one is generated); must match a logged one. */
   clusterId?: string;
   sessionTimeoutMs: number;
+  /**
+   * How often the caller runs checkSessions(). Given, a check that runs late counts as time the
+   * controller could not hear brokers, and is not held against their sessions (session-clock.ts).
+   * Left out (tests that drive checks by hand), every check is taken as on time.
+   */
+  sessionCheckIntervalMs?: number;
   autoLeaderRebalanceEnable: boolean;
 }
 
@@ -73,6 +81,7 @@ export class ClusterController {
   private readonly now: () => number;
   private readonly newId: () => string;
   private readonly sessionTimeoutMs: number;
+  private readonly sessionClock: SessionClock | undefined;
   private readonly autoLeaderRebalanceEnable: boolean;
   private readonly listeners = new Set<CommitListener>();
   private metadataCache: ClusterMetadata | null = null;
@@ -87,6 +96,7 @@ export class ClusterController {
     this.now = options.now ?? Date.now;
     this.newId = options.newId ?? randomUUID;
     this.sessionTimeoutMs = options.sessionTimeoutMs;
+    this.sessionClock = options.sessionCheckIntervalMs === undefined ? undefined : new SessionClock(options.sessionCheckIntervalMs);
     this.autoLeaderRebalanceEnable = options.autoLeaderRebalanceEnable;
     this.state = new ClusterState();
     const records = this.log.replay();
@@ -133,13 +143,13 @@ export class ClusterController {
     }
     const decision = registerBroker(this.state, request);
     this.commit(decision.records);
-    this.state.touch(request.brokerId, this.now());
+    this.state.touch(request.brokerId, this.now(), this.stalledMs);
     return decision.reply;
   }
 
   heartbeat(request: HeartbeatRequest): HeartbeatResponse {
     this.checkUsable();
-    if (heartbeat(this.state, request).accepted) this.state.touch(request.brokerId, this.now());
+    if (heartbeat(this.state, request).accepted) this.state.touch(request.brokerId, this.now(), this.stalledMs);
     return { metadataVersion: this.state.version };
   }
 
@@ -151,22 +161,41 @@ export class ClusterController {
     this.commit(decision.records);
     const session = this.state.sessions.get(request.brokerId);
     if (session) session.shuttingDown = true;
-    else this.state.sessions.set(request.brokerId, { lastHeartbeatMs: this.now(), shuttingDown: true });
+    else this.state.sessions.set(request.brokerId, { lastHeartbeatMs: this.now(), stalledMsAtHeartbeat: this.stalledMs, shuttingDown: true });
     this.logger[news ? 'info' : 'debug']({ brokerId: request.brokerId, remainingLeaderships: decision.reply.remainingLeaderships, offlineLeaderships: decision.offlineLeaderships }, 'controlled shutdown');
     return decision.reply;
   }
 
-  /** Fences brokers whose heartbeats stopped for the session timeout. Called on a timer. */
+  /**
+   * Fences brokers whose heartbeats stopped for the session timeout, counting only time the
+   * controller could hear them (session-clock.ts). Called on a timer every sessionCheckIntervalMs.
+   */
   checkSessions(): void {
     if (this.failure || this.closed) return;
-    const records = expireSessions(this.state, this.now(), this.sessionTimeoutMs);
+    const now = this.now();
+    const stalledMs = this.sessionClock?.check(now) ?? 0;
+    const lateMs = this.sessionClock?.lastStallMs ?? 0;
+    if (lateMs >= this.sessionTimeoutMs / 4) {
+      this.logger.warn({ stalledMs: lateMs, sessionTimeoutMs: this.sessionTimeoutMs }, 'controller loop stalled; the stall does not count against broker sessions');
+    }
+    const records = expireSessions(this.state, now, this.sessionTimeoutMs, stalledMs);
     for (const record of records) {
       if (record.type === 'FenceBroker') {
-        const lastHeartbeatMs = this.state.sessions.get(record.brokerId)?.lastHeartbeatMs;
-        this.logger.info({ brokerId: record.brokerId, msSinceHeartbeat: lastHeartbeatMs === undefined ? null : this.now() - lastHeartbeatMs, sessionTimeoutMs: this.sessionTimeoutMs }, 'broker session expired');
+        const session = this.state.sessions.get(record.brokerId);
+        this.logger.info({
+          brokerId: record.brokerId,
+          msSinceHeartbeat: session === undefined ? null : now - session.lastHeartbeatMs,
+          silentMs: sessionSilenceMs(this.state, record.brokerId, now, stalledMs),
+          sessionTimeoutMs: this.sessionTimeoutMs,
+        }, 'broker session expired');
       }
     }
     this.commit(records);
+  }
+
+  /** Time the controller could not hear brokers so far (session-clock.ts); 0 without a check interval. */
+  get stalledMs(): number {
+    return this.sessionClock?.stalledMs ?? 0;
   }
 
   setBrokerConfig(request: SetBrokerConfigRequest): Record<string, never> {

@@ -17,6 +17,11 @@ import type { MetadataRecord } from './records.ts';
 /** What the controller knows of a broker's session; never logged (rebuilt after a restart). */
 export interface BrokerSession {
   lastHeartbeatMs: number;
+  /**
+   * The controller's stalled-time clock (session-clock.ts) at that heartbeat: the stall since
+   * then does not count as the broker's silence.
+   */
+  stalledMsAtHeartbeat: number;
   /** Set by a controlled shutdown: the broker may not lead or join an ISR until it registers again. */
   shuttingDown: boolean;
 }
@@ -127,14 +132,19 @@ export class ClusterState {
   finishReplay(nowMs: number): void {
     this.nextProducerId = this.producerIdBlockEnd;
     for (const broker of this.brokers.values()) {
-      if (broker.alive) this.sessions.set(broker.id, { lastHeartbeatMs: nowMs, shuttingDown: false });
+      if (broker.alive) this.sessions.set(broker.id, { lastHeartbeatMs: nowMs, stalledMsAtHeartbeat: 0, shuttingDown: false });
     }
   }
 
-  touch(brokerId: BrokerId, nowMs: number): void {
+  /** A heartbeat (or registration) at `nowMs`, with the controller's stalled-time clock then. */
+  touch(brokerId: BrokerId, nowMs: number, stalledMs = 0): void {
     const session = this.sessions.get(brokerId);
-    if (session) session.lastHeartbeatMs = nowMs;
-    else this.sessions.set(brokerId, { lastHeartbeatMs: nowMs, shuttingDown: false });
+    if (session) {
+      session.lastHeartbeatMs = nowMs;
+      session.stalledMsAtHeartbeat = stalledMs;
+    } else {
+      this.sessions.set(brokerId, { lastHeartbeatMs: nowMs, stalledMsAtHeartbeat: stalledMs, shuttingDown: false });
+    }
   }
 
   private endShutdown(brokerId: BrokerId): void {

@@ -14,8 +14,19 @@ describe('parseControllerConfig', () => {
       autoLeaderRebalanceEnable: true,
       leaderImbalanceCheckIntervalMs: 5000,
       logLevel: 'info',
+      requestLimits: {
+        bodyBytesMax: 65_536,
+        elementsMax: 16_384,
+        depthMax: 8,
+        requestTimeoutMs: 30_000,
+        headersTimeoutMs: 10_000,
+        idleTimeoutMs: 60_000,
+        connectionsMax: 1000,
+        requestBytesInFlightMax: 16 * 1024 * 1024,
+      },
     });
     expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.requestLimits)).toBe(true);
     expect(Object.isFrozen(config.listen)).toBe(true);
   });
 
@@ -32,6 +43,8 @@ describe('parseControllerConfig', () => {
       leaderImbalanceCheckIntervalMs: 300,
       logLevel: 'warn',
     });
+    const limits = ['--request-timeout-ms', '5000', '--connections-max', '64', '--request-bytes-in-flight-max', '1048576'];
+    expect(parseControllerConfig(limits, {}).requestLimits).toMatchObject({ requestTimeoutMs: 5000, headersTimeoutMs: 5000, connectionsMax: 64, requestBytesInFlightMax: 1_048_576 });
   });
 
   it.each([
@@ -45,6 +58,8 @@ describe('parseControllerConfig', () => {
     [['--cluster-id', 'a b'], /cluster-id/],
     [['--auto-leader-rebalance-enable', 'yes'], /true or false/],
     [['--log-level', 'loud'], /log-level/],
+    [['--connections-max', '0'], /connections-max must be an integer between 16/],
+    [['--request-bytes-in-flight-max', '1000'], /request-bytes-in-flight-max must be an integer between 65536/],
   ])('%j -> ConfigError %s', (argv, message) => {
     expect(() => parseControllerConfig(argv, {})).toThrow(ConfigError);
     expect(() => parseControllerConfig(argv, {})).toThrow(message);

@@ -9,6 +9,9 @@
 //   --auto-leader-rebalance-enable bool     TRIBUTARY_AUTO_LEADER_REBALANCE_ENABLE   true
 //   --leader-imbalance-check-interval-ms n  TRIBUTARY_LEADER_IMBALANCE_CHECK_INTERVAL_MS 5000
 //   --log-level level                       TRIBUTARY_LOG_LEVEL                      info
+//   --request-timeout-ms n                  TRIBUTARY_REQUEST_TIMEOUT_MS             30000
+//   --connections-max n                     TRIBUTARY_CONNECTIONS_MAX                1000
+//   --request-bytes-in-flight-max n         TRIBUTARY_REQUEST_BYTES_IN_FLIGHT_MAX    16777216
 
 import { resolve } from 'node:path';
 import { CLUSTER_DEFAULTS, DEFAULT_CONTROLLER_PORT } from '@tributary/protocol';
@@ -27,6 +30,33 @@ export interface ControllerConfig {
   readonly autoLeaderRebalanceEnable: boolean;
   readonly leaderImbalanceCheckIntervalMs: number;
   readonly logLevel: string;
+  /** Request limits (DESIGN.md § Limits): see ControllerRequestLimits. */
+  readonly requestLimits: ControllerRequestLimits;
+}
+
+/**
+ * What one request, and all requests together, may make the controller hold. Every controller
+ * request is small (the largest legitimate ones: create-topic with 100 configs, an AlterPartition
+ * with a 1000-member ISR, elect-leaders naming 10,000 partitions, all well under 64 KiB), and the
+ * controller's loop is every broker's session clock, so its limits are tight.
+ */
+export interface ControllerRequestLimits {
+  /** Largest request body. */
+  readonly bodyBytesMax: number;
+  /** Values in a body, map keys included (elect-leaders' 10,000 partitions and room). */
+  readonly elementsMax: number;
+  /** Containers in containers (create-topic: body → configs). */
+  readonly depthMax: number;
+  /** Time to receive a whole request; a trickled one is cut off (408). */
+  readonly requestTimeoutMs: number;
+  /** Time to receive a request's headers; also closes a connection that never sends one. */
+  readonly headersTimeoutMs: number;
+  /** A keep-alive connection idle this long is closed (Kafka's connections.max.idle.ms). */
+  readonly idleTimeoutMs: number;
+  /** Open connections (Kafka's max.connections); more are refused. */
+  readonly connectionsMax: number;
+  /** Request bytes admitted and not yet handled (Kafka's queued.max.request.bytes); more wait, unread. */
+  readonly requestBytesInFlightMax: number;
 }
 
 export class ConfigError extends Error {
@@ -49,12 +79,16 @@ const FLAGS: Record<string, FlagSpec> = {
   'auto-leader-rebalance-enable': { env: 'TRIBUTARY_AUTO_LEADER_REBALANCE_ENABLE' },
   'leader-imbalance-check-interval-ms': { env: 'TRIBUTARY_LEADER_IMBALANCE_CHECK_INTERVAL_MS' },
   'log-level': { env: 'TRIBUTARY_LOG_LEVEL' },
+  'request-timeout-ms': { env: 'TRIBUTARY_REQUEST_TIMEOUT_MS' },
+  'connections-max': { env: 'TRIBUTARY_CONNECTIONS_MAX' },
+  'request-bytes-in-flight-max': { env: 'TRIBUTARY_REQUEST_BYTES_IN_FLIGHT_MAX' },
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export const USAGE = `usage: tributary-controller [--listen host:port] [--internal-listen host:port] [--data-dir dir] [--session-timeout-ms n] [--cluster-id id]
-                            [--auto-leader-rebalance-enable true|false] [--leader-imbalance-check-interval-ms n] [--log-level level]`;
+                            [--auto-leader-rebalance-enable true|false] [--leader-imbalance-check-interval-ms n] [--log-level level]
+                            [--request-timeout-ms n] [--connections-max n] [--request-bytes-in-flight-max n]`;
 
 /** Parses argv (without node and script) and env. Throws ConfigError with a one-line reason. */
 export function parseControllerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ControllerConfig {
@@ -106,6 +140,19 @@ export function parseControllerConfig(argv: readonly string[], env: Readonly<Rec
   const logLevel = get('log-level') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
 
+  const requestTimeoutMs = parseInteger('request-timeout-ms', get('request-timeout-ms'), 30_000, 1000, 3_600_000);
+  const bodyBytesMax = 64 * 1024;
+  const requestLimits: ControllerRequestLimits = Object.freeze({
+    bodyBytesMax,
+    elementsMax: 16_384,
+    depthMax: 8,
+    requestTimeoutMs,
+    headersTimeoutMs: Math.min(10_000, requestTimeoutMs),
+    idleTimeoutMs: 60_000,
+    connectionsMax: parseInteger('connections-max', get('connections-max'), 1000, 16, 1_000_000),
+    requestBytesInFlightMax: parseInteger('request-bytes-in-flight-max', get('request-bytes-in-flight-max'), 16 * 1024 * 1024, bodyBytesMax, 1024 * 1024 * 1024),
+  });
+
   return Object.freeze({
     listen: Object.freeze(listen),
     internalListen: internalListen === undefined ? undefined : Object.freeze(internalListen),
@@ -116,6 +163,7 @@ export function parseControllerConfig(argv: readonly string[], env: Readonly<Rec
     autoLeaderRebalanceEnable: rebalance === 'true',
     leaderImbalanceCheckIntervalMs,
     logLevel,
+    requestLimits,
   });
 }
 

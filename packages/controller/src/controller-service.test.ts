@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import {
+  CONTROLLER_ROUTES, listenerRoutes,
   MSGPACK_CONTENT_TYPE,
   decodeMsgpack,
   encodeMsgpack,
@@ -10,6 +11,7 @@ import {
   type WireError,
 } from '@tributary/protocol';
 import { FakeClock } from '@tributary/testkit';
+import { registeredRoutes } from '@tributary/transport/server';
 import { ClusterController } from './cluster-controller.ts';
 import { createControllerService, type ControllerService } from './controller-service.ts';
 import { SEED_BROKERS, registration } from './internal/fixtures.ts';
@@ -101,6 +103,25 @@ const GARBAGE: [string, unknown][] = [
 ];
 
 describe('ControllerService', () => {
+  it('registers exactly the routes protocol lists in CONTROLLER_ROUTES (the abuse suite walks that table)', () => {
+    const h = harness();
+    expect(registeredRoutes(h.service.app).map((r) => `${r.method} ${r.url}`).sort()).toEqual(CONTROLLER_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+  });
+
+  it('with an internal listener, each app registers exactly its listenerRoutes', async () => {
+    const service = createControllerService({ controller: harness().controller, logger, internalListener: true });
+    try {
+      const routes = (app: typeof service.app) => registeredRoutes(app).map((r) => `${r.method} ${r.url}`).sort();
+      const listed = (listener: 'internal' | 'external') => listenerRoutes('controller', listener).map((r) => `${r.method} ${r.path}`).sort();
+      expect(routes(service.app)).toEqual(listed('external'));
+      expect(routes(service.internalApp!)).toEqual(listed('internal'));
+      expect(listed('external')).not.toContain('POST /broker/register');
+      expect(listed('internal')).toEqual(['GET /health', 'POST /admin/:op', 'POST /broker/controlled-shutdown', 'POST /broker/heartbeat', 'POST /broker/register', 'POST /metadata/poll', 'POST /partition/alter']);
+    } finally {
+      await service.close();
+    }
+  });
+
   it('answers health and metrics', async () => {
     const h = harness();
     const health = await h.service.app.inject({ method: 'GET', url: '/health' });
@@ -117,6 +138,11 @@ describe('ControllerService', () => {
     expect(metrics.payload).toContain('tributary_fenced_broker_count 0');
     expect(metrics.payload).toContain('tributary_controller_process_cpu_user_seconds_total');
     expect(metrics.payload).toContain('tributary_cluster_under_replicated_partitions 0');
+    // The request limits' state and the controller's own stalls (not counted against sessions).
+    expect(metrics.payload).toContain('tributary_controller_request_bytes_in_flight 0');
+    expect(metrics.payload).toContain('tributary_controller_requests_waiting_for_bytes 0');
+    expect(metrics.payload).toContain('tributary_controller_connections_refused_total 0');
+    expect(metrics.payload).toContain('tributary_controller_stalled_seconds_total 0');
   });
 
   it.each(ROUTES.flatMap((route) => GARBAGE.map(([what, body]) => [route, what, body] as const)))('%s refuses %s with INVALID_REQUEST', async (route, _what, body) => {

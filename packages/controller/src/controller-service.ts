@@ -20,10 +20,13 @@ import {
   type HealthResponse,
   type TopicConfigInput,
 } from '@tributary/protocol';
-import { PROMETHEUS_CONTENT_TYPE, createMsgpackServer, type MsgpackServer } from '@tributary/transport/server';
+import { PROMETHEUS_CONTENT_TYPE, createMsgpackServer, createServerBudget, type MsgpackServer } from '@tributary/transport/server';
 import type { ClusterController } from './cluster-controller.ts';
 import { registerConsoleRoutes, type ConsoleHandle, type ConsoleOptions } from './console-service.ts';
+import { parseControllerConfig, type ControllerRequestLimits } from './config.ts';
 import { ControllerMetrics } from './metrics.ts';
+
+const DEFAULT_REQUEST_LIMITS = parseControllerConfig([], {}).requestLimits;
 
 export const POLL_WAIT_MAX_MS = 30_000;
 const BROKER_ID_MAX = 0x7fffffff;
@@ -36,7 +39,8 @@ export interface ControllerServiceOptions {
   logger: Logger;
   metrics?: ControllerMetrics;
   pollWaitMaxMs?: number;
-  bodyLimitBytes?: number;
+  /** Request limits; default: the controller config's defaults. */
+  requestLimits?: ControllerRequestLimits;
   /** A route threw something other than a TributaryError (a bug): default logs it; the process passes a crash. */
   onUnexpectedError?: (err: unknown) => void;
   /** The web console at /ui (on by default); false leaves it out. */
@@ -72,9 +76,19 @@ export function createControllerService(options: ControllerServiceOptions): Cont
   const { controller, logger } = options;
   const pollWaitMaxMs = options.pollWaitMaxMs ?? POLL_WAIT_MAX_MS;
   const metrics = options.metrics ?? new ControllerMetrics(controller);
+  const limits = options.requestLimits ?? DEFAULT_REQUEST_LIMITS;
+  // One budget (connections, request bytes in flight) for both listeners: it bounds the process.
+  const budget = createServerBudget(limits);
+  metrics.watchBudget(budget);
   const serverOptions = {
+    budget,
     logger,
-    bodyLimitBytes: options.bodyLimitBytes ?? 4 * 1024 * 1024,
+    limits: {
+      body: { bodyBytesMax: limits.bodyBytesMax, elementsMax: limits.elementsMax, depthMax: limits.depthMax },
+      requestTimeoutMs: limits.requestTimeoutMs,
+      headersTimeoutMs: limits.headersTimeoutMs,
+      idleTimeoutMs: limits.idleTimeoutMs,
+    },
     ...(options.onUnexpectedError ? { onUnexpectedError: options.onUnexpectedError } : {}),
   };
   const app = createMsgpackServer(serverOptions);

@@ -12,11 +12,13 @@ export {
   fenceBroker,
   expireSessions,
   expiredSessions,
+  sessionSilenceMs,
   controlledShutdown,
   setBrokerConfig,
   BROKER_DYNAMIC_CONFIGS,
   type Decision,
 } from './broker-registry.ts';
+export { SessionClock } from './session-clock.ts';
 export { createTopic, deleteTopic, PARTITIONS_MAX } from './topics.ts';
 export { onBrokerLost, onBrokerAlive, electPreferredLeaders, firstEligibleInIsr } from './election.ts';
 export { alterPartition } from './isr.ts';
@@ -26,5 +28,5 @@ export { SegmentMetadataLog, openMetadataLog, METADATA_LOG_CONFIG } from './segm
 export { ClusterController, generateClusterId, type ClusterControllerOptions, type AppliedRecord, type CommitListener } from './cluster-controller.ts';
 export { ControllerMetrics } from './metrics.ts';
 export { createControllerService, POLL_WAIT_MAX_MS, type ControllerService, type ControllerServiceOptions } from './controller-service.ts';
-export { parseControllerConfig, ConfigError, USAGE, type ControllerConfig } from './config.ts';
+export { parseControllerConfig, ConfigError, USAGE, type ControllerConfig, type ControllerRequestLimits } from './config.ts';
 export { startController, createControllerLogger, metadataLogDir, type RunningController, type StartControllerOptions } from './start.ts';

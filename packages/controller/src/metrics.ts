@@ -4,6 +4,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DEFAULT_TOPIC_CONFIGS, NO_LEADER } from '@tributary/protocol';
+import type { ServerBudget } from '@tributary/transport/server';
 import type { ClusterController } from './cluster-controller.ts';
 import { partitionStatus } from './console-view.ts';
 
@@ -128,5 +129,29 @@ export class ControllerMetrics {
         if (before.leader !== record.leader) this.leaderElections.inc();
       }
     });
+    new Counter({
+      name: 'tributary_controller_stalled_seconds_total',
+      help: 'Time the controller could not hear brokers (its session checks ran late); not counted against broker sessions',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(controller.stalledMs / 1000);
+      },
+    });
+  }
+
+  /** The process's connection and request-byte caps (DESIGN.md § Limits), read when scraped. */
+  watchBudget(budget: ServerBudget): void {
+    const registers = [this.registry];
+    new Gauge({ name: 'tributary_controller_connections_open', help: 'Open connections (connectionsMax caps them)', registers, collect() { this.set(budget.connections.open); } });
+    new Counter({
+      name: 'tributary_controller_connections_refused_total', help: 'Connections closed at once because connectionsMax were open', registers,
+      collect() {
+        this.reset();
+        this.inc(budget.connections.refused);
+      },
+    });
+    new Gauge({ name: 'tributary_controller_request_bytes_in_flight', help: 'Request body bytes admitted and not yet handled (requestBytesInFlightMax caps them)', registers, collect() { this.set(budget.bytes.inFlight); } });
+    new Gauge({ name: 'tributary_controller_requests_waiting_for_bytes', help: 'Requests waiting, unread, for requestBytesInFlightMax to make room', registers, collect() { this.set(budget.bytes.waiting); } });
   }
 }

@@ -56,6 +56,7 @@ export async function startController(config: ControllerConfig, options: StartCo
       ...(options.now ? { now: options.now } : {}),
       ...(config.clusterId !== undefined ? { clusterId: config.clusterId } : {}),
       sessionTimeoutMs: config.sessionTimeoutMs,
+      sessionCheckIntervalMs: config.sessionCheckIntervalMs,
       autoLeaderRebalanceEnable: config.autoLeaderRebalanceEnable,
     });
   } catch (err) {
@@ -68,7 +69,7 @@ export async function startController(config: ControllerConfig, options: StartCo
       logger.fatal({ err }, 'unexpected error; exiting');
       process.exit(1);
     });
-  const service = createControllerService({ controller, logger, onUnexpectedError: fatal, internalListener: config.internalListen !== undefined });
+  const service = createControllerService({ controller, logger, onUnexpectedError: fatal, requestLimits: config.requestLimits, internalListener: config.internalListen !== undefined });
   // An operating error in a timer (the metadata log failed) is already logged by the controller
   // and stops further changes; anything else is a bug.
   const guarded = (what: string, fn: () => void) => () => {

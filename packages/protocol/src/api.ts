@@ -177,6 +177,64 @@ export const ADMIN_OPS = ['create-topic', 'delete-topic', 'init-producer-id', 'e
 export type AdminOp = (typeof ADMIN_OPS)[number];
 
 // ---------------------------------------------------------------------------------------------
+// Route tables: every route each process serves (the services' tests check them against what is
+// registered; the abuse suite in packages/chaos walks them). `:op` stands for each ADMIN_OPS name.
+
+export interface RouteSpec {
+  method: 'GET' | 'POST';
+  path: string;
+}
+
+export const BROKER_ROUTES: readonly RouteSpec[] = Object.freeze([
+  { method: 'POST', path: '/metadata' },
+  { method: 'POST', path: '/produce' },
+  { method: 'POST', path: '/fetch' },
+  { method: 'POST', path: '/list-offsets' },
+  { method: 'POST', path: '/replica/fetch' },
+  { method: 'POST', path: '/describe-replicas' },
+  { method: 'POST', path: '/admin/:op' },
+  { method: 'GET', path: '/health' },
+  { method: 'GET', path: '/metrics' },
+]);
+
+/** The controller's API, then its web console (text, JSON and Server-Sent Events). */
+export const CONTROLLER_ROUTES: readonly RouteSpec[] = Object.freeze([
+  { method: 'POST', path: '/broker/register' },
+  { method: 'POST', path: '/broker/heartbeat' },
+  { method: 'POST', path: '/broker/controlled-shutdown' },
+  { method: 'POST', path: '/metadata/poll' },
+  { method: 'POST', path: '/partition/alter' },
+  { method: 'POST', path: '/admin/:op' },
+  { method: 'GET', path: '/health' },
+  { method: 'GET', path: '/metrics' },
+  { method: 'GET', path: '/ui' },
+  { method: 'GET', path: '/ui/' },
+  { method: 'GET', path: '/ui/console.css' },
+  { method: 'GET', path: '/ui/console.js' },
+  { method: 'GET', path: '/ui/snapshot' },
+  { method: 'GET', path: '/ui/events' },
+]);
+
+/** Served on a broker's internal listener only: followers (DESIGN.md § Listeners). */
+const BROKER_INTERNAL_ONLY = new Set(['/replica/fetch']);
+/** Served on the controller's internal listener only: brokers (DESIGN.md § Listeners). */
+const CONTROLLER_INTERNAL_ONLY = new Set(['/broker/register', '/broker/heartbeat', '/broker/controlled-shutdown', '/metadata/poll', '/partition/alter']);
+/** Served on both of the controller's listeners. */
+const CONTROLLER_BOTH = new Set(['/admin/:op', '/health']);
+
+/**
+ * The routes one listener serves. 'single': a process with one listener serves every route;
+ * with two, the external one leaves out the inter-broker routes, and the controller's internal
+ * one serves the broker routes plus admin and health.
+ */
+export function listenerRoutes(role: 'broker' | 'controller', listener: 'single' | 'internal' | 'external'): readonly RouteSpec[] {
+  if (role === 'broker') return listener === 'external' ? BROKER_ROUTES.filter((r) => !BROKER_INTERNAL_ONLY.has(r.path)) : BROKER_ROUTES;
+  if (listener === 'single') return CONTROLLER_ROUTES;
+  if (listener === 'external') return CONTROLLER_ROUTES.filter((r) => !CONTROLLER_INTERNAL_ONLY.has(r.path));
+  return CONTROLLER_ROUTES.filter((r) => CONTROLLER_INTERNAL_ONLY.has(r.path) || CONTROLLER_BOTH.has(r.path));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Broker API: clients
 
 export interface BrokerMetadataRequest {

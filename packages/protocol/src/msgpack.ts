@@ -2,6 +2,7 @@
 // in their on-disk bytes; everything else is plain maps. Offsets are JS numbers (< 2^53).
 
 import { Packr } from 'msgpackr';
+import { scanMsgpack, type MsgpackLimits } from './msgpack-scan.ts';
 
 export const MSGPACK_CONTENT_TYPE = 'application/msgpack';
 
@@ -13,6 +14,16 @@ export function encodeMsgpack(value: unknown): Buffer {
 
 /** Decodes a body. Throws on malformed input; transport maps that to INVALID_REQUEST. */
 export function decodeMsgpack(bytes: Uint8Array): unknown {
+  return packr.unpack(bytes);
+}
+
+/**
+ * Decodes a request body whose cost is bounded by `limits`: the bytes are scanned first
+ * (`scanMsgpack`: element count, depth, truncation, key and extension types) and only a body
+ * that passes is handed to msgpackr. Throws INVALID_REQUEST naming the limit or the offset.
+ */
+export function decodeMsgpackBounded(bytes: Uint8Array, limits: MsgpackLimits, what = 'body'): unknown {
+  scanMsgpack(bytes, limits, what);
   return packr.unpack(bytes);
 }
 

@@ -18,10 +18,10 @@ const ALLOWED: Record<string, string[]> = {
   launcher: ['transport', 'protocol'],
   cli: ['chaos', 'client', 'launcher', 'protocol'],
   chaos: ['client', 'launcher', 'protocol'],
-  bench: ['client', 'launcher', 'protocol'],
+  bench: ['chaos', 'client', 'launcher', 'protocol'],
   testkit: ['launcher'],
   // Test-only packages: they drive the system from outside, like a user.
-  e2e: ['cli', 'client', 'launcher', 'protocol', 'testkit', 'transport'],
+  e2e: ['chaos', 'cli', 'client', 'launcher', 'protocol', 'testkit', 'transport'],
   'e2e-containers': ['client', 'protocol', 'testkit', 'transport'],
 };
 

@@ -1,19 +1,27 @@
 // The server side of msgpack-over-HTTP: a fastify instance that parses `application/msgpack`
 // bodies, answers with msgpack, and maps errors to `{ code, message }` with the error table's
-// HTTP status. Bodies are capped (`bodyLimitBytes`) so a huge request cannot exhaust memory.
+// HTTP status. Every resource a request can make it hold is bounded (DESIGN.md § Limits): the
+// body's bytes per route (refused before reading when the content-length says so), the values
+// and depth msgpack decoding may build (scanned before decoding, protocol's scanMsgpack), the
+// time to receive the request, idle connections, and, per process over all its listeners, open
+// connections and request bytes in flight (budget.ts).
 
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   ERRORS,
   MSGPACK_CONTENT_TYPE,
   TributaryError,
-  decodeMsgpack,
+  decodeMsgpackBounded,
   encodeMsgpackParts,
   joinMsgpackParts,
+  type MsgpackLimits,
   type MsgpackParts,
   type WireError,
 } from '@tributary/protocol';
+import { createServerBudget, type BytesTicket, type ServerBudget } from './budget.ts';
 
 /**
  * Answers at least this large whose parts average at least STREAM_PART_BYTES_MIN are streamed
@@ -52,9 +60,56 @@ function serializeMsgpack(reply: FastifyReply, payload: unknown): Buffer | Reada
   return new PartsReadable(encoded);
 }
 
+/** What one route accepts as a body (DESIGN.md § Limits); sized to its largest legitimate request. */
+export interface BodyLimits extends MsgpackLimits {
+  /** Largest body, bytes; larger ones get MESSAGE_TOO_LARGE before they are read. */
+  bodyBytesMax: number;
+}
+
+/** What a server lets one request, and all of them together, hold (DESIGN.md § Limits). */
+export interface ServerLimits {
+  /** Body limits of a route that names none (`routeLimits`). */
+  body: BodyLimits;
+  /**
+   * Time to receive a whole request, headers and body, from its first byte (Node's
+   * `server.requestTimeout`): a trickled body is cut off with 408. It does not bound the answer,
+   * so long polls wait their own maxWaitMs.
+   */
+  requestTimeoutMs: number;
+  /** Time to receive a request's headers (Node's `server.headersTimeout`); also cuts a silent new connection. */
+  headersTimeoutMs: number;
+  /** A keep-alive connection with no request in flight is closed after this (Kafka's connections.max.idle.ms). */
+  idleTimeoutMs: number;
+  /** Open connections per process, over all its listeners (Kafka's max.connections); more are refused. */
+  connectionsMax: number;
+  /** Request bytes admitted and not yet handled, per process (Kafka's queued.max.request.bytes); more wait. */
+  requestBytesInFlightMax: number;
+}
+
+/** Defaults for a server whose owner names no limits (tests, benches); processes set their own. */
+export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
+  body: Object.freeze({ bodyBytesMax: 16 * 1024 * 1024, elementsMax: 262_144, depthMax: 16 }),
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  idleTimeoutMs: 60_000,
+  connectionsMax: 1024,
+  requestBytesInFlightMax: 128 * 1024 * 1024,
+});
+
+/**
+ * How often Node looks for requests past requestTimeoutMs / headersTimeoutMs (its default, 30 s,
+ * would let a trickled request live up to 30 s past its timeout). A resolution, not a limit.
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
+
 export interface MsgpackServerOptions {
-  /** Largest request body accepted; larger ones get MESSAGE_TOO_LARGE. */
-  bodyLimitBytes?: number;
+  /** This server's limits; any left out take DEFAULT_SERVER_LIMITS's. */
+  limits?: Partial<Omit<ServerLimits, 'body'>> & { body?: Partial<BodyLimits> };
+  /**
+   * The process's connection and byte caps, shared by all its listeners (`createServerBudget`);
+   * default: one of this server's own, from `limits`.
+   */
+  budget?: ServerBudget;
   /** A pino logger (or false to stay silent). */
   logger?: unknown;
   /** Unhandled errors (programmer errors) are passed here after answering 500; default: log. */
@@ -63,42 +118,132 @@ export interface MsgpackServerOptions {
 
 export type MsgpackServer = FastifyInstance;
 
+/** Route options carrying a route's body limits: `app.post('/produce', routeLimits(l), handler)`. */
+export function routeLimits(body: Partial<BodyLimits>): { config: { bodyLimits: Partial<BodyLimits> } } {
+  return { config: { bodyLimits: body } };
+}
+
+/** The full limits of a server's requests: its own over the defaults. */
+export function resolveServerLimits(limits: MsgpackServerOptions['limits'] = {}): ServerLimits {
+  return { ...DEFAULT_SERVER_LIMITS, ...limits, body: { ...DEFAULT_SERVER_LIMITS.body, ...limits.body } };
+}
+
+/** A request's claim on the byte budget, released once its handler has taken it (budget.ts). */
+const TICKET = Symbol('tributary.bytesTicket');
+/** The request's response, kept by the onRequest hook for the body parser. */
+const RESPONSE = Symbol('tributary.response');
+type WithTicket = { [TICKET]?: BytesTicket; [RESPONSE]?: ServerResponse };
+
+/**
+ * How long a connection whose request was refused before its body was read (too large, wrong
+ * content type) goes on reading and discarding what the client still sends, after the refusal
+ * and a FIN, before it is closed for good: a lingering close. Node closes such a connection as
+ * soon as the answer is written, and closing a socket with unread input makes the kernel send a
+ * reset that can discard the answer still in flight: the client would see a dropped connection
+ * instead of MESSAGE_TOO_LARGE. Reading is all it costs (nothing is kept), and only this long.
+ */
+const REFUSED_LINGER_MS = 5000;
+
 export function createMsgpackServer(options: MsgpackServerOptions = {}): MsgpackServer {
+  const limits = resolveServerLimits(options.limits);
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) throw new RangeError(`headersTimeoutMs ${limits.headersTimeoutMs} exceeds requestTimeoutMs ${limits.requestTimeoutMs}`);
+  const budget = options.budget ?? createServerBudget(limits);
   const app = Fastify({
     // Fastify logs every request at info; keep its own logger at warn so a busy broker's log
     // holds the replication events, not one line per produce.
     ...(options.logger
       ? { loggerInstance: (options.logger as FastifyBaseLogger).child({ module: 'http' }, { level: 'warn' }) }
       : { logger: false }),
-    bodyLimit: options.bodyLimitBytes ?? 64 * 1024 * 1024,
-    keepAliveTimeout: 60_000,
-    // Long polls (metadata, fetch) wait up to their own maxWaitMs; never cut them short here.
-    requestTimeout: 0,
-  }) as unknown as FastifyInstance;
+    bodyLimit: limits.body.bodyBytesMax,
+    keepAliveTimeout: limits.idleTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    http: {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      keepAliveTimeout: limits.idleTimeoutMs,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    },
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+
+  // A connection past the process's cap is closed at once, before it can send anything.
+  app.server.on('connection', (socket: Socket) => {
+    if (!budget.connections.tryOpen()) {
+      socket.destroy();
+      return;
+    }
+    socket.once('close', () => budget.connections.close());
+  });
+
+  const bodyLimitsOf = (request: FastifyRequest): BodyLimits => {
+    const own = (request.routeOptions.config as { bodyLimits?: Partial<BodyLimits> } | undefined)?.bodyLimits;
+    return own === undefined ? limits.body : { ...limits.body, ...own };
+  };
+
+  // Every route's body must be admissible, else its largest requests would wait for ever. And the
+  // bytes of a request go back to the budget once its handler has run up to its first await:
+  // what it holds after that (an acks=all wait) is bounded by its own timeout.
+  const routes: { method: string; url: string }[] = [];
+  ROUTES.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+    const own = (route.config as { bodyLimits?: Partial<BodyLimits> } | undefined)?.bodyLimits;
+    const bodyBytesMax = own?.bodyBytesMax ?? limits.body.bodyBytesMax;
+    if (bodyBytesMax > budget.bytes.bytesMax) {
+      throw new RangeError(`${route.method} ${route.url}: bodyBytesMax ${bodyBytesMax} exceeds requestBytesInFlightMax ${budget.bytes.bytesMax}`);
+    }
+    const handler = route.handler;
+    route.handler = function handleThenRelease(this: FastifyInstance, request, reply) {
+      try {
+        return handler.call(this, request, reply);
+      } finally {
+        (request as WithTicket)[TICKET]?.release();
+      }
+    } as typeof handler;
+  });
 
   app.removeAllContentTypeParsers();
-  const bodyLimit = app.initialConfig.bodyLimit!;
   // The body is read here rather than with parseAs 'buffer': fastify copies even a body that
   // arrived as one chunk, and Node's HTTP parser already hands each chunk over as a copy of its own.
   app.addContentTypeParser(MSGPACK_CONTENT_TYPE, (request, payload, done) => {
-    readBody(request, payload, bodyLimit, (err, body) => {
-      if (err !== undefined) return done(err as never, undefined);
-      if (body!.length === 0) return done(null, {});
-      try {
-        done(null, decodeMsgpack(body!));
-      } catch (decodeErr) {
-        done(new TributaryError('INVALID_REQUEST', `body is not valid msgpack: ${(decodeErr as Error).message}`) as never, undefined);
-      }
+    const bodyLimits = bodyLimitsOf(request);
+    const what = `body of ${request.method} ${request.routeOptions.url ?? request.url}`;
+    const declared = declaredLength(request);
+    if (declared !== undefined && declared > bodyLimits.bodyBytesMax) {
+      lingerThenClose(request.raw);
+      return done(bodyTooLarge(what, bodyLimits.bodyBytesMax, declared) as never, undefined);
+    }
+    if (declared === 0) return done(null, {});
+    // Admitted with its whole size before a byte is read; until then the socket is not read.
+    const claim = declared ?? bodyLimits.bodyBytesMax;
+    const ticket: BytesTicket = budget.bytes.acquire(claim, () => {
+      readBody(request, payload, bodyLimits.bodyBytesMax, what, (err, body) => {
+        if (err !== undefined) return done(err as never, undefined);
+        ticket.shrinkTo(body!.length);
+        if (body!.length === 0) return done(null, {});
+        try {
+          done(null, decodeMsgpackBounded(body!, bodyLimits, what));
+        } catch (decodeErr) {
+          const message = decodeErr instanceof TributaryError ? decodeErr.message : `${what} is not valid msgpack: ${(decodeErr as Error).message}`;
+          done(new TributaryError('INVALID_REQUEST', message) as never, undefined);
+        }
+      });
     });
+    (request as WithTicket)[TICKET] = ticket;
+    // The bytes go back at the latest when the answer is sent or the connection drops: for a
+    // request that never reaches its handler (refused, timed out, cut while waiting for room).
+    (request as WithTicket)[RESPONSE]?.once('close', () => ticket.release());
+    if (!ticket.admitted) request.log?.debug({ claim, inFlight: budget.bytes.inFlight, waiting: budget.bytes.waiting }, 'request waits for requestBytesInFlightMax');
   });
-  // Anything else (JSON, text, forms) is refused up front with a clear code.
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, _body, done) => {
-    done(new TributaryError('INVALID_REQUEST', `content type '${req.headers['content-type']}' is not supported; send ${MSGPACK_CONTENT_TYPE}`) as never, undefined);
+  // Anything else (JSON, text, forms) is refused up front, unread, with a clear code.
+  app.addContentTypeParser('*', (req, _payload, done) => {
+    const err = new TributaryError('INVALID_REQUEST', `content type '${req.headers['content-type']}' is not supported; send ${MSGPACK_CONTENT_TYPE}`);
+    lingerThenClose(req.raw);
+    done(err as never, undefined);
   });
-
   // A reply-level serializer (rather than the route default) also covers error replies.
-  app.addHook('onRequest', (_request, reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.serializer((payload: unknown) => serializeMsgpack(reply, payload) as unknown as string);
+    (request as WithTicket)[RESPONSE] = reply.raw;
     done();
   });
   // Synchronous (a callback, not an async hook): one promise less per request.
@@ -118,7 +263,7 @@ export function createMsgpackServer(options: MsgpackServerOptions = {}): Msgpack
     if (err instanceof TributaryError) return sendError(reply, err);
     const fastifyErr = err as { code?: string; statusCode?: number; message?: string };
     if (fastifyErr.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return sendError(reply, new TributaryError('MESSAGE_TOO_LARGE', `request body exceeds ${app.initialConfig.bodyLimit} bytes`));
+      return sendError(reply, new TributaryError('MESSAGE_TOO_LARGE', `request body exceeds ${bodyLimitsOf(request).bodyBytesMax} bytes (bodyBytesMax)`));
     }
     if (fastifyErr.statusCode !== undefined && fastifyErr.statusCode >= 400 && fastifyErr.statusCode < 500) {
       return sendError(reply, new TributaryError('INVALID_REQUEST', fastifyErr.message ?? 'bad request'));
@@ -131,26 +276,39 @@ export function createMsgpackServer(options: MsgpackServerOptions = {}): Msgpack
   return app;
 }
 
+const ROUTES = new WeakMap<FastifyInstance, { method: string; url: string }[]>();
+
+/** Every route registered on a server made by createMsgpackServer (HEAD twins left out), in order. */
+export function registeredRoutes(app: FastifyInstance): readonly { method: string; url: string }[] {
+  return ROUTES.get(app) ?? [];
+}
+
+/** The content-length header as a number; undefined for a streamed (chunked) body. */
+function declaredLength(request: FastifyRequest): number | undefined {
+  const header = request.headers['content-length'];
+  if (header === undefined || request.headers['transfer-encoding'] !== undefined) return undefined;
+  const n = Number(header);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
 /** Collects a request body of at most `limit` bytes: one chunk as it is, several joined once. */
-function readBody(request: FastifyRequest, payload: NodeJS.ReadableStream, limit: number, done: (err: Error | undefined, body?: Buffer) => void): void {
+function readBody(request: FastifyRequest, payload: NodeJS.ReadableStream, limit: number, what: string, done: (err: Error | undefined, body?: Buffer) => void): void {
   const declared = Number(request.headers['content-length']);
-  if (declared > limit) return done(bodyTooLarge());
   const chunks: Buffer[] = [];
   let length = 0;
   const onData = (chunk: Buffer): void => {
     length += chunk.length;
     if (length > limit) {
       cleanup();
-      // Drain the rest so the connection can carry the error answer.
-      payload.resume();
-      return done(bodyTooLarge());
+      lingerThenClose(request.raw);
+      return done(bodyTooLarge(what, limit));
     }
     chunks.push(chunk);
   };
   const onEnd = (err?: Error): void => {
     cleanup();
     if (err) return done(Object.assign(err, { statusCode: 400 }));
-    if (!Number.isNaN(declared) && declared !== length) return done(Object.assign(new Error(`body of ${length} bytes does not match content-length ${declared}`), { statusCode: 400 }));
+    if (!Number.isNaN(declared) && declared !== length) return done(Object.assign(new Error(`${what} of ${length} bytes does not match content-length ${declared}`), { statusCode: 400 }));
     done(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length));
   };
   const cleanup = (): void => {
@@ -164,9 +322,34 @@ function readBody(request: FastifyRequest, payload: NodeJS.ReadableStream, limit
   payload.resume();
 }
 
-function bodyTooLarge(): Error {
-  return Object.assign(new Error('request body too large'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 });
+function bodyTooLarge(what: string, limit: number, declared?: number): Error {
+  const size = declared === undefined ? `more than ${limit} bytes` : `${declared} bytes`;
+  return new TributaryError('MESSAGE_TOO_LARGE', `${what} is ${size}; bodyBytesMax is ${limit}`);
 }
+
+/**
+ * After a refusal of a request whose body was not read: the rest of the body is read and
+ * discarded, and when Node ends the connection after the answer (it does when a request was not
+ * read whole), its write side is closed at once but the socket is only destroyed once the client
+ * closes its side or REFUSED_LINGER_MS have passed.
+ */
+function lingerThenClose(raw: IncomingMessage): void {
+  const socket = raw.socket as Socket & { destroySoon?: () => void };
+  // destroySoon is what Node's HTTP server calls to close a connection after its last answer.
+  if (typeof socket.destroySoon === 'function') {
+    socket.destroySoon = function lingeringClose(this: Socket): void {
+      this.end();
+      const timer = setTimeout(() => this.destroy(), REFUSED_LINGER_MS);
+      this.once('close', () => clearTimeout(timer));
+      // The client's FIN ends the linger.
+      this.once('end', () => this.destroy());
+    };
+  }
+  raw.on('data', discard);
+  raw.resume();
+}
+
+function discard(): void {}
 
 function sendError(reply: FastifyReply, err: TributaryError, status?: number): FastifyReply {
   const body: WireError = err.toWire();
@@ -177,3 +360,5 @@ function sendError(reply: FastifyReply, err: TributaryError, status?: number): F
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export type { FastifyInstance, FastifyReply, FastifyRequest };
+export { ConnectionGate, RequestBytesBudget, createServerBudget } from './budget.ts';
+export type { BytesTicket, ServerBudget } from './budget.ts';

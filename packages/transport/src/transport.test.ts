@@ -11,7 +11,7 @@ describe('msgpack over HTTP', () => {
   let hits = 0;
 
   beforeAll(async () => {
-    app = createMsgpackServer({ bodyLimitBytes: 1024 });
+    app = createMsgpackServer({ limits: { body: { bodyBytesMax: 1024 } } });
     app.post('/echo', async (request) => {
       const body = asBody(request.body);
       return { n: intField(body, 'n', { min: 0 }), blob: body.blob };
@@ -147,7 +147,7 @@ describe('msgpack over HTTP with large binary parts', () => {
   let client: RpcClient;
 
   beforeAll(async () => {
-    app = createMsgpackServer({ bodyLimitBytes: 8 * 1024 * 1024 });
+    app = createMsgpackServer({ limits: { body: { bodyBytesMax: 8 * 1024 * 1024 } } });
     // Large answers travel as parts (a streamed answer with a content-length): the bytes must
     // arrive whole and in order, and the caller's signal still aborts.
     app.post('/echo', async (request) => {
@@ -209,7 +209,7 @@ describe('the ordered lane (one connection, pipelined)', () => {
   let killNext = false;
 
   beforeAll(async () => {
-    app = createMsgpackServer({ bodyLimitBytes: 4 * 1024 * 1024 });
+    app = createMsgpackServer({ limits: { body: { bodyBytesMax: 4 * 1024 * 1024 } } });
     app.server.on('connection', () => connections++);
     // Records the order handlers see the calls in, then answers after a random pause, so that
     // later calls are handled while earlier ones still wait (as acks=all produce requests do).

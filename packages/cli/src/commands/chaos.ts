@@ -32,7 +32,7 @@ const chaosRun: Command = {
     '--target local|docker   local processes (default), or attach to the running compose cluster ($TRIBUTARY_CHAOS_PROJECT picks one)',
     '--duration D            how long the workload and the nemesis run: 120s, 2m, 90000ms (default 120s)',
     '--seed N                the schedule\'s seed: the same seed gives the same schedule (default: random, printed)',
-    '--faults LIST           kill,pause,controller (local default); partition,congest need docker; majority lets a fault take two replicas of a partition',
+    '--faults LIST           kill,pause,controller (local default); partition,congest need docker; majority lets a fault take two replicas of a partition; garbage sends abusive requests to every process',
     '--producers N           idempotent acks=all producers (default 4)',
     '--delivery-timeout D    a send not acknowledged within D fails: indeterminate, or definite if never appended (default 10s)',
     '--history FILE          write every operation as JSON lines, for `tributary chaos check FILE`',
