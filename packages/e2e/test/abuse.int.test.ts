@@ -24,7 +24,7 @@ describe('abuse of every route of every process (issue 16 §4)', () => {
 
   beforeAll(async () => {
     cluster = await startTestCluster();
-    controller = new RpcClient({ host: '127.0.0.1', port: cluster.controllerPort });
+    controller = new RpcClient({ host: '127.0.0.1', port: cluster.controllerInternalPort });
     await cluster.admin.createTopic({ name: TOPIC, partitions: PARTITIONS, replicationFactor: 3, configs: { 'min.insync.replicas': 2 } });
   });
   afterAll(async () => {
