@@ -8,6 +8,7 @@
 //   POST /metadata/poll     (brokers)         POST /list-offsets
 //   POST /partition/alter   (AlterPartition)  POST /replica/fetch     (followers)
 //   POST /admin/<op>        (AdminOp)         POST /admin/<op>        (forwarded to the controller)
+//                                             POST /replica-digests   (diagnostics: chaos's replica check)
 //   GET  /health, /metrics                    GET  /health, /metrics
 //
 // Errors: a whole-request failure answers with the error's HTTP status and a `WireError` body;
@@ -304,4 +305,45 @@ export interface HealthResponse {
   role: 'controller' | 'broker';
   brokerId?: BrokerId;
   metadataVersion: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broker API: diagnostics (issue 16 § 8)
+
+/**
+ * POST /replica-digests: every replica of `topic` the answering broker holds, leader or follower,
+ * with its offsets and its batches below its HW as header facts only, so that a checker can
+ * compare replicas batch by batch without moving record bytes. Read-only. Paged: `partitions`
+ * names where to continue (omitted: every replica here, from its log start); an answer lists at
+ * most `maxBatches` batches in all (and the broker's own maximum), and `nextOffset` says where
+ * a replica's list stopped short of its HW.
+ */
+export interface ReplicaDigestsRequest {
+  topic: string;
+  partitions?: { partition: number; fromOffset: number }[];
+  maxBatches?: number;
+}
+
+/** One batch as (baseOffset, lastOffset, partitionLeaderEpoch, crc). */
+export type BatchDigest = [baseOffset: number, lastOffset: number, partitionLeaderEpoch: number, crc: number];
+
+export interface ReplicaDigest {
+  partition: number;
+  role: 'leader' | 'follower';
+  /** The leader epoch this replica believes current. */
+  leaderEpoch: number;
+  logStartOffset: number;
+  highWatermark: number;
+  logEndOffset: number;
+  /** Batches from the asked offset (or the log start), each with lastOffset < highWatermark. */
+  batches: BatchDigest[];
+  /** Set when the list stopped before the HW: ask again from here. */
+  nextOffset?: number;
+  /** The log could not be read (a storage error); the offsets above still hold. */
+  error?: WireError;
+}
+
+export interface ReplicaDigestsResponse {
+  brokerId: BrokerId;
+  replicas: ReplicaDigest[];
 }
