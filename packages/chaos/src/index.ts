@@ -2,7 +2,7 @@
 export { check, faultWindows, ANOMALY_KINDS } from './checker.ts';
 export type { Anomaly, AnomalyKind, CheckOptions, CheckResult, FaultWindow, PartitionReport } from './checker.ts';
 export { HistoryRecorder, emptyHistory, parseHistory, readHistoryFile } from './history.ts';
-export type { FaultOp, FinalReadOp, History, HistoryEntry, Outcome, ReadOp, RunHeader, SendOp } from './history.ts';
+export type { ConvergenceOp, FaultOp, FinalReadOp, History, HistoryEntry, Outcome, ReadOp, RunHeader, SendOp } from './history.ts';
 export { FAULT_KINDS, DOCKER_ONLY_FAULTS, LAG_TIME_MAX_MS, buildSchedule, describeFault, parseFaults } from './schedule.ts';
 export type { FaultKind, ScheduledFault, ScheduleOptions, TargetRole } from './schedule.ts';
 export { LocalNemesis, partitionsOf, resolveRole } from './nemesis.ts';
@@ -12,4 +12,6 @@ export type { Nemesis } from './nemesis.ts';
 export { Workload, classifyFailure, INDETERMINATE_CODES } from './workload.ts';
 export { runChaos, ChaosUsageError, TOPIC_PARTITIONS, TOPIC_REPLICATION_FACTOR, TOPIC_MIN_ISR } from './run.ts';
 export type { ChaosRunOptions, ChaosRunResult } from './run.ts';
-export { renderReport, reportJson } from './report.ts';
+export { describeAnomaly, renderReport, reportJson } from './report.ts';
+export { CLUSTER_WIDE, evaluateConvergence } from './convergence.ts';
+export type { ConvergenceAnomaly, ConvergenceKind, ConvergenceResult } from './convergence.ts';

@@ -1,7 +1,7 @@
 // `tributary chaos`: a Jepsen-style run (seeded faults, a recorded history, a verdict) and
 // `tributary chaos check FILE`, which re-checks a saved history without a cluster.
 
-import { ChaosUsageError, check, parseFaults, readHistoryFile, renderReport, reportJson, runChaos } from '@tributary/chaos';
+import { ChaosUsageError, check, describeAnomaly, parseFaults, readHistoryFile, renderReport, reportJson, runChaos } from '@tributary/chaos';
 import { UsageError, optionalIntArg, type Command } from '../command.ts';
 
 /** `120s`, `2m`, `90000ms` or a bare number of seconds. */
@@ -94,7 +94,7 @@ const chaosRun: Command = {
         settled: result.settled,
         ...(history ? { history } : {}),
       })));
-      if (result.check.violations > 0) for (const a of result.check.examples) ctx.io.err(`[${a.kind}] partition ${a.partition}: ${a.detail}`);
+      if (result.check.violations > 0) for (const a of result.check.examples) ctx.io.err(describeAnomaly(a));
     } else {
       ctx.io.out('');
       for (const line of renderReport(result.check)) ctx.io.out(line);
