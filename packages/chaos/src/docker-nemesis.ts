@@ -201,6 +201,16 @@ export class DockerNemesis implements Nemesis {
     return done;
   }
 
+  /** `running` for a running container whose health check passes (or that has none), else its state and health. */
+  async processes(): Promise<{ name: string; status: string }[]> {
+    return Promise.all([this.cluster.controller, ...this.cluster.brokers].map(async (c) => {
+      const out = await sh('docker', ['inspect', '-f', '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}', c.id]).catch((err: Error) => `unknown (${err.message})`);
+      const [state, health] = out.split(' ');
+      const ok = state === 'running' && (health === undefined || health === '' || health === 'healthy');
+      return { name: c.name, status: ok ? 'running' : out };
+    }));
+  }
+
   /**
    * docker pause (the cgroup freezer); where the freezer fails ("unable to freeze", seen under
    * load), SIGSTOP to the container's process instead. Returns the matching resume.

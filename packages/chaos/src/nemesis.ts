@@ -15,6 +15,8 @@ export interface Nemesis {
   heal(op: FaultOp): Promise<void>;
   /** Heals everything, whatever the schedule did: every paused process resumed, every stopped one restarted. */
   healAll(): Promise<string[]>;
+  /** Every process of the cluster and its state: `running`, or what else it is (`paused`, `stopped`, …). */
+  processes(): Promise<{ name: string; status: string }[]>;
 }
 
 /** The brokers a role names in a partition, from the metadata. */
@@ -108,6 +110,10 @@ export class LocalNemesis implements Nemesis {
     if (!action) return;
     this.actions.delete(op.id);
     await action.heal();
+  }
+
+  async processes(): Promise<{ name: string; status: string }[]> {
+    return localStatus(this.dataDir).processes.map((p) => ({ name: p.name, status: p.status }));
   }
 
   async healAll(): Promise<string[]> {

@@ -24,6 +24,7 @@ const chaosRun: Command = {
     faults: { type: 'string' },
     producers: { type: 'string' },
     'delivery-timeout': { type: 'string' },
+    'settle-timeout': { type: 'string' },
     history: { type: 'string' },
     'data-dir': { type: 'string' },
     'base-port': { type: 'string' },
@@ -35,14 +36,16 @@ const chaosRun: Command = {
     '--faults LIST           kill,pause,controller (local default); partition,congest need docker; majority lets a fault take two replicas of a partition',
     '--producers N           idempotent acks=all producers (default 4)',
     '--delivery-timeout D    a send not acknowledged within D fails: indeterminate, or definite if never appended (default 10s)',
+    '--settle-timeout D      how long the cluster has after the final heal to converge: full ISRs, HW = LEO, identical replicas (default 120s)',
     '--history FILE          write every operation as JSON lines, for `tributary chaos check FILE`',
     '--data-dir DIR          attach to the local cluster running from DIR (or start one there); default: a fresh one in a temp dir',
     '--base-port N           ports of a cluster this command starts (default: a free block)',
   ],
   details: [
     'Creates topic chaos-<seed>-<time> (10 partitions, RF 3, min.insync.replicas=2). After --duration it heals everything,',
-    'waits for full ISRs, reads every partition from its start and checks: lost-write, duplicate, inconsistent-offsets,',
-    'nonmonotonic, skip, precommitted-read, failed-write-visible, phantom (violations) and unseen (liveness).',
+    'waits (--settle-timeout) until every partition has its full ISR, HW = LEO and replicas identical batch by batch,',
+    'reads every partition from its start and checks: lost-write, duplicate, inconsistent-offsets, nonmonotonic, skip,',
+    'precommitted-read, failed-write-visible, phantom, divergent-replicas, liveness (violations) and unseen (not one).',
     'Exit code 1 on any violation, with the first offending records printed.',
   ],
   async run(ctx) {
@@ -62,6 +65,9 @@ const chaosRun: Command = {
     const deliveryText = (ctx.values['delivery-timeout'] as string | undefined) ?? '10s';
     const deliveryTimeoutMs = parseDuration(deliveryText);
     if (deliveryTimeoutMs === undefined || deliveryTimeoutMs < 1000) throw new UsageError(`--delivery-timeout must be at least 1s, got '${deliveryText}'`, ctx.command);
+    const settleText = (ctx.values['settle-timeout'] as string | undefined) ?? '120s';
+    const settleTimeoutMs = parseDuration(settleText);
+    if (settleTimeoutMs === undefined || settleTimeoutMs < 1000) throw new UsageError(`--settle-timeout must be at least 1s, got '${settleText}'`, ctx.command);
     const basePort = optionalIntArg(ctx.values['base-port'], '--base-port', ctx.command, 1024);
     const history = ctx.values.history as string | undefined;
     const dataDir = ctx.values['data-dir'] as string | undefined;
@@ -74,6 +80,7 @@ const chaosRun: Command = {
         faults,
         producers,
         deliveryTimeoutMs,
+        settleTimeoutMs,
         ...(history ? { historyPath: history } : {}),
         ...(dataDir ? { dataDir } : {}),
         ...(basePort !== undefined ? { basePort } : {}),
