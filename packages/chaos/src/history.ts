@@ -53,6 +53,8 @@ export interface FaultOp {
   /** Partitions whose replica set holds a target (every partition for the controller). */
   partitions: number[];
   note?: string;
+  /** A fault made of steps (diskloss, compound): each step as it happened. */
+  steps?: { atMs: number; what: string }[];
 }
 
 /** The whole of one partition after heal, read from its log start to its end. */

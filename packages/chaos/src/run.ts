@@ -12,7 +12,7 @@ import { check, type CheckResult } from './checker.ts';
 import { HistoryRecorder, type FaultOp, type History } from './history.ts';
 import { discoverDockerCluster, DockerNemesis } from './docker-nemesis.ts';
 import { LocalNemesis, type Nemesis } from './nemesis.ts';
-import { DOCKER_ONLY_FAULTS, buildSchedule, describeFault, type FaultKind, type ScheduledFault } from './schedule.ts';
+import { DOCKER_ONLY_FAULTS, FAULT_KINDS, buildSchedule, describeFault, holdAfterInjectMs, type FaultKind, type ScheduledFault } from './schedule.ts';
 import { waitConverged, type SettledPartition } from './settle.ts';
 import { Workload } from './workload.ts';
 
@@ -75,7 +75,10 @@ export class ChaosUsageError extends Error {
 export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult> {
   const log = options.log ?? (() => {});
   const dockerOnly = options.faults.filter((f) => DOCKER_ONLY_FAULTS.includes(f));
-  if (options.target === 'local' && dockerOnly.length > 0) throw new ChaosUsageError(`faults ${dockerOnly.join(', ')} need --target docker; the local target knows kill, pause, controller and majority`);
+  if (options.target === 'local' && dockerOnly.length > 0) {
+    const local = FAULT_KINDS.filter((k) => !DOCKER_ONLY_FAULTS.includes(k));
+    throw new ChaosUsageError(`faults ${dockerOnly.join(', ')} need --target docker; the local target knows ${local.join(', ')}`);
+  }
 
   let dataDir = '';
   let started = false;
@@ -128,15 +131,18 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
         let op: FaultOp;
         try {
           const description = await describeWithRetry(admin, topic);
-          op = await nemesis.inject(fault, description, Date.now());
+          op = await nemesis.inject(fault, description, Date.now(), () => describeWithRetry(admin, topic));
         } catch (err) {
           log(`t+${secs(startMs)}: fault ${fault.id} (${fault.action}) not injected: ${(err as Error).message}`);
           continue;
         }
         recorder.startFault(op);
         injected.push(op);
+        for (const step of op.steps ?? []) log(`t+${((step.atMs - startMs) / 1000).toFixed(1)}s:   ${step.what}`);
         log(`t+${secs(startMs)}: ${op.fault} ${op.targets.join(', ')}${op.note ? ` (${op.note})` : ''}; partitions ${op.partitions.join(',')}`);
-        await sleepUntil(op.startMs + fault.durationMs, options.signal);
+        // A fault made of steps holds its last state for its own time once the steps have run.
+        const hold = holdAfterInjectMs(fault);
+        await sleepUntil(hold === undefined ? op.startMs + fault.durationMs : Date.now() + hold, options.signal);
         try {
           await nemesis.heal(op);
           log(`t+${secs(startMs)}: healed ${op.fault} ${op.targets.join(', ')}`);

@@ -5,10 +5,13 @@
 //
 // Faults are sequential: one fault, its heal, a quiet gap, the next. So at most one broker of any
 // replica set is down at a time, except in `majority` mode, whose faults take two brokers of one
-// partition's replica set (its leader and a follower) at once. A controller fault may follow a
-// broker fault as any other; the controller is in no replica set.
+// partition's replica set (its leader and a follower) at once, and in the two sequences that are
+// about exactly that (`compound`, and diskloss followed by the death of the other replicas). A
+// controller fault may follow a broker fault as any other; the controller is in no replica set.
+// Only one broker's disk is ever lost: acknowledged writes live on at least min.insync.replicas
+// disks, so two lost disks could lose them in a correct cluster too.
 
-export const FAULT_KINDS = ['kill', 'pause', 'controller', 'partition', 'congest', 'majority'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'controller', 'partition', 'congest', 'majority', 'diskloss', 'compound'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Faults that need the docker target (the network is the container's, not the process's). */
@@ -24,7 +27,56 @@ export type ScheduledFault =
   | { id: number; atMs: number; durationMs: number; action: 'partition'; role: TargetRole; partition: number; wholeRack: boolean }
   | { id: number; atMs: number; durationMs: number; action: 'congest'; role: TargetRole; partition: number }
   /** Two brokers of one replica set: its leader and one follower, killed or paused together. */
-  | { id: number; atMs: number; durationMs: number; action: 'majority'; how: 'kill' | 'pause'; partition: number };
+  | { id: number; atMs: number; durationMs: number; action: 'majority'; how: 'kill' | 'pause'; partition: number }
+  | DisklossFault
+  | CompoundFault;
+
+/**
+ * kill -9 a broker, delete its data dir (or empty its volume), keep it down for downMs, start it
+ * with an empty disk. With `thenKillOthers` (KIP-903) the broker is a follower of `partition`, and
+ * once it is back and healthy (after killOthersAfterMs more) the partition's other replicas are
+ * killed together for othersDownMs: a broker that lost its disk must not be elected with it.
+ */
+export interface DisklossFault {
+  id: number;
+  atMs: number;
+  /** The whole fault, for spacing the schedule (start-up time included as an allowance). */
+  durationMs: number;
+  action: 'diskloss';
+  role: TargetRole;
+  partition: number;
+  downMs: number;
+  thenKillOthers?: { killOthersAfterMs: number; othersDownMs: number };
+}
+
+/**
+ * SIGSTOP the leader of `partition` for firstPauseMs, kill -9 it, wait for the next leader and
+ * SIGSTOP that one for secondPauseMs; then resume it and restart the first. Two leader changes
+ * in a few seconds, the second while the first leader is dead.
+ */
+export interface CompoundFault {
+  id: number;
+  atMs: number;
+  /** The whole fault, for spacing the schedule (an election's time included as an allowance). */
+  durationMs: number;
+  action: 'compound';
+  partition: number;
+  firstPauseMs: number;
+  secondPauseMs: number;
+}
+
+/** Time allowed in a sequence's planned duration for a broker to start or a leader to be elected. */
+export const STEP_ALLOWANCE_MS = 4000;
+
+/**
+ * How long a fault made of steps holds its last state once its steps have run (the nemesis
+ * returns only then); undefined for a one-step fault, which holds until atMs + durationMs.
+ */
+export function holdAfterInjectMs(f: ScheduledFault): number | undefined {
+  if (f.action === 'diskloss') return f.thenKillOthers?.othersDownMs;
+  if (f.action === 'compound') return f.secondPauseMs;
+  return undefined;
+}
 
 export interface ScheduleOptions {
   seed: number;
@@ -120,6 +172,27 @@ export function buildSchedule(options: ScheduleOptions): ScheduledFault[] {
       case 'majority':
         fault = { id, atMs: at, durationMs: random.int(2000, 10_000), action, how: random.next() < 0.5 ? 'kill' : 'pause', partition };
         break;
+      case 'diskloss': {
+        // Down for less than the 3 s session timeout now and then (the broker comes back before
+        // it is fenced), and always for less than the 10 s lag rule, so that it returns while
+        // still in the ISRs it followed: the case KIP-903 is about.
+        if (random.next() < 0.5) {
+          const downMs = random.int(1000, 4000);
+          const then = { killOthersAfterMs: random.int(0, 1500), othersDownMs: random.int(5000, 10_000) };
+          fault = { id, atMs: at, durationMs: downMs + STEP_ALLOWANCE_MS + then.killOthersAfterMs + then.othersDownMs, action, role: 'follower', partition, downMs, thenKillOthers: then };
+        } else {
+          const downMs = random.int(1000, 8000);
+          fault = { id, atMs: at, durationMs: downMs, action, role: role(), partition, downMs };
+        }
+        break;
+      }
+      case 'compound': {
+        const firstPauseMs = random.int(1000, 6000);
+        // The second pause straddles the lag rule as plain pauses do.
+        const secondPauseMs = random.next() < 0.5 ? random.int(1000, LAG_TIME_MAX_MS - 2000) : random.int(LAG_TIME_MAX_MS + 2000, LAG_TIME_MAX_MS + 6000);
+        fault = { id, atMs: at, durationMs: firstPauseMs + STEP_ALLOWANCE_MS + secondPauseMs, action, partition, firstPauseMs, secondPauseMs };
+        break;
+      }
     }
     // A fault never outlasts the run: it is healed before the workload stops. One that does not
     // fit is not cut short (a "longer than 10 s" pause must be one), the schedule ends instead,
@@ -151,5 +224,15 @@ export function describeFault(f: ScheduledFault): string {
       return `${when}: congest the network of a follower of partition ${f.partition}`;
     case 'majority':
       return `${when}: ${f.how === 'kill' ? 'kill -9' : 'SIGSTOP'} the leader and a follower of partition ${f.partition} together, then heal`;
+    case 'diskloss':
+      return f.thenKillOthers
+        ? `${when}: kill -9 a follower of partition ${f.partition}, delete its data, start it after ${secs(f.downMs)}; ${secs(f.thenKillOthers.killOthersAfterMs)} after it is back, kill -9 the partition's other replicas for ${secs(f.thenKillOthers.othersDownMs)}`
+        : `${when}: kill -9 the ${f.role} of partition ${f.partition}, delete its data, start it after ${secs(f.downMs)}`;
+    case 'compound':
+      return `${when}: SIGSTOP the leader of partition ${f.partition} for ${secs(f.firstPauseMs)}, kill -9 it, SIGSTOP the next leader for ${secs(f.secondPauseMs)}, then heal`;
   }
+}
+
+function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
 }

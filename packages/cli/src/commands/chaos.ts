@@ -15,7 +15,7 @@ export function parseDuration(text: string): number | undefined {
 const chaosRun: Command = {
   path: ['chaos'],
   summary: 'Jepsen-style test: faults on a seeded schedule while producers and consumers run, then a verdict',
-  usage: 'chaos [--target local|docker] [--duration 120s] [--seed N] [--faults kill,pause,controller] [--producers 4] [--history FILE] [--json]',
+  usage: 'chaos [--target local|docker] [--duration 120s] [--seed N] [--faults kill,pause,controller] [--producers 4] [--settle-timeout 120s] [--history FILE] [--json]',
   usesCluster: false,
   options: {
     target: { type: 'string' },
@@ -33,7 +33,9 @@ const chaosRun: Command = {
     '--target local|docker   local processes (default), or attach to the running compose cluster ($TRIBUTARY_CHAOS_PROJECT picks one)',
     '--duration D            how long the workload and the nemesis run: 120s, 2m, 90000ms (default 120s)',
     '--seed N                the schedule\'s seed: the same seed gives the same schedule (default: random, printed)',
-    '--faults LIST           kill,pause,controller (local default); partition,congest need docker; majority lets a fault take two replicas of a partition',
+    '--faults LIST           kill,pause,controller (local default); diskloss (delete a stopped broker\'s data; half the time then kill the',
+    '                        other replicas of a partition it follows); compound (pause the leader, kill it, pause the next leader);',
+    '                        partition,congest need docker; majority lets a fault take two replicas of a partition',
     '--producers N           idempotent acks=all producers (default 4)',
     '--delivery-timeout D    a send not acknowledged within D fails: indeterminate, or definite if never appended (default 10s)',
     '--settle-timeout D      how long the cluster has after the final heal to converge: full ISRs, HW = LEO, identical replicas (default 120s)',
