@@ -115,13 +115,19 @@ describe('buildSchedule with diskloss and compound', () => {
         expect(f.role).toBe('follower');
         expect(holdAfterInjectMs(f)).toBe(f.thenKillOthers.othersDownMs);
         expect(f.durationMs).toBe(f.downMs + STEP_ALLOWANCE_MS + f.thenKillOthers.killOthersAfterMs + f.thenKillOthers.othersDownMs);
-        expect(describeFault(f)).toMatch(/kill -9 a follower of partition \d, delete its data, start it after .*kill -9 the partition's other replicas/);
+        if (f.thenKillOthers.when === 'before-start') {
+          expect(f.thenKillOthers.killOthersAfterMs).toBe(0);
+          expect(describeFault(f)).toMatch(/kill -9 a follower of partition \d, delete its data; after .* kill -9 the partition's other replicas and start it, empty/);
+        } else {
+          expect(describeFault(f)).toMatch(/kill -9 a follower of partition \d, delete its data, start it after .*kill -9 the partition's other replicas/);
+        }
       } else {
         expect(holdAfterInjectMs(f)).toBeUndefined();
         expect(f.durationMs).toBe(f.downMs);
       }
     }
     expect(plain.some((f) => f.action === 'diskloss' && f.downMs < 3000)).toBe(true);
+    expect(new Set(then.map((f) => f.action === 'diskloss' && f.thenKillOthers?.when))).toEqual(new Set(['before-start', 'after-start']));
   });
 
   it('plans compound faults whose second pause straddles the lag rule, and holds that pause after the steps', () => {

@@ -34,8 +34,10 @@ export type ScheduledFault =
 /**
  * kill -9 a broker, delete its data dir (or empty its volume), keep it down for downMs, start it
  * with an empty disk. With `thenKillOthers` (KIP-903) the broker is a follower of `partition`, and
- * once it is back and healthy (after killOthersAfterMs more) the partition's other replicas are
- * killed together for othersDownMs: a broker that lost its disk must not be elected with it.
+ * the partition's other replicas are killed together for othersDownMs: just before it starts
+ * (`before-start`: it comes back with no one to copy from) or killOthersAfterMs after it is back
+ * and healthy (`after-start`: it may have copied some). A broker that lost its disk must not be
+ * elected with it.
  */
 export interface DisklossFault {
   id: number;
@@ -46,7 +48,7 @@ export interface DisklossFault {
   role: TargetRole;
   partition: number;
   downMs: number;
-  thenKillOthers?: { killOthersAfterMs: number; othersDownMs: number };
+  thenKillOthers?: { when: 'before-start' | 'after-start'; killOthersAfterMs: number; othersDownMs: number };
 }
 
 /**
@@ -178,7 +180,8 @@ export function buildSchedule(options: ScheduleOptions): ScheduledFault[] {
         // still in the ISRs it followed: the case KIP-903 is about.
         if (random.next() < 0.5) {
           const downMs = random.int(1000, 4000);
-          const then = { killOthersAfterMs: random.int(0, 1500), othersDownMs: random.int(5000, 10_000) };
+          const when = random.next() < 0.5 ? ('before-start' as const) : ('after-start' as const);
+          const then = { when, killOthersAfterMs: when === 'after-start' ? random.int(0, 1500) : 0, othersDownMs: random.int(5000, 10_000) };
           fault = { id, atMs: at, durationMs: downMs + STEP_ALLOWANCE_MS + then.killOthersAfterMs + then.othersDownMs, action, role: 'follower', partition, downMs, thenKillOthers: then };
         } else {
           const downMs = random.int(1000, 8000);
@@ -226,7 +229,9 @@ export function describeFault(f: ScheduledFault): string {
       return `${when}: ${f.how === 'kill' ? 'kill -9' : 'SIGSTOP'} the leader and a follower of partition ${f.partition} together, then heal`;
     case 'diskloss':
       return f.thenKillOthers
-        ? `${when}: kill -9 a follower of partition ${f.partition}, delete its data, start it after ${secs(f.downMs)}; ${secs(f.thenKillOthers.killOthersAfterMs)} after it is back, kill -9 the partition's other replicas for ${secs(f.thenKillOthers.othersDownMs)}`
+        ? f.thenKillOthers.when === 'before-start'
+          ? `${when}: kill -9 a follower of partition ${f.partition}, delete its data; after ${secs(f.downMs)} kill -9 the partition's other replicas and start it, empty, with no one to copy from; heal after ${secs(f.thenKillOthers.othersDownMs)}`
+          : `${when}: kill -9 a follower of partition ${f.partition}, delete its data, start it after ${secs(f.downMs)}; ${secs(f.thenKillOthers.killOthersAfterMs)} after it is back, kill -9 the partition's other replicas for ${secs(f.thenKillOthers.othersDownMs)}`
         : `${when}: kill -9 the ${f.role} of partition ${f.partition}, delete its data, start it after ${secs(f.downMs)}`;
     case 'compound':
       return `${when}: SIGSTOP the leader of partition ${f.partition} for ${secs(f.firstPauseMs)}, kill -9 it, SIGSTOP the next leader for ${secs(f.secondPauseMs)}, then heal`;

@@ -71,7 +71,7 @@ describe('diskloss', () => {
   it('then kills the partition\'s other replicas once the wiped follower is back (KIP-903), as the metadata names them then', async () => {
     // At fire time P0 = [0,3,1] led by 0; when the others are killed the metadata says [0,3,1] still.
     const { calls, ctx } = harness([topic(0)]);
-    const fault = diskloss({ role: 'follower', downMs: 2500, thenKillOthers: { killOthersAfterMs: 700, othersDownMs: 8000 } });
+    const fault = diskloss({ role: 'follower', downMs: 2500, thenKillOthers: { when: 'after-start', killOthersAfterMs: 700, othersDownMs: 8000 } });
     const { op, heal } = await injectSequence(fault, topic(0), ctx);
     const follower = op.targets[0];
     expect(['broker-3', 'broker-1']).toContain(follower);
@@ -84,6 +84,31 @@ describe('diskloss', () => {
     calls.length = 0;
     await heal();
     expect(calls).toEqual([...others].reverse().map((o) => `start ${o}`));
+  });
+
+  it('or kills the other replicas just before it starts, so it comes back with no one to copy from', async () => {
+    // By then the metadata says 3 leads P0 (0 was moved away meanwhile): the others are 3 and whichever is not the follower.
+    const { calls, ctx } = harness([topic(3)]);
+    const fault = diskloss({ role: 'follower', downMs: 1200, thenKillOthers: { when: 'before-start', killOthersAfterMs: 0, othersDownMs: 6000 } });
+    const { op, heal } = await injectSequence(fault, topic(0), ctx);
+    const f = Number(op.targets[0]!.slice('broker-'.length));
+    const others = [0, 3, 1].filter((b) => b !== f);
+    expect(calls).toEqual([`kill ${f}`, `wipe ${f}`, 'sleep 1200', ...others.map((o) => `kill ${o}`), `start ${f}`]);
+    expect(op.note).toMatch(/killed before it started$/);
+    calls.length = 0;
+    await heal();
+    expect(calls).toEqual([...others].reverse().map((o) => `start ${o}`));
+  });
+
+  it('undoes every kill when the wiped broker cannot start', async () => {
+    const { calls, ctx } = harness([topic(0)], 'start 3');
+    const fault = diskloss({ role: 'follower', downMs: 1000, thenKillOthers: { when: 'before-start', killOthersAfterMs: 0, othersDownMs: 6000 } });
+    // Fault id 0 picks the first follower of P0 = [0,3,1] led by 0: broker 3.
+    const result = injectSequence({ ...fault, id: 0 }, topic(0), ctx);
+    await expect(result).rejects.toThrow(/start 3 failed/);
+    expect(calls.slice(0, 6)).toEqual(['kill 3', 'wipe 3', 'sleep 1000', 'kill 0', 'kill 1', 'start 3']);
+    // Undone last first: the two others, then the wiped broker (whose start fails again).
+    expect(calls.slice(6)).toEqual(['start 1', 'start 0', 'start 3']);
   });
 
   it('starts the broker again when deleting its data fails', async () => {

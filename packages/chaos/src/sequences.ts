@@ -56,32 +56,45 @@ async function diskloss(fault: DisklossFault, topic: TopicDescription, run: Step
   const { control } = run.ctx;
   const broker = resolveRole(topic, fault.partition, fault.role, fault.id);
   run.note = `${fault.role} of partition ${fault.partition}`;
-  await run.step(`kill -9 ${control.name(broker)}`, [broker], () => control.kill(broker), () => control.start(broker));
+  await control.kill(broker);
+  run.record(`kill -9 ${control.name(broker)}`, [broker]);
+  const startWiped = run.pushUndo(() => control.start(broker));
   run.record(`deleted ${await control.wipe(broker)}`);
-  if (!fault.thenKillOthers) return;
-  // Down for downMs, then back with an empty disk: the others die only once it is healthy.
+  const then = fault.thenKillOthers;
+  if (!then) return;
   await run.ctx.sleep(fault.downMs);
-  await control.start(broker);
-  run.popUndo();
-  run.record(`started ${control.name(broker)} with an empty disk`);
-  await run.ctx.sleep(fault.thenKillOthers.killOthersAfterMs);
+  const startIt = async () => {
+    await control.start(broker);
+    run.removeUndo(startWiped);
+    run.record(`started ${control.name(broker)} with an empty disk`);
+  };
+  // The others die once it is healthy (it may have copied something by then), or just before
+  // it starts, so that it comes back to a partition with no one to copy from.
+  if (then.when === 'after-start') {
+    await startIt();
+    await run.ctx.sleep(then.killOthersAfterMs);
+  }
   const p = (await run.ctx.describe()).partitions.find((x) => x.partition === fault.partition);
   const others = (p?.replicas ?? []).filter((r) => r !== broker);
-  run.note = `follower of partition ${fault.partition}; then its other replicas ${others.map((o) => control.name(o)).join(', ')}`;
-  for (const other of others) await run.step(`kill -9 ${control.name(other)}`, [other], () => control.kill(other), () => control.start(other));
+  run.note = `follower of partition ${fault.partition}; its other replicas ${others.map((o) => control.name(o)).join(', ')} killed ${then.when === 'after-start' ? 'once it was back' : 'before it started'}`;
+  for (const other of others) {
+    await control.kill(other);
+    run.record(`kill -9 ${control.name(other)}`, [other]);
+    run.pushUndo(() => control.start(other));
+  }
+  if (then.when === 'before-start') await startIt();
 }
 
 async function compound(fault: CompoundFault, topic: TopicDescription, run: StepRun): Promise<void> {
   const { control, describe, sleep, now } = run.ctx;
   const first = resolveRole(topic, fault.partition, 'leader', 0);
   run.note = `leader of partition ${fault.partition}, then the next leader`;
-  const thaw = await control.pause(first);
+  const thaw = run.pushUndo(await control.pause(first));
   run.record(`SIGSTOP ${control.name(first)} (leader of partition ${fault.partition})`, [first]);
-  run.pushUndo(thaw);
   await sleep(fault.firstPauseMs);
   await control.kill(first);
   // Killed where it stood: what undoes it now is a start, not a thaw.
-  run.popUndo();
+  run.removeUndo(thaw);
   run.record(`kill -9 ${control.name(first)}`, [first]);
   run.pushUndo(() => control.start(first));
   const waitMs = run.ctx.nextLeaderWaitMs ?? 15_000;
@@ -100,9 +113,8 @@ async function compound(fault: CompoundFault, topic: TopicDescription, run: Step
     run.record(`no next leader of partition ${fault.partition} within ${waitMs / 1000} s`);
     return;
   }
-  const thawNext = await control.pause(next);
+  run.pushUndo(await control.pause(next));
   run.record(`SIGSTOP ${control.name(next)} (the next leader of partition ${fault.partition})`, [next]);
-  run.pushUndo(thawNext);
 }
 
 /** The steps a sequence took (for the history) and how to undo them, last first. */
@@ -126,18 +138,15 @@ class StepRun {
     for (const b of brokers) if (!this.brokers.includes(b)) this.brokers.push(b);
   }
 
-  async step(what: string, brokers: number[], act: () => Promise<void>, undo?: () => Promise<void>): Promise<void> {
-    await act();
-    this.record(what, brokers);
-    if (undo) this.undos.push(undo);
-  }
-
-  pushUndo(undo: () => Promise<void>): void {
+  /** Remembers how to undo a step; returns it, to be removed once a later step supersedes it. */
+  pushUndo(undo: () => Promise<void>): () => Promise<void> {
     this.undos.push(undo);
+    return undo;
   }
 
-  popUndo(): void {
-    this.undos.pop();
+  removeUndo(undo: () => Promise<void>): void {
+    const at = this.undos.lastIndexOf(undo);
+    if (at >= 0) this.undos.splice(at, 1);
   }
 
   /** Undoes every step still in force, last first; every undo is tried, the first failure thrown. */
