@@ -218,16 +218,19 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
   }));
 }
 
-/** `POST /replica-digests` (api.ts ReplicaDigestsRequest): the topic, where to continue, a page size. */
-export function parseReplicaDigests(raw: unknown): { topic: string; from: Map<number, number> | undefined; maxBatches: number } {
+/** `POST /replica-digests` (api.ts ReplicaDigestsRequest): the topic, where to start and end, a page size. */
+export function parseReplicaDigests(raw: unknown): { topic: string; from: Map<number, { fromOffset: number; toOffset?: number }> | undefined; maxBatches: number } {
   const body = asBody(raw);
   const topic = stringField(body, 'topic', REQUEST_LIMITS.topicNameMax);
   const maxBatches = optionalIntField(body, 'maxBatches', REPLICA_DIGEST_LIMITS.batchesMax, { min: 1, max: REPLICA_DIGEST_LIMITS.batchesMax });
-  let from: Map<number, number> | undefined;
+  let from: Map<number, { fromOffset: number; toOffset?: number }> | undefined;
   if (body.partitions !== undefined && body.partitions !== null) {
     from = new Map();
     for (const e of entries(body, 'partitions')) {
-      from.set(intField(e, 'partition', { min: 0, max: REQUEST_LIMITS.partitionIdMax }), intField(e, 'fromOffset', { min: 0 }));
+      const partition = intField(e, 'partition', { min: 0, max: REQUEST_LIMITS.partitionIdMax });
+      const fromOffset = intField(e, 'fromOffset', { min: 0 });
+      const toOffset = e.toOffset === undefined || e.toOffset === null ? undefined : intField(e, 'toOffset', { min: 0 });
+      from.set(partition, toOffset === undefined ? { fromOffset } : { fromOffset, toOffset });
     }
   }
   return { topic, from, maxBatches };

@@ -2,7 +2,7 @@
 // offsets and its batches below the HW as (baseOffset, lastOffset, partitionLeaderEpoch, crc),
 // paged by offset under a named maximum.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { encodeBatch, readBatchHeader, type BatchDigest, type ReplicaDigest } from '@tributary/protocol';
+import { LOG_OVERHEAD, encodeBatch, readBatchHeader, type BatchDigest, type ReplicaDigest } from '@tributary/protocol';
 import { batch, brokerReg, makeCore, topicState, type Core } from '../test/helpers.ts';
 import { REPLICA_DIGEST_LIMITS } from './replica-manager.ts';
 
@@ -55,8 +55,10 @@ describe('POST /replica-digests', () => {
     expect(r.status).toBe(200);
     expect(r.body.brokerId).toBe(0);
     const [d0, d1] = r.body.replicas as ReplicaDigest[];
-    expect(d0).toEqual({ partition: 0, role: 'leader', leaderEpoch: 3, logStartOffset: 0, highWatermark: p0.at(-1)![1] + 1, logEndOffset: p0.at(-1)![1] + 1, batches: p0 });
-    expect(d1).toEqual({ partition: 1, role: 'leader', leaderEpoch: 5, logStartOffset: 0, highWatermark: p1.at(-1)![1] + 1, logEndOffset: p1.at(-1)![1] + 1, batches: p1 });
+    const end0 = p0.at(-1)![1] + 1;
+    const end1 = p1.at(-1)![1] + 1;
+    expect(d0).toEqual({ partition: 0, role: 'leader', leaderEpoch: 3, logStartOffset: 0, highWatermark: end0, logEndOffset: end0, batches: p0, batchesEnd: end0 });
+    expect(d1).toEqual({ partition: 1, role: 'leader', leaderEpoch: 5, logStartOffset: 0, highWatermark: end1, logEndOffset: end1, batches: p1, batchesEnd: end1 });
     expect((core.logs.get('t', 0) as { segmentCount: number }).segmentCount).toBeGreaterThan(3);
   });
 
@@ -92,11 +94,17 @@ describe('POST /replica-digests', () => {
     const r = await core.post('/replica-digests', { topic: 'f' });
     const replicas = r.body.replicas as ReplicaDigest[];
     expect(replicas.map((x) => x.partition)).toEqual([0]);
-    expect(replicas[0]).toEqual({ partition: 0, role: 'follower', leaderEpoch: 2, logStartOffset: 0, highWatermark: 2, logEndOffset: 3, batches: [[0, 1, 2, readBatchHeader(records).crc]] });
+    expect(replicas[0]).toEqual({ partition: 0, role: 'follower', leaderEpoch: 2, logStartOffset: 0, highWatermark: 2, logEndOffset: 3, batches: [[0, 1, 2, readBatchHeader(records).crc]], batchesEnd: 2 });
+    // Past its own HW, up to an offset asked for (the leader's HW), never past its LEO.
+    const second = readBatchHeader(records, readBatchHeader(records).batchLength + LOG_OVERHEAD);
+    const further = await core.post('/replica-digests', { topic: 'f', partitions: [{ partition: 0, fromOffset: 2, toOffset: 10 }] });
+    expect(further.body.replicas).toEqual([{ partition: 0, role: 'follower', leaderEpoch: 2, logStartOffset: 0, highWatermark: 2, logEndOffset: 3, batches: [[2, 2, 2, second.crc]], batchesEnd: 3 }]);
+    const upTo2 = await core.post('/replica-digests', { topic: 'f', partitions: [{ partition: 0, fromOffset: 0, toOffset: 2 }] });
+    expect(upTo2.body.replicas[0].batches).toEqual([[0, 1, 2, readBatchHeader(records).crc]]);
 
     await core.post('/produce', { acks: 1, timeoutMs: 1000, partitions: [{ topic: 'r3', partition: 0, records: batch(['x', 'y']) }] });
     const uncommitted = await core.post('/replica-digests', { topic: 'r3' });
-    expect(uncommitted.body.replicas).toEqual([{ partition: 0, role: 'leader', leaderEpoch: 1, logStartOffset: 0, highWatermark: 0, logEndOffset: 2, batches: [] }]);
+    expect(uncommitted.body.replicas).toEqual([{ partition: 0, role: 'leader', leaderEpoch: 1, logStartOffset: 0, highWatermark: 0, logEndOffset: 2, batches: [], batchesEnd: 0 }]);
   });
 
   it('refuses an unknown topic and malformed fields', async () => {
@@ -110,6 +118,7 @@ describe('POST /replica-digests', () => {
       { topic: 't', maxBatches: REPLICA_DIGEST_LIMITS.batchesMax + 1 },
       { topic: 't', partitions: [{ partition: 0, fromOffset: -1 }] },
       { topic: 't', partitions: [{ partition: 0.5, fromOffset: 0 }] },
+      { topic: 't', partitions: [{ partition: 0, fromOffset: 0, toOffset: -3 }] },
       { topic: 't', partitions: 'all' },
       [1, 2],
     ]) {

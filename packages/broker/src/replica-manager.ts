@@ -614,12 +614,13 @@ export class ReplicaManager {
   /**
    * Every replica of `topic` held here, leader or follower, with its offsets and the header facts
    * of its batches below its HW (`POST /replica-digests`), so that `tributary chaos` can compare
-   * replicas batch by batch after a run. Read-only. `from` names the partitions to list and where
-   * to continue (undefined: all, from the log start). One answer lists at most `maxBatches`
-   * batches (capped by REPLICA_DIGEST_LIMITS.batchesMax) and reads at most scanBytesMax bytes of
-   * log; a replica cut short says where to go on (`nextOffset`).
+   * replicas batch by batch after a run. Read-only. `from` names the partitions to list, where to
+   * start and, optionally, where to end instead of the HW (capped at the LEO); undefined: all,
+   * from the log start to the HW. One answer lists at most `maxBatches` batches (capped by
+   * REPLICA_DIGEST_LIMITS.batchesMax) and reads at most scanBytesMax bytes of log; a replica cut
+   * short says where to go on (`nextOffset`).
    */
-  replicaDigests(topic: string, from: ReadonlyMap<number, number> | undefined, maxBatches: number): ReplicaDigestsResponse {
+  replicaDigests(topic: string, from: ReadonlyMap<number, { fromOffset: number; toOffset?: number }> | undefined, maxBatches: number): ReplicaDigestsResponse {
     if (this.metadata.topic(topic) === undefined) throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist`);
     let batchesLeft = Math.min(maxBatches, REPLICA_DIGEST_LIMITS.batchesMax);
     let scanLeft = REPLICA_DIGEST_LIMITS.scanBytesMax;
@@ -628,13 +629,14 @@ export class ReplicaManager {
       .sort((a, b) => a.partition - b.partition);
     const replicas = held.map((p): ReplicaDigest => {
       const log = p.log;
-      const hw = p.highWatermark;
-      const digest: ReplicaDigest = { partition: p.partition, role: p.role, leaderEpoch: p.leaderEpoch, logStartOffset: log.logStartOffset, highWatermark: hw, logEndOffset: log.logEndOffset, batches: [] };
-      let offset = Math.max(from?.get(p.partition) ?? log.logStartOffset, log.logStartOffset);
+      const asked = from?.get(p.partition);
+      const end = asked?.toOffset === undefined ? p.highWatermark : Math.min(asked.toOffset, log.logEndOffset);
+      const digest: ReplicaDigest = { partition: p.partition, role: p.role, leaderEpoch: p.leaderEpoch, logStartOffset: log.logStartOffset, highWatermark: p.highWatermark, logEndOffset: log.logEndOffset, batches: [], batchesEnd: end };
+      let offset = Math.max(asked?.fromOffset ?? log.logStartOffset, log.logStartOffset);
       try {
-        while (offset < hw && batchesLeft > 0 && scanLeft > 0) {
-          // Whole batches below the HW; empty when the batch at `offset` reaches past it.
-          const chunk = log.read(offset, Math.min(REPLICA_DIGEST_LIMITS.readBytesMax, scanLeft), hw);
+        while (offset < end && batchesLeft > 0 && scanLeft > 0) {
+          // Whole batches below `end`; empty when the batch at `offset` reaches past it.
+          const chunk = log.read(offset, Math.min(REPLICA_DIGEST_LIMITS.readBytesMax, scanLeft), end);
           if (chunk.length === 0) break;
           scanLeft -= chunk.length;
           for (let pos = 0; pos < chunk.length && batchesLeft > 0;) {
@@ -646,7 +648,7 @@ export class ReplicaManager {
             pos += header.batchLength + LOG_OVERHEAD;
           }
         }
-        if (offset < hw && (batchesLeft <= 0 || scanLeft <= 0)) digest.nextOffset = offset;
+        if (offset < end && (batchesLeft <= 0 || scanLeft <= 0)) digest.nextOffset = offset;
       } catch (err) {
         digest.error = this.storageAware(err, p.topic, p.partition);
       }

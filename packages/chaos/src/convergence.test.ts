@@ -16,7 +16,7 @@ function batches(end: number, epochAt = (base: number) => (base < 6 ? 1 : 2)): B
 }
 
 function digest(partition: number, role: 'leader' | 'follower', end: number, overrides: Partial<ReplicaDigest> = {}): ReplicaDigest {
-  return { partition, role, leaderEpoch: 2, logStartOffset: 0, highWatermark: end, logEndOffset: end, batches: batches(end), ...overrides };
+  return { partition, role, leaderEpoch: 2, logStartOffset: 0, highWatermark: end, logEndOffset: end, batches: batches(end), batchesEnd: end, ...overrides };
 }
 
 /** Two partitions, replicas [0,1,2] and [1,2,0], led by their first replica, 10 records each, all identical. */
@@ -89,14 +89,45 @@ describe('evaluateConvergence', () => {
   it('reports a stuck follower (out of the ISR, log cut back below the HW) as liveness, and its wrong tail as divergence', () => {
     const behind = settled();
     behind.partitions[0]!.isr = [0, 1];
-    Object.assign(replicaOf(behind, 2, 0), { highWatermark: 4, logEndOffset: 4, batches: batches(4) });
+    Object.assign(replicaOf(behind, 2, 0), { highWatermark: 4, logEndOffset: 4, batches: batches(4), batchesEnd: 4 });
     only(behind, 'liveness', 0, /ISR \[0,1\] is short of the replicas \[0,1,2\][^]*broker 2's log ends at 4, below the leader 0's HW 10/);
 
     const wrongTail = settled();
     wrongTail.partitions[0]!.isr = [0, 1];
-    Object.assign(replicaOf(wrongTail, 2, 0), { highWatermark: 8, logEndOffset: 9, batches: batches(8, () => 1) });
+    Object.assign(replicaOf(wrongTail, 2, 0), { highWatermark: 8, logEndOffset: 9, batches: batches(8, () => 1), batchesEnd: 8 });
     const { anomalies } = evaluateConvergence(wrongTail);
     expect(anomalies.map((a) => a.kind).sort()).toEqual(['divergent-replicas', 'liveness']);
+  });
+
+  it('compares a follower up to the leader\'s HW, past its own: a stuck follower\'s wrong batches below it are divergence', () => {
+    // Broker 2 follows with HW 0 (it never converged) but holds 8 records, listed up to the
+    // leader's HW: its batch at 6 carries epoch 1 where the leader has epoch 2.
+    const op = settled();
+    op.partitions[0]!.isr = [0, 1];
+    Object.assign(replicaOf(op, 2, 0), { highWatermark: 0, logEndOffset: 8, batches: batches(8, () => 1), batchesEnd: 8 });
+    const { anomalies } = evaluateConvergence(op);
+    expect(anomalies.map((a) => a.kind)).toEqual(['liveness', 'divergent-replicas']);
+    expect(anomalies[1]).toMatchObject({ partition: 0, offset: 6, brokers: [0, 2] });
+    expect(anomalies[1]!.detail).toMatch(/compared up to offset 8/);
+  });
+
+  it('names the leader\'s batch that runs past the compared range where the follower has others', () => {
+    // The leader holds one batch 6..11; the stuck follower ends at 8 with epoch-1 batches 6..7.
+    const op = settled();
+    op.partitions[0]!.isr = [0, 1];
+    Object.assign(replicaOf(op, 0, 0), { highWatermark: 12, logEndOffset: 12, batches: [...batches(6), [6, 11, 2, 0xabc]], batchesEnd: 12 });
+    for (const b of [1]) Object.assign(replicaOf(op, b, 0), { highWatermark: 12, logEndOffset: 12, batches: [...batches(6), [6, 11, 2, 0xabc]], batchesEnd: 12 });
+    Object.assign(replicaOf(op, 2, 0), { highWatermark: 0, logEndOffset: 8, batches: batches(8, () => 1), batchesEnd: 8 });
+    const divergent = evaluateConvergence(op).anomalies.find((a) => a.kind === 'divergent-replicas');
+    expect(divergent?.detail).toBe('replicas differ from offset 6: leader 0 has batch 6..11 (epoch 2, crc 00000abc), broker 2 has batch 6..7 (epoch 1, crc 00001006) (compared up to offset 8)');
+  });
+
+  it('compares only what a page listed when it stopped short', () => {
+    const op = settled();
+    // The follower's list stopped at 4 (nextOffset): a difference past it is not seen, and what
+    // was listed agrees.
+    Object.assign(replicaOf(op, 1, 0), { batches: batches(4), nextOffset: 4 });
+    expect(evaluateConvergence(op).anomalies).toEqual([]);
   });
 
   it('reports a leader whose HW is below its LEO, and a follower whose HW lags', () => {
@@ -104,7 +135,7 @@ describe('evaluateConvergence', () => {
     Object.assign(replicaOf(op, 0, 0), { highWatermark: 8 });
     only(op, 'liveness', 0, /leader 0: HW 8 ≠ LEO 10/);
     const lag = settled();
-    Object.assign(replicaOf(lag, 2, 1), { highWatermark: 8, batches: batches(8) });
+    Object.assign(replicaOf(lag, 2, 1), { highWatermark: 8, batches: batches(8), batchesEnd: 8 });
     only(lag, 'liveness', 1, /broker 2's HW is 8, the leader 1's 10/);
   });
 

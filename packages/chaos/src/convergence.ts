@@ -123,9 +123,12 @@ function compareReplicas(partition: number, ref: Held, other: Held, refIsLeader:
       continue;
     }
     const offset = Math.min(x?.[0] ?? Infinity, y?.[0] ?? Infinity);
+    // A side with no batch in the range may hold one that starts there and runs past its end.
+    const left = x ?? batchAt(a.batches, offset);
+    const right = y ?? batchAt(b.batches, offset);
     return {
       identical,
-      anomaly: { kind: 'divergent-replicas', partition, offset, brokers, detail: `replicas differ from offset ${offset}: ${refName} has ${describeBatch(x)}, broker ${other.broker} has ${describeBatch(y)} (both listed up to offset ${end})` },
+      anomaly: { kind: 'divergent-replicas', partition, offset, brokers, detail: `replicas differ from offset ${offset}: ${refName} has ${describeBatch(left)}, broker ${other.broker} has ${describeBatch(right)} (compared up to offset ${end})` },
     };
   }
   if (refIsLeader && b.logEndOffset > a.logEndOffset) {
@@ -140,9 +143,14 @@ function compareReplicas(partition: number, ref: Held, other: Held, refIsLeader:
   return { identical };
 }
 
-/** Where a digest's batch list ends: its HW, or where a page stopped short of it. */
+/** Where a digest's batch list ends: where it was asked to (HW, or the leader's HW for a follower), or where a page stopped short. */
 function listedEnd(d: ReplicaDigest): number {
-  return d.nextOffset ?? d.highWatermark;
+  return d.nextOffset ?? d.batchesEnd;
+}
+
+/** The batch holding `offset`, if the list has one. */
+function batchAt(batches: readonly BatchDigest[], offset: number): BatchDigest | undefined {
+  return batches.find((b) => b[0] <= offset && offset <= b[1]);
 }
 
 function describeBatch(b: BatchDigest | undefined): string {

@@ -100,6 +100,7 @@ export async function takeSnapshot(options: Pick<SettleOptions, 'admin' | 'topic
         return { brokerId, alive, error: (err as Error).message };
       }
     }));
+    if (before !== undefined) await extendFollowers(admin, topic, before, brokers);
     const after = before === undefined ? undefined : await admin.describeTopic(topic).catch(() => undefined);
     const processes = await options.processes().catch((err: Error) => [{ name: 'nemesis', status: `unable to list processes: ${err.message}` }]);
     op = {
@@ -114,6 +115,40 @@ export async function takeSnapshot(options: Pick<SettleOptions, 'admin' | 'topic
     if (before === undefined || (after !== undefined && sameLeadership(before, after))) break;
   }
   return op!;
+}
+
+/**
+ * A follower lists its batches below its own HW, which lags the leader's by a fetch round trip —
+ * or for good, in a follower that cannot converge, whose log up to the leader's HW is exactly
+ * what must be compared. Each follower short of its leader's HW is asked again for the rest, up
+ * to that HW (or its own LEO).
+ */
+async function extendFollowers(admin: Admin, topic: string, description: TopicDescription, brokers: ConvergenceOp['brokers']): Promise<void> {
+  const leaderHw = new Map<number, number>();
+  for (const p of description.partitions) {
+    const hw = brokers.find((b) => b.brokerId === p.leader)?.replicas?.find((r) => r.partition === p.partition)?.highWatermark;
+    if (hw !== undefined) leaderHw.set(p.partition, hw);
+  }
+  await Promise.all(brokers.map(async (b) => {
+    const short = (b.replicas ?? []).filter((r) => {
+      const hw = leaderHw.get(r.partition);
+      return r.role === 'follower' && r.error === undefined && r.nextOffset === undefined && hw !== undefined && r.batchesEnd < hw && r.batchesEnd < r.logEndOffset;
+    });
+    if (short.length === 0) return;
+    try {
+      const rest = await admin.replicaDigests(b.brokerId, topic, { partitions: short.map((r) => ({ partition: r.partition, fromOffset: r.batchesEnd, toOffset: leaderHw.get(r.partition)! })) });
+      for (const more of rest) {
+        const r = short.find((x) => x.partition === more.partition);
+        if (r === undefined) continue;
+        for (const batch of more.batches) r.batches.push(batch);
+        r.batchesEnd = more.batchesEnd;
+        if (more.nextOffset !== undefined) r.nextOffset = more.nextOffset;
+        if (more.error !== undefined) r.error = more.error;
+      }
+    } catch (err) {
+      b.error = `listing followers up to the leaders' HW: ${(err as Error).message}`;
+    }
+  }));
 }
 
 function sameLeadership(a: TopicDescription, b: TopicDescription): boolean {

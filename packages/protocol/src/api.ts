@@ -314,13 +314,15 @@ export interface HealthResponse {
  * POST /replica-digests: every replica of `topic` the answering broker holds, leader or follower,
  * with its offsets and its batches below its HW as header facts only, so that a checker can
  * compare replicas batch by batch without moving record bytes. Read-only. Paged: `partitions`
- * names where to continue (omitted: every replica here, from its log start); an answer lists at
- * most `maxBatches` batches in all (and the broker's own maximum), and `nextOffset` says where
- * a replica's list stopped short of its HW.
+ * names the replicas to list and where to start (omitted: every replica here, from its log
+ * start); an answer lists at most `maxBatches` batches in all (and the broker's own maximum), and
+ * `nextOffset` says where a replica's list stopped short. `toOffset` lists a replica up to that
+ * offset instead of its own HW (never past its LEO): a follower's HW may lag the leader's, and
+ * its log up to the leader's HW is what must match.
  */
 export interface ReplicaDigestsRequest {
   topic: string;
-  partitions?: { partition: number; fromOffset: number }[];
+  partitions?: { partition: number; fromOffset: number; toOffset?: number }[];
   maxBatches?: number;
 }
 
@@ -335,9 +337,11 @@ export interface ReplicaDigest {
   logStartOffset: number;
   highWatermark: number;
   logEndOffset: number;
-  /** Batches from the asked offset (or the log start), each with lastOffset < highWatermark. */
+  /** Batches from the asked offset (or the log start), each with lastOffset < batchesEnd. */
   batches: BatchDigest[];
-  /** Set when the list stopped before the HW: ask again from here. */
+  /** Where the list was asked to end: the HW, or the toOffset asked for, capped at the LEO. */
+  batchesEnd: number;
+  /** Set when the list stopped before batchesEnd (a page was full): ask again from here. */
   nextOffset?: number;
   /** The log could not be read (a storage error); the offsets above still hold. */
   error?: WireError;
