@@ -122,6 +122,14 @@ describe('evaluateConvergence', () => {
     expect(divergent?.detail).toBe('replicas differ from offset 6: leader 0 has batch 6..11 (epoch 2, crc 00000abc), broker 2 has batch 6..7 (epoch 1, crc 00001006) (compared up to offset 8)');
   });
 
+  it('reads a snapshot from before batchesEnd as listed up to each HW', () => {
+    const op = settled();
+    for (const b of op.brokers) for (const r of b.replicas!) delete (r as Partial<ReplicaDigest>).batchesEnd;
+    expect(evaluateConvergence(op)).toEqual({ anomalies: [], replicasCompared: 4, batchesCompared: 20 });
+    replicaOf(op, 2, 0).batches[3]![3] = 1;
+    expect(evaluateConvergence(op).anomalies.map((a) => a.kind)).toEqual(['divergent-replicas']);
+  });
+
   it('compares only what a page listed when it stopped short', () => {
     const op = settled();
     // The follower's list stopped at 4 (nextOffset): a difference past it is not seen, and what

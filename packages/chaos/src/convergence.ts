@@ -143,9 +143,13 @@ function compareReplicas(partition: number, ref: Held, other: Held, refIsLeader:
   return { identical };
 }
 
-/** Where a digest's batch list ends: where it was asked to (HW, or the leader's HW for a follower), or where a page stopped short. */
+/**
+ * Where a digest's batch list ends: where it was asked to (HW, or the leader's HW for a
+ * follower), or where a page stopped short. A snapshot from before batchesEnd existed listed up
+ * to the HW.
+ */
 function listedEnd(d: ReplicaDigest): number {
-  return d.nextOffset ?? d.batchesEnd;
+  return d.nextOffset ?? (d.batchesEnd as number | undefined) ?? d.highWatermark;
 }
 
 /** The batch holding `offset`, if the list has one. */
