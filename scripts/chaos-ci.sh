@@ -1,21 +1,37 @@
 #!/usr/bin/env bash
-# CI's chaos stage (issue 6): two bounded Jepsen-style runs on the local target with fixed seeds,
-# faults kill, pause and controller. Each starts a fresh local cluster in a temp dir, runs 90 s of
-# acks=all idempotent producers and consumers under the seeded nemesis, heals, reads every
-# partition and checks the history. Any violation (or a run that cannot be judged) fails the
-# stage; the failing run's history is kept for `tributary chaos check FILE`.
+# CI's chaos stage (issues 6 and 16): bounded Jepsen-style runs on the local target with fixed
+# seeds. Each starts a fresh local cluster in a temp dir, runs 90 s of acks=all idempotent
+# producers and consumers under the seeded nemesis, heals, waits for the cluster to converge
+# (full ISRs, HW = LEO, replicas identical batch by batch), reads every partition and checks the
+# history. The runs, as seed:faults:
+#
+#   1:kill,pause,controller   crashes and pauses of brokers and of the controller
+#   22:diskloss,compound      seed 22 plans a pause/kill/pause of two leaders in turn (short and
+#                             long second pause), a broker's disk lost, and a follower's disk lost
+#                             with the other replicas of its partition killed before it starts
+#                             (KIP-903: it must not be elected with its empty log)
+#
+# Any violation (or a run that cannot be judged) fails the stage; the failing run's history is
+# kept for `tributary chaos check FILE`. CHAOS_RUNS overrides the list; CHAOS_SEEDS (with
+# CHAOS_FAULTS, default kill,pause,controller) runs those seeds with one fault list instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The pinned Node 24 (root devDependency `node`) first on PATH, as under `pnpm run`.
 export PATH="$PWD/node_modules/.bin:$PATH"
 
-seeds=${CHAOS_SEEDS:-"1 2"}
+if [ -n "${CHAOS_SEEDS:-}" ]; then
+  runs=""
+  for seed in $CHAOS_SEEDS; do runs="$runs $seed:${CHAOS_FAULTS:-kill,pause,controller}"; done
+else
+  runs=${CHAOS_RUNS:-"1:kill,pause,controller 22:diskloss,compound"}
+fi
 duration=${CHAOS_DURATION:-90s}
-faults=${CHAOS_FAULTS:-kill,pause,controller}
 out=${CHAOS_OUT:-/tmp/tributary-chaos-ci}
 mkdir -p "$out"
 status=0
-for seed in $seeds; do
+for run in $runs; do
+  seed=${run%%:*}
+  faults=${run#*:}
   history="$out/history-seed-$seed.jsonl"
   started=$SECONDS
   echo "=== chaos seed $seed, $duration, faults $faults (history $history)"
@@ -27,7 +43,8 @@ for seed in $seeds; do
   node -e '
     const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
     const w = r.windows.map((x) => `${x.fault}:${x.unavailableMs === undefined ? "never" : (x.unavailableMs / 1000).toFixed(1) + "s"}`).join(" ");
-    console.log(`seed ${r.seed}: ${r.sends.total} sends, ${r.acknowledged} acknowledged, availability ${(r.availability * 100).toFixed(1)}%, violations ${r.violations}, unseen ${r.counts.unseen}, faults ${r.windows.length} [${w}]`);
+    const c = r.convergence ? `${r.convergence.replicasCompared} replicas compared` : "replicas not compared";
+    console.log(`seed ${r.seed}: ${r.sends.total} sends, ${r.acknowledged} acknowledged, availability ${(r.availability * 100).toFixed(1)}%, violations ${r.violations}, unseen ${r.counts.unseen}, settled ${r.settled}, ${c}, faults ${r.windows.length} [${w}]`);
   ' "$out/result-seed-$seed.json" 2>/dev/null || echo "seed $seed: no result"
   echo "    exit $code after $((SECONDS - started))s"
   if [ "$code" != 0 ]; then

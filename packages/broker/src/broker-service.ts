@@ -20,7 +20,7 @@ import {
 import { PROMETHEUS_CONTENT_TYPE, routeLimits, type BodyLimits, type FastifyInstance } from '@tributary/transport/server';
 import type { BrokerConfig } from './config.ts';
 import type { BrokerMetrics } from './metrics.ts';
-import type { FetchInput, ProduceInput, ReplicaFetchInput, ReplicaManager } from './replica-manager.ts';
+import { REPLICA_DIGEST_LIMITS, type FetchInput, type ProduceInput, type ReplicaFetchInput, type ReplicaManager } from './replica-manager.ts';
 
 /** Bounds on request fields (STYLE.md: every wait and body has a named maximum). */
 export const REQUEST_LIMITS = Object.freeze({
@@ -80,7 +80,7 @@ export interface BrokerServiceDeps {
   fetchBytesMax: number;
 }
 
-type Api = 'metadata' | 'produce' | 'fetch' | 'list_offsets' | 'replica_fetch' | 'describe_replicas' | 'admin';
+type Api = 'metadata' | 'produce' | 'fetch' | 'list_offsets' | 'replica_fetch' | 'describe_replicas' | 'replica_digests' | 'admin';
 
 function topicPartition(entry: Record<string, unknown>): { topic: string; partition: number } {
   return {
@@ -268,4 +268,27 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
     const text = await metrics.text();
     return reply.header('content-type', PROMETHEUS_CONTENT_TYPE).send(Buffer.from(text));
   });
+
+  app.post('/replica-digests', (request) => counted('replica_digests', () => {
+    const input = parseReplicaDigests(request.body);
+    return replicas.replicaDigests(input.topic, input.from, input.maxBatches);
+  }));
+}
+
+/** `POST /replica-digests` (api.ts ReplicaDigestsRequest): the topic, where to start and end, a page size. */
+export function parseReplicaDigests(raw: unknown): { topic: string; from: Map<number, { fromOffset: number; toOffset?: number }> | undefined; maxBatches: number } {
+  const body = asBody(raw);
+  const topic = stringField(body, 'topic', REQUEST_LIMITS.topicNameMax);
+  const maxBatches = optionalIntField(body, 'maxBatches', REPLICA_DIGEST_LIMITS.batchesMax, { min: 1, max: REPLICA_DIGEST_LIMITS.batchesMax });
+  let from: Map<number, { fromOffset: number; toOffset?: number }> | undefined;
+  if (body.partitions !== undefined && body.partitions !== null) {
+    from = new Map();
+    for (const e of entries(body, 'partitions')) {
+      const partition = intField(e, 'partition', { min: 0, max: REQUEST_LIMITS.partitionIdMax });
+      const fromOffset = intField(e, 'fromOffset', { min: 0 });
+      const toOffset = e.toOffset === undefined || e.toOffset === null ? undefined : intField(e, 'toOffset', { min: 0 });
+      from.set(partition, toOffset === undefined ? { fromOffset } : { fromOffset, toOffset });
+    }
+  }
+  return { topic, from, maxBatches };
 }

@@ -11,7 +11,10 @@ import {
   DEFAULT_TOPIC_CONFIGS,
   EARLIEST_TIMESTAMP,
   LATEST_TIMESTAMP,
+  LOG_OVERHEAD,
   TributaryError,
+  lastOffsetOf,
+  readBatchHeader,
   type AlterPartitionRequest,
   type BrokerId,
   type ClusterMetadata,
@@ -21,6 +24,8 @@ import {
   type ListOffsetsResponse,
   type PartitionState,
   type ProducePartitionResponse,
+  type ReplicaDigest,
+  type ReplicaDigestsResponse,
   type ReplicaFetchPartitionResponse,
   type TopicConfigs,
   type WireError,
@@ -639,4 +644,62 @@ export class ReplicaManager {
     this.partitions.clear();
     this.logs.close();
   }
+
+  // ------------------------------------------------------------------ diagnostics
+
+  /**
+   * Every replica of `topic` held here, leader or follower, with its offsets and the header facts
+   * of its batches below its HW (`POST /replica-digests`), so that `tributary chaos` can compare
+   * replicas batch by batch after a run. Read-only. `from` names the partitions to list, where to
+   * start and, optionally, where to end instead of the HW (capped at the LEO); undefined: all,
+   * from the log start to the HW. One answer lists at most `maxBatches` batches (capped by
+   * REPLICA_DIGEST_LIMITS.batchesMax) and reads at most scanBytesMax bytes of log; a replica cut
+   * short says where to go on (`nextOffset`).
+   */
+  replicaDigests(topic: string, from: ReadonlyMap<number, { fromOffset: number; toOffset?: number }> | undefined, maxBatches: number): ReplicaDigestsResponse {
+    if (this.metadata.topic(topic) === undefined) throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist`);
+    let batchesLeft = Math.min(maxBatches, REPLICA_DIGEST_LIMITS.batchesMax);
+    let scanLeft = REPLICA_DIGEST_LIMITS.scanBytesMax;
+    const held = [...this.partitions.values()]
+      .filter((p) => p.topic === topic && (from === undefined || from.has(p.partition)))
+      .sort((a, b) => a.partition - b.partition);
+    const replicas = held.map((p): ReplicaDigest => {
+      const log = p.log;
+      const asked = from?.get(p.partition);
+      const end = asked?.toOffset === undefined ? p.highWatermark : Math.min(asked.toOffset, log.logEndOffset);
+      const digest: ReplicaDigest = { partition: p.partition, role: p.role, leaderEpoch: p.leaderEpoch, logStartOffset: log.logStartOffset, highWatermark: p.highWatermark, logEndOffset: log.logEndOffset, batches: [], batchesEnd: end };
+      let offset = Math.max(asked?.fromOffset ?? log.logStartOffset, log.logStartOffset);
+      try {
+        while (offset < end && batchesLeft > 0 && scanLeft > 0) {
+          // Whole batches below `end`; empty when the batch at `offset` reaches past it.
+          const chunk = log.read(offset, Math.min(REPLICA_DIGEST_LIMITS.readBytesMax, scanLeft), end);
+          if (chunk.length === 0) break;
+          scanLeft -= chunk.length;
+          for (let pos = 0; pos < chunk.length && batchesLeft > 0;) {
+            const header = readBatchHeader(chunk, pos);
+            const last = lastOffsetOf(header);
+            digest.batches.push([header.baseOffset, last, header.partitionLeaderEpoch, header.crc]);
+            batchesLeft--;
+            offset = last + 1;
+            pos += header.batchLength + LOG_OVERHEAD;
+          }
+        }
+        if (offset < end && (batchesLeft <= 0 || scanLeft <= 0)) digest.nextOffset = offset;
+      } catch (err) {
+        digest.error = this.storageAware(err, p.topic, p.partition);
+      }
+      return digest;
+    });
+    return { brokerId: this.brokerId, replicas };
+  }
 }
+
+/** Bounds of one `POST /replica-digests` answer (STYLE.md: every answer has a named maximum). */
+export const REPLICA_DIGEST_LIMITS = Object.freeze({
+  /** Batches listed per answer, over all replicas. */
+  batchesMax: 10_000,
+  /** Log bytes read per answer (the headers are all it keeps, but whole batches are read). */
+  scanBytesMax: 32 * 1024 * 1024,
+  /** One read of the log. */
+  readBytesMax: 1024 * 1024,
+});

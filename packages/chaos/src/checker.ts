@@ -16,7 +16,15 @@
 //
 // and one liveness measure that is not a violation: `unseen`, final-log records that no consumer
 // received before the run ended. Indeterminate (`info`) writes may appear or not: both are fine.
+//
+// From the convergence snapshot taken after the final heal (convergence.ts), two more violations:
+//
+//   divergent-replicas    two replicas of a partition hold different batches at the same offsets
+//   liveness              the cluster did not settle within the settle timeout: a process or broker
+//                         not back, a partition offline, short of its ISR, HW below LEO, a replica
+//                         behind
 
+import { CLUSTER_WIDE, evaluateConvergence } from './convergence.ts';
 import type { FaultOp, FinalReadOp, History, ReadOp, SendOp } from './history.ts';
 
 export type AnomalyKind =
@@ -27,7 +35,9 @@ export type AnomalyKind =
   | 'skip'
   | 'precommitted-read'
   | 'failed-write-visible'
-  | 'phantom';
+  | 'phantom'
+  | 'divergent-replicas'
+  | 'liveness';
 
 export const ANOMALY_KINDS: readonly AnomalyKind[] = [
   'lost-write',
@@ -38,10 +48,13 @@ export const ANOMALY_KINDS: readonly AnomalyKind[] = [
   'precommitted-read',
   'failed-write-visible',
   'phantom',
+  'divergent-replicas',
+  'liveness',
 ];
 
 export interface Anomaly {
   kind: AnomalyKind;
+  /** -1 (CLUSTER_WIDE) for a liveness anomaly of a process or broker rather than a partition. */
   partition: number;
   /** One line a developer can start from: the value(s), offset(s) and who saw what. */
   detail: string;
@@ -92,6 +105,8 @@ export interface CheckResult {
   examples: Anomaly[];
   /** Partitions the workload wrote to but the history has no final read of. */
   missingFinalReads: number[];
+  /** What the convergence snapshot covered; absent when the history has none (older histories). */
+  convergence?: { atMs: number; settleTimeoutMs: number; replicasCompared: number; batchesCompared: number };
 }
 
 export interface CheckOptions {
@@ -117,6 +132,7 @@ export function check(history: History, options: CheckOptions = {}): CheckResult
     partitionIds.add(f.partition);
   }
   if (history.header) for (let p = 0; p < history.header.partitions; p++) partitionIds.add(p);
+  for (const p of history.convergence?.partitions ?? []) partitionIds.add(p.partition);
 
   const missingFinalReads: number[] = [];
   const partitions: PartitionReport[] = [];
@@ -130,6 +146,22 @@ export function check(history: History, options: CheckOptions = {}): CheckResult
     });
     counts.unseen += report.unseen;
     partitions.push(report);
+  }
+
+  // Convergence anomalies get examples of their own, so that many data anomalies cannot hide them.
+  let convergence: CheckResult['convergence'];
+  if (history.convergence !== undefined) {
+    const verdict = evaluateConvergence(history.convergence);
+    let shown = 0;
+    for (const a of verdict.anomalies) {
+      counts[a.kind]++;
+      if (a.partition !== CLUSTER_WIDE) {
+        const report = partitions.find((p) => p.partition === a.partition);
+        if (report) report.anomalies[a.kind]++;
+      }
+      if (shown++ < examplesMax) examples.push({ kind: a.kind, partition: a.partition, detail: a.detail, ...(a.offset !== undefined ? { offset: a.offset } : {}) });
+    }
+    convergence = { atMs: history.convergence.atMs, settleTimeoutMs: history.convergence.settleTimeoutMs, replicasCompared: verdict.replicasCompared, batchesCompared: verdict.batchesCompared };
   }
 
   const total = history.sends.length;
@@ -146,6 +178,7 @@ export function check(history: History, options: CheckOptions = {}): CheckResult
     windows: faultWindows(history.faults, history.sends),
     examples,
     missingFinalReads,
+    ...(convergence ? { convergence } : {}),
   };
 }
 

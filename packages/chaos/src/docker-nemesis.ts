@@ -2,8 +2,10 @@
 // `tributary.role` = controller | broker and `tributary.broker-id`) and injects faults with the
 // docker CLI and tc from the host: `docker kill -s KILL` + `docker start`, `docker pause` +
 // `unpause` (the cgroup freezer: SIGSTOP for a whole container), `docker network disconnect` +
-// `connect` (with the same aliases) of a broker or a whole rack, and congestion with tc on the
-// container's host-side veth (netem delay and rate; this kernel may lack netem, then tbf rate).
+// `connect` (with the same aliases) of a broker or a whole rack, congestion with tc on the
+// container's host-side veth (netem delay and rate; this kernel may lack netem, then tbf rate),
+// and diskloss: a stopped broker's named volume emptied by a throwaway container of the broker's
+// own image (nothing is pulled).
 
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -11,8 +13,9 @@ import type { TopicDescription } from '@tributary/client';
 import { DEFAULT_BROKER_BASE_PORT, DEFAULT_CONTROLLER_PORT, listenerRoutes } from '@tributary/protocol';
 import { startGarbage, type AbuseTarget } from './abuse.ts';
 import type { FaultOp } from './history.ts';
-import { partitionsOf, resolveRole, type Nemesis } from './nemesis.ts';
+import { delay, partitionsOf, resolveRole, type Nemesis } from './nemesis.ts';
 import type { ScheduledFault } from './schedule.ts';
+import { injectSequence, type BrokerControl } from './sequences.ts';
 
 const run = promisify(execFile);
 
@@ -98,7 +101,23 @@ export class DockerNemesis implements Nemesis {
     return b;
   }
 
-  async inject(fault: ScheduledFault, topic: TopicDescription, nowMs: number): Promise<FaultOp> {
+  /** docker kill / start / pause and the volume wipe, for faults made of steps. */
+  private control(): BrokerControl {
+    return {
+      name: (b) => this.broker(b).name,
+      kill: async (b) => {
+        const c = this.broker(b);
+        await sh('docker', ['kill', '-s', 'KILL', c.id]);
+        // A container stopped by SIGSTOP and then killed has nothing left to continue.
+        this.stopped.delete(c.id);
+      },
+      start: (b) => this.start(this.broker(b)),
+      pause: (b) => this.pause(this.broker(b)),
+      wipe: (b) => this.wipe(this.broker(b)),
+    };
+  }
+
+  async inject(fault: ScheduledFault, topic: TopicDescription, nowMs: number, describe: () => Promise<TopicDescription>): Promise<FaultOp> {
     const all = topic.partitions.map((p) => p.partition);
     const entry = (name: string, targets: DockerContainer[], partitions: number[], note?: string): FaultOp => ({
       kind: 'fault', id: fault.id, fault: name, targets: targets.map((t) => t.name), startMs: nowMs, partitions, ...(note ? { note } : {}),
@@ -157,6 +176,13 @@ export class DockerNemesis implements Nemesis {
         const garbage = startGarbage(targets, fault.id + 1);
         const recorded = op;
         this.heals.set(fault.id, async () => void (recorded.note = await garbage.stop()));
+        break;
+      }
+      case 'diskloss':
+      case 'compound': {
+        const sequence = await injectSequence(fault, topic, { control: this.control(), describe, sleep: delay, now: Date.now });
+        this.heals.set(fault.id, sequence.heal);
+        op = sequence.op;
         break;
       }
       case 'majority': {
@@ -218,6 +244,16 @@ export class DockerNemesis implements Nemesis {
     return done;
   }
 
+  /** `running` for a running container whose health check passes (or that has none), else its state and health. */
+  async processes(): Promise<{ name: string; status: string }[]> {
+    return Promise.all([this.cluster.controller, ...this.cluster.brokers].map(async (c) => {
+      const out = await sh('docker', ['inspect', '-f', '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}', c.id]).catch((err: Error) => `unknown (${err.message})`);
+      const [state, health] = out.split(' ');
+      const ok = state === 'running' && (health === undefined || health === '' || health === 'healthy');
+      return { name: c.name, status: ok ? 'running' : out };
+    }));
+  }
+
   /**
    * docker pause (the cgroup freezer); where the freezer fails ("unable to freeze", seen under
    * load), SIGSTOP to the container's process instead. Returns the matching resume.
@@ -246,6 +282,23 @@ export class DockerNemesis implements Nemesis {
       await new Promise((r) => setTimeout(r, 500));
     }
     throw new Error(`${c.name} not healthy 60 s after docker start`);
+  }
+
+  /**
+   * Empties a stopped container's named volumes (its data dir): a throwaway container of the same
+   * image, as root, with the volume mounted, deletes everything in it. Refuses a running one.
+   */
+  private async wipe(c: DockerContainer): Promise<string> {
+    const state = await sh('docker', ['inspect', '-f', '{{.State.Status}}', c.id]);
+    if (state === 'running' || state === 'paused') throw new Error(`${c.name} is ${state}; stop it before emptying its volume`);
+    const mounts = JSON.parse(await sh('docker', ['inspect', '-f', '{{json .Mounts}}', c.id])) as { Type?: string; Name?: string; Destination?: string }[];
+    const volumes = mounts.filter((m) => m.Type === 'volume' && m.Name);
+    if (volumes.length === 0) throw new Error(`${c.name} has no named volume to empty`);
+    const image = await sh('docker', ['inspect', '-f', '{{.Image}}', c.id]);
+    for (const v of volumes) {
+      await sh('docker', ['run', '--rm', '--network', 'none', '--user', '0', '--entrypoint', 'sh', '-v', `${v.Name}:/wipe`, image, '-c', 'find /wipe -mindepth 1 -delete']);
+    }
+    return volumes.map((v) => `volume ${v.Name} (${v.Destination})`).join(', ');
   }
 
   private async disconnect(c: DockerContainer): Promise<void> {

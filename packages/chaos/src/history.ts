@@ -8,6 +8,7 @@
 // not be in the log; a `fail` write must never be.
 
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import type { ReplicaDigest } from '@tributary/protocol';
 
 export type Outcome =
   | { type: 'ok'; offset: number }
@@ -52,6 +53,8 @@ export interface FaultOp {
   /** Partitions whose replica set holds a target (every partition for the controller). */
   partitions: number[];
   note?: string;
+  /** A fault made of steps (diskloss, compound): each step as it happened. */
+  steps?: { atMs: number; what: string }[];
 }
 
 /** The whole of one partition after heal, read from its log start to its end. */
@@ -77,7 +80,27 @@ export interface RunHeader {
   schedule?: unknown;
 }
 
-export type HistoryEntry = SendOp | ReadOp | FaultOp | FinalReadOp | RunHeader;
+/**
+ * The cluster after the final heal, when it converged or at the settle deadline: every process,
+ * the topic's leaders and ISRs, and what each broker holds of every partition (offsets and batch
+ * digests, `POST /replica-digests`). The checker judges convergence from this alone.
+ */
+export interface ConvergenceOp {
+  kind: 'convergence';
+  atMs: number;
+  /** How long the run gave the cluster to converge after the final heal. */
+  settleTimeoutMs: number;
+  /** Every process of the cluster as the nemesis sees it (`running`, `paused`, `stopped`, …). */
+  processes: { name: string; status: string }[];
+  /** The topic's partitions in the metadata (leader -1: offline). Empty when it could not be read. */
+  partitions: { partition: number; leader: number; leaderEpoch: number; replicas: number[]; isr: number[] }[];
+  /** Each broker of the cluster: whether the metadata has it alive, and its replicas of the topic or why it did not answer. */
+  brokers: { brokerId: number; alive: boolean; replicas?: ReplicaDigest[]; error?: string }[];
+  /** Why the metadata could not be read, when it could not. */
+  error?: string;
+}
+
+export type HistoryEntry = SendOp | ReadOp | FaultOp | FinalReadOp | RunHeader | ConvergenceOp;
 
 export interface History {
   header?: RunHeader;
@@ -85,6 +108,8 @@ export interface History {
   reads: ReadOp[];
   faults: FaultOp[];
   finals: FinalReadOp[];
+  /** The last convergence snapshot (absent in histories written before it existed). */
+  convergence?: ConvergenceOp;
 }
 
 export function emptyHistory(): History {
@@ -108,6 +133,9 @@ export function addEntry(history: History, entry: HistoryEntry): void {
     case 'final':
       history.finals.push(entry);
       break;
+    case 'convergence':
+      history.convergence = entry;
+      break;
   }
 }
 
@@ -124,7 +152,7 @@ export function parseHistory(text: string): History {
     } catch (err) {
       throw new Error(`history line ${i + 1} is not JSON: ${(err as Error).message}`);
     }
-    if (!entry || typeof entry !== 'object' || !['header', 'send', 'read', 'fault', 'final'].includes((entry as { kind?: string }).kind ?? '')) {
+    if (!entry || typeof entry !== 'object' || !['header', 'send', 'read', 'fault', 'final', 'convergence'].includes((entry as { kind?: string }).kind ?? '')) {
       throw new Error(`history line ${i + 1} has no known kind`);
     }
     addEntry(history, entry);

@@ -1,35 +1,36 @@
 // The nemesis: applies a schedule's faults to a cluster and heals them. The local target acts on
-// the launcher's processes (kill -9, SIGSTOP/SIGCONT, restart with the same data), exactly as
-// `tributary local kill|pause|resume|restart` do. Targets named by role ("the leader of
-// partition 4") are resolved against the metadata when the fault fires.
+// the launcher's processes (kill -9, SIGSTOP/SIGCONT, restart with the same data — or with none,
+// after diskloss deletes a broker's data dir), exactly as `tributary local kill|pause|resume|
+// restart` do. Targets named by role ("the leader of partition 4") are resolved against the
+// metadata when the fault fires; faults made of steps run through sequences.ts.
 
 import type { TopicDescription } from '@tributary/client';
-import { localKill, localPause, localRestart, localResume, localStatus } from '@tributary/launcher';
+import { localKill, localPause, localRestart, localResume, localStatus, localWipe } from '@tributary/launcher';
 import { localAbuseTargets, startGarbage } from './abuse.ts';
 import type { FaultOp } from './history.ts';
-import type { ScheduledFault, TargetRole } from './schedule.ts';
+import type { ScheduledFault } from './schedule.ts';
+import { injectSequence, type BrokerControl } from './sequences.ts';
+import { partitionsOf, resolveRole } from './targets.ts';
 
 export interface Nemesis {
-  /** Injects a fault; the returned entry names the processes hit and the partitions affected. */
-  inject(fault: ScheduledFault, topic: TopicDescription, nowMs: number): Promise<FaultOp>;
+  /**
+   * Injects a fault; the returned entry names the processes hit and the partitions affected. A
+   * fault made of steps returns once its steps have run, asking `describe` for fresh metadata
+   * between them.
+   */
+  inject(fault: ScheduledFault, topic: TopicDescription, nowMs: number, describe: () => Promise<TopicDescription>): Promise<FaultOp>;
   /** Heals one fault (restart what was killed, resume what was paused). */
   heal(op: FaultOp): Promise<void>;
   /** Heals everything, whatever the schedule did: every paused process resumed, every stopped one restarted. */
   healAll(): Promise<string[]>;
+  /** Every process of the cluster and its state: `running`, or what else it is (`paused`, `stopped`, …). */
+  processes(): Promise<{ name: string; status: string }[]>;
 }
 
-/** The brokers a role names in a partition, from the metadata. */
-export function resolveRole(topic: TopicDescription, partition: number, role: TargetRole, pick: number): number {
-  const p = topic.partitions.find((x) => x.partition === partition) ?? topic.partitions[0]!;
-  const leader = p.leader >= 0 ? p.leader : p.replicas[0]!;
-  if (role === 'leader') return leader;
-  const followers = p.replicas.filter((r) => r !== leader);
-  return followers.length === 0 ? leader : followers[pick % followers.length]!;
-}
+export { partitionsOf, resolveRole } from './targets.ts';
 
-/** Partitions whose replica set holds any of `brokers`. */
-export function partitionsOf(topic: TopicDescription, brokers: readonly number[]): number[] {
-  return topic.partitions.filter((p) => p.replicas.some((r) => brokers.includes(r))).map((p) => p.partition).sort((a, b) => a - b);
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 interface LocalAction {
@@ -44,7 +45,22 @@ export class LocalNemesis implements Nemesis {
     this.dataDir = dataDir;
   }
 
-  async inject(fault: ScheduledFault, topic: TopicDescription, nowMs: number): Promise<FaultOp> {
+  /** The launcher's kill -9, restart, SIGSTOP/SIGCONT and data-dir deletion, for faults made of steps. */
+  private control(): BrokerControl {
+    const dir = this.dataDir;
+    return {
+      name: (b) => `broker-${b}`,
+      kill: async (b) => void (await localKill(dir, String(b))),
+      start: async (b) => void (await localRestart(dir, String(b), { kill: true, readyTimeoutMs: 60_000 })),
+      pause: async (b) => {
+        await localPause(dir, String(b));
+        return async () => void (await localResume(dir, String(b)));
+      },
+      wipe: async (b) => localWipe(dir, String(b)),
+    };
+  }
+
+  async inject(fault: ScheduledFault, topic: TopicDescription, nowMs: number, describe: () => Promise<TopicDescription>): Promise<FaultOp> {
     const dir = this.dataDir;
     const all = topic.partitions.map((p) => p.partition);
     const op = (fault: string, targets: string[], partitions: number[], note?: string): FaultOp => ({
@@ -105,6 +121,13 @@ export class LocalNemesis implements Nemesis {
         this.actions.set(fault.id, { heal: async () => void (recorded.note = await garbage.stop()) });
         break;
       }
+      case 'diskloss':
+      case 'compound': {
+        const sequence = await injectSequence(fault, topic, { control: this.control(), describe, sleep: delay, now: Date.now });
+        this.actions.set(fault.id, { heal: sequence.heal });
+        entry = sequence.op;
+        break;
+      }
       case 'partition':
       case 'congest':
         throw new Error(`fault '${fault.action}' needs --target docker`);
@@ -118,6 +141,10 @@ export class LocalNemesis implements Nemesis {
     if (!action) return;
     this.actions.delete(op.id);
     await action.heal();
+  }
+
+  async processes(): Promise<{ name: string; status: string }[]> {
+    return localStatus(this.dataDir).processes.map((p) => ({ name: p.name, status: p.status }));
   }
 
   async healAll(): Promise<string[]> {

@@ -1,6 +1,7 @@
 // Rendering a verdict: the table a person reads, and the one JSON object `--json` prints.
 
-import { ANOMALY_KINDS, type CheckResult } from './checker.ts';
+import { ANOMALY_KINDS, type Anomaly, type CheckResult } from './checker.ts';
+import { CLUSTER_WIDE } from './convergence.ts';
 import type { ScheduledFault } from './schedule.ts';
 
 const SHORT: Record<string, string> = {
@@ -12,6 +13,8 @@ const SHORT: Record<string, string> = {
   'precommitted-read': 'PRECOMM',
   'failed-write-visible': 'FAILVIS',
   phantom: 'PHANTOM',
+  'divergent-replicas': 'DIVERGE',
+  liveness: 'LIVENESS',
 };
 
 function table(rows: string[][]): string[] {
@@ -51,6 +54,12 @@ export function renderReport(result: CheckResult): string[] {
   }
   lines.push('');
   if (result.missingFinalReads.length > 0) lines.push(`no final read of partitions ${result.missingFinalReads.join(', ')}: the run cannot be judged`);
+  if (result.convergence) {
+    const c = result.convergence;
+    lines.push(`replicas: ${c.replicasCompared} follower replica(s) compared batch by batch with their leaders (${c.batchesCompared} identical batches), settle timeout ${(c.settleTimeoutMs / 1000).toFixed(0)} s`);
+  } else {
+    lines.push('replicas: not compared (the history has no convergence snapshot)');
+  }
   if (result.counts.unseen > 0) lines.push(`unseen: ${result.counts.unseen} committed record(s) no consumer received before the end (liveness, not a violation)`);
   if (result.violations === 0) {
     lines.push(result.valid ? 'verdict: no violations' : 'verdict: incomplete');
@@ -58,7 +67,7 @@ export function renderReport(result: CheckResult): string[] {
     const kinds = ANOMALY_KINDS.filter((k) => result.counts[k] > 0).map((k) => `${k} ${result.counts[k]}`);
     lines.push(`verdict: ${result.violations} violation(s): ${kinds.join(', ')}`);
     lines.push('first offending records:');
-    for (const a of result.examples) lines.push(`  [${a.kind}] partition ${a.partition}: ${a.detail}`);
+    for (const a of result.examples) lines.push(`  ${describeAnomaly(a)}`);
   }
   return lines;
 }
@@ -77,5 +86,11 @@ export function reportJson(result: CheckResult, extra: { topic?: string; seed?: 
     partitions: result.partitions,
     missingFinalReads: result.missingFinalReads,
     examples: result.examples,
+    ...(result.convergence ? { convergence: result.convergence } : {}),
   };
+}
+
+/** One anomaly on one line: `[kind] partition N: detail`, or `[kind] cluster: detail`. */
+export function describeAnomaly(a: Anomaly): string {
+  return `[${a.kind}] ${a.partition === CLUSTER_WIDE ? 'cluster' : `partition ${a.partition}`}: ${a.detail}`;
 }

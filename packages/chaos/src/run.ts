@@ -12,7 +12,8 @@ import { check, type CheckResult } from './checker.ts';
 import { HistoryRecorder, type FaultOp, type History } from './history.ts';
 import { discoverDockerCluster, DockerNemesis } from './docker-nemesis.ts';
 import { LocalNemesis, type Nemesis } from './nemesis.ts';
-import { DOCKER_ONLY_FAULTS, buildSchedule, describeFault, type FaultKind, type ScheduledFault } from './schedule.ts';
+import { DOCKER_ONLY_FAULTS, FAULT_KINDS, buildSchedule, describeFault, holdAfterInjectMs, type FaultKind, type ScheduledFault } from './schedule.ts';
+import { waitConverged, type SettledPartition } from './settle.ts';
 import { Workload } from './workload.ts';
 
 export const TOPIC_PARTITIONS = 10;
@@ -38,7 +39,7 @@ export interface ChaosRunOptions {
   log?: (line: string) => void;
   /** Aborting ends the workload early; the run still heals, checks and tears down. */
   signal?: AbortSignal;
-  /** How long to wait after heal for full ISRs and everything committed. Default 120000. */
+  /** How long the cluster has after the final heal to converge (full ISRs, HW = LEO, identical replicas). Default 120000. */
   settleTimeoutMs?: number;
 }
 
@@ -53,7 +54,10 @@ export interface ChaosRunResult {
   history: History;
   /** What the final heal had to do. */
   healed: string[];
-  /** Whether every partition had its full ISR and HW = LEO before the final read. */
+  /**
+   * Whether the cluster converged within the settle timeout (every process back, full ISRs,
+   * HW = LEO, identical replicas); when not, the checker reports liveness or divergent-replicas.
+   */
   settled: boolean;
   consumersCaughtUp: boolean;
   dataDir: string;
@@ -71,7 +75,10 @@ export class ChaosUsageError extends Error {
 export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult> {
   const log = options.log ?? (() => {});
   const dockerOnly = options.faults.filter((f) => DOCKER_ONLY_FAULTS.includes(f));
-  if (options.target === 'local' && dockerOnly.length > 0) throw new ChaosUsageError(`faults ${dockerOnly.join(', ')} need --target docker; the local target knows kill, pause, controller, majority and garbage`);
+  if (options.target === 'local' && dockerOnly.length > 0) {
+    const local = FAULT_KINDS.filter((k) => !DOCKER_ONLY_FAULTS.includes(k));
+    throw new ChaosUsageError(`faults ${dockerOnly.join(', ')} need --target docker; the local target knows ${local.join(', ')}`);
+  }
 
   let dataDir = '';
   let started = false;
@@ -124,15 +131,18 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
         let op: FaultOp;
         try {
           const description = await describeWithRetry(admin, topic);
-          op = await nemesis.inject(fault, description, Date.now());
+          op = await nemesis.inject(fault, description, Date.now(), () => describeWithRetry(admin, topic));
         } catch (err) {
           log(`t+${secs(startMs)}: fault ${fault.id} (${fault.action}) not injected: ${(err as Error).message}`);
           continue;
         }
         recorder.startFault(op);
         injected.push(op);
+        for (const step of op.steps ?? []) log(`t+${((step.atMs - startMs) / 1000).toFixed(1)}s:   ${step.what}`);
         log(`t+${secs(startMs)}: ${op.fault} ${op.targets.join(', ')}${op.note ? ` (${op.note})` : ''}; partitions ${op.partitions.join(',')}`);
-        await sleepUntil(op.startMs + fault.durationMs, options.signal);
+        // A fault made of steps holds its last state for its own time once the steps have run.
+        const hold = holdAfterInjectMs(fault);
+        await sleepUntil(hold === undefined ? op.startMs + fault.durationMs : Date.now() + hold, options.signal);
         try {
           await nemesis.heal(op);
           log(`t+${secs(startMs)}: healed ${op.fault} ${op.targets.join(', ')}${op.fault === 'garbage' && op.note ? `: ${op.note}` : ''}`);
@@ -155,9 +165,11 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     log(`workload stopping: waiting for outstanding sends`);
     await workload.stopProducers();
 
-    log('waiting until every partition has its full ISR and everything is committed');
-    const settle = await waitSettled(admin, topic, options.settleTimeoutMs ?? 120_000);
-    if (!settle.settled) log(`not settled after heal: ${settle.why}`);
+    const settleTimeoutMs = options.settleTimeoutMs ?? 120_000;
+    log(`waiting up to ${settleTimeoutMs / 1000} s for every partition to have its full ISR, HW = LEO and identical replicas`);
+    const settle = await waitConverged({ admin, topic, partitions: TOPIC_PARTITIONS, timeoutMs: settleTimeoutMs, processes: () => nemesis.processes() });
+    recorder.record(settle.snapshot);
+    if (!settle.converged) log(`not converged ${settleTimeoutMs / 1000} s after the heal: ${settle.why}`);
     const ends = new Map(settle.partitions.map((p) => [p.partition, p.highWatermark]));
     const consumersCaughtUp = await workload.stopConsumers(ends, 30_000);
     if (!consumersCaughtUp) log('consumers did not reach the end of every partition within 30 s');
@@ -177,7 +189,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
       check: verdict,
       history: recorder.history,
       healed,
-      settled: settle.settled,
+      settled: settle.converged,
       consumersCaughtUp,
       dataDir,
       keptDataDir: keep,
@@ -226,43 +238,6 @@ async function describeWithRetry(admin: Admin, topic: string): Promise<TopicDesc
     }
   }
   throw last;
-}
-
-interface SettledPartition {
-  partition: number;
-  logStartOffset: number;
-  highWatermark: number;
-}
-
-/** Polls until every partition has a leader, a full ISR, and HW = LEO on the leader. */
-async function waitSettled(admin: Admin, topic: string, timeoutMs: number): Promise<{ settled: boolean; why: string; partitions: SettledPartition[] }> {
-  const deadline = Date.now() + timeoutMs;
-  let why = 'not asked yet';
-  let partitions: SettledPartition[] = [];
-  for (;;) {
-    try {
-      const d = await admin.describeTopicVerbose(topic);
-      const problems: string[] = [];
-      for (const p of d.partitions) {
-        if (p.leader < 0) problems.push(`${p.partition}: no leader`);
-        else if (p.isr.length < p.replicas.length) problems.push(`${p.partition}: ISR [${p.isr}] of [${p.replicas}]`);
-        else if (p.highWatermark === undefined) problems.push(`${p.partition}: ${p.error ?? 'leader did not answer'}`);
-        else if (p.highWatermark !== p.logEndOffset) problems.push(`${p.partition}: HW ${p.highWatermark} < LEO ${p.logEndOffset}`);
-      }
-      if (d.partitions.every((p) => p.highWatermark !== undefined)) {
-        partitions = d.partitions.map((p) => ({ partition: p.partition, logStartOffset: p.logStartOffset!, highWatermark: p.highWatermark! }));
-      }
-      why = problems.join('; ');
-      if (problems.length === 0 && partitions.length === d.partitions.length) return { settled: true, why: '', partitions };
-    } catch (err) {
-      why = (err as Error).message;
-    }
-    if (Date.now() >= deadline) {
-      if (partitions.length === 0) partitions = Array.from({ length: TOPIC_PARTITIONS }, (_, partition) => ({ partition, logStartOffset: 0, highWatermark: Number.MAX_SAFE_INTEGER }));
-      return { settled: false, why, partitions };
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 /** Reads each partition from its log start to its high watermark with a fresh consumer. */

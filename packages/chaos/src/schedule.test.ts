@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LAG_TIME_MAX_MS, buildSchedule, describeFault, parseFaults } from './schedule.ts';
+import { LAG_TIME_MAX_MS, STEP_ALLOWANCE_MS, buildSchedule, describeFault, holdAfterInjectMs, parseFaults } from './schedule.ts';
 import { partitionsOf, resolveRole } from './nemesis.ts';
 import { classifyFailure } from './workload.ts';
 import { TributaryError } from '@tributary/protocol';
@@ -107,5 +107,60 @@ describe('buildSchedule on the docker target', () => {
     expect(plain.some((f) => f.action === 'partition' && f.wholeRack)).toBe(false);
     const harsh = buildSchedule({ ...base, seed: 21, durationMs: 3_600_000, faults: parseFaults('partition,majority') });
     expect(harsh.some((f) => f.action === 'partition' && f.wholeRack)).toBe(true);
+  });
+});
+
+describe('buildSchedule with diskloss and compound', () => {
+  const long = { ...base, durationMs: 3_600_000 };
+
+  it('plans both kinds of diskloss, always back within the lag rule, and the KIP-903 one on a follower', () => {
+    const s = buildSchedule({ ...long, seed: 5, faults: parseFaults('diskloss') });
+    const plain = s.filter((f) => f.action === 'diskloss' && !f.thenKillOthers);
+    const then = s.filter((f) => f.action === 'diskloss' && f.thenKillOthers);
+    expect(plain.length).toBeGreaterThan(3);
+    expect(then.length).toBeGreaterThan(3);
+    for (const f of s) {
+      if (f.action !== 'diskloss') throw new Error(`unexpected ${f.action}`);
+      expect(f.downMs).toBeLessThan(LAG_TIME_MAX_MS - 1000);
+      if (f.thenKillOthers) {
+        expect(f.role).toBe('follower');
+        expect(holdAfterInjectMs(f)).toBe(f.thenKillOthers.othersDownMs);
+        expect(f.durationMs).toBe(f.downMs + STEP_ALLOWANCE_MS + f.thenKillOthers.killOthersAfterMs + f.thenKillOthers.othersDownMs);
+        if (f.thenKillOthers.when === 'before-start') {
+          expect(f.thenKillOthers.killOthersAfterMs).toBe(0);
+          expect(describeFault(f)).toMatch(/kill -9 a follower of partition \d, delete its data; after .* kill -9 the partition's other replicas and start it, empty/);
+        } else {
+          expect(describeFault(f)).toMatch(/kill -9 a follower of partition \d, delete its data, start it after .*kill -9 the partition's other replicas/);
+        }
+      } else {
+        expect(holdAfterInjectMs(f)).toBeUndefined();
+        expect(f.durationMs).toBe(f.downMs);
+      }
+    }
+    expect(plain.some((f) => f.action === 'diskloss' && f.downMs < 3000)).toBe(true);
+    expect(new Set(then.map((f) => f.action === 'diskloss' && f.thenKillOthers?.when))).toEqual(new Set(['before-start', 'after-start']));
+  });
+
+  it('plans compound faults whose second pause straddles the lag rule, and holds that pause after the steps', () => {
+    const s = buildSchedule({ ...long, seed: 6, faults: parseFaults('compound,kill') });
+    const compound = s.filter((f) => f.action === 'compound');
+    expect(compound.length).toBeGreaterThan(3);
+    expect(s.some((f) => f.action === 'kill')).toBe(true);
+    for (const f of compound) {
+      if (f.action !== 'compound') continue;
+      expect(holdAfterInjectMs(f)).toBe(f.secondPauseMs);
+      expect(f.durationMs).toBe(f.firstPauseMs + STEP_ALLOWANCE_MS + f.secondPauseMs);
+      expect(describeFault(f)).toMatch(/SIGSTOP the leader of partition \d for .*, kill -9 it, SIGSTOP the next leader/);
+    }
+    expect(compound.some((f) => f.action === 'compound' && f.secondPauseMs > LAG_TIME_MAX_MS)).toBe(true);
+    expect(compound.some((f) => f.action === 'compound' && f.secondPauseMs < LAG_TIME_MAX_MS)).toBe(true);
+  });
+
+  it('keeps sequences inside the run, one at a time, like every fault', () => {
+    for (const seed of [1, 2, 3, 4, 5, 6, 7]) {
+      const s = buildSchedule({ ...base, seed, durationMs: 90_000, faults: parseFaults('diskloss,compound,kill') });
+      for (let i = 1; i < s.length; i++) expect(s[i]!.atMs).toBeGreaterThan(s[i - 1]!.atMs + s[i - 1]!.durationMs);
+      for (const f of s) expect(f.atMs + f.durationMs).toBeLessThanOrEqual(90_000 - 2000);
+    }
   });
 });

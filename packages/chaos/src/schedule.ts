@@ -5,10 +5,13 @@
 //
 // Faults are sequential: one fault, its heal, a quiet gap, the next. So at most one broker of any
 // replica set is down at a time, except in `majority` mode, whose faults take two brokers of one
-// partition's replica set (its leader and a follower) at once. A controller fault may follow a
-// broker fault as any other; the controller is in no replica set.
+// partition's replica set (its leader and a follower) at once, and in the two sequences that are
+// about exactly that (`compound`, and diskloss followed by the death of the other replicas). A
+// controller fault may follow a broker fault as any other; the controller is in no replica set.
+// Only one broker's disk is ever lost: acknowledged writes live on at least min.insync.replicas
+// disks, so two lost disks could lose them in a correct cluster too.
 
-export const FAULT_KINDS = ['kill', 'pause', 'controller', 'partition', 'congest', 'majority', 'garbage'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'controller', 'partition', 'congest', 'majority', 'garbage', 'diskloss', 'compound'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Faults that need the docker target (the network is the container's, not the process's). */
@@ -26,7 +29,58 @@ export type ScheduledFault =
   /** Two brokers of one replica set: its leader and one follower, killed or paused together. */
   | { id: number; atMs: number; durationMs: number; action: 'majority'; how: 'kill' | 'pause'; partition: number }
   /** Abusive requests (abuse.ts) to random routes of random processes for the whole window. */
-  | { id: number; atMs: number; durationMs: number; action: 'garbage' };
+  | { id: number; atMs: number; durationMs: number; action: 'garbage' }
+  | DisklossFault
+  | CompoundFault;
+
+/**
+ * kill -9 a broker, delete its data dir (or empty its volume), keep it down for downMs, start it
+ * with an empty disk. With `thenKillOthers` (KIP-903) the broker is a follower of `partition`, and
+ * the partition's other replicas are killed together for othersDownMs: just before it starts
+ * (`before-start`: it comes back with no one to copy from) or killOthersAfterMs after it is back
+ * and healthy (`after-start`: it may have copied some). A broker that lost its disk must not be
+ * elected with it.
+ */
+export interface DisklossFault {
+  id: number;
+  atMs: number;
+  /** The whole fault, for spacing the schedule (start-up time included as an allowance). */
+  durationMs: number;
+  action: 'diskloss';
+  role: TargetRole;
+  partition: number;
+  downMs: number;
+  thenKillOthers?: { when: 'before-start' | 'after-start'; killOthersAfterMs: number; othersDownMs: number };
+}
+
+/**
+ * SIGSTOP the leader of `partition` for firstPauseMs, kill -9 it, wait for the next leader and
+ * SIGSTOP that one for secondPauseMs; then resume it and restart the first. Two leader changes
+ * in a few seconds, the second while the first leader is dead.
+ */
+export interface CompoundFault {
+  id: number;
+  atMs: number;
+  /** The whole fault, for spacing the schedule (an election's time included as an allowance). */
+  durationMs: number;
+  action: 'compound';
+  partition: number;
+  firstPauseMs: number;
+  secondPauseMs: number;
+}
+
+/** Time allowed in a sequence's planned duration for a broker to start or a leader to be elected. */
+export const STEP_ALLOWANCE_MS = 4000;
+
+/**
+ * How long a fault made of steps holds its last state once its steps have run (the nemesis
+ * returns only then); undefined for a one-step fault, which holds until atMs + durationMs.
+ */
+export function holdAfterInjectMs(f: ScheduledFault): number | undefined {
+  if (f.action === 'diskloss') return f.thenKillOthers?.othersDownMs;
+  if (f.action === 'compound') return f.secondPauseMs;
+  return undefined;
+}
 
 export interface ScheduleOptions {
   seed: number;
@@ -125,6 +179,28 @@ export function buildSchedule(options: ScheduleOptions): ScheduledFault[] {
       case 'garbage':
         fault = { id, atMs: at, durationMs: random.int(5000, 15_000), action };
         break;
+      case 'diskloss': {
+        // Down for less than the 3 s session timeout now and then (the broker comes back before
+        // it is fenced), and always for less than the 10 s lag rule, so that it returns while
+        // still in the ISRs it followed: the case KIP-903 is about.
+        if (random.next() < 0.5) {
+          const downMs = random.int(1000, 4000);
+          const when = random.next() < 0.5 ? ('before-start' as const) : ('after-start' as const);
+          const then = { when, killOthersAfterMs: when === 'after-start' ? random.int(0, 1500) : 0, othersDownMs: random.int(5000, 10_000) };
+          fault = { id, atMs: at, durationMs: downMs + STEP_ALLOWANCE_MS + then.killOthersAfterMs + then.othersDownMs, action, role: 'follower', partition, downMs, thenKillOthers: then };
+        } else {
+          const downMs = random.int(1000, 8000);
+          fault = { id, atMs: at, durationMs: downMs, action, role: role(), partition, downMs };
+        }
+        break;
+      }
+      case 'compound': {
+        const firstPauseMs = random.int(1000, 6000);
+        // The second pause straddles the lag rule as plain pauses do.
+        const secondPauseMs = random.next() < 0.5 ? random.int(1000, LAG_TIME_MAX_MS - 2000) : random.int(LAG_TIME_MAX_MS + 2000, LAG_TIME_MAX_MS + 6000);
+        fault = { id, atMs: at, durationMs: firstPauseMs + STEP_ALLOWANCE_MS + secondPauseMs, action, partition, firstPauseMs, secondPauseMs };
+        break;
+      }
     }
     // A fault never outlasts the run: it is healed before the workload stops. One that does not
     // fit is not cut short (a "longer than 10 s" pause must be one), the schedule ends instead,
@@ -158,5 +234,17 @@ export function describeFault(f: ScheduledFault): string {
       return `${when}: ${f.how === 'kill' ? 'kill -9' : 'SIGSTOP'} the leader and a follower of partition ${f.partition} together, then heal`;
     case 'garbage':
       return `${when}: send abusive requests (oversized, nested, truncated, trickled, …) to random routes of random processes`;
+    case 'diskloss':
+      return f.thenKillOthers
+        ? f.thenKillOthers.when === 'before-start'
+          ? `${when}: kill -9 a follower of partition ${f.partition}, delete its data; after ${secs(f.downMs)} kill -9 the partition's other replicas and start it, empty, with no one to copy from; heal after ${secs(f.thenKillOthers.othersDownMs)}`
+          : `${when}: kill -9 a follower of partition ${f.partition}, delete its data, start it after ${secs(f.downMs)}; ${secs(f.thenKillOthers.killOthersAfterMs)} after it is back, kill -9 the partition's other replicas for ${secs(f.thenKillOthers.othersDownMs)}`
+        : `${when}: kill -9 the ${f.role} of partition ${f.partition}, delete its data, start it after ${secs(f.downMs)}`;
+    case 'compound':
+      return `${when}: SIGSTOP the leader of partition ${f.partition} for ${secs(f.firstPauseMs)}, kill -9 it, SIGSTOP the next leader for ${secs(f.secondPauseMs)}, then heal`;
   }
+}
+
+function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
 }

@@ -11,6 +11,9 @@ import {
   type ElectLeadersResponse,
   type Endpoint,
   type InitProducerIdResponse,
+  type ReplicaDigest,
+  type ReplicaDigestsRequest,
+  type ReplicaDigestsResponse,
   type TopicConfigInput,
   type TopicConfigs,
 } from '@tributary/protocol';
@@ -217,6 +220,40 @@ export class Admin {
 
   async close(): Promise<void> {
     await this.cluster.close();
+  }
+
+  /**
+   * What broker `brokerId` holds of `topic`: each replica (leader or follower) with its log start,
+   * HW, LEO and the (baseOffset, lastOffset, partitionLeaderEpoch, crc) of every batch below its
+   * HW — or, for the partitions named in `partitions`, from `fromOffset` up to `toOffset` (capped
+   * at the LEO) — gathered over as many pages as the broker needs (at most `pagesMax`, default
+   * 1000). A diagnostic: `tributary chaos` compares the replicas of each partition with it.
+   */
+  async replicaDigests(
+    brokerId: BrokerId,
+    topic: string,
+    options: { partitions?: { partition: number; fromOffset: number; toOffset?: number }[]; pagesMax?: number; timeoutMs?: number } = {},
+  ): Promise<ReplicaDigest[]> {
+    if (this.cluster.brokerEndpoint(brokerId) === undefined) await this.cluster.fetchMetadata([topic]);
+    const call = (request: ReplicaDigestsRequest) => this.cluster.callBroker<ReplicaDigestsResponse>(brokerId, '/replica-digests', request, options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {});
+    const first = await call(options.partitions ? { topic, partitions: options.partitions } : { topic });
+    const byPartition = new Map(first.replicas.map((r) => [r.partition, r]));
+    const pagesMax = options.pagesMax ?? 1000;
+    for (let page = 1; ; page++) {
+      const pending = [...byPartition.values()].filter((r) => r.nextOffset !== undefined);
+      if (pending.length === 0) break;
+      if (page >= pagesMax) throw new TributaryError('REQUEST_TIMED_OUT', `broker ${brokerId} still had batches of ${topic} to list after ${pagesMax} pages`);
+      // Later pages end where the first was asked to, so a HW that moves meanwhile does not stretch the list.
+      const answer = await call({ topic, partitions: pending.map((r) => ({ partition: r.partition, fromOffset: r.nextOffset!, toOffset: r.batchesEnd })) });
+      for (const r of pending) delete r.nextOffset;
+      for (const next of answer.replicas) {
+        const known = byPartition.get(next.partition);
+        // The offsets are the latest page's; the batches run on from where the last page stopped.
+        if (known !== undefined) for (const b of next.batches) known.batches.push(b);
+        byPartition.set(next.partition, known === undefined ? next : { ...next, batches: known.batches });
+      }
+    }
+    return [...byPartition.values()].sort((a, b) => a.partition - b.partition);
   }
 }
 

@@ -10,6 +10,7 @@ export {
   localStatus,
   localStop,
   localUp,
+  localWipe,
   processStatus,
   readState,
   waitForClusterStop,

@@ -5,7 +5,7 @@
 // controller but imports neither (DESIGN.md § Processes and packages).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClusterMetadata } from '@tributary/protocol';
@@ -381,6 +381,21 @@ export async function localResume(dataDir: string, target: string): Promise<Proc
   const record = findProcess(requireState(dataDir), target);
   signal(record, 'SIGCONT');
   return record;
+}
+
+/**
+ * Deletes a stopped process's data dir, as when its disk is lost; it starts empty on the next
+ * restart (a broker then has to copy every replica again from the leaders). Refuses a process
+ * that is running or paused. Returns the directory deleted.
+ */
+export function localWipe(dataDir: string, target: string): string {
+  const record = findProcess(requireState(dataDir), target);
+  if (processStatus(record) !== 'stopped') throw new LocalClusterError(`${record.name} is ${processStatus(record)}; stop it before deleting its data`);
+  const at = record.args.indexOf('--data-dir');
+  const dir = at >= 0 ? record.args[at + 1] : undefined;
+  if (dir === undefined) throw new LocalClusterError(`${record.name} was started without --data-dir`);
+  rmSync(dir, { recursive: true, force: true });
+  return dir;
 }
 
 /**

@@ -8,6 +8,7 @@
 //   POST /metadata/poll     (brokers)         POST /list-offsets
 //   POST /partition/alter   (AlterPartition)  POST /replica/fetch     (followers)
 //   POST /admin/<op>        (AdminOp)         POST /admin/<op>        (forwarded to the controller)
+//                                             POST /replica-digests   (diagnostics: chaos's replica check)
 //   GET  /health, /metrics                    GET  /health, /metrics
 //
 // Errors: a whole-request failure answers with the error's HTTP status and a `WireError` body;
@@ -192,6 +193,7 @@ export const BROKER_ROUTES: readonly RouteSpec[] = Object.freeze([
   { method: 'POST', path: '/list-offsets' },
   { method: 'POST', path: '/replica/fetch' },
   { method: 'POST', path: '/describe-replicas' },
+  { method: 'POST', path: '/replica-digests' },
   { method: 'POST', path: '/admin/:op' },
   { method: 'GET', path: '/health' },
   { method: 'GET', path: '/metrics' },
@@ -377,4 +379,49 @@ export interface HealthResponse {
   role: 'controller' | 'broker';
   brokerId?: BrokerId;
   metadataVersion: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broker API: diagnostics (issue 16 § 8)
+
+/**
+ * POST /replica-digests: every replica of `topic` the answering broker holds, leader or follower,
+ * with its offsets and its batches below its HW as header facts only, so that a checker can
+ * compare replicas batch by batch without moving record bytes. Read-only. Paged: `partitions`
+ * names the replicas to list and where to start (omitted: every replica here, from its log
+ * start); an answer lists at most `maxBatches` batches in all (and the broker's own maximum), and
+ * `nextOffset` says where a replica's list stopped short. `toOffset` lists a replica up to that
+ * offset instead of its own HW (never past its LEO): a follower's HW may lag the leader's, and
+ * its log up to the leader's HW is what must match.
+ */
+export interface ReplicaDigestsRequest {
+  topic: string;
+  partitions?: { partition: number; fromOffset: number; toOffset?: number }[];
+  maxBatches?: number;
+}
+
+/** One batch as (baseOffset, lastOffset, partitionLeaderEpoch, crc). */
+export type BatchDigest = [baseOffset: number, lastOffset: number, partitionLeaderEpoch: number, crc: number];
+
+export interface ReplicaDigest {
+  partition: number;
+  role: 'leader' | 'follower';
+  /** The leader epoch this replica believes current. */
+  leaderEpoch: number;
+  logStartOffset: number;
+  highWatermark: number;
+  logEndOffset: number;
+  /** Batches from the asked offset (or the log start), each with lastOffset < batchesEnd. */
+  batches: BatchDigest[];
+  /** Where the list was asked to end: the HW, or the toOffset asked for, capped at the LEO. */
+  batchesEnd: number;
+  /** Set when the list stopped before batchesEnd (a page was full): ask again from here. */
+  nextOffset?: number;
+  /** The log could not be read (a storage error); the offsets above still hold. */
+  error?: WireError;
+}
+
+export interface ReplicaDigestsResponse {
+  brokerId: BrokerId;
+  replicas: ReplicaDigest[];
 }

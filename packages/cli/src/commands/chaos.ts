@@ -1,7 +1,7 @@
 // `tributary chaos`: a Jepsen-style run (seeded faults, a recorded history, a verdict) and
 // `tributary chaos check FILE`, which re-checks a saved history without a cluster.
 
-import { ChaosUsageError, check, parseFaults, readHistoryFile, renderReport, reportJson, runChaos } from '@tributary/chaos';
+import { ChaosUsageError, check, describeAnomaly, parseFaults, readHistoryFile, renderReport, reportJson, runChaos } from '@tributary/chaos';
 import { UsageError, optionalIntArg, type Command } from '../command.ts';
 
 /** `120s`, `2m`, `90000ms` or a bare number of seconds. */
@@ -15,7 +15,7 @@ export function parseDuration(text: string): number | undefined {
 const chaosRun: Command = {
   path: ['chaos'],
   summary: 'Jepsen-style test: faults on a seeded schedule while producers and consumers run, then a verdict',
-  usage: 'chaos [--target local|docker] [--duration 120s] [--seed N] [--faults kill,pause,controller] [--producers 4] [--history FILE] [--json]',
+  usage: 'chaos [--target local|docker] [--duration 120s] [--seed N] [--faults kill,pause,controller] [--producers 4] [--settle-timeout 120s] [--history FILE] [--json]',
   usesCluster: false,
   options: {
     target: { type: 'string' },
@@ -24,6 +24,7 @@ const chaosRun: Command = {
     faults: { type: 'string' },
     producers: { type: 'string' },
     'delivery-timeout': { type: 'string' },
+    'settle-timeout': { type: 'string' },
     history: { type: 'string' },
     'data-dir': { type: 'string' },
     'base-port': { type: 'string' },
@@ -32,17 +33,22 @@ const chaosRun: Command = {
     '--target local|docker   local processes (default), or attach to the running compose cluster ($TRIBUTARY_CHAOS_PROJECT picks one)',
     '--duration D            how long the workload and the nemesis run: 120s, 2m, 90000ms (default 120s)',
     '--seed N                the schedule\'s seed: the same seed gives the same schedule (default: random, printed)',
-    '--faults LIST           kill,pause,controller (local default); partition,congest need docker; majority lets a fault take two replicas of a partition; garbage sends abusive requests to every process',
+    '--faults LIST           kill,pause,controller (local default); diskloss (delete a stopped broker\'s data; half the time then kill the',
+    '                        other replicas of a partition it follows); compound (pause the leader, kill it, pause the next leader);',
+    '                        partition,congest need docker; majority lets a fault take two replicas of a partition;',
+    '                        garbage sends abusive requests to every process',
     '--producers N           idempotent acks=all producers (default 4)',
     '--delivery-timeout D    a send not acknowledged within D fails: indeterminate, or definite if never appended (default 10s)',
+    '--settle-timeout D      how long the cluster has after the final heal to converge: full ISRs, HW = LEO, identical replicas (default 120s)',
     '--history FILE          write every operation as JSON lines, for `tributary chaos check FILE`',
     '--data-dir DIR          attach to the local cluster running from DIR (or start one there); default: a fresh one in a temp dir',
     '--base-port N           ports of a cluster this command starts (default: a free block)',
   ],
   details: [
     'Creates topic chaos-<seed>-<time> (10 partitions, RF 3, min.insync.replicas=2). After --duration it heals everything,',
-    'waits for full ISRs, reads every partition from its start and checks: lost-write, duplicate, inconsistent-offsets,',
-    'nonmonotonic, skip, precommitted-read, failed-write-visible, phantom (violations) and unseen (liveness).',
+    'waits (--settle-timeout) until every partition has its full ISR, HW = LEO and replicas identical batch by batch,',
+    'reads every partition from its start and checks: lost-write, duplicate, inconsistent-offsets, nonmonotonic, skip,',
+    'precommitted-read, failed-write-visible, phantom, divergent-replicas, liveness (violations) and unseen (not one).',
     'Exit code 1 on any violation, with the first offending records printed.',
   ],
   async run(ctx) {
@@ -62,6 +68,9 @@ const chaosRun: Command = {
     const deliveryText = (ctx.values['delivery-timeout'] as string | undefined) ?? '10s';
     const deliveryTimeoutMs = parseDuration(deliveryText);
     if (deliveryTimeoutMs === undefined || deliveryTimeoutMs < 1000) throw new UsageError(`--delivery-timeout must be at least 1s, got '${deliveryText}'`, ctx.command);
+    const settleText = (ctx.values['settle-timeout'] as string | undefined) ?? '120s';
+    const settleTimeoutMs = parseDuration(settleText);
+    if (settleTimeoutMs === undefined || settleTimeoutMs < 1000) throw new UsageError(`--settle-timeout must be at least 1s, got '${settleText}'`, ctx.command);
     const basePort = optionalIntArg(ctx.values['base-port'], '--base-port', ctx.command, 1024);
     const history = ctx.values.history as string | undefined;
     const dataDir = ctx.values['data-dir'] as string | undefined;
@@ -74,6 +83,7 @@ const chaosRun: Command = {
         faults,
         producers,
         deliveryTimeoutMs,
+        settleTimeoutMs,
         ...(history ? { historyPath: history } : {}),
         ...(dataDir ? { dataDir } : {}),
         ...(basePort !== undefined ? { basePort } : {}),
@@ -94,7 +104,7 @@ const chaosRun: Command = {
         settled: result.settled,
         ...(history ? { history } : {}),
       })));
-      if (result.check.violations > 0) for (const a of result.check.examples) ctx.io.err(`[${a.kind}] partition ${a.partition}: ${a.detail}`);
+      if (result.check.violations > 0) for (const a of result.check.examples) ctx.io.err(describeAnomaly(a));
     } else {
       ctx.io.out('');
       for (const line of renderReport(result.check)) ctx.io.out(line);
