@@ -5,7 +5,9 @@
 # (full ISRs, HW = LEO, replicas identical batch by batch), reads every partition and checks the
 # history. The runs, as seed:faults:
 #
-#   1:kill,pause,controller   crashes and pauses of brokers and of the controller
+#   1:kill,pause,controller,garbage
+#                             crashes and pauses of brokers and of the controller, and a window
+#                             of abusive requests to every route of every process
 #   22:diskloss,compound      seed 22 plans a pause/kill/pause of two leaders in turn (short and
 #                             long second pause), a broker's disk lost, and a follower's disk lost
 #                             with the other replicas of its partition killed before it starts
@@ -23,7 +25,7 @@ if [ -n "${CHAOS_SEEDS:-}" ]; then
   runs=""
   for seed in $CHAOS_SEEDS; do runs="$runs $seed:${CHAOS_FAULTS:-kill,pause,controller}"; done
 else
-  runs=${CHAOS_RUNS:-"1:kill,pause,controller 22:diskloss,compound"}
+  runs=${CHAOS_RUNS:-"1:kill,pause,controller,garbage 22:diskloss,compound"}
 fi
 duration=${CHAOS_DURATION:-90s}
 out=${CHAOS_OUT:-/tmp/tributary-chaos-ci}
