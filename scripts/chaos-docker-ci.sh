@@ -40,6 +40,10 @@ if node packages/cli/src/main.ts chaos --target docker --duration "$duration" --
 else
   code=$?
   tail -40 "$out/log-docker.txt"
-  echo "docker chaos run failed (exit $code); re-check with: node packages/cli/src/main.ts chaos check $history"
+  # The containers' own logs go with `down -v`: keep them beside the history for a post-mortem.
+  for c in $(docker ps -a --filter label=com.docker.compose.project=$PROJECT --format '{{.Names}}'); do
+    docker logs "$c" >"$out/docker-$c.log" 2>&1 || true
+  done
+  echo "docker chaos run failed (exit $code); container logs in $out/docker-*.log; re-check with: node packages/cli/src/main.ts chaos check $history"
   exit 1
 fi
