@@ -14,10 +14,22 @@ export {
   expiredSessions,
   controlledShutdown,
   setBrokerConfig,
-  BROKER_DYNAMIC_CONFIGS,
   type Decision,
 } from './broker-registry.ts';
-export { createTopic, deleteTopic, PARTITIONS_MAX } from './topics.ts';
+export { createTopic, deleteTopic, createPartitions, PARTITIONS_MAX } from './topics.ts';
+export { describeConfigs, alterConfigs, brokerConfigValue } from './configs.ts';
+export {
+  alterPartitionReassignments,
+  cancelReassignment,
+  completeReassignments,
+  isReassigning,
+  listPartitionReassignments,
+  maybeCompleteReassignment,
+  originalReplicas,
+  reassignmentReplicas,
+  startReassignment,
+  targetReplicas,
+} from './reassignment.ts';
 export { onBrokerLost, onBrokerAlive, electPreferredLeaders, firstEligibleInIsr } from './election.ts';
 export { alterPartition } from './isr.ts';
 export { initProducerId, PRODUCER_ID_BLOCK_SIZE } from './producer-ids.ts';
