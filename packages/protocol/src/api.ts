@@ -248,7 +248,7 @@ export interface DescribeConfigsResponse {
 export interface AlterConfigsRequest {
   resource: ConfigResource;
   set?: Record<string, ConfigValue>;
-  delete?: string[];
+  delete?: readonly string[];
 }
 /** The resource's configs after the change. */
 export type AlterConfigsResponse = DescribeConfigsResponse;
