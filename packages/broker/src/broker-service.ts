@@ -147,7 +147,7 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
     response.topics = topics.map((t) => ({
       name: t.name,
       configs: t.configs,
-      partitions: t.partitions.map((p) => ({ partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr })),
+      partitions: t.partitions.map((p) => ({ partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr, addingReplicas: p.addingReplicas ?? [], removingReplicas: p.removingReplicas ?? [] })),
     }));
     return response;
   }));
