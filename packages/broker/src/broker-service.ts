@@ -94,6 +94,7 @@ export function parseReplicaFetch(raw: unknown): ReplicaFetchInput {
     fetchOffset: intField(e, 'fetchOffset', { min: 0 }),
     lastFetchedEpoch: intField(e, 'lastFetchedEpoch', { min: -1, max: 0x7fffffff }),
     currentLeaderEpoch: intField(e, 'currentLeaderEpoch', { min: -1, max: 0x7fffffff }),
+    ...(e.maxBytes === undefined || e.maxBytes === null ? {} : { maxBytes: intField(e, 'maxBytes', { min: 1, max: REQUEST_LIMITS.fetchBytesMax }) }),
   }));
   return { brokerId, brokerEpoch, maxWaitMs, maxBytes, partitions };
 }
@@ -177,9 +178,10 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
   if (deps.listener === 'internal') app.post('/replica/fetch', (request) => counted('replica_fetch', async () => {
     const input = parseReplicaFetch(request.body);
     const timer = metrics.requestLatency.startTimer({ api: 'replica_fetch' });
-    const { partitions, bytesOut } = await replicas.replicaFetch(input);
+    const { partitions, bytesOut, reassignmentBytesOut } = await replicas.replicaFetch(input);
     timer();
     metrics.bytesOut.inc(bytesOut);
+    if (reassignmentBytesOut > 0) metrics.reassignmentBytesOut.inc(reassignmentBytesOut);
     countPartitionErrors('replica_fetch', partitions);
     return { partitions };
   }));
