@@ -50,7 +50,8 @@ function ephemeralRangeStart(): number {
   }
 }
 
-function isPortFree(port: number): Promise<boolean> {
+/** Whether `port` can be bound on 127.0.0.1 right now. */
+export function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));
