@@ -22,6 +22,7 @@ export {
   alterPartitionReassignments,
   cancelReassignment,
   completeReassignments,
+  completionRecord,
   isReassigning,
   listPartitionReassignments,
   maybeCompleteReassignment,

@@ -15,10 +15,10 @@
 // (reassignment.ts): the answer is then the partition as completed.
 
 import { TributaryError, type AlterPartitionRequest, type PartitionState } from '@tributary/protocol';
-import { Draft, clonePartition, type ClusterState } from './cluster-state.ts';
+import { clonePartition, type ClusterState } from './cluster-state.ts';
 import { checkBrokerEpoch, type Decision } from './broker-registry.ts';
 import { partitionChange } from './election.ts';
-import { maybeCompleteReassignment } from './reassignment.ts';
+import { completionRecord } from './reassignment.ts';
 
 export function alterPartition(state: ClusterState, request: AlterPartitionRequest): Decision<PartitionState> {
   checkBrokerEpoch(state, request.brokerId, request.brokerEpoch);
@@ -61,8 +61,20 @@ export function alterPartition(state: ClusterState, request: AlterPartitionReque
   if (newIsr.length === partition.isr.length && newIsr.every((id) => partition.isr.includes(id))) {
     return { records: [], reply: clonePartition(partition) };
   }
-  const draft = new Draft(state);
-  draft.push(partitionChange(topic, partition, partition.leader, [...newIsr]));
-  maybeCompleteReassignment(draft, request.topic, request.partition);
-  return { records: draft.records, reply: clonePartition(draft.state.partition(request.topic, request.partition)!) };
+  const record = partitionChange(topic, partition, partition.leader, [...newIsr]);
+  const changed: PartitionState = { ...clonePartition(partition), isr: [...record.isr], partitionEpoch: record.partitionEpoch };
+  // The expansion that brings the last target replica in completes a reassignment at once.
+  const completion = completionRecord(state, topic, changed);
+  if (completion === undefined) return { records: [record], reply: changed };
+  const completed: PartitionState = {
+    ...changed,
+    leader: completion.leader,
+    leaderEpoch: completion.leaderEpoch,
+    partitionEpoch: completion.partitionEpoch,
+    isr: [...completion.isr],
+    replicas: [...completion.replicas!],
+    addingReplicas: [],
+    removingReplicas: [],
+  };
+  return { records: [record, completion], reply: completed };
 }

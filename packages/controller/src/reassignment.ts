@@ -38,7 +38,7 @@ import {
 import { Draft, type ClusterState } from './cluster-state.ts';
 import type { Decision } from './broker-registry.ts';
 import { firstEligibleInIsr, partitionChange } from './election.ts';
-import type { MetadataRecord } from './records.ts';
+import type { MetadataRecord, PartitionChangeRecord } from './records.ts';
 
 /** Kafka's PartitionReassignmentReplicas: the merged list and what it adds and removes. */
 export function reassignmentReplicas(current: readonly BrokerId[], target: readonly BrokerId[]): { replicas: BrokerId[]; adding: BrokerId[]; removing: BrokerId[] } {
@@ -113,24 +113,32 @@ export function startReassignment(draft: Draft, topicName: string, partition: nu
 }
 
 /**
- * Completes the reassignment of one partition if every target replica is in the ISR and, when
- * the leader is leaving (or the partition is offline), a target replica in the ISR can lead.
- * Returns whether it pushed the completing record.
+ * The record that completes the reassignment of `p`, or undefined while it must wait: until
+ * every target replica is in the ISR and, when the leader is leaving (or the partition is
+ * offline), a target replica in the ISR can lead. `p` may be a state not applied yet (the
+ * AlterPartition that just changed the ISR); nothing is cloned, so the timer can ask often.
  */
-export function maybeCompleteReassignment(draft: Draft, topicName: string, partition: number): boolean {
-  const topic = draft.state.topics.get(topicName);
-  const p = topic?.partitions[partition];
-  if (topic === undefined || p === undefined || !isReassigning(p)) return false;
+export function completionRecord(state: ClusterState, topic: TopicState, p: PartitionState): PartitionChangeRecord | undefined {
+  if (!isReassigning(p)) return undefined;
   const target = targetReplicas(p);
-  if (!target.every((r) => p.isr.includes(r))) return false;
+  if (!target.every((r) => p.isr.includes(r))) return undefined;
   const isr = p.isr.filter((r) => target.includes(r));
   let leader = p.leader;
   if (!target.includes(leader)) {
-    leader = firstEligibleInIsr(draft.state, target, isr);
-    if (leader === NO_LEADER) return false;
+    leader = firstEligibleInIsr(state, target, isr);
+    if (leader === NO_LEADER) return undefined;
   }
-  draft.push(partitionChange(topic, p, leader, isr, { replicas: target, addingReplicas: [], removingReplicas: [] }));
-  return true;
+  return partitionChange(topic, p, leader, isr, { replicas: target, addingReplicas: [], removingReplicas: [] });
+}
+
+/** Pushes the completing record of one partition's reassignment if it can complete now. */
+export function maybeCompleteReassignment(draft: Draft, topicName: string, partition: number): boolean {
+  const topic = draft.state.topics.get(topicName);
+  const p = topic?.partitions[partition];
+  if (topic === undefined || p === undefined) return false;
+  const record = completionRecord(draft.state, topic, p);
+  if (record !== undefined) draft.push(record);
+  return record !== undefined;
 }
 
 /** Cancels the reassignment of one partition: back to the original replicas. */
@@ -193,10 +201,15 @@ export function alterPartitionReassignments(state: ClusterState, request: AlterP
  * and on the controller's timer.
  */
 export function completeReassignments(state: ClusterState): MetadataRecord[] {
-  if (state.reassigning.size === 0) return [];
-  const draft = new Draft(state);
-  for (const { topic, partition } of [...state.reassigning.values()]) maybeCompleteReassignment(draft, topic, partition);
-  return draft.records;
+  const records: MetadataRecord[] = [];
+  // Partitions are independent here: each completion reads only its own partition and the brokers.
+  for (const { topic, partition } of state.reassigning.values()) {
+    const t = state.topics.get(topic);
+    const p = t?.partitions[partition];
+    const record = t && p ? completionRecord(state, t, p) : undefined;
+    if (record !== undefined) records.push(record);
+  }
+  return records;
 }
 
 /** Admin list-partition-reassignments: the reassignments in progress, of `topics` or of all. */
