@@ -25,6 +25,9 @@ import {
 } from '@tributary/protocol';
 import { Draft, type ClusterState } from './cluster-state.ts';
 import { brokerConfigValue } from './configs.ts';
+
+/** The broker configs that can change at run time (the replication rates); defined in protocol. */
+export { BROKER_DYNAMIC_CONFIGS } from '@tributary/protocol';
 import { onBrokerAlive, onBrokerLost, onBrokerRestarted } from './election.ts';
 import type { MetadataRecord } from './records.ts';
 

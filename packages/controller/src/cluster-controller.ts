@@ -147,7 +147,6 @@ export class ClusterController {
     const decision = registerBroker(this.state, request);
     this.commit(decision.records);
     this.state.touch(request.brokerId, this.now());
-    if (decision.records.length > 0) this.resumeReassignments();
     return decision.reply;
   }
 
@@ -167,7 +166,6 @@ export class ClusterController {
     if (session) session.shuttingDown = true;
     else this.state.sessions.set(request.brokerId, { lastHeartbeatMs: this.now(), shuttingDown: true });
     this.logger[news ? 'info' : 'debug']({ brokerId: request.brokerId, remainingLeaderships: decision.reply.remainingLeaderships, offlineLeaderships: decision.offlineLeaderships }, 'controlled shutdown');
-    if (decision.records.length > 0) this.resumeReassignments();
     return decision.reply;
   }
 
@@ -182,7 +180,6 @@ export class ClusterController {
       }
     }
     this.commit(records);
-    if (records.length > 0) this.resumeReassignments();
   }
 
   setBrokerConfig(request: SetBrokerConfigRequest): Record<string, never> {
@@ -315,6 +312,11 @@ export class ClusterController {
       applied.push(entry);
     }
     for (const listener of this.listeners) listener(applied);
+    // A broker that registered, came back or was fenced may let a waiting reassignment complete
+    // (a target replica that can lead now): decided on the new state, as a commit of its own.
+    if (this.state.reassigning.size > 0 && records.some((r) => r.type === 'RegisterBroker' || r.type === 'UnfenceBroker' || r.type === 'FenceBroker')) {
+      this.commit(completeReassignments(this.state));
+    }
   }
 
   private logApplied({ record, before }: AppliedRecord): void {

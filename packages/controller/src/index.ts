@@ -14,9 +14,21 @@ export {
   expiredSessions,
   controlledShutdown,
   setBrokerConfig,
+  BROKER_DYNAMIC_CONFIGS,
   type Decision,
 } from './broker-registry.ts';
-export { createTopic, deleteTopic, createPartitions, PARTITIONS_MAX } from './topics.ts';
+export { createTopic, deleteTopic, PARTITIONS_MAX } from './topics.ts';
+export { onBrokerLost, onBrokerAlive, electPreferredLeaders, firstEligibleInIsr } from './election.ts';
+export { alterPartition } from './isr.ts';
+export { initProducerId, PRODUCER_ID_BLOCK_SIZE } from './producer-ids.ts';
+export { MemoryMetadataLog, encodeRecordBatch, decodeRecordBatches, type MetadataLog } from './metadata-log.ts';
+export { SegmentMetadataLog, openMetadataLog, METADATA_LOG_CONFIG } from './segment-metadata-log.ts';
+export { ClusterController, generateClusterId, type ClusterControllerOptions, type AppliedRecord, type CommitListener } from './cluster-controller.ts';
+export { ControllerMetrics } from './metrics.ts';
+export { createControllerService, POLL_WAIT_MAX_MS, type ControllerService, type ControllerServiceOptions } from './controller-service.ts';
+export { parseControllerConfig, ConfigError, USAGE, type ControllerConfig } from './config.ts';
+export { startController, createControllerLogger, metadataLogDir, type RunningController, type StartControllerOptions } from './start.ts';
+export { createPartitions } from './topics.ts';
 export { describeConfigs, alterConfigs, brokerConfigValue } from './configs.ts';
 export {
   alterPartitionReassignments,
@@ -31,13 +43,3 @@ export {
   startReassignment,
   targetReplicas,
 } from './reassignment.ts';
-export { onBrokerLost, onBrokerAlive, electPreferredLeaders, firstEligibleInIsr } from './election.ts';
-export { alterPartition } from './isr.ts';
-export { initProducerId, PRODUCER_ID_BLOCK_SIZE } from './producer-ids.ts';
-export { MemoryMetadataLog, encodeRecordBatch, decodeRecordBatches, type MetadataLog } from './metadata-log.ts';
-export { SegmentMetadataLog, openMetadataLog, METADATA_LOG_CONFIG } from './segment-metadata-log.ts';
-export { ClusterController, generateClusterId, type ClusterControllerOptions, type AppliedRecord, type CommitListener } from './cluster-controller.ts';
-export { ControllerMetrics } from './metrics.ts';
-export { createControllerService, POLL_WAIT_MAX_MS, type ControllerService, type ControllerServiceOptions } from './controller-service.ts';
-export { parseControllerConfig, ConfigError, USAGE, type ControllerConfig } from './config.ts';
-export { startController, createControllerLogger, metadataLogDir, type RunningController, type StartControllerOptions } from './start.ts';

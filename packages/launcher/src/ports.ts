@@ -50,7 +50,7 @@ function ephemeralRangeStart(): number {
   }
 }
 
-/** Whether `port` can be bound on 127.0.0.1 right now. */
+/** Whether nothing listens on `port` of 127.0.0.1 (we could bind it). */
 export function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
