@@ -34,8 +34,12 @@ export class ClusterState {
   /** The next id to hand out from the block (unlogged: a restart treats the block as spent). */
   nextProducerId = 0;
   readonly sessions = new Map<BrokerId, BrokerSession>();
-  /** Partitions with a reassignment in progress (KIP-455), kept by apply so the timers need not scan. */
-  readonly reassigning = new Map<string, { topic: string; partition: number }>();
+  /**
+   * Partitions with a reassignment in progress (KIP-455), kept by apply so the timers need not
+   * scan, with the replica list they had before it started (in order: a cancel restores it). Both
+   * follow from the records alone, so a replay rebuilds them.
+   */
+  readonly reassigning = new Map<string, { topic: string; partition: number; originalReplicas: BrokerId[] }>();
 
   apply(record: MetadataRecord): void {
     switch (record.type) {
@@ -114,6 +118,7 @@ export class ClusterState {
         // Empty only while offline: the last member came back without its data (KIP-903).
         assert(record.isr.length > 0 || record.leader === NO_LEADER, `empty ISR for ${record.topic}-${record.partition} with leader ${record.leader}`);
         assert(record.leader === NO_LEADER || record.isr.includes(record.leader), `leader ${record.leader} outside the ISR of ${record.topic}-${record.partition}`);
+        const previousReplicas = partition.replicas;
         const replicas = record.replicas ?? partition.replicas;
         const adding = record.addingReplicas ?? partition.addingReplicas;
         const removing = record.removingReplicas ?? partition.removingReplicas;
@@ -127,7 +132,7 @@ export class ClusterState {
         partition.replicas = [...replicas];
         partition.addingReplicas = [...adding];
         partition.removingReplicas = [...removing];
-        this.noteReassignment(record.topic, partition);
+        this.noteReassignment(record.topic, partition, previousReplicas);
         break;
       }
       case 'ProducerIdBlock': {
@@ -151,10 +156,15 @@ export class ClusterState {
     this.version += 1;
   }
 
-  private noteReassignment(topic: string, p: PartitionState): void {
+  private noteReassignment(topic: string, p: PartitionState, previousReplicas: BrokerId[]): void {
     const key = reassignmentKey(topic, p.partition);
-    if (p.addingReplicas.length > 0 || p.removingReplicas.length > 0) this.reassigning.set(key, { topic, partition: p.partition });
-    else this.reassigning.delete(key);
+    if (p.addingReplicas.length === 0 && p.removingReplicas.length === 0) this.reassigning.delete(key);
+    else if (!this.reassigning.has(key)) this.reassigning.set(key, { topic, partition: p.partition, originalReplicas: [...previousReplicas] });
+  }
+
+  /** The reassignment in progress on a partition, with its replica list from before it started. */
+  reassignment(topic: string, partition: number): { originalReplicas: readonly BrokerId[] } | undefined {
+    return this.reassigning.get(reassignmentKey(topic, partition));
   }
 
   /**
@@ -218,7 +228,7 @@ export class ClusterState {
     copy.producerIdBlockEnd = this.producerIdBlockEnd;
     copy.nextProducerId = this.nextProducerId;
     for (const [id, session] of this.sessions) copy.sessions.set(id, { ...session });
-    for (const [key, value] of this.reassigning) copy.reassigning.set(key, { ...value });
+    for (const [key, value] of this.reassigning) copy.reassigning.set(key, { ...value, originalReplicas: [...value.originalReplicas] });
     return copy;
   }
 

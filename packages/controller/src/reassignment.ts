@@ -12,9 +12,11 @@
 //             (= the target, so never below min.insync.replicas), adding / removing cleared, and
 //             the leader moves to the first eligible target replica in the ISR if it is leaving.
 //             One record. Brokers delete the logs of replicas no longer assigned to them.
-//   cancel    back to the original replicas: replicas − adding (in the merged list's order, as
-//             Kafka's PartitionReassignmentRevert does), ISR − adding; refused when no original
-//             replica is in sync, or when it would shrink the ISR below min.insync.replicas.
+//   cancel    back to the original replica list, in its original order (the state remembers it
+//             from the start record; Kafka's PartitionReassignmentRevert keeps the merged order,
+//             which would hand the preferred leadership to another replica), ISR − adding;
+//             refused when no original replica is in sync, or when it would shrink the ISR
+//             below min.insync.replicas.
 //
 // Completion is attempted after an ISR expansion commits (isr.ts, in the same decision), and over
 // every reassigning partition on broker changes, at controller start and on its timer
@@ -148,7 +150,11 @@ export function cancelReassignment(draft: Draft, topicName: string, partition: n
   if (!isReassigning(p)) {
     throw new TributaryError('NO_REASSIGNMENT_IN_PROGRESS', `${where} is not being reassigned; nothing to cancel`);
   }
-  const original = originalReplicas(p);
+  // The list as it was before the start, order included; the merged list minus the adding
+  // replicas holds the same brokers, and serves should the two ever disagree.
+  const merged = originalReplicas(p);
+  const remembered = draft.state.reassignment(topicName, partition)?.originalReplicas;
+  const original = remembered !== undefined && remembered.length === merged.length && remembered.every((r) => merged.includes(r)) ? [...remembered] : merged;
   const isr = p.isr.filter((r) => !p.addingReplicas.includes(r));
   if (isr.length === 0) {
     throw new TributaryError('INVALID_REPLICA_ASSIGNMENT', `cannot cancel the reassignment of ${where}: none of its original replicas ${JSON.stringify(original)} is in the ISR ${JSON.stringify(p.isr)}, so going back would lose committed records; let it complete, or wait until an original replica catches up`);
