@@ -143,6 +143,7 @@ export function parseReplicaFetch(raw: unknown, fetchBytesMax: number = FETCH_MA
     fetchOffset: intField(e, 'fetchOffset', { min: 0 }),
     lastFetchedEpoch: intField(e, 'lastFetchedEpoch', { min: -1, max: 0x7fffffff }),
     currentLeaderEpoch: intField(e, 'currentLeaderEpoch', { min: -1, max: 0x7fffffff }),
+    ...(e.maxBytes === undefined || e.maxBytes === null ? {} : { maxBytes: Math.min(intField(e, 'maxBytes', { min: 1, max: REQUEST_LIMITS.fetchBytesFieldMax }), fetchBytesMax) }),
   }));
   return { brokerId, brokerEpoch, maxWaitMs, maxBytes, partitions };
 }
@@ -201,7 +202,7 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
     response.topics = topics.map((t) => ({
       name: t.name,
       configs: t.configs,
-      partitions: t.partitions.map((p) => ({ partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr })),
+      partitions: t.partitions.map((p) => ({ partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr, addingReplicas: p.addingReplicas ?? [], removingReplicas: p.removingReplicas ?? [] })),
     }));
     return response;
   }));
@@ -231,9 +232,10 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
   if (deps.listener === 'internal') app.post('/replica/fetch', limits.fetch, (request) => counted('replica_fetch', async () => {
     const input = parseReplicaFetch(request.body, deps.fetchBytesMax);
     const timer = metrics.requestLatency.startTimer({ api: 'replica_fetch' });
-    const { partitions, bytesOut } = await replicas.replicaFetch(input);
+    const { partitions, bytesOut, reassignmentBytesOut } = await replicas.replicaFetch(input);
     timer();
     metrics.bytesOut.inc(bytesOut);
+    if (reassignmentBytesOut > 0) metrics.reassignmentBytesOut.inc(reassignmentBytesOut);
     countPartitionErrors('replica_fetch', partitions);
     return { partitions };
   }));

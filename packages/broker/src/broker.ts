@@ -14,10 +14,10 @@ import { DataDirIdentity } from './meta-properties.ts';
 import { handOverComplete, leadershipsToHandOver } from './controlled-shutdown.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { ReplicaFetcherManager } from './replica-fetcher.ts';
-import { ReplicaManager } from './replica-manager.ts';
+import { FOLLOWER_THROTTLE_CONFIG, ReplicaManager } from './replica-manager.ts';
+import { ReplicationQuota } from './throttle.ts';
 
-/** Broker config set through the Admin API (KIP-73 replication quota), read from metadata. */
-export const FOLLOWER_THROTTLE_CONFIG = 'follower.replication.throttled.rate';
+export { FOLLOWER_THROTTLE_CONFIG, LEADER_THROTTLE_CONFIG } from './replica-manager.ts';
 
 export interface BrokerHandle {
   readonly config: BrokerConfig;
@@ -90,10 +90,15 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
       const rate = replicas.metadata.broker(config.brokerId)?.configs?.[FOLLOWER_THROTTLE_CONFIG];
       return rate !== undefined && rate > 0 ? rate : undefined;
     },
+    followerQuota: new ReplicationQuota(),
+    throttleListsInUse: () => replicas.throttleListsInUse,
     maxWaitMs: config.replicaFetchMaxWaitMs,
     maxBytes: config.replicaFetchMaxBytes,
     logger: logger.child({ module: 'fetcher' }),
-    onFetched: (bytes) => metrics.replicationBytesIn.inc(bytes),
+    onFetched: (bytes, _latencyMs, reassignmentBytes) => {
+      metrics.replicationBytesIn.inc(bytes);
+      if (reassignmentBytes > 0) metrics.reassignmentBytesIn.inc(reassignmentBytes);
+    },
   });
 
   const replicas: ReplicaManager = new ReplicaManager({

@@ -15,6 +15,8 @@ export class BrokerMetrics {
   readonly bytesIn: Counter;
   readonly bytesOut: Counter;
   readonly replicationBytesIn: Counter;
+  readonly reassignmentBytesIn: Counter;
+  readonly reassignmentBytesOut: Counter;
   readonly isrShrinks: Counter;
   readonly isrExpands: Counter;
   readonly requestLatency: Histogram<'api'>;
@@ -28,6 +30,9 @@ export class BrokerMetrics {
     this.bytesIn = new Counter({ name: 'tributary_bytes_in_total', help: 'Record bytes appended from producers', registers });
     this.bytesOut = new Counter({ name: 'tributary_bytes_out_total', help: 'Record bytes served to consumers and followers', registers });
     this.replicationBytesIn = new Counter({ name: 'tributary_replication_bytes_in_total', help: 'Record bytes copied from leaders', registers });
+    // Kafka's BrokerTopicMetrics.ReassignmentBytesInPerSec / ReassignmentBytesOutPerSec (KIP-455).
+    this.reassignmentBytesIn = new Counter({ name: 'tributary_reassignment_bytes_in_total', help: 'Record bytes copied from leaders for replicas a reassignment is adding here', registers });
+    this.reassignmentBytesOut = new Counter({ name: 'tributary_reassignment_bytes_out_total', help: 'Record bytes sent, as leader, to replicas a reassignment is adding', registers });
     this.isrShrinks = new Counter({ name: 'tributary_isr_shrinks_total', help: 'ISR shrinks committed for partitions this broker leads', registers });
     this.isrExpands = new Counter({ name: 'tributary_isr_expands_total', help: 'ISR expansions committed for partitions this broker leads', registers });
     this.requestLatency = new Histogram({ name: 'tributary_request_latency_seconds', help: 'Request latency by API (produce_acks_all, produce, fetch, replica_fetch, ...)', labelNames: ['api'], buckets: LATENCY_BUCKETS_S, registers });
@@ -51,6 +56,11 @@ export class BrokerMetrics {
     new Gauge({
       name: 'tributary_under_min_isr_partitions', help: 'Led partitions whose ISR is below min.insync.replicas', registers,
       collect() { each((rm) => this.set([...rm.allPartitions()].filter((p) => p.leaderState?.isUnderMinIsr).length)); },
+    });
+    new Gauge({
+      // Kafka's ReplicaManager.ReassigningPartitions: led partitions with a reassignment in progress.
+      name: 'tributary_reassigning_partitions', help: 'Led partitions being reassigned (adding or removing replicas)', registers,
+      collect() { each((rm) => this.set([...rm.allPartitions()].filter((p) => p.isLeader && (p.addingReplicas.length > 0 || p.removingReplicas.length > 0)).length)); },
     });
     new Gauge({
       name: 'tributary_offline_partitions', help: 'Hosted partitions with no leader', registers,

@@ -194,3 +194,39 @@ describe('describe', () => {
     ]);
   });
 });
+
+describe('during a reassignment (KIP-455)', () => {
+  it('replicas being added count neither towards min ISR nor the under-replicated check', () => {
+    // [0,1,2] -> target [3,1,2]: replicas [3,1,2,0], adding [3]; the original RF is 3.
+    const s = leader({ replicas: [3, 1, 2, 0], addingReplicas: [3], isr: [0, 1, 2] });
+    expect(s.replicationFactor).toBe(3);
+    expect(s.effectiveMinIsr).toBe(2);
+    expect(s.isUnderReplicated).toBe(false);
+    // A single-replica topic moving to another broker keeps committing alone until the move ends.
+    const solo = leader({ replicas: [1, 0], addingReplicas: [1], isr: [0], minInsyncReplicas: 2 });
+    expect(solo.isUnderMinIsr).toBe(false);
+    expect(solo.onLeaderAppend(5)).toBe(true);
+    expect(solo.highWatermark).toBe(5);
+  });
+
+  it('an adding replica is a follower outside the ISR: it does not hold the HW, and joins once caught up, with its broker epoch', () => {
+    const s = leader({ replicas: [0, 1, 2], isr: [0, 1, 2] });
+    s.onLeaderAppend(10);
+    s.onFollowerFetch(1, 10, 1, 1000, true);
+    s.onFollowerFetch(2, 10, 1, 1000, true);
+    // [0,1,2] -> target [0,1,3]: the leader stays, 2 leaves, 3 is added.
+    s.applyAssignment({ leaderEpoch: 3, partitionEpoch: 8, replicas: [0, 1, 3, 2], addingReplicas: [3], isr: [0, 1, 2] }, 2, 1000);
+    expect(s.replicationFactor).toBe(3);
+    s.onLeaderAppend(12);
+    s.onFollowerFetch(1, 12, 1, 1001, true);
+    s.onFollowerFetch(2, 12, 1, 1001, true);
+    expect(s.highWatermark).toBe(12);
+    expect(s.onFollowerFetch(3, 4, 7, 1002, true).proposal).toBeUndefined();
+    const { proposal } = s.onFollowerFetch(3, 12, 7, 1003, true);
+    expect(proposal).toMatchObject({ kind: 'expand', newIsr: [0, 1, 2, 3], joiningEpochs: [{ brokerId: 3, brokerEpoch: 7 }] });
+    // Completed: replicas = target, the leaving follower forgotten.
+    s.applyAssignment({ leaderEpoch: 3, partitionEpoch: 10, replicas: [0, 1, 3], addingReplicas: [], isr: [0, 1, 3] }, 2, 1004);
+    expect(s.replicationFactor).toBe(3);
+    expect(s.followerIds().sort()).toEqual([1, 3]);
+  });
+});

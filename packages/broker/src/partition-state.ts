@@ -37,6 +37,8 @@ export interface LeaderInit {
   leaderEpoch: number;
   partitionEpoch: number;
   replicas: readonly BrokerId[];
+  /** Replicas a reassignment is adding (KIP-455): followers outside the ISR until caught up. */
+  addingReplicas?: readonly BrokerId[];
   isr: readonly BrokerId[];
   minInsyncReplicas: number;
   replicaLagTimeMaxMs: number;
@@ -52,6 +54,7 @@ export interface PartitionAssignment {
   leaderEpoch: number;
   partitionEpoch: number;
   replicas: readonly BrokerId[];
+  addingReplicas?: readonly BrokerId[];
   isr: readonly BrokerId[];
 }
 
@@ -77,6 +80,8 @@ export class LeaderState {
   readonly startMs: number;
   partitionEpoch: number;
   replicas: BrokerId[];
+  /** Replicas a reassignment is adding; they do not count towards the replication factor yet. */
+  addingReplicas: BrokerId[];
   /** The ISR as the controller last published it: the only one that counts for min ISR. */
   isr: BrokerId[];
   minInsyncReplicas: number;
@@ -95,6 +100,7 @@ export class LeaderState {
     this.startMs = init.nowMs;
     this.partitionEpoch = init.partitionEpoch;
     this.replicas = [...init.replicas];
+    this.addingReplicas = [...(init.addingReplicas ?? [])];
     this.isr = [...init.isr];
     this.minInsyncReplicas = init.minInsyncReplicas;
     this.logEndOffset = init.logEndOffset;
@@ -107,8 +113,17 @@ export class LeaderState {
     }
   }
 
+  /**
+   * The replication factor the commit rules use: during a reassignment the original replica
+   * count (replicas − adding, Kafka's OngoingReassignmentState.replicationFactor), so replicas
+   * being copied raise neither min ISR nor the under-replicated count until they complete.
+   */
+  get replicationFactor(): number {
+    return this.replicas.length - this.addingReplicas.length;
+  }
+
   get effectiveMinIsr(): number {
-    return effectiveMinIsr(this.minInsyncReplicas, this.replicas.length);
+    return effectiveMinIsr(this.minInsyncReplicas, this.replicationFactor);
   }
 
   /** acks=all is refused up front while this holds; the HW stands still (strict min ISR rule). */
@@ -117,7 +132,7 @@ export class LeaderState {
   }
 
   get isUnderReplicated(): boolean {
-    return this.isr.length < this.replicas.length;
+    return this.isr.length < this.replicationFactor;
   }
 
   /**
@@ -236,6 +251,7 @@ export class LeaderState {
     this.partitionEpoch = a.partitionEpoch;
     this.isr = [...a.isr];
     this.replicas = [...a.replicas];
+    this.addingReplicas = [...(a.addingReplicas ?? [])];
     for (const id of a.replicas) {
       if (id !== this.brokerId && !this.followers.has(id)) {
         this.followers.set(id, { brokerId: id, logEndOffset: -1, lastCaughtUpMs: a.isr.includes(id) ? nowMs : 0, lastFetchMs: 0, lastFetchLeaderLeo: -1, brokerEpoch: -1 });

@@ -18,6 +18,7 @@ import {
 import { checkFetchPosition, truncationOffset } from './divergence.ts';
 import { LeaderState, followerHighWatermark, type IsrProposal } from './partition-state.ts';
 import { ProducerStateTable } from './producer-state.ts';
+import { throttledReplicaSet } from './throttle.ts';
 
 /** What the broker needs of a partition's log (storage's Log). */
 export interface PartitionLog {
@@ -85,6 +86,13 @@ export class Partition {
   partitionEpoch = -1;
   replicas: BrokerId[] = [];
   isr: BrokerId[] = [];
+  /** A reassignment's replicas being added and removed (KIP-455); empty when none. */
+  addingReplicas: BrokerId[] = [];
+  removingReplicas: BrokerId[] = [];
+  /** This replica is in the topic's leader.replication.throttled.replicas (KIP-73). */
+  leaderThrottled = false;
+  /** This replica is in the topic's follower.replication.throttled.replicas. */
+  followerThrottled = false;
   leaderState: LeaderState | undefined;
   private followerHw: number;
   readonly producers = new ProducerStateTable();
@@ -128,6 +136,8 @@ export class Partition {
   applyState(ps: PartitionState, configs: TopicConfigs, followerAlive: (id: BrokerId) => boolean, nowMs: number): 'leader' | 'follower' | undefined {
     this.configs = configs;
     const me = this.ctx.brokerId;
+    this.leaderThrottled = throttledReplicaSet(configs['leader.replication.throttled.replicas']).has(this.partition, me);
+    this.followerThrottled = throttledReplicaSet(configs['follower.replication.throttled.replicas']).has(this.partition, me);
     if (ps.leader === me) {
       if (this.role !== 'leader' || this.leaderEpoch !== ps.leaderEpoch) {
         this.becomeLeader(ps, nowMs);
@@ -144,7 +154,13 @@ export class Partition {
     this.partitionEpoch = ps.partitionEpoch;
     this.replicas = [...ps.replicas];
     this.isr = [...ps.isr];
+    this.setReassignment(ps);
     return undefined;
+  }
+
+  private setReassignment(ps: PartitionState): void {
+    this.addingReplicas = [...(ps.addingReplicas ?? [])];
+    this.removingReplicas = [...(ps.removingReplicas ?? [])];
   }
 
   private becomeLeader(ps: PartitionState, nowMs: number): void {
@@ -160,12 +176,14 @@ export class Partition {
     this.partitionEpoch = ps.partitionEpoch;
     this.replicas = [...ps.replicas];
     this.isr = [...ps.isr];
+    this.setReassignment(ps);
     const leo = this.log.logEndOffset;
     this.leaderState = new LeaderState({
       brokerId: this.ctx.brokerId,
       leaderEpoch: ps.leaderEpoch,
       partitionEpoch: ps.partitionEpoch,
       replicas: ps.replicas,
+      addingReplicas: ps.addingReplicas ?? [],
       isr: ps.isr,
       minInsyncReplicas: this.configs['min.insync.replicas'],
       replicaLagTimeMaxMs: this.ctx.replicaLagTimeMaxMs,
@@ -194,6 +212,7 @@ export class Partition {
     this.partitionEpoch = ps.partitionEpoch;
     this.replicas = [...ps.replicas];
     this.isr = [...ps.isr];
+    this.setReassignment(ps);
     this.followerHw = followerHighWatermark(hw, this.log.logEndOffset);
     this.producers.clear();
     this.producersLoaded = false;
@@ -210,6 +229,7 @@ export class Partition {
     this.partitionEpoch = state.partitionEpoch;
     this.replicas = [...state.replicas];
     this.isr = [...state.isr];
+    this.setReassignment(ps);
     const added = state.isr.filter((id) => !before.includes(id));
     const removed = before.filter((id) => !state.isr.includes(id));
     if (added.length > 0 || removed.length > 0) {
@@ -342,9 +362,11 @@ export class Partition {
 
   /**
    * Leader side of /replica/fetch for one partition: epoch and divergence checks, follower
-   * progress (which may move the HW or propose an ISR expansion), then the bytes.
+   * progress (which may move the HW or propose an ISR expansion), then the bytes — none when
+   * `sendRecords` is false (the leader's replication quota holds this replica back, KIP-73: its
+   * progress still counts).
    */
-  readForFollower(followerId: BrokerId, followerBrokerEpoch: number, fetchOffset: number, lastFetchedEpoch: number, currentLeaderEpoch: number, maxBytes: number, nowMs: number, followerEligible: boolean): ReplicaFetchPartitionResponse {
+  readForFollower(followerId: BrokerId, followerBrokerEpoch: number, fetchOffset: number, lastFetchedEpoch: number, currentLeaderEpoch: number, maxBytes: number, nowMs: number, followerEligible: boolean, sendRecords = true): ReplicaFetchPartitionResponse {
     const base = { topic: this.topic, partition: this.partition };
     const state = this.leaderState;
     if (this.role !== 'leader' || state === undefined) throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.ctx.brokerId} is not the leader of ${this.key}`);
@@ -363,7 +385,7 @@ export class Partition {
       this.ctx.logger.info({ ...this.fields(), isr: this.isr, newIsr: proposal.newIsr, joining: proposal.changed }, 'proposing isr expand');
       this.ctx.proposeIsr(this, proposal);
     }
-    const records = fetchOffset < this.log.logEndOffset ? this.log.read(fetchOffset, maxBytes) : EMPTY;
+    const records = sendRecords && fetchOffset < this.log.logEndOffset ? this.log.read(fetchOffset, maxBytes) : EMPTY;
     return { ...base, highWatermark: this.highWatermark, logStartOffset: this.log.logStartOffset, records };
   }
 

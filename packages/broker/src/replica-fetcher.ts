@@ -2,12 +2,15 @@
 // POST /replica/fetch for every partition this broker follows from that leader, with its LEO as
 // the fetch offset, the epoch of its last batch (KIP-101/279) and the leader epoch it believes.
 // The answers are appended as-is; divergence and out-of-range answers truncate first. A
-// follower.replication.throttled.rate (KIP-73) set for this broker limits its own fetch rate.
+// follower.replication.throttled.rate (KIP-73) set for this broker limits what it fetches for the
+// replicas the topics' follower.replication.throttled.replicas name (throttle.ts): one bucket for
+// the whole broker, shared by its fetchers; a held-back partition leaves the fetch while the
+// bucket is empty, and the others in the same fetch go on unhindered.
 
 import { TributaryError, type BrokerId, type Endpoint, type ReplicaFetchRequest, type ReplicaFetchResponse } from '@tributary/protocol';
 import type { RpcClientPool } from '@tributary/transport';
 import type { Partition } from './partition.ts';
-import { TokenBucket } from './throttle.ts';
+import { throttleDecision, type ReplicationQuota, type ThrottleDecision } from './throttle.ts';
 import { sleep } from './internal/sleep.ts';
 
 export interface FetcherLogger {
@@ -24,11 +27,16 @@ export interface ReplicaFetcherDeps {
   endpointOf: (id: BrokerId) => Endpoint | undefined;
   /** follower.replication.throttled.rate for this broker (bytes/s), or undefined. */
   throttleRate: () => number | undefined;
+  /** The broker's follower quota, shared by every fetcher (Kafka's is per broker too). */
+  followerQuota: ReplicationQuota;
+  /** Some topic names throttled replicas (Kafka mode); else the rate covers every partition. */
+  throttleListsInUse: () => boolean;
   maxWaitMs: number;
   maxBytes: number;
   logger: FetcherLogger;
   now?: () => number;
-  onFetched?: (bytes: number, latencyMs: number) => void;
+  /** After each answer: bytes appended, of which for replicas being added here (KIP-455). */
+  onFetched?: (bytes: number, latencyMs: number, reassignmentBytes: number) => void;
 }
 
 const BACKOFF_MIN_MS = 100;
@@ -48,7 +56,6 @@ export class ReplicaFetcher {
   private pollController = new AbortController();
   private readonly delayedUntil = new Map<string, number>();
   private readonly divergenceBackoffMs = new Map<string, number>();
-  private bucket: TokenBucket | undefined;
   private loop: Promise<void> | undefined;
   private lastError: string | undefined;
 
@@ -102,32 +109,36 @@ export class ReplicaFetcher {
         await sleep(PARTITION_ERROR_DELAY_MS, this.pollController.signal);
         continue;
       }
-      let maxBytes = this.deps.maxBytes;
-      const rate = this.deps.throttleRate();
-      if (rate !== undefined && rate > 0) {
-        if (this.bucket === undefined) this.bucket = new TokenBucket(rate, nowMs);
-        else if (this.bucket.rate !== rate) this.bucket.setRate(rate, nowMs);
-        const available = this.bucket.available(nowMs);
-        if (available <= 0) {
-          await sleep(this.bucket.waitMs(Math.min(maxBytes, rate), nowMs), stop);
-          continue;
-        }
-        maxBytes = Math.min(maxBytes, available);
-      } else {
-        this.bucket = undefined;
+      // The follower quota: which partitions sit this round out, and how much the others may take.
+      const quota = this.deps.followerQuota;
+      quota.update(this.deps.throttleRate(), nowMs);
+      const exhausted = quota.exhausted(nowMs);
+      const listsInUse = this.deps.throttleListsInUse();
+      const decided = parts.map((p) => ({ p, decision: throttleDecision({ rateSet: quota.rateSet, listsInUse, listed: p.followerThrottled, inSync: p.isr.includes(this.deps.brokerId), exhausted }) }));
+      const fetching = decided.filter((d) => d.decision !== 'held');
+      if (fetching.length === 0) {
+        await sleep(Math.max(1, quota.waitMs(nowMs)), this.pollController.signal);
+        continue;
       }
-      const sent = parts.map((p) => ({ p, fetchOffset: p.log.logEndOffset, leaderEpoch: p.leaderEpoch }));
+      const available = quota.available(nowMs);
+      const anyHeld = fetching.length < decided.length;
+      let maxBytes = this.deps.maxBytes;
+      // Every partition throttled: the request as a whole stays within the bucket too.
+      if (fetching.every((d) => d.decision === 'limited')) maxBytes = Math.max(1, Math.min(maxBytes, available));
+      const sent = fetching.map(({ p, decision }) => ({ p, decision, fetchOffset: p.log.logEndOffset, leaderEpoch: p.leaderEpoch }));
       const request: ReplicaFetchRequest = {
         brokerId: this.deps.brokerId,
         brokerEpoch: this.deps.brokerEpoch(),
-        maxWaitMs: this.deps.maxWaitMs,
+        // A held-back partition is asked for again once the bucket refills, not a long poll later.
+        maxWaitMs: anyHeld ? Math.min(this.deps.maxWaitMs, Math.max(1, quota.waitMs(nowMs))) : this.deps.maxWaitMs,
         maxBytes,
-        partitions: sent.map(({ p, fetchOffset, leaderEpoch }) => ({
+        partitions: sent.map(({ p, decision, fetchOffset, leaderEpoch }) => ({
           topic: p.topic,
           partition: p.partition,
           fetchOffset,
           lastFetchedEpoch: p.log.lastEpoch(),
           currentLeaderEpoch: leaderEpoch,
+          ...(decision === 'limited' ? { maxBytes: Math.max(1, Math.min(this.deps.maxBytes, available)) } : {}),
         })),
       };
       const started = this.now();
@@ -151,7 +162,9 @@ export class ReplicaFetcher {
       backoffMs = BACKOFF_MIN_MS;
       this.lastError = undefined;
       let bytes = 0;
-      const byKey = new Map(sent.map((s) => [s.p.key, s]));
+      let throttledBytes = 0;
+      let reassignmentBytes = 0;
+      const byKey = new Map<string, { p: Partition; decision: ThrottleDecision; fetchOffset: number; leaderEpoch: number }>(sent.map((s) => [s.p.key, s]));
       for (const r of response.partitions ?? []) {
         const s = byKey.get(`${r.topic}-${r.partition}`);
         if (s === undefined) continue;
@@ -159,6 +172,8 @@ export class ReplicaFetcher {
         try {
           const applied = s.p.applyFetchResponse({ ...r, records }, s.fetchOffset, s.leaderEpoch);
           bytes += applied.bytes;
+          if (s.decision === 'limited' || s.decision === 'counted') throttledBytes += applied.bytes;
+          if (s.p.addingReplicas.includes(this.deps.brokerId)) reassignmentBytes += applied.bytes;
           this.noteDivergence(s.p.key, applied.stalled);
         } catch (err) {
           if (!(err instanceof TributaryError)) throw err;
@@ -170,8 +185,8 @@ export class ReplicaFetcher {
           this.delayedUntil.set(s.p.key, this.now() + PARTITION_ERROR_DELAY_MS);
         }
       }
-      this.bucket?.consume(bytes, this.now());
-      this.deps.onFetched?.(bytes, this.now() - started);
+      quota.record(throttledBytes, this.now());
+      this.deps.onFetched?.(bytes, this.now() - started, reassignmentBytes);
     }
   }
 }

@@ -34,6 +34,11 @@ import { logConfigFromTopic, type Log, type LogManager } from '@tributary/storag
 import { MetadataCache } from './metadata-cache.ts';
 import { Partition, type PartitionLogger } from './partition.ts';
 import type { IsrProposal } from './partition-state.ts';
+import { ReplicationQuota, throttleDecision } from './throttle.ts';
+
+/** Broker dynamic configs (KIP-73 replication quotas, bytes/s), read from this broker's registration. */
+export const LEADER_THROTTLE_CONFIG = 'leader.replication.throttled.rate';
+export const FOLLOWER_THROTTLE_CONFIG = 'follower.replication.throttled.rate';
 
 const EMPTY = Buffer.alloc(0);
 /** Kafka's partition.metadata: the topic id a log belongs to, so a re-created topic starts clean. */
@@ -89,7 +94,7 @@ export interface ReplicaFetchInput {
   brokerEpoch: number;
   maxWaitMs: number;
   maxBytes: number;
-  partitions: { topic: string; partition: number; fetchOffset: number; lastFetchedEpoch: number; currentLeaderEpoch: number }[];
+  partitions: { topic: string; partition: number; fetchOffset: number; lastFetchedEpoch: number; currentLeaderEpoch: number; maxBytes?: number }[];
 }
 
 function wireError(err: unknown): WireError {
@@ -106,6 +111,13 @@ export class ReplicaManager {
   private readonly logger: ReplicaManagerLogger;
   private readonly partitions = new Map<string, Partition>();
   metadata: MetadataCache = MetadataCache.empty();
+  /**
+   * Some topic names throttled replicas (leader or follower list): the replication rates then
+   * apply to the listed replicas only (Kafka); while none does, to all replication (throttle.ts).
+   */
+  throttleListsInUse = false;
+  /** leader.replication.throttled.rate's bucket: what this broker sends to throttled followers. */
+  readonly leaderQuota = new ReplicationQuota();
   private closed = false;
   private deferredVersionLogged = -1;
   private readonly closeListeners = new Set<() => void>();
@@ -141,6 +153,7 @@ export class ReplicaManager {
   applyMetadata(md: ClusterMetadata): void {
     if (this.closed || md.version <= this.metadata.version) return;
     this.metadata = new MetadataCache(md);
+    this.throttleListsInUse = md.topics.some((t) => (t.configs?.['leader.replication.throttled.replicas'] ?? '') !== '' || (t.configs?.['follower.replication.throttled.replicas'] ?? '') !== '');
     this.reconcile(md);
   }
 
@@ -495,34 +508,49 @@ export class ReplicaManager {
    * ISR expansion), answers at once when there is data, a divergence or an error, and otherwise
    * waits up to maxWaitMs, woken by appends.
    */
-  async replicaFetch(input: ReplicaFetchInput): Promise<{ partitions: ReplicaFetchPartitionResponse[]; bytesOut: number }> {
+  async replicaFetch(input: ReplicaFetchInput): Promise<{ partitions: ReplicaFetchPartitionResponse[]; bytesOut: number; reassignmentBytesOut: number }> {
     const deadline = this.now() + input.maxWaitMs;
     const eligible = this.followerEligibility(input.brokerId, input.brokerEpoch);
     for (;;) {
       const nowMs = this.now();
+      const quota = this.leaderQuota;
+      quota.update(this.metadata.broker(this.brokerId)?.configs?.[LEADER_THROTTLE_CONFIG], nowMs);
+      const exhausted = quota.exhausted(nowMs);
       const out: ReplicaFetchPartitionResponse[] = [];
       const watch: Partition[] = [];
       let budget = input.maxBytes;
       let bytes = 0;
+      let throttledBytes = 0;
+      let reassignmentBytes = 0;
+      let held = 0;
       let urgent = false;
       for (const req of input.partitions) {
         try {
           const p = this.lookup(req.topic, req.partition);
-          const max = bytes === 0 ? Math.max(budget, 1) : budget;
-          const resp = p.readForFollower(input.brokerId, input.brokerEpoch, req.fetchOffset, req.lastFetchedEpoch, req.currentLeaderEpoch, Math.max(0, max), nowMs, eligible);
+          const decision = throttleDecision({ rateSet: quota.rateSet, listsInUse: this.throttleListsInUse, listed: p.leaderThrottled, inSync: p.isr.includes(input.brokerId), exhausted });
+          let max = Math.max(0, bytes === 0 ? Math.max(budget, 1) : budget);
+          if (req.maxBytes !== undefined) max = Math.min(max, req.maxBytes);
+          if (decision === 'limited') max = Math.min(max, quota.available(nowMs));
+          const resp = p.readForFollower(input.brokerId, input.brokerEpoch, req.fetchOffset, req.lastFetchedEpoch, req.currentLeaderEpoch, max, nowMs, eligible, decision !== 'held');
           out.push(resp);
           bytes += resp.records.length;
           budget -= resp.records.length;
+          if (decision === 'limited' || decision === 'counted') throttledBytes += resp.records.length;
+          if (p.addingReplicas.includes(input.brokerId)) reassignmentBytes += resp.records.length;
           if (resp.divergingEpoch !== undefined || resp.error !== undefined) urgent = true;
-          watch.push(p);
+          // A held-back partition's appends must not wake this poll: its bytes wait for the bucket.
+          if (decision === 'held') held++;
+          else watch.push(p);
         } catch (err) {
           out.push({ topic: req.topic, partition: req.partition, highWatermark: -1, logStartOffset: -1, records: EMPTY, error: this.storageAware(err, req.topic, req.partition) });
           urgent = true;
         }
       }
+      quota.record(throttledBytes, this.now());
       const remaining = deadline - this.now();
-      if (bytes > 0 || urgent || remaining <= 0 || this.closed || watch.length === 0) return { partitions: out, bytesOut: bytes };
-      await this.waitForAny(watch, 'append', remaining);
+      if (bytes > 0 || urgent || remaining <= 0 || this.closed || (watch.length === 0 && held === 0)) return { partitions: out, bytesOut: bytes, reassignmentBytesOut: reassignmentBytes };
+      // Held-back partitions are looked at again once the bucket has refilled.
+      await this.waitForAny(watch, 'append', held > 0 ? Math.min(remaining, Math.max(1, quota.waitMs(this.now()))) : remaining);
     }
   }
 

@@ -122,7 +122,7 @@ describe('leader replication', () => {
     expect(core.rm.getPartition('r3', 0)!.isr).toEqual([0, 1, 2]);
     core.rm.checkIsr();
     expect(core.alters).toHaveLength(1); // one in flight
-    core.alters[0]!.resolve({ topic: 'r3', partition: 0, replicas: [0, 1, 2], leader: 0, leaderEpoch: 4, partitionEpoch: 1, isr: [0, 1] });
+    core.alters[0]!.resolve({ topic: 'r3', partition: 0, replicas: [0, 1, 2], addingReplicas: [], removingReplicas: [], leader: 0, leaderEpoch: 4, partitionEpoch: 1, isr: [0, 1] });
     await new Promise((r) => setTimeout(r, 10));
     const p = core.rm.getPartition('r3', 0)!;
     expect(p.isr).toEqual([0, 1]);

@@ -155,6 +155,35 @@ describe('three brokers and a fake controller', () => {
     await eventually(() => leo(2, 'slow') === 10, { timeoutMs: 8000 });
   });
 
+  it('a reassignment adds a replica; with throttled-replica lists (Kafka) the follower holds back only the listed one, the other in the same fetches flows', async () => {
+    controller.update((md) => {
+      md.topics.push(topicState('kthr', [{ replicas: [1] }, { replicas: [1] }], { 'min.insync.replicas': 1 }));
+    });
+    await eventually(() => brokers[1]!.replicas.getPartition('kthr', 1)?.isLeader === true);
+    for (let i = 0; i < 10; i++) {
+      await client(1).call<ProduceResponse>('/produce', { acks: 1, timeoutMs: 5000, partitions: [0, 1].map((partition) => ({ topic: 'kthr', partition, records: batch(['x'.repeat(100)]) })) });
+    }
+    // Both partitions reassigned [1] -> [1, 2] with a throttle on broker 2 for kthr-0 only.
+    controller.update((md) => {
+      md.brokers.find((b) => b.id === 2)!.configs = { 'follower.replication.throttled.rate': 200 };
+      const t = md.topics.find((x) => x.name === 'kthr')!;
+      t.configs = { ...t.configs, 'follower.replication.throttled.replicas': '0:2' };
+      for (const p of t.partitions) Object.assign(p, { replicas: [1, 2], addingReplicas: [2], partitionEpoch: p.partitionEpoch + 1 });
+    });
+    const leoOf = (partition: number) => brokers[2]!.replicas.getPartition('kthr', partition)?.log.logEndOffset ?? 0;
+    // ~1.7 KB at 200 B/s for the listed partition; the other one is not held back.
+    await eventually(() => leoOf(1) === 10, { timeoutMs: 5000 });
+    expect(leoOf(0)).toBeLessThan(10);
+    expect(controller.partition('kthr', 0).isr).toEqual([1]);
+    await eventually(() => controller.partition('kthr', 1).isr.includes(2));
+    expect(await brokers[2]!.metrics.text()).toMatch(/tributary_reassignment_bytes_in_total\{[^}]*\} [1-9]/);
+    controller.update((md) => {
+      md.brokers.find((b) => b.id === 2)!.configs = {};
+    });
+    await eventually(() => leoOf(0) === 10, { timeoutMs: 8000 });
+    await eventually(() => controller.partition('kthr', 0).isr.includes(2));
+  });
+
   it('moves leaderships away on controlled shutdown', async () => {
     const b1 = brokers[1]!;
     expect([...b1.replicas.allPartitions()].some((p) => p.isLeader)).toBe(true);

@@ -40,6 +40,8 @@ export function topicState(name: string, partitions: { replicas: number[]; leade
       topic: name,
       partition: i,
       replicas: p.replicas,
+      addingReplicas: [],
+      removingReplicas: [],
       leader: p.leader ?? p.replicas[0]!,
       leaderEpoch: p.leaderEpoch ?? 0,
       partitionEpoch: 0,

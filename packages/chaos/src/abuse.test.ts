@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BROKER_ROUTES, CONTROLLER_ROUTES, MSGPACK_CONTENT_TYPE, encodeMsgpack, type RouteSpec } from '@tributary/protocol';
+import { ADMIN_OPS, BROKER_ROUTES, CONTROLLER_ROUTES, MSGPACK_CONTENT_TYPE, encodeMsgpack, type RouteSpec } from '@tributary/protocol';
 import { ABUSE_KINDS, SLOW_ABUSE_KINDS, abuseRequests, abuseUntil, judgeAbuse, runAbuse, type AbuseTarget } from './abuse.ts';
 
 const BODY_BYTES_MAX = 1000;
@@ -61,8 +61,9 @@ describe('abuseRequests', () => {
     expect(paths('broker-0')).toContain('POST /admin/create-topic');
     expect(paths('broker-0')).toContain('POST /admin/set-broker-config');
     expect(paths('controller')).toContain('GET /ui/events');
-    expect(paths('controller').size).toBe(CONTROLLER_ROUTES.length - 1 + 5);
-    expect(requests).toHaveLength((CONTROLLER_ROUTES.length - 1 + 5 + BROKER_ROUTES.length - 1 + 5) * ABUSE_KINDS.length);
+    // '/admin/:op' becomes one route per admin operation.
+    expect(paths('controller').size).toBe(CONTROLLER_ROUTES.length - 1 + ADMIN_OPS.length);
+    expect(requests).toHaveLength((CONTROLLER_ROUTES.length - 1 + ADMIN_OPS.length + BROKER_ROUTES.length - 1 + ADMIN_OPS.length) * ABUSE_KINDS.length);
   });
 });
 

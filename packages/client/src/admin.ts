@@ -1,10 +1,18 @@
-// Admin: topics, brokers and cluster views. Writes go to any broker (`POST /admin/<op>`), which
-// forwards them to the controller; reads come from broker metadata and, for the verbose view,
-// from each partition leader's `POST /describe-replicas`.
+// Admin: topics, brokers, configs, reassignments and cluster views. Writes go to any broker
+// (`POST /admin/<op>`), which forwards them to the controller; so do the reads only the
+// controller can answer (configs with their defaults, reassignments in progress). Other reads
+// come from broker metadata and, for the verbose view, from each partition leader's
+// `POST /describe-replicas`.
 
 import {
   TributaryError,
+  type AlterConfigsResponse,
+  type AlterPartitionReassignmentsResponse,
   type BrokerId,
+  type ConfigEntry,
+  type ConfigResource,
+  type ConfigValue,
+  type CreatePartitionsResponse,
   type CreateTopicRequest,
   type CreateTopicResponse,
   type DescribeReplicasResponse,
@@ -14,6 +22,8 @@ import {
   type ReplicaDigest,
   type ReplicaDigestsRequest,
   type ReplicaDigestsResponse,
+  type ListPartitionReassignmentsResponse,
+  type OngoingReassignment,
   type TopicConfigInput,
   type TopicConfigs,
 } from '@tributary/protocol';
@@ -65,6 +75,16 @@ export interface CreateTopicOptions {
   timeoutMs?: number;
 }
 
+/** One partition of an alterPartitionReassignments call: its target replicas, or null to cancel. */
+export interface PartitionReassignment {
+  topic: string;
+  partition: number;
+  replicas: BrokerId[] | null;
+}
+
+/** The answer for one partition of an alterPartitionReassignments call; no `error` = accepted. */
+export type PartitionReassignmentResult = AlterPartitionReassignmentsResponse['partitions'][number];
+
 const POLL_INTERVAL_MS = 100;
 
 /**
@@ -89,33 +109,38 @@ export class Admin {
     const request: CreateTopicRequest = { name: options.name, partitions: options.partitions, replicationFactor: options.replicationFactor };
     if (options.configs && Object.keys(options.configs).length > 0) request.configs = options.configs;
     await this.cluster.callAny<CreateTopicResponse>('/admin/create-topic', request);
-    const timeoutMs = options.timeoutMs ?? 30_000;
+    return this.waitUntilReady(options.name, 1, options.timeoutMs ?? 30_000, 'was created');
+  }
+
+  /** Polls until readyTopic holds; REQUEST_TIMED_OUT naming what was missing after timeoutMs. */
+  private async waitUntilReady(name: string, partitions: number, timeoutMs: number, what: string): Promise<TopicDescription> {
     const deadline = this.cluster.now() + timeoutMs;
     let last = 'the topic is not in the metadata yet';
     for (;;) {
       try {
-        const description = await this.readyTopic(options.name);
+        const description = await this.readyTopic(name, partitions);
         if (description) return description;
-        last = 'not every partition has a leader yet';
+        last = `not every broker shows ${partitions > 1 ? `${partitions} partitions, each` : 'every partition'} with a leader yet`;
       } catch (err) {
         last = (err as Error).message;
       }
       if (this.cluster.now() >= deadline) {
-        throw new TributaryError('REQUEST_TIMED_OUT', `topic '${options.name}' was created but ${last} after ${timeoutMs} ms`);
+        throw new TributaryError('REQUEST_TIMED_OUT', `topic '${name}' ${what} but ${last} after ${timeoutMs} ms`);
       }
       await sleep(POLL_INTERVAL_MS);
     }
   }
 
   /**
-   * The topic once every live broker reports it with every partition led in its own metadata;
-   * else undefined. Every broker, not only the leaders: a describe or metadata request right after
-   * creation may go to any of them (each follows the controller's metadata on its own).
+   * The topic once every live broker reports it with at least `partitions` partitions, every one
+   * led, in its own metadata; else undefined. Every broker, not only the leaders: a describe or
+   * metadata request right after creation may go to any of them (each follows the controller's
+   * metadata on its own).
    */
-  private async readyTopic(name: string): Promise<TopicDescription | undefined> {
+  private async readyTopic(name: string, partitions = 1): Promise<TopicDescription | undefined> {
     const answer = await this.cluster.fetchMetadata([name]);
     const topic = answer.topics.find((t) => t.name === name);
-    if (!topic || topic.partitions.length === 0 || topic.partitions.some((p) => p.leader < 0)) return undefined;
+    if (!topic || topic.partitions.length < partitions || topic.partitions.some((p) => p.leader < 0)) return undefined;
     const leaders = new Set(topic.partitions.map((p) => p.leader));
     const brokers = new Set([...leaders, ...answer.brokers.filter((b) => b.alive !== false).map((b) => b.id)]);
     for (const broker of brokers) {
@@ -129,7 +154,7 @@ export class Admin {
         continue;
       }
       const seen = view.topics.find((t) => t.name === name);
-      if (!seen || seen.partitions.some((p) => p.leader < 0)) return undefined;
+      if (!seen || seen.partitions.length < partitions || seen.partitions.some((p) => p.leader < 0)) return undefined;
     }
     return toDescription(topic);
   }
@@ -214,6 +239,53 @@ export class Admin {
     await this.cluster.callAny('/admin/set-broker-config', { brokerId, configs });
   }
 
+  /**
+   * Grows `topic` to `totalCount` partitions (Kafka's createPartitions): the new ones are placed
+   * by the rack-aware rule; fewer than now is refused with INVALID_PARTITIONS. Waits, like
+   * createTopic, until every reachable broker shows them led. Producers and consumers that
+   * subscribed to the topic use them after their next metadata refresh (metadataMaxAgeMs).
+   */
+  async createPartitions(topic: string, totalCount: number, options: { timeoutMs?: number } = {}): Promise<TopicDescription> {
+    await this.cluster.callAny<CreatePartitionsResponse>('/admin/create-partitions', { topic, totalCount });
+    return this.waitUntilReady(topic, totalCount, options.timeoutMs ?? 30_000, `grew to ${totalCount} partitions`);
+  }
+
+  /**
+   * KIP-455: starts (a target list, preferred leader first) or cancels (null) the reassignment of
+   * each partition. Each is decided on its own: the answer has one entry per partition, in order,
+   * with `error` set where it was refused (nothing changed for it). Throws only for a request
+   * refused whole (malformed, the same partition twice) or no broker reachable. Returns at once:
+   * follow progress with listPartitionReassignments.
+   */
+  async alterPartitionReassignments(partitions: readonly PartitionReassignment[]): Promise<PartitionReassignmentResult[]> {
+    const answer = await this.cluster.callAny<AlterPartitionReassignmentsResponse>('/admin/alter-partition-reassignments', {
+      partitions: partitions.map((p) => ({ topic: p.topic, partition: p.partition, replicas: p.replicas === null ? null : [...p.replicas] })),
+    });
+    return answer.partitions;
+  }
+
+  /** The reassignments in progress, of `topics` or of every topic, sorted by topic and partition. */
+  async listPartitionReassignments(topics?: readonly string[]): Promise<OngoingReassignment[]> {
+    const answer = await this.cluster.callAny<ListPartitionReassignmentsResponse>('/admin/list-partition-reassignments', topics === undefined ? {} : { topics: [...topics] }, { readOnly: true });
+    return answer.reassignments;
+  }
+
+  /** Every config of a topic or of a broker's dynamic configs, sorted by name. */
+  async describeConfigs(resource: ConfigResource): Promise<ConfigEntry[]> {
+    const answer = await this.cluster.callAny<AlterConfigsResponse>('/admin/describe-configs', { resource }, { readOnly: true });
+    return answer.configs;
+  }
+
+  /**
+   * Sets and deletes configs of a topic (validated as at creation, applied live by the brokers)
+   * or of a broker (leader/follower.replication.throttled.rate, integers >= 1 bytes/s). All or
+   * nothing: one bad entry refuses the whole change (INVALID_CONFIG). Returns the new configs.
+   */
+  async alterConfigs(resource: ConfigResource, change: { set?: Record<string, ConfigValue>; delete?: readonly string[] }): Promise<ConfigEntry[]> {
+    const answer = await this.cluster.callAny<AlterConfigsResponse>('/admin/alter-configs', { resource, set: change.set ?? {}, delete: [...(change.delete ?? [])] });
+    return answer.configs;
+  }
+
   async initProducerId(): Promise<InitProducerIdResponse> {
     return this.cluster.callAny<InitProducerIdResponse>('/admin/init-producer-id', {});
   }
@@ -261,7 +333,13 @@ function toDescription(topic: { name: string; configs: TopicConfigs; partitions:
   return {
     name: topic.name,
     configs: topic.configs,
-    partitions: [...topic.partitions].sort((a, b) => a.partition - b.partition).map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })),
+    partitions: [...topic.partitions].sort((a, b) => a.partition - b.partition).map((p) => ({
+      ...p,
+      replicas: [...p.replicas],
+      isr: [...p.isr],
+      addingReplicas: [...(p.addingReplicas ?? [])],
+      removingReplicas: [...(p.removingReplicas ?? [])],
+    })),
   };
 }
 

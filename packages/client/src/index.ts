@@ -1,6 +1,6 @@
 // @tributary/client: Producer, Consumer and Admin over msgpack/HTTP (undici; never fastify).
 export { Admin, DESCRIBE_REPLICAS_TIMEOUT_MS } from './admin.ts';
-export type { AdminOptions, ClusterDescription, CreateTopicOptions, ReplicaDescription, TopicDescription, VerbosePartitionDescription, VerboseTopicDescription } from './admin.ts';
+export type { AdminOptions, ClusterDescription, CreateTopicOptions, PartitionReassignment, PartitionReassignmentResult, ReplicaDescription, TopicDescription, VerbosePartitionDescription, VerboseTopicDescription } from './admin.ts';
 export { Producer } from './producer.ts';
 export type { HeadersInput, ProducerOptions, ProducerRecord, RecordMetadata } from './producer.ts';
 export { Consumer } from './consumer.ts';
@@ -13,4 +13,4 @@ export { normalizeBootstrap, formatEndpoints } from './internal/cluster-client.t
 export type { BrokerInfo, ClientOptions, PartitionInfo, TopicInfo } from './internal/cluster-client.ts';
 export type { Logger } from './internal/logger.ts';
 export { TributaryError, isRetriable, isStaleMetadata } from '@tributary/protocol';
-export type { ErrorCode } from '@tributary/protocol';
+export type { ConfigEntry, ConfigResource, ConfigValue, ErrorCode, OngoingReassignment, WireError } from '@tributary/protocol';

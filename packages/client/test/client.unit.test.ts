@@ -302,3 +302,46 @@ describe('Admin', () => {
     expect(await admin.listTopics()).toEqual([]);
   });
 });
+
+describe('Admin: reassignments, partitions and configs', () => {
+  it('sends each partition\'s target or cancel and returns the per-partition answers in order', async () => {
+    const admin = track(new Admin({ bootstrap: cluster.bootstrap }));
+    const results = await admin.alterPartitionReassignments([
+      { topic: 't', partition: 0, replicas: [2, 1] },
+      { topic: 't', partition: 1, replicas: [1, 9] },
+      { topic: 't', partition: 2, replicas: null },
+    ]);
+    expect(results).toEqual([
+      { topic: 't', partition: 0 },
+      { topic: 't', partition: 1, error: { code: 'INVALID_REPLICA_ASSIGNMENT', message: 'broker 9 is not registered' } },
+      { topic: 't', partition: 2 },
+    ]);
+    expect(cluster.adminCalls.at(-1)).toEqual({ op: 'alter-partition-reassignments', body: { partitions: [
+      { topic: 't', partition: 0, replicas: [2, 1] }, { topic: 't', partition: 1, replicas: [1, 9] }, { topic: 't', partition: 2, replicas: null },
+    ] } });
+  });
+
+  it('lists reassignments in progress, of some topics or all', async () => {
+    const admin = track(new Admin({ bootstrap: cluster.bootstrap }));
+    cluster.reassignments = [{ topic: 't', partition: 0, replicas: [2, 1, 0], addingReplicas: [2], removingReplicas: [0] }];
+    expect(await admin.listPartitionReassignments()).toEqual(cluster.reassignments);
+    expect(cluster.adminCalls.at(-1)).toEqual({ op: 'list-partition-reassignments', body: {} });
+    expect(await admin.listPartitionReassignments(['other'])).toEqual([]);
+    expect(cluster.adminCalls.at(-1)).toEqual({ op: 'list-partition-reassignments', body: { topics: ['other'] } });
+  });
+
+  it('createPartitions waits until every broker shows the new partitions led; a refusal surfaces its code', async () => {
+    const admin = track(new Admin({ bootstrap: cluster.bootstrap }));
+    const grown = await admin.createPartitions('t', 5);
+    expect(grown.partitions.map((p) => [p.partition, p.leader >= 0])).toEqual([[0, true], [1, true], [2, true], [3, true], [4, true]]);
+    await expect(admin.createPartitions('t', 2)).rejects.toMatchObject({ code: 'INVALID_PARTITIONS' });
+  });
+
+  it('describes and alters the configs of a topic or a broker', async () => {
+    const admin = track(new Admin({ bootstrap: cluster.bootstrap }));
+    expect(await admin.describeConfigs({ topic: 't' })).toEqual([{ name: 'retention.ms', value: 1000, isDefault: false, doc: '' }]);
+    expect(cluster.adminCalls.at(-1)).toEqual({ op: 'describe-configs', body: { resource: { topic: 't' } } });
+    await admin.alterConfigs({ broker: 1 }, { set: { 'leader.replication.throttled.rate': 1024 }, delete: ['follower.replication.throttled.rate'] });
+    expect(cluster.adminCalls.at(-1)).toEqual({ op: 'alter-configs', body: { resource: { broker: 1 }, set: { 'leader.replication.throttled.rate': 1024 }, delete: ['follower.replication.throttled.rate'] } });
+  });
+});

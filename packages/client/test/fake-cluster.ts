@@ -69,6 +69,10 @@ export class FakeCluster {
   /** Return a partial fetch answer override (error or preferredReadReplica). */
   onFetch: ((broker: number, topic: string, partition: number) => { error?: WireError; preferredReadReplica?: number } | undefined) | undefined;
   readonly brokerConfigCalls: { brokerId: number; configs: Record<string, number> }[] = [];
+  /** Bodies of the reassignment / partition / config admin calls, in order, by op. */
+  readonly adminCalls: { op: string; body: unknown }[] = [];
+  /** What list-partition-reassignments answers (filtered by the request's topics). */
+  reassignments: { topic: string; partition: number; replicas: number[]; addingReplicas: number[]; removingReplicas: number[] }[] = [];
   /** Answer every produce request this many ms after appending (keeps several in flight). */
   produceDelayMs = 0;
   /** The most produce requests a broker held at once. */
@@ -242,6 +246,45 @@ export class FakeCluster {
       this.brokerConfigCalls.push(req.body as { brokerId: number; configs: Record<string, number> });
       return {};
     });
+    app.post('/admin/alter-partition-reassignments', async (req) => {
+      const body = req.body as { partitions: { topic: string; partition: number; replicas: number[] | null }[] };
+      this.adminCalls.push({ op: 'alter-partition-reassignments', body });
+      const known = new Set(this.brokers.map((b) => b.id));
+      return {
+        partitions: body.partitions.map(({ topic, partition, replicas }) => {
+          const unknown = (replicas ?? []).find((id) => !known.has(id));
+          return unknown === undefined ? { topic, partition } : { topic, partition, error: { code: 'INVALID_REPLICA_ASSIGNMENT', message: `broker ${unknown} is not registered` } };
+        }),
+      };
+    });
+    app.post('/admin/list-partition-reassignments', async (req) => {
+      const body = req.body as { topics?: string[] };
+      this.adminCalls.push({ op: 'list-partition-reassignments', body });
+      return { reassignments: this.reassignments.filter((r) => body.topics === undefined || body.topics.includes(r.topic)) };
+    });
+    app.post('/admin/create-partitions', async (req) => {
+      const body = req.body as { topic: string; totalCount: number };
+      this.adminCalls.push({ op: 'create-partitions', body });
+      const parts = this.topics.get(body.topic);
+      if (!parts) throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', 'no such topic');
+      if (body.totalCount <= parts.length) throw new TributaryError('INVALID_PARTITIONS', `topic has ${parts.length} partitions`);
+      const n = this.brokers.length;
+      for (let p = parts.length; p < body.totalCount; p++) {
+        // Led by no one at first, as a broker that has not applied the metadata yet would show it.
+        parts.push({ leader: -1, leaderEpoch: 0, replicas: [p % n], isr: [p % n], batches: [], logEndOffset: 0, producers: new Map() });
+        setTimeout(() => {
+          parts[p]!.leader = p % n;
+        }, 50);
+      }
+      return { partitions: [] };
+    });
+    for (const op of ['describe-configs', 'alter-configs']) {
+      app.post(`/admin/${op}`, async (req) => {
+        const body = req.body as { resource: unknown; set?: Record<string, unknown> };
+        this.adminCalls.push({ op, body });
+        return { resource: body.resource, configs: Object.entries(body.set ?? { 'retention.ms': 1000 }).map(([name, value]) => ({ name, value, isDefault: false, doc: '' })) };
+      });
+    }
     app.post('/admin/elect-leaders', async (req) => {
       const parts = this.topics.get((req.body as { topic: string }).topic);
       if (!parts) throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', 'no such topic');

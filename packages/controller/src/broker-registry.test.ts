@@ -333,7 +333,8 @@ describe('setBrokerConfig', () => {
     [{ 'follower.replication.throttled.rate': -1 }, 'no error', {}],
     [{ 'follower.replication.throttled.rate': 0 }, 'INVALID_CONFIG', null],
     [{ 'follower.replication.throttled.rate': 1.5 }, 'INVALID_CONFIG', null],
-    [{ 'leader.replication.throttled.rate': 10 }, 'INVALID_CONFIG', null],
+    [{ 'leader.replication.throttled.rate': 10 }, 'no error', { 'follower.replication.throttled.rate': 7, 'leader.replication.throttled.rate': 10 }],
+    [{ 'replica.fetch.max.bytes': 10 }, 'INVALID_CONFIG', null],
   ])('%j -> %s', (configs, code, expected) => {
     const state = clusterOf([[1, 'r1']]);
     apply(state, setBrokerConfig(state, { brokerId: 1, configs: { 'follower.replication.throttled.rate': 7 } }));

@@ -24,6 +24,10 @@ import {
   type SetBrokerConfigRequest,
 } from '@tributary/protocol';
 import { Draft, type ClusterState } from './cluster-state.ts';
+import { brokerConfigValue } from './configs.ts';
+
+/** The broker configs that can change at run time (the replication rates); defined in protocol. */
+export { BROKER_DYNAMIC_CONFIGS } from '@tributary/protocol';
 import { onBrokerAlive, onBrokerLost, onBrokerRestarted } from './election.ts';
 import type { MetadataRecord } from './records.ts';
 
@@ -186,9 +190,10 @@ export function controlledShutdown(state: ClusterState, brokerId: BrokerId, brok
   return { records: draft.records, reply: { remainingLeaderships: 0 }, offlineLeaderships: stuck };
 }
 
-/** The only dynamic broker config so far (Kafka's replication quota, bytes/s). */
-export const BROKER_DYNAMIC_CONFIGS: readonly string[] = ['follower.replication.throttled.rate'];
-
+/**
+ * Sets broker-level dynamic configs (BROKER_DYNAMIC_CONFIGS: Kafka's replication quotas, KIP-73):
+ * an integer >= 1 bytes/s, or -1 to remove the setting (configs.ts's brokerConfigValue).
+ */
 export function setBrokerConfig(state: ClusterState, request: SetBrokerConfigRequest): MetadataRecord[] {
   const broker = state.brokers.get(request.brokerId);
   if (broker === undefined) {
@@ -196,16 +201,12 @@ export function setBrokerConfig(state: ClusterState, request: SetBrokerConfigReq
   }
   const configs: Record<string, number> = { ...broker.configs };
   for (const [name, value] of Object.entries(request.configs)) {
-    if (!BROKER_DYNAMIC_CONFIGS.includes(name)) {
-      throw new TributaryError('INVALID_CONFIG', `unknown broker config '${name}'; known: ${BROKER_DYNAMIC_CONFIGS.join(', ')}`);
-    }
-    if (value === -1) {
-      delete configs[name];
-    } else if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1) {
-      configs[name] = value;
-    } else {
+    if (typeof value !== 'number') {
       throw new TributaryError('INVALID_CONFIG', `broker config '${name}' must be an integer >= 1 (bytes/s), or -1 to remove it; got ${JSON.stringify(value)}`);
     }
+    const parsed = brokerConfigValue(name, value);
+    if (parsed === undefined) delete configs[name];
+    else configs[name] = parsed;
   }
   return [{ type: 'BrokerConfig', brokerId: broker.id, configs }];
 }

@@ -9,8 +9,16 @@ import type { Logger } from 'pino';
 import {
   NO_LEADER,
   TributaryError,
+  type AlterConfigsRequest,
+  type AlterPartitionReassignmentsRequest,
+  type AlterPartitionReassignmentsResponse,
   type AlterPartitionRequest,
   type ClusterMetadata,
+  type ConfigResource,
+  type CreatePartitionsRequest,
+  type CreatePartitionsResponse,
+  type DescribeConfigsResponse,
+  type ListPartitionReassignmentsResponse,
   type ControlledShutdownRequest,
   type ControlledShutdownResponse,
   type CreateTopicRequest,
@@ -34,13 +42,15 @@ import {
   setBrokerConfig,
 } from './broker-registry.ts';
 import { ClusterState, Draft, clonePartition } from './cluster-state.ts';
+import { alterConfigs, describeConfigs } from './configs.ts';
 import { electPreferredLeaders } from './election.ts';
 import { alterPartition } from './isr.ts';
 import type { MetadataLog } from './metadata-log.ts';
 import { initProducerId } from './producer-ids.ts';
 import type { MetadataRecord } from './records.ts';
+import { alterPartitionReassignments, completeReassignments, listPartitionReassignments, targetReplicas } from './reassignment.ts';
 import { SessionClock } from './session-clock.ts';
-import { createTopic, deleteTopic } from './topics.ts';
+import { createPartitions, createTopic, deleteTopic } from './topics.ts';
 
 export interface ClusterControllerOptions {
   log: MetadataLog;
@@ -111,6 +121,9 @@ export class ClusterController {
     } else if (options.clusterId !== undefined && options.clusterId !== this.state.clusterId) {
       throw new Error(`--cluster-id ${options.clusterId} does not match the cluster id ${this.state.clusterId} in the metadata log`);
     }
+    // A reassignment whose last target replica joined the ISR just before a crash completes now.
+    if (this.state.reassigning.size > 0) this.logger.info({ partitions: this.state.reassigning.size }, 'reassignments in progress');
+    this.resumeReassignments();
   }
 
   get version(): number {
@@ -222,6 +235,49 @@ export class ClusterController {
     return decision.reply;
   }
 
+  /** Admin `create-partitions`: grows a topic (topics.ts). */
+  createPartitions(request: CreatePartitionsRequest): CreatePartitionsResponse {
+    const decision = createPartitions(this.state, request);
+    this.commit(decision.records);
+    return decision.reply;
+  }
+
+  describeConfigs(resource: ConfigResource): DescribeConfigsResponse {
+    this.checkUsable();
+    return describeConfigs(this.state, resource);
+  }
+
+  alterConfigs(request: AlterConfigsRequest): DescribeConfigsResponse {
+    const decision = alterConfigs(this.state, request);
+    this.commit(decision.records);
+    return decision.reply;
+  }
+
+  // --- Reassignments (KIP-455, reassignment.ts) ---------------------------------------------------
+
+  alterPartitionReassignments(request: AlterPartitionReassignmentsRequest): AlterPartitionReassignmentsResponse {
+    const decision = alterPartitionReassignments(this.state, request);
+    this.commit(decision.records);
+    for (const p of decision.reply.partitions) {
+      if (p.error !== undefined) this.logger.info({ topic: p.topic, partition: p.partition, error: p.error }, 'partition reassignment refused');
+    }
+    return decision.reply;
+  }
+
+  listPartitionReassignments(topics?: string[]): ListPartitionReassignmentsResponse {
+    this.checkUsable();
+    return { reassignments: listPartitionReassignments(this.state, topics) };
+  }
+
+  /**
+   * Completes the reassignments that can complete. Called at start, after broker changes and on
+   * the controller's timer; each completion also happens within the AlterPartition that allows it.
+   */
+  resumeReassignments(): void {
+    if (this.failure || this.closed || this.state.reassigning.size === 0) return;
+    this.commit(completeReassignments(this.state));
+  }
+
   /** Admin `elect-leaders`: preferred-replica election for a topic (optionally some partitions). */
   electLeaders(request: ElectLeadersRequest): ElectLeadersResponse {
     const topic = this.state.topics.get(request.topic);
@@ -285,6 +341,11 @@ export class ClusterController {
       applied.push(entry);
     }
     for (const listener of this.listeners) listener(applied);
+    // A broker that registered, came back or was fenced may let a waiting reassignment complete
+    // (a target replica that can lead now): decided on the new state, as a commit of its own.
+    if (this.state.reassigning.size > 0 && records.some((r) => r.type === 'RegisterBroker' || r.type === 'UnfenceBroker' || r.type === 'FenceBroker')) {
+      this.commit(completeReassignments(this.state));
+    }
   }
 
   private logApplied({ record, before }: AppliedRecord): void {
@@ -310,6 +371,7 @@ export class ClusterController {
         break;
       case 'PartitionChange': {
         const fields = { topic: record.topic, partition: record.partition, leader: record.leader, leaderEpoch: record.leaderEpoch, partitionEpoch: record.partitionEpoch, isr: record.isr, metadataVersion };
+        if (before && record.replicas !== undefined) this.logReassignmentStep(record, before, fields);
         if (before && before.leader !== record.leader) {
           if (record.leader === NO_LEADER) {
             this.logger.warn({ ...fields, previousLeader: before.leader }, 'partition offline: no live in-sync replica');
@@ -324,12 +386,33 @@ export class ClusterController {
         }
         break;
       }
+      case 'CreatePartitions':
+        this.logger.info({ topic: record.topic, topicId: record.topicId, partitions: record.partitions.map((p) => p.partition), replicas: record.partitions.map((p) => p.replicas), metadataVersion }, 'partitions created');
+        break;
+      case 'TopicConfig':
+        this.logger.info({ topic: record.topic, topicId: record.topicId, configs: record.configs, metadataVersion }, 'topic config changed');
+        break;
       case 'ProducerIdBlock':
         this.logger.info({ firstProducerId: record.firstProducerId, size: record.size, metadataVersion }, 'producer id block reserved');
         break;
       case 'BrokerConfig':
         this.logger.info({ brokerId: record.brokerId, configs: record.configs, metadataVersion }, 'broker config changed');
         break;
+    }
+  }
+
+  private logReassignmentStep(record: Extract<MetadataRecord, { type: 'PartitionChange' }>, before: PartitionState, fields: object): void {
+    const adding = record.addingReplicas ?? [];
+    const removing = record.removingReplicas ?? [];
+    const wasReassigning = before.addingReplicas.length > 0 || before.removingReplicas.length > 0;
+    if (adding.length > 0 || removing.length > 0) {
+      this.logger.info({ ...fields, replicas: record.replicas, addingReplicas: adding, removingReplicas: removing, previousReplicas: before.replicas }, 'partition reassignment started');
+    } else if (!wasReassigning) {
+      this.logger.info({ ...fields, replicas: record.replicas, previousReplicas: before.replicas }, 'partition replicas reordered');
+    } else if (JSON.stringify(record.replicas) === JSON.stringify(targetReplicas(before))) {
+      this.logger.info({ ...fields, replicas: record.replicas, removedReplicas: before.removingReplicas }, 'partition reassignment completed');
+    } else {
+      this.logger.info({ ...fields, replicas: record.replicas, droppedReplicas: before.addingReplicas }, 'partition reassignment cancelled');
     }
   }
 

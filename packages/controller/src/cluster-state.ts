@@ -5,6 +5,7 @@
 
 import {
   assert,
+  DEFAULT_TOPIC_CONFIGS,
   NO_LEADER,
   type BrokerId,
   type BrokerRegistration,
@@ -38,6 +39,12 @@ export class ClusterState {
   /** The next id to hand out from the block (unlogged: a restart treats the block as spent). */
   nextProducerId = 0;
   readonly sessions = new Map<BrokerId, BrokerSession>();
+  /**
+   * Partitions with a reassignment in progress (KIP-455), kept by apply so the timers need not
+   * scan, with the replica list they had before it started (in order: a cancel restores it). Both
+   * follow from the records alone, so a replay rebuilds them.
+   */
+  readonly reassigning = new Map<string, { topic: string; partition: number; originalReplicas: BrokerId[] }>();
 
   apply(record: MetadataRecord): void {
     switch (record.type) {
@@ -77,14 +84,33 @@ export class ClusterState {
         this.topics.set(record.name, {
           name: record.name,
           topicId: record.topicId,
-          configs: { ...record.configs },
+          // Logs written before a config existed replay with its default.
+          configs: { ...DEFAULT_TOPIC_CONFIGS, ...record.configs },
           partitions: record.partitions.map((p) => clonePartition(p)),
         });
         break;
       }
       case 'DeleteTopic': {
-        assert(this.topics.get(record.name)?.topicId === record.topicId, `delete of unknown topic ${record.name}`);
+        const topic = this.topics.get(record.name);
+        assert(topic?.topicId === record.topicId, `delete of unknown topic ${record.name}`);
+        for (const p of topic.partitions) this.reassigning.delete(reassignmentKey(record.name, p.partition));
         this.topics.delete(record.name);
+        break;
+      }
+      case 'CreatePartitions': {
+        const topic = this.topics.get(record.topic);
+        assert(topic !== undefined && topic.topicId === record.topicId, `partitions created for unknown topic ${record.topic}`);
+        record.partitions.forEach((p, i) => {
+          assert(p.partition === topic.partitions.length + i, `new partition ${record.topic}-${p.partition} does not follow the ${topic.partitions.length} there`);
+          assert(p.replicas.length > 0 && p.isr.every((r) => p.replicas.includes(r)), `new partition ${record.topic}-${p.partition} has a bad replica set`);
+        });
+        for (const p of record.partitions) topic.partitions.push(clonePartition(p));
+        break;
+      }
+      case 'TopicConfig': {
+        const topic = this.topics.get(record.topic);
+        assert(topic !== undefined && topic.topicId === record.topicId, `config for unknown topic ${record.topic}`);
+        topic.configs = { ...DEFAULT_TOPIC_CONFIGS, ...record.configs };
         break;
       }
       case 'PartitionChange': {
@@ -97,10 +123,21 @@ export class ClusterState {
         // Empty only while offline: the last member came back without its data (KIP-903).
         assert(record.isr.length > 0 || record.leader === NO_LEADER, `empty ISR for ${record.topic}-${record.partition} with leader ${record.leader}`);
         assert(record.leader === NO_LEADER || record.isr.includes(record.leader), `leader ${record.leader} outside the ISR of ${record.topic}-${record.partition}`);
+        const previousReplicas = partition.replicas;
+        const replicas = record.replicas ?? partition.replicas;
+        const adding = record.addingReplicas ?? partition.addingReplicas;
+        const removing = record.removingReplicas ?? partition.removingReplicas;
+        assert(replicas.length > 0 && new Set(replicas).size === replicas.length, `bad replica list ${JSON.stringify(replicas)} for ${record.topic}-${record.partition}`);
+        assert(record.isr.every((r) => replicas.includes(r)), `ISR ${JSON.stringify(record.isr)} of ${record.topic}-${record.partition} outside its replicas ${JSON.stringify(replicas)}`);
+        assert(adding.every((r) => replicas.includes(r) && !removing.includes(r)) && removing.every((r) => replicas.includes(r)), `adding ${JSON.stringify(adding)} / removing ${JSON.stringify(removing)} of ${record.topic}-${record.partition} do not fit its replicas ${JSON.stringify(replicas)}`);
         partition.leader = record.leader;
         partition.leaderEpoch = record.leaderEpoch;
         partition.partitionEpoch = record.partitionEpoch;
         partition.isr = [...record.isr];
+        partition.replicas = [...replicas];
+        partition.addingReplicas = [...adding];
+        partition.removingReplicas = [...removing];
+        this.noteReassignment(record.topic, partition, previousReplicas);
         break;
       }
       case 'ProducerIdBlock': {
@@ -122,6 +159,17 @@ export class ClusterState {
       }
     }
     this.version += 1;
+  }
+
+  private noteReassignment(topic: string, p: PartitionState, previousReplicas: BrokerId[]): void {
+    const key = reassignmentKey(topic, p.partition);
+    if (p.addingReplicas.length === 0 && p.removingReplicas.length === 0) this.reassigning.delete(key);
+    else if (!this.reassigning.has(key)) this.reassigning.set(key, { topic, partition: p.partition, originalReplicas: [...previousReplicas] });
+  }
+
+  /** The reassignment in progress on a partition, with its replica list from before it started. */
+  reassignment(topic: string, partition: number): { originalReplicas: readonly BrokerId[] } | undefined {
+    return this.reassigning.get(reassignmentKey(topic, partition));
   }
 
   /**
@@ -190,6 +238,7 @@ export class ClusterState {
     copy.producerIdBlockEnd = this.producerIdBlockEnd;
     copy.nextProducerId = this.nextProducerId;
     for (const [id, session] of this.sessions) copy.sessions.set(id, { ...session });
+    for (const [key, value] of this.reassigning) copy.reassigning.set(key, { ...value, originalReplicas: [...value.originalReplicas] });
     return copy;
   }
 
@@ -206,8 +255,13 @@ export class ClusterState {
   }
 }
 
+/** A copy; adding / removing replicas default to none (records written before they existed). */
 export function clonePartition(p: PartitionState): PartitionState {
-  return { ...p, replicas: [...p.replicas], isr: [...p.isr] };
+  return { ...p, replicas: [...p.replicas], isr: [...p.isr], addingReplicas: [...(p.addingReplicas ?? [])], removingReplicas: [...(p.removingReplicas ?? [])] };
+}
+
+function reassignmentKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
 }
 
 /** Builds a decision's records against a private copy of the state, so each sees the last. */

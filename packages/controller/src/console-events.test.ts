@@ -3,7 +3,7 @@ import type { PartitionState } from '@tributary/protocol';
 import type { AppliedRecord } from './cluster-controller.ts';
 import { consoleEvents } from './console-events.ts';
 
-const before: PartitionState = { topic: 'demo', partition: 3, replicas: [4, 2, 5], leader: 4, leaderEpoch: 1, partitionEpoch: 1, isr: [4, 2, 5] };
+const before: PartitionState = { topic: 'demo', partition: 3, replicas: [4, 2, 5], addingReplicas: [], removingReplicas: [], leader: 4, leaderEpoch: 1, partitionEpoch: 1, isr: [4, 2, 5] };
 const change = (leader: number, leaderEpoch: number, isr: number[]): AppliedRecord => ({
   record: { type: 'PartitionChange', topic: 'demo', topicId: 't', partition: 3, leader, leaderEpoch, partitionEpoch: 2, isr },
   before,

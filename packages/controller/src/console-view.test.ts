@@ -81,6 +81,9 @@ describe('consoleView', () => {
     [{ leader: -1, replicas: [0, 1, 2], isr: [0] }, 2, ['offline']],
     // min.insync.replicas above RF counts as RF (as the leader applies it).
     [{ leader: 0, replicas: [0], isr: [0] }, 2, ['ok']],
+    // A reassignment adding 3 (outside the ISR) is not under-replicated for it (KIP-455).
+    [{ leader: 0, replicas: [3, 1, 2, 0], addingReplicas: [3], isr: [0, 1, 2] }, 2, ['ok']],
+    [{ leader: 0, replicas: [3, 1, 2, 0], addingReplicas: [3], isr: [0, 1] }, 2, ['under-replicated']],
   ])('partitionStatus(%j, min ISR %i) = %j', (p, minIsr, expected) => {
     expect(partitionStatus(p, minIsr)).toEqual(expected);
   });

@@ -89,12 +89,14 @@ export interface ConsoleStats {
  */
 export type ReplicaStatesAnswer = DescribeReplicasResponse | Error | 'pending';
 
-export function partitionStatus(p: { leader: BrokerId; replicas: readonly BrokerId[]; isr: readonly BrokerId[] }, minInsyncReplicas: number): PartitionStatus[] {
+export function partitionStatus(p: { leader: BrokerId; replicas: readonly BrokerId[]; isr: readonly BrokerId[]; addingReplicas?: readonly BrokerId[] }, minInsyncReplicas: number): PartitionStatus[] {
   if (p.leader === NO_LEADER) return ['offline'];
   const status: PartitionStatus[] = [];
-  if (p.isr.length < p.replicas.length) status.push('under-replicated');
-  // As the leader counts it (Kafka's UnderMinIsrPartitionCount): min.insync.replicas capped by RF.
-  if (p.isr.length < Math.max(1, Math.min(minInsyncReplicas, p.replicas.length))) status.push('under-min-isr');
+  // As the leader counts both: during a reassignment the replicas being added are not counted yet.
+  const replicationFactor = p.replicas.length - (p.addingReplicas?.length ?? 0);
+  if (p.isr.length < replicationFactor) status.push('under-replicated');
+  // Kafka's UnderMinIsrPartitionCount: min.insync.replicas capped by RF.
+  if (p.isr.length < Math.max(1, Math.min(minInsyncReplicas, replicationFactor))) status.push('under-min-isr');
   return status.length === 0 ? ['ok'] : status;
 }
 

@@ -188,7 +188,7 @@ describe('ControllerService', () => {
     expect(poll.body.brokers.map((b) => [b.id, b.rack, b.alive])).toEqual([
       [0, 'rack-1', true], [1, 'rack-1', true], [2, 'rack-1', true], [3, 'rack-2', true], [4, 'rack-2', true], [5, 'rack-2', true],
     ]);
-    expect(poll.body.topics[0]!.partitions[5]).toEqual({ topic: 'orders', partition: 5, replicas: [5, 0, 3], leader: 5, leaderEpoch: 0, partitionEpoch: 0, isr: [5, 0, 3] });
+    expect(poll.body.topics[0]!.partitions[5]).toEqual({ topic: 'orders', partition: 5, replicas: [5, 0, 3], addingReplicas: [], removingReplicas: [], leader: 5, leaderEpoch: 0, partitionEpoch: 0, isr: [5, 0, 3] });
   });
 
   it.each([
@@ -273,6 +273,54 @@ describe('ControllerService', () => {
     expect(h.controller.metadata().brokers[1]!.configs).toEqual({ 'follower.replication.throttled.rate': 1024 });
     expect((await h.call<WireError>('/admin/set-broker-config', { brokerId: 1, configs: { 'log.retention.ms': 5 } })).body.code).toBe('INVALID_CONFIG');
     expect((await h.call<WireError>('/admin/set-broker-config', { brokerId: 1, configs: { 'follower.replication.throttled.rate': 0 } })).body.code).toBe('INVALID_CONFIG');
+  });
+
+  it('reassignments, new partitions and configs through the admin routes; malformed bodies change nothing', async () => {
+    const h = harness();
+    await registerSeed(h);
+    await h.call('/admin/create-topic', { name: 't', partitions: 2, replicationFactor: 3 }); // [0,3,1], [3,1,4]
+    const altered = await h.call<{ partitions: { topic: string; partition: number; error?: WireError }[] }>('/admin/alter-partition-reassignments', {
+      partitions: [{ topic: 't', partition: 0, replicas: [5, 3, 1] }, { topic: 't', partition: 1, replicas: [3, 1, 99] }],
+    });
+    expect(altered.status).toBe(200);
+    expect(altered.body.partitions.map((p) => [p.partition, p.error?.code])).toEqual([[0, undefined], [1, 'INVALID_REPLICA_ASSIGNMENT']]);
+    const listed = await h.call('/admin/list-partition-reassignments', {});
+    expect(listed.body).toEqual({ reassignments: [{ topic: 't', partition: 0, replicas: [5, 3, 1, 0], addingReplicas: [5], removingReplicas: [0] }] });
+    expect((await h.call('/admin/list-partition-reassignments', { topics: ['other'] })).body).toEqual({ reassignments: [] });
+    let metrics = (await h.service.app.inject({ method: 'GET', url: '/metrics' })).payload;
+    expect(metrics).toContain('tributary_reassigning_partitions 1');
+    const cancelled = await h.call<{ partitions: { error?: WireError }[] }>('/admin/alter-partition-reassignments', { partitions: [{ topic: 't', partition: 0, replicas: null }] });
+    expect(cancelled.body.partitions[0]!.error).toBeUndefined();
+    metrics = (await h.service.app.inject({ method: 'GET', url: '/metrics' })).payload;
+    expect(metrics).toContain('tributary_reassigning_partitions 0');
+
+    const grown = await h.call<{ partitions: { partition: number }[] }>('/admin/create-partitions', { topic: 't', totalCount: 3 });
+    expect(grown.body.partitions.map((p) => p.partition)).toEqual([2]);
+    expect((await h.call<WireError>('/admin/create-partitions', { topic: 't', totalCount: 1 })).body.code).toBe('INVALID_PARTITIONS');
+
+    const set = await h.call<{ configs: { name: string; value: unknown }[] }>('/admin/alter-configs', { resource: { topic: 't' }, set: { 'retention.ms': '1000' } });
+    expect(set.body.configs.find((c) => c.name === 'retention.ms')!.value).toBe(1000);
+    const described = await h.call<{ resource: unknown; configs: unknown[] }>('/admin/describe-configs', { resource: { broker: 2 } });
+    expect(described.body.resource).toEqual({ broker: 2 });
+    expect((await h.call('/admin/alter-configs', { resource: { broker: 2 }, set: { 'leader.replication.throttled.rate': 4096 } })).status).toBe(200);
+    expect(h.controller.metadata().brokers[2]!.configs).toEqual({ 'leader.replication.throttled.rate': 4096 });
+
+    const version = h.controller.version;
+    for (const [op, body] of [
+      ['alter-partition-reassignments', { partitions: [{ topic: 't', partition: 0, replicas: ['a'] }] }],
+      ['alter-partition-reassignments', { partitions: [{ topic: 't', partition: -1, replicas: [1] }] }],
+      ['alter-partition-reassignments', {}],
+      ['create-partitions', { topic: 't', totalCount: '4' }],
+      ['describe-configs', { resource: { topic: 't', broker: 1 } }],
+      ['describe-configs', { resource: {} }],
+      ['alter-configs', { resource: { topic: 't' }, set: { 'retention.ms': [1] } }],
+      ['alter-configs', { resource: { topic: 't' }, delete: 'retention.ms' }],
+      ['list-partition-reassignments', { topics: [1] }],
+    ] as const) {
+      const res = await h.call<WireError>(`/admin/${op}`, body);
+      expect([op, res.status, res.body.code]).toEqual([op, 400, 'INVALID_REQUEST']);
+    }
+    expect(h.controller.version).toBe(version);
   });
 
   it('AlterPartition through the route: refusals, success, and the ISR counters', async () => {

@@ -17,6 +17,8 @@ import {
   type AdminOp,
   type Body,
   type ClusterMetadata,
+  type ConfigResource,
+  type ConfigValue,
   type HealthResponse,
   type TopicConfigInput,
 } from '@tributary/protocol';
@@ -33,6 +35,8 @@ const BROKER_ID_MAX = 0x7fffffff;
 const EPOCH_MAX = 0x7fffffff;
 const ISR_LENGTH_MAX = 1000;
 const CONFIGS_MAX = 100;
+const REASSIGNMENT_PARTITIONS_MAX = 10_000;
+const TOPICS_MAX = 10_000;
 
 export interface ControllerServiceOptions {
   controller: ClusterController;
@@ -218,6 +222,32 @@ export function createControllerService(options: ControllerServiceOptions): Cont
           brokerId: intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
           configs: numberMapField(body, 'configs'),
         });
+      case 'alter-partition-reassignments':
+        return controller.alterPartitionReassignments({
+          partitions: arrayField(body, 'partitions', REASSIGNMENT_PARTITIONS_MAX).map((e, i) => {
+            const entry = asBody(e, `partitions[${i}]`);
+            const replicas = entry['replicas'];
+            return {
+              topic: stringField(entry, 'topic', 249),
+              partition: intField(entry, 'partition', { min: 0, max: BROKER_ID_MAX }),
+              // null (or absent) cancels; an empty list reaches the core, which names the problem.
+              replicas: replicas === undefined || replicas === null ? null : intArrayField(entry, 'replicas', { min: 0, max: BROKER_ID_MAX }, ISR_LENGTH_MAX),
+            };
+          }),
+        });
+      case 'list-partition-reassignments': {
+        const topics = body['topics'] === undefined || body['topics'] === null ? undefined : stringArrayField(body, 'topics', TOPICS_MAX);
+        return controller.listPartitionReassignments(topics);
+      }
+      case 'create-partitions':
+        return controller.createPartitions({ topic: stringField(body, 'topic', 1024), totalCount: numberField(body, 'totalCount') });
+      case 'describe-configs':
+        return controller.describeConfigs(resourceField(body));
+      case 'alter-configs': {
+        const set = body['set'] === undefined || body['set'] === null ? {} : configValuesField(body, 'set');
+        const deletes = body['delete'] === undefined || body['delete'] === null ? [] : stringArrayField(body, 'delete', CONFIGS_MAX);
+        return controller.alterConfigs({ resource: resourceField(body), set, delete: deletes });
+      }
     }
   }
 
@@ -279,6 +309,31 @@ function topicConfigsField(body: Body, name: string): TopicConfigInput | undefin
     }
   }
   return map as TopicConfigInput;
+}
+
+/** `resource`: exactly one of { topic } or { broker }. */
+function resourceField(body: Body): ConfigResource {
+  const resource = asBody(body['resource'], "field 'resource'");
+  const hasTopic = resource['topic'] !== undefined && resource['topic'] !== null;
+  const hasBroker = resource['broker'] !== undefined && resource['broker'] !== null;
+  if (hasTopic === hasBroker) throw new TributaryError('INVALID_REQUEST', "field 'resource' must name exactly one of 'topic' or 'broker'");
+  return hasTopic ? { topic: stringField(resource, 'topic', 1024) } : { broker: intField(resource, 'broker', { min: 0, max: BROKER_ID_MAX }) };
+}
+
+function stringArrayField(body: Body, name: string, maxLength: number): string[] {
+  return arrayField(body, name, maxLength).map((item, i) => stringField({ [`${name}[${i}]`]: item }, `${name}[${i}]`, 1024));
+}
+
+function configValuesField(body: Body, name: string): Record<string, ConfigValue> {
+  const map = asBody(body[name], `field '${name}'`);
+  const entries = Object.entries(map);
+  if (entries.length > CONFIGS_MAX) throw new TributaryError('INVALID_REQUEST', `field '${name}' has more than ${CONFIGS_MAX} entries`);
+  for (const [key, v] of entries) {
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+      throw new TributaryError('INVALID_REQUEST', `config '${key}' must be a string, number or boolean`);
+    }
+  }
+  return map as Record<string, ConfigValue>;
 }
 
 function numberMapField(body: Body, name: string): Record<string, number> {

@@ -13,6 +13,9 @@
 // - With no eligible ISR member, unclean.leader.election.enable elects any eligible replica and
 //   makes it the whole ISR: records only it holds become the truth, others may be lost.
 // - Every leader change bumps the leader epoch; every change bumps the partition epoch.
+// - During a reassignment (KIP-455, reassignment.ts) the replica list is the target followed by
+//   the replicas leaving, so a target replica in the ISR is preferred; a replica being added
+//   leads only once it is in the ISR, and never by unclean election (its log may be empty).
 
 import { NO_LEADER, type BrokerId, type PartitionState, type TopicState } from '@tributary/protocol';
 import type { ClusterState, Draft } from './cluster-state.ts';
@@ -23,7 +26,14 @@ export function firstEligibleInIsr(state: ClusterState, replicas: readonly Broke
   return replicas.find((r) => isr.includes(r) && state.isEligible(r)) ?? NO_LEADER;
 }
 
-export function partitionChange(topic: TopicState, partition: PartitionState, leader: BrokerId, isr: BrokerId[]): PartitionChangeRecord {
+/** A new replica assignment for partitionChange: the full list and its adding / removing replicas. */
+export interface ReplicaAssignment {
+  replicas: BrokerId[];
+  addingReplicas: BrokerId[];
+  removingReplicas: BrokerId[];
+}
+
+export function partitionChange(topic: TopicState, partition: PartitionState, leader: BrokerId, isr: BrokerId[], assignment?: ReplicaAssignment): PartitionChangeRecord {
   return {
     type: 'PartitionChange',
     topic: topic.name,
@@ -33,7 +43,13 @@ export function partitionChange(topic: TopicState, partition: PartitionState, le
     leaderEpoch: leader === partition.leader ? partition.leaderEpoch : partition.leaderEpoch + 1,
     partitionEpoch: partition.partitionEpoch + 1,
     isr,
+    ...(assignment ? { replicas: [...assignment.replicas], addingReplicas: [...assignment.addingReplicas], removingReplicas: [...assignment.removingReplicas] } : {}),
   };
+}
+
+/** Replicas an unclean election may pick: eligible, and not being added by a reassignment. */
+function uncleanCandidates(state: ClusterState, partition: PartitionState): BrokerId[] {
+  return partition.replicas.filter((r) => !partition.addingReplicas.includes(r) && state.isEligible(r));
 }
 
 function sameMembers(a: readonly BrokerId[], b: readonly BrokerId[]): boolean {
@@ -81,7 +97,7 @@ export function onBrokerLost(draft: Draft, brokerId: BrokerId, mode: 'fenced' | 
           continue;
         }
         if (topic.configs['unclean.leader.election.enable']) {
-          const unclean = partition.replicas.find((r) => r !== brokerId && draft.state.isEligible(r));
+          const unclean = uncleanCandidates(draft.state, partition).find((r) => r !== brokerId);
           if (unclean !== undefined) {
             leader = unclean;
             isr = [unclean];
@@ -135,8 +151,8 @@ export function onBrokerAlive(draft: Draft, brokerId: BrokerId, options: { lostD
     const leader = firstEligibleInIsr(draft.state, partition.replicas, partition.isr);
     if (leader !== NO_LEADER) {
       draft.push(partitionChange(topic, partition, leader, [...partition.isr]));
-    } else if (topic.configs['unclean.leader.election.enable'] && draft.state.isEligible(brokerId)) {
-      const chosen = options.lostData ? (partition.replicas.find((r) => r !== brokerId && draft.state.isEligible(r)) ?? brokerId) : brokerId;
+    } else if (topic.configs['unclean.leader.election.enable'] && uncleanCandidates(draft.state, partition).includes(brokerId)) {
+      const chosen = options.lostData ? (uncleanCandidates(draft.state, partition).find((r) => r !== brokerId) ?? brokerId) : brokerId;
       draft.push(partitionChange(topic, partition, chosen, [chosen]));
       unclean.push({ topic: topic.name, partition: partition.partition, leader: chosen });
     }

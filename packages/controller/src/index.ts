@@ -30,3 +30,18 @@ export { ControllerMetrics } from './metrics.ts';
 export { createControllerService, POLL_WAIT_MAX_MS, type ControllerService, type ControllerServiceOptions } from './controller-service.ts';
 export { parseControllerConfig, ConfigError, USAGE, type ControllerConfig, type ControllerRequestLimits } from './config.ts';
 export { startController, createControllerLogger, metadataLogDir, type RunningController, type StartControllerOptions } from './start.ts';
+export { createPartitions } from './topics.ts';
+export { describeConfigs, alterConfigs, brokerConfigValue } from './configs.ts';
+export {
+  alterPartitionReassignments,
+  cancelReassignment,
+  completeReassignments,
+  completionRecord,
+  isReassigning,
+  listPartitionReassignments,
+  maybeCompleteReassignment,
+  originalReplicas,
+  reassignmentReplicas,
+  startReassignment,
+  targetReplicas,
+} from './reassignment.ts';

@@ -69,7 +69,7 @@ describe('alterPartition success', () => {
     const state = setup();
     const shrink = alterPartition(state, request({ newIsr: [0, 3] }));
     expect(shrink.records).toEqual([{ type: 'PartitionChange', topic: 't', topicId: 'id-t', partition: 0, leader: 0, leaderEpoch: 0, partitionEpoch: 1, isr: [0, 3] }]);
-    expect(shrink.reply).toEqual({ topic: 't', partition: 0, replicas: [0, 3, 1], leader: 0, leaderEpoch: 0, partitionEpoch: 1, isr: [0, 3] });
+    expect(shrink.reply).toEqual({ topic: 't', partition: 0, replicas: [0, 3, 1], addingReplicas: [], removingReplicas: [], leader: 0, leaderEpoch: 0, partitionEpoch: 1, isr: [0, 3] });
     apply(state, shrink.records);
     expect(state.partition('t', 0)).toEqual(shrink.reply);
     const expand = alterPartition(state, request({ partitionEpoch: 1, newIsr: [0, 3, 1], joiningEpochs: [{ brokerId: 1, brokerEpoch: 0 }] }));

@@ -10,12 +10,15 @@
 //      broker epoch (KIP-903: a broker that registered again since, maybe without its data, must
 //      catch up anew)                                      else INELIGIBLE_REPLICA
 // then persists the change with partitionEpoch + 1. A proposal equal to the current ISR changes
-// nothing and is answered with the current state.
+// nothing and is answered with the current state. During a reassignment (KIP-455) an expansion
+// that brings the last target replica into the ISR completes it in the same decision
+// (reassignment.ts): the answer is then the partition as completed.
 
 import { TributaryError, type AlterPartitionRequest, type PartitionState } from '@tributary/protocol';
 import { clonePartition, type ClusterState } from './cluster-state.ts';
 import { checkBrokerEpoch, type Decision } from './broker-registry.ts';
 import { partitionChange } from './election.ts';
+import { completionRecord } from './reassignment.ts';
 
 export function alterPartition(state: ClusterState, request: AlterPartitionRequest): Decision<PartitionState> {
   checkBrokerEpoch(state, request.brokerId, request.brokerEpoch);
@@ -59,8 +62,19 @@ export function alterPartition(state: ClusterState, request: AlterPartitionReque
     return { records: [], reply: clonePartition(partition) };
   }
   const record = partitionChange(topic, partition, partition.leader, [...newIsr]);
-  return {
-    records: [record],
-    reply: { ...clonePartition(partition), isr: [...record.isr], partitionEpoch: record.partitionEpoch },
+  const changed: PartitionState = { ...clonePartition(partition), isr: [...record.isr], partitionEpoch: record.partitionEpoch };
+  // The expansion that brings the last target replica in completes a reassignment at once.
+  const completion = completionRecord(state, topic, changed);
+  if (completion === undefined) return { records: [record], reply: changed };
+  const completed: PartitionState = {
+    ...changed,
+    leader: completion.leader,
+    leaderEpoch: completion.leaderEpoch,
+    partitionEpoch: completion.partitionEpoch,
+    isr: [...completion.isr],
+    replicas: [...completion.replicas!],
+    addingReplicas: [],
+    removingReplicas: [],
   };
+  return { records: [record, completion], reply: completed };
 }

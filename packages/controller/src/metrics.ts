@@ -103,6 +103,15 @@ export class ControllerMetrics {
       },
     });
     new Gauge({
+      // Kafka's ReplicaManager.ReassigningPartitions, cluster-wide from the metadata (KIP-455).
+      name: 'tributary_reassigning_partitions',
+      help: 'Partitions with a reassignment in progress (adding or removing replicas)',
+      registers,
+      collect() {
+        this.set(state.reassigning.size);
+      },
+    });
+    new Gauge({
       name: 'tributary_preferred_replica_imbalance_count',
       help: 'Partitions not led by their preferred (first) replica',
       registers,

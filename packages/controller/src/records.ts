@@ -62,7 +62,12 @@ export interface DeleteTopicRecord {
   topicId: string;
 }
 
-/** New leader / ISR of one partition (KRaft's PartitionChangeRecord, with full values). */
+/**
+ * New leader / ISR of one partition (KRaft's PartitionChangeRecord, with full values). A
+ * reassignment's steps (KIP-455: start, completion, cancel) also carry the full new replica
+ * list and its adding / removing replicas; absent means unchanged (and so in every record written
+ * before reassignments existed).
+ */
 export interface PartitionChangeRecord {
   type: 'PartitionChange';
   topic: string;
@@ -72,6 +77,26 @@ export interface PartitionChangeRecord {
   leaderEpoch: number;
   partitionEpoch: number;
   isr: BrokerId[];
+  replicas?: BrokerId[];
+  addingReplicas?: BrokerId[];
+  removingReplicas?: BrokerId[];
+}
+
+/** Partitions added to an existing topic (Kafka's CreatePartitions; one PartitionRecord each there). */
+export interface CreatePartitionsRecord {
+  type: 'CreatePartitions';
+  topic: string;
+  topicId: string;
+  /** Full initial state of each new partition, numbered on from the topic's current count. */
+  partitions: PartitionState[];
+}
+
+/** The complete config set of a topic after an alter-configs (Kafka's ConfigRecord, whole). */
+export interface TopicConfigRecord {
+  type: 'TopicConfig';
+  topic: string;
+  topicId: string;
+  configs: TopicConfigs;
 }
 
 /** A block of producer ids [firstProducerId, firstProducerId + size) now reserved. */
@@ -96,6 +121,8 @@ export type MetadataRecord =
   | CreateTopicRecord
   | DeleteTopicRecord
   | PartitionChangeRecord
+  | CreatePartitionsRecord
+  | TopicConfigRecord
   | ProducerIdBlockRecord
   | BrokerConfigRecord;
 
@@ -109,6 +136,8 @@ const RECORD_TYPES: ReadonlySet<string> = new Set<MetadataRecordType>([
   'CreateTopic',
   'DeleteTopic',
   'PartitionChange',
+  'CreatePartitions',
+  'TopicConfig',
   'ProducerIdBlock',
   'BrokerConfig',
 ]);

@@ -1,6 +1,6 @@
 // Wires a controller process together: metadata log -> ClusterController -> ControllerService,
-// the two timers (session expiry every sessionCheckIntervalMs, preferred-leader election every
-// leaderImbalanceCheckIntervalMs), and the listening socket. main.ts adds flags and signals;
+// the two timers (session expiry and reassignment completion every sessionCheckIntervalMs,
+// preferred-leader election every leaderImbalanceCheckIntervalMs), and the listening socket. main.ts adds flags and signals;
 // tests call startController directly with port 0.
 
 import { join } from 'node:path';
@@ -80,7 +80,10 @@ export async function startController(config: ControllerConfig, options: StartCo
       else fatal(err);
     }
   };
-  const sessionTimer = setInterval(guarded('session check', () => controller.checkSessions()), config.sessionCheckIntervalMs);
+  const sessionTimer = setInterval(() => {
+    guarded('session check', () => controller.checkSessions())();
+    guarded('reassignment check', () => controller.resumeReassignments())();
+  }, config.sessionCheckIntervalMs);
   const rebalanceTimer = setInterval(guarded('preferred leader election', () => controller.rebalanceLeaders()), config.leaderImbalanceCheckIntervalMs);
 
   const listen = async (app: typeof service.app, at: { host: string; port: number }) => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_TOPIC_CONFIGS } from '@tributary/protocol';
 import { fenceBroker } from './broker-registry.ts';
 import { apply, clusterOf, codeOf, withTopic } from './internal/fixtures.ts';
-import { createTopic, deleteTopic } from './topics.ts';
+import { createPartitions, createTopic, deleteTopic } from './topics.ts';
 
 describe('createTopic', () => {
   it.each([
@@ -40,8 +40,8 @@ describe('createTopic', () => {
       topicId: 'abc',
       configs: { ...DEFAULT_TOPIC_CONFIGS, 'unclean.leader.election.enable': true },
       partitions: [
-        { topic: 't', partition: 0, replicas: [0, 3, 1], leader: 0, leaderEpoch: 0, partitionEpoch: 0, isr: [0, 3, 1] },
-        { topic: 't', partition: 1, replicas: [3, 1, 4], leader: 3, leaderEpoch: 0, partitionEpoch: 0, isr: [3, 1, 4] },
+        { topic: 't', partition: 0, replicas: [0, 3, 1], addingReplicas: [], removingReplicas: [], leader: 0, leaderEpoch: 0, partitionEpoch: 0, isr: [0, 3, 1] },
+        { topic: 't', partition: 1, replicas: [3, 1, 4], addingReplicas: [], removingReplicas: [], leader: 3, leaderEpoch: 0, partitionEpoch: 0, isr: [3, 1, 4] },
       ],
     });
     apply(state, records);
@@ -55,5 +55,40 @@ describe('deleteTopic', () => {
     apply(state, deleteTopic(state, 't'));
     expect(state.topics.size).toBe(0);
     expect(codeOf(() => deleteTopic(state, 't'))).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+  });
+});
+
+describe('createPartitions', () => {
+  it('places the new partitions by the rack-aware rule, numbered on as if the topic had been created that large', () => {
+    const state = withTopic(clusterOf(), { name: 't', partitions: 10, replicationFactor: 3 });
+    const { records, reply } = createPartitions(state, { topic: 't', totalCount: 12 });
+    // The seed's list 0,3,1,4,2,5: P10 is led by list[10 mod 6] = 2, P11 by 5.
+    expect(reply.partitions.map((p) => [p.partition, p.replicas, p.leader, p.isr])).toEqual([
+      [10, [2, 5, 0], 2, [2, 5, 0]],
+      [11, [5, 0, 3], 5, [5, 0, 3]],
+    ]);
+    expect(createTopic(clusterOf(), { name: 't', partitions: 12, replicationFactor: 3 }, 'x').reply.topic.partitions.slice(10).map((p) => p.replicas)).toEqual([[2, 5, 0], [5, 0, 3]]);
+    apply(state, records);
+    expect(state.topics.get('t')!.partitions).toHaveLength(12);
+    expect(state.partition('t', 11)).toMatchObject({ addingReplicas: [], removingReplicas: [], leaderEpoch: 0, partitionEpoch: 0 });
+  });
+
+  it.each([
+    ['fewer partitions', 5, 'INVALID_PARTITIONS', /can only grow/],
+    ['as many as now', 10, 'INVALID_PARTITIONS', /already has 10/],
+    ['not an integer', 11.5, 'INVALID_PARTITIONS', /integer/],
+    ['past the maximum', 10_001, 'INVALID_PARTITIONS', /integer between 1 and 10000/],
+  ] as const)('refuses %s and changes nothing', (_name, totalCount, code, message) => {
+    const state = withTopic(clusterOf(), { name: 't', partitions: 10, replicationFactor: 3 });
+    expect(() => createPartitions(state, { topic: 't', totalCount })).toThrow(message);
+    expect(codeOf(() => createPartitions(state, { topic: 't', totalCount }))).toBe(code);
+    expect(state.topics.get('t')!.partitions).toHaveLength(10);
+  });
+
+  it('refuses an unknown topic, and a replication factor the live brokers cannot hold', () => {
+    const state = withTopic(clusterOf(), { name: 't', partitions: 1, replicationFactor: 3 });
+    expect(codeOf(() => createPartitions(state, { topic: 'nope', totalCount: 2 }))).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    for (const id of [0, 1, 2, 3]) apply(state, fenceBroker(state, id));
+    expect(codeOf(() => createPartitions(state, { topic: 't', totalCount: 2 }))).toBe('INVALID_REPLICATION_FACTOR');
   });
 });

@@ -20,11 +20,16 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startTestCluster(options: Partial<LocalUpOptions> = {}): Promise<TestCluster> {
+/**
+ * `spareBrokers`: also keep the ports of that many more brokers free, for brokers a test adds
+ * later (localAddBroker).
+ */
+export async function startTestCluster(options: Partial<LocalUpOptions> & { spareBrokers?: number } = {}): Promise<TestCluster> {
   const { dir, cleanup } = e2eTempDir('e2e');
-  const brokers = options.brokers ?? 6;
-  const basePort = await freeClusterBasePort(brokers);
-  const cluster = await localUp({ ...options, dataDir: dir, basePort, brokers, mode: 'detach', readyTimeoutMs: options.readyTimeoutMs ?? 90_000 });
+  const { spareBrokers = 0, ...upOptions } = options;
+  const brokers = upOptions.brokers ?? 6;
+  const basePort = await freeClusterBasePort(brokers + spareBrokers);
+  const cluster = await localUp({ ...upOptions, dataDir: dir, basePort, brokers, mode: 'detach', readyTimeoutMs: upOptions.readyTimeoutMs ?? 90_000 });
   const brokerPorts = cluster.state.layout.brokers.map((b) => b.port);
   const bootstrap = brokerPorts.map((p) => `127.0.0.1:${p}`);
   const admin = new Admin({ bootstrap });

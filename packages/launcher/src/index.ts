@@ -2,6 +2,7 @@ export { INTERNAL_PORT_OFFSET, clusterLayout, layoutPorts } from './layout.ts';
 export type { BrokerSpec, ClusterLayout } from './layout.ts';
 export {
   LocalClusterError,
+  localAddBroker,
   localDown,
   localKill,
   localPause,

@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { clusterLayout } from './layout.ts';
-import { waitForClusterStop, type ClusterStateFile } from './local-cluster.ts';
+import { localAddBroker, waitForClusterStop, type ClusterStateFile } from './local-cluster.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -43,5 +43,15 @@ describe('waitForClusterStop', () => {
     const waiting = waitForClusterStop(dir, { signal: later.signal, pollMs: 60_000 });
     later.abort();
     expect(await waiting).toBe('aborted');
+  });
+});
+
+describe('localAddBroker', () => {
+  it('refuses when the cluster is not running, and leaves the state file as it was', async () => {
+    writeStoppedCluster();
+    const before = readFileSync(join(dir, 'cluster.json'), 'utf8');
+    await expect(localAddBroker(dir)).rejects.toThrow(/controller .* is not running/);
+    expect(readFileSync(join(dir, 'cluster.json'), 'utf8')).toBe(before);
+    await expect(localAddBroker(join(dir, 'nothing-here'))).rejects.toThrow(/no local cluster/);
   });
 });

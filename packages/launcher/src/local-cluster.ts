@@ -12,6 +12,7 @@ import type { ClusterMetadata } from '@tributary/protocol';
 import { RpcClient } from '@tributary/transport/client';
 import { INTERNAL_PORT_OFFSET, clusterLayout, type BrokerSpec, type ClusterLayout } from './layout.ts';
 import { LogFollower } from './log-follower.ts';
+import { isPortFree } from './ports.ts';
 
 const BROKER_MAIN = fileURLToPath(new URL('../../broker/src/main.ts', import.meta.url));
 const CONTROLLER_MAIN = fileURLToPath(new URL('../../controller/src/main.ts', import.meta.url));
@@ -230,7 +231,10 @@ export async function localUp(options: LocalUpOptions): Promise<LocalCluster> {
   if (existing && existing.processes.some((p) => processStatus(p) !== 'stopped')) {
     throw new LocalClusterError(`a cluster is already running from ${dataDir} (controller on port ${existing.layout.controllerPort}); use 'tributary local status' or 'tributary local down'`);
   }
-  const layout = clusterLayout({
+  // A cluster started again as it was keeps its layout, brokers added later (localAddBroker) with
+  // their racks included; asking for another shape lays it out afresh.
+  const sameShape = existing !== undefined && options.brokers === undefined && options.racks === undefined && (options.basePort === undefined || options.basePort === existing.layout.basePort);
+  const layout = sameShape ? existing.layout : clusterLayout({
     basePort: options.basePort ?? existing?.layout.basePort,
     brokers: options.brokers ?? existing?.layout.brokers.length,
     racks: options.racks,
@@ -416,6 +420,43 @@ export async function localRestart(dataDir: string, target: string, options: { k
   state.processes = state.processes.map((p) => (p.name === record.name ? record : p));
   // Running again: no longer a cluster that `local down` stopped.
   delete state.downRequestedMs;
+  writeState(state);
+  await waitForHealth(record, options.readyTimeoutMs ?? 30_000, child);
+  return record;
+}
+
+/** The rack with the fewest brokers (ties: the first by name), where a new broker evens them out. */
+function leastPopulatedRack(layout: ClusterLayout): string {
+  const counts = new Map<string, number>();
+  for (const b of layout.brokers) counts.set(b.rack, (counts.get(b.rack) ?? 0) + 1);
+  const racks = [...counts.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return racks[0]?.[0] ?? 'rack-1';
+}
+
+/**
+ * Starts one more broker in a running local cluster (the next free id, the layout's ports for
+ * that id: clients on basePort + 2 + id, replication on basePort + 102 + id), in `rack` or, by
+ * default, the rack with the fewest brokers. It is recorded in the state file like the others,
+ * so status, kill, restart and down treat it alike. Waits until it answers /health (registered,
+ * holding metadata). It holds no partitions until a reassignment or a new topic puts some there.
+ */
+export async function localAddBroker(dataDir: string, options: { rack?: string; readyTimeoutMs?: number } = {}): Promise<ProcessRecord> {
+  const state = requireState(dataDir);
+  const controller = state.processes.find((p) => p.name === 'controller');
+  if (controller === undefined || processStatus(controller) !== 'running') {
+    throw new LocalClusterError(`the controller of the cluster in ${state.dataDir} is not running; start the cluster first`);
+  }
+  const rack = options.rack ?? leastPopulatedRack(state.layout);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(rack)) throw new LocalClusterError(`invalid rack name '${rack}': use 1-64 characters of [A-Za-z0-9._-]`);
+  const id = Math.max(-1, ...state.layout.brokers.map((b) => b.id)) + 1;
+  if (id >= INTERNAL_PORT_OFFSET - 2) throw new LocalClusterError(`no room for broker ${id}: a local cluster holds at most ${INTERNAL_PORT_OFFSET - 2} brokers`);
+  const broker: BrokerSpec = { id, rack, port: state.layout.basePort + 2 + id, internalPort: state.layout.basePort + INTERNAL_PORT_OFFSET + 2 + id };
+  const taken = [];
+  for (const port of [broker.port, broker.internalPort]) if (!(await isPortFree(port))) taken.push(port);
+  if (taken.length > 0) throw new LocalClusterError(`broker ${id} would listen on ${broker.port} and ${broker.internalPort}, but ${taken.join(' and ')} ${taken.length > 1 ? 'are' : 'is'} in use`);
+  state.layout.brokers.push(broker);
+  const { record, child } = startProcess(state, brokerSpec(state, broker), { dataDir, mode: 'detach' });
+  state.processes.push(record);
   writeState(state);
   await waitForHealth(record, options.readyTimeoutMs ?? 30_000, child);
   return record;

@@ -43,15 +43,23 @@ export interface BrokerRegistration {
   logDirId: string;
   /** False once fenced: heartbeats stopped for broker.session.timeout.ms, or shut down. */
   alive: boolean;
-  /** Broker-level dynamic configs set through the Admin API (e.g. follower.replication.throttled.rate). */
+  /** Broker-level dynamic configs set through the Admin API (leader/follower.replication.throttled.rate). */
   configs: Record<string, number>;
 }
 
 export interface PartitionState {
   topic: string;
   partition: number;
-  /** Assigned replicas, preferred leader first. */
+  /**
+   * Assigned replicas, preferred leader first. During a reassignment (KIP-455) the target list
+   * followed by the original replicas not in it: `addingReplicas` and `removingReplicas` say
+   * which is which.
+   */
   replicas: BrokerId[];
+  /** Replicas a reassignment is adding (target − original); empty when none is in progress. */
+  addingReplicas: BrokerId[];
+  /** Replicas a reassignment will remove once it completes (original − target); empty when none. */
+  removingReplicas: BrokerId[];
   /** -1 when offline. */
   leader: BrokerId;
   leaderEpoch: number;
@@ -170,11 +178,94 @@ export interface ElectLeadersResponse {
 }
 export interface SetBrokerConfigRequest {
   brokerId: BrokerId;
-  /** e.g. { 'follower.replication.throttled.rate': 1024 }; a value of -1 removes the setting. */
+  /** e.g. { 'follower.replication.throttled.rate': 1024 }; a value of -1 removes the setting (BROKER_DYNAMIC_CONFIGS). */
   configs: Record<string, number>;
 }
 
-export const ADMIN_OPS = ['create-topic', 'delete-topic', 'init-producer-id', 'elect-leaders', 'set-broker-config'] as const;
+/**
+ * KIP-455 AlterPartitionReassignments: per partition, the target replica list (preferred leader
+ * first), or null to cancel the reassignment in progress. Each partition is decided on its own,
+ * as in Kafka: a refused one changes nothing and carries its error; the others go ahead.
+ */
+export interface AlterPartitionReassignmentsRequest {
+  partitions: { topic: string; partition: number; replicas: BrokerId[] | null }[];
+}
+export interface AlterPartitionReassignmentsResponse {
+  /** One entry per requested partition, in request order; `error` absent = accepted. */
+  partitions: { topic: string; partition: number; error?: WireError }[];
+}
+export interface ListPartitionReassignmentsRequest {
+  /** Omitted: every topic. */
+  topics?: string[];
+}
+/** A reassignment in progress (KIP-455's OngoingPartitionReassignment). */
+export interface OngoingReassignment {
+  topic: string;
+  partition: number;
+  /** The target followed by the original replicas not in it. */
+  replicas: BrokerId[];
+  addingReplicas: BrokerId[];
+  removingReplicas: BrokerId[];
+}
+export interface ListPartitionReassignmentsResponse {
+  /** Sorted by topic, then partition. */
+  reassignments: OngoingReassignment[];
+}
+
+/** Kafka's CreatePartitions: grow `topic` to `totalCount` partitions (never fewer). */
+export interface CreatePartitionsRequest {
+  topic: string;
+  totalCount: number;
+}
+export interface CreatePartitionsResponse {
+  /** The new partitions only, as created (rack-aware placement, first replica leading). */
+  partitions: PartitionState[];
+}
+
+/** What describe-configs and alter-configs act on: one topic, or one broker's dynamic configs. */
+export type ConfigResource = { topic: string } | { broker: BrokerId };
+export type ConfigValue = string | number | boolean;
+export interface ConfigEntry {
+  name: string;
+  /** null: a broker config that is not set (no limit). */
+  value: ConfigValue | null;
+  /** True when the value is the default (a topic config equal to it, or an unset broker config). */
+  isDefault: boolean;
+  doc: string;
+}
+export interface DescribeConfigsRequest {
+  resource: ConfigResource;
+}
+export interface DescribeConfigsResponse {
+  resource: ConfigResource;
+  /** Every config of the resource's kind, sorted by name. */
+  configs: ConfigEntry[];
+}
+/**
+ * Kafka's IncrementalAlterConfigs with SET and DELETE: `set` values are validated as at topic
+ * creation (topics) or as set-broker-config validates them (brokers); `delete` returns a topic
+ * config to its default and unsets a broker config. All or nothing: one bad entry changes nothing.
+ */
+export interface AlterConfigsRequest {
+  resource: ConfigResource;
+  set?: Record<string, ConfigValue>;
+  delete?: readonly string[];
+}
+/** The resource's configs after the change. */
+export type AlterConfigsResponse = DescribeConfigsResponse;
+
+export const ADMIN_OPS = [
+  'create-topic',
+  'delete-topic',
+  'init-producer-id',
+  'elect-leaders',
+  'set-broker-config',
+  'alter-partition-reassignments',
+  'list-partition-reassignments',
+  'create-partitions',
+  'describe-configs',
+  'alter-configs',
+] as const;
 export type AdminOp = (typeof ADMIN_OPS)[number];
 
 // ---------------------------------------------------------------------------------------------
@@ -256,7 +347,16 @@ export interface BrokerMetadataResponse {
   topics: {
     name: string;
     configs: TopicConfigs;
-    partitions: { partition: number; leader: BrokerId; leaderEpoch: number; replicas: BrokerId[]; isr: BrokerId[] }[];
+    partitions: {
+      partition: number;
+      leader: BrokerId;
+      leaderEpoch: number;
+      replicas: BrokerId[];
+      isr: BrokerId[];
+      /** Reassignment in progress (KIP-455); absent or empty when none. */
+      addingReplicas?: BrokerId[];
+      removingReplicas?: BrokerId[];
+    }[];
   }[];
   /** Topics asked for that do not exist. */
   unknownTopics: string[];
@@ -358,6 +458,12 @@ export interface ReplicaFetchRequest {
     lastFetchedEpoch: number;
     /** The leader epoch the follower believes is current. */
     currentLeaderEpoch: number;
+    /**
+     * At most this many bytes for this partition (the first batch still goes whole). Set by a
+     * follower whose follower.replication.throttled.rate holds this replica back; absent = only
+     * the request's maxBytes applies.
+     */
+    maxBytes?: number;
   }[];
 }
 export interface ReplicaFetchPartitionResponse {

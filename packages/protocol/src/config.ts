@@ -14,11 +14,19 @@ export interface TopicConfigs {
   'index.interval.bytes': number;
   'flush.messages': number;
   'flush.ms': number;
+  /**
+   * Kafka's throttled-replica lists (KIP-73): `partition:broker` pairs separated by commas, `*`
+   * for every replica of the topic, '' for none. Set by whoever starts a throttled
+   * reassignment; the brokers' replication rates apply to the replicas listed here.
+   */
+  'leader.replication.throttled.replicas': string;
+  'follower.replication.throttled.replicas': string;
 }
 
 type ConfigSpec =
   | { type: 'int'; default: number; min: number; max?: number; doc: string }
-  | { type: 'bool'; default: boolean; doc: string };
+  | { type: 'bool'; default: boolean; doc: string }
+  | { type: 'replica-list'; default: string; doc: string };
 
 const NEVER = Number.MAX_SAFE_INTEGER;
 
@@ -33,6 +41,8 @@ export const TOPIC_CONFIG_SPECS: { readonly [K in keyof TopicConfigs]: ConfigSpe
   'index.interval.bytes': { type: 'int', default: 4096, min: 1, doc: 'bytes between sparse offset-index entries' },
   'flush.messages': { type: 'int', default: NEVER, min: 1, doc: 'fsync after this many records (default: never force)' },
   'flush.ms': { type: 'int', default: NEVER, min: 0, doc: 'fsync after this many ms (default: never force)' },
+  'leader.replication.throttled.replicas': { type: 'replica-list', default: '', doc: "replicas whose copying is limited by their leader's leader.replication.throttled.rate: partition:broker pairs, or * for all" },
+  'follower.replication.throttled.replicas': { type: 'replica-list', default: '', doc: "replicas whose copying is limited by the follower's follower.replication.throttled.rate: partition:broker pairs, or * for all" },
 };
 
 export const DEFAULT_TOPIC_CONFIGS: Readonly<TopicConfigs> = Object.freeze(
@@ -46,7 +56,7 @@ export type TopicConfigInput = Partial<Record<string, string | number | boolean>
  * over the defaults. Unknown names and bad values give INVALID_CONFIG naming the culprit.
  */
 export function resolveTopicConfigs(input: TopicConfigInput | undefined): TopicConfigs {
-  const out: Record<string, number | boolean> = { ...DEFAULT_TOPIC_CONFIGS };
+  const out: Record<string, number | boolean | string> = { ...DEFAULT_TOPIC_CONFIGS };
   for (const [name, raw] of Object.entries(input ?? {})) {
     if (!Object.hasOwn(TOPIC_CONFIG_SPECS, name)) {
       throw new TributaryError('INVALID_CONFIG', `unknown topic config '${name}'; known: ${Object.keys(TOPIC_CONFIG_SPECS).join(', ')}`);
@@ -57,7 +67,11 @@ export function resolveTopicConfigs(input: TopicConfigInput | undefined): TopicC
   return out as unknown as TopicConfigs;
 }
 
-function parseConfigValue(name: string, spec: ConfigSpec, raw: unknown): number | boolean {
+function parseConfigValue(name: string, spec: ConfigSpec, raw: unknown): number | boolean | string {
+  if (spec.type === 'replica-list') {
+    if (typeof raw !== 'string') throw new TributaryError('INVALID_CONFIG', `config '${name}' must be a string of partition:broker pairs or *, got ${JSON.stringify(raw)}`);
+    return normalizeThrottledReplicas(name, raw);
+  }
   if (spec.type === 'bool') {
     if (raw === true || raw === 'true') return true;
     if (raw === false || raw === 'false') return false;
@@ -69,6 +83,56 @@ function parseConfigValue(name: string, spec: ConfigSpec, raw: unknown): number 
   }
   return n;
 }
+
+/** A parsed throttled-replicas list: every replica of the topic, or these (partition, broker) pairs. */
+export interface ThrottledReplicas {
+  all: boolean;
+  pairs: { partition: number; brokerId: number }[];
+}
+
+const THROTTLED_PAIR = /^(\d{1,9}):(\d{1,9})$/;
+
+/**
+ * Kafka's format for leader/follower.replication.throttled.replicas: '*', or `partition:broker`
+ * pairs separated by commas (spaces allowed around them), or '' for none. Returns the canonical
+ * form ('*', or pairs joined by ',' without spaces); INVALID_CONFIG names the bad entry.
+ */
+export function normalizeThrottledReplicas(name: string, raw: string): string {
+  const trimmed = raw.trim();
+  if (trimmed === '' || trimmed === '*') return trimmed;
+  const entries = trimmed.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    if (!THROTTLED_PAIR.test(entry)) {
+      throw new TributaryError('INVALID_CONFIG', `config '${name}' must be * or partition:broker pairs separated by commas (e.g. 0:6,1:6); '${entry}' is neither`);
+    }
+  }
+  return entries.join(',');
+}
+
+/** Parses a list already checked by normalizeThrottledReplicas (a topic config from metadata). */
+export function parseThrottledReplicas(value: string | undefined): ThrottledReplicas {
+  const trimmed = (value ?? '').trim();
+  if (trimmed === '*') return { all: true, pairs: [] };
+  const pairs: ThrottledReplicas['pairs'] = [];
+  if (trimmed === '') return { all: false, pairs };
+  for (const entry of trimmed.split(',')) {
+    const m = THROTTLED_PAIR.exec(entry.trim());
+    if (m) pairs.push({ partition: Number(m[1]), brokerId: Number(m[2]) });
+  }
+  return { all: false, pairs };
+}
+
+/**
+ * Broker configs that can be changed while the cluster runs (Kafka's dynamic broker configs),
+ * stored in the controller's metadata and read by the broker they name: the replication quotas
+ * of KIP-73, in bytes/s. Unset means unlimited.
+ */
+export const BROKER_DYNAMIC_CONFIG_SPECS: { readonly [name: string]: { doc: string } } = {
+  'leader.replication.throttled.rate': { doc: "bytes/s this broker sends, as leader, to followers of the replicas in topics' leader.replication.throttled.replicas" },
+  'follower.replication.throttled.rate': { doc: "bytes/s this broker fetches, as follower, for the replicas in topics' follower.replication.throttled.replicas" },
+};
+
+export const BROKER_DYNAMIC_CONFIGS: readonly string[] = Object.keys(BROKER_DYNAMIC_CONFIG_SPECS);
 
 /** Kafka's topic-name rule: 1-249 chars of [a-zA-Z0-9._-], and not '.' or '..'. */
 export function validateTopicName(name: unknown): string {

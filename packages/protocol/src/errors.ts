@@ -79,11 +79,23 @@ export const ERRORS = {
   },
   INVALID_PARTITIONS: {
     retriable: false, httpStatus: 400,
-    description: 'the partition count is not a positive integer within limits',
+    description: 'the partition count is not a positive integer within limits, or not above the current count (partitions can be added, never removed)',
   },
   INVALID_CONFIG: {
     retriable: false, httpStatus: 400,
     description: 'a config name is unknown or its value is out of range',
+  },
+  INVALID_REPLICA_ASSIGNMENT: {
+    retriable: false, httpStatus: 400,
+    description: 'a replica assignment is invalid: empty, a broker named twice or not registered, or it cannot be applied as asked (e.g. a cancel that would leave no original replica in sync)',
+  },
+  REASSIGNMENT_IN_PROGRESS: {
+    retriable: false, httpStatus: 409,
+    description: 'the partition is already being reassigned (KIP-455); wait for it to finish or cancel it first',
+  },
+  NO_REASSIGNMENT_IN_PROGRESS: {
+    retriable: false, httpStatus: 409,
+    description: 'no reassignment of the partition is in progress, so there is nothing to cancel',
   },
   KAFKA_STORAGE_ERROR: {
     retriable: true, httpStatus: 500,
