@@ -27,7 +27,9 @@ for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--listen') listen = argv[i + 1];
   else if (argv[i].startsWith('--listen=')) listen = argv[i].slice('--listen='.length);
 }
-listen ??= pid1('environ').find((e) => e.startsWith('TRIBUTARY_LISTEN='))?.slice('TRIBUTARY_LISTEN='.length);
+listen ??= pid1('environ')
+  .find((e) => e.startsWith('TRIBUTARY_LISTEN='))
+  ?.slice('TRIBUTARY_LISTEN='.length);
 listen ??= role === 'controller' ? '0.0.0.0:9090' : '0.0.0.0:9092';
 
 const match = /^\[?(.*?)\]?:(\d+)$/.exec(listen);
@@ -43,7 +45,12 @@ try {
   // The body is msgpack; {status: 'ok'} encodes the key and value as fixstrs: a6 "status" a2 "ok".
   const ok = body.includes(Buffer.concat([Buffer.from([0xa6]), Buffer.from('status'), Buffer.from([0xa2]), Buffer.from('ok')]));
   if (res.status !== 200 || !ok) {
-    console.error(`${role} /health answered ${res.status}: ${body.toString('latin1').replace(/[^\x20-\x7e]+/g, ' ').trim()}`);
+    console.error(
+      `${role} /health answered ${res.status}: ${body
+        .toString('latin1')
+        .replace(/[^\x20-\x7e]+/g, ' ')
+        .trim()}`,
+    );
     process.exit(1);
   }
 } catch (err) {

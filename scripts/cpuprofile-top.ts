@@ -44,7 +44,9 @@ for (let i = 0; i < args.length; i++) {
   else files.push(args[i]!);
 }
 if (files.length === 0) {
-  console.error('usage: node scripts/cpuprofile-top.ts [--top N] [--by function|file] [--last SECONDS] [--between FROM_US,TO_US] [--callers NAME] [--inclusive] FILE.cpuprofile…');
+  console.error(
+    'usage: node scripts/cpuprofile-top.ts [--top N] [--by function|file] [--last SECONDS] [--between FROM_US,TO_US] [--callers NAME] [--inclusive] FILE.cpuprofile…',
+  );
   process.exit(2);
 }
 
@@ -55,7 +57,8 @@ for (const file of files) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, ProfileNode>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n);
-  const label = (n: ProfileNode): string => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(packages|node_modules)\//, '')}:${n.callFrame.lineNumber + 1}`;
+  const label = (n: ProfileNode): string =>
+    `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(packages|node_modules)\//, '')}:${n.callFrame.lineNumber + 1}`;
   const spanUs = profile.timeDeltas.reduce((a, b) => a + b, 0);
   let atUs = 0;
   for (let i = 0; i < profile.samples.length; i++) {
@@ -85,7 +88,8 @@ for (const file of files) {
       continue;
     }
     const short = url.replace(/^file:\/\/.*?node_modules\/\.pnpm\/([^/]+)\/node_modules\//, 'pkg:').replace(/^file:\/\/.*?\/packages\//, '');
-    const key = by === 'file' ? (short.startsWith('pkg:') ? short.split('/')[0]! : short || functionName) : `${functionName || '(anonymous)'} ${short}:${lineNumber + 1}`;
+    const key =
+      by === 'file' ? (short.startsWith('pkg:') ? short.split('/')[0]! : short || functionName) : `${functionName || '(anonymous)'} ${short}:${lineNumber + 1}`;
     selfUs.set(key, (selfUs.get(key) ?? 0) + dt);
   }
 }

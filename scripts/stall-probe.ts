@@ -17,6 +17,9 @@ const interval = setInterval(() => {
 setTimeout(() => {
   clearInterval(interval);
   lateMs.sort((a, b) => b - a);
-  const worst = lateMs.slice(0, 8).map((ms) => ms.toFixed(1)).join(' ');
+  const worst = lateMs
+    .slice(0, 8)
+    .map((ms) => ms.toFixed(1))
+    .join(' ');
   console.log(`${ticks} ticks in ${seconds} s; ${lateMs.length} came > 3 ms late; worst ${worst || '-'} ms`);
 }, seconds * 1000);

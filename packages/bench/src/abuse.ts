@@ -45,8 +45,16 @@ export async function abusePhase(bootstrap: string, admin: Admin, topic: string,
   const seen: AbuseOutcome[] = [];
   const onOutcome = (o: AbuseOutcome) => seen.push(o);
   const running = Promise.all([
-    abuseUntil(requests.filter((r) => !SLOW_ABUSE_KINDS.includes(r.kind)), stop.signal, { concurrency: ABUSE_FAST_CONCURRENCY, seed: 1, onOutcome }),
-    abuseUntil(requests.filter((r) => SLOW_ABUSE_KINDS.includes(r.kind)), stop.signal, { concurrency: ABUSE_SLOW_CONCURRENCY, seed: 2, onOutcome }),
+    abuseUntil(
+      requests.filter((r) => !SLOW_ABUSE_KINDS.includes(r.kind)),
+      stop.signal,
+      { concurrency: ABUSE_FAST_CONCURRENCY, seed: 1, onOutcome },
+    ),
+    abuseUntil(
+      requests.filter((r) => SLOW_ABUSE_KINDS.includes(r.kind)),
+      stop.signal,
+      { concurrency: ABUSE_SLOW_CONCURRENCY, seed: 2, onOutcome },
+    ),
   ]);
   let abused: AckLatencyResult;
   try {

@@ -36,11 +36,21 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       return v;
     };
     switch (flag) {
-      case '--quick': quick = true; break;
-      case '--json': json = true; break;
-      case '--keep': keep = true; break;
-      case '--bootstrap': bootstrap = value(); break;
-      case '--data-dir': dataDir = value(); break;
+      case '--quick':
+        quick = true;
+        break;
+      case '--json':
+        json = true;
+        break;
+      case '--keep':
+        keep = true;
+        break;
+      case '--bootstrap':
+        bootstrap = value();
+        break;
+      case '--data-dir':
+        dataDir = value();
+        break;
       case '--records': {
         const n = Number(value());
         if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--records must be a positive integer\n${USAGE}`);
@@ -48,14 +58,21 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       }
       case '--only': {
-        const names = value().split(',').map((s) => s.trim()).filter((s) => s !== '');
+        const names = value()
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
         for (const n of names) if (!(PHASES as readonly string[]).includes(n)) throw new Error(`unknown phase '${n}'; phases: ${PHASES.join(', ')}`);
         only = PHASES.filter((p) => names.includes(p));
         break;
       }
-      case '--': break;
-      case '--help': case '-h': throw new Error(USAGE);
-      default: throw new Error(`unknown argument '${arg}'\n${USAGE}`);
+      case '--':
+        break;
+      case '--help':
+      case '-h':
+        throw new Error(USAGE);
+      default:
+        throw new Error(`unknown argument '${arg}'\n${USAGE}`);
     }
   }
   return Object.freeze({ quick, bootstrap, dataDir, json, only: Object.freeze(only), records: records ?? (quick ? 200_000 : 2_000_000), keep });

@@ -5,7 +5,7 @@
 
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Admin, Producer } from '@tributary/client';
+import { type Admin, Producer } from '@tributary/client';
 import { localKill, localRestart } from '@tributary/launcher';
 import type { BenchCluster } from './cluster.ts';
 import { brokerDataDir, brokerRecord } from './cluster.ts';
@@ -37,7 +37,15 @@ function topicLogBytes(dir: string, topic: string): number {
   return total;
 }
 
-export async function failoverRound(cluster: BenchCluster, admin: Admin, topic: string, partition: number, options: { loadRatePerSec: number; downMs: number }, progress: Progress, step: number): Promise<FailoverRound> {
+export async function failoverRound(
+  cluster: BenchCluster,
+  admin: Admin,
+  topic: string,
+  partition: number,
+  options: { loadRatePerSec: number; downMs: number },
+  progress: Progress,
+  step: number,
+): Promise<FailoverRound> {
   const dataDir = cluster.dataDir!;
   const before = await admin.describeTopic(topic);
   const victim = before.partitions[partition]!.leader;
@@ -66,10 +74,13 @@ export async function failoverRound(cluster: BenchCluster, admin: Admin, topic: 
   const probeLoop = (async () => {
     while (running) {
       const sentMs = performance.now();
-      probe.send({ topic, value, partition }).then(() => {
-        const now = performance.now();
-        if (sentMs >= killMs && now < firstSuccessMs) firstSuccessMs = now;
-      }, () => failed++);
+      probe.send({ topic, value, partition }).then(
+        () => {
+          const now = performance.now();
+          if (sentMs >= killMs && now < firstSuccessMs) firstSuccessMs = now;
+        },
+        () => failed++,
+      );
       await sleep(10);
     }
   })();
@@ -88,7 +99,8 @@ export async function failoverRound(cluster: BenchCluster, admin: Admin, topic: 
       const d = await admin.describeTopic(topic);
       return replicaOf.every((p) => !d.partitions[p]!.isr.includes(victim));
     };
-    if (!(await waitFor(outOfEveryIsr, 30_000, 200))) throw new Error(`broker ${victim} did not leave every ISR within ${options.downMs + 30_000} ms of its death`);
+    if (!(await waitFor(outOfEveryIsr, 30_000, 200)))
+      throw new Error(`broker ${victim} did not leave every ISR within ${options.downMs + 30_000} ms of its death`);
     running = false;
     await Promise.all([loadLoop, probeLoop]);
     await Promise.all([load.flush(), probe.flush()]);
@@ -108,7 +120,16 @@ export async function failoverRound(cluster: BenchCluster, admin: Admin, topic: 
     progress.update(step + 0.9, 'waiting for preferred leaders');
     // Let the next round start from the seed placement (auto leader rebalance).
     await waitFor(() => topicHealthy(admin, topic, true), 30_000, 200);
-    return { partition, killedBroker: victim, failoverMs, restartToIsrMs, catchupMs, catchupBytes, catchupMBps: catchupBytes / 1e6 / (catchupMs / 1000), failedRecords: failed };
+    return {
+      partition,
+      killedBroker: victim,
+      failoverMs,
+      restartToIsrMs,
+      catchupMs,
+      catchupBytes,
+      catchupMBps: catchupBytes / 1e6 / (catchupMs / 1000),
+      failedRecords: failed,
+    };
   } finally {
     running = false;
     await Promise.allSettled([loadLoop, probeLoop]);

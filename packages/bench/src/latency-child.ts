@@ -13,7 +13,8 @@
 
 import { ackLatency, endToEndLatency, type LatencyJob } from './latency.ts';
 
-const send = (message: unknown): Promise<void> => new Promise((resolve, reject) => process.send!(message, (err: Error | null) => (err ? reject(err) : resolve())));
+const send = (message: unknown): Promise<void> =>
+  new Promise((resolve, reject) => process.send!(message, (err: Error | null) => (err ? reject(err) : resolve())));
 
 const job = JSON.parse(process.argv[2]!) as LatencyJob;
 let sentProgress = Promise.resolve();
@@ -28,9 +29,10 @@ const progress = {
   },
 };
 try {
-  const result = job.kind === 'ack'
-    ? await ackLatency(job.bootstrap, job.topic, job.count, progress)
-    : await endToEndLatency(job.bootstrap, job.topic, job.ratePerSec, job.seconds, progress);
+  const result =
+    job.kind === 'ack'
+      ? await ackLatency(job.bootstrap, job.topic, job.count, progress)
+      : await endToEndLatency(job.bootstrap, job.topic, job.ratePerSec, job.seconds, progress);
   await sentProgress;
   await send({ result });
 } catch (err) {

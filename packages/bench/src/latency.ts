@@ -83,7 +83,13 @@ export interface E2eLatencyResult {
 }
 
 /** Sends at `ratePerSec` for `seconds` (acks=all, idempotent) while one consumer reads the topic. */
-export async function endToEndLatency(bootstrap: string, topic: string, ratePerSec: number, seconds: number, progress: ProgressSink): Promise<E2eLatencyResult> {
+export async function endToEndLatency(
+  bootstrap: string,
+  topic: string,
+  ratePerSec: number,
+  seconds: number,
+  progress: ProgressSink,
+): Promise<E2eLatencyResult> {
   const producer = new Producer({ bootstrap, acks: 'all', idempotent: true, lingerMs: 0 });
   const consumer = new Consumer({ bootstrap, maxWaitMs: 500 });
   consumer.subscribe(topic, { from: 'latest' });
@@ -119,7 +125,10 @@ export async function endToEndLatency(bootstrap: string, topic: string, ratePerS
       value.writeUInt32BE(0xbe4c0de, 8);
       const sentMs = performance.now();
       value.writeDoubleBE(sentMs, 0);
-      producer.send({ topic, value }).then(() => acked.recordMs(performance.now() - sentMs), () => failed++);
+      producer.send({ topic, value }).then(
+        () => acked.recordMs(performance.now() - sentMs),
+        () => failed++,
+      );
       sent++;
     }
     progress.update(sent);

@@ -6,7 +6,7 @@
 import { parseArgs } from './args.ts';
 import { runBench } from './run.ts';
 
-let args;
+let args: ReturnType<typeof parseArgs>;
 try {
   args = parseArgs(process.argv.slice(2));
 } catch (err) {

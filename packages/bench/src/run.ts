@@ -100,7 +100,14 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const report: BenchReport = { date: new Date().toISOString(), quick: args.quick, hardware, cluster: cluster.started ? 'local: 6 brokers, 2 racks, started by the bench' : `--bootstrap ${cluster.bootstrap}`, records: args.records, details: {} };
+  const report: BenchReport = {
+    date: new Date().toISOString(),
+    quick: args.quick,
+    hardware,
+    cluster: cluster.started ? 'local: 6 brokers, 2 racks, started by the bench' : `--bootstrap ${cluster.bootstrap}`,
+    records: args.records,
+    details: {},
+  };
   const rows: Row[] = [];
   const admin = new Admin({ bootstrap: cluster.bootstrap });
   const runId = Date.now().toString(36);
@@ -140,7 +147,13 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
       const topic = topicName(`acks-${acks}`);
       await createBenchTopic(admin, topic, THROUGHPUT_PARTITIONS);
       const clusterCpu = meterCluster();
-      const r = await produceThroughput(cluster.bootstrap, topic, args.records, { acks, idempotent: false }, new Progress(`produce acks=${acks}`, args.records));
+      const r = await produceThroughput(
+        cluster.bootstrap,
+        topic,
+        args.records,
+        { acks, idempotent: false },
+        new Progress(`produce acks=${acks}`, args.records),
+      );
       const cpuUs = clusterCpu(r.records);
       await admin.deleteTopic(topic).catch(() => undefined);
       report.details[phase] = { ...r, clusterCpuUsPerRecord: cpuUs };
@@ -166,7 +179,11 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
       report.consumeMBps = round(r.mbPerSec);
       report.consumeClusterCpuUsPerRecord = clusterCpu(r.records);
       report.details.consume = r;
-      rows.push({ phase: 'consume from start', result: `${fmt(r.recordsPerSec)} rec/s`, detail: `${r.mbPerSec.toFixed(1)} MB/s values, ${fmt(r.records)} records in ${r.seconds.toFixed(2)} s${cpuNote(report.consumeClusterCpuUsPerRecord)}` });
+      rows.push({
+        phase: 'consume from start',
+        result: `${fmt(r.recordsPerSec)} rec/s`,
+        detail: `${r.mbPerSec.toFixed(1)} MB/s values, ${fmt(r.records)} records in ${r.seconds.toFixed(2)} s${cpuNote(report.consumeClusterCpuUsPerRecord)}`,
+      });
     }
     if (mainRecords > 0) await admin.deleteTopic(mainTopic).catch(() => undefined);
 
@@ -176,24 +193,38 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
       await createBenchTopic(admin, topic, THROUGHPUT_PARTITIONS);
       const ackCount = 5000;
       const ackCpu = meterCluster();
-      const a: AckLatencyResult = await inChildProcess({ kind: 'ack', bootstrap: cluster.bootstrap, topic, count: ackCount }, new Progress('latency acks=all', ackCount));
+      const a: AckLatencyResult = await inChildProcess(
+        { kind: 'ack', bootstrap: cluster.bootstrap, topic, count: ackCount },
+        new Progress('latency acks=all', ackCount),
+      );
       report.ackP50Ms = a.p50Ms;
       report.ackP99Ms = a.p99Ms;
       report.ackMaxMs = a.maxMs;
       report.ackClusterCpuUsPerRecord = ackCpu(a.records);
       report.details.ackLatency = a;
-      rows.push({ phase: 'ack latency (1 in flight)', result: `p99 ${a.p99Ms} ms`, detail: `p50 ${a.p50Ms} / p99 ${a.p99Ms} / max ${a.maxMs} ms over ${fmt(a.records)} records, acks=all${cpuNote(report.ackClusterCpuUsPerRecord)}` });
+      rows.push({
+        phase: 'ack latency (1 in flight)',
+        result: `p99 ${a.p99Ms} ms`,
+        detail: `p50 ${a.p50Ms} / p99 ${a.p99Ms} / max ${a.maxMs} ms over ${fmt(a.records)} records, acks=all${cpuNote(report.ackClusterCpuUsPerRecord)}`,
+      });
       const rate = 10_000;
       const seconds = args.quick ? 5 : 20;
       const e2eCpu = meterCluster();
-      const e: E2eLatencyResult = await inChildProcess({ kind: 'e2e', bootstrap: cluster.bootstrap, topic, ratePerSec: rate, seconds }, new Progress('latency end-to-end', rate * seconds));
+      const e: E2eLatencyResult = await inChildProcess(
+        { kind: 'e2e', bootstrap: cluster.bootstrap, topic, ratePerSec: rate, seconds },
+        new Progress('latency end-to-end', rate * seconds),
+      );
       report.e2eP50Ms = e.p50Ms;
       report.e2eP99Ms = e.p99Ms;
       report.e2eP999Ms = e.p999Ms;
       report.e2eMaxMs = e.maxMs;
       report.e2eClusterCpuUsPerRecord = e2eCpu(e.sent);
       report.details.e2eLatency = e;
-      rows.push({ phase: 'end-to-end latency', result: `p99 ${e.p99Ms} ms`, detail: `p50 ${e.p50Ms} / p99 ${e.p99Ms} / p99.9 ${e.p999Ms} / max ${e.maxMs} ms at ${fmt(rate)} rec/s for ${seconds} s (${fmt(e.received)}/${fmt(e.sent)} received; send → ack p50 ${e.ackedP50Ms} / p99 ${e.ackedP99Ms} / p99.9 ${e.ackedP999Ms} ms)${cpuNote(report.e2eClusterCpuUsPerRecord)}` });
+      rows.push({
+        phase: 'end-to-end latency',
+        result: `p99 ${e.p99Ms} ms`,
+        detail: `p50 ${e.p50Ms} / p99 ${e.p99Ms} / p99.9 ${e.p999Ms} / max ${e.maxMs} ms at ${fmt(rate)} rec/s for ${seconds} s (${fmt(e.received)}/${fmt(e.sent)} received; send → ack p50 ${e.ackedP50Ms} / p99 ${e.ackedP99Ms} / p99.9 ${e.ackedP999Ms} ms)${cpuNote(report.e2eClusterCpuUsPerRecord)}`,
+      });
       await admin.deleteTopic(topic).catch(() => undefined);
     }
 
@@ -218,8 +249,21 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
         report.catchupMBps = round(median(results.map((r) => r.catchupMBps)));
         report.restartToIsrMs = Math.round(median(results.map((r) => r.restartToIsrMs)));
         report.details.failover = results;
-        rows.push({ phase: 'failover (kill -9 leader)', result: `${fmt(report.failoverMs)} ms`, detail: `median of ${report.failoverRoundsMs.join(', ')} ms (kill → first acks=all success on the partition)` });
-        rows.push({ phase: 'restart catch-up', result: `${report.catchupMBps} MB/s`, detail: results.map((r) => `${(r.catchupBytes / 1e6).toFixed(1)} MB in ${(r.catchupMs / 1000).toFixed(2)} s (restart → every ISR ${(r.restartToIsrMs / 1000).toFixed(2)} s)`).join('; ') + '; MB/s from healthy to back in every ISR' });
+        rows.push({
+          phase: 'failover (kill -9 leader)',
+          result: `${fmt(report.failoverMs)} ms`,
+          detail: `median of ${report.failoverRoundsMs.join(', ')} ms (kill → first acks=all success on the partition)`,
+        });
+        rows.push({
+          phase: 'restart catch-up',
+          result: `${report.catchupMBps} MB/s`,
+          detail: `${results
+            .map(
+              (r) =>
+                `${(r.catchupBytes / 1e6).toFixed(1)} MB in ${(r.catchupMs / 1000).toFixed(2)} s (restart → every ISR ${(r.restartToIsrMs / 1000).toFixed(2)} s)`,
+            )
+            .join('; ')}; MB/s from healthy to back in every ISR`,
+        });
         await admin.deleteTopic(topic).catch(() => undefined);
       }
     }
@@ -231,7 +275,13 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
       for (const partitions of SCALING_PARTITIONS) {
         const topic = topicName(`scale-${partitions}`);
         const readySeconds = await createBenchTopic(admin, topic, partitions);
-        const r: ThroughputResult = await produceThroughput(cluster.bootstrap, topic, records, { acks: 'all', idempotent: true }, new Progress(`scaling ${partitions} parts`, records));
+        const r: ThroughputResult = await produceThroughput(
+          cluster.bootstrap,
+          topic,
+          records,
+          { acks: 'all', idempotent: true },
+          new Progress(`scaling ${partitions} parts`, records),
+        );
         const state = cluster.state();
         const rss = state ? [...brokerRss(state).values()] : [];
         const point: ScalingPoint = {
@@ -244,7 +294,11 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
           topicReadySeconds: round(readySeconds),
         };
         report.scaling[String(partitions)] = point;
-        rows.push({ phase: `scaling ${partitions} partitions`, result: `${fmt(r.recordsPerSec)} rec/s`, detail: `acks=all, ${fmt(records)} records; broker RSS ${point.brokerRssMBTotal ?? '?'} MB total, ${point.brokerRssMBMax ?? '?'} MB max; topic replicating ${point.topicReadySeconds} s after create` });
+        rows.push({
+          phase: `scaling ${partitions} partitions`,
+          result: `${fmt(r.recordsPerSec)} rec/s`,
+          detail: `acks=all, ${fmt(records)} records; broker RSS ${point.brokerRssMBTotal ?? '?'} MB total, ${point.brokerRssMBMax ?? '?'} MB max; topic replicating ${point.topicReadySeconds} s after create`,
+        });
         await admin.deleteTopic(topic).catch(() => undefined);
         await sleep(500);
       }

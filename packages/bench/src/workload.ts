@@ -2,7 +2,7 @@
 // settled, as a user sees it), a consumer loop, and helpers to wait on topic state.
 
 import { randomBytes } from 'node:crypto';
-import { Admin, Consumer, Producer, type ProducerOptions } from '@tributary/client';
+import { type Admin, Consumer, Producer, type ProducerOptions } from '@tributary/client';
 import type { Progress } from './progress.ts';
 
 export const VALUE_BYTES = 100;
@@ -42,12 +42,23 @@ export async function createBenchTopic(admin: Admin, name: string, partitions: n
 /** Every partition's leader reports it, and every replica has fetched from that leader. */
 export async function topicReplicating(admin: Admin, topic: string): Promise<boolean> {
   const d = await admin.describeTopicVerbose(topic);
-  return d.partitions.every((p) => p.error === undefined && p.replicaStates !== undefined &&
-    p.replicaStates.length === p.replicas.length && p.replicaStates.every((r) => r.logEndOffset >= 0));
+  return d.partitions.every(
+    (p) =>
+      p.error === undefined &&
+      p.replicaStates !== undefined &&
+      p.replicaStates.length === p.replicas.length &&
+      p.replicaStates.every((r) => r.logEndOffset >= 0),
+  );
 }
 
 /** Sends `count` 100-byte records as fast as the producer takes them; every promise is awaited. */
-export async function produceThroughput(bootstrap: string, topic: string, count: number, options: Partial<ProducerOptions>, progress: Progress): Promise<ThroughputResult> {
+export async function produceThroughput(
+  bootstrap: string,
+  topic: string,
+  count: number,
+  options: Partial<ProducerOptions>,
+  progress: Progress,
+): Promise<ThroughputResult> {
   const producer = new Producer({ bootstrap, ...options });
   // Warm-up: metadata, producer id and connections, outside the timed run.
   await producer.send({ topic, value: VALUES[0]! });

@@ -40,10 +40,20 @@ describe('broker routes', () => {
     expect(a.body.partitions[0]).toMatchObject({ topic: 'solo', partition: 0, baseOffset: 0 });
     const b = await produce('solo', batch(['b', 'c', 'd']));
     expect(b.body.partitions[0].baseOffset).toBe(1);
-    const f = await core.post('/fetch', { maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, partitions: [{ topic: 'solo', partition: 0, offset: 0, maxBytes: 1 << 20 }] });
+    const f = await core.post('/fetch', {
+      maxWaitMs: 0,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      partitions: [{ topic: 'solo', partition: 0, offset: 0, maxBytes: 1 << 20 }],
+    });
     expect(f.body.partitions[0]).toMatchObject({ highWatermark: 4, logStartOffset: 0 });
     expect(decodeBatches(Buffer.from(f.body.partitions[0].records)).map((r) => r.value!.toString())).toEqual(['a', 'b', 'c', 'd']);
-    const mid = await core.post('/fetch', { maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, partitions: [{ topic: 'solo', partition: 0, offset: 2, maxBytes: 1 << 20 }] });
+    const mid = await core.post('/fetch', {
+      maxWaitMs: 0,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      partitions: [{ topic: 'solo', partition: 0, offset: 2, maxBytes: 1 << 20 }],
+    });
     // Whole batches: the batch holding offset 2 starts at 1.
     expect(decodeBatches(Buffer.from(mid.body.partitions[0].records)).map((r) => r.offset)).toEqual([1, 2, 3]);
   });
@@ -103,7 +113,12 @@ describe('broker routes', () => {
   });
 
   it('refuses garbage bytes as a body and keeps serving', async () => {
-    const res = await core.app.inject({ method: 'POST', url: '/produce', headers: { 'content-type': MSGPACK_CONTENT_TYPE }, payload: Buffer.from([0xc1, 0xc1, 0xc1]) });
+    const res = await core.app.inject({
+      method: 'POST',
+      url: '/produce',
+      headers: { 'content-type': MSGPACK_CONTENT_TYPE },
+      payload: Buffer.from([0xc1, 0xc1, 0xc1]),
+    });
     expect(res.statusCode).toBe(400);
     expect((decodeMsgpack(res.rawPayload) as any).code).toBe('INVALID_REQUEST');
     expect((await produce('solo', batch(['ok']))).body.partitions[0].baseOffset).toBe(0);
@@ -111,7 +126,8 @@ describe('broker routes', () => {
 
   it('checks the leader epoch a fetch carries', async () => {
     await produce('r3', batch(['a']));
-    const at = (currentLeaderEpoch: number) => core.post('/fetch', { maxWaitMs: 0, partitions: [{ topic: 'r3', partition: 0, offset: 0, currentLeaderEpoch }] });
+    const at = (currentLeaderEpoch: number) =>
+      core.post('/fetch', { maxWaitMs: 0, partitions: [{ topic: 'r3', partition: 0, offset: 0, currentLeaderEpoch }] });
     expect((await at(3)).body.partitions[0].error.code).toBe('FENCED_LEADER_EPOCH');
     expect((await at(5)).body.partitions[0].error.code).toBe('UNKNOWN_LEADER_EPOCH');
     expect((await at(4)).body.partitions[0].error).toBeUndefined();
@@ -155,20 +171,29 @@ describe('broker routes', () => {
     const one = await core.post('/fetch', { maxWaitMs: 0, maxBytes: 1, partitions: [{ topic: 'solo', partition: 0, offset: 0, maxBytes: 1 }] });
     expect(decodeBatches(Buffer.from(one.body.partitions[0].records))).toHaveLength(1);
     await produce('solo', batch(['y']), 1, 1000, 1);
-    const two = await core.post('/fetch', { maxWaitMs: 0, maxBytes: 200, partitions: [{ topic: 'solo', partition: 0, offset: 0, maxBytes: 10_000 }, { topic: 'solo', partition: 1, offset: 0, maxBytes: 10_000 }] });
+    const two = await core.post('/fetch', {
+      maxWaitMs: 0,
+      maxBytes: 200,
+      partitions: [
+        { topic: 'solo', partition: 0, offset: 0, maxBytes: 10_000 },
+        { topic: 'solo', partition: 1, offset: 0, maxBytes: 10_000 },
+      ],
+    });
     expect(decodeBatches(Buffer.from(two.body.partitions[0].records)).length).toBeLessThan(5);
   });
 
   it('lists earliest, latest and by-timestamp offsets', async () => {
     await produce('solo', batch(['a'], { timestamp: 1000 }));
     await produce('solo', batch(['b'], { timestamp: 2000 }));
-    const r = await core.post('/list-offsets', { partitions: [
-      { topic: 'solo', partition: 0, timestamp: -2 },
-      { topic: 'solo', partition: 0, timestamp: -1 },
-      { topic: 'solo', partition: 0, timestamp: 1500 },
-      { topic: 'solo', partition: 0, timestamp: 9999 },
-      { topic: 'elsewhere', partition: 0, timestamp: -1 },
-    ] });
+    const r = await core.post('/list-offsets', {
+      partitions: [
+        { topic: 'solo', partition: 0, timestamp: -2 },
+        { topic: 'solo', partition: 0, timestamp: -1 },
+        { topic: 'solo', partition: 0, timestamp: 1500 },
+        { topic: 'solo', partition: 0, timestamp: 9999 },
+        { topic: 'elsewhere', partition: 0, timestamp: -1 },
+      ],
+    });
     expect(r.body.partitions.map((p: any) => p.offset)).toEqual([0, 2, 1, -1, -1]);
     expect(r.body.partitions[4].error.code).toBe('NOT_LEADER_OR_FOLLOWER');
   });
@@ -200,7 +225,18 @@ describe('broker routes', () => {
     expect(m.headers['content-type']).toMatch(/text\/plain/);
     // Plain Prometheus text, not a msgpack string: the first byte is the '#' of '# HELP'.
     expect(m.payload.startsWith('# HELP ')).toBe(true);
-    for (const name of ['tributary_requests_total', 'tributary_leader_count', 'tributary_under_replicated_partitions', 'tributary_under_min_isr_partitions', 'tributary_high_watermark', 'tributary_log_end_offset', 'tributary_isr_shrinks_total', 'tributary_max_follower_lag_records', 'tributary_request_latency_seconds', 'tributary_broker_process_cpu_user_seconds_total']) {
+    for (const name of [
+      'tributary_requests_total',
+      'tributary_leader_count',
+      'tributary_under_replicated_partitions',
+      'tributary_under_min_isr_partitions',
+      'tributary_high_watermark',
+      'tributary_log_end_offset',
+      'tributary_isr_shrinks_total',
+      'tributary_max_follower_lag_records',
+      'tributary_request_latency_seconds',
+      'tributary_broker_process_cpu_user_seconds_total',
+    ]) {
       expect(m.payload).toContain(name);
     }
     expect(m.payload).toMatch(/tributary_requests_total\{api="produce",error="none".*\} 1/);
@@ -243,31 +279,49 @@ describe('garbage on every route', () => {
     const core = await makeCore();
     core.rm.applyMetadata(md());
     const routes = ['/metadata', '/produce', '/fetch', '/list-offsets', '/replica/fetch', '/describe-replicas'];
-    const partitionLike = fc.record({
-      topic: fc.oneof(fc.constantFrom('solo', 'r3', 'nope'), fc.string(), fc.integer()),
-      partition: fc.oneof(fc.integer({ min: -3, max: 3 }), fc.double(), fc.string()),
-      offset: fc.oneof(fc.integer(), fc.double(), fc.constant(2 ** 60)),
-      fetchOffset: fc.oneof(fc.integer(), fc.constant(-1)),
-      lastFetchedEpoch: fc.integer({ min: -5, max: 5 }),
-      currentLeaderEpoch: fc.integer({ min: -5, max: 5 }),
-      timestamp: fc.integer(),
-      maxBytes: fc.integer(),
-      records: fc.oneof(fc.uint8Array({ maxLength: 80 }).map((a) => Buffer.from(a)), fc.string()),
-    }, { requiredKeys: [] });
+    const partitionLike = fc.record(
+      {
+        topic: fc.oneof(fc.constantFrom('solo', 'r3', 'nope'), fc.string(), fc.integer()),
+        partition: fc.oneof(fc.integer({ min: -3, max: 3 }), fc.double(), fc.string()),
+        offset: fc.oneof(fc.integer(), fc.double(), fc.constant(2 ** 60)),
+        fetchOffset: fc.oneof(fc.integer(), fc.constant(-1)),
+        lastFetchedEpoch: fc.integer({ min: -5, max: 5 }),
+        currentLeaderEpoch: fc.integer({ min: -5, max: 5 }),
+        timestamp: fc.integer(),
+        maxBytes: fc.integer(),
+        records: fc.oneof(
+          fc.uint8Array({ maxLength: 80 }).map((a) => Buffer.from(a)),
+          fc.string(),
+        ),
+      },
+      { requiredKeys: [] },
+    );
     const body = fc.oneof(
       fc.anything(),
-      fc.record({
-        acks: fc.integer({ min: -2, max: 2 }), timeoutMs: fc.integer({ min: -1, max: 50 }), maxWaitMs: fc.integer({ min: -1, max: 20 }),
-        minBytes: fc.integer(), maxBytes: fc.integer(), brokerId: fc.integer({ min: -1, max: 3 }), brokerEpoch: fc.integer({ min: -2, max: 2 }),
-        topic: fc.oneof(fc.string(), fc.constant('r3')), topics: fc.oneof(fc.array(fc.string()), fc.string()),
-        partitions: fc.oneof(fc.array(partitionLike, { maxLength: 4 }), fc.anything()),
-      }, { requiredKeys: [] }),
+      fc.record(
+        {
+          acks: fc.integer({ min: -2, max: 2 }),
+          timeoutMs: fc.integer({ min: -1, max: 50 }),
+          maxWaitMs: fc.integer({ min: -1, max: 20 }),
+          minBytes: fc.integer(),
+          maxBytes: fc.integer(),
+          brokerId: fc.integer({ min: -1, max: 3 }),
+          brokerEpoch: fc.integer({ min: -2, max: 2 }),
+          topic: fc.oneof(fc.string(), fc.constant('r3')),
+          topics: fc.oneof(fc.array(fc.string()), fc.string()),
+          partitions: fc.oneof(fc.array(partitionLike, { maxLength: 4 }), fc.anything()),
+        },
+        { requiredKeys: [] },
+      ),
     );
-    await fc.assert(fc.asyncProperty(fc.constantFrom(...routes), body, async (route, b) => {
-      const r = await core.post(route, b);
-      expect(r.status, JSON.stringify(r.body)).toBeLessThan(500);
-      if (r.status !== 200) expect(typeof r.body.code).toBe('string');
-    }), { numRuns: 300, seed: 42 });
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...routes), body, async (route, b) => {
+        const r = await core.post(route, b);
+        expect(r.status, JSON.stringify(r.body)).toBeLessThan(500);
+        if (r.status !== 200) expect(typeof r.body.code).toBe('string');
+      }),
+      { numRuns: 300, seed: 42 },
+    );
     expect((await core.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
     await core.close();
   });
@@ -291,8 +345,32 @@ describe('request limits (DESIGN.md § Limits)', () => {
   const many = <T>(make: (i: number) => T) => Array.from({ length: REQUEST_LIMITS.partitionsMax }, (_, i) => make(i));
 
   it.each([
-    ['/fetch', { maxWaitMs: 0, minBytes: 1, maxBytes: 1, rack: 'rack-1', partitions: many((i) => ({ topic: longTopic(i), partition: 999_999, offset: 2 ** 52, maxBytes: 0x7fffffff, currentLeaderEpoch: 0x7fffffff })) }],
-    ['/replica/fetch', { brokerId: 1, brokerEpoch: 0x7fffffff, maxWaitMs: 0, maxBytes: 1, partitions: many((i) => ({ topic: longTopic(i), partition: 999_999, fetchOffset: 2 ** 52, lastFetchedEpoch: 0x7fffffff, currentLeaderEpoch: 0x7fffffff })) }],
+    [
+      '/fetch',
+      {
+        maxWaitMs: 0,
+        minBytes: 1,
+        maxBytes: 1,
+        rack: 'rack-1',
+        partitions: many((i) => ({ topic: longTopic(i), partition: 999_999, offset: 2 ** 52, maxBytes: 0x7fffffff, currentLeaderEpoch: 0x7fffffff })),
+      },
+    ],
+    [
+      '/replica/fetch',
+      {
+        brokerId: 1,
+        brokerEpoch: 0x7fffffff,
+        maxWaitMs: 0,
+        maxBytes: 1,
+        partitions: many((i) => ({
+          topic: longTopic(i),
+          partition: 999_999,
+          fetchOffset: 2 ** 52,
+          lastFetchedEpoch: 0x7fffffff,
+          currentLeaderEpoch: 0x7fffffff,
+        })),
+      },
+    ],
     ['/list-offsets', { partitions: many((i) => ({ topic: longTopic(i), partition: 999_999, timestamp: 2 ** 52 })) }],
     ['/metadata', { topics: many(longTopic) }],
     ['/produce', { acks: 1, timeoutMs: 300_000, partitions: many((i) => ({ topic: longTopic(i), partition: 999_999, records: batch(['x']) })) }],
@@ -309,20 +387,32 @@ describe('request limits (DESIGN.md § Limits)', () => {
     expect(r.body.partitions.every((p: { error?: unknown }) => p.error === undefined)).toBe(true);
   });
 
-  const tinyMaps = (n: number) => Buffer.concat([Buffer.from([0x81, 0xaa]), Buffer.from('partitions'), Buffer.from([0xdd, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]), Buffer.alloc(n, 0x80)]);
+  const tinyMaps = (n: number) =>
+    Buffer.concat([
+      Buffer.from([0x81, 0xaa]),
+      Buffer.from('partitions'),
+      Buffer.from([0xdd, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]),
+      Buffer.alloc(n, 0x80),
+    ]);
   const nested = (n: number) => Buffer.concat([Buffer.alloc(n, 0x91), Buffer.from([0xc0])]);
 
-  it.each(['/produce', '/fetch', '/replica/fetch', '/list-offsets', '/metadata', '/describe-replicas', '/admin/create-topic'])('%s refuses many tiny values, deep nesting and an oversize body, naming the limit, and writes nothing', async (url) => {
-    const tiny = await raw(url, tinyMaps(url === '/describe-replicas' || url.startsWith('/admin') ? 60_000 : 1_000_000));
-    expect(tiny).toMatchObject({ status: 400, body: { code: 'INVALID_REQUEST', message: expect.stringMatching(/holds more than \d+ values \(elementsMax\)/) } });
-    expect(tiny.body.message).toContain(url.startsWith('/admin') ? 'POST /admin/:op' : `POST ${url}`);
-    const deep = await raw(url, nested(10_000));
-    expect(deep).toMatchObject({ status: 400, body: { code: 'INVALID_REQUEST', message: expect.stringContaining('deeper than 8 (depthMax)') } });
-    const big = await raw(url, encodeMsgpack({ blob: Buffer.alloc(url === '/produce' ? 16 * 1024 * 1024 : 4 * 1024 * 1024) }));
-    expect(big).toMatchObject({ status: 413, body: { code: 'MESSAGE_TOO_LARGE', message: expect.stringContaining('bodyBytesMax') } });
-    expect(core.rm.getPartition('solo', 0)!.log.logEndOffset).toBe(0);
-    expect((await produce1()).status).toBe(200);
-  });
+  it.each(['/produce', '/fetch', '/replica/fetch', '/list-offsets', '/metadata', '/describe-replicas', '/admin/create-topic'])(
+    '%s refuses many tiny values, deep nesting and an oversize body, naming the limit, and writes nothing',
+    async (url) => {
+      const tiny = await raw(url, tinyMaps(url === '/describe-replicas' || url.startsWith('/admin') ? 60_000 : 1_000_000));
+      expect(tiny).toMatchObject({
+        status: 400,
+        body: { code: 'INVALID_REQUEST', message: expect.stringMatching(/holds more than \d+ values \(elementsMax\)/) },
+      });
+      expect(tiny.body.message).toContain(url.startsWith('/admin') ? 'POST /admin/:op' : `POST ${url}`);
+      const deep = await raw(url, nested(10_000));
+      expect(deep).toMatchObject({ status: 400, body: { code: 'INVALID_REQUEST', message: expect.stringContaining('deeper than 8 (depthMax)') } });
+      const big = await raw(url, encodeMsgpack({ blob: Buffer.alloc(url === '/produce' ? 16 * 1024 * 1024 : 4 * 1024 * 1024) }));
+      expect(big).toMatchObject({ status: 413, body: { code: 'MESSAGE_TOO_LARGE', message: expect.stringContaining('bodyBytesMax') } });
+      expect(core.rm.getPartition('solo', 0)!.log.logEndOffset).toBe(0);
+      expect((await produce1()).status).toBe(200);
+    },
+  );
   const produce1 = () => core.post('/produce', { acks: 1, timeoutMs: 1000, partitions: [{ topic: 'solo', partition: 0, records: batch(['after']) }] });
 });
 
@@ -348,8 +438,18 @@ describe('fetch sizes: Kafka clamps to fetch.max.bytes rather than refusing', ()
   const FETCH_BYTES_MAX = 55 * 1024 * 1024;
   it.each([
     ['defaults: fetch.max.bytes 50 MiB, max.partition.fetch.bytes 1 MiB', {}, {}, { minBytes: 1, maxBytes: 50 * 1024 * 1024, partition: 1024 * 1024 }],
-    ['a 256 MiB ask is clamped to 55 MiB', { maxBytes: 256 * 1024 * 1024, minBytes: 256 * 1024 * 1024 }, { maxBytes: 256 * 1024 * 1024 }, { minBytes: FETCH_BYTES_MAX, maxBytes: FETCH_BYTES_MAX, partition: FETCH_BYTES_MAX }],
-    ['the int32 maximum is clamped too', { maxBytes: 0x7fffffff }, { maxBytes: 0x7fffffff }, { minBytes: 1, maxBytes: FETCH_BYTES_MAX, partition: FETCH_BYTES_MAX }],
+    [
+      'a 256 MiB ask is clamped to 55 MiB',
+      { maxBytes: 256 * 1024 * 1024, minBytes: 256 * 1024 * 1024 },
+      { maxBytes: 256 * 1024 * 1024 },
+      { minBytes: FETCH_BYTES_MAX, maxBytes: FETCH_BYTES_MAX, partition: FETCH_BYTES_MAX },
+    ],
+    [
+      'the int32 maximum is clamped too',
+      { maxBytes: 0x7fffffff },
+      { maxBytes: 0x7fffffff },
+      { minBytes: 1, maxBytes: FETCH_BYTES_MAX, partition: FETCH_BYTES_MAX },
+    ],
     ['smaller asks are kept', { maxBytes: 1000, minBytes: 10 }, { maxBytes: 100 }, { minBytes: 10, maxBytes: 1000, partition: 100 }],
   ])('%s', (_name, top, entry, expected) => {
     const input = parseFetch({ ...top, partitions: [{ topic: 't', partition: 0, offset: 0, ...entry }] }, FETCH_BYTES_MAX);
@@ -368,16 +468,28 @@ describe('route table', () => {
   it('registers exactly the routes protocol lists in BROKER_ROUTES (the abuse suite walks that table)', async () => {
     const core = await makeCore();
     try {
-      expect(registeredRoutes(core.app).map((r) => `${r.method} ${r.url}`).sort()).toEqual(BROKER_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+      expect(
+        registeredRoutes(core.app)
+          .map((r) => `${r.method} ${r.url}`)
+          .sort(),
+      ).toEqual(BROKER_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
     } finally {
       await core.close();
     }
   });
 
-  it('an external listener registers every route but the followers\' (listenerRoutes)', async () => {
+  it("an external listener registers every route but the followers' (listenerRoutes)", async () => {
     const core = await makeCore({ listener: 'external' });
     try {
-      expect(registeredRoutes(core.app).map((r) => `${r.method} ${r.url}`).sort()).toEqual(listenerRoutes('broker', 'external').map((r) => `${r.method} ${r.path}`).sort());
+      expect(
+        registeredRoutes(core.app)
+          .map((r) => `${r.method} ${r.url}`)
+          .sort(),
+      ).toEqual(
+        listenerRoutes('broker', 'external')
+          .map((r) => `${r.method} ${r.path}`)
+          .sort(),
+      );
       expect(listenerRoutes('broker', 'external').some((r) => r.path === '/replica/fetch')).toBe(false);
     } finally {
       await core.close();

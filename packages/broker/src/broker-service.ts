@@ -143,7 +143,9 @@ export function parseReplicaFetch(raw: unknown, fetchBytesMax: number = FETCH_MA
     fetchOffset: intField(e, 'fetchOffset', { min: 0 }),
     lastFetchedEpoch: intField(e, 'lastFetchedEpoch', { min: -1, max: 0x7fffffff }),
     currentLeaderEpoch: intField(e, 'currentLeaderEpoch', { min: -1, max: 0x7fffffff }),
-    ...(e.maxBytes === undefined || e.maxBytes === null ? {} : { maxBytes: Math.min(intField(e, 'maxBytes', { min: 1, max: REQUEST_LIMITS.fetchBytesFieldMax }), fetchBytesMax) }),
+    ...(e.maxBytes === undefined || e.maxBytes === null
+      ? {}
+      : { maxBytes: Math.min(intField(e, 'maxBytes', { min: 1, max: REQUEST_LIMITS.fetchBytesFieldMax }), fetchBytesMax) }),
   }));
   return { brokerId, brokerEpoch, maxWaitMs, maxBytes, partitions };
 }
@@ -177,87 +179,118 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
     for (const p of partitions) if (p.error !== undefined) metrics.partitionErrors.inc({ api, error: p.error.code });
   }
 
-  app.post('/metadata', limits.fetch, (request) => counted('metadata', () => {
-    const body = asBody(request.body ?? {});
-    const asked = body.topics === undefined || body.topics === null ? undefined : arrayField(body, 'topics', REQUEST_LIMITS.partitionsMax).map((t, i) => stringField({ [`topics[${i}]`]: t }, `topics[${i}]`, REQUEST_LIMITS.topicNameMax));
-    const cache = replicas.metadata;
-    const external = deps.listener === 'external';
-    const response: BrokerMetadataResponse = {
-      clusterId: cache.metadata.clusterId,
-      version: cache.version,
-      brokerId: deps.brokerId,
-      controller: deps.controller,
-      brokers: cache.allBrokers().map((b) => {
-        const ep = external ? b.external : b.internal;
-        return { id: b.id, rack: b.rack, host: ep.host, port: ep.port, alive: b.alive };
-      }),
-      topics: [],
-      unknownTopics: [],
-    };
-    const topics = asked === undefined ? cache.allTopics() : asked.flatMap((name) => {
-      const t = cache.topic(name);
-      if (t === undefined) response.unknownTopics.push(name);
-      return t === undefined ? [] : [t];
-    });
-    response.topics = topics.map((t) => ({
-      name: t.name,
-      configs: t.configs,
-      partitions: t.partitions.map((p) => ({ partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr, addingReplicas: p.addingReplicas ?? [], removingReplicas: p.removingReplicas ?? [] })),
-    }));
-    return response;
-  }));
+  app.post('/metadata', limits.fetch, (request) =>
+    counted('metadata', () => {
+      const body = asBody(request.body ?? {});
+      const asked =
+        body.topics === undefined || body.topics === null
+          ? undefined
+          : arrayField(body, 'topics', REQUEST_LIMITS.partitionsMax).map((t, i) =>
+              stringField({ [`topics[${i}]`]: t }, `topics[${i}]`, REQUEST_LIMITS.topicNameMax),
+            );
+      const cache = replicas.metadata;
+      const external = deps.listener === 'external';
+      const response: BrokerMetadataResponse = {
+        clusterId: cache.metadata.clusterId,
+        version: cache.version,
+        brokerId: deps.brokerId,
+        controller: deps.controller,
+        brokers: cache.allBrokers().map((b) => {
+          const ep = external ? b.external : b.internal;
+          return { id: b.id, rack: b.rack, host: ep.host, port: ep.port, alive: b.alive };
+        }),
+        topics: [],
+        unknownTopics: [],
+      };
+      const topics =
+        asked === undefined
+          ? cache.allTopics()
+          : asked.flatMap((name) => {
+              const t = cache.topic(name);
+              if (t === undefined) response.unknownTopics.push(name);
+              return t === undefined ? [] : [t];
+            });
+      response.topics = topics.map((t) => ({
+        name: t.name,
+        configs: t.configs,
+        partitions: t.partitions.map((p) => ({
+          partition: p.partition,
+          leader: p.leader,
+          leaderEpoch: p.leaderEpoch,
+          replicas: p.replicas,
+          isr: p.isr,
+          addingReplicas: p.addingReplicas ?? [],
+          removingReplicas: p.removingReplicas ?? [],
+        })),
+      }));
+      return response;
+    }),
+  );
 
-  app.post('/produce', limits.produce, (request) => counted('produce', async () => {
-    const input = parseProduce(request.body);
-    const timer = metrics.requestLatency.startTimer({ api: input.acks === -1 ? 'produce_acks_all' : 'produce' });
-    const { partitions, bytesIn } = await replicas.produce(input);
-    timer();
-    metrics.bytesIn.inc(bytesIn);
-    countPartitionErrors('produce', partitions);
-    return { partitions };
-  }));
+  app.post('/produce', limits.produce, (request) =>
+    counted('produce', async () => {
+      const input = parseProduce(request.body);
+      const timer = metrics.requestLatency.startTimer({ api: input.acks === -1 ? 'produce_acks_all' : 'produce' });
+      const { partitions, bytesIn } = await replicas.produce(input);
+      timer();
+      metrics.bytesIn.inc(bytesIn);
+      countPartitionErrors('produce', partitions);
+      return { partitions };
+    }),
+  );
 
-  app.post('/fetch', limits.fetch, (request) => counted('fetch', async () => {
-    const input = parseFetch(request.body, deps.fetchBytesMax);
-    const timer = metrics.requestLatency.startTimer({ api: 'fetch' });
-    const { partitions, bytesOut } = await replicas.fetch(input);
-    timer();
-    metrics.bytesOut.inc(bytesOut);
-    countPartitionErrors('fetch', partitions);
-    return { partitions };
-  }));
+  app.post('/fetch', limits.fetch, (request) =>
+    counted('fetch', async () => {
+      const input = parseFetch(request.body, deps.fetchBytesMax);
+      const timer = metrics.requestLatency.startTimer({ api: 'fetch' });
+      const { partitions, bytesOut } = await replicas.fetch(input);
+      timer();
+      metrics.bytesOut.inc(bytesOut);
+      countPartitionErrors('fetch', partitions);
+      return { partitions };
+    }),
+  );
 
   // Followers only, so the internal listener only: a client that could reach it could claim to be
   // a follower, move the HW and pull a lagging replica into the ISR (DESIGN.md § Listeners).
-  if (deps.listener === 'internal') app.post('/replica/fetch', limits.fetch, (request) => counted('replica_fetch', async () => {
-    const input = parseReplicaFetch(request.body, deps.fetchBytesMax);
-    const timer = metrics.requestLatency.startTimer({ api: 'replica_fetch' });
-    const { partitions, bytesOut, reassignmentBytesOut } = await replicas.replicaFetch(input);
-    timer();
-    metrics.bytesOut.inc(bytesOut);
-    if (reassignmentBytesOut > 0) metrics.reassignmentBytesOut.inc(reassignmentBytesOut);
-    countPartitionErrors('replica_fetch', partitions);
-    return { partitions };
-  }));
+  if (deps.listener === 'internal')
+    app.post('/replica/fetch', limits.fetch, (request) =>
+      counted('replica_fetch', async () => {
+        const input = parseReplicaFetch(request.body, deps.fetchBytesMax);
+        const timer = metrics.requestLatency.startTimer({ api: 'replica_fetch' });
+        const { partitions, bytesOut, reassignmentBytesOut } = await replicas.replicaFetch(input);
+        timer();
+        metrics.bytesOut.inc(bytesOut);
+        if (reassignmentBytesOut > 0) metrics.reassignmentBytesOut.inc(reassignmentBytesOut);
+        countPartitionErrors('replica_fetch', partitions);
+        return { partitions };
+      }),
+    );
 
-  app.post('/list-offsets', limits.fetch, (request) => counted('list_offsets', () => {
-    const response = replicas.listOffsets(parseListOffsets(request.body));
-    countPartitionErrors('list_offsets', response.partitions);
-    return response;
-  }));
+  app.post('/list-offsets', limits.fetch, (request) =>
+    counted('list_offsets', () => {
+      const response = replicas.listOffsets(parseListOffsets(request.body));
+      countPartitionErrors('list_offsets', response.partitions);
+      return response;
+    }),
+  );
 
-  app.post('/describe-replicas', limits.admin, (request) => counted('describe_replicas', () => {
-    const body = asBody(request.body);
-    return replicas.describeReplicas(stringField(body, 'topic', REQUEST_LIMITS.topicNameMax));
-  }));
+  app.post('/describe-replicas', limits.admin, (request) =>
+    counted('describe_replicas', () => {
+      const body = asBody(request.body);
+      return replicas.describeReplicas(stringField(body, 'topic', REQUEST_LIMITS.topicNameMax));
+    }),
+  );
 
-  app.post<{ Params: { op: string } }>('/admin/:op', limits.admin, (request) => counted('admin', async () => {
-    const op = request.params.op;
-    if (!(ADMIN_OPS as readonly string[]).includes(op)) {
-      throw new TributaryError('INVALID_REQUEST', `unknown admin operation '${op}'; known: ${ADMIN_OPS.join(', ')}`);
-    }
-    return deps.forwardAdmin(op, request.body);
-  }));
+  app.post<{ Params: { op: string } }>('/admin/:op', limits.admin, (request) =>
+    counted('admin', async () => {
+      const op = request.params.op;
+      if (!(ADMIN_OPS as readonly string[]).includes(op)) {
+        throw new TributaryError('INVALID_REQUEST', `unknown admin operation '${op}'; known: ${ADMIN_OPS.join(', ')}`);
+      }
+      return deps.forwardAdmin(op, request.body);
+    }),
+  );
 
   app.get('/health', async (_request, reply) => {
     const ready = deps.isReady();
@@ -271,14 +304,20 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
     return reply.header('content-type', PROMETHEUS_CONTENT_TYPE).send(Buffer.from(text));
   });
 
-  app.post('/replica-digests', (request) => counted('replica_digests', () => {
-    const input = parseReplicaDigests(request.body);
-    return replicas.replicaDigests(input.topic, input.from, input.maxBatches);
-  }));
+  app.post('/replica-digests', (request) =>
+    counted('replica_digests', () => {
+      const input = parseReplicaDigests(request.body);
+      return replicas.replicaDigests(input.topic, input.from, input.maxBatches);
+    }),
+  );
 }
 
 /** `POST /replica-digests` (api.ts ReplicaDigestsRequest): the topic, where to start and end, a page size. */
-export function parseReplicaDigests(raw: unknown): { topic: string; from: Map<number, { fromOffset: number; toOffset?: number }> | undefined; maxBatches: number } {
+export function parseReplicaDigests(raw: unknown): {
+  topic: string;
+  from: Map<number, { fromOffset: number; toOffset?: number }> | undefined;
+  maxBatches: number;
+} {
   const body = asBody(raw);
   const topic = stringField(body, 'topic', REQUEST_LIMITS.topicNameMax);
   const maxBatches = optionalIntField(body, 'maxBatches', REPLICA_DIGEST_LIMITS.batchesMax, { min: 1, max: REPLICA_DIGEST_LIMITS.batchesMax });

@@ -52,7 +52,10 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     logs.close();
     throw err;
   }
-  logger.info({ dataDir: config.dataDir, directoryId: identity.directoryId, clusterId: identity.clusterId, newDataDir: identity.created }, identity.created ? 'data dir is new: made its meta.properties' : 'data dir identity read');
+  logger.info(
+    { dataDir: config.dataDir, directoryId: identity.directoryId, clusterId: identity.clusterId, newDataDir: identity.created },
+    identity.created ? 'data dir is new: made its meta.properties' : 'data dir identity read',
+  );
   const clients = new RpcClientPool({ connectionsMax: 2, timeoutMs: 30_000 });
   let metrics!: BrokerMetrics;
   let channel!: ControllerChannel;
@@ -148,10 +151,13 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     throw err;
   }
   const advertise = { host: config.advertise.host, port: config.advertise.port === 0 ? internal.port : config.advertise.port };
-  const externalAdvertise = external === undefined ? advertise : {
-    host: config.externalAdvertise!.host,
-    port: config.externalAdvertise!.port === 0 ? external.port : config.externalAdvertise!.port,
-  };
+  const externalAdvertise =
+    external === undefined
+      ? advertise
+      : {
+          host: config.externalAdvertise!.host,
+          port: config.externalAdvertise!.port === 0 ? external.port : config.externalAdvertise!.port,
+        };
 
   channel = new ControllerChannel({
     brokerId: config.brokerId,
@@ -224,8 +230,13 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
       const left = [...replicas.allPartitions()].filter((p) => p.isLeader).length;
       const durationMs = Date.now() - startedMs;
       if (!done()) {
-        const waitingFor = leadershipsToHandOver(replicas.allPartitions(), config.brokerId, (id) => replicas.metadata.isAlive(id)).map((p) => `${p.topic}-${p.partition}`);
-        logger.warn({ remainingLeaderships: left, waitingFor, controlledShutdownMaxMs: config.controlledShutdownMaxMs }, 'controlled shutdown deadline reached; stopping anyway');
+        const waitingFor = leadershipsToHandOver(replicas.allPartitions(), config.brokerId, (id) => replicas.metadata.isAlive(id)).map(
+          (p) => `${p.topic}-${p.partition}`,
+        );
+        logger.warn(
+          { remainingLeaderships: left, waitingFor, controlledShutdownMaxMs: config.controlledShutdownMaxMs },
+          'controlled shutdown deadline reached; stopping anyway',
+        );
       }
       logger.info({ remainingLeaderships: left, durationMs }, 'controlled shutdown done');
     },

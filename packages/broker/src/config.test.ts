@@ -5,8 +5,13 @@ describe('broker config', () => {
   it('applies defaults from the id', () => {
     const c = loadBrokerConfig(['--id', '3']);
     expect(c).toMatchObject({
-      brokerId: 3, rack: 'rack-1', listen: { host: '127.0.0.1', port: 19095 }, advertise: { host: '127.0.0.1', port: 19095 },
-      externalListen: undefined, controller: { host: '127.0.0.1', port: 19090 }, replicaLagTimeMaxMs: 10_000,
+      brokerId: 3,
+      rack: 'rack-1',
+      listen: { host: '127.0.0.1', port: 19095 },
+      advertise: { host: '127.0.0.1', port: 19095 },
+      externalListen: undefined,
+      controller: { host: '127.0.0.1', port: 19090 },
+      replicaLagTimeMaxMs: 10_000,
       producerIdExpirationMs: 86_400_000, // Kafka's producer.id.expiration.ms default
     });
     expect(loadBrokerConfig(['--id', '3', '--producer-id-expiration-ms', '60000']).producerIdExpirationMs).toBe(60_000);
@@ -16,18 +21,60 @@ describe('broker config', () => {
 
   it('has Kafka-sized request limits by default, and takes them from flags', () => {
     expect(loadBrokerConfig(['--id', '0'], {})).toMatchObject({
-      requestTimeoutMs: 30_000, requestHeadersTimeoutMs: 10_000, connectionIdleTimeoutMs: 60_000, connectionsMax: 1000,
-      requestBytesInFlightMax: 128 * 1024 * 1024, produceBodyBytesMax: 16 * 1024 * 1024, fetchBodyBytesMax: 4 * 1024 * 1024,
-      adminBodyBytesMax: 64 * 1024, fetchBytesMax: 55 * 1024 * 1024,
+      requestTimeoutMs: 30_000,
+      requestHeadersTimeoutMs: 10_000,
+      connectionIdleTimeoutMs: 60_000,
+      connectionsMax: 1000,
+      requestBytesInFlightMax: 128 * 1024 * 1024,
+      produceBodyBytesMax: 16 * 1024 * 1024,
+      fetchBodyBytesMax: 4 * 1024 * 1024,
+      adminBodyBytesMax: 64 * 1024,
+      fetchBytesMax: 55 * 1024 * 1024,
     });
-    const flags = ['--id', '0', '--request-timeout-ms', '5000', '--connections-max', '64', '--request-bytes-in-flight-max', '33554432', '--produce-body-bytes-max', '1048576', '--fetch-bytes-max', '1048576'];
-    expect(loadBrokerConfig(flags, {})).toMatchObject({ requestTimeoutMs: 5000, requestHeadersTimeoutMs: 5000, connectionsMax: 64, requestBytesInFlightMax: 33_554_432, produceBodyBytesMax: 1_048_576, fetchBytesMax: 1_048_576 });
+    const flags = [
+      '--id',
+      '0',
+      '--request-timeout-ms',
+      '5000',
+      '--connections-max',
+      '64',
+      '--request-bytes-in-flight-max',
+      '33554432',
+      '--produce-body-bytes-max',
+      '1048576',
+      '--fetch-bytes-max',
+      '1048576',
+    ];
+    expect(loadBrokerConfig(flags, {})).toMatchObject({
+      requestTimeoutMs: 5000,
+      requestHeadersTimeoutMs: 5000,
+      connectionsMax: 64,
+      requestBytesInFlightMax: 33_554_432,
+      produceBodyBytesMax: 1_048_576,
+      fetchBytesMax: 1_048_576,
+    });
   });
 
   it('reads env, and flags win over env', () => {
-    const env = { TRIBUTARY_BROKER_ID: '4', TRIBUTARY_RACK: 'rack-2', TRIBUTARY_LISTEN: '0.0.0.0:9092', TRIBUTARY_ADVERTISE: 'broker-4:9092', TRIBUTARY_EXTERNAL_LISTEN: '0.0.0.0:19096', TRIBUTARY_EXTERNAL_ADVERTISE: '127.0.0.1:19096', TRIBUTARY_CONTROLLER: 'controller:19090' };
+    const env = {
+      TRIBUTARY_BROKER_ID: '4',
+      TRIBUTARY_RACK: 'rack-2',
+      TRIBUTARY_LISTEN: '0.0.0.0:9092',
+      TRIBUTARY_ADVERTISE: 'broker-4:9092',
+      TRIBUTARY_EXTERNAL_LISTEN: '0.0.0.0:19096',
+      TRIBUTARY_EXTERNAL_ADVERTISE: '127.0.0.1:19096',
+      TRIBUTARY_CONTROLLER: 'controller:19090',
+    };
     const c = loadBrokerConfig(['--rack', 'rack-9'], env);
-    expect(c).toMatchObject({ brokerId: 4, rack: 'rack-9', listen: { host: '0.0.0.0', port: 9092 }, advertise: { host: 'broker-4', port: 9092 }, externalListen: { host: '0.0.0.0', port: 19096 }, externalAdvertise: { host: '127.0.0.1', port: 19096 }, controller: { host: 'controller', port: 19090 } });
+    expect(c).toMatchObject({
+      brokerId: 4,
+      rack: 'rack-9',
+      listen: { host: '0.0.0.0', port: 9092 },
+      advertise: { host: 'broker-4', port: 9092 },
+      externalListen: { host: '0.0.0.0', port: 19096 },
+      externalAdvertise: { host: '127.0.0.1', port: 19096 },
+      controller: { host: 'controller', port: 19090 },
+    });
   });
 
   it.each([
@@ -43,7 +90,10 @@ describe('broker config', () => {
     [['--id', '1', '--log-level', 'loud'], /log-level/],
     [['--id', '1', '--producer-id-expiration-ms', '0'], /producer-id-expiration-ms/],
     [['--id', '1', '--connections-max', '3'], /connections-max/],
-    [['--id', '1', '--produce-body-bytes-max', '33554432', '--request-bytes-in-flight-max', '16777216'], /request-bytes-in-flight-max .* must be at least the largest request body/],
+    [
+      ['--id', '1', '--produce-body-bytes-max', '33554432', '--request-bytes-in-flight-max', '16777216'],
+      /request-bytes-in-flight-max .* must be at least the largest request body/,
+    ],
   ])('refuses %j with one clear line', (argv, message) => {
     expect(() => loadBrokerConfig(argv as string[], {})).toThrow(ConfigError);
     expect(() => loadBrokerConfig(argv as string[], {})).toThrow(message);

@@ -144,7 +144,8 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const controller = endpoint('controller', { host: '127.0.0.1', port: DEFAULT_CONTROLLER_PORT })!;
   if (controller.port === 0) throw new ConfigError(`${where('controller')} port must not be 0`);
   const logLevel = get('log-level') ?? 'info';
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError(`${where('log-level')} must be one of fatal, error, warn, info, debug, trace, silent`);
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
+    throw new ConfigError(`${where('log-level')} must be one of fatal, error, warn, info, debug, trace, silent`);
 
   const requestTimeoutMs = int('request-timeout-ms', 30_000, 1000, 3_600_000);
   const produceBodyBytesMax = int('produce-body-bytes-max', 16 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024);
@@ -152,7 +153,9 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const fetchBodyBytesMax = 4 * 1024 * 1024;
   // Every route's largest body must fit the budget, else its largest requests would wait for ever.
   if (requestBytesInFlightMax < Math.max(produceBodyBytesMax, fetchBodyBytesMax)) {
-    throw new ConfigError(`${where('request-bytes-in-flight-max')} (${requestBytesInFlightMax}) must be at least the largest request body, ${where('produce-body-bytes-max')} (${produceBodyBytesMax}) and the fetch body limit (${fetchBodyBytesMax})`);
+    throw new ConfigError(
+      `${where('request-bytes-in-flight-max')} (${requestBytesInFlightMax}) must be at least the largest request body, ${where('produce-body-bytes-max')} (${produceBodyBytesMax}) and the fetch body limit (${fetchBodyBytesMax})`,
+    );
   }
 
   return Object.freeze({

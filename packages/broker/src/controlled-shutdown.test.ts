@@ -8,8 +8,15 @@ function metadata(version: number, alive: Record<number, boolean>, myEpoch = 4):
   const brokers = new Map<BrokerId, BrokerRegistration>();
   for (const [id, isAlive] of Object.entries(alive)) {
     brokers.set(Number(id), {
-      id: Number(id), rack: 'r', epoch: Number(id) === ME ? myEpoch : 0, incarnationId: `inc-${id}`, logDirId: `dir-${id}`,
-      internal: { host: 'h', port: 1 }, external: { host: 'h', port: 1 }, alive: isAlive, configs: {},
+      id: Number(id),
+      rack: 'r',
+      epoch: Number(id) === ME ? myEpoch : 0,
+      incarnationId: `inc-${id}`,
+      logDirId: `dir-${id}`,
+      internal: { host: 'h', port: 1 },
+      external: { host: 'h', port: 1 },
+      alive: isAlive,
+      configs: {},
     });
   }
   return { version, broker: (id) => brokers.get(id), isAlive: (id) => brokers.get(id)?.alive === true };

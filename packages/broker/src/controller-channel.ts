@@ -37,7 +37,9 @@ export function judgeMetadata(held: { clusterId: string; version: number }, inco
     return { refuse: `the controller serves cluster ${incoming.clusterId}, but this broker's data dir belongs to cluster ${held.clusterId}` };
   }
   if (incoming.version < held.version) {
-    return { refuse: `the controller's metadata (version ${incoming.version}) is older than what this broker holds (version ${held.version}): it lost or rolled back its metadata log` };
+    return {
+      refuse: `the controller's metadata (version ${incoming.version}) is older than what this broker holds (version ${held.version}): it lost or rolled back its metadata log`,
+    };
   }
   return incoming.version === held.version ? 'ignore' : 'apply';
 }
@@ -104,22 +106,29 @@ export class ControllerChannel {
       let backoffMs = BACKOFF_MIN_MS;
       while (!this.stop.signal.aborted) {
         try {
-          const res = await this.client.call<RegisterBrokerResponse>('/broker/register', {
-            brokerId: this.options.brokerId,
-            rack: this.options.rack,
-            incarnationId: this.incarnationId,
-            internal: this.options.internal,
-            external: this.options.external,
-            logDirId: this.options.logDirId,
-            clusterId: this.options.clusterId(),
-          }, { signal: this.stop.signal });
+          const res = await this.client.call<RegisterBrokerResponse>(
+            '/broker/register',
+            {
+              brokerId: this.options.brokerId,
+              rack: this.options.rack,
+              incarnationId: this.incarnationId,
+              internal: this.options.internal,
+              external: this.options.external,
+              logDirId: this.options.logDirId,
+              clusterId: this.options.clusterId(),
+            },
+            { signal: this.stop.signal },
+          );
           this.brokerEpoch = res.brokerEpoch;
           this.warned.clear();
           this.options.logger.info({ brokerEpoch: res.brokerEpoch, incarnationId: this.incarnationId }, 'registered with the controller');
           return;
         } catch (err) {
           if (err instanceof TributaryError && err.code === 'INCONSISTENT_CLUSTER_ID') {
-            this.options.logger.error({ err, controller: this.options.controller }, 'the controller refused this broker: its data dir belongs to another cluster');
+            this.options.logger.error(
+              { err, controller: this.options.controller },
+              'the controller refused this broker: its data dir belongs to another cluster',
+            );
             this.stop.abort();
             this.options.onFatal?.(err);
             return;
@@ -140,7 +149,11 @@ export class ControllerChannel {
       await sleep(this.options.heartbeatIntervalMs, this.stop.signal);
       if (this.stop.signal.aborted) return;
       try {
-        await this.client.call<HeartbeatResponse>('/broker/heartbeat', { brokerId: this.options.brokerId, brokerEpoch: this.brokerEpoch }, { timeoutMs: Math.max(1000, this.options.heartbeatIntervalMs * 4), signal: this.stop.signal });
+        await this.client.call<HeartbeatResponse>(
+          '/broker/heartbeat',
+          { brokerId: this.options.brokerId, brokerEpoch: this.brokerEpoch },
+          { timeoutMs: Math.max(1000, this.options.heartbeatIntervalMs * 4), signal: this.stop.signal },
+        );
         this.warned.delete('heartbeat');
       } catch (err) {
         if (err instanceof TributaryError && err.code === 'STALE_BROKER_EPOCH') {
@@ -157,10 +170,14 @@ export class ControllerChannel {
     let backoffMs = BACKOFF_MIN_MS;
     while (!this.stop.signal.aborted) {
       try {
-        const md = await this.client.call<ClusterMetadata>('/metadata/poll', { sinceVersion: this.metadataVersion, maxWaitMs: this.options.metadataMaxWaitMs }, {
-          timeoutMs: this.options.metadataMaxWaitMs + 10_000,
-          signal: this.stop.signal,
-        });
+        const md = await this.client.call<ClusterMetadata>(
+          '/metadata/poll',
+          { sinceVersion: this.metadataVersion, maxWaitMs: this.options.metadataMaxWaitMs },
+          {
+            timeoutMs: this.options.metadataMaxWaitMs + 10_000,
+            signal: this.stop.signal,
+          },
+        );
         backoffMs = BACKOFF_MIN_MS;
         this.warned.delete('metadata');
         const verdict = judgeMetadata({ clusterId: this.options.clusterId(), version: this.metadataVersion }, md);
@@ -171,7 +188,10 @@ export class ControllerChannel {
         } else if (verdict !== 'ignore') {
           // Loudly, every time: the cluster cannot change while this lasts.
           this.refusing = verdict.refuse;
-          this.options.logger.error({ controller: this.options.controller, clusterId: md.clusterId, version: md.version, heldVersion: this.metadataVersion }, `refusing metadata: ${verdict.refuse}`);
+          this.options.logger.error(
+            { controller: this.options.controller, clusterId: md.clusterId, version: md.version, heldVersion: this.metadataVersion },
+            `refusing metadata: ${verdict.refuse}`,
+          );
           await sleep(REFUSED_METADATA_RETRY_MS, this.stop.signal);
         }
       } catch (err) {
@@ -185,7 +205,11 @@ export class ControllerChannel {
 
   async alterPartition(request: Omit<AlterPartitionRequest, 'brokerId' | 'brokerEpoch'>): Promise<PartitionState> {
     try {
-      return await this.client.call<PartitionState>('/partition/alter', { ...request, brokerId: this.options.brokerId, brokerEpoch: this.brokerEpoch }, { signal: this.stop.signal });
+      return await this.client.call<PartitionState>(
+        '/partition/alter',
+        { ...request, brokerId: this.options.brokerId, brokerEpoch: this.brokerEpoch },
+        { signal: this.stop.signal },
+      );
     } catch (err) {
       if (err instanceof TributaryError && err.code === 'STALE_BROKER_EPOCH') void this.register();
       throw err;
@@ -193,7 +217,11 @@ export class ControllerChannel {
   }
 
   async controlledShutdown(): Promise<ControlledShutdownResponse> {
-    return this.client.call<ControlledShutdownResponse>('/broker/controlled-shutdown', { brokerId: this.options.brokerId, brokerEpoch: this.brokerEpoch }, { timeoutMs: 5000 });
+    return this.client.call<ControlledShutdownResponse>(
+      '/broker/controlled-shutdown',
+      { brokerId: this.options.brokerId, brokerEpoch: this.brokerEpoch },
+      { timeoutMs: 5000 },
+    );
   }
 
   /** Forwards POST /admin/<op> unchanged and relays the answer (or the controller's error). */

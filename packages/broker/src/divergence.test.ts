@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkFetchPosition, truncationOffset, type EpochLookup, type FollowerEpochs } from './divergence.ts';
+import { checkFetchPosition, truncationOffset, type FollowerEpochs } from './divergence.ts';
 
 /** A leader-epoch cache over entries [epoch, startOffset]. */
 function cache(entries: [number, number][]): FollowerEpochs {
@@ -16,7 +16,11 @@ function cache(entries: [number, number][]): FollowerEpochs {
 }
 
 // Leader: epoch 1 from 0, epoch 3 from 50, epoch 5 from 80; LEO 100, log start 0.
-const leaderEpochs = cache([[1, 0], [3, 50], [5, 80]]);
+const leaderEpochs = cache([
+  [1, 0],
+  [3, 50],
+  [5, 80],
+]);
 const leaderPos = { logStartOffset: 0, logEndOffset: 100, latestEpoch: 5 };
 
 describe('divergence (KIP-101/279)', () => {
@@ -35,7 +39,11 @@ describe('divergence (KIP-101/279)', () => {
 
   it('epoch older than every leader entry diverges at the leader log start', () => {
     const epochs = cache([[4, 30]]);
-    expect(checkFetchPosition(epochs, { logStartOffset: 30, logEndOffset: 60, latestEpoch: 4 }, 40, 2)).toEqual({ kind: 'diverging', epoch: -1, endOffset: 30 });
+    expect(checkFetchPosition(epochs, { logStartOffset: 30, logEndOffset: 60, latestEpoch: 4 }, 40, 2)).toEqual({
+      kind: 'diverging',
+      epoch: -1,
+      endOffset: 30,
+    });
   });
 
   it('a fetch below the log start is out of range', () => {
@@ -45,24 +53,69 @@ describe('divergence (KIP-101/279)', () => {
   // The follower's side (Kafka's getOffsetTruncationState).
   it.each([
     {
-      name: 'the issue\'s case: the follower went on to epoch 2 the leader never saw; cut at its own end of epoch 1',
-      follower: [[1, 0], [2, 50]] as [number, number][], leo: 60, answer: { epoch: 1, endOffset: 100 }, want: { offset: 50, complete: true },
+      name: "the issue's case: the follower went on to epoch 2 the leader never saw; cut at its own end of epoch 1",
+      follower: [
+        [1, 0],
+        [2, 50],
+      ] as [number, number][],
+      leo: 60,
+      answer: { epoch: 1, endOffset: 100 },
+      want: { offset: 50, complete: true },
     },
-    { name: 'same epoch, the leader\'s ends first', follower: [[1, 0], [3, 40]] as [number, number][], leo: 70, answer: { epoch: 3, endOffset: 55 }, want: { offset: 55, complete: true } },
-    { name: 'same epoch, never past its own log end', follower: [[1, 0]] as [number, number][], leo: 60, answer: { epoch: 1, endOffset: 100 }, want: { offset: 60, complete: true } },
     {
-      name: 'the follower never had the leader\'s epoch: cut at the end of its own smaller epoch and ask again',
-      follower: [[1, 0], [3, 10]] as [number, number][], leo: 20, answer: { epoch: 2, endOffset: 15 }, want: { offset: 10, complete: false },
+      name: "same epoch, the leader's ends first",
+      follower: [
+        [1, 0],
+        [3, 40],
+      ] as [number, number][],
+      leo: 70,
+      answer: { epoch: 3, endOffset: 55 },
+      want: { offset: 55, complete: true },
     },
-    { name: 'no epoch of its own at or below the leader\'s: the leader\'s end bounds it', follower: [[4, 45]] as [number, number][], leo: 60, answer: { epoch: 2, endOffset: 40 }, want: { offset: 40, complete: true } },
     {
-      name: 'no epoch of its own at or below the leader\'s, and its first epoch began before the leader\'s ended: cut where it began',
-      follower: [[4, 30]] as [number, number][], leo: 60, answer: { epoch: 2, endOffset: 40 }, want: { offset: 30, complete: false },
+      name: 'same epoch, never past its own log end',
+      follower: [[1, 0]] as [number, number][],
+      leo: 60,
+      answer: { epoch: 1, endOffset: 100 },
+      want: { offset: 60, complete: true },
     },
-    { name: 'the leader holds nothing that old, and the follower\'s epochs began after its log start: cut at the log start', follower: [[1, 35]] as [number, number][], leo: 60, answer: { epoch: -1, endOffset: 30 }, want: { offset: 30, complete: true } },
     {
-      name: 'the leader holds nothing that old, and the follower\'s epoch began before its log start: cut where that epoch began',
-      follower: [[1, 0]] as [number, number][], leo: 60, answer: { epoch: -1, endOffset: 30 }, want: { offset: 0, complete: false },
+      name: "the follower never had the leader's epoch: cut at the end of its own smaller epoch and ask again",
+      follower: [
+        [1, 0],
+        [3, 10],
+      ] as [number, number][],
+      leo: 20,
+      answer: { epoch: 2, endOffset: 15 },
+      want: { offset: 10, complete: false },
+    },
+    {
+      name: "no epoch of its own at or below the leader's: the leader's end bounds it",
+      follower: [[4, 45]] as [number, number][],
+      leo: 60,
+      answer: { epoch: 2, endOffset: 40 },
+      want: { offset: 40, complete: true },
+    },
+    {
+      name: "no epoch of its own at or below the leader's, and its first epoch began before the leader's ended: cut where it began",
+      follower: [[4, 30]] as [number, number][],
+      leo: 60,
+      answer: { epoch: 2, endOffset: 40 },
+      want: { offset: 30, complete: false },
+    },
+    {
+      name: "the leader holds nothing that old, and the follower's epochs began after its log start: cut at the log start",
+      follower: [[1, 35]] as [number, number][],
+      leo: 60,
+      answer: { epoch: -1, endOffset: 30 },
+      want: { offset: 30, complete: true },
+    },
+    {
+      name: "the leader holds nothing that old, and the follower's epoch began before its log start: cut where that epoch began",
+      follower: [[1, 0]] as [number, number][],
+      leo: 60,
+      answer: { epoch: -1, endOffset: 30 },
+      want: { offset: 0, complete: false },
     },
   ])('$name', ({ follower, leo, answer, want }) => {
     expect(truncationOffset(answer, cache(follower), leo)).toEqual(want);
@@ -70,37 +123,50 @@ describe('divergence (KIP-101/279)', () => {
 
   it('repeated exchanges always converge on the longest common prefix (random epoch histories)', () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ leader: fc.nat(2), appends: fc.integer({ min: 0, max: 6 }), syncs: fc.array(fc.tuple(fc.nat(2), fc.nat(8)), { maxLength: 3 }) }), { minLength: 1, maxLength: 10 }), fc.nat(2), fc.nat(2), (epochs, l, f) => {
-        // Three replicas' logs as the epoch of each offset. Epoch e's leader appends to its own
-        // log; a replica that syncs with it first takes the common prefix (what a correct
-        // truncation keeps), then copies some of the rest, as replication would.
-        const logs: number[][] = [[], [], []];
-        epochs.forEach(({ leader, appends, syncs }, i) => {
-          const epoch = i + 1;
-          for (let k = 0; k < appends; k++) logs[leader]!.push(epoch);
-          for (const [r, n] of syncs) {
-            if (r === leader) continue;
-            const keep = commonPrefix(logs[r]!, logs[leader]!);
-            logs[r] = logs[leader]!.slice(0, Math.min(logs[leader]!.length, keep + n));
+      fc.property(
+        fc.array(fc.record({ leader: fc.nat(2), appends: fc.integer({ min: 0, max: 6 }), syncs: fc.array(fc.tuple(fc.nat(2), fc.nat(8)), { maxLength: 3 }) }), {
+          minLength: 1,
+          maxLength: 10,
+        }),
+        fc.nat(2),
+        fc.nat(2),
+        (epochs, l, f) => {
+          // Three replicas' logs as the epoch of each offset. Epoch e's leader appends to its own
+          // log; a replica that syncs with it first takes the common prefix (what a correct
+          // truncation keeps), then copies some of the rest, as replication would.
+          const logs: number[][] = [[], [], []];
+          epochs.forEach(({ leader, appends, syncs }, i) => {
+            const epoch = i + 1;
+            for (let k = 0; k < appends; k++) logs[leader]!.push(epoch);
+            for (const [r, n] of syncs) {
+              if (r === leader) continue;
+              const keep = commonPrefix(logs[r]!, logs[leader]!);
+              logs[r] = logs[leader]!.slice(0, Math.min(logs[leader]!.length, keep + n));
+            }
+          });
+          if (l === f) return;
+          const leader = logs[l]!;
+          let follower = logs[f]!;
+          const want = commonPrefix(leader, follower);
+          for (let round = 0; ; round++) {
+            expect(round).toBeLessThan(20);
+            const check = checkFetchPosition(
+              cacheOf(leader),
+              { logStartOffset: 0, logEndOffset: leader.length, latestEpoch: leader.at(-1) ?? -1 },
+              follower.length,
+              follower.at(-1) ?? -1,
+            );
+            if (check.kind === 'ok') break;
+            expect(check.kind).toBe('diverging');
+            if (check.kind !== 'diverging') return;
+            const cut = truncationOffset(check, cacheOf(follower), follower.length);
+            expect(cut.offset).toBeLessThanOrEqual(follower.length);
+            follower = follower.slice(0, cut.offset);
           }
-        });
-        if (l === f) return;
-        const leader = logs[l]!;
-        let follower = logs[f]!;
-        const want = commonPrefix(leader, follower);
-        for (let round = 0; ; round++) {
-          expect(round).toBeLessThan(20);
-          const check = checkFetchPosition(cacheOf(leader), { logStartOffset: 0, logEndOffset: leader.length, latestEpoch: leader.at(-1) ?? -1 }, follower.length, follower.at(-1) ?? -1);
-          if (check.kind === 'ok') break;
-          expect(check.kind).toBe('diverging');
-          if (check.kind !== 'diverging') return;
-          const cut = truncationOffset(check, cacheOf(follower), follower.length);
-          expect(cut.offset).toBeLessThanOrEqual(follower.length);
-          follower = follower.slice(0, cut.offset);
-        }
-        expect(follower).toEqual(leader.slice(0, follower.length));
-        expect(follower.length).toBe(want);
-      }),
+          expect(follower).toEqual(leader.slice(0, follower.length));
+          expect(follower.length).toBe(want);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -14,10 +14,7 @@ export interface FollowerEpochs extends EpochLookup {
   entries(): readonly { epoch: number; startOffset: number }[];
 }
 
-export type FetchPositionCheck =
-  | { kind: 'ok' }
-  | { kind: 'diverging'; epoch: number; endOffset: number }
-  | { kind: 'out-of-range' };
+export type FetchPositionCheck = { kind: 'ok' } | { kind: 'diverging'; epoch: number; endOffset: number } | { kind: 'out-of-range' };
 
 /**
  * What the leader answers a follower fetching at `fetchOffset` whose last batch has
@@ -76,11 +73,7 @@ export interface Truncation {
  *   end alone here, which changes nothing when the follower's first epoch began before it: a
  *   replica elected uncleanly over an empty log, then followed by one that kept older records.)
  */
-export function truncationOffset(
-  diverging: { epoch: number; endOffset: number },
-  follower: FollowerEpochs,
-  followerLogEndOffset: number,
-): Truncation {
+export function truncationOffset(diverging: { epoch: number; endOffset: number }, follower: FollowerEpochs, followerLogEndOffset: number): Truncation {
   const clamp = (offset: number) => Math.max(0, Math.min(offset, followerLogEndOffset));
   const own = diverging.epoch < 0 ? { epoch: -1, endOffset: -1 } : follower.endOffsetFor(diverging.epoch, followerLogEndOffset);
   if (own.epoch < 0) {

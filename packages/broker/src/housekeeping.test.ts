@@ -21,9 +21,18 @@ describe('runRetention', () => {
   it('a leader deletes only segments wholly below its high watermark', async () => {
     const clock = new FakeClock();
     core = await makeCore({ now: clock.now });
-    core.rm.applyMetadata({ clusterId: 'c', version: 1, brokers: [brokerReg(0), brokerReg(1), brokerReg(2)], topics: [topicState('h', [{ replicas: [0, 1, 2], leaderEpoch: 4 }], SMALL_SEGMENTS)] });
+    core.rm.applyMetadata({
+      clusterId: 'c',
+      version: 1,
+      brokers: [brokerReg(0), brokerReg(1), brokerReg(2)],
+      topics: [topicState('h', [{ replicas: [0, 1, 2], leaderEpoch: 4 }], SMALL_SEGMENTS)],
+    });
     for (let i = 0; i < 30; i++) {
-      const r = await core.post('/produce', { acks: 1, timeoutMs: 1000, partitions: [{ topic: 'h', partition: 0, records: batch([`r${i}`.padEnd(150, '.')]) }] });
+      const r = await core.post('/produce', {
+        acks: 1,
+        timeoutMs: 1000,
+        partitions: [{ topic: 'h', partition: 0, records: batch([`r${i}`.padEnd(150, '.')]) }],
+      });
       expect(r.body.partitions[0].baseOffset).toBe(i);
     }
     const p = core.rm.getPartition('h', 0)!;
@@ -36,7 +45,13 @@ describe('runRetention', () => {
     // Both followers reach offset 17: the HW moves there, and retention up to it.
     const hw = 17;
     for (const brokerId of [1, 2]) {
-      await core.post('/replica/fetch', { brokerId, brokerEpoch: 1, maxWaitMs: 0, maxBytes: 1 << 20, partitions: [{ topic: 'h', partition: 0, fetchOffset: hw, lastFetchedEpoch: 4, currentLeaderEpoch: 4 }] });
+      await core.post('/replica/fetch', {
+        brokerId,
+        brokerEpoch: 1,
+        maxWaitMs: 0,
+        maxBytes: 1 << 20,
+        partitions: [{ topic: 'h', partition: 0, fetchOffset: hw, lastFetchedEpoch: 4, currentLeaderEpoch: 4 }],
+      });
     }
     expect(p.highWatermark).toBe(hw);
     core.rm.runRetention();
@@ -47,7 +62,12 @@ describe('runRetention', () => {
 
   it('a follower deletes only segments wholly below the high watermark it has', async () => {
     core = await makeCore();
-    core.rm.applyMetadata({ clusterId: 'c', version: 1, brokers: [brokerReg(0), brokerReg(1)], topics: [topicState('f', [{ replicas: [1, 0], leader: 1, leaderEpoch: 3 }], SMALL_SEGMENTS)] });
+    core.rm.applyMetadata({
+      clusterId: 'c',
+      version: 1,
+      brokers: [brokerReg(0), brokerReg(1)],
+      topics: [topicState('f', [{ replicas: [1, 0], leader: 1, leaderEpoch: 3 }], SMALL_SEGMENTS)],
+    });
     const p = core.rm.getPartition('f', 0)!;
     for (let i = 0; i < 30; i++) {
       const b = Buffer.from(batch([`r${i}`.padEnd(150, '.')]));
@@ -67,7 +87,11 @@ describe('runRetention', () => {
     core = await makeCore({ now: clock.now });
     core.rm.applyMetadata({ clusterId: 'c', version: 1, brokers: [brokerReg(0)], topics: [topicState('t', [{ replicas: [0] }])] });
     const send = (producerId: number, seq: number) =>
-      core.post('/produce', { acks: 1, timeoutMs: 1000, partitions: [{ topic: 't', partition: 0, records: batch(['v'], { producerId, producerEpoch: 0, baseSequence: seq }) }] });
+      core.post('/produce', {
+        acks: 1,
+        timeoutMs: 1000,
+        partitions: [{ topic: 't', partition: 0, records: batch(['v'], { producerId, producerEpoch: 0, baseSequence: seq }) }],
+      });
     await send(42, 0);
     await send(43, 0);
     const p = core.rm.getPartition('t', 0)!;

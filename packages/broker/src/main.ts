@@ -1,7 +1,6 @@
 // tributary-broker: `node packages/broker/src/main.ts --id 0 [--rack rack-1] ...` (see config.ts).
 // SIGTERM/SIGINT: controlled shutdown (leaderships move away first), then close and exit 0.
 
-import { TributaryError } from '@tributary/protocol';
 import { ConfigError, loadBrokerConfig, type BrokerConfig } from './config.ts';
 import { startBroker } from './broker.ts';
 import { setFlagsFromString } from 'node:v8';

@@ -56,7 +56,12 @@ describe('judgeMetadata', () => {
     ['first metadata of a new data dir', { clusterId: '', version: -1 }, { clusterId: 'a', version: 5 }, 'apply'],
     ['newer, same cluster', { clusterId: 'a', version: 5 }, { clusterId: 'a', version: 9 }, 'apply'],
     ['the version held', { clusterId: 'a', version: 9 }, { clusterId: 'a', version: 9 }, 'ignore'],
-    ['another cluster (the controller lost its data dir and made a new cluster id)', { clusterId: 'a', version: 9 }, { clusterId: 'b', version: 20 }, /cluster b.*cluster a/],
+    [
+      'another cluster (the controller lost its data dir and made a new cluster id)',
+      { clusterId: 'a', version: 9 },
+      { clusterId: 'b', version: 20 },
+      /cluster b.*cluster a/,
+    ],
     ['from the past (a controller restored from an old copy)', { clusterId: 'a', version: 9 }, { clusterId: 'a', version: 4 }, /version 4.*older.*version 9/],
   ] as const)('%s', (_name, held, incoming, want) => {
     const verdict = judgeMetadata(held, incoming);

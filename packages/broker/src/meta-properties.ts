@@ -63,7 +63,8 @@ export class DataDirIdentity {
     try {
       text = readFileSync(this.path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TributaryError('KAFKA_STORAGE_ERROR', `reading ${this.path}: ${(err as Error).message}`, { cause: err });
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new TributaryError('KAFKA_STORAGE_ERROR', `reading ${this.path}: ${(err as Error).message}`, { cause: err });
     }
     if (text === undefined) {
       this.meta = { nodeId, directoryId: newDirectoryId(), clusterId: '' };
@@ -73,10 +74,16 @@ export class DataDirIdentity {
     }
     const parsed = parseMetaProperties(text);
     if (parsed === undefined) {
-      throw new TributaryError('KAFKA_STORAGE_ERROR', `${this.path} is not a valid meta.properties (version=1, node.id, directory.id, cluster.id); fix or remove it`);
+      throw new TributaryError(
+        'KAFKA_STORAGE_ERROR',
+        `${this.path} is not a valid meta.properties (version=1, node.id, directory.id, cluster.id); fix or remove it`,
+      );
     }
     if (parsed.nodeId !== nodeId) {
-      throw new TributaryError('KAFKA_STORAGE_ERROR', `${this.path} says this data dir belongs to broker ${parsed.nodeId}, not ${nodeId}; give broker ${nodeId} its own data dir`);
+      throw new TributaryError(
+        'KAFKA_STORAGE_ERROR',
+        `${this.path} says this data dir belongs to broker ${parsed.nodeId}, not ${nodeId}; give broker ${nodeId} its own data dir`,
+      );
     }
     this.meta = parsed;
     this.created = false;

@@ -25,49 +25,99 @@ export class BrokerMetrics {
     this.registry.setDefaultLabels({ broker_id: String(labels.brokerId), rack: labels.rack });
     collectDefaultMetrics({ register: this.registry, prefix: 'tributary_broker_' });
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'tributary_requests_total', help: 'Requests by API and whole-request error code (none = ok)', labelNames: ['api', 'error'], registers });
-    this.partitionErrors = new Counter({ name: 'tributary_partition_errors_total', help: 'Per-partition errors in answers, by API and code', labelNames: ['api', 'error'], registers });
+    this.requests = new Counter({
+      name: 'tributary_requests_total',
+      help: 'Requests by API and whole-request error code (none = ok)',
+      labelNames: ['api', 'error'],
+      registers,
+    });
+    this.partitionErrors = new Counter({
+      name: 'tributary_partition_errors_total',
+      help: 'Per-partition errors in answers, by API and code',
+      labelNames: ['api', 'error'],
+      registers,
+    });
     this.bytesIn = new Counter({ name: 'tributary_bytes_in_total', help: 'Record bytes appended from producers', registers });
     this.bytesOut = new Counter({ name: 'tributary_bytes_out_total', help: 'Record bytes served to consumers and followers', registers });
     this.replicationBytesIn = new Counter({ name: 'tributary_replication_bytes_in_total', help: 'Record bytes copied from leaders', registers });
     // Kafka's BrokerTopicMetrics.ReassignmentBytesInPerSec / ReassignmentBytesOutPerSec (KIP-455).
-    this.reassignmentBytesIn = new Counter({ name: 'tributary_reassignment_bytes_in_total', help: 'Record bytes copied from leaders for replicas a reassignment is adding here', registers });
-    this.reassignmentBytesOut = new Counter({ name: 'tributary_reassignment_bytes_out_total', help: 'Record bytes sent, as leader, to replicas a reassignment is adding', registers });
+    this.reassignmentBytesIn = new Counter({
+      name: 'tributary_reassignment_bytes_in_total',
+      help: 'Record bytes copied from leaders for replicas a reassignment is adding here',
+      registers,
+    });
+    this.reassignmentBytesOut = new Counter({
+      name: 'tributary_reassignment_bytes_out_total',
+      help: 'Record bytes sent, as leader, to replicas a reassignment is adding',
+      registers,
+    });
     this.isrShrinks = new Counter({ name: 'tributary_isr_shrinks_total', help: 'ISR shrinks committed for partitions this broker leads', registers });
     this.isrExpands = new Counter({ name: 'tributary_isr_expands_total', help: 'ISR expansions committed for partitions this broker leads', registers });
-    this.requestLatency = new Histogram({ name: 'tributary_request_latency_seconds', help: 'Request latency by API (produce_acks_all, produce, fetch, replica_fetch, ...)', labelNames: ['api'], buckets: LATENCY_BUCKETS_S, registers });
+    this.requestLatency = new Histogram({
+      name: 'tributary_request_latency_seconds',
+      help: 'Request latency by API (produce_acks_all, produce, fetch, replica_fetch, ...)',
+      labelNames: ['api'],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
 
     const each = (fn: (rm: ReplicaManager) => void) => {
       const rm = replicas();
       if (rm !== undefined) fn(rm);
     };
     new Gauge({
-      name: 'tributary_partition_count', help: 'Partition replicas on this broker', registers,
-      collect() { each((rm) => this.set(rm.partitionCount)); },
+      name: 'tributary_partition_count',
+      help: 'Partition replicas on this broker',
+      registers,
+      collect() {
+        each((rm) => this.set(rm.partitionCount));
+      },
     });
     new Gauge({
-      name: 'tributary_leader_count', help: 'Partitions this broker leads', registers,
-      collect() { each((rm) => this.set([...rm.allPartitions()].filter((p) => p.isLeader).length)); },
+      name: 'tributary_leader_count',
+      help: 'Partitions this broker leads',
+      registers,
+      collect() {
+        each((rm) => this.set([...rm.allPartitions()].filter((p) => p.isLeader).length));
+      },
     });
     new Gauge({
-      name: 'tributary_under_replicated_partitions', help: 'Led partitions whose ISR is smaller than the replica set', registers,
-      collect() { each((rm) => this.set([...rm.allPartitions()].filter((p) => p.leaderState?.isUnderReplicated).length)); },
+      name: 'tributary_under_replicated_partitions',
+      help: 'Led partitions whose ISR is smaller than the replica set',
+      registers,
+      collect() {
+        each((rm) => this.set([...rm.allPartitions()].filter((p) => p.leaderState?.isUnderReplicated).length));
+      },
     });
     new Gauge({
-      name: 'tributary_under_min_isr_partitions', help: 'Led partitions whose ISR is below min.insync.replicas', registers,
-      collect() { each((rm) => this.set([...rm.allPartitions()].filter((p) => p.leaderState?.isUnderMinIsr).length)); },
+      name: 'tributary_under_min_isr_partitions',
+      help: 'Led partitions whose ISR is below min.insync.replicas',
+      registers,
+      collect() {
+        each((rm) => this.set([...rm.allPartitions()].filter((p) => p.leaderState?.isUnderMinIsr).length));
+      },
     });
     new Gauge({
       // Kafka's ReplicaManager.ReassigningPartitions: led partitions with a reassignment in progress.
-      name: 'tributary_reassigning_partitions', help: 'Led partitions being reassigned (adding or removing replicas)', registers,
-      collect() { each((rm) => this.set([...rm.allPartitions()].filter((p) => p.isLeader && (p.addingReplicas.length > 0 || p.removingReplicas.length > 0)).length)); },
+      name: 'tributary_reassigning_partitions',
+      help: 'Led partitions being reassigned (adding or removing replicas)',
+      registers,
+      collect() {
+        each((rm) => this.set([...rm.allPartitions()].filter((p) => p.isLeader && (p.addingReplicas.length > 0 || p.removingReplicas.length > 0)).length));
+      },
     });
     new Gauge({
-      name: 'tributary_offline_partitions', help: 'Hosted partitions with no leader', registers,
-      collect() { each((rm) => this.set([...rm.allPartitions()].filter((p) => p.leaderId < 0).length)); },
+      name: 'tributary_offline_partitions',
+      help: 'Hosted partitions with no leader',
+      registers,
+      collect() {
+        each((rm) => this.set([...rm.allPartitions()].filter((p) => p.leaderId < 0).length));
+      },
     });
     new Gauge({
-      name: 'tributary_max_follower_lag_records', help: 'Largest follower lag in records over led partitions', registers,
+      name: 'tributary_max_follower_lag_records',
+      help: 'Largest follower lag in records over led partitions',
+      registers,
       collect() {
         each((rm) => {
           let max = 0;
@@ -78,19 +128,29 @@ export class BrokerMetrics {
       },
     });
     new Gauge({
-      name: 'tributary_max_follower_lag_ms', help: 'Longest time since a follower of a led partition was caught up', registers,
+      name: 'tributary_max_follower_lag_ms',
+      help: 'Longest time since a follower of a led partition was caught up',
+      registers,
       collect() {
         each((rm) => {
           let max = 0;
           const now = nowMs();
-          for (const p of rm.allPartitions()) for (const r of p.leaderState?.describe(now) ?? []) if (r.lagRecords > 0) max = Math.max(max, r.lastCaughtUpMsAgo);
+          for (const p of rm.allPartitions())
+            for (const r of p.leaderState?.describe(now) ?? []) if (r.lagRecords > 0) max = Math.max(max, r.lastCaughtUpMsAgo);
           this.set(max);
         });
       },
     });
-    const perPartition = (name: string, help: string, value: (p: ReturnType<ReplicaManager['allPartitions']> extends IterableIterator<infer P> ? P : never) => number) =>
+    const perPartition = (
+      name: string,
+      help: string,
+      value: (p: ReturnType<ReplicaManager['allPartitions']> extends IterableIterator<infer P> ? P : never) => number,
+    ) =>
       new Gauge({
-        name, help, labelNames: ['topic', 'partition'], registers,
+        name,
+        help,
+        labelNames: ['topic', 'partition'],
+        registers,
         collect() {
           this.reset();
           each((rm) => {
@@ -107,16 +167,39 @@ export class BrokerMetrics {
   /** The process's connection and request-byte caps (DESIGN.md § Limits), read when scraped. */
   watchBudget(budget: ServerBudget): void {
     const registers = [this.registry];
-    new Gauge({ name: 'tributary_connections_open', help: 'Open client connections over all listeners (connectionsMax caps them)', registers, collect() { this.set(budget.connections.open); } });
+    new Gauge({
+      name: 'tributary_connections_open',
+      help: 'Open client connections over all listeners (connectionsMax caps them)',
+      registers,
+      collect() {
+        this.set(budget.connections.open);
+      },
+    });
     new Counter({
-      name: 'tributary_connections_refused_total', help: 'Connections closed at once because connectionsMax were open', registers,
+      name: 'tributary_connections_refused_total',
+      help: 'Connections closed at once because connectionsMax were open',
+      registers,
       collect() {
         this.reset();
         this.inc(budget.connections.refused);
       },
     });
-    new Gauge({ name: 'tributary_request_bytes_in_flight', help: 'Request body bytes admitted and not yet handled (requestBytesInFlightMax caps them)', registers, collect() { this.set(budget.bytes.inFlight); } });
-    new Gauge({ name: 'tributary_requests_waiting_for_bytes', help: 'Requests waiting, unread, for requestBytesInFlightMax to make room', registers, collect() { this.set(budget.bytes.waiting); } });
+    new Gauge({
+      name: 'tributary_request_bytes_in_flight',
+      help: 'Request body bytes admitted and not yet handled (requestBytesInFlightMax caps them)',
+      registers,
+      collect() {
+        this.set(budget.bytes.inFlight);
+      },
+    });
+    new Gauge({
+      name: 'tributary_requests_waiting_for_bytes',
+      help: 'Requests waiting, unread, for requestBytesInFlightMax to make room',
+      registers,
+      collect() {
+        this.set(budget.bytes.waiting);
+      },
+    });
   }
 
   async text(): Promise<string> {

@@ -89,7 +89,10 @@ describe('high watermark', () => {
   });
 
   it.each([
-    [2, 3, 2], [2, 1, 1], [3, 2, 2], [1, 3, 1],
+    [2, 3, 2],
+    [2, 1, 1],
+    [3, 2, 2],
+    [1, 3, 1],
   ])('effective min ISR of min.insync %i with RF %i is %i', (min, rf, want) => {
     expect(effectiveMinIsr(min, rf)).toBe(want);
   });
@@ -97,7 +100,13 @@ describe('high watermark', () => {
 
 describe('ISR shrink', () => {
   it.each([
-    { name: 'at the LEO but silent for longer than the lag time leaves (dead or paused follower, idle partition)', fetchLeo: 10, leaderLeo: 10, elapsed: LAG + 2, out: [2] },
+    {
+      name: 'at the LEO but silent for longer than the lag time leaves (dead or paused follower, idle partition)',
+      fetchLeo: 10,
+      leaderLeo: 10,
+      elapsed: LAG + 2,
+      out: [2],
+    },
     // Follower 2's last fetch is at t=1001, so elapsed LAG + 1 is exactly the lag time.
     { name: 'at the LEO and silent for exactly the lag time stays', fetchLeo: 10, leaderLeo: 10, elapsed: LAG + 1, out: [] },
     { name: 'behind for exactly the lag time stays', fetchLeo: 5, leaderLeo: 10, elapsed: LAG, out: [] },

@@ -109,7 +109,14 @@ export class LeaderState {
     for (const id of init.replicas) {
       if (id === init.brokerId) continue;
       // ISR members get a fresh grace period; Kafka does the same on becoming leader.
-      this.followers.set(id, { brokerId: id, logEndOffset: -1, lastCaughtUpMs: init.isr.includes(id) ? init.nowMs : 0, lastFetchMs: 0, lastFetchLeaderLeo: -1, brokerEpoch: -1 });
+      this.followers.set(id, {
+        brokerId: id,
+        logEndOffset: -1,
+        lastCaughtUpMs: init.isr.includes(id) ? init.nowMs : 0,
+        lastFetchMs: 0,
+        lastFetchLeaderLeo: -1,
+        brokerEpoch: -1,
+      });
     }
   }
 
@@ -167,7 +174,13 @@ export class LeaderState {
    * A fetch under a new broker epoch is a new process whose log may be shorter than the last one's:
    * what the old one had caught up to no longer counts.
    */
-  onFollowerFetch(id: BrokerId, fetchOffset: number, brokerEpoch: number, nowMs: number, eligible: boolean): { hwChanged: boolean; proposal: IsrProposal | undefined } {
+  onFollowerFetch(
+    id: BrokerId,
+    fetchOffset: number,
+    brokerEpoch: number,
+    nowMs: number,
+    eligible: boolean,
+  ): { hwChanged: boolean; proposal: IsrProposal | undefined } {
     const f = this.followers.get(id);
     if (f === undefined) return { hwChanged: false, proposal: undefined };
     if (f.brokerEpoch !== brokerEpoch) {
@@ -201,7 +214,14 @@ export class LeaderState {
     if (f === undefined || f.logEndOffset < 0 || f.brokerEpoch < 0) return undefined;
     if (f.logEndOffset < this.highWatermark || f.logEndOffset < this.leaderEpochStartOffset) return undefined;
     const newIsr = [...this.isr, id];
-    this.pending = { kind: 'expand', leaderEpoch: this.leaderEpoch, partitionEpoch: this.partitionEpoch, newIsr, changed: [id], joiningEpochs: [{ brokerId: id, brokerEpoch: f.brokerEpoch }] };
+    this.pending = {
+      kind: 'expand',
+      leaderEpoch: this.leaderEpoch,
+      partitionEpoch: this.partitionEpoch,
+      newIsr,
+      changed: [id],
+      joiningEpochs: [{ brokerId: id, brokerEpoch: f.brokerEpoch }],
+    };
     return this.pending;
   }
 
@@ -254,7 +274,14 @@ export class LeaderState {
     this.addingReplicas = [...(a.addingReplicas ?? [])];
     for (const id of a.replicas) {
       if (id !== this.brokerId && !this.followers.has(id)) {
-        this.followers.set(id, { brokerId: id, logEndOffset: -1, lastCaughtUpMs: a.isr.includes(id) ? nowMs : 0, lastFetchMs: 0, lastFetchLeaderLeo: -1, brokerEpoch: -1 });
+        this.followers.set(id, {
+          brokerId: id,
+          logEndOffset: -1,
+          lastCaughtUpMs: a.isr.includes(id) ? nowMs : 0,
+          lastFetchMs: 0,
+          lastFetchLeaderLeo: -1,
+          brokerEpoch: -1,
+        });
       }
     }
     for (const id of [...this.followers.keys()]) if (!a.replicas.includes(id)) this.followers.delete(id);

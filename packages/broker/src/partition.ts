@@ -197,7 +197,10 @@ export class Partition {
     // over many partitions at once does not scan them all up front.
     this.producers.clear();
     this.producersLoaded = false;
-    this.ctx.logger.info({ ...this.fields(), partitionEpoch: ps.partitionEpoch, isr: ps.isr, logEndOffset: leo, highWatermark: this.highWatermark, wasLeader }, 'became leader');
+    this.ctx.logger.info(
+      { ...this.fields(), partitionEpoch: ps.partitionEpoch, isr: ps.isr, logEndOffset: leo, highWatermark: this.highWatermark, wasLeader },
+      'became leader',
+    );
     this.wakeAll();
   }
 
@@ -216,8 +219,17 @@ export class Partition {
     this.followerHw = followerHighWatermark(hw, this.log.logEndOffset);
     this.producers.clear();
     this.producersLoaded = false;
-    this.ctx.logger.info({ ...this.fields(), leader: ps.leader, partitionEpoch: ps.partitionEpoch, logEndOffset: this.log.logEndOffset, highWatermark: this.followerHw, wasLeader },
-      ps.leader < 0 ? 'partition offline' : 'became follower');
+    this.ctx.logger.info(
+      {
+        ...this.fields(),
+        leader: ps.leader,
+        partitionEpoch: ps.partitionEpoch,
+        logEndOffset: this.log.logEndOffset,
+        highWatermark: this.followerHw,
+        wasLeader,
+      },
+      ps.leader < 0 ? 'partition offline' : 'became follower',
+    );
     this.wakeAll();
   }
 
@@ -264,12 +276,17 @@ export class Partition {
    */
   appendAsLeader(records: Buffer, acksAll: boolean): { baseOffset: number; lastOffset: number; duplicate: boolean } {
     const state = this.leaderState;
-    if (this.role !== 'leader' || state === undefined) throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.ctx.brokerId} is not the leader of ${this.key}`);
+    if (this.role !== 'leader' || state === undefined)
+      throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.ctx.brokerId} is not the leader of ${this.key}`);
     const maxBytes = this.configs['max.message.bytes'];
-    if (records.length > maxBytes) throw new TributaryError('MESSAGE_TOO_LARGE', `batch of ${records.length} bytes exceeds max.message.bytes ${maxBytes} of ${this.topic}`);
+    if (records.length > maxBytes)
+      throw new TributaryError('MESSAGE_TOO_LARGE', `batch of ${records.length} bytes exceeds max.message.bytes ${maxBytes} of ${this.topic}`);
     const header = readBatchHeader(records);
     if (header.batchLength + LOG_OVERHEAD !== records.length) {
-      throw new TributaryError('CORRUPT_MESSAGE', `record batch is corrupt: batchLength says ${header.batchLength + LOG_OVERHEAD} bytes but ${records.length} arrived`);
+      throw new TributaryError(
+        'CORRUPT_MESSAGE',
+        `record batch is corrupt: batchLength says ${header.batchLength + LOG_OVERHEAD} bytes but ${records.length} arrived`,
+      );
     }
     if (acksAll && state.isUnderMinIsr) {
       throw new TributaryError('NOT_ENOUGH_REPLICAS', `${this.key}: ISR [${state.isr.join(',')}] is smaller than min.insync.replicas ${state.effectiveMinIsr}`);
@@ -366,18 +383,49 @@ export class Partition {
    * `sendRecords` is false (the leader's replication quota holds this replica back, KIP-73: its
    * progress still counts).
    */
-  readForFollower(followerId: BrokerId, followerBrokerEpoch: number, fetchOffset: number, lastFetchedEpoch: number, currentLeaderEpoch: number, maxBytes: number, nowMs: number, followerEligible: boolean, sendRecords = true): ReplicaFetchPartitionResponse {
+  readForFollower(
+    followerId: BrokerId,
+    followerBrokerEpoch: number,
+    fetchOffset: number,
+    lastFetchedEpoch: number,
+    currentLeaderEpoch: number,
+    maxBytes: number,
+    nowMs: number,
+    followerEligible: boolean,
+    sendRecords = true,
+  ): ReplicaFetchPartitionResponse {
     const base = { topic: this.topic, partition: this.partition };
     const state = this.leaderState;
-    if (this.role !== 'leader' || state === undefined) throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.ctx.brokerId} is not the leader of ${this.key}`);
+    if (this.role !== 'leader' || state === undefined)
+      throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.ctx.brokerId} is not the leader of ${this.key}`);
     this.checkLeaderEpoch(currentLeaderEpoch);
     if (!this.replicas.includes(followerId)) throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${followerId} is not a replica of ${this.key}`);
-    const position = checkFetchPosition(this.log.epochs, { logStartOffset: this.log.logStartOffset, logEndOffset: this.log.logEndOffset, latestEpoch: this.log.epochs.latestEpoch }, fetchOffset, lastFetchedEpoch);
+    const position = checkFetchPosition(
+      this.log.epochs,
+      { logStartOffset: this.log.logStartOffset, logEndOffset: this.log.logEndOffset, latestEpoch: this.log.epochs.latestEpoch },
+      fetchOffset,
+      lastFetchedEpoch,
+    );
     if (position.kind === 'diverging') {
-      return { ...base, highWatermark: this.highWatermark, logStartOffset: this.log.logStartOffset, records: EMPTY, divergingEpoch: { epoch: position.epoch, endOffset: position.endOffset } };
+      return {
+        ...base,
+        highWatermark: this.highWatermark,
+        logStartOffset: this.log.logStartOffset,
+        records: EMPTY,
+        divergingEpoch: { epoch: position.epoch, endOffset: position.endOffset },
+      };
     }
     if (position.kind === 'out-of-range') {
-      return { ...base, highWatermark: this.highWatermark, logStartOffset: this.log.logStartOffset, records: EMPTY, error: new TributaryError('OFFSET_OUT_OF_RANGE', `fetch offset ${fetchOffset} is below the log start ${this.log.logStartOffset} of ${this.key}`).toWire() };
+      return {
+        ...base,
+        highWatermark: this.highWatermark,
+        logStartOffset: this.log.logStartOffset,
+        records: EMPTY,
+        error: new TributaryError(
+          'OFFSET_OUT_OF_RANGE',
+          `fetch offset ${fetchOffset} is below the log start ${this.log.logStartOffset} of ${this.key}`,
+        ).toWire(),
+      };
     }
     const { hwChanged, proposal } = state.onFollowerFetch(followerId, fetchOffset, followerBrokerEpoch, nowMs, followerEligible);
     if (hwChanged) this.onHighWatermarkChanged();
@@ -413,7 +461,10 @@ export class Partition {
     if (this.removed || this.role !== 'follower' || this.leaderEpoch !== leaderEpoch || this.log.logEndOffset !== fetchOffset) return none;
     if (resp.error !== undefined) {
       if (resp.error.code === 'OFFSET_OUT_OF_RANGE' && fetchOffset < resp.logStartOffset) {
-        this.ctx.logger.info({ ...this.fields(), logEndOffset: fetchOffset, leaderLogStartOffset: resp.logStartOffset }, 'truncating fully: behind the leader log start');
+        this.ctx.logger.info(
+          { ...this.fields(), logEndOffset: fetchOffset, leaderLogStartOffset: resp.logStartOffset },
+          'truncating fully: behind the leader log start',
+        );
         this.log.truncateFullyAndStartAt(resp.logStartOffset);
         this.followerHw = followerHighWatermark(resp.highWatermark, this.log.logEndOffset);
       }
@@ -425,10 +476,22 @@ export class Partition {
       if (cut.offset >= from) {
         // The leader says the logs part, but no cut of ours follows from its answer: asking again
         // at once would get the same answer (a busy loop between two brokers). Back off.
-        this.ctx.logger.warn({ ...this.fields(), divergingEpoch: resp.divergingEpoch.epoch, endOffset: resp.divergingEpoch.endOffset, logEndOffset: from, lastEpoch: this.log.lastEpoch() }, 'diverging epoch answer changes nothing; backing off');
+        this.ctx.logger.warn(
+          {
+            ...this.fields(),
+            divergingEpoch: resp.divergingEpoch.epoch,
+            endOffset: resp.divergingEpoch.endOffset,
+            logEndOffset: from,
+            lastEpoch: this.log.lastEpoch(),
+          },
+          'diverging epoch answer changes nothing; backing off',
+        );
         return { bytes: 0, stalled: true };
       }
-      this.ctx.logger.info({ ...this.fields(), divergingEpoch: resp.divergingEpoch.epoch, endOffset: resp.divergingEpoch.endOffset, from, to: cut.offset, complete: cut.complete }, 'truncating diverged log');
+      this.ctx.logger.info(
+        { ...this.fields(), divergingEpoch: resp.divergingEpoch.epoch, endOffset: resp.divergingEpoch.endOffset, from, to: cut.offset, complete: cut.complete },
+        'truncating diverged log',
+      );
       this.log.truncateTo(cut.offset);
       this.followerHw = Math.min(this.followerHw, this.log.logEndOffset);
       return none;

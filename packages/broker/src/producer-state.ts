@@ -41,9 +41,7 @@ interface ProducerEntry {
   batches: RememberedBatch[];
 }
 
-export type SequenceCheck =
-  | { kind: 'append' }
-  | { kind: 'duplicate'; baseOffset: number; lastOffset: number };
+export type SequenceCheck = { kind: 'append' } | { kind: 'duplicate'; baseOffset: number; lastOffset: number };
 
 const INT32_MAX = 0x7fffffff;
 
@@ -68,7 +66,10 @@ export class ProducerStateTable {
   check(batch: BatchIdentity): SequenceCheck {
     if (batch.producerId === NO_PRODUCER_ID) return { kind: 'append' };
     if (batch.producerId < 0 || batch.baseSequence < 0 || batch.producerEpoch < 0) {
-      throw new TributaryError('INVALID_REQUEST', `idempotent batch with producerId ${batch.producerId}, epoch ${batch.producerEpoch}, baseSequence ${batch.baseSequence}`);
+      throw new TributaryError(
+        'INVALID_REQUEST',
+        `idempotent batch with producerId ${batch.producerId}, epoch ${batch.producerEpoch}, baseSequence ${batch.baseSequence}`,
+      );
     }
     const entry = this.producers.get(batch.producerId);
     // An unknown producer (new, or its batches were deleted by retention) starts wherever it is:
@@ -80,7 +81,10 @@ export class ProducerStateTable {
     if (batch.producerEpoch > entry.epoch) {
       // A bumped epoch starts its sequences over.
       if (batch.baseSequence !== 0) {
-        throw new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', `producer ${batch.producerId} new epoch ${batch.producerEpoch} must start at sequence 0, got ${batch.baseSequence}`);
+        throw new TributaryError(
+          'OUT_OF_ORDER_SEQUENCE_NUMBER',
+          `producer ${batch.producerId} new epoch ${batch.producerEpoch} must start at sequence 0, got ${batch.baseSequence}`,
+        );
       }
       return { kind: 'append' };
     }
@@ -96,9 +100,15 @@ export class ProducerStateTable {
     if (firstSeq === nextSeq(last.lastSeq)) return { kind: 'append' };
     const oldest = entry.batches[0]!;
     if (firstSeq < oldest.firstSeq && !(last.lastSeq < oldest.firstSeq)) {
-      throw new TributaryError('DUPLICATE_SEQUENCE_NUMBER', `producer ${batch.producerId} sequence ${firstSeq} is older than the last ${entry.batches.length} batches remembered (from ${oldest.firstSeq})`);
+      throw new TributaryError(
+        'DUPLICATE_SEQUENCE_NUMBER',
+        `producer ${batch.producerId} sequence ${firstSeq} is older than the last ${entry.batches.length} batches remembered (from ${oldest.firstSeq})`,
+      );
     }
-    throw new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', `producer ${batch.producerId} epoch ${batch.producerEpoch}: expected sequence ${nextSeq(last.lastSeq)}, got ${firstSeq}`);
+    throw new TributaryError(
+      'OUT_OF_ORDER_SEQUENCE_NUMBER',
+      `producer ${batch.producerId} epoch ${batch.producerEpoch}: expected sequence ${nextSeq(last.lastSeq)}, got ${firstSeq}`,
+    );
   }
 
   /**

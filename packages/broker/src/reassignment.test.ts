@@ -10,8 +10,20 @@ import { decodeBatches, type ClusterMetadata, type TopicConfigs } from '@tributa
 import { batch, brokerReg, makeCore, topicState, type Core } from '../test/helpers.ts';
 
 /** Broker 0 leads t-0 and t-1; followers 1 and 2; broker 3 may be added. */
-function md(version: number, options: { p0?: Partial<ClusterMetadata['topics'][number]['partitions'][number]>; configs?: Partial<TopicConfigs>; leaderRate?: number; partitions?: number } = {}): ClusterMetadata {
-  const t = topicState('t', Array.from({ length: options.partitions ?? 2 }, () => ({ replicas: [0, 1, 2] })), { 'min.insync.replicas': 2, ...options.configs });
+function md(
+  version: number,
+  options: {
+    p0?: Partial<ClusterMetadata['topics'][number]['partitions'][number]>;
+    configs?: Partial<TopicConfigs>;
+    leaderRate?: number;
+    partitions?: number;
+  } = {},
+): ClusterMetadata {
+  const t = topicState(
+    't',
+    Array.from({ length: options.partitions ?? 2 }, () => ({ replicas: [0, 1, 2] })),
+    { 'min.insync.replicas': 2, ...options.configs },
+  );
   Object.assign(t.partitions[0]!, options.p0 ?? {});
   const self = brokerReg(0);
   if (options.leaderRate !== undefined) self.configs = { 'leader.replication.throttled.rate': options.leaderRate };
@@ -30,9 +42,22 @@ describe('a reassignment seen by the leader', () => {
     await core.close();
   });
 
-  const produce = (partition: number, values: string[], acks = 1) => core.post('/produce', { acks, timeoutMs: 5000, partitions: [{ topic: 't', partition, records: batch(values) }] });
+  const produce = (partition: number, values: string[], acks = 1) =>
+    core.post('/produce', { acks, timeoutMs: 5000, partitions: [{ topic: 't', partition, records: batch(values) }] });
   const fetch = (brokerId: number, parts: { partition: number; fetchOffset: number; lastFetchedEpoch?: number }[]) =>
-    core.post('/replica/fetch', { brokerId, brokerEpoch: 1, maxWaitMs: 0, maxBytes: 1 << 20, partitions: parts.map((p) => ({ topic: 't', partition: p.partition, fetchOffset: p.fetchOffset, lastFetchedEpoch: p.lastFetchedEpoch ?? -1, currentLeaderEpoch: 0 })) });
+    core.post('/replica/fetch', {
+      brokerId,
+      brokerEpoch: 1,
+      maxWaitMs: 0,
+      maxBytes: 1 << 20,
+      partitions: parts.map((p) => ({
+        topic: 't',
+        partition: p.partition,
+        fetchOffset: p.fetchOffset,
+        lastFetchedEpoch: p.lastFetchedEpoch ?? -1,
+        currentLeaderEpoch: 0,
+      })),
+    });
   const values = (records: Uint8Array) => decodeBatches(Buffer.from(records)).map((r) => r.value!.toString());
 
   it('serves an adding replica from outside the ISR and proposes it once caught up, with its broker epoch; acks=all never waited for it', async () => {
@@ -52,7 +77,9 @@ describe('a reassignment seen by the leader', () => {
     expect(values(copy.body.partitions[0].records)).toEqual(['a', 'b', 'c']);
     expect(core.alters).toHaveLength(0);
     await fetch(3, [{ partition: 0, fetchOffset: 3, lastFetchedEpoch: 0 }]);
-    expect(core.alters.map((a) => a.request)).toEqual([expect.objectContaining({ topic: 't', partition: 0, newIsr: [0, 1, 2, 3], joiningEpochs: [{ brokerId: 3, brokerEpoch: 1 }] })]);
+    expect(core.alters.map((a) => a.request)).toEqual([
+      expect.objectContaining({ topic: 't', partition: 0, newIsr: [0, 1, 2, 3], joiningEpochs: [{ brokerId: 3, brokerEpoch: 1 }] }),
+    ]);
     const metrics = (await core.app.inject({ method: 'GET', url: '/metrics' })).payload;
     expect(metrics).toMatch(/tributary_reassignment_bytes_out_total\{[^}]*\} [1-9]\d*/);
     expect(metrics).toMatch(/tributary_reassigning_partitions\{[^}]*\} 1/);
@@ -79,9 +106,15 @@ describe('a reassignment seen by the leader', () => {
     const shrunk = { isr: [0, 1], partitionEpoch: 1 };
     core.rm.applyMetadata(md(2, { p0: shrunk }));
     // ISR 2 of min ISR 2: appended, and waiting for the followers (which do not fetch here).
-    expect((await core.post('/produce', { acks: -1, timeoutMs: 50, partitions: [{ topic: 't', partition: 0, records: batch(['a']) }] })).body.partitions[0].error.code).toBe('REQUEST_TIMED_OUT');
+    expect(
+      (await core.post('/produce', { acks: -1, timeoutMs: 50, partitions: [{ topic: 't', partition: 0, records: batch(['a']) }] })).body.partitions[0].error
+        .code,
+    ).toBe('REQUEST_TIMED_OUT');
     core.rm.applyMetadata(md(3, { p0: shrunk, configs: { 'min.insync.replicas': 3 } }));
-    expect((await core.post('/produce', { acks: -1, timeoutMs: 50, partitions: [{ topic: 't', partition: 0, records: batch(['b']) }] })).body.partitions[0].error.code).toBe('NOT_ENOUGH_REPLICAS');
+    expect(
+      (await core.post('/produce', { acks: -1, timeoutMs: 50, partitions: [{ topic: 't', partition: 0, records: batch(['b']) }] })).body.partitions[0].error
+        .code,
+    ).toBe('NOT_ENOUGH_REPLICAS');
     core.rm.applyMetadata(md(4, { p0: shrunk, configs: { 'segment.bytes': 1024 } }));
     for (let i = 0; i < 8; i++) await produce(1, ['x'.repeat(300)]);
     expect(readdirSync(join(core.dir, 't-1')).filter((n) => n.endsWith('.log')).length).toBeGreaterThan(1);
@@ -101,9 +134,22 @@ describe("the leader's replication quota (leader.replication.throttled.rate)", (
     await core.close();
   });
 
-  const produce = (partition: number, values: string[]) => core.post('/produce', { acks: 1, timeoutMs: 5000, partitions: [{ topic: 't', partition, records: batch(values) }] });
+  const produce = (partition: number, values: string[]) =>
+    core.post('/produce', { acks: 1, timeoutMs: 5000, partitions: [{ topic: 't', partition, records: batch(values) }] });
   const fetchBoth = (brokerId: number, offsets: [number, number]) =>
-    core.post('/replica/fetch', { brokerId, brokerEpoch: 1, maxWaitMs: 0, maxBytes: 1 << 20, partitions: offsets.map((fetchOffset, partition) => ({ topic: 't', partition, fetchOffset, lastFetchedEpoch: fetchOffset === 0 ? -1 : 0, currentLeaderEpoch: 0 })) });
+    core.post('/replica/fetch', {
+      brokerId,
+      brokerEpoch: 1,
+      maxWaitMs: 0,
+      maxBytes: 1 << 20,
+      partitions: offsets.map((fetchOffset, partition) => ({
+        topic: 't',
+        partition,
+        fetchOffset,
+        lastFetchedEpoch: fetchOffset === 0 ? -1 : 0,
+        currentLeaderEpoch: 0,
+      })),
+    });
   const sizes = (r: { body: { partitions: { records: Uint8Array }[] } }) => r.body.partitions.map((p) => Buffer.from(p.records).length);
 
   async function load(): Promise<void> {

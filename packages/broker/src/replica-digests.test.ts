@@ -13,7 +13,14 @@ function md(version = 1) {
     brokers: [brokerReg(0, 'rack-1'), brokerReg(1, 'rack-2'), brokerReg(2, 'rack-1')],
     topics: [
       // Two partitions led here; 1 KiB segments so that a digest spans several segments.
-      topicState('t', [{ replicas: [0], leaderEpoch: 3 }, { replicas: [0], leaderEpoch: 5 }], { 'segment.bytes': 1024 }),
+      topicState(
+        't',
+        [
+          { replicas: [0], leaderEpoch: 3 },
+          { replicas: [0], leaderEpoch: 5 },
+        ],
+        { 'segment.bytes': 1024 },
+      ),
       // Followed here (leader 1), with a partition this broker does not hold.
       topicState('f', [{ replicas: [1, 0], leader: 1, leaderEpoch: 2 }, { replicas: [1, 2] }]),
       // Led here with followers that have fetched nothing: HW 0 whatever the LEO.
@@ -57,8 +64,26 @@ describe('POST /replica-digests', () => {
     const [d0, d1] = r.body.replicas as ReplicaDigest[];
     const end0 = p0.at(-1)![1] + 1;
     const end1 = p1.at(-1)![1] + 1;
-    expect(d0).toEqual({ partition: 0, role: 'leader', leaderEpoch: 3, logStartOffset: 0, highWatermark: end0, logEndOffset: end0, batches: p0, batchesEnd: end0 });
-    expect(d1).toEqual({ partition: 1, role: 'leader', leaderEpoch: 5, logStartOffset: 0, highWatermark: end1, logEndOffset: end1, batches: p1, batchesEnd: end1 });
+    expect(d0).toEqual({
+      partition: 0,
+      role: 'leader',
+      leaderEpoch: 3,
+      logStartOffset: 0,
+      highWatermark: end0,
+      logEndOffset: end0,
+      batches: p0,
+      batchesEnd: end0,
+    });
+    expect(d1).toEqual({
+      partition: 1,
+      role: 'leader',
+      leaderEpoch: 5,
+      logStartOffset: 0,
+      highWatermark: end1,
+      logEndOffset: end1,
+      batches: p1,
+      batchesEnd: end1,
+    });
     expect((core.logs.get('t', 0) as { segmentCount: number }).segmentCount).toBeGreaterThan(3);
   });
 
@@ -72,7 +97,14 @@ describe('POST /replica-digests', () => {
     // The budget is for the whole answer: nothing was left for partition 1.
     expect(a1!.batches).toEqual([]);
     expect(a1!.nextOffset).toBe(0);
-    const second = await core.post('/replica-digests', { topic: 't', maxBatches: 10, partitions: [{ partition: 0, fromOffset: a0!.nextOffset }, { partition: 1, fromOffset: 0 }] });
+    const second = await core.post('/replica-digests', {
+      topic: 't',
+      maxBatches: 10,
+      partitions: [
+        { partition: 0, fromOffset: a0!.nextOffset },
+        { partition: 1, fromOffset: 0 },
+      ],
+    });
     const [b0, b1] = second.body.replicas as ReplicaDigest[];
     expect(b0!.batches).toEqual(p0.slice(5, 12));
     expect(b0!.nextOffset).toBeUndefined();
@@ -86,7 +118,13 @@ describe('POST /replica-digests', () => {
   it('reports followers too, and lists nothing at or past the HW', async () => {
     const followed = core.rm.getPartition('f', 0)!;
     const records = Buffer.concat([
-      encodeBatch([{ key: null, value: Buffer.from('a') }, { key: null, value: Buffer.from('b') }], { baseOffset: 0, partitionLeaderEpoch: 2 }),
+      encodeBatch(
+        [
+          { key: null, value: Buffer.from('a') },
+          { key: null, value: Buffer.from('b') },
+        ],
+        { baseOffset: 0, partitionLeaderEpoch: 2 },
+      ),
       encodeBatch([{ key: null, value: Buffer.from('c') }], { baseOffset: 2, partitionLeaderEpoch: 2 }),
     ]);
     // The leader's answer to a fetch at 0: two batches, its HW at 2 (the first batch only).
@@ -94,17 +132,30 @@ describe('POST /replica-digests', () => {
     const r = await core.post('/replica-digests', { topic: 'f' });
     const replicas = r.body.replicas as ReplicaDigest[];
     expect(replicas.map((x) => x.partition)).toEqual([0]);
-    expect(replicas[0]).toEqual({ partition: 0, role: 'follower', leaderEpoch: 2, logStartOffset: 0, highWatermark: 2, logEndOffset: 3, batches: [[0, 1, 2, readBatchHeader(records).crc]], batchesEnd: 2 });
+    expect(replicas[0]).toEqual({
+      partition: 0,
+      role: 'follower',
+      leaderEpoch: 2,
+      logStartOffset: 0,
+      highWatermark: 2,
+      logEndOffset: 3,
+      batches: [[0, 1, 2, readBatchHeader(records).crc]],
+      batchesEnd: 2,
+    });
     // Past its own HW, up to an offset asked for (the leader's HW), never past its LEO.
     const second = readBatchHeader(records, readBatchHeader(records).batchLength + LOG_OVERHEAD);
     const further = await core.post('/replica-digests', { topic: 'f', partitions: [{ partition: 0, fromOffset: 2, toOffset: 10 }] });
-    expect(further.body.replicas).toEqual([{ partition: 0, role: 'follower', leaderEpoch: 2, logStartOffset: 0, highWatermark: 2, logEndOffset: 3, batches: [[2, 2, 2, second.crc]], batchesEnd: 3 }]);
+    expect(further.body.replicas).toEqual([
+      { partition: 0, role: 'follower', leaderEpoch: 2, logStartOffset: 0, highWatermark: 2, logEndOffset: 3, batches: [[2, 2, 2, second.crc]], batchesEnd: 3 },
+    ]);
     const upTo2 = await core.post('/replica-digests', { topic: 'f', partitions: [{ partition: 0, fromOffset: 0, toOffset: 2 }] });
     expect(upTo2.body.replicas[0].batches).toEqual([[0, 1, 2, readBatchHeader(records).crc]]);
 
     await core.post('/produce', { acks: 1, timeoutMs: 1000, partitions: [{ topic: 'r3', partition: 0, records: batch(['x', 'y']) }] });
     const uncommitted = await core.post('/replica-digests', { topic: 'r3' });
-    expect(uncommitted.body.replicas).toEqual([{ partition: 0, role: 'leader', leaderEpoch: 1, logStartOffset: 0, highWatermark: 0, logEndOffset: 2, batches: [], batchesEnd: 0 }]);
+    expect(uncommitted.body.replicas).toEqual([
+      { partition: 0, role: 'leader', leaderEpoch: 1, logStartOffset: 0, highWatermark: 0, logEndOffset: 2, batches: [], batchesEnd: 0 },
+    ]);
   });
 
   it('refuses an unknown topic and malformed fields', async () => {
@@ -133,16 +184,31 @@ describe('POST /replica-digests', () => {
     await produceBatches(0, 3);
     const body = fc.oneof(
       fc.anything(),
-      fc.record({
-        topic: fc.oneof(fc.constantFrom('t', 'f', 'nope'), fc.string(), fc.integer()),
-        maxBatches: fc.oneof(fc.integer(), fc.double(), fc.string()),
-        partitions: fc.oneof(fc.array(fc.record({ partition: fc.oneof(fc.integer({ min: -2, max: 3 }), fc.string()), fromOffset: fc.oneof(fc.integer(), fc.double(), fc.constant(2 ** 60)) }, { requiredKeys: [] }), { maxLength: 4 }), fc.anything()),
-      }, { requiredKeys: [] }),
+      fc.record(
+        {
+          topic: fc.oneof(fc.constantFrom('t', 'f', 'nope'), fc.string(), fc.integer()),
+          maxBatches: fc.oneof(fc.integer(), fc.double(), fc.string()),
+          partitions: fc.oneof(
+            fc.array(
+              fc.record(
+                { partition: fc.oneof(fc.integer({ min: -2, max: 3 }), fc.string()), fromOffset: fc.oneof(fc.integer(), fc.double(), fc.constant(2 ** 60)) },
+                { requiredKeys: [] },
+              ),
+              { maxLength: 4 },
+            ),
+            fc.anything(),
+          ),
+        },
+        { requiredKeys: [] },
+      ),
     );
-    await fc.assert(fc.asyncProperty(body, async (b) => {
-      const r = await core.post('/replica-digests', b);
-      expect(r.status, JSON.stringify(r.body)).toBeLessThan(500);
-      if (r.status !== 200) expect(typeof r.body.code).toBe('string');
-    }), { numRuns: 200, seed: 16 });
+    await fc.assert(
+      fc.asyncProperty(body, async (b) => {
+        const r = await core.post('/replica-digests', b);
+        expect(r.status, JSON.stringify(r.body)).toBeLessThan(500);
+        if (r.status !== 200) expect(typeof r.body.code).toBe('string');
+      }),
+      { numRuns: 200, seed: 16 },
+    );
   });
 });

@@ -103,7 +103,9 @@ export class ReplicaFetcher {
     while (!stop.aborted) {
       if (this.pollController.signal.aborted) this.pollController = new AbortController();
       const nowMs = this.now();
-      const parts = this.partitions.filter((p) => !p.removed && p.role === 'follower' && p.leaderId === this.leaderId && (this.delayedUntil.get(p.key) ?? 0) <= nowMs);
+      const parts = this.partitions.filter(
+        (p) => !p.removed && p.role === 'follower' && p.leaderId === this.leaderId && (this.delayedUntil.get(p.key) ?? 0) <= nowMs,
+      );
       const endpoint = this.deps.endpointOf(this.leaderId);
       if (parts.length === 0 || endpoint === undefined) {
         await sleep(PARTITION_ERROR_DELAY_MS, this.pollController.signal);
@@ -114,7 +116,10 @@ export class ReplicaFetcher {
       quota.update(this.deps.throttleRate(), nowMs);
       const exhausted = quota.exhausted(nowMs);
       const listsInUse = this.deps.throttleListsInUse();
-      const decided = parts.map((p) => ({ p, decision: throttleDecision({ rateSet: quota.rateSet, listsInUse, listed: p.followerThrottled, inSync: p.isr.includes(this.deps.brokerId), exhausted }) }));
+      const decided = parts.map((p) => ({
+        p,
+        decision: throttleDecision({ rateSet: quota.rateSet, listsInUse, listed: p.followerThrottled, inSync: p.isr.includes(this.deps.brokerId), exhausted }),
+      }));
       const fetching = decided.filter((d) => d.decision !== 'held');
       if (fetching.length === 0) {
         await sleep(Math.max(1, quota.waitMs(nowMs)), this.pollController.signal);

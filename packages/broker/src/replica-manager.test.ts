@@ -9,7 +9,14 @@ import { batch, brokerReg, makeCore, topicState, type Core } from '../test/helpe
 const PARTITIONS = 6;
 
 function md(version: number, withTopic = true) {
-  const topics = withTopic ? [topicState('big', Array.from({ length: PARTITIONS }, () => ({ replicas: [0] })))] : [];
+  const topics = withTopic
+    ? [
+        topicState(
+          'big',
+          Array.from({ length: PARTITIONS }, () => ({ replicas: [0] })),
+        ),
+      ]
+    : [];
   return { clusterId: 'c1', version, brokers: [brokerReg(0)], topics };
 }
 
@@ -49,11 +56,12 @@ describe('opening the logs of a big topic over several passes', () => {
   });
 });
 
-describe('logs that no longer belong to the metadata (KRaft\'s stray logs)', () => {
+describe("logs that no longer belong to the metadata (KRaft's stray logs)", () => {
   const topic = (id: string) => ({ ...topicState('t', [{ replicas: [0] }]), topicId: id });
   const meta = (version: number, topics: ReturnType<typeof topic>[]) => ({ clusterId: 'c1', version, brokers: [brokerReg(0)], topics });
   const strays = (dir: string) => readdirSync(dir).filter((n) => n.endsWith('-stray'));
-  const produce = (core: Core, value: string) => core.post('/produce', { acks: 1, timeoutMs: 1000, partitions: [{ topic: 't', partition: 0, records: batch([value]) }] });
+  const produce = (core: Core, value: string) =>
+    core.post('/produce', { acks: 1, timeoutMs: 1000, partitions: [{ topic: 't', partition: 0, records: batch([value]) }] });
   const cleanups: (() => void)[] = [];
   afterEach(() => {
     for (const c of cleanups.splice(0)) c();
@@ -96,7 +104,11 @@ describe('logs that no longer belong to the metadata (KRaft\'s stray logs)', () 
     const after = await makeCore({ dataDir: dir });
     after.rm.applyMetadata(meta(1, [topic('B')]));
     expect(after.rm.getPartition('t', 0)!.log.logEndOffset).toBe(0);
-    expect(strays(dir).map((n) => n.split('.')[0]).sort()).toEqual(['gone-0', 't-0']);
+    expect(
+      strays(dir)
+        .map((n) => n.split('.')[0])
+        .sort(),
+    ).toEqual(['gone-0', 't-0']);
     await after.close();
     // Set-aside logs stay out of the way of the next start.
     const again = await makeCore({ dataDir: dir });

@@ -153,7 +153,9 @@ export class ReplicaManager {
   applyMetadata(md: ClusterMetadata): void {
     if (this.closed || md.version <= this.metadata.version) return;
     this.metadata = new MetadataCache(md);
-    this.throttleListsInUse = md.topics.some((t) => (t.configs?.['leader.replication.throttled.replicas'] ?? '') !== '' || (t.configs?.['follower.replication.throttled.replicas'] ?? '') !== '');
+    this.throttleListsInUse = md.topics.some(
+      (t) => (t.configs?.['leader.replication.throttled.replicas'] ?? '') !== '' || (t.configs?.['follower.replication.throttled.replicas'] ?? '') !== '',
+    );
     this.reconcile(md);
   }
 
@@ -295,7 +297,8 @@ export class ReplicaManager {
   private setAside(topic: string, partition: number, reason: string): void {
     this.safely(() => {
       const aside = this.logs.renameAside(topic, partition);
-      if (aside !== undefined) this.logger.warn({ topic, partition, reason, setAsideAt: aside }, 'stray log set aside (not deleted); remove it by hand once it is not needed');
+      if (aside !== undefined)
+        this.logger.warn({ topic, partition, reason, setAsideAt: aside }, 'stray log set aside (not deleted); remove it by hand once it is not needed');
     });
   }
 
@@ -304,7 +307,10 @@ export class ReplicaManager {
     for (const p of this.partitions.values()) {
       if (p.role !== 'follower' || p.leaderId < 0 || p.leaderId === this.brokerId) continue;
       let list = out.get(p.leaderId);
-      if (list === undefined) out.set(p.leaderId, (list = []));
+      if (list === undefined) {
+        list = [];
+        out.set(p.leaderId, list);
+      }
       list.push(p);
     }
     return out;
@@ -312,7 +318,14 @@ export class ReplicaManager {
 
   private sendAlterPartition(p: Partition, proposal: IsrProposal): void {
     this.options
-      .alterPartition({ topic: p.topic, partition: p.partition, leaderEpoch: proposal.leaderEpoch, partitionEpoch: proposal.partitionEpoch, newIsr: proposal.newIsr, joiningEpochs: proposal.joiningEpochs })
+      .alterPartition({
+        topic: p.topic,
+        partition: p.partition,
+        leaderEpoch: proposal.leaderEpoch,
+        partitionEpoch: proposal.partitionEpoch,
+        newIsr: proposal.newIsr,
+        joiningEpochs: proposal.joiningEpochs,
+      })
       .then((state) => {
         if (this.partitions.get(p.key) !== p) return;
         if (state.leaderEpoch !== p.leaderEpoch) {
@@ -350,7 +363,8 @@ export class ReplicaManager {
 
   private leaderFor(topic: string, partition: number): Partition {
     const p = this.lookup(topic, partition);
-    if (!p.isLeader) throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.brokerId} is not the leader of ${topic}-${partition} (leader: ${p.leaderId})`);
+    if (!p.isLeader)
+      throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.brokerId} is not the leader of ${topic}-${partition} (leader: ${p.leaderId})`);
     return p;
   }
 
@@ -401,7 +415,8 @@ export class ReplicaManager {
   private waitErrorMessage(code: ErrorCode, r: ProducePartitionResponse, timeoutMs: number): string {
     const tp = `${r.topic}-${r.partition}`;
     if (code === 'REQUEST_TIMED_OUT') return `${tp}: offset ${r.baseOffset} not committed by the ISR within ${timeoutMs} ms`;
-    if (code === 'NOT_ENOUGH_REPLICAS_AFTER_APPEND') return `${tp}: appended at ${r.baseOffset}, but the ISR fell below min.insync.replicas before it was committed`;
+    if (code === 'NOT_ENOUGH_REPLICAS_AFTER_APPEND')
+      return `${tp}: appended at ${r.baseOffset}, but the ISR fell below min.insync.replicas before it was committed`;
     return `${tp}: leadership moved before offset ${r.baseOffset} was committed`;
   }
 
@@ -477,7 +492,7 @@ export class ReplicaManager {
     for (const id of p.isr) {
       if (id === this.brokerId) continue;
       const b = this.metadata.broker(id);
-      if (b !== undefined && b.alive && b.rack === rack) return id;
+      if (b?.alive && b.rack === rack) return id;
     }
     return undefined;
   }
@@ -527,11 +542,27 @@ export class ReplicaManager {
       for (const req of input.partitions) {
         try {
           const p = this.lookup(req.topic, req.partition);
-          const decision = throttleDecision({ rateSet: quota.rateSet, listsInUse: this.throttleListsInUse, listed: p.leaderThrottled, inSync: p.isr.includes(input.brokerId), exhausted });
+          const decision = throttleDecision({
+            rateSet: quota.rateSet,
+            listsInUse: this.throttleListsInUse,
+            listed: p.leaderThrottled,
+            inSync: p.isr.includes(input.brokerId),
+            exhausted,
+          });
           let max = Math.max(0, bytes === 0 ? Math.max(budget, 1) : budget);
           if (req.maxBytes !== undefined) max = Math.min(max, req.maxBytes);
           if (decision === 'limited') max = Math.min(max, quota.available(nowMs));
-          const resp = p.readForFollower(input.brokerId, input.brokerEpoch, req.fetchOffset, req.lastFetchedEpoch, req.currentLeaderEpoch, max, nowMs, eligible, decision !== 'held');
+          const resp = p.readForFollower(
+            input.brokerId,
+            input.brokerEpoch,
+            req.fetchOffset,
+            req.lastFetchedEpoch,
+            req.currentLeaderEpoch,
+            max,
+            nowMs,
+            eligible,
+            decision !== 'held',
+          );
           out.push(resp);
           bytes += resp.records.length;
           budget -= resp.records.length;
@@ -542,13 +573,21 @@ export class ReplicaManager {
           if (decision === 'held') held++;
           else watch.push(p);
         } catch (err) {
-          out.push({ topic: req.topic, partition: req.partition, highWatermark: -1, logStartOffset: -1, records: EMPTY, error: this.storageAware(err, req.topic, req.partition) });
+          out.push({
+            topic: req.topic,
+            partition: req.partition,
+            highWatermark: -1,
+            logStartOffset: -1,
+            records: EMPTY,
+            error: this.storageAware(err, req.topic, req.partition),
+          });
           urgent = true;
         }
       }
       quota.record(throttledBytes, this.now());
       const remaining = deadline - this.now();
-      if (bytes > 0 || urgent || remaining <= 0 || this.closed || (watch.length === 0 && held === 0)) return { partitions: out, bytesOut: bytes, reassignmentBytesOut: reassignmentBytes };
+      if (bytes > 0 || urgent || remaining <= 0 || this.closed || (watch.length === 0 && held === 0))
+        return { partitions: out, bytesOut: bytes, reassignmentBytesOut: reassignmentBytes };
       // Held-back partitions are looked at again once the bucket has refilled.
       await this.waitForAny(watch, 'append', held > 0 ? Math.min(remaining, Math.max(1, quota.waitMs(this.now()))) : remaining);
     }
@@ -564,7 +603,10 @@ export class ReplicaManager {
     const registration = this.metadata.broker(brokerId);
     if (registration === undefined) return false;
     if (brokerEpoch < registration.epoch) {
-      throw new TributaryError('STALE_BROKER_EPOCH', `broker ${brokerId} fetched under broker epoch ${brokerEpoch}; it registered since at epoch ${registration.epoch}`);
+      throw new TributaryError(
+        'STALE_BROKER_EPOCH',
+        `broker ${brokerId} fetched under broker epoch ${brokerEpoch}; it registered since at epoch ${registration.epoch}`,
+      );
     }
     return registration.alive && registration.epoch === brokerEpoch;
   }
@@ -619,10 +661,9 @@ export class ReplicaManager {
    */
   checkpointInBackground(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    return Promise.all([
-      this.logs.writeHighWatermarksInBackground(this.highWatermarks()),
-      this.logs.checkpointRecoveryPointsInBackground(),
-    ]).then(() => undefined);
+    return Promise.all([this.logs.writeHighWatermarksInBackground(this.highWatermarks()), this.logs.checkpointRecoveryPointsInBackground()]).then(
+      () => undefined,
+    );
   }
 
   /** Settles once no background checkpoint is in flight (the broker waits for it before close). */
@@ -637,7 +678,8 @@ export class ReplicaManager {
     for (const p of this.partitions.values()) {
       if (p.isLeader) {
         const expired = p.producers.removeExpired(nowMs, producerIdExpirationMs);
-        if (expired.length > 0) this.logger.info({ topic: p.topic, partition: p.partition, producerIds: expired.slice(0, 10), count: expired.length }, 'expired producer state');
+        if (expired.length > 0)
+          this.logger.info({ topic: p.topic, partition: p.partition, producerIds: expired.slice(0, 10), count: expired.length }, 'expired producer state');
       }
       this.safely(() => {
         (p.log as Log).maybeRoll(nowMs);
@@ -695,7 +737,16 @@ export class ReplicaManager {
       const log = p.log;
       const asked = from?.get(p.partition);
       const end = asked?.toOffset === undefined ? p.highWatermark : Math.min(asked.toOffset, log.logEndOffset);
-      const digest: ReplicaDigest = { partition: p.partition, role: p.role, leaderEpoch: p.leaderEpoch, logStartOffset: log.logStartOffset, highWatermark: p.highWatermark, logEndOffset: log.logEndOffset, batches: [], batchesEnd: end };
+      const digest: ReplicaDigest = {
+        partition: p.partition,
+        role: p.role,
+        leaderEpoch: p.leaderEpoch,
+        logStartOffset: log.logStartOffset,
+        highWatermark: p.highWatermark,
+        logEndOffset: log.logEndOffset,
+        batches: [],
+        batchesEnd: end,
+      };
       let offset = Math.max(asked?.fromOffset ?? log.logStartOffset, log.logStartOffset);
       try {
         while (offset < end && batchesLeft > 0 && scanLeft > 0) {
@@ -703,7 +754,7 @@ export class ReplicaManager {
           const chunk = log.read(offset, Math.min(REPLICA_DIGEST_LIMITS.readBytesMax, scanLeft), end);
           if (chunk.length === 0) break;
           scanLeft -= chunk.length;
-          for (let pos = 0; pos < chunk.length && batchesLeft > 0;) {
+          for (let pos = 0; pos < chunk.length && batchesLeft > 0; ) {
             const header = readBatchHeader(chunk, pos);
             const last = lastOffsetOf(header);
             digest.batches.push([header.baseOffset, last, header.partitionLeaderEpoch, header.crc]);

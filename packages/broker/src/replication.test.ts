@@ -23,9 +23,16 @@ describe('leader replication', () => {
     await core.close();
   });
 
-  const produce = (records: Buffer, acks = -1, timeoutMs = 5000) => core.post('/produce', { acks, timeoutMs, partitions: [{ topic: 'r3', partition: 0, records }] });
+  const produce = (records: Buffer, acks = -1, timeoutMs = 5000) =>
+    core.post('/produce', { acks, timeoutMs, partitions: [{ topic: 'r3', partition: 0, records }] });
   const replicaFetch = (brokerId: number, fetchOffset: number, lastFetchedEpoch = -1, currentLeaderEpoch = 4, maxWaitMs = 0) =>
-    core.post('/replica/fetch', { brokerId, brokerEpoch: 1, maxWaitMs, maxBytes: 1 << 20, partitions: [{ topic: 'r3', partition: 0, fetchOffset, lastFetchedEpoch, currentLeaderEpoch }] });
+    core.post('/replica/fetch', {
+      brokerId,
+      brokerEpoch: 1,
+      maxWaitMs,
+      maxBytes: 1 << 20,
+      partitions: [{ topic: 'r3', partition: 0, fetchOffset, lastFetchedEpoch, currentLeaderEpoch }],
+    });
 
   it('answers acks=all once every ISR member has the batch', async () => {
     let answered = false;
@@ -122,7 +129,17 @@ describe('leader replication', () => {
     expect(core.rm.getPartition('r3', 0)!.isr).toEqual([0, 1, 2]);
     core.rm.checkIsr();
     expect(core.alters).toHaveLength(1); // one in flight
-    core.alters[0]!.resolve({ topic: 'r3', partition: 0, replicas: [0, 1, 2], addingReplicas: [], removingReplicas: [], leader: 0, leaderEpoch: 4, partitionEpoch: 1, isr: [0, 1] });
+    core.alters[0]!.resolve({
+      topic: 'r3',
+      partition: 0,
+      replicas: [0, 1, 2],
+      addingReplicas: [],
+      removingReplicas: [],
+      leader: 0,
+      leaderEpoch: 4,
+      partitionEpoch: 1,
+      isr: [0, 1],
+    });
     await new Promise((r) => setTimeout(r, 10));
     const p = core.rm.getPartition('r3', 0)!;
     expect(p.isr).toEqual([0, 1]);
@@ -150,14 +167,26 @@ describe('leader replication', () => {
   it('refuses a follower fetching under an older broker epoch than its registration (a replaced process)', async () => {
     core.rm.applyMetadata(md(2, [0, 1], 4, 1));
     await produce(batch(['a']), 1);
-    const stale = await core.post('/replica/fetch', { brokerId: 2, brokerEpoch: 0, maxWaitMs: 0, maxBytes: 1 << 20, partitions: [{ topic: 'r3', partition: 0, fetchOffset: 1, lastFetchedEpoch: 4, currentLeaderEpoch: 4 }] });
+    const stale = await core.post('/replica/fetch', {
+      brokerId: 2,
+      brokerEpoch: 0,
+      maxWaitMs: 0,
+      maxBytes: 1 << 20,
+      partitions: [{ topic: 'r3', partition: 0, fetchOffset: 1, lastFetchedEpoch: 4, currentLeaderEpoch: 4 }],
+    });
     expect(stale.status).toBe(409);
     expect(stale.body.code).toBe('STALE_BROKER_EPOCH');
     expect(core.alters).toHaveLength(0);
   });
 
   it('refuses a replica fetch without a broker epoch: there is no escape value', async () => {
-    const r = await core.post('/replica/fetch', { brokerId: 1, brokerEpoch: -1, maxWaitMs: 0, maxBytes: 1 << 20, partitions: [{ topic: 'r3', partition: 0, fetchOffset: 0, lastFetchedEpoch: -1, currentLeaderEpoch: 4 }] });
+    const r = await core.post('/replica/fetch', {
+      brokerId: 1,
+      brokerEpoch: -1,
+      maxWaitMs: 0,
+      maxBytes: 1 << 20,
+      partitions: [{ topic: 'r3', partition: 0, fetchOffset: 0, lastFetchedEpoch: -1, currentLeaderEpoch: 4 }],
+    });
     expect(r.body.code).toBe('INVALID_REQUEST');
   });
 
@@ -165,13 +194,25 @@ describe('leader replication', () => {
     core.rm.applyMetadata(md(2, [0, 1], 4, 1));
     await produce(batch(['a']), 1);
     await replicaFetch(1, 1, 4);
-    const newer = await core.post('/replica/fetch', { brokerId: 2, brokerEpoch: 2, maxWaitMs: 0, maxBytes: 1 << 20, partitions: [{ topic: 'r3', partition: 0, fetchOffset: 1, lastFetchedEpoch: 4, currentLeaderEpoch: 4 }] });
+    const newer = await core.post('/replica/fetch', {
+      brokerId: 2,
+      brokerEpoch: 2,
+      maxWaitMs: 0,
+      maxBytes: 1 << 20,
+      partitions: [{ topic: 'r3', partition: 0, fetchOffset: 1, lastFetchedEpoch: 4, currentLeaderEpoch: 4 }],
+    });
     expect(newer.body.partitions[0].error).toBeUndefined();
     expect(core.alters).toHaveLength(0);
     const next = md(3, [0, 1], 4, 1);
     next.brokers[2]!.epoch = 2;
     core.rm.applyMetadata(next);
-    await core.post('/replica/fetch', { brokerId: 2, brokerEpoch: 2, maxWaitMs: 0, maxBytes: 1 << 20, partitions: [{ topic: 'r3', partition: 0, fetchOffset: 1, lastFetchedEpoch: 4, currentLeaderEpoch: 4 }] });
+    await core.post('/replica/fetch', {
+      brokerId: 2,
+      brokerEpoch: 2,
+      maxWaitMs: 0,
+      maxBytes: 1 << 20,
+      partitions: [{ topic: 'r3', partition: 0, fetchOffset: 1, lastFetchedEpoch: 4, currentLeaderEpoch: 4 }],
+    });
     expect(core.alters).toHaveLength(1);
     expect(core.alters[0]!.request).toMatchObject({ newIsr: [0, 1, 2], joiningEpochs: [{ brokerId: 2, brokerEpoch: 2 }] });
   });
@@ -180,7 +221,13 @@ describe('leader replication', () => {
     const external = await makeCore({ listener: 'external' });
     try {
       external.rm.applyMetadata(md(1));
-      const r = await external.post('/replica/fetch', { brokerId: 1, brokerEpoch: 1, maxWaitMs: 0, maxBytes: 1 << 20, partitions: [{ topic: 'r3', partition: 0, fetchOffset: 0, lastFetchedEpoch: -1, currentLeaderEpoch: 4 }] });
+      const r = await external.post('/replica/fetch', {
+        brokerId: 1,
+        brokerEpoch: 1,
+        maxWaitMs: 0,
+        maxBytes: 1 << 20,
+        partitions: [{ topic: 'r3', partition: 0, fetchOffset: 0, lastFetchedEpoch: -1, currentLeaderEpoch: 4 }],
+      });
       expect(r.status).toBe(404);
       expect(r.body.code).toBe('INVALID_REQUEST');
       expect(external.rm.getPartition('r3', 0)!.leaderState!.follower(1)!.logEndOffset).toBe(-1);
@@ -193,10 +240,7 @@ describe('leader replication', () => {
     const first = batch(['a'], { producerId: 7, producerEpoch: 0, baseSequence: 0 });
     const second = batch(['b'], { producerId: 7, producerEpoch: 0, baseSequence: 1 });
     const answered: string[] = [];
-    const pending = [
-      produce(first).then(() => answered.push('first')),
-      produce(second).then(() => answered.push('second')),
-    ];
+    const pending = [produce(first).then(() => answered.push('first')), produce(second).then(() => answered.push('second'))];
     await new Promise((r) => setTimeout(r, 20));
     // The producer did not hear about the first batch and sends it again: a duplicate of offset 0.
     const retry = produce(first).then((r) => {
@@ -221,14 +265,19 @@ describe('leader replication', () => {
     await replicaFetch(2, 0, -1);
     clock.advance(700);
     const r = await core.post('/describe-replicas', { topic: 'r3' });
-    expect(r.body.partitions).toEqual([{
-      partition: 0, highWatermark: 0, logStartOffset: 0, logEndOffset: 2,
-      replicas: [
-        { brokerId: 0, logEndOffset: 2, lagRecords: 0, lastCaughtUpMsAgo: 0 },
-        { brokerId: 1, logEndOffset: 2, lagRecords: 0, lastCaughtUpMsAgo: 700 },
-        { brokerId: 2, logEndOffset: 0, lagRecords: 2, lastCaughtUpMsAgo: 700 },
-      ],
-    }]);
+    expect(r.body.partitions).toEqual([
+      {
+        partition: 0,
+        highWatermark: 0,
+        logStartOffset: 0,
+        logEndOffset: 2,
+        replicas: [
+          { brokerId: 0, logEndOffset: 2, lagRecords: 0, lastCaughtUpMsAgo: 0 },
+          { brokerId: 1, logEndOffset: 2, lagRecords: 0, lastCaughtUpMsAgo: 700 },
+          { brokerId: 2, logEndOffset: 0, lagRecords: 2, lastCaughtUpMsAgo: 700 },
+        ],
+      },
+    ]);
     expect((await core.post('/describe-replicas', { topic: 'ghost' })).body.code).toBe('UNKNOWN_TOPIC_OR_PARTITION');
   });
 });
@@ -243,7 +292,11 @@ describe('idempotent producer', () => {
     await core.close();
   });
   const send = (seq: number, values: string[], epoch = 0) =>
-    core.post('/produce', { acks: 1, timeoutMs: 1000, partitions: [{ topic: 't', partition: 0, records: batch(values, { producerId: 42, producerEpoch: epoch, baseSequence: seq }) }] });
+    core.post('/produce', {
+      acks: 1,
+      timeoutMs: 1000,
+      partitions: [{ topic: 't', partition: 0, records: batch(values, { producerId: 42, producerEpoch: epoch, baseSequence: seq }) }],
+    });
 
   it('answers a retried batch with its original offset, refuses gaps and old sequences', async () => {
     expect((await send(0, ['a', 'b'])).body.partitions[0].baseOffset).toBe(0);
@@ -259,8 +312,18 @@ describe('idempotent producer', () => {
     await send(0, ['a']);
     await send(1, ['b']);
     // Lose leadership, then regain it at a new epoch: state comes back from the batch headers.
-    core.rm.applyMetadata({ clusterId: 'c', version: 2, brokers: [brokerReg(0), brokerReg(1)], topics: [topicState('t', [{ replicas: [0, 1], leader: 1, leaderEpoch: 1 }])] });
-    core.rm.applyMetadata({ clusterId: 'c', version: 3, brokers: [brokerReg(0), brokerReg(1)], topics: [topicState('t', [{ replicas: [0, 1], leader: 0, leaderEpoch: 2 }])] });
+    core.rm.applyMetadata({
+      clusterId: 'c',
+      version: 2,
+      brokers: [brokerReg(0), brokerReg(1)],
+      topics: [topicState('t', [{ replicas: [0, 1], leader: 1, leaderEpoch: 1 }])],
+    });
+    core.rm.applyMetadata({
+      clusterId: 'c',
+      version: 3,
+      brokers: [brokerReg(0), brokerReg(1)],
+      topics: [topicState('t', [{ replicas: [0, 1], leader: 0, leaderEpoch: 2 }])],
+    });
     expect((await send(1, ['b'])).body.partitions[0].baseOffset).toBe(1);
     expect((await send(2, ['c'])).body.partitions[0].baseOffset).toBe(2);
   });
@@ -269,7 +332,9 @@ describe('idempotent producer', () => {
 describe('follower side', () => {
   let core: Core;
   const state = (version: number, leaderEpoch: number) => ({
-    clusterId: 'c', version, brokers: [brokerReg(0), brokerReg(1)],
+    clusterId: 'c',
+    version,
+    brokers: [brokerReg(0), brokerReg(1)],
     topics: [topicState('f', [{ replicas: [1, 0], leader: 1, leaderEpoch }])],
   });
   beforeEach(async () => {
@@ -307,9 +372,23 @@ describe('follower side', () => {
 
   it('truncates to the diverging epoch end offset, never below what it needs to', () => {
     const p = core.rm.getPartition('f', 0)!;
-    p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 0, logStartOffset: 0, records: Buffer.concat([leaderBytes(0, 2, ['a']), leaderBytes(1, 2, ['b']), leaderBytes(2, 3, ['c'])]) }, 0, 3);
+    p.applyFetchResponse(
+      {
+        topic: 'f',
+        partition: 0,
+        highWatermark: 0,
+        logStartOffset: 0,
+        records: Buffer.concat([leaderBytes(0, 2, ['a']), leaderBytes(1, 2, ['b']), leaderBytes(2, 3, ['c'])]),
+      },
+      0,
+      3,
+    );
     expect(p.log.logEndOffset).toBe(3);
-    p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 1, logStartOffset: 0, records: Buffer.alloc(0), divergingEpoch: { epoch: 2, endOffset: 1 } }, 3, 3);
+    p.applyFetchResponse(
+      { topic: 'f', partition: 0, highWatermark: 1, logStartOffset: 0, records: Buffer.alloc(0), divergingEpoch: { epoch: 2, endOffset: 1 } },
+      3,
+      3,
+    );
     expect(p.log.logEndOffset).toBe(1);
     expect(p.log.lastEpoch()).toBe(2);
   });
@@ -319,9 +398,23 @@ describe('follower side', () => {
     // epoch 1 runs to 100. The cut is at 50 (where epoch 1 ends here), not at min(100, LEO) = 60.
     const p = core.rm.getPartition('f', 0)!;
     const values = (n: number) => Array.from({ length: n }, (_, i) => `v${i}`);
-    p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 0, logStartOffset: 0, records: Buffer.concat([leaderBytes(0, 1, values(50)), leaderBytes(50, 2, values(10))]) }, 0, 3);
+    p.applyFetchResponse(
+      {
+        topic: 'f',
+        partition: 0,
+        highWatermark: 0,
+        logStartOffset: 0,
+        records: Buffer.concat([leaderBytes(0, 1, values(50)), leaderBytes(50, 2, values(10))]),
+      },
+      0,
+      3,
+    );
     expect(p.log.logEndOffset).toBe(60);
-    const applied = p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 40, logStartOffset: 0, records: Buffer.alloc(0), divergingEpoch: { epoch: 1, endOffset: 100 } }, 60, 3);
+    const applied = p.applyFetchResponse(
+      { topic: 'f', partition: 0, highWatermark: 40, logStartOffset: 0, records: Buffer.alloc(0), divergingEpoch: { epoch: 1, endOffset: 100 } },
+      60,
+      3,
+    );
     expect(applied).toEqual({ bytes: 0, stalled: false });
     expect(p.log.logEndOffset).toBe(50);
     expect(p.log.lastEpoch()).toBe(1);
@@ -330,14 +423,29 @@ describe('follower side', () => {
   it('reports a divergence answer that cuts nothing as stalled, and keeps its log', () => {
     const p = core.rm.getPartition('f', 0)!;
     p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 0, logStartOffset: 0, records: leaderBytes(0, 3, ['a', 'b']) }, 0, 3);
-    const applied = p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 0, logStartOffset: 0, records: Buffer.alloc(0), divergingEpoch: { epoch: 3, endOffset: 9 } }, 2, 3);
+    const applied = p.applyFetchResponse(
+      { topic: 'f', partition: 0, highWatermark: 0, logStartOffset: 0, records: Buffer.alloc(0), divergingEpoch: { epoch: 3, endOffset: 9 } },
+      2,
+      3,
+    );
     expect(applied).toEqual({ bytes: 0, stalled: true });
     expect(p.log.logEndOffset).toBe(2);
   });
 
   it('starts over at the leader log start when it fell behind it', () => {
     const p = core.rm.getPartition('f', 0)!;
-    p.applyFetchResponse({ topic: 'f', partition: 0, highWatermark: 50, logStartOffset: 40, records: Buffer.alloc(0), error: { code: 'OFFSET_OUT_OF_RANGE', message: 'below start' } }, 0, 3);
+    p.applyFetchResponse(
+      {
+        topic: 'f',
+        partition: 0,
+        highWatermark: 50,
+        logStartOffset: 40,
+        records: Buffer.alloc(0),
+        error: { code: 'OFFSET_OUT_OF_RANGE', message: 'below start' },
+      },
+      0,
+      3,
+    );
     expect(p.log.logStartOffset).toBe(40);
     expect(p.log.logEndOffset).toBe(40);
   });
@@ -370,14 +478,21 @@ describe('divergence between two real replicas', () => {
     const follower = await makeCore({ brokerId: 2 });
     try {
       const md = (version: number, leaderId: number, leaderEpoch: number) => ({
-        clusterId: 'c', version, brokers: [brokerReg(0), brokerReg(1), brokerReg(2)],
+        clusterId: 'c',
+        version,
+        brokers: [brokerReg(0), brokerReg(1), brokerReg(2)],
         topics: [topicState('d', [{ replicas: [0, 1, 2], leader: leaderId, isr: [1, 2], leaderEpoch }])],
       });
       // Both follow broker 0 while their logs are set up, then broker 1 takes over at epoch 3.
       leader.rm.applyMetadata(md(1, 0, 2));
       follower.rm.applyMetadata(md(1, 0, 2));
       const stamped = (base: number, epoch: number, n: number) => {
-        const b = Buffer.from(batch(Array.from({ length: n }, (_, i) => `${epoch}-${base + i}`), { timestamp: 1_700_000_000_000 }));
+        const b = Buffer.from(
+          batch(
+            Array.from({ length: n }, (_, i) => `${epoch}-${base + i}`),
+            { timestamp: 1_700_000_000_000 },
+          ),
+        );
         b.writeBigInt64BE(BigInt(base), 0);
         b.writeInt32BE(epoch, 12);
         return b;

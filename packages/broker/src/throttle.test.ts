@@ -43,9 +43,32 @@ describe('which replicas a replication quota holds back (KIP-73)', () => {
 
   it.each([
     ['', [[0, 1, false]], false],
-    ['*', [[0, 1, true], [7, 9, true]], true],
-    ['0:6,1:6', [[0, 6, true], [1, 6, true], [0, 5, false], [2, 6, false]], true],
-    ['3:1', [[3, 1, true], [1, 3, false]], true],
+    [
+      '*',
+      [
+        [0, 1, true],
+        [7, 9, true],
+      ],
+      true,
+    ],
+    [
+      '0:6,1:6',
+      [
+        [0, 6, true],
+        [1, 6, true],
+        [0, 5, false],
+        [2, 6, false],
+      ],
+      true,
+    ],
+    [
+      '3:1',
+      [
+        [3, 1, true],
+        [1, 3, false],
+      ],
+      true,
+    ],
   ] as const)('the list %j', (value, lookups, any) => {
     const set = throttledReplicaSet(value);
     expect(set.any).toBe(any);

@@ -73,7 +73,6 @@ export class TokenBucket {
 // (make B4 lag on purpose, and watch it leave the ISR); once an operator names replicas, as a
 // throttled reassignment does, only those are throttled, exactly as in Kafka.
 
-
 /** A throttled-replicas list as a lookup; parsed once per distinct value (the lists are few). */
 export interface ThrottledReplicaSet {
   readonly any: boolean;

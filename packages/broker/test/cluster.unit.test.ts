@@ -18,16 +18,19 @@ describe('three brokers and a fake controller', () => {
   const clients = new Map<number, RpcClient>();
 
   async function start(id: number): Promise<BrokerHandle> {
-    const b = await startBroker(brokerConfig({
-      brokerId: id,
-      rack: id === 0 ? 'rack-1' : 'rack-2',
-      dataDir: dirs[id]!.dir,
-      controller: { host: '127.0.0.1', port: controller.port },
-      replicaLagTimeMaxMs: 1000,
-      heartbeatIntervalMs: 100,
-      replicaFetchMaxWaitMs: 200,
-      checkpointIntervalMs: 200,
-    }), { logger: silent });
+    const b = await startBroker(
+      brokerConfig({
+        brokerId: id,
+        rack: id === 0 ? 'rack-1' : 'rack-2',
+        dataDir: dirs[id]!.dir,
+        controller: { host: '127.0.0.1', port: controller.port },
+        replicaLagTimeMaxMs: 1000,
+        heartbeatIntervalMs: 100,
+        replicaFetchMaxWaitMs: 200,
+        checkpointIntervalMs: 200,
+      }),
+      { logger: silent },
+    );
     brokers[id] = b;
     await clients.get(id)?.close();
     clients.set(id, new RpcClient(b.addresses.internal));
@@ -37,7 +40,13 @@ describe('three brokers and a fake controller', () => {
   const produce = (id: number, topic: string, values: string[], acks = -1) =>
     client(id).call<ProduceResponse>('/produce', { acks, timeoutMs: 5000, partitions: [{ topic, partition: 0, records: batch(values) }] });
   const fetchValues = async (id: number, topic: string, rack?: string) => {
-    const r = await client(id).call<FetchResponse>('/fetch', { maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, rack, partitions: [{ topic, partition: 0, offset: 0, maxBytes: 1 << 20 }] });
+    const r = await client(id).call<FetchResponse>('/fetch', {
+      maxWaitMs: 0,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      rack,
+      partitions: [{ topic, partition: 0, offset: 0, maxBytes: 1 << 20 }],
+    });
     return { ...r.partitions[0]!, values: decodeBatches(Buffer.from(r.partitions[0]!.records)).map((x) => x.value!.toString()) };
   };
   const leo = (id: number, topic: string) => brokers[id]!.replicas.getPartition(topic, 0)?.log.logEndOffset;
@@ -161,7 +170,11 @@ describe('three brokers and a fake controller', () => {
     });
     await eventually(() => brokers[1]!.replicas.getPartition('kthr', 1)?.isLeader === true);
     for (let i = 0; i < 10; i++) {
-      await client(1).call<ProduceResponse>('/produce', { acks: 1, timeoutMs: 5000, partitions: [0, 1].map((partition) => ({ topic: 'kthr', partition, records: batch(['x'.repeat(100)]) })) });
+      await client(1).call<ProduceResponse>('/produce', {
+        acks: 1,
+        timeoutMs: 5000,
+        partitions: [0, 1].map((partition) => ({ topic: 'kthr', partition, records: batch(['x'.repeat(100)]) })),
+      });
     }
     // Both partitions reassigned [1] -> [1, 2] with a throttle on broker 2 for kthr-0 only.
     controller.update((md) => {
@@ -200,15 +213,18 @@ describe('one broker with two listeners', () => {
 
   beforeAll(async () => {
     await controller.start();
-    broker = await startBroker(brokerConfig({
-      brokerId: 5,
-      dataDir: dir.dir,
-      controller: { host: '127.0.0.1', port: controller.port },
-      advertise: { host: 'broker-5', port: 9092 },
-      externalListen: { host: '127.0.0.1', port: 0 },
-      externalAdvertise: { host: 'localhost', port: 0 },
-      heartbeatIntervalMs: 50,
-    }), { logger: silent });
+    broker = await startBroker(
+      brokerConfig({
+        brokerId: 5,
+        dataDir: dir.dir,
+        controller: { host: '127.0.0.1', port: controller.port },
+        advertise: { host: 'broker-5', port: 9092 },
+        externalListen: { host: '127.0.0.1', port: 0 },
+        externalAdvertise: { host: 'localhost', port: 0 },
+        heartbeatIntervalMs: 50,
+      }),
+      { logger: silent },
+    );
     await eventually(() => broker.channel.registered && controller.metadata.brokers.length === 1);
   });
   afterAll(async () => {
@@ -220,7 +236,7 @@ describe('one broker with two listeners', () => {
   it('answers metadata with the addresses of the listener the request came in on', async () => {
     const internal = new RpcClient(broker.addresses.internal);
     const external = new RpcClient(broker.addresses.external!);
-    await eventually(async () => ((await internal.call<any>('/metadata', {})).brokers.length === 1));
+    await eventually(async () => (await internal.call<any>('/metadata', {})).brokers.length === 1);
     const viaInternal = await internal.call<any>('/metadata', {});
     const viaExternal = await external.call<any>('/metadata', {});
     expect(viaInternal.brokers[0]).toMatchObject({ id: 5, host: 'broker-5', port: 9092 });

@@ -28,30 +28,49 @@ import { ReplicaManager } from '../src/replica-manager.ts';
 export const silent = pino({ level: process.env.TRIBUTARY_TEST_LOG ?? 'silent' });
 
 export function batch(values: string[], options: { producerId?: number; producerEpoch?: number; baseSequence?: number; timestamp?: number } = {}): Buffer {
-  return encodeBatch(values.map((v) => ({ key: null, value: Buffer.from(v), timestamp: options.timestamp })), options);
+  return encodeBatch(
+    values.map((v) => ({ key: null, value: Buffer.from(v), timestamp: options.timestamp })),
+    options,
+  );
 }
 
-export function topicState(name: string, partitions: { replicas: number[]; leader?: number; isr?: number[]; leaderEpoch?: number }[], configs: Partial<TopicConfigs> = {}): TopicState {
+export function topicState(
+  name: string,
+  partitions: { replicas: number[]; leader?: number; isr?: number[]; leaderEpoch?: number }[],
+  configs: Partial<TopicConfigs> = {},
+): TopicState {
   return {
     name,
     topicId: `${name}-id`,
     configs: { ...DEFAULT_TOPIC_CONFIGS, ...configs },
-    partitions: partitions.map((p, i): PartitionState => ({
-      topic: name,
-      partition: i,
-      replicas: p.replicas,
-      addingReplicas: [],
-      removingReplicas: [],
-      leader: p.leader ?? p.replicas[0]!,
-      leaderEpoch: p.leaderEpoch ?? 0,
-      partitionEpoch: 0,
-      isr: p.isr ?? p.replicas,
-    })),
+    partitions: partitions.map(
+      (p, i): PartitionState => ({
+        topic: name,
+        partition: i,
+        replicas: p.replicas,
+        addingReplicas: [],
+        removingReplicas: [],
+        leader: p.leader ?? p.replicas[0]!,
+        leaderEpoch: p.leaderEpoch ?? 0,
+        partitionEpoch: 0,
+        isr: p.isr ?? p.replicas,
+      }),
+    ),
   };
 }
 
 export function brokerReg(id: number, rack = 'rack-1', port = 19092 + id): BrokerRegistration {
-  return { id, rack, epoch: 1, incarnationId: `i${id}`, internal: { host: `broker-${id}`, port: 9092 }, external: { host: '127.0.0.1', port }, logDirId: `dir-${id}`, alive: true, configs: {} };
+  return {
+    id,
+    rack,
+    epoch: 1,
+    incarnationId: `i${id}`,
+    internal: { host: `broker-${id}`, port: 9092 },
+    external: { host: '127.0.0.1', port },
+    logDirId: `dir-${id}`,
+    alive: true,
+    configs: {},
+  };
 }
 
 export interface Core {
@@ -75,7 +94,20 @@ export function faultyFs(): StorageFs & { failing: boolean } {
   return fs;
 }
 
-export async function makeCore(options: { brokerId?: number; rack?: string; listener?: 'internal' | 'external'; now?: () => number; lagMs?: number; ready?: boolean; fs?: StorageFs; openBudgetMs?: number; config?: Partial<BrokerConfig>; dataDir?: string } = {}): Promise<Core> {
+export async function makeCore(
+  options: {
+    brokerId?: number;
+    rack?: string;
+    listener?: 'internal' | 'external';
+    now?: () => number;
+    lagMs?: number;
+    ready?: boolean;
+    fs?: StorageFs;
+    openBudgetMs?: number;
+    config?: Partial<BrokerConfig>;
+    dataDir?: string;
+  } = {},
+): Promise<Core> {
   // A given data dir outlives the core (a restart in a test); a temp one goes with it.
   const { dir, cleanup } = options.dataDir !== undefined ? { dir: options.dataDir, cleanup: () => {} } : tempDir('tributary-broker-');
   const logs = new LogManager(dir, options.fs ? { fs: options.fs } : {});
@@ -113,7 +145,12 @@ export async function makeCore(options: { brokerId?: number; rack?: string; list
   });
   await app.ready();
   return {
-    rm, app, metrics, logs, dir, alters,
+    rm,
+    app,
+    metrics,
+    logs,
+    dir,
+    alters,
     async post(url, body) {
       const res = await app.inject({ method: 'POST', url, headers: { 'content-type': MSGPACK_CONTENT_TYPE }, payload: encodeMsgpack(body) });
       return { status: res.statusCode, body: decodeMsgpack(res.rawPayload) as any };
@@ -154,7 +191,17 @@ export class FakeController {
       const epoch = (this.brokerEpochs.get(id) ?? 0) + 1;
       this.brokerEpochs.set(id, epoch);
       this.registrations++;
-      const reg: BrokerRegistration = { id, rack: body.rack as string, epoch, incarnationId: body.incarnationId as string, internal: body.internal as any, external: body.external as any, logDirId: String(body.logDirId ?? ''), alive: true, configs: this.metadata.brokers.find((b) => b.id === id)?.configs ?? {} };
+      const reg: BrokerRegistration = {
+        id,
+        rack: body.rack as string,
+        epoch,
+        incarnationId: body.incarnationId as string,
+        internal: body.internal as any,
+        external: body.external as any,
+        logDirId: String(body.logDirId ?? ''),
+        alive: true,
+        configs: this.metadata.brokers.find((b) => b.id === id)?.configs ?? {},
+      };
       this.update((md) => {
         md.brokers = [...md.brokers.filter((b) => b.id !== id), reg].sort((a, b) => a.id - b.id);
       });
@@ -172,15 +219,16 @@ export class FakeController {
       this.shutdownRequests++;
       // Move every leadership of `id` to another ISR member.
       this.update((md) => {
-        for (const t of md.topics) for (const p of t.partitions) {
-          if (p.leader !== id) continue;
-          const next = p.isr.find((b) => b !== id);
-          if (next === undefined) continue;
-          p.leader = next;
-          p.leaderEpoch++;
-          p.partitionEpoch++;
-          p.isr = p.isr.filter((b) => b !== id);
-        }
+        for (const t of md.topics)
+          for (const p of t.partitions) {
+            if (p.leader !== id) continue;
+            const next = p.isr.find((b) => b !== id);
+            if (next === undefined) continue;
+            p.leader = next;
+            p.leaderEpoch++;
+            p.partitionEpoch++;
+            p.isr = p.isr.filter((b) => b !== id);
+          }
       });
       const remaining = this.metadata.topics.flatMap((t) => t.partitions).filter((p) => p.leader === id).length;
       return { remainingLeaderships: remaining };
@@ -206,7 +254,8 @@ export class FakeController {
       this.alterRequests.push(body);
       if (this.alterError) throw this.alterError;
       const current = this.partition(body.topic as string, body.partition as number);
-      if (current.leaderEpoch !== body.leaderEpoch || current.partitionEpoch !== body.partitionEpoch) throw new TributaryError('FENCED_LEADER_EPOCH', 'stale partition epoch');
+      if (current.leaderEpoch !== body.leaderEpoch || current.partitionEpoch !== body.partitionEpoch)
+        throw new TributaryError('FENCED_LEADER_EPOCH', 'stale partition epoch');
       this.update((md) => {
         const p = md.topics.find((t) => t.name === body.topic)!.partitions[body.partition as number]!;
         p.isr = body.newIsr as number[];

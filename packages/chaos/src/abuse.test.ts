@@ -69,7 +69,10 @@ describe('abuseRequests', () => {
 
 describe('sendAbuse against a server that keeps its limits', () => {
   it('every kind on a POST and a GET route is judged well handled', async () => {
-    const target = await serve(goodHandler, { requestTimeout: 1500, headersTimeout: 1000 }, [{ method: 'POST', path: '/produce' }, { method: 'GET', path: '/health' }]);
+    const target = await serve(goodHandler, { requestTimeout: 1500, headersTimeout: 1000 }, [
+      { method: 'POST', path: '/produce' },
+      { method: 'GET', path: '/health' },
+    ]);
     const outcomes = await runAbuse(abuseRequests([target]), { deadlineMs: 10_000 });
     expect(outcomes).toHaveLength(2 * ABUSE_KINDS.length);
     expect(outcomes.map(judgeAbuse).filter((x) => x !== undefined)).toEqual([]);
@@ -85,15 +88,19 @@ describe('sendAbuse against a server that keeps its limits', () => {
 describe('a streamed oversized body', () => {
   it('keeps its chunked framing through backpressure, so the server refuses it for its size', async () => {
     let seen = 0;
-    const target = await serve((req, res) => {
-      // Reads slowly enough for the sender to meet backpressure many times.
-      req.on('data', (chunk: Buffer) => {
-        seen += chunk.length;
-        req.pause();
-        setTimeout(() => req.resume(), 1);
-        if (seen > 8 * 1024 * 1024 && !res.headersSent) answer(res, 413, 'MESSAGE_TOO_LARGE', true);
-      });
-    }, { requestTimeout: 30_000, headersTimeout: 10_000 }, [{ method: 'POST', path: '/produce' }]);
+    const target = await serve(
+      (req, res) => {
+        // Reads slowly enough for the sender to meet backpressure many times.
+        req.on('data', (chunk: Buffer) => {
+          seen += chunk.length;
+          req.pause();
+          setTimeout(() => req.resume(), 1);
+          if (seen > 8 * 1024 * 1024 && !res.headersSent) answer(res, 413, 'MESSAGE_TOO_LARGE', true);
+        });
+      },
+      { requestTimeout: 30_000, headersTimeout: 10_000 },
+      [{ method: 'POST', path: '/produce' }],
+    );
     const [outcome] = await runAbuse(abuseRequests([target], ['oversized-chunked']), { chunkedBytesMax: 9 * 1024 * 1024 });
     expect(outcome).toMatchObject({ status: 413, code: 'MESSAGE_TOO_LARGE' });
     expect(seen).toBeGreaterThan(8 * 1024 * 1024);
@@ -102,7 +109,10 @@ describe('a streamed oversized body', () => {
 
 describe('judgeAbuse against a server that keeps none', () => {
   it('flags accepted malformed bodies, 5xx answers and connections nobody cuts', async () => {
-    const target = await serve(badHandler, { requestTimeout: 0, headersTimeout: 60_000 }, [{ method: 'POST', path: '/produce' }, { method: 'POST', path: '/fail' }]);
+    const target = await serve(badHandler, { requestTimeout: 0, headersTimeout: 60_000 }, [
+      { method: 'POST', path: '/produce' },
+      { method: 'POST', path: '/fail' },
+    ]);
     const outcomes = await runAbuse(abuseRequests([target], ['truncated', 'nested', 'trickle-headers', 'silent']), { deadlineMs: 1500 });
     const verdicts = outcomes.map(judgeAbuse);
     expect(verdicts.filter((v) => v?.includes('a malformed request was accepted (200)'))).toHaveLength(2);

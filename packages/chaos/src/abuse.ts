@@ -11,7 +11,7 @@
 
 import { connect, type Socket } from 'node:net';
 import { readState } from '@tributary/launcher';
-import { ADMIN_OPS, BROKER_ROUTES, CONTROLLER_ROUTES, MSGPACK_CONTENT_TYPE, listenerRoutes, decodeMsgpack, encodeMsgpack, type RouteSpec } from '@tributary/protocol';
+import { ADMIN_OPS, MSGPACK_CONTENT_TYPE, listenerRoutes, decodeMsgpack, encodeMsgpack, type RouteSpec } from '@tributary/protocol';
 import { ScheduleRandom } from './schedule.ts';
 
 export const ABUSE_KINDS = [
@@ -224,7 +224,8 @@ export function sendAbuse(request: AbuseRequest, options: AbuseOptions = {}): Pr
     };
     socket.on('data', onData);
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (socket.bytesWritten === 0 && outcome.status === undefined && (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH')) outcome.connectError = err.code;
+      if (socket.bytesWritten === 0 && outcome.status === undefined && (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH'))
+        outcome.connectError = err.code;
       else outcome.closedByServer = true;
       finish();
     });
@@ -369,7 +370,11 @@ export async function runAbuse(requests: readonly AbuseRequest[], options: Abuse
  * Keeps abusing until `signal` aborts: random requests from `requests` (seeded), `concurrency`
  * at a time. For the chaos `garbage` fault and the bench's abuse phase.
  */
-export async function abuseUntil(requests: readonly AbuseRequest[], signal: AbortSignal, options: Omit<AbuseRunOptions, 'signal'> = {}): Promise<AbuseOutcome[]> {
+export async function abuseUntil(
+  requests: readonly AbuseRequest[],
+  signal: AbortSignal,
+  options: Omit<AbuseRunOptions, 'signal'> = {},
+): Promise<AbuseOutcome[]> {
   const random = new ScheduleRandom(options.seed ?? 1);
   const outcomes: AbuseOutcome[] = [];
   if (requests.length === 0) return outcomes;
@@ -401,8 +406,16 @@ export function startGarbage(targets: readonly AbuseTarget[], seed: number): { s
   const abort = new AbortController();
   const requests = abuseRequests(targets);
   const running = Promise.all([
-    abuseUntil(requests.filter((r) => !SLOW_ABUSE_KINDS.includes(r.kind)), abort.signal, { concurrency: GARBAGE_CONCURRENCY, seed }),
-    abuseUntil(requests.filter((r) => SLOW_ABUSE_KINDS.includes(r.kind)), abort.signal, { concurrency: GARBAGE_SLOW_CONCURRENCY, seed: seed + 1 }),
+    abuseUntil(
+      requests.filter((r) => !SLOW_ABUSE_KINDS.includes(r.kind)),
+      abort.signal,
+      { concurrency: GARBAGE_CONCURRENCY, seed },
+    ),
+    abuseUntil(
+      requests.filter((r) => SLOW_ABUSE_KINDS.includes(r.kind)),
+      abort.signal,
+      { concurrency: GARBAGE_SLOW_CONCURRENCY, seed: seed + 1 },
+    ),
   ]);
   return {
     async stop() {

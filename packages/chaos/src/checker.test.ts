@@ -26,7 +26,13 @@ function correct(): History {
   return history({
     sends: [send('a', ok(0)), send('b', ok(1)), send('c', ok(2))],
     reads: [read(0, 'a'), read(1, 'b'), read(2, 'c'), read(0, 'a', 'consumer-1'), read(1, 'b', 'consumer-1')],
-    finals: [final([[0, 'a'], [1, 'b'], [2, 'c']])],
+    finals: [
+      final([
+        [0, 'a'],
+        [1, 'b'],
+        [2, 'c'],
+      ]),
+    ],
   });
 }
 
@@ -50,7 +56,12 @@ describe('check', () => {
 
   it('reports a lost write: acknowledged, absent from the final log', () => {
     const h = correct();
-    h.finals = [final([[0, 'a'], [1, 'b']])];
+    h.finals = [
+      final([
+        [0, 'a'],
+        [1, 'b'],
+      ]),
+    ];
     h.reads = h.reads.filter((r) => r.value !== 'c');
     const result = check(h);
     only(result, 'lost-write');
@@ -58,13 +69,28 @@ describe('check', () => {
   });
 
   it('reports a lost write: acknowledged at one offset, found at another', () => {
-    const h = history({ sends: [send('a', ok(0)), send('b', ok(1))], finals: [final([[0, 'b'], [1, 'a']])] });
+    const h = history({
+      sends: [send('a', ok(0)), send('b', ok(1))],
+      finals: [
+        final([
+          [0, 'b'],
+          [1, 'a'],
+        ]),
+      ],
+    });
     only(check(h), 'lost-write');
   });
 
   it('reports a duplicate in the final log', () => {
     const h = correct();
-    h.finals = [final([[0, 'a'], [1, 'b'], [2, 'c'], [3, 'b']])];
+    h.finals = [
+      final([
+        [0, 'a'],
+        [1, 'b'],
+        [2, 'c'],
+        [3, 'b'],
+      ]),
+    ];
     only(check(h), 'duplicate');
   });
 
@@ -78,7 +104,12 @@ describe('check', () => {
     const h = history({
       sends: [send('a', ok(0)), send('b', info()), send('x', info())],
       reads: [read(0, 'a'), read(1, 'b'), read(0, 'a', 'consumer-1'), read(1, 'x', 'consumer-1')],
-      finals: [final([[0, 'a'], [1, 'b']])],
+      finals: [
+        final([
+          [0, 'a'],
+          [1, 'b'],
+        ]),
+      ],
     });
     const result = check(h);
     only(result, 'inconsistent-offsets');
@@ -106,7 +137,12 @@ describe('check', () => {
     const h = history({
       sends: [send('a', ok(0)), send('b', info()), send('c', ok(1))],
       reads: [read(0, 'a'), read(1, 'b')],
-      finals: [final([[0, 'a'], [1, 'c']])],
+      finals: [
+        final([
+          [0, 'a'],
+          [1, 'c'],
+        ]),
+      ],
     });
     const result = check(h);
     only(result, 'precommitted-read');
@@ -120,7 +156,14 @@ describe('check', () => {
   it('reports a definitely failed write that appears in the log', () => {
     const h = correct();
     h.sends.push(send('d', fail()));
-    h.finals = [final([[0, 'a'], [1, 'b'], [2, 'c'], [3, 'd']])];
+    h.finals = [
+      final([
+        [0, 'a'],
+        [1, 'b'],
+        [2, 'c'],
+        [3, 'd'],
+      ]),
+    ];
     only(check(h), 'failed-write-visible');
   });
 
@@ -134,14 +177,28 @@ describe('check', () => {
 
   it('reports a phantom: a value nobody sent to the partition', () => {
     const h = correct();
-    h.finals = [final([[0, 'a'], [1, 'b'], [2, 'c'], [3, 'zzz']])];
+    h.finals = [
+      final([
+        [0, 'a'],
+        [1, 'b'],
+        [2, 'c'],
+        [3, 'zzz'],
+      ]),
+    ];
     only(check(h), 'phantom');
   });
 
   it('accepts indeterminate writes whether they appear or not', () => {
     const appears = correct();
     appears.sends.push(send('d', info()), send('e', info('BROKER_NOT_AVAILABLE')));
-    appears.finals = [final([[0, 'a'], [1, 'b'], [2, 'c'], [3, 'd']])];
+    appears.finals = [
+      final([
+        [0, 'a'],
+        [1, 'b'],
+        [2, 'c'],
+        [3, 'd'],
+      ]),
+    ];
     appears.reads.push(read(3, 'd'));
     const r1 = check(appears);
     expect(r1.valid).toBe(true);
@@ -176,7 +233,16 @@ describe('check', () => {
     });
     expect(check(h).valid).toBe(true);
     // The same value in the other partition is a phantom there and lost here.
-    h.finals = [final([], 0), final([[0, 'b'], [1, 'a']], 1)];
+    h.finals = [
+      final([], 0),
+      final(
+        [
+          [0, 'b'],
+          [1, 'a'],
+        ],
+        1,
+      ),
+    ];
     h.reads = [];
     const result = check(h);
     expect(result.counts['lost-write']).toBe(1);
@@ -191,7 +257,7 @@ describe('check', () => {
     expect(result.missingFinalReads).toEqual([0]);
   });
 
-  it('measures each fault\'s unavailability window on the partitions it hit', () => {
+  it("measures each fault's unavailability window on the partitions it hit", () => {
     const sends: SendOp[] = [
       { kind: 'send', process: 'p', partition: 0, value: 'a', startMs: 100, endMs: 110, outcome: ok(0) },
       // Started before the fault: does not count as recovery.

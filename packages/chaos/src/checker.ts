@@ -159,9 +159,15 @@ export function check(history: History, options: CheckOptions = {}): CheckResult
         const report = partitions.find((p) => p.partition === a.partition);
         if (report) report.anomalies[a.kind]++;
       }
-      if (shown++ < examplesMax) examples.push({ kind: a.kind, partition: a.partition, detail: a.detail, ...(a.offset !== undefined ? { offset: a.offset } : {}) });
+      if (shown++ < examplesMax)
+        examples.push({ kind: a.kind, partition: a.partition, detail: a.detail, ...(a.offset !== undefined ? { offset: a.offset } : {}) });
     }
-    convergence = { atMs: history.convergence.atMs, settleTimeoutMs: history.convergence.settleTimeoutMs, replicasCompared: verdict.replicasCompared, batchesCompared: verdict.batchesCompared };
+    convergence = {
+      atMs: history.convergence.atMs,
+      settleTimeoutMs: history.convergence.settleTimeoutMs,
+      replicasCompared: verdict.replicasCompared,
+      batchesCompared: verdict.batchesCompared,
+    };
   }
 
   const total = history.sends.length;
@@ -188,13 +194,22 @@ function groupBy<T>(items: readonly T[], key: (item: T) => number, seen: Set<num
     const k = key(item);
     seen.add(k);
     let list = out.get(k);
-    if (!list) out.set(k, (list = []));
+    if (!list) {
+      list = [];
+      out.set(k, list);
+    }
     list.push(item);
   }
   return out;
 }
 
-function checkPartition(partition: number, sends: readonly SendOp[], reads: readonly ReadOp[], final: FinalReadOp | undefined, report: (a: Anomaly) => void): PartitionReport {
+function checkPartition(
+  partition: number,
+  sends: readonly SendOp[],
+  reads: readonly ReadOp[],
+  final: FinalReadOp | undefined,
+  report: (a: Anomaly) => void,
+): PartitionReport {
   const anomalies = zeroCounts();
   const flag = (a: Omit<Anomaly, 'partition'>) => {
     anomalies[a.kind]++;
@@ -227,7 +242,10 @@ function checkPartition(partition: number, sends: readonly SendOp[], reads: read
   const seenAt = new Map<number, Map<string, string>>(); // offset -> value -> first witness
   const witness = (offset: number, value: string, who: string) => {
     let m = seenAt.get(offset);
-    if (!m) seenAt.set(offset, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      seenAt.set(offset, m);
+    }
     if (!m.has(value)) m.set(value, who);
   };
   for (const [offset, value] of finalAt) witness(offset, value, 'final read');
@@ -264,13 +282,22 @@ function checkPartition(partition: number, sends: readonly SendOp[], reads: read
       const at = finalAt.get(s.outcome.offset);
       if (at !== s.value) {
         const where = inFinal ? `found at offset ${finalOffsetsOf.get(s.value)!.join(', ')}` : 'missing from the final log';
-        flag({ kind: 'lost-write', value: s.value, offset: s.outcome.offset, detail: `'${s.value}' acknowledged to ${s.process} at offset ${s.outcome.offset} (${s.endMs}) is ${where}${at !== undefined ? `; offset ${s.outcome.offset} holds '${at}'` : ''}` });
+        flag({
+          kind: 'lost-write',
+          value: s.value,
+          offset: s.outcome.offset,
+          detail: `'${s.value}' acknowledged to ${s.process} at offset ${s.outcome.offset} (${s.endMs}) is ${where}${at !== undefined ? `; offset ${s.outcome.offset} holds '${at}'` : ''}`,
+        });
       }
     } else if (s.outcome.type === 'fail') {
       failed++;
       if (inFinal || readValues.has(s.value)) {
         const where = inFinal ? `final log offset ${finalOffsetsOf.get(s.value)!.join(', ')}` : 'a consumer read';
-        flag({ kind: 'failed-write-visible', value: s.value, detail: `'${s.value}' failed definitely (${s.outcome.code}) for ${s.process} but appears in ${where}` });
+        flag({
+          kind: 'failed-write-visible',
+          value: s.value,
+          detail: `'${s.value}' failed definitely (${s.outcome.code}) for ${s.process} but appears in ${where}`,
+        });
       }
     } else {
       indeterminate++;
@@ -280,7 +307,8 @@ function checkPartition(partition: number, sends: readonly SendOp[], reads: read
 
   if (final) {
     for (const [offset, value] of finalAt) {
-      if (!sendOf.has(value)) flag({ kind: 'phantom', value, offset, detail: `final log offset ${offset} holds '${value}', which no producer sent to partition ${partition}` });
+      if (!sendOf.has(value))
+        flag({ kind: 'phantom', value, offset, detail: `final log offset ${offset} holds '${value}', which no producer sent to partition ${partition}` });
     }
   }
 
@@ -289,7 +317,10 @@ function checkPartition(partition: number, sends: readonly SendOp[], reads: read
   const byProcess = new Map<string, ReadOp[]>();
   for (const r of reads) {
     let list = byProcess.get(r.process);
-    if (!list) byProcess.set(r.process, (list = []));
+    if (!list) {
+      list = [];
+      byProcess.set(r.process, list);
+    }
     list.push(r);
   }
   const finalOffsets = [...finalAt.keys()].sort((a, b) => a - b);
@@ -301,12 +332,23 @@ function checkPartition(partition: number, sends: readonly SendOp[], reads: read
         flag({ kind: 'nonmonotonic', value: r.value, offset: r.offset, detail: `${process} read offset ${r.offset} ('${r.value}') after offset ${previous}` });
       } else if (final && r.offset > previous + 1) {
         const skipped = countInRange(finalOffsets, previous + 1, r.offset);
-        if (skipped > 0) flag({ kind: 'skip', offset: r.offset, value: r.value, detail: `${process} jumped from offset ${previous} to ${r.offset}, over ${skipped} record(s) the final log holds` });
+        if (skipped > 0)
+          flag({
+            kind: 'skip',
+            offset: r.offset,
+            value: r.value,
+            detail: `${process} jumped from offset ${previous} to ${r.offset}, over ${skipped} record(s) the final log holds`,
+          });
       }
       previous = Math.max(previous, r.offset);
       if (final && finalAt.get(r.offset) !== r.value) {
         const at = finalAt.get(r.offset);
-        flag({ kind: 'precommitted-read', value: r.value, offset: r.offset, detail: `${process} read '${r.value}' at offset ${r.offset} (${r.atMs}) but the final log ${at === undefined ? 'ends before it or lacks that offset' : `holds '${at}' there`}` });
+        flag({
+          kind: 'precommitted-read',
+          value: r.value,
+          offset: r.offset,
+          detail: `${process} read '${r.value}' at offset ${r.offset} (${r.atMs}) but the final log ${at === undefined ? 'ends before it or lacks that offset' : `holds '${at}' there`}`,
+        });
       }
     }
   }
@@ -337,32 +379,37 @@ export function faultWindows(faults: readonly FaultOp[], sends: readonly SendOp[
   for (const s of sends) {
     if (s.outcome.type !== 'ok') continue;
     let list = okBy.get(s.partition);
-    if (!list) okBy.set(s.partition, (list = []));
+    if (!list) {
+      list = [];
+      okBy.set(s.partition, list);
+    }
     list.push(s);
   }
-  return [...faults].sort((a, b) => a.startMs - b.startMs).map((f) => {
-    const window: FaultWindow = { id: f.id, fault: f.fault, targets: f.targets, startMs: f.startMs, partitions: f.partitions };
-    if (f.healedMs !== undefined) window.healedMs = f.healedMs;
-    let worst = -1;
-    let worstPartition: number | undefined;
-    let never = false;
-    for (const p of f.partitions) {
-      let first = Infinity;
-      for (const s of okBy.get(p) ?? []) if (s.startMs >= f.startMs && s.endMs < first) first = s.endMs;
-      if (first === Infinity) {
-        if (!never) worstPartition = p;
-        never = true;
-        continue;
+  return [...faults]
+    .sort((a, b) => a.startMs - b.startMs)
+    .map((f) => {
+      const window: FaultWindow = { id: f.id, fault: f.fault, targets: f.targets, startMs: f.startMs, partitions: f.partitions };
+      if (f.healedMs !== undefined) window.healedMs = f.healedMs;
+      let worst = -1;
+      let worstPartition: number | undefined;
+      let never = false;
+      for (const p of f.partitions) {
+        let first = Infinity;
+        for (const s of okBy.get(p) ?? []) if (s.startMs >= f.startMs && s.endMs < first) first = s.endMs;
+        if (first === Infinity) {
+          if (!never) worstPartition = p;
+          never = true;
+          continue;
+        }
+        if (!never && first - f.startMs > worst) {
+          worst = first - f.startMs;
+          worstPartition = p;
+        }
       }
-      if (!never && first - f.startMs > worst) {
-        worst = first - f.startMs;
-        worstPartition = p;
-      }
-    }
-    if (!never && worst >= 0) window.unavailableMs = worst;
-    if (worstPartition !== undefined) window.slowestPartition = worstPartition;
-    return window;
-  });
+      if (!never && worst >= 0) window.unavailableMs = worst;
+      if (worstPartition !== undefined) window.slowestPartition = worstPartition;
+      return window;
+    });
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

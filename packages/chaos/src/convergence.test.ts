@@ -47,7 +47,10 @@ function replicaOf(op: ConvergenceOp, broker: number, partition: number): Replic
 function only(op: ConvergenceOp, kind: ConvergenceKind, partition: number, detail: RegExp) {
   const { anomalies } = evaluateConvergence(op);
   expect(anomalies.length, JSON.stringify(anomalies)).toBeGreaterThan(0);
-  expect(anomalies.every((a) => a.kind === kind && a.partition === partition), JSON.stringify(anomalies)).toBe(true);
+  expect(
+    anomalies.every((a) => a.kind === kind && a.partition === partition),
+    JSON.stringify(anomalies),
+  ).toBe(true);
   expect(anomalies.map((a) => a.detail).join('\n')).toMatch(detail);
   return anomalies;
 }
@@ -60,11 +63,16 @@ describe('evaluateConvergence', () => {
   it('reports a follower whose batch differs in CRC: divergent-replicas at that batch, naming both brokers', () => {
     const op = settled();
     replicaOf(op, 2, 0).batches[3]![3] = 0xdead;
-    const [a] = only(op, 'divergent-replicas', 0, /replicas differ from offset 6: leader 0 has batch 6..7 \(epoch 2, crc 00001006\), broker 2 has batch 6..7 \(epoch 2, crc 0000dead\)/);
+    const [a] = only(
+      op,
+      'divergent-replicas',
+      0,
+      /replicas differ from offset 6: leader 0 has batch 6..7 \(epoch 2, crc 00001006\), broker 2 has batch 6..7 \(epoch 2, crc 0000dead\)/,
+    );
     expect(a).toMatchObject({ offset: 6, brokers: [0, 2] });
   });
 
-  it('reports a follower that kept an old epoch\'s batch at the same offsets (a truncation that never happened)', () => {
+  it("reports a follower that kept an old epoch's batch at the same offsets (a truncation that never happened)", () => {
     const op = settled();
     replicaOf(op, 1, 0).batches = batches(10, () => 1);
     only(op, 'divergent-replicas', 0, /from offset 6: leader 0 has batch 6..7 \(epoch 2.*broker 1 has batch 6..7 \(epoch 1/);
@@ -72,14 +80,17 @@ describe('evaluateConvergence', () => {
 
   it('reports batches cut at other offsets, and a gap, as divergence', () => {
     const cut = settled();
-    replicaOf(cut, 2, 1).batches = [[0, 2, 1, 1], [3, 9, 2, 2]];
+    replicaOf(cut, 2, 1).batches = [
+      [0, 2, 1, 1],
+      [3, 9, 2, 2],
+    ];
     only(cut, 'divergent-replicas', 1, /from offset 0: leader 1 has batch 0..1 .*, broker 2 has batch 0..2/);
     const gap = settled();
     replicaOf(gap, 0, 1).batches.splice(2, 1);
     only(gap, 'divergent-replicas', 1, /from offset 4: leader 1 has batch 4..5 .* broker 0 has batch 6..7/);
   });
 
-  it('reports a follower holding records past the leader\'s end as divergent', () => {
+  it("reports a follower holding records past the leader's end as divergent", () => {
     const op = settled();
     Object.assign(replicaOf(op, 2, 1), { logEndOffset: 14 });
     const [a] = only(op, 'divergent-replicas', 1, /broker 2's log runs to 14, past the leader 1's end 10/);
@@ -90,7 +101,7 @@ describe('evaluateConvergence', () => {
     const behind = settled();
     behind.partitions[0]!.isr = [0, 1];
     Object.assign(replicaOf(behind, 2, 0), { highWatermark: 4, logEndOffset: 4, batches: batches(4), batchesEnd: 4 });
-    only(behind, 'liveness', 0, /ISR \[0,1\] is short of the replicas \[0,1,2\][^]*broker 2's log ends at 4, below the leader 0's HW 10/);
+    only(behind, 'liveness', 0, /ISR \[0,1\] is short of the replicas \[0,1,2\][\s\S]*broker 2's log ends at 4, below the leader 0's HW 10/);
 
     const wrongTail = settled();
     wrongTail.partitions[0]!.isr = [0, 1];
@@ -99,7 +110,7 @@ describe('evaluateConvergence', () => {
     expect(anomalies.map((a) => a.kind).sort()).toEqual(['divergent-replicas', 'liveness']);
   });
 
-  it('compares a follower up to the leader\'s HW, past its own: a stuck follower\'s wrong batches below it are divergence', () => {
+  it("compares a follower up to the leader's HW, past its own: a stuck follower's wrong batches below it are divergence", () => {
     // Broker 2 follows with HW 0 (it never converged) but holds 8 records, listed up to the
     // leader's HW: its batch at 6 carries epoch 1 where the leader has epoch 2.
     const op = settled();
@@ -111,15 +122,18 @@ describe('evaluateConvergence', () => {
     expect(anomalies[1]!.detail).toMatch(/compared up to offset 8/);
   });
 
-  it('names the leader\'s batch that runs past the compared range where the follower has others', () => {
+  it("names the leader's batch that runs past the compared range where the follower has others", () => {
     // The leader holds one batch 6..11; the stuck follower ends at 8 with epoch-1 batches 6..7.
     const op = settled();
     op.partitions[0]!.isr = [0, 1];
     Object.assign(replicaOf(op, 0, 0), { highWatermark: 12, logEndOffset: 12, batches: [...batches(6), [6, 11, 2, 0xabc]], batchesEnd: 12 });
-    for (const b of [1]) Object.assign(replicaOf(op, b, 0), { highWatermark: 12, logEndOffset: 12, batches: [...batches(6), [6, 11, 2, 0xabc]], batchesEnd: 12 });
+    for (const b of [1])
+      Object.assign(replicaOf(op, b, 0), { highWatermark: 12, logEndOffset: 12, batches: [...batches(6), [6, 11, 2, 0xabc]], batchesEnd: 12 });
     Object.assign(replicaOf(op, 2, 0), { highWatermark: 0, logEndOffset: 8, batches: batches(8, () => 1), batchesEnd: 8 });
     const divergent = evaluateConvergence(op).anomalies.find((a) => a.kind === 'divergent-replicas');
-    expect(divergent?.detail).toBe('replicas differ from offset 6: leader 0 has batch 6..11 (epoch 2, crc 00000abc), broker 2 has batch 6..7 (epoch 1, crc 00001006) (compared up to offset 8)');
+    expect(divergent?.detail).toBe(
+      'replicas differ from offset 6: leader 0 has batch 6..11 (epoch 2, crc 00000abc), broker 2 has batch 6..7 (epoch 1, crc 00001006) (compared up to offset 8)',
+    );
   });
 
   it('reads a snapshot from before batchesEnd as listed up to each HW', () => {

@@ -43,7 +43,8 @@ interface Held {
 
 export function evaluateConvergence(op: ConvergenceOp): ConvergenceResult {
   const anomalies: ConvergenceAnomaly[] = [];
-  const liveness = (partition: number, detail: string, brokers?: number[]) => anomalies.push({ kind: 'liveness', partition, detail, ...(brokers ? { brokers } : {}) });
+  const liveness = (partition: number, detail: string, brokers?: number[]) =>
+    anomalies.push({ kind: 'liveness', partition, detail, ...(brokers ? { brokers } : {}) });
   let replicasCompared = 0;
   let batchesCompared = 0;
 
@@ -77,12 +78,21 @@ export function evaluateConvergence(op: ConvergenceOp): ConvergenceResult {
     const leader = held.find((h) => h.broker === p.leader);
     if (leader !== undefined) {
       const d = leader.digest;
-      if (d.role !== 'leader') liveness(p.partition, `broker ${leader.broker}, leader in the metadata (epoch ${p.leaderEpoch}), acts as a ${d.role} (epoch ${d.leaderEpoch})`, [leader.broker]);
+      if (d.role !== 'leader')
+        liveness(p.partition, `broker ${leader.broker}, leader in the metadata (epoch ${p.leaderEpoch}), acts as a ${d.role} (epoch ${d.leaderEpoch})`, [
+          leader.broker,
+        ]);
       if (d.highWatermark !== d.logEndOffset) liveness(p.partition, `leader ${leader.broker}: HW ${d.highWatermark} ≠ LEO ${d.logEndOffset}`, [leader.broker]);
     }
     for (const h of held) {
-      if (h !== leader && h.digest.role === 'leader') liveness(p.partition, `broker ${h.broker} also acts as leader (epoch ${h.digest.leaderEpoch}; the metadata names ${p.leader}, epoch ${p.leaderEpoch})`, [h.broker]);
-      else if (p.leader >= 0 && h.digest.leaderEpoch !== p.leaderEpoch) liveness(p.partition, `broker ${h.broker} is at leader epoch ${h.digest.leaderEpoch}, the metadata at ${p.leaderEpoch}`, [h.broker]);
+      if (h !== leader && h.digest.role === 'leader')
+        liveness(
+          p.partition,
+          `broker ${h.broker} also acts as leader (epoch ${h.digest.leaderEpoch}; the metadata names ${p.leader}, epoch ${p.leaderEpoch})`,
+          [h.broker],
+        );
+      else if (p.leader >= 0 && h.digest.leaderEpoch !== p.leaderEpoch)
+        liveness(p.partition, `broker ${h.broker} is at leader epoch ${h.digest.leaderEpoch}, the metadata at ${p.leaderEpoch}`, [h.broker]);
     }
 
     // Compare every other replica with the leader's log, or, without one, with the replica that
@@ -128,17 +138,43 @@ function compareReplicas(partition: number, ref: Held, other: Held, refIsLeader:
     const right = y ?? batchAt(b.batches, offset);
     return {
       identical,
-      anomaly: { kind: 'divergent-replicas', partition, offset, brokers, detail: `replicas differ from offset ${offset}: ${refName} has ${describeBatch(left)}, broker ${other.broker} has ${describeBatch(right)} (compared up to offset ${end})` },
+      anomaly: {
+        kind: 'divergent-replicas',
+        partition,
+        offset,
+        brokers,
+        detail: `replicas differ from offset ${offset}: ${refName} has ${describeBatch(left)}, broker ${other.broker} has ${describeBatch(right)} (compared up to offset ${end})`,
+      },
     };
   }
   if (refIsLeader && b.logEndOffset > a.logEndOffset) {
-    return { identical, anomaly: { kind: 'divergent-replicas', partition, offset: a.logEndOffset, brokers, detail: `broker ${other.broker}'s log runs to ${b.logEndOffset}, past the ${refName}'s end ${a.logEndOffset}: records the leader does not have` } };
+    return {
+      identical,
+      anomaly: {
+        kind: 'divergent-replicas',
+        partition,
+        offset: a.logEndOffset,
+        brokers,
+        detail: `broker ${other.broker}'s log runs to ${b.logEndOffset}, past the ${refName}'s end ${a.logEndOffset}: records the leader does not have`,
+      },
+    };
   }
   if (b.logEndOffset < a.highWatermark) {
-    return { identical, anomaly: { kind: 'liveness', partition, brokers, detail: `broker ${other.broker}'s log ends at ${b.logEndOffset}, below the ${refName}'s HW ${a.highWatermark}` } };
+    return {
+      identical,
+      anomaly: {
+        kind: 'liveness',
+        partition,
+        brokers,
+        detail: `broker ${other.broker}'s log ends at ${b.logEndOffset}, below the ${refName}'s HW ${a.highWatermark}`,
+      },
+    };
   }
   if (b.highWatermark !== a.highWatermark) {
-    return { identical, anomaly: { kind: 'liveness', partition, brokers, detail: `broker ${other.broker}'s HW is ${b.highWatermark}, the ${refName}'s ${a.highWatermark}` } };
+    return {
+      identical,
+      anomaly: { kind: 'liveness', partition, brokers, detail: `broker ${other.broker}'s HW is ${b.highWatermark}, the ${refName}'s ${a.highWatermark}` },
+    };
   }
   return { identical };
 }

@@ -48,13 +48,21 @@ export interface DockerCluster {
 
 /** Finds the compose cluster's containers by their labels (one project, or the one named). */
 export async function discoverDockerCluster(project?: string): Promise<DockerCluster> {
-  const format = '{{.ID}}\t{{.Names}}\t{{.Label "tributary.role"}}\t{{.Label "tributary.broker-id"}}\t{{.Label "tributary.rack"}}\t{{.Label "com.docker.compose.project"}}';
+  const format =
+    '{{.ID}}\t{{.Names}}\t{{.Label "tributary.role"}}\t{{.Label "tributary.broker-id"}}\t{{.Label "tributary.rack"}}\t{{.Label "com.docker.compose.project"}}';
   const out = await sh('docker', ['ps', '-a', '--filter', 'label=tributary.role', '--format', format]);
-  const rows = out.split('\n').filter(Boolean).map((l) => l.split('\t'));
+  const rows = out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\t'));
   const projects = [...new Set(rows.map((r) => r[5] ?? ''))];
   const chosen = project ?? (projects.length === 1 ? projects[0] : undefined);
   if (chosen === undefined) {
-    throw new Error(projects.length === 0 ? 'no Tributary containers found (labelled tributary.role); start the cluster with docker compose up -d' : `several compose projects run Tributary (${projects.join(', ')}); set TRIBUTARY_CHAOS_PROJECT`);
+    throw new Error(
+      projects.length === 0
+        ? 'no Tributary containers found (labelled tributary.role); start the cluster with docker compose up -d'
+        : `several compose projects run Tributary (${projects.join(', ')}); set TRIBUTARY_CHAOS_PROJECT`,
+    );
   }
   // Other labelled containers (the one-shot `init`) are neither faulted nor healed.
   const mine = rows.filter((r) => (r[5] ?? '') === chosen && (r[2] === 'broker' || r[2] === 'controller'));
@@ -120,7 +128,13 @@ export class DockerNemesis implements Nemesis {
   async inject(fault: ScheduledFault, topic: TopicDescription, nowMs: number, describe: () => Promise<TopicDescription>): Promise<FaultOp> {
     const all = topic.partitions.map((p) => p.partition);
     const entry = (name: string, targets: DockerContainer[], partitions: number[], note?: string): FaultOp => ({
-      kind: 'fault', id: fault.id, fault: name, targets: targets.map((t) => t.name), startMs: nowMs, partitions, ...(note ? { note } : {}),
+      kind: 'fault',
+      id: fault.id,
+      fault: name,
+      targets: targets.map((t) => t.name),
+      startMs: nowMs,
+      partitions,
+      ...(note ? { note } : {}),
     });
     const ids = (cs: DockerContainer[]) => cs.map((c) => c.brokerId!).filter((x) => x !== undefined);
     let op: FaultOp;
@@ -156,7 +170,12 @@ export class DockerNemesis implements Nemesis {
       case 'partition': {
         const b = this.broker(resolveRole(topic, fault.partition, fault.role, fault.id));
         const targets = fault.wholeRack ? this.cluster.brokers.filter((x) => x.rack === b.rack) : [b];
-        op = entry(fault.wholeRack ? 'partition-rack' : 'partition', targets, partitionsOf(topic, ids(targets)), `${fault.wholeRack ? `rack ${b.rack} of ` : ''}the ${fault.role} of partition ${fault.partition}`);
+        op = entry(
+          fault.wholeRack ? 'partition-rack' : 'partition',
+          targets,
+          partitionsOf(topic, ids(targets)),
+          `${fault.wholeRack ? `rack ${b.rack} of ` : ''}the ${fault.role} of partition ${fault.partition}`,
+        );
         op.startMs = Date.now();
         for (const t of targets) await this.disconnect(t);
         this.heals.set(fault.id, async () => {
@@ -175,7 +194,9 @@ export class DockerNemesis implements Nemesis {
         op.startMs = Date.now();
         const garbage = startGarbage(targets, fault.id + 1);
         const recorded = op;
-        this.heals.set(fault.id, async () => void (recorded.note = await garbage.stop()));
+        this.heals.set(fault.id, async () => {
+          recorded.note = await garbage.stop();
+        });
         break;
       }
       case 'diskloss':
@@ -246,12 +267,16 @@ export class DockerNemesis implements Nemesis {
 
   /** `running` for a running container whose health check passes (or that has none), else its state and health. */
   async processes(): Promise<{ name: string; status: string }[]> {
-    return Promise.all([this.cluster.controller, ...this.cluster.brokers].map(async (c) => {
-      const out = await sh('docker', ['inspect', '-f', '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}', c.id]).catch((err: Error) => `unknown (${err.message})`);
-      const [state, health] = out.split(' ');
-      const ok = state === 'running' && (health === undefined || health === '' || health === 'healthy');
-      return { name: c.name, status: ok ? 'running' : out };
-    }));
+    return Promise.all(
+      [this.cluster.controller, ...this.cluster.brokers].map(async (c) => {
+        const out = await sh('docker', ['inspect', '-f', '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}', c.id]).catch(
+          (err: Error) => `unknown (${err.message})`,
+        );
+        const [state, health] = out.split(' ');
+        const ok = state === 'running' && (health === undefined || health === '' || health === 'healthy');
+        return { name: c.name, status: ok ? 'running' : out };
+      }),
+    );
   }
 
   /**
@@ -277,7 +302,9 @@ export class DockerNemesis implements Nemesis {
     await sh('docker', ['start', c.id]);
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      const health = await sh('docker', ['inspect', '-f', '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}', c.id]).catch(() => '');
+      const health = await sh('docker', ['inspect', '-f', '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}', c.id]).catch(
+        () => '',
+      );
       if (health === 'healthy' || health === 'running') return;
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -296,7 +323,21 @@ export class DockerNemesis implements Nemesis {
     if (volumes.length === 0) throw new Error(`${c.name} has no named volume to empty`);
     const image = await sh('docker', ['inspect', '-f', '{{.Image}}', c.id]);
     for (const v of volumes) {
-      await sh('docker', ['run', '--rm', '--network', 'none', '--user', '0', '--entrypoint', 'sh', '-v', `${v.Name}:/wipe`, image, '-c', 'find /wipe -mindepth 1 -delete']);
+      await sh('docker', [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--user',
+        '0',
+        '--entrypoint',
+        'sh',
+        '-v',
+        `${v.Name}:/wipe`,
+        image,
+        '-c',
+        'find /wipe -mindepth 1 -delete',
+      ]);
     }
     return volumes.map((v) => `volume ${v.Name} (${v.Destination})`).join(', ');
   }
@@ -328,8 +369,14 @@ export class DockerNemesis implements Nemesis {
    * (eth0 normally; after a network disconnect + connect the interface may be eth1).
    */
   private async hostVeths(c: DockerContainer): Promise<string[]> {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, for sh, not a template
     const out = await sh('docker', ['exec', c.id, 'sh', '-c', 'for i in /sys/class/net/*; do [ "${i##*/}" = lo ] || cat "$i/iflink"; done']);
-    const iflinks = new Set(out.split('\n').map((l) => l.trim()).filter(Boolean));
+    const iflinks = new Set(
+      out
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    );
     const links = await sh('ip', ['-o', 'link']);
     const devs: string[] = [];
     for (const line of links.split('\n')) {

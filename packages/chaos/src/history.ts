@@ -10,10 +10,7 @@
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import type { ReplicaDigest } from '@tributary/protocol';
 
-export type Outcome =
-  | { type: 'ok'; offset: number }
-  | { type: 'fail'; code: string }
-  | { type: 'info'; code: string };
+export type Outcome = { type: 'ok'; offset: number } | { type: 'fail'; code: string } | { type: 'info'; code: string };
 
 /** One send of one unique value to one partition (acks=all). Times are ms since the epoch. */
 export interface SendOp {

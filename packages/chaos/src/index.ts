@@ -3,7 +3,16 @@ export { check, faultWindows, ANOMALY_KINDS } from './checker.ts';
 export type { Anomaly, AnomalyKind, CheckOptions, CheckResult, FaultWindow, PartitionReport } from './checker.ts';
 export { HistoryRecorder, emptyHistory, parseHistory, readHistoryFile } from './history.ts';
 export type { ConvergenceOp, FaultOp, FinalReadOp, History, HistoryEntry, Outcome, ReadOp, RunHeader, SendOp } from './history.ts';
-export { FAULT_KINDS, DOCKER_ONLY_FAULTS, LAG_TIME_MAX_MS, STEP_ALLOWANCE_MS, buildSchedule, describeFault, holdAfterInjectMs, parseFaults } from './schedule.ts';
+export {
+  FAULT_KINDS,
+  DOCKER_ONLY_FAULTS,
+  LAG_TIME_MAX_MS,
+  STEP_ALLOWANCE_MS,
+  buildSchedule,
+  describeFault,
+  holdAfterInjectMs,
+  parseFaults,
+} from './schedule.ts';
 export type { CompoundFault, DisklossFault, FaultKind, ScheduledFault, ScheduleOptions, TargetRole } from './schedule.ts';
 export { injectSequence } from './sequences.ts';
 export type { BrokerControl, InjectedSequence, SequenceContext } from './sequences.ts';
@@ -15,7 +24,19 @@ export type { Nemesis } from './nemesis.ts';
 export { Workload, classifyFailure, INDETERMINATE_CODES } from './workload.ts';
 export { runChaos, ChaosUsageError, TOPIC_PARTITIONS, TOPIC_REPLICATION_FACTOR, TOPIC_MIN_ISR } from './run.ts';
 export type { ChaosRunOptions, ChaosRunResult } from './run.ts';
-export { ABUSE_KINDS, GARBAGE_CONCURRENCY, GARBAGE_SLOW_CONCURRENCY, SLOW_ABUSE_KINDS, abuseRequests, abuseUntil, judgeAbuse, localAbuseTargets, runAbuse, sendAbuse, startGarbage } from './abuse.ts';
+export {
+  ABUSE_KINDS,
+  GARBAGE_CONCURRENCY,
+  GARBAGE_SLOW_CONCURRENCY,
+  SLOW_ABUSE_KINDS,
+  abuseRequests,
+  abuseUntil,
+  judgeAbuse,
+  localAbuseTargets,
+  runAbuse,
+  sendAbuse,
+  startGarbage,
+} from './abuse.ts';
 export type { AbuseKind, AbuseOptions, AbuseOutcome, AbuseRequest, AbuseRunOptions, AbuseTarget } from './abuse.ts';
 export { describeAnomaly, renderReport, reportJson } from './report.ts';
 export { CLUSTER_WIDE, evaluateConvergence } from './convergence.ts';

@@ -101,11 +101,18 @@ export class LocalNemesis implements Nemesis {
         const leader = resolveRole(topic, fault.partition, 'leader', 0);
         const follower = resolveRole(topic, fault.partition, 'follower', fault.id);
         const brokers = leader === follower ? [leader] : [leader, follower];
-        entry = op(`majority-${fault.how}`, brokers.map((b) => `broker-${b}`), partitionsOf(topic, brokers), `leader and a follower of partition ${fault.partition}`);
+        entry = op(
+          `majority-${fault.how}`,
+          brokers.map((b) => `broker-${b}`),
+          partitionsOf(topic, brokers),
+          `leader and a follower of partition ${fault.partition}`,
+        );
         entry.startMs = Date.now();
         if (fault.how === 'kill') {
           for (const b of brokers) await localKill(dir, String(b));
-          this.actions.set(fault.id, { heal: async () => void (await Promise.all(brokers.map((b) => localRestart(dir, String(b), { kill: true, readyTimeoutMs: 60_000 })))) });
+          this.actions.set(fault.id, {
+            heal: async () => void (await Promise.all(brokers.map((b) => localRestart(dir, String(b), { kill: true, readyTimeoutMs: 60_000 })))),
+          });
         } else {
           for (const b of brokers) await localPause(dir, String(b));
           this.actions.set(fault.id, { heal: async () => void (await Promise.all(brokers.map((b) => localResume(dir, String(b))))) });
@@ -114,11 +121,20 @@ export class LocalNemesis implements Nemesis {
       }
       case 'garbage': {
         const targets = localAbuseTargets(dir);
-        entry = op('garbage', targets.map((t) => t.name), all, 'abusive requests to random routes of random processes');
+        entry = op(
+          'garbage',
+          targets.map((t) => t.name),
+          all,
+          'abusive requests to random routes of random processes',
+        );
         entry.startMs = Date.now();
         const garbage = startGarbage(targets, fault.id + 1);
         const recorded = entry;
-        this.actions.set(fault.id, { heal: async () => void (recorded.note = await garbage.stop()) });
+        this.actions.set(fault.id, {
+          heal: async () => {
+            recorded.note = await garbage.stop();
+          },
+        });
         break;
       }
       case 'diskloss':

@@ -19,7 +19,12 @@ const SHORT: Record<string, string> = {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export function renderReport(result: CheckResult): string[] {
@@ -38,29 +43,36 @@ export function renderReport(result: CheckResult): string[] {
   ]);
   const lines = table([header, ...rows]);
   lines.push('');
-  lines.push(`sends: ${result.sends.total} (ok ${result.sends.ok}, definite failures ${result.sends.failed}, indeterminate ${result.sends.indeterminate}); availability ${(result.availability * 100).toFixed(2)}%`);
+  lines.push(
+    `sends: ${result.sends.total} (ok ${result.sends.ok}, definite failures ${result.sends.failed}, indeterminate ${result.sends.indeterminate}); availability ${(result.availability * 100).toFixed(2)}%`,
+  );
   if (result.windows.length > 0) {
     lines.push('');
-    lines.push(...table([
-      ['FAULT', 'TARGETS', 'PARTITIONS', 'DOWN FOR', 'UNAVAILABLE'],
-      ...result.windows.map((w) => [
-        `${w.id} ${w.fault}`,
-        w.targets.join(','),
-        w.partitions.join(','),
-        w.healedMs !== undefined ? `${((w.healedMs - w.startMs) / 1000).toFixed(1)}s` : '?',
-        w.unavailableMs !== undefined ? `${(w.unavailableMs / 1000).toFixed(1)}s (p${w.slowestPartition})` : `never recovered (p${w.slowestPartition})`,
+    lines.push(
+      ...table([
+        ['FAULT', 'TARGETS', 'PARTITIONS', 'DOWN FOR', 'UNAVAILABLE'],
+        ...result.windows.map((w) => [
+          `${w.id} ${w.fault}`,
+          w.targets.join(','),
+          w.partitions.join(','),
+          w.healedMs !== undefined ? `${((w.healedMs - w.startMs) / 1000).toFixed(1)}s` : '?',
+          w.unavailableMs !== undefined ? `${(w.unavailableMs / 1000).toFixed(1)}s (p${w.slowestPartition})` : `never recovered (p${w.slowestPartition})`,
+        ]),
       ]),
-    ]));
+    );
   }
   lines.push('');
   if (result.missingFinalReads.length > 0) lines.push(`no final read of partitions ${result.missingFinalReads.join(', ')}: the run cannot be judged`);
   if (result.convergence) {
     const c = result.convergence;
-    lines.push(`replicas: ${c.replicasCompared} follower replica(s) compared batch by batch with their leaders (${c.batchesCompared} identical batches), settle timeout ${(c.settleTimeoutMs / 1000).toFixed(0)} s`);
+    lines.push(
+      `replicas: ${c.replicasCompared} follower replica(s) compared batch by batch with their leaders (${c.batchesCompared} identical batches), settle timeout ${(c.settleTimeoutMs / 1000).toFixed(0)} s`,
+    );
   } else {
     lines.push('replicas: not compared (the history has no convergence snapshot)');
   }
-  if (result.counts.unseen > 0) lines.push(`unseen: ${result.counts.unseen} committed record(s) no consumer received before the end (liveness, not a violation)`);
+  if (result.counts.unseen > 0)
+    lines.push(`unseen: ${result.counts.unseen} committed record(s) no consumer received before the end (liveness, not a violation)`);
   if (result.violations === 0) {
     lines.push(result.valid ? 'verdict: no violations' : 'verdict: incomplete');
   } else {
@@ -73,7 +85,18 @@ export function renderReport(result: CheckResult): string[] {
 }
 
 /** The `--json` object: counts, violations, availability, the schedule and the windows. */
-export function reportJson(result: CheckResult, extra: { topic?: string; seed?: number; durationMs?: number; faults?: readonly string[]; schedule?: readonly ScheduledFault[]; settled?: boolean; history?: string } = {}): Record<string, unknown> {
+export function reportJson(
+  result: CheckResult,
+  extra: {
+    topic?: string;
+    seed?: number;
+    durationMs?: number;
+    faults?: readonly string[];
+    schedule?: readonly ScheduledFault[];
+    settled?: boolean;
+    history?: string;
+  } = {},
+): Record<string, unknown> {
   return {
     ...extra,
     valid: result.valid,

@@ -94,7 +94,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   } else {
     // The cluster: attach to one running from --data-dir, else start one.
     const existing = options.dataDir ? readState(options.dataDir) : undefined;
-    if (options.dataDir && existing && existing.processes.some((p) => processStatus(p) !== 'stopped')) {
+    if (options.dataDir && existing?.processes.some((p) => processStatus(p) !== 'stopped')) {
       dataDir = resolve(options.dataDir);
       log(`attaching to the cluster running from ${dataDir}`);
     } else {
@@ -114,17 +114,45 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   let healed: string[] = [];
   try {
     const topic = `chaos-${options.seed}-${Date.now()}`;
-    await admin.createTopic({ name: topic, partitions: TOPIC_PARTITIONS, replicationFactor: TOPIC_REPLICATION_FACTOR, configs: { 'min.insync.replicas': TOPIC_MIN_ISR }, timeoutMs: 60_000 });
+    await admin.createTopic({
+      name: topic,
+      partitions: TOPIC_PARTITIONS,
+      replicationFactor: TOPIC_REPLICATION_FACTOR,
+      configs: { 'min.insync.replicas': TOPIC_MIN_ISR },
+      timeoutMs: 60_000,
+    });
     const schedule = buildSchedule({ seed: options.seed, durationMs: options.durationMs, faults: options.faults, partitions: TOPIC_PARTITIONS });
-    log(`topic ${topic}: ${TOPIC_PARTITIONS} partitions, RF ${TOPIC_REPLICATION_FACTOR}, min.insync.replicas=${TOPIC_MIN_ISR}; seed ${options.seed}; ${schedule.length} faults planned:`);
+    log(
+      `topic ${topic}: ${TOPIC_PARTITIONS} partitions, RF ${TOPIC_REPLICATION_FACTOR}, min.insync.replicas=${TOPIC_MIN_ISR}; seed ${options.seed}; ${schedule.length} faults planned:`,
+    );
     for (const f of schedule) log(`  ${describeFault(f)}`);
     const startMs = Date.now();
-    recorder.record({ kind: 'header', topic, partitions: TOPIC_PARTITIONS, seed: options.seed, durationMs: options.durationMs, faults: options.faults, target: options.target, startedMs: startMs, schedule });
+    recorder.record({
+      kind: 'header',
+      topic,
+      partitions: TOPIC_PARTITIONS,
+      seed: options.seed,
+      durationMs: options.durationMs,
+      faults: options.faults,
+      target: options.target,
+      startedMs: startMs,
+      schedule,
+    });
 
-    const workload = new Workload({ bootstrap, topic, partitions: TOPIC_PARTITIONS, producers: options.producers, deliveryTimeoutMs: options.deliveryTimeoutMs ?? 10_000, recorder });
+    const workload = new Workload({
+      bootstrap,
+      topic,
+      partitions: TOPIC_PARTITIONS,
+      producers: options.producers,
+      deliveryTimeoutMs: options.deliveryTimeoutMs ?? 10_000,
+      recorder,
+    });
     workload.start();
     const injected: FaultOp[] = [];
-    const progress = setInterval(() => log(`t+${((Date.now() - startMs) / 1000).toFixed(0)}s: ${workload.sendsStarted} sends, ${workload.acked} acknowledged`), 15_000);
+    const progress = setInterval(
+      () => log(`t+${((Date.now() - startMs) / 1000).toFixed(0)}s: ${workload.sendsStarted} sends, ${workload.acked} acknowledged`),
+      15_000,
+    );
     try {
       for (const fault of schedule) {
         if (!(await sleepUntil(startMs + fault.atMs, options.signal))) break;
@@ -156,10 +184,11 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     } finally {
       clearInterval(progress);
       healed = await nemesis.healAll().catch((err: Error) => [`heal failed: ${err.message}`]);
-      for (const op of injected) if (op.healedMs === undefined) {
-        op.healedMs = Date.now();
-        recorder.finishFault(op);
-      }
+      for (const op of injected)
+        if (op.healedMs === undefined) {
+          op.healedMs = Date.now();
+          recorder.finishFault(op);
+        }
       if (healed.length > 0) log(`healed: ${healed.join(', ')}`);
     }
     log(`workload stopping: waiting for outstanding sends`);
@@ -251,7 +280,7 @@ async function finalRead(bootstrap: string[], topic: string, partitions: Settled
   try {
     const done = () => partitions.every((p) => (consumer.position(topic, p.partition) ?? 0) >= ends.get(p.partition)!);
     while (!done() && Date.now() < deadline) {
-      let batch;
+      let batch: Awaited<ReturnType<typeof consumer.poll>>;
       try {
         batch = await consumer.poll();
       } catch {

@@ -78,12 +78,20 @@ describe('nemesis targets', () => {
 describe('classifyFailure', () => {
   it('calls a refusal on the only attempt definite, and timeouts or retried failures indeterminate', () => {
     expect(classifyFailure(new TributaryError('NOT_ENOUGH_REPLICAS', 'x after 1 attempt(s)')).outcome).toEqual({ type: 'fail', code: 'NOT_ENOUGH_REPLICAS' });
-    expect(classifyFailure(new TributaryError('NOT_ENOUGH_REPLICAS', 'delivery timeout: 1 record(s) not acknowledged within 30000 ms after 3 attempt(s)')).outcome.type).toBe('info');
+    expect(
+      classifyFailure(new TributaryError('NOT_ENOUGH_REPLICAS', 'delivery timeout: 1 record(s) not acknowledged within 30000 ms after 3 attempt(s)')).outcome
+        .type,
+    ).toBe('info');
     expect(classifyFailure(new TributaryError('REQUEST_TIMED_OUT', 'after 1 attempt(s)')).outcome.type).toBe('info');
     expect(classifyFailure(new TributaryError('BROKER_NOT_AVAILABLE', 'gone')).outcome.type).toBe('info');
     // A fatal answer after earlier attempts: those may have been appended.
-    expect(classifyFailure(new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', 'failed to produce 1 record(s) to t-0 (attempt 3): x')).outcome.type).toBe('info');
-    expect(classifyFailure(new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', 'failed to produce 1 record(s) to t-0 (attempt 1): x'))).toEqual({ outcome: { type: 'fail', code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' }, attempts: 1 });
+    expect(classifyFailure(new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', 'failed to produce 1 record(s) to t-0 (attempt 3): x')).outcome.type).toBe(
+      'info',
+    );
+    expect(classifyFailure(new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', 'failed to produce 1 record(s) to t-0 (attempt 1): x'))).toEqual({
+      outcome: { type: 'fail', code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' },
+      attempts: 1,
+    });
     // Never sent: cannot be in the log, whatever the code.
     expect(classifyFailure(new TributaryError('REQUEST_TIMED_OUT', 'delivery timeout ... after 0 attempt(s); no leader')).outcome.type).toBe('fail');
   });
@@ -128,7 +136,9 @@ describe('buildSchedule with diskloss and compound', () => {
         expect(f.durationMs).toBe(f.downMs + STEP_ALLOWANCE_MS + f.thenKillOthers.killOthersAfterMs + f.thenKillOthers.othersDownMs);
         if (f.thenKillOthers.when === 'before-start') {
           expect(f.thenKillOthers.killOthersAfterMs).toBe(0);
-          expect(describeFault(f)).toMatch(/kill -9 a follower of partition \d, delete its data; after .* kill -9 the partition's other replicas and start it, empty/);
+          expect(describeFault(f)).toMatch(
+            /kill -9 a follower of partition \d, delete its data; after .* kill -9 the partition's other replicas and start it, empty/,
+          );
         } else {
           expect(describeFault(f)).toMatch(/kill -9 a follower of partition \d, delete its data, start it after .*kill -9 the partition's other replicas/);
         }

@@ -103,7 +103,8 @@ export class ScheduleRandom {
     this.state = seed >>> 0;
   }
   next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
@@ -119,7 +120,10 @@ export class ScheduleRandom {
 
 export function parseFaults(text: string): FaultKind[] {
   const out: FaultKind[] = [];
-  for (const word of text.split(',').map((w) => w.trim()).filter(Boolean)) {
+  for (const word of text
+    .split(',')
+    .map((w) => w.trim())
+    .filter(Boolean)) {
     if (!(FAULT_KINDS as readonly string[]).includes(word)) throw new Error(`unknown fault '${word}' (known: ${FAULT_KINDS.join(', ')})`);
     if (!out.includes(word as FaultKind)) out.push(word as FaultKind);
   }
@@ -187,7 +191,16 @@ export function buildSchedule(options: ScheduleOptions): ScheduledFault[] {
           const downMs = random.int(1000, 4000);
           const when = random.next() < 0.5 ? ('before-start' as const) : ('after-start' as const);
           const then = { when, killOthersAfterMs: when === 'after-start' ? random.int(0, 1500) : 0, othersDownMs: random.int(5000, 10_000) };
-          fault = { id, atMs: at, durationMs: downMs + STEP_ALLOWANCE_MS + then.killOthersAfterMs + then.othersDownMs, action, role: 'follower', partition, downMs, thenKillOthers: then };
+          fault = {
+            id,
+            atMs: at,
+            durationMs: downMs + STEP_ALLOWANCE_MS + then.killOthersAfterMs + then.othersDownMs,
+            action,
+            role: 'follower',
+            partition,
+            downMs,
+            thenKillOthers: then,
+          };
         } else {
           const downMs = random.int(1000, 8000);
           fault = { id, atMs: at, durationMs: downMs, action, role: role(), partition, downMs };

@@ -51,7 +51,16 @@ function harness(metadata: TopicDescription[], failOn?: string) {
   return { calls, ctx };
 }
 
-const diskloss = (overrides: Partial<DisklossFault> = {}): DisklossFault => ({ id: 4, atMs: 0, durationMs: 3000, action: 'diskloss', role: 'leader', partition: 0, downMs: 3000, ...overrides });
+const diskloss = (overrides: Partial<DisklossFault> = {}): DisklossFault => ({
+  id: 4,
+  atMs: 0,
+  durationMs: 3000,
+  action: 'diskloss',
+  role: 'leader',
+  partition: 0,
+  downMs: 3000,
+  ...overrides,
+});
 const compound: CompoundFault = { id: 2, atMs: 0, durationMs: 15_000, action: 'compound', partition: 0, firstPauseMs: 4000, secondPauseMs: 12_000 };
 
 describe('diskloss', () => {
@@ -68,7 +77,7 @@ describe('diskloss', () => {
     expect(calls.at(-1)).toBe('start 3');
   });
 
-  it('then kills the partition\'s other replicas once the wiped follower is back (KIP-903), as the metadata names them then', async () => {
+  it("then kills the partition's other replicas once the wiped follower is back (KIP-903), as the metadata names them then", async () => {
     // At fire time P0 = [0,3,1] led by 0; when the others are killed the metadata says [0,3,1] still.
     const { calls, ctx } = harness([topic(0)]);
     const fault = diskloss({ role: 'follower', downMs: 2500, thenKillOthers: { when: 'after-start', killOthersAfterMs: 700, othersDownMs: 8000 } });
@@ -125,7 +134,11 @@ describe('compound', () => {
     const { op, heal } = await injectSequence(compound, topic(0), ctx);
     expect(calls).toEqual(['pause 0', 'sleep 4000', 'kill 0', 'sleep 250', 'sleep 250', 'pause 3']);
     expect(op).toMatchObject({ fault: 'compound', targets: ['broker-0', 'broker-3'], partitions: [0] });
-    expect(op.steps!.map((s) => s.what)).toEqual(['SIGSTOP broker-0 (leader of partition 0)', 'kill -9 broker-0', 'SIGSTOP broker-3 (the next leader of partition 0)']);
+    expect(op.steps!.map((s) => s.what)).toEqual([
+      'SIGSTOP broker-0 (leader of partition 0)',
+      'kill -9 broker-0',
+      'SIGSTOP broker-3 (the next leader of partition 0)',
+    ]);
     expect(op.steps!.map((s) => s.atMs)).toEqual([1000, 5000, 5500]);
     calls.length = 0;
     await heal();

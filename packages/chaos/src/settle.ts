@@ -45,7 +45,10 @@ export async function waitConverged(options: SettleOptions): Promise<SettleResul
       const snapshot = await takeSnapshot(options);
       const { anomalies } = evaluateConvergence(snapshot);
       if (anomalies.length === 0 || last) {
-        const why = anomalies.slice(0, 5).map((a) => `${a.partition >= 0 ? `p${a.partition}: ` : ''}${a.detail}`).join('; ');
+        const why = anomalies
+          .slice(0, 5)
+          .map((a) => `${a.partition >= 0 ? `p${a.partition}: ` : ''}${a.detail}`)
+          .join('; ');
         return { converged: anomalies.length === 0, why, snapshot, partitions: finalReadRange(snapshot, options.partitions) };
       }
     }
@@ -92,14 +95,18 @@ export async function takeSnapshot(options: Pick<SettleOptions, 'admin' | 'topic
       return undefined;
     });
     const ids = new Set<number>([...(cluster?.brokers.map((b) => b.id) ?? []), ...(before?.partitions.flatMap((p) => p.replicas) ?? [])]);
-    const brokers = await Promise.all([...ids].sort((a, b) => a - b).map(async (brokerId) => {
-      const alive = cluster?.brokers.find((b) => b.id === brokerId)?.alive ?? false;
-      try {
-        return { brokerId, alive, replicas: await admin.replicaDigests(brokerId, topic) };
-      } catch (err) {
-        return { brokerId, alive, error: (err as Error).message };
-      }
-    }));
+    const brokers = await Promise.all(
+      [...ids]
+        .sort((a, b) => a - b)
+        .map(async (brokerId) => {
+          const alive = cluster?.brokers.find((b) => b.id === brokerId)?.alive ?? false;
+          try {
+            return { brokerId, alive, replicas: await admin.replicaDigests(brokerId, topic) };
+          } catch (err) {
+            return { brokerId, alive, error: (err as Error).message };
+          }
+        }),
+    );
     if (before !== undefined) await extendFollowers(admin, topic, before, brokers);
     const after = before === undefined ? undefined : await admin.describeTopic(topic).catch(() => undefined);
     const processes = await options.processes().catch((err: Error) => [{ name: 'nemesis', status: `unable to list processes: ${err.message}` }]);
@@ -108,7 +115,13 @@ export async function takeSnapshot(options: Pick<SettleOptions, 'admin' | 'topic
       atMs,
       settleTimeoutMs: options.timeoutMs,
       processes,
-      partitions: (before?.partitions ?? []).map((p) => ({ partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: [...p.replicas], isr: [...p.isr] })),
+      partitions: (before?.partitions ?? []).map((p) => ({
+        partition: p.partition,
+        leader: p.leader,
+        leaderEpoch: p.leaderEpoch,
+        replicas: [...p.replicas],
+        isr: [...p.isr],
+      })),
       brokers,
       ...(error !== undefined ? { error } : {}),
     };
@@ -129,33 +142,42 @@ async function extendFollowers(admin: Admin, topic: string, description: TopicDe
     const hw = brokers.find((b) => b.brokerId === p.leader)?.replicas?.find((r) => r.partition === p.partition)?.highWatermark;
     if (hw !== undefined) leaderHw.set(p.partition, hw);
   }
-  await Promise.all(brokers.map(async (b) => {
-    const short = (b.replicas ?? []).filter((r) => {
-      const hw = leaderHw.get(r.partition);
-      return r.role === 'follower' && r.error === undefined && r.nextOffset === undefined && hw !== undefined && r.batchesEnd < hw && r.batchesEnd < r.logEndOffset;
-    });
-    if (short.length === 0) return;
-    try {
-      const rest = await admin.replicaDigests(b.brokerId, topic, { partitions: short.map((r) => ({ partition: r.partition, fromOffset: r.batchesEnd, toOffset: leaderHw.get(r.partition)! })) });
-      for (const more of rest) {
-        const r = short.find((x) => x.partition === more.partition);
-        if (r === undefined) continue;
-        for (const batch of more.batches) r.batches.push(batch);
-        r.batchesEnd = more.batchesEnd;
-        if (more.nextOffset !== undefined) r.nextOffset = more.nextOffset;
-        if (more.error !== undefined) r.error = more.error;
+  await Promise.all(
+    brokers.map(async (b) => {
+      const short = (b.replicas ?? []).filter((r) => {
+        const hw = leaderHw.get(r.partition);
+        return (
+          r.role === 'follower' && r.error === undefined && r.nextOffset === undefined && hw !== undefined && r.batchesEnd < hw && r.batchesEnd < r.logEndOffset
+        );
+      });
+      if (short.length === 0) return;
+      try {
+        const rest = await admin.replicaDigests(b.brokerId, topic, {
+          partitions: short.map((r) => ({ partition: r.partition, fromOffset: r.batchesEnd, toOffset: leaderHw.get(r.partition)! })),
+        });
+        for (const more of rest) {
+          const r = short.find((x) => x.partition === more.partition);
+          if (r === undefined) continue;
+          for (const batch of more.batches) r.batches.push(batch);
+          r.batchesEnd = more.batchesEnd;
+          if (more.nextOffset !== undefined) r.nextOffset = more.nextOffset;
+          if (more.error !== undefined) r.error = more.error;
+        }
+      } catch (err) {
+        b.error = `listing followers up to the leaders' HW: ${(err as Error).message}`;
       }
-    } catch (err) {
-      b.error = `listing followers up to the leaders' HW: ${(err as Error).message}`;
-    }
-  }));
+    }),
+  );
 }
 
 function sameLeadership(a: TopicDescription, b: TopicDescription): boolean {
-  return a.partitions.length === b.partitions.length && a.partitions.every((p, i) => {
-    const q = b.partitions[i]!;
-    return p.partition === q.partition && p.leader === q.leader && p.leaderEpoch === q.leaderEpoch && p.isr.join() === q.isr.join();
-  });
+  return (
+    a.partitions.length === b.partitions.length &&
+    a.partitions.every((p, i) => {
+      const q = b.partitions[i]!;
+      return p.partition === q.partition && p.leader === q.leader && p.leaderEpoch === q.leaderEpoch && p.isr.join() === q.isr.join();
+    })
+  );
 }
 
 /** Each partition's log start and HW as its leader reported them in the snapshot. */

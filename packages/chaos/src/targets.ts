@@ -15,5 +15,8 @@ export function resolveRole(topic: TopicDescription, partition: number, role: Ta
 
 /** Partitions whose replica set holds any of `brokers`. */
 export function partitionsOf(topic: TopicDescription, brokers: readonly number[]): number[] {
-  return topic.partitions.filter((p) => p.replicas.some((r) => brokers.includes(r))).map((p) => p.partition).sort((a, b) => a - b);
+  return topic.partitions
+    .filter((p) => p.replicas.some((r) => brokers.includes(r)))
+    .map((p) => p.partition)
+    .sort((a, b) => a - b);
 }

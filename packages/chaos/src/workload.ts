@@ -24,12 +24,13 @@ export const INDETERMINATE_CODES: ReadonlySet<string> = new Set([
  * is unknown (the producer reports only the last error), so the write is indeterminate.
  */
 export function classifyFailure(err: unknown): { outcome: Outcome; attempts?: number } {
-  const code = err instanceof TributaryError ? err.code : (err as { code?: string })?.code ?? 'UNKNOWN_SERVER_ERROR';
+  const code = err instanceof TributaryError ? err.code : ((err as { code?: string })?.code ?? 'UNKNOWN_SERVER_ERROR');
   const message = (err as Error)?.message ?? '';
   // The producer says "after N attempt(s)" (delivery timeout) or "(attempt N)" (a fatal error).
   const match = /after (\d+) attempt|\(attempt (\d+)\)/.exec(message);
   const attempts = match ? Number(match[1] ?? match[2]) : undefined;
-  const indeterminate = INDETERMINATE_CODES.has(code) || (attempts !== undefined && attempts > 1) || (attempts === undefined && /delivery timeout/.test(message));
+  const indeterminate =
+    INDETERMINATE_CODES.has(code) || (attempts !== undefined && attempts > 1) || (attempts === undefined && /delivery timeout/.test(message));
   const outcome: Outcome = indeterminate && attempts !== 0 ? { type: 'info', code } : { type: 'fail', code };
   return attempts === undefined ? { outcome } : { outcome, attempts };
 }
@@ -125,7 +126,16 @@ export class Workload {
           },
           (err: unknown) => {
             const { outcome, attempts } = classifyFailure(err);
-            recorder.record({ kind: 'send', process: name, partition, value, startMs, endMs: this.now(), outcome, ...(attempts !== undefined ? { attempts } : {}) });
+            recorder.record({
+              kind: 'send',
+              process: name,
+              partition,
+              value,
+              startMs,
+              endMs: this.now(),
+              outcome,
+              ...(attempts !== undefined ? { attempts } : {}),
+            });
           },
         );
         const tracked = settled.finally(() => inflight.delete(tracked));
@@ -148,7 +158,7 @@ export class Workload {
     this.positions.push(positions);
     consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 'earliest' as const })));
     while (this.consuming) {
-      let records;
+      let records: Awaited<ReturnType<typeof consumer.poll>>;
       try {
         records = await consumer.poll();
       } catch {

@@ -52,7 +52,9 @@ describe('convergence after faults, on a local cluster', () => {
   it('reports a killed broker as a liveness problem, and converges once it is back', async () => {
     await localKill(dir, '2');
     const snapshot = await takeSnapshot({ admin, topic: TOPIC, timeoutMs: 0, processes: () => nemesis.processes() });
-    const details = evaluateConvergence(snapshot).anomalies.filter((a) => a.kind === 'liveness').map((a) => a.detail);
+    const details = evaluateConvergence(snapshot)
+      .anomalies.filter((a) => a.kind === 'liveness')
+      .map((a) => a.detail);
     expect(details).toContain('broker-2 is stopped after the final heal');
     expect(details.some((d) => d.startsWith('broker 2 did not answer for its replicas'))).toBe(true);
     await localRestart(dir, '2', { readyTimeoutMs: 60_000 });

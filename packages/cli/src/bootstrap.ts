@@ -26,7 +26,7 @@ export function defaultBootstrap(env: Env): string[] {
 function runningLocalLayout(dataDir: string): ClusterLayout | undefined {
   try {
     const state = readState(dataDir);
-    if (state && state.processes.some((p) => processStatus(p) !== 'stopped')) return state.layout;
+    if (state?.processes.some((p) => processStatus(p) !== 'stopped')) return state.layout;
   } catch {
     // An unreadable state file is no running cluster; the default layout is the best guess.
   }

@@ -3,14 +3,32 @@ import { byBrokerView, rackAlternated, renderByBroker } from './by-broker.ts';
 import { renderTable } from './table.ts';
 
 // The seed's placement (DESIGN.md): 6 brokers, rack-1 = 0,1,2 and rack-2 = 3,4,5, 10 partitions, RF 3.
-const PLACEMENT = [[0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5], [2, 5, 0], [5, 0, 3], [0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5]];
+const PLACEMENT = [
+  [0, 3, 1],
+  [3, 1, 4],
+  [1, 4, 2],
+  [4, 2, 5],
+  [2, 5, 0],
+  [5, 0, 3],
+  [0, 3, 1],
+  [3, 1, 4],
+  [1, 4, 2],
+  [4, 2, 5],
+];
 const brokers = [0, 1, 2, 3, 4, 5].map((id) => ({ id, rack: id < 3 ? 'rack-1' : 'rack-2', alive: true }));
 const topic = { partitions: PLACEMENT.map((replicas, partition) => ({ partition, leader: replicas[0]!, replicas, isr: replicas })) };
 
 describe('byBrokerView', () => {
   it('orders brokers rack-alternated: racks sorted, ids sorted within, interleaved', () => {
     expect(rackAlternated([...brokers].reverse()).map((b) => b.id)).toEqual([0, 3, 1, 4, 2, 5]);
-    expect(rackAlternated([{ id: 7, rack: 'b' }, { id: 1, rack: 'a' }, { id: 2, rack: 'a' }, { id: 3, rack: 'a' }]).map((b) => b.id)).toEqual([1, 7, 2, 3]);
+    expect(
+      rackAlternated([
+        { id: 7, rack: 'b' },
+        { id: 1, rack: 'a' },
+        { id: 2, rack: 'a' },
+        { id: 3, rack: 'a' },
+      ]).map((b) => b.id),
+    ).toEqual([1, 7, 2, 3]);
   });
 
   it("reproduces the seed's broker table (leaders, then first and second follower columns)", () => {

@@ -48,7 +48,10 @@ export function byBrokerView(cluster: { brokers: readonly ViewBroker[] }, topic:
   // A replica on a broker the cluster no longer lists still gets a row, so nothing is hidden.
   for (const p of topic.partitions) for (const id of p.replicas) if (!brokers.has(id)) brokers.set(id, { id, rack: '?', alive: false });
   return rackAlternated([...brokers.values()]).map((b) => {
-    const leads = topic.partitions.filter((p) => p.leader === b.id).map((p) => p.partition).sort((x, y) => x - y);
+    const leads = topic.partitions
+      .filter((p) => p.leader === b.id)
+      .map((p) => p.partition)
+      .sort((x, y) => x - y);
     const follows: { partition: number; inIsr: boolean; position: number }[] = [];
     for (const p of topic.partitions) {
       const position = p.replicas.indexOf(b.id);

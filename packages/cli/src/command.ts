@@ -57,7 +57,7 @@ export interface Command {
   /** Whether it talks to the cluster (for the bootstrap hint in errors). Default true. */
   usesCluster?: boolean;
   /** Exit code (default 0). */
-  run(ctx: CommandContext): Promise<number | void>;
+  run(ctx: CommandContext): Promise<number | undefined>;
 }
 
 /** A usage error: exit code 2 with a pointer to --help. */

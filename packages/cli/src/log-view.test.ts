@@ -17,17 +17,44 @@ describe('formatLogLine', () => {
   it.each([
     [
       'controller',
-      controller('leader changed', { topic: 'demo', partition: 0, leader: 3, leaderEpoch: 1, partitionEpoch: 2, isr: [3, 1], metadataVersion: 40, previousLeader: 0 }),
+      controller('leader changed', {
+        topic: 'demo',
+        partition: 0,
+        leader: 3,
+        leaderEpoch: 1,
+        partitionEpoch: 2,
+        isr: [3, 1],
+        metadataVersion: 40,
+        previousLeader: 0,
+      }),
       '12:00:03.250 controller * leader changed: demo-0: B0 -> B3, epoch 1, ISR [3,1]',
     ],
     [
       'controller',
-      controller('isr shrunk', { topic: 'demo', partition: 1, leader: 3, leaderEpoch: 0, partitionEpoch: 1, isr: [3, 1], metadataVersion: 41, previousIsr: [3, 1, 4] }),
+      controller('isr shrunk', {
+        topic: 'demo',
+        partition: 1,
+        leader: 3,
+        leaderEpoch: 0,
+        partitionEpoch: 1,
+        isr: [3, 1],
+        metadataVersion: 41,
+        previousIsr: [3, 1, 4],
+      }),
       '12:00:03.250 controller * isr shrunk: demo-1: ISR [3,1,4] -> [3,1] (B4 out)',
     ],
     [
       'controller',
-      controller('isr expanded', { topic: 'demo', partition: 1, leader: 3, leaderEpoch: 0, partitionEpoch: 2, isr: [3, 1, 4], metadataVersion: 42, previousIsr: [3, 1] }),
+      controller('isr expanded', {
+        topic: 'demo',
+        partition: 1,
+        leader: 3,
+        leaderEpoch: 0,
+        partitionEpoch: 2,
+        isr: [3, 1, 4],
+        metadataVersion: 42,
+        previousIsr: [3, 1],
+      }),
       '12:00:03.250 controller * isr expanded: demo-1: ISR [3,1] -> [3,1,4] (B4 back in)',
     ],
     [
@@ -37,7 +64,15 @@ describe('formatLogLine', () => {
     ],
     [
       'controller',
-      controller('broker registered', { brokerId: 0, brokerEpoch: 5, rack: 'rack-1', incarnationId: 'x', internal: { host: '127.0.0.1', port: 19092 }, external: { host: '127.0.0.1', port: 19092 }, metadataVersion: 2 }),
+      controller('broker registered', {
+        brokerId: 0,
+        brokerEpoch: 5,
+        rack: 'rack-1',
+        incarnationId: 'x',
+        internal: { host: '127.0.0.1', port: 19092 },
+        external: { host: '127.0.0.1', port: 19092 },
+        metadataVersion: 2,
+      }),
       '12:00:03.250 controller * broker registered: B0 (rack-1) at 127.0.0.1:19092, broker epoch 5',
     ],
     [
@@ -47,22 +82,54 @@ describe('formatLogLine', () => {
     ],
     [
       'controller',
-      controller('unclean leader election: records only the old in-sync replicas held may be lost', { topic: 'demo', partition: 7, leader: 4, leaderEpoch: 3, isr: [4], previousLeader: 3, previousIsr: [3] }, 40),
+      controller(
+        'unclean leader election: records only the old in-sync replicas held may be lost',
+        { topic: 'demo', partition: 7, leader: 4, leaderEpoch: 3, isr: [4], previousLeader: 3, previousIsr: [3] },
+        40,
+      ),
       '12:00:03.250 controller * unclean leader election: demo-7: B3 -> B4, outside the old ISR [3]: records only it held may be lost',
     ],
     [
       'controller',
-      controller('topic created', { topic: 'demo', topicId: 'abc', partitions: 2, replicas: [[0, 3, 1], [3, 1, 4]], configs: { 'min.insync.replicas': 2 }, metadataVersion: 8 }),
+      controller('topic created', {
+        topic: 'demo',
+        topicId: 'abc',
+        partitions: 2,
+        replicas: [
+          [0, 3, 1],
+          [3, 1, 4],
+        ],
+        configs: { 'min.insync.replicas': 2 },
+        metadataVersion: 8,
+      }),
       '12:00:03.250 controller * topic created: demo: 2 partitions, replication factor 3',
     ],
     [
       'broker-3',
-      broker(3, 'became leader', { topic: 'demo', partition: 0, leaderEpoch: 1, partitionEpoch: 2, isr: [3, 1], logEndOffset: 120, highWatermark: 120, wasLeader: false }),
+      broker(3, 'became leader', {
+        topic: 'demo',
+        partition: 0,
+        leaderEpoch: 1,
+        partitionEpoch: 2,
+        isr: [3, 1],
+        logEndOffset: 120,
+        highWatermark: 120,
+        wasLeader: false,
+      }),
       '12:00:03.250 broker-3   * became leader: demo-0, epoch 1, ISR [3,1]',
     ],
     [
       'broker-1',
-      broker(1, 'became follower', { topic: 'demo', partition: 0, leaderEpoch: 1, leader: 3, partitionEpoch: 2, logEndOffset: 120, highWatermark: 120, wasLeader: false }),
+      broker(1, 'became follower', {
+        topic: 'demo',
+        partition: 0,
+        leaderEpoch: 1,
+        leader: 3,
+        partitionEpoch: 2,
+        logEndOffset: 120,
+        highWatermark: 120,
+        wasLeader: false,
+      }),
       '12:00:03.250 broker-1   * became follower: demo-0 of B3, epoch 1',
     ],
     [
@@ -79,13 +146,27 @@ describe('formatLogLine', () => {
     expect(formatLogLine(name, line, plain)).toBe(expected);
   });
 
-  it('shortens a routine line: no level, pid, role, module, or the broker\'s own id and rack; topic-partition as demo-0', () => {
+  it("shortens a routine line: no level, pid, role, module, or the broker's own id and rack; topic-partition as demo-0", () => {
     const line = broker(4, 'opened partition', { topic: 'demo', partition: 1, logEndOffset: 0, highWatermark: 0 });
     expect(formatLogLine('broker-4', line, plain)).toBe('12:00:03.250 broker-4     opened partition  demo-1 logEndOffset=0 highWatermark=0');
-    const listening = JSON.stringify({ level: 30, time: T, role: 'broker', brokerId: 0, rack: 'rack-1', internal: { host: '127.0.0.1', port: 19092 }, controller: { host: '127.0.0.1', port: 19090 }, dataDir: '/tmp/a b/broker-0', msg: 'broker listening' });
-    expect(formatLogLine('broker-0', listening, plain)).toBe('12:00:03.250 broker-0     broker listening  internal=127.0.0.1:19092 controller=127.0.0.1:19090 dataDir="/tmp/a b/broker-0"');
+    const listening = JSON.stringify({
+      level: 30,
+      time: T,
+      role: 'broker',
+      brokerId: 0,
+      rack: 'rack-1',
+      internal: { host: '127.0.0.1', port: 19092 },
+      controller: { host: '127.0.0.1', port: 19090 },
+      dataDir: '/tmp/a b/broker-0',
+      msg: 'broker listening',
+    });
+    expect(formatLogLine('broker-0', listening, plain)).toBe(
+      '12:00:03.250 broker-0     broker listening  internal=127.0.0.1:19092 controller=127.0.0.1:19090 dataDir="/tmp/a b/broker-0"',
+    );
     // On the controller's lines brokerId is the broker the line is about: kept.
-    expect(formatLogLine('controller', controller('controlled shutdown', { brokerId: 2, leaderships: 3 }), plain)).toBe('12:00:03.250 controller   controlled shutdown  brokerId=2 leaderships=3');
+    expect(formatLogLine('controller', controller('controlled shutdown', { brokerId: 2, leaderships: 3 }), plain)).toBe(
+      '12:00:03.250 controller   controlled shutdown  brokerId=2 leaderships=3',
+    );
   });
 
   it('cuts a long routine line; the whole record stays in the log file', () => {
@@ -114,8 +195,12 @@ describe('formatLogLine', () => {
     const line = controller('broker fenced', { brokerId: 0, brokerEpoch: 0 });
     const coloured = formatLogLine('controller', line, { color: true, timeZone: 'UTC' });
     expect(coloured).toContain('\x1b[1m\x1b[31mbroker fenced: B0');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC
     expect(coloured.replace(/\x1b\[\d+m/g, '')).toBe(formatLogLine('controller', line, plain));
-    const expanded = formatLogLine('controller', controller('isr expanded', { topic: 'demo', partition: 1, isr: [3, 1, 4], previousIsr: [3, 1] }), { color: true, timeZone: 'UTC' });
+    const expanded = formatLogLine('controller', controller('isr expanded', { topic: 'demo', partition: 1, isr: [3, 1, 4], previousIsr: [3, 1] }), {
+      color: true,
+      timeZone: 'UTC',
+    });
     expect(expanded).toContain('\x1b[32m');
     expect(formatLogLine('broker-4', broker(4, 'opened log', { dir: '/d' }), plain)).not.toContain('\x1b[');
   });

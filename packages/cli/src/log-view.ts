@@ -39,7 +39,11 @@ const TONE_COLOR: Record<Tone, string> = { bad: ANSI.red, good: ANSI.green, chan
 // logApplied) and the brokers' (partition.ts). A message not listed here is a routine line.
 const CONTROLLER_EVENTS: Record<string, EventStyle> = {
   'leader changed': { tone: 'change', summary: (f) => `${tp(f)}: B${f.previousLeader} -> B${f.leader}, epoch ${f.leaderEpoch}, ISR ${ids(f.isr)}` },
-  'partition offline: no live in-sync replica': { tone: 'bad', label: 'partition offline', summary: (f) => `${tp(f)}: no live in-sync replica (was led by B${f.previousLeader}), epoch ${f.leaderEpoch}` },
+  'partition offline: no live in-sync replica': {
+    tone: 'bad',
+    label: 'partition offline',
+    summary: (f) => `${tp(f)}: no live in-sync replica (was led by B${f.previousLeader}), epoch ${f.leaderEpoch}`,
+  },
   'unclean leader election: records only the old in-sync replicas held may be lost': {
     tone: 'bad',
     label: 'unclean leader election',
@@ -136,7 +140,13 @@ function errorText(value: unknown): string {
 }
 
 function isEndpoint(value: unknown): value is { host: string; port: number } {
-  return value !== null && typeof value === 'object' && typeof (value as { host?: unknown }).host === 'string' && typeof (value as { port?: unknown }).port === 'number' && Object.keys(value).length === 2;
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { host?: unknown }).host === 'string' &&
+    typeof (value as { port?: unknown }).port === 'number' &&
+    Object.keys(value).length === 2
+  );
 }
 
 function endpoint(value: unknown): string {

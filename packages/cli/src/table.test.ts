@@ -3,11 +3,15 @@ import { renderTable } from './table.ts';
 
 describe('renderTable', () => {
   it('pads columns to the widest cell, two spaces apart, without trailing blanks', () => {
-    expect(renderTable([['0', '10', '0,3,1'], ['10', '3', '3,1']], { header: ['PARTITION', 'LEADER', 'REPLICAS'] })).toEqual([
-      'PARTITION  LEADER  REPLICAS',
-      '0          10      0,3,1',
-      '10         3       3,1',
-    ]);
+    expect(
+      renderTable(
+        [
+          ['0', '10', '0,3,1'],
+          ['10', '3', '3,1'],
+        ],
+        { header: ['PARTITION', 'LEADER', 'REPLICAS'] },
+      ),
+    ).toEqual(['PARTITION  LEADER  REPLICAS', '0          10      0,3,1', '10         3       3,1']);
   });
 
   it('aligns chosen columns to the right and tolerates ragged rows', () => {

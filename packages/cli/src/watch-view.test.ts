@@ -3,7 +3,18 @@ import { diffSnapshots, partitionProblems, renderFrame, type WatchSnapshot, type
 
 const BROKERS = [0, 1, 2, 3, 4, 5].map((id) => ({ id, rack: id < 3 ? 'rack-1' : 'rack-2', alive: true }));
 /** The seed's placement, leader first. */
-const SEED = [[0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5], [2, 5, 0], [5, 0, 3], [0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5]];
+const SEED = [
+  [0, 3, 1],
+  [3, 1, 4],
+  [1, 4, 2],
+  [4, 2, 5],
+  [2, 5, 0],
+  [5, 0, 3],
+  [0, 3, 1],
+  [3, 1, 4],
+  [1, 4, 2],
+  [4, 2, 5],
+];
 
 function seedTopic(edit: (p: { partition: number; leader: number; leaderEpoch: number; replicas: number[]; isr: number[] }) => void = () => {}): WatchTopic {
   return {
@@ -30,13 +41,17 @@ describe('diffSnapshots', () => {
 
   it('a leader killed: broker fenced, its partitions move to the next ISR member, it leaves their ISR', () => {
     const before = snapshot(1000, seedTopic());
-    const after = snapshot(4500, seedTopic((p) => {
-      if (p.leader === 4) {
-        p.leader = p.replicas[1]!;
-        p.leaderEpoch = 1;
-        p.isr = p.isr.filter((id) => id !== 4);
-      }
-    }), BROKERS.map((b) => (b.id === 4 ? { ...b, alive: false } : b)));
+    const after = snapshot(
+      4500,
+      seedTopic((p) => {
+        if (p.leader === 4) {
+          p.leader = p.replicas[1]!;
+          p.leaderEpoch = 1;
+          p.isr = p.isr.filter((id) => id !== 4);
+        }
+      }),
+      BROKERS.map((b) => (b.id === 4 ? { ...b, alive: false } : b)),
+    );
     expect(diffSnapshots(before, after).map((e) => [e.timeMs, e.kind, e.text])).toEqual([
       [4500, 'broker-fenced', 'broker B4 (rack-2) fenced'],
       [4500, 'leader-changed', 'demo-3: leader B4 -> B2 (epoch 1)'],
@@ -47,8 +62,29 @@ describe('diffSnapshots', () => {
   });
 
   it('offline, expansion, broker back, topics created and deleted', () => {
-    const before: WatchSnapshot = { timeMs: 0, brokers: BROKERS.map((b) => (b.id === 1 ? { ...b, alive: false } : b)), topics: [seedTopic((p) => { p.isr = p.isr.filter((id) => id !== 1); }), { name: 'old', minInsyncReplicas: 1, partitions: [] }] };
-    const after: WatchSnapshot = { timeMs: 9, brokers: [...BROKERS, { id: 6, rack: 'rack-3', alive: true }], topics: [seedTopic((p) => { if (p.partition === 0) { p.leader = -1; p.leaderEpoch = 1; } }), { name: 'new', minInsyncReplicas: 2, partitions: [{ partition: 0, leader: 6, leaderEpoch: 0, replicas: [6], isr: [6] }] }] };
+    const before: WatchSnapshot = {
+      timeMs: 0,
+      brokers: BROKERS.map((b) => (b.id === 1 ? { ...b, alive: false } : b)),
+      topics: [
+        seedTopic((p) => {
+          p.isr = p.isr.filter((id) => id !== 1);
+        }),
+        { name: 'old', minInsyncReplicas: 1, partitions: [] },
+      ],
+    };
+    const after: WatchSnapshot = {
+      timeMs: 9,
+      brokers: [...BROKERS, { id: 6, rack: 'rack-3', alive: true }],
+      topics: [
+        seedTopic((p) => {
+          if (p.partition === 0) {
+            p.leader = -1;
+            p.leaderEpoch = 1;
+          }
+        }),
+        { name: 'new', minInsyncReplicas: 2, partitions: [{ partition: 0, leader: 6, leaderEpoch: 0, replicas: [6], isr: [6] }] },
+      ],
+    };
     const texts = diffSnapshots(before, after).map((e) => e.text);
     expect(texts).toContain('broker B1 (rack-1) alive again');
     expect(texts).toContain('broker B6 (rack-3) registered');
@@ -64,7 +100,10 @@ describe('partitionProblems', () => {
     const topic = seedTopic((p) => {
       if (p.partition === 0) p.isr = [0, 3];
       if (p.partition === 1) p.isr = [3];
-      if (p.partition === 2) { p.leader = -1; p.isr = [1]; }
+      if (p.partition === 2) {
+        p.leader = -1;
+        p.isr = [1];
+      }
     });
     expect(partitionProblems([topic]).map((p) => [p.partition, p.problems])).toEqual([
       [0, ['under-replicated']],
@@ -76,8 +115,17 @@ describe('partitionProblems', () => {
 
 describe('renderFrame', () => {
   it('draws the seed table, marks out-of-sync followers, and lists problems and events', () => {
-    const s = snapshot(Date.UTC(2026, 0, 1, 12, 0, 3, 250), seedTopic((p) => { if (p.partition === 4) p.isr = [2, 5]; }));
-    const lines = renderFrame(s, [{ timeMs: Date.UTC(2026, 0, 1, 12, 0, 2, 5), kind: 'isr-shrunk', text: 'demo-4: ISR shrank, B0 left (ISR 2,5,0 -> 2,5)' }], { topic: 'demo', source: '127.0.0.1:19092', timeZone: 'UTC' });
+    const s = snapshot(
+      Date.UTC(2026, 0, 1, 12, 0, 3, 250),
+      seedTopic((p) => {
+        if (p.partition === 4) p.isr = [2, 5];
+      }),
+    );
+    const lines = renderFrame(s, [{ timeMs: Date.UTC(2026, 0, 1, 12, 0, 2, 5), kind: 'isr-shrunk', text: 'demo-4: ISR shrank, B0 left (ISR 2,5,0 -> 2,5)' }], {
+      topic: 'demo',
+      source: '127.0.0.1:19092',
+      timeZone: 'UTC',
+    });
     expect(lines).toEqual([
       'tributary watch demo  127.0.0.1:19092  12:00:03.250  brokers 6/6 alive',
       '',

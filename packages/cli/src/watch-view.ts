@@ -22,7 +22,17 @@ export interface WatchSnapshot {
   topics: readonly WatchTopic[];
 }
 
-export type WatchEventKind = 'broker-added' | 'broker-fenced' | 'broker-alive' | 'broker-removed' | 'topic-created' | 'topic-deleted' | 'leader-changed' | 'partition-offline' | 'isr-shrunk' | 'isr-expanded';
+export type WatchEventKind =
+  | 'broker-added'
+  | 'broker-fenced'
+  | 'broker-alive'
+  | 'broker-removed'
+  | 'topic-created'
+  | 'topic-deleted'
+  | 'leader-changed'
+  | 'partition-offline'
+  | 'isr-shrunk'
+  | 'isr-expanded';
 
 export interface WatchEvent {
   timeMs: number;
@@ -120,14 +130,19 @@ export function formatTime(timeMs: number, timeZone?: string): string {
 export function renderFrame(snapshot: WatchSnapshot, events: readonly WatchEvent[], options: FrameOptions): string[] {
   const lines: string[] = [];
   const alive = snapshot.brokers.filter((b) => b.alive).length;
-  lines.push(`tributary watch ${options.topic ?? '(all topics)'}  ${options.source}  ${formatTime(snapshot.timeMs, options.timeZone)}  brokers ${alive}/${snapshot.brokers.length} alive`);
+  lines.push(
+    `tributary watch ${options.topic ?? '(all topics)'}  ${options.source}  ${formatTime(snapshot.timeMs, options.timeZone)}  brokers ${alive}/${snapshot.brokers.length} alive`,
+  );
   const topics = options.topic === undefined ? snapshot.topics : snapshot.topics.filter((t) => t.name === options.topic);
   if (topics.length === 0) {
     lines.push('', options.topic === undefined ? 'no topics yet' : `topic '${options.topic}' does not exist (yet)`);
   }
   const legend = new Set<string>();
   for (const t of topics) {
-    lines.push('', `${t.name}  partitions ${t.partitions.length}  replication-factor ${t.partitions[0]?.replicas.length ?? 0}  min.insync.replicas ${t.minInsyncReplicas}`);
+    lines.push(
+      '',
+      `${t.name}  partitions ${t.partitions.length}  replication-factor ${t.partitions[0]?.replicas.length ?? 0}  min.insync.replicas ${t.minInsyncReplicas}`,
+    );
     const rendered = renderByBroker(byBrokerView(snapshot, t));
     lines.push(...renderTable(rendered.cells).map((l) => `  ${l}`));
     for (const l of rendered.legend) legend.add(l);
@@ -137,7 +152,13 @@ export function renderFrame(snapshot: WatchSnapshot, events: readonly WatchEvent
   const problems = partitionProblems(topics);
   lines.push('', problems.length === 0 ? 'partitions needing attention: none' : `partitions needing attention: ${problems.length}`);
   if (problems.length > 0) {
-    const rows = problems.map((p) => [`${p.topic}-${p.partition}`, p.problems.join(', '), p.leader < 0 ? 'leader none' : `leader B${p.leader}`, `replicas ${p.replicas.join(',')}`, `isr ${p.isr.join(',')}`]);
+    const rows = problems.map((p) => [
+      `${p.topic}-${p.partition}`,
+      p.problems.join(', '),
+      p.leader < 0 ? 'leader none' : `leader B${p.leader}`,
+      `replicas ${p.replicas.join(',')}`,
+      `isr ${p.isr.join(',')}`,
+    ]);
     lines.push(...renderTable(rows).map((l) => `  ${l}`));
   }
 

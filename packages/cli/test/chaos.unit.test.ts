@@ -32,7 +32,14 @@ function historyFile(name: string, finalRecords: [number, string][]): string {
 
 describe('tributary chaos check', () => {
   it('passes a correct history', async () => {
-    const r = await cli(['chaos', 'check', historyFile('good.jsonl', [[0, '0-0'], [1, '0-1']])]);
+    const r = await cli([
+      'chaos',
+      'check',
+      historyFile('good.jsonl', [
+        [0, '0-0'],
+        [1, '0-1'],
+      ]),
+    ]);
     expect(r.code).toBe(0);
     expect(r.out.join('\n')).toMatch(/verdict: no violations/);
     expect(r.out.join('\n')).toMatch(/unseen: 1/);

@@ -167,7 +167,10 @@ describe('commands against a cluster', () => {
     cluster.onProduce = () => ({ code: 'MESSAGE_TOO_LARGE', message: 'batch of 9 bytes exceeds max.message.bytes 1' });
     const r = await cli(['produce', 'demo', '--bootstrap', b], { lines: stdin(['x']) });
     expect(r.code).toBe(1);
-    expect(r.err).toEqual(['acknowledged 0 records, 1 failed (topic demo, acks=all)', expect.stringMatching(/^error: MESSAGE_TOO_LARGE: failed to produce 1 record\(s\) to demo-0/)]);
+    expect(r.err).toEqual([
+      'acknowledged 0 records, 1 failed (topic demo, acks=all)',
+      expect.stringMatching(/^error: MESSAGE_TOO_LARGE: failed to produce 1 record\(s\) to demo-0/),
+    ]);
   });
 
   it('watch: in place on a terminal, frame after frame when piped, JSON lines with --json', async () => {
@@ -176,6 +179,7 @@ describe('commands against a cluster', () => {
     const tty = await cli(['watch', 'demo', '--iterations', '1', '--bootstrap', b], { isTTY: true });
     expect(tty.code).toBe(0);
     expect(tty.out[0]).toBe('\x1b[?25l\x1b[2J');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's cursor codes start with ESC
     expect(tty.out[1]).toMatch(/^\x1b\[Htributary watch demo {2}127\.0\.0\.1:\d+ {2}\d\d:\d\d:\d\d\.\d{3} {2}brokers 3\/3 alive\x1b\[K\n/);
     expect(tty.out[1]).toContain('  rack-1/B2  leads P1 P2  follows -\x1b[K');
     expect(tty.out[1]!.endsWith('\x1b[J')).toBe(true);

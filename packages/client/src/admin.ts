@@ -193,9 +193,10 @@ export class Admin {
             p.replicaStates = state.replicas;
           }
         } catch (err) {
-          const why = err instanceof TributaryError && err.code === 'REQUEST_TIMED_OUT'
-            ? `leader ${leader} did not answer within ${leaderTimeoutMs} ms`
-            : `leader ${leader}: ${(err as Error).message}`;
+          const why =
+            err instanceof TributaryError && err.code === 'REQUEST_TIMED_OUT'
+              ? `leader ${leader} did not answer within ${leaderTimeoutMs} ms`
+              : `leader ${leader}: ${(err as Error).message}`;
           for (const p of led) p.error = why;
         }
       }),
@@ -266,7 +267,11 @@ export class Admin {
 
   /** The reassignments in progress, of `topics` or of every topic, sorted by topic and partition. */
   async listPartitionReassignments(topics?: readonly string[]): Promise<OngoingReassignment[]> {
-    const answer = await this.cluster.callAny<ListPartitionReassignmentsResponse>('/admin/list-partition-reassignments', topics === undefined ? {} : { topics: [...topics] }, { readOnly: true });
+    const answer = await this.cluster.callAny<ListPartitionReassignmentsResponse>(
+      '/admin/list-partition-reassignments',
+      topics === undefined ? {} : { topics: [...topics] },
+      { readOnly: true },
+    );
     return answer.reassignments;
   }
 
@@ -282,7 +287,11 @@ export class Admin {
    * nothing: one bad entry refuses the whole change (INVALID_CONFIG). Returns the new configs.
    */
   async alterConfigs(resource: ConfigResource, change: { set?: Record<string, ConfigValue>; delete?: readonly string[] }): Promise<ConfigEntry[]> {
-    const answer = await this.cluster.callAny<AlterConfigsResponse>('/admin/alter-configs', { resource, set: change.set ?? {}, delete: [...(change.delete ?? [])] });
+    const answer = await this.cluster.callAny<AlterConfigsResponse>('/admin/alter-configs', {
+      resource,
+      set: change.set ?? {},
+      delete: [...(change.delete ?? [])],
+    });
     return answer.configs;
   }
 
@@ -307,7 +316,13 @@ export class Admin {
     options: { partitions?: { partition: number; fromOffset: number; toOffset?: number }[]; pagesMax?: number; timeoutMs?: number } = {},
   ): Promise<ReplicaDigest[]> {
     if (this.cluster.brokerEndpoint(brokerId) === undefined) await this.cluster.fetchMetadata([topic]);
-    const call = (request: ReplicaDigestsRequest) => this.cluster.callBroker<ReplicaDigestsResponse>(brokerId, '/replica-digests', request, options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {});
+    const call = (request: ReplicaDigestsRequest) =>
+      this.cluster.callBroker<ReplicaDigestsResponse>(
+        brokerId,
+        '/replica-digests',
+        request,
+        options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {},
+      );
     const first = await call(options.partitions ? { topic, partitions: options.partitions } : { topic });
     const byPartition = new Map(first.replicas.map((r) => [r.partition, r]));
     const pagesMax = options.pagesMax ?? 1000;
@@ -333,13 +348,15 @@ function toDescription(topic: { name: string; configs: TopicConfigs; partitions:
   return {
     name: topic.name,
     configs: topic.configs,
-    partitions: [...topic.partitions].sort((a, b) => a.partition - b.partition).map((p) => ({
-      ...p,
-      replicas: [...p.replicas],
-      isr: [...p.isr],
-      addingReplicas: [...(p.addingReplicas ?? [])],
-      removingReplicas: [...(p.removingReplicas ?? [])],
-    })),
+    partitions: [...topic.partitions]
+      .sort((a, b) => a.partition - b.partition)
+      .map((p) => ({
+        ...p,
+        replicas: [...p.replicas],
+        isr: [...p.isr],
+        addingReplicas: [...(p.addingReplicas ?? [])],
+        removingReplicas: [...(p.removingReplicas ?? [])],
+      })),
   };
 }
 

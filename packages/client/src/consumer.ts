@@ -238,14 +238,21 @@ export class Consumer {
         continue;
       }
       let list = byLeader.get(leader);
-      if (!list) byLeader.set(leader, (list = []));
+      if (!list) {
+        list = [];
+        byLeader.set(leader, list);
+      }
       list.push(s);
     }
     await Promise.all(
       [...byLeader].map(async ([leader, list]) => {
         try {
           const answer = await this.cluster.callBroker<ListOffsetsResponse>(leader, '/list-offsets', {
-            partitions: list.map((s) => ({ topic: s.topic, partition: s.partition, timestamp: s.reset === 'earliest' ? EARLIEST_TIMESTAMP : LATEST_TIMESTAMP })),
+            partitions: list.map((s) => ({
+              topic: s.topic,
+              partition: s.partition,
+              timestamp: s.reset === 'earliest' ? EARLIEST_TIMESTAMP : LATEST_TIMESTAMP,
+            })),
           });
           for (const s of list) {
             const p = answer.partitions.find((a) => a.topic === s.topic && a.partition === s.partition);
@@ -276,7 +283,10 @@ export class Consumer {
         continue;
       }
       let list = byBroker.get(target);
-      if (!list) byBroker.set(target, (list = []));
+      if (!list) {
+        list = [];
+        byBroker.set(target, list);
+      }
       list.push(s);
     }
     for (const [broker, list] of byBroker) {
@@ -340,7 +350,12 @@ export class Consumer {
       s.inFlight = false;
       const answer = answers.get(partitionKey(s.topic, s.partition));
       // A partition re-assigned or sought while the fetch was out: its answer is stale.
-      if (!answer || this.states.get(partitionKey(s.topic, s.partition)) !== s || s.position !== request.partitions.find((p) => p.topic === s.topic && p.partition === s.partition)?.offset) continue;
+      if (
+        !answer ||
+        this.states.get(partitionKey(s.topic, s.partition)) !== s ||
+        s.position !== request.partitions.find((p) => p.topic === s.topic && p.partition === s.partition)?.offset
+      )
+        continue;
       if (answer.error) {
         this.handleFetchError(s, broker, TributaryError.fromWire(answer.error));
         continue;
@@ -387,7 +402,10 @@ export class Consumer {
     for (const f of slow) {
       if (f.abort.signal.aborted) continue;
       const b = this.cluster.metadata.brokers.get(f.broker);
-      const serves = b !== undefined && b.alive !== false && f.states.some((s) => this.cluster.metadata.leaderOf(s.topic, s.partition) === f.broker || s.preferredReplica === f.broker);
+      const serves =
+        b !== undefined &&
+        b.alive !== false &&
+        f.states.some((s) => this.cluster.metadata.leaderOf(s.topic, s.partition) === f.broker || s.preferredReplica === f.broker);
       if (!serves) {
         this.cluster.log.info({ broker: f.broker, waitedMs: now - f.startedMs }, 'abandoning fetch from a broker that no longer serves its partitions');
         f.abort.abort(new Error(`broker ${f.broker} no longer serves these partitions`));
@@ -414,7 +432,9 @@ export class Consumer {
       this.backoff(s, isStaleMetadata(err.code));
       return;
     }
-    this.fatal = new TributaryError(err.code, `fetching ${s.topic}-${s.partition} at offset ${s.position} from broker ${broker} failed: ${err.message}`, { cause: err });
+    this.fatal = new TributaryError(err.code, `fetching ${s.topic}-${s.partition} at offset ${s.position} from broker ${broker} failed: ${err.message}`, {
+      cause: err,
+    });
     this.backoff(s, false);
   }
 
@@ -466,7 +486,16 @@ export class Consumer {
 }
 
 function newState(topic: string, partition: number, offset: OffsetSpec): PartitionFetchState {
-  const s: PartitionFetchState = { topic, partition, position: undefined, reset: undefined, preferredReplica: undefined, inFlight: false, retryAtMs: 0, attempts: 0 };
+  const s: PartitionFetchState = {
+    topic,
+    partition,
+    position: undefined,
+    reset: undefined,
+    preferredReplica: undefined,
+    inFlight: false,
+    retryAtMs: 0,
+    attempts: 0,
+  };
   applyOffsetSpec(s, offset);
   return s;
 }

@@ -1,6 +1,16 @@
 // @tributary/client: Producer, Consumer and Admin over msgpack/HTTP (undici; never fastify).
 export { Admin, DESCRIBE_REPLICAS_TIMEOUT_MS } from './admin.ts';
-export type { AdminOptions, ClusterDescription, CreateTopicOptions, PartitionReassignment, PartitionReassignmentResult, ReplicaDescription, TopicDescription, VerbosePartitionDescription, VerboseTopicDescription } from './admin.ts';
+export type {
+  AdminOptions,
+  ClusterDescription,
+  CreateTopicOptions,
+  PartitionReassignment,
+  PartitionReassignmentResult,
+  ReplicaDescription,
+  TopicDescription,
+  VerbosePartitionDescription,
+  VerboseTopicDescription,
+} from './admin.ts';
 export { Producer } from './producer.ts';
 export type { HeadersInput, ProducerOptions, ProducerRecord, RecordMetadata } from './producer.ts';
 export { Consumer } from './consumer.ts';

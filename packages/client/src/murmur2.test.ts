@@ -28,7 +28,7 @@ describe('murmur2', () => {
     expect(toPositive(5)).toBe(5);
   });
 
-  it('maps keys to partitions like Kafka\'s default partitioner', () => {
+  it("maps keys to partitions like Kafka's default partitioner", () => {
     // toPositive(-790332482) = 1357151166; 1357151166 % 50 = 16.
     expect(partitionForKey(Buffer.from('foobar'), 50)).toBe(16);
     for (const [input] of VECTORS) {

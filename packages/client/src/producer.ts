@@ -291,7 +291,15 @@ export class Producer {
       return;
     }
     const now = this.cluster.now();
-    const result = this.accumulator.append(p.topic, partition, p.record, now, Math.min(this.accumulator.options.batchSizeMax, maxMessageBytes), p.resolve, p.reject);
+    const result = this.accumulator.append(
+      p.topic,
+      partition,
+      p.record,
+      now,
+      Math.min(this.accumulator.options.batchSizeMax, maxMessageBytes),
+      p.resolve,
+      p.reject,
+    );
     this.bufferedBytes += result.bytes;
     if (sticky && result.full) this.chooseSticky(p.topic, count, partition);
     if (result.full || this.flushing > 0) this.scheduleDrain();
@@ -327,11 +335,14 @@ export class Producer {
     if (!Number.isFinite(atMs) || (this.timer && this.timerAtMs <= atMs)) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAtMs = atMs;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAtMs = Infinity;
-      this.drain();
-    }, Math.max(0, atMs - this.cluster.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAtMs = Infinity;
+        this.drain();
+      },
+      Math.max(0, atMs - this.cluster.now()),
+    );
   }
 
   private drain(): void {
@@ -339,7 +350,15 @@ export class Producer {
     for (const batch of this.accumulator.expire(now, this.deliveryTimeoutMs)) {
       const code: ErrorCode = batch.lastError?.code ?? 'REQUEST_TIMED_OUT';
       const why = batch.lastError ? `last error ${code}: ${batch.lastError.message}` : 'no leader was available to send it to';
-      this.finishFailed(batch, new TributaryError(code, `delivery timeout: ${batch.recordCount} record(s) to ${batch.topic}-${batch.partition} not acknowledged within ${this.deliveryTimeoutMs} ms after ${batch.attempts} attempt(s); ${why}`, { cause: batch.lastError }), false);
+      this.finishFailed(
+        batch,
+        new TributaryError(
+          code,
+          `delivery timeout: ${batch.recordCount} record(s) to ${batch.topic}-${batch.partition} not acknowledged within ${this.deliveryTimeoutMs} ms after ${batch.attempts} attempt(s); ${why}`,
+          { cause: batch.lastError },
+        ),
+        false,
+      );
     }
     if (this.accumulator.batchCount === 0) return;
     if (this.idempotent && !this.identity) {
@@ -360,7 +379,10 @@ export class Producer {
     if (leaderMissing) {
       if (now >= this.metadataRetryAtMs) {
         this.metadataRetryAtMs = now + 100;
-        this.cluster.refresh().then(() => this.scheduleDrain(), () => {});
+        this.cluster.refresh().then(
+          () => this.scheduleDrain(),
+          () => {},
+        );
       }
       wakeMs = Math.min(wakeMs, this.metadataRetryAtMs);
     }
@@ -403,7 +425,11 @@ export class Producer {
     }
     const abort = new AbortController();
     const call = this.cluster
-      .callBroker<ProduceResponse>(broker, '/produce', request, { timeoutMs: this.requestTimeoutMs + PRODUCE_TIMEOUT_MARGIN_MS, signal: abort.signal, ordered: true })
+      .callBroker<ProduceResponse>(broker, '/produce', request, {
+        timeoutMs: this.requestTimeoutMs + PRODUCE_TIMEOUT_MARGIN_MS,
+        signal: abort.signal,
+        ordered: true,
+      })
       .then(
         (response) => {
           if (this.acks !== 0) this.handleResponse(broker, batches, response);
@@ -431,14 +457,17 @@ export class Producer {
   private watchLeaders(): void {
     if (this.leaderWatch || this.closing) return;
     this.leaderWatch = setInterval(() => {
-      this.cluster.refresh().then(() => {
-        const { moved, waiting } = this.accumulator.retryOnNewLeaders(this.cluster.now(), (t, p) => this.cluster.metadata.leaderOf(t, p));
-        if (moved) this.scheduleDrain();
-        if (!waiting && this.leaderWatch) {
-          clearInterval(this.leaderWatch);
-          this.leaderWatch = undefined;
-        }
-      }, () => {});
+      this.cluster.refresh().then(
+        () => {
+          const { moved, waiting } = this.accumulator.retryOnNewLeaders(this.cluster.now(), (t, p) => this.cluster.metadata.leaderOf(t, p));
+          if (moved) this.scheduleDrain();
+          if (!waiting && this.leaderWatch) {
+            clearInterval(this.leaderWatch);
+            this.leaderWatch = undefined;
+          }
+        },
+        () => {},
+      );
     }, LEADER_WATCH_MS);
     this.leaderWatch.unref();
   }
@@ -489,31 +518,58 @@ export class Producer {
     let action = produceErrorAction(err.code, now - batch.createdMs, this.deliveryTimeoutMs, backoffMs);
     // With several batches in flight, a batch that overtook an older one still unfinished (being
     // retried) is refused as out of order: it goes again behind that one, same bytes.
-    if (err.code === 'OUT_OF_ORDER_SEQUENCE_NUMBER' && this.accumulator.hasOlderUnfinished(batch) && now - batch.createdMs + backoffMs < this.deliveryTimeoutMs) action = 'retry';
+    if (err.code === 'OUT_OF_ORDER_SEQUENCE_NUMBER' && this.accumulator.hasOlderUnfinished(batch) && now - batch.createdMs + backoffMs < this.deliveryTimeoutMs)
+      action = 'retry';
     // The older batch it overtook was acknowledged in the meantime (answers on different
     // connections crossed): once more, now that the leader has it. A second refusal is genuine.
-    if (err.code === 'OUT_OF_ORDER_SEQUENCE_NUMBER' && action !== 'retry' && !batch.overtakenRetried && this.accumulator.followsAcknowledged(batch) && now - batch.createdMs + backoffMs < this.deliveryTimeoutMs) {
+    if (
+      err.code === 'OUT_OF_ORDER_SEQUENCE_NUMBER' &&
+      action !== 'retry' &&
+      !batch.overtakenRetried &&
+      this.accumulator.followsAcknowledged(batch) &&
+      now - batch.createdMs + backoffMs < this.deliveryTimeoutMs
+    ) {
       batch.overtakenRetried = true;
       action = 'retry';
     }
     // A genuine gap: the oldest unfinished batch of its partition refused as out of order. The
     // records are sent again under a new producer epoch instead of failing (KIP-360; below).
-    if (err.code === 'OUT_OF_ORDER_SEQUENCE_NUMBER' && action !== 'retry' && this.idempotent && batch.sealed && now - batch.createdMs + backoffMs < this.deliveryTimeoutMs) {
+    if (
+      err.code === 'OUT_OF_ORDER_SEQUENCE_NUMBER' &&
+      action !== 'retry' &&
+      this.idempotent &&
+      batch.sealed &&
+      now - batch.createdMs + backoffMs < this.deliveryTimeoutMs
+    ) {
       this.recoverFromSequenceGap(batch, broker);
       action = 'retry';
     }
     const where = `${batch.topic}-${batch.partition}`;
     if (action === 'duplicate') {
       if (baseOffset >= 0) return this.finishSucceeded(batch, baseOffset);
-      return this.finishFailed(batch, new TributaryError(err.code, `${batch.recordCount} record(s) to ${where} were already written (duplicate sequence ${batch.baseSequence}) but the leader did not say at which offset`), false);
+      return this.finishFailed(
+        batch,
+        new TributaryError(
+          err.code,
+          `${batch.recordCount} record(s) to ${where} were already written (duplicate sequence ${batch.baseSequence}) but the leader did not say at which offset`,
+        ),
+        false,
+      );
     }
     if (action === 'retry') {
       batch.lastError = err;
       batch.lastBroker = broker;
       if (isStaleMetadata(err.code)) this.watchLeaders();
-      this.cluster.log.debug({ topic: batch.topic, partition: batch.partition, broker, code: err.code, attempt: batch.attempts, backoffMs }, 'retrying produce');
+      this.cluster.log.debug(
+        { topic: batch.topic, partition: batch.partition, broker, code: err.code, attempt: batch.attempts, backoffMs },
+        'retrying produce',
+      );
       this.accumulator.requeue(batch, now, backoffMs);
-      if (isStaleMetadata(err.code) || err.code === 'REQUEST_TIMED_OUT') this.cluster.refresh().then(() => this.scheduleDrain(), () => {});
+      if (isStaleMetadata(err.code) || err.code === 'REQUEST_TIMED_OUT')
+        this.cluster.refresh().then(
+          () => this.scheduleDrain(),
+          () => {},
+        );
       this.armTimer(now + backoffMs);
       return;
     }
@@ -572,10 +628,17 @@ export class Producer {
       this.bumpEpoch(`out of order sequence at ${batch.topic}-${batch.partition}`);
     }
     this.accumulator.requestResequence(batch);
-    this.cluster.log.info({
-      topic: batch.topic, partition: batch.partition, broker, baseSequence: batch.baseSequence,
-      records: batch.recordCount, producerEpoch: this.identity?.producerEpoch,
-    }, 'sequence gap: sending the partition\'s unfinished batches again under a new producer epoch');
+    this.cluster.log.info(
+      {
+        topic: batch.topic,
+        partition: batch.partition,
+        broker,
+        baseSequence: batch.baseSequence,
+        records: batch.recordCount,
+        producerEpoch: this.identity?.producerEpoch,
+      },
+      "sequence gap: sending the partition's unfinished batches again under a new producer epoch",
+    );
   }
 
   /**
@@ -587,7 +650,10 @@ export class Producer {
     if (identity === undefined) return; // a new producer id is on its way: a new generation anyway
     if (identity.producerEpoch >= PRODUCER_EPOCH_MAX) {
       this.identity = undefined;
-      this.cluster.log.info({ producerId: identity.producerId, producerEpoch: identity.producerEpoch, reason }, 'producer epoch exhausted: asking for a new producer id');
+      this.cluster.log.info(
+        { producerId: identity.producerId, producerEpoch: identity.producerEpoch, reason },
+        'producer epoch exhausted: asking for a new producer id',
+      );
       return;
     }
     this.identity = { producerId: identity.producerId, producerEpoch: identity.producerEpoch + 1, generation: ++this.identityGeneration };
@@ -607,7 +673,8 @@ export class Producer {
     // A new epoch restarts every partition's sequences at 0, so later batches are not refused as
     // out of order (KIP-360). Batches already sealed keep their bytes: their fate is decided by
     // their own answers (recoverFromSequenceGap).
-    if (this.idempotent && batch.sealed && batch.producerGeneration === this.identity?.generation) this.bumpEpoch(`${batch.topic}-${batch.partition} failed for good`);
+    if (this.idempotent && batch.sealed && batch.producerGeneration === this.identity?.generation)
+      this.bumpEpoch(`${batch.topic}-${batch.partition} failed for good`);
     batch.fail(err);
     this.releaseMemory(batch.bufferedBytes);
   }
@@ -648,7 +715,8 @@ function positive(name: string, value: number): number {
 }
 
 function inRange(name: string, value: number, min: number, max: number): number {
-  if (!(Number.isInteger(value) && value >= min && value <= max)) throw new TributaryError('INVALID_REQUEST', `${name} must be an integer in ${min}..${max}, got ${value}`);
+  if (!(Number.isInteger(value) && value >= min && value <= max))
+    throw new TributaryError('INVALID_REQUEST', `${name} must be an integer in ${min}..${max}, got ${value}`);
   return value;
 }
 

@@ -145,13 +145,19 @@ describe('Producer', () => {
 
   it('refuses a topic that does not exist after maxBlockMs, and a partition out of range', async () => {
     const producer = track(new Producer({ bootstrap: cluster.bootstrap, maxBlockMs: 300 }));
-    await expect(producer.send({ topic: 'nope', value: 'x' })).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION', message: expect.stringContaining("'nope'") });
+    await expect(producer.send({ topic: 'nope', value: 'x' })).rejects.toMatchObject({
+      code: 'UNKNOWN_TOPIC_OR_PARTITION',
+      message: expect.stringContaining("'nope'"),
+    });
     await expect(producer.send({ topic: 't', value: 'x', partition: 9 })).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC_OR_PARTITION' });
   });
 
   it('reports an unreachable cluster as BROKER_NOT_AVAILABLE naming the address', async () => {
     const producer = track(new Producer({ bootstrap: ['127.0.0.1:1'], maxBlockMs: 200 }));
-    await expect(producer.send({ topic: 't', value: 'x' })).rejects.toMatchObject({ code: 'BROKER_NOT_AVAILABLE', message: expect.stringContaining('127.0.0.1:1') });
+    await expect(producer.send({ topic: 't', value: 'x' })).rejects.toMatchObject({
+      code: 'BROKER_NOT_AVAILABLE',
+      message: expect.stringContaining('127.0.0.1:1'),
+    });
   });
 
   it('flush waits for buffered records; send waits for room when the buffer is full', async () => {
@@ -172,10 +178,13 @@ describe('Consumer', () => {
 
   async function collect(consumer: Consumer, n: number): Promise<ConsumerRecord[]> {
     const out: ConsumerRecord[] = [];
-    await eventually(async () => {
-      out.push(...(await consumer.poll()));
-      return out.length >= n;
-    }, { timeoutMs: 5000, intervalMs: 1 });
+    await eventually(
+      async () => {
+        out.push(...(await consumer.poll()));
+        return out.length >= n;
+      },
+      { timeoutMs: 5000, intervalMs: 1 },
+    );
     return out;
   }
 
@@ -243,10 +252,13 @@ describe('Consumer', () => {
     expect(cluster.fetchCalls.at(-1)!.broker).toBe(1);
     cluster.onFetch = (broker) => (broker === 1 ? { error: { code: 'NOT_LEADER_OR_FOLLOWER', message: 'gone' } } : undefined);
     const calls = cluster.fetchCalls.length;
-    await eventually(async () => {
-      await consumer.poll();
-      return cluster.fetchCalls.slice(calls).some((c) => c.broker === 0);
-    }, { timeoutMs: 3000, intervalMs: 1 });
+    await eventually(
+      async () => {
+        await consumer.poll();
+        return cluster.fetchCalls.slice(calls).some((c) => c.broker === 0);
+      },
+      { timeoutMs: 3000, intervalMs: 1 },
+    );
   });
 
   it('backs off failing fetches without piling listeners onto its signal, and close() ends a long poll at once', async () => {
@@ -256,10 +268,13 @@ describe('Consumer', () => {
     const signal = (consumer as unknown as { abort: AbortController }).abort.signal;
     const calls = cluster.fetchCalls.length;
     // Each poll that finds nothing fetchable sleeps until the backoff ends.
-    await eventually(async () => {
-      await consumer.poll();
-      return cluster.fetchCalls.length - calls >= 4;
-    }, { timeoutMs: 5000, intervalMs: 1 });
+    await eventually(
+      async () => {
+        await consumer.poll();
+        return cluster.fetchCalls.length - calls >= 4;
+      },
+      { timeoutMs: 5000, intervalMs: 1 },
+    );
     expect(getEventListeners(signal, 'abort').length).toBeLessThanOrEqual(1);
     cluster.onFetch = undefined;
     // A fetch waiting on the broker (maxWaitMs 5 s, nothing to read) ends with close().
@@ -289,7 +304,7 @@ describe('Admin', () => {
     expect(await admin.listTopics()).toEqual(['new', 't']);
   });
 
-  it('describes topics, the cluster, and the leaders\' replica views', async () => {
+  it("describes topics, the cluster, and the leaders' replica views", async () => {
     const admin = track(new Admin({ bootstrap: cluster.bootstrap }));
     const topic = await admin.describeTopic('t');
     expect(topic.partitions[1]).toMatchObject({ partition: 1, leader: 1, leaderEpoch: 0, replicas: [1, 2], isr: [1, 2] });
@@ -297,14 +312,18 @@ describe('Admin', () => {
     const verbose = await admin.describeTopicVerbose('t');
     expect(verbose.partitions[2]).toMatchObject({ highWatermark: 0, logEndOffset: 0, replicaStates: [{ brokerId: 2 }, { brokerId: 0 }] });
     const described = await admin.describeCluster();
-    expect(described.brokers.map((b) => [b.id, b.rack, b.alive])).toEqual([[0, 'rack-1', true], [1, 'rack-2', true], [2, 'rack-1', true]]);
+    expect(described.brokers.map((b) => [b.id, b.rack, b.alive])).toEqual([
+      [0, 'rack-1', true],
+      [1, 'rack-2', true],
+      [2, 'rack-1', true],
+    ]);
     await admin.deleteTopic('t');
     expect(await admin.listTopics()).toEqual([]);
   });
 });
 
 describe('Admin: reassignments, partitions and configs', () => {
-  it('sends each partition\'s target or cancel and returns the per-partition answers in order', async () => {
+  it("sends each partition's target or cancel and returns the per-partition answers in order", async () => {
     const admin = track(new Admin({ bootstrap: cluster.bootstrap }));
     const results = await admin.alterPartitionReassignments([
       { topic: 't', partition: 0, replicas: [2, 1] },
@@ -316,9 +335,16 @@ describe('Admin: reassignments, partitions and configs', () => {
       { topic: 't', partition: 1, error: { code: 'INVALID_REPLICA_ASSIGNMENT', message: 'broker 9 is not registered' } },
       { topic: 't', partition: 2 },
     ]);
-    expect(cluster.adminCalls.at(-1)).toEqual({ op: 'alter-partition-reassignments', body: { partitions: [
-      { topic: 't', partition: 0, replicas: [2, 1] }, { topic: 't', partition: 1, replicas: [1, 9] }, { topic: 't', partition: 2, replicas: null },
-    ] } });
+    expect(cluster.adminCalls.at(-1)).toEqual({
+      op: 'alter-partition-reassignments',
+      body: {
+        partitions: [
+          { topic: 't', partition: 0, replicas: [2, 1] },
+          { topic: 't', partition: 1, replicas: [1, 9] },
+          { topic: 't', partition: 2, replicas: null },
+        ],
+      },
+    });
   });
 
   it('lists reassignments in progress, of some topics or all', async () => {
@@ -333,7 +359,13 @@ describe('Admin: reassignments, partitions and configs', () => {
   it('createPartitions waits until every broker shows the new partitions led; a refusal surfaces its code', async () => {
     const admin = track(new Admin({ bootstrap: cluster.bootstrap }));
     const grown = await admin.createPartitions('t', 5);
-    expect(grown.partitions.map((p) => [p.partition, p.leader >= 0])).toEqual([[0, true], [1, true], [2, true], [3, true], [4, true]]);
+    expect(grown.partitions.map((p) => [p.partition, p.leader >= 0])).toEqual([
+      [0, true],
+      [1, true],
+      [2, true],
+      [3, true],
+      [4, true],
+    ]);
     await expect(admin.createPartitions('t', 2)).rejects.toMatchObject({ code: 'INVALID_PARTITIONS' });
   });
 
@@ -342,6 +374,9 @@ describe('Admin: reassignments, partitions and configs', () => {
     expect(await admin.describeConfigs({ topic: 't' })).toEqual([{ name: 'retention.ms', value: 1000, isDefault: false, doc: '' }]);
     expect(cluster.adminCalls.at(-1)).toEqual({ op: 'describe-configs', body: { resource: { topic: 't' } } });
     await admin.alterConfigs({ broker: 1 }, { set: { 'leader.replication.throttled.rate': 1024 }, delete: ['follower.replication.throttled.rate'] });
-    expect(cluster.adminCalls.at(-1)).toEqual({ op: 'alter-configs', body: { resource: { broker: 1 }, set: { 'leader.replication.throttled.rate': 1024 }, delete: ['follower.replication.throttled.rate'] } });
+    expect(cluster.adminCalls.at(-1)).toEqual({
+      op: 'alter-configs',
+      body: { resource: { broker: 1 }, set: { 'leader.replication.throttled.rate': 1024 }, delete: ['follower.replication.throttled.rate'] },
+    });
   });
 });

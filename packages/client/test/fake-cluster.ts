@@ -58,7 +58,9 @@ export class FakeCluster {
   readonly produceCalls: ProduceCall[] = [];
   readonly fetchCalls: FetchCall[] = [];
   /** Return a WireError to fail that partition of a produce request; 'append-then-timeout' appends and answers REQUEST_TIMED_OUT. */
-  onProduce: ((broker: number, topic: string, partition: number, attempt: number, records: Buffer) => WireError | 'append-then-timeout' | 'hang' | undefined) | undefined;
+  onProduce:
+    | ((broker: number, topic: string, partition: number, attempt: number, records: Buffer) => WireError | 'append-then-timeout' | 'hang' | undefined)
+    | undefined;
   /** The producer epoch init-producer-id hands out with each new producer id. */
   initProducerEpoch = 0;
   initProducerIdCalls = 0;
@@ -178,7 +180,9 @@ export class FakeCluster {
         .map((name) => ({
           name,
           configs: { ...DEFAULT_TOPIC_CONFIGS },
-          partitions: this.topics.get(name)!.map((p, partition) => ({ partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr })),
+          partitions: this.topics
+            .get(name)!
+            .map((p, partition) => ({ partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr })),
         })),
       unknownTopics: names.filter((n) => !this.topics.has(n)),
     };
@@ -193,7 +197,10 @@ export class FakeCluster {
         throw new TributaryError('INVALID_REQUEST', `producer ${producerId} epoch ${producerEpoch} is fenced by epoch ${entry.epoch}`);
       }
       if (entry !== undefined && producerEpoch > entry.epoch && baseSequence !== 0) {
-        throw new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', `producer ${producerId} new epoch ${producerEpoch} must start at sequence 0, got ${baseSequence}`);
+        throw new TributaryError(
+          'OUT_OF_ORDER_SEQUENCE_NUMBER',
+          `producer ${producerId} new epoch ${producerEpoch} must start at sequence 0, got ${baseSequence}`,
+        );
       }
       if (entry !== undefined && producerEpoch === entry.epoch) {
         const dup = entry.batches.find((b) => b.firstSeq === baseSequence && b.count === recordCount);
@@ -201,8 +208,12 @@ export class FakeCluster {
         const last = entry.batches.at(-1)!;
         const expected = last.firstSeq + last.count;
         if (baseSequence !== expected) {
-          if (baseSequence < entry.batches[0]!.firstSeq) throw new TributaryError('DUPLICATE_SEQUENCE_NUMBER', `sequence ${baseSequence} is older than the batches remembered`);
-          throw new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', `producer ${producerId} epoch ${producerEpoch}: expected sequence ${expected}, got ${baseSequence}`);
+          if (baseSequence < entry.batches[0]!.firstSeq)
+            throw new TributaryError('DUPLICATE_SEQUENCE_NUMBER', `sequence ${baseSequence} is older than the batches remembered`);
+          throw new TributaryError(
+            'OUT_OF_ORDER_SEQUENCE_NUMBER',
+            `producer ${producerId} epoch ${producerEpoch}: expected sequence ${expected}, got ${baseSequence}`,
+          );
         }
       }
       this.rememberBatch(p, producerId, producerEpoch, baseSequence, recordCount, p.logEndOffset);
@@ -217,7 +228,10 @@ export class FakeCluster {
 
   private rememberBatch(p: FakePartition, producerId: number, epoch: number, firstSeq: number, count: number, baseOffset: number): void {
     let entry = p.producers.get(producerId);
-    if (entry === undefined || epoch > entry.epoch) p.producers.set(producerId, (entry = { epoch, batches: [] }));
+    if (entry === undefined || epoch > entry.epoch) {
+      entry = { epoch, batches: [] };
+      p.producers.set(producerId, entry);
+    }
     entry.batches.push({ firstSeq, count, baseOffset });
     if (entry.batches.length > 5) entry.batches.shift();
   }
@@ -253,7 +267,9 @@ export class FakeCluster {
       return {
         partitions: body.partitions.map(({ topic, partition, replicas }) => {
           const unknown = (replicas ?? []).find((id) => !known.has(id));
-          return unknown === undefined ? { topic, partition } : { topic, partition, error: { code: 'INVALID_REPLICA_ASSIGNMENT', message: `broker ${unknown} is not registered` } };
+          return unknown === undefined
+            ? { topic, partition }
+            : { topic, partition, error: { code: 'INVALID_REPLICA_ASSIGNMENT', message: `broker ${unknown} is not registered` } };
         }),
       };
     });
@@ -282,7 +298,10 @@ export class FakeCluster {
       app.post(`/admin/${op}`, async (req) => {
         const body = req.body as { resource: unknown; set?: Record<string, unknown> };
         this.adminCalls.push({ op, body });
-        return { resource: body.resource, configs: Object.entries(body.set ?? { 'retention.ms': 1000 }).map(([name, value]) => ({ name, value, isDefault: false, doc: '' })) };
+        return {
+          resource: body.resource,
+          configs: Object.entries(body.set ?? { 'retention.ms': 1000 }).map(([name, value]) => ({ name, value, isDefault: false, doc: '' })),
+        };
       });
     }
     app.post('/admin/elect-leaders', async (req) => {
@@ -318,7 +337,11 @@ export class FakeCluster {
       const request = req.body as ProduceRequest;
       const socket = req.raw.socket;
       if (!this.connectionIds.has(socket)) this.connectionIds.set(socket, ++this.connectionCount);
-      this.produceCalls.push({ broker, request: { ...request, partitions: request.partitions.map((p) => ({ ...p, records: Buffer.from(p.records) })) }, connection: this.connectionIds.get(socket)! });
+      this.produceCalls.push({
+        broker,
+        request: { ...request, partitions: request.partitions.map((p) => ({ ...p, records: Buffer.from(p.records) })) },
+        connection: this.connectionIds.get(socket)!,
+      });
       const response: ProduceResponse = { partitions: [] };
       for (const { topic, partition, records } of request.partitions) {
         const key = `${topic}-${partition}`;
@@ -334,11 +357,17 @@ export class FakeCluster {
         } else if (!p) {
           response.partitions.push({ topic, partition, baseOffset: -1, error: { code: 'UNKNOWN_TOPIC_OR_PARTITION', message: `no ${key}` } });
         } else if (p.leader !== broker) {
-          response.partitions.push({ topic, partition, baseOffset: -1, error: { code: 'NOT_LEADER_OR_FOLLOWER', message: `broker ${broker} does not lead ${key}` } });
+          response.partitions.push({
+            topic,
+            partition,
+            baseOffset: -1,
+            error: { code: 'NOT_LEADER_OR_FOLLOWER', message: `broker ${broker} does not lead ${key}` },
+          });
         } else {
           try {
             const baseOffset = this.append(p, Buffer.from(records));
-            if (hooked === 'append-then-timeout') response.partitions.push({ topic, partition, baseOffset: -1, error: { code: 'REQUEST_TIMED_OUT', message: 'not committed in time' } });
+            if (hooked === 'append-then-timeout')
+              response.partitions.push({ topic, partition, baseOffset: -1, error: { code: 'REQUEST_TIMED_OUT', message: 'not committed in time' } });
             else response.partitions.push({ topic, partition, baseOffset });
           } catch (err) {
             response.partitions.push({ topic, partition, baseOffset: -1, error: (err as TributaryError).toWire() });

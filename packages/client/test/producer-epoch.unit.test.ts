@@ -35,7 +35,7 @@ function attemptsOf(value: string, partition = 0) {
   );
 }
 
-const valueOf = (records: Buffer) => decodeBatch(records).records[0]?.value?.toString();
+const firstValue = (records: Buffer) => decodeBatch(records).records[0]?.value?.toString();
 
 describe('the idempotent producer after a sequence gap (KIP-360)', () => {
   it('an acknowledged batch lost in a failover: the next batches go again under a bumped epoch, exactly once and in order', async () => {
@@ -51,7 +51,11 @@ describe('the idempotent producer after a sequence gap (KIP-360)', () => {
     // the last acknowledged batch and answers may cross), then went as epoch 1, sequence 0; the
     // same producer id: the epoch was bumped locally, not by init-producer-id.
     const b = attemptsOf('b');
-    expect(b.filter((x) => x.broker === 2).map((x) => [x.producerEpoch, x.baseSequence])).toEqual([[0, 2], [0, 2], [1, 0]]);
+    expect(b.filter((x) => x.broker === 2).map((x) => [x.producerEpoch, x.baseSequence])).toEqual([
+      [0, 2],
+      [0, 2],
+      [1, 0],
+    ]);
     expect(new Set(b.map((x) => x.producerId))).toEqual(new Set([1000]));
     expect(cluster.initProducerIdCalls).toBe(1);
     for (const v of ['c', 'd']) expect(attemptsOf(v).at(-1)).toMatchObject({ producerId: 1000, producerEpoch: 1 });
@@ -63,7 +67,7 @@ describe('the idempotent producer after a sequence gap (KIP-360)', () => {
     // 'a' is refused (not appended) until its delivery timeout: tries at ~0, 100, 300, 700 ms,
     // and the next backoff (800 ms) would pass 1500 ms, so it fails after the fourth.
     cluster.onProduce = (_broker, _topic, partition, _attempt, records) =>
-      partition === 0 && valueOf(records) === 'a' ? { code: 'NOT_ENOUGH_REPLICAS', message: 'isr 1 < min.insync.replicas 2' } : undefined;
+      partition === 0 && firstValue(records) === 'a' ? { code: 'NOT_ENOUGH_REPLICAS', message: 'isr 1 < min.insync.replicas 2' } : undefined;
     const a = producer.send({ topic: 't', value: 'a', partition: 0 }).catch((err: unknown) => err);
     await eventually(() => attemptsOf('a').length >= 3, { timeoutMs: 5000, intervalMs: 5 });
     // 'b' and 'c' (one batch: it fills while 'a' waits) are sealed after 'a' (sequence 2) and ride
@@ -72,7 +76,10 @@ describe('the idempotent producer after a sequence gap (KIP-360)', () => {
     expect(await a).toMatchObject({ code: 'NOT_ENOUGH_REPLICAS', message: expect.stringContaining('delivery timeout') });
     expect((await Promise.all(rest)).map((r) => r.offset)).toEqual([1, 2]);
     expect(cluster.values('t', 0)).toEqual(['w', 'b', 'c']);
-    expect(attemptsOf('b').map((x) => [x.producerEpoch, x.baseSequence, x.recordCount])).toEqual([[0, 2, 2], [1, 0, 2]]);
+    expect(attemptsOf('b').map((x) => [x.producerEpoch, x.baseSequence, x.recordCount])).toEqual([
+      [0, 2, 2],
+      [1, 0, 2],
+    ]);
     expect(attemptsOf('c').map((x) => x.bytes)).toEqual(attemptsOf('b').map((x) => x.bytes));
   });
 
@@ -81,7 +88,7 @@ describe('the idempotent producer after a sequence gap (KIP-360)', () => {
     await producer.send({ topic: 't', value: 'w', partition: 0 });
     // 'a' is appended but never acknowledged (a timeout), then refused until its delivery timeout.
     cluster.onProduce = (_broker, _topic, partition, attempt, records) => {
-      if (partition !== 0 || valueOf(records) !== 'a') return undefined;
+      if (partition !== 0 || firstValue(records) !== 'a') return undefined;
       return attempt === 2 ? 'append-then-timeout' : { code: 'NOT_ENOUGH_REPLICAS', message: 'isr 1 < min.insync.replicas 2' };
     };
     const a = producer.send({ topic: 't', value: 'a', partition: 0 }).catch((err: unknown) => err);
@@ -107,7 +114,7 @@ describe('the idempotent producer after a sequence gap (KIP-360)', () => {
     // producer has bumped its epoch for t-0's gap.
     const bumped = () => cluster.produceCalls.some((c) => c.request.partitions.some((p) => readBatchHeader(p.records).producerEpoch === 1));
     cluster.onProduce = (_broker, _topic, partition, attempt, records) => {
-      if (partition !== 1 || valueOf(records) !== 'x') return undefined;
+      if (partition !== 1 || firstValue(records) !== 'x') return undefined;
       if (attempt === 2) return 'append-then-timeout';
       return bumped() ? undefined : { code: 'NOT_ENOUGH_REPLICAS', message: 'not yet' };
     };

@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  controlledShutdown,
-  expireSessions,
-  expiredSessions,
-  fenceBroker,
-  heartbeat,
-  registerBroker,
-  setBrokerConfig,
-} from './broker-registry.ts';
+import { controlledShutdown, expireSessions, expiredSessions, fenceBroker, heartbeat, registerBroker, setBrokerConfig } from './broker-registry.ts';
 import { apply, clusterOf, codeOf, registration, withTopic } from './internal/fixtures.ts';
 import { alterPartition } from './isr.ts';
 import { ClusterState } from './cluster-state.ts';
@@ -17,7 +9,18 @@ describe('registerBroker', () => {
     const state = new ClusterState();
     const { records, reply } = registerBroker(state, registration(7, 'rack-1'));
     expect(reply).toEqual({ brokerEpoch: 0 });
-    expect(records).toEqual([{ type: 'RegisterBroker', brokerId: 7, brokerEpoch: 0, incarnationId: 'inc-7', rack: 'rack-1', internal: { host: 'broker-7', port: 9092 }, external: { host: '127.0.0.1', port: 19099 }, logDirId: 'dir-7' }]);
+    expect(records).toEqual([
+      {
+        type: 'RegisterBroker',
+        brokerId: 7,
+        brokerEpoch: 0,
+        incarnationId: 'inc-7',
+        rack: 'rack-1',
+        internal: { host: 'broker-7', port: 9092 },
+        external: { host: '127.0.0.1', port: 19099 },
+        logDirId: 'dir-7',
+      },
+    ]);
     apply(state, records);
     expect(state.brokers.get(7)).toMatchObject({ id: 7, epoch: 0, alive: true, configs: {} });
   });
@@ -95,7 +98,18 @@ describe('a broker registering as a new process (KIP-903)', () => {
   /** t-0's followers fall out of the ISR (lag rule), then its leader 0 dies: offline, ISR [0]. */
   const onlyZeroLeft = (state: ClusterState) => {
     for (const id of [3, 1]) apply(state, fenceBroker(state, id));
-    apply(state, alterPartition(state, { brokerId: 0, brokerEpoch: 0, topic: state.topics.keys().next().value!, partition: 0, leaderEpoch: 0, partitionEpoch: 0, newIsr: [0] }).records);
+    apply(
+      state,
+      alterPartition(state, {
+        brokerId: 0,
+        brokerEpoch: 0,
+        topic: state.topics.keys().next().value!,
+        partition: 0,
+        leaderEpoch: 0,
+        partitionEpoch: 0,
+        newIsr: [0],
+      }).records,
+    );
     apply(state, fenceBroker(state, 0));
     return state;
   };
@@ -175,8 +189,14 @@ describe('session expiry', () => {
     [[0, 1000, 2500], 4000, [0]],
     [[0, 1000, 2500], 5501, [0, 1, 2]],
   ])('heartbeats at %j, now %d -> expired %j', (beats, now, expected) => {
-    const state = clusterOf([[0, 'a'], [1, 'a'], [2, 'b']]);
-    beats.forEach((t, id) => state.touch(id, t));
+    const state = clusterOf([
+      [0, 'a'],
+      [1, 'a'],
+      [2, 'b'],
+    ]);
+    beats.forEach((t, id) => {
+      state.touch(id, t);
+    });
     expect(expiredSessions(state, now, 3000)).toEqual(expected);
   });
 
@@ -299,7 +319,19 @@ describe('controlledShutdown', () => {
     // Broker 0 catches up on t-0 [0,3,1], now led by 3, which adds it back to the ISR.
     const p0 = state.partition('t', 0)!;
     expect(p0).toMatchObject({ leader: 3, isr: [3, 1] });
-    apply(state, alterPartition(state, { brokerId: 3, brokerEpoch: 0, topic: 't', partition: 0, leaderEpoch: p0.leaderEpoch, partitionEpoch: p0.partitionEpoch, newIsr: [3, 1, 0], joiningEpochs: [{ brokerId: 0, brokerEpoch: 1 }] }).records);
+    apply(
+      state,
+      alterPartition(state, {
+        brokerId: 3,
+        brokerEpoch: 0,
+        topic: 't',
+        partition: 0,
+        leaderEpoch: p0.leaderEpoch,
+        partitionEpoch: p0.partitionEpoch,
+        newIsr: [3, 1, 0],
+        joiningEpochs: [{ brokerId: 0, brokerEpoch: 1 }],
+      }).records,
+    );
     const led = [...state.allPartitions()].filter(({ partition }) => partition.leader === 3).map(({ partition }) => partition.partition);
     expect(led.length).toBeGreaterThan(0);
     const { reply, offlineLeaderships } = shutDown(state, 3);

@@ -38,7 +38,10 @@ export interface Decision<T> {
 
 export function registerBroker(state: ClusterState, request: RegisterBrokerRequest): Decision<RegisterBrokerResponse> {
   if (request.clusterId !== '' && request.clusterId !== state.clusterId) {
-    throw new TributaryError('INCONSISTENT_CLUSTER_ID', `broker ${request.brokerId}'s data dir belongs to cluster ${request.clusterId}, this controller's cluster is ${state.clusterId}; give the broker an empty data dir or point it at its own cluster's controller`);
+    throw new TributaryError(
+      'INCONSISTENT_CLUSTER_ID',
+      `broker ${request.brokerId}'s data dir belongs to cluster ${request.clusterId}, this controller's cluster is ${state.clusterId}; give the broker an empty data dir or point it at its own cluster's controller`,
+    );
   }
   const existing = state.brokers.get(request.brokerId);
   const sameIncarnation = existing !== undefined && existing.incarnationId === request.incarnationId;

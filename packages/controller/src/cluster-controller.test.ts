@@ -50,7 +50,15 @@ function exercise(controller: ClusterController, clock: FakeClock): void {
   expect(controller.state.isAlive(0)).toBe(false);
   // The new leader of P1 [3,1,4] drops 4 from the ISR.
   const p1 = controller.state.partition('orders', 1)!;
-  controller.alterPartition({ brokerId: 3, brokerEpoch: 0, topic: 'orders', partition: 1, leaderEpoch: p1.leaderEpoch, partitionEpoch: p1.partitionEpoch, newIsr: [3, 1] });
+  controller.alterPartition({
+    brokerId: 3,
+    brokerEpoch: 0,
+    topic: 'orders',
+    partition: 1,
+    leaderEpoch: p1.leaderEpoch,
+    partitionEpoch: p1.partitionEpoch,
+    newIsr: [3, 1],
+  });
 }
 
 describe('ClusterController', () => {
@@ -66,14 +74,20 @@ describe('ClusterController', () => {
   });
 
   it.each([
-    ['memory', () => {
-      const log = new MemoryMetadataLog();
-      return { log, reopen: () => log.reopen() };
-    }],
-    ['segment log on disk', () => {
-      const dir = join(diskDir(), 'meta');
-      return { log: SegmentMetadataLog.open(dir) as MetadataLog, reopen: () => SegmentMetadataLog.open(dir) };
-    }],
+    [
+      'memory',
+      () => {
+        const log = new MemoryMetadataLog();
+        return { log, reopen: () => log.reopen() };
+      },
+    ],
+    [
+      'segment log on disk',
+      () => {
+        const dir = join(diskDir(), 'meta');
+        return { log: SegmentMetadataLog.open(dir) as MetadataLog, reopen: () => SegmentMetadataLog.open(dir) };
+      },
+    ],
   ] as const)('replays to identical metadata and version (%s)', (_name, setup) => {
     const { log, reopen } = setup();
     const clock = new FakeClock();
@@ -238,7 +252,16 @@ describe('ClusterController', () => {
     controller.registerBroker(registration(0, 'rack-1', 'inc-0b'));
     let p = controller.state.partition('t', 0)!;
     expect(p.leader).toBe(3);
-    controller.alterPartition({ brokerId: 3, brokerEpoch: 0, topic: 't', partition: 0, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, newIsr: [3, 1, 0], joiningEpochs: [{ brokerId: 0, brokerEpoch: 1 }] });
+    controller.alterPartition({
+      brokerId: 3,
+      brokerEpoch: 0,
+      topic: 't',
+      partition: 0,
+      leaderEpoch: p.leaderEpoch,
+      partitionEpoch: p.partitionEpoch,
+      newIsr: [3, 1, 0],
+      joiningEpochs: [{ brokerId: 0, brokerEpoch: 1 }],
+    });
     expect(controller.electLeaders({ topic: 't', partitions: [0] })).toEqual({ elected: [{ partition: 0, leader: 0 }] });
     expect(controller.electLeaders({ topic: 't' })).toEqual({ elected: [] });
     expect(codeOf(() => controller.electLeaders({ topic: 'nope' }))).toBe('UNKNOWN_TOPIC_OR_PARTITION');
@@ -247,7 +270,16 @@ describe('ClusterController', () => {
     controller.controlledShutdown({ brokerId: 0, brokerEpoch: 1 });
     controller.registerBroker(registration(0, 'rack-1', 'inc-0c'));
     p = controller.state.partition('t', 0)!;
-    controller.alterPartition({ brokerId: p.leader, brokerEpoch: 0, topic: 't', partition: 0, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, newIsr: [...p.isr, 0], joiningEpochs: [{ brokerId: 0, brokerEpoch: 2 }] });
+    controller.alterPartition({
+      brokerId: p.leader,
+      brokerEpoch: 0,
+      topic: 't',
+      partition: 0,
+      leaderEpoch: p.leaderEpoch,
+      partitionEpoch: p.partitionEpoch,
+      newIsr: [...p.isr, 0],
+      joiningEpochs: [{ brokerId: 0, brokerEpoch: 2 }],
+    });
     controller.rebalanceLeaders();
     expect(controller.state.partition('t', 0)!.leader).toBe(0);
   });

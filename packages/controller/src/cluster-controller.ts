@@ -33,14 +33,7 @@ import {
   type RegisterBrokerResponse,
   type SetBrokerConfigRequest,
 } from '@tributary/protocol';
-import {
-  controlledShutdown,
-  expireSessions,
-  heartbeat,
-  registerBroker,
-  sessionSilenceMs,
-  setBrokerConfig,
-} from './broker-registry.ts';
+import { controlledShutdown, expireSessions, heartbeat, registerBroker, sessionSilenceMs, setBrokerConfig } from './broker-registry.ts';
 import { ClusterState, Draft, clonePartition } from './cluster-state.ts';
 import { alterConfigs, describeConfigs } from './configs.ts';
 import { electPreferredLeaders } from './election.ts';
@@ -152,7 +145,10 @@ export class ClusterController {
   registerBroker(request: RegisterBrokerRequest): RegisterBrokerResponse {
     const existing = this.state.brokers.get(request.brokerId);
     if (existing?.alive && existing.incarnationId !== request.incarnationId) {
-      this.logger.warn({ brokerId: request.brokerId, incarnationId: request.incarnationId, previousIncarnationId: existing.incarnationId }, 'broker registered again while alive: fencing its previous incarnation');
+      this.logger.warn(
+        { brokerId: request.brokerId, incarnationId: request.incarnationId, previousIncarnationId: existing.incarnationId },
+        'broker registered again while alive: fencing its previous incarnation',
+      );
     }
     const decision = registerBroker(this.state, request);
     this.commit(decision.records);
@@ -175,7 +171,10 @@ export class ClusterController {
     const session = this.state.sessions.get(request.brokerId);
     if (session) session.shuttingDown = true;
     else this.state.sessions.set(request.brokerId, { lastHeartbeatMs: this.now(), stalledMsAtHeartbeat: this.stalledMs, shuttingDown: true });
-    this.logger[news ? 'info' : 'debug']({ brokerId: request.brokerId, remainingLeaderships: decision.reply.remainingLeaderships, offlineLeaderships: decision.offlineLeaderships }, 'controlled shutdown');
+    this.logger[news ? 'info' : 'debug'](
+      { brokerId: request.brokerId, remainingLeaderships: decision.reply.remainingLeaderships, offlineLeaderships: decision.offlineLeaderships },
+      'controlled shutdown',
+    );
     return decision.reply;
   }
 
@@ -189,18 +188,24 @@ export class ClusterController {
     const stalledMs = this.sessionClock?.check(now) ?? 0;
     const lateMs = this.sessionClock?.lastStallMs ?? 0;
     if (lateMs >= this.sessionTimeoutMs / 4) {
-      this.logger.warn({ stalledMs: lateMs, sessionTimeoutMs: this.sessionTimeoutMs }, 'controller loop stalled; the stall does not count against broker sessions');
+      this.logger.warn(
+        { stalledMs: lateMs, sessionTimeoutMs: this.sessionTimeoutMs },
+        'controller loop stalled; the stall does not count against broker sessions',
+      );
     }
     const records = expireSessions(this.state, now, this.sessionTimeoutMs, stalledMs);
     for (const record of records) {
       if (record.type === 'FenceBroker') {
         const session = this.state.sessions.get(record.brokerId);
-        this.logger.info({
-          brokerId: record.brokerId,
-          msSinceHeartbeat: session === undefined ? null : now - session.lastHeartbeatMs,
-          silentMs: sessionSilenceMs(this.state, record.brokerId, now, stalledMs),
-          sessionTimeoutMs: this.sessionTimeoutMs,
-        }, 'broker session expired');
+        this.logger.info(
+          {
+            brokerId: record.brokerId,
+            msSinceHeartbeat: session === undefined ? null : now - session.lastHeartbeatMs,
+            silentMs: sessionSilenceMs(this.state, record.brokerId, now, stalledMs),
+            sessionTimeoutMs: this.sessionTimeoutMs,
+          },
+          'broker session expired',
+        );
       }
     }
     this.commit(records);
@@ -355,7 +360,18 @@ export class ClusterController {
         this.logger.info({ clusterId: record.clusterId, metadataVersion }, 'cluster id set');
         break;
       case 'RegisterBroker':
-        this.logger.info({ brokerId: record.brokerId, brokerEpoch: record.brokerEpoch, rack: record.rack, incarnationId: record.incarnationId, internal: record.internal, external: record.external, metadataVersion }, 'broker registered');
+        this.logger.info(
+          {
+            brokerId: record.brokerId,
+            brokerEpoch: record.brokerEpoch,
+            rack: record.rack,
+            incarnationId: record.incarnationId,
+            internal: record.internal,
+            external: record.external,
+            metadataVersion,
+          },
+          'broker registered',
+        );
         break;
       case 'FenceBroker':
         this.logger.info({ brokerId: record.brokerId, brokerEpoch: record.brokerEpoch, metadataVersion }, 'broker fenced');
@@ -364,30 +380,63 @@ export class ClusterController {
         this.logger.info({ brokerId: record.brokerId, brokerEpoch: record.brokerEpoch, metadataVersion }, 'broker unfenced');
         break;
       case 'CreateTopic':
-        this.logger.info({ topic: record.name, topicId: record.topicId, partitions: record.partitions.length, replicas: record.partitions.map((p) => p.replicas), configs: record.configs, metadataVersion }, 'topic created');
+        this.logger.info(
+          {
+            topic: record.name,
+            topicId: record.topicId,
+            partitions: record.partitions.length,
+            replicas: record.partitions.map((p) => p.replicas),
+            configs: record.configs,
+            metadataVersion,
+          },
+          'topic created',
+        );
         break;
       case 'DeleteTopic':
         this.logger.info({ topic: record.name, topicId: record.topicId, metadataVersion }, 'topic deleted');
         break;
       case 'PartitionChange': {
-        const fields = { topic: record.topic, partition: record.partition, leader: record.leader, leaderEpoch: record.leaderEpoch, partitionEpoch: record.partitionEpoch, isr: record.isr, metadataVersion };
+        const fields = {
+          topic: record.topic,
+          partition: record.partition,
+          leader: record.leader,
+          leaderEpoch: record.leaderEpoch,
+          partitionEpoch: record.partitionEpoch,
+          isr: record.isr,
+          metadataVersion,
+        };
         if (before && record.replicas !== undefined) this.logReassignmentStep(record, before, fields);
         if (before && before.leader !== record.leader) {
           if (record.leader === NO_LEADER) {
             this.logger.warn({ ...fields, previousLeader: before.leader }, 'partition offline: no live in-sync replica');
           } else if (!before.isr.includes(record.leader)) {
-            this.logger.warn({ ...fields, previousLeader: before.leader, previousIsr: before.isr }, 'unclean leader election: records only the old in-sync replicas held may be lost');
+            this.logger.warn(
+              { ...fields, previousLeader: before.leader, previousIsr: before.isr },
+              'unclean leader election: records only the old in-sync replicas held may be lost',
+            );
           } else {
             this.logger.info({ ...fields, previousLeader: before.leader }, 'leader changed');
           }
         }
         if (before && (before.isr.length !== record.isr.length || before.isr.some((id) => !record.isr.includes(id)))) {
-          this.logger.info({ ...fields, previousIsr: before.isr }, record.isr.length < before.isr.length ? 'isr shrunk' : record.isr.length > before.isr.length ? 'isr expanded' : 'isr changed');
+          this.logger.info(
+            { ...fields, previousIsr: before.isr },
+            record.isr.length < before.isr.length ? 'isr shrunk' : record.isr.length > before.isr.length ? 'isr expanded' : 'isr changed',
+          );
         }
         break;
       }
       case 'CreatePartitions':
-        this.logger.info({ topic: record.topic, topicId: record.topicId, partitions: record.partitions.map((p) => p.partition), replicas: record.partitions.map((p) => p.replicas), metadataVersion }, 'partitions created');
+        this.logger.info(
+          {
+            topic: record.topic,
+            topicId: record.topicId,
+            partitions: record.partitions.map((p) => p.partition),
+            replicas: record.partitions.map((p) => p.replicas),
+            metadataVersion,
+          },
+          'partitions created',
+        );
         break;
       case 'TopicConfig':
         this.logger.info({ topic: record.topic, topicId: record.topicId, configs: record.configs, metadataVersion }, 'topic config changed');
@@ -406,7 +455,10 @@ export class ClusterController {
     const removing = record.removingReplicas ?? [];
     const wasReassigning = before.addingReplicas.length > 0 || before.removingReplicas.length > 0;
     if (adding.length > 0 || removing.length > 0) {
-      this.logger.info({ ...fields, replicas: record.replicas, addingReplicas: adding, removingReplicas: removing, previousReplicas: before.replicas }, 'partition reassignment started');
+      this.logger.info(
+        { ...fields, replicas: record.replicas, addingReplicas: adding, removingReplicas: removing, previousReplicas: before.replicas },
+        'partition reassignment started',
+      );
     } else if (!wasReassigning) {
       this.logger.info({ ...fields, replicas: record.replicas, previousReplicas: before.replicas }, 'partition replicas reordered');
     } else if (JSON.stringify(record.replicas) === JSON.stringify(targetReplicas(before))) {

@@ -101,7 +101,10 @@ export class ClusterState {
         const topic = this.topics.get(record.topic);
         assert(topic !== undefined && topic.topicId === record.topicId, `partitions created for unknown topic ${record.topic}`);
         record.partitions.forEach((p, i) => {
-          assert(p.partition === topic.partitions.length + i, `new partition ${record.topic}-${p.partition} does not follow the ${topic.partitions.length} there`);
+          assert(
+            p.partition === topic.partitions.length + i,
+            `new partition ${record.topic}-${p.partition} does not follow the ${topic.partitions.length} there`,
+          );
           assert(p.replicas.length > 0 && p.isr.every((r) => p.replicas.includes(r)), `new partition ${record.topic}-${p.partition} has a bad replica set`);
         });
         for (const p of record.partitions) topic.partitions.push(clonePartition(p));
@@ -122,14 +125,26 @@ export class ClusterState {
         assert(record.leaderEpoch >= partition.leaderEpoch, `leader epoch of ${record.topic}-${record.partition} going backwards`);
         // Empty only while offline: the last member came back without its data (KIP-903).
         assert(record.isr.length > 0 || record.leader === NO_LEADER, `empty ISR for ${record.topic}-${record.partition} with leader ${record.leader}`);
-        assert(record.leader === NO_LEADER || record.isr.includes(record.leader), `leader ${record.leader} outside the ISR of ${record.topic}-${record.partition}`);
+        assert(
+          record.leader === NO_LEADER || record.isr.includes(record.leader),
+          `leader ${record.leader} outside the ISR of ${record.topic}-${record.partition}`,
+        );
         const previousReplicas = partition.replicas;
         const replicas = record.replicas ?? partition.replicas;
         const adding = record.addingReplicas ?? partition.addingReplicas;
         const removing = record.removingReplicas ?? partition.removingReplicas;
-        assert(replicas.length > 0 && new Set(replicas).size === replicas.length, `bad replica list ${JSON.stringify(replicas)} for ${record.topic}-${record.partition}`);
-        assert(record.isr.every((r) => replicas.includes(r)), `ISR ${JSON.stringify(record.isr)} of ${record.topic}-${record.partition} outside its replicas ${JSON.stringify(replicas)}`);
-        assert(adding.every((r) => replicas.includes(r) && !removing.includes(r)) && removing.every((r) => replicas.includes(r)), `adding ${JSON.stringify(adding)} / removing ${JSON.stringify(removing)} of ${record.topic}-${record.partition} do not fit its replicas ${JSON.stringify(replicas)}`);
+        assert(
+          replicas.length > 0 && new Set(replicas).size === replicas.length,
+          `bad replica list ${JSON.stringify(replicas)} for ${record.topic}-${record.partition}`,
+        );
+        assert(
+          record.isr.every((r) => replicas.includes(r)),
+          `ISR ${JSON.stringify(record.isr)} of ${record.topic}-${record.partition} outside its replicas ${JSON.stringify(replicas)}`,
+        );
+        assert(
+          adding.every((r) => replicas.includes(r) && !removing.includes(r)) && removing.every((r) => replicas.includes(r)),
+          `adding ${JSON.stringify(adding)} / removing ${JSON.stringify(removing)} of ${record.topic}-${record.partition} do not fit its replicas ${JSON.stringify(replicas)}`,
+        );
         partition.leader = record.leader;
         partition.leaderEpoch = record.leaderEpoch;
         partition.partitionEpoch = record.partitionEpoch;
@@ -248,9 +263,7 @@ export class ClusterState {
       clusterId: this.clusterId,
       version: this.version,
       brokers: [...this.brokers.values()].sort((a, b) => a.id - b.id).map((b) => structuredClone(b)),
-      topics: [...this.topics.values()]
-        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-        .map((t) => structuredClone(t)),
+      topics: [...this.topics.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((t) => structuredClone(t)),
     };
   }
 }

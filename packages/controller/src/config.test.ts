@@ -32,8 +32,27 @@ describe('parseControllerConfig', () => {
 
   it('reads env, and flags win over env', () => {
     const env = { TRIBUTARY_LISTEN: '0.0.0.0:9000', TRIBUTARY_DATA_DIR: '/tmp/c', TRIBUTARY_BROKER_SESSION_TIMEOUT_MS: '6000', TRIBUTARY_CLUSTER_ID: 'abc' };
-    expect(parseControllerConfig([], env)).toMatchObject({ listen: { host: '0.0.0.0', port: 9000 }, dataDir: '/tmp/c', sessionTimeoutMs: 6000, clusterId: 'abc' });
-    const flags = ['--listen', '[::1]:0', '--data-dir=/tmp/d', '--session-timeout-ms', '1000', '--cluster-id', 'xyz', '--auto-leader-rebalance-enable', 'false', '--leader-imbalance-check-interval-ms', '300', '--log-level', 'warn'];
+    expect(parseControllerConfig([], env)).toMatchObject({
+      listen: { host: '0.0.0.0', port: 9000 },
+      dataDir: '/tmp/c',
+      sessionTimeoutMs: 6000,
+      clusterId: 'abc',
+    });
+    const flags = [
+      '--listen',
+      '[::1]:0',
+      '--data-dir=/tmp/d',
+      '--session-timeout-ms',
+      '1000',
+      '--cluster-id',
+      'xyz',
+      '--auto-leader-rebalance-enable',
+      'false',
+      '--leader-imbalance-check-interval-ms',
+      '300',
+      '--log-level',
+      'warn',
+    ];
     expect(parseControllerConfig(flags, env)).toMatchObject({
       listen: { host: '::1', port: 0 },
       dataDir: '/tmp/d',
@@ -44,7 +63,12 @@ describe('parseControllerConfig', () => {
       logLevel: 'warn',
     });
     const limits = ['--request-timeout-ms', '5000', '--connections-max', '64', '--request-bytes-in-flight-max', '1048576'];
-    expect(parseControllerConfig(limits, {}).requestLimits).toMatchObject({ requestTimeoutMs: 5000, headersTimeoutMs: 5000, connectionsMax: 64, requestBytesInFlightMax: 1_048_576 });
+    expect(parseControllerConfig(limits, {}).requestLimits).toMatchObject({
+      requestTimeoutMs: 5000,
+      headersTimeoutMs: 5000,
+      connectionsMax: 64,
+      requestBytesInFlightMax: 1_048_576,
+    });
   });
 
   it.each([

@@ -150,7 +150,13 @@ export function parseControllerConfig(argv: readonly string[], env: Readonly<Rec
     headersTimeoutMs: Math.min(10_000, requestTimeoutMs),
     idleTimeoutMs: 60_000,
     connectionsMax: parseInteger('connections-max', get('connections-max'), 1000, 16, 1_000_000),
-    requestBytesInFlightMax: parseInteger('request-bytes-in-flight-max', get('request-bytes-in-flight-max'), 16 * 1024 * 1024, bodyBytesMax, 1024 * 1024 * 1024),
+    requestBytesInFlightMax: parseInteger(
+      'request-bytes-in-flight-max',
+      get('request-bytes-in-flight-max'),
+      16 * 1024 * 1024,
+      bodyBytesMax,
+      1024 * 1024 * 1024,
+    ),
   });
 
   return Object.freeze({

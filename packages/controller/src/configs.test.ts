@@ -17,11 +17,19 @@ describe('topic configs', () => {
 
   it('sets values validated as at creation (strings parsed), and deletes back to the default, in one record', () => {
     const state = state0();
-    const set = alterConfigs(state, { resource: { topic: 't' }, set: { 'retention.ms': '60000', 'unclean.leader.election.enable': true, 'follower.replication.throttled.replicas': ' 0:6 , 1:6' } });
+    const set = alterConfigs(state, {
+      resource: { topic: 't' },
+      set: { 'retention.ms': '60000', 'unclean.leader.election.enable': true, 'follower.replication.throttled.replicas': ' 0:6 , 1:6' },
+    });
     expect(set.records).toHaveLength(1);
     expect(set.records[0]).toMatchObject({ type: 'TopicConfig', topic: 't', topicId: 'id-t' });
     apply(state, set.records);
-    expect(state.topics.get('t')!.configs).toMatchObject({ 'retention.ms': 60000, 'unclean.leader.election.enable': true, 'follower.replication.throttled.replicas': '0:6,1:6', 'min.insync.replicas': 2 });
+    expect(state.topics.get('t')!.configs).toMatchObject({
+      'retention.ms': 60000,
+      'unclean.leader.election.enable': true,
+      'follower.replication.throttled.replicas': '0:6,1:6',
+      'min.insync.replicas': 2,
+    });
     expect(entry(state, 'retention.ms')).toMatchObject({ value: 60000, isDefault: false });
     expect(set.reply.configs.find((c) => c.name === 'retention.ms')!.value).toBe(60000);
     apply(state, alterConfigs(state, { resource: { topic: 't' }, delete: ['retention.ms', 'follower.replication.throttled.replicas'] }).records);
@@ -53,7 +61,11 @@ describe('broker configs', () => {
       { name: 'follower.replication.throttled.rate', value: null, isDefault: true, doc: expect.any(String) },
       { name: 'leader.replication.throttled.rate', value: null, isDefault: true, doc: expect.any(String) },
     ]);
-    apply(state, alterConfigs(state, { resource: { broker: 1 }, set: { 'leader.replication.throttled.rate': '2048', 'follower.replication.throttled.rate': 1024 } }).records);
+    apply(
+      state,
+      alterConfigs(state, { resource: { broker: 1 }, set: { 'leader.replication.throttled.rate': '2048', 'follower.replication.throttled.rate': 1024 } })
+        .records,
+    );
     expect(state.brokers.get(1)!.configs).toEqual({ 'leader.replication.throttled.rate': 2048, 'follower.replication.throttled.rate': 1024 });
     apply(state, alterConfigs(state, { resource: { broker: 1 }, delete: ['leader.replication.throttled.rate'] }).records);
     expect(state.brokers.get(1)!.configs).toEqual({ 'follower.replication.throttled.rate': 1024 });

@@ -3,7 +3,17 @@ import type { PartitionState } from '@tributary/protocol';
 import type { AppliedRecord } from './cluster-controller.ts';
 import { consoleEvents } from './console-events.ts';
 
-const before: PartitionState = { topic: 'demo', partition: 3, replicas: [4, 2, 5], addingReplicas: [], removingReplicas: [], leader: 4, leaderEpoch: 1, partitionEpoch: 1, isr: [4, 2, 5] };
+const before: PartitionState = {
+  topic: 'demo',
+  partition: 3,
+  replicas: [4, 2, 5],
+  addingReplicas: [],
+  removingReplicas: [],
+  leader: 4,
+  leaderEpoch: 1,
+  partitionEpoch: 1,
+  isr: [4, 2, 5],
+};
 const change = (leader: number, leaderEpoch: number, isr: number[]): AppliedRecord => ({
   record: { type: 'PartitionChange', topic: 'demo', topicId: 't', partition: 3, leader, leaderEpoch, partitionEpoch: 2, isr },
   before,
@@ -14,19 +24,44 @@ describe('consoleEvents', () => {
   it('a failover: leader change and the dead leader leaving the ISR', () => {
     expect(consoleEvents([change(2, 2, [2, 5])], context)).toEqual([
       { timeMs: 1000, version: 10, kind: 'leader-changed', topic: 'demo', partition: 3, brokerId: 2, text: 'demo-3: leader B4 -> B2 (epoch 2)' },
-      { timeMs: 1000, version: 10, kind: 'isr-shrunk', topic: 'demo', partition: 3, brokerId: 4, brokers: [4], text: 'demo-3: ISR shrank, B4 left (ISR 4,2,5 -> 2,5)' },
+      {
+        timeMs: 1000,
+        version: 10,
+        kind: 'isr-shrunk',
+        topic: 'demo',
+        partition: 3,
+        brokerId: 4,
+        brokers: [4],
+        text: 'demo-3: ISR shrank, B4 left (ISR 4,2,5 -> 2,5)',
+      },
     ]);
   });
 
   it('offline, expansion, brokers and topics, with one version per record', () => {
-    const events = consoleEvents([
-      { record: { type: 'FenceBroker', brokerId: 4, brokerEpoch: 0 } },
-      change(-1, 2, [4]),
-      { record: { type: 'RegisterBroker', brokerId: 4, brokerEpoch: 1, incarnationId: 'x', rack: 'rack-2', internal: { host: 'h', port: 1 }, external: { host: 'h', port: 2 } } },
-      { record: { type: 'PartitionChange', topic: 'demo', topicId: 't', partition: 3, leader: 4, leaderEpoch: 1, partitionEpoch: 2, isr: [4, 2, 5, 1] }, before: { ...before, isr: [4, 2, 5] } },
-      { record: { type: 'DeleteTopic', name: 'old', topicId: 'o' } },
-      { record: { type: 'ProducerIdBlock', firstProducerId: 0, size: 1000 } },
-    ], context);
+    const events = consoleEvents(
+      [
+        { record: { type: 'FenceBroker', brokerId: 4, brokerEpoch: 0 } },
+        change(-1, 2, [4]),
+        {
+          record: {
+            type: 'RegisterBroker',
+            brokerId: 4,
+            brokerEpoch: 1,
+            incarnationId: 'x',
+            rack: 'rack-2',
+            internal: { host: 'h', port: 1 },
+            external: { host: 'h', port: 2 },
+          },
+        },
+        {
+          record: { type: 'PartitionChange', topic: 'demo', topicId: 't', partition: 3, leader: 4, leaderEpoch: 1, partitionEpoch: 2, isr: [4, 2, 5, 1] },
+          before: { ...before, isr: [4, 2, 5] },
+        },
+        { record: { type: 'DeleteTopic', name: 'old', topicId: 'o' } },
+        { record: { type: 'ProducerIdBlock', firstProducerId: 0, size: 1000 } },
+      ],
+      context,
+    );
     // The timeline draws each event on the lanes of the brokers it names.
     expect(events.map((e) => [e.kind, e.brokerId, e.brokers])).toEqual([
       ['broker-fenced', 4, undefined],

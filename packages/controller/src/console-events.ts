@@ -55,7 +55,12 @@ export function consoleEvents(applied: readonly AppliedRecord[], context: EventC
     };
     switch (record.type) {
       case 'RegisterBroker':
-        events.push({ ...base, kind: 'broker-registered', brokerId: record.brokerId, text: `broker ${broker(record.brokerId)} registered, epoch ${record.brokerEpoch}` });
+        events.push({
+          ...base,
+          kind: 'broker-registered',
+          brokerId: record.brokerId,
+          text: `broker ${broker(record.brokerId)} registered, epoch ${record.brokerEpoch}`,
+        });
         break;
       case 'FenceBroker':
         events.push({ ...base, kind: 'broker-fenced', brokerId: record.brokerId, text: `broker ${broker(record.brokerId)} fenced` });
@@ -64,7 +69,12 @@ export function consoleEvents(applied: readonly AppliedRecord[], context: EventC
         events.push({ ...base, kind: 'broker-unfenced', brokerId: record.brokerId, text: `broker ${broker(record.brokerId)} unfenced` });
         break;
       case 'CreateTopic':
-        events.push({ ...base, kind: 'topic-created', topic: record.name, text: `topic ${record.name} created: ${record.partitions.length} partitions, replication factor ${record.partitions[0]?.replicas.length ?? 0}` });
+        events.push({
+          ...base,
+          kind: 'topic-created',
+          topic: record.name,
+          text: `topic ${record.name} created: ${record.partitions.length} partitions, replication factor ${record.partitions[0]?.replicas.length ?? 0}`,
+        });
         break;
       case 'DeleteTopic':
         events.push({ ...base, kind: 'topic-deleted', topic: record.name, text: `topic ${record.name} deleted` });
@@ -75,20 +85,46 @@ export function consoleEvents(applied: readonly AppliedRecord[], context: EventC
         const name = `${record.topic}-${record.partition}`;
         if (before.leader !== record.leader) {
           if (record.leader === NO_LEADER) {
-            events.push({ ...base, ...where, kind: 'partition-offline', brokerId: before.leader, text: `${name}: offline, leader B${before.leader} lost and no live in-sync replica (epoch ${record.leaderEpoch})` });
+            events.push({
+              ...base,
+              ...where,
+              kind: 'partition-offline',
+              brokerId: before.leader,
+              text: `${name}: offline, leader B${before.leader} lost and no live in-sync replica (epoch ${record.leaderEpoch})`,
+            });
           } else {
             const from = before.leader === NO_LEADER ? 'none' : `B${before.leader}`;
-            events.push({ ...base, ...where, kind: 'leader-changed', brokerId: record.leader, text: `${name}: leader ${from} -> B${record.leader} (epoch ${record.leaderEpoch})` });
+            events.push({
+              ...base,
+              ...where,
+              kind: 'leader-changed',
+              brokerId: record.leader,
+              text: `${name}: leader ${from} -> B${record.leader} (epoch ${record.leaderEpoch})`,
+            });
           }
         }
         const left = before.isr.filter((id) => !record.isr.includes(id));
         const joined = record.isr.filter((id) => !before.isr.includes(id));
         const isrs = `ISR ${before.isr.join(',')} -> ${record.isr.join(',')}`;
         if (left.length > 0) {
-          events.push({ ...base, ...where, kind: 'isr-shrunk', brokerId: left[0]!, brokers: left, text: `${name}: ISR shrank, ${left.map((id) => `B${id}`).join(', ')} left (${isrs})` });
+          events.push({
+            ...base,
+            ...where,
+            kind: 'isr-shrunk',
+            brokerId: left[0]!,
+            brokers: left,
+            text: `${name}: ISR shrank, ${left.map((id) => `B${id}`).join(', ')} left (${isrs})`,
+          });
         }
         if (joined.length > 0) {
-          events.push({ ...base, ...where, kind: 'isr-expanded', brokerId: joined[0]!, brokers: joined, text: `${name}: ISR expanded, ${joined.map((id) => `B${id}`).join(', ')} rejoined (${isrs})` });
+          events.push({
+            ...base,
+            ...where,
+            kind: 'isr-expanded',
+            brokerId: joined[0]!,
+            brokers: joined,
+            text: `${name}: ISR expanded, ${joined.map((id) => `B${id}`).join(', ')} rejoined (${isrs})`,
+          });
         }
         break;
       }

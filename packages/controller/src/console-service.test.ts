@@ -21,7 +21,14 @@ afterEach(async () => {
 
 async function start(consoleOptions: Partial<ConsoleOptions> = {}): Promise<{ controller: ClusterController; service: ControllerService; base: string }> {
   let n = 0;
-  const controller = new ClusterController({ log: new MemoryMetadataLog(), logger, newId: () => `id-${n++}`, clusterId: 'ui-test', sessionTimeoutMs: 3000, autoLeaderRebalanceEnable: false });
+  const controller = new ClusterController({
+    log: new MemoryMetadataLog(),
+    logger,
+    newId: () => `id-${n++}`,
+    clusterId: 'ui-test',
+    sessionTimeoutMs: 3000,
+    autoLeaderRebalanceEnable: false,
+  });
   const service = createControllerService({ controller, logger, console: { statsIntervalMs: 100, keepAliveMs: 50, ...consoleOptions } });
   await service.app.listen({ host: '127.0.0.1', port: 0 });
   closers.push(() => service.close());
@@ -39,8 +46,7 @@ function readEvents(response: Response): { events: { event: string; data: unknow
       const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
       if (done) return;
       buffer += value;
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
         const event = /^event: (.*)$/m.exec(block)?.[1];
@@ -81,13 +87,27 @@ describe('web console routes', () => {
     expect(body.events.map((e) => e.kind)).toEqual([...SEED_BROKERS.map(() => 'broker-registered'), 'topic-created']);
   });
 
-  it('streams a snapshot, then every change, and the leaders\' HW and lag for the watched topic', async () => {
+  it("streams a snapshot, then every change, and the leaders' HW and lag for the watched topic", async () => {
     const { controller, service, base } = await start();
     // A stand-in broker answering /describe-replicas on its internal listener.
     const fake = createMsgpackServer({});
-    fake.post('/describe-replicas', async (): Promise<DescribeReplicasResponse> => ({
-      partitions: [{ partition: 0, highWatermark: 5, logStartOffset: 0, logEndOffset: 8, replicas: [{ brokerId: 0, logEndOffset: 8, lagRecords: 0, lastCaughtUpMsAgo: 0 }, { brokerId: 1, logEndOffset: 5, lagRecords: 3, lastCaughtUpMsAgo: 2500 }] }],
-    }));
+    fake.post(
+      '/describe-replicas',
+      async (): Promise<DescribeReplicasResponse> => ({
+        partitions: [
+          {
+            partition: 0,
+            highWatermark: 5,
+            logStartOffset: 0,
+            logEndOffset: 8,
+            replicas: [
+              { brokerId: 0, logEndOffset: 8, lagRecords: 0, lastCaughtUpMsAgo: 0 },
+              { brokerId: 1, logEndOffset: 5, lagRecords: 3, lastCaughtUpMsAgo: 2500 },
+            ],
+          },
+        ],
+      }),
+    );
     await fake.listen({ host: '127.0.0.1', port: 0 });
     closers.push(() => fake.close());
     const fakePort = (fake.server.address() as { port: number }).port;
@@ -103,11 +123,31 @@ describe('web console routes', () => {
     expect(service.console!.streams()).toBe(1);
 
     // On a loaded machine a first drawing may come before the leader's answer (unknown); the numbers follow.
-    const stats = await eventually(() => stream.events.filter((e) => e.event === 'stats').map((e) => e.data as ConsoleStats).find((d) => d.partitions[0]?.highWatermark !== undefined) ?? false, { timeoutMs: 5000 });
-    expect(stats.partitions).toEqual([{ partition: 0, leader: 0, highWatermark: 5, logEndOffset: 8, lag: [{ brokerId: 1, records: 3, msSinceCaughtUp: 2500 }] }]);
+    const stats = await eventually(
+      () =>
+        stream.events
+          .filter((e) => e.event === 'stats')
+          .map((e) => e.data as ConsoleStats)
+          .find((d) => d.partitions[0]?.highWatermark !== undefined) ?? false,
+      { timeoutMs: 5000 },
+    );
+    expect(stats.partitions).toEqual([
+      { partition: 0, leader: 0, highWatermark: 5, logEndOffset: 8, lag: [{ brokerId: 1, records: 3, msSinceCaughtUp: 2500 }] },
+    ]);
 
-    controller.alterPartition({ brokerId: 0, brokerEpoch: controller.state.brokers.get(0)!.epoch, topic: 'demo', partition: 0, leaderEpoch: 0, partitionEpoch: controller.state.partition('demo', 0)!.partitionEpoch, newIsr: [0] });
-    const update = await eventually(() => stream.events.find((e) => e.event === 'update')?.data as { view: ConsoleView; events: ConsoleEvent[] } | undefined ?? false, { timeoutMs: 5000 });
+    controller.alterPartition({
+      brokerId: 0,
+      brokerEpoch: controller.state.brokers.get(0)!.epoch,
+      topic: 'demo',
+      partition: 0,
+      leaderEpoch: 0,
+      partitionEpoch: controller.state.partition('demo', 0)!.partitionEpoch,
+      newIsr: [0],
+    });
+    const update = await eventually(
+      () => (stream.events.find((e) => e.event === 'update')?.data as { view: ConsoleView; events: ConsoleEvent[] } | undefined) ?? false,
+      { timeoutMs: 5000 },
+    );
     expect(update.events.map((e) => e.text)).toEqual(['demo-0: ISR shrank, B1 left (ISR 0,1 -> 0)']);
     expect(update.view.topics[0]!.partitions[0]!.status).toEqual(['under-replicated', 'under-min-isr']);
 
@@ -126,7 +166,17 @@ async function answeringBroker(brokerId: number, answerDelayMs = 0): Promise<num
   let scrapes = 0;
   server.post('/describe-replicas', async (): Promise<DescribeReplicasResponse> => {
     if (answerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, answerDelayMs));
-    return { partitions: [{ partition: brokerId, highWatermark: 5, logStartOffset: 0, logEndOffset: 5, replicas: [{ brokerId, logEndOffset: 5, lagRecords: 0, lastCaughtUpMsAgo: 0 }] }] };
+    return {
+      partitions: [
+        {
+          partition: brokerId,
+          highWatermark: 5,
+          logStartOffset: 0,
+          logEndOffset: 5,
+          replicas: [{ brokerId, logEndOffset: 5, lagRecords: 0, lastCaughtUpMsAgo: 0 }],
+        },
+      ],
+    };
   });
   server.get('/metrics', async (_request, reply) => {
     scrapes++;
@@ -152,18 +202,28 @@ async function silentBroker(): Promise<{ port: number; requests: (path: string) 
     socket.on('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  }));
+  closers.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
   return { port: (server.address() as { port: number }).port, requests: (path) => seen.filter((p) => p === path).length };
 }
 
 describe('web console with a paused broker', () => {
-  it('draws a silent leader as unknown at once, a slow one as soon as it answers, keeps every topic\'s numbers coming, and asks each once at a time', async () => {
+  it("draws a silent leader as unknown at once, a slow one as soon as it answers, keeps every topic's numbers coming, and asks each once at a time", async () => {
     // Deadlines far longer than the test: only not waiting for the silent broker makes it pass.
     // Connections enough for a call per tick and topic, so a repeated call would reach the broker and be counted.
-    const { controller, service, base } = await start({ statsIntervalMs: 100, statsTimeoutMs: 60_000, statsAnswerWaitMs: 100, statsConnectionsMax: 16, throughputIntervalMs: 100, throughputTimeoutMs: 300 });
+    const { controller, service, base } = await start({
+      statsIntervalMs: 100,
+      statsTimeoutMs: 60_000,
+      statsAnswerWaitMs: 100,
+      statsConnectionsMax: 16,
+      throughputIntervalMs: 100,
+      throughputTimeoutMs: 300,
+    });
     const answering = await answeringBroker(0);
     const silent = await silentBroker();
     const slow = await answeringBroker(2, 400);
@@ -187,7 +247,9 @@ describe('web console with a paused broker', () => {
       const first = await eventually(() => statsOf(i)[0] ?? false, { timeoutMs: 5000 });
       expect(first.topic).toBe(topic);
       expect(first.partitions.slice(1)).toEqual([silentP1, { partition: 2, leader: 2, unknown: 'leader B2 has not answered within 100 ms' }]);
-      const answered = await eventually(() => statsOf(i).find((d) => d.partitions.every((p) => p.partition === 1 || p.highWatermark !== undefined)) ?? false, { timeoutMs: 5000 });
+      const answered = await eventually(() => statsOf(i).find((d) => d.partitions.every((p) => p.partition === 1 || p.highWatermark !== undefined)) ?? false, {
+        timeoutMs: 5000,
+      });
       expect(answered.partitions).toEqual([
         { partition: 0, leader: 0, highWatermark: 5, logEndOffset: 5, lag: [] },
         silentP1,
@@ -201,24 +263,37 @@ describe('web console with a paused broker', () => {
     expect(service.console!.callsInFlight()).toBeLessThanOrEqual(3 * topics.length + 3);
 
     // The snapshot answers within the answer wait too, not at the call's deadline.
-    const snapshot = (await (await fetch(`${base}/ui/snapshot?topic=t1`, { signal: AbortSignal.timeout(5000) })).json()) as { stats: ConsoleStats; charts: ConsoleCharts };
+    const snapshot = (await (await fetch(`${base}/ui/snapshot?topic=t1`, { signal: AbortSignal.timeout(5000) })).json()) as {
+      stats: ConsoleStats;
+      charts: ConsoleCharts;
+    };
     expect(snapshot.stats.partitions[1]).toEqual(silentP1);
 
     // Bytes/s: B0's counter grows 1000 per scrape; B1 never answers its /metrics and is unknown, not zero.
-    const charts = await eventually(() => {
-      const found = streams[0]!.events.filter((e) => e.event === 'charts').map((e) => e.data as ConsoleCharts).at(-1);
-      const b0 = found?.throughput.brokers.find((b) => b.brokerId === 0);
-      return b0?.latest.state === 'ok' && b0.latest.produce > 0 ? found! : false;
-    }, { timeoutMs: 10_000 });
+    const charts = await eventually(
+      () => {
+        const found = streams[0]!.events
+          .filter((e) => e.event === 'charts')
+          .map((e) => e.data as ConsoleCharts)
+          .at(-1);
+        const b0 = found?.throughput.brokers.find((b) => b.brokerId === 0);
+        return b0?.latest.state === 'ok' && b0.latest.produce > 0 ? found! : false;
+      },
+      { timeoutMs: 10_000 },
+    );
     expect(charts.throughput.brokers.map((b) => b.label)).toEqual(['B0', 'B1', 'B2']);
     expect(charts.throughput.brokers[1]!.latest).toEqual({ state: 'unknown', reason: 'REQUEST_TIMED_OUT', words: 'not answering' });
     expect(charts.throughput.brokers[1]!.produce.every((v) => v === null)).toBe(true);
     expect(silent.requests('/metrics')).toBeGreaterThan(0);
     expect(charts.timeline).toMatchObject({ topic: 't0' });
-    expect(charts.timeline.lanes.map((l) => [l.label, l.marks.map((m) => m.kind)])).toEqual([['rack-1/B0', ['alive']], ['rack-1/B1', ['alive']], ['rack-1/B2', ['alive']]]);
+    expect(charts.timeline.lanes.map((l) => [l.label, l.marks.map((m) => m.kind)])).toEqual([
+      ['rack-1/B0', ['alive']],
+      ['rack-1/B1', ['alive']],
+      ['rack-1/B2', ['alive']],
+    ]);
   });
 
-  it('draws a slow leader\'s numbers when they arrive, not at the silent leader\'s deadline', async () => {
+  it("draws a slow leader's numbers when they arrive, not at the silent leader's deadline", async () => {
     // One round only (the stream's first): a later tick cannot pick the slow answer up for it.
     const { controller, service, base } = await start({ statsIntervalMs: 60_000, statsTimeoutMs: 60_000, statsAnswerWaitMs: 100, throughputTimeoutMs: 300 });
     const silent = await silentBroker();
@@ -235,10 +310,14 @@ describe('web console with a paused broker', () => {
     const first = await eventually(() => stats()[0] ?? false, { timeoutMs: 5000 });
     expect(first.partitions[2]).toEqual({ partition: 2, leader: 2, unknown: 'leader B2 has not answered within 100 ms' });
     const late = await eventually(() => stats()[1] ?? false, { timeoutMs: 5000 });
-    expect(late.partitions.map((p) => p.highWatermark ?? p.unknown)).toEqual(['leader B0 has not answered within 100 ms', 'leader B1 has not answered within 100 ms', 5]);
+    expect(late.partitions.map((p) => p.highWatermark ?? p.unknown)).toEqual([
+      'leader B0 has not answered within 100 ms',
+      'leader B1 has not answered within 100 ms',
+      5,
+    ]);
   });
 
-  it('pushes the timeline when a broker is fenced, with the stream\'s topic', async () => {
+  it("pushes the timeline when a broker is fenced, with the stream's topic", async () => {
     const { controller, base } = await start();
     for (const [id, rack] of SEED_BROKERS) controller.registerBroker(registration(id, rack));
     controller.createTopic({ name: 'seed', partitions: 10, replicationFactor: 3 });
@@ -252,10 +331,13 @@ describe('web console with a paused broker', () => {
     // kill -9 of B0 as the controller sees it: its session expires, the others' stay fresh however slow the machine.
     for (const [id] of SEED_BROKERS) controller.state.touch(id, id === 0 ? -1_000_000 : Date.now() + 60_000);
     controller.checkSessions();
-    const charts = await eventually(() => {
-      const all = stream.events.filter((e) => e.event === 'charts').map((e) => e.data as ConsoleCharts);
-      return all.find((c) => c.timeline.lanes[0]!.fencedNow) ?? false;
-    }, { timeoutMs: 5000 });
+    const charts = await eventually(
+      () => {
+        const all = stream.events.filter((e) => e.event === 'charts').map((e) => e.data as ConsoleCharts);
+        return all.find((c) => c.timeline.lanes[0]!.fencedNow) ?? false;
+      },
+      { timeoutMs: 5000 },
+    );
     const [b0, b3] = charts.timeline.lanes;
     expect(b0!.marks.map((m) => m.kind)).toEqual(['alive', 'fenced', 'isr-out']);
     expect(b0!.fenced).toHaveLength(1);

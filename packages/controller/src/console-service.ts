@@ -260,12 +260,14 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
       const broker = metadata.brokers.find((b) => b.id === id);
       if (broker === undefined) continue;
       answers.set(id, 'pending');
-      calls.push(describe(broker, topic).then((answer) => {
-        answers.set(id, answer);
-        // A late error adds nothing to "has not answered"; late numbers are worth drawing now,
-        // not after the slowest leader's deadline.
-        if (drawn && !(answer instanceof Error)) deliver(draw());
-      }));
+      calls.push(
+        describe(broker, topic).then((answer) => {
+          answers.set(id, answer);
+          // A late error adds nothing to "has not answered"; late numbers are worth drawing now,
+          // not after the slowest leader's deadline.
+          if (drawn && !(answer instanceof Error)) deliver(draw());
+        }),
+      );
     }
     void within(Promise.all(calls), statsAnswerWaitMs).then(() => {
       drawn = true;
@@ -342,7 +344,11 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
       const b = byId.get(id);
       return { id, label: `${b?.rack ?? '?'}/B${id}`, fenced: b === undefined || !b.alive };
     });
-    return { timeMs, throughput: throughputView, timeline: consoleTimeline(events, { nowMs: timeMs, startMs, bucketMs: timelineBucketMs, brokers, ...(topic === undefined ? {} : { topic }) }) };
+    return {
+      timeMs,
+      throughput: throughputView,
+      timeline: consoleTimeline(events, { nowMs: timeMs, startMs, bucketMs: timelineBucketMs, brokers, ...(topic === undefined ? {} : { topic }) }),
+    };
   }
 
   function pushCharts(): void {
@@ -367,12 +373,17 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
 
   function answer(reply: FastifyReply, status: number, type: string, body: string | Buffer): void {
     reply.hijack();
-    reply.raw.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    reply.raw.writeHead(status, {
+      'content-type': type,
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
     reply.raw.end(body);
   }
 
   function topicParam(query: unknown): string | undefined {
-    const topic = (query as Record<string, unknown> | undefined)?.['topic'];
+    const topic = (query as Record<string, unknown> | undefined)?.topic;
     return typeof topic === 'string' && topic.length > 0 && topic.length <= 249 ? topic : undefined;
   }
 
@@ -393,9 +404,12 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
   app.get('/ui/snapshot', async (request, reply) => {
     const topic = topicParam(request.query);
     // Bounded by statsAnswerWaitMs: a paused leader's partitions come back unknown, not late.
-    const stats = topic === undefined ? undefined : await new Promise<ConsoleStats | undefined>((resolve) => {
-      if (!askTopic(topic, resolve)) resolve(undefined);
-    });
+    const stats =
+      topic === undefined
+        ? undefined
+        : await new Promise<ConsoleStats | undefined>((resolve) => {
+            if (!askTopic(topic, resolve)) resolve(undefined);
+          });
     answer(reply, 200, 'application/json; charset=utf-8', JSON.stringify({ view: view(), events, ...(stats ? { stats } : {}), charts: chartsNow(topic) }));
   });
 
@@ -406,7 +420,12 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
     }
     const stream: Stream = { reply, topic: topicParam(request.query) };
     reply.hijack();
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    reply.raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     // The browser reconnects a second after a lost stream (a controller restart).
     reply.raw.write('retry: 1000\n\n');
     streams.add(stream);
@@ -415,7 +434,11 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
       updateTimers();
     });
     // Events still queued for the next update arrive with it, not twice.
-    send(stream, 'snapshot', JSON.stringify({ view: view(), events: events.slice(0, Math.max(0, events.length - pending.length)), charts: chartsNow(stream.topic) }));
+    send(
+      stream,
+      'snapshot',
+      JSON.stringify({ view: view(), events: events.slice(0, Math.max(0, events.length - pending.length)), charts: chartsNow(stream.topic) }),
+    );
     updateTimers();
     if (stream.topic !== undefined) pollTopic(stream.topic, stream);
   });

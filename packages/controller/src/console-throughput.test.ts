@@ -40,11 +40,41 @@ describe('parseBrokerCounters', () => {
 describe('ThroughputState', () => {
   it('draws a rate only between two answers in a row; a missing answer is a gap, not a zero', () => {
     const state = new ThroughputState(options);
-    state.record(1000, new Map([[0, c(0, 0)], [3, c(100, 0)]]));
-    state.record(2000, new Map([[0, c(1000, 500)], [3, c(100, 4000)]]));
-    state.record(3000, new Map<number, BrokerCounters | Error>([[0, new TributaryError('REQUEST_TIMED_OUT', 'paused')], [3, c(600, 4000)]]));
-    state.record(4000, new Map([[0, c(5000, 500)], [3, c(600, 4000)]]));
-    state.record(4500, new Map([[0, c(6000, 1500)], [3, c(700, 4000)]]));
+    state.record(
+      1000,
+      new Map([
+        [0, c(0, 0)],
+        [3, c(100, 0)],
+      ]),
+    );
+    state.record(
+      2000,
+      new Map([
+        [0, c(1000, 500)],
+        [3, c(100, 4000)],
+      ]),
+    );
+    state.record(
+      3000,
+      new Map<number, BrokerCounters | Error>([
+        [0, new TributaryError('REQUEST_TIMED_OUT', 'paused')],
+        [3, c(600, 4000)],
+      ]),
+    );
+    state.record(
+      4000,
+      new Map([
+        [0, c(5000, 500)],
+        [3, c(600, 4000)],
+      ]),
+    );
+    state.record(
+      4500,
+      new Map([
+        [0, c(6000, 1500)],
+        [3, c(700, 4000)],
+      ]),
+    );
     const view = state.view(5000, [0, 3]);
     expect(view.times).toEqual([1000, 2000, 3000, 4000, 4500]);
     expect(view.brokers.map((b) => [b.label, b.produce, b.replication])).toEqual([
@@ -58,7 +88,15 @@ describe('ThroughputState', () => {
 
   it('says why the last sample is unknown, and measuring after a first answer', () => {
     const state = new ThroughputState(options);
-    state.record(1000, new Map<number, BrokerCounters | Error>([[0, c(0, 0)], [1, new TributaryError('BROKER_NOT_AVAILABLE', 'refused')], [2, new Error('HTTP 500')], [3, new TributaryError('REQUEST_TIMED_OUT', 'paused')]]));
+    state.record(
+      1000,
+      new Map<number, BrokerCounters | Error>([
+        [0, c(0, 0)],
+        [1, new TributaryError('BROKER_NOT_AVAILABLE', 'refused')],
+        [2, new Error('HTTP 500')],
+        [3, new TributaryError('REQUEST_TIMED_OUT', 'paused')],
+      ]),
+    );
     expect(state.view(1000, [3]).brokers[0]!.latest).toEqual({ state: 'unknown', reason: 'REQUEST_TIMED_OUT', words: 'not answering' });
     const latest = state.view(1000, [0, 1, 2, 5]).brokers.map((b) => b.latest);
     expect(latest).toEqual([
@@ -134,7 +172,13 @@ describe('chart scale and units', () => {
   });
 
   it.each([
-    [0, '0 B/s'], [999, '999 B/s'], [1000, '1 kB/s'], [1234, '1.2 kB/s'], [12_345, '12 kB/s'], [1_500_000, '1.5 MB/s'], [3e12, '3000 GB/s'],
+    [0, '0 B/s'],
+    [999, '999 B/s'],
+    [1000, '1 kB/s'],
+    [1234, '1.2 kB/s'],
+    [12_345, '12 kB/s'],
+    [1_500_000, '1.5 MB/s'],
+    [3e12, '3000 GB/s'],
   ])('formatBytesPerSec(%d) = %s', (value, text) => {
     expect(formatBytesPerSec(value)).toBe(text);
   });

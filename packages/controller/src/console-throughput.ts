@@ -186,7 +186,14 @@ export class ThroughputState {
       }
       return { brokerId, label: `B${brokerId}`, produce, replication, latest: latestOf(last?.points.get(brokerId)) };
     });
-    return { startMs, endMs: nowMs, times: shown.map((s) => s.timeMs), brokers: series, produceScale: chartScale(produceMax), replicationScale: chartScale(replicationMax) };
+    return {
+      startMs,
+      endMs: nowMs,
+      times: shown.map((s) => s.timeMs),
+      brokers: series,
+      produceScale: chartScale(produceMax),
+      replicationScale: chartScale(replicationMax),
+    };
   }
 }
 
@@ -195,7 +202,11 @@ export class ThroughputState {
  * event), but never more than `windowMs` back, and at least `spanMinMs` back so a minute-old
  * cluster is not stretched over the whole width. Shared, so bytes/s and the timeline line up.
  */
-export function chartStartMs(nowMs: number, { windowMs, spanMinMs }: { windowMs: number; spanMinMs: number }, oldestMs: readonly (number | undefined)[]): number {
+export function chartStartMs(
+  nowMs: number,
+  { windowMs, spanMinMs }: { windowMs: number; spanMinMs: number },
+  oldestMs: readonly (number | undefined)[],
+): number {
   const oldest = Math.min(nowMs - spanMinMs, ...oldestMs.filter((t): t is number => t !== undefined));
   return Math.max(nowMs - windowMs, oldest);
 }

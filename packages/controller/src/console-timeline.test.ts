@@ -7,7 +7,13 @@ const brokers = (fenced: number[] = []) => ORDER.map((id) => ({ id, label: `${id
 const base: TimelineOptions = { nowMs: 100_000, startMs: 40_000, bucketMs: 2000, brokers: brokers(), topic: 'seed' };
 
 let version = 0;
-const ev = (timeMs: number, kind: ConsoleEvent['kind'], fields: Partial<ConsoleEvent> = {}): ConsoleEvent => ({ timeMs, version: ++version, kind, text: `${kind} at ${timeMs}`, ...fields });
+const ev = (timeMs: number, kind: ConsoleEvent['kind'], fields: Partial<ConsoleEvent> = {}): ConsoleEvent => ({
+  timeMs,
+  version: ++version,
+  kind,
+  text: `${kind} at ${timeMs}`,
+  ...fields,
+});
 
 /** `kill -9` of B0 at 70 s: fenced, B3 takes P0 and P6, B0 leaves their ISRs; back at 90 s. */
 const FAILOVER: ConsoleEvent[] = [
@@ -39,11 +45,13 @@ describe('consoleTimeline', () => {
       ['isr-in', 95_000, 1, [0]],
     ]);
     expect(lane(0).fenced).toEqual([{ fromMs: 70_000, toMs: 90_000, open: false }]);
-    expect(lane(3).marks.map((m) => [m.kind, m.count, m.partitions, m.texts])).toEqual([['leader', 2, [0, 6], ['leader-changed at 70000', 'leader-changed at 70000']]]);
+    expect(lane(3).marks.map((m) => [m.kind, m.count, m.partitions, m.texts])).toEqual([
+      ['leader', 2, [0, 6], ['leader-changed at 70000', 'leader-changed at 70000']],
+    ]);
     expect(lane(1).marks).toEqual([]);
   });
 
-  it('without a topic shows every topic\'s partition events', () => {
+  it("without a topic shows every topic's partition events", () => {
     const view = consoleTimeline(FAILOVER, { ...base, topic: undefined });
     expect(view.lanes.find((l) => l.brokerId === 1)!.marks.map((m) => m.kind)).toEqual(['leader']);
   });
@@ -55,7 +63,15 @@ describe('consoleTimeline', () => {
     expect(stillFenced.lanes.find((l) => l.brokerId === 5)!.fenced).toEqual([{ fromMs: 40_000, toMs: 100_000, open: true }]);
     expect(stillFenced.lanes.find((l) => l.brokerId === 5)!.fencedNow).toBe(true);
     // Fenced at 20 s (before the window) and back at 50 s: the bar starts at the window's start.
-    const clipped = consoleTimeline([ev(20_000, 'broker-fenced', { brokerId: 2 }), ev(50_000, 'broker-unfenced', { brokerId: 2 }), ev(30_000, 'broker-fenced', { brokerId: 1 }), ev(35_000, 'broker-registered', { brokerId: 1 })], base);
+    const clipped = consoleTimeline(
+      [
+        ev(20_000, 'broker-fenced', { brokerId: 2 }),
+        ev(50_000, 'broker-unfenced', { brokerId: 2 }),
+        ev(30_000, 'broker-fenced', { brokerId: 1 }),
+        ev(35_000, 'broker-registered', { brokerId: 1 }),
+      ],
+      base,
+    );
     expect(clipped.lanes.find((l) => l.brokerId === 2)!.fenced).toEqual([{ fromMs: 40_000, toMs: 50_000, open: false }]);
     expect(clipped.lanes.find((l) => l.brokerId === 1)!.fenced).toEqual([]);
     expect(clipped.lanes.find((l) => l.brokerId === 2)!.marks.map((m) => m.kind)).toEqual(['alive']);
@@ -65,7 +81,10 @@ describe('consoleTimeline', () => {
     const many = Array.from({ length: 12 }, (_, p) => ev(72_000 + p * 100, 'leader-changed', { topic: 'seed', partition: 11 - p, brokerId: 3 }));
     const view = consoleTimeline([...many, ev(74_000, 'leader-changed', { topic: 'seed', partition: 20, brokerId: 3 })], { ...base, textsMax: 3 });
     const marks = view.lanes.find((l) => l.brokerId === 3)!.marks;
-    expect(marks.map((m) => [m.timeMs, m.count, m.partitions.length, m.texts.length])).toEqual([[72_000, 12, 12, 3], [74_000, 1, 1, 1]]);
+    expect(marks.map((m) => [m.timeMs, m.count, m.partitions.length, m.texts.length])).toEqual([
+      [72_000, 12, 12, 3],
+      [74_000, 1, 1, 1],
+    ]);
     expect(marks[0]!.partitions.slice(0, 3)).toEqual([0, 1, 2]);
   });
 

@@ -18,7 +18,10 @@ describe('consoleView', () => {
     const state = withTopic(clusterOf(), { name: 'demo', partitions: 10, replicationFactor: 3 });
     const view = consoleView(state.toMetadata());
     expect(view.order).toEqual([0, 3, 1, 4, 2, 5]);
-    expect(view.racks.map((r) => [r.rack, r.brokers.map((b) => b.id)])).toEqual([['rack-1', [0, 1, 2]], ['rack-2', [3, 4, 5]]]);
+    expect(view.racks.map((r) => [r.rack, r.brokers.map((b) => b.id)])).toEqual([
+      ['rack-1', [0, 1, 2]],
+      ['rack-2', [3, 4, 5]],
+    ]);
     expect(view.racks[0]!.brokers[0]).toMatchObject({ id: 0, alive: true, leaderCount: 2, replicaCount: 4, address: '127.0.0.1:19092' });
     const topic = view.topics[0]!;
     expect(topic).toMatchObject({ name: 'demo', replicationFactor: 3, minInsyncReplicas: 2 });
@@ -27,8 +30,22 @@ describe('consoleView', () => {
     expect(topic.partitions.map((p) => p.status)).toEqual(Array.from({ length: 10 }, () => ['ok']));
     // The seed's picture: rack-1 holds B0, B1, B2 and rack-2 B3, B4, B5, each with its row's partitions.
     expect(topic.rackBoxes.map((box) => [box.rack, box.brokers.map((b) => [b.brokerId, b.leads, b.follows.map((f) => f.partition)])])).toEqual([
-      ['rack-1', [[0, [0, 6], [5, 4]], [1, [2, 8], [1, 7, 0, 6]], [2, [4], [3, 9, 2, 8]]]],
-      ['rack-2', [[3, [1, 7], [0, 6, 5]], [4, [3, 9], [2, 8, 1, 7]], [5, [5], [4, 3, 9]]]],
+      [
+        'rack-1',
+        [
+          [0, [0, 6], [5, 4]],
+          [1, [2, 8], [1, 7, 0, 6]],
+          [2, [4], [3, 9, 2, 8]],
+        ],
+      ],
+      [
+        'rack-2',
+        [
+          [3, [1, 7], [0, 6, 5]],
+          [4, [3, 9], [2, 8, 1, 7]],
+          [5, [5], [4, 3, 9]],
+        ],
+      ],
     ]);
   });
 
@@ -41,7 +58,12 @@ describe('consoleView', () => {
     const boxes = consoleView(metadata).topics[0]!.rackBoxes;
     const b0 = boxes[0]!.brokers[0]!;
     expect(b0).toMatchObject({ brokerId: 0, label: 'rack-1/B0', fenced: true, leads: [] });
-    expect(b0.follows).toEqual([{ partition: 0, inIsr: false }, { partition: 6, inIsr: false }, { partition: 5, inIsr: true }, { partition: 4, inIsr: true }]);
+    expect(b0.follows).toEqual([
+      { partition: 0, inIsr: false },
+      { partition: 6, inIsr: false },
+      { partition: 5, inIsr: true },
+      { partition: 4, inIsr: true },
+    ]);
     expect(boxes[1]!.brokers[0]).toMatchObject({ brokerId: 3, fenced: false, leads: [0, 1, 6, 7] });
   });
 
@@ -52,7 +74,11 @@ describe('consoleView', () => {
       { brokerId: 1, rack: 'rack-1', label: 'rack-1/B1', fenced: false, leads: [0], follows: [] },
       { brokerId: 3, rack: 'rack-2', label: 'rack-2/B3', fenced: false, leads: [], follows: [] },
     ];
-    expect(rackBoxes(rows).map((b) => [b.rack, b.brokers.map((x) => x.brokerId)])).toEqual([['?', [9]], ['rack-1', [1]], ['rack-2', [3, 4]]]);
+    expect(rackBoxes(rows).map((b) => [b.rack, b.brokers.map((x) => x.brokerId)])).toEqual([
+      ['?', [9]],
+      ['rack-1', [1]],
+      ['rack-2', [3, 4]],
+    ]);
   });
 
   it('marks out-of-sync followers, fenced brokers and partition status in words', () => {
@@ -92,13 +118,34 @@ describe('consoleView', () => {
 describe('consoleStats', () => {
   it('takes HW and follower lag from the leader, and says why they are unknown when it cannot', () => {
     const answer: DescribeReplicasResponse = {
-      partitions: [{ partition: 0, highWatermark: 7, logStartOffset: 0, logEndOffset: 9, replicas: [
-        { brokerId: 0, logEndOffset: 9, lagRecords: 0, lastCaughtUpMsAgo: 0 },
-        { brokerId: 3, logEndOffset: 7, lagRecords: 2, lastCaughtUpMsAgo: 1500 },
-      ] }],
+      partitions: [
+        {
+          partition: 0,
+          highWatermark: 7,
+          logStartOffset: 0,
+          logEndOffset: 9,
+          replicas: [
+            { brokerId: 0, logEndOffset: 9, lagRecords: 0, lastCaughtUpMsAgo: 0 },
+            { brokerId: 3, logEndOffset: 7, lagRecords: 2, lastCaughtUpMsAgo: 1500 },
+          ],
+        },
+      ],
     };
-    const partitions = [{ partition: 0, leader: 0 }, { partition: 1, leader: 3 }, { partition: 2, leader: -1 }, { partition: 3, leader: 0 }, { partition: 4, leader: 4 }, { partition: 5, leader: 5 }, { partition: 6, leader: 1 }];
-    const answers = new Map<number, ReplicaStatesAnswer>([[0, answer], [3, new Error('timed out')], [4, 'pending'], [5, new TributaryError('BROKER_NOT_AVAILABLE', 'refused')]]);
+    const partitions = [
+      { partition: 0, leader: 0 },
+      { partition: 1, leader: 3 },
+      { partition: 2, leader: -1 },
+      { partition: 3, leader: 0 },
+      { partition: 4, leader: 4 },
+      { partition: 5, leader: 5 },
+      { partition: 6, leader: 1 },
+    ];
+    const answers = new Map<number, ReplicaStatesAnswer>([
+      [0, answer],
+      [3, new Error('timed out')],
+      [4, 'pending'],
+      [5, new TributaryError('BROKER_NOT_AVAILABLE', 'refused')],
+    ]);
     const stats = consoleStats('demo', 42, partitions, answers, 250);
     expect(stats.partitions).toEqual([
       { partition: 0, leader: 0, highWatermark: 7, logEndOffset: 9, lag: [{ brokerId: 3, records: 2, msSinceCaughtUp: 1500 }] },

@@ -89,7 +89,10 @@ export interface ConsoleStats {
  */
 export type ReplicaStatesAnswer = DescribeReplicasResponse | Error | 'pending';
 
-export function partitionStatus(p: { leader: BrokerId; replicas: readonly BrokerId[]; isr: readonly BrokerId[]; addingReplicas?: readonly BrokerId[] }, minInsyncReplicas: number): PartitionStatus[] {
+export function partitionStatus(
+  p: { leader: BrokerId; replicas: readonly BrokerId[]; isr: readonly BrokerId[]; addingReplicas?: readonly BrokerId[] },
+  minInsyncReplicas: number,
+): PartitionStatus[] {
   if (p.leader === NO_LEADER) return ['offline'];
   const status: PartitionStatus[] = [];
   // As the leader counts both: during a reassignment the replicas being added are not counted yet.
@@ -134,7 +137,14 @@ export function consoleView(metadata: ClusterMetadata): ConsoleView {
       const minInsyncReplicas = t.configs['min.insync.replicas'] ?? DEFAULT_TOPIC_CONFIGS['min.insync.replicas'];
       const partitions = [...t.partitions]
         .sort((a, b) => a.partition - b.partition)
-        .map((p) => ({ partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: [...p.replicas], isr: [...p.isr], status: partitionStatus(p, minInsyncReplicas) }));
+        .map((p) => ({
+          partition: p.partition,
+          leader: p.leader,
+          leaderEpoch: p.leaderEpoch,
+          replicas: [...p.replicas],
+          isr: [...p.isr],
+          status: partitionStatus(p, minInsyncReplicas),
+        }));
       const byBroker = byBrokerRows(order, brokerById, partitions);
       return {
         name: t.name,
@@ -148,7 +158,11 @@ export function consoleView(metadata: ClusterMetadata): ConsoleView {
   return { clusterId: metadata.clusterId, version: metadata.version, order, racks, topics };
 }
 
-function byBrokerRows(order: readonly BrokerId[], brokers: ReadonlyMap<BrokerId, ConsoleBroker>, partitions: readonly ConsolePartition[]): ConsoleByBrokerRow[] {
+function byBrokerRows(
+  order: readonly BrokerId[],
+  brokers: ReadonlyMap<BrokerId, ConsoleBroker>,
+  partitions: readonly ConsolePartition[],
+): ConsoleByBrokerRow[] {
   const ids = [...order];
   // A replica on a broker the metadata no longer lists still gets a row, so nothing is hidden.
   for (const p of partitions) for (const id of p.replicas) if (!ids.includes(id)) ids.push(id);

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import {
-  CONTROLLER_ROUTES, listenerRoutes,
+  CONTROLLER_ROUTES,
+  listenerRoutes,
   MSGPACK_CONTENT_TYPE,
   decodeMsgpack,
   encodeMsgpack,
@@ -96,27 +97,84 @@ const GARBAGE: [string, unknown][] = [
   ['an array', [1, 2, 3]],
   ['binary', Buffer.from([1, 2, 3])],
   ['null', null],
-  ['wrong field types', { brokerId: 'zero', brokerEpoch: -5, topic: 7, name: ['x'], partitions: 'ten', sinceVersion: 'x', maxWaitMs: -1, newIsr: 'all', configs: 5, rack: 3, incarnationId: '', internal: 'x' }],
-  ['a produce request', { acks: 1, timeoutMs: 1e300, maxWaitMs: 10, minBytes: 1, maxBytes: 1e12, partitions: [{ topic: 'seed', partition: 2 ** 40, offset: -7, maxBytes: -1, records: Buffer.from('junk'), timestamp: 'now' }] }],
+  [
+    'wrong field types',
+    {
+      brokerId: 'zero',
+      brokerEpoch: -5,
+      topic: 7,
+      name: ['x'],
+      partitions: 'ten',
+      sinceVersion: 'x',
+      maxWaitMs: -1,
+      newIsr: 'all',
+      configs: 5,
+      rack: 3,
+      incarnationId: '',
+      internal: 'x',
+    },
+  ],
+  [
+    'a produce request',
+    {
+      acks: 1,
+      timeoutMs: 1e300,
+      maxWaitMs: 10,
+      minBytes: 1,
+      maxBytes: 1e12,
+      partitions: [{ topic: 'seed', partition: 2 ** 40, offset: -7, maxBytes: -1, records: Buffer.from('junk'), timestamp: 'now' }],
+    },
+  ],
   ['an empty map', {}],
-  ['huge numbers', { brokerId: 2 ** 60, brokerEpoch: 1e300, partition: -1, leaderEpoch: 1.5, partitionEpoch: 0, newIsr: [1e20], partitions: [-1], topic: 't', sinceVersion: 2 ** 60 }],
+  [
+    'huge numbers',
+    {
+      brokerId: 2 ** 60,
+      brokerEpoch: 1e300,
+      partition: -1,
+      leaderEpoch: 1.5,
+      partitionEpoch: 0,
+      newIsr: [1e20],
+      partitions: [-1],
+      topic: 't',
+      sinceVersion: 2 ** 60,
+    },
+  ],
 ];
 
 describe('ControllerService', () => {
   it('registers exactly the routes protocol lists in CONTROLLER_ROUTES (the abuse suite walks that table)', () => {
     const h = harness();
-    expect(registeredRoutes(h.service.app).map((r) => `${r.method} ${r.url}`).sort()).toEqual(CONTROLLER_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    expect(
+      registeredRoutes(h.service.app)
+        .map((r) => `${r.method} ${r.url}`)
+        .sort(),
+    ).toEqual(CONTROLLER_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
   });
 
   it('with an internal listener, each app registers exactly its listenerRoutes', async () => {
     const service = createControllerService({ controller: harness().controller, logger, internalListener: true });
     try {
-      const routes = (app: typeof service.app) => registeredRoutes(app).map((r) => `${r.method} ${r.url}`).sort();
-      const listed = (listener: 'internal' | 'external') => listenerRoutes('controller', listener).map((r) => `${r.method} ${r.path}`).sort();
+      const routes = (app: typeof service.app) =>
+        registeredRoutes(app)
+          .map((r) => `${r.method} ${r.url}`)
+          .sort();
+      const listed = (listener: 'internal' | 'external') =>
+        listenerRoutes('controller', listener)
+          .map((r) => `${r.method} ${r.path}`)
+          .sort();
       expect(routes(service.app)).toEqual(listed('external'));
       expect(routes(service.internalApp!)).toEqual(listed('internal'));
       expect(listed('external')).not.toContain('POST /broker/register');
-      expect(listed('internal')).toEqual(['GET /health', 'POST /admin/:op', 'POST /broker/controlled-shutdown', 'POST /broker/heartbeat', 'POST /broker/register', 'POST /metadata/poll', 'POST /partition/alter']);
+      expect(listed('internal')).toEqual([
+        'GET /health',
+        'POST /admin/:op',
+        'POST /broker/controlled-shutdown',
+        'POST /broker/heartbeat',
+        'POST /broker/register',
+        'POST /metadata/poll',
+        'POST /partition/alter',
+      ]);
     } finally {
       await service.close();
     }
@@ -145,16 +203,24 @@ describe('ControllerService', () => {
     expect(metrics.payload).toContain('tributary_controller_stalled_seconds_total 0');
   });
 
-  it.each(ROUTES.flatMap((route) => GARBAGE.map(([what, body]) => [route, what, body] as const)))('%s refuses %s with INVALID_REQUEST', async (route, _what, body) => {
-    const h = harness();
-    const res = await h.call<WireError>(route, body);
-    expect(res.status).toBe(400);
-    expect(res.body.code).toBe('INVALID_REQUEST');
-  });
+  it.each(ROUTES.flatMap((route) => GARBAGE.map(([what, body]) => [route, what, body] as const)))(
+    '%s refuses %s with INVALID_REQUEST',
+    async (route, _what, body) => {
+      const h = harness();
+      const res = await h.call<WireError>(route, body);
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe('INVALID_REQUEST');
+    },
+  );
 
   it.each(ROUTES)('%s refuses bytes that are not msgpack, and other content types', async (route) => {
     const h = harness();
-    const bad = await h.service.app.inject({ method: 'POST', url: route, headers: { 'content-type': MSGPACK_CONTENT_TYPE }, payload: Buffer.from([0xc1, 0xff, 0x00]) });
+    const bad = await h.service.app.inject({
+      method: 'POST',
+      url: route,
+      headers: { 'content-type': MSGPACK_CONTENT_TYPE },
+      payload: Buffer.from([0xc1, 0xff, 0x00]),
+    });
     expect(bad.statusCode).toBe(400);
     expect((decodeMsgpack(bad.rawPayload) as WireError).code).toBe('INVALID_REQUEST');
     const json = await h.service.app.inject({ method: 'POST', url: route, headers: { 'content-type': 'application/json' }, payload: '{}' });
@@ -181,14 +247,38 @@ describe('ControllerService', () => {
     });
     expect(created.status).toBe(200);
     expect(created.body.topic.partitions.map((p) => p.replicas)).toEqual([
-      [0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5], [2, 5, 0], [5, 0, 3], [0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5],
+      [0, 3, 1],
+      [3, 1, 4],
+      [1, 4, 2],
+      [4, 2, 5],
+      [2, 5, 0],
+      [5, 0, 3],
+      [0, 3, 1],
+      [3, 1, 4],
+      [1, 4, 2],
+      [4, 2, 5],
     ]);
     const poll = await h.call<ClusterMetadata>('/metadata/poll', { sinceVersion: 0, maxWaitMs: 0 });
     expect(poll.body.clusterId).toBe('svc-test');
     expect(poll.body.brokers.map((b) => [b.id, b.rack, b.alive])).toEqual([
-      [0, 'rack-1', true], [1, 'rack-1', true], [2, 'rack-1', true], [3, 'rack-2', true], [4, 'rack-2', true], [5, 'rack-2', true],
+      [0, 'rack-1', true],
+      [1, 'rack-1', true],
+      [2, 'rack-1', true],
+      [3, 'rack-2', true],
+      [4, 'rack-2', true],
+      [5, 'rack-2', true],
     ]);
-    expect(poll.body.topics[0]!.partitions[5]).toEqual({ topic: 'orders', partition: 5, replicas: [5, 0, 3], addingReplicas: [], removingReplicas: [], leader: 5, leaderEpoch: 0, partitionEpoch: 0, isr: [5, 0, 3] });
+    expect(poll.body.topics[0]!.partitions[5]).toEqual({
+      topic: 'orders',
+      partition: 5,
+      replicas: [5, 0, 3],
+      addingReplicas: [],
+      removingReplicas: [],
+      leader: 5,
+      leaderEpoch: 0,
+      partitionEpoch: 0,
+      isr: [5, 0, 3],
+    });
   });
 
   it.each([
@@ -264,7 +354,10 @@ describe('ControllerService', () => {
     await registerSeed(h);
     const a = await h.call<{ producerId: number; producerEpoch: number }>('/admin/init-producer-id', {});
     const b = await h.call<{ producerId: number; producerEpoch: number }>('/admin/init-producer-id');
-    expect([a.body, b.body]).toEqual([{ producerId: 0, producerEpoch: 0 }, { producerId: 1, producerEpoch: 0 }]);
+    expect([a.body, b.body]).toEqual([
+      { producerId: 0, producerEpoch: 0 },
+      { producerId: 1, producerEpoch: 0 },
+    ]);
     await h.call('/admin/create-topic', { name: 't', partitions: 2, replicationFactor: 3 });
     const elected = await h.call('/admin/elect-leaders', { topic: 't' });
     expect(elected.body).toEqual({ elected: [] });
@@ -272,7 +365,9 @@ describe('ControllerService', () => {
     expect((await h.call('/admin/set-broker-config', { brokerId: 1, configs: { 'follower.replication.throttled.rate': 1024 } })).status).toBe(200);
     expect(h.controller.metadata().brokers[1]!.configs).toEqual({ 'follower.replication.throttled.rate': 1024 });
     expect((await h.call<WireError>('/admin/set-broker-config', { brokerId: 1, configs: { 'log.retention.ms': 5 } })).body.code).toBe('INVALID_CONFIG');
-    expect((await h.call<WireError>('/admin/set-broker-config', { brokerId: 1, configs: { 'follower.replication.throttled.rate': 0 } })).body.code).toBe('INVALID_CONFIG');
+    expect((await h.call<WireError>('/admin/set-broker-config', { brokerId: 1, configs: { 'follower.replication.throttled.rate': 0 } })).body.code).toBe(
+      'INVALID_CONFIG',
+    );
   });
 
   it('reassignments, new partitions and configs through the admin routes; malformed bodies change nothing', async () => {
@@ -280,16 +375,24 @@ describe('ControllerService', () => {
     await registerSeed(h);
     await h.call('/admin/create-topic', { name: 't', partitions: 2, replicationFactor: 3 }); // [0,3,1], [3,1,4]
     const altered = await h.call<{ partitions: { topic: string; partition: number; error?: WireError }[] }>('/admin/alter-partition-reassignments', {
-      partitions: [{ topic: 't', partition: 0, replicas: [5, 3, 1] }, { topic: 't', partition: 1, replicas: [3, 1, 99] }],
+      partitions: [
+        { topic: 't', partition: 0, replicas: [5, 3, 1] },
+        { topic: 't', partition: 1, replicas: [3, 1, 99] },
+      ],
     });
     expect(altered.status).toBe(200);
-    expect(altered.body.partitions.map((p) => [p.partition, p.error?.code])).toEqual([[0, undefined], [1, 'INVALID_REPLICA_ASSIGNMENT']]);
+    expect(altered.body.partitions.map((p) => [p.partition, p.error?.code])).toEqual([
+      [0, undefined],
+      [1, 'INVALID_REPLICA_ASSIGNMENT'],
+    ]);
     const listed = await h.call('/admin/list-partition-reassignments', {});
     expect(listed.body).toEqual({ reassignments: [{ topic: 't', partition: 0, replicas: [5, 3, 1, 0], addingReplicas: [5], removingReplicas: [0] }] });
     expect((await h.call('/admin/list-partition-reassignments', { topics: ['other'] })).body).toEqual({ reassignments: [] });
     let metrics = (await h.service.app.inject({ method: 'GET', url: '/metrics' })).payload;
     expect(metrics).toContain('tributary_reassigning_partitions 1');
-    const cancelled = await h.call<{ partitions: { error?: WireError }[] }>('/admin/alter-partition-reassignments', { partitions: [{ topic: 't', partition: 0, replicas: null }] });
+    const cancelled = await h.call<{ partitions: { error?: WireError }[] }>('/admin/alter-partition-reassignments', {
+      partitions: [{ topic: 't', partition: 0, replicas: null }],
+    });
     expect(cancelled.body.partitions[0]!.error).toBeUndefined();
     metrics = (await h.service.app.inject({ method: 'GET', url: '/metrics' })).payload;
     expect(metrics).toContain('tributary_reassigning_partitions 0');
@@ -298,7 +401,10 @@ describe('ControllerService', () => {
     expect(grown.body.partitions.map((p) => p.partition)).toEqual([2]);
     expect((await h.call<WireError>('/admin/create-partitions', { topic: 't', totalCount: 1 })).body.code).toBe('INVALID_PARTITIONS');
 
-    const set = await h.call<{ configs: { name: string; value: unknown }[] }>('/admin/alter-configs', { resource: { topic: 't' }, set: { 'retention.ms': '1000' } });
+    const set = await h.call<{ configs: { name: string; value: unknown }[] }>('/admin/alter-configs', {
+      resource: { topic: 't' },
+      set: { 'retention.ms': '1000' },
+    });
     expect(set.body.configs.find((c) => c.name === 'retention.ms')!.value).toBe(1000);
     const described = await h.call<{ resource: unknown; configs: unknown[] }>('/admin/describe-configs', { resource: { broker: 2 } });
     expect(described.body.resource).toEqual({ broker: 2 });

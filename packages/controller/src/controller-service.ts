@@ -179,10 +179,16 @@ export function createControllerService(options: ControllerServiceOptions): Cont
       leaderEpoch: intField(body, 'leaderEpoch', { min: 0, max: EPOCH_MAX }),
       partitionEpoch: intField(body, 'partitionEpoch', { min: 0, max: EPOCH_MAX }),
       newIsr: intArrayField(body, 'newIsr', { min: 0, max: BROKER_ID_MAX }, ISR_LENGTH_MAX),
-      joiningEpochs: body['joiningEpochs'] === undefined || body['joiningEpochs'] === null ? [] : arrayField(body, 'joiningEpochs', ISR_LENGTH_MAX).map((e, i) => {
-        const entry = asBody(e, `joiningEpochs[${i}]`);
-        return { brokerId: intField(entry, 'brokerId', { min: 0, max: BROKER_ID_MAX }), brokerEpoch: intField(entry, 'brokerEpoch', { min: 0, max: EPOCH_MAX }) };
-      }),
+      joiningEpochs:
+        body.joiningEpochs === undefined || body.joiningEpochs === null
+          ? []
+          : arrayField(body, 'joiningEpochs', ISR_LENGTH_MAX).map((e, i) => {
+              const entry = asBody(e, `joiningEpochs[${i}]`);
+              return {
+                brokerId: intField(entry, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
+                brokerEpoch: intField(entry, 'brokerEpoch', { min: 0, max: EPOCH_MAX }),
+              };
+            }),
     });
   });
 
@@ -214,7 +220,8 @@ export function createControllerService(options: ControllerServiceOptions): Cont
         return controller.initProducerId();
       case 'elect-leaders': {
         const topic = stringField(body, 'topic', 1024);
-        const partitions = body['partitions'] === undefined || body['partitions'] === null ? undefined : intArrayField(body, 'partitions', { min: 0, max: BROKER_ID_MAX });
+        const partitions =
+          body.partitions === undefined || body.partitions === null ? undefined : intArrayField(body, 'partitions', { min: 0, max: BROKER_ID_MAX });
         return controller.electLeaders(partitions === undefined ? { topic } : { topic, partitions });
       }
       case 'set-broker-config':
@@ -226,7 +233,7 @@ export function createControllerService(options: ControllerServiceOptions): Cont
         return controller.alterPartitionReassignments({
           partitions: arrayField(body, 'partitions', REASSIGNMENT_PARTITIONS_MAX).map((e, i) => {
             const entry = asBody(e, `partitions[${i}]`);
-            const replicas = entry['replicas'];
+            const replicas = entry.replicas;
             return {
               topic: stringField(entry, 'topic', 249),
               partition: intField(entry, 'partition', { min: 0, max: BROKER_ID_MAX }),
@@ -236,7 +243,7 @@ export function createControllerService(options: ControllerServiceOptions): Cont
           }),
         });
       case 'list-partition-reassignments': {
-        const topics = body['topics'] === undefined || body['topics'] === null ? undefined : stringArrayField(body, 'topics', TOPICS_MAX);
+        const topics = body.topics === undefined || body.topics === null ? undefined : stringArrayField(body, 'topics', TOPICS_MAX);
         return controller.listPartitionReassignments(topics);
       }
       case 'create-partitions':
@@ -244,8 +251,8 @@ export function createControllerService(options: ControllerServiceOptions): Cont
       case 'describe-configs':
         return controller.describeConfigs(resourceField(body));
       case 'alter-configs': {
-        const set = body['set'] === undefined || body['set'] === null ? {} : configValuesField(body, 'set');
-        const deletes = body['delete'] === undefined || body['delete'] === null ? [] : stringArrayField(body, 'delete', CONFIGS_MAX);
+        const set = body.set === undefined || body.set === null ? {} : configValuesField(body, 'set');
+        const deletes = body.delete === undefined || body.delete === null ? [] : stringArrayField(body, 'delete', CONFIGS_MAX);
         return controller.alterConfigs({ resource: resourceField(body), set, delete: deletes });
       }
     }
@@ -313,9 +320,9 @@ function topicConfigsField(body: Body, name: string): TopicConfigInput | undefin
 
 /** `resource`: exactly one of { topic } or { broker }. */
 function resourceField(body: Body): ConfigResource {
-  const resource = asBody(body['resource'], "field 'resource'");
-  const hasTopic = resource['topic'] !== undefined && resource['topic'] !== null;
-  const hasBroker = resource['broker'] !== undefined && resource['broker'] !== null;
+  const resource = asBody(body.resource, "field 'resource'");
+  const hasTopic = resource.topic !== undefined && resource.topic !== null;
+  const hasBroker = resource.broker !== undefined && resource.broker !== null;
   if (hasTopic === hasBroker) throw new TributaryError('INVALID_REQUEST', "field 'resource' must name exactly one of 'topic' or 'broker'");
   return hasTopic ? { topic: stringField(resource, 'topic', 1024) } : { broker: intField(resource, 'broker', { min: 0, max: BROKER_ID_MAX }) };
 }

@@ -20,10 +20,18 @@ function fenceAndShrink(state: ClusterState, id: number): void {
   for (const { topic, partition } of [...state.allPartitions()]) {
     if (partition.leader === id || !partition.isr.includes(id) || partition.leader === -1) continue;
     const leaderEpoch = state.brokers.get(partition.leader)!.epoch;
-    apply(state, alterPartition(state, {
-      brokerId: partition.leader, brokerEpoch: leaderEpoch, topic: topic.name, partition: partition.partition,
-      leaderEpoch: partition.leaderEpoch, partitionEpoch: partition.partitionEpoch, newIsr: partition.isr.filter((r) => r !== id),
-    }).records);
+    apply(
+      state,
+      alterPartition(state, {
+        brokerId: partition.leader,
+        brokerEpoch: leaderEpoch,
+        topic: topic.name,
+        partition: partition.partition,
+        leaderEpoch: partition.leaderEpoch,
+        partitionEpoch: partition.partitionEpoch,
+        newIsr: partition.isr.filter((r) => r !== id),
+      }).records,
+    );
   }
 }
 
@@ -114,7 +122,18 @@ describe('preferred leader election', () => {
     expect(electPreferredLeaders(draft)).toEqual([]); // 0 is alive but not in the ISR yet
     // The leader adds 0 back to the ISR (AlterPartition, applied here directly).
     const p = state.partition('t', 0)!;
-    apply(state, [{ type: 'PartitionChange', topic: 't', topicId: 'id-t', partition: 0, leader: 3, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch + 1, isr: [3, 1, 0] }]);
+    apply(state, [
+      {
+        type: 'PartitionChange',
+        topic: 't',
+        topicId: 'id-t',
+        partition: 0,
+        leader: 3,
+        leaderEpoch: p.leaderEpoch,
+        partitionEpoch: p.partitionEpoch + 1,
+        isr: [3, 1, 0],
+      },
+    ]);
     draft = new Draft(state);
     expect(electPreferredLeaders(draft)).toEqual([{ topic: 't', partition: 0, leader: 0 }]);
     apply(state, draft.records);
@@ -124,7 +143,9 @@ describe('preferred leader election', () => {
   it('leaves a partition alone when the preferred replica is fenced or shutting down', () => {
     const state = p0();
     const p = state.partition('t', 0)!;
-    apply(state, [{ type: 'PartitionChange', topic: 't', topicId: 'id-t', partition: 0, leader: 3, leaderEpoch: 1, partitionEpoch: p.partitionEpoch + 1, isr: [0, 3, 1] }]);
+    apply(state, [
+      { type: 'PartitionChange', topic: 't', topicId: 'id-t', partition: 0, leader: 3, leaderEpoch: 1, partitionEpoch: p.partitionEpoch + 1, isr: [0, 3, 1] },
+    ]);
     state.sessions.get(0)!.shuttingDown = true;
     expect(electPreferredLeaders(new Draft(state))).toEqual([]);
     state.sessions.get(0)!.shuttingDown = false;
@@ -135,7 +156,9 @@ describe('preferred leader election', () => {
     const state = withTopic(clusterOf(), { name: 't', partitions: 2, replicationFactor: 3 });
     for (const partition of [0, 1]) {
       const p = state.partition('t', partition)!;
-      apply(state, [{ type: 'PartitionChange', topic: 't', topicId: 'id-t', partition, leader: p.replicas[1]!, leaderEpoch: 1, partitionEpoch: 1, isr: [...p.isr] }]);
+      apply(state, [
+        { type: 'PartitionChange', topic: 't', topicId: 'id-t', partition, leader: p.replicas[1]!, leaderEpoch: 1, partitionEpoch: 1, isr: [...p.isr] },
+      ]);
     }
     const draft = new Draft(state);
     expect(electPreferredLeaders(draft, (_t, p) => p.partition === 1)).toEqual([{ topic: 't', partition: 1, leader: 3 }]);

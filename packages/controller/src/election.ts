@@ -33,7 +33,13 @@ export interface ReplicaAssignment {
   removingReplicas: BrokerId[];
 }
 
-export function partitionChange(topic: TopicState, partition: PartitionState, leader: BrokerId, isr: BrokerId[], assignment?: ReplicaAssignment): PartitionChangeRecord {
+export function partitionChange(
+  topic: TopicState,
+  partition: PartitionState,
+  leader: BrokerId,
+  isr: BrokerId[],
+  assignment?: ReplicaAssignment,
+): PartitionChangeRecord {
   return {
     type: 'PartitionChange',
     topic: topic.name,
@@ -43,7 +49,9 @@ export function partitionChange(topic: TopicState, partition: PartitionState, le
     leaderEpoch: leader === partition.leader ? partition.leaderEpoch : partition.leaderEpoch + 1,
     partitionEpoch: partition.partitionEpoch + 1,
     isr,
-    ...(assignment ? { replicas: [...assignment.replicas], addingReplicas: [...assignment.addingReplicas], removingReplicas: [...assignment.removingReplicas] } : {}),
+    ...(assignment
+      ? { replicas: [...assignment.replicas], addingReplicas: [...assignment.addingReplicas], removingReplicas: [...assignment.removingReplicas] }
+      : {}),
   };
 }
 

@@ -35,9 +35,13 @@ describe('alterPartition refusals', () => {
     const state = setup();
     apply(state, alterPartition(state, request({ newIsr: [0] })).records);
     apply(state, fenceBroker(state, 3));
-    expect(codeOf(() => alterPartition(state, request({ partitionEpoch: 1, newIsr: [0, 3], joiningEpochs: [{ brokerId: 3, brokerEpoch: 0 }] })))).toBe('INELIGIBLE_REPLICA');
+    expect(codeOf(() => alterPartition(state, request({ partitionEpoch: 1, newIsr: [0, 3], joiningEpochs: [{ brokerId: 3, brokerEpoch: 0 }] })))).toBe(
+      'INELIGIBLE_REPLICA',
+    );
     state.sessions.get(1)!.shuttingDown = true;
-    expect(codeOf(() => alterPartition(state, request({ partitionEpoch: 1, newIsr: [0, 1], joiningEpochs: [{ brokerId: 1, brokerEpoch: 0 }] })))).toBe('INELIGIBLE_REPLICA');
+    expect(codeOf(() => alterPartition(state, request({ partitionEpoch: 1, newIsr: [0, 1], joiningEpochs: [{ brokerId: 1, brokerEpoch: 0 }] })))).toBe(
+      'INELIGIBLE_REPLICA',
+    );
   });
 
   it('refuses to add a broker without the broker epoch it fetched under, or under an old one (KIP-903)', () => {
@@ -47,7 +51,9 @@ describe('alterPartition refusals', () => {
     // Broker 3 restarts as a new process (epoch 1): what its old incarnation fetched no longer counts.
     apply(state, registerBroker(state, registration(3, 'rack-2', 'inc-3-again')).records);
     const partitionEpoch = state.partition('t', 0)!.partitionEpoch;
-    expect(codeOf(() => alterPartition(state, request({ partitionEpoch, newIsr: [0, 3], joiningEpochs: [{ brokerId: 3, brokerEpoch: 0 }] })))).toBe('INELIGIBLE_REPLICA');
+    expect(codeOf(() => alterPartition(state, request({ partitionEpoch, newIsr: [0, 3], joiningEpochs: [{ brokerId: 3, brokerEpoch: 0 }] })))).toBe(
+      'INELIGIBLE_REPLICA',
+    );
     expect(codeOf(() => alterPartition(state, request({ partitionEpoch, newIsr: [0, 3], joiningEpochs: [{ brokerId: 3, brokerEpoch: 1 }] })))).toBe('no error');
   });
 
@@ -68,8 +74,20 @@ describe('alterPartition success', () => {
   it('shrinks, then expands, bumping the partition epoch each time', () => {
     const state = setup();
     const shrink = alterPartition(state, request({ newIsr: [0, 3] }));
-    expect(shrink.records).toEqual([{ type: 'PartitionChange', topic: 't', topicId: 'id-t', partition: 0, leader: 0, leaderEpoch: 0, partitionEpoch: 1, isr: [0, 3] }]);
-    expect(shrink.reply).toEqual({ topic: 't', partition: 0, replicas: [0, 3, 1], addingReplicas: [], removingReplicas: [], leader: 0, leaderEpoch: 0, partitionEpoch: 1, isr: [0, 3] });
+    expect(shrink.records).toEqual([
+      { type: 'PartitionChange', topic: 't', topicId: 'id-t', partition: 0, leader: 0, leaderEpoch: 0, partitionEpoch: 1, isr: [0, 3] },
+    ]);
+    expect(shrink.reply).toEqual({
+      topic: 't',
+      partition: 0,
+      replicas: [0, 3, 1],
+      addingReplicas: [],
+      removingReplicas: [],
+      leader: 0,
+      leaderEpoch: 0,
+      partitionEpoch: 1,
+      isr: [0, 3],
+    });
     apply(state, shrink.records);
     expect(state.partition('t', 0)).toEqual(shrink.reply);
     const expand = alterPartition(state, request({ partitionEpoch: 1, newIsr: [0, 3, 1], joiningEpochs: [{ brokerId: 1, brokerEpoch: 0 }] }));

@@ -29,13 +29,19 @@ export function alterPartition(state: ClusterState, request: AlterPartitionReque
   }
   const where = `${request.topic}-${request.partition}`;
   if (partition.leader !== request.brokerId) {
-    throw new TributaryError('FENCED_LEADER_EPOCH', `broker ${request.brokerId} is not the leader of ${where} (leader ${partition.leader}, epoch ${partition.leaderEpoch})`);
+    throw new TributaryError(
+      'FENCED_LEADER_EPOCH',
+      `broker ${request.brokerId} is not the leader of ${where} (leader ${partition.leader}, epoch ${partition.leaderEpoch})`,
+    );
   }
   if (request.leaderEpoch !== partition.leaderEpoch) {
     throw new TributaryError('FENCED_LEADER_EPOCH', `leader epoch ${request.leaderEpoch} of ${where} is not the current ${partition.leaderEpoch}`);
   }
   if (request.partitionEpoch !== partition.partitionEpoch) {
-    throw new TributaryError('FENCED_LEADER_EPOCH', `partition epoch ${request.partitionEpoch} of ${where} is not the current ${partition.partitionEpoch}; fetch metadata and retry`);
+    throw new TributaryError(
+      'FENCED_LEADER_EPOCH',
+      `partition epoch ${request.partitionEpoch} of ${where} is not the current ${partition.partitionEpoch}; fetch metadata and retry`,
+    );
   }
   const newIsr = request.newIsr;
   if (!newIsr.includes(partition.leader)) {
@@ -55,7 +61,10 @@ export function alterPartition(state: ClusterState, request: AlterPartitionReque
     const fetchedUnder = request.joiningEpochs?.find((m) => m.brokerId === id)?.brokerEpoch;
     const current = state.brokers.get(id)!.epoch;
     if (fetchedUnder !== current) {
-      throw new TributaryError('INELIGIBLE_REPLICA', `broker ${id} cannot join the ISR of ${where}: ${fetchedUnder === undefined ? 'the proposal carries no broker epoch for it' : `it fetched under broker epoch ${fetchedUnder}`}, its registration is at epoch ${current}`);
+      throw new TributaryError(
+        'INELIGIBLE_REPLICA',
+        `broker ${id} cannot join the ISR of ${where}: ${fetchedUnder === undefined ? 'the proposal carries no broker epoch for it' : `it fetched under broker epoch ${fetchedUnder}`}, its registration is at epoch ${current}`,
+      );
     }
   }
   if (newIsr.length === partition.isr.length && newIsr.every((id) => partition.isr.includes(id))) {

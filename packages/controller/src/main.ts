@@ -11,7 +11,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  let config;
+  let config: ReturnType<typeof parseControllerConfig>;
   try {
     config = parseControllerConfig(argv, process.env);
   } catch (err) {
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createControllerLogger(config.logLevel);
-  let running;
+  let running: Awaited<ReturnType<typeof startController>>;
   try {
     running = await startController(config, { logger });
   } catch (err) {

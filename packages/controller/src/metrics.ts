@@ -121,8 +121,17 @@ export class ControllerMetrics {
     });
     this.isrShrinks = new Counter({ name: 'tributary_controller_isr_shrinks_total', help: 'ISR changes that removed a replica', registers });
     this.isrExpands = new Counter({ name: 'tributary_controller_isr_expands_total', help: 'ISR changes that added a replica', registers });
-    this.leaderElections = new Counter({ name: 'tributary_controller_leader_elections_total', help: 'Partition leader changes (including to no leader)', registers });
-    this.requests = new Counter({ name: 'tributary_controller_requests_total', help: 'Requests answered, by route and HTTP status', labelNames: ['route', 'status'], registers });
+    this.leaderElections = new Counter({
+      name: 'tributary_controller_leader_elections_total',
+      help: 'Partition leader changes (including to no leader)',
+      registers,
+    });
+    this.requests = new Counter({
+      name: 'tributary_controller_requests_total',
+      help: 'Requests answered, by route and HTTP status',
+      labelNames: ['route', 'status'],
+      registers,
+    });
     this.requestDuration = new Histogram({
       name: 'tributary_controller_request_duration_seconds',
       help: 'Request latency by route (long polls include their wait)',
@@ -152,15 +161,38 @@ export class ControllerMetrics {
   /** The process's connection and request-byte caps (DESIGN.md § Limits), read when scraped. */
   watchBudget(budget: ServerBudget): void {
     const registers = [this.registry];
-    new Gauge({ name: 'tributary_controller_connections_open', help: 'Open connections (connectionsMax caps them)', registers, collect() { this.set(budget.connections.open); } });
+    new Gauge({
+      name: 'tributary_controller_connections_open',
+      help: 'Open connections (connectionsMax caps them)',
+      registers,
+      collect() {
+        this.set(budget.connections.open);
+      },
+    });
     new Counter({
-      name: 'tributary_controller_connections_refused_total', help: 'Connections closed at once because connectionsMax were open', registers,
+      name: 'tributary_controller_connections_refused_total',
+      help: 'Connections closed at once because connectionsMax were open',
+      registers,
       collect() {
         this.reset();
         this.inc(budget.connections.refused);
       },
     });
-    new Gauge({ name: 'tributary_controller_request_bytes_in_flight', help: 'Request body bytes admitted and not yet handled (requestBytesInFlightMax caps them)', registers, collect() { this.set(budget.bytes.inFlight); } });
-    new Gauge({ name: 'tributary_controller_requests_waiting_for_bytes', help: 'Requests waiting, unread, for requestBytesInFlightMax to make room', registers, collect() { this.set(budget.bytes.waiting); } });
+    new Gauge({
+      name: 'tributary_controller_request_bytes_in_flight',
+      help: 'Request body bytes admitted and not yet handled (requestBytesInFlightMax caps them)',
+      registers,
+      collect() {
+        this.set(budget.bytes.inFlight);
+      },
+    });
+    new Gauge({
+      name: 'tributary_controller_requests_waiting_for_bytes',
+      help: 'Requests waiting, unread, for requestBytesInFlightMax to make room',
+      registers,
+      collect() {
+        this.set(budget.bytes.waiting);
+      },
+    });
   }
 }

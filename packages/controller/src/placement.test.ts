@@ -39,25 +39,76 @@ describe('assignReplicas', () => {
 
   it.each([
     // Three racks, RF 3: every partition spans all three racks.
-    ['three racks, RF 3', brokers({ r1: [0, 1], r2: [2, 3], r3: [4, 5] }), 6, 3, [[0, 2, 4], [2, 4, 1], [4, 1, 3], [1, 3, 5], [3, 5, 0], [5, 0, 2]]],
+    [
+      'three racks, RF 3',
+      brokers({ r1: [0, 1], r2: [2, 3], r3: [4, 5] }),
+      6,
+      3,
+      [
+        [0, 2, 4],
+        [2, 4, 1],
+        [4, 1, 3],
+        [1, 3, 5],
+        [3, 5, 0],
+        [5, 0, 2],
+      ],
+    ],
     // Three racks, RF 2: the two replicas never share a rack.
-    ['three racks, RF 2', brokers({ r1: [0], r2: [1], r3: [2] }), 3, 2, [[0, 1], [1, 2], [2, 0]]],
+    [
+      'three racks, RF 2',
+      brokers({ r1: [0], r2: [1], r3: [2] }),
+      3,
+      2,
+      [
+        [0, 1],
+        [1, 2],
+        [2, 0],
+      ],
+    ],
     // 4 + 1: each partition gets the lone rack-2 broker before a second rack-1 one, then walks on
     // along the list (brokers skipped earlier come last, as if the walk went round again).
-    ['uneven racks 4+1', brokers({ r1: [0, 1, 2, 3], r2: [4] }), 5, 3, [[0, 4, 1], [4, 1, 2], [1, 4, 2], [2, 4, 1], [3, 4, 1]]],
-    ['RF = brokers', SEED, 2, 6, [[0, 3, 1, 4, 2, 5], [3, 1, 4, 2, 5, 0]]],
-    ['one rack', brokers({ r: [0, 1, 2] }), 4, 2, [[0, 1], [1, 2], [2, 0], [0, 1]]],
+    [
+      'uneven racks 4+1',
+      brokers({ r1: [0, 1, 2, 3], r2: [4] }),
+      5,
+      3,
+      [
+        [0, 4, 1],
+        [4, 1, 2],
+        [1, 4, 2],
+        [2, 4, 1],
+        [3, 4, 1],
+      ],
+    ],
+    [
+      'RF = brokers',
+      SEED,
+      2,
+      6,
+      [
+        [0, 3, 1, 4, 2, 5],
+        [3, 1, 4, 2, 5, 0],
+      ],
+    ],
+    [
+      'one rack',
+      brokers({ r: [0, 1, 2] }),
+      4,
+      2,
+      [
+        [0, 1],
+        [1, 2],
+        [2, 0],
+        [0, 1],
+      ],
+    ],
     ['RF 1', SEED, 3, 1, [[0], [3], [1]]],
   ])('%s', (_name, input, partitions, rf, expected) => {
     expect(assignReplicas(input, partitions, rf)).toEqual(expected);
   });
 
   it('never repeats a broker in a partition and spreads racks whenever it can', () => {
-    const cases = [
-      brokers({ r1: [0, 1, 2, 3], r2: [4] }),
-      brokers({ r1: [0, 1], r2: [2, 3], r3: [4, 5, 6, 7] }),
-      SEED,
-    ];
+    const cases = [brokers({ r1: [0, 1, 2, 3], r2: [4] }), brokers({ r1: [0, 1], r2: [2, 3], r3: [4, 5, 6, 7] }), SEED];
     for (const input of cases) {
       const rackOf = new Map(input.map((b) => [b.id, b.rack]));
       const racks = new Set(input.map((b) => b.rack)).size;

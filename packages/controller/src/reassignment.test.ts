@@ -9,12 +9,7 @@ import { electPreferredLeaders } from './election.ts';
 import { apply, clusterOf, codeOf, registration, withTopic } from './internal/fixtures.ts';
 import { alterPartition } from './isr.ts';
 import { MemoryMetadataLog } from './metadata-log.ts';
-import {
-  alterPartitionReassignments,
-  completeReassignments,
-  listPartitionReassignments,
-  reassignmentReplicas,
-} from './reassignment.ts';
+import { alterPartitionReassignments, completeReassignments, listPartitionReassignments, reassignmentReplicas } from './reassignment.ts';
 import type { MetadataRecord } from './records.ts';
 
 // The seed's six brokers plus broker 6 (rack-1); topic t: P0 = [0,3,1], P1 = [3,1,4], min ISR 2.
@@ -41,14 +36,30 @@ function isrChange(state: ClusterState, partition: number, newIsr: number[]) {
   const p = state.partition('t', partition)!;
   const joiningEpochs = newIsr.filter((id) => !p.isr.includes(id)).map((id) => ({ brokerId: id, brokerEpoch: state.brokers.get(id)!.epoch }));
   const request: AlterPartitionRequest = {
-    brokerId: p.leader, brokerEpoch: state.brokers.get(p.leader)!.epoch, topic: 't', partition,
-    leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, newIsr, joiningEpochs,
+    brokerId: p.leader,
+    brokerEpoch: state.brokers.get(p.leader)!.epoch,
+    topic: 't',
+    partition,
+    leaderEpoch: p.leaderEpoch,
+    partitionEpoch: p.partitionEpoch,
+    newIsr,
+    joiningEpochs,
   };
   return alterPartition(state, request);
 }
 
 function view(p: PartitionState | undefined) {
-  return p && { replicas: p.replicas, addingReplicas: p.addingReplicas, removingReplicas: p.removingReplicas, leader: p.leader, isr: p.isr, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch };
+  return (
+    p && {
+      replicas: p.replicas,
+      addingReplicas: p.addingReplicas,
+      removingReplicas: p.removingReplicas,
+      leader: p.leader,
+      isr: p.isr,
+      leaderEpoch: p.leaderEpoch,
+      partitionEpoch: p.partitionEpoch,
+    }
+  );
 }
 
 describe("KIP-455's replica arithmetic", () => {
@@ -69,7 +80,15 @@ describe('reassignment state machine', () => {
     const state = seven();
     const records = accept(state, 0, [6, 3, 1]);
     expect(records).toHaveLength(1);
-    expect(view(state.partition('t', 0))).toEqual({ replicas: [6, 3, 1, 0], addingReplicas: [6], removingReplicas: [0], leader: 0, isr: [0, 3, 1], leaderEpoch: 0, partitionEpoch: 1 });
+    expect(view(state.partition('t', 0))).toEqual({
+      replicas: [6, 3, 1, 0],
+      addingReplicas: [6],
+      removingReplicas: [0],
+      leader: 0,
+      isr: [0, 3, 1],
+      leaderEpoch: 0,
+      partitionEpoch: 1,
+    });
     expect(listPartitionReassignments(state)).toEqual([{ topic: 't', partition: 0, replicas: [6, 3, 1, 0], addingReplicas: [6], removingReplicas: [0] }]);
     expect(listPartitionReassignments(state, ['other'])).toEqual([]);
   });
@@ -89,7 +108,15 @@ describe('reassignment state machine', () => {
     expect(decision.records[0]).not.toHaveProperty('replicas');
     apply(state, decision.records);
     // Leader 0 leaves: the first eligible target replica in the ISR leads, epoch + 1.
-    expect(view(state.partition('t', 0))).toEqual({ replicas: [6, 3, 1], addingReplicas: [], removingReplicas: [], leader: 6, isr: [3, 1, 6], leaderEpoch: 1, partitionEpoch: 3 });
+    expect(view(state.partition('t', 0))).toEqual({
+      replicas: [6, 3, 1],
+      addingReplicas: [],
+      removingReplicas: [],
+      leader: 6,
+      isr: [3, 1, 6],
+      leaderEpoch: 1,
+      partitionEpoch: 3,
+    });
     // The leader is answered with the partition as completed.
     expect(view(decision.reply)).toEqual(view(state.partition('t', 0)));
     expect(listPartitionReassignments(state)).toEqual([]);
@@ -99,7 +126,15 @@ describe('reassignment state machine', () => {
     const state = seven();
     accept(state, 1, [3, 1, 6]); // P1 = [3,1,4]: 4 leaves, the leader 3 stays
     apply(state, isrChange(state, 1, [3, 1, 4, 6]).records);
-    expect(view(state.partition('t', 1))).toEqual({ replicas: [3, 1, 6], addingReplicas: [], removingReplicas: [], leader: 3, isr: [3, 1, 6], leaderEpoch: 0, partitionEpoch: 3 });
+    expect(view(state.partition('t', 1))).toEqual({
+      replicas: [3, 1, 6],
+      addingReplicas: [],
+      removingReplicas: [],
+      leader: 3,
+      isr: [3, 1, 6],
+      leaderEpoch: 0,
+      partitionEpoch: 3,
+    });
   });
 
   it('waits for every target replica, not only the added ones, so the ISR after completion is the whole target', () => {
@@ -154,9 +189,25 @@ describe('reassignment state machine', () => {
 });
 
 function controllerOn(log: MemoryMetadataLog, clock = new FakeClock()): ClusterController {
-  const controller = new ClusterController({ log, logger: pino({ level: 'silent' }), now: clock.now, newId: () => 'id-t', clusterId: 'c', sessionTimeoutMs: 3000, autoLeaderRebalanceEnable: false });
+  const controller = new ClusterController({
+    log,
+    logger: pino({ level: 'silent' }),
+    now: clock.now,
+    newId: () => 'id-t',
+    clusterId: 'c',
+    sessionTimeoutMs: 3000,
+    autoLeaderRebalanceEnable: false,
+  });
   if (controller.state.topics.size === 0) {
-    for (const [id, rack] of [[0, 'rack-1'], [1, 'rack-1'], [2, 'rack-1'], [3, 'rack-2'], [4, 'rack-2'], [5, 'rack-2']] as const) controller.registerBroker(registration(id, rack));
+    for (const [id, rack] of [
+      [0, 'rack-1'],
+      [1, 'rack-1'],
+      [2, 'rack-1'],
+      [3, 'rack-2'],
+      [4, 'rack-2'],
+      [5, 'rack-2'],
+    ] as const)
+      controller.registerBroker(registration(id, rack));
     controller.createTopic({ name: 't', partitions: 2, replicationFactor: 3 });
     controller.registerBroker(registration(6, 'rack-1'));
   }
@@ -182,7 +233,16 @@ describe('a controller restart in every state of a reassignment', () => {
     // The list from before the start is rebuilt by the replay too (a cancel restores it).
     expect([...again.state.reassigning.values()]).toEqual([{ topic: 't', partition: 0, originalReplicas: [0, 3, 1] }]);
     const p = again.state.partition('t', 0)!;
-    again.alterPartition({ brokerId: 0, brokerEpoch: 0, topic: 't', partition: 0, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, newIsr: [0, 3, 1, 6], joiningEpochs: [{ brokerId: 6, brokerEpoch: 0 }] });
+    again.alterPartition({
+      brokerId: 0,
+      brokerEpoch: 0,
+      topic: 't',
+      partition: 0,
+      leaderEpoch: p.leaderEpoch,
+      partitionEpoch: p.partitionEpoch,
+      newIsr: [0, 3, 1, 6],
+      joiningEpochs: [{ brokerId: 6, brokerEpoch: 0 }],
+    });
     expect(again.state.partition('t', 0)).toMatchObject({ replicas: [6, 3, 1], leader: 6 });
   });
 
@@ -207,7 +267,16 @@ describe('a controller restart in every state of a reassignment', () => {
       c.alterPartitionReassignments({ partitions: [{ topic: 't', partition: 0, replicas: [6, 3, 1] }] });
       if (finish === 'complete') {
         const p = c.state.partition('t', 0)!;
-        c.alterPartition({ brokerId: 0, brokerEpoch: 0, topic: 't', partition: 0, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, newIsr: [0, 3, 1, 6], joiningEpochs: [{ brokerId: 6, brokerEpoch: 0 }] });
+        c.alterPartition({
+          brokerId: 0,
+          brokerEpoch: 0,
+          topic: 't',
+          partition: 0,
+          leaderEpoch: p.leaderEpoch,
+          partitionEpoch: p.partitionEpoch,
+          newIsr: [0, 3, 1, 6],
+          joiningEpochs: [{ brokerId: 6, brokerEpoch: 0 }],
+        });
       } else {
         c.alterPartitionReassignments({ partitions: [{ topic: 't', partition: 0, replicas: null }] });
       }
@@ -276,7 +345,10 @@ describe('cancel', () => {
     apply(state, draft.records); // 6 leads
     apply(state, isrChange(state, 0, [6]).records); // and only 6 is in sync
     const none = reassign(state, 0, null);
-    expect(none.reply.partitions[0]!.error).toMatchObject({ code: 'INVALID_REPLICA_ASSIGNMENT', message: expect.stringMatching(/none of its original replicas/) });
+    expect(none.reply.partitions[0]!.error).toMatchObject({
+      code: 'INVALID_REPLICA_ASSIGNMENT',
+      message: expect.stringMatching(/none of its original replicas/),
+    });
     expect(none.records).toEqual([]);
     expect(view(state.partition('t', 0))).toMatchObject({ replicas: before!.replicas, addingReplicas: [6] });
   });
@@ -334,16 +406,21 @@ describe('bad reassignments change nothing', () => {
     expect(reassign(state, 0, null).reply.partitions[0]!.error?.code).toBe('NO_REASSIGNMENT_IN_PROGRESS');
     accept(state, 0, [6, 3, 1]);
     const again = reassign(state, 0, [4, 3, 1]);
-    expect(again.reply.partitions[0]!.error).toMatchObject({ code: 'REASSIGNMENT_IN_PROGRESS', message: expect.stringMatching(/already being reassigned to \[6,3,1\]/) });
+    expect(again.reply.partitions[0]!.error).toMatchObject({
+      code: 'REASSIGNMENT_IN_PROGRESS',
+      message: expect.stringMatching(/already being reassigned to \[6,3,1\]/),
+    });
     expect(again.records).toEqual([]);
   });
 
   it('each partition is decided on its own: the good ones go ahead, the bad ones change nothing', () => {
     const state = seven();
-    const decision = alterPartitionReassignments(state, { partitions: [
-      { topic: 't', partition: 0, replicas: [6, 3, 99] },
-      { topic: 't', partition: 1, replicas: [3, 1, 6] },
-    ] });
+    const decision = alterPartitionReassignments(state, {
+      partitions: [
+        { topic: 't', partition: 0, replicas: [6, 3, 99] },
+        { topic: 't', partition: 1, replicas: [3, 1, 6] },
+      ],
+    });
     expect(decision.reply.partitions.map((p) => p.error?.code)).toEqual(['INVALID_REPLICA_ASSIGNMENT', undefined]);
     apply(state, decision.records);
     expect(state.partition('t', 0)).toMatchObject({ replicas: [0, 3, 1], addingReplicas: [] });
@@ -352,9 +429,15 @@ describe('bad reassignments change nothing', () => {
 
   it('the same partition twice in one request is refused whole', () => {
     const state = seven();
-    expect(codeOf(() => alterPartitionReassignments(state, { partitions: [
-      { topic: 't', partition: 1, replicas: [3, 1, 6] },
-      { topic: 't', partition: 1, replicas: null },
-    ] }))).toBe('INVALID_REQUEST');
+    expect(
+      codeOf(() =>
+        alterPartitionReassignments(state, {
+          partitions: [
+            { topic: 't', partition: 1, replicas: [3, 1, 6] },
+            { topic: 't', partition: 1, replicas: null },
+          ],
+        }),
+      ),
+    ).toBe('INVALID_REQUEST');
   });
 });

@@ -43,7 +43,10 @@ import { firstEligibleInIsr, partitionChange } from './election.ts';
 import type { MetadataRecord, PartitionChangeRecord } from './records.ts';
 
 /** Kafka's PartitionReassignmentReplicas: the merged list and what it adds and removes. */
-export function reassignmentReplicas(current: readonly BrokerId[], target: readonly BrokerId[]): { replicas: BrokerId[]; adding: BrokerId[]; removing: BrokerId[] } {
+export function reassignmentReplicas(
+  current: readonly BrokerId[],
+  target: readonly BrokerId[],
+): { replicas: BrokerId[]; adding: BrokerId[]; removing: BrokerId[] } {
   const removing = current.filter((r) => !target.includes(r));
   const adding = target.filter((r) => !current.includes(r));
   return { replicas: [...target, ...removing], adding, removing };
@@ -83,7 +86,10 @@ function checkTarget(state: ClusterState, where: string, target: readonly Broker
     throw new TributaryError('INVALID_REPLICA_ASSIGNMENT', `the target replica list of ${where} is empty; a partition needs at least one replica`);
   }
   if (target.length > state.brokers.size) {
-    throw new TributaryError('INVALID_REPLICATION_FACTOR', `the target of ${where} has ${target.length} replicas, more than the ${state.brokers.size} registered brokers`);
+    throw new TributaryError(
+      'INVALID_REPLICATION_FACTOR',
+      `the target of ${where} has ${target.length} replicas, more than the ${state.brokers.size} registered brokers`,
+    );
   }
   const seen = new Set<BrokerId>();
   for (const id of target) {
@@ -93,7 +99,10 @@ function checkTarget(state: ClusterState, where: string, target: readonly Broker
   const unknown = target.filter((id) => !state.brokers.has(id));
   if (unknown.length > 0) {
     const known = [...state.brokers.keys()].sort((a, b) => a - b);
-    throw new TributaryError('INVALID_REPLICA_ASSIGNMENT', `the target ${JSON.stringify(target)} of ${where} names broker${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}, not registered (registered: ${known.join(', ')})`);
+    throw new TributaryError(
+      'INVALID_REPLICA_ASSIGNMENT',
+      `the target ${JSON.stringify(target)} of ${where} names broker${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}, not registered (registered: ${known.join(', ')})`,
+    );
   }
 }
 
@@ -106,7 +115,10 @@ export function startReassignment(draft: Draft, topicName: string, partition: nu
   const where = `${topicName}-${partition}`;
   checkTarget(draft.state, where, target);
   if (isReassigning(p)) {
-    throw new TributaryError('REASSIGNMENT_IN_PROGRESS', `${where} is already being reassigned to ${JSON.stringify(targetReplicas(p))} (adding ${JSON.stringify(p.addingReplicas)}, removing ${JSON.stringify(p.removingReplicas)}); cancel it first`);
+    throw new TributaryError(
+      'REASSIGNMENT_IN_PROGRESS',
+      `${where} is already being reassigned to ${JSON.stringify(targetReplicas(p))} (adding ${JSON.stringify(p.addingReplicas)}, removing ${JSON.stringify(p.removingReplicas)}); cancel it first`,
+    );
   }
   if (target.length === p.replicas.length && target.every((r, i) => p.replicas[i] === r)) return;
   const { replicas, adding, removing } = reassignmentReplicas(p.replicas, target);
@@ -157,17 +169,26 @@ export function cancelReassignment(draft: Draft, topicName: string, partition: n
   const original = remembered !== undefined && remembered.length === merged.length && remembered.every((r) => merged.includes(r)) ? [...remembered] : merged;
   const isr = p.isr.filter((r) => !p.addingReplicas.includes(r));
   if (isr.length === 0) {
-    throw new TributaryError('INVALID_REPLICA_ASSIGNMENT', `cannot cancel the reassignment of ${where}: none of its original replicas ${JSON.stringify(original)} is in the ISR ${JSON.stringify(p.isr)}, so going back would lose committed records; let it complete, or wait until an original replica catches up`);
+    throw new TributaryError(
+      'INVALID_REPLICA_ASSIGNMENT',
+      `cannot cancel the reassignment of ${where}: none of its original replicas ${JSON.stringify(original)} is in the ISR ${JSON.stringify(p.isr)}, so going back would lose committed records; let it complete, or wait until an original replica catches up`,
+    );
   }
   const minIsr = effectiveMinIsr(topic, original.length);
   if (isr.length < p.isr.length && isr.length < minIsr) {
-    throw new TributaryError('INVALID_REPLICA_ASSIGNMENT', `cannot cancel the reassignment of ${where} now: the ISR would shrink from ${JSON.stringify(p.isr)} to ${JSON.stringify(isr)}, below min.insync.replicas ${minIsr}, and acks=all writes would stop; wait until more original replicas are in sync`);
+    throw new TributaryError(
+      'INVALID_REPLICA_ASSIGNMENT',
+      `cannot cancel the reassignment of ${where} now: the ISR would shrink from ${JSON.stringify(p.isr)} to ${JSON.stringify(isr)}, below min.insync.replicas ${minIsr}, and acks=all writes would stop; wait until more original replicas are in sync`,
+    );
   }
   let leader = p.leader;
   if (leader !== NO_LEADER && !original.includes(leader)) {
     leader = firstEligibleInIsr(draft.state, original, isr);
     if (leader === NO_LEADER) {
-      throw new TributaryError('INVALID_REPLICA_ASSIGNMENT', `cannot cancel the reassignment of ${where}: its leader ${p.leader} is being added and no original replica in the ISR ${JSON.stringify(isr)} is alive to take over`);
+      throw new TributaryError(
+        'INVALID_REPLICA_ASSIGNMENT',
+        `cannot cancel the reassignment of ${where}: its leader ${p.leader} is being added and no original replica in the ISR ${JSON.stringify(isr)} is alive to take over`,
+      );
     }
   }
   draft.push(partitionChange(topic, p, leader, isr, { replicas: original, addingReplicas: [], removingReplicas: [] }));

@@ -4,15 +4,7 @@
 // plain assignment. Each record is stored as the msgpack value of one record in a v2 record batch;
 // one decision's records go into one batch, so a torn write loses a whole decision, never half.
 
-import {
-  assert,
-  decodeMsgpack,
-  encodeMsgpack,
-  type BrokerId,
-  type Endpoint,
-  type PartitionState,
-  type TopicConfigs,
-} from '@tributary/protocol';
+import { assert, decodeMsgpack, encodeMsgpack, type BrokerId, type Endpoint, type PartitionState, type TopicConfigs } from '@tributary/protocol';
 
 /** The cluster id, written once when the log is empty. */
 export interface ClusterIdRecord {

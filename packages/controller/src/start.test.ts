@@ -23,7 +23,15 @@ describe('startController', () => {
     expect(r.address.port).toBeGreaterThan(0);
     const client = new RpcClient(r.address, { timeoutMs: 5000 });
     try {
-      await client.call('/broker/register', { brokerId: 1, rack: 'r', incarnationId: 'x', internal: { host: 'h', port: 1 }, external: { host: 'h', port: 2 }, logDirId: 'd1', clusterId: '' });
+      await client.call('/broker/register', {
+        brokerId: 1,
+        rack: 'r',
+        incarnationId: 'x',
+        internal: { host: 'h', port: 1 },
+        external: { host: 'h', port: 2 },
+        logDirId: 'd1',
+        clusterId: '',
+      });
       const metrics = await client.getText('/metrics');
       expect(metrics.status).toBe(200);
       expect(metrics.text).toContain('tributary_active_controller_count 1');
@@ -49,7 +57,15 @@ describe('startController', () => {
     const external = new RpcClient(r.address, { timeoutMs: 5000 });
     const internal = new RpcClient(r.internalAddress!, { timeoutMs: 5000 });
     try {
-      const registration = { brokerId: 1, rack: 'r', incarnationId: 'x', internal: { host: 'h', port: 1 }, external: { host: 'h', port: 2 }, logDirId: 'd1', clusterId: '' };
+      const registration = {
+        brokerId: 1,
+        rack: 'r',
+        incarnationId: 'x',
+        internal: { host: 'h', port: 1 },
+        external: { host: 'h', port: 2 },
+        logDirId: 'd1',
+        clusterId: '',
+      };
       for (const route of ['/broker/register', '/broker/heartbeat', '/broker/controlled-shutdown', '/metadata/poll', '/partition/alter']) {
         await expect(external.call(route, registration), route).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
       }

@@ -69,7 +69,13 @@ export async function startController(config: ControllerConfig, options: StartCo
       logger.fatal({ err }, 'unexpected error; exiting');
       process.exit(1);
     });
-  const service = createControllerService({ controller, logger, onUnexpectedError: fatal, requestLimits: config.requestLimits, internalListener: config.internalListen !== undefined });
+  const service = createControllerService({
+    controller,
+    logger,
+    onUnexpectedError: fatal,
+    requestLimits: config.requestLimits,
+    internalListener: config.internalListen !== undefined,
+  });
   // An operating error in a timer (the metadata log failed) is already logged by the controller
   // and stops further changes; anything else is a bug.
   const guarded = (what: string, fn: () => void) => () => {
@@ -84,7 +90,10 @@ export async function startController(config: ControllerConfig, options: StartCo
     guarded('session check', () => controller.checkSessions())();
     guarded('reassignment check', () => controller.resumeReassignments())();
   }, config.sessionCheckIntervalMs);
-  const rebalanceTimer = setInterval(guarded('preferred leader election', () => controller.rebalanceLeaders()), config.leaderImbalanceCheckIntervalMs);
+  const rebalanceTimer = setInterval(
+    guarded('preferred leader election', () => controller.rebalanceLeaders()),
+    config.leaderImbalanceCheckIntervalMs,
+  );
 
   const listen = async (app: typeof service.app, at: { host: string; port: number }) => {
     await app.listen({ host: at.host, port: at.port });
@@ -103,7 +112,17 @@ export async function startController(config: ControllerConfig, options: StartCo
     controller.close();
     throw err;
   }
-  logger.info({ listen: address, internalListen: internalAddress, dataDir: config.dataDir, clusterId: controller.clusterId, metadataVersion: controller.version, sessionTimeoutMs: config.sessionTimeoutMs }, 'controller started');
+  logger.info(
+    {
+      listen: address,
+      internalListen: internalAddress,
+      dataDir: config.dataDir,
+      clusterId: controller.clusterId,
+      metadataVersion: controller.version,
+      sessionTimeoutMs: config.sessionTimeoutMs,
+    },
+    'controller started',
+  );
 
   let closing: Promise<void> | null = null;
   return {

@@ -29,19 +29,49 @@ describe('createTopic', () => {
     expect(codeOf(() => createTopic(state, { name: 't', partitions: 1, replicationFactor: 6 }, 'id'))).toBe('INVALID_REPLICATION_FACTOR');
     const { reply } = createTopic(state, { name: 't', partitions: 5, replicationFactor: 2 }, 'id');
     // Live order 0,3,1,4,2; P4's leader 2 skips 0 (a second rack-1 replica) for 3.
-    expect(reply.topic.partitions.map((p) => p.replicas)).toEqual([[0, 3], [3, 1], [1, 4], [4, 2], [2, 3]]);
+    expect(reply.topic.partitions.map((p) => p.replicas)).toEqual([
+      [0, 3],
+      [3, 1],
+      [1, 4],
+      [4, 2],
+      [2, 3],
+    ]);
   });
 
   it('starts every partition at epoch 0 led by its first replica, with all replicas in sync', () => {
     const state = clusterOf();
-    const { records, reply } = createTopic(state, { name: 't', partitions: 2, replicationFactor: 3, configs: { 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'true' } }, 'abc');
+    const { records, reply } = createTopic(
+      state,
+      { name: 't', partitions: 2, replicationFactor: 3, configs: { 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'true' } },
+      'abc',
+    );
     expect(reply.topic).toEqual({
       name: 't',
       topicId: 'abc',
       configs: { ...DEFAULT_TOPIC_CONFIGS, 'unclean.leader.election.enable': true },
       partitions: [
-        { topic: 't', partition: 0, replicas: [0, 3, 1], addingReplicas: [], removingReplicas: [], leader: 0, leaderEpoch: 0, partitionEpoch: 0, isr: [0, 3, 1] },
-        { topic: 't', partition: 1, replicas: [3, 1, 4], addingReplicas: [], removingReplicas: [], leader: 3, leaderEpoch: 0, partitionEpoch: 0, isr: [3, 1, 4] },
+        {
+          topic: 't',
+          partition: 0,
+          replicas: [0, 3, 1],
+          addingReplicas: [],
+          removingReplicas: [],
+          leader: 0,
+          leaderEpoch: 0,
+          partitionEpoch: 0,
+          isr: [0, 3, 1],
+        },
+        {
+          topic: 't',
+          partition: 1,
+          replicas: [3, 1, 4],
+          addingReplicas: [],
+          removingReplicas: [],
+          leader: 3,
+          leaderEpoch: 0,
+          partitionEpoch: 0,
+          isr: [3, 1, 4],
+        },
       ],
     });
     apply(state, records);
@@ -67,7 +97,14 @@ describe('createPartitions', () => {
       [10, [2, 5, 0], 2, [2, 5, 0]],
       [11, [5, 0, 3], 5, [5, 0, 3]],
     ]);
-    expect(createTopic(clusterOf(), { name: 't', partitions: 12, replicationFactor: 3 }, 'x').reply.topic.partitions.slice(10).map((p) => p.replicas)).toEqual([[2, 5, 0], [5, 0, 3]]);
+    expect(
+      createTopic(clusterOf(), { name: 't', partitions: 12, replicationFactor: 3 }, 'x')
+        .reply.topic.partitions.slice(10)
+        .map((p) => p.replicas),
+    ).toEqual([
+      [2, 5, 0],
+      [5, 0, 3],
+    ]);
     apply(state, records);
     expect(state.topics.get('t')!.partitions).toHaveLength(12);
     expect(state.partition('t', 11)).toMatchObject({ addingReplicas: [], removingReplicas: [], leaderEpoch: 0, partitionEpoch: 0 });

@@ -47,7 +47,10 @@ function newPartition(topic: string, partition: number, replicas: number[]): Par
  * replication factor of partition 0's target replicas. Fewer or as many as now: INVALID_PARTITIONS
  * (partitions are never removed: keys would map elsewhere and data be lost).
  */
-export function createPartitions(state: ClusterState, request: CreatePartitionsRequest): { records: [CreatePartitionsRecord]; reply: CreatePartitionsResponse } {
+export function createPartitions(
+  state: ClusterState,
+  request: CreatePartitionsRequest,
+): { records: [CreatePartitionsRecord]; reply: CreatePartitionsResponse } {
   const topic = state.topics.get(request.topic);
   if (topic === undefined) {
     throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${request.topic}' does not exist`);

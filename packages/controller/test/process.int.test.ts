@@ -60,7 +60,13 @@ describe('tributary-controller process', () => {
     const client = new RpcClient({ host: '127.0.0.1', port: first.port }, { timeoutMs: 5000 });
     for (const id of [0, 1, 2, 3]) {
       await client.call<RegisterBrokerResponse>('/broker/register', {
-        brokerId: id, rack: id < 2 ? 'rack-1' : 'rack-2', incarnationId: `i${id}`, internal: { host: `b${id}`, port: 9092 }, external: { host: '127.0.0.1', port: 19092 + id }, logDirId: `dir-${id}`, clusterId: '',
+        brokerId: id,
+        rack: id < 2 ? 'rack-1' : 'rack-2',
+        incarnationId: `i${id}`,
+        internal: { host: `b${id}`, port: 9092 },
+        external: { host: '127.0.0.1', port: 19092 + id },
+        logDirId: `dir-${id}`,
+        clusterId: '',
       });
     }
     await client.call('/admin/create-topic', { name: 'orders', partitions: 4, replicationFactor: 3, configs: { 'retention.ms': 60000 } });
@@ -95,7 +101,13 @@ describe('tributary-controller process', () => {
     const first = await start(dir);
     const client = new RpcClient({ host: '127.0.0.1', port: first.port }, { timeoutMs: 5000 });
     const reg = await client.call<RegisterBrokerResponse>('/broker/register', {
-      brokerId: 0, rack: 'rack-1', incarnationId: 'a', internal: { host: 'b0', port: 9092 }, external: { host: '127.0.0.1', port: 19092 }, logDirId: 'dir-0', clusterId: '',
+      brokerId: 0,
+      rack: 'rack-1',
+      incarnationId: 'a',
+      internal: { host: 'b0', port: 9092 },
+      external: { host: '127.0.0.1', port: 19092 },
+      logDirId: 'dir-0',
+      clusterId: '',
     });
     expect(reg.brokerEpoch).toBe(0);
     await client.call('/admin/create-topic', { name: 'orders', partitions: 3, replicationFactor: 1 });
@@ -104,8 +116,8 @@ describe('tributary-controller process', () => {
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     const logged = first.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(logged.every((l) => l['role'] === 'controller')).toBe(true);
-    expect(logged.find((l) => l['msg'] === 'topic created')).toMatchObject({ topic: 'orders', partitions: 3 });
+    expect(logged.every((l) => l.role === 'controller')).toBe(true);
+    expect(logged.find((l) => l.msg === 'topic created')).toMatchObject({ topic: 'orders', partitions: 3 });
 
     const second = await start(dir);
     const again = new RpcClient({ host: '127.0.0.1', port: second.port }, { timeoutMs: 5000 });

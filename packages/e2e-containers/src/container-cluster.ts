@@ -16,7 +16,7 @@ import { GenericContainer, Network, Wait, type StartedNetwork, type StartedTestC
 
 const execFileAsync = promisify(execFile);
 
-export const IMAGE = process.env['TRIBUTARY_IMAGE'] ?? 'tributary:dev';
+export const IMAGE = process.env.TRIBUTARY_IMAGE ?? 'tributary:dev';
 export const BROKER_COUNT = 6;
 export const INTERNAL_PORT = 9092;
 export const CONTROLLER_PORT = 9090;
@@ -27,8 +27,16 @@ export const TEST_LABEL = 'tributary.test';
 
 /** The seed's table: replica lists of P0…P9 (leader first) for 10 partitions, RF 3. */
 export const SEED_PLACEMENT: readonly (readonly number[])[] = [
-  [0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5], [2, 5, 0],
-  [5, 0, 3], [0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5],
+  [0, 3, 1],
+  [3, 1, 4],
+  [1, 4, 2],
+  [4, 2, 5],
+  [2, 5, 0],
+  [5, 0, 3],
+  [0, 3, 1],
+  [3, 1, 4],
+  [1, 4, 2],
+  [4, 2, 5],
 ];
 
 export function rackOf(brokerId: number): string {
@@ -66,7 +74,13 @@ function logConsumer(logDir: string, name: string) {
 }
 
 /** A one-second health check: the image's default interval (5 s) would slow every start. */
-const FAST_HEALTHCHECK = { test: ['CMD', 'node', '/opt/tributary/healthcheck.mjs'] as ['CMD', ...string[]], interval: 1000, timeout: 3000, retries: 3, startPeriod: 1000 };
+const FAST_HEALTHCHECK = {
+  test: ['CMD', 'node', '/opt/tributary/healthcheck.mjs'] as ['CMD', ...string[]],
+  interval: 1000,
+  timeout: 3000,
+  retries: 3,
+  startPeriod: 1000,
+};
 
 export class ContainerCluster {
   readonly brokers = new Map<number, BrokerContainer>();
@@ -216,7 +230,10 @@ export class ContainerCluster {
   /** Runs the CLI inside a broker's container (its own loopback, its own network view). */
   async cliInside(brokerId: number, args: string[], input?: string): Promise<{ exitCode: number; output: string }> {
     const { containerId } = this.broker(brokerId);
-    const command = input === undefined ? ['tributary-entrypoint', 'tributary', ...args] : ['sh', '-c', `printf '%s' "$0" | tributary-entrypoint tributary "$@"`, input, ...args];
+    const command =
+      input === undefined
+        ? ['tributary-entrypoint', 'tributary', ...args]
+        : ['sh', '-c', `printf '%s' "$0" | tributary-entrypoint tributary "$@"`, input, ...args];
     try {
       const { stdout, stderr } = await execFileAsync('docker', ['exec', '-i', containerId, ...command], { timeout: 60_000 });
       return { exitCode: 0, output: stdout + stderr };

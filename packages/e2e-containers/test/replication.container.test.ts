@@ -88,19 +88,25 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
    * in the new epoch (Kafka's too), and reading at once would miss the last committed records.
    */
   async function readPartition(topic: string, atLeast = 0): Promise<string[]> {
-    const verbose = await eventually(async () => {
-      const v = (await admin.describeTopicVerbose(topic)).partitions[0];
-      return v?.highWatermark !== undefined && v.highWatermark >= atLeast ? v : false;
-    }, { timeoutMs: 20_000 });
+    const verbose = await eventually(
+      async () => {
+        const v = (await admin.describeTopicVerbose(topic)).partitions[0];
+        return v?.highWatermark !== undefined && v.highWatermark >= atLeast ? v : false;
+      },
+      { timeoutMs: 20_000 },
+    );
     const end = verbose.highWatermark!;
     const consumer = new Consumer({ bootstrap: cluster.bootstrap, requestTimeoutMs: 5000 });
     try {
       consumer.assign([{ topic, partition: 0, offset: 'earliest' }]);
       const values: string[] = [];
-      await eventually(async () => {
-        for (const r of await consumer.poll()) values.push(r.value?.toString('utf8') ?? '');
-        return (consumer.position(topic, 0) ?? -1) >= end;
-      }, { timeoutMs: 30_000, intervalMs: 10 });
+      await eventually(
+        async () => {
+          for (const r of await consumer.poll()) values.push(r.value?.toString('utf8') ?? '');
+          return (consumer.position(topic, 0) ?? -1) >= end;
+        },
+        { timeoutMs: 30_000, intervalMs: 10 },
+      );
       return values;
     } finally {
       await consumer.close();
@@ -153,10 +159,13 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
     try {
       consumer.subscribe('seed', { from: 'earliest' });
       const values = new Set<string>();
-      await eventually(async () => {
-        for (const r of await consumer.poll()) values.add(r.value!.toString('utf8'));
-        return values.size === 500;
-      }, { timeoutMs: 30_000, intervalMs: 10 });
+      await eventually(
+        async () => {
+          for (const r of await consumer.poll()) values.add(r.value!.toString('utf8'));
+          return values.size === 500;
+        },
+        { timeoutMs: 30_000, intervalMs: 10 },
+      );
     } finally {
       await consumer.close();
     }
@@ -175,10 +184,13 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
     const killedAt = Date.now();
     await cluster.kill(0);
 
-    const after = await eventually(async () => {
-      const p = await partition0('failover');
-      return p.leader !== 0 && p.leader >= 0 ? p : false;
-    }, { timeoutMs: 30_000, intervalMs: 200 });
+    const after = await eventually(
+      async () => {
+        const p = await partition0('failover');
+        return p.leader !== 0 && p.leader >= 0 ? p : false;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
     console.log(`failover: leader 0 -> ${after.leader} at epoch ${after.leaderEpoch} after ${Date.now() - killedAt} ms, ISR [${after.isr}]`);
     expect(isrBefore).toContain(after.leader);
     expect(after.leaderEpoch).toBe(before.leaderEpoch + 1);
@@ -195,10 +207,13 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
     const leaderLeo = async () => (await admin.describeTopicVerbose('failover')).partitions[0]!;
     const restartedAt = Date.now();
     await cluster.restart(0);
-    const rejoined = await eventually(async () => {
-      const p = await partition0('failover');
-      return p.isr.includes(0) ? p : false;
-    }, { timeoutMs: 60_000, intervalMs: 200 });
+    const rejoined = await eventually(
+      async () => {
+        const p = await partition0('failover');
+        return p.isr.includes(0) ? p : false;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
     console.log(`restart: broker 0 back in the ISR [${rejoined.isr}] after ${Date.now() - restartedAt} ms`);
     // Preferred leader election (auto.leader.rebalance.enable) hands P0 back to broker 0.
     await eventually(async () => (await partition0('failover')).leader === 0, { timeoutMs: 30_000, intervalMs: 250 });
@@ -206,11 +221,14 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
     // (-1 until then): wait for both followers to have fetched, then compare.
     // An answer without replica states (the describe call to the new leader failed, e.g. on a
     // connection that died with its old container) is not an answer: ask again.
-    const verbose = await eventually(async () => {
-      const v = await leaderLeo();
-      const states = v.replicaStates;
-      return states !== undefined && states.length === 3 && states.every((r) => r.logEndOffset === v.logEndOffset) ? v : false;
-    }, { timeoutMs: 15_000, intervalMs: 200 });
+    const verbose = await eventually(
+      async () => {
+        const v = await leaderLeo();
+        const states = v.replicaStates;
+        return states !== undefined && states.length === 3 && states.every((r) => r.logEndOffset === v.logEndOffset) ? v : false;
+      },
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
     expect(verbose.replicaStates?.map((r) => r.brokerId).sort()).toEqual([0, 1, 3]);
     for (const r of verbose.replicaStates ?? []) expect(r.logEndOffset, `replica ${r.brokerId} LEO`).toBe(verbose.logEndOffset);
     // Read back from broker 0 as leader: its log is complete.
@@ -229,10 +247,13 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
     const pausedAt = Date.now();
     await cluster.pause(follower);
     try {
-      const shrunk = await eventually(async () => {
-        const p = await partition0('pause');
-        return !p.isr.includes(follower) ? p : false;
-      }, { timeoutMs: REPLICA_LAG_TIME_MAX_MS + 10_000, intervalMs: 200 });
+      const shrunk = await eventually(
+        async () => {
+          const p = await partition0('pause');
+          return !p.isr.includes(follower) ? p : false;
+        },
+        { timeoutMs: REPLICA_LAG_TIME_MAX_MS + 10_000, intervalMs: 200 },
+      );
       // A paused broker also stops heartbeating, so the controller may fence it (3 s session)
       // before the leader's 10 s lag check removes it; either way it is out within ~10 s.
       console.log(`pause: broker ${follower} left the ISR [${shrunk.isr}] after ${Date.now() - pausedAt} ms`);
@@ -242,10 +263,13 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
       await cluster.unpause(follower);
     }
     const unpausedAt = Date.now();
-    const expanded = await eventually(async () => {
-      const p = await partition0('pause');
-      return p.isr.includes(follower) ? p : false;
-    }, { timeoutMs: 30_000, intervalMs: 200 });
+    const expanded = await eventually(
+      async () => {
+        const p = await partition0('pause');
+        return p.isr.includes(follower) ? p : false;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
     console.log(`pause: broker ${follower} rejoined the ISR [${expanded.isr}] ${Date.now() - unpausedAt} ms after unpause`);
     await load.stop();
     expect(load.failed).toEqual([]);
@@ -255,10 +279,13 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
   it('a follower cut off from its leader only (heartbeats still flowing) leaves the ISR after replica.lag.time.max.ms, rejoins when healed', async () => {
     await eventually(async () => (await admin.describeCluster()).brokers.every((b) => b.alive), { timeoutMs: 30_000 });
     await admin.createTopic({ name: 'lag', partitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': 2 } });
-    await eventually(async () => {
-      const p = await partition0('lag');
-      return p.leader === 0 && p.isr.length === 3;
-    }, { timeoutMs: 30_000 });
+    await eventually(
+      async () => {
+        const p = await partition0('lag');
+        return p.leader === 0 && p.isr.length === 3;
+      },
+      { timeoutMs: 30_000 },
+    );
     const load = new Load(newProducer(), 'lag', 'lag', 2);
     await load.waitForMore(20);
 
@@ -267,10 +294,13 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
     await cluster.blockPeer(follower, 0);
     let shrunkAfterMs: number;
     try {
-      const shrunk = await eventually(async () => {
-        const p = await partition0('lag');
-        return !p.isr.includes(follower) ? p : false;
-      }, { timeoutMs: REPLICA_LAG_TIME_MAX_MS + 15_000, intervalMs: 200 });
+      const shrunk = await eventually(
+        async () => {
+          const p = await partition0('lag');
+          return !p.isr.includes(follower) ? p : false;
+        },
+        { timeoutMs: REPLICA_LAG_TIME_MAX_MS + 15_000, intervalMs: 200 },
+      );
       shrunkAfterMs = Date.now() - blockedAt;
       console.log(`lag: broker ${follower} left the ISR [${shrunk.isr}] ${shrunkAfterMs} ms after its fetches were cut`);
       // Still registered: this was the lag rule, not fencing.
@@ -291,10 +321,13 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
   it('partitions the leader off the network: the new leader takes acks=all writes; on reconnect the old leader truncates its unacknowledged tail', async () => {
     await eventually(async () => (await admin.describeCluster()).brokers.every((b) => b.alive), { timeoutMs: 30_000 });
     await admin.createTopic({ name: 'split', partitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': 2 } });
-    await eventually(async () => {
-      const p = await partition0('split');
-      return p.leader === 0 && p.isr.length === 3;
-    }, { timeoutMs: 30_000 });
+    await eventually(
+      async () => {
+        const p = await partition0('split');
+        return p.leader === 0 && p.isr.length === 3;
+      },
+      { timeoutMs: 30_000 },
+    );
     const before = await partition0('split');
 
     const load = new Load(newProducer(), 'split', 'split');
@@ -307,12 +340,19 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
       // the controller), so an acks=1 write there lands in its log and nowhere else: the
       // unacknowledged (uncommitted) tail that Kafka's KIP-101 truncation must remove.
       const port = cluster.broker(0).hostPort;
-      tailWritten = await cluster.cliInside(0, ['produce', 'split', '--acks', '1', '--partition', '0', '--bootstrap', `127.0.0.1:${port}`], 'tail-1\ntail-2\ntail-3\n');
+      tailWritten = await cluster.cliInside(
+        0,
+        ['produce', 'split', '--acks', '1', '--partition', '0', '--bootstrap', `127.0.0.1:${port}`],
+        'tail-1\ntail-2\ntail-3\n',
+      );
 
-      const after = await eventually(async () => {
-        const p = await partition0('split');
-        return p.leader !== 0 && p.leader >= 0 ? p : false;
-      }, { timeoutMs: 30_000, intervalMs: 200 });
+      const after = await eventually(
+        async () => {
+          const p = await partition0('split');
+          return p.leader !== 0 && p.leader >= 0 ? p : false;
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
       console.log(`split: new leader ${after.leader} at epoch ${after.leaderEpoch}, ISR [${after.isr}]`);
       expect(before.isr).toContain(after.leader);
       expect(after.leaderEpoch).toBeGreaterThan(before.leaderEpoch);
@@ -335,7 +375,10 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
     await admin.electLeaders('split').catch(() => undefined);
     await eventually(async () => (await partition0('split')).leader === 0, { timeoutMs: 30_000, intervalMs: 250 });
     const values = await readPartition('split', load.acked.length);
-    expect(values.filter((v) => v.startsWith('tail-')), 'the old leader kept its unacknowledged tail').toEqual([]);
+    expect(
+      values.filter((v) => v.startsWith('tail-')),
+      'the old leader kept its unacknowledged tail',
+    ).toEqual([]);
     expectExactlyOnce(values, load.acked);
   });
 });

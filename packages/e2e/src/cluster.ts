@@ -61,6 +61,14 @@ export function allRunning(dataDir: string): boolean {
 
 /** The seed's placement for 6 brokers in 2 racks, 10 partitions, RF 3 (leader first). */
 export const SEED_PLACEMENT = [
-  [0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5], [2, 5, 0],
-  [5, 0, 3], [0, 3, 1], [3, 1, 4], [1, 4, 2], [4, 2, 5],
+  [0, 3, 1],
+  [3, 1, 4],
+  [1, 4, 2],
+  [4, 2, 5],
+  [2, 5, 0],
+  [5, 0, 3],
+  [0, 3, 1],
+  [3, 1, 4],
+  [1, 4, 2],
+  [4, 2, 5],
 ];

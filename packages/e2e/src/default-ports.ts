@@ -54,7 +54,9 @@ function takeLock(user: string): void {
     const [pidText, ...holder] = readFileSync(DEFAULT_PORTS_LOCK, 'utf8').trim().split(' ');
     const pid = Number(pidText);
     if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-      throw new Error(`the default ports are taken by another run of ${holder.join(' ') || 'a README test'} (pid ${pid}, lock ${DEFAULT_PORTS_LOCK}); wait for it to finish`);
+      throw new Error(
+        `the default ports are taken by another run of ${holder.join(' ') || 'a README test'} (pid ${pid}, lock ${DEFAULT_PORTS_LOCK}); wait for it to finish`,
+      );
     }
     // The run that wrote it is gone (killed before it could release): the lock is stale.
     rmSync(DEFAULT_PORTS_LOCK, { force: true });

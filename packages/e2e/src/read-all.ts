@@ -4,7 +4,12 @@ import { Consumer, type ConsumerRecord } from '@tributary/client';
  * Reads `topic`'s partitions from the earliest offset until `expected` records have arrived (or
  * `idleMs` pass without new ones), and returns them grouped by partition in arrival order.
  */
-export async function readAll(bootstrap: string[], topic: string, partitions: number, options: { expected?: number; idleMs?: number; rack?: string } = {}): Promise<Map<number, ConsumerRecord[]>> {
+export async function readAll(
+  bootstrap: string[],
+  topic: string,
+  partitions: number,
+  options: { expected?: number; idleMs?: number; rack?: string } = {},
+): Promise<Map<number, ConsumerRecord[]>> {
   const consumer = new Consumer({ bootstrap, maxWaitMs: 200, ...(options.rack ? { rack: options.rack } : {}) });
   consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 'earliest' as const })));
   const byPartition = new Map<number, ConsumerRecord[]>();
@@ -17,7 +22,10 @@ export async function readAll(bootstrap: string[], topic: string, partitions: nu
       if (records.length > 0) lastProgress = Date.now();
       for (const r of records) {
         let list = byPartition.get(r.partition);
-        if (!list) byPartition.set(r.partition, (list = []));
+        if (!list) {
+          list = [];
+          byPartition.set(r.partition, list);
+        }
         list.push(r);
         count++;
       }

@@ -136,7 +136,10 @@ export const TRY_IT: readonly StepExpectation<TryItContext>[] = [
       const lines = out.stdout.split('\n');
       const header = lines.findIndex((l) => /^PARTITION\s+LEADER\s+EPOCH\s+REPLICAS\s+ISR\s+HW\s+LOG-START\s+LEO\s+LAG$/.test(l.trim()));
       if (header < 0) return 'it has no PARTITION … HW LOG-START LEO LAG header';
-      const rows = lines.slice(header + 1).filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/));
+      const rows = lines
+        .slice(header + 1)
+        .filter((l) => l.trim() !== '')
+        .map((l) => l.trim().split(/\s+/));
       if (rows.length !== 10) return `it has ${rows.length} partition rows, not 10`;
       for (const [partition, leader, , , , hw, logStart, leo, ...lag] of rows) {
         const unknown = hw === '?' && logStart === '?' && leo === '?';
@@ -161,7 +164,10 @@ export const TRY_IT: readonly StepExpectation<TryItContext>[] = [
     command: /pnpm tributary local status/,
     shows: 'the seven processes on the default ports, each with a pid, all running',
     check: (out) => {
-      const rows = out.stdout.split('\n').filter((l) => /^(controller|broker-\d+)\s/.test(l)).map((l) => l.trim().split(/\s+/));
+      const rows = out.stdout
+        .split('\n')
+        .filter((l) => /^(controller|broker-\d+)\s/.test(l))
+        .map((l) => l.trim().split(/\s+/));
       const expected = ['controller 19090', ...[0, 1, 2, 3, 4, 5].map((i) => `broker-${i} rack-${i < 3 ? 1 : 2} ${19092 + i}`)];
       const got = rows.map((r) => r.slice(0, -2).join(' '));
       if (!same(got, expected)) return `its processes are ${JSON.stringify(got)}`;
@@ -171,7 +177,7 @@ export const TRY_IT: readonly StepExpectation<TryItContext>[] = [
   },
   {
     command: /pnpm tributary local down/,
-    shows: "7 processes stopped, and the foreground `pnpm start` saying so and exiting 0",
+    shows: '7 processes stopped, and the foreground `pnpm start` saying so and exiting 0',
     check: async (out, ctx) => {
       const problem = contains(out.stdout, 'stopped 7 processes');
       if (problem) return problem;
@@ -210,9 +216,20 @@ export const DOCKER: readonly StepExpectation<DockerContext>[] = [
       const text = out.stdout + out.stderr;
       const missing = SERVICES.filter((s) => !containerName(ctx.project, s).test(text));
       if (missing.length > 0) return `it does not mention ${missing.join(', ')}`;
-      const ids = (await ctx.docker(['ps', '-a', '-q', '--filter', `label=com.docker.compose.project=${ctx.project}`])).stdout.trim().split('\n').filter(Boolean);
+      const ids = (await ctx.docker(['ps', '-a', '-q', '--filter', `label=com.docker.compose.project=${ctx.project}`])).stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean);
       const mounts = await ctx.docker(['inspect', '--format', '{{.Name}}{{range .Mounts}}{{if eq .Type "volume"}} {{.Name}}{{end}}{{end}}', ...ids]);
-      const anonymous = mounts.stdout.trim().split('\n').filter((l) => l.split(' ').slice(1).some((v) => !v.startsWith(`${ctx.project}_`)));
+      const anonymous = mounts.stdout
+        .trim()
+        .split('\n')
+        .filter((l) =>
+          l
+            .split(' ')
+            .slice(1)
+            .some((v) => !v.startsWith(`${ctx.project}_`)),
+        );
       return anonymous.length === 0 ? undefined : `these containers have volumes that are not the project's named ones: ${anonymous.join('; ')}`;
     },
   },
@@ -247,7 +264,7 @@ export const DOCKER: readonly StepExpectation<DockerContext>[] = [
   { command: /docker compose start broker-0/, shows: 'exit 0' },
   {
     command: /docker compose down/,
-    shows: "no container of the project left, and its seven volumes kept",
+    shows: 'no container of the project left, and its seven volumes kept',
     timeoutMs: 120_000,
     check: async (_out, ctx) => {
       const label = `label=com.docker.compose.project=${ctx.project}`;

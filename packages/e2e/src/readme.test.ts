@@ -66,7 +66,12 @@ describe('planSteps', () => {
   it('pairs expectations with lines in order, so one command can be expected twice', () => {
     const { steps, unmatched } = planSteps(lines, [e(/list/, 'before'), e(/kill \d/, 'kill'), e(/list/, 'after')]);
     expect(unmatched).toEqual([]);
-    expect(steps.map((s) => [s.line.command, s.expectation?.shows])).toEqual([['list', 'before'], ['kill 0', 'kill'], ['list', 'after'], ['extra', undefined]]);
+    expect(steps.map((s) => [s.line.command, s.expectation?.shows])).toEqual([
+      ['list', 'before'],
+      ['kill 0', 'kill'],
+      ['list', 'after'],
+      ['extra', undefined],
+    ]);
   });
 
   it('matches whole commands only, and reports every expectation without its line', () => {

@@ -137,7 +137,10 @@ export interface PlannedStep<Ctx> {
  * (they must exit 0). Every expectation must find its line: one that does not means the README
  * no longer has that command where the walkthrough needs it, which is an error.
  */
-export function planSteps<Ctx>(lines: readonly ReadmeLine[], expectations: readonly StepExpectation<Ctx>[]): { steps: PlannedStep<Ctx>[]; unmatched: string[] } {
+export function planSteps<Ctx>(
+  lines: readonly ReadmeLine[],
+  expectations: readonly StepExpectation<Ctx>[],
+): { steps: PlannedStep<Ctx>[]; unmatched: string[] } {
   const steps: PlannedStep<Ctx>[] = lines.map((line) => ({ line }));
   const unmatched: string[] = [];
   let from = 0;

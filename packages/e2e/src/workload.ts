@@ -1,7 +1,7 @@
 // Background producers that record what the cluster acknowledged, so a test can check after a
 // fault that every acknowledged record is there exactly once, at its acknowledged offset.
 
-import { Admin, Producer, TributaryError, type ProducerOptions } from '@tributary/client';
+import { type Admin, Producer, TributaryError, type ProducerOptions } from '@tributary/client';
 
 export interface Ack {
   value: string;
@@ -30,7 +30,14 @@ export interface ProducerLoop {
  * Sends unique values round-robin over `partitions` with at most `inflightMax` sends
  * outstanding, until stopped.
  */
-export function startProducerLoop(options: { bootstrap: string[]; topic: string; partitions: number[]; prefix?: string; inflightMax?: number; producer?: Partial<ProducerOptions> }): ProducerLoop {
+export function startProducerLoop(options: {
+  bootstrap: string[];
+  topic: string;
+  partitions: number[];
+  prefix?: string;
+  inflightMax?: number;
+  producer?: Partial<ProducerOptions>;
+}): ProducerLoop {
   const producer = new Producer({ bootstrap: options.bootstrap, acks: 'all', lingerMs: 2, deliveryTimeoutMs: 60_000, ...options.producer });
   const acked: Ack[] = [];
   const failed: Failure[] = [];

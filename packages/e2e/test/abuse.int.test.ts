@@ -39,7 +39,12 @@ describe('abuse of every route of every process (issue 16 §4)', () => {
     const epochs = new Map(before.brokers.map((b) => [b.id, b.epoch]));
     expect(before.brokers.every((b) => b.alive)).toBe(true);
 
-    const loop = startProducerLoop({ bootstrap: cluster.bootstrap, topic: TOPIC, partitions: Array.from({ length: PARTITIONS }, (_, i) => i), inflightMax: 20 });
+    const loop = startProducerLoop({
+      bootstrap: cluster.bootstrap,
+      topic: TOPIC,
+      partitions: Array.from({ length: PARTITIONS }, (_, i) => i),
+      inflightMax: 20,
+    });
     await eventually(() => loop.acked.length > 200, { timeoutMs: 30_000 });
 
     // Watch the controller's view all along: a broker fenced even briefly is a failure.
@@ -48,7 +53,8 @@ describe('abuse of every route of every process (issue 16 §4)', () => {
     const watcher = (async () => {
       while (watching) {
         try {
-          for (const b of (await metadata()).brokers) if (!b.alive || b.epoch !== epochs.get(b.id)) fenced.add(`broker ${b.id} alive=${b.alive} epoch=${b.epoch}`);
+          for (const b of (await metadata()).brokers)
+            if (!b.alive || b.epoch !== epochs.get(b.id)) fenced.add(`broker ${b.id} alive=${b.alive} epoch=${b.epoch}`);
         } catch (err) {
           fenced.add(`controller did not answer: ${(err as Error).message}`);
         }
@@ -63,10 +69,12 @@ describe('abuse of every route of every process (issue 16 §4)', () => {
     // their content-length, and six more streamed without one (the broker must count as it reads).
     const broker0 = localAbuseTargets(cluster.dataDir).find((t) => t.name === 'broker-0')!;
     const SIXTY_MB = 60 * 1000 * 1000;
-    const sixty = Array.from({ length: 12 }, (_, i) => sendAbuse(
-      { target: broker0, method: 'POST', path: '/produce', kind: i < 6 ? 'oversized' : 'oversized-chunked' },
-      { oversizedBytes: SIXTY_MB, chunkedBytesMax: SIXTY_MB },
-    ));
+    const sixty = Array.from({ length: 12 }, (_, i) =>
+      sendAbuse(
+        { target: broker0, method: 'POST', path: '/produce', kind: i < 6 ? 'oversized' : 'oversized-chunked' },
+        { oversizedBytes: SIXTY_MB, chunkedBytesMax: SIXTY_MB },
+      ),
+    );
     const [slowOutcomes, fastOutcomes, sixtyOutcomes] = await Promise.all([
       runAbuse(slow, { concurrency: slow.length }),
       runAbuse(fast, { concurrency: 8 }),
@@ -80,8 +88,11 @@ describe('abuse of every route of every process (issue 16 §4)', () => {
     const posts = (kind: string) => outcomes.filter((o) => o.kind === kind && o.method === 'POST');
     for (const o of [...posts('oversized'), ...sixtyOutcomes]) expect(o, JSON.stringify(o)).toMatchObject({ status: 413, code: 'MESSAGE_TOO_LARGE' });
     for (const o of posts('nested')) expect(o.message, JSON.stringify(o)).toContain('(depthMax)');
-    for (const o of posts('truncated')) expect(o, JSON.stringify(o)).toMatchObject({ status: 400, code: 'INVALID_REQUEST', message: expect.stringContaining('truncated') });
-    const bigBodyRoutes = new Set(BROKER_ROUTES.filter((r) => ['/produce', '/fetch', '/replica/fetch', '/list-offsets', '/metadata'].includes(r.path)).map((r) => r.path));
+    for (const o of posts('truncated'))
+      expect(o, JSON.stringify(o)).toMatchObject({ status: 400, code: 'INVALID_REQUEST', message: expect.stringContaining('truncated') });
+    const bigBodyRoutes = new Set(
+      BROKER_ROUTES.filter((r) => ['/produce', '/fetch', '/replica/fetch', '/list-offsets', '/metadata'].includes(r.path)).map((r) => r.path),
+    );
     for (const o of posts('tiny-elements-4mb').filter((x) => x.target !== 'controller' && bigBodyRoutes.has(x.path))) {
       expect(o.message, JSON.stringify(o)).toContain('(elementsMax)');
     }

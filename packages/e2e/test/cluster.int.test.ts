@@ -35,17 +35,19 @@ describe('a local cluster of seven processes', () => {
     expect(topic.partitions.map((p) => p.leader)).toEqual(SEED_PLACEMENT.map((r) => r[0]));
     const described = await cluster.admin.describeCluster();
     expect(described.brokers.map((b) => [b.id, b.rack, b.alive])).toEqual([
-      [0, 'rack-1', true], [1, 'rack-1', true], [2, 'rack-1', true],
-      [3, 'rack-2', true], [4, 'rack-2', true], [5, 'rack-2', true],
+      [0, 'rack-1', true],
+      [1, 'rack-1', true],
+      [2, 'rack-1', true],
+      [3, 'rack-2', true],
+      [4, 'rack-2', true],
+      [5, 'rack-2', true],
     ]);
   });
 
   it('gives 10 000 records produced with acks=1 back complete and in order per partition', async () => {
     await cluster.admin.createTopic({ name: 'ten-k', partitions: 10, replicationFactor: 3 });
     const producer = new Producer({ bootstrap: cluster.bootstrap, acks: 1 });
-    const acks = await Promise.all(
-      Array.from({ length: 10_000 }, (_, i) => producer.send({ topic: 'ten-k', key: `k${i % 97}`, value: `v${i}` })),
-    );
+    const acks = await Promise.all(Array.from({ length: 10_000 }, (_, i) => producer.send({ topic: 'ten-k', key: `k${i % 97}`, value: `v${i}` })));
     await producer.close();
     const sentPerPartition = new Map<number, string[]>();
     acks.forEach((ack, i) => {
@@ -56,12 +58,15 @@ describe('a local cluster of seven processes', () => {
     const read = await readAll(cluster.bootstrap, 'ten-k', 10, { expected: 10_000 });
     for (const [partition, values] of sentPerPartition) {
       const got = read.get(partition) ?? [];
-      expect(got.map((r) => r.value?.toString()), `partition ${partition}`).toEqual(values);
+      expect(
+        got.map((r) => r.value?.toString()),
+        `partition ${partition}`,
+      ).toEqual(values);
       expect(got.map((r) => r.offset)).toEqual(values.map((_, i) => i));
     }
   });
 
-  it('keeps a broker\'s data across a restart', async () => {
+  it("keeps a broker's data across a restart", async () => {
     await cluster.admin.createTopic({ name: 'kept', partitions: 1, replicationFactor: 1 });
     const leader = (await cluster.admin.describeTopic('kept')).partitions[0]!.leader;
     const producer = new Producer({ bootstrap: cluster.bootstrap, acks: 1 });
@@ -90,16 +95,50 @@ describe('a local cluster of seven processes', () => {
   });
 
   it('answers garbage on every endpoint with an error code, and every process stays up', async () => {
-    const brokerRoutes = ['/metadata', '/produce', '/fetch', '/list-offsets', '/describe-replicas', '/admin/create-topic', '/admin/delete-topic', '/admin/init-producer-id', '/admin/elect-leaders', '/admin/set-broker-config'];
+    const brokerRoutes = [
+      '/metadata',
+      '/produce',
+      '/fetch',
+      '/list-offsets',
+      '/describe-replicas',
+      '/admin/create-topic',
+      '/admin/delete-topic',
+      '/admin/init-producer-id',
+      '/admin/elect-leaders',
+      '/admin/set-broker-config',
+    ];
     const brokerInternalRoutes = ['/replica/fetch', ...brokerRoutes];
     const controllerRoutes = ['/admin/create-topic', '/admin/delete-topic', '/admin/elect-leaders', '/admin/set-broker-config'];
-    const controllerInternalRoutes = ['/broker/register', '/broker/heartbeat', '/broker/controlled-shutdown', '/metadata/poll', '/partition/alter', ...controllerRoutes];
+    const controllerInternalRoutes = [
+      '/broker/register',
+      '/broker/heartbeat',
+      '/broker/controlled-shutdown',
+      '/metadata/poll',
+      '/partition/alter',
+      ...controllerRoutes,
+    ];
     const bodies: [string, string, Buffer | string][] = [
       ['malformed msgpack', MSGPACK_CONTENT_TYPE, Buffer.from([0xc1, 0xc1, 0xff, 0x00])],
       ['json', 'application/json', '{"topic": "x"}'],
       ['a msgpack string', MSGPACK_CONTENT_TYPE, encodeMsgpack('hello')],
-      ['wrong types', MSGPACK_CONTENT_TYPE, encodeMsgpack({ topics: 'all', topic: 42, partitions: 'all', acks: 'yes', name: 42, brokerId: -5, sinceVersion: 'x', maxWaitMs: -1 })],
-      ['huge and negative numbers', MSGPACK_CONTENT_TYPE, encodeMsgpack({ topics: [-1], acks: 1, timeoutMs: 1e300, maxWaitMs: 10, minBytes: 1, maxBytes: 1e12, partitions: [{ topic: 'seed', partition: 2 ** 40, offset: -7, maxBytes: -1, records: Buffer.from('junk'), timestamp: 'now' }] })],
+      [
+        'wrong types',
+        MSGPACK_CONTENT_TYPE,
+        encodeMsgpack({ topics: 'all', topic: 42, partitions: 'all', acks: 'yes', name: 42, brokerId: -5, sinceVersion: 'x', maxWaitMs: -1 }),
+      ],
+      [
+        'huge and negative numbers',
+        MSGPACK_CONTENT_TYPE,
+        encodeMsgpack({
+          topics: [-1],
+          acks: 1,
+          timeoutMs: 1e300,
+          maxWaitMs: 10,
+          minBytes: 1,
+          maxBytes: 1e12,
+          partitions: [{ topic: 'seed', partition: 2 ** 40, offset: -7, maxBytes: -1, records: Buffer.from('junk'), timestamp: 'now' }],
+        }),
+      ],
     ];
     const targets = [
       ...brokerRoutes.map((path) => ({ port: cluster.brokerPorts[0]!, path })),
@@ -110,10 +149,17 @@ describe('a local cluster of seven processes', () => {
     // Inter-broker and controller routes are not served on the client listeners at all.
     const internalOnly = [
       { port: cluster.brokerPorts[0]!, path: '/replica/fetch' },
-      ...['/broker/register', '/broker/heartbeat', '/broker/controlled-shutdown', '/metadata/poll', '/partition/alter'].map((path) => ({ port: cluster.controllerPort, path })),
+      ...['/broker/register', '/broker/heartbeat', '/broker/controlled-shutdown', '/metadata/poll', '/partition/alter'].map((path) => ({
+        port: cluster.controllerPort,
+        path,
+      })),
     ];
     for (const { port, path } of internalOnly) {
-      const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': MSGPACK_CONTENT_TYPE }, body: encodeMsgpack({ brokerId: 1, brokerEpoch: 0, maxWaitMs: 0, partitions: [] }) });
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': MSGPACK_CONTENT_TYPE },
+        body: encodeMsgpack({ brokerId: 1, brokerEpoch: 0, maxWaitMs: 0, partitions: [] }),
+      });
       expect(res.status, `${port}${path}`).toBe(404);
     }
     for (const { port, path } of targets) {
@@ -123,7 +169,10 @@ describe('a local cluster of seven processes', () => {
         const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
         expect(res.status, `${what} -> ${port}${path}`).toBeGreaterThanOrEqual(400);
         const answer = decodeMsgpack(Buffer.from(await res.arrayBuffer())) as { code: string; message: string };
-        expect(['INVALID_REQUEST', 'MESSAGE_TOO_LARGE', 'UNKNOWN_TOPIC_OR_PARTITION', 'STALE_BROKER_EPOCH'], `${what} -> ${path}: ${JSON.stringify(answer)}`).toContain(answer.code);
+        expect(
+          ['INVALID_REQUEST', 'MESSAGE_TOO_LARGE', 'UNKNOWN_TOPIC_OR_PARTITION', 'STALE_BROKER_EPOCH'],
+          `${what} -> ${path}: ${JSON.stringify(answer)}`,
+        ).toContain(answer.code);
         expect(answer.message.length).toBeGreaterThan(0);
       }
     }
@@ -137,7 +186,15 @@ describe('a local cluster of seven processes', () => {
     const res = await fetch(`http://127.0.0.1:${leaderPort}/produce`, {
       method: 'POST',
       headers: { 'content-type': MSGPACK_CONTENT_TYPE },
-      body: encodeMsgpack({ acks: 1, timeoutMs: 5000, partitions: [{ topic: 'seed', partition: 0, records: corrupt }, { topic: 'seed', partition: 0, records: tooBig }, { topic: 'no-such-topic', partition: 0, records: good }] }),
+      body: encodeMsgpack({
+        acks: 1,
+        timeoutMs: 5000,
+        partitions: [
+          { topic: 'seed', partition: 0, records: corrupt },
+          { topic: 'seed', partition: 0, records: tooBig },
+          { topic: 'no-such-topic', partition: 0, records: good },
+        ],
+      }),
     });
     const answer = decodeMsgpack(Buffer.from(await res.arrayBuffer())) as { partitions: { error?: { code: string } }[] };
     expect(answer.partitions.map((p) => p.error?.code)).toEqual(['CORRUPT_MESSAGE', 'MESSAGE_TOO_LARGE', 'UNKNOWN_TOPIC_OR_PARTITION']);

@@ -17,7 +17,15 @@ import { SEED_PLACEMENT, partitionInfo, startProducerLoop, startTestCluster, typ
 
 const CHROMIUM = process.env.TRIBUTARY_CHROMIUM ?? '/usr/bin/chromium';
 const OUTPUT_DIR = join(import.meta.dirname, '..', 'test-output');
-const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const LAUNCH_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** The seed's table rows (B0 B3 B1 B4 B2 B5) from the placement: leaders, then followers by position. */
 function seedRows(): { label: string; leads: string; follows: string }[] {
@@ -41,7 +49,9 @@ describe('web console in chromium', () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`chromium is not installed at ${CHROMIUM}: run 'apt-get install -y chromium' (or set TRIBUTARY_CHROMIUM to a Chromium binary); this test needs a real browser and is never skipped`);
+      throw new Error(
+        `chromium is not installed at ${CHROMIUM}: run 'apt-get install -y chromium' (or set TRIBUTARY_CHROMIUM to a Chromium binary); this test needs a real browser and is never skipped`,
+      );
     }
     mkdirSync(OUTPUT_DIR, { recursive: true });
     cluster = await startTestCluster();
@@ -59,132 +69,168 @@ describe('web console in chromium', () => {
 
   it('shows the seed table, then a killed leader replaced and the events, without a reload', async () => {
     // The seed's picture as the page draws it: rack boxes, broker cards, partition chips, bytes/s.
-    const picture = () => page.locator('#racks section.rack').evaluateAll((sections) => sections.map((section) => ({
-      rack: section.getAttribute('data-rack'),
-      brokers: [...section.querySelectorAll('article.broker-card')].map((card) => ({
-        id: Number(card.getAttribute('data-broker')),
-        fenced: card.classList.contains('fenced'),
-        state: card.querySelector('.broker-state')?.textContent ?? '',
-        leads: [...card.querySelectorAll('[data-role="leads"] .chip')].map((c) => c.textContent ?? ''),
-        follows: [...card.querySelectorAll('[data-role="follows"] .chip')].map((c) => c.textContent ?? ''),
-        outOfIsr: [...card.querySelectorAll('[data-role="follows"] .chip.out-of-isr')].map((c) => c.textContent ?? ''),
-        bytes: card.querySelector('[data-role="bytes"]')?.textContent ?? '',
-      })),
-    })));
+    const picture = () =>
+      page.locator('#racks section.rack').evaluateAll((sections) =>
+        sections.map((section) => ({
+          rack: section.getAttribute('data-rack'),
+          brokers: [...section.querySelectorAll('article.broker-card')].map((card) => ({
+            id: Number(card.getAttribute('data-broker')),
+            fenced: card.classList.contains('fenced'),
+            state: card.querySelector('.broker-state')?.textContent ?? '',
+            leads: [...card.querySelectorAll('[data-role="leads"] .chip')].map((c) => c.textContent ?? ''),
+            follows: [...card.querySelectorAll('[data-role="follows"] .chip')].map((c) => c.textContent ?? ''),
+            outOfIsr: [...card.querySelectorAll('[data-role="follows"] .chip.out-of-isr')].map((c) => c.textContent ?? ''),
+            bytes: card.querySelector('[data-role="bytes"]')?.textContent ?? '',
+          })),
+        })),
+      );
     const card = async (id: number) => (await picture()).flatMap((r) => r.brokers).find((b) => b.id === id)!;
     // Bytes/s charts: the last value of a broker's line (data-last, empty while unknown) and how many points it has.
-    const line = (chart: string, broker: number) => page.locator(`#${chart} svg path[data-broker="${broker}"]`).evaluate((p) => ({ last: p.getAttribute('data-last') ?? '', points: Number(p.getAttribute('data-points')) }));
+    const line = (chart: string, broker: number) =>
+      page
+        .locator(`#${chart} svg path[data-broker="${broker}"]`)
+        .evaluate((p) => ({ last: p.getAttribute('data-last') ?? '', points: Number(p.getAttribute('data-points')) }));
     const producer = startProducerLoop({ bootstrap: cluster.bootstrap, topic: 'seed', partitions: SEED_PLACEMENT.map((_, p) => p), inflightMax: 4 });
     try {
-    await page.goto(`http://127.0.0.1:${cluster.controllerPort}/ui#seed`);
-    await expect(page.title()).resolves.toBe('Tributary console');
+      await page.goto(`http://127.0.0.1:${cluster.controllerPort}/ui#seed`);
+      await expect(page.title()).resolves.toBe('Tributary console');
 
-    // Real table markup: captions and header cells with scope.
-    // The caption names the topic once the first snapshot has arrived.
-    await eventually(async () => (await page.locator('#partitions caption').textContent())?.includes('Partitions of seed') || false, { timeoutMs: 10_000 });
-    expect(await page.locator('#partitions thead th[scope="col"]').count()).toBe(8);
-    expect(await page.locator('label[for="topic-select"]').textContent()).toBe('Show topic');
-    expect(await page.locator('#topic-select').inputValue()).toBe('seed');
+      // Real table markup: captions and header cells with scope.
+      // The caption names the topic once the first snapshot has arrived.
+      await eventually(async () => (await page.locator('#partitions caption').textContent())?.includes('Partitions of seed') || false, { timeoutMs: 10_000 });
+      expect(await page.locator('#partitions thead th[scope="col"]').count()).toBe(8);
+      expect(await page.locator('label[for="topic-select"]').textContent()).toBe('Show topic');
+      expect(await page.locator('#topic-select').inputValue()).toBe('seed');
 
-    // The seed's table, row for row.
-    const rows = await eventually(async () => {
-      const found = await page.locator('#seed-table tbody tr').evaluateAll((trs) => trs.map((tr) => ({
-        label: tr.querySelector('th')?.textContent ?? '',
-        leads: tr.querySelector('[data-col="leads"]')?.textContent ?? '',
-        follows: tr.querySelector('[data-col="follows"]')?.textContent ?? '',
-      })));
-      return found.length === 6 ? found : false;
-    }, { timeoutMs: 10_000 });
-    expect(rows).toEqual(seedRows());
-    for (const [p, replicas] of SEED_PLACEMENT.entries()) {
-      expect(await cell(page, p, 'leader')).toBe(`B${replicas[0]}`);
-      expect(await cell(page, p, 'replicas')).toBe(replicas.map((id) => `B${id}`).join(', '));
-      expect(await cell(page, p, 'isr')).toBe(replicas.map((id) => `B${id}`).join(', '));
-      expect(await cell(page, p, 'status')).toBe('ok');
-    }
-    // HW comes from the leaders (through the controller) within a couple of seconds.
-    await eventually(async () => /^\d+$/.test(await cell(page, 0, 'hw')), { timeoutMs: 10_000 });
-    expect(await page.locator('#brokers tbody tr[data-broker="0"] .state').textContent()).toBe('alive');
+      // The seed's table, row for row.
+      const rows = await eventually(
+        async () => {
+          const found = await page.locator('#seed-table tbody tr').evaluateAll((trs) =>
+            trs.map((tr) => ({
+              label: tr.querySelector('th')?.textContent ?? '',
+              leads: tr.querySelector('[data-col="leads"]')?.textContent ?? '',
+              follows: tr.querySelector('[data-col="follows"]')?.textContent ?? '',
+            })),
+          );
+          return found.length === 6 ? found : false;
+        },
+        { timeoutMs: 10_000 },
+      );
+      expect(rows).toEqual(seedRows());
+      for (const [p, replicas] of SEED_PLACEMENT.entries()) {
+        expect(await cell(page, p, 'leader')).toBe(`B${replicas[0]}`);
+        expect(await cell(page, p, 'replicas')).toBe(replicas.map((id) => `B${id}`).join(', '));
+        expect(await cell(page, p, 'isr')).toBe(replicas.map((id) => `B${id}`).join(', '));
+        expect(await cell(page, p, 'status')).toBe('ok');
+      }
+      // HW comes from the leaders (through the controller) within a couple of seconds.
+      await eventually(async () => /^\d+$/.test(await cell(page, 0, 'hw')), { timeoutMs: 10_000 });
+      expect(await page.locator('#brokers tbody tr[data-broker="0"] .state').textContent()).toBe('alive');
 
-    // The picture: rack-1 = B0 B1 B2, rack-2 = B3 B4 B5, each card with its row of the seed's table.
-    const seedRowOf = new Map(seedRows().map((r) => [Number(r.label.slice(-1)), r]));
-    expect((await picture()).map((r) => ({ rack: r.rack, brokers: r.brokers.map((b) => ({ id: b.id, state: b.state, leads: b.leads.join(' '), follows: b.follows.join(' ') })) }))).toEqual(
-      [['rack-1', [0, 1, 2]], ['rack-2', [3, 4, 5]]].map(([rack, ids]) => ({ rack, brokers: (ids as number[]).map((id) => ({ id, state: 'alive', leads: seedRowOf.get(id)!.leads, follows: seedRowOf.get(id)!.follows })) })),
-    );
-    // Produce bytes/s per broker from the brokers' counters: B0 leads P0 and P6, which the producer writes.
-    await eventually(async () => Number((await line('chart-produce', 0)).last) > 0, { timeoutMs: 15_000 });
-    expect((await card(0)).bytes).toMatch(/^produce in \d.*replication in \d/);
-    expect(await page.locator('#chart-timeline svg g.lane').count()).toBe(6);
+      // The picture: rack-1 = B0 B1 B2, rack-2 = B3 B4 B5, each card with its row of the seed's table.
+      const seedRowOf = new Map(seedRows().map((r) => [Number(r.label.slice(-1)), r]));
+      expect(
+        (await picture()).map((r) => ({
+          rack: r.rack,
+          brokers: r.brokers.map((b) => ({ id: b.id, state: b.state, leads: b.leads.join(' '), follows: b.follows.join(' ') })),
+        })),
+      ).toEqual(
+        [
+          ['rack-1', [0, 1, 2]],
+          ['rack-2', [3, 4, 5]],
+        ].map(([rack, ids]) => ({
+          rack,
+          brokers: (ids as number[]).map((id) => ({ id, state: 'alive', leads: seedRowOf.get(id)!.leads, follows: seedRowOf.get(id)!.follows })),
+        })),
+      );
+      // Produce bytes/s per broker from the brokers' counters: B0 leads P0 and P6, which the producer writes.
+      await eventually(async () => Number((await line('chart-produce', 0)).last) > 0, { timeoutMs: 15_000 });
+      expect((await card(0)).bytes).toMatch(/^produce in \d.*replication in \d/);
+      expect(await page.locator('#chart-timeline svg g.lane').count()).toBe(6);
 
-    // Kill the leader of partition 0 (B0: it also leads P6).
-    const before = await partitionInfo(cluster.admin, 'seed', 0);
-    expect(before.leader).toBe(0);
-    await localKill(cluster.dataDir, '0');
-    const after = await eventually(async () => {
-      const info = await partitionInfo(cluster.admin, 'seed', 0);
-      return info.leader !== 0 && info.leader >= 0 ? info : false;
-    }, { timeoutMs: 20_000, intervalMs: 100 });
-    // Pushed, not polled: the page follows the metadata within about a second.
-    await eventually(async () => (await cell(page, 0, 'leader')) === `B${after.leader}`, { timeoutMs: 2000, intervalMs: 50 });
-    expect(await cell(page, 0, 'epoch')).toBe(String(after.leaderEpoch));
-    expect(await cell(page, 6, 'leader')).toBe(`B${after.leader}`);
-    const events = await eventually(async () => {
-      const texts = await page.locator('#events li').allTextContents();
-      return texts.some((t) => t.includes(`seed-0: leader B0 -> B${after.leader}`)) ? texts : false;
-    }, { timeoutMs: 5000 });
-    expect(events.some((t) => t.includes('broker fenced') && t.includes('B0 (rack-1) fenced'))).toBe(true);
-    expect(await page.locator('#brokers tbody tr[data-broker="0"] .state').textContent()).toBe('fenced');
-    expect(await page.locator('#seed-table tbody tr[data-broker="0"] th').textContent()).toBe('rack-1/B0 (fenced)');
+      // Kill the leader of partition 0 (B0: it also leads P6).
+      const before = await partitionInfo(cluster.admin, 'seed', 0);
+      expect(before.leader).toBe(0);
+      await localKill(cluster.dataDir, '0');
+      const after = await eventually(
+        async () => {
+          const info = await partitionInfo(cluster.admin, 'seed', 0);
+          return info.leader !== 0 && info.leader >= 0 ? info : false;
+        },
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+      // Pushed, not polled: the page follows the metadata within about a second.
+      await eventually(async () => (await cell(page, 0, 'leader')) === `B${after.leader}`, { timeoutMs: 2000, intervalMs: 50 });
+      expect(await cell(page, 0, 'epoch')).toBe(String(after.leaderEpoch));
+      expect(await cell(page, 6, 'leader')).toBe(`B${after.leader}`);
+      const events = await eventually(
+        async () => {
+          const texts = await page.locator('#events li').allTextContents();
+          return texts.some((t) => t.includes(`seed-0: leader B0 -> B${after.leader}`)) ? texts : false;
+        },
+        { timeoutMs: 5000 },
+      );
+      expect(events.some((t) => t.includes('broker fenced') && t.includes('B0 (rack-1) fenced'))).toBe(true);
+      expect(await page.locator('#brokers tbody tr[data-broker="0"] .state').textContent()).toBe('fenced');
+      expect(await page.locator('#seed-table tbody tr[data-broker="0"] th').textContent()).toBe('rack-1/B0 (fenced)');
 
-    // The dead broker leaves the ISRs it led at once (election) and the rest by the lag rule;
-    // status says so in words.
-    await eventually(async () => (await cell(page, 0, 'status')).includes('under-replicated'), { timeoutMs: 5000 });
+      // The dead broker leaves the ISRs it led at once (election) and the rest by the lag rule;
+      // status says so in words.
+      await eventually(async () => (await cell(page, 0, 'status')).includes('under-replicated'), { timeoutMs: 5000 });
 
-    // The picture followed without a reload: B3 leads P0 and P6, B0 is fenced, out of those ISRs,
-    // and its bytes/s are unknown (nothing listens on its port any more), not zero.
-    const b3 = await card(3);
-    expect(b3.leads).toEqual(expect.arrayContaining(['P0', 'P6']));
-    expect(b3.fenced).toBe(false);
-    const b0 = await eventually(async () => {
-      const found = await card(0);
-      return found.bytes === 'bytes/s unknown:unreachable' ? found : false;
-    }, { timeoutMs: 5000 });
-    expect(b0).toMatchObject({ fenced: true, state: 'fenced', leads: [] });
-    expect(b0.outOfIsr).toEqual(expect.arrayContaining(['P0*', 'P6*']));
-    // The timeline: a fenced bar and mark on B0's lane, a leader mark for P0 and P6 on B3's.
-    await eventually(async () => (await page.locator('#chart-timeline g.lane[data-broker="0"] rect.fenced-span[data-open="true"]').count()) === 1, { timeoutMs: 5000 });
-    expect(await page.locator('#chart-timeline g.lane[data-broker="0"] g.mark[data-kind="fenced"]').count()).toBe(1);
-    expect(await page.locator('#chart-timeline g.lane[data-broker="3"] g.mark[data-kind="leader"]').getAttribute('data-partitions')).toBe('0,6');
-    const shot = join(OUTPUT_DIR, 'console-after-leader-kill.png');
-    await page.screenshot({ path: shot, fullPage: true });
-    console.log(`console screenshot: ${shot}`);
+      // The picture followed without a reload: B3 leads P0 and P6, B0 is fenced, out of those ISRs,
+      // and its bytes/s are unknown (nothing listens on its port any more), not zero.
+      const b3 = await card(3);
+      expect(b3.leads).toEqual(expect.arrayContaining(['P0', 'P6']));
+      expect(b3.fenced).toBe(false);
+      const b0 = await eventually(
+        async () => {
+          const found = await card(0);
+          return found.bytes === 'bytes/s unknown:unreachable' ? found : false;
+        },
+        { timeoutMs: 5000 },
+      );
+      expect(b0).toMatchObject({ fenced: true, state: 'fenced', leads: [] });
+      expect(b0.outOfIsr).toEqual(expect.arrayContaining(['P0*', 'P6*']));
+      // The timeline: a fenced bar and mark on B0's lane, a leader mark for P0 and P6 on B3's.
+      await eventually(async () => (await page.locator('#chart-timeline g.lane[data-broker="0"] rect.fenced-span[data-open="true"]').count()) === 1, {
+        timeoutMs: 5000,
+      });
+      expect(await page.locator('#chart-timeline g.lane[data-broker="0"] g.mark[data-kind="fenced"]').count()).toBe(1);
+      expect(await page.locator('#chart-timeline g.lane[data-broker="3"] g.mark[data-kind="leader"]').getAttribute('data-partitions')).toBe('0,6');
+      const shot = join(OUTPUT_DIR, 'console-after-leader-kill.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      console.log(`console screenshot: ${shot}`);
 
-    // Issue 17 item 9: a paused (SIGSTOP) leader must not freeze the page. B4 leads P3 and P9;
-    // before its session times out (3 s) their numbers read unknown while B1's stay live.
-    const pausedAtMs = Date.now();
-    await localPause(cluster.dataDir, '4');
-    try {
-      const hw = await eventually(async () => {
-        const text = await cell(page, 3, 'hw');
-        return text.startsWith('unknown') ? text : false;
-      }, { timeoutMs: 5000, intervalMs: 50 });
-      const unknownAfterMs = Date.now() - pausedAtMs;
-      console.log(`paused leader B4 shown as unknown after ${unknownAfterMs} ms: ${hw}`);
-      // Within about a second of the pause, well before the 3 s session timeout moves P3 away.
-      expect(hw).toBe('unknown (leader B4 has not answered within 250 ms)');
-      expect(await cell(page, 2, 'hw')).toMatch(/^\d+$/);
-      // The charts keep coming while B4 is silent: B1's line grows, B4's bytes/s turn unknown.
-      const pointsBefore = (await line('chart-produce', 1)).points;
-      await eventually(async () => (await line('chart-produce', 1)).points >= pointsBefore + 2, { timeoutMs: 5000 });
-      await eventually(async () => (await card(4)).bytes === 'bytes/s unknown:not answering', { timeoutMs: 5000 });
-      // And the session timeout fences it, shown as it happens.
-      await eventually(async () => (await card(4)).fenced, { timeoutMs: 10_000 });
-      const pausedShot = join(OUTPUT_DIR, 'console-paused-broker.png');
-      await page.screenshot({ path: pausedShot, fullPage: true });
-      console.log(`console screenshot: ${pausedShot}`);
-    } finally {
-      await localResume(cluster.dataDir, '4');
-    }
+      // Issue 17 item 9: a paused (SIGSTOP) leader must not freeze the page. B4 leads P3 and P9;
+      // before its session times out (3 s) their numbers read unknown while B1's stay live.
+      const pausedAtMs = Date.now();
+      await localPause(cluster.dataDir, '4');
+      try {
+        const hw = await eventually(
+          async () => {
+            const text = await cell(page, 3, 'hw');
+            return text.startsWith('unknown') ? text : false;
+          },
+          { timeoutMs: 5000, intervalMs: 50 },
+        );
+        const unknownAfterMs = Date.now() - pausedAtMs;
+        console.log(`paused leader B4 shown as unknown after ${unknownAfterMs} ms: ${hw}`);
+        // Within about a second of the pause, well before the 3 s session timeout moves P3 away.
+        expect(hw).toBe('unknown (leader B4 has not answered within 250 ms)');
+        expect(await cell(page, 2, 'hw')).toMatch(/^\d+$/);
+        // The charts keep coming while B4 is silent: B1's line grows, B4's bytes/s turn unknown.
+        const pointsBefore = (await line('chart-produce', 1)).points;
+        await eventually(async () => (await line('chart-produce', 1)).points >= pointsBefore + 2, { timeoutMs: 5000 });
+        await eventually(async () => (await card(4)).bytes === 'bytes/s unknown:not answering', { timeoutMs: 5000 });
+        // And the session timeout fences it, shown as it happens.
+        await eventually(async () => (await card(4)).fenced, { timeoutMs: 10_000 });
+        const pausedShot = join(OUTPUT_DIR, 'console-paused-broker.png');
+        await page.screenshot({ path: pausedShot, fullPage: true });
+        console.log(`console screenshot: ${pausedShot}`);
+      } finally {
+        await localResume(cluster.dataDir, '4');
+      }
     } finally {
       await producer.stop();
     }

@@ -47,10 +47,21 @@ describe('metrics', () => {
     const broker = await scrape(cluster.brokerPorts[0]!);
     expect(broker.startsWith('# HELP ')).toBe(true);
     for (const name of [
-      'tributary_under_replicated_partitions', 'tributary_under_min_isr_partitions', 'tributary_offline_partitions',
-      'tributary_leader_count', 'tributary_partition_count', 'tributary_max_follower_lag_records', 'tributary_max_follower_lag_ms',
-      'tributary_isr_shrinks_total', 'tributary_isr_expands_total', 'tributary_bytes_in_total', 'tributary_bytes_out_total',
-      'tributary_log_size_bytes', 'tributary_high_watermark', 'tributary_log_end_offset', 'tributary_broker_process_cpu_user_seconds_total',
+      'tributary_under_replicated_partitions',
+      'tributary_under_min_isr_partitions',
+      'tributary_offline_partitions',
+      'tributary_leader_count',
+      'tributary_partition_count',
+      'tributary_max_follower_lag_records',
+      'tributary_max_follower_lag_ms',
+      'tributary_isr_shrinks_total',
+      'tributary_isr_expands_total',
+      'tributary_bytes_in_total',
+      'tributary_bytes_out_total',
+      'tributary_log_size_bytes',
+      'tributary_high_watermark',
+      'tributary_log_end_offset',
+      'tributary_broker_process_cpu_user_seconds_total',
     ]) {
       expect(broker, name).toContain(`\n${name}{`);
     }
@@ -94,7 +105,10 @@ describe('metrics', () => {
 
       // `tributary watch` sees it too: the paused follower marked out of sync, the partition listed.
       const lines: string[] = [];
-      const code = await run(['watch', 'lagging', '--iterations', '1', '--bootstrap', cluster.bootstrap.join(',')], { out: (l) => lines.push(l), err: (l) => lines.push(l) });
+      const code = await run(['watch', 'lagging', '--iterations', '1', '--bootstrap', cluster.bootstrap.join(',')], {
+        out: (l) => lines.push(l),
+        err: (l) => lines.push(l),
+      });
       expect(code, lines.join('\n')).toBe(0);
       expect(lines.join('\n')).toMatch(new RegExp(`B${follower}( \\(fenced\\))?\\s+leads -\\s+follows P0\\*`));
       expect(lines.join('\n')).toContain('lagging-0  under-replicated');

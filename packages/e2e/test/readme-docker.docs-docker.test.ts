@@ -33,7 +33,7 @@ describe('README.md: Run it in Docker, as written', () => {
   const docker = (args: string[], timeoutMs = 120_000): Promise<StepOutput> =>
     new Promise((resolve) => {
       execFile('docker', args, { cwd: REPO_ROOT, env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null) : 0;
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
         resolve({ code, stdout, stderr });
       });
     });

@@ -48,7 +48,8 @@ describe('README.md: Try it, as written', () => {
   it('runs every line of the block against `pnpm start`, each showing what the README says', async () => {
     const readme = readReadme();
     const startLine = readmeShellLines(readme, TWO_COMMANDS_HEADING).find((l) => START_COMMAND.test(l.command));
-    if (!startLine) throw new Error(`README.md's '## ${TWO_COMMANDS_HEADING}' no longer has a line matching ${START_COMMAND}: how does Try it's cluster start?`);
+    if (!startLine)
+      throw new Error(`README.md's '## ${TWO_COMMANDS_HEADING}' no longer has a line matching ${START_COMMAND}: how does Try it's cluster start?`);
     const { steps, unmatched } = planSteps(readmeShellLines(readme, TRY_IT_HEADING), TRY_IT);
     expect(unmatched, 'README.md "Try it" no longer has these commands (edit readme-walkthroughs.ts with the README)').toEqual([]);
 
@@ -56,7 +57,10 @@ describe('README.md: Try it, as written', () => {
     work = e2eTempDir('readme-try-it');
     dataDir = join(work.dir, '.tributary');
     // A fresh shell's environment: nothing that points the CLI at some other cluster.
-    const env: NodeJS.ProcessEnv = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TRIBUTARY_'))), TRIBUTARY_DATA_DIR: dataDir };
+    const env: NodeJS.ProcessEnv = {
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TRIBUTARY_'))),
+      TRIBUTARY_DATA_DIR: dataDir,
+    };
 
     // The first terminal. In a process group of its own, as a shell runs a foreground job.
     let out = '';
@@ -65,13 +69,18 @@ describe('README.md: Try it, as written', () => {
     foreground.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     const exited = new Promise<number | null>((resolve) => foreground!.once('exit', (code) => resolve(code)));
     // "with the cluster running": the foreground says so when the demo topic exists.
-    await eventually(() => {
-      if (foreground!.exitCode !== null) throw new Error(`README.md:${startLine.lineNo} \`${startLine.text}\` exited with ${foreground!.exitCode}:\n${out}`);
-      return out.includes('Ctrl-C stops the cluster');
-    }, { timeoutMs: READY_TIMEOUT_MS, intervalMs: 200 });
+    await eventually(
+      () => {
+        if (foreground!.exitCode !== null) throw new Error(`README.md:${startLine.lineNo} \`${startLine.text}\` exited with ${foreground!.exitCode}:\n${out}`);
+        return out.includes('Ctrl-C stops the cluster');
+      },
+      { timeoutMs: READY_TIMEOUT_MS, intervalMs: 200 },
+    );
     started = readState(dataDir);
     // What the README says `pnpm start` does: the default ports, then the seed's broker table.
-    expect(out).toContain('cluster ready: controller 127.0.0.1:19090, brokers 127.0.0.1:19092 127.0.0.1:19093 127.0.0.1:19094 127.0.0.1:19095 127.0.0.1:19096 127.0.0.1:19097');
+    expect(out).toContain(
+      'cluster ready: controller 127.0.0.1:19090, brokers 127.0.0.1:19092 127.0.0.1:19093 127.0.0.1:19094 127.0.0.1:19095 127.0.0.1:19096 127.0.0.1:19097',
+    );
     expect(byBrokerRows(out)).toEqual(SEED_BY_BROKER);
     console.log(`ok  README.md:${startLine.lineNo} \`${startLine.text}\`: the cluster is running from ${dataDir}`);
 

@@ -50,7 +50,10 @@ async function throttle(admin: Admin, plan: PartitionReassignment[], rate: numbe
     for (const b of [...current, ...(replicas ?? [])]) brokers.add(b);
   }
   for (const [topic, lists] of byTopic) {
-    await admin.alterConfigs({ topic }, { set: { 'leader.replication.throttled.replicas': lists.leader.join(','), 'follower.replication.throttled.replicas': lists.follower.join(',') } });
+    await admin.alterConfigs(
+      { topic },
+      { set: { 'leader.replication.throttled.replicas': lists.leader.join(','), 'follower.replication.throttled.replicas': lists.follower.join(',') } },
+    );
   }
   for (const broker of brokers) {
     await admin.alterConfigs({ broker }, { set: { 'leader.replication.throttled.rate': rate, 'follower.replication.throttled.rate': rate } });
@@ -59,7 +62,8 @@ async function throttle(admin: Admin, plan: PartitionReassignment[], rate: numbe
 
 /** What kafka-reassign-partitions --verify does once a reassignment is done: every throttle off. */
 async function unthrottle(admin: Admin, topics: string[]): Promise<void> {
-  for (const topic of topics) await admin.alterConfigs({ topic }, { delete: ['leader.replication.throttled.replicas', 'follower.replication.throttled.replicas'] });
+  for (const topic of topics)
+    await admin.alterConfigs({ topic }, { delete: ['leader.replication.throttled.replicas', 'follower.replication.throttled.replicas'] });
   for (const { id } of (await admin.describeCluster()).brokers) {
     await admin.alterConfigs({ broker: id }, { delete: ['leader.replication.throttled.rate', 'follower.replication.throttled.rate'] });
   }
@@ -123,7 +127,13 @@ describe('reassignment, new partitions and topic configs', () => {
       const started = Date.now();
       await reassignOrFail(cluster.admin, plan);
       // P3 holds little and may be done already; P6's 1.5 MB takes seconds at this rate.
-      expect((await cluster.admin.listPartitionReassignments(['demo'])).find((r) => r.partition === 6)).toEqual({ topic: 'demo', partition: 6, replicas: [6, 3, 1, 0], addingReplicas: [6], removingReplicas: [0] });
+      expect((await cluster.admin.listPartitionReassignments(['demo'])).find((r) => r.partition === 6)).toEqual({
+        topic: 'demo',
+        partition: 6,
+        replicas: [6, 3, 1, 0],
+        addingReplicas: [6],
+        removingReplicas: [0],
+      });
       const midway = Date.now();
       await untilDone(cluster.admin, ['demo']);
       const tookMs = Date.now() - started;
@@ -169,13 +179,19 @@ describe('reassignment, new partitions and topic configs', () => {
       // A key that lands in one of the new partitions once the producer knows of twelve.
       const key = Array.from({ length: 1000 }, (_, i) => `key-${i}`).find((k) => partitionForKey(Buffer.from(k), 12) >= 10)!;
       let attempt = 0;
-      const sent = await eventually(async () => {
-        const value = `keyed-${attempt++}`;
-        const meta = await producer.send({ topic: 'demo', key, value });
-        return meta.partition >= 10 ? { ...meta, value } : false;
-      }, { timeoutMs: 15_000, intervalMs: 200 });
+      const sent = await eventually(
+        async () => {
+          const value = `keyed-${attempt++}`;
+          const meta = await producer.send({ topic: 'demo', key, value });
+          return meta.partition >= 10 ? { ...meta, value } : false;
+        },
+        { timeoutMs: 15_000, intervalMs: 200 },
+      );
       expect(sent.partition).toBe(partitionForKey(Buffer.from(key), 12));
-      await eventually(async () => (await consumer.poll()).some((r) => r.partition === sent.partition && r.value?.toString() === sent.value), { timeoutMs: 20_000, intervalMs: 10 });
+      await eventually(async () => (await consumer.poll()).some((r) => r.partition === sent.partition && r.value?.toString() === sent.value), {
+        timeoutMs: 20_000,
+        intervalMs: 10,
+      });
     } finally {
       await producer.close();
       await consumer.close();
@@ -195,12 +211,20 @@ describe('reassignment, new partitions and topic configs', () => {
       await cfgProducer.close();
     }
     const replicas = (await partitionInfo(cluster.admin, 'cfg', 0)).replicas;
-    await eventually(() => replicas.every((b) => readdirSync(partitionDir(cluster, b, 'cfg', 0)).filter((f) => f.endsWith('.log')).length >= 5), { timeoutMs: 15_000 });
+    await eventually(() => replicas.every((b) => readdirSync(partitionDir(cluster, b, 'cfg', 0)).filter((f) => f.endsWith('.log')).length >= 5), {
+      timeoutMs: 15_000,
+    });
   });
 
   it('3. bad plans are refused with clear codes and change nothing; a reassignment in progress refuses another and can be cancelled', async () => {
     await cluster.admin.createTopic({ name: 'bad', partitions: 2, replicationFactor: 3 });
-    const describe = async () => (await cluster.admin.describeTopic('bad')).partitions.map((p) => ({ replicas: p.replicas, leader: p.leader, leaderEpoch: p.leaderEpoch, isr: [...p.isr].sort() }));
+    const describe = async () =>
+      (await cluster.admin.describeTopic('bad')).partitions.map((p) => ({
+        replicas: p.replicas,
+        leader: p.leader,
+        leaderEpoch: p.leaderEpoch,
+        isr: [...p.isr].sort(),
+      }));
     const before = await describe();
     const p0 = before[0]!.replicas;
     const outside = [0, 1, 2, 3, 4, 5, 6].find((b) => !p0.includes(b))!;
@@ -212,10 +236,20 @@ describe('reassignment, new partitions and topic configs', () => {
     expect(results[0]!.error!.message).toMatch(/99, not registered/);
     const tooMany = await cluster.admin.alterPartitionReassignments([{ topic: 'bad', partition: 0, replicas: [0, 1, 2, 3, 4, 5, 6, 7] }]);
     expect(tooMany[0]!.error?.code).toBe('INVALID_REPLICATION_FACTOR');
-    const unknown = await cluster.admin.alterPartitionReassignments([{ topic: 'bad', partition: 9, replicas: [0, 1, 2] }, { topic: 'nope', partition: 0, replicas: [0, 1, 2] }]);
+    const unknown = await cluster.admin.alterPartitionReassignments([
+      { topic: 'bad', partition: 9, replicas: [0, 1, 2] },
+      { topic: 'nope', partition: 0, replicas: [0, 1, 2] },
+    ]);
     expect(unknown.map((r) => r.error?.code)).toEqual(['UNKNOWN_TOPIC_OR_PARTITION', 'UNKNOWN_TOPIC_OR_PARTITION']);
-    expect((await cluster.admin.alterPartitionReassignments([{ topic: 'bad', partition: 0, replicas: null }]))[0]!.error?.code).toBe('NO_REASSIGNMENT_IN_PROGRESS');
-    await expect(cluster.admin.alterPartitionReassignments([{ topic: 'bad', partition: 0, replicas: null }, { topic: 'bad', partition: 0, replicas: [0, 1, 2] }])).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    expect((await cluster.admin.alterPartitionReassignments([{ topic: 'bad', partition: 0, replicas: null }]))[0]!.error?.code).toBe(
+      'NO_REASSIGNMENT_IN_PROGRESS',
+    );
+    await expect(
+      cluster.admin.alterPartitionReassignments([
+        { topic: 'bad', partition: 0, replicas: null },
+        { topic: 'bad', partition: 0, replicas: [0, 1, 2] },
+      ]),
+    ).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
     expect(await describe()).toEqual(before);
     expect(await cluster.admin.listPartitionReassignments()).toEqual([]);
 
@@ -297,15 +331,21 @@ describe('reassignment, new partitions and topic configs', () => {
       await throttle(cluster.admin, plan, 200 * 1024);
       const copiedBefore = await metric(cluster, incoming, 'tributary_reassignment_bytes_in_total');
       await reassignOrFail(cluster.admin, plan);
-      await eventually(async () => (await metric(cluster, incoming, 'tributary_reassignment_bytes_in_total')) > (Number.isNaN(copiedBefore) ? 0 : copiedBefore), { timeoutMs: 15_000 });
+      await eventually(
+        async () => (await metric(cluster, incoming, 'tributary_reassignment_bytes_in_total')) > (Number.isNaN(copiedBefore) ? 0 : copiedBefore),
+        { timeoutMs: 15_000 },
+      );
       expect(await cluster.admin.listPartitionReassignments(['lead'])).toHaveLength(1);
       await localKill(cluster.dataDir, String(leader));
       // The first live ISR member of [incoming, second, third, leader] takes over; the new
       // replica, outside the ISR, cannot.
-      const taken = await eventually(async () => {
-        const p = await partitionInfo(cluster.admin, 'lead', 0);
-        return p.leader !== leader && p.leader >= 0 ? p : false;
-      }, { timeoutMs: 20_000 });
+      const taken = await eventually(
+        async () => {
+          const p = await partitionInfo(cluster.admin, 'lead', 0);
+          return p.leader !== leader && p.leader >= 0 ? p : false;
+        },
+        { timeoutMs: 20_000 },
+      );
       expect(taken.leader).toBe(second);
       await untilDone(cluster.admin, ['lead']);
       const done = await partitionInfo(cluster.admin, 'lead', 0);
@@ -333,7 +373,9 @@ describe('reassignment, new partitions and topic configs', () => {
     for (const t of topics) {
       for (const p of t.partitions) {
         if (!p.replicas.includes(5)) continue;
-        const candidates = [0, 1, 2, 3, 4, 6].filter((b) => !p.replicas.includes(b)).sort((a, b) => (rackOf.get(a) === 'rack-2' ? 0 : 1) - (rackOf.get(b) === 'rack-2' ? 0 : 1) || (load.get(a) ?? 0) - (load.get(b) ?? 0) || a - b);
+        const candidates = [0, 1, 2, 3, 4, 6]
+          .filter((b) => !p.replicas.includes(b))
+          .sort((a, b) => (rackOf.get(a) === 'rack-2' ? 0 : 1) - (rackOf.get(b) === 'rack-2' ? 0 : 1) || (load.get(a) ?? 0) - (load.get(b) ?? 0) || a - b);
         const replacement = candidates[0]!;
         load.set(replacement, (load.get(replacement) ?? 0) + 1);
         plan.push({ topic: t.name, partition: p.partition, replicas: p.replicas.map((r) => (r === 5 ? replacement : r)) });
@@ -341,7 +383,13 @@ describe('reassignment, new partitions and topic configs', () => {
     }
     expect(plan.length).toBeGreaterThanOrEqual(4);
     const partitions = (await cluster.admin.describeTopic('demo')).partitions.length;
-    const loop = startProducerLoop({ bootstrap: cluster.bootstrap, topic: 'demo', partitions: Array.from({ length: partitions }, (_, i) => i), inflightMax: 8, prefix: 'off5' });
+    const loop = startProducerLoop({
+      bootstrap: cluster.bootstrap,
+      topic: 'demo',
+      partitions: Array.from({ length: partitions }, (_, i) => i),
+      inflightMax: 8,
+      prefix: 'off5',
+    });
     try {
       await eventually(() => loop.acked.length > 200, { timeoutMs: 20_000 });
       await reassignOrFail(cluster.admin, plan);

@@ -16,7 +16,9 @@ const THROTTLE = 'follower.replication.throttled.rate';
 /** A partition's log file bytes on one broker, all segments in order. */
 function logBytes(cluster: TestCluster, broker: number, topic: string, partition: number): Buffer {
   const dir = join(cluster.dataDir, `broker-${broker}`, `${topic}-${partition}`);
-  const segments = readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
+  const segments = readdirSync(dir)
+    .filter((f) => f.endsWith('.log'))
+    .sort();
   return Buffer.concat(segments.map((f) => readFileSync(join(dir, f))));
 }
 
@@ -69,28 +71,42 @@ describe('reliability under faults', () => {
       // X stops copying (a follower throttled to 1 byte/s takes one batch, then waits), while A
       // takes an acks=1 tail that B copies: A's and B's epoch runs on to 100, X's ends near 50.
       await cluster.admin.setBrokerConfig(x, { [THROTTLE]: 1 });
-      await sendEach(one, 'two-changes', Array.from({ length: 50 }, (_, i) => `a${i}`));
+      await sendEach(
+        one,
+        'two-changes',
+        Array.from({ length: 50 }, (_, i) => `a${i}`),
+      );
       await eventually(() => logBytes(cluster, b, 'two-changes', 0).length === logBytes(cluster, a, 'two-changes', 0).length, { timeoutMs: 10_000 });
       // B goes away (paused: fenced, but still an ISR member), then A dies: X, the next ISR
       // member that is alive, leads a new epoch and takes an acks=1 tail alone.
       await localPause(cluster.dataDir, String(b));
       await eventually(async () => (await cluster.admin.describeCluster()).brokers.find((br) => br.id === b)?.alive === false, { timeoutMs: 10_000 });
       await localKill(cluster.dataDir, String(a));
-      const xLeads = await eventually(async () => {
-        const p = await partitionInfo(cluster.admin, 'two-changes', 0);
-        return p.leader === x ? p : false;
-      }, { timeoutMs: 15_000 });
+      const xLeads = await eventually(
+        async () => {
+          const p = await partitionInfo(cluster.admin, 'two-changes', 0);
+          return p.leader === x ? p : false;
+        },
+        { timeoutMs: 15_000 },
+      );
       await cluster.admin.setBrokerConfig(x, { [THROTTLE]: -1 });
-      const xTail = await sendEach(one, 'two-changes', Array.from({ length: 10 }, (_, i) => `x${i}`));
+      const xTail = await sendEach(
+        one,
+        'two-changes',
+        Array.from({ length: 10 }, (_, i) => `x${i}`),
+      );
       expect(xTail[0]).toBeLessThan(100);
       // B comes back (the same process: still in the ISR) and X dies: B leads the third epoch,
       // holding A's epoch up to 100 and nothing of X's.
       await localResume(cluster.dataDir, String(b));
       await localKill(cluster.dataDir, String(x));
-      await eventually(async () => {
-        const p = await partitionInfo(cluster.admin, 'two-changes', 0);
-        return p.leader === b && p.leaderEpoch > xLeads.leaderEpoch;
-      }, { timeoutMs: 15_000 });
+      await eventually(
+        async () => {
+          const p = await partitionInfo(cluster.admin, 'two-changes', 0);
+          return p.leader === b && p.leaderEpoch > xLeads.leaderEpoch;
+        },
+        { timeoutMs: 15_000 },
+      );
       await localRestart(cluster.dataDir, String(a));
       // X comes back and follows B. Its last epoch is X's own, which B never had: B answers with
       // where its epoch at or below that one (A's) ends, 100; X must cut at its own end of A's
@@ -98,7 +114,9 @@ describe('reliability under faults', () => {
       await localRestart(cluster.dataDir, String(x));
       await eventually(async () => (await partitionInfo(cluster.admin, 'two-changes', 0)).isr.includes(x), { timeoutMs: 30_000 });
       await eventually(() => logBytes(cluster, x, 'two-changes', 0).equals(logBytes(cluster, b, 'two-changes', 0)), { timeoutMs: 10_000 });
-      const truncations = brokerLog(cluster, x).split('\n').filter((l) => l.includes('"truncating diverged log"') && l.includes('"two-changes"')).length;
+      const truncations = brokerLog(cluster, x)
+        .split('\n')
+        .filter((l) => l.includes('"truncating diverged log"') && l.includes('"two-changes"')).length;
       expect(truncations).toBeGreaterThanOrEqual(1);
       expect(truncations).toBeLessThan(10);
       const values = (await readAll(cluster.bootstrap, 'two-changes', 1, { expected: 100 })).get(0)!.map((r) => r.value?.toString());
@@ -131,22 +149,31 @@ describe('reliability under faults', () => {
       await localRestart(cluster.dataDir, String(lost));
       // The registration that makes the new process alive takes it out of the ISR in the same
       // metadata version: no version shows it alive under its new epoch and still in the ISR.
-      const registered = await eventually(async () => {
-        const md = await controllerMetadata(cluster);
-        const b = md.brokers.find((br) => br.id === lost)!;
-        return b.alive && b.epoch > epochBefore ? md : false;
-      }, { timeoutMs: 15_000, intervalMs: 20 });
+      const registered = await eventually(
+        async () => {
+          const md = await controllerMetadata(cluster);
+          const b = md.brokers.find((br) => br.id === lost)!;
+          return b.alive && b.epoch > epochBefore ? md : false;
+        },
+        { timeoutMs: 15_000, intervalMs: 20 },
+      );
       expect(registered.topics.find((t) => t.name === 'disk-lost')!.partitions[0]!.isr).not.toContain(lost);
       // The two replicas that hold the data die. The empty one is alive, but no longer in the ISR.
       await localKill(cluster.dataDir, String(leader));
       await localKill(cluster.dataDir, String(keeper));
-      const offline = await eventually(async () => {
-        const p = await partitionInfo(cluster.admin, 'disk-lost', 0);
-        return p.leader === -1 ? p : false;
-      }, { timeoutMs: 15_000 });
+      const offline = await eventually(
+        async () => {
+          const p = await partitionInfo(cluster.admin, 'disk-lost', 0);
+          return p.leader === -1 ? p : false;
+        },
+        { timeoutMs: 15_000 },
+      );
       expect(offline.isr).not.toContain(lost);
       // Producers get a retriable error, not an acknowledgement from a replica that has nothing.
-      const refused = await producer.send({ topic: 'disk-lost', partition: 0, value: 'while-offline' }).then(() => undefined, (err: unknown) => err);
+      const refused = await producer.send({ topic: 'disk-lost', partition: 0, value: 'while-offline' }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       expect(refused).toBeInstanceOf(TributaryError);
       expect((refused as TributaryError).retriable).toBe(true);
       expect((await partitionInfo(cluster.admin, 'disk-lost', 0)).leader).toBe(-1);

@@ -22,7 +22,9 @@ async function post<T>(port: number, path: string, body: unknown): Promise<T> {
 /** A partition's log file bytes on one broker, all segments in order. */
 function logBytes(cluster: TestCluster, broker: number, topic: string, partition: number): Buffer {
   const dir = join(cluster.dataDir, `broker-${broker}`, `${topic}-${partition}`);
-  const segments = readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
+  const segments = readdirSync(dir)
+    .filter((f) => f.endsWith('.log'))
+    .sort();
   return Buffer.concat(segments.map((f) => readFileSync(join(dir, f))));
 }
 
@@ -50,10 +52,13 @@ describe('replication and failover', () => {
     await eventually(() => loop.acked.length > 500, { timeoutMs: 20_000 });
     const killedAt = Date.now();
     await localKill(cluster.dataDir, String(before.leader));
-    const after = await eventually(async () => {
-      const info = await partitionInfo(cluster.admin, 'failover', 0);
-      return info.leader !== before.leader && info.leader !== -1 ? info : false;
-    }, { timeoutMs: 20_000, intervalMs: 50 });
+    const after = await eventually(
+      async () => {
+        const info = await partitionInfo(cluster.admin, 'failover', 0);
+        return info.leader !== before.leader && info.leader !== -1 ? info : false;
+      },
+      { timeoutMs: 20_000, intervalMs: 50 },
+    );
     const electedMs = Date.now() - killedAt;
     expect(electedMs).toBeLessThanOrEqual(SESSION_TIMEOUT_MS + 2000);
     expect(before.isr).toContain(after.leader);
@@ -73,7 +78,10 @@ describe('replication and failover', () => {
     await eventually(() => loop.acked.length > 100, { timeoutMs: 20_000 });
     const pausedAt = Date.now();
     await localPause(cluster.dataDir, String(follower));
-    const shrunk = await eventually(async () => !(await partitionInfo(cluster.admin, 'paused', 0)).isr.includes(follower) || false, { timeoutMs: 30_000, intervalMs: 100 });
+    const shrunk = await eventually(async () => !(await partitionInfo(cluster.admin, 'paused', 0)).isr.includes(follower) || false, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
     expect(shrunk).toBe(true);
     const shrinkMs = Date.now() - pausedAt;
     expect(shrinkMs).toBeGreaterThanOrEqual(LAG_TIME_MAX_MS);
@@ -94,9 +102,19 @@ describe('replication and failover', () => {
     const follower = info.replicas[1]!;
     await cluster.admin.setBrokerConfig(follower, { 'follower.replication.throttled.rate': 2048 });
     // acks=1: an acks=all producer would wait for the slow follower and so never outrun it.
-    const loop = startProducerLoop({ bootstrap: cluster.bootstrap, topic: 'throttled', partitions: [0], inflightMax: 20, prefix: 'x'.repeat(200), producer: { acks: 1, idempotent: false } });
+    const loop = startProducerLoop({
+      bootstrap: cluster.bootstrap,
+      topic: 'throttled',
+      partitions: [0],
+      inflightMax: 20,
+      prefix: 'x'.repeat(200),
+      producer: { acks: 1, idempotent: false },
+    });
     try {
-      await eventually(async () => !(await partitionInfo(cluster.admin, 'throttled', 0)).isr.includes(follower) || false, { timeoutMs: 40_000, intervalMs: 200 });
+      await eventually(async () => !(await partitionInfo(cluster.admin, 'throttled', 0)).isr.includes(follower) || false, {
+        timeoutMs: 40_000,
+        intervalMs: 200,
+      });
     } finally {
       await loop.stop();
     }
@@ -122,7 +140,12 @@ describe('replication and failover', () => {
       const loose1 = await loose.send({ topic: 'minisr', partition: 0, value: 'acks1' });
       expect(loose1.offset).toBe(100);
       const read = await readAll(cluster.bootstrap, 'minisr', 1, { expected: 100, idleMs: 3000 });
-      expect(read.get(0)!.slice(0, 100).map((r) => r.value?.toString())).toEqual(Array.from({ length: 100 }, (_, i) => `c${i}`));
+      expect(
+        read
+          .get(0)!
+          .slice(0, 100)
+          .map((r) => r.value?.toString()),
+      ).toEqual(Array.from({ length: 100 }, (_, i) => `c${i}`));
       await localRestart(cluster.dataDir, String(f1));
       await localRestart(cluster.dataDir, String(f2));
       await eventually(async () => (await partitionInfo(cluster.admin, 'minisr', 0)).isr.length === 3, { timeoutMs: 40_000 });
@@ -134,7 +157,7 @@ describe('replication and failover', () => {
     }
   });
 
-  it('5. divergence: a dead leader\'s unreplicated acks=1 tail is truncated when it returns; its log equals the new leader\'s byte for byte', async () => {
+  it("5. divergence: a dead leader's unreplicated acks=1 tail is truncated when it returns; its log equals the new leader's byte for byte", async () => {
     await cluster.admin.createTopic({ name: 'diverge', partitions: 1, replicationFactor: 3 });
     const info = await partitionInfo(cluster.admin, 'diverge', 0);
     const [oldLeader, f1, f2] = info.replicas as [number, number, number];
@@ -157,21 +180,27 @@ describe('replication and failover', () => {
     await eventually(async () => (await partitionInfo(cluster.admin, 'diverge', 0)).leader === -1, { timeoutMs: 20_000 });
     await localRestart(cluster.dataDir, String(f1));
     await localRestart(cluster.dataDir, String(f2));
-    const newInfo = await eventually(async () => {
-      const p = await partitionInfo(cluster.admin, 'diverge', 0);
-      return p.leader !== oldLeader && p.leader !== -1 ? p : false;
-    }, { timeoutMs: 20_000 });
+    const newInfo = await eventually(
+      async () => {
+        const p = await partitionInfo(cluster.admin, 'diverge', 0);
+        return p.leader !== oldLeader && p.leader !== -1 ? p : false;
+      },
+      { timeoutMs: 20_000 },
+    );
     expect(newInfo.leaderEpoch).toBeGreaterThan(info.leaderEpoch);
     const after = new Producer({ bootstrap: cluster.bootstrap, acks: 'all' });
     const fresh = await Promise.all(Array.from({ length: 30 }, (_, i) => after.send({ topic: 'diverge', partition: 0, value: `new-${i}` })));
     await after.close();
     expect(fresh[0]!.offset).toBe(50);
     await localRestart(cluster.dataDir, String(oldLeader));
-    await eventually(() => {
-      const a = logBytes(cluster, oldLeader, 'diverge', 0);
-      const b = logBytes(cluster, newInfo.leader, 'diverge', 0);
-      return a.equals(b);
-    }, { timeoutMs: 30_000 });
+    await eventually(
+      () => {
+        const a = logBytes(cluster, oldLeader, 'diverge', 0);
+        const b = logBytes(cluster, newInfo.leader, 'diverge', 0);
+        return a.equals(b);
+      },
+      { timeoutMs: 30_000 },
+    );
     const read = await readAll(cluster.bootstrap, 'diverge', 1, { expected: 80 });
     const values = read.get(0)!.map((r) => r.value?.toString());
     expect(values.filter((v) => v?.startsWith('doomed'))).toEqual([]);
@@ -204,10 +233,13 @@ describe('replication and failover', () => {
     await localRestart(cluster.dataDir, 'controller');
     const info = await partitionInfo(cluster.admin, 'headless', 0);
     await localKill(cluster.dataDir, String(info.leader));
-    await eventually(async () => {
-      const p = await partitionInfo(cluster.admin, 'headless', 0);
-      return p.leader !== info.leader && p.leader !== -1;
-    }, { timeoutMs: 20_000 });
+    await eventually(
+      async () => {
+        const p = await partitionInfo(cluster.admin, 'headless', 0);
+        return p.leader !== info.leader && p.leader !== -1;
+      },
+      { timeoutMs: 20_000 },
+    );
     await loop.stop();
     expect(loop.failed).toEqual([]);
     const read = await readAll(cluster.bootstrap, 'headless', 2, { expected: loop.acked.length });
@@ -226,7 +258,9 @@ describe('replication and failover', () => {
     await Promise.all(Array.from({ length: 10 }, (_, i) => loose.send({ topic: 'hw', partition: 0, value: `u${i}` })));
     await loose.close();
     const leaderPort = cluster.brokerPorts[info.leader]!;
-    const offsets = await post<{ partitions: { offset: number }[] }>(leaderPort, '/list-offsets', { partitions: [{ topic: 'hw', partition: 0, timestamp: LATEST_TIMESTAMP }] });
+    const offsets = await post<{ partitions: { offset: number }[] }>(leaderPort, '/list-offsets', {
+      partitions: [{ topic: 'hw', partition: 0, timestamp: LATEST_TIMESTAMP }],
+    });
     expect(offsets.partitions[0]!.offset).toBe(10);
     const consumer = new Consumer({ bootstrap: cluster.bootstrap, maxWaitMs: 200 });
     consumer.assign([{ topic: 'hw', partition: 0, offset: 'earliest' }]);
@@ -236,10 +270,13 @@ describe('replication and failover', () => {
     }
     expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => `c${i}`));
     // Once the paused follower leaves the ISR, the HW moves and the records become visible.
-    await eventually(async () => {
-      for (const r of await consumer.poll()) seen.push(r.value!.toString());
-      return seen.length === 20;
-    }, { timeoutMs: 20_000, intervalMs: 10 });
+    await eventually(
+      async () => {
+        for (const r of await consumer.poll()) seen.push(r.value!.toString());
+        return seen.length === 20;
+      },
+      { timeoutMs: 20_000, intervalMs: 10 },
+    );
     await consumer.close();
   });
 
@@ -265,11 +302,17 @@ describe('replication and failover', () => {
     expect(read.get(0)!.map((r) => r.value?.toString())).toEqual(['once', 'twice']);
     // A new leader knows the producer's sequences too (rebuilt from the log).
     await localKill(cluster.dataDir, String(info.leader));
-    const moved = await eventually(async () => {
-      const p = await partitionInfo(cluster.admin, 'retried', 0);
-      return p.leader !== info.leader && p.leader !== -1 ? p : false;
-    }, { timeoutMs: 20_000 });
-    const again = await post<Answer>(cluster.brokerPorts[moved.leader]!, '/produce', { ...request, partitions: [{ topic: 'retried', partition: 0, records: batch(1, 'twice') }] });
+    const moved = await eventually(
+      async () => {
+        const p = await partitionInfo(cluster.admin, 'retried', 0);
+        return p.leader !== info.leader && p.leader !== -1 ? p : false;
+      },
+      { timeoutMs: 20_000 },
+    );
+    const again = await post<Answer>(cluster.brokerPorts[moved.leader]!, '/produce', {
+      ...request,
+      partitions: [{ topic: 'retried', partition: 0, records: batch(1, 'twice') }],
+    });
     expect(again.partitions[0], JSON.stringify(again)).toMatchObject({ baseOffset: 1 });
   });
 
@@ -283,7 +326,11 @@ describe('replication and failover', () => {
     const leaderRack = racks.find((b) => b.id === info.leader)!.rack;
     const otherRack = leaderRack === 'rack-1' ? 'rack-2' : 'rack-1';
     const leaderBefore = await post<{ partitions: { preferredReadReplica?: number }[] }>(cluster.brokerPorts[info.leader]!, '/fetch', {
-      maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, rack: otherRack, partitions: [{ topic: 'racked', partition: 0, offset: 0, maxBytes: 1 << 20 }],
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 1 << 20,
+      rack: otherRack,
+      partitions: [{ topic: 'racked', partition: 0, offset: 0, maxBytes: 1 << 20 }],
     });
     const preferred = leaderBefore.partitions[0]!.preferredReadReplica;
     expect(preferred).toBeDefined();
@@ -292,4 +339,3 @@ describe('replication and failover', () => {
     expect(read.get(0)!.map((r) => r.value?.toString())).toEqual(Array.from({ length: 20 }, (_, i) => `r${i}`));
   });
 });
-

@@ -65,7 +65,12 @@ describe('controlled shutdown', () => {
 
   it('a rolling restart of two brokers under acks=all load: each hands its leaderships to live peers first, no send fails', async () => {
     const first = (await partitionInfo(cluster.admin, 'demo', 0)).leader;
-    const loop = startProducerLoop({ bootstrap: cluster.bootstrap, topic: 'demo', partitions: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], producer: { deliveryTimeoutMs: 120_000 } });
+    const loop = startProducerLoop({
+      bootstrap: cluster.bootstrap,
+      topic: 'demo',
+      partitions: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      producer: { deliveryTimeoutMs: 120_000 },
+    });
     await eventually(() => loop.acked.length > 300, { timeoutMs: 20_000 });
     await localRestart(cluster.dataDir, String(first));
     // The second broker leads partitions whose ISR may not hold the first one again yet.
@@ -111,7 +116,10 @@ describe('Ctrl-C on a cluster in the foreground', () => {
       const basePort = await freeClusterBasePort(6);
       // In a process group of its own, as a shell runs a foreground job; SIGINT to the group is
       // what the terminal sends on Ctrl-C.
-      const cli = spawn(process.execPath, [CLI, 'local', 'up', '--data-dir', dir, '--base-port', String(basePort), '--quiet'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const cli = spawn(process.execPath, [CLI, 'local', 'up', '--data-dir', dir, '--base-port', String(basePort), '--quiet'], {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       cli.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
       cli.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
@@ -127,7 +135,12 @@ describe('Ctrl-C on a cluster in the foreground', () => {
         expect(deadline, `broker ${broker}`).toEqual([]);
       }
       const controller = logLines({ dataDir: dir }, 'controller');
-      expect(controller.filter((l) => l.msg === 'controlled shutdown').map((l) => l.brokerId).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(
+        controller
+          .filter((l) => l.msg === 'controlled shutdown')
+          .map((l) => l.brokerId)
+          .sort(),
+      ).toEqual([0, 1, 2, 3, 4, 5]);
     } finally {
       cleanup();
     }

@@ -47,7 +47,12 @@ describe('the README walkthrough, no flags', () => {
     dataDir = join(work.dir, '.tributary');
     basePort = await freeClusterBasePort(6);
     // In a process group of its own, as a shell runs a foreground job.
-    foreground = spawn(process.execPath, [CLI, 'local', 'up', '--base-port', String(basePort)], { cwd: work.dir, env: ENV, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    foreground = spawn(process.execPath, [CLI, 'local', 'up', '--base-port', String(basePort)], {
+      cwd: work.dir,
+      env: ENV,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     foreground.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     foreground.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     exited = new Promise((resolve) => foreground.once('exit', (code) => resolve(code)));
@@ -66,9 +71,14 @@ describe('the README walkthrough, no flags', () => {
     work?.cleanup();
   });
 
-  it('shows the processes\' logs as short lines with the events marked, and needs no --bootstrap', () => {
+  it("shows the processes' logs as short lines with the events marked, and needs no --bootstrap", () => {
     expect(out).toContain('In another terminal: pnpm tributary topics describe demo --by-broker\n');
-    expect(out).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} controller \\* broker registered: B0 \\(rack-1\\) at 127\\.0\\.0\\.1:${basePort + 2}, broker epoch \\d+$`, 'm'));
+    expect(out).toMatch(
+      new RegExp(
+        `^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} controller \\* broker registered: B0 \\(rack-1\\) at 127\\.0\\.0\\.1:${basePort + 2}, broker epoch \\d+$`,
+        'm',
+      ),
+    );
     expect(out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} broker-0 {3}\* became leader: demo-0, epoch 0, ISR \[0,3,1\]$/m);
     // No raw pino JSON on the terminal (the log files keep it).
     expect(out).not.toContain('{"level"');
@@ -82,14 +92,23 @@ describe('the README walkthrough, no flags', () => {
     const right = cli(['topics', 'describe', 'demo', '--by-broker']);
     expect(right.status, right.stderr).toBe(0);
     expect(right.stdout).toContain('rack-2/B3');
-    await eventually(() => {
-      const table = cli(['topics', 'describe', 'demo', '--by-broker']).stdout;
-      return row(table, 3) === 'rack-2/B3 leads P0 P1 P6 P7 follows P5' && row(table, 0).startsWith('rack-1/B0 (fenced) leads -');
-    }, { timeoutMs: 30_000 });
-    await eventually(() => /controller \* broker fenced: B0 /.test(out) && /controller \* leader changed: demo-0: B0 -> B3, epoch 1/.test(out) && /broker-3 {3}\* became leader: demo-0, epoch 1/.test(out), { timeoutMs: 10_000 });
+    await eventually(
+      () => {
+        const table = cli(['topics', 'describe', 'demo', '--by-broker']).stdout;
+        return row(table, 3) === 'rack-2/B3 leads P0 P1 P6 P7 follows P5' && row(table, 0).startsWith('rack-1/B0 (fenced) leads -');
+      },
+      { timeoutMs: 30_000 },
+    );
+    await eventually(
+      () =>
+        /controller \* broker fenced: B0 /.test(out) &&
+        /controller \* leader changed: demo-0: B0 -> B3, epoch 1/.test(out) &&
+        /broker-3 {3}\* became leader: demo-0, epoch 1/.test(out),
+      { timeoutMs: 10_000 },
+    );
   });
 
-  it('with a paused leader, topics describe demo --verbose prints at once, that leader\'s partitions unknown', () => {
+  it("with a paused leader, topics describe demo --verbose prints at once, that leader's partitions unknown", () => {
     // The controller paused first, so that nobody fences broker 3 meanwhile: it stays the
     // leader of P0 P1 P6 P7 in the metadata, and the CLI must ask it.
     expect(cli(['local', 'pause', 'controller']).status).toBe(0);
@@ -99,7 +118,11 @@ describe('the README walkthrough, no flags', () => {
     // Well under the request timeout it used to wait out, with room for a loaded machine's
     // process start-up.
     expect(verbose.elapsedMs).toBeLessThan(REQUEST_TIMEOUT_MS - 10_000);
-    const rows = verbose.stdout.split('\n').slice(2).filter(Boolean).map((l) => l.trim().split(/\s+/));
+    const rows = verbose.stdout
+      .split('\n')
+      .slice(2)
+      .filter(Boolean)
+      .map((l) => l.trim().split(/\s+/));
     expect(rows).toHaveLength(10);
     for (const [partition, leader, , , , hw, logStart, leo, ...lag] of rows) {
       if (['0', '1', '6', '7'].includes(partition!)) {
@@ -115,7 +138,10 @@ describe('the README walkthrough, no flags', () => {
     const live = `127.0.0.1:${basePort + 2 + 1}`;
     const watched = cli(['watch', 'demo', '--json', '--iterations', '2', '--interval-ms', '50', '--bootstrap', `${paused},${live}`]);
     expect(watched.status, watched.stderr).toBe(0);
-    const frames = watched.stdout.trim().split('\n').map((l) => JSON.parse(l) as { timeMs: number; error?: string });
+    const frames = watched.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { timeMs: number; error?: string });
     expect(frames.map((f) => f.error)).toEqual([undefined, undefined]);
     // Frame 2 starts 50 ms after frame 1's snapshot; asked of broker 3 alone until its metadata
     // deadline (3000 ms), that snapshot would take longer than this.

@@ -19,7 +19,11 @@ describe('clusterLayout', () => {
   it('moves every port with the base port and spreads other sizes over racks', () => {
     const layout = clusterLayout({ basePort: 30000, brokers: 3, racks: 3 });
     expect(layout.controllerPort).toBe(30000);
-    expect(layout.brokers.map((b) => [b.rack, b.port, b.internalPort])).toEqual([['rack-1', 30002, 30102], ['rack-2', 30003, 30103], ['rack-3', 30004, 30104]]);
+    expect(layout.brokers.map((b) => [b.rack, b.port, b.internalPort])).toEqual([
+      ['rack-1', 30002, 30102],
+      ['rack-2', 30003, 30103],
+      ['rack-3', 30004, 30104],
+    ]);
     expect(layoutPorts(layout)).toEqual([30000, 30001, 30002, 30102, 30003, 30103, 30004, 30104]);
   });
 

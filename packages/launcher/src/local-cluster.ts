@@ -120,7 +120,11 @@ function logFileOf(state: ClusterStateFile, name: ProcessName): string {
   return join(state.dataDir, 'logs', `${name}.log`);
 }
 
-function startProcess(state: ClusterStateFile, spec: { name: ProcessName; script: string; args: string[]; port: number; rack?: string; brokerId?: number }, options: LocalUpOptions): { record: ProcessRecord; child: ChildProcess } {
+function startProcess(
+  state: ClusterStateFile,
+  spec: { name: ProcessName; script: string; args: string[]; port: number; rack?: string; brokerId?: number },
+  options: LocalUpOptions,
+): { record: ProcessRecord; child: ChildProcess } {
   const logFile = logFileOf(state, spec.name);
   mkdirSync(join(state.dataDir, 'logs'), { recursive: true });
   const attach = options.mode === 'attach';
@@ -188,7 +192,15 @@ function controllerSpec(state: ClusterStateFile) {
     name: 'controller' as const,
     script: CONTROLLER_MAIN,
     port,
-    args: ['--listen', `127.0.0.1:${port}`, '--internal-listen', `127.0.0.1:${controllerInternalPort(state.layout)}`, '--data-dir', join(state.dataDir, 'controller'), ...state.controllerArgs],
+    args: [
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--internal-listen',
+      `127.0.0.1:${controllerInternalPort(state.layout)}`,
+      '--data-dir',
+      join(state.dataDir, 'controller'),
+      ...state.controllerArgs,
+    ],
   };
 }
 
@@ -200,13 +212,19 @@ function brokerSpec(state: ClusterStateFile, broker: BrokerSpec) {
     rack: broker.rack,
     brokerId: broker.id,
     args: [
-      '--id', String(broker.id),
-      '--rack', broker.rack,
-      '--data-dir', join(state.dataDir, `broker-${broker.id}`),
+      '--id',
+      String(broker.id),
+      '--rack',
+      broker.rack,
+      '--data-dir',
+      join(state.dataDir, `broker-${broker.id}`),
       // Clients on the layout's port; replica fetches and the controller's routes on the internal one.
-      '--listen', `127.0.0.1:${internalPort(broker)}`,
-      '--external-listen', `127.0.0.1:${broker.port}`,
-      '--controller', `127.0.0.1:${controllerInternalPort(state.layout)}`,
+      '--listen',
+      `127.0.0.1:${internalPort(broker)}`,
+      '--external-listen',
+      `127.0.0.1:${broker.port}`,
+      '--controller',
+      `127.0.0.1:${controllerInternalPort(state.layout)}`,
       ...state.brokerArgs,
     ],
   };
@@ -228,17 +246,25 @@ export async function localUp(options: LocalUpOptions): Promise<LocalCluster> {
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const existing = readState(dataDir);
-  if (existing && existing.processes.some((p) => processStatus(p) !== 'stopped')) {
-    throw new LocalClusterError(`a cluster is already running from ${dataDir} (controller on port ${existing.layout.controllerPort}); use 'tributary local status' or 'tributary local down'`);
+  if (existing?.processes.some((p) => processStatus(p) !== 'stopped')) {
+    throw new LocalClusterError(
+      `a cluster is already running from ${dataDir} (controller on port ${existing.layout.controllerPort}); use 'tributary local status' or 'tributary local down'`,
+    );
   }
   // A cluster started again as it was keeps its layout, brokers added later (localAddBroker) with
   // their racks included; asking for another shape lays it out afresh.
-  const sameShape = existing !== undefined && options.brokers === undefined && options.racks === undefined && (options.basePort === undefined || options.basePort === existing.layout.basePort);
-  const layout = sameShape ? existing.layout : clusterLayout({
-    basePort: options.basePort ?? existing?.layout.basePort,
-    brokers: options.brokers ?? existing?.layout.brokers.length,
-    racks: options.racks,
-  });
+  const sameShape =
+    existing !== undefined &&
+    options.brokers === undefined &&
+    options.racks === undefined &&
+    (options.basePort === undefined || options.basePort === existing.layout.basePort);
+  const layout = sameShape
+    ? existing.layout
+    : clusterLayout({
+        basePort: options.basePort ?? existing?.layout.basePort,
+        brokers: options.brokers ?? existing?.layout.brokers.length,
+        racks: options.racks,
+      });
   const state: ClusterStateFile = {
     dataDir,
     layout,
@@ -315,7 +341,9 @@ function findProcess(state: ClusterStateFile, target: string): ProcessRecord {
   const name = target === 'controller' ? 'controller' : /^\d+$/.test(target) ? `broker-${target}` : target;
   const record = state.processes.find((p) => p.name === name);
   if (!record) {
-    throw new LocalClusterError(`no process '${target}' in this cluster; use 'controller' or a broker id (${state.layout.brokers.map((b) => b.id).join(', ')})`);
+    throw new LocalClusterError(
+      `no process '${target}' in this cluster; use 'controller' or a broker id (${state.layout.brokers.map((b) => b.id).join(', ')})`,
+    );
   }
   return record;
 }
@@ -413,9 +441,7 @@ export async function localRestart(dataDir: string, target: string, options: { k
     if (options.kill) await localKill(dataDir, target);
     else await localStop(dataDir, target);
   }
-  const spec = old.name === 'controller'
-    ? controllerSpec(state)
-    : brokerSpec(state, state.layout.brokers.find((b) => `broker-${b.id}` === old.name)!);
+  const spec = old.name === 'controller' ? controllerSpec(state) : brokerSpec(state, state.layout.brokers.find((b) => `broker-${b.id}` === old.name)!);
   const { record, child } = startProcess(state, spec, { dataDir, mode: 'detach' });
   state.processes = state.processes.map((p) => (p.name === record.name ? record : p));
   // Running again: no longer a cluster that `local down` stopped.
@@ -449,11 +475,15 @@ export async function localAddBroker(dataDir: string, options: { rack?: string; 
   const rack = options.rack ?? leastPopulatedRack(state.layout);
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(rack)) throw new LocalClusterError(`invalid rack name '${rack}': use 1-64 characters of [A-Za-z0-9._-]`);
   const id = Math.max(-1, ...state.layout.brokers.map((b) => b.id)) + 1;
-  if (id >= INTERNAL_PORT_OFFSET - 2) throw new LocalClusterError(`no room for broker ${id}: a local cluster holds at most ${INTERNAL_PORT_OFFSET - 2} brokers`);
+  if (id >= INTERNAL_PORT_OFFSET - 2)
+    throw new LocalClusterError(`no room for broker ${id}: a local cluster holds at most ${INTERNAL_PORT_OFFSET - 2} brokers`);
   const broker: BrokerSpec = { id, rack, port: state.layout.basePort + 2 + id, internalPort: state.layout.basePort + INTERNAL_PORT_OFFSET + 2 + id };
   const taken = [];
   for (const port of [broker.port, broker.internalPort]) if (!(await isPortFree(port))) taken.push(port);
-  if (taken.length > 0) throw new LocalClusterError(`broker ${id} would listen on ${broker.port} and ${broker.internalPort}, but ${taken.join(' and ')} ${taken.length > 1 ? 'are' : 'is'} in use`);
+  if (taken.length > 0)
+    throw new LocalClusterError(
+      `broker ${id} would listen on ${broker.port} and ${broker.internalPort}, but ${taken.join(' and ')} ${taken.length > 1 ? 'are' : 'is'} in use`,
+    );
   state.layout.brokers.push(broker);
   const { record, child } = startProcess(state, brokerSpec(state, broker), { dataDir, mode: 'detach' });
   state.processes.push(record);
@@ -487,12 +517,14 @@ export async function localDown(dataDir: string, options: { timeoutMs?: number }
       signal(r, 'SIGCONT');
       signal(r, 'SIGTERM');
     }
-    await Promise.all(records.map(async (r) => {
-      if (!(await waitForExit(r, timeoutMs))) {
-        signal(r, 'SIGKILL');
-        await waitForExit(r, 5000);
-      }
-    }));
+    await Promise.all(
+      records.map(async (r) => {
+        if (!(await waitForExit(r, timeoutMs))) {
+          signal(r, 'SIGKILL');
+          await waitForExit(r, 5000);
+        }
+      }),
+    );
   };
   state.downRequestedMs = Date.now();
   writeState(state);

@@ -26,8 +26,22 @@ describe('localWipe', () => {
     const brokerDir = join(dataDir, 'broker-0');
     mkdirSync(join(brokerDir, 'demo-0'), { recursive: true });
     writeFileSync(join(brokerDir, 'demo-0', '00000000000000000000.log'), 'records');
-    const record: ProcessRecord = { name: 'broker-0', pid, port: 1, args: ['--id', '0', '--data-dir', brokerDir], logFile: join(dataDir, 'logs', 'broker-0.log'), brokerId: 0, rack: 'rack-1' };
-    const state: ClusterStateFile = { dataDir, layout: clusterLayout({ basePort: 30_000, brokers: 1 }), processes: [record], brokerArgs: [], controllerArgs: [] };
+    const record: ProcessRecord = {
+      name: 'broker-0',
+      pid,
+      port: 1,
+      args: ['--id', '0', '--data-dir', brokerDir],
+      logFile: join(dataDir, 'logs', 'broker-0.log'),
+      brokerId: 0,
+      rack: 'rack-1',
+    };
+    const state: ClusterStateFile = {
+      dataDir,
+      layout: clusterLayout({ basePort: 30_000, brokers: 1 }),
+      processes: [record],
+      brokerArgs: [],
+      controllerArgs: [],
+    };
     writeFileSync(join(dataDir, 'cluster.json'), JSON.stringify(state));
     return { dataDir, brokerDir };
   }

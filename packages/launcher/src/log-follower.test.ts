@@ -29,7 +29,11 @@ describe('LogFollower', () => {
     appendFileSync(a, '{"msg":"one"}\n{"msg":"two"}\n');
     writeFileSync(b, 'started\n');
     follower.poll();
-    expect(lines).toEqual([['broker-0', '{"msg":"one"}'], ['broker-0', '{"msg":"two"}'], ['controller', 'started']]);
+    expect(lines).toEqual([
+      ['broker-0', '{"msg":"one"}'],
+      ['broker-0', '{"msg":"two"}'],
+      ['controller', 'started'],
+    ]);
     follower.poll();
     expect(lines).toHaveLength(3);
   });
@@ -64,7 +68,10 @@ describe('LogFollower', () => {
     follower.follow('broker-3', path);
     appendFileSync(path, 'done\nstopp');
     follower.stop();
-    expect(lines).toEqual([['broker-3', 'done'], ['broker-3', 'stopp']]);
+    expect(lines).toEqual([
+      ['broker-3', 'done'],
+      ['broker-3', 'stopp'],
+    ]);
     appendFileSync(path, 'ed\n');
     follower.poll();
     expect(lines).toHaveLength(2);

@@ -41,8 +41,16 @@ export const TOPIC_CONFIG_SPECS: { readonly [K in keyof TopicConfigs]: ConfigSpe
   'index.interval.bytes': { type: 'int', default: 4096, min: 1, doc: 'bytes between sparse offset-index entries' },
   'flush.messages': { type: 'int', default: NEVER, min: 1, doc: 'fsync after this many records (default: never force)' },
   'flush.ms': { type: 'int', default: NEVER, min: 0, doc: 'fsync after this many ms (default: never force)' },
-  'leader.replication.throttled.replicas': { type: 'replica-list', default: '', doc: "replicas whose copying is limited by their leader's leader.replication.throttled.rate: partition:broker pairs, or * for all" },
-  'follower.replication.throttled.replicas': { type: 'replica-list', default: '', doc: "replicas whose copying is limited by the follower's follower.replication.throttled.rate: partition:broker pairs, or * for all" },
+  'leader.replication.throttled.replicas': {
+    type: 'replica-list',
+    default: '',
+    doc: "replicas whose copying is limited by their leader's leader.replication.throttled.rate: partition:broker pairs, or * for all",
+  },
+  'follower.replication.throttled.replicas': {
+    type: 'replica-list',
+    default: '',
+    doc: "replicas whose copying is limited by the follower's follower.replication.throttled.rate: partition:broker pairs, or * for all",
+  },
 };
 
 export const DEFAULT_TOPIC_CONFIGS: Readonly<TopicConfigs> = Object.freeze(
@@ -69,7 +77,8 @@ export function resolveTopicConfigs(input: TopicConfigInput | undefined): TopicC
 
 function parseConfigValue(name: string, spec: ConfigSpec, raw: unknown): number | boolean | string {
   if (spec.type === 'replica-list') {
-    if (typeof raw !== 'string') throw new TributaryError('INVALID_CONFIG', `config '${name}' must be a string of partition:broker pairs or *, got ${JSON.stringify(raw)}`);
+    if (typeof raw !== 'string')
+      throw new TributaryError('INVALID_CONFIG', `config '${name}' must be a string of partition:broker pairs or *, got ${JSON.stringify(raw)}`);
     return normalizeThrottledReplicas(name, raw);
   }
   if (spec.type === 'bool') {
@@ -79,7 +88,10 @@ function parseConfigValue(name: string, spec: ConfigSpec, raw: unknown): number 
   }
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < spec.min || (spec.max !== undefined && n > spec.max)) {
-    throw new TributaryError('INVALID_CONFIG', `config '${name}' must be an integer >= ${spec.min}${spec.max !== undefined ? ` and <= ${spec.max}` : ''}, got ${JSON.stringify(raw)}`);
+    throw new TributaryError(
+      'INVALID_CONFIG',
+      `config '${name}' must be an integer >= ${spec.min}${spec.max !== undefined ? ` and <= ${spec.max}` : ''}, got ${JSON.stringify(raw)}`,
+    );
   }
   return n;
 }
@@ -103,7 +115,10 @@ export function normalizeThrottledReplicas(name: string, raw: string): string {
   const entries = trimmed.split(',').map((e) => e.trim());
   for (const entry of entries) {
     if (!THROTTLED_PAIR.test(entry)) {
-      throw new TributaryError('INVALID_CONFIG', `config '${name}' must be * or partition:broker pairs separated by commas (e.g. 0:6,1:6); '${entry}' is neither`);
+      throw new TributaryError(
+        'INVALID_CONFIG',
+        `config '${name}' must be * or partition:broker pairs separated by commas (e.g. 0:6,1:6); '${entry}' is neither`,
+      );
     }
   }
   return entries.join(',');
@@ -128,8 +143,12 @@ export function parseThrottledReplicas(value: string | undefined): ThrottledRepl
  * of KIP-73, in bytes/s. Unset means unlimited.
  */
 export const BROKER_DYNAMIC_CONFIG_SPECS: { readonly [name: string]: { doc: string } } = {
-  'leader.replication.throttled.rate': { doc: "bytes/s this broker sends, as leader, to followers of the replicas in topics' leader.replication.throttled.replicas" },
-  'follower.replication.throttled.rate': { doc: "bytes/s this broker fetches, as follower, for the replicas in topics' follower.replication.throttled.replicas" },
+  'leader.replication.throttled.rate': {
+    doc: "bytes/s this broker sends, as leader, to followers of the replicas in topics' leader.replication.throttled.replicas",
+  },
+  'follower.replication.throttled.rate': {
+    doc: "bytes/s this broker fetches, as follower, for the replicas in topics' follower.replication.throttled.replicas",
+  },
 };
 
 export const BROKER_DYNAMIC_CONFIGS: readonly string[] = Object.keys(BROKER_DYNAMIC_CONFIG_SPECS);

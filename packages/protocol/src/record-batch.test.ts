@@ -79,21 +79,34 @@ describe('varints', () => {
 describe('record batches', () => {
   it('round-trip arbitrary records, headers and producer fields', () => {
     fc.assert(
-      fc.property(records, batchOptions, fc.integer({ min: 0, max: 2 ** 50 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), (input, options, baseOffset, epoch) => {
-        const batch = encodeBatch(input, options);
-        stampBatch(batch, baseOffset, epoch);
-        const { header, records: out } = decodeBatch(batch);
-        expect(header).toMatchObject({ ...options, baseOffset, partitionLeaderEpoch: epoch, recordCount: input.length, lastOffsetDelta: input.length - 1, magic: 2 });
-        expect(header.maxTimestamp).toBe(Math.max(...input.map((r) => r.timestamp!)));
-        out.forEach((r, i) => {
-          const want = input[i]!;
-          expect(r.offset).toBe(baseOffset + i);
-          expect(r.timestamp).toBe(want.timestamp);
-          expect(r.key).toEqual(want.key);
-          expect(r.value).toEqual(want.value);
-          expect(r.headers).toEqual(want.headers);
-        });
-      }),
+      fc.property(
+        records,
+        batchOptions,
+        fc.integer({ min: 0, max: 2 ** 50 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        (input, options, baseOffset, epoch) => {
+          const batch = encodeBatch(input, options);
+          stampBatch(batch, baseOffset, epoch);
+          const { header, records: out } = decodeBatch(batch);
+          expect(header).toMatchObject({
+            ...options,
+            baseOffset,
+            partitionLeaderEpoch: epoch,
+            recordCount: input.length,
+            lastOffsetDelta: input.length - 1,
+            magic: 2,
+          });
+          expect(header.maxTimestamp).toBe(Math.max(...input.map((r) => r.timestamp!)));
+          out.forEach((r, i) => {
+            const want = input[i]!;
+            expect(r.offset).toBe(baseOffset + i);
+            expect(r.timestamp).toBe(want.timestamp);
+            expect(r.key).toEqual(want.key);
+            expect(r.value).toEqual(want.value);
+            expect(r.headers).toEqual(want.headers);
+          });
+        },
+      ),
     );
   });
 
@@ -141,7 +154,14 @@ describe('record batches', () => {
   it('reads header fields without decoding records and stamps in place without breaking the CRC', () => {
     const batch = encodeBatch([{ value: Buffer.from('v') }], { producerId: 42, producerEpoch: 1, baseSequence: 7 });
     stampBatch(batch, 1000, 5);
-    expect(readBatchHeader(batch)).toMatchObject({ baseOffset: 1000, partitionLeaderEpoch: 5, producerId: 42, producerEpoch: 1, baseSequence: 7, recordCount: 1 });
+    expect(readBatchHeader(batch)).toMatchObject({
+      baseOffset: 1000,
+      partitionLeaderEpoch: 5,
+      producerId: 42,
+      producerEpoch: 1,
+      baseSequence: 7,
+      recordCount: 1,
+    });
     expect(() => checkBatchCrc(batch)).not.toThrow();
     expectCorrupt(() => readBatchHeader(batch.subarray(0, BATCH_HEADER_SIZE - 1)));
   });
@@ -152,6 +172,10 @@ describe('record batches', () => {
     stampBatch(b, 1, 0);
     const joined = Buffer.concat([a, b, b.subarray(0, 20)]);
     expect([...iterateBatches(joined)].length).toBe(2);
-    expect(decodeBatches(joined).map((r) => [r.offset, r.value?.toString()])).toEqual([[0, 'a'], [1, 'b'], [2, 'c']]);
+    expect(decodeBatches(joined).map((r) => [r.offset, r.value?.toString()])).toEqual([
+      [0, 'a'],
+      [1, 'b'],
+      [2, 'c'],
+    ]);
   });
 });

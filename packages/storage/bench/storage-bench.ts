@@ -60,7 +60,14 @@ try {
   const log = Log.open(path.join(dir, 'bench-0'), config);
   const rawPath = path.join(dir, 'raw.bin');
   const rawFd = fs.openSync(rawPath, 'w+');
-  const rounds = { append: [] as number[], rawWrite: [] as number[], read: [] as number[], rawRead: [] as number[], rawReuse: [] as number[], validate: [] as number[] };
+  const rounds = {
+    append: [] as number[],
+    rawWrite: [] as number[],
+    read: [] as number[],
+    rawRead: [] as number[],
+    rawReuse: [] as number[],
+    validate: [] as number[],
+  };
   let t: bigint;
 
   const appendLog = () => {
@@ -185,7 +192,12 @@ try {
     ['raw fs.readSync (1 MiB)', `${result.rawReadMBps} MB/s`],
     ['read / raw', `${(result.readVsRaw * 100).toFixed(1)} %`],
     ['raw readSync, reused buffer', `${result.rawReadReusedBufferMBps} MB/s`],
-    ['rounds (MB/s each)', Object.entries(result.roundsMBps).map(([k, xs]) => `${k} ${xs.join('/')}`).join(', ')],
+    [
+      'rounds (MB/s each)',
+      Object.entries(result.roundsMBps)
+        .map(([k, xs]) => `${k} ${xs.join('/')}`)
+        .join(', '),
+    ],
     ['machine', `${result.nproc} cpus, ${result.memoryMB} MiB, node ${process.version}`],
   ];
   for (const [k, v] of rows) console.log(`${k.padEnd(30)} ${v}`);

@@ -11,7 +11,11 @@ describe('OffsetCheckpointFile', () => {
     const file = path.join(tempDir(), 'replication-offset-checkpoint');
     const cp = new OffsetCheckpointFile(file);
     expect(cp.read()).toEqual(new Map());
-    const entries = new Map([['orders-eu.v2-3', 42], ['a-0', 0], ['x.y-12', 9_007_199_254_740_000]]);
+    const entries = new Map([
+      ['orders-eu.v2-3', 42],
+      ['a-0', 0],
+      ['x.y-12', 9_007_199_254_740_000],
+    ]);
     cp.write(entries);
     expect(fs.readFileSync(file, 'utf8')).toBe('0\n3\norders-eu.v2 3 42\na 0 0\nx.y 12 9007199254740000\n');
     expect(cp.read()).toEqual(entries);
@@ -55,7 +59,14 @@ describe('OffsetCheckpointFile', () => {
     const cp = new OffsetCheckpointFile(file, faulty);
     cp.write(new Map([['t-0', 1]]));
     faulty.failOn(op, 'EIO', op === 'writeSync' ? { partialBytes: 3 } : {});
-    expect(() => cp.write(new Map([['t-0', 2], ['t-1', 3]]))).toThrow(expect.objectContaining({ code: 'KAFKA_STORAGE_ERROR' }));
+    expect(() =>
+      cp.write(
+        new Map([
+          ['t-0', 2],
+          ['t-1', 3],
+        ]),
+      ),
+    ).toThrow(expect.objectContaining({ code: 'KAFKA_STORAGE_ERROR' }));
     expect(cp.read()).toEqual(new Map([['t-0', 1]]));
     expect(fs.existsSync(`${file}.tmp`)).toBe(false);
     cp.write(new Map([['t-0', 2]]));

@@ -224,7 +224,7 @@ export class CheckpointFile {
 }
 
 function checkpointBody(entries: readonly string[][]): Buffer {
-  return Buffer.from([String(VERSION), String(entries.length), ...entries.map((e) => e.join(' '))].join('\n') + '\n', 'utf8');
+  return Buffer.from(`${[String(VERSION), String(entries.length), ...entries.map((e) => e.join(' '))].join('\n')}\n`, 'utf8');
 }
 
 function parseOffset(s: string, file: string): number {

@@ -81,7 +81,10 @@ describe('disk faults', () => {
     expect(fs.readFileSync(path.join(log.dir, 'leader-epoch-checkpoint'), 'utf8')).toBe('0\n1\n1 0\n');
     consistent(log, ['a']);
     log.appendAsLeader(batch(['b']), 2);
-    expect(log.epochs.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: 1 }]);
+    expect(log.epochs.entries()).toEqual([
+      { epoch: 1, startOffset: 0 },
+      { epoch: 2, startOffset: 1 },
+    ]);
     log.close();
   });
 
@@ -103,10 +106,17 @@ describe('disk faults', () => {
     follower.close();
     const reopened = Log.open(dir, testConfig());
     consistent(reopened, ['a', 'b']);
-    expect(reopened.epochs.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 4, startOffset: 1 }]);
+    expect(reopened.epochs.entries()).toEqual([
+      { epoch: 1, startOffset: 0 },
+      { epoch: 4, startOffset: 1 },
+    ]);
     reopened.appendAsFollower(tail);
     consistent(reopened, ['a', 'b', 'c']);
-    expect(reopened.epochs.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 4, startOffset: 1 }, { epoch: 7, startOffset: 2 }]);
+    expect(reopened.epochs.entries()).toEqual([
+      { epoch: 1, startOffset: 0 },
+      { epoch: 4, startOffset: 1 },
+      { epoch: 7, startOffset: 2 },
+    ]);
     reopened.close();
     leader.close();
   });
@@ -162,7 +172,7 @@ describe('disk faults', () => {
     leader.close();
     const faulty = new FaultyFs();
     const follower = Log.open(path.join(tempDir(), 't-0'), testConfig({ segmentBytes: 800 }), { fs: faulty });
-        let writes = 0;
+    let writes = 0;
     faulty.failOn('writeSync', 'ENOSPC', { when: (p) => isLog(p) && ++writes === 2, partialBytes: 50 });
     expectStorageError(() => follower.appendAsFollower(bytes), 'ENOSPC');
     expect(follower.logEndOffset).toBe(0);
@@ -180,7 +190,16 @@ describe('disk faults', () => {
     manager.writeHighWatermarks(new Map([['t-0', 5]]));
     for (const op of ['writeSync', 'fsyncSync', 'renameSync'] as const) {
       faulty.failOn(op, 'ENOSPC', { when: (p) => p.includes('replication-offset-checkpoint'), partialBytes: 4 });
-      expectStorageError(() => manager.writeHighWatermarks(new Map([['t-0', 9], ['t-1', 3]])), 'ENOSPC');
+      expectStorageError(
+        () =>
+          manager.writeHighWatermarks(
+            new Map([
+              ['t-0', 9],
+              ['t-1', 3],
+            ]),
+          ),
+        'ENOSPC',
+      );
       expect(manager.readHighWatermarks()).toEqual(new Map([['t-0', 5]]));
       expect(fs.readdirSync(dataDir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     }

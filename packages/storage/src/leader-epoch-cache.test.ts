@@ -22,7 +22,12 @@ function cacheWith(entries: [number, number][]): LeaderEpochCache {
 }
 
 describe('LeaderEpochCache.endOffsetFor (KIP-101/279)', () => {
-  const entries: [number, number][] = [[1, 0], [3, 10], [4, 25], [7, 40]];
+  const entries: [number, number][] = [
+    [1, 0],
+    [3, 10],
+    [4, 25],
+    [7, 40],
+  ];
   const leo = 55;
   it.each([
     // requested, expected epoch, expected end offset
@@ -46,25 +51,61 @@ describe('LeaderEpochCache.endOffsetFor (KIP-101/279)', () => {
 
 describe('LeaderEpochCache', () => {
   it('ignores epochs at or below the latest', () => {
-    const cache = cacheWith([[2, 0], [5, 10]]);
+    const cache = cacheWith([
+      [2, 0],
+      [5, 10],
+    ]);
     cache.assign(5, 20);
     cache.assign(3, 30);
-    expect(cache.entries()).toEqual([{ epoch: 2, startOffset: 0 }, { epoch: 5, startOffset: 10 }]);
+    expect(cache.entries()).toEqual([
+      { epoch: 2, startOffset: 0 },
+      { epoch: 5, startOffset: 10 },
+    ]);
     expect(cache.latestEpoch).toBe(5);
     expect(cache.startOffsetOf(5)).toBe(10);
     expect(cache.startOffsetOf(4)).toBeUndefined();
   });
 
   it('drops stale entries when a new epoch starts below them', () => {
-    const cache = cacheWith([[2, 0], [5, 10]]);
+    const cache = cacheWith([
+      [2, 0],
+      [5, 10],
+    ]);
     cache.assign(6, 5);
-    expect(cache.entries()).toEqual([{ epoch: 2, startOffset: 0 }, { epoch: 6, startOffset: 5 }]);
+    expect(cache.entries()).toEqual([
+      { epoch: 2, startOffset: 0 },
+      { epoch: 6, startOffset: 5 },
+    ]);
   });
 
   it.each([
-    [10, [[1, 0], [3, 10]], [[1, 0]]],
-    [11, [[1, 0], [3, 10]], [[1, 0], [3, 10]]],
-    [0, [[1, 0], [3, 10]], []],
+    [
+      10,
+      [
+        [1, 0],
+        [3, 10],
+      ],
+      [[1, 0]],
+    ],
+    [
+      11,
+      [
+        [1, 0],
+        [3, 10],
+      ],
+      [
+        [1, 0],
+        [3, 10],
+      ],
+    ],
+    [
+      0,
+      [
+        [1, 0],
+        [3, 10],
+      ],
+      [],
+    ],
   ] as [number, [number, number][], [number, number][]][])('truncateFromEnd(%i)', (offset, before, after) => {
     const cache = cacheWith(before);
     cache.truncateFromEnd(offset);
@@ -72,11 +113,65 @@ describe('LeaderEpochCache', () => {
   });
 
   it.each([
-    [0, [[1, 0], [3, 10], [4, 20]], [[1, 0], [3, 10], [4, 20]]],
-    [5, [[1, 0], [3, 10], [4, 20]], [[1, 5], [3, 10], [4, 20]]],
-    [10, [[1, 0], [3, 10], [4, 20]], [[3, 10], [4, 20]]],
-    [15, [[1, 0], [3, 10], [4, 20]], [[3, 15], [4, 20]]],
-    [30, [[1, 0], [3, 10], [4, 20]], [[4, 30]]],
+    [
+      0,
+      [
+        [1, 0],
+        [3, 10],
+        [4, 20],
+      ],
+      [
+        [1, 0],
+        [3, 10],
+        [4, 20],
+      ],
+    ],
+    [
+      5,
+      [
+        [1, 0],
+        [3, 10],
+        [4, 20],
+      ],
+      [
+        [1, 5],
+        [3, 10],
+        [4, 20],
+      ],
+    ],
+    [
+      10,
+      [
+        [1, 0],
+        [3, 10],
+        [4, 20],
+      ],
+      [
+        [3, 10],
+        [4, 20],
+      ],
+    ],
+    [
+      15,
+      [
+        [1, 0],
+        [3, 10],
+        [4, 20],
+      ],
+      [
+        [3, 15],
+        [4, 20],
+      ],
+    ],
+    [
+      30,
+      [
+        [1, 0],
+        [3, 10],
+        [4, 20],
+      ],
+      [[4, 30]],
+    ],
     [3, [[2, 5]], [[2, 5]]],
   ] as [number, [number, number][], [number, number][]][])('truncateFromStart(%i)', (offset, before, after) => {
     const cache = cacheWith(before);
@@ -120,7 +215,10 @@ describe('LeaderEpochCache', () => {
     for (const [op, options, change] of changes) {
       faulty.failOn(op, 'ENOSPC', { when: (p) => p.startsWith(file), ...options });
       expect(change, op).toThrow(expect.objectContaining({ code: 'KAFKA_STORAGE_ERROR' }));
-      expect(cache.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: 5 }]);
+      expect(cache.entries()).toEqual([
+        { epoch: 1, startOffset: 0 },
+        { epoch: 2, startOffset: 5 },
+      ]);
       expect(fs.readFileSync(file, 'utf8')).toBe('0\n2\n1 0\n2 5\n');
       expect(fs.existsSync(`${file}.tmp`)).toBe(false);
     }

@@ -68,8 +68,13 @@ export class LeaderEpochCache {
       const epoch = Number(e);
       const startOffset = Number(s);
       const prev = list.at(-1);
-      if (!Number.isSafeInteger(epoch) || !Number.isSafeInteger(startOffset) || epoch < 0 || startOffset < 0 ||
-        (prev !== undefined && (epoch <= prev.epoch || startOffset <= prev.startOffset))) {
+      if (
+        !Number.isSafeInteger(epoch) ||
+        !Number.isSafeInteger(startOffset) ||
+        epoch < 0 ||
+        startOffset < 0 ||
+        (prev !== undefined && (epoch <= prev.epoch || startOffset <= prev.startOffset))
+      ) {
         throw new TributaryError('KAFKA_STORAGE_ERROR', `malformed checkpoint ${this.file.path}: entry "${e} ${s}" is not monotonic`);
       }
       list.push({ epoch, startOffset });
@@ -96,8 +101,10 @@ export class LeaderEpochCache {
    * (their data was truncated), so they go first, as Kafka's assign does.
    */
   assign(epoch: number, startOffset: number): void {
-    assert(Number.isSafeInteger(epoch) && epoch >= 0 && Number.isSafeInteger(startOffset) && startOffset >= 0,
-      `leader epoch ${epoch} / start offset ${startOffset} must be non-negative integers`);
+    assert(
+      Number.isSafeInteger(epoch) && epoch >= 0 && Number.isSafeInteger(startOffset) && startOffset >= 0,
+      `leader epoch ${epoch} / start offset ${startOffset} must be non-negative integers`,
+    );
     if (epoch <= this.latestEpoch) return;
     const next = this.list.filter((e) => e.startOffset < startOffset);
     next.push({ epoch, startOffset });

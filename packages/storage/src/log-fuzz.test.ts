@@ -181,7 +181,9 @@ function runFuzz(seed: number, steps: number): void {
       desc = 'crash';
       const last = model.batches.at(-1);
       if (last !== undefined && last.baseOffset >= recoveryPoint && rnd.chance(0.6)) {
-        const file = segmentFiles(dir).filter((f) => fs.statSync(f).size > 0).at(-1)!;
+        const file = segmentFiles(dir)
+          .filter((f) => fs.statSync(f).size > 0)
+          .at(-1)!;
         const cut = rnd.int(1, last.size);
         fs.truncateSync(file, fs.statSync(file).size - cut);
         model.batches.pop();

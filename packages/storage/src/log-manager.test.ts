@@ -17,21 +17,35 @@ describe('LogManager', () => {
     expect(manager.getOrCreate('orders-eu.v2', 3, config)).toBe(a);
     for (let i = 0; i < 20; i++) a.appendAsLeader(batch([`a${i}`]), 1);
     b.appendAsLeader(batch(['b0']), 2);
-    manager.writeHighWatermarks(new Map([['orders-eu.v2-3', 15], ['x-0', 1]]));
+    manager.writeHighWatermarks(
+      new Map([
+        ['orders-eu.v2-3', 15],
+        ['x-0', 1],
+      ]),
+    );
     fs.mkdirSync(path.join(dataDir, 'not-a-partition'));
     manager.close();
-    expect(fs.readFileSync(path.join(dataDir, 'recovery-point-offset-checkpoint'), 'utf8'))
-      .toBe('0\n2\norders-eu.v2 3 20\nx 0 1\n');
+    expect(fs.readFileSync(path.join(dataDir, 'recovery-point-offset-checkpoint'), 'utf8')).toBe('0\n2\norders-eu.v2 3 20\nx 0 1\n');
 
     const warnings: string[] = [];
     const again = new LogManager(dataDir, { logger: { info() {}, warn: (_o, m) => warnings.push(m) } });
     again.loadAll(() => config);
-    expect(again.all().map(({ topic, partition }) => `${topic}/${partition}`).sort()).toEqual(['orders-eu.v2/3', 'x/0']);
+    expect(
+      again
+        .all()
+        .map(({ topic, partition }) => `${topic}/${partition}`)
+        .sort(),
+    ).toEqual(['orders-eu.v2/3', 'x/0']);
     expect(warnings).toEqual(['skipping a directory that is not <topic>-<partition>']);
     const a2 = again.get('orders-eu.v2', 3)!;
     expect(a2.recoveryPoint).toBe(20);
     expect(readAllValues(a2).map((r) => r.value)).toEqual(Array.from({ length: 20 }, (_, i) => `a${i}`));
-    expect(again.readHighWatermarks()).toEqual(new Map([['orders-eu.v2-3', 15], ['x-0', 1]]));
+    expect(again.readHighWatermarks()).toEqual(
+      new Map([
+        ['orders-eu.v2-3', 15],
+        ['x-0', 1],
+      ]),
+    );
     again.delete('x', 0);
     expect(again.get('x', 0)).toBeUndefined();
     expect(fs.existsSync(path.join(dataDir, 'x-0'))).toBe(false);
@@ -88,7 +102,12 @@ describe('LogManager.renameAside (stray logs, KRaft)', () => {
     const warnings: { msg: string; obj: object }[] = [];
     const again = new LogManager(dataDir, { logger: { info() {}, warn: (obj, msg) => warnings.push({ obj, msg }) } });
     again.loadAll(() => testConfig());
-    expect(again.all().map(({ topic, partition }) => `${topic}/${partition}`).sort()).toEqual(['orders-eu.v2/3', 'other/0']);
+    expect(
+      again
+        .all()
+        .map(({ topic, partition }) => `${topic}/${partition}`)
+        .sort(),
+    ).toEqual(['orders-eu.v2/3', 'other/0']);
     expect(readAllValues(again.get('orders-eu.v2', 3)!).map((r) => r.value)).toEqual(['new-topic-0']);
     expect(warnings).toEqual([{ msg: 'found stray log directory; it is kept, not loaded', obj: { dir: stray, topic: 'orders-eu.v2', partition: 3 } }]);
     expect(again.strayDirs()).toEqual([{ dir: stray, topic: 'orders-eu.v2', partition: 3 }]);

@@ -14,9 +14,13 @@ function values(from: number, to: number): string[] {
 describe('Log appends and reads', () => {
   it('maps topic configs', () => {
     expect(logConfigFromTopic(DEFAULT_TOPIC_CONFIGS)).toEqual({
-      segmentBytes: 1024 ** 3, segmentMs: 7 * 24 * 3600 * 1000, indexIntervalBytes: 4096,
-      retentionBytes: -1, retentionMs: 7 * 24 * 3600 * 1000,
-      flushMessages: Number.MAX_SAFE_INTEGER, flushMs: Number.MAX_SAFE_INTEGER,
+      segmentBytes: 1024 ** 3,
+      segmentMs: 7 * 24 * 3600 * 1000,
+      indexIntervalBytes: 4096,
+      retentionBytes: -1,
+      retentionMs: 7 * 24 * 3600 * 1000,
+      flushMessages: Number.MAX_SAFE_INTEGER,
+      flushMs: Number.MAX_SAFE_INTEGER,
     });
   });
 
@@ -32,7 +36,10 @@ describe('Log appends and reads', () => {
     expect(log.appendAsLeader(batch(['e', 'f']), 5)).toEqual({ baseOffset: 4, lastOffset: 5 });
     expect(log.logEndOffset).toBe(6);
     expect(log.lastEpoch()).toBe(5);
-    expect(log.epochs.entries()).toEqual([{ epoch: 3, startOffset: 0 }, { epoch: 5, startOffset: 4 }]);
+    expect(log.epochs.entries()).toEqual([
+      { epoch: 3, startOffset: 0 },
+      { epoch: 5, startOffset: 4 },
+    ]);
     expect(readAllValues(log).map((r) => r.value)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
     // Reading from inside a batch returns that whole batch.
     expect(decodeBatches(log.read(1, 1)).map((r) => r.offset)).toEqual([0, 1, 2]);
@@ -69,7 +76,10 @@ describe('Log appends and reads', () => {
       const l = reopened ? Log.open(log.dir, testConfig({ indexIntervalBytes: 4096 })) : log;
       for (const c of cases) {
         const buf = l.read(c.offset, c.maxBytes, c.maxOffset);
-        expect(decodeBatches(buf).map((r) => r.offset), c.name).toEqual(Array.from({ length: c.records }, (_, i) => c.offset + i));
+        expect(
+          decodeBatches(buf).map((r) => r.offset),
+          c.name,
+        ).toEqual(Array.from({ length: c.records }, (_, i) => c.offset + i));
         expect(buf.length, c.name).toBeGreaterThan(Buffer.poolSize >>> 1);
         expect(buf.byteOffset, c.name).toBe(0);
         expect(buf.buffer.byteLength, c.name).toBe(buf.length);
@@ -115,7 +125,11 @@ describe('Log follower appends', () => {
     const bytes = leaderBytes(6, [1, 1, 2, 2, 2, 4]);
     const follower = Log.open(path.join(tempDir(), 't-0'), testConfig({ segmentBytes: 200 }));
     expect(follower.appendAsFollower(bytes)).toEqual({ firstOffset: 0, lastOffset: 11 });
-    expect(follower.epochs.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: 4 }, { epoch: 4, startOffset: 10 }]);
+    expect(follower.epochs.entries()).toEqual([
+      { epoch: 1, startOffset: 0 },
+      { epoch: 2, startOffset: 4 },
+      { epoch: 4, startOffset: 10 },
+    ]);
     expect(follower.segmentCount).toBeGreaterThan(1);
     const copy = Buffer.concat(segmentFiles(follower.dir).map((f) => fs.readFileSync(f)));
     expect(copy.equals(bytes)).toBe(true);
@@ -202,7 +216,8 @@ describe('Log index', () => {
       }
     }
     const again = Log.open(dir, testConfig({ segmentBytes: 1500, indexIntervalBytes: 100 }), {
-      recoveryPoint: rp, logger: { info() {}, warn: (_o, m) => warnings.push(m) },
+      recoveryPoint: rp,
+      logger: { info() {}, warn: (_o, m) => warnings.push(m) },
     });
     expect(again.logEndOffset).toBe(600);
     checkEveryOffset(again);
@@ -233,7 +248,11 @@ describe('Log truncation and the epoch cache', () => {
     log.close();
     const again = Log.open(dir, config);
     expect(again.logEndOffset).toBe(41);
-    expect(again.epochs.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: 20 }, { epoch: 7, startOffset: 40 }]);
+    expect(again.epochs.entries()).toEqual([
+      { epoch: 1, startOffset: 0 },
+      { epoch: 2, startOffset: 20 },
+      { epoch: 7, startOffset: 40 },
+    ]);
     expect(readAllValues(again).map((r) => r.value)).toEqual(expected);
     again.truncateTo(0);
     expect([again.logStartOffset, again.logEndOffset, again.segmentCount, again.lastEpoch()]).toEqual([0, 0, 1, -1]);

@@ -7,16 +7,7 @@
 // replication (DESIGN.md § Storage); fsync happens only on flush.messages / flush.ms / flush().
 
 import * as path from 'node:path';
-import {
-  assert,
-  checkBatchCrc,
-  forEachRecord,
-  LOG_OVERHEAD,
-  stampBatch,
-  TributaryError,
-  validateBatch,
-  type TopicConfigs,
-} from '@tributary/protocol';
+import { assert, checkBatchCrc, forEachRecord, LOG_OVERHEAD, stampBatch, TributaryError, validateBatch, type TopicConfigs } from '@tributary/protocol';
 import { fsyncDir, nodeFs, storageError, type StorageFs } from './fs.ts';
 import { LeaderEpochCache, type EpochEntry } from './leader-epoch-cache.ts';
 import { parseSegmentFileName, Segment, segmentFileName, SEGMENT_INDEX_SUFFIX, SEGMENT_LOG_SUFFIX, type BatchSummary } from './segment.ts';
@@ -353,11 +344,16 @@ export class Log {
       let end = 0;
       let expected = first.baseOffset;
       while (end < buf.length) {
-        assert(end + 61 <= buf.length, `${segment.logPath}: read of ${buf.length} bytes at ${first.position} ends inside a batch header at ${first.position + end}`);
+        assert(
+          end + 61 <= buf.length,
+          `${segment.logPath}: read of ${buf.length} bytes at ${first.position} ends inside a batch header at ${first.position + end}`,
+        );
         const size = buf.readInt32BE(end + 8) + LOG_OVERHEAD;
         const base = Number(buf.readBigInt64BE(end));
-        assert(base === expected && buf[end + 16] === 2 && size >= 61 && end + size <= buf.length,
-          `${segment.logPath}: batch at ${first.position + end} has base offset ${base} and size ${size}, expected offset ${expected} within ${buf.length - end} bytes`);
+        assert(
+          base === expected && buf[end + 16] === 2 && size >= 61 && end + size <= buf.length,
+          `${segment.logPath}: batch at ${first.position + end} has base offset ${base} and size ${size}, expected offset ${expected} within ${buf.length - end} bytes`,
+        );
         const last = base + buf.readInt32BE(end + 23);
         assert(maxOffset === undefined || last < maxOffset, `${segment.logPath}: read past offset ${maxOffset} (batch ${base}..${last})`);
         end += size;
@@ -463,8 +459,10 @@ export class Log {
    */
   deleteOldSegments(nowMs: number, highWatermark: number): number {
     this.assertOpen();
-    assert(Number.isSafeInteger(highWatermark) && highWatermark >= 0 && highWatermark <= this.logEndOffset,
-      `high watermark ${highWatermark} outside [0, ${this.logEndOffset}] of ${this.dir}`);
+    assert(
+      Number.isSafeInteger(highWatermark) && highWatermark >= 0 && highWatermark <= this.logEndOffset,
+      `high watermark ${highWatermark} outside [0, ${this.logEndOffset}] of ${this.dir}`,
+    );
     let deleted = 0;
     const { retentionMs, retentionBytes } = this.config;
     const belowHw = (): boolean => this.segments.length > 1 && this.segments[1]!.baseOffset <= highWatermark;
@@ -618,17 +616,27 @@ export class Log {
       this.segments.push(segment);
       const nextBase = bases[i + 1];
       const trusted = nextBase !== undefined && nextBase <= recoveryPoint;
-      if (trusted && segment.loadTrusted(this.config.indexIntervalBytes, () => {
-        this.logger.warn({ dir: this.dir, baseOffset: base }, 'rebuilding missing or malformed segment index');
-      })) {
+      if (
+        trusted &&
+        segment.loadTrusted(this.config.indexIntervalBytes, () => {
+          this.logger.warn({ dir: this.dir, baseOffset: base }, 'rebuilding missing or malformed segment index');
+        })
+      ) {
         continue;
       }
       const result = segment.recover(base, this.config.indexIntervalBytes, epochCheck);
       if (result.truncatedBytes > 0) {
-        this.logger.warn({
-          dir: this.dir, baseOffset: base, validBytes: segment.size, truncatedBytes: result.truncatedBytes,
-          logEndOffset: segment.nextOffset, reason: result.reason,
-        }, 'recovery truncated segment');
+        this.logger.warn(
+          {
+            dir: this.dir,
+            baseOffset: base,
+            validBytes: segment.size,
+            truncatedBytes: result.truncatedBytes,
+            logEndOffset: segment.nextOffset,
+            reason: result.reason,
+          },
+          'recovery truncated segment',
+        );
         this.dropSegmentFiles(bases.slice(i + 1), `recovery ended the log in segment ${base}`);
         break;
       }
@@ -639,10 +647,16 @@ export class Log {
     this.epochs.truncateFromEnd(leo);
     this.epochs.truncateFromStart(this.logStartOffset);
     this.recoveryPointOffset = Math.min(Math.max(recoveryPoint, this.logStartOffset), leo);
-    this.logger.info({
-      dir: this.dir, logStartOffset: this.logStartOffset, logEndOffset: leo, segments: this.segments.length,
-      recoveryPoint: this.recoveryPointOffset,
-    }, 'opened log');
+    this.logger.info(
+      {
+        dir: this.dir,
+        logStartOffset: this.logStartOffset,
+        logEndOffset: leo,
+        segments: this.segments.length,
+        recoveryPoint: this.recoveryPointOffset,
+      },
+      'opened log',
+    );
   }
 
   private dropSegmentFiles(bases: number[], reason: string): void {

@@ -16,7 +16,10 @@ function build(dir: string, n: number, seed = 1): number[] {
   const log = Log.open(dir, config);
   const sizes: number[] = [];
   for (let i = 0; i < n; i++) {
-    const b = batch(Array.from({ length: rnd.int(1, 4) }, (_, j) => `b${i}.${j}`.padEnd(rnd.int(3, 40), '.')), { timestamp: 1000 + i });
+    const b = batch(
+      Array.from({ length: rnd.int(1, 4) }, (_, j) => `b${i}.${j}`.padEnd(rnd.int(3, 40), '.')),
+      { timestamp: 1000 + i },
+    );
     sizes.push(b.length);
     log.appendAsLeader(b, 1 + Math.floor(i / 7));
   }
@@ -133,7 +136,10 @@ describe('recovery after a machine crash that lost an unsynced epoch checkpoint'
     const reopened = Log.open(dir, config, { recoveryPoint: rp });
     expect(reopened.logEndOffset).toBe(20);
     expect(readAllValues(reopened).map((r) => r.value)).toEqual(Array.from({ length: 20 }, (_, i) => `b${i}.x`));
-    expect(reopened.epochs.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: 10 }]);
+    expect(reopened.epochs.entries()).toEqual([
+      { epoch: 1, startOffset: 0 },
+      { epoch: 2, startOffset: 10 },
+    ]);
     // The follower's next fetch brings the tail back under epoch 3.
     expect(reopened.appendAsLeader(batch(['again']), 3).baseOffset).toBe(20);
     expect(reopened.epochs.latestEpoch).toBe(3);

@@ -90,8 +90,10 @@ export class SegmentIndex {
 
   /** Adds an entry in memory; `flushToFile` writes it out. */
   append(relativeOffset: number, position: number): void {
-    assert(relativeOffset > this.lastRelativeOffset && (this.count === 0 || position > this.lastPosition),
-      `index entries must increase: ${relativeOffset}@${position} after ${this.lastRelativeOffset}@${this.lastPosition}`);
+    assert(
+      relativeOffset > this.lastRelativeOffset && (this.count === 0 || position > this.lastPosition),
+      `index entries must increase: ${relativeOffset}@${position} after ${this.lastRelativeOffset}@${this.lastPosition}`,
+    );
     assert(relativeOffset <= INT32_MAX && position <= INT32_MAX, 'index entry outgrew int32');
     this.push(relativeOffset, position);
   }

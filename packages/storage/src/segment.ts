@@ -274,7 +274,10 @@ export class Segment {
       end = bound.position;
     }
     const firstEnd = first.position + first.size;
-    assert(firstEnd <= end, `${this.logPath}: the batch at ${first.position} (offsets ${first.baseOffset}..${first.lastOffset}) reaches past the read bound ${maxOffset}`);
+    assert(
+      firstEnd <= end,
+      `${this.logPath}: the batch at ${first.position} (offsets ${first.baseOffset}..${first.lastOffset}) reaches past the read bound ${maxOffset}`,
+    );
     const limit = first.position + Math.max(maxBytes, first.size);
     if (limit < end) end = this.startOfBatchAt(limit, firstEnd, indexIntervalBytes);
     return this.readAt(first.position, end - first.position);
@@ -298,7 +301,10 @@ export class Segment {
     }
     for (;;) {
       const batch = this.readSummaryAt(at, scratch);
-      assert(batch.size >= BATCH_HEADER_SIZE && at + batch.size <= this.size, `batch at ${this.logPath}:${at} has length ${batch.size}, outside the valid length ${this.size}`);
+      assert(
+        batch.size >= BATCH_HEADER_SIZE && at + batch.size <= this.size,
+        `batch at ${this.logPath}:${at} has length ${batch.size}, outside the valid length ${this.size}`,
+      );
       if (at + batch.size > position) return at;
       at += batch.size;
     }
@@ -316,8 +322,10 @@ export class Segment {
         assert(chunkLength >= BATCH_HEADER_SIZE, `batch header at ${this.logPath}:${position} is short inside the valid length ${this.size}`);
       }
       const batch = headerSummary(chunk, position - chunkStart, position);
-      assert(batch.size >= BATCH_HEADER_SIZE && position + batch.size <= this.size,
-        `batch at ${this.logPath}:${position} has length ${batch.size}, outside the valid length ${this.size}`);
+      assert(
+        batch.size >= BATCH_HEADER_SIZE && position + batch.size <= this.size,
+        `batch at ${this.logPath}:${position} has length ${batch.size}, outside the valid length ${this.size}`,
+      );
       if (!visit(batch)) return;
       position += batch.size;
     }

@@ -43,7 +43,9 @@ describe('package graph', () => {
 
   it.each(packages)('%s depends only on the packages DESIGN.md allows', (name) => {
     const manifest = JSON.parse(readFileSync(join(PACKAGES_DIR, name, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-    const ours = Object.keys(manifest.dependencies ?? {}).filter((d) => d.startsWith('@tributary/')).map((d) => d.slice('@tributary/'.length));
+    const ours = Object.keys(manifest.dependencies ?? {})
+      .filter((d) => d.startsWith('@tributary/'))
+      .map((d) => d.slice('@tributary/'.length));
     for (const dep of ours) expect(ALLOWED[name], `${name} -> ${dep}`).toContain(dep);
   });
 

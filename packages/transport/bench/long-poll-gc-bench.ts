@@ -63,12 +63,19 @@ if (process.argv.includes('--serve')) {
   server.kill();
   peer.kill();
   // Scavenges after the first two (start-up: modules and JIT code survive them for good).
-  const scavenges = trace.split('\n').filter((l) => l.includes(' gc=s ')).slice(2);
+  const scavenges = trace
+    .split('\n')
+    .filter((l) => l.includes(' gc=s '))
+    .slice(2);
   const field = (line: string, name: string) => Number(new RegExp(` ${name}=([0-9.]+)`).exec(line)?.[1] ?? NaN);
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
   const p90 = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length * 0.9)] ?? NaN;
   const kb = (x: number) => `${(x / 1024).toFixed(0)} KB`;
   const pauses = scavenges.map((l) => field(l, 'pause'));
-  console.log(`${calls} calls in ${seconds} s; the server ran ${LOOPS} long-poll loops to a peer, ${signal ? 'all calls carrying one long-lived AbortSignal' : 'without a signal'}`);
-  console.log(`  server scavenges: ${scavenges.length}, survived p50 ${kb(median(scavenges.map((l) => field(l, 'new_space_survived'))))}, promoted p50 ${kb(median(scavenges.map((l) => field(l, 'promoted'))))}, pause p50 ${median(pauses)} / p90 ${p90(pauses)} ms`);
+  console.log(
+    `${calls} calls in ${seconds} s; the server ran ${LOOPS} long-poll loops to a peer, ${signal ? 'all calls carrying one long-lived AbortSignal' : 'without a signal'}`,
+  );
+  console.log(
+    `  server scavenges: ${scavenges.length}, survived p50 ${kb(median(scavenges.map((l) => field(l, 'new_space_survived'))))}, promoted p50 ${kb(median(scavenges.map((l) => field(l, 'promoted'))))}, pause p50 ${median(pauses)} / p90 ${p90(pauses)} ms`,
+  );
 }

@@ -24,7 +24,11 @@ function run(bytesMax: number, steps: Step[]): { admitted: string[]; inFlight: n
   const tickets = new Map<string, BytesTicket>();
   const admitted: string[] = [];
   for (const step of steps) {
-    if (step[0] === 'claim') tickets.set(step[1], budget.acquire(step[2], () => admitted.push(step[1])));
+    if (step[0] === 'claim')
+      tickets.set(
+        step[1],
+        budget.acquire(step[2], () => admitted.push(step[1])),
+      );
     else if (step[0] === 'release') tickets.get(step[1])!.release();
     else tickets.get(step[1])!.shrinkTo(step[2]);
   }
@@ -33,16 +37,108 @@ function run(bytesMax: number, steps: Step[]): { admitted: string[]; inFlight: n
 
 describe('RequestBytesBudget', () => {
   it.each<[string, number, Step[], { admitted: string[]; inFlight: number; waiting: number }]>([
-    ['claims that fit are admitted at once', 100, [['claim', 'a', 40], ['claim', 'b', 60]], { admitted: ['a', 'b'], inFlight: 100, waiting: 0 }],
-    ['a claim that does not fit waits', 100, [['claim', 'a', 60], ['claim', 'b', 60]], { admitted: ['a'], inFlight: 60, waiting: 1 }],
-    ['a release admits the waiter', 100, [['claim', 'a', 60], ['claim', 'b', 60], ['release', 'a']], { admitted: ['a', 'b'], inFlight: 60, waiting: 0 }],
-    ['FIFO: a small claim does not overtake a waiting large one', 100, [['claim', 'a', 60], ['claim', 'big', 100], ['claim', 'small', 10]], { admitted: ['a'], inFlight: 60, waiting: 2 }],
-    ['one release admits every waiter that then fits, in order', 100, [['claim', 'a', 100], ['claim', 'b', 30], ['claim', 'c', 30], ['claim', 'd', 50], ['release', 'a']], { admitted: ['a', 'b', 'c'], inFlight: 60, waiting: 1 }],
-    ['a waiter that leaves unblocks those behind it', 100, [['claim', 'a', 60], ['claim', 'big', 100], ['claim', 'small', 10], ['release', 'big']], { admitted: ['a', 'small'], inFlight: 70, waiting: 0 }],
-    ['release is idempotent', 100, [['claim', 'a', 60], ['release', 'a'], ['release', 'a'], ['claim', 'b', 100]], { admitted: ['a', 'b'], inFlight: 100, waiting: 0 }],
-    ['shrinking a streamed claim frees the rest at once', 100, [['claim', 'a', 100], ['claim', 'b', 50], ['shrink', 'a', 20]], { admitted: ['a', 'b'], inFlight: 70, waiting: 0 }],
-    ['shrinking a waiting claim does nothing', 100, [['claim', 'a', 100], ['claim', 'b', 50], ['shrink', 'b', 1], ['claim', 'c', 1]], { admitted: ['a'], inFlight: 100, waiting: 2 }],
-    ['a zero-byte claim is admitted when no one waits', 10, [['claim', 'a', 10], ['claim', 'z', 0]], { admitted: ['a', 'z'], inFlight: 10, waiting: 0 }],
+    [
+      'claims that fit are admitted at once',
+      100,
+      [
+        ['claim', 'a', 40],
+        ['claim', 'b', 60],
+      ],
+      { admitted: ['a', 'b'], inFlight: 100, waiting: 0 },
+    ],
+    [
+      'a claim that does not fit waits',
+      100,
+      [
+        ['claim', 'a', 60],
+        ['claim', 'b', 60],
+      ],
+      { admitted: ['a'], inFlight: 60, waiting: 1 },
+    ],
+    [
+      'a release admits the waiter',
+      100,
+      [
+        ['claim', 'a', 60],
+        ['claim', 'b', 60],
+        ['release', 'a'],
+      ],
+      { admitted: ['a', 'b'], inFlight: 60, waiting: 0 },
+    ],
+    [
+      'FIFO: a small claim does not overtake a waiting large one',
+      100,
+      [
+        ['claim', 'a', 60],
+        ['claim', 'big', 100],
+        ['claim', 'small', 10],
+      ],
+      { admitted: ['a'], inFlight: 60, waiting: 2 },
+    ],
+    [
+      'one release admits every waiter that then fits, in order',
+      100,
+      [
+        ['claim', 'a', 100],
+        ['claim', 'b', 30],
+        ['claim', 'c', 30],
+        ['claim', 'd', 50],
+        ['release', 'a'],
+      ],
+      { admitted: ['a', 'b', 'c'], inFlight: 60, waiting: 1 },
+    ],
+    [
+      'a waiter that leaves unblocks those behind it',
+      100,
+      [
+        ['claim', 'a', 60],
+        ['claim', 'big', 100],
+        ['claim', 'small', 10],
+        ['release', 'big'],
+      ],
+      { admitted: ['a', 'small'], inFlight: 70, waiting: 0 },
+    ],
+    [
+      'release is idempotent',
+      100,
+      [
+        ['claim', 'a', 60],
+        ['release', 'a'],
+        ['release', 'a'],
+        ['claim', 'b', 100],
+      ],
+      { admitted: ['a', 'b'], inFlight: 100, waiting: 0 },
+    ],
+    [
+      'shrinking a streamed claim frees the rest at once',
+      100,
+      [
+        ['claim', 'a', 100],
+        ['claim', 'b', 50],
+        ['shrink', 'a', 20],
+      ],
+      { admitted: ['a', 'b'], inFlight: 70, waiting: 0 },
+    ],
+    [
+      'shrinking a waiting claim does nothing',
+      100,
+      [
+        ['claim', 'a', 100],
+        ['claim', 'b', 50],
+        ['shrink', 'b', 1],
+        ['claim', 'c', 1],
+      ],
+      { admitted: ['a'], inFlight: 100, waiting: 2 },
+    ],
+    [
+      'a zero-byte claim is admitted when no one waits',
+      10,
+      [
+        ['claim', 'a', 10],
+        ['claim', 'z', 0],
+      ],
+      { admitted: ['a', 'z'], inFlight: 10, waiting: 0 },
+    ],
   ])('%s', (_name, bytesMax, steps, expected) => {
     expect(run(bytesMax, steps)).toEqual(expected);
   });

@@ -94,7 +94,14 @@ class PendingCall<Res> implements SignalWatched {
   private readonly resolve: (value: Res) => void;
   private readonly reject: (err: Error) => void;
 
-  constructor(client: RpcClient, path: string, timeoutMs: number, signal: AbortSignal | undefined, resolve: (value: Res) => void, reject: (err: Error) => void) {
+  constructor(
+    client: RpcClient,
+    path: string,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    resolve: (value: Res) => void,
+    reject: (err: Error) => void,
+  ) {
     this.client = client;
     this.path = path;
     this.timeoutMs = timeoutMs;
@@ -252,7 +259,10 @@ export class RpcClient {
         // undici pipelines a POST only when it is marked idempotent and not blocking; for the
         // pool, false/true are undici's own defaults for a POST.
         const ordered = options.ordered === true;
-        (ordered ? this.ordered() : this.pool).dispatch({ path, method: 'POST', headers: MSGPACK_HEADERS, body: payload, idempotent: ordered, blocking: !ordered }, call);
+        (ordered ? this.ordered() : this.pool).dispatch(
+          { path, method: 'POST', headers: MSGPACK_HEADERS, body: payload, idempotent: ordered, blocking: !ordered },
+          call,
+        );
       } catch (err) {
         call.fail(err);
       }

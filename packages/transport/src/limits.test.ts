@@ -19,10 +19,12 @@ class RawConnection {
     this.socket = connect(port, '127.0.0.1');
     this.socket.on('data', (chunk: Buffer) => (this.received = Buffer.concat([this.received, chunk])));
     this.socket.on('error', () => {});
-    this.closedPromise = new Promise((resolve) => this.socket.once('close', () => {
-      this.closed = true;
-      resolve();
-    }));
+    this.closedPromise = new Promise((resolve) =>
+      this.socket.once('close', () => {
+        this.closed = true;
+        resolve();
+      }),
+    );
   }
 
   write(data: string | Buffer): void {
@@ -31,7 +33,11 @@ class RawConnection {
 
   post(path: string, body: Buffer, headers: Record<string, string | number> = {}): void {
     const all = { 'content-type': MSGPACK_CONTENT_TYPE, 'content-length': body.length, ...headers };
-    this.write(`POST ${path} HTTP/1.1\r\nhost: test\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+    this.write(
+      `POST ${path} HTTP/1.1\r\nhost: test\r\n${Object.entries(all)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('')}\r\n`,
+    );
     if (body.length > 0) this.write(body);
   }
 
@@ -63,7 +69,10 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
 });
 
-async function serve(options: MsgpackServerOptions, routes: (app: MsgpackServer) => void): Promise<{ app: MsgpackServer; port: number; open: () => RawConnection }> {
+async function serve(
+  options: MsgpackServerOptions,
+  routes: (app: MsgpackServer) => void,
+): Promise<{ app: MsgpackServer; port: number; open: () => RawConnection }> {
   const app = createMsgpackServer(options);
   routes(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -87,7 +96,13 @@ const echo = (app: MsgpackServer) => {
 
 describe('per-route body limits', () => {
   it.each([
-    ['many tiny values', { partitions: Array.from({ length: 50 }, () => ({})) }, 400, 'INVALID_REQUEST', 'body of POST /small holds more than 10 values (elementsMax)'],
+    [
+      'many tiny values',
+      { partitions: Array.from({ length: 50 }, () => ({})) },
+      400,
+      'INVALID_REQUEST',
+      'body of POST /small holds more than 10 values (elementsMax)',
+    ],
     ['nesting past depthMax', { a: { b: { c: 1 } } }, 400, 'INVALID_REQUEST', 'body of POST /small nests containers deeper than 2 (depthMax)'],
     ['a body within its limits', { a: { b: 1 } }, 200, undefined, undefined],
   ])('%s', async (_name, body, status, code, message) => {
@@ -139,21 +154,27 @@ describe('per-route body limits', () => {
     const { port } = await serve({ limits: { body: { bodyBytesMax: 16 << 20 } } }, echo);
     const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000), Buffer.from('\r\n')]);
     // Six clients stream 60 MB each as fast as the server reads, stopping only at the answer.
-    const statuses = await Promise.all(Array.from({ length: 6 }, () => new Promise<number | undefined>((resolve) => {
-      const c = new RawConnection(port);
-      connections.push(c);
-      c.socket.setNoDelay(true);
-      c.write(`POST /echo HTTP/1.1\r\nhost: t\r\ncontent-type: ${MSGPACK_CONTENT_TYPE}\r\ntransfer-encoding: chunked\r\n\r\n`);
-      let sent = 0;
-      const pump = (): void => {
-        while (sent < 60 << 20 && c.answer() === undefined && !c.closed) {
-          sent += chunk.length;
-          if (!c.socket.write(chunk)) return void c.socket.once('drain', pump);
-        }
-      };
-      pump();
-      void c.closedPromise.then(() => resolve(c.answer()?.status));
-    })));
+    const statuses = await Promise.all(
+      Array.from(
+        { length: 6 },
+        () =>
+          new Promise<number | undefined>((resolve) => {
+            const c = new RawConnection(port);
+            connections.push(c);
+            c.socket.setNoDelay(true);
+            c.write(`POST /echo HTTP/1.1\r\nhost: t\r\ncontent-type: ${MSGPACK_CONTENT_TYPE}\r\ntransfer-encoding: chunked\r\n\r\n`);
+            let sent = 0;
+            const pump = (): void => {
+              while (sent < 60 << 20 && c.answer() === undefined && !c.closed) {
+                sent += chunk.length;
+                if (!c.socket.write(chunk)) return void c.socket.once('drain', pump);
+              }
+            };
+            pump();
+            void c.closedPromise.then(() => resolve(c.answer()?.status));
+          }),
+      ),
+    );
     expect(statuses).toEqual([413, 413, 413, 413, 413, 413]);
   });
 

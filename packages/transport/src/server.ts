@@ -146,14 +146,13 @@ const REFUSED_LINGER_MS = 5000;
 
 export function createMsgpackServer(options: MsgpackServerOptions = {}): MsgpackServer {
   const limits = resolveServerLimits(options.limits);
-  if (limits.headersTimeoutMs > limits.requestTimeoutMs) throw new RangeError(`headersTimeoutMs ${limits.headersTimeoutMs} exceeds requestTimeoutMs ${limits.requestTimeoutMs}`);
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs)
+    throw new RangeError(`headersTimeoutMs ${limits.headersTimeoutMs} exceeds requestTimeoutMs ${limits.requestTimeoutMs}`);
   const budget = options.budget ?? createServerBudget(limits);
   const app = Fastify({
     // Fastify logs every request at info; keep its own logger at warn so a busy broker's log
     // holds the replication events, not one line per produce.
-    ...(options.logger
-      ? { loggerInstance: (options.logger as FastifyBaseLogger).child({ module: 'http' }, { level: 'warn' }) }
-      : { logger: false }),
+    ...(options.logger ? { loggerInstance: (options.logger as FastifyBaseLogger).child({ module: 'http' }, { level: 'warn' }) } : { logger: false }),
     bodyLimit: limits.body.bodyBytesMax,
     keepAliveTimeout: limits.idleTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
@@ -232,7 +231,8 @@ export function createMsgpackServer(options: MsgpackServerOptions = {}): Msgpack
     // The bytes go back at the latest when the answer is sent or the connection drops: for a
     // request that never reaches its handler (refused, timed out, cut while waiting for room).
     (request as WithTicket)[RESPONSE]?.once('close', () => ticket.release());
-    if (!ticket.admitted) request.log?.debug({ claim, inFlight: budget.bytes.inFlight, waiting: budget.bytes.waiting }, 'request waits for requestBytesInFlightMax');
+    if (!ticket.admitted)
+      request.log?.debug({ claim, inFlight: budget.bytes.inFlight, waiting: budget.bytes.waiting }, 'request waits for requestBytesInFlightMax');
   });
   // Anything else (JSON, text, forms) is refused up front, unread, with a clear code.
   app.addContentTypeParser('*', (req, _payload, done) => {
@@ -292,7 +292,13 @@ function declaredLength(request: FastifyRequest): number | undefined {
 }
 
 /** Collects a request body of at most `limit` bytes: one chunk as it is, several joined once. */
-function readBody(request: FastifyRequest, payload: NodeJS.ReadableStream, limit: number, what: string, done: (err: Error | undefined, body?: Buffer) => void): void {
+function readBody(
+  request: FastifyRequest,
+  payload: NodeJS.ReadableStream,
+  limit: number,
+  what: string,
+  done: (err: Error | undefined, body?: Buffer) => void,
+): void {
   const declared = Number(request.headers['content-length']);
   const chunks: Buffer[] = [];
   let length = 0;
@@ -308,7 +314,8 @@ function readBody(request: FastifyRequest, payload: NodeJS.ReadableStream, limit
   const onEnd = (err?: Error): void => {
     cleanup();
     if (err) return done(Object.assign(err, { statusCode: 400 }));
-    if (!Number.isNaN(declared) && declared !== length) return done(Object.assign(new Error(`${what} of ${length} bytes does not match content-length ${declared}`), { statusCode: 400 }));
+    if (!Number.isNaN(declared) && declared !== length)
+      return done(Object.assign(new Error(`${what} of ${length} bytes does not match content-length ${declared}`), { statusCode: 400 }));
     done(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length));
   };
   const cleanup = (): void => {

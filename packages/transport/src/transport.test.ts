@@ -49,12 +49,22 @@ describe('msgpack over HTTP', () => {
   });
 
   it('refuses malformed msgpack, other content types and oversize bodies', async () => {
-    const garbage = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': MSGPACK_CONTENT_TYPE }, payload: Buffer.from([0xc1, 0xff, 0x00]) });
+    const garbage = await app.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { 'content-type': MSGPACK_CONTENT_TYPE },
+      payload: Buffer.from([0xc1, 0xff, 0x00]),
+    });
     expect(garbage.statusCode).toBe(400);
     expect(decodeMsgpack(garbage.rawPayload)).toMatchObject({ code: 'INVALID_REQUEST' });
     const json = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload: '{"n":1}' });
     expect(decodeMsgpack(json.rawPayload)).toMatchObject({ code: 'INVALID_REQUEST' });
-    const big = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': MSGPACK_CONTENT_TYPE }, payload: encodeMsgpack({ n: 1, blob: Buffer.alloc(4096) }) });
+    const big = await app.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { 'content-type': MSGPACK_CONTENT_TYPE },
+      payload: encodeMsgpack({ n: 1, blob: Buffer.alloc(4096) }),
+    });
     expect(decodeMsgpack(big.rawPayload)).toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
     const missing = await app.inject({ method: 'POST', url: '/nope', headers: { 'content-type': MSGPACK_CONTENT_TYPE }, payload: encodeMsgpack({}) });
     expect(missing.statusCode).toBe(404);
@@ -177,13 +187,14 @@ describe('msgpack over HTTP with large binary parts', () => {
   it('settles a call whose answer stops half-way: the peer dies, or the deadline passes mid-body', async () => {
     const { createServer } = await import('node:net');
     // A raw peer that sends headers and part of a 64 KiB body, then either hangs or hangs up.
-    const serve = (hangUp: boolean) => createServer((socket) => {
-      socket.once('data', () => {
-        socket.write(`HTTP/1.1 200 OK\r\ncontent-type: ${MSGPACK_CONTENT_TYPE}\r\ncontent-length: 65536\r\n\r\n`);
-        socket.write(Buffer.alloc(1000, 0xc4));
-        if (hangUp) setTimeout(() => socket.destroy(), 50);
-      });
-    }).listen(0, '127.0.0.1');
+    const serve = (hangUp: boolean) =>
+      createServer((socket) => {
+        socket.once('data', () => {
+          socket.write(`HTTP/1.1 200 OK\r\ncontent-type: ${MSGPACK_CONTENT_TYPE}\r\ncontent-length: 65536\r\n\r\n`);
+          socket.write(Buffer.alloc(1000, 0xc4));
+          if (hangUp) setTimeout(() => socket.destroy(), 50);
+        });
+      }).listen(0, '127.0.0.1');
     for (const hangUp of [true, false]) {
       const server = serve(hangUp);
       await new Promise((r) => server.once('listening', r));
@@ -235,7 +246,9 @@ describe('the ordered lane (one connection, pipelined)', () => {
   it('delivers calls in the order they were made, over one connection, small and large bodies alike', async () => {
     arrivals = [];
     connections = 0;
-    const calls = Array.from({ length: 300 }, (_, n) => client.call<{ n: number }>('/append', { n, blob: Buffer.alloc(n % 7 === 0 ? 300_000 : 100, n) }, { ordered: true }));
+    const calls = Array.from({ length: 300 }, (_, n) =>
+      client.call<{ n: number }>('/append', { n, blob: Buffer.alloc(n % 7 === 0 ? 300_000 : 100, n) }, { ordered: true }),
+    );
     const answers = await Promise.all(calls);
     expect(answers.map((a) => a.n)).toEqual(Array.from({ length: 300 }, (_, n) => n));
     expect(arrivals).toEqual(Array.from({ length: 300 }, (_, n) => n));
@@ -247,7 +260,9 @@ describe('the ordered lane (one connection, pipelined)', () => {
     arrivals = [];
     connections = 0;
     killNext = true;
-    const results = await Promise.allSettled(Array.from({ length: 5 }, (_, n) => client.call<{ n: number }>('/append', { n }, { ordered: true, timeoutMs: 5000 })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, n) => client.call<{ n: number }>('/append', { n }, { ordered: true, timeoutMs: 5000 })),
+    );
     expect(results[0]).toMatchObject({ status: 'rejected', reason: { code: 'BROKER_NOT_AVAILABLE' } });
     expect(results.slice(1).map((r) => (r.status === 'fulfilled' ? r.value.n : r.reason))).toEqual([1, 2, 3, 4]);
     expect(connections).toBe(1);

@@ -16,10 +16,7 @@ export const brokersSetConfig: Command = {
   positionals: ['ID', '[key=value...]'],
   options: { delete: { type: 'string', multiple: true, short: 'd' } },
   flagHelp: ['-d, --delete key   remove the setting (same as key=-1), repeatable'],
-  details: [
-    `configs: ${BROKER_CONFIGS.join(', ')} (bytes/s)`,
-    'example: tributary brokers set-config 3 follower.replication.throttled.rate=1024',
-  ],
+  details: [`configs: ${BROKER_CONFIGS.join(', ')} (bytes/s)`, 'example: tributary brokers set-config 3 follower.replication.throttled.rate=1024'],
   async run(ctx) {
     const command = ctx.command;
     const [idText, ...pairs] = ctx.positionals as [string, ...string[]];

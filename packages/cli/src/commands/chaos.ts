@@ -15,7 +15,8 @@ export function parseDuration(text: string): number | undefined {
 const chaosRun: Command = {
   path: ['chaos'],
   summary: 'Jepsen-style test: faults on a seeded schedule while producers and consumers run, then a verdict',
-  usage: 'chaos [--target local|docker] [--duration 120s] [--seed N] [--faults kill,pause,controller] [--producers 4] [--settle-timeout 120s] [--history FILE] [--json]',
+  usage:
+    'chaos [--target local|docker] [--duration 120s] [--seed N] [--faults kill,pause,controller] [--producers 4] [--settle-timeout 120s] [--history FILE] [--json]',
   usesCluster: false,
   options: {
     target: { type: 'string' },
@@ -32,8 +33,8 @@ const chaosRun: Command = {
   flagHelp: [
     '--target local|docker   local processes (default), or attach to the running compose cluster ($TRIBUTARY_CHAOS_PROJECT picks one)',
     '--duration D            how long the workload and the nemesis run: 120s, 2m, 90000ms (default 120s)',
-    '--seed N                the schedule\'s seed: the same seed gives the same schedule (default: random, printed)',
-    '--faults LIST           kill,pause,controller (local default); diskloss (delete a stopped broker\'s data; half the time then kill the',
+    "--seed N                the schedule's seed: the same seed gives the same schedule (default: random, printed)",
+    "--faults LIST           kill,pause,controller (local default); diskloss (delete a stopped broker's data; half the time then kill the",
     '                        other replicas of a partition it follows); compound (pause the leader, kill it, pause the next leader);',
     '                        partition,congest need docker; majority lets a fault take two replicas of a partition;',
     '                        garbage sends abusive requests to every process',
@@ -56,25 +57,29 @@ const chaosRun: Command = {
     if (target !== 'local' && target !== 'docker') throw new UsageError(`--target must be local or docker, got '${target}'`, ctx.command);
     const durationText = (ctx.values.duration as string | undefined) ?? '120s';
     const durationMs = parseDuration(durationText);
-    if (durationMs === undefined || durationMs < 10_000) throw new UsageError(`--duration must be at least 10s (like 120s or 2m), got '${durationText}'`, ctx.command);
+    if (durationMs === undefined || durationMs < 10_000)
+      throw new UsageError(`--duration must be at least 10s (like 120s or 2m), got '${durationText}'`, ctx.command);
     const seed = optionalIntArg(ctx.values.seed, '--seed', ctx.command, 0) ?? Math.floor(Math.random() * 1_000_000);
-    let faults;
+    let faults: ReturnType<typeof parseFaults>;
     try {
-      faults = parseFaults((ctx.values.faults as string | undefined) ?? (target === 'docker' ? 'kill,pause,partition,congest,controller' : 'kill,pause,controller'));
+      faults = parseFaults(
+        (ctx.values.faults as string | undefined) ?? (target === 'docker' ? 'kill,pause,partition,congest,controller' : 'kill,pause,controller'),
+      );
     } catch (err) {
       throw new UsageError((err as Error).message, ctx.command);
     }
     const producers = optionalIntArg(ctx.values.producers, '--producers', ctx.command, 1) ?? 4;
     const deliveryText = (ctx.values['delivery-timeout'] as string | undefined) ?? '10s';
     const deliveryTimeoutMs = parseDuration(deliveryText);
-    if (deliveryTimeoutMs === undefined || deliveryTimeoutMs < 1000) throw new UsageError(`--delivery-timeout must be at least 1s, got '${deliveryText}'`, ctx.command);
+    if (deliveryTimeoutMs === undefined || deliveryTimeoutMs < 1000)
+      throw new UsageError(`--delivery-timeout must be at least 1s, got '${deliveryText}'`, ctx.command);
     const settleText = (ctx.values['settle-timeout'] as string | undefined) ?? '120s';
     const settleTimeoutMs = parseDuration(settleText);
     if (settleTimeoutMs === undefined || settleTimeoutMs < 1000) throw new UsageError(`--settle-timeout must be at least 1s, got '${settleText}'`, ctx.command);
     const basePort = optionalIntArg(ctx.values['base-port'], '--base-port', ctx.command, 1024);
     const history = ctx.values.history as string | undefined;
     const dataDir = ctx.values['data-dir'] as string | undefined;
-    let result;
+    let result: Awaited<ReturnType<typeof runChaos>>;
     try {
       result = await runChaos({
         target,
@@ -95,15 +100,19 @@ const chaosRun: Command = {
       throw err;
     }
     if (ctx.json) {
-      ctx.io.out(JSON.stringify(reportJson(result.check, {
-        topic: result.topic,
-        seed: result.seed,
-        durationMs: result.durationMs,
-        faults: result.faults,
-        schedule: result.schedule,
-        settled: result.settled,
-        ...(history ? { history } : {}),
-      })));
+      ctx.io.out(
+        JSON.stringify(
+          reportJson(result.check, {
+            topic: result.topic,
+            seed: result.seed,
+            durationMs: result.durationMs,
+            faults: result.faults,
+            schedule: result.schedule,
+            settled: result.settled,
+            ...(history ? { history } : {}),
+          }),
+        ),
+      );
       if (result.check.violations > 0) for (const a of result.check.examples) ctx.io.err(describeAnomaly(a));
     } else {
       ctx.io.out('');
@@ -128,7 +137,9 @@ const chaosCheck: Command = {
     const result = check(history);
     if (ctx.json) {
       const h = history.header;
-      ctx.io.out(JSON.stringify(reportJson(result, h ? { topic: h.topic, seed: h.seed, durationMs: h.durationMs, faults: h.faults, history: file } : { history: file })));
+      ctx.io.out(
+        JSON.stringify(reportJson(result, h ? { topic: h.topic, seed: h.seed, durationMs: h.durationMs, faults: h.faults, history: file } : { history: file })),
+      );
     } else {
       if (history.header) ctx.io.out(`topic ${history.header.topic}, seed ${history.header.seed}, faults ${history.header.faults.join(',')}`);
       for (const line of renderReport(result)) ctx.io.out(line);

@@ -22,7 +22,7 @@ export const consume: Command = {
     '-p, --partition N    read only partition N (default: all)',
     '-n, --max-messages N stop after N records',
     '-t, --timeout-ms N   stop after N ms without a new record (default: run until Ctrl-C)',
-    '--rack R             the consumer\'s rack: read from a replica in that rack when the leader says so (KIP-392)',
+    "--rack R             the consumer's rack: read from a replica in that rack when the leader says so (KIP-392)",
     '--json               print {"topic","partition","offset","key","value"} per record',
   ],
   details: ['example: tributary consume demo --from-beginning --max-messages 10'],
@@ -79,5 +79,11 @@ function done(ctx: Parameters<Command['run']>[0], count: number): number {
 }
 
 function formatJson(r: ConsumerRecord): string {
-  return JSON.stringify({ topic: r.topic, partition: r.partition, offset: r.offset, key: r.key?.toString('utf8') ?? null, value: r.value?.toString('utf8') ?? null });
+  return JSON.stringify({
+    topic: r.topic,
+    partition: r.partition,
+    offset: r.offset,
+    key: r.key?.toString('utf8') ?? null,
+    value: r.value?.toString('utf8') ?? null,
+  });
 }

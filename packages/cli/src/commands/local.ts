@@ -44,7 +44,6 @@ async function launcherCall<T>(fn: () => Promise<T> | T): Promise<T> {
   }
 }
 
-
 async function printByBroker(ctx: CommandContext, admin: Admin, topic: string): Promise<void> {
   const [cluster, description] = await Promise.all([admin.describeCluster(), admin.describeTopic(topic)]);
   const { cells, legend } = renderByBroker(byBrokerView(cluster, description));
@@ -73,9 +72,9 @@ const localUpCommand: Command = {
     '--data-dir DIR        where the cluster keeps data, logs and pids (default $TRIBUTARY_DATA_DIR, else ./.tributary)',
     '--base-port N         controller on N, broker i on N+2+i (default 19090: brokers on 19092…19097)',
     '--brokers N           number of brokers, split over two racks (default 6)',
-    '--log-format FORMAT   in the foreground, the processes\' logs as short lines with the cluster\'s events',
+    "--log-format FORMAT   in the foreground, the processes' logs as short lines with the cluster's events",
     '                      marked * (pretty, the default) or as the JSON the log files hold (json)',
-    '-q, --quiet           in the foreground, do not print the processes\' logs',
+    "-q, --quiet           in the foreground, do not print the processes' logs",
   ],
   details: [
     'Creates topic demo (10 partitions, RF 3, min.insync.replicas=2) if it does not exist and prints its by-broker table.',
@@ -139,7 +138,9 @@ async function foreground(ctx: CommandContext, dataDir: string, cluster: LocalCl
   const cliFinds = (env.TRIBUTARY_BOOTSTRAP ?? defaultBootstrap(env).join(',')) === bootstrap.join(',');
   const bootstrapFlag = cliFinds ? '' : ` --bootstrap ${bootstrap.join(',')}`;
   if (ctx.json) {
-    ctx.io.out(JSON.stringify({ dataDir, controller: `127.0.0.1:${cluster.state.layout.controllerPort}`, bootstrap, processes: localStatus(dataDir).processes }));
+    ctx.io.out(
+      JSON.stringify({ dataDir, controller: `127.0.0.1:${cluster.state.layout.controllerPort}`, bootstrap, processes: localStatus(dataDir).processes }),
+    );
   } else {
     ctx.io.out(`cluster ready: controller 127.0.0.1:${cluster.state.layout.controllerPort}, brokers ${bootstrap.join(' ')}`);
     await printByBroker(ctx, admin, DEMO_TOPIC.name);
@@ -190,7 +191,7 @@ const localDownCommand: Command = {
 
 const localStatusCommand: Command = {
   path: ['local', 'status'],
-  summary: 'show the local cluster\'s processes: pid, port, rack, running / paused / stopped',
+  summary: "show the local cluster's processes: pid, port, rack, running / paused / stopped",
   usage: 'local status [--data-dir DIR]',
   usesCluster: false,
   options: DATA_DIR_FLAG,
@@ -201,13 +202,21 @@ const localStatusCommand: Command = {
       ctx.io.out(JSON.stringify(status));
       return;
     }
-    const rows = [['PROCESS', 'RACK', 'PORT', 'PID', 'STATUS'], ...status.processes.map((p) => [p.name, p.rack ?? '', String(p.port), String(p.pid), p.status])];
+    const rows = [
+      ['PROCESS', 'RACK', 'PORT', 'PID', 'STATUS'],
+      ...status.processes.map((p) => [p.name, p.rack ?? '', String(p.port), String(p.pid), p.status]),
+    ];
     for (const line of renderTable(rows)) ctx.io.out(line);
   },
 };
 
 /** kill / restart / pause / resume: one process, named by broker id or 'controller'. */
-function processCommand(verb: 'kill' | 'restart' | 'pause' | 'resume', summary: string, act: (dataDir: string, target: string) => Promise<{ name: ProcessName; pid: number }>, done: string): Command {
+function processCommand(
+  verb: 'kill' | 'restart' | 'pause' | 'resume',
+  summary: string,
+  act: (dataDir: string, target: string) => Promise<{ name: ProcessName; pid: number }>,
+  done: string,
+): Command {
   return {
     path: ['local', verb],
     summary,
@@ -235,4 +244,3 @@ export const localCommands: readonly Command[] = [
   processCommand('pause', 'SIGSTOP a process: it stops answering, like a long GC pause or a hung host', localPause, 'paused'),
   processCommand('resume', 'SIGCONT a paused process', localResume, 'resumed'),
 ];
-

@@ -28,7 +28,7 @@ export const produce: Command = {
     '--delivery-timeout-ms N       give up on a record after N ms of retries (default 30000)',
     '--json                        print {"partition":…,"offset":…} per record',
   ],
-  details: ["example: seq 1 100 | tributary produce demo --acks all"],
+  details: ['example: seq 1 100 | tributary produce demo --acks all'],
   async run(ctx) {
     const [topic] = ctx.positionals as [string];
     const command = ctx.command;
@@ -88,7 +88,10 @@ export const produce: Command = {
     await producer.flush();
     while (pending.length > 0) await settle();
     if (!ctx.json) {
-      const what = acks === 0 ? `sent ${acknowledged} record${acknowledged === 1 ? '' : 's'} (acks=0: not confirmed)` : `acknowledged ${acknowledged} record${acknowledged === 1 ? '' : 's'}`;
+      const what =
+        acks === 0
+          ? `sent ${acknowledged} record${acknowledged === 1 ? '' : 's'} (acks=0: not confirmed)`
+          : `acknowledged ${acknowledged} record${acknowledged === 1 ? '' : 's'}`;
       (firstError ? ctx.io.err : ctx.io.out)(`${what}${failed > 0 ? `, ${failed} failed` : ''} (topic ${topic}, acks=${acksText})`);
     }
     if (firstError) throw firstError;

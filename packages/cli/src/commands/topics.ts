@@ -64,7 +64,9 @@ export const topicsList: Command = {
   async run(ctx) {
     const topics = await ctx.admin().describeTopics();
     if (ctx.json) {
-      ctx.io.out(JSON.stringify(topics.map((t) => ({ name: t.name, partitions: t.partitions.length, replicationFactor: t.partitions[0]?.replicas.length ?? 0 }))));
+      ctx.io.out(
+        JSON.stringify(topics.map((t) => ({ name: t.name, partitions: t.partitions.length, replicationFactor: t.partitions[0]?.replicas.length ?? 0 }))),
+      );
       return;
     }
     for (const t of topics) ctx.io.out(t.name);
@@ -81,8 +83,8 @@ export const topicsDescribe: Command = {
     verbose: { type: 'boolean', short: 'v' },
   },
   flagHelp: [
-    '-b, --by-broker   one row per broker (rack-alternated, as the seed\'s table): partitions it leads and follows',
-    '-v, --verbose     add each leader\'s high watermark, log start, log end and per-replica lag',
+    "-b, --by-broker   one row per broker (rack-alternated, as the seed's table): partitions it leads and follows",
+    "-v, --verbose     add each leader's high watermark, log start, log end and per-replica lag",
   ],
   details: ['In --by-broker, P4* marks a follower outside the ISR and (fenced) a broker the controller fenced.'],
   async run(ctx) {
@@ -159,7 +161,7 @@ export const topicsDelete: Command = {
 
 export const topicsElectLeaders: Command = {
   path: ['topics', 'elect-leaders'],
-  summary: 'move leadership back to each partition\'s preferred replica (first in its list)',
+  summary: "move leadership back to each partition's preferred replica (first in its list)",
   usage: 'topics elect-leaders NAME [--partition N]…',
   positionals: ['NAME'],
   options: { partition: { type: 'string', multiple: true } },

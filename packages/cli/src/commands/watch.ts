@@ -34,7 +34,7 @@ export async function takeSnapshot(admin: Admin, nowMs: number): Promise<WatchSn
 
 export const watch: Command = {
   path: ['watch'],
-  summary: 'live view of the seed\'s table: leaders and followers per broker, problem partitions, events',
+  summary: "live view of the seed's table: leaders and followers per broker, problem partitions, events",
   usage: 'watch [TOPIC] [--interval-ms N] [--iterations N]',
   positionals: ['[TOPIC]'],
   options: {
@@ -47,7 +47,7 @@ export const watch: Command = {
     '--json               one JSON line per frame: problem partitions and new events',
   ],
   details: [
-    'Rows are brokers in rack-alternated order (as the seed\'s table); P4* marks a follower outside the ISR.',
+    "Rows are brokers in rack-alternated order (as the seed's table); P4* marks a follower outside the ISR.",
     'Below: partitions offline, under-replicated or under min ISR, and leadership / ISR / broker events seen since the watch started.',
     'On a terminal the frame is redrawn in place; piped, each frame is printed after a separator line.',
   ],
@@ -80,12 +80,17 @@ export const watch: Command = {
         } catch (err) {
           // The cluster may be restarting: keep watching, and say so.
           lastError = (err as Error).message;
-          lines = previous === undefined ? [`tributary watch ${topic ?? '(all topics)'}  ${source}`] : renderFrame(previous, events, topic === undefined ? { source } : { source, topic });
+          lines =
+            previous === undefined
+              ? [`tributary watch ${topic ?? '(all topics)'}  ${source}`]
+              : renderFrame(previous, events, topic === undefined ? { source } : { source, topic });
         }
         if (lastError !== undefined) lines.push('', `cannot read the metadata: ${lastError} (retrying)`);
         if (ctx.json) {
           const topics = previous?.topics.filter((t) => topic === undefined || t.name === topic) ?? [];
-          ctx.io.out(JSON.stringify({ timeMs: nowMs, problems: partitionProblems(topics), events: fresh, ...(lastError !== undefined ? { error: lastError } : {}) }));
+          ctx.io.out(
+            JSON.stringify({ timeMs: nowMs, problems: partitionProblems(topics), events: fresh, ...(lastError !== undefined ? { error: lastError } : {}) }),
+          );
         } else if (tty) {
           ctx.io.out(HOME + lines.map((l) => l + CLEAR_LINE_END).join('\n') + CLEAR_SCREEN_END);
         } else {

@@ -59,8 +59,18 @@ describe('RecordAccumulator', () => {
     a.append('u', 0, { value }, 0);
     const { byBroker } = a.drain(10, false, leaderOf, always);
     expect([...byBroker.keys()].sort()).toEqual([0, 3]);
-    expect(byBroker.get(0)!.map((b) => `${b.topic}-${b.partition}`).sort()).toEqual(['t-0', 't-2']);
-    expect(byBroker.get(3)!.map((b) => `${b.topic}-${b.partition}`).sort()).toEqual(['t-1', 'u-0']);
+    expect(
+      byBroker
+        .get(0)!
+        .map((b) => `${b.topic}-${b.partition}`)
+        .sort(),
+    ).toEqual(['t-0', 't-2']);
+    expect(
+      byBroker
+        .get(3)!
+        .map((b) => `${b.topic}-${b.partition}`)
+        .sort(),
+    ).toEqual(['t-1', 'u-0']);
   });
 
   it('keeps one batch in flight per partition and skips brokers at their in-flight limit', () => {
@@ -80,7 +90,7 @@ describe('RecordAccumulator', () => {
     expect(a.drain(10, false, leaderOf, always).leaderMissing).toBe(true);
   });
 
-  it('splits a broker\'s batches over requests of at most requestBytesMax', () => {
+  it("splits a broker's batches over requests of at most requestBytesMax", () => {
     const a = acc({ batchSize: 100 });
     a.append('t', 0, { value }, 0);
     a.append('t', 2, { value }, 0);
@@ -117,7 +127,7 @@ describe('RecordAccumulator', () => {
     const a = acc();
     a.append('t', 0, { value }, 0);
     a.append('t', 1, { value }, 0);
-    a.drain(10, false, (t, p) => (p === 0 ? 0 : undefined), always);
+    a.drain(10, false, (_t, p) => (p === 0 ? 0 : undefined), always);
     const expired = a.expire(1000, 1000);
     expect(expired.map((b) => b.partition)).toEqual([1]);
     expect(a.batchCount).toBe(1);

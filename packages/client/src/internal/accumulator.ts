@@ -19,7 +19,7 @@
 // whose leader refused a batch as out of order is marked `resequence`: once nothing of it is in
 // flight, its batches sealed under another generation lose their bytes and are sealed anew.
 
-import { BatchBuilder, TributaryError, type RecordInput } from '@tributary/protocol';
+import { BatchBuilder, type TributaryError, type RecordInput } from '@tributary/protocol';
 
 export interface RecordMetadata {
   topic: string;
@@ -89,7 +89,11 @@ export class ProducerBatch {
   /** Resolves once the batch succeeded or failed (used by flush; no per-record promises). */
   done(): Promise<void> {
     if (this.finished) return Promise.resolve();
-    return new Promise((resolve) => (this.doneWaiters ??= []).push(resolve));
+    this.doneWaiters ??= [];
+    const waiters = this.doneWaiters;
+    return new Promise((resolve) => {
+      waiters.push(resolve);
+    });
   }
 
   /** Resolves every record's send() in one loop. */
@@ -210,7 +214,10 @@ export class RecordAccumulator {
 
   queue(topic: string, partition: number): PartitionQueue {
     let list = this.byTopic.get(topic);
-    if (!list) this.byTopic.set(topic, (list = []));
+    if (!list) {
+      list = [];
+      this.byTopic.set(topic, list);
+    }
     let q = list[partition];
     if (!q) {
       q = new PartitionQueue(topic, partition);
@@ -225,7 +232,15 @@ export class RecordAccumulator {
    * record would push it past `sizeMax`. A record larger than `sizeMax` on its own still gets a
    * batch of its own (the caller refuses records above max.message.bytes before this).
    */
-  append(topic: string, partition: number, record: RecordInput, nowMs: number, sizeMax = this.options.batchSizeMax, resolve?: (m: RecordMetadata) => void, reject?: (e: Error) => void): AppendResult {
+  append(
+    topic: string,
+    partition: number,
+    record: RecordInput,
+    nowMs: number,
+    sizeMax = this.options.batchSizeMax,
+    resolve?: (m: RecordMetadata) => void,
+    reject?: (e: Error) => void,
+  ): AppendResult {
     const q = this.queue(topic, partition);
     let batch = q.batches[q.batches.length - 1];
     let opened = false;
@@ -308,7 +323,13 @@ export class RecordAccumulator {
   /** Whether `batch` (from next(q)) should be sent now (ignoring leaders and broker limits). */
   isDue(q: PartitionQueue, batch: ProducerBatch | undefined, nowMs: number, flushing: boolean): boolean {
     if (batch === undefined || q.retryAtMs > nowMs) return false;
-    return batch.sealed || flushing || q.batches[q.batches.length - 1] !== batch || batch.builder.sizeInBytes >= this.options.batchSize || nowMs - batch.createdMs >= this.options.lingerMs;
+    return (
+      batch.sealed ||
+      flushing ||
+      q.batches[q.batches.length - 1] !== batch ||
+      batch.builder.sizeInBytes >= this.options.batchSize ||
+      nowMs - batch.createdMs >= this.options.lingerMs
+    );
   }
 
   /**
@@ -317,7 +338,14 @@ export class RecordAccumulator {
    * of batches per request (one batch at least). Head batches not yet due join a request that
    * goes to their leader anyway.
    */
-  drain(nowMs: number, flushing: boolean, leaderOf: (topic: string, partition: number) => number | undefined, brokerAvailable: (broker: number) => boolean, requestBytesMax = Infinity, generation?: number): DrainResult {
+  drain(
+    nowMs: number,
+    flushing: boolean,
+    leaderOf: (topic: string, partition: number) => number | undefined,
+    brokerAvailable: (broker: number) => boolean,
+    requestBytesMax = Infinity,
+    generation?: number,
+  ): DrainResult {
     const byBroker = new Map<number, ProducerBatch[]>();
     const requestBytes = new Map<number, number>();
     let leaderMissing = false;
@@ -331,7 +359,10 @@ export class RecordAccumulator {
       if (used > 0 && used + size > requestBytesMax) return false;
       requestBytes.set(leader, used + size);
       let list = byBroker.get(leader);
-      if (!list) byBroker.set(leader, (list = []));
+      if (!list) {
+        list = [];
+        byBroker.set(leader, list);
+      }
       list.push(batch);
       batch.inFlight = true;
       q.inFlightCount++;

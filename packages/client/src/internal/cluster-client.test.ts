@@ -9,7 +9,13 @@ function answer(leaders: number[], deadBrokers: number[] = []): BrokerMetadataRe
     brokerId: 0,
     controller: { host: '127.0.0.1', port: 1 },
     brokers: [0, 1, 2].map((id) => ({ id, rack: 'r', host: '127.0.0.1', port: 9000 + id, alive: !deadBrokers.includes(id) })),
-    topics: [{ name: 't', configs: { ...DEFAULT_TOPIC_CONFIGS }, partitions: leaders.map((leader, partition) => ({ partition, leader, leaderEpoch: 0, replicas: [0, 1, 2], isr: [0, 1, 2] })) }],
+    topics: [
+      {
+        name: 't',
+        configs: { ...DEFAULT_TOPIC_CONFIGS },
+        partitions: leaders.map((leader, partition) => ({ partition, leader, leaderEpoch: 0, replicas: [0, 1, 2], isr: [0, 1, 2] })),
+      },
+    ],
     unknownTopics: [],
   };
 }

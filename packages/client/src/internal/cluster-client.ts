@@ -136,9 +136,12 @@ export class ClusterClient {
   /** Starts the periodic refresh (unref'd: it never keeps the process alive). */
   startPeriodicRefresh(): void {
     if (this.timer || this.closed) return;
-    this.timer = setInterval(() => {
-      if (this.now() - this.metadata.updatedMs >= this.metadataMaxAgeMs) this.refresh().catch(() => {});
-    }, Math.min(this.metadataMaxAgeMs, 10_000));
+    this.timer = setInterval(
+      () => {
+        if (this.now() - this.metadata.updatedMs >= this.metadataMaxAgeMs) this.refresh().catch(() => {});
+      },
+      Math.min(this.metadataMaxAgeMs, 10_000),
+    );
     this.timer.unref();
   }
 
@@ -232,22 +235,24 @@ export class ClusterClient {
       const endpoint = candidates[next++]!;
       waiting++;
       hedge = setTimeout(askNext, READ_HEDGE_MS).unref();
-      this.rpc(endpoint).call<Res>(path, body, callOptions).then(
-        (answer) => settle(() => resolve(answer)),
-        (err: unknown) => {
-          waiting--;
-          if (settled) return;
-          // A paused or hung broker times out rather than refusing the connection: for a read
-          // that is as good as unreachable.
-          if (err instanceof TributaryError && (err.code === 'BROKER_NOT_AVAILABLE' || err.code === 'REQUEST_TIMED_OUT')) {
-            lastError = err;
-            if (next < candidates.length) askNext();
-            else if (waiting === 0) settle(() => reject(this.noBrokerAnswered(lastError)));
-            return;
-          }
-          settle(() => reject(err));
-        },
-      );
+      this.rpc(endpoint)
+        .call<Res>(path, body, callOptions)
+        .then(
+          (answer) => settle(() => resolve(answer)),
+          (err: unknown) => {
+            waiting--;
+            if (settled) return;
+            // A paused or hung broker times out rather than refusing the connection: for a read
+            // that is as good as unreachable.
+            if (err instanceof TributaryError && (err.code === 'BROKER_NOT_AVAILABLE' || err.code === 'REQUEST_TIMED_OUT')) {
+              lastError = err;
+              if (next < candidates.length) askNext();
+              else if (waiting === 0) settle(() => reject(this.noBrokerAnswered(lastError)));
+              return;
+            }
+            settle(() => reject(err));
+          },
+        );
     };
     askNext();
     return promise;

@@ -20,8 +20,16 @@ describe('matchProduceAnswers', () => {
   });
 
   it('leaves a batch without an answer undefined', () => {
-    const sent = [{ topic: 't', partition: 0 }, { topic: 't', partition: 0 }, { topic: 'u', partition: 0 }];
-    expect(matchProduceAnswers(sent, [{ topic: 't', partition: 0, baseOffset: 3 }])).toEqual([{ topic: 't', partition: 0, baseOffset: 3 }, undefined, undefined]);
+    const sent = [
+      { topic: 't', partition: 0 },
+      { topic: 't', partition: 0 },
+      { topic: 'u', partition: 0 },
+    ];
+    expect(matchProduceAnswers(sent, [{ topic: 't', partition: 0, baseOffset: 3 }])).toEqual([
+      { topic: 't', partition: 0, baseOffset: 3 },
+      undefined,
+      undefined,
+    ]);
     expect(matchProduceAnswers(sent, undefined)).toEqual([undefined, undefined, undefined]);
   });
 });

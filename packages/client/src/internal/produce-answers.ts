@@ -8,7 +8,10 @@ import type { ProducePartitionResponse } from '@tributary/protocol';
 import { partitionKey } from './accumulator.ts';
 
 /** The answer for each of `sent` (same order), or undefined where the broker gave none. */
-export function matchProduceAnswers<B extends { topic: string; partition: number }>(sent: readonly B[], answers: readonly ProducePartitionResponse[] | undefined): (ProducePartitionResponse | undefined)[] {
+export function matchProduceAnswers<B extends { topic: string; partition: number }>(
+  sent: readonly B[],
+  answers: readonly ProducePartitionResponse[] | undefined,
+): (ProducePartitionResponse | undefined)[] {
   const queues = new Map<string, ProducePartitionResponse[]>();
   for (const a of answers ?? []) {
     const key = partitionKey(a.topic, a.partition);

@@ -8,8 +8,12 @@ import { createTopic } from '../topics.ts';
 
 /** The seed's cluster: rack-1 = {0,1,2}, rack-2 = {3,4,5}. */
 export const SEED_BROKERS: readonly [BrokerId, string][] = [
-  [0, 'rack-1'], [1, 'rack-1'], [2, 'rack-1'],
-  [3, 'rack-2'], [4, 'rack-2'], [5, 'rack-2'],
+  [0, 'rack-1'],
+  [1, 'rack-1'],
+  [2, 'rack-1'],
+  [3, 'rack-2'],
+  [4, 'rack-2'],
+  [5, 'rack-2'],
 ];
 
 export function registration(id: BrokerId, rack: string, incarnationId = `inc-${id}`, logDirId = `dir-${id}`): RegisterBrokerRequest {

@@ -5,15 +5,20 @@
 // goes where (console-view.ts, console-throughput.ts, console-timeline.ts); this file only maps
 // it onto boxes and pixels, so the rules are unit-tested on the server side.
 
-'use strict';
-
 const EVENTS_SHOWN_MAX = 200;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 // Okabe–Ito colours (distinct for common colour-vision deficiencies), by position in the seed's
 // row order; every line and lane is also labelled, so colour only helps.
 const BROKER_COLOURS = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#f0e442', '#000000'];
 const MARK_GLYPHS = { leader: 'L', 'isr-out': '−', 'isr-in': '+', offline: '!', fenced: 'F', alive: 'R' };
-const MARK_WORDS = { leader: 'became leader', 'isr-out': 'left an ISR', 'isr-in': 'rejoined an ISR', offline: 'partition went offline', fenced: 'fenced', alive: 'registered or unfenced' };
+const MARK_WORDS = {
+  leader: 'became leader',
+  'isr-out': 'left an ISR',
+  'isr-in': 'rejoined an ISR',
+  offline: 'partition went offline',
+  fenced: 'fenced',
+  alive: 'registered or unfenced',
+};
 
 const state = {
   view: null,
@@ -108,7 +113,8 @@ function render() {
   if (!view) return;
   const brokers = view.racks.flatMap((r) => r.brokers);
   const alive = brokers.filter((b) => b.alive).length;
-  $('cluster').textContent = `cluster ${view.clusterId} · metadata version ${view.version} · brokers ${alive}/${brokers.length} alive · ${view.topics.length} topic(s)`;
+  $('cluster').textContent =
+    `cluster ${view.clusterId} · metadata version ${view.version} · brokers ${alive}/${brokers.length} alive · ${view.topics.length} topic(s)`;
   renderBrokers(view);
   renderTopicSelect(view);
   renderTopic();
@@ -124,32 +130,68 @@ function renderPicture() {
   if (!view) return;
   $('cluster-box-title').textContent = topic ? `Tributary cluster · topic ${topic.name}` : 'Tributary cluster · no topic yet';
   // Without a topic, the racks still hold their brokers (from the broker list).
-  const boxes = topic ? topic.rackBoxes : view.racks.map((r) => ({ rack: r.rack, brokers: r.brokers.map((b) => ({ brokerId: b.id, rack: r.rack, label: `${r.rack}/B${b.id}`, fenced: !b.alive, leads: [], follows: [] })) }));
+  const boxes = topic
+    ? topic.rackBoxes
+    : view.racks.map((r) => ({
+        rack: r.rack,
+        brokers: r.brokers.map((b) => ({ brokerId: b.id, rack: r.rack, label: `${r.rack}/B${b.id}`, fenced: !b.alive, leads: [], follows: [] })),
+      }));
   const io = new Map((state.charts?.throughput.brokers ?? []).map((b) => [b.brokerId, b.latest]));
-  $('racks').replaceChildren(...boxes.map((box) => el('section', { className: 'rack', 'data-rack': box.rack, 'aria-label': `rack ${box.rack}` },
-    el('h3', null, box.rack),
-    el('div', { className: 'rack-brokers' }, box.brokers.map((b) => brokerCard(b, io.get(b.brokerId)))))));
+  $('racks').replaceChildren(
+    ...boxes.map((box) =>
+      el(
+        'section',
+        { className: 'rack', 'data-rack': box.rack, 'aria-label': `rack ${box.rack}` },
+        el('h3', null, box.rack),
+        el(
+          'div',
+          { className: 'rack-brokers' },
+          box.brokers.map((b) => brokerCard(b, io.get(b.brokerId))),
+        ),
+      ),
+    ),
+  );
 }
 
 function brokerCard(b, latest) {
-  const follows = b.follows.map((f) => f.inIsr
-    ? el('span', { className: 'chip follower', 'data-partition': f.partition, title: `P${f.partition}: follower in the ISR` }, `P${f.partition}`)
-    : el('span', { className: 'chip follower out-of-isr', 'data-partition': f.partition, title: `P${f.partition}: follower outside the ISR`, 'aria-label': `P${f.partition} out of the ISR` }, `P${f.partition}*`));
+  const follows = b.follows.map((f) =>
+    f.inIsr
+      ? el('span', { className: 'chip follower', 'data-partition': f.partition, title: `P${f.partition}: follower in the ISR` }, `P${f.partition}`)
+      : el(
+          'span',
+          {
+            className: 'chip follower out-of-isr',
+            'data-partition': f.partition,
+            title: `P${f.partition}: follower outside the ISR`,
+            'aria-label': `P${f.partition} out of the ISR`,
+          },
+          `P${f.partition}*`,
+        ),
+  );
   let bytes;
   if (latest?.state === 'ok') bytes = [el('span', null, `produce in ${latest.produceText}`), el('span', null, `replication in ${latest.replicationText}`)];
   else if (latest?.state === 'unknown') bytes = [el('span', null, 'bytes/s unknown:'), el('span', { title: latest.reason }, latest.words)];
   else bytes = 'bytes/s: measuring…';
-  return el('article', { className: `broker-card ${b.fenced ? 'fenced' : 'alive'}`, 'data-broker': b.brokerId, style: `--broker-colour: ${colourOf(b.brokerId)}` },
-    el('header', null,
-      el('span', { className: 'broker-name' }, `B${b.brokerId}`),
-      el('span', { className: 'broker-state' }, b.fenced ? 'fenced' : 'alive')),
-    el('div', { className: 'chips', 'data-role': 'leads' },
+  return el(
+    'article',
+    { className: `broker-card ${b.fenced ? 'fenced' : 'alive'}`, 'data-broker': b.brokerId, style: `--broker-colour: ${colourOf(b.brokerId)}` },
+    el('header', null, el('span', { className: 'broker-name' }, `B${b.brokerId}`), el('span', { className: 'broker-state' }, b.fenced ? 'fenced' : 'alive')),
+    el(
+      'div',
+      { className: 'chips', 'data-role': 'leads' },
       el('span', { className: 'chips-label' }, 'leader of'),
-      b.leads.length ? b.leads.map((p) => el('span', { className: 'chip leader', 'data-partition': p, title: `P${p}: leader` }, `P${p}`)) : el('span', { className: 'none' }, '–')),
-    el('div', { className: 'chips', 'data-role': 'follows' },
+      b.leads.length
+        ? b.leads.map((p) => el('span', { className: 'chip leader', 'data-partition': p, title: `P${p}: leader` }, `P${p}`))
+        : el('span', { className: 'none' }, '–'),
+    ),
+    el(
+      'div',
+      { className: 'chips', 'data-role': 'follows' },
       el('span', { className: 'chips-label' }, 'follower of'),
-      follows.length ? follows : el('span', { className: 'none' }, '–')),
-    el('p', { className: `bytes ${latest?.state ?? 'measuring'}`, 'data-role': 'bytes' }, bytes));
+      follows.length ? follows : el('span', { className: 'none' }, '–'),
+    ),
+    el('p', { className: `bytes ${latest?.state ?? 'measuring'}`, 'data-role': 'bytes' }, bytes),
+  );
 }
 
 function renderCharts() {
@@ -158,10 +200,17 @@ function renderCharts() {
   const t = charts.throughput;
   drawLineChart($('chart-produce').querySelector('svg'), t, 'produce', t.produceScale);
   drawLineChart($('chart-replication').querySelector('svg'), t, 'replication', t.replicationScale);
-  $('chart-legend').replaceChildren(...t.brokers.map((b) => {
-    const now = b.latest.state === 'ok' ? `in ${b.latest.produceText}, replication ${b.latest.replicationText}` : b.latest.state === 'measuring' ? 'measuring…' : `unknown (${b.latest.reason})`;
-    return el('li', { 'data-broker': b.brokerId }, el('span', { className: 'swatch', style: `background: ${colourOf(b.brokerId)}` }), `${b.label}: ${now}`);
-  }));
+  $('chart-legend').replaceChildren(
+    ...t.brokers.map((b) => {
+      const now =
+        b.latest.state === 'ok'
+          ? `in ${b.latest.produceText}, replication ${b.latest.replicationText}`
+          : b.latest.state === 'measuring'
+            ? 'measuring…'
+            : `unknown (${b.latest.reason})`;
+      return el('li', { 'data-broker': b.brokerId }, el('span', { className: 'swatch', style: `background: ${colourOf(b.brokerId)}` }), `${b.label}: ${now}`);
+    }),
+  );
   drawTimeline($('chart-timeline').querySelector('svg'), charts.timeline);
 }
 
@@ -176,8 +225,10 @@ function timeTicks(startMs, endMs, x, y, lastLabel) {
     const px = x(endMs - back * stepMs);
     const ago = (back * stepMs) / 1000;
     const label = back === 0 ? lastLabel : ago % 60 === 0 ? `−${ago / 60} min` : `−${ago} s`;
-    ticks.push(svg('line', { class: 'grid', x1: px, x2: px, y1: PLOT.top, y2: y }),
-      svg('text', { class: 'axis', x: px, y: y + 16, 'text-anchor': back === 0 ? 'end' : 'middle' }, label));
+    ticks.push(
+      svg('line', { class: 'grid', x1: px, x2: px, y1: PLOT.top, y2: y }),
+      svg('text', { class: 'axis', x: px, y: y + 16, 'text-anchor': back === 0 ? 'end' : 'middle' }, label),
+    );
   }
   return ticks;
 }
@@ -191,8 +242,10 @@ function drawLineChart(node, t, key, scale) {
   const y = (v) => PLOT.top + h - (Math.min(v, scale.max) / scale.max) * h;
   const parts = [];
   for (const tick of scale.ticks) {
-    parts.push(svg('line', { class: 'grid', x1: PLOT.left, x2: PLOT.left + w, y1: y(tick.value), y2: y(tick.value) }),
-      svg('text', { class: 'axis', x: PLOT.left - 6, y: y(tick.value) + 4, 'text-anchor': 'end' }, tick.label));
+    parts.push(
+      svg('line', { class: 'grid', x1: PLOT.left, x2: PLOT.left + w, y1: y(tick.value), y2: y(tick.value) }),
+      svg('text', { class: 'axis', x: PLOT.left - 6, y: y(tick.value) + 4, 'text-anchor': 'end' }, tick.label),
+    );
   }
   parts.push(...timeTicks(t.startMs, t.endMs, x, PLOT.top + h, 'now'));
   for (const b of t.brokers) {
@@ -208,8 +261,20 @@ function drawLineChart(node, t, key, scale) {
       penDown = true;
     });
     const last = b[key].at(-1);
-    parts.push(svg('path', { class: 'series', d: d || 'M0,0', stroke: colourOf(b.brokerId), 'data-broker': b.brokerId, 'data-points': b[key].filter((v) => v !== null).length, 'data-last': last ?? '' },
-      svg('title', null, `${b.label} ${key} bytes/s`)));
+    parts.push(
+      svg(
+        'path',
+        {
+          class: 'series',
+          d: d || 'M0,0',
+          stroke: colourOf(b.brokerId),
+          'data-broker': b.brokerId,
+          'data-points': b[key].filter((v) => v !== null).length,
+          'data-last': last ?? '',
+        },
+        svg('title', null, `${b.label} ${key} bytes/s`),
+      ),
+    );
   }
   node.replaceChildren(...parts);
 }
@@ -230,11 +295,22 @@ function drawTimeline(node, tl) {
     const top = PLOT.top + i * laneHeight;
     const mid = top + laneHeight / 2;
     const g = svg('g', { class: `lane${lane.fencedNow ? ' fenced' : ''}`, 'data-broker': lane.brokerId });
-    g.append(svg('line', { class: 'lane-line', x1: left, x2: left + w, y1: mid, y2: mid, stroke: colourOf(lane.brokerId) }),
-      svg('text', { class: 'lane-label', x: left - 8, y: mid + 4, 'text-anchor': 'end' }, lane.label + (lane.fencedNow ? ' ✕' : '')));
+    g.append(
+      svg('line', { class: 'lane-line', x1: left, x2: left + w, y1: mid, y2: mid, stroke: colourOf(lane.brokerId) }),
+      svg('text', { class: 'lane-label', x: left - 8, y: mid + 4, 'text-anchor': 'end' }, lane.label + (lane.fencedNow ? ' ✕' : '')),
+    );
     for (const s of lane.fenced) {
-      g.append(svg('rect', { class: 'fenced-span', x: x(s.fromMs), y: top + 3, width: Math.max(2, x(s.toMs) - x(s.fromMs)), height: laneHeight - 6, 'data-open': s.open },
-        svg('title', null, `${lane.label} fenced ${new Date(s.fromMs).toLocaleTimeString([], { hour12: false })} – ${s.open ? 'now' : new Date(s.toMs).toLocaleTimeString([], { hour12: false })}`)));
+      g.append(
+        svg(
+          'rect',
+          { class: 'fenced-span', x: x(s.fromMs), y: top + 3, width: Math.max(2, x(s.toMs) - x(s.fromMs)), height: laneHeight - 6, 'data-open': s.open },
+          svg(
+            'title',
+            null,
+            `${lane.label} fenced ${new Date(s.fromMs).toLocaleTimeString([], { hour12: false })} – ${s.open ? 'now' : new Date(s.toMs).toLocaleTimeString([], { hour12: false })}`,
+          ),
+        ),
+      );
     }
     // Marks close in time are nudged apart so each stays readable; their tooltips keep the times.
     let lastX = -Infinity;
@@ -243,10 +319,23 @@ function drawTimeline(node, tl) {
       lastX = px;
       const more = m.count > m.texts.length ? [`… and ${m.count - m.texts.length} more`] : [];
       const label = m.partitions.length ? m.partitions.map((p) => `P${p}`).join(' ') : '';
-      g.append(svg('g', { class: 'mark', 'data-kind': m.kind, 'data-count': m.count, 'data-partitions': m.partitions.join(',') },
-        svg('title', null, [`${new Date(m.timeMs).toLocaleTimeString([], { hour12: false })} ${lane.label} ${MARK_WORDS[m.kind] ?? m.kind}${m.count > 1 ? ` (${m.count})` : ''}`, ...m.texts, ...more].join('\n')),
-        svg('circle', { cx: px, cy: mid, r: 8 }),
-        svg('text', { x: px, y: mid + 4, 'text-anchor': 'middle' }, MARK_GLYPHS[m.kind] ?? '?')));
+      g.append(
+        svg(
+          'g',
+          { class: 'mark', 'data-kind': m.kind, 'data-count': m.count, 'data-partitions': m.partitions.join(',') },
+          svg(
+            'title',
+            null,
+            [
+              `${new Date(m.timeMs).toLocaleTimeString([], { hour12: false })} ${lane.label} ${MARK_WORDS[m.kind] ?? m.kind}${m.count > 1 ? ` (${m.count})` : ''}`,
+              ...m.texts,
+              ...more,
+            ].join('\n'),
+          ),
+          svg('circle', { cx: px, cy: mid, r: 8 }),
+          svg('text', { x: px, y: mid + 4, 'text-anchor': 'middle' }, MARK_GLYPHS[m.kind] ?? '?'),
+        ),
+      );
       if (label && (m.kind === 'leader' || m.kind === 'offline')) {
         g.append(svg('text', { class: 'mark-label', x: px + 10, y: top + 8 }, label));
       }
@@ -261,14 +350,19 @@ function renderBrokers(view) {
   const rows = [];
   for (const rack of view.racks) {
     rack.brokers.forEach((b, i) => {
-      rows.push(el('tr', { className: b.alive ? 'alive' : 'fenced', 'data-broker': b.id },
-        i === 0 ? el('th', { scope: 'rowgroup', rowspan: rack.brokers.length }, rack.rack) : null,
-        el('th', { scope: 'row' }, `B${b.id}`),
-        el('td', { className: 'state' }, b.alive ? 'alive' : 'fenced'),
-        el('td', { className: 'num' }, `${b.leaderCount}`),
-        el('td', { className: 'num' }, `${b.replicaCount}`),
-        el('td', { className: 'num' }, `${b.epoch}`),
-        el('td', null, b.address)));
+      rows.push(
+        el(
+          'tr',
+          { className: b.alive ? 'alive' : 'fenced', 'data-broker': b.id },
+          i === 0 ? el('th', { scope: 'rowgroup', rowspan: rack.brokers.length }, rack.rack) : null,
+          el('th', { scope: 'row' }, `B${b.id}`),
+          el('td', { className: 'state' }, b.alive ? 'alive' : 'fenced'),
+          el('td', { className: 'num' }, `${b.leaderCount}`),
+          el('td', { className: 'num' }, `${b.replicaCount}`),
+          el('td', { className: 'num' }, `${b.epoch}`),
+          el('td', null, b.address),
+        ),
+      );
     });
   }
   body.replaceChildren(...rows);
@@ -306,19 +400,25 @@ function renderTopic() {
   }
   const counts = { 'under-replicated': 0, 'under-min-isr': 0, offline: 0 };
   for (const p of topic.partitions) for (const s of p.status) if (s in counts) counts[s]++;
-  $('topic-summary').textContent = `${topic.name}: ${topic.partitions.length} partitions, replication factor ${topic.replicationFactor}, min.insync.replicas ${topic.minInsyncReplicas} · under-replicated ${counts['under-replicated']} · under min ISR ${counts['under-min-isr']} · offline ${counts.offline}`;
+  $('topic-summary').textContent =
+    `${topic.name}: ${topic.partitions.length} partitions, replication factor ${topic.replicationFactor}, min.insync.replicas ${topic.minInsyncReplicas} · under-replicated ${counts['under-replicated']} · under min ISR ${counts['under-min-isr']} · offline ${counts.offline}`;
   $('seed-caption').textContent = `Topic ${topic.name}: partitions each broker leads and follows (rows in rack-alternated order, as the seed's table)`;
-  seedBody.replaceChildren(...topic.byBroker.map((row) => {
-    const follows = [];
-    row.follows.forEach((f, i) => {
-      if (i > 0) follows.push(' ');
-      follows.push(f.inIsr ? `P${f.partition}` : el('span', { className: 'out-of-sync' }, `P${f.partition} (out of sync)`));
-    });
-    return el('tr', { className: row.fenced ? 'fenced' : 'alive', 'data-broker': row.brokerId },
-      el('th', { scope: 'row' }, row.label, row.fenced ? ' (fenced)' : ''),
-      el('td', { 'data-col': 'leads' }, row.leads.map((p) => `P${p}`).join(' ') || '–'),
-      el('td', { 'data-col': 'follows' }, follows.length ? follows : '–'));
-  }));
+  seedBody.replaceChildren(
+    ...topic.byBroker.map((row) => {
+      const follows = [];
+      row.follows.forEach((f, i) => {
+        if (i > 0) follows.push(' ');
+        follows.push(f.inIsr ? `P${f.partition}` : el('span', { className: 'out-of-sync' }, `P${f.partition} (out of sync)`));
+      });
+      return el(
+        'tr',
+        { className: row.fenced ? 'fenced' : 'alive', 'data-broker': row.brokerId },
+        el('th', { scope: 'row' }, row.label, row.fenced ? ' (fenced)' : ''),
+        el('td', { 'data-col': 'leads' }, row.leads.map((p) => `P${p}`).join(' ') || '–'),
+        el('td', { 'data-col': 'follows' }, follows.length ? follows : '–'),
+      );
+    }),
+  );
   renderPartitions();
 }
 
@@ -329,33 +429,48 @@ function renderPartitions() {
   if (!topic) return;
   $('partitions-caption').textContent = `Partitions of ${topic.name}: leader, epoch, replicas, in-sync replicas, high watermark, follower lag and status`;
   const stats = state.stats?.topic === topic.name ? state.stats : null;
-  $('partitions').tBodies[0].replaceChildren(...topic.partitions.map((p) => {
-    const found = stats?.partitions.find((x) => x.partition === p.partition);
-    // Numbers from a previous leader are not this leader's: wait for the next stats.
-    const s = found?.leader === p.leader ? found : undefined;
-    const hw = s?.highWatermark !== undefined ? String(s.highWatermark) : s?.unknown ? `unknown (${s.unknown})` : found ? 'unknown (asking the new leader)' : 'unknown (asking)';
-    const lag = s?.lag
-      ? s.lag.map((l) => `B${l.brokerId}: ${l.records}${l.records > 0 ? ` (${(l.msSinceCaughtUp / 1000).toFixed(1)} s)` : ''}`).join(', ') || '–'
-      : 'unknown';
-    return el('tr', { className: p.status.join(' '), 'data-partition': p.partition },
-      el('th', { scope: 'row' }, `P${p.partition}`),
-      el('td', { 'data-col': 'leader' }, p.leader < 0 ? 'none' : `B${p.leader}`),
-      el('td', { className: 'num', 'data-col': 'epoch' }, `${p.leaderEpoch}`),
-      el('td', { 'data-col': 'replicas' }, p.replicas.map((id) => `B${id}`).join(', ')),
-      el('td', { 'data-col': 'isr' }, p.isr.map((id) => `B${id}`).join(', ')),
-      el('td', { className: s?.highWatermark !== undefined ? 'num' : 'unknown', 'data-col': 'hw' }, hw),
-      el('td', { 'data-col': 'lag' }, lag),
-      el('td', { className: 'status', 'data-col': 'status' }, p.status.map((x) => STATUS_TEXT[x] ?? x).join(', ')));
-  }));
+  $('partitions').tBodies[0].replaceChildren(
+    ...topic.partitions.map((p) => {
+      const found = stats?.partitions.find((x) => x.partition === p.partition);
+      // Numbers from a previous leader are not this leader's: wait for the next stats.
+      const s = found?.leader === p.leader ? found : undefined;
+      const hw =
+        s?.highWatermark !== undefined
+          ? String(s.highWatermark)
+          : s?.unknown
+            ? `unknown (${s.unknown})`
+            : found
+              ? 'unknown (asking the new leader)'
+              : 'unknown (asking)';
+      const lag = s?.lag
+        ? s.lag.map((l) => `B${l.brokerId}: ${l.records}${l.records > 0 ? ` (${(l.msSinceCaughtUp / 1000).toFixed(1)} s)` : ''}`).join(', ') || '–'
+        : 'unknown';
+      return el(
+        'tr',
+        { className: p.status.join(' '), 'data-partition': p.partition },
+        el('th', { scope: 'row' }, `P${p.partition}`),
+        el('td', { 'data-col': 'leader' }, p.leader < 0 ? 'none' : `B${p.leader}`),
+        el('td', { className: 'num', 'data-col': 'epoch' }, `${p.leaderEpoch}`),
+        el('td', { 'data-col': 'replicas' }, p.replicas.map((id) => `B${id}`).join(', ')),
+        el('td', { 'data-col': 'isr' }, p.isr.map((id) => `B${id}`).join(', ')),
+        el('td', { className: s?.highWatermark !== undefined ? 'num' : 'unknown', 'data-col': 'hw' }, hw),
+        el('td', { 'data-col': 'lag' }, lag),
+        el('td', { className: 'status', 'data-col': 'status' }, p.status.map((x) => STATUS_TEXT[x] ?? x).join(', ')),
+      );
+    }),
+  );
 }
 
 function renderEvents() {
   const items = [...state.events].reverse().map((e) => {
     const time = new Date(e.timeMs);
-    return el('li', { 'data-kind': e.kind },
-      el('time', { datetime: time.toISOString() }, time.toLocaleTimeString([], { hour12: false }) + `.${String(time.getMilliseconds()).padStart(3, '0')}`),
+    return el(
+      'li',
+      { 'data-kind': e.kind },
+      el('time', { datetime: time.toISOString() }, `${time.toLocaleTimeString([], { hour12: false })}.${String(time.getMilliseconds()).padStart(3, '0')}`),
       el('span', { className: 'kind' }, e.kind.replace(/-/g, ' ')),
-      e.text);
+      e.text,
+    );
   });
   $('events').replaceChildren(...(items.length ? items : [el('li', null, 'no events yet')]));
 }

@@ -38,11 +38,14 @@ export function removeTempDirs(): void {
 /** A batch of `values` (as UTF-8) with offsets from `baseOffset` and timestamps from `timestamp`. */
 export function batch(values: string[], options: { baseOffset?: number; epoch?: number; timestamp?: number } = {}): Buffer {
   const timestamp = options.timestamp ?? 1_000_000;
-  return encodeBatch(values.map((v, i) => ({ value: Buffer.from(v), key: null, timestamp: timestamp + i })), {
-    baseOffset: options.baseOffset ?? 0,
-    partitionLeaderEpoch: options.epoch ?? -1,
-    baseTimestamp: timestamp,
-  });
+  return encodeBatch(
+    values.map((v, i) => ({ value: Buffer.from(v), key: null, timestamp: timestamp + i })),
+    {
+      baseOffset: options.baseOffset ?? 0,
+      partitionLeaderEpoch: options.epoch ?? -1,
+      baseTimestamp: timestamp,
+    },
+  );
 }
 
 /** Every record value from the log start to the log end, read in chunks of `maxBytes`. */
@@ -105,7 +108,7 @@ export class FaultyFs implements StorageFs {
   }
 
   private check(op: Op, arg: unknown): { code: 'EIO' | 'ENOSPC'; partialBytes?: number } | undefined {
-    const subject = typeof arg === 'number' ? this.fdPaths.get(arg) ?? '' : arg;
+    const subject = typeof arg === 'number' ? (this.fdPaths.get(arg) ?? '') : arg;
     const i = this.armed.findIndex((a) => a.op === op && a.when(subject));
     if (i < 0) return undefined;
     const hit = this.armed[i]!;
@@ -206,5 +209,9 @@ export class FaultyFs implements StorageFs {
 
 /** The .log files of a log dir, oldest first. */
 export function segmentFiles(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => n.endsWith('.log')).sort().map((n) => path.join(dir, n));
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.log'))
+    .sort()
+    .map((n) => path.join(dir, n));
 }
