@@ -575,6 +575,7 @@ export class Partition {
       highWatermark: this.highWatermark,
       logStartOffset: this.log.logStartOffset,
       logEndOffset: this.log.logEndOffset,
+      logSizeBytes: this.log.sizeInBytes,
       replicas: this.leaderState?.describe(nowMs) ?? [],
     };
   }

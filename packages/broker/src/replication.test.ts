@@ -271,6 +271,7 @@ describe('leader replication', () => {
         highWatermark: 0,
         logStartOffset: 0,
         logEndOffset: 2,
+        logSizeBytes: batch(['a', 'b']).length,
         replicas: [
           { brokerId: 0, logEndOffset: 2, lagRecords: 0, lastCaughtUpMsAgo: 0 },
           { brokerId: 1, logEndOffset: 2, lagRecords: 0, lastCaughtUpMsAgo: 700 },

@@ -49,6 +49,8 @@ export interface VerbosePartitionDescription extends PartitionInfo {
   highWatermark?: number;
   logStartOffset?: number;
   logEndOffset?: number;
+  /** Bytes of the leader's log (the size a reassignment copies). */
+  logSizeBytes?: number;
   replicaStates?: ReplicaDescription[];
   /** Why the leader's view is missing, when it is. */
   error?: string;
@@ -190,6 +192,7 @@ export class Admin {
             p.highWatermark = state.highWatermark;
             p.logStartOffset = state.logStartOffset;
             p.logEndOffset = state.logEndOffset;
+            p.logSizeBytes = state.logSizeBytes;
             p.replicaStates = state.replicas;
           }
         } catch (err) {

@@ -329,6 +329,7 @@ export class FakeCluster {
             highWatermark: p.logEndOffset,
             logStartOffset: 0,
             logEndOffset: p.logEndOffset,
+            logSizeBytes: p.batches.reduce((n, b) => n + b.length, 0),
             replicas: p.replicas.map((brokerId) => ({ brokerId, logEndOffset: p.logEndOffset, lagRecords: 0, lastCaughtUpMsAgo: 0 })),
           })),
       };

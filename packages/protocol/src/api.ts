@@ -437,6 +437,11 @@ export interface DescribeReplicasResponse {
     highWatermark: number;
     logStartOffset: number;
     logEndOffset: number;
+    /**
+     * Bytes of the leader's log (its segments, log start to LEO): with the LEOs, what a
+     * reassignment's copy progress is measured in (`tributary reassign status`, the console).
+     */
+    logSizeBytes: number;
     replicas: { brokerId: BrokerId; logEndOffset: number; lagRecords: number; lastCaughtUpMsAgo: number }[];
   }[];
 }
