@@ -274,7 +274,7 @@ function planTopic(partitions: readonly PlanPartition[], ctx: Context, warnings:
     count.get(b)! - count.get(a)! || (clusterReplicas.get(b) ?? 0) - (clusterReplicas.get(a) ?? 0) || rank.get(a)! - rank.get(b)!;
 
   // a. Forced moves: brokers not given, and racks over-represented while a rack is missing.
-  lists.forEach((list, i) => {
+  for (const list of lists) {
     const rf = list.length;
     const kept = list.filter((r): r is number => r !== null);
     const racks = racksOf(kept);
@@ -301,7 +301,7 @@ function planTopic(partitions: readonly PlanPartition[], ctx: Context, warnings:
       list[slot] = pick;
       count.set(pick, count.get(pick)! + 1);
     }
-  });
+  }
   const placed = lists as number[][];
 
   // b. Balance the replica counts.
