@@ -189,7 +189,8 @@ const HINTS: Partial<Record<string, string>> = {
   INVALID_REPLICATION_FACTOR: "see 'tributary cluster' for the live brokers",
   NOT_ENOUGH_REPLICAS: "the ISR is below min.insync.replicas; see 'tributary topics describe TOPIC'",
   NOT_ENOUGH_REPLICAS_AFTER_APPEND: "the ISR shrank below min.insync.replicas; see 'tributary topics describe TOPIC'",
-  INVALID_CONFIG: "see 'tributary topics create --help'",
+  INVALID_CONFIG: "see 'tributary configs alter --help'",
+  INVALID_PARTITIONS: 'partitions can be added, never removed (as in Kafka): give a count above the current one',
 };
 
 function reportFailure(io: CliIo, json: boolean, err: unknown, command: Command, bootstrap: readonly string[]): number {

@@ -40,7 +40,7 @@ describe('argument parsing and usage errors (no cluster)', () => {
     [['topics', 'create', '-p', '3', '-r', '3'], /missing NAME/],
     [['topics', 'describe', 'a', 'b'], /unexpected argument 'b'/],
     [['topics', 'describe', 'a', '--bogus'], /unknown option '--bogus'/],
-    [['topics'], /'topics' needs a subcommand: create, list, describe, delete, elect-leaders/],
+    [['topics'], /'topics' needs a subcommand: create, list, describe, alter, delete, elect-leaders/],
     [['frobnicate'], /unknown command 'frobnicate' — see 'tributary --help'/],
     [['produce', 't', '--acks', '2'], /--acks must be all, 1 or 0/],
     [['consume', 't', '--offset', '3', '--from-beginning'], /use --from-beginning or --offset, not both/],

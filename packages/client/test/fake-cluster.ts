@@ -75,6 +75,17 @@ export class FakeCluster {
   readonly adminCalls: { op: string; body: unknown }[] = [];
   /** What list-partition-reassignments answers (filtered by the request's topics). */
   reassignments: { topic: string; partition: number; replicas: number[]; addingReplicas: number[]; removingReplicas: number[] }[] = [];
+  /**
+   * When set, alter-partition-reassignments acts as the controller starts and cancels moves: an
+   * accepted target puts the partition in `reassignments` with the merged list (target, then the
+   * replicas leaving), a cancel puts the original list back; `completeReassignments()` finishes them.
+   */
+  applyReassignments = false;
+  /** Topic configs set through alter-configs (merged over the defaults in metadata), and brokers' dynamic configs. */
+  readonly topicConfigs = new Map<string, Record<string, unknown>>();
+  readonly brokerDynamicConfigs = new Map<number, Record<string, unknown>>();
+  /** Replica lists from before each reassignment in progress, by `topic-partition` (a cancel restores them, order included). */
+  private readonly originalReplicas = new Map<string, number[]>();
   /** Answer every produce request this many ms after appending (keeps several in flight). */
   produceDelayMs = 0;
   /** The most produce requests a broker held at once. */
@@ -111,6 +122,16 @@ export class FakeCluster {
         return { leader, leaderEpoch: 0, replicas, isr: [...replicas], batches: [], logEndOffset: 0, producers: new Map() };
       }),
     );
+  }
+
+  /** Finishes every reassignment in progress, as the controller does once the targets are in sync. */
+  completeReassignments(): void {
+    for (const r of this.reassignments.splice(0)) {
+      const p = this.partition(r.topic, r.partition);
+      p.replicas = r.replicas.filter((b) => !r.removingReplicas.includes(b));
+      p.isr = [...p.replicas];
+      if (!p.replicas.includes(p.leader)) p.leader = p.replicas[0]!;
+    }
   }
 
   partition(topic: string, partition: number): FakePartition {
@@ -179,10 +200,19 @@ export class FakeCluster {
         .filter((n) => this.topics.has(n))
         .map((name) => ({
           name,
-          configs: { ...DEFAULT_TOPIC_CONFIGS },
-          partitions: this.topics
-            .get(name)!
-            .map((p, partition) => ({ partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr })),
+          configs: { ...DEFAULT_TOPIC_CONFIGS, ...(this.topicConfigs.get(name) as object | undefined) },
+          partitions: this.topics.get(name)!.map((p, partition) => {
+            const moving = this.reassignments.find((r) => r.topic === name && r.partition === partition);
+            return {
+              partition,
+              leader: p.leader,
+              leaderEpoch: p.leaderEpoch,
+              replicas: p.replicas,
+              isr: p.isr,
+              addingReplicas: moving?.addingReplicas ?? [],
+              removingReplicas: moving?.removingReplicas ?? [],
+            };
+          }),
         })),
       unknownTopics: names.filter((n) => !this.topics.has(n)),
     };
@@ -267,9 +297,27 @@ export class FakeCluster {
       return {
         partitions: body.partitions.map(({ topic, partition, replicas }) => {
           const unknown = (replicas ?? []).find((id) => !known.has(id));
-          return unknown === undefined
-            ? { topic, partition }
-            : { topic, partition, error: { code: 'INVALID_REPLICA_ASSIGNMENT', message: `broker ${unknown} is not registered` } };
+          if (unknown !== undefined) return { topic, partition, error: { code: 'INVALID_REPLICA_ASSIGNMENT', message: `broker ${unknown} is not registered` } };
+          if (this.applyReassignments) {
+            const running = this.reassignments.findIndex((r) => r.topic === topic && r.partition === partition);
+            const p = this.partition(topic, partition);
+            if (replicas === null) {
+              if (running < 0) return { topic, partition, error: { code: 'NO_REASSIGNMENT_IN_PROGRESS', message: `${topic}-${partition}: nothing to cancel` } };
+              this.reassignments.splice(running, 1);
+              p.replicas = this.originalReplicas.get(`${topic}-${partition}`)!;
+            } else {
+              if (running >= 0)
+                return { topic, partition, error: { code: 'REASSIGNMENT_IN_PROGRESS', message: `${topic}-${partition} is already being reassigned` } };
+              this.originalReplicas.set(`${topic}-${partition}`, [...p.replicas]);
+              const removing = p.replicas.filter((b) => !replicas.includes(b));
+              const adding = replicas.filter((b) => !p.replicas.includes(b));
+              p.replicas = [...replicas, ...removing];
+              if (adding.length > 0 || removing.length > 0)
+                this.reassignments.push({ topic, partition, replicas: [...p.replicas], addingReplicas: adding, removingReplicas: removing });
+              else p.replicas = [...replicas];
+            }
+          }
+          return { topic, partition };
         }),
       };
     });
@@ -296,8 +344,16 @@ export class FakeCluster {
     });
     for (const op of ['describe-configs', 'alter-configs']) {
       app.post(`/admin/${op}`, async (req) => {
-        const body = req.body as { resource: unknown; set?: Record<string, unknown> };
+        const body = req.body as { resource: { topic?: string; broker?: number }; set?: Record<string, unknown>; delete?: string[] };
         this.adminCalls.push({ op, body });
+        if (op === 'alter-configs') {
+          const { topic, broker } = body.resource;
+          const configs = topic !== undefined ? (this.topicConfigs.get(topic) ?? {}) : (this.brokerDynamicConfigs.get(broker!) ?? {});
+          Object.assign(configs, body.set ?? {});
+          for (const name of body.delete ?? []) delete configs[name];
+          if (topic !== undefined) this.topicConfigs.set(topic, configs);
+          else this.brokerDynamicConfigs.set(broker!, configs);
+        }
         return {
           resource: body.resource,
           configs: Object.entries(body.set ?? { 'retention.ms': 1000 }).map(([name, value]) => ({ name, value, isDefault: false, doc: '' })),

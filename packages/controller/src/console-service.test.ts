@@ -100,6 +100,7 @@ describe('web console routes', () => {
             highWatermark: 5,
             logStartOffset: 0,
             logEndOffset: 8,
+            logSizeBytes: 800,
             replicas: [
               { brokerId: 0, logEndOffset: 8, lagRecords: 0, lastCaughtUpMsAgo: 0 },
               { brokerId: 1, logEndOffset: 5, lagRecords: 3, lastCaughtUpMsAgo: 2500 },
@@ -173,6 +174,7 @@ async function answeringBroker(brokerId: number, answerDelayMs = 0): Promise<num
           highWatermark: 5,
           logStartOffset: 0,
           logEndOffset: 5,
+          logSizeBytes: 500,
           replicas: [{ brokerId, logEndOffset: 5, lagRecords: 0, lastCaughtUpMsAgo: 0 }],
         },
       ],

@@ -124,6 +124,7 @@ describe('consoleStats', () => {
           highWatermark: 7,
           logStartOffset: 0,
           logEndOffset: 9,
+          logSizeBytes: 900,
           replicas: [
             { brokerId: 0, logEndOffset: 9, lagRecords: 0, lastCaughtUpMsAgo: 0 },
             { brokerId: 3, logEndOffset: 7, lagRecords: 2, lastCaughtUpMsAgo: 1500 },

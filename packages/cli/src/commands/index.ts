@@ -8,9 +8,23 @@ import { topicsCommands } from './topics.ts';
 import { produce } from './produce.ts';
 import { consume } from './consume.ts';
 import { cluster } from './cluster.ts';
-import { brokersSetConfig } from './brokers.ts';
+import { brokersDecommission, brokersSetConfig } from './brokers.ts';
+import { configsCommands } from './configs.ts';
+import { reassignCommands } from './reassign.ts';
 import { localCommands } from './local.ts';
 import { watch } from './watch.ts';
 import { chaosCommands } from './chaos.ts';
 
-export const COMMANDS: readonly Command[] = [...localCommands, ...topicsCommands, produce, consume, cluster, watch, brokersSetConfig, ...chaosCommands];
+export const COMMANDS: readonly Command[] = [
+  ...localCommands,
+  ...topicsCommands,
+  produce,
+  consume,
+  cluster,
+  watch,
+  brokersSetConfig,
+  brokersDecommission,
+  ...reassignCommands,
+  ...configsCommands,
+  ...chaosCommands,
+];

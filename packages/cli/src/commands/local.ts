@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Admin, TributaryError } from '@tributary/client';
 import {
   LocalClusterError,
+  localAddBroker,
   localDown,
   localKill,
   localPause,
@@ -210,6 +211,34 @@ const localStatusCommand: Command = {
   },
 };
 
+const localAddBrokerCommand: Command = {
+  path: ['local', 'add-broker'],
+  summary: 'start one more broker in the running local cluster (the next id, in the rack with the fewest brokers or --rack)',
+  usage: 'local add-broker [--rack RACK] [--data-dir DIR]',
+  usesCluster: false,
+  options: { ...DATA_DIR_FLAG, rack: { type: 'string', short: 'r' } },
+  flagHelp: ['-r, --rack RACK    its rack (default: the rack with the fewest brokers, the first by name on a tie)', DATA_DIR_HELP],
+  details: [
+    'It holds nothing until a reassignment or a new topic places replicas on it:',
+    '  tributary reassign generate --topics demo --brokers 0,1,2,3,4,5,6 > plan.json',
+    '  tributary reassign execute plan.json --throttle 50000000',
+    'The CLI finds it without --bootstrap (it is recorded with the cluster); `local up` starts it again next time.',
+  ],
+  async run(ctx) {
+    const dataDir = dataDirOf(ctx);
+    const rack = typeof ctx.values.rack === 'string' ? ctx.values.rack : undefined;
+    const record = await launcherCall(() => localAddBroker(dataDir, rack === undefined ? {} : { rack }));
+    if (ctx.json) {
+      ctx.io.out(JSON.stringify({ process: record.name, brokerId: record.brokerId, rack: record.rack, port: record.port, pid: record.pid }));
+      return;
+    }
+    ctx.io.out(`started ${record.name} in ${record.rack} on 127.0.0.1:${record.port} (pid ${record.pid}); it holds no replica yet`);
+    ctx.io.out(
+      `give it some: pnpm tributary reassign generate --topics demo --brokers ${[...localStatus(dataDir).processes.flatMap((p) => (p.name.startsWith('broker-') ? [p.name.slice(7)] : []))].join(',')} > plan.json`,
+    );
+  },
+};
+
 /** kill / restart / pause / resume: one process, named by broker id or 'controller'. */
 function processCommand(
   verb: 'kill' | 'restart' | 'pause' | 'resume',
@@ -239,6 +268,7 @@ export const localCommands: readonly Command[] = [
   localUpCommand,
   localDownCommand,
   localStatusCommand,
+  localAddBrokerCommand,
   processCommand('kill', 'kill -9 a broker or the controller (a crash: no goodbye)', localKill, 'killed'),
   processCommand('restart', 'restart a broker or the controller with its data (graceful stop first if running)', (dir, t) => localRestart(dir, t), 'restarted'),
   processCommand('pause', 'SIGSTOP a process: it stops answering, like a long GC pause or a hung host', localPause, 'paused'),

@@ -1,4 +1,4 @@
-// `tributary topics create | list | describe | delete | elect-leaders`.
+// `tributary topics create | list | describe | alter | delete | elect-leaders`.
 
 import { DEFAULT_TOPIC_CONFIGS, TributaryError, resolveTopicConfigs, type TopicConfigs } from '@tributary/protocol';
 import type { TopicDescription, VerboseTopicDescription } from '@tributary/client';
@@ -147,6 +147,38 @@ function formatConfigs(configs: TopicConfigs | undefined): string {
   return shown.join(' ');
 }
 
+export const topicsAlter: Command = {
+  path: ['topics', 'alter'],
+  summary: 'add partitions to a topic (never fewer, as in Kafka); new ones are placed rack-aware',
+  usage: 'topics alter NAME --partitions N',
+  positionals: ['NAME'],
+  options: { partitions: { type: 'string', short: 'p' } },
+  flagHelp: ['-p, --partitions N   the new total, above the current count'],
+  details: [
+    'Partitions are never removed: a count not above the current one is refused with INVALID_PARTITIONS and changes nothing.',
+    'The new partitions get the replication factor of partition 0, placed as if the topic had been created that large; keyed',
+    'records map over the new count once producers refresh their metadata, so a key may land in another partition than before.',
+    "To change topic configs: 'tributary configs alter --topic NAME --set k=v'.",
+    '',
+    'example: tributary topics alter demo --partitions 12',
+  ],
+  async run(ctx) {
+    const [name] = ctx.positionals as [string];
+    if (ctx.values.partitions === undefined) throw new UsageError('--partitions is required: the new total number of partitions', ctx.command);
+    const total = intArg(ctx.values.partitions, '--partitions', ctx.command, 1);
+    const admin = ctx.admin();
+    const before = (await admin.describeTopic(name)).partitions.length;
+    const topic = await admin.createPartitions(name, total);
+    if (ctx.json) {
+      ctx.io.out(JSON.stringify({ ...topic, partitionsBefore: before }));
+      return;
+    }
+    ctx.io.out(`topic '${name}' now has ${topic.partitions.length} partitions (${before} before)`);
+    for (const p of topic.partitions.filter((x) => x.partition >= before))
+      ctx.io.out(`  P${p.partition}: replicas ${p.replicas.join(',')}, leader B${p.leader}`);
+  },
+};
+
 export const topicsDelete: Command = {
   path: ['topics', 'delete'],
   summary: 'delete a topic and its data',
@@ -182,6 +214,6 @@ export const topicsElectLeaders: Command = {
   },
 };
 
-export const topicsCommands: readonly Command[] = [topicsCreate, topicsList, topicsDescribe, topicsDelete, topicsElectLeaders];
+export const topicsCommands: readonly Command[] = [topicsCreate, topicsList, topicsDescribe, topicsAlter, topicsDelete, topicsElectLeaders];
 
 export type { CommandContext };

@@ -6,18 +6,11 @@
 import type { Admin } from '@tributary/client';
 import { compactBootstrap } from '../bootstrap.ts';
 import { optionalIntArg, type Command } from '../command.ts';
+import { CLEAR_LINE_END, CLEAR_SCREEN, CLEAR_SCREEN_END, HIDE_CURSOR, HOME, SHOW_CURSOR, pause } from '../terminal.ts';
 import { diffSnapshots, partitionProblems, renderFrame, type WatchEvent, type WatchSnapshot } from '../watch-view.ts';
 
 const EVENTS_KEPT_MAX = 100;
 const DEFAULT_MIN_ISR = 2;
-
-// ANSI: cursor home, clear to end of line, clear to end of screen, clear screen, hide/show cursor.
-const HOME = '\x1b[H';
-const CLEAR_LINE_END = '\x1b[K';
-const CLEAR_SCREEN_END = '\x1b[J';
-const CLEAR_SCREEN = '\x1b[2J';
-const HIDE_CURSOR = '\x1b[?25l';
-const SHOW_CURSOR = '\x1b[?25h';
 
 export async function takeSnapshot(admin: Admin, nowMs: number): Promise<WatchSnapshot> {
   const [cluster, topics] = await Promise.all([admin.describeCluster(), admin.describeTopics()]);
@@ -105,17 +98,3 @@ export const watch: Command = {
     }
   },
 };
-
-/** Waits `ms`, or less when the signal aborts (Ctrl-C). */
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-  });
-}

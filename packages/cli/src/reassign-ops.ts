@@ -1,0 +1,179 @@
+// The I/O edge of `tributary reassign …` and `brokers decommission`: reads the cluster through
+// the Admin client, calls the pure rules (reassign-validate.ts, reassign-throttle.ts,
+// reassign-progress.ts) and makes the changes they decide. Kept thin; the rules are tested on
+// their own.
+
+import { TributaryError, type ErrorCode, type OngoingReassignment } from '@tributary/client';
+import type { Admin, PartitionReassignment, TopicDescription, VerboseTopicDescription } from '@tributary/client';
+import type { PlanEntry } from './reassign-plan.ts';
+import type { ProgressPartition, ProgressSample } from './reassign-progress.ts';
+import {
+  FOLLOWER_LIST,
+  FOLLOWER_RATE,
+  LEADER_LIST,
+  LEADER_RATE,
+  throttleCleanup,
+  throttleSettings,
+  type ThrottleSettings,
+  type ThrottleTopic,
+} from './reassign-throttle.ts';
+import { checkPlan, type CheckedPlan } from './reassign-validate.ts';
+
+/**
+ * Partitions per alter-partition-reassignments call. A body names each partition's topic, number
+ * and target (about 40 bytes and 10 msgpack values for RF 3); the brokers' and the controller's
+ * admin limits (64 KiB, 16,384 values) hold about 1,500, so a larger plan goes in several calls
+ * of at most this many, each checked before the next.
+ */
+export const PLAN_CALL_PARTITIONS_MAX = 1000;
+
+/** How long status waits for a leader's /describe-replicas before it shows that partition as unknown. */
+const LEADER_TIMEOUT_MS = 1500;
+
+export interface ClusterView {
+  brokers: { id: number; rack: string; alive: boolean }[];
+  topics: TopicDescription[];
+  reassigning: OngoingReassignment[];
+}
+
+export async function readCluster(admin: Admin): Promise<ClusterView> {
+  const [cluster, topics, reassigning] = await Promise.all([admin.describeCluster(), admin.describeTopics(), admin.listPartitionReassignments()]);
+  return { brokers: cluster.brokers.map((b) => ({ id: b.id, rack: b.rack, alive: b.alive })), topics, reassigning };
+}
+
+function throttleTopics(topics: readonly TopicDescription[]): ThrottleTopic[] {
+  return topics.map((t) => ({
+    name: t.name,
+    leaderList: String(t.configs?.[LEADER_LIST] ?? ''),
+    followerList: String(t.configs?.[FOLLOWER_LIST] ?? ''),
+    partitions: t.partitions,
+  }));
+}
+
+export interface Execution extends CheckedPlan {
+  /** The throttle set, when asked for. */
+  throttle?: ThrottleSettings & { rateBytesPerSec: number };
+}
+
+/**
+ * Checks the plan against the cluster (the whole plan refused, nothing changed, on any problem),
+ * sets the throttle when asked (before the copies start, so no byte goes unthrottled), then starts
+ * the moves, PLAN_CALL_PARTITIONS_MAX at a time. If the controller refuses a partition anyway (a
+ * reassignment started elsewhere since the check), the moves this call started are cancelled and
+ * a throttle left without a reassignment is removed, so the plan still changes nothing.
+ */
+export async function executePlan(
+  admin: Admin,
+  entries: readonly PlanEntry[],
+  source: string,
+  options: { throttleBytesPerSec?: number } = {},
+): Promise<Execution> {
+  const cluster = await readCluster(admin);
+  const checked = checkPlan(entries, cluster, source);
+  const execution: Execution = { ...checked };
+  if (checked.start.length === 0) return execution;
+  if (options.throttleBytesPerSec !== undefined) {
+    const settings = throttleSettings(checked.start, throttleTopics(cluster.topics));
+    const rate = options.throttleBytesPerSec;
+    for (const t of settings.topics) await admin.alterConfigs({ topic: t.topic }, { set: { [LEADER_LIST]: t.leaderList, [FOLLOWER_LIST]: t.followerList } });
+    for (const broker of settings.brokers) await admin.alterConfigs({ broker }, { set: { [LEADER_RATE]: rate, [FOLLOWER_RATE]: rate } });
+    execution.throttle = { ...settings, rateBytesPerSec: rate };
+  }
+  const started: PartitionReassignment[] = [];
+  const refused: string[] = [];
+  let refusedCode: ErrorCode | undefined;
+  for (let i = 0; i < checked.start.length && refused.length === 0; i += PLAN_CALL_PARTITIONS_MAX) {
+    const chunk = checked.start.slice(i, i + PLAN_CALL_PARTITIONS_MAX).map((e) => ({ topic: e.topic, partition: e.partition, replicas: e.replicas }));
+    const results = await admin.alterPartitionReassignments(chunk);
+    results.forEach((r, k) => {
+      if (r.error === undefined) started.push(chunk[k]!);
+      else {
+        refusedCode ??= r.error.code;
+        refused.push(`${r.topic}-${r.partition}: ${r.error.code}: ${r.error.message}`);
+      }
+    });
+  }
+  if (refused.length > 0) {
+    const undone = await cancelPartitions(admin, started);
+    await removeFinishedThrottles(admin);
+    const left = undone.filter((u) => u.error !== undefined);
+    throw new TributaryError(
+      refusedCode ?? 'INVALID_REPLICA_ASSIGNMENT',
+      `the controller refused ${refused.length} partition${refused.length > 1 ? 's' : ''} of ${source} (${refused.join('; ')}); ` +
+        (left.length === 0
+          ? `the ${started.length} it had started ${started.length === 1 ? 'was' : 'were'} cancelled, nothing changed`
+          : `cancelling the ones it had started failed for ${left.map((u) => `${u.topic}-${u.partition} (${u.error})`).join(', ')}: see 'tributary reassign status'`),
+    );
+  }
+  return execution;
+}
+
+/** Cancels the given partitions' reassignments; per partition, the refusal if any. */
+export async function cancelPartitions(
+  admin: Admin,
+  partitions: readonly { topic: string; partition: number }[],
+): Promise<{ topic: string; partition: number; error?: string }[]> {
+  const out: { topic: string; partition: number; error?: string }[] = [];
+  for (let i = 0; i < partitions.length; i += PLAN_CALL_PARTITIONS_MAX) {
+    const chunk = partitions.slice(i, i + PLAN_CALL_PARTITIONS_MAX).map((p) => ({ topic: p.topic, partition: p.partition, replicas: null }));
+    for (const r of await admin.alterPartitionReassignments(chunk)) {
+      out.push(
+        r.error === undefined
+          ? { topic: r.topic, partition: r.partition }
+          : { topic: r.topic, partition: r.partition, error: `${r.error.code}: ${r.error.message}` },
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * Kafka's `--verify` clean-up: deletes the throttled-replica lists of every topic no longer being
+ * reassigned and the rates of the brokers only those lists named (reassign-throttle.ts). Returns
+ * what it removed.
+ */
+export async function removeFinishedThrottles(admin: Admin): Promise<{ topics: string[]; brokers: number[] }> {
+  const [topics, reassigning, cluster] = await Promise.all([admin.describeTopics(), admin.listPartitionReassignments(), admin.describeCluster()]);
+  const cleanup = throttleCleanup(throttleTopics(topics), reassigning);
+  for (const topic of cleanup.topics) await admin.alterConfigs({ topic }, { delete: [LEADER_LIST, FOLLOWER_LIST] });
+  // A broker that has left the cluster has no configs to remove.
+  const registered = new Set(cluster.brokers.map((b) => b.id));
+  const brokers = cleanup.brokers.filter((b) => registered.has(b));
+  for (const broker of brokers) await admin.alterConfigs({ broker }, { delete: [LEADER_RATE, FOLLOWER_RATE] });
+  return { topics: cleanup.topics, brokers };
+}
+
+/** One sample of every reassignment in progress (of `topics`, or all), for reassign-progress.ts. */
+export async function sampleProgress(admin: Admin, nowMs: () => number, topics?: readonly string[]): Promise<ProgressSample> {
+  const reassigning = await admin.listPartitionReassignments(topics);
+  const timeMs = nowMs();
+  const names = [...new Set(reassigning.map((r) => r.topic))];
+  const views = new Map<string, VerboseTopicDescription | Error>();
+  await Promise.all(
+    names.map(async (name) => {
+      try {
+        views.set(name, await admin.describeTopicVerbose(name, { leaderTimeoutMs: LEADER_TIMEOUT_MS }));
+      } catch (err) {
+        views.set(name, err as Error);
+      }
+    }),
+  );
+  const partitions = reassigning.map((r): ProgressPartition => {
+    const view = views.get(r.topic);
+    const base = { topic: r.topic, partition: r.partition, replicas: r.replicas, addingReplicas: r.addingReplicas, removingReplicas: r.removingReplicas };
+    if (view === undefined || view instanceof Error) return { ...base, leader: -1, error: view?.message ?? 'not described' };
+    const p = view.partitions.find((x) => x.partition === r.partition);
+    if (p === undefined) return { ...base, leader: -1, error: `${r.topic}-${r.partition} is not in the metadata yet` };
+    if (p.logEndOffset === undefined || p.replicaStates === undefined)
+      return { ...base, leader: p.leader, error: p.error ?? `leader B${p.leader} did not say` };
+    return {
+      ...base,
+      leader: p.leader,
+      logStartOffset: p.logStartOffset!,
+      logEndOffset: p.logEndOffset,
+      logSizeBytes: p.logSizeBytes ?? 0,
+      replicaEnds: p.replicaStates.map((s) => ({ brokerId: s.brokerId, logEndOffset: s.logEndOffset })),
+    };
+  });
+  return { timeMs, partitions };
+}
