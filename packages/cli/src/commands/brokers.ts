@@ -110,7 +110,7 @@ export const brokersDecommission: Command = {
       });
       plan = proposed.plan.partitions;
       say(`decommissioning broker ${id}: it holds ${cluster.topics.reduce((n, t) => n + t.partitions.filter(on).length, 0)} replicas of ${topics.join(', ')}`);
-      for (const line of planSummary(proposed)) say(line);
+      for (const line of planSummary(proposed, (b) => cluster.brokers.find((x) => x.id === b)?.rack)) say(line);
       const execution = await executePlan(admin, plan, `the plan for broker ${id}`, throttle === undefined ? {} : { throttleBytesPerSec: throttle });
       for (const line of executionLines(execution, `the plan for broker ${id}`).slice(0, -1)) say(line);
       const printer = new FramePrinter(ctx.io, tty);
@@ -126,8 +126,10 @@ export const brokersDecommission: Command = {
             return 1;
           }
           const next = await sampleProgress(admin, Date.now, topics);
-          const lines = renderProgress(reassignmentProgress(prev, next), { bar: tty });
-          if (!ctx.json) printer.frame(tty ? [`decommissioning broker ${id}`, ...lines] : lines.slice(0, 1));
+          if (next.partitions.length > 0 && !ctx.json) {
+            const lines = renderProgress(reassignmentProgress(prev, next), { bar: tty });
+            printer.frame(tty ? [`decommissioning broker ${id}`, ...lines] : lines.slice(0, 1));
+          }
           prev = next;
         }
       } finally {

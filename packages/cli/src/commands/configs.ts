@@ -25,7 +25,7 @@ function describeResource(resource: ConfigResource): string {
 
 /** NAME VALUE SOURCE rows; a broker config that is not set reads `(not set)`. */
 export function configLines(entries: readonly ConfigEntry[]): string[] {
-  const rows = entries.map((e) => [e.name, e.value === null ? '(not set)' : String(e.value), e.isDefault ? 'default' : 'set']);
+  const rows = entries.map((e) => [e.name, e.value === null ? '(not set)' : e.value === '' ? '(none)' : String(e.value), e.isDefault ? 'default' : 'set']);
   return renderTable(rows, { header: ['NAME', 'VALUE', 'SOURCE'] });
 }
 

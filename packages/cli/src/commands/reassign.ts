@@ -36,8 +36,8 @@ function readPlanFile(path: string, command: Command): PlanEntry[] {
   return parsePlan(text, path);
 }
 
-/** The plan of `reassign generate` as the summary lines it prints beside the JSON. */
-export function planSummary(proposed: ProposedPlan): string[] {
+/** The plan of `reassign generate` as the summary lines it prints beside the JSON; `rackOf` names the racks of brokers not given. */
+export function planSummary(proposed: ProposedPlan, rackOf: (id: number) => string | undefined = () => undefined): string[] {
   const lines: string[] = [];
   if (proposed.plan.partitions.length === 0) {
     lines.push('no replica needs to move: every partition is on the given brokers, rack-aware, and replicas and leaders are balanced');
@@ -54,7 +54,7 @@ export function planSummary(proposed: ProposedPlan): string[] {
   for (const t of proposed.load) {
     lines.push(`${t.topic}, per broker (replicas, preferred leaderships: before -> after):`);
     const rows = t.brokers.map((b) => [
-      `  ${b.rack}/B${b.brokerId}`,
+      `  ${b.rack === '?' ? (rackOf(b.brokerId) ?? '?') : b.rack}/B${b.brokerId}`,
       `replicas ${b.replicasBefore} -> ${b.replicasAfter}`,
       `leads ${b.leadersBefore} -> ${b.leadersAfter}`,
     ]);
@@ -130,7 +130,7 @@ export const reassignGenerate: Command = {
       );
       return;
     }
-    const summary = planSummary(proposed);
+    const summary = planSummary(proposed, (id) => registered.get(id)?.rack);
     if (output !== undefined) {
       for (const line of summary) ctx.io.out(line);
       ctx.io.out(`wrote the plan to ${output}; start it with: tributary reassign execute ${output}`);
