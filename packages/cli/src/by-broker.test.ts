@@ -74,6 +74,28 @@ describe('byBrokerView', () => {
 
   it('gives a row to a replica on a broker the cluster does not list', () => {
     const rows = byBrokerView({ brokers: [] }, { partitions: [{ partition: 0, leader: 9, replicas: [9], isr: [9] }] });
-    expect(rows).toEqual([{ brokerId: 9, rack: '?', label: '?/B9', fenced: true, leads: [0], follows: [] }]);
+    expect(rows).toEqual([{ brokerId: 9, rack: '?', label: '?/B9', fenced: true, leads: [0], follows: [], adding: [], removing: [] }]);
+  });
+
+  it('marks a reassignment in progress: the replica being added P6+, the ones being removed P6-', () => {
+    // P6 moving from [0,3,1] to [6,3,1]: the merged list is the target, then B0, which still leads.
+    const moving = {
+      partitions: topic.partitions.map((p) =>
+        p.partition === 6 ? { ...p, replicas: [6, 3, 1, 0], isr: [0, 3, 1], addingReplicas: [6], removingReplicas: [0] } : p,
+      ),
+    };
+    const rows = byBrokerView({ brokers: [...brokers, { id: 6, rack: 'rack-1', alive: true }] }, moving);
+    const { cells, legend } = renderByBroker(rows);
+    expect(renderTable(cells)).toEqual([
+      'rack-1/B0  leads P0 P6-  follows P5 P4',
+      'rack-2/B3  leads P1 P7   follows P0 P6 P5',
+      'rack-1/B1  leads P2 P8   follows P1 P7 P0 P6',
+      'rack-2/B4  leads P3 P9   follows P2 P8 P1 P7',
+      'rack-1/B2  leads P4      follows P3 P9 P2 P8',
+      'rack-2/B5  leads P5      follows P4 P3 P9',
+      'rack-1/B6  leads -       follows P6+',
+    ]);
+    expect(legend).toEqual(['+ = replica being added by a reassignment (copying)', '- = replica a reassignment removes once the new ones are in sync']);
+    expect(rows.find((r) => r.brokerId === 6)).toMatchObject({ adding: [6], removing: [] });
   });
 });

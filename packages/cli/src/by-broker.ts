@@ -2,7 +2,9 @@
 // Placement: racks sorted, ids sorted within each, interleaved -> B0 B3 B1 B4 B2 B5), with the
 // partitions it leads and the ones it follows. Followers are listed as the seed's table lists
 // them: first the partitions where the broker is the first follower, then the second, each by
-// partition number (R1-B0: leaders P0 P6, followers P5 P4). Pure: tested without a cluster.
+// partition number (R1-B0: leaders P0 P6, followers P5 P4). During a reassignment (KIP-455) a
+// replica being added is marked `P6+` (it copies, outside the ISR, until the move completes) and
+// one being removed `P6-` (it serves until then). Pure: tested without a cluster.
 
 export interface ViewBroker {
   id: number;
@@ -15,6 +17,9 @@ export interface ViewPartition {
   leader: number;
   replicas: readonly number[];
   isr: readonly number[];
+  /** A reassignment in progress: the replicas it adds and removes (absent or empty: none). */
+  addingReplicas?: readonly number[];
+  removingReplicas?: readonly number[];
 }
 
 export interface BrokerRow {
@@ -27,6 +32,9 @@ export interface BrokerRow {
   leads: number[];
   /** Partitions it follows (a replica, not the leader), in the seed's column order. */
   follows: { partition: number; inIsr: boolean }[];
+  /** Partitions a reassignment is adding it to (copying), and removing it from. */
+  adding: number[];
+  removing: number[];
 }
 
 /** Racks sorted, ids sorted within each rack, then interleaved. */
@@ -66,19 +74,27 @@ export function byBrokerView(cluster: { brokers: readonly ViewBroker[] }, topic:
       fenced: !b.alive,
       leads,
       follows: follows.map(({ partition, inIsr }) => ({ partition, inIsr })),
+      adding: topic.partitions.filter((p) => p.addingReplicas?.includes(b.id)).map((p) => p.partition),
+      removing: topic.partitions.filter((p) => p.removingReplicas?.includes(b.id)).map((p) => p.partition),
     };
   });
 }
 
 /** Text rows: `rack-1/B0  leads P0 P6  follows P5 P4*`, plus a legend when marks appear. */
 export function renderByBroker(rows: readonly BrokerRow[]): { cells: string[][]; legend: string[] } {
+  const mark = (r: BrokerRow, partition: number, inIsr: boolean) =>
+    `P${partition}${r.adding.includes(partition) ? '+' : r.removing.includes(partition) ? '-' : inIsr ? '' : '*'}`;
   const cells = rows.map((r) => [
     r.fenced ? `${r.label} (fenced)` : r.label,
-    `leads ${r.leads.map((p) => `P${p}`).join(' ') || '-'}`,
-    `follows ${r.follows.map((f) => `P${f.partition}${f.inIsr ? '' : '*'}`).join(' ') || '-'}`,
+    `leads ${r.leads.map((p) => mark(r, p, true)).join(' ') || '-'}`,
+    `follows ${r.follows.map((f) => mark(r, f.partition, f.inIsr)).join(' ') || '-'}`,
   ]);
   const legend: string[] = [];
-  if (rows.some((r) => r.follows.some((f) => !f.inIsr))) legend.push('* = follower not in the ISR');
+  if (rows.some((r) => r.follows.some((f) => !f.inIsr && !r.adding.includes(f.partition) && !r.removing.includes(f.partition)))) {
+    legend.push('* = follower not in the ISR');
+  }
+  if (rows.some((r) => r.adding.length > 0)) legend.push('+ = replica being added by a reassignment (copying)');
+  if (rows.some((r) => r.removing.length > 0)) legend.push('- = replica a reassignment removes once the new ones are in sync');
   if (rows.some((r) => r.fenced)) legend.push('(fenced) = broker fenced by the controller (heartbeats stopped or shut down)');
   return { cells, legend };
 }

@@ -88,6 +88,15 @@ export function reassignmentProgress(prev: ProgressSample | undefined, next: Pro
   const partitions = [...next.partitions]
     .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition)
     .map((p) => partitionProgress(before.get(`${p.topic}-${p.partition}`), p, dtMs));
+  return summarize(next.timeMs, dtMs, partitions);
+}
+
+/** A report of some of another's partitions (one topic's, for `watch TOPIC`), its totals summed again. */
+export function selectProgress(report: ProgressReport, keep: (p: PartitionProgress) => boolean): ProgressReport {
+  return summarize(report.timeMs, report.intervalMs, report.partitions.filter(keep));
+}
+
+function summarize(timeMs: number, dtMs: number | undefined, partitions: PartitionProgress[]): ProgressReport {
   let copiedBytes = 0;
   let totalBytes = 0;
   let rate: number | undefined = 0;
@@ -99,7 +108,7 @@ export function reassignmentProgress(prev: ProgressSample | undefined, next: Pro
     eta = eta === undefined || p.etaMs === undefined ? undefined : Math.max(eta, p.etaMs);
   }
   const report: ProgressReport = {
-    timeMs: next.timeMs,
+    timeMs,
     partitions,
     copiedBytes,
     totalBytes,

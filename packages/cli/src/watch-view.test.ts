@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { reassignmentProgress } from './reassign-progress.ts';
 import { diffSnapshots, partitionProblems, renderFrame, type WatchSnapshot, type WatchTopic } from './watch-view.ts';
 
 const BROKERS = [0, 1, 2, 3, 4, 5].map((id) => ({ id, rack: id < 3 ? 'rack-1' : 'rack-2', alive: true }));
@@ -92,6 +93,70 @@ describe('diffSnapshots', () => {
     expect(texts).toContain('demo-0: ISR expanded, B1 rejoined (ISR 0,3 -> 0,3,1)');
     expect(texts).toContain('topic new created: 1 partitions, replication factor 1');
     expect(texts).toContain('topic old deleted');
+  });
+});
+
+describe('reassignments', () => {
+  const B6 = [...BROKERS, { id: 6, rack: 'rack-1', alive: true }];
+  // demo-6 moving from [0,3,1] to [6,3,1].
+  const moving = seedTopic((p) => {
+    if (p.partition === 6) Object.assign(p, { replicas: [6, 3, 1, 0], addingReplicas: [6], removingReplicas: [0] });
+  });
+
+  it('says when a reassignment starts, completes, or is cancelled', () => {
+    const before = snapshot(0, seedTopic(), B6);
+    const during = snapshot(1000, moving, B6);
+    const done = snapshot(
+      9000,
+      seedTopic((p) => {
+        if (p.partition === 6) Object.assign(p, { replicas: [6, 3, 1], isr: [6, 3, 1], leader: 6, leaderEpoch: 1 });
+      }),
+      B6,
+    );
+    expect(diffSnapshots(before, during).map((e) => [e.kind, e.text])).toEqual([
+      ['reassignment-started', 'demo-6: reassignment to [6,3,1] started, adding B6, removing B0'],
+    ]);
+    expect(diffSnapshots(during, done).map((e) => [e.kind, e.text])).toEqual([
+      ['leader-changed', 'demo-6: leader B0 -> B6 (epoch 1)'],
+      ['isr-shrunk', 'demo-6: ISR shrank, B0 left (ISR 0,3,1 -> 6,3,1)'],
+      ['isr-expanded', 'demo-6: ISR expanded, B6 joined (ISR 0,3,1 -> 6,3,1)'],
+      ['reassignment-completed', 'demo-6: reassignment completed, replicas [6,3,1]'],
+    ]);
+    expect(diffSnapshots(during, before).map((e) => [e.kind, e.text])).toEqual([
+      ['reassignment-cancelled', 'demo-6: reassignment cancelled, replicas back to [0,3,1]'],
+    ]);
+  });
+
+  it('a replica being added is not counted missing: the moving partition needs no attention', () => {
+    expect(partitionProblems([moving])).toEqual([]);
+  });
+
+  it('draws the moves in the table and their copy progress under it', () => {
+    const reassignments = reassignmentProgress(undefined, {
+      timeMs: 0,
+      partitions: [
+        {
+          topic: 'demo',
+          partition: 6,
+          replicas: [6, 3, 1, 0],
+          addingReplicas: [6],
+          removingReplicas: [0],
+          leader: 0,
+          logStartOffset: 0,
+          logEndOffset: 1000,
+          logSizeBytes: 1_000_000,
+          replicaEnds: [{ brokerId: 6, logEndOffset: 400 }],
+        },
+      ],
+    });
+    const lines = renderFrame(snapshot(0, moving, B6), [], { topic: 'demo', source: 'x', timeZone: 'UTC', reassignments, bars: true });
+    expect(lines).toContain('  rack-1/B0  leads P0 P6-  follows P5 P4');
+    expect(lines).toContain('  rack-1/B6  leads -       follows P6+');
+    expect(lines).toContain('1 partition being reassigned: 400.0 kB of 1.00 MB copied (40.0%), ETA ?');
+    expect(lines.find((l) => l.startsWith('  demo-6'))).toMatch(/^ {2}demo-6 +6,3,1 +6 +0 +B0 +400\.0 kB \/ 1\.00 MB +\[########\.{12}\] 40\.0% +\?$/);
+    expect(
+      renderFrame(snapshot(0, moving, B6), [], { topic: 'other', source: 'x', timeZone: 'UTC', reassignments }).some((l) => l.includes('being reassigned')),
+    ).toBe(false);
   });
 });
 

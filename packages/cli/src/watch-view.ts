@@ -1,9 +1,11 @@
 // `tributary watch`'s pure parts: a metadata snapshot as the client sees it, the events between
 // two snapshots (leader changes, ISR shrinks and expansions, brokers fenced and back, topics
-// created and deleted), the partitions that need attention, and the frame drawn on screen. The
-// command only fetches snapshots and prints frames; everything here is tested without a cluster.
+// created and deleted, reassignments started, completed and cancelled), the partitions that need
+// attention, the reassignments' copy progress, and the frame drawn on screen. The command only
+// fetches snapshots and prints frames; everything here is tested without a cluster.
 
 import { byBrokerView, renderByBroker, type ViewBroker, type ViewPartition } from './by-broker.ts';
+import { renderProgress, selectProgress, type ProgressReport } from './reassign-progress.ts';
 import { renderTable } from './table.ts';
 
 export interface WatchPartition extends ViewPartition {
@@ -32,7 +34,10 @@ export type WatchEventKind =
   | 'leader-changed'
   | 'partition-offline'
   | 'isr-shrunk'
-  | 'isr-expanded';
+  | 'isr-expanded'
+  | 'reassignment-started'
+  | 'reassignment-completed'
+  | 'reassignment-cancelled';
 
 export interface WatchEvent {
   timeMs: number;
@@ -76,11 +81,45 @@ export function diffSnapshots(prev: WatchSnapshot | undefined, next: WatchSnapsh
       const joined = p.isr.filter((id) => !o.isr.includes(id));
       const isrs = `ISR ${o.isr.join(',')} -> ${p.isr.join(',')}`;
       if (left.length > 0) push('isr-shrunk', `${name}: ISR shrank, ${left.map((id) => `B${id}`).join(', ')} left (${isrs})`);
-      if (joined.length > 0) push('isr-expanded', `${name}: ISR expanded, ${joined.map((id) => `B${id}`).join(', ')} rejoined (${isrs})`);
+      // A replica a reassignment added joins the ISR for the first time; any other rejoins it.
+      const verb = joined.every((id) => o.addingReplicas?.includes(id)) ? 'joined' : 'rejoined';
+      if (joined.length > 0) push('isr-expanded', `${name}: ISR expanded, ${joined.map((id) => `B${id}`).join(', ')} ${verb} (${isrs})`);
+      const wasMoving = isMoving(o);
+      if (!wasMoving && isMoving(p)) {
+        push(
+          'reassignment-started',
+          `${name}: reassignment to [${target(p).join(',')}] started, adding ${ids(p.addingReplicas)}, removing ${ids(p.removingReplicas)}`,
+        );
+      } else if (wasMoving && !isMoving(p)) {
+        // Completed: the list is the target it moved to; cancelled: anything else (the original list back).
+        const done = sameSet(p.replicas, target(o));
+        push(
+          done ? 'reassignment-completed' : 'reassignment-cancelled',
+          done
+            ? `${name}: reassignment completed, replicas [${p.replicas.join(',')}]`
+            : `${name}: reassignment cancelled, replicas back to [${p.replicas.join(',')}]`,
+        );
+      }
     }
   }
   for (const t of prev.topics) if (!newTopics.has(t.name)) push('topic-deleted', `topic ${t.name} deleted`);
   return events;
+}
+
+function isMoving(p: ViewPartition): boolean {
+  return (p.addingReplicas?.length ?? 0) > 0 || (p.removingReplicas?.length ?? 0) > 0;
+}
+
+function target(p: ViewPartition): number[] {
+  return p.replicas.filter((r) => !p.removingReplicas?.includes(r));
+}
+
+function ids(list: readonly number[] | undefined): string {
+  return list && list.length > 0 ? list.map((id) => `B${id}`).join(', ') : 'none';
+}
+
+function sameSet(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
 }
 
 export interface PartitionProblem {
@@ -99,10 +138,12 @@ export function partitionProblems(topics: readonly WatchTopic[]): PartitionProbl
   for (const t of topics) {
     for (const p of t.partitions) {
       const problems: PartitionProblem['problems'] = [];
+      // As the leader counts both: the replicas a reassignment is adding do not count yet.
+      const replicationFactor = p.replicas.length - (p.addingReplicas?.length ?? 0);
       if (p.leader < 0) problems.push('offline');
       else {
-        if (p.isr.length < p.replicas.length) problems.push('under-replicated');
-        if (p.isr.length < Math.max(1, Math.min(t.minInsyncReplicas, p.replicas.length))) problems.push('under-min-isr');
+        if (p.isr.length < replicationFactor) problems.push('under-replicated');
+        if (p.isr.length < Math.max(1, Math.min(t.minInsyncReplicas, replicationFactor))) problems.push('under-min-isr');
       }
       if (problems.length > 0) out.push({ topic: t.name, partition: p.partition, problems, leader: p.leader, replicas: p.replicas, isr: p.isr });
     }
@@ -119,6 +160,9 @@ export interface FrameOptions {
   eventsShownMax?: number;
   /** Time zone for timestamps; default the machine's. Tests pass 'UTC'. */
   timeZone?: string;
+  /** The reassignments in progress with their copy progress, when any (drawn with bars on a terminal). */
+  reassignments?: ProgressReport;
+  bars?: boolean;
 }
 
 export function formatTime(timeMs: number, timeZone?: string): string {
@@ -160,6 +204,12 @@ export function renderFrame(snapshot: WatchSnapshot, events: readonly WatchEvent
       `isr ${p.isr.join(',')}`,
     ]);
     lines.push(...renderTable(rows).map((l) => `  ${l}`));
+  }
+
+  const moving =
+    options.reassignments === undefined ? undefined : selectProgress(options.reassignments, (p) => options.topic === undefined || p.topic === options.topic);
+  if (moving !== undefined && moving.partitions.length > 0) {
+    lines.push('', ...renderProgress(moving, { bar: options.bars === true }).map((l, i) => (i === 0 ? l : `  ${l}`)));
   }
 
   const shown = events.slice(-(options.eventsShownMax ?? 10));

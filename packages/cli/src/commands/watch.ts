@@ -7,6 +7,8 @@ import type { Admin } from '@tributary/client';
 import { compactBootstrap } from '../bootstrap.ts';
 import { optionalIntArg, type Command } from '../command.ts';
 import { CLEAR_LINE_END, CLEAR_SCREEN, CLEAR_SCREEN_END, HIDE_CURSOR, HOME, SHOW_CURSOR, pause } from '../terminal.ts';
+import { sampleProgress } from '../reassign-ops.ts';
+import { reassignmentProgress, type ProgressReport, type ProgressSample } from '../reassign-progress.ts';
 import { diffSnapshots, partitionProblems, renderFrame, type WatchEvent, type WatchSnapshot } from '../watch-view.ts';
 
 const EVENTS_KEPT_MAX = 100;
@@ -20,7 +22,15 @@ export async function takeSnapshot(admin: Admin, nowMs: number): Promise<WatchSn
     topics: topics.map((t) => ({
       name: t.name,
       minInsyncReplicas: t.configs?.['min.insync.replicas'] ?? DEFAULT_MIN_ISR,
-      partitions: t.partitions.map((p) => ({ partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr })),
+      partitions: t.partitions.map((p) => ({
+        partition: p.partition,
+        leader: p.leader,
+        leaderEpoch: p.leaderEpoch,
+        replicas: p.replicas,
+        isr: p.isr,
+        addingReplicas: p.addingReplicas ?? [],
+        removingReplicas: p.removingReplicas ?? [],
+      })),
     })),
   };
 }
@@ -41,7 +51,9 @@ export const watch: Command = {
   ],
   details: [
     "Rows are brokers in rack-alternated order (as the seed's table); P4* marks a follower outside the ISR.",
-    'Below: partitions offline, under-replicated or under min ISR, and leadership / ISR / broker events seen since the watch started.',
+    'P6+ marks a replica a reassignment is adding (copying), P6- one it removes once the new ones are in sync; while partitions',
+    'move, their copy progress (bytes, percent, ETA; bars on a terminal) is shown under the table.',
+    'Below: partitions offline, under-replicated or under min ISR, and leadership / ISR / broker / reassignment events seen since the watch started.',
     'On a terminal the frame is redrawn in place; piped, each frame is printed after a separator line.',
   ],
   async run(ctx) {
@@ -55,6 +67,8 @@ export const watch: Command = {
     const events: WatchEvent[] = [];
     let previous: WatchSnapshot | undefined;
     let lastError: string | undefined;
+    // The last progress sample, for rates and ETAs between frames.
+    let progressSample: ProgressSample | undefined;
     if (tty) ctx.io.out(HIDE_CURSOR + CLEAR_SCREEN);
     try {
       for (let frame = 0; iterations === undefined || frame < iterations; frame++) {
@@ -62,6 +76,7 @@ export const watch: Command = {
         const nowMs = Date.now();
         let lines: string[];
         let fresh: WatchEvent[] = [];
+        let reassignments: ProgressReport | undefined;
         try {
           const snapshot = await takeSnapshot(admin, nowMs);
           fresh = diffSnapshots(previous, snapshot);
@@ -69,7 +84,19 @@ export const watch: Command = {
           lastError = undefined;
           events.push(...fresh);
           if (events.length > EVENTS_KEPT_MAX) events.splice(0, events.length - EVENTS_KEPT_MAX);
-          lines = renderFrame(snapshot, events, topic === undefined ? { source } : { source, topic });
+          // Copy progress only while something moves: it asks the leaders, metadata alone does not say.
+          const moving = snapshot.topics.some(
+            (t) => (topic === undefined || t.name === topic) && t.partitions.some((p) => (p.addingReplicas?.length ?? 0) > 0),
+          );
+          if (moving) {
+            const sample = await sampleProgress(admin, Date.now, topic === undefined ? undefined : [topic]).catch(() => undefined);
+            if (sample !== undefined) {
+              reassignments = reassignmentProgress(progressSample, sample);
+              progressSample = sample;
+            }
+          } else progressSample = undefined;
+          const options = { source, bars: tty, ...(topic === undefined ? {} : { topic }), ...(reassignments === undefined ? {} : { reassignments }) };
+          lines = renderFrame(snapshot, events, options);
         } catch (err) {
           // The cluster may be restarting: keep watching, and say so.
           lastError = (err as Error).message;
@@ -82,7 +109,13 @@ export const watch: Command = {
         if (ctx.json) {
           const topics = previous?.topics.filter((t) => topic === undefined || t.name === topic) ?? [];
           ctx.io.out(
-            JSON.stringify({ timeMs: nowMs, problems: partitionProblems(topics), events: fresh, ...(lastError !== undefined ? { error: lastError } : {}) }),
+            JSON.stringify({
+              timeMs: nowMs,
+              problems: partitionProblems(topics),
+              events: fresh,
+              ...(reassignments !== undefined ? { reassignments } : {}),
+              ...(lastError !== undefined ? { error: lastError } : {}),
+            }),
           );
         } else if (tty) {
           ctx.io.out(HOME + lines.map((l) => l + CLEAR_LINE_END).join('\n') + CLEAR_SCREEN_END);
