@@ -80,4 +80,50 @@ describe('consoleEvents', () => {
       [9, 'topic-deleted', 'topic old deleted'],
     ]);
   });
+
+  it('a reassignment: started, the added replica joining the ISR, completed; another cancelled; partitions added', () => {
+    const p6: PartitionState = { ...before, partition: 6, replicas: [0, 3, 1], leader: 0, isr: [0, 3, 1] };
+    const moving: PartitionState = { ...p6, replicas: [2, 3, 1, 0], addingReplicas: [2], removingReplicas: [0] };
+    const record = (fields: object) => ({
+      type: 'PartitionChange' as const,
+      topic: 'demo',
+      topicId: 't',
+      partition: 6,
+      leaderEpoch: 1,
+      partitionEpoch: 3,
+      ...fields,
+    });
+    const events = consoleEvents(
+      [
+        { record: record({ leader: 0, isr: [0, 3, 1], replicas: [2, 3, 1, 0], addingReplicas: [2], removingReplicas: [0] }), before: p6 },
+        { record: record({ leader: 0, isr: [0, 3, 1, 2] }), before: moving },
+        {
+          record: record({ leader: 2, leaderEpoch: 2, isr: [3, 1, 2], replicas: [2, 3, 1], addingReplicas: [], removingReplicas: [] }),
+          before: { ...moving, isr: [0, 3, 1, 2] },
+        },
+        { record: record({ leader: 0, isr: [0, 3, 1], replicas: [0, 3, 1], addingReplicas: [], removingReplicas: [] }), before: moving },
+        {
+          record: {
+            type: 'CreatePartitions',
+            topic: 'demo',
+            topicId: 't',
+            partitions: [
+              { ...p6, partition: 10 },
+              { ...p6, partition: 11 },
+            ],
+          },
+        },
+      ],
+      context,
+    );
+    expect(events.map((e) => [e.kind, e.brokerId, e.brokers, e.text])).toEqual([
+      ['reassignment-started', 2, [2, 0], 'demo-6: reassignment to [2,3,1] started, adding B2, removing B0'],
+      ['isr-expanded', 2, [2], 'demo-6: ISR expanded, B2 joined (ISR 0,3,1 -> 0,3,1,2)'],
+      ['leader-changed', 2, undefined, 'demo-6: leader B0 -> B2 (epoch 2)'],
+      ['isr-shrunk', 0, [0], 'demo-6: ISR shrank, B0 left (ISR 0,3,1,2 -> 3,1,2)'],
+      ['reassignment-completed', 2, [2, 0], 'demo-6: reassignment completed, replicas [2,3,1] (added B2, removed B0)'],
+      ['reassignment-cancelled', 2, [2, 0], 'demo-6: reassignment cancelled, replicas back to [0,3,1]'],
+      ['partitions-created', undefined, undefined, 'topic demo: 2 partitions added (P10 P11)'],
+    ]);
+  });
 });

@@ -1,7 +1,8 @@
 // The web console's event timeline: what an operator watching a failover wants to read, derived
 // from the records the controller has just applied (leader moves, ISR shrinks and expansions,
-// brokers fenced and registered, topics created and deleted). Pure: the controller's commit
-// listener passes the applied records, the metadata version after them and the time.
+// brokers fenced and registered, topics created and deleted, partitions added, reassignments
+// started, completed and cancelled). Pure: the controller's commit listener passes the applied
+// records, the metadata version after them and the time.
 
 import { NO_LEADER, type BrokerId } from '@tributary/protocol';
 import type { AppliedRecord } from './cluster-controller.ts';
@@ -15,7 +16,11 @@ export type ConsoleEventKind =
   | 'leader-changed'
   | 'partition-offline'
   | 'isr-shrunk'
-  | 'isr-expanded';
+  | 'isr-expanded'
+  | 'partitions-created'
+  | 'reassignment-started'
+  | 'reassignment-completed'
+  | 'reassignment-cancelled';
 
 export interface ConsoleEvent {
   /** Milliseconds since the epoch, when the controller applied the record. */
@@ -28,7 +33,10 @@ export interface ConsoleEvent {
    * offline partition lost, the first broker that left or rejoined an ISR.
    */
   brokerId?: BrokerId;
-  /** ISR events: every broker that left (shrunk) or rejoined (expanded). */
+  /**
+   * ISR events: every broker that left (shrunk) or rejoined (expanded). Reassignment events: the
+   * brokers being added, then those being removed (`brokerId` the first of them).
+   */
   brokers?: BrokerId[];
   topic?: string;
   partition?: number;
@@ -79,6 +87,14 @@ export function consoleEvents(applied: readonly AppliedRecord[], context: EventC
       case 'DeleteTopic':
         events.push({ ...base, kind: 'topic-deleted', topic: record.name, text: `topic ${record.name} deleted` });
         break;
+      case 'CreatePartitions':
+        events.push({
+          ...base,
+          kind: 'partitions-created',
+          topic: record.topic,
+          text: `topic ${record.topic}: ${record.partitions.length} partition${record.partitions.length === 1 ? '' : 's'} added (${record.partitions.map((p) => `P${p.partition}`).join(' ')})`,
+        });
+        break;
       case 'PartitionChange': {
         if (before === undefined) break;
         const where = { topic: record.topic, partition: record.partition };
@@ -117,15 +133,18 @@ export function consoleEvents(applied: readonly AppliedRecord[], context: EventC
           });
         }
         if (joined.length > 0) {
+          // A replica a reassignment added joins the ISR for the first time; any other rejoins it.
+          const verb = joined.every((id) => before.addingReplicas.includes(id)) ? 'joined' : 'rejoined';
           events.push({
             ...base,
             ...where,
             kind: 'isr-expanded',
             brokerId: joined[0]!,
             brokers: joined,
-            text: `${name}: ISR expanded, ${joined.map((id) => `B${id}`).join(', ')} rejoined (${isrs})`,
+            text: `${name}: ISR expanded, ${joined.map((id) => `B${id}`).join(', ')} ${verb} (${isrs})`,
           });
         }
+        events.push(...reassignmentEvents(base, where, name, before, record));
         break;
       }
       default:
@@ -133,4 +152,52 @@ export function consoleEvents(applied: readonly AppliedRecord[], context: EventC
     }
   });
   return events;
+}
+
+/** A reassignment's start, completion or cancel (KIP-455), from a PartitionChange that sets its lists. */
+function reassignmentEvents(
+  base: { timeMs: number; version: number },
+  where: { topic: string; partition: number },
+  name: string,
+  before: NonNullable<AppliedRecord['before']>,
+  record: Extract<AppliedRecord['record'], { type: 'PartitionChange' }>,
+): ConsoleEvent[] {
+  if (record.addingReplicas === undefined && record.removingReplicas === undefined) return [];
+  const adding = record.addingReplicas ?? before.addingReplicas;
+  const removing = record.removingReplicas ?? before.removingReplicas;
+  const wasMoving = before.addingReplicas.length > 0 || before.removingReplicas.length > 0;
+  const moving = adding.length > 0 || removing.length > 0;
+  const ids = (list: readonly BrokerId[]) => (list.length === 0 ? 'none' : list.map((id) => `B${id}`).join(', '));
+  const replicas = record.replicas ?? before.replicas;
+  if (!wasMoving && moving) {
+    const involved = [...adding, ...removing];
+    const target = replicas.filter((r) => !removing.includes(r));
+    return [
+      {
+        ...base,
+        ...where,
+        kind: 'reassignment-started',
+        brokerId: involved[0]!,
+        brokers: involved,
+        text: `${name}: reassignment to [${target.join(',')}] started, adding ${ids(adding)}, removing ${ids(removing)}`,
+      },
+    ];
+  }
+  if (wasMoving && !moving) {
+    const target = before.replicas.filter((r) => !before.removingReplicas.includes(r));
+    const completed = replicas.length === target.length && replicas.every((r) => target.includes(r));
+    const involved = [...before.addingReplicas, ...before.removingReplicas];
+    return [
+      {
+        ...base,
+        ...where,
+        kind: completed ? 'reassignment-completed' : 'reassignment-cancelled',
+        ...(involved.length > 0 ? { brokerId: involved[0]!, brokers: involved } : {}),
+        text: completed
+          ? `${name}: reassignment completed, replicas [${replicas.join(',')}] (added ${ids(before.addingReplicas)}, removed ${ids(before.removingReplicas)})`
+          : `${name}: reassignment cancelled, replicas back to [${replicas.join(',')}]`,
+      },
+    ];
+  }
+  return [];
 }

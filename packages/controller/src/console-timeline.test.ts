@@ -92,4 +92,25 @@ describe('consoleTimeline', () => {
     const view = consoleTimeline([ev(80_000, 'broker-fenced', { brokerId: 9 }), ev(100_001, 'broker-fenced', { brokerId: 0 })], base);
     expect(view.lanes.every((l) => l.marks.length === 0)).toBe(true);
   });
+
+  it('draws a reassignment on the lanes of the brokers it adds and removes', () => {
+    const events = [
+      ev(50_000, 'reassignment-started', { topic: 'seed', partition: 6, brokerId: 2, brokers: [2, 0] }),
+      ev(60_000, 'reassignment-completed', { topic: 'seed', partition: 6, brokerId: 2, brokers: [2, 0] }),
+      ev(61_000, 'reassignment-cancelled', { topic: 'seed', partition: 5, brokerId: 1, brokers: [1] }),
+      ev(62_000, 'partitions-created', { topic: 'seed' }),
+    ];
+    const view = consoleTimeline(events, base);
+    const marks = (id: number) => view.lanes.find((l) => l.brokerId === id)!.marks.map((m) => [m.kind, m.timeMs, m.partitions]);
+    expect(marks(2)).toEqual([
+      ['move-start', 50_000, [6]],
+      ['move-done', 60_000, [6]],
+    ]);
+    expect(marks(0)).toEqual([
+      ['move-start', 50_000, [6]],
+      ['move-done', 60_000, [6]],
+    ]);
+    expect(marks(1)).toEqual([['move-cancel', 61_000, [5]]]);
+    expect(marks(3)).toEqual([]);
+  });
 });

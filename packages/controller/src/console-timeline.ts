@@ -1,6 +1,7 @@
 // The console's event timeline chart: one lane per broker in the seed's row order, the time a
 // broker spent fenced drawn as a bar, and marks where it became a leader, lost a partition to
-// offline, left or rejoined an ISR, was fenced or came back. Pure: built from the console's
+// offline, left or rejoined an ISR, was fenced or came back, and where a reassignment that adds or
+// removes it started, completed or was cancelled. Pure: built from the console's
 // event list (console-events.ts), the time and the current broker states, so what lands on which
 // lane is tested without a browser. Marks of one kind on one lane within one bucket of time
 // (a failover moves many partitions in one commit) become one mark with a count, so a busy
@@ -9,7 +10,7 @@
 import type { BrokerId } from '@tributary/protocol';
 import type { ConsoleEvent } from './console-events.ts';
 
-export type TimelineMarkKind = 'leader' | 'offline' | 'isr-out' | 'isr-in' | 'fenced' | 'alive';
+export type TimelineMarkKind = 'leader' | 'offline' | 'isr-out' | 'isr-in' | 'fenced' | 'alive' | 'move-start' | 'move-done' | 'move-cancel';
 
 export interface TimelineMark {
   kind: TimelineMarkKind;
@@ -122,8 +123,15 @@ function placements(event: ConsoleEvent): [BrokerId, TimelineMarkKind][] {
       return (event.brokers ?? (event.brokerId === undefined ? [] : [event.brokerId])).map((id) => [id, 'isr-out']);
     case 'isr-expanded':
       return (event.brokers ?? (event.brokerId === undefined ? [] : [event.brokerId])).map((id) => [id, 'isr-in']);
+    case 'reassignment-started':
+      return (event.brokers ?? []).map((id) => [id, 'move-start']);
+    case 'reassignment-completed':
+      return (event.brokers ?? []).map((id) => [id, 'move-done']);
+    case 'reassignment-cancelled':
+      return (event.brokers ?? []).map((id) => [id, 'move-cancel']);
     case 'topic-created':
     case 'topic-deleted':
+    case 'partitions-created':
       return [];
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TributaryError, type DescribeReplicasResponse } from '@tributary/protocol';
-import { consoleStats, consoleView, partitionStatus, rackBoxes, type ReplicaStatesAnswer } from './console-view.ts';
+import { consoleStats, consoleView, copyProgress, partitionStatus, rackBoxes, type ReplicaStatesAnswer } from './console-view.ts';
 import { clusterOf, withTopic } from './internal/fixtures.ts';
 
 /** The seed's table (slides): leaders and followers per broker row, B0 B3 B1 B4 B2 B5. */
@@ -69,10 +69,10 @@ describe('consoleView', () => {
 
   it('gives a replica on a broker the metadata does not list a box of its own', () => {
     const rows = [
-      { brokerId: 4, rack: 'rack-2', label: 'rack-2/B4', fenced: false, leads: [], follows: [] },
-      { brokerId: 9, rack: '?', label: '?/B9', fenced: true, leads: [], follows: [{ partition: 0, inIsr: false }] },
-      { brokerId: 1, rack: 'rack-1', label: 'rack-1/B1', fenced: false, leads: [0], follows: [] },
-      { brokerId: 3, rack: 'rack-2', label: 'rack-2/B3', fenced: false, leads: [], follows: [] },
+      { brokerId: 4, rack: 'rack-2', label: 'rack-2/B4', fenced: false, leads: [], follows: [], adding: [], removing: [] },
+      { brokerId: 9, rack: '?', label: '?/B9', fenced: true, leads: [], follows: [{ partition: 0, inIsr: false }], adding: [], removing: [] },
+      { brokerId: 1, rack: 'rack-1', label: 'rack-1/B1', fenced: false, leads: [0], follows: [], adding: [], removing: [] },
+      { brokerId: 3, rack: 'rack-2', label: 'rack-2/B3', fenced: false, leads: [], follows: [], adding: [], removing: [] },
     ];
     expect(rackBoxes(rows).map((b) => [b.rack, b.brokers.map((x) => x.brokerId)])).toEqual([
       ['?', [9]],
@@ -112,6 +112,56 @@ describe('consoleView', () => {
     [{ leader: 0, replicas: [3, 1, 2, 0], addingReplicas: [3], isr: [0, 1] }, 2, ['under-replicated']],
   ])('partitionStatus(%j, min ISR %i) = %j', (p, minIsr, expected) => {
     expect(partitionStatus(p, minIsr)).toEqual(expected);
+  });
+});
+
+describe('reassignments in the view', () => {
+  it('lists the replicas a reassignment adds and removes, per broker and per partition', () => {
+    const state = withTopic(clusterOf(), { name: 'demo', partitions: 10, replicationFactor: 3 });
+    const metadata = state.toMetadata();
+    // demo-6 moving from [0,3,1] to [2,3,1]: the merged list, B2 copying outside the ISR.
+    Object.assign(metadata.topics[0]!.partitions[6]!, { replicas: [2, 3, 1, 0], addingReplicas: [2], removingReplicas: [0] });
+    const topic = consoleView(metadata).topics[0]!;
+    expect(topic.partitions[6]).toMatchObject({ replicas: [2, 3, 1, 0], addingReplicas: [2], removingReplicas: [0], status: ['ok'] });
+    expect(topic.partitions[5]).toMatchObject({ addingReplicas: [], removingReplicas: [] });
+    const row = (id: number) => topic.byBroker.find((r) => r.brokerId === id)!;
+    expect(row(2)).toMatchObject({ adding: [6], removing: [] });
+    expect(row(2).follows.find((f) => f.partition === 6)).toEqual({ partition: 6, inIsr: false });
+    expect(row(0)).toMatchObject({ leads: [0, 6], adding: [], removing: [6] });
+    expect(topic.rackBoxes[0]!.brokers.find((b) => b.brokerId === 2)).toMatchObject({ adding: [6] });
+  });
+
+  it.each([
+    // [leader log start, LEO, bytes; replica LEO; expected]
+    [0, 1000, 100_000, 400, { percent: 40, copiedBytes: 40_000, totalBytes: 100_000 }],
+    [0, 1000, 100_000, -1, { percent: 0, copiedBytes: 0, totalBytes: 100_000 }],
+    [0, 1000, 100_000, 999, { percent: 99.9, copiedBytes: 99_900, totalBytes: 100_000 }],
+    [0, 1000, 100_000, 1000, { percent: 100, copiedBytes: 100_000, totalBytes: 100_000 }],
+    [500, 1000, 50_000, 600, { percent: 20, copiedBytes: 10_000, totalBytes: 50_000 }],
+    [0, 0, 0, 0, { percent: 100, copiedBytes: 0, totalBytes: 0 }],
+    [0, 0, 0, -1, { percent: 0, copiedBytes: 0, totalBytes: 0 }],
+  ])('copyProgress: log [%i, %i) of %i bytes, replica LEO %i', (logStartOffset, logEndOffset, logSizeBytes, leo, expected) => {
+    expect(copyProgress({ logStartOffset, logEndOffset, logSizeBytes }, 6, leo)).toEqual({ brokerId: 6, ...expected });
+  });
+
+  it("the stats carry each added replica's copy progress from its leader's answer", () => {
+    const answer: DescribeReplicasResponse = {
+      partitions: [
+        {
+          partition: 6,
+          highWatermark: 1000,
+          logStartOffset: 0,
+          logEndOffset: 1000,
+          logSizeBytes: 1_000_000,
+          replicas: [
+            { brokerId: 0, logEndOffset: 1000, lagRecords: 0, lastCaughtUpMsAgo: 0 },
+            { brokerId: 2, logEndOffset: 250, lagRecords: 750, lastCaughtUpMsAgo: 4000 },
+          ],
+        },
+      ],
+    };
+    const stats = consoleStats('demo', 0, [{ partition: 6, leader: 0, addingReplicas: [2] }], new Map([[0, answer]]));
+    expect(stats.partitions[0]!.copies).toEqual([{ brokerId: 2, percent: 25, copiedBytes: 250_000, totalBytes: 1_000_000 }]);
   });
 });
 

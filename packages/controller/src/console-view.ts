@@ -4,7 +4,9 @@
 // order, followers outside the ISR marked) and the partitions with their status in words. Pure,
 // so the rules are tested without a browser; ui/console.js only renders it. The by-broker rule is
 // the CLI's (`topics describe --by-broker`): followers are listed first where the broker is the
-// first follower, then the second, each by partition.
+// first follower, then the second, each by partition. During a reassignment (KIP-455) a broker's
+// replicas being added and removed are listed apart, and the stats carry each added replica's copy
+// progress, measured as `tributary reassign status` measures it (packages/cli/src/reassign-progress.ts).
 
 import { DEFAULT_TOPIC_CONFIGS, NO_LEADER, type BrokerId, type ClusterMetadata, type DescribeReplicasResponse } from '@tributary/protocol';
 import { rackAlternatedOrder } from './placement.ts';
@@ -28,6 +30,9 @@ export interface ConsolePartition {
   leaderEpoch: number;
   replicas: BrokerId[];
   isr: BrokerId[];
+  /** A reassignment in progress: the replicas it adds (copying) and removes; empty when none. */
+  addingReplicas: BrokerId[];
+  removingReplicas: BrokerId[];
   /** Every status that applies, `ok` alone when none does. */
   status: PartitionStatus[];
 }
@@ -40,6 +45,9 @@ export interface ConsoleByBrokerRow {
   fenced: boolean;
   leads: number[];
   follows: { partition: number; inIsr: boolean }[];
+  /** Partitions a reassignment is adding this broker to (it copies them), and removing it from. */
+  adding: number[];
+  removing: number[];
 }
 
 /** One rack's box in the seed's picture: its brokers by id, each with what it leads and follows. */
@@ -78,9 +86,39 @@ export interface ConsoleStats {
     logEndOffset?: number;
     /** Per follower: records behind the leader's LEO, and ms since it was last caught up. */
     lag?: { brokerId: BrokerId; records: number; msSinceCaughtUp: number }[];
+    /** Per replica a reassignment adds: how much of the leader's log it holds. */
+    copies?: CopyProgress[];
     /** Set instead of the numbers: why they are unknown (offline, the leader's error, no answer yet). */
     unknown?: string;
   }[];
+}
+
+/**
+ * An added replica's copy progress: of the leader's offsets [log start, LEO) it holds those below
+ * its own LEO (as the leader last saw it); bytes are that fraction of the leader's log size.
+ * `percent` is rounded down to 0.1, so 100 means caught up.
+ */
+export interface CopyProgress {
+  brokerId: BrokerId;
+  percent: number;
+  copiedBytes: number;
+  totalBytes: number;
+}
+
+export function copyProgress(
+  leader: { logStartOffset: number; logEndOffset: number; logSizeBytes: number },
+  brokerId: BrokerId,
+  replicaLeo: number,
+): CopyProgress {
+  const span = leader.logEndOffset - leader.logStartOffset;
+  const held = Math.min(leader.logEndOffset, Math.max(replicaLeo, leader.logStartOffset));
+  const fraction = span > 0 ? (held - leader.logStartOffset) / span : replicaLeo >= leader.logEndOffset ? 1 : 0;
+  return {
+    brokerId,
+    percent: Math.floor(fraction * 1000 + 1e-9) / 10,
+    copiedBytes: Math.round(fraction * leader.logSizeBytes),
+    totalBytes: leader.logSizeBytes,
+  };
 }
 
 /**
@@ -143,6 +181,8 @@ export function consoleView(metadata: ClusterMetadata): ConsoleView {
           leaderEpoch: p.leaderEpoch,
           replicas: [...p.replicas],
           isr: [...p.isr],
+          addingReplicas: [...(p.addingReplicas ?? [])],
+          removingReplicas: [...(p.removingReplicas ?? [])],
           status: partitionStatus(p, minInsyncReplicas),
         }));
       const byBroker = byBrokerRows(order, brokerById, partitions);
@@ -184,6 +224,8 @@ function byBrokerRows(
       fenced: broker === undefined || !broker.alive,
       leads,
       follows: follows.map(({ partition, inIsr }) => ({ partition, inIsr })),
+      adding: partitions.filter((p) => p.addingReplicas.includes(id)).map((p) => p.partition),
+      removing: partitions.filter((p) => p.removingReplicas.includes(id)).map((p) => p.partition),
     };
   });
 }
@@ -213,14 +255,14 @@ export function rackBoxes(rows: readonly ConsoleByBrokerRow[]): ConsoleRackBox[]
 export function consoleStats(
   topic: string,
   timeMs: number,
-  partitions: readonly { partition: number; leader: BrokerId }[],
+  partitions: readonly { partition: number; leader: BrokerId; addingReplicas?: readonly BrokerId[] }[],
   answers: ReadonlyMap<BrokerId, ReplicaStatesAnswer>,
   answerWaitMs?: number,
 ): ConsoleStats {
   return {
     topic,
     timeMs,
-    partitions: partitions.map(({ partition, leader }) => {
+    partitions: partitions.map(({ partition, leader, addingReplicas = [] }) => {
       if (leader === NO_LEADER) return { partition, leader, unknown: 'offline' };
       const answer = answers.get(leader);
       if (answer === undefined) return { partition, leader, unknown: `leader B${leader} not asked` };
@@ -234,7 +276,7 @@ export function consoleStats(
       }
       const state = answer.partitions.find((s) => s.partition === partition);
       if (state === undefined) return { partition, leader, unknown: `leader B${leader} does not report it yet` };
-      return {
+      const stats: ConsoleStats['partitions'][number] = {
         partition,
         leader,
         highWatermark: state.highWatermark,
@@ -243,6 +285,10 @@ export function consoleStats(
           .filter((r) => r.brokerId !== leader)
           .map((r) => ({ brokerId: r.brokerId, records: r.lagRecords, msSinceCaughtUp: r.lastCaughtUpMsAgo })),
       };
+      if (addingReplicas.length > 0) {
+        stats.copies = addingReplicas.map((id) => copyProgress(state, id, state.replicas.find((r) => r.brokerId === id)?.logEndOffset ?? -1));
+      }
+      return stats;
     }),
   };
 }

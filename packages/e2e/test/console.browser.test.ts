@@ -1,7 +1,9 @@
 // Issue 8: the controller's web console in a real browser (playwright-core driving Debian's
 // chromium). On a local cluster with the seed's topic (10 partitions, RF 3, 6 brokers in 2
 // racks) the page must show the seed's table; after `local kill` of a leader it must show the
-// new leader and the events without a reload. A screenshot is saved under test-output/.
+// new leader and the events without a reload; during a reassignment it must show the replica being
+// added with its copy progress and the one being removed, then the seed's table as it ends up.
+// Screenshots are saved under test-output/.
 //
 // Chromium is a system package (`apt-get install -y chromium`). Without it this test FAILS with
 // that instruction: a console that was never opened in a browser is not tested.
@@ -11,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { Producer } from '@tributary/client';
 import { localKill, localPause, localResume } from '@tributary/launcher';
 import { eventually } from '@tributary/testkit';
 import { SEED_PLACEMENT, partitionInfo, startProducerLoop, startTestCluster, type TestCluster } from '../src/index.ts';
@@ -233,6 +236,89 @@ describe('web console in chromium', () => {
       }
     } finally {
       await producer.stop();
+    }
+  });
+
+  it('shows a reassignment as it runs: the replica being added with its copy progress, the one being removed, then the new table', async () => {
+    // seed-3 = [4,2,5] moves to [4,2,3]: B3 (rack-2) copies it, B5 (rack-2) leaves. B4, paused
+    // in the test before, leads it again once back in its ISR.
+    await eventually(
+      async () => {
+        const p = await partitionInfo(cluster.admin, 'seed', 3);
+        return p.leader === 4 && p.isr.length === 3;
+      },
+      { timeoutMs: 30_000 },
+    );
+    const producer = new Producer({ bootstrap: cluster.bootstrap, acks: 'all' });
+    try {
+      await Promise.all(Array.from({ length: 150 }, (_, i) => producer.send({ topic: 'seed', partition: 3, value: `${i}-`.padEnd(10_000, 'r') })));
+    } finally {
+      await producer.close();
+    }
+    // Throttled as `tributary reassign execute --throttle 262144` does it, so the copy takes seconds.
+    const rate = 256 * 1024;
+    await cluster.admin.alterConfigs(
+      { topic: 'seed' },
+      { set: { 'leader.replication.throttled.replicas': '3:4,3:2,3:5', 'follower.replication.throttled.replicas': '3:3' } },
+    );
+    for (const broker of [2, 3, 4, 5]) {
+      await cluster.admin.alterConfigs({ broker }, { set: { 'leader.replication.throttled.rate': rate, 'follower.replication.throttled.rate': rate } });
+    }
+    const chip = (broker: number, kind: string) => page.locator(`#racks article.broker-card[data-broker="${broker}"] .chip.${kind}[data-partition="3"]`);
+    try {
+      expect(await cluster.admin.alterPartitionReassignments([{ topic: 'seed', partition: 3, replicas: [4, 2, 3] }])).toEqual([
+        { topic: 'seed', partition: 3 },
+      ]);
+      // Pushed at once: B3's card gets P3 being added, B5's P3 being removed.
+      await eventually(async () => (await chip(3, 'adding').count()) === 1, { timeoutMs: 2000, intervalMs: 50 });
+      expect(await chip(5, 'removing').textContent()).toBe('P3−');
+      // The copy progress comes from the leader's answers each second: part way, then further.
+      const progress = async () => Number((await chip(3, 'adding').getAttribute('data-progress', { timeout: 1000 })) || Number.NaN);
+      const first = await eventually(
+        async () => {
+          const p = await progress();
+          return p > 0 && p < 100 ? p : false;
+        },
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
+      expect(await chip(3, 'adding').textContent()).toMatch(/^P3\+ \d+%$/);
+      expect(await cell(page, 3, 'replicas')).toMatch(/^B4, B2, B3 \(adding, \d+\.\d% copied\), B5 \(removing\)$/);
+      expect(await page.locator('#topic-summary').textContent()).toContain('being reassigned 1');
+      await eventually(
+        async () =>
+          (await page.locator('#events li').allTextContents()).some((t) => t.includes('seed-3: reassignment to [4,2,3] started, adding B3, removing B5')),
+        {
+          timeoutMs: 5000,
+        },
+      );
+      expect(await page.locator('#chart-timeline g.lane[data-broker="3"] g.mark[data-kind="move-start"]').count()).toBe(1);
+      const shot = join(OUTPUT_DIR, 'console-reassignment.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      console.log(`console screenshot: ${shot} (B3 had copied ${first}% of seed-3)`);
+      await eventually(async () => (await progress()) > first || (await chip(3, 'adding').count()) === 0, { timeoutMs: 20_000, intervalMs: 100 });
+
+      // Done: the seed's table and the picture as it ends up, the events saying so.
+      await eventually(async () => (await cluster.admin.listPartitionReassignments(['seed'])).length === 0, { timeoutMs: 60_000, intervalMs: 250 });
+      await eventually(async () => (await chip(3, 'adding').count()) === 0 && (await chip(5, 'removing').count()) === 0, { timeoutMs: 3000, intervalMs: 50 });
+      expect(await page.locator('#racks article.broker-card[data-broker="3"] [data-role="follows"] .chip.follower[data-partition="3"]').textContent()).toBe(
+        'P3',
+      );
+      expect(await page.locator('#racks article.broker-card[data-broker="5"] [data-partition="3"]').count()).toBe(0);
+      expect(await cell(page, 3, 'replicas')).toBe('B4, B2, B3');
+      expect(await page.locator('#seed-table tbody tr[data-broker="3"] [data-col="follows"]').textContent()).toMatch(/\bP3\b/);
+      expect(await page.locator('#seed-table tbody tr[data-broker="5"] [data-col="follows"]').textContent()).not.toMatch(/\bP3\b/);
+      await eventually(
+        async () => (await page.locator('#events li').allTextContents()).some((t) => t.includes('seed-3: reassignment completed, replicas [4,2,3]')),
+        {
+          timeoutMs: 5000,
+        },
+      );
+      expect(await page.locator('#topic-summary').textContent()).toContain('being reassigned 0');
+    } finally {
+      await cluster.admin.alterConfigs({ topic: 'seed' }, { delete: ['leader.replication.throttled.replicas', 'follower.replication.throttled.replicas'] });
+      for (const broker of [2, 3, 4, 5]) {
+        await cluster.admin.alterConfigs({ broker }, { delete: ['leader.replication.throttled.rate', 'follower.replication.throttled.rate'] });
+      }
     }
   });
 });

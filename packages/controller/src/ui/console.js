@@ -10,7 +10,17 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 // Okabe–Ito colours (distinct for common colour-vision deficiencies), by position in the seed's
 // row order; every line and lane is also labelled, so colour only helps.
 const BROKER_COLOURS = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#f0e442', '#000000'];
-const MARK_GLYPHS = { leader: 'L', 'isr-out': '−', 'isr-in': '+', offline: '!', fenced: 'F', alive: 'R' };
+const MARK_GLYPHS = {
+  leader: 'L',
+  'isr-out': '−',
+  'isr-in': '+',
+  offline: '!',
+  fenced: 'F',
+  alive: 'R',
+  'move-start': 'M',
+  'move-done': '✓',
+  'move-cancel': '×',
+};
 const MARK_WORDS = {
   leader: 'became leader',
   'isr-out': 'left an ISR',
@@ -18,6 +28,9 @@ const MARK_WORDS = {
   offline: 'partition went offline',
   fenced: 'fenced',
   alive: 'registered or unfenced',
+  'move-start': 'reassignment started',
+  'move-done': 'reassignment completed',
+  'move-cancel': 'reassignment cancelled',
 };
 
 const state = {
@@ -89,6 +102,8 @@ function connect() {
     if (stats.topic !== state.topic) return;
     state.stats = stats;
     renderPartitions();
+    // The copy progress of replicas being added is drawn on their brokers' cards.
+    if (currentTopic()?.partitions.some((p) => p.addingReplicas.length > 0)) renderPicture();
   });
   source.addEventListener('charts', (e) => {
     const charts = JSON.parse(e.data);
@@ -137,6 +152,7 @@ function renderPicture() {
         brokers: r.brokers.map((b) => ({ brokerId: b.id, rack: r.rack, label: `${r.rack}/B${b.id}`, fenced: !b.alive, leads: [], follows: [] })),
       }));
   const io = new Map((state.charts?.throughput.brokers ?? []).map((b) => [b.brokerId, b.latest]));
+  const copies = copyProgressOf(topic);
   $('racks').replaceChildren(
     ...boxes.map((box) =>
       el(
@@ -146,27 +162,89 @@ function renderPicture() {
         el(
           'div',
           { className: 'rack-brokers' },
-          box.brokers.map((b) => brokerCard(b, io.get(b.brokerId))),
+          box.brokers.map((b) => brokerCard(b, io.get(b.brokerId), copies)),
         ),
       ),
     ),
   );
 }
 
-function brokerCard(b, latest) {
+/** `partition/broker` -> the copy progress of a replica being added, from the latest stats of the current leader. */
+function copyProgressOf(topic) {
+  const out = new Map();
+  const stats = state.stats?.topic === topic?.name ? state.stats : null;
+  for (const s of stats?.partitions ?? []) {
+    const p = topic.partitions.find((x) => x.partition === s.partition);
+    if (p?.leader !== s.leader) continue;
+    for (const c of s.copies ?? []) out.set(`${s.partition}/${c.brokerId}`, c);
+  }
+  return out;
+}
+
+function formatBytes(n) {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let unit = 'B';
+  for (const u of units) {
+    if (v < 1000) break;
+    v /= 1000;
+    unit = u;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${unit}`;
+}
+
+/** A chip for a replica a reassignment is adding: dotted, filled as far as it has copied. */
+function addingChip(partition, brokerId, copy) {
+  const words = copy ? `${copy.percent.toFixed(1)}% copied (${formatBytes(copy.copiedBytes)} of ${formatBytes(copy.totalBytes)})` : 'copy progress unknown';
+  return el(
+    'span',
+    {
+      className: 'chip adding',
+      'data-partition': partition,
+      'data-progress': copy ? copy.percent : '',
+      style: `--progress: ${copy ? copy.percent : 0}%`,
+      title: `P${partition}: being added to B${brokerId} by a reassignment, ${words}`,
+      'aria-label': `P${partition} being added, ${words}`,
+    },
+    `P${partition}+`,
+    el('span', { className: 'chip-progress' }, copy ? ` ${Math.floor(copy.percent)}%` : ' ?'),
+  );
+}
+
+function removingChip(partition, role) {
+  return el(
+    'span',
+    {
+      className: `chip ${role} removing`,
+      'data-partition': partition,
+      title: `P${partition}: ${role} being removed by a reassignment once the new replicas are in sync`,
+      'aria-label': `P${partition} being removed`,
+    },
+    `P${partition}−`,
+  );
+}
+
+function brokerCard(b, latest, copies = new Map()) {
+  const adding = new Set(b.adding ?? []);
+  const removing = new Set(b.removing ?? []);
   const follows = b.follows.map((f) =>
-    f.inIsr
-      ? el('span', { className: 'chip follower', 'data-partition': f.partition, title: `P${f.partition}: follower in the ISR` }, `P${f.partition}`)
-      : el(
-          'span',
-          {
-            className: 'chip follower out-of-isr',
-            'data-partition': f.partition,
-            title: `P${f.partition}: follower outside the ISR`,
-            'aria-label': `P${f.partition} out of the ISR`,
-          },
-          `P${f.partition}*`,
-        ),
+    adding.has(f.partition)
+      ? addingChip(f.partition, b.brokerId, copies.get(`${f.partition}/${b.brokerId}`))
+      : removing.has(f.partition)
+        ? removingChip(f.partition, 'follower')
+        : f.inIsr
+          ? el('span', { className: 'chip follower', 'data-partition': f.partition, title: `P${f.partition}: follower in the ISR` }, `P${f.partition}`)
+          : el(
+              'span',
+              {
+                className: 'chip follower out-of-isr',
+                'data-partition': f.partition,
+                title: `P${f.partition}: follower outside the ISR`,
+                'aria-label': `P${f.partition} out of the ISR`,
+              },
+              `P${f.partition}*`,
+            ),
   );
   let bytes;
   if (latest?.state === 'ok') bytes = [el('span', null, `produce in ${latest.produceText}`), el('span', null, `replication in ${latest.replicationText}`)];
@@ -181,7 +259,9 @@ function brokerCard(b, latest) {
       { className: 'chips', 'data-role': 'leads' },
       el('span', { className: 'chips-label' }, 'leader of'),
       b.leads.length
-        ? b.leads.map((p) => el('span', { className: 'chip leader', 'data-partition': p, title: `P${p}: leader` }, `P${p}`))
+        ? b.leads.map((p) =>
+            removing.has(p) ? removingChip(p, 'leader') : el('span', { className: 'chip leader', 'data-partition': p, title: `P${p}: leader` }, `P${p}`),
+          )
         : el('span', { className: 'none' }, '–'),
     ),
     el(
@@ -400,21 +480,24 @@ function renderTopic() {
   }
   const counts = { 'under-replicated': 0, 'under-min-isr': 0, offline: 0 };
   for (const p of topic.partitions) for (const s of p.status) if (s in counts) counts[s]++;
+  const moving = topic.partitions.filter((p) => p.addingReplicas.length > 0 || p.removingReplicas.length > 0).length;
   $('topic-summary').textContent =
-    `${topic.name}: ${topic.partitions.length} partitions, replication factor ${topic.replicationFactor}, min.insync.replicas ${topic.minInsyncReplicas} · under-replicated ${counts['under-replicated']} · under min ISR ${counts['under-min-isr']} · offline ${counts.offline}`;
+    `${topic.name}: ${topic.partitions.length} partitions, replication factor ${topic.replicationFactor}, min.insync.replicas ${topic.minInsyncReplicas} · under-replicated ${counts['under-replicated']} · under min ISR ${counts['under-min-isr']} · offline ${counts.offline} · being reassigned ${moving}`;
   $('seed-caption').textContent = `Topic ${topic.name}: partitions each broker leads and follows (rows in rack-alternated order, as the seed's table)`;
   seedBody.replaceChildren(
     ...topic.byBroker.map((row) => {
       const follows = [];
       row.follows.forEach((f, i) => {
         if (i > 0) follows.push(' ');
-        follows.push(f.inIsr ? `P${f.partition}` : el('span', { className: 'out-of-sync' }, `P${f.partition} (out of sync)`));
+        if ((row.adding ?? []).includes(f.partition)) follows.push(el('span', { className: 'moving' }, `P${f.partition} (being added)`));
+        else if ((row.removing ?? []).includes(f.partition)) follows.push(el('span', { className: 'moving' }, `P${f.partition} (being removed)`));
+        else follows.push(f.inIsr ? `P${f.partition}` : el('span', { className: 'out-of-sync' }, `P${f.partition} (out of sync)`));
       });
       return el(
         'tr',
         { className: row.fenced ? 'fenced' : 'alive', 'data-broker': row.brokerId },
         el('th', { scope: 'row' }, row.label, row.fenced ? ' (fenced)' : ''),
-        el('td', { 'data-col': 'leads' }, row.leads.map((p) => `P${p}`).join(' ') || '–'),
+        el('td', { 'data-col': 'leads' }, row.leads.map((p) => ((row.removing ?? []).includes(p) ? `P${p} (being removed)` : `P${p}`)).join(' ') || '–'),
         el('td', { 'data-col': 'follows' }, follows.length ? follows : '–'),
       );
     }),
@@ -451,7 +534,7 @@ function renderPartitions() {
         el('th', { scope: 'row' }, `P${p.partition}`),
         el('td', { 'data-col': 'leader' }, p.leader < 0 ? 'none' : `B${p.leader}`),
         el('td', { className: 'num', 'data-col': 'epoch' }, `${p.leaderEpoch}`),
-        el('td', { 'data-col': 'replicas' }, p.replicas.map((id) => `B${id}`).join(', ')),
+        el('td', { 'data-col': 'replicas' }, replicasCell(p, s)),
         el('td', { 'data-col': 'isr' }, p.isr.map((id) => `B${id}`).join(', ')),
         el('td', { className: s?.highWatermark !== undefined ? 'num' : 'unknown', 'data-col': 'hw' }, hw),
         el('td', { 'data-col': 'lag' }, lag),
@@ -459,6 +542,19 @@ function renderPartitions() {
       );
     }),
   );
+}
+
+/** B0, B3, B1 — and during a reassignment `B2 (adding, 40% copied)`, `B0 (removing)`. */
+function replicasCell(p, s) {
+  return p.replicas
+    .map((id) => {
+      if (p.addingReplicas.includes(id)) {
+        const copy = s?.copies?.find((c) => c.brokerId === id);
+        return `B${id} (adding, ${copy ? `${copy.percent.toFixed(1)}% copied` : 'progress unknown'})`;
+      }
+      return p.removingReplicas.includes(id) ? `B${id} (removing)` : `B${id}`;
+    })
+    .join(', ');
 }
 
 function renderEvents() {
