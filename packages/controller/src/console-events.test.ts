@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { PartitionState } from '@tributary/protocol';
 import type { AppliedRecord } from './cluster-controller.ts';
 import { consoleEvents } from './console-events.ts';
+import type { PartitionChangeRecord } from './records.ts';
 
 const before: PartitionState = {
   topic: 'demo',
@@ -84,8 +85,8 @@ describe('consoleEvents', () => {
   it('a reassignment: started, the added replica joining the ISR, completed; another cancelled; partitions added', () => {
     const p6: PartitionState = { ...before, partition: 6, replicas: [0, 3, 1], leader: 0, isr: [0, 3, 1] };
     const moving: PartitionState = { ...p6, replicas: [2, 3, 1, 0], addingReplicas: [2], removingReplicas: [0] };
-    const record = (fields: object) => ({
-      type: 'PartitionChange' as const,
+    const record = (fields: Partial<PartitionChangeRecord> & Pick<PartitionChangeRecord, 'leader' | 'isr'>): PartitionChangeRecord => ({
+      type: 'PartitionChange',
       topic: 'demo',
       topicId: 't',
       partition: 6,
