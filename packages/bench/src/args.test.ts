@@ -4,15 +4,18 @@ import { parseArgs } from './args.ts';
 describe('parseArgs', () => {
   it('defaults to every phase and 2,000,000 records', () => {
     const a = parseArgs([]);
-    expect(a.only).toEqual(['produce', 'produce-acks1', 'produce-acks0', 'consume', 'latency', 'failover', 'scaling', 'abuse']);
+    expect(a.only).toEqual(['produce', 'produce-acks1', 'produce-acks0', 'consume', 'latency', 'failover', 'scaling', 'abuse', 'reassign']);
     expect(a.records).toBe(2_000_000);
+    expect([a.reassignMB, a.reassignThrottleMBps]).toEqual([1000, 50]);
     expect(a.bootstrap).toBeUndefined();
   });
 
   it('--quick shrinks the runs; --only keeps the canonical order', () => {
     const a = parseArgs(['--quick', '--only', 'latency,produce', '--bootstrap=127.0.0.1:19092', '--json']);
     expect(a.records).toBe(200_000);
+    expect(a.reassignMB).toBe(250);
     expect(a.only).toEqual(['produce', 'latency']);
+    expect(parseArgs(['--quick', '--reassign-mb', '400', '--reassign-throttle-mbps=20'])).toMatchObject({ reassignMB: 400, reassignThrottleMBps: 20 });
     expect(a.bootstrap).toBe('127.0.0.1:19092');
     expect(a.json).toBe(true);
   });
@@ -21,5 +24,6 @@ describe('parseArgs', () => {
     expect(() => parseArgs(['--only', 'nope'])).toThrow(/unknown phase/);
     expect(() => parseArgs(['--fast'])).toThrow(/unknown argument/);
     expect(() => parseArgs(['--records', '0'])).toThrow(/positive/);
+    expect(() => parseArgs(['--reassign-mb', '1.5'])).toThrow(/--reassign-mb must be a positive integer/);
   });
 });

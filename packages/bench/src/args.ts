@@ -1,6 +1,6 @@
 // `pnpm bench` flags, parsed in one place (STYLE.md § Config) and frozen.
 
-export const PHASES = ['produce', 'produce-acks1', 'produce-acks0', 'consume', 'latency', 'failover', 'scaling', 'abuse'] as const;
+export const PHASES = ['produce', 'produce-acks1', 'produce-acks0', 'consume', 'latency', 'failover', 'scaling', 'abuse', 'reassign'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface BenchArgs {
@@ -15,9 +15,13 @@ export interface BenchArgs {
   records: number;
   /** Keep the temp data dir of a cluster the bench started. */
   keep: boolean;
+  /** The reassign phase: MB (10^6 bytes) in the partition one of whose replicas moves (default 1000; 250 with --quick). */
+  reassignMB: number;
+  /** The reassign phase's throttle, MB/s (10^6 bytes) on both the leader's and the new follower's side (default 50). */
+  reassignThrottleMBps: number;
 }
 
-export const USAGE = `usage: pnpm bench [--quick] [--bootstrap host:port,…] [--data-dir DIR] [--json] [--only ${PHASES.join(',')}] [--records N] [--keep]`;
+export const USAGE = `usage: pnpm bench [--quick] [--bootstrap host:port,…] [--data-dir DIR] [--json] [--only ${PHASES.join(',')}] [--records N] [--reassign-mb N] [--reassign-throttle-mbps N] [--keep]`;
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
   let quick = false;
@@ -27,6 +31,13 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let dataDir: string | undefined;
   let only: Phase[] = [...PHASES];
   let records: number | undefined;
+  let reassignMB: number | undefined;
+  let reassignThrottleMBps = 50;
+  const positive = (flag: string, text: string): number => {
+    const n = Number(text);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer\n${USAGE}`);
+    return n;
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -51,12 +62,15 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--data-dir':
         dataDir = value();
         break;
-      case '--records': {
-        const n = Number(value());
-        if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--records must be a positive integer\n${USAGE}`);
-        records = n;
+      case '--records':
+        records = positive(flag, value());
         break;
-      }
+      case '--reassign-mb':
+        reassignMB = positive(flag, value());
+        break;
+      case '--reassign-throttle-mbps':
+        reassignThrottleMBps = positive(flag, value());
+        break;
       case '--only': {
         const names = value()
           .split(',')
@@ -75,5 +89,15 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         throw new Error(`unknown argument '${arg}'\n${USAGE}`);
     }
   }
-  return Object.freeze({ quick, bootstrap, dataDir, json, only: Object.freeze(only), records: records ?? (quick ? 200_000 : 2_000_000), keep });
+  return Object.freeze({
+    quick,
+    bootstrap,
+    dataDir,
+    json,
+    only: Object.freeze(only),
+    records: records ?? (quick ? 200_000 : 2_000_000),
+    keep,
+    reassignMB: reassignMB ?? (quick ? 250 : 1000),
+    reassignThrottleMBps,
+  });
 }

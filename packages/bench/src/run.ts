@@ -10,6 +10,7 @@ import { attachCluster, brokerRss, clusterCpuMeter, startCluster, type BenchClus
 import { failoverRound, type FailoverRound } from './failover.ts';
 import { inChildProcess, type AckLatencyResult, type E2eLatencyResult } from './latency.ts';
 import { Progress } from './progress.ts';
+import { reassignPhase, type ReassignPhaseResult } from './reassign.ts';
 import { median, round } from './stats.ts';
 import { consumeAll, createBenchTopic, produceThroughput, sleep, topicHealthy, waitFor, type ConsumeResult, type ThroughputResult } from './workload.ts';
 
@@ -72,6 +73,14 @@ export interface BenchReport {
   abuseRequestsPerSec?: number;
   /** Abusive requests not answered with a clear 4xx or cut off by the server (judgeAbuse): 0 expected. */
   abuseBadlyHandled?: number;
+  /** Moving one replica of a partition of reassignMB MB at reassignThrottleMBps: seconds, and the producer on the other partitions during / before. */
+  reassignMB?: number;
+  reassignThrottleMBps?: number;
+  reassignSeconds?: number;
+  reassignExpectedSeconds?: number;
+  reassignProduceBaselineRecordsPerSec?: number;
+  reassignProduceDuringRecordsPerSec?: number;
+  reassignProduceRatio?: number;
   details: Record<string, unknown>;
 }
 
@@ -324,6 +333,35 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
         detail: `acks=all, 1 in flight, ${fmt(r.records)} records: quiet p50 ${r.quiet.p50Ms} / p99 ${r.quiet.p99Ms} / max ${r.quiet.maxMs} ms; abused p50 ${r.abused.p50Ms} / p99 ${r.abused.p99Ms} / max ${r.abused.maxMs} ms, while ${fmt(r.abuseRequests)} abusive requests (${fmt(r.abuseRequestsPerSec)}/s) hit every route of every process, ${r.badlyHandled} badly handled${rss.length > 0 ? `; broker RSS max ${Math.round(Math.max(...rss) / 1e6)} MB after` : ''}`,
       });
       if (r.badlyHandled > 0) rows.push({ phase: 'abuse: badly handled', result: String(r.badlyHandled), detail: r.badlyHandledExamples.join('; ') });
+      await admin.deleteTopic(topic).catch(() => undefined);
+    }
+
+    // ---- moving one replica of a big partition under a throttle, a producer on the others
+    if (wants('reassign')) {
+      const topic = topicName('reassign');
+      const r: ReassignPhaseResult = await reassignPhase(cluster.bootstrap, admin, topic, args.reassignMB, args.reassignThrottleMBps, () => cluster.state());
+      report.reassignMB = args.reassignMB;
+      report.reassignThrottleMBps = args.reassignThrottleMBps;
+      report.reassignSeconds = round(r.moveSeconds, 1);
+      report.reassignExpectedSeconds = round(r.expectedSeconds, 1);
+      report.reassignProduceBaselineRecordsPerSec = Math.round(r.baselineRecordsPerSec);
+      report.reassignProduceDuringRecordsPerSec = Math.round(r.duringRecordsPerSec);
+      report.reassignProduceRatio = round(r.throughputRatio, 3);
+      report.details.reassign = r;
+      rows.push({
+        phase: `reassign ${args.reassignMB} MB replica`,
+        result: `${r.moveSeconds.toFixed(1)} s`,
+        detail: `B${r.movedFrom} -> B${r.movedTo} at a ${args.reassignThrottleMBps} MB/s throttle (expected ${r.expectedSeconds.toFixed(1)} s): ${r.copyMBps.toFixed(1)} MB/s; fill ${r.fillSeconds.toFixed(1)} s, not timed`,
+      });
+      rows.push({
+        phase: 'produce during the move',
+        result: `${(r.throughputRatio * 100).toFixed(1)} %`,
+        detail: `acks=all on the 9 other partitions: ${fmt(r.duringRecordsPerSec)} rec/s during the move vs ${fmt(r.baselineRecordsPerSec)} rec/s in the ${r.baselineSeconds.toFixed(1)} s before${r.failedRecords > 0 ? `, ${r.failedRecords} FAILED` : ''}${
+          r.cores
+            ? `; cores used before / during: cluster ${r.cores.baseline.cluster} / ${r.cores.during.cluster}, leader B${r.leader} ${r.cores.baseline.leader} / ${r.cores.during.leader}, B${r.movedTo} ${r.cores.baseline.newReplica} / ${r.cores.during.newReplica}, client ${r.cores.baseline.client} / ${r.cores.during.client}`
+            : ''
+        }`,
+      });
       await admin.deleteTopic(topic).catch(() => undefined);
     }
   } finally {
