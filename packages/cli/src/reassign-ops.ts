@@ -4,6 +4,7 @@
 // their own.
 
 import { TributaryError, type ErrorCode, type OngoingReassignment } from '@tributary/client';
+import { encodeMsgpack } from '@tributary/protocol';
 import type { Admin, PartitionReassignment, TopicDescription, VerboseTopicDescription } from '@tributary/client';
 import type { PlanEntry } from './reassign-plan.ts';
 import type { ProgressPartition, ProgressSample } from './reassign-progress.ts';
@@ -20,12 +21,42 @@ import {
 import { checkPlan, type CheckedPlan } from './reassign-validate.ts';
 
 /**
- * Partitions per alter-partition-reassignments call. A body names each partition's topic, number
- * and target (about 40 bytes and 10 msgpack values for RF 3); the brokers' and the controller's
- * admin limits (64 KiB, 16,384 values) hold about 1,500, so a larger plan goes in several calls
- * of at most this many, each checked before the next.
+ * What one alter-partition-reassignments call may carry. The brokers' and the controller's admin
+ * request limits (broker `adminBodyBytesMax`, controller `bodyBytesMax`: 64 KiB; `elementsMax`:
+ * 16,384 msgpack values, keys included) hold about 1,500 partitions of a short topic name and RF
+ * 3 (about 40 bytes and 10 values each), fewer with long names. A plan is sent in calls of at most
+ * PLAN_CALL_PARTITIONS_MAX partitions and three quarters of both limits, each checked before the
+ * next (planChunks); raising the admin limits would widen every admin route for this one.
  */
 export const PLAN_CALL_PARTITIONS_MAX = 1000;
+export const ADMIN_BODY_BYTES_MAX = 64 * 1024;
+export const ADMIN_ELEMENTS_MAX = 16_384;
+
+/** Splits reassignment entries into calls within the limits above (pure; sizes are msgpack's, exactly). */
+export function planChunks<T extends { topic: string; partition: number; replicas: readonly number[] | null }>(entries: readonly T[]): T[][] {
+  const bytesMax = (ADMIN_BODY_BYTES_MAX * 3) / 4;
+  const elementsMax = (ADMIN_ELEMENTS_MAX * 3) / 4;
+  const chunks: T[][] = [];
+  let chunk: T[] = [];
+  let bytes = 0;
+  let elements = 0;
+  for (const e of entries) {
+    const encoded = encodeMsgpack({ topic: e.topic, partition: e.partition, replicas: e.replicas });
+    // The entry's map, its three keys and values, and each replica.
+    const values = 7 + (e.replicas?.length ?? 0);
+    if (chunk.length > 0 && (chunk.length >= PLAN_CALL_PARTITIONS_MAX || bytes + encoded.length > bytesMax || elements + values > elementsMax)) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+      elements = 0;
+    }
+    chunk.push(e);
+    bytes += encoded.length;
+    elements += values;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
 
 /** How long status waits for a leader's /describe-replicas before it shows that partition as unknown. */
 const LEADER_TIMEOUT_MS = 1500;
@@ -82,8 +113,9 @@ export async function executePlan(
   const started: PartitionReassignment[] = [];
   const refused: string[] = [];
   let refusedCode: ErrorCode | undefined;
-  for (let i = 0; i < checked.start.length && refused.length === 0; i += PLAN_CALL_PARTITIONS_MAX) {
-    const chunk = checked.start.slice(i, i + PLAN_CALL_PARTITIONS_MAX).map((e) => ({ topic: e.topic, partition: e.partition, replicas: e.replicas }));
+  for (const entries of planChunks(checked.start)) {
+    if (refused.length > 0) break;
+    const chunk = entries.map((e) => ({ topic: e.topic, partition: e.partition, replicas: e.replicas }));
     const results = await admin.alterPartitionReassignments(chunk);
     results.forEach((r, k) => {
       if (r.error === undefined) started.push(chunk[k]!);
@@ -114,8 +146,7 @@ export async function cancelPartitions(
   partitions: readonly { topic: string; partition: number }[],
 ): Promise<{ topic: string; partition: number; error?: string }[]> {
   const out: { topic: string; partition: number; error?: string }[] = [];
-  for (let i = 0; i < partitions.length; i += PLAN_CALL_PARTITIONS_MAX) {
-    const chunk = partitions.slice(i, i + PLAN_CALL_PARTITIONS_MAX).map((p) => ({ topic: p.topic, partition: p.partition, replicas: null }));
+  for (const chunk of planChunks(partitions.map((p) => ({ topic: p.topic, partition: p.partition, replicas: null })))) {
     for (const r of await admin.alterPartitionReassignments(chunk)) {
       out.push(
         r.error === undefined

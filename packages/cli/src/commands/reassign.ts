@@ -180,7 +180,7 @@ export const reassignExecute: Command = {
   details: [
     'Refuses the whole plan, changing nothing, when any entry names an unknown topic, partition or broker, a broker',
     'twice, more replicas than registered brokers, or a partition already being reassigned; each problem is named.',
-    'Plans of more than 1000 partitions are started 1000 at a time (the admin request limit holds about 1500).',
+    'Large plans are started in several calls of at most 1000 partitions, each within the admin request limits (64 KiB).',
     '',
     'example: tributary reassign execute plan.json --throttle 50000000',
   ],
