@@ -35,6 +35,16 @@ describe('throttleSettings (execute --throttle)', () => {
   });
 });
 
+describe('throttleSettings of a plan too large for one admin request', () => {
+  it("lists every replica of the topic ('*') when the pairs would not fit", () => {
+    const partitions = Array.from({ length: 3000 }, (_, partition) => ({ partition, replicas: [partition % 6, (partition + 1) % 6, (partition + 2) % 6] }));
+    const big: ThrottleTopic = { name: 'big', leaderList: '', followerList: '', partitions };
+    const entries = partitions.map((p) => ({ topic: 'big', partition: p.partition, replicas: [p.replicas[0]!, p.replicas[1]!, 6] }));
+    expect(throttleSettings(entries, [big]).topics).toEqual([{ topic: 'big', leaderList: '*', followerList: '*' }]);
+    expect(throttleSettings(entries.slice(0, 100), [big]).topics[0]!.leaderList).not.toBe('*');
+  });
+});
+
 describe('throttleCleanup (status when done, cancel, decommission)', () => {
   const other: ThrottleTopic = { name: 'other', leaderList: '0:4,0:5', followerList: '0:2', partitions: [{ partition: 0, replicas: [4, 5, 3] }] };
   it.each([

@@ -4,7 +4,10 @@
 // leaders they copy from) and `follower.replication.throttled.replicas` to the replicas being
 // added, and on every broker named there the rates `leader.replication.throttled.rate` and
 // `follower.replication.throttled.rate`. Lists already set on a topic (another reassignment of it
-// still running) are extended, not replaced.
+// still running) are extended, not replaced. Lists that would not fit in one admin request
+// (THROTTLE_LISTS_CHARS_MAX, a plan moving thousands of a topic's partitions) become '*', every
+// replica of the topic: the brokers never hold back a replica in the ISR, so that slows only the
+// replicas copying from outside it — the moving ones, and any follower that fell out meanwhile.
 //
 // Removing it (`reassign status` once the moves are done, `reassign cancel`, `brokers
 // decommission` when it finishes: Kafka's `--verify`) is decided from the cluster alone, so any
@@ -21,6 +24,9 @@ export const LEADER_LIST = 'leader.replication.throttled.replicas';
 export const FOLLOWER_LIST = 'follower.replication.throttled.replicas';
 export const LEADER_RATE = 'leader.replication.throttled.rate';
 export const FOLLOWER_RATE = 'follower.replication.throttled.rate';
+
+/** Both lists of one topic together, in characters, beyond which they become '*' (the admin body limit is 64 KiB). */
+export const THROTTLE_LISTS_CHARS_MAX = 40_000;
 
 export interface ThrottleTopic {
   name: string;
@@ -58,11 +64,10 @@ export function throttleSettings(entries: readonly PlanEntry[], topics: readonly
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([topic, lists]) => {
         const t = topics.find((x) => x.name === topic);
-        return {
-          topic,
-          leaderList: t?.leaderList.trim() === '*' ? '*' : formatPairs(lists.leader),
-          followerList: t?.followerList.trim() === '*' ? '*' : formatPairs(lists.follower),
-        };
+        const leaderList = t?.leaderList.trim() === '*' ? '*' : formatPairs(lists.leader);
+        const followerList = t?.followerList.trim() === '*' ? '*' : formatPairs(lists.follower);
+        if (leaderList.length + followerList.length > THROTTLE_LISTS_CHARS_MAX) return { topic, leaderList: '*', followerList: '*' };
+        return { topic, leaderList, followerList };
       }),
     brokers: [...brokers].sort((a, b) => a - b),
   };
