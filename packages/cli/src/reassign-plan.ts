@@ -10,7 +10,10 @@
 //   2. Balanced replicas: every given broker holds, of each planned topic, a number of replicas
 //      within one of the average (replicas / brokers): with an average of 5, anything from 4 to
 //      6; with 4.29, 4 or 5. The seed's table (4, 5, 6, 6, 5, 4 replicas of `demo` over six
-//      brokers) is balanced by this rule, so a plan for it moves nothing.
+//      brokers) is balanced by this rule, so a plan for it moves nothing. Where the racks make
+//      it impossible (racks of unequal size and every partition in every rack: a broker of the
+//      smaller rack must hold more), every broker within one of its own rack's average instead,
+//      and the plan says so in a warning.
 //   3. Fewest replica moves: a move is a broker added to a partition's replica list (it copies
 //      the log). Replicas already in place stay, so the plan is the current assignment plus the
 //      fewest changes that reach 1 and 2.
@@ -19,28 +22,38 @@
 //      10 over six or seven brokers), with the fewest preferred-leader changes. Leaderships copy
 //      nothing, so this band is tight where the replicas' is loose.
 //
-// How it gets there (greedy; each step is the cheapest that makes progress, so on the clusters
-// in the tests it reaches the lower bound of moves, which the tests check):
+// How it gets there (a and b greedy, each step the cheapest that makes progress; the tests
+// compare its moves with a brute-force search of every placement on thousands of small random
+// clusters, and it matches them):
 //
 //   a. Replicas on brokers not given are removed, and where a partition spans too few racks the
 //      surplus replicas of its most crowded rack are removed (the one on the broker holding the
-//      most of the topic). Each empty slot is filled, in place, with the broker that restores
-//      the rack spread and holds the fewest replicas of the topic.
-//   b. While a broker is outside the band of 2, one replica moves from a broker above it (or
-//      else above the band's floor) to one below it (or else under its ceiling). Of all such
-//      moves that keep the partition's rack spread, the one taken adds the fewest moves (moving
-//      a replica this plan already moved costs nothing more), then leaves the leadership alone
-//      (the donor follows) or hands it over where that brings the leader counts nearer their
-//      band, then has the donor with the most replicas, the receiver with the fewest, the lowest
-//      partition number. The receiver takes the donor's place in the list.
-//   c. While a broker's preferred-leader count is outside its band, a partition it leads swaps
-//      its first replica with one of its followers below the band (or else under the ceiling),
-//      preferring swaps that restore the partition's original leader, then the lowest partition.
+//      most of the topic). The empty slots are filled, in place, most constrained first (the slot
+//      with the fewest brokers that keep or restore its partition's rack spread), each with the
+//      qualifying broker holding the fewest replicas of the topic, of those the one the fewest
+//      other open slots could take.
+//   b. While a broker is outside the band of 2, one replica moves off a broker above the band's
+//      floor onto one under its ceiling, such that the move takes a replica off a broker above
+//      the band or puts one on a broker below it. Of all such moves that keep the partition's
+//      rack spread, the one taken adds the fewest moves (moving a replica this plan already moved
+//      costs nothing more), then brings the most into the band (from above it to below it counts
+//      twice), then leaves the leadership alone (the donor follows) or hands it over where that
+//      brings the leader counts nearer their band, then has the donor with the most replicas, the
+//      receiver with the fewest, the lowest partition number. The receiver takes the donor's place
+//      in the list. When no such move exists the racks forbid the band (see 2), and the same rule
+//      runs within each rack, with that rack's band, moving replicas only between its brokers.
+//   c. The preferred leaders are chosen all at once, among each partition's replicas, as a
+//      min-cost flow (`assignLeaders`): every broker within the leader band where any choice
+//      allows it, then the fewest partitions whose first replica changes. The chosen leader
+//      swaps places with the first replica. This is exact, where swapping one leadership at a
+//      time can get stuck (a broker that only shares partitions with brokers already at the
+//      band's ceiling).
 //
-// Tie-breaks everywhere, after the counts of the topic: the broker's replicas (or leaderships)
-// over the whole cluster, fewer first for a receiver and more first for a donor, so topics of one
-// partition spread over the cluster rather than pile onto broker 0; then the rack-alternated order
-// of the given brokers (DESIGN.md § Placement), earlier first. Topics are planned one at a time,
+// Tie-breaks, after the counts of the topic: in a and b the broker fewer other slots or moves
+// could serve first; then the broker's replicas (in c, leaderships) over the whole cluster, fewer
+// first for a receiver and more first for a donor, so topics of one partition spread over the
+// cluster rather than pile onto broker 0; then the rack-alternated order of the given brokers
+// (DESIGN.md § Placement), earlier first. Topics are planned one at a time,
 // by name, each balanced on its own (as Kafka's tool proposes per topic), counting the topics
 // planned before it in the cluster-wide tie-break.
 //
@@ -289,18 +302,36 @@ function planTopic(partitions: readonly PlanPartition[], ctx: Context, warnings:
       count.set(victim, count.get(victim)! - 1);
       surplus--;
     }
-    for (let slot = 0; slot < rf; slot++) {
-      if (list[slot] !== null) continue;
-      const present = list.filter((r): r is number => r !== null);
-      const used = racksOf(present);
-      const open = rf - present.length;
-      // Restore the rack spread first: while the racks still missing need every open slot, only they qualify.
-      const mustSpread = racksNeeded(rf) - used.size >= open;
-      const candidates = order.filter((b) => !present.includes(b) && (!mustSpread || !used.has(rackOf.get(b))));
-      const pick = [...candidates].sort(lighter)[0]!;
-      list[slot] = pick;
-      count.set(pick, count.get(pick)! + 1);
+  }
+  // The brokers that may fill a partition's next open slot: not in it already, and, while the racks
+  // it still misses need every open slot, only from those racks.
+  const candidatesFor = (list: readonly (number | null)[]): number[] => {
+    const present = list.filter((r): r is number => r !== null);
+    const used = racksOf(present);
+    const mustSpread = racksNeeded(list.length) - used.size >= list.length - present.length;
+    return order.filter((b) => !present.includes(b) && (!mustSpread || !used.has(rackOf.get(b))));
+  };
+  // The most constrained slot first (fewest candidates, then the lowest partition), with the
+  // lightest candidate: a partition free to take any broker does not take the one a constrained
+  // partition needs.
+  const open = new Set(lists.flatMap((list, i) => (list.includes(null) ? [i] : [])));
+  while (open.size > 0) {
+    let best: { i: number; candidates: number[] } | undefined;
+    for (const i of open) {
+      const candidates = candidatesFor(lists[i]!);
+      if (best === undefined || candidates.length < best.candidates.length || (candidates.length === best.candidates.length && i < best.i))
+        best = { i, candidates };
     }
+    const list = lists[best!.i]!;
+    // Among the lightest, the broker fewest other open slots could take: a broker only this slot
+    // can take gets it, rather than waiting for a slot it cannot fill.
+    const elsewhere = (b: number) => [...open].filter((j) => j !== best!.i && candidatesFor(lists[j]!).includes(b)).length;
+    const lightest = [...best!.candidates].sort(lighter);
+    const floor = count.get(lightest[0]!)!;
+    const pick = lightest.filter((b) => count.get(b)! === floor).sort((a, b) => elsewhere(a) - elsewhere(b) || lighter(a, b))[0]!;
+    list[list.indexOf(null)] = pick;
+    count.set(pick, count.get(pick)! + 1);
+    if (!list.includes(null)) open.delete(best!.i);
   }
   const placed = lists as number[][];
 
@@ -308,20 +339,7 @@ function planTopic(partitions: readonly PlanPartition[], ctx: Context, warnings:
   const leaders = new Map(order.map((id) => [id, 0]));
   for (const list of placed) leaders.set(list[0]!, leaders.get(list[0]!)! + 1);
   const leaderRange = leaderBand(placed.length, order.length);
-  for (;;) {
-    const over = order.filter((b) => count.get(b)! > band.hi);
-    const under = order.filter((b) => count.get(b)! < band.lo);
-    if (over.length === 0 && under.length === 0) break;
-    const donors = (over.length > 0 ? over : order.filter((b) => count.get(b)! > band.lo)).sort(heavier);
-    const receivers = (under.length > 0 ? under : order.filter((b) => count.get(b)! < band.hi)).sort(lighter);
-    const move = bestMove(placed, original, donors, receivers, rackOf, racksNeeded, leaders, leaderRange);
-    if (move === undefined) {
-      warnings.push(
-        `${topic}: no move keeps every partition's rack spread and brings ${[...over, ...under].map((b) => `B${b}`).join(', ')} within ${band.lo}-${band.hi} replicas`,
-      );
-      break;
-    }
-    const { partition: i, donor, receiver } = move;
+  const apply = ({ partition: i, donor, receiver }: { partition: number; donor: number; receiver: number }) => {
     const list = placed[i]!;
     const at = list.indexOf(donor);
     if (at === 0) {
@@ -331,54 +349,71 @@ function planTopic(partitions: readonly PlanPartition[], ctx: Context, warnings:
     list[at] = receiver;
     count.set(donor, count.get(donor)! - 1);
     count.set(receiver, count.get(receiver)! + 1);
-  }
-
-  // c. Spread the preferred leaders.
-  const leadLighter = (a: number, b: number) =>
-    leaders.get(a)! - leaders.get(b)! || (clusterLeaders.get(a) ?? 0) - (clusterLeaders.get(b) ?? 0) || rank.get(a)! - rank.get(b)!;
-  const leadHeavier = (a: number, b: number) =>
-    leaders.get(b)! - leaders.get(a)! || (clusterLeaders.get(b) ?? 0) - (clusterLeaders.get(a) ?? 0) || rank.get(a)! - rank.get(b)!;
+  };
+  const warningsBefore = warnings.length;
   for (;;) {
-    const over = order.filter((b) => leaders.get(b)! > leaderRange.hi);
-    const under = order.filter((b) => leaders.get(b)! < leaderRange.lo);
+    const over = order.filter((b) => count.get(b)! > band.hi);
+    const under = order.filter((b) => count.get(b)! < band.lo);
     if (over.length === 0 && under.length === 0) break;
-    const donors = (over.length > 0 ? over : order.filter((b) => leaders.get(b)! > leaderRange.lo)).sort(leadHeavier);
-    const receivers = (under.length > 0 ? under : order.filter((b) => leaders.get(b)! < leaderRange.hi)).sort(leadLighter);
-    let swapped = false;
-    for (const donor of donors) {
-      for (const receiver of receivers) {
-        let best: { i: number; score: number } | undefined;
-        placed.forEach((list, i) => {
-          if (list[0] !== donor || !list.includes(receiver)) return;
-          const first = original[i]![0];
-          const score = (receiver === first ? -1 : 0) + (donor === first ? 1 : 0);
-          if (best === undefined || score < best.score) best = { i, score };
-        });
-        if (best === undefined) continue;
-        const list = placed[best.i]!;
-        const at = list.indexOf(receiver);
-        list[at] = donor;
-        list[0] = receiver;
-        leaders.set(donor, leaders.get(donor)! - 1);
-        leaders.set(receiver, leaders.get(receiver)! + 1);
-        swapped = true;
-        break;
-      }
-      if (swapped) break;
-    }
-    if (!swapped) {
-      warnings.push(`${topic}: no partition lets ${[...over, ...under].map((b) => `B${b}`).join(', ')} lead ${leaderRange.lo}-${leaderRange.hi} partitions`);
+    // Any move that takes a replica off a broker above the band or onto one below it, without
+    // pushing the other broker out of the band: donors above the floor, receivers under the ceiling.
+    const donors = order.filter((b) => count.get(b)! > band.lo).sort(heavier);
+    const receivers = order.filter((b) => count.get(b)! < band.hi).sort(lighter);
+    const reduction = (donor: number, receiver: number) => (count.get(donor)! > band.hi ? 1 : 0) + (count.get(receiver)! < band.lo ? 1 : 0);
+    const move = bestMove(placed, original, donors, receivers, reduction, rackOf, racksNeeded, leaders, leaderRange);
+    if (move === undefined) {
+      warnings.push(
+        `${topic}: the racks allow no placement with ${[...over, ...under].map((b) => `B${b}`).join(', ')} within ${band.lo}-${band.hi} replicas; balanced within each rack instead`,
+      );
       break;
     }
+    apply(move);
+  }
+  // Where the racks force uneven counts (racks of unequal size, every partition in every rack),
+  // each rack is balanced within itself: a replica moved to a broker of the same rack keeps every
+  // partition's rack spread.
+  if (warnings.length > warningsBefore) {
+    for (const rack of [...new Set(order.map((b) => rackOf.get(b)))]) {
+      const members = order.filter((b) => rackOf.get(b) === rack);
+      const rackBand = balanceBand(
+        members.reduce((n, b) => n + count.get(b)!, 0),
+        members.length,
+      );
+      for (;;) {
+        const donors = members.filter((b) => count.get(b)! > rackBand.lo).sort(heavier);
+        const receivers = members.filter((b) => count.get(b)! < rackBand.hi).sort(lighter);
+        const reduction = (donor: number, receiver: number) => (count.get(donor)! > rackBand.hi ? 1 : 0) + (count.get(receiver)! < rackBand.lo ? 1 : 0);
+        const move = bestMove(placed, original, donors, receivers, reduction, rackOf, racksNeeded, leaders, leaderRange);
+        if (move === undefined) break;
+        apply(move);
+      }
+    }
+  }
+
+  // c. Spread the preferred leaders: an exact assignment (min-cost flow, `assignLeaders`).
+  const chosen = assignLeaders(placed, original, order, leaderRange, (id) => clusterLeaders.get(id) ?? 0);
+  placed.forEach((list, i) => {
+    const leader = chosen[i]!;
+    const at = list.indexOf(leader);
+    if (at > 0) [list[0], list[at]] = [leader, list[0]!];
+  });
+  const leads = new Map(order.map((id) => [id, 0]));
+  for (const list of placed) leads.set(list[0]!, leads.get(list[0]!)! + 1);
+  const outside = order.filter((b) => leads.get(b)! < leaderRange.lo || leads.get(b)! > leaderRange.hi);
+  if (outside.length > 0) {
+    warnings.push(
+      `${topic}: with the replicas where they are, no choice of leaders lets ${outside.map((b) => `B${b}`).join(', ')} lead ${leaderRange.lo}-${leaderRange.hi} partitions (more would take replica moves)`,
+    );
   }
   return placed;
 }
 
 /**
  * The best single move of a replica from one of `donors` to one of `receivers` (both sorted, best
- * first), or undefined when none keeps its partition's rack spread. Lexicographically: fewest
- * moves added (undoing an earlier move of this plan costs nothing, moving back saves one), then
- * the leadership (a follower's move leaves it alone; a leader's hands it to the receiver, better
+ * first) that brings a broker nearer the band (`reduction` > 0), or undefined when none keeps its
+ * partition's rack spread. Lexicographically: fewest moves added (undoing an earlier move of this
+ * plan costs nothing, moving back saves one), then the most brought into the band (a move from
+ * above the band to below it counts twice), then the leadership (a follower's move leaves it alone; a leader's hands it to the receiver, better
  * when that brings the leader counts nearer their band, worse when it takes one out of it), then
  * the donor's and the receiver's rank, then the partition. One pass over the partitions.
  */
@@ -387,40 +422,155 @@ function bestMove(
   original: readonly (readonly number[])[],
   donors: readonly number[],
   receivers: readonly number[],
+  reduction: (donor: number, receiver: number) => number,
   rackOf: ReadonlyMap<number, string>,
   racksNeeded: (rf: number) => number,
   leaders: ReadonlyMap<number, number>,
   range: { lo: number; hi: number },
 ): { partition: number; donor: number; receiver: number } | undefined {
   const donorRank = new Map(donors.map((id, i) => [id, i]));
-  let best: { partition: number; donor: number; receiver: number; score: number[] } | undefined;
+  const candidates: { i: number; donor: number; receiver: number; dr: number; rr: number; gain: number }[] = [];
   lists.forEach((list, i) => {
-    const was = original[i]!;
     for (const donor of list) {
       const dr = donorRank.get(donor);
       if (dr === undefined) continue;
       receivers.forEach((receiver, rr) => {
-        if (list.includes(receiver)) return;
+        if (receiver === donor || list.includes(receiver)) return;
+        const gain = reduction(donor, receiver);
+        if (gain === 0) return;
         const next = list.map((r) => (r === donor ? receiver : r));
         if (new Set(next.map((r) => rackOf.get(r))).size < racksNeeded(next.length)) return;
-        const movesDelta = (was.includes(receiver) ? -1 : 0) + (was.includes(donor) ? 1 : 0);
-        let leadership = 0;
-        if (list[0] === donor) {
-          const d = leaders.get(donor)!;
-          const r = leaders.get(receiver)!;
-          if (d > range.hi || r < range.lo) leadership = -1;
-          else if (d - 1 < range.lo || r + 1 > range.hi) leadership = 1;
-          else leadership = 0.5;
-        }
-        const score = [movesDelta, leadership, dr, rr, i];
-        if (best === undefined || lexLess(score, best.score)) best = { partition: i, donor, receiver, score };
+        candidates.push({ i, donor, receiver, dr, rr, gain });
       });
     }
   });
+  // How many moves each receiver and donor could take part in: the least flexible goes first, so a
+  // broker only a few partitions (racks) can serve is not left without one.
+  const receiverOptions = new Map<number, number>();
+  const donorOptions = new Map<number, number>();
+  for (const c of candidates) {
+    receiverOptions.set(c.receiver, (receiverOptions.get(c.receiver) ?? 0) + 1);
+    donorOptions.set(c.donor, (donorOptions.get(c.donor) ?? 0) + 1);
+  }
+  let best: { partition: number; donor: number; receiver: number; score: number[] } | undefined;
+  for (const { i, donor, receiver, dr, rr, gain } of candidates) {
+    const list = lists[i]!;
+    const was = original[i]!;
+    const movesDelta = (was.includes(receiver) ? -1 : 0) + (was.includes(donor) ? 1 : 0);
+    let leadership = 0;
+    if (list[0] === donor) {
+      const d = leaders.get(donor)!;
+      const r = leaders.get(receiver)!;
+      if (d > range.hi || r < range.lo) leadership = -1;
+      else if (d - 1 < range.lo || r + 1 > range.hi) leadership = 1;
+      else leadership = 0.5;
+    }
+    const score = [movesDelta, -gain, receiverOptions.get(receiver)!, donorOptions.get(donor)!, leadership, dr, rr, i];
+    if (best === undefined || lexLess(score, best.score)) best = { partition: i, donor, receiver, score };
+  }
   return best === undefined ? undefined : { partition: best.partition, donor: best.donor, receiver: best.receiver };
 }
 
 function lexLess(a: readonly number[], b: readonly number[]): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
   return false;
+}
+
+/**
+ * The preferred leader of each partition, among its replicas, with every broker leading between
+ * `range.lo` and `range.hi` partitions where any choice allows it, and the fewest partitions whose
+ * first replica changes from before the plan. A min-cost flow (successive shortest paths,
+ * Bellman-Ford, deterministic): source → partition (1) → each of its replicas → broker → sink,
+ * the broker's first `lo` units worth a large reward, the next up to `hi` free, more a large
+ * penalty; a partition's edge costs nothing to its original leader, 1000 to any other, plus 1 to
+ * any but the replica now first in its list (the one that took a leaving leader's place) and the
+ * broker's rank, so ties break the same way every time. Exact, since every partition and broker
+ * is a node of one network and the costs are integers.
+ */
+export function assignLeaders(
+  lists: readonly (readonly number[])[],
+  original: readonly (readonly number[])[],
+  order: readonly number[],
+  range: { lo: number; hi: number },
+  clusterLeaders: (id: number) => number = () => 0,
+): number[] {
+  const P = lists.length;
+  const brokerIndex = new Map(order.map((id, k) => [id, k]));
+  const source = 0;
+  const sink = 1;
+  const partitionNode = (i: number) => 2 + i;
+  const brokerNode = (k: number) => 2 + P + k;
+  const nodes = 2 + P + order.length;
+  const BIG = 1e7;
+  // Edge arrays: to, capacity, cost, and the index of the reverse edge.
+  const to: number[] = [];
+  const cap: number[] = [];
+  const cost: number[] = [];
+  const adj: number[][] = Array.from({ length: nodes }, () => []);
+  const edge = (u: number, v: number, c: number, w: number) => {
+    adj[u]!.push(to.length);
+    to.push(v);
+    cap.push(c);
+    cost.push(w);
+    adj[v]!.push(to.length);
+    to.push(u);
+    cap.push(0);
+    cost.push(-w);
+  };
+  // Ties between equally good leaders: fewer leaderships over the cluster, then rank.
+  const tieRank = [...order].sort((a, b) => clusterLeaders(a) - clusterLeaders(b) || brokerIndex.get(a)! - brokerIndex.get(b)!);
+  const tie = new Map(tieRank.map((id, k) => [id, k]));
+  const scale = order.length + 2;
+  const firstEdge: number[] = [];
+  lists.forEach((list, i) => {
+    edge(source, partitionNode(i), 1, 0);
+    firstEdge.push(to.length);
+    for (const b of list) {
+      const k = brokerIndex.get(b);
+      if (k === undefined) continue;
+      const w = (b === original[i]![0] ? 0 : 1000 * scale) + (b === list[0] ? 0 : scale) + tie.get(b)!;
+      edge(partitionNode(i), brokerNode(k), 1, w);
+    }
+  });
+  order.forEach((_, k) => {
+    if (range.lo > 0) edge(brokerNode(k), sink, range.lo, -BIG);
+    if (range.hi > range.lo) edge(brokerNode(k), sink, range.hi - range.lo, 0);
+    edge(brokerNode(k), sink, P, BIG);
+  });
+  // P augmentations of one unit each along a cheapest path (Bellman-Ford: costs may be negative).
+  for (let unit = 0; unit < P; unit++) {
+    const dist = new Array<number>(nodes).fill(Number.POSITIVE_INFINITY);
+    const via = new Array<number>(nodes).fill(-1);
+    const inQueue = new Array<boolean>(nodes).fill(false);
+    dist[source] = 0;
+    const queue = [source];
+    inQueue[source] = true;
+    for (let head = 0; head < queue.length; head++) {
+      const u = queue[head]!;
+      inQueue[u] = false;
+      for (const e of adj[u]!) {
+        if (cap[e]! <= 0) continue;
+        const v = to[e]!;
+        const d = dist[u]! + cost[e]!;
+        if (d < dist[v]!) {
+          dist[v] = d;
+          via[v] = e;
+          if (!inQueue[v]) {
+            inQueue[v] = true;
+            queue.push(v);
+          }
+        }
+      }
+    }
+    if (via[sink] === -1) break;
+    for (let v = sink; v !== source; v = to[via[v]! ^ 1]!) {
+      cap[via[v]!]!--;
+      cap[via[v]! ^ 1]!++;
+    }
+  }
+  return lists.map((list, i) => {
+    // The partition's edge that carries its unit names its leader.
+    for (let e = firstEdge[i]!; e < firstEdge[i]! + 2 * list.length; e += 2) if (cap[e] === 0 && to[e]! >= 2 + P) return order[to[e]! - 2 - P]!;
+    return list[0]!;
+  });
 }
