@@ -116,7 +116,7 @@ function summarize(timeMs: number, dtMs: number | undefined, partitions: Partiti
   };
   if (dtMs !== undefined) report.intervalMs = dtMs;
   if (rate !== undefined && dtMs !== undefined && partitions.length > 0) report.rateBytesPerSec = rate;
-  if (eta !== undefined && dtMs !== undefined && partitions.length > 0) report.etaMs = eta;
+  if (eta !== undefined && partitions.length > 0) report.etaMs = eta;
   return report;
 }
 

@@ -65,7 +65,7 @@ export function diffSnapshots(prev: WatchSnapshot | undefined, next: WatchSnapsh
   for (const t of next.topics) {
     const old = oldTopics.get(t.name);
     if (old === undefined) {
-      push('topic-created', `topic ${t.name} created: ${t.partitions.length} partitions, replication factor ${t.partitions[0]?.replicas.length ?? 0}`);
+      push('topic-created', `topic ${t.name} created: ${t.partitions.length} partitions, replication factor ${replicationFactor(t.partitions[0])}`);
       continue;
     }
     const oldPartitions = new Map(old.partitions.map((p) => [p.partition, p]));
@@ -104,6 +104,11 @@ export function diffSnapshots(prev: WatchSnapshot | undefined, next: WatchSnapsh
   }
   for (const t of prev.topics) if (!newTopics.has(t.name)) push('topic-deleted', `topic ${t.name} deleted`);
   return events;
+}
+
+/** A partition's replication factor: during a reassignment its list also holds the replicas being added. */
+export function replicationFactor(p: ViewPartition | undefined): number {
+  return p === undefined ? 0 : p.replicas.length - (p.addingReplicas?.length ?? 0);
 }
 
 function isMoving(p: ViewPartition): boolean {
@@ -185,7 +190,7 @@ export function renderFrame(snapshot: WatchSnapshot, events: readonly WatchEvent
   for (const t of topics) {
     lines.push(
       '',
-      `${t.name}  partitions ${t.partitions.length}  replication-factor ${t.partitions[0]?.replicas.length ?? 0}  min.insync.replicas ${t.minInsyncReplicas}`,
+      `${t.name}  partitions ${t.partitions.length}  replication-factor ${replicationFactor(t.partitions[0])}  min.insync.replicas ${t.minInsyncReplicas}`,
     );
     const rendered = renderByBroker(byBrokerView(snapshot, t));
     lines.push(...renderTable(rendered.cells).map((l) => `  ${l}`));

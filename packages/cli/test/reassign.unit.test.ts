@@ -184,6 +184,25 @@ describe('against a cluster', () => {
     expect((await cli(['reassign', 'cancel', '--bootstrap', b])).out).toEqual(['no reassignment in progress to cancel']);
   });
 
+  it('watch shows a move in the table (P0+ on the broker being added, P0- on the one leaving) and its copy progress', async () => {
+    cluster.topics.get('demo')![0]!.logEndOffset = 0;
+    await cli(['reassign', 'execute', planFile([{ topic: 'demo', partition: 0, replicas: [2, 1] }]), '--bootstrap', b]);
+    const frame = await cli(['watch', 'demo', '--iterations', '1', '--bootstrap', b]);
+    expect(frame.code).toBe(0);
+    expect(frame.out).toContain('demo  partitions 4  replication-factor 2  min.insync.replicas 2');
+    expect(frame.out).toContain('  rack-1/B0  leads P0-  follows P3');
+    expect(frame.out).toContain('  rack-1/B2  leads P2   follows P0+ P1');
+    // The fake's leaders report every replica caught up: copied, waiting to join the ISR.
+    expect(frame.out).toContain('1 partition being reassigned: 0 B of 0 B copied (100.0%), ETA 0 s');
+    expect(
+      frame.out.some((l) =>
+        /^ {2}demo-0 +2,1 +2 +0 +B0 +0 B \/ 0 B +100\.0% +0 s +copied; completes once the leader adds the new replicas to the ISR$/.test(l),
+      ),
+    ).toBe(true);
+    const json = JSON.parse((await cli(['watch', 'demo', '--iterations', '1', '--json', '--bootstrap', b])).out[0]!);
+    expect(json.reassignments.partitions).toEqual([expect.objectContaining({ topic: 'demo', partition: 0, adding: [2], removing: [0] })]);
+  });
+
   it('topics alter grows a topic; fewer partitions are refused with INVALID_PARTITIONS and change nothing', async () => {
     const grown = await cli(['topics', 'alter', 'demo', '--partitions', '6', '--bootstrap', b]);
     expect(grown.code).toBe(0);

@@ -129,6 +129,9 @@ describe('reassignments in the view', () => {
     expect(row(2).follows.find((f) => f.partition === 6)).toEqual({ partition: 6, inIsr: false });
     expect(row(0)).toMatchObject({ leads: [0, 6], adding: [], removing: [6] });
     expect(topic.rackBoxes[0]!.brokers.find((b) => b.brokerId === 2)).toMatchObject({ adding: [6] });
+    // The replication factor is the target's, not the merged list's.
+    Object.assign(metadata.topics[0]!.partitions[0]!, { replicas: [2, 3, 1, 0], addingReplicas: [2], removingReplicas: [0] });
+    expect(consoleView(metadata).topics[0]!.replicationFactor).toBe(3);
   });
 
   it.each([

@@ -188,7 +188,8 @@ export function consoleView(metadata: ClusterMetadata): ConsoleView {
       const byBroker = byBrokerRows(order, brokerById, partitions);
       return {
         name: t.name,
-        replicationFactor: partitions[0]?.replicas.length ?? 0,
+        // During a reassignment a partition's list also holds the replicas being added.
+        replicationFactor: partitions[0] === undefined ? 0 : partitions[0].replicas.length - partitions[0].addingReplicas.length,
         minInsyncReplicas,
         partitions,
         byBroker,

@@ -5,6 +5,7 @@ import type { TopicDescription, VerboseTopicDescription } from '@tributary/clien
 import { UsageError, intArg, stringList, type Command, type CommandContext } from '../command.ts';
 import { renderTable } from '../table.ts';
 import { byBrokerView, renderByBroker } from '../by-broker.ts';
+import { replicationFactor } from '../watch-view.ts';
 
 export const topicsCreate: Command = {
   path: ['topics', 'create'],
@@ -64,9 +65,7 @@ export const topicsList: Command = {
   async run(ctx) {
     const topics = await ctx.admin().describeTopics();
     if (ctx.json) {
-      ctx.io.out(
-        JSON.stringify(topics.map((t) => ({ name: t.name, partitions: t.partitions.length, replicationFactor: t.partitions[0]?.replicas.length ?? 0 }))),
-      );
+      ctx.io.out(JSON.stringify(topics.map((t) => ({ name: t.name, partitions: t.partitions.length, replicationFactor: replicationFactor(t.partitions[0]) }))));
       return;
     }
     for (const t of topics) ctx.io.out(t.name);
@@ -113,7 +112,7 @@ export const topicsDescribe: Command = {
 
 /** The describe output: a summary line and one aligned row per partition. */
 export function describeLines(topic: TopicDescription | VerboseTopicDescription, verbose: boolean): string[] {
-  const rf = topic.partitions[0]?.replicas.length ?? 0;
+  const rf = replicationFactor(topic.partitions[0]);
   const lines = [`topic ${topic.name}  partitions ${topic.partitions.length}  replication-factor ${rf}  ${formatConfigs(topic.configs)}`.trimEnd()];
   const header = ['PARTITION', 'LEADER', 'EPOCH', 'REPLICAS', 'ISR'];
   if (verbose) header.push('HW', 'LOG-START', 'LEO', 'LAG');
