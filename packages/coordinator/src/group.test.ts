@@ -69,6 +69,7 @@ describe('JoinGroup', () => {
     expect(h.outcome(a.request)).toBe('waiting');
     h.advance(1000);
     expect(h.joinResult(a.request).members).toHaveLength(3);
+    expect(h.joinResult(b.request).generationId).toBe(1);
     expect(h.joinResult(c.request).generationId).toBe(1);
   });
 
@@ -152,6 +153,7 @@ describe('JoinGroup', () => {
     // Candidates: range and roundrobin (sticky is not b's). Votes: a range, b roundrobin, c roundrobin.
     expect(h.joinResult(a.request).protocolName).toBe('roundrobin');
     expect(h.joinResult(a.request).members.map((m) => m.metadata.toString())).toEqual(['roundrobin-meta', 'roundrobin-meta', 'roundrobin-meta']);
+    expect(h.joinResult(b.request).protocolName).toBe('roundrobin');
     expect(h.joinResult(c.request).protocolName).toBe('roundrobin');
   });
 

@@ -817,7 +817,7 @@ export class GroupState {
     }
     if (this.state === 'PreparingRebalance' && this.joinDeadlineMs !== undefined && this.joinDeadlineMs <= nowMs) {
       const initial = this.initialDelay;
-      if (initial !== undefined && initial.newMemberAdded && initial.remainingMs > 0) {
+      if (initial?.newMemberAdded && initial.remainingMs > 0) {
         const delay = Math.min(this.config.groupInitialRebalanceDelayMs, initial.remainingMs);
         initial.remainingMs = Math.max(initial.remainingMs - delay, 0);
         initial.newMemberAdded = false;

@@ -13,8 +13,8 @@ describe('__consumer_offsets records (Kafka\u2019s schemas)', () => {
       partition: 1,
       value: { offset: 5, leaderEpoch: 2, metadata: 'm', commitTimestamp: 1000, expireTimestamp: -1 },
     });
-    expect(hex(key)).toBe(`0001` + `0001${'67'}` + `0001${'74'}` + `00000001`);
-    expect(hex(value)).toBe(`0003` + `0000000000000005` + `00000002` + `0001${'6d'}` + `00000000000003e8`);
+    expect(hex(key)).toBe(`00010001${'67'}0001${'74'}00000001`);
+    expect(hex(value)).toBe(`00030000000000000005000000020001${'6d'}00000000000003e8`);
   });
 
   it('lays group metadata out as Kafka: key version 2 (group), value version 3 with static members', () => {

@@ -66,7 +66,9 @@ export class Harness {
 
   private acknowledge(a: AppendRequest): void {
     const base = this.log.filter((r) => r.partition === a.partition).length;
-    a.records.forEach((r, i) => this.log.push({ partition: a.partition, offset: base + i, key: r.key, value: r.value }));
+    a.records.forEach((r, i) => {
+      this.log.push({ partition: a.partition, offset: base + i, key: r.key, value: r.value });
+    });
     this.apply(this.coordinator.appendCompleted(a.id, { baseOffset: base }, this.nowMs));
   }
 
