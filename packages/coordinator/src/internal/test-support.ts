@@ -34,11 +34,11 @@ export class Harness {
   private readonly partitionCount: number;
   readonly config: Partial<GroupCoordinatorConfig>;
 
-  constructor(config: Partial<GroupCoordinatorConfig> = {}, partitionCount = 1) {
+  constructor(config: Partial<GroupCoordinatorConfig> = {}, partitionCount = 1, options: { load?: boolean } = {}) {
     this.config = { groupInitialRebalanceDelayMs: 0, ...config };
     this.partitionCount = partitionCount;
     this.coordinator = this.newCoordinator();
-    for (let p = 0; p < partitionCount; p++) {
+    for (let p = 0; p < (options.load === false ? 0 : partitionCount); p++) {
       this.apply(this.coordinator.beginLoad(p, 0, this.nowMs));
       this.apply(this.coordinator.completeLoad(p, 0, this.nowMs));
     }
@@ -208,15 +208,21 @@ export class Harness {
 
   /** A new coordinator that loads this one's log, as the next leader of the partitions would. */
   failover(): GroupCoordinator {
-    const next = this.newCoordinator();
+    return this.failoverHarness().coordinator;
+  }
+
+  /** The next leader's coordinator in a harness of its own, at this one's time, its timers set. */
+  failoverHarness(): Harness {
+    const next = new Harness(this.config, this.partitionCount, { load: false });
+    next.nowMs = this.nowMs;
     for (let p = 0; p < this.partitionCount; p++) {
-      next.beginLoad(p, 1, this.nowMs);
-      next.loadRecords(
+      next.apply(next.coordinator.beginLoad(p, 1, next.nowMs));
+      next.coordinator.loadRecords(
         p,
         1,
         this.log.filter((r) => r.partition === p),
       );
-      next.completeLoad(p, 1, this.nowMs);
+      next.apply(next.coordinator.completeLoad(p, 1, next.nowMs));
     }
     return next;
   }
