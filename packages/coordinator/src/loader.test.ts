@@ -36,15 +36,13 @@ function load(records: OffsetsRecord[]) {
   return {
     loader,
     groups: Object.fromEntries(
-      loader
-        .groups()
-        .map((g) => [
-          g.groupId,
-          {
-            generation: g.metadata?.generation,
-            offsets: Object.fromEntries([...g.offsets.values()].map((o) => [`${o.topic}:${o.partition}`, o.value.offset])),
-          },
-        ]),
+      loader.groups().map((g) => [
+        g.groupId,
+        {
+          generation: g.metadata?.generation,
+          offsets: Object.fromEntries([...g.offsets.values()].map((o) => [`${o.topic}:${o.partition}`, o.value.offset])),
+        },
+      ]),
     ),
   };
 }
