@@ -190,6 +190,11 @@ export class GroupCoordinator {
     return this.groups.get(groupId);
   }
 
+  /** The state of every group held (for metrics). */
+  groupStates(): GroupStateName[] {
+    return [...this.groups.values()].map((g) => g.state);
+  }
+
   /** Pending appends (for tests and metrics). */
   get appendsInFlight(): number {
     return this.pending.size;

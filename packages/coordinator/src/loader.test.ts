@@ -97,13 +97,17 @@ describe('GroupLoader', () => {
     expect(load(records).groups).toEqual(expected);
   });
 
-  it('skips keys of record types it does not know, and counts tombstones', () => {
+  it('skips keys of record types it does not know and records it cannot read, and counts tombstones', () => {
     const loader = new GroupLoader();
     loader.apply(Buffer.from('0009', 'hex'), Buffer.from('ff', 'hex'), 0);
     const { key } = encodeRecord(offset('g', 't', 0, null));
     loader.apply(key, null, 1);
-    expect(loader.stats).toEqual({ records: 2, tombstones: 1, unknown: 1 });
-    expect(loader.groups()).toEqual([]);
+    loader.apply(key, Buffer.from('0003', 'hex'), 2);
+    loader.apply(null, null, 3);
+    const good = encodeRecord(offset('g', 't', 1, 4));
+    loader.apply(good.key, good.value, 4);
+    expect(loader.stats).toEqual({ records: 5, tombstones: 1, unknown: 1, corrupt: 2, firstCorruptOffset: 2 });
+    expect(loader.groups().map((g) => g.groupId)).toEqual(['g']);
   });
 
   it('keeps the log offset of the record each offset came from', () => {

@@ -5,6 +5,7 @@
 // compaction will see them, so loading a compacted log gives the same answer as loading the
 // whole one.
 
+import { TributaryError } from '@tributary/protocol';
 import { decodeRecord, type GroupMetadataValue, type OffsetCommitValue } from './records.ts';
 
 export interface LoadedOffset {
@@ -28,6 +29,14 @@ export interface LoadStats {
   tombstones: number;
   /** Records whose key version no coordinator here knows (skipped, as Kafka skips them, KIP-915). */
   unknown: number;
+  /**
+   * Records that could not be decoded (skipped, and logged by the coordinator): only this
+   * coordinator writes to the topic, so one is a bug, but one bad record must not make the
+   * partition's groups unservable for ever.
+   */
+  corrupt: number;
+  /** The log offset of the first of them, -1 when none. */
+  firstCorruptOffset: number;
 }
 
 /** The key of a topic-partition in maps: topic and partition can never collide across the NUL. */
@@ -38,12 +47,20 @@ export function tpKey(topic: string, partition: number): string {
 export class GroupLoader {
   private readonly metadata = new Map<string, GroupMetadataValue | null>();
   private readonly offsets = new Map<string, Map<string, LoadedOffset>>();
-  readonly stats: LoadStats = { records: 0, tombstones: 0, unknown: 0 };
+  readonly stats: LoadStats = { records: 0, tombstones: 0, unknown: 0, corrupt: 0, firstCorruptOffset: -1 };
 
   /** Folds one record read at `logOffset`; records must come in log order. */
   apply(key: Buffer | null, value: Buffer | null, logOffset: number): void {
-    const record = decodeRecord(key, value);
     this.stats.records++;
+    let record: ReturnType<typeof decodeRecord>;
+    try {
+      record = decodeRecord(key, value);
+    } catch (err) {
+      if (!(err instanceof TributaryError) || err.code !== 'CORRUPT_MESSAGE') throw err;
+      this.stats.corrupt++;
+      if (this.stats.firstCorruptOffset < 0) this.stats.firstCorruptOffset = logOffset;
+      return;
+    }
     if (record.type === 'unknown') {
       this.stats.unknown++;
       return;

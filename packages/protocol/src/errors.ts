@@ -95,7 +95,7 @@ export const ERRORS = {
   INVALID_TOPIC: {
     retriable: false,
     httpStatus: 400,
-    description: "the topic name breaks Kafka's rules: 1-249 characters of [a-zA-Z0-9._-], not '.' or '..'",
+    description: "the topic name breaks Kafka's rules (1-249 characters of [a-zA-Z0-9._-], not '.' or '..'), or a client wrote to an internal topic",
   },
   INVALID_REPLICATION_FACTOR: {
     retriable: false,
