@@ -81,6 +81,9 @@ export const CONSUMER_OFFSETS_CONFIGS = Object.freeze({
   'max.message.bytes': 8 * 1024 * 1024,
 });
 
+/** The least time between two requests to create __consumer_offsets. */
+const CREATE_RETRY_MS = 1000;
+
 type Waiter = { resolve: (value: unknown) => void; reject: (err: unknown) => void };
 
 export class CoordinatorHost {
@@ -96,6 +99,7 @@ export class CoordinatorHost {
   private nextRequest = 1;
   private creating: Promise<void> | undefined;
   private lastCreateProblem: string | undefined;
+  private lastCreateAttemptMs = Number.NEGATIVE_INFINITY;
   private partitionCountFixed = false;
   private readonly retentionTimer: NodeJS.Timeout;
   private closed = false;
@@ -321,7 +325,10 @@ export class CoordinatorHost {
   }
 
   private createOffsetsTopic(): void {
-    if (this.creating !== undefined) return;
+    // One request at a time, and at most one a second while they fail (clients retry FindCoordinator
+    // every 100 ms to 1 s each; the controller need not hear each of them).
+    if (this.creating !== undefined || this.now() - this.lastCreateAttemptMs < CREATE_RETRY_MS) return;
+    this.lastCreateAttemptMs = this.now();
     const request: CreateTopicRequest = {
       name: CONSUMER_OFFSETS_TOPIC,
       partitions: this.options.offsetsTopicPartitions,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CONSUMER_OFFSETS_TOPIC, decodeBatches } from '@tributary/protocol';
+import { CONSUMER_OFFSETS_TOPIC, TributaryError, decodeBatches } from '@tributary/protocol';
 import { decodeRecord } from '@tributary/coordinator';
 import { eventually, tempDir } from '@tributary/testkit';
 import { batch, brokerReg, makeCore, topicState, type Core } from '../test/helpers.ts';
@@ -81,6 +81,32 @@ describe('group routes', () => {
       ]);
     } finally {
       await fresh.close();
+    }
+  });
+
+  it('says why __consumer_offsets cannot be created while fewer brokers are live than its replication factor', async () => {
+    let nowMs = 1_000_000;
+    const small = await makeCore({
+      now: () => nowMs,
+      createTopic: async () => {
+        throw new TributaryError('INVALID_REPLICATION_FACTOR', 'replication factor 3 is above the 1 live brokers');
+      },
+    });
+    try {
+      small.rm.applyMetadata({ ...md(), topics: [] });
+      expect((await small.post('/find-coordinator', { key: 'g' })).body.message).toContain('being created');
+      await eventually(async () => {
+        const r = await small.post('/find-coordinator', { key: 'g' });
+        expect(r.body.code).toBe('COORDINATOR_NOT_AVAILABLE');
+        expect(r.body.message).toContain('--offsets-topic-replication-factor');
+      });
+      // Asked again (the cluster may have grown meanwhile), but at most once a second.
+      expect(small.createdTopics).toHaveLength(1);
+      nowMs += 1000;
+      await small.post('/find-coordinator', { key: 'g' });
+      expect(small.createdTopics).toHaveLength(2);
+    } finally {
+      await small.close();
     }
   });
 

@@ -111,6 +111,8 @@ export async function makeCore(
     openBudgetMs?: number;
     config?: Partial<BrokerConfig>;
     dataDir?: string;
+    /** What the controller answers the host's create-topic (default: created). */
+    createTopic?: (request: unknown) => Promise<unknown>;
   } = {},
 ): Promise<Core> {
   // A given data dir outlives the core (a restart in a test); a temp one goes with it.
@@ -155,7 +157,7 @@ export async function makeCore(
     offsetsLoadBufferBytes: config.offsetsLoadBufferBytes,
     createTopic: async (request) => {
       createdTopics.push(request);
-      return {};
+      return options.createTopic === undefined ? {} : options.createTopic(request);
     },
     ...(options.now ? { now: options.now } : {}),
   });

@@ -192,3 +192,33 @@ describe('consumer groups (brokers)', () => {
     expect(lag.map((l) => l.committedOffset)).toEqual([...acked.entries()].sort((x, y) => x[0] - y[0]).map(([, o]) => o));
   });
 });
+
+describe('consumer groups on a one-broker cluster', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await startTestCluster({ brokers: 1 });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('creates __consumer_offsets with one replica (the launcher gives the brokers the cluster\u2019s size) and commits there', async () => {
+    const gc = new GroupClient({ bootstrap: cluster.bootstrap });
+    try {
+      await cluster.admin.createTopic({ name: 'solo', partitions: 1, replicationFactor: 1 });
+      expect((await gc.findCoordinator('g')).brokerId).toBe(0);
+      const offsets = await cluster.admin.describeTopic(CONSUMER_OFFSETS_TOPIC);
+      expect(offsets.partitions.every((p) => p.replicas.length === 1)).toBe(true);
+      const answer = await gc.commitOffsets({
+        groupId: 'g',
+        generationId: -1,
+        memberId: '',
+        offsets: [{ topic: 'solo', partition: 0, offset: 3, metadata: '' }],
+      });
+      expect(answer.partitions).toEqual([{ topic: 'solo', partition: 0 }]);
+      expect(await gc.fetchOffsets('g')).toEqual([{ topic: 'solo', partition: 0, offset: 3, metadata: '' }]);
+    } finally {
+      await gc.close();
+    }
+  });
+});
