@@ -169,7 +169,10 @@ export class CoordinatorHost {
       return !this.closed && this.loading.get(partition) === leaderEpoch && p?.isLeader === true && p.leaderEpoch === leaderEpoch;
     };
     try {
-      let offset = this.replicas.getPartition(CONSUMER_OFFSETS_TOPIC, partition)!.log.logStartOffset;
+      // Not in the metadata pass that made this broker the leader: a broker taking over many
+      // partitions at once reads them a buffer at a time, between other work.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      let offset = this.replicas.getPartition(CONSUMER_OFFSETS_TOPIC, partition)?.log.logStartOffset ?? 0;
       for (;;) {
         if (!stillOurs()) return;
         const log = this.replicas.getPartition(CONSUMER_OFFSETS_TOPIC, partition)!.log;

@@ -124,13 +124,16 @@ export class GroupClient {
       try {
         coordinator = await this.findCoordinator(groupId, { timeoutMs: Math.max(deadline - this.cluster.now(), 1) });
         const endpoint: Endpoint = { host: coordinator.host, port: coordinator.port };
-        return await this.cluster.rpc(endpoint).call<Res>(path, body, { timeoutMs: attemptTimeoutMs });
+        // An attempt never outlives the call's budget (a silent coordinator is given up on in time).
+        const timeoutMs = Math.max(1, Math.min(attemptTimeoutMs, deadline - this.cluster.now()));
+        return await this.cluster.rpc(endpoint).call<Res>(path, body, { timeoutMs });
       } catch (err) {
         if (!(err instanceof TributaryError)) throw err;
         const moved = shouldFindCoordinator(err.code) || err.code === 'BROKER_NOT_AVAILABLE' || err.code === 'REQUEST_TIMED_OUT';
         const retry = moved || err.code === 'COORDINATOR_LOAD_IN_PROGRESS';
-        if (!retry || this.cluster.now() + retryBackoffMs(attempt) >= deadline) throw err;
+        // Forgotten even when this call gives up: the next one finds the coordinator again.
         if (moved && coordinator !== undefined && this.coordinators.get(groupId) === coordinator) this.coordinators.delete(groupId);
+        if (!retry || this.cluster.now() + retryBackoffMs(attempt) >= deadline) throw err;
         this.cluster.log.debug({ groupId, path, code: err.code, attempt, coordinator: coordinator?.brokerId }, 'group call retried');
         await sleep(retryBackoffMs(attempt));
       }

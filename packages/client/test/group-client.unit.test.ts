@@ -160,6 +160,22 @@ describe('GroupClient', () => {
     expect(cluster.callsTo('/group/heartbeat').length).toBeGreaterThan(2);
   });
 
+  it('gives up on a silent coordinator within the call\u2019s budget, and finds it again on the next try', async () => {
+    const c = await start();
+    let silent = true;
+    cluster.handlers.set('/find-coordinator', () => cluster.coordinatorAt(silent ? 1 : 0));
+    cluster.handlers.set('/group/heartbeat', async (broker) => {
+      if (broker === 1) await new Promise((resolve) => setTimeout(resolve, 5000));
+      return {};
+    });
+    const started = Date.now();
+    await expect(c.heartbeat({ groupId: 'g', generationId: 1, memberId: 'm' }, { timeoutMs: 800 })).rejects.toMatchObject({ code: 'REQUEST_TIMED_OUT' });
+    expect(Date.now() - started).toBeLessThan(2500);
+    silent = false;
+    await c.heartbeat({ groupId: 'g', generationId: 1, memberId: 'm' }, { timeoutMs: 5000 });
+    expect(cluster.callsTo('/group/heartbeat').at(-1)).toBe(0);
+  });
+
   it('lists the groups of every live broker, and reports a broker that could not answer', async () => {
     const c = await start(3);
     cluster.handlers.set('/groups/list', (broker) =>
