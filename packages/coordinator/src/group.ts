@@ -653,8 +653,7 @@ export class GroupState {
 
   /** The leader must be a member that rejoined; false when none did. */
   private maybeElectNewJoinedLeader(): boolean {
-    if (this.leaderId === undefined) return false;
-    const leader = this.members.get(this.leaderId);
+    const leader = this.leaderId === undefined ? undefined : this.members.get(this.leaderId);
     if (leader?.joinWaiter !== undefined) return true;
     for (const m of this.members.values()) {
       if (m.joinWaiter !== undefined) {
