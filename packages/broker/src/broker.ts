@@ -10,6 +10,8 @@ import { AssertionError, type ClusterMetadata, type Endpoint } from '@tributary/
 import { brokerRouteLimits, registerBrokerRoutes } from './broker-service.ts';
 import type { BrokerConfig } from './config.ts';
 import { ControllerChannel } from './controller-channel.ts';
+import { CoordinatorHost } from './coordinator-host.ts';
+import { registerGroupRoutes } from './group-service.ts';
 import { DataDirIdentity } from './meta-properties.ts';
 import { handOverComplete, leadershipsToHandOver } from './controlled-shutdown.ts';
 import { BrokerMetrics } from './metrics.ts';
@@ -25,6 +27,8 @@ export interface BrokerHandle {
   readonly replicas: ReplicaManager;
   readonly channel: ControllerChannel;
   readonly metrics: BrokerMetrics;
+  /** The group coordinator of the __consumer_offsets partitions this broker leads. */
+  readonly coordinator: CoordinatorHost;
   readonly apps: { internal: FastifyInstance; external: FastifyInstance | undefined };
   /** Bound addresses (port 0 resolved). */
   readonly addresses: { internal: Endpoint; external: Endpoint | undefined };
@@ -104,6 +108,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     },
   });
 
+  let coordinator: CoordinatorHost | undefined;
   const replicas: ReplicaManager = new ReplicaManager({
     brokerId: config.brokerId,
     rack: config.rack,
@@ -113,11 +118,34 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     logger: logger.child({ module: 'replicas' }),
     alterPartition: (request) => channel.alterPartition(request),
     onFollowersChanged: (byLeader) => fetchers.update(byLeader),
+    onRolesChanged: () => coordinator?.onRolesChanged(),
     onIsrChange: (kind) => (kind === 'shrink' ? metrics.isrShrinks : metrics.isrExpands).inc(),
   });
   metrics = new BrokerMetrics({ brokerId: config.brokerId, rack: config.rack }, () => replicas);
   metrics.watchBudget(budget);
   replicas.loadLogs();
+  const groups = new CoordinatorHost({
+    brokerId: config.brokerId,
+    replicas,
+    logger: logger.child({ module: 'coordinator' }),
+    coordinator: {
+      groupMinSessionTimeoutMs: config.groupMinSessionTimeoutMs,
+      groupMaxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+      groupInitialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+      groupMaxSize: config.groupMaxSize,
+      offsetMetadataMaxBytes: config.offsetMetadataMaxBytes,
+      offsetsRetentionMs: config.offsetsRetentionMs,
+    },
+    offsetsTopicPartitions: config.offsetsTopicPartitions,
+    offsetsTopicReplicationFactor: config.offsetsTopicReplicationFactor,
+    offsetsCommitTimeoutMs: config.offsetsCommitTimeoutMs,
+    offsetsRetentionCheckIntervalMs: config.offsetsRetentionCheckIntervalMs,
+    offsetsLoadBufferBytes: config.offsetsLoadBufferBytes,
+    createTopic: (request) => channel.forwardAdmin('create-topic', request),
+    ...(options.onFatal ? { onFatal: options.onFatal } : {}),
+  });
+  coordinator = groups;
+  metrics.watchCoordinator(groups);
 
   const ready = () => channel.registered && metadataSeen;
   for (const [listener, app] of Object.entries(apps) as ['internal' | 'external', FastifyInstance | undefined][]) {
@@ -133,6 +161,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
       routeLimits,
       fetchBytesMax: config.fetchBytesMax,
     });
+    registerGroupRoutes(app, { listener, host: groups, metrics, routeLimits });
   }
 
   const bound = async (app: FastifyInstance, listen: Endpoint): Promise<Endpoint> => {
@@ -176,6 +205,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
       // (the channel refuses others).
       identity.joinCluster(md.clusterId);
       replicas.applyMetadata(md);
+      groups.onRolesChanged();
       if (!metadataSeen) logger.info({ metadataVersion: md.version, partitions: replicas.partitionCount }, 'metadata loaded');
       metadataSeen = true;
     },
@@ -200,6 +230,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     replicas,
     channel,
     metrics,
+    coordinator: groups,
     apps,
     addresses: { internal, external },
 
@@ -246,6 +277,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
         for (const t of timers) clearInterval(t);
         await channel.close();
         await fetchers.close();
+        groups.close();
         replicas.stopServing();
         await Promise.allSettled([apps.internal.close(), apps.external?.close()]);
         // The last periodic checkpoint finishes before close writes the final ones.

@@ -19,6 +19,28 @@ describe('broker config', () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
+  it('has Kafka\u2019s group coordinator defaults, and takes them from flags and env', () => {
+    expect(loadBrokerConfig(['--id', '0'], {})).toMatchObject({
+      groupMinSessionTimeoutMs: 6000,
+      groupMaxSessionTimeoutMs: 1_800_000,
+      groupInitialRebalanceDelayMs: 3000,
+      groupMaxSize: 1000,
+      offsetsTopicPartitions: 50,
+      offsetsTopicReplicationFactor: 3,
+      offsetsRetentionMs: 7 * 24 * 3600 * 1000,
+      offsetsRetentionCheckIntervalMs: 600_000,
+      offsetsCommitTimeoutMs: 5000,
+      offsetMetadataMaxBytes: 4096,
+    });
+    const c = loadBrokerConfig(['--id', '0', '--offsets-topic-replication-factor', '1', '--group-initial-rebalance-delay-ms', '0'], {
+      TRIBUTARY_GROUP_MIN_SESSION_TIMEOUT_MS: '1000',
+      TRIBUTARY_OFFSETS_RETENTION_MINUTES: '2',
+    });
+    expect(c).toMatchObject({ offsetsTopicReplicationFactor: 1, groupInitialRebalanceDelayMs: 0, groupMinSessionTimeoutMs: 1000, offsetsRetentionMs: 120_000 });
+    expect(() => loadBrokerConfig(['--id', '0', '--group-min-session-timeout-ms', '9000', '--group-max-session-timeout-ms', '8000'], {})).toThrow(ConfigError);
+    expect(() => loadBrokerConfig(['--id', '0', '--offsets-topic-replication-factor', '0'], {})).toThrow(/offsets-topic-replication-factor/);
+  });
+
   it('has Kafka-sized request limits by default, and takes them from flags', () => {
     expect(loadBrokerConfig(['--id', '0'], {})).toMatchObject({
       requestTimeoutMs: 30_000,

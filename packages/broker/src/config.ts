@@ -52,6 +52,29 @@ export interface BrokerConfig {
   /** fetch.max.bytes: what one fetch answer (consumer or follower) may carry; larger asks are clamped to it, as Kafka does. */
   readonly fetchBytesMax: number;
   readonly logLevel: string;
+  // Consumer groups (issue 18): Kafka's group coordinator configs, same names, same defaults
+  // (group.max.size aside). Per broker, as in Kafka: every broker should be given the same.
+  /** group.min.session.timeout.ms / group.max.session.timeout.ms: the session timeouts members may ask for. */
+  readonly groupMinSessionTimeoutMs: number;
+  readonly groupMaxSessionTimeoutMs: number;
+  /** group.initial.rebalance.delay.ms: how long the first rebalance of an empty group waits for more members. */
+  readonly groupInitialRebalanceDelayMs: number;
+  /** group.max.size (Kafka: unbounded; here 1000 by default). */
+  readonly groupMaxSize: number;
+  /** offsets.topic.num.partitions: partitions of __consumer_offsets when this broker creates it. */
+  readonly offsetsTopicPartitions: number;
+  /** offsets.topic.replication.factor: its replication factor; creation is refused while fewer brokers are live. */
+  readonly offsetsTopicReplicationFactor: number;
+  /** offsets.retention.minutes, in ms. */
+  readonly offsetsRetentionMs: number;
+  /** offsets.retention.check.interval.ms. */
+  readonly offsetsRetentionCheckIntervalMs: number;
+  /** offsets.commit.timeout.ms: how long a commit (or a group write) waits for acks=all. */
+  readonly offsetsCommitTimeoutMs: number;
+  /** offset.metadata.max.bytes. */
+  readonly offsetMetadataMaxBytes: number;
+  /** offsets.load.buffer.size: bytes read at a time while loading a partition's groups. */
+  readonly offsetsLoadBufferBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -84,6 +107,16 @@ const FLAGS = {
   'produce-body-bytes-max': { type: 'string', env: 'TRIBUTARY_PRODUCE_BODY_BYTES_MAX' },
   'fetch-bytes-max': { type: 'string', env: 'TRIBUTARY_FETCH_BYTES_MAX' },
   'log-level': { type: 'string', env: 'TRIBUTARY_LOG_LEVEL' },
+  'group-min-session-timeout-ms': { type: 'string', env: 'TRIBUTARY_GROUP_MIN_SESSION_TIMEOUT_MS' },
+  'group-max-session-timeout-ms': { type: 'string', env: 'TRIBUTARY_GROUP_MAX_SESSION_TIMEOUT_MS' },
+  'group-initial-rebalance-delay-ms': { type: 'string', env: 'TRIBUTARY_GROUP_INITIAL_REBALANCE_DELAY_MS' },
+  'group-max-size': { type: 'string', env: 'TRIBUTARY_GROUP_MAX_SIZE' },
+  'offsets-topic-num-partitions': { type: 'string', env: 'TRIBUTARY_OFFSETS_TOPIC_NUM_PARTITIONS' },
+  'offsets-topic-replication-factor': { type: 'string', env: 'TRIBUTARY_OFFSETS_TOPIC_REPLICATION_FACTOR' },
+  'offsets-retention-minutes': { type: 'string', env: 'TRIBUTARY_OFFSETS_RETENTION_MINUTES' },
+  'offsets-retention-check-interval-ms': { type: 'string', env: 'TRIBUTARY_OFFSETS_RETENTION_CHECK_INTERVAL_MS' },
+  'offsets-commit-timeout-ms': { type: 'string', env: 'TRIBUTARY_OFFSETS_COMMIT_TIMEOUT_MS' },
+  'offset-metadata-max-bytes': { type: 'string', env: 'TRIBUTARY_OFFSET_METADATA_MAX_BYTES' },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -93,7 +126,15 @@ export const USAGE = `usage: tributary-broker --id <0..1000000> [--rack rack-1] 
   [--controller host:port] [--replica-lag-time-max-ms 10000] [--log-level info]
   [--request-timeout-ms 30000] [--connections-max 1000] [--request-bytes-in-flight-max 134217728]
   [--produce-body-bytes-max 16777216] [--fetch-bytes-max 57671680]
+  [--group-min-session-timeout-ms 6000] [--group-max-session-timeout-ms 1800000]
+  [--group-initial-rebalance-delay-ms 3000] [--group-max-size 1000]
+  [--offsets-topic-num-partitions 50] [--offsets-topic-replication-factor 3]
+  [--offsets-retention-minutes 10080] [--offsets-retention-check-interval-ms 600000]
+  [--offsets-commit-timeout-ms 5000] [--offset-metadata-max-bytes 4096]
 Every flag has an environment variable: TRIBUTARY_BROKER_ID, TRIBUTARY_RACK, TRIBUTARY_DATA_DIR, ...`;
+
+/** An offset commit's acks=all wait is a produce timeout: the broker's produce bound (REQUEST_LIMITS.timeoutMsMax). */
+const REQUEST_TIMEOUT_CAP_MS = 300_000;
 
 /** Parses and validates flags (over env); throws ConfigError with one clear line. */
 export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): BrokerConfig {
@@ -158,6 +199,14 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     );
   }
 
+  const INT32_MAX = 2_147_483_647;
+  const groupMinSessionTimeoutMs = int('group-min-session-timeout-ms', 6000, 1, INT32_MAX);
+  const groupMaxSessionTimeoutMs = int('group-max-session-timeout-ms', 1_800_000, 1, INT32_MAX);
+  if (groupMaxSessionTimeoutMs < groupMinSessionTimeoutMs)
+    throw new ConfigError(
+      `${where('group-max-session-timeout-ms')} (${groupMaxSessionTimeoutMs}) is below ${where('group-min-session-timeout-ms')} (${groupMinSessionTimeoutMs})`,
+    );
+
   return Object.freeze({
     brokerId,
     rack,
@@ -188,6 +237,17 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     // Kafka's broker default for fetch.max.bytes: 55 MiB.
     fetchBytesMax: int('fetch-bytes-max', 55 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     logLevel,
+    groupMinSessionTimeoutMs,
+    groupMaxSessionTimeoutMs,
+    groupInitialRebalanceDelayMs: int('group-initial-rebalance-delay-ms', 3000, 0, INT32_MAX),
+    groupMaxSize: int('group-max-size', 1000, 1, 100_000),
+    offsetsTopicPartitions: int('offsets-topic-num-partitions', 50, 1, 1000),
+    offsetsTopicReplicationFactor: int('offsets-topic-replication-factor', 3, 1, 100),
+    offsetsRetentionMs: int('offsets-retention-minutes', 7 * 24 * 60, 1, 100 * 365 * 24 * 60) * 60_000,
+    offsetsRetentionCheckIntervalMs: int('offsets-retention-check-interval-ms', 600_000, 10, INT32_MAX),
+    offsetsCommitTimeoutMs: int('offsets-commit-timeout-ms', 5000, 1, REQUEST_TIMEOUT_CAP_MS),
+    offsetMetadataMaxBytes: int('offset-metadata-max-bytes', 4096, 0, 32_767),
+    offsetsLoadBufferBytes: 5 * 1024 * 1024,
   });
 }
 

@@ -165,6 +165,36 @@ export class BrokerMetrics {
   }
 
   /** The process's connection and request-byte caps (DESIGN.md § Limits), read when scraped. */
+  /**
+   * The group coordinator's gauges (Kafka's GroupMetadataManager NumGroups / NumGroups{state},
+   * and the __consumer_offsets partitions it serves or is still loading).
+   */
+  watchCoordinator(host: { stats(): { groups: Map<string, number>; partitionsActive: number; partitionsLoading: number } }): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'tributary_coordinator_groups',
+      help: 'Consumer groups this broker coordinates, by state',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        this.reset();
+        const { groups } = host.stats();
+        for (const state of ['Empty', 'PreparingRebalance', 'CompletingRebalance', 'Stable', 'Dead']) this.set({ state }, groups.get(state) ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'tributary_coordinator_partitions',
+      help: '__consumer_offsets partitions this broker leads, by load state (loading: groups answer COORDINATOR_LOAD_IN_PROGRESS)',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const { partitionsActive, partitionsLoading } = host.stats();
+        this.set({ state: 'active' }, partitionsActive);
+        this.set({ state: 'loading' }, partitionsLoading);
+      },
+    });
+  }
+
   watchBudget(budget: ServerBudget): void {
     const registers = [this.registry];
     new Gauge({

@@ -13,7 +13,9 @@ import {
   LATEST_TIMESTAMP,
   LOG_OVERHEAD,
   TributaryError,
+  isInternalTopic,
   lastOffsetOf,
+  retentionDeletes,
   readBatchHeader,
   type AlterPartitionRequest,
   type BrokerId,
@@ -62,6 +64,11 @@ export interface ReplicaManagerOptions {
   alterPartition: (request: Omit<AlterPartitionRequest, 'brokerId' | 'brokerEpoch'>) => Promise<PartitionState>;
   /** Told the partitions this broker follows, grouped by leader, after every metadata change. */
   onFollowersChanged?: (byLeader: Map<BrokerId, Partition[]>) => void;
+  /**
+   * Called after a pass in which a replica was opened or removed here or changed role, leader
+   * or leader epoch (the group coordinator loads and unloads `__consumer_offsets` partitions on it).
+   */
+  onRolesChanged?: () => void;
   onIsrChange?: (kind: 'shrink' | 'expand') => void;
   /** After a failed AlterPartition, wait this long before proposing again (default 500). */
   alterPartitionRetryMs?: number;
@@ -79,6 +86,11 @@ export interface ProduceInput {
   acks: -1 | 0 | 1;
   timeoutMs: number;
   partitions: { topic: string; partition: number; records: Buffer }[];
+  /**
+   * Kafka's internalTopicsAllowed: only the broker's own group coordinator writes to internal
+   * topics (`__consumer_offsets`); a client's produce to one is refused (INVALID_TOPIC).
+   */
+  internalTopicsAllowed?: boolean;
 }
 
 export interface FetchInput {
@@ -225,7 +237,10 @@ export class ReplicaManager {
     for (const { topic, partition } of this.logs.all()) {
       if (!wanted.has(`${topic}-${partition}`)) this.setAside(topic, partition, 'no partition of the metadata claims it');
     }
-    if (rolesChanged) this.options.onFollowersChanged?.(this.followedByLeader());
+    if (rolesChanged) {
+      this.options.onFollowersChanged?.(this.followedByLeader());
+      this.options.onRolesChanged?.();
+    }
     if (deferred) {
       if (this.deferredVersionLogged !== md.version) {
         this.deferredVersionLogged = md.version;
@@ -384,6 +399,9 @@ export class ReplicaManager {
       const result: ProducePartitionResponse = { topic: entry.topic, partition: entry.partition, baseOffset: -1 };
       results.push(result);
       try {
+        if (input.internalTopicsAllowed !== true && isInternalTopic(entry.topic)) {
+          throw new TributaryError('INVALID_TOPIC', `cannot append to internal topic ${entry.topic}: only the group coordinator writes to it`);
+        }
         const p = this.leaderFor(entry.topic, entry.partition);
         const appended = p.appendAsLeader(entry.records, acksAll);
         result.baseOffset = appended.baseOffset;
@@ -683,6 +701,9 @@ export class ReplicaManager {
       }
       this.safely(() => {
         (p.log as Log).maybeRoll(nowMs);
+        // cleanup.policy without `delete` (compact): retention deletes nothing, as in Kafka's
+        // LogManager; the cleaner keeps the latest record per key instead.
+        if (!retentionDeletes(p.configs)) return;
         // Retention stops at the HW (Kafka's deletableSegments): an uncommitted segment stays.
         const deleted = p.log.deleteOldSegments(nowMs, p.highWatermark);
         if (deleted > 0) this.logger.info({ topic: p.topic, partition: p.partition, deleted, logStartOffset: p.log.logStartOffset }, 'deleted old segments');

@@ -22,6 +22,8 @@ import { createMsgpackServer, type FastifyInstance } from '@tributary/transport/
 import { tempDir } from '@tributary/testkit';
 import { brokerRouteLimits, registerBrokerRoutes } from '../src/broker-service.ts';
 import { brokerConfig, type BrokerConfig } from '../src/config.ts';
+import { CoordinatorHost } from '../src/coordinator-host.ts';
+import { registerGroupRoutes } from '../src/group-service.ts';
 import { BrokerMetrics } from '../src/metrics.ts';
 import { ReplicaManager } from '../src/replica-manager.ts';
 
@@ -75,6 +77,9 @@ export function brokerReg(id: number, rack = 'rack-1', port = 19092 + id): Broke
 
 export interface Core {
   rm: ReplicaManager;
+  host: CoordinatorHost;
+  /** create-topic requests the host forwarded (it creates __consumer_offsets on first use). */
+  createdTopics: unknown[];
   app: FastifyInstance;
   metrics: BrokerMetrics;
   logs: LogManager;
@@ -106,12 +111,16 @@ export async function makeCore(
     openBudgetMs?: number;
     config?: Partial<BrokerConfig>;
     dataDir?: string;
+    /** What the controller answers the host's create-topic (default: created). */
+    createTopic?: (request: unknown) => Promise<unknown>;
   } = {},
 ): Promise<Core> {
   // A given data dir outlives the core (a restart in a test); a temp one goes with it.
   const { dir, cleanup } = options.dataDir !== undefined ? { dir: options.dataDir, cleanup: () => {} } : tempDir('tributary-broker-');
   const logs = new LogManager(dir, options.fs ? { fs: options.fs } : {});
   const alters: Core['alters'] = [];
+  const createdTopics: unknown[] = [];
+  let host: CoordinatorHost | undefined;
   const rm = new ReplicaManager({
     brokerId: options.brokerId ?? 0,
     rack: options.rack ?? 'rack-1',
@@ -122,12 +131,36 @@ export async function makeCore(
     alterPartition: (request) => new Promise((resolve, reject) => alters.push({ request, resolve, reject })),
     alterPartitionRetryMs: 0,
     openBudgetMs: options.openBudgetMs,
+    onRolesChanged: () => host?.onRolesChanged(),
   });
   rm.loadLogs();
   const metrics = new BrokerMetrics({ brokerId: options.brokerId ?? 0, rack: 'rack-1' }, () => rm);
   // The process's limits, as startBroker applies them.
   const config = brokerConfig({ brokerId: options.brokerId ?? 0, dataDir: dir, ...options.config });
   const routeLimits = brokerRouteLimits(config);
+  host = new CoordinatorHost({
+    brokerId: options.brokerId ?? 0,
+    replicas: rm,
+    logger: silent,
+    coordinator: {
+      groupMinSessionTimeoutMs: config.groupMinSessionTimeoutMs,
+      groupMaxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+      groupInitialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+      groupMaxSize: config.groupMaxSize,
+      offsetMetadataMaxBytes: config.offsetMetadataMaxBytes,
+      offsetsRetentionMs: config.offsetsRetentionMs,
+    },
+    offsetsTopicPartitions: config.offsetsTopicPartitions,
+    offsetsTopicReplicationFactor: config.offsetsTopicReplicationFactor,
+    offsetsCommitTimeoutMs: config.offsetsCommitTimeoutMs,
+    offsetsRetentionCheckIntervalMs: config.offsetsRetentionCheckIntervalMs,
+    offsetsLoadBufferBytes: config.offsetsLoadBufferBytes,
+    createTopic: async (request) => {
+      createdTopics.push(request);
+      return options.createTopic === undefined ? {} : options.createTopic(request);
+    },
+    ...(options.now ? { now: options.now } : {}),
+  });
   const app = createMsgpackServer({ limits: { body: routeLimits.admin, requestBytesInFlightMax: config.requestBytesInFlightMax } });
   registerBrokerRoutes(app, {
     routeLimits,
@@ -143,9 +176,13 @@ export async function makeCore(
       throw new TributaryError('TOPIC_ALREADY_EXISTS', 'exists');
     },
   });
+  registerGroupRoutes(app, { listener: options.listener ?? 'internal', host, metrics, routeLimits });
   await app.ready();
+  const coordinatorHost = host;
   return {
     rm,
+    host: coordinatorHost,
+    createdTopics,
     app,
     metrics,
     logs,
@@ -156,6 +193,7 @@ export async function makeCore(
       return { status: res.statusCode, body: decodeMsgpack(res.rawPayload) as any };
     },
     async close() {
+      coordinatorHost.close();
       rm.stopServing();
       await app.close();
       rm.close();

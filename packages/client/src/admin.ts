@@ -5,7 +5,10 @@
 // `POST /describe-replicas`.
 
 import {
+  EARLIEST_TIMESTAMP,
+  LATEST_TIMESTAMP,
   TributaryError,
+  isInternalTopic,
   type AlterConfigsResponse,
   type AlterPartitionReassignmentsResponse,
   type BrokerId,
@@ -15,7 +18,12 @@ import {
   type CreatePartitionsResponse,
   type CreateTopicRequest,
   type CreateTopicResponse,
+  type DescribedGroup,
   type DescribeReplicasResponse,
+  type ErrorCode,
+  type GroupStateName,
+  type ListOffsetsResponse,
+  type WireError,
   type ElectLeadersResponse,
   type Endpoint,
   type InitProducerIdResponse,
@@ -27,6 +35,7 @@ import {
   type TopicConfigInput,
   type TopicConfigs,
 } from '@tributary/protocol';
+import { GroupClient, type GroupListing } from './group-client.ts';
 import { ClusterClient, type ClientOptions, type PartitionInfo } from './internal/cluster-client.ts';
 
 export type AdminOptions = ClientOptions;
@@ -87,6 +96,49 @@ export interface PartitionReassignment {
 /** The answer for one partition of an alterPartitionReassignments call; no `error` = accepted. */
 export type PartitionReassignmentResult = AlterPartitionReassignmentsResponse['partitions'][number];
 
+/** One partition of a group's offsets with its lag (`groups describe`, Kafka's kafka-consumer-groups --describe). */
+export interface GroupPartitionOffset {
+  topic: string;
+  partition: number;
+  /** The group's committed offset (the next record it will consume). */
+  committedOffset: number;
+  leaderEpoch?: number;
+  metadata: string;
+  /**
+   * The partition's log end as consumers see it: its high watermark (Kafka's tool shows the
+   * same, the latest offset a consumer can read up to). Undefined when its leader could not say.
+   */
+  logEndOffset?: number;
+  /** logEndOffset − committedOffset (never negative); undefined with logEndOffset. */
+  lag?: number;
+  /** Why logEndOffset is missing, when it is. */
+  error?: WireError;
+}
+
+/**
+ * Where `resetGroupOffsets` moves a group's offsets, as kafka-consumer-groups --reset-offsets:
+ * --to-earliest, --to-latest, --to-offset (clamped to the partition's range), --shift-by (from the
+ * committed offset, clamped), --to-datetime / --by-duration (the first offset at or after the
+ * time; the end when there is none), --to-current (the committed offset, unchanged).
+ */
+export type OffsetResetSpec =
+  | { kind: 'earliest' }
+  | { kind: 'latest' }
+  | { kind: 'offset'; offset: number }
+  | { kind: 'shift-by'; shift: number }
+  | { kind: 'timestamp'; timestampMs: number }
+  | { kind: 'current' };
+
+/** One partition of a reset: where the group was and where it goes (`error` where the commit refused it). */
+export interface OffsetResetPlanEntry {
+  topic: string;
+  partition: number;
+  /** -1 when the group had no committed offset. */
+  previousOffset: number;
+  newOffset: number;
+  error?: WireError;
+}
+
 const POLL_INTERVAL_MS = 100;
 
 /**
@@ -98,9 +150,12 @@ export const DESCRIBE_REPLICAS_TIMEOUT_MS = 1500;
 
 export class Admin {
   private readonly cluster: ClusterClient;
+  /** The group calls, over this Admin's connections. */
+  readonly groups: GroupClient;
 
   constructor(options: AdminOptions) {
     this.cluster = new ClusterClient(options);
+    this.groups = new GroupClient(options, this.cluster);
   }
 
   /**
@@ -217,16 +272,188 @@ export class Admin {
     };
   }
 
-  /** Topic names, sorted. */
-  async listTopics(): Promise<string[]> {
+  /** Topic names, sorted; internal topics (`__consumer_offsets`) only with `includeInternal`, as Kafka's listTopics. */
+  async listTopics(options: { includeInternal?: boolean } = {}): Promise<string[]> {
     const answer = await this.cluster.fetchMetadata();
-    return answer.topics.map((t) => t.name).sort();
+    return answer.topics
+      .map((t) => t.name)
+      .filter((name) => options.includeInternal === true || !isInternalTopic(name))
+      .sort();
   }
 
-  /** Every topic with its partitions (for `topics list --json` and the by-broker view). */
-  async describeTopics(): Promise<TopicDescription[]> {
+  /** Every topic with its partitions (for `topics list --json` and the by-broker view); internal ones only with `includeInternal`. */
+  async describeTopics(options: { includeInternal?: boolean } = {}): Promise<TopicDescription[]> {
     const answer = await this.cluster.fetchMetadata();
-    return answer.topics.map(toDescription).sort((a, b) => a.name.localeCompare(b.name));
+    return answer.topics
+      .filter((t) => options.includeInternal === true || !isInternalTopic(t.name))
+      .map(toDescription)
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  // ------------------------------------------------------------------ consumer groups
+
+  /**
+   * Every group of the cluster: each live broker lists the groups it coordinates. A broker that
+   * could not answer is in `errors` (its groups are missing from `groups`).
+   */
+  listGroups(
+    options: { states?: GroupStateName[]; timeoutMs?: number } = {},
+  ): Promise<{ groups: GroupListing[]; errors: { brokerId: number; error: WireError }[] }> {
+    return this.groups.listGroups(options);
+  }
+
+  /** Each group's state, protocol and members (Dead: no such group; `error`: its coordinator could not say). */
+  describeGroups(groupIds: readonly string[], options: { timeoutMs?: number } = {}): Promise<DescribedGroup[]> {
+    return this.groups.describeGroups(groupIds, options);
+  }
+
+  /** Deletes Empty groups and their offsets; `error` per group (NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND, …). */
+  deleteGroups(groupIds: readonly string[], options: { timeoutMs?: number } = {}): Promise<{ groupId: string; error?: WireError }[]> {
+    return this.groups.deleteGroups(groupIds, options);
+  }
+
+  /**
+   * A group's committed offsets with each partition's log end (its high watermark) and the lag
+   * between them, sorted by topic and partition. Only partitions the group has committed are
+   * listed: what its members are assigned is in their assignments, opaque bytes to the cluster.
+   */
+  async listGroupOffsets(groupId: string, options: { timeoutMs?: number } = {}): Promise<GroupPartitionOffset[]> {
+    const committed = await this.groups.fetchOffsets(groupId, undefined, options);
+    const ends = await this.listOffsets(
+      committed.map((c) => ({ topic: c.topic, partition: c.partition })),
+      LATEST_TIMESTAMP,
+    );
+    return committed.map((c, i) => {
+      const end = ends[i]!;
+      const base: GroupPartitionOffset = {
+        topic: c.topic,
+        partition: c.partition,
+        committedOffset: c.offset,
+        ...(c.leaderEpoch !== undefined ? { leaderEpoch: c.leaderEpoch } : {}),
+        metadata: c.metadata,
+      };
+      if ('error' in end) return { ...base, error: end.error };
+      return { ...base, logEndOffset: end.offset, lag: Math.max(0, end.offset - c.offset) };
+    });
+  }
+
+  /**
+   * `groups reset-offsets`: moves the group's committed offsets of `topic` (or of `partitions`
+   * of it) as `spec` says, and returns the plan with each partition's previous and new offset. A
+   * group with members is refused (NON_EMPTY_GROUP: stop its consumers first, as Kafka's tool
+   * requires); a group that does not exist is created. `dryRun` computes the plan and commits
+   * nothing.
+   */
+  async resetGroupOffsets(
+    groupId: string,
+    topic: string,
+    spec: OffsetResetSpec,
+    options: { partitions?: readonly number[]; dryRun?: boolean; timeoutMs?: number } = {},
+  ): Promise<OffsetResetPlanEntry[]> {
+    const description = await this.describeTopic(topic);
+    const known = new Set(description.partitions.map((p) => p.partition));
+    const partitions = options.partitions ?? [...known];
+    for (const p of partitions) if (!known.has(p)) throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `${topic} has no partition ${p}`);
+    const tps = partitions.map((partition) => ({ topic, partition }));
+    const [committed, earliest, latest] = await Promise.all([
+      this.groups.fetchOffsets(groupId, tps, options),
+      this.listOffsets(tps, EARLIEST_TIMESTAMP),
+      this.listOffsets(tps, LATEST_TIMESTAMP),
+    ]);
+    const byTime = spec.kind === 'timestamp' ? await this.listOffsets(tps, spec.timestampMs) : undefined;
+    const plan: OffsetResetPlanEntry[] = tps.map(({ partition }, i) => {
+      const lo = offsetOf(earliest[i]!, topic, partition);
+      const hi = offsetOf(latest[i]!, topic, partition);
+      const clamp = (n: number) => Math.min(Math.max(n, lo), hi);
+      const previousOffset = committed[i]!.offset;
+      const needCommitted = () => {
+        if (previousOffset < 0) throw new TributaryError('INVALID_REQUEST', `group ${groupId} has no committed offset for ${topic}-${partition} to start from`);
+        return previousOffset;
+      };
+      let newOffset: number;
+      switch (spec.kind) {
+        case 'earliest':
+          newOffset = lo;
+          break;
+        case 'latest':
+          newOffset = hi;
+          break;
+        case 'offset':
+          newOffset = clamp(spec.offset);
+          break;
+        case 'shift-by':
+          newOffset = clamp(needCommitted() + spec.shift);
+          break;
+        case 'timestamp': {
+          const found = offsetOf(byTime![i]!, topic, partition);
+          newOffset = found < 0 ? hi : found;
+          break;
+        }
+        case 'current':
+          newOffset = needCommitted();
+          break;
+      }
+      return { topic, partition, previousOffset, newOffset };
+    });
+    if (options.dryRun === true || plan.length === 0) return plan;
+    const answer = await this.groups.resetOffsets(
+      { groupId, offsets: plan.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.newOffset, metadata: '' })) },
+      options,
+    );
+    return plan.map((p, i) => {
+      const error = answer.partitions[i]?.error;
+      return error === undefined ? p : { ...p, error };
+    });
+  }
+
+  /**
+   * ListOffsets at each partition's leader (one call per leader): `timestamp` -2 earliest, -1
+   * latest (the HW), else the first offset at or after it (-1: none). A partition whose leader
+   * is unknown or answers an error gets `error`; leaders are looked up again once.
+   */
+  private async listOffsets(tps: readonly { topic: string; partition: number }[], timestamp: number): Promise<({ offset: number } | { error: WireError })[]> {
+    const results: ({ offset: number } | { error: WireError } | undefined)[] = tps.map(() => undefined);
+    const topics = [...new Set(tps.map((t) => t.topic))];
+    for (let round = 0; round < 2; round++) {
+      const pending = tps.map((tp, i) => ({ ...tp, i })).filter(({ i }) => results[i] === undefined || (round > 0 && 'error' in results[i]!));
+      if (pending.length === 0) break;
+      if (topics.length > 0) await this.cluster.fetchMetadata(topics);
+      const byLeader = new Map<number, typeof pending>();
+      for (const tp of pending) {
+        const leader = this.cluster.metadata.leaderOf(tp.topic, tp.partition);
+        if (leader === undefined) {
+          const code: ErrorCode =
+            this.cluster.metadata.partition(tp.topic, tp.partition) === undefined ? 'UNKNOWN_TOPIC_OR_PARTITION' : 'NOT_LEADER_OR_FOLLOWER';
+          results[tp.i] = { error: { code, message: `${tp.topic}-${tp.partition} has no live leader` } };
+          continue;
+        }
+        const list = byLeader.get(leader) ?? [];
+        list.push(tp);
+        byLeader.set(leader, list);
+      }
+      await Promise.all(
+        [...byLeader].map(async ([leader, list]) => {
+          try {
+            const answer = await this.cluster.callBroker<ListOffsetsResponse>(leader, '/list-offsets', {
+              partitions: list.map(({ topic, partition }) => ({ topic, partition, timestamp })),
+            });
+            list.forEach((tp, j) => {
+              const r = answer.partitions[j];
+              results[tp.i] =
+                r === undefined
+                  ? { error: { code: 'UNKNOWN_SERVER_ERROR', message: 'no answer for the partition' } }
+                  : r.error
+                    ? { error: r.error }
+                    : { offset: r.offset };
+            });
+          } catch (err) {
+            const error = err instanceof TributaryError ? err.toWire() : { code: 'UNKNOWN_SERVER_ERROR' as const, message: String(err) };
+            for (const tp of list) results[tp.i] = { error };
+          }
+        }),
+      );
+    }
+    return results.map((r) => r ?? { error: { code: 'UNKNOWN_SERVER_ERROR', message: 'not asked' } });
   }
 
   async deleteTopic(name: string): Promise<void> {
@@ -303,6 +530,7 @@ export class Admin {
   }
 
   async close(): Promise<void> {
+    await this.groups.close();
     await this.cluster.close();
   }
 
@@ -361,6 +589,11 @@ function toDescription(topic: { name: string; configs: TopicConfigs; partitions:
         removingReplicas: [...(p.removingReplicas ?? [])],
       })),
   };
+}
+
+function offsetOf(result: { offset: number } | { error: WireError }, topic: string, partition: number): number {
+  if ('error' in result) throw new TributaryError(result.error.code, `${topic}-${partition}: ${result.error.message}`);
+  return result.offset;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,7 +1,12 @@
 // @tributary/client: Producer, Consumer and Admin over msgpack/HTTP (undici; never fastify).
 export { Admin, DESCRIBE_REPLICAS_TIMEOUT_MS } from './admin.ts';
+export { GroupClient } from './group-client.ts';
+export type { GroupCallOptions, GroupClientOptions, GroupListing } from './group-client.ts';
 export type {
   AdminOptions,
+  GroupPartitionOffset,
+  OffsetResetPlanEntry,
+  OffsetResetSpec,
   ClusterDescription,
   CreateTopicOptions,
   PartitionReassignment,
@@ -22,5 +27,25 @@ export type { ProduceErrorAction } from './retry.ts';
 export { normalizeBootstrap, formatEndpoints } from './internal/cluster-client.ts';
 export type { BrokerInfo, ClientOptions, PartitionInfo, TopicInfo } from './internal/cluster-client.ts';
 export type { Logger } from './internal/logger.ts';
-export { TributaryError, isRetriable, isStaleMetadata } from '@tributary/protocol';
-export type { ConfigEntry, ConfigResource, ConfigValue, ErrorCode, OngoingReassignment, WireError } from '@tributary/protocol';
+export { TributaryError, isRetriable, isStaleMetadata, shouldFindCoordinator } from '@tributary/protocol';
+export type {
+  CommittedOffset,
+  ConfigEntry,
+  ConfigResource,
+  ConfigValue,
+  DescribedGroup,
+  DescribedGroupMember,
+  ErrorCode,
+  FindCoordinatorResponse,
+  GroupProtocol,
+  GroupStateName,
+  JoinGroupRequest,
+  JoinGroupResponse,
+  LeaveGroupResponse,
+  OffsetCommitRequest,
+  OffsetCommitResponse,
+  OngoingReassignment,
+  SyncGroupRequest,
+  SyncGroupResponse,
+  WireError,
+} from '@tributary/protocol';

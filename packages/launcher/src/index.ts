@@ -12,6 +12,7 @@ export {
   localStop,
   localUp,
   localWipe,
+  offsetsTopicArgs,
   processStatus,
   readState,
   waitForClusterStop,

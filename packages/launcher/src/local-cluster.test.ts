@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { clusterLayout } from './layout.ts';
-import { localAddBroker, waitForClusterStop, type ClusterStateFile } from './local-cluster.ts';
+import { localAddBroker, offsetsTopicArgs, waitForClusterStop, type ClusterStateFile } from './local-cluster.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -53,5 +53,16 @@ describe('localAddBroker', () => {
     await expect(localAddBroker(dir)).rejects.toThrow(/controller .* is not running/);
     expect(readFileSync(join(dir, 'cluster.json'), 'utf8')).toBe(before);
     await expect(localAddBroker(join(dir, 'nothing-here'))).rejects.toThrow(/no local cluster/);
+  });
+});
+
+describe('offsetsTopicArgs', () => {
+  it.each([
+    [1, ['--offsets-topic-replication-factor', '1']],
+    [2, ['--offsets-topic-replication-factor', '2']],
+    [3, []],
+    [6, []],
+  ])('gives the brokers of a %i-broker cluster %j, so __consumer_offsets can be created', (brokers, args) => {
+    expect(offsetsTopicArgs(brokers)).toEqual(args);
   });
 });

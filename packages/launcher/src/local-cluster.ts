@@ -204,6 +204,16 @@ function controllerSpec(state: ClusterStateFile) {
   };
 }
 
+/**
+ * `__consumer_offsets` gets offsets.topic.replication.factor replicas (3), and brokers refuse to
+ * create it while fewer are live (Kafka's rule). A local cluster of one or two brokers could then
+ * never use consumer groups, so its brokers are given the cluster's size instead; a later
+ * `--offsets-topic-replication-factor` in the broker args still wins.
+ */
+export function offsetsTopicArgs(brokers: number): string[] {
+  return brokers < 3 ? ['--offsets-topic-replication-factor', String(brokers)] : [];
+}
+
 function brokerSpec(state: ClusterStateFile, broker: BrokerSpec) {
   return {
     name: `broker-${broker.id}` as ProcessName,
@@ -225,6 +235,7 @@ function brokerSpec(state: ClusterStateFile, broker: BrokerSpec) {
       `127.0.0.1:${broker.port}`,
       '--controller',
       `127.0.0.1:${controllerInternalPort(state.layout)}`,
+      ...offsetsTopicArgs(state.layout.brokers.length),
       ...state.brokerArgs,
     ],
   };

@@ -9,6 +9,8 @@
 //   POST /partition/alter   (AlterPartition)  POST /replica/fetch     (followers)
 //   POST /admin/<op>        (AdminOp)         POST /admin/<op>        (forwarded to the controller)
 //                                             POST /replica-digests   (diagnostics: chaos's replica check)
+//                                             POST /find-coordinator, /group/*, /offsets/*, /groups/*
+//                                                                     (consumer groups, issue 18)
 //   GET  /health, /metrics                    GET  /health, /metrics
 //
 // Errors: a whole-request failure answers with the error's HTTP status and a `WireError` body;
@@ -286,6 +288,17 @@ export const BROKER_ROUTES: readonly RouteSpec[] = Object.freeze([
   { method: 'POST', path: '/describe-replicas' },
   { method: 'POST', path: '/replica-digests' },
   { method: 'POST', path: '/admin/:op' },
+  { method: 'POST', path: '/find-coordinator' },
+  { method: 'POST', path: '/group/join' },
+  { method: 'POST', path: '/group/sync' },
+  { method: 'POST', path: '/group/heartbeat' },
+  { method: 'POST', path: '/group/leave' },
+  { method: 'POST', path: '/offsets/commit' },
+  { method: 'POST', path: '/offsets/fetch' },
+  { method: 'POST', path: '/groups/list' },
+  { method: 'POST', path: '/groups/describe' },
+  { method: 'POST', path: '/groups/delete' },
+  { method: 'POST', path: '/groups/reset-offsets' },
   { method: 'GET', path: '/health' },
   { method: 'GET', path: '/metrics' },
 ]);
@@ -536,3 +549,194 @@ export interface ReplicaDigestsResponse {
   brokerId: BrokerId;
   replicas: ReplicaDigest[];
 }
+
+// ---------------------------------------------------------------------------------------------
+// Broker API: consumer groups (issue 18). Kafka's classic group protocol (GroupCoordinator):
+// FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
+// ListGroups, DescribeGroups, DeleteGroups, with Kafka's fields and semantics. The coordinator of
+// a group is the leader of `__consumer_offsets` partition abs(javaHashCode(groupId)) % partitions;
+// every group route but /find-coordinator must reach that broker (else NOT_COORDINATOR). Protocol
+// metadata and assignments are opaque bytes to the coordinator. Errors that concern the whole
+// request (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
+// REBALANCE_IN_PROGRESS, ...) answer the request; the contract in words: packages/client/README.md.
+
+/** Kafka's group states (ListGroups / DescribeGroups). */
+export type GroupStateName = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
+export const GROUP_STATES: readonly GroupStateName[] = Object.freeze(['Empty', 'PreparingRebalance', 'CompletingRebalance', 'Stable', 'Dead']);
+
+/** Kafka's generation id of a consumer outside group management (a "simple" consumer, an admin). */
+export const NO_GENERATION = -1;
+
+export interface FindCoordinatorRequest {
+  /** The group id. */
+  key: string;
+}
+/** The coordinator's address on the listener the request came in on (as /metadata answers). */
+export interface FindCoordinatorResponse {
+  brokerId: BrokerId;
+  host: string;
+  port: number;
+}
+
+export interface GroupProtocol {
+  name: string;
+  metadata: Buffer;
+}
+
+export interface JoinGroupRequest {
+  groupId: string;
+  /** '' on a first join: answered MEMBER_ID_REQUIRED with the id to join again with (KIP-394). */
+  memberId: string;
+  /** KIP-345 static membership: a stable id per consumer instance. */
+  groupInstanceId?: string;
+  clientId: string;
+  sessionTimeoutMs: number;
+  /** How long the coordinator waits for every member to rejoin (the consumer's max.poll.interval.ms). */
+  rebalanceTimeoutMs: number;
+  /** e.g. 'consumer'; every member of a group must name the same. */
+  protocolType: string;
+  /** In order of preference (e.g. assignor names with their subscription as metadata). */
+  protocols: GroupProtocol[];
+}
+export interface JoinGroupMember {
+  memberId: string;
+  groupInstanceId?: string;
+  /** Its metadata for the selected protocol. */
+  metadata: Buffer;
+}
+export interface JoinGroupResponse {
+  generationId: number;
+  /** The protocol selected for this generation. */
+  protocolName: string;
+  /** The leader's member id: it computes the assignment. */
+  leader: string;
+  memberId: string;
+  /** Every member with its metadata, for the leader only; empty for the others. */
+  members: JoinGroupMember[];
+}
+
+export interface SyncGroupRequest {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId?: string;
+  /** The leader's assignment, one entry per member; empty from the other members. */
+  assignments: { memberId: string; assignment: Buffer }[];
+}
+export interface SyncGroupResponse {
+  assignment: Buffer;
+}
+
+/** Kafka's Heartbeat (named apart from the broker-to-controller HeartbeatRequest). */
+export interface GroupHeartbeatRequest {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId?: string;
+}
+/** An empty map: the member's session was extended. */
+export type GroupHeartbeatResponse = Record<string, never>;
+
+export interface LeaveGroupRequest {
+  groupId: string;
+  members: { memberId: string; groupInstanceId?: string }[];
+}
+export interface LeaveGroupResponse {
+  /** One per member asked for, in order; `error` absent = it left. */
+  members: { memberId: string; groupInstanceId?: string; error?: WireError }[];
+}
+
+export interface OffsetCommitEntry {
+  topic: string;
+  partition: number;
+  /** The next offset to consume. */
+  offset: number;
+  /** The leader epoch of the last consumed record, if known (KIP-320). */
+  leaderEpoch?: number;
+  /** Free text (at most offset.metadata.max.bytes). */
+  metadata: string;
+}
+export interface OffsetCommitRequest {
+  groupId: string;
+  /** -1 with memberId '': a consumer outside group management (refused while the group has members). */
+  generationId: number;
+  memberId: string;
+  groupInstanceId?: string;
+  offsets: OffsetCommitEntry[];
+}
+export interface OffsetCommitResponse {
+  /** One per offset asked for, in order; `error` absent = committed (acks=all on __consumer_offsets). */
+  partitions: { topic: string; partition: number; error?: WireError }[];
+}
+
+export interface OffsetFetchRequest {
+  groupId: string;
+  /** Omitted: every partition the group has an offset for. */
+  partitions?: { topic: string; partition: number }[];
+}
+export interface CommittedOffset {
+  topic: string;
+  partition: number;
+  /** -1 when the group has none for this partition. */
+  offset: number;
+  leaderEpoch?: number;
+  metadata: string;
+}
+export interface OffsetFetchResponse {
+  offsets: CommittedOffset[];
+}
+
+export interface ListGroupsRequest {
+  /** Only groups in these states (KIP-518); omitted: all. */
+  states?: GroupStateName[];
+}
+export interface ListGroupsResponse {
+  /** The groups this broker coordinates (ask every broker for all of them). */
+  groups: { groupId: string; protocolType: string; state: GroupStateName }[];
+}
+
+export interface DescribeGroupsRequest {
+  groupIds: string[];
+}
+export interface DescribedGroupMember {
+  memberId: string;
+  groupInstanceId?: string;
+  clientId: string;
+  clientHost: string;
+  /** Its metadata for the group's protocol; empty unless the group is Stable (as Kafka). */
+  metadata: Buffer;
+  assignment: Buffer;
+}
+export interface DescribedGroup {
+  groupId: string;
+  /** NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS for a group this broker does not (yet) serve. */
+  error?: WireError;
+  /** 'Dead' for a group that does not exist. */
+  state: GroupStateName;
+  protocolType: string;
+  /** The selected protocol; '' unless the group is Stable (as Kafka). */
+  protocol: string;
+  members: DescribedGroupMember[];
+}
+export interface DescribeGroupsResponse {
+  groups: DescribedGroup[];
+}
+
+export interface DeleteGroupsRequest {
+  groupIds: string[];
+}
+export interface DeleteGroupsResponse {
+  /** One per group asked for, in order; `error` absent = deleted (with its offsets). */
+  groups: { groupId: string; error?: WireError }[];
+}
+
+/**
+ * `groups reset-offsets`: an offset commit outside group management, refused with
+ * NON_EMPTY_GROUP while the group has members (Kafka's tool refuses an active group). Creates the
+ * group (Empty) if it does not exist.
+ */
+export interface ResetGroupOffsetsRequest {
+  groupId: string;
+  offsets: { topic: string; partition: number; offset: number; leaderEpoch?: number; metadata?: string }[];
+}
+export type ResetGroupOffsetsResponse = OffsetCommitResponse;

@@ -21,12 +21,18 @@ export interface TopicConfigs {
    */
   'leader.replication.throttled.replicas': string;
   'follower.replication.throttled.replicas': string;
+  /**
+   * Kafka's cleanup.policy: `delete` (retention removes old segments), `compact` (the cleaner
+   * keeps the latest record per key; retention does not delete), or both (`compact,delete`).
+   */
+  'cleanup.policy': string;
 }
 
 type ConfigSpec =
   | { type: 'int'; default: number; min: number; max?: number; doc: string }
   | { type: 'bool'; default: boolean; doc: string }
-  | { type: 'replica-list'; default: string; doc: string };
+  | { type: 'replica-list'; default: string; doc: string }
+  | { type: 'cleanup-policy'; default: string; doc: string };
 
 const NEVER = Number.MAX_SAFE_INTEGER;
 
@@ -50,6 +56,11 @@ export const TOPIC_CONFIG_SPECS: { readonly [K in keyof TopicConfigs]: ConfigSpe
     type: 'replica-list',
     default: '',
     doc: "replicas whose copying is limited by the follower's follower.replication.throttled.rate: partition:broker pairs, or * for all",
+  },
+  'cleanup.policy': {
+    type: 'cleanup-policy',
+    default: 'delete',
+    doc: 'delete: retention removes old segments; compact: keep the latest record per key; or compact,delete',
   },
 };
 
@@ -76,6 +87,7 @@ export function resolveTopicConfigs(input: TopicConfigInput | undefined): TopicC
 }
 
 function parseConfigValue(name: string, spec: ConfigSpec, raw: unknown): number | boolean | string {
+  if (spec.type === 'cleanup-policy') return normalizeCleanupPolicy(name, raw);
   if (spec.type === 'replica-list') {
     if (typeof raw !== 'string')
       throw new TributaryError('INVALID_CONFIG', `config '${name}' must be a string of partition:broker pairs or *, got ${JSON.stringify(raw)}`);
@@ -94,6 +106,40 @@ function parseConfigValue(name: string, spec: ConfigSpec, raw: unknown): number 
     );
   }
   return n;
+}
+
+const CLEANUP_POLICIES = ['compact', 'delete'] as const;
+
+/**
+ * Kafka's cleanup.policy is a list of `compact` and `delete`: '', a duplicate or anything else
+ * is INVALID_CONFIG. Canonical form: the policies sorted and joined by ',' ('compact,delete').
+ */
+export function normalizeCleanupPolicy(name: string, raw: unknown): string {
+  if (typeof raw !== 'string')
+    throw new TributaryError('INVALID_CONFIG', `config '${name}' must be delete, compact or compact,delete, got ${JSON.stringify(raw)}`);
+  const policies = raw.split(',').map((p) => p.trim());
+  const known = new Set<string>(CLEANUP_POLICIES);
+  if (policies.some((p) => !known.has(p)) || new Set(policies).size !== policies.length) {
+    throw new TributaryError('INVALID_CONFIG', `config '${name}' must be delete, compact or compact,delete, got ${JSON.stringify(raw)}`);
+  }
+  return policies.sort().join(',');
+}
+
+/** Whether a topic's cleanup.policy lets retention delete old segments (Kafka's `delete`). */
+export function retentionDeletes(configs: Pick<TopicConfigs, 'cleanup.policy'> | undefined): boolean {
+  return (configs?.['cleanup.policy'] ?? 'delete').split(',').includes('delete');
+}
+
+/**
+ * The internal topic holding consumer groups' offsets and metadata (Kafka's
+ * GROUP_METADATA_TOPIC_NAME). The group coordinator of group G is the leader of its partition
+ * abs(javaHashCode(G)) % partitions.
+ */
+export const CONSUMER_OFFSETS_TOPIC = '__consumer_offsets';
+
+/** Topics of Tributary's own (Kafka's Topic.isInternal): hidden from topic lists unless asked for. */
+export function isInternalTopic(name: string): boolean {
+  return name === CONSUMER_OFFSETS_TOPIC;
 }
 
 /** A parsed throttled-replicas list: every replica of the topic, or these (partition, broker) pairs. */

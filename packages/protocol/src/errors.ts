@@ -10,6 +10,11 @@ export interface ErrorSpec {
   readonly description: string;
   /** Whether the client should refresh its metadata before retrying. */
   readonly refreshMetadata?: boolean;
+  /**
+   * Whether a group client should find the group's coordinator again (FindCoordinator) before
+   * retrying: the coordinator moved, or its `__consumer_offsets` partition has no leader.
+   */
+  readonly findCoordinator?: boolean;
 }
 
 export const ERRORS = {
@@ -90,7 +95,7 @@ export const ERRORS = {
   INVALID_TOPIC: {
     retriable: false,
     httpStatus: 400,
-    description: "the topic name breaks Kafka's rules: 1-249 characters of [a-zA-Z0-9._-], not '.' or '..'",
+    description: "the topic name breaks Kafka's rules (1-249 characters of [a-zA-Z0-9._-], not '.' or '..'), or a client wrote to an internal topic",
   },
   INVALID_REPLICATION_FACTOR: {
     retriable: false,
@@ -155,6 +160,90 @@ export const ERRORS = {
     httpStatus: 403,
     description: 'the caller is not allowed to do this',
   },
+  NOT_COORDINATOR: {
+    retriable: true,
+    httpStatus: 421,
+    findCoordinator: true,
+    description:
+      "this broker is not the coordinator of the group: it does not lead the group's __consumer_offsets partition (any more); find the coordinator again",
+  },
+  COORDINATOR_LOAD_IN_PROGRESS: {
+    retriable: true,
+    httpStatus: 503,
+    description: "the coordinator is still loading the group's state from its __consumer_offsets partition; retry the same coordinator shortly",
+  },
+  COORDINATOR_NOT_AVAILABLE: {
+    retriable: true,
+    httpStatus: 503,
+    findCoordinator: true,
+    description:
+      "no coordinator can serve the group now: __consumer_offsets is being created, its partition has no leader, or the group's records could not be committed (too few in-sync replicas); find the coordinator again",
+  },
+  INVALID_GROUP_ID: {
+    retriable: false,
+    httpStatus: 400,
+    description: 'the group id is empty or longer than 255 characters',
+  },
+  ILLEGAL_GENERATION: {
+    retriable: false,
+    httpStatus: 409,
+    description: "the generation id is not the group's current one (a rebalance completed without this member): rejoin the group",
+  },
+  UNKNOWN_MEMBER_ID: {
+    retriable: false,
+    httpStatus: 409,
+    description: 'the member id is not a member of the group (its session expired, it left, or it never joined): join again with an empty member id',
+  },
+  REBALANCE_IN_PROGRESS: {
+    retriable: false,
+    httpStatus: 409,
+    description: 'the group is rebalancing: the member must join again (JoinGroup) to take part in the new generation',
+  },
+  MEMBER_ID_REQUIRED: {
+    retriable: false,
+    httpStatus: 409,
+    description: 'a first join without a member id is answered with the member id the coordinator assigned (KIP-394, in `memberId`): join again with it',
+  },
+  INCONSISTENT_GROUP_PROTOCOL: {
+    retriable: false,
+    httpStatus: 409,
+    description: "the member's protocol type differs from the group's, or it names no protocol every other member supports",
+  },
+  INVALID_SESSION_TIMEOUT: {
+    retriable: false,
+    httpStatus: 400,
+    description: "the session timeout is outside the broker's group.min.session.timeout.ms .. group.max.session.timeout.ms",
+  },
+  GROUP_ID_NOT_FOUND: {
+    retriable: false,
+    httpStatus: 404,
+    description: 'the group does not exist on its coordinator',
+  },
+  NON_EMPTY_GROUP: {
+    retriable: false,
+    httpStatus: 409,
+    description: 'the group still has members: it cannot be deleted, nor its offsets reset, until they have left or expired',
+  },
+  GROUP_MAX_SIZE_REACHED: {
+    retriable: false,
+    httpStatus: 409,
+    description: 'the group already has group.max.size members',
+  },
+  FENCED_INSTANCE_ID: {
+    retriable: false,
+    httpStatus: 409,
+    description: 'another member joined with the same group instance id (KIP-345 static membership) and replaced this one',
+  },
+  OFFSET_METADATA_TOO_LARGE: {
+    retriable: false,
+    httpStatus: 413,
+    description: "an offset commit's metadata string is longer than offset.metadata.max.bytes",
+  },
+  INVALID_COMMIT_OFFSET_SIZE: {
+    retriable: false,
+    httpStatus: 413,
+    description: "an offset commit's records are larger than max.message.bytes of __consumer_offsets",
+  },
   UNKNOWN_SERVER_ERROR: {
     retriable: false,
     httpStatus: 500,
@@ -172,6 +261,8 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export interface WireError {
   code: ErrorCode;
   message: string;
+  /** MEMBER_ID_REQUIRED only: the member id the coordinator assigned, to join again with (KIP-394). */
+  memberId?: string;
 }
 
 /**
@@ -181,20 +272,24 @@ export interface WireError {
 export class TributaryError extends Error {
   readonly code: ErrorCode;
   readonly retriable: boolean;
+  /** MEMBER_ID_REQUIRED: the member id to join again with (KIP-394). */
+  readonly memberId: string | undefined;
 
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
-    super(message ?? ERRORS[code].description, options);
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; memberId?: string }) {
+    super(message ?? ERRORS[code].description, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TributaryError';
     this.code = code;
     this.retriable = ERRORS[code].retriable;
+    this.memberId = options?.memberId;
   }
 
   toWire(): WireError {
-    return { code: this.code, message: this.message };
+    return this.memberId === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, memberId: this.memberId };
   }
 
   static fromWire(wire: WireError): TributaryError {
-    return new TributaryError(isErrorCode(wire.code) ? wire.code : 'UNKNOWN_SERVER_ERROR', wire.message);
+    const code = isErrorCode(wire.code) ? wire.code : 'UNKNOWN_SERVER_ERROR';
+    return new TributaryError(code, wire.message, typeof wire.memberId === 'string' ? { memberId: wire.memberId } : undefined);
   }
 }
 
@@ -205,6 +300,15 @@ export function isRetriable(code: ErrorCode): boolean {
 /** True when the client's view of leaders is probably stale and metadata should be refreshed. */
 export function isStaleMetadata(code: ErrorCode): boolean {
   return (ERRORS[code] as ErrorSpec).refreshMetadata === true;
+}
+
+/**
+ * True when a group client should find the group's coordinator again before retrying
+ * (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE), as Kafka's consumer marks its coordinator unknown.
+ * COORDINATOR_LOAD_IN_PROGRESS is retriable against the same coordinator.
+ */
+export function shouldFindCoordinator(code: ErrorCode): boolean {
+  return (ERRORS[code] as ErrorSpec).findCoordinator === true;
 }
 
 /** Programmer errors: a broken invariant stops the process loudly (STYLE.md § Errors). */

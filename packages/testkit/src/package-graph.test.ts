@@ -13,7 +13,9 @@ const ALLOWED: Record<string, string[]> = {
   storage: ['protocol'],
   transport: ['protocol'],
   controller: ['storage', 'transport', 'protocol'],
-  broker: ['storage', 'transport', 'protocol'],
+  // The consumer-group coordinator: sans-I/O, hosted by brokers (broker → coordinator → protocol).
+  coordinator: ['protocol'],
+  broker: ['coordinator', 'storage', 'transport', 'protocol'],
   client: ['transport', 'protocol'],
   launcher: ['transport', 'protocol'],
   cli: ['chaos', 'client', 'launcher', 'protocol'],

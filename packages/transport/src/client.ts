@@ -278,9 +278,11 @@ export class RpcClient {
       throw new TributaryError('UNKNOWN_SERVER_ERROR', `${this.describe()}${path} answered ${statusCode} with a body that is not msgpack`, { cause: err });
     }
     if (statusCode >= 200 && statusCode < 300) return decoded;
-    const wire = decoded as { code?: unknown; message?: unknown };
+    const wire = decoded as { code?: unknown; message?: unknown; memberId?: unknown };
     if (isErrorCode(wire.code)) {
-      throw new TributaryError(wire.code, typeof wire.message === 'string' ? wire.message : undefined);
+      // MEMBER_ID_REQUIRED carries the member id to join again with (KIP-394).
+      const extra = typeof wire.memberId === 'string' ? { memberId: wire.memberId } : undefined;
+      throw new TributaryError(wire.code, typeof wire.message === 'string' ? wire.message : undefined, extra);
     }
     throw new TributaryError('UNKNOWN_SERVER_ERROR', `${this.describe()}${path} answered HTTP ${statusCode}`);
   }
