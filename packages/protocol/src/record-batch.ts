@@ -618,3 +618,14 @@ export function rebuildBatch(batch: Buffer, header: BatchHeader, kept: readonly 
   out.writeUInt32BE(crc32c(out.subarray(ATTRIBUTES)), CRC);
   return out;
 }
+
+/**
+ * Sets the lastOffsetDelta of the batch that is exactly `buf` and recomputes its CRC, in place:
+ * the cleaner stretches a kept batch over the offsets of batches it removed after it.
+ */
+export function setLastOffsetDelta(buf: Buffer, lastOffsetDelta: number): void {
+  const size = batchSizeAt(buf);
+  if (size !== buf.length) throw corrupt(`batchLength says ${size} bytes but the batch has ${buf.length}`);
+  buf.writeInt32BE(lastOffsetDelta, LAST_OFFSET_DELTA);
+  buf.writeUInt32BE(crc32c(buf.subarray(ATTRIBUTES)), CRC);
+}

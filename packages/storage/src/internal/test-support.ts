@@ -19,6 +19,12 @@ export function testConfig(overrides: Partial<LogConfig> = {}): LogConfig {
     retentionMs: -1,
     flushMessages: NEVER,
     flushMs: NEVER,
+    compact: false,
+    delete: true,
+    deleteRetentionMs: 86_400_000,
+    minCleanableDirtyRatio: 0.5,
+    minCompactionLagMs: 0,
+    maxCompactionLagMs: NEVER,
     ...overrides,
   };
 }
