@@ -34,7 +34,9 @@ describe('topic configs: log compaction', () => {
     ['min.compaction.lag.ms', '1.5'],
     ['max.compaction.lag.ms', '0'],
   ])('refuses %s=%j with INVALID_CONFIG naming it', (name, raw) => {
-    expect(() => resolveTopicConfigs({ [name]: raw })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining(`'${name}'`) }));
+    expect(() => resolveTopicConfigs({ [name]: raw })).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining(`'${name}'`) }),
+    );
   });
 
   it('reads ratios as numbers and refuses a minimum lag above the maximum', () => {

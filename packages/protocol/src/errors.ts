@@ -65,7 +65,8 @@ export const ERRORS = {
   INVALID_RECORD: {
     retriable: false,
     httpStatus: 400,
-    description: "a record breaks a rule of its topic: e.g. a record without a key sent to a compacted topic (cleanup.policy=compact), Kafka's InvalidRecordException",
+    description:
+      "a record breaks a rule of its topic: e.g. a record without a key sent to a compacted topic (cleanup.policy=compact), Kafka's InvalidRecordException",
   },
   MESSAGE_TOO_LARGE: {
     retriable: false,

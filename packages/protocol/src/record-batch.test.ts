@@ -195,9 +195,14 @@ describe('compaction rewrites (rebuildBatch, forEachRecordSpan)', () => {
   it('refuses records without a key when keys are required (a compacted topic), with INVALID_RECORD', () => {
     const ok = encodeBatch([{ key: Buffer.from('k'), value: Buffer.from('v') }]);
     expect(validateBatch(ok, { keysRequired: true }).recordCount).toBe(1);
-    const keyless = encodeBatch([{ key: Buffer.from('k'), value: Buffer.from('v') }, { key: null, value: Buffer.from('w') }]);
+    const keyless = encodeBatch([
+      { key: Buffer.from('k'), value: Buffer.from('v') },
+      { key: null, value: Buffer.from('w') },
+    ]);
     expect(validateBatch(keyless).recordCount).toBe(2);
-    expect(() => validateBatch(keyless, { keysRequired: true })).toThrow(expect.objectContaining({ code: 'INVALID_RECORD', message: expect.stringMatching(/1 of 2 records have no key/) }));
+    expect(() => validateBatch(keyless, { keysRequired: true })).toThrow(
+      expect.objectContaining({ code: 'INVALID_RECORD', message: expect.stringMatching(/1 of 2 records have no key/) }),
+    );
   });
 
   it('spans point at exactly the bytes forEachRecord decodes', () => {

@@ -193,7 +193,10 @@ export function validateBatch(buf: Buffer, options: { keysRequired?: boolean } =
   if (options.keysRequired && nullKeys > 0) {
     // Kafka's LogValidator: a compacted log keeps the latest record per key, so a record without
     // one could never be kept or replaced.
-    throw new TributaryError('INVALID_RECORD', `${nullKeys} of ${count} records have no key; a compacted topic (cleanup.policy=compact) needs one on every record`);
+    throw new TributaryError(
+      'INVALID_RECORD',
+      `${nullKeys} of ${count} records have no key; a compacted topic (cleanup.policy=compact) needs one on every record`,
+    );
   }
   if (count !== header.recordCount) {
     throw corrupt(`recordCount says ${header.recordCount} but the batch holds ${count} records`);

@@ -294,7 +294,13 @@ export class Cleaner {
     const closed = this.log.closedSegments();
     const config = this.log.currentConfig;
     const maxGroupBytes = Math.min(this.options.maxGroupBytes ?? config.segmentBytes, GROUP_BYTES_MAX);
-    const facts = closed.map((s) => ({ baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.size, rollBaseMs: s.rollBaseMs, lastAppendMs: s.lastAppendMs }));
+    const facts = closed.map((s) => ({
+      baseOffset: s.baseOffset,
+      nextOffset: s.nextOffset,
+      sizeBytes: s.size,
+      rollBaseMs: s.rollBaseMs,
+      lastAppendMs: s.lastAppendMs,
+    }));
     this.groups = groupSegments(facts, maxGroupBytes, this.mappedEnd).map((g) => closed.slice(g.from, g.to));
     this.phase = 'rewrite';
     this.logger.info(

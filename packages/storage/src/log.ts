@@ -723,7 +723,11 @@ export class Log {
       this.swapIncompleteValue = true;
       throw storageError(`opening the cleaned segment ${base} in ${this.dir} (the next open loads it)`, err);
     }
-    if (!segment.loadTrusted(this.config.indexIntervalBytes, () => this.logger.warn({ dir: this.dir, baseOffset: base }, 'rebuilding the index of a cleaned segment'))) {
+    if (
+      !segment.loadTrusted(this.config.indexIntervalBytes, () =>
+        this.logger.warn({ dir: this.dir, baseOffset: base }, 'rebuilding the index of a cleaned segment'),
+      )
+    ) {
       segment.recover(base, this.config.indexIntervalBytes, () => undefined);
     }
     // Assert in pairs (STYLE.md): the cleaner promised the same offsets, the file must hold them.
@@ -991,7 +995,9 @@ export class Log {
     const swapped = new Set<number>();
     const logBases = names.map((n) => parseSegmentFileName(n, SEGMENT_LOG_SUFFIX)).filter((b): b is number => b !== undefined);
     const swaps = names
-      .map((n) => (n.endsWith(SEGMENT_LOG_SUFFIX + SWAP_FILE_SUFFIX) ? parseSegmentFileName(n.slice(0, -SWAP_FILE_SUFFIX.length), SEGMENT_LOG_SUFFIX) : undefined))
+      .map((n) =>
+        n.endsWith(SEGMENT_LOG_SUFFIX + SWAP_FILE_SUFFIX) ? parseSegmentFileName(n.slice(0, -SWAP_FILE_SUFFIX.length), SEGMENT_LOG_SUFFIX) : undefined,
+      )
       .filter((b): b is number => b !== undefined)
       .sort((a, b) => a - b);
     for (const base of swaps) {
@@ -1053,7 +1059,8 @@ export class Log {
     try {
       const lines = this.cleanerCheckpointFile.readLines();
       const [first, rewritten] = (lines[0] ?? []).map(Number);
-      if (lines.length === 1 && Number.isSafeInteger(first) && Number.isSafeInteger(rewritten)) value = { firstDirtyOffset: first!, rewrittenToOffset: rewritten! };
+      if (lines.length === 1 && Number.isSafeInteger(first) && Number.isSafeInteger(rewritten))
+        value = { firstDirtyOffset: first!, rewrittenToOffset: rewritten! };
       else if (lines.length > 0) throw new Error(`expected one entry of two offsets, got ${JSON.stringify(lines)}`);
     } catch (err) {
       // Unknown progress: everything is dirty (slower, never wrong) and may have been rewritten.
