@@ -48,7 +48,7 @@ function appendAll(log: Log, batches: readonly (readonly KV[])[], epoch = 1): nu
   const offsets: number[] = [];
   for (const entries of batches) {
     const { baseOffset } = log.appendAsLeader(keyedBatch(entries, { timestamp: 1000 + log.logEndOffset }), epoch);
-    entries.forEach((_, i) => offsets.push(baseOffset + i));
+    for (let i = 0; i < entries.length; i++) offsets.push(baseOffset + i);
   }
   return offsets;
 }
