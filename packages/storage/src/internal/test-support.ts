@@ -287,13 +287,19 @@ export function batchRanges(log: Log): [number, number][] {
  * mutations of a run that does not crash (`mutations`).
  */
 export class CrashingFs implements StorageFs {
-  readonly crashAt: number;
-  readonly tornBytes: number;
+  crashAt: number;
+  tornBytes: number;
   mutations = 0;
   dead = false;
 
   constructor(crashAt: number, tornBytes = 0) {
     this.crashAt = crashAt;
+    this.tornBytes = tornBytes;
+  }
+
+  /** Dies at the `n`-th mutation from now (1: the next one). */
+  arm(n: number, tornBytes = 0): void {
+    this.crashAt = this.mutations + n;
     this.tornBytes = tornBytes;
   }
 
