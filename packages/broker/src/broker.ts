@@ -12,6 +12,7 @@ import type { BrokerConfig } from './config.ts';
 import { ControllerChannel } from './controller-channel.ts';
 import { DataDirIdentity } from './meta-properties.ts';
 import { handOverComplete, leadershipsToHandOver } from './controlled-shutdown.ts';
+import { LogCleaner } from './log-cleaner.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { ReplicaFetcherManager } from './replica-fetcher.ts';
 import { FOLLOWER_THROTTLE_CONFIG, ReplicaManager } from './replica-manager.ts';
@@ -25,6 +26,7 @@ export interface BrokerHandle {
   readonly replicas: ReplicaManager;
   readonly channel: ControllerChannel;
   readonly metrics: BrokerMetrics;
+  readonly cleaner: LogCleaner;
   readonly apps: { internal: FastifyInstance; external: FastifyInstance | undefined };
   /** Bound addresses (port 0 resolved). */
   readonly addresses: { internal: Endpoint; external: Endpoint | undefined };
@@ -118,6 +120,19 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
   metrics = new BrokerMetrics({ brokerId: config.brokerId, rack: config.rack }, () => replicas);
   metrics.watchBudget(budget);
   replicas.loadLogs();
+  const cleaner = new LogCleaner({
+    config: {
+      enable: config.logCleanerEnable,
+      ioMaxBytesPerSecond: config.logCleanerIoMaxBytesPerSecond,
+      dedupeBufferBytes: config.logCleanerDedupeBufferBytes,
+      ioBufferBytes: config.logCleanerIoBufferBytes,
+      backoffMs: config.logCleanerBackoffMs,
+      producerIdExpirationMs: config.producerIdExpirationMs,
+    },
+    logs: () => replicas.compactedLogs(),
+    logger: logger.child({ module: 'log-cleaner' }),
+  });
+  metrics.watchCleaner(cleaner);
 
   const ready = () => channel.registered && metadataSeen;
   for (const [listener, app] of Object.entries(apps) as ['internal' | 'external', FastifyInstance | undefined][]) {
@@ -192,6 +207,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     setInterval(() => replicas.runRetention(), config.retentionCheckIntervalMs),
   ];
   for (const t of timers) t.unref();
+  cleaner.start();
 
   let closing: Promise<void> | undefined;
   const handle: BrokerHandle = {
@@ -200,6 +216,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     replicas,
     channel,
     metrics,
+    cleaner,
     apps,
     addresses: { internal, external },
 
@@ -244,6 +261,8 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     close() {
       closing ??= (async () => {
         for (const t of timers) clearInterval(t);
+        // A cleaning in progress is aborted (its uncommitted files deleted) before the logs close.
+        await cleaner.stop();
         await channel.close();
         await fetchers.close();
         replicas.stopServing();
