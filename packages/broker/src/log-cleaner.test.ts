@@ -117,7 +117,7 @@ describe('LogCleaner', () => {
     // Corrupt a record inside the first segment, under the open log (the CRC catches it).
     const first = path.join(log.dir, '00000000000000000000.log');
     const bytes = fs.readFileSync(first);
-    bytes[bytes.length - 5] ^= 0xff;
+    bytes[bytes.length - 5] = bytes[bytes.length - 5]! ^ 0xff;
     fs.writeFileSync(first, bytes);
     const errors: object[] = [];
     const cleaner = new LogCleaner({
