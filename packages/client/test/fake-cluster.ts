@@ -7,6 +7,9 @@ import {
   DEFAULT_TOPIC_CONFIGS,
   EARLIEST_TIMESTAMP,
   TributaryError,
+  resolveTopicConfigs,
+  type TopicConfigInput,
+  type TopicConfigs,
   decodeBatches,
   readBatchHeader,
   stampBatch,
@@ -55,6 +58,8 @@ export interface FetchCall {
 export class FakeCluster {
   readonly brokers: { id: number; rack: string; server: MsgpackServer; port: number; alive: boolean }[] = [];
   readonly topics = new Map<string, FakePartition[]>();
+  /** Topic configs given at creation (resolved as the controller resolves them); defaults otherwise. */
+  readonly topicConfigs = new Map<string, TopicConfigs>();
   readonly produceCalls: ProduceCall[] = [];
   readonly fetchCalls: FetchCall[] = [];
   /** Return a WireError to fail that partition of a produce request; 'append-then-timeout' appends and answers REQUEST_TIMED_OUT. */
@@ -179,7 +184,7 @@ export class FakeCluster {
         .filter((n) => this.topics.has(n))
         .map((name) => ({
           name,
-          configs: { ...DEFAULT_TOPIC_CONFIGS },
+          configs: this.topicConfigs.get(name) ?? { ...DEFAULT_TOPIC_CONFIGS },
           partitions: this.topics
             .get(name)!
             .map((p, partition) => ({ partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr })),
@@ -247,8 +252,9 @@ export class FakeCluster {
       return { producerId: this.nextProducerId++, producerEpoch: this.initProducerEpoch };
     });
     app.post('/admin/create-topic', async (req) => {
-      const body = req.body as { name: string; partitions: number };
+      const body = req.body as { name: string; partitions: number; configs?: TopicConfigInput };
       if (this.topics.has(body.name)) throw new TributaryError('TOPIC_ALREADY_EXISTS', `topic '${body.name}' already exists`);
+      this.topicConfigs.set(body.name, resolveTopicConfigs(body.configs));
       this.createTopic(body.name, body.partitions);
       return { topic: {} };
     });
