@@ -3,11 +3,12 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { decodeBatches, DEFAULT_TOPIC_CONFIGS, encodeBatch, type TopicConfigs } from '@tributary/protocol';
+import { decodeBatches, DEFAULT_TOPIC_CONFIGS, encodeBatch, iterateBatches, readBatchHeader, type BatchHeader, type TopicConfigs } from '@tributary/protocol';
 import { logConfigFromTopic, LogManager, type Log } from '@tributary/storage';
 import { tempDir } from '@tributary/testkit';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LogCleaner, type CleanableLog, type LogCleanerConfig } from './log-cleaner.ts';
+import { ProducerStateTable } from './producer-state.ts';
 
 const silent = { info() {}, warn() {}, error() {} };
 const cleanups: (() => void)[] = [];
@@ -96,6 +97,43 @@ describe('LogCleaner', () => {
     expect(await cleaner.cleanFilthiest()).toBeUndefined();
     expect(cleaner.maxDirtyRatio).toBe(0);
     expect(values(plain)).toHaveLength(100);
+  });
+
+  it('a new leader rebuilds the same producer state from a cleaned log: retries of the last five batches are still duplicates', async () => {
+    const logs = manager();
+    const log = logs.getOrCreate('t', 0, logConfigFromTopic(COMPACT));
+    // One idempotent producer rewrites the same few keys batch after batch: compaction removes
+    // every record of all but its last batches.
+    const sent: { batch: Buffer; baseOffset: number; lastOffset: number }[] = [];
+    for (let i = 0; i < 30; i++) {
+      const batch = encodeBatch(
+        ['a', 'b', 'c'].map((k) => ({ key: Buffer.from(k), value: Buffer.from(`${k}-${i}`) })),
+        { producerId: 42, producerEpoch: 0, baseSequence: 3 * i },
+      );
+      sent.push({ batch: Buffer.from(batch), ...log.appendAsLeader(batch, 1) });
+    }
+    log.maybeRoll(Number.MAX_SAFE_INTEGER);
+    const rebuild = () => {
+      const table = new ProducerStateTable();
+      let offset = log.logStartOffset;
+      while (offset < log.logEndOffset) {
+        for (const b of iterateBatches(log.read(offset, 1 << 20))) {
+          const h: BatchHeader = readBatchHeader(b);
+          table.record(h, h.baseOffset, h.baseOffset + h.lastOffsetDelta, 0);
+          offset = h.baseOffset + h.lastOffsetDelta + 1;
+        }
+      }
+      return table;
+    };
+    const before = rebuild().batchesOf(42);
+    const cleaner = new LogCleaner({ config: config(), logs: () => [{ topic: 't', partition: 0, log, highWatermark: log.logEndOffset }], logger: silent });
+    expect(await cleaner.cleanFilthiest()).toMatchObject({ state: 'done' });
+    expect(values(log)).toEqual(['a=a-29', 'b=b-29', 'c=c-29']);
+    const after = rebuild();
+    expect(after.batchesOf(42)).toEqual(before);
+    for (const s of sent.slice(-5)) {
+      expect(after.check(readBatchHeader(s.batch))).toEqual({ kind: 'duplicate', baseOffset: s.baseOffset, lastOffset: s.lastOffset });
+    }
   });
 
   it('never cleans past the high watermark it is given', async () => {

@@ -13,6 +13,7 @@
 
 import { TributaryError } from '@tributary/protocol';
 import { Cleaner, cleanableOffsets, grabFilthiestLog, logToClean, type CleanerStats, type Log, type LogToClean } from '@tributary/storage';
+import { PRODUCER_BATCHES_MAX } from './producer-state.ts';
 import { TokenBucket } from './throttle.ts';
 
 export interface LogCleanerConfig {
@@ -177,6 +178,8 @@ export class LogCleaner {
         firstUncleanableOffset: offsets.firstUncleanableOffset,
         dedupeBufferBytes: this.config.dedupeBufferBytes,
         producerIdExpirationMs: this.config.producerIdExpirationMs,
+        // The leader rebuilds producer state from batch headers: keep every batch it would remember.
+        producerBatchesRetained: PRODUCER_BATCHES_MAX,
         ioBufferBytes: this.config.ioBufferBytes,
       });
     } catch (err) {

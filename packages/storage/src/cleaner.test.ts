@@ -179,38 +179,40 @@ describe('Cleaner', () => {
     log.close();
   });
 
-  it("keeps each live idempotent producer's last batch, as an empty header when its records go; drops expired producers'", async () => {
+  it("keeps each live idempotent producer's last five batches, as empty headers when their records go; drops older and expired producers'", async () => {
     const log = Log.open(path.join(tempDir(), 't-0'), compacted());
-    const append = (entries: KV[], producerId: number, baseSequence: number, at: number) => {
-      const b = keyedBatch(entries, { producerId, producerEpoch: 3, baseSequence });
-      return { ...log.appendAsLeader(b, 1), at };
-    };
-    // Producer 7's last batch (sequences 10..11) holds only values later overwritten by producer 8.
-    append([['a', '1']], 7, 0, 0);
-    const last7 = append(
-      [
-        ['a', '2'],
-        ['b', '2'],
-      ],
-      7,
-      10,
-      0,
+    // Producer 7 writes seven batches of the same two keys (sequences 0, 2, 4, …), then producer 8
+    // overwrites both keys: none of producer 7's records stay.
+    const sevens = Array.from({ length: 7 }, (_, i) =>
+      log.appendAsLeader(
+        keyedBatch(
+          [
+            ['a', `7-${i}`],
+            ['b', `7-${i}`],
+          ],
+          { producerId: 7, producerEpoch: 3, baseSequence: 2 * i },
+        ),
+        1,
+      ),
     );
-    const late = log.appendAsLeader(keyedBatch(updates(20, 2, 'n').flat()), 1);
-    append(
-      [
-        ['a', '3'],
-        ['b', '3'],
-      ],
-      8,
-      0,
-      0,
+    log.appendAsLeader(
+      keyedBatch(
+        [
+          ['a', '8'],
+          ['b', '8'],
+        ],
+        { producerId: 8, producerEpoch: 0, baseSequence: 0 },
+      ),
+      1,
     );
     log.maybeRoll(Number.MAX_SAFE_INTEGER);
-    expect(late.lastOffset).toBeGreaterThan(last7.lastOffset);
     await clean(log);
     const kept = headers(log).filter((h) => h.producerId === 7);
-    expect(kept.map((h) => [h.baseOffset, h.lastOffsetDelta, h.recordCount, h.producerEpoch, h.baseSequence])).toEqual([[last7.baseOffset, 1, 0, 3, 10]]);
+    expect(kept.map((h) => [h.baseOffset, h.lastOffsetDelta, h.recordCount, h.producerEpoch, h.baseSequence])).toEqual(
+      sevens.slice(2).map((b, i) => [b.baseOffset, 1, 0, 3, 2 * (i + 2)]),
+    );
+    expect(readAllRecords(log).map((r) => r.value)).toEqual(['8', '8']);
+    expectDense(log);
     // Expired (its segment's last append is older than producer.id.expiration.ms): nothing kept.
     const log2 = Log.open(path.join(tempDir(), 't-1'), compacted(), { clock: () => 1000 });
     log2.appendAsLeader(keyedBatch([['a', '1']], { producerId: 7, producerEpoch: 0, baseSequence: 0 }), 1);

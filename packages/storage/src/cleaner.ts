@@ -17,10 +17,13 @@
 // What a rewritten batch keeps (Kafka's MemoryRecords.filterTo): baseOffset, lastOffsetDelta,
 // partitionLeaderEpoch (the leader-epoch cache and followers' divergence checks still hold),
 // producer id, epoch and base sequence; a batch left without records is still written, as a bare
-// header, when it is the last batch of a producer that has not expired
+// header, when it is one of the last batches of a producer that has not expired
 // (producer.id.expiration.ms, counted from its segment's last append): a new leader rebuilds
-// producer state from batch headers and must still see that producer's last sequence, or it
-// would take a retry of that batch as new (Kafka's Cleaner keeps it for the same reason).
+// producer state from batch headers alone and must still see the sequences a producer may retry,
+// or it would append a retried batch again, or refuse it. Kafka's Cleaner keeps each producer's
+// last batch, its producer-state snapshots holding the rest; with no snapshots here, the cleaner
+// keeps as many as the leader remembers (producerBatchesRetained, 5), so the state rebuilt from a
+// cleaned log is the state rebuilt from the log before cleaning.
 //
 // One thing Kafka does not: no offset is left between batches. Kafka drops a batch whose records
 // all go and leaves a gap in the batch sequence; here the previous batch written (if it belongs
@@ -61,6 +64,12 @@ export interface CleanerOptions {
   dedupeBufferBytes: number;
   /** producer.id.expiration.ms: a producer silent this long needs no header kept. */
   producerIdExpirationMs: number;
+  /**
+   * How many of each live producer's last batches stay, as bare headers when their records go:
+   * as many as the leader remembers per producer (the broker's PRODUCER_BATCHES_MAX, Kafka's 5
+   * in-flight requests). Default 5.
+   */
+  producerBatchesRetained?: number;
   /** Bytes per read (Kafka's log.cleaner.io.buffer.size); default 512 KiB. */
   ioBufferBytes?: number;
   /** Largest group of segments rewritten into one; default segment.bytes, at most 1 GiB. */
@@ -135,8 +144,10 @@ export class Cleaner {
   private mapping = true;
   /** End of the offsets the map covers: the cleaning's end once the scan is done. */
   private mappedEnd: number;
-  private readonly lastBatchOfProducer = new Map<number, number>();
-  private activeProducers = new Map<number, number>();
+  /** Each producer's last few batches (their last offsets), oldest first. */
+  private readonly lastBatchesOfProducer = new Map<number, number[]>();
+  /** Last offsets of the batches of live producers that stay, even empty. */
+  private readonly producerBatches = new Set<number>();
   private groups: (readonly Segment[])[] = [];
   private writer: GroupWriter | undefined;
   private waitingFor: Promise<void> | undefined;
@@ -254,7 +265,7 @@ export class Cleaner {
       const header = readBatchHeader(buf, pos);
       const size = header.batchLength + LOG_OVERHEAD;
       const last = header.baseOffset + header.lastOffsetDelta;
-      if (header.producerId >= 0) this.lastBatchOfProducer.set(header.producerId, last);
+      if (header.producerId >= 0) this.noteProducerBatch(header.producerId, last);
       if (this.mapping && last >= firstDirtyOffset) {
         if (last >= firstUncleanableOffset) this.mapping = false;
         else this.mapBatch(buf.subarray(pos, pos + size), header, last);
@@ -263,6 +274,16 @@ export class Cleaner {
       this.scanOffset = last + 1;
     }
     return buf.length;
+  }
+
+  private noteProducerBatch(producerId: number, last: number): void {
+    let list = this.lastBatchesOfProducer.get(producerId);
+    if (list === undefined) {
+      list = [];
+      this.lastBatchesOfProducer.set(producerId, list);
+    }
+    list.push(last);
+    if (list.length > (this.options.producerBatchesRetained ?? 5)) list.shift();
   }
 
   /** Puts one dirty batch's keys in the map, or ends the mapping when they do not fit. */
@@ -288,8 +309,8 @@ export class Cleaner {
     // Producers whose last append is older than producer.id.expiration.ms are forgotten by the
     // leader anyway (ProducerStateTable.removeExpired); their last batch need not be kept.
     const horizon = this.options.nowMs - this.options.producerIdExpirationMs;
-    for (const [producerId, last] of this.lastBatchOfProducer) {
-      if (this.log.lastAppendMsAt(last) > horizon) this.activeProducers.set(producerId, last);
+    for (const batches of this.lastBatchesOfProducer.values()) {
+      if (this.log.lastAppendMsAt(batches.at(-1)!) > horizon) for (const last of batches) this.producerBatches.add(last);
     }
     const closed = this.log.closedSegments();
     const config = this.log.currentConfig;
@@ -310,7 +331,7 @@ export class Cleaner {
         endOffset: this.mappedEnd,
         keys: this.map.size,
         groups: this.groups.length,
-        activeProducers: this.activeProducers.size,
+        producerBatchesKept: this.producerBatches.size,
       },
       'cleaning log',
     );
@@ -369,8 +390,8 @@ export class Cleaner {
     // KIP-534: a tombstone the cleaner keeps for the first time gets its batch's delete horizon,
     // delete.retention.ms from now; a later cleaning past it drops the tombstone.
     const needsHorizon = tombstoneKept && ctx.deleteHorizonMs === undefined;
-    const lastOfActiveProducer = header.producerId >= 0 && this.activeProducers.get(header.producerId) === last;
-    switch (batchOutcome(header.recordCount, kept.length, needsHorizon, lastOfActiveProducer)) {
+    const producerBatch = header.producerId >= 0 && this.producerBatches.has(last);
+    switch (batchOutcome(header.recordCount, kept.length, needsHorizon, producerBatch)) {
       case 'keep':
         this.emit(w, batch);
         break;

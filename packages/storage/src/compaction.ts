@@ -221,16 +221,16 @@ export function recordRetained(r: RecordFacts, ctx: RetentionContext): boolean {
 /**
  * What the cleaner writes for one batch below the cleaning's end (Kafka's checkBatchRetention and
  * filterTo, with one addition): `keep` (unchanged bytes), `rewrite` (fewer records, or a new
- * delete horizon), `empty` (no records left, but the batch is its producer's last, kept as a bare
- * header so a new leader still knows the producer's last sequence), or `drop`. Dropped batches'
+ * delete horizon), `empty` (no records left, but the batch is one of its live producer's last,
+ * kept as a bare header so a new leader still knows the producer's sequences), or `drop`. Dropped batches'
  * offsets are not left as a gap between batches: the writer extends the previous batch over them
  * or writes a placeholder (cleaner.ts), so every offset below the log end stays inside a batch.
  */
-export function batchOutcome(recordCount: number, kept: number, needsHorizon: boolean, lastOfActiveProducer: boolean): 'keep' | 'rewrite' | 'empty' | 'drop' {
+export function batchOutcome(recordCount: number, kept: number, needsHorizon: boolean, producerBatch: boolean): 'keep' | 'rewrite' | 'empty' | 'drop' {
   assert(kept >= 0 && kept <= recordCount, `kept ${kept} of ${recordCount} records`);
   // A batch already empty (an earlier cleaning's producer header or placeholder) stays only while
-  // it is an active producer's last.
-  if (kept === 0) return lastOfActiveProducer ? (recordCount === 0 ? 'keep' : 'empty') : 'drop';
+  // it is one of a live producer's last.
+  if (kept === 0) return producerBatch ? (recordCount === 0 ? 'keep' : 'empty') : 'drop';
   if (kept === recordCount && !needsHorizon) return 'keep';
   return 'rewrite';
 }
