@@ -154,6 +154,12 @@ describe('log compaction on a running cluster', () => {
     // The other two go on: a new leader, more updates.
     produced.push(...(await produce(producer, 6000, 500, 11)));
     await localRestart(cluster.dataDir, String(leader));
+    // It died with a cleaned segment uncommitted (deleted when the log opened again) or committed
+    // and not yet swapped in (the swap completed when the log opened again).
+    const recovered = readFileSync(join(cluster.dataDir, 'logs', `broker-${leader}.log`), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(`${TOPIC}-0`) && /recovery (deleted an uncommitted cleaned segment|completed a cleaned segment swap)/.test(l));
+    expect(recovered.length).toBeGreaterThan(0);
 
     const end = Math.max(...produced.map((r) => r.offset)) + 1;
     await eventually(

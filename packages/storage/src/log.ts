@@ -991,6 +991,7 @@ export class Log {
       if (!name.endsWith(CLEANED_FILE_SUFFIX)) continue;
       fs.unlinkSync(file(name));
       cleaningInterrupted = true;
+      this.logger.warn({ dir: this.dir, file: name }, 'recovery deleted an uncommitted cleaned segment');
     }
     const swapped = new Set<number>();
     const logBases = names.map((n) => parseSegmentFileName(n, SEGMENT_LOG_SUFFIX)).filter((b): b is number => b !== undefined);
