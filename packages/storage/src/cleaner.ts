@@ -190,7 +190,7 @@ export class Cleaner {
   }
 
   /**
-   * Does up to about `budgetBytes` of reading (at least one read) and returns the state. Throws
+   * Does up to about `budgetBytes` of reading (at least one read of ioBufferBytes) and returns the state. Throws
    * what storage throws (KAFKA_STORAGE_ERROR, CORRUPT_MESSAGE for a batch whose CRC fails): the
    * cleaning is then over, its cleaned files deleted, and the log as it was or with some groups
    * already swapped in (each swap is whole).
@@ -208,7 +208,8 @@ export class Cleaner {
       let budget = budgetBytes;
       do {
         budget -= this.phase === 'scan' ? this.scanSome() : this.rewriteSome();
-      } while (budget > 0 && this.stateValue === 'running' && this.waitingFor === undefined);
+        // Another read only if a whole one still fits: reads stop short of ioBytes at a batch end.
+      } while (budget >= this.ioBytes && this.stateValue === 'running' && this.waitingFor === undefined);
     } catch (err) {
       this.fail(err);
     }
