@@ -63,12 +63,15 @@ async function metric(cluster: TestCluster, broker: number, name: string): Promi
 }
 
 /** Sends `count` updates round-robin over the keys (every `tombstoneEvery`-th a delete); returns the records acknowledged. */
-async function produce(producer: Producer, from: number, count: number, tombstoneEvery = 0): Promise<Rec[]> {
+async function produce(producer: Producer, from: number, count: number, tombstoneEvery = 0, onAck?: () => void): Promise<Rec[]> {
   const sends = Array.from({ length: count }, (_, i) => {
     const n = from + i;
     const key = `user-${n % KEYS}`;
     const value = tombstoneEvery > 0 && n % tombstoneEvery === 0 ? null : `profile-${n}-${'x'.repeat(60)}`;
-    return producer.send({ topic: TOPIC, partition: 0, key, value }).then((m) => ({ offset: m.offset, key, value }));
+    return producer.send({ topic: TOPIC, partition: 0, key, value }).then((m) => {
+      onAck?.();
+      return { offset: m.offset, key, value };
+    });
   });
   return Promise.all(sends);
 }
@@ -189,5 +192,41 @@ describe('log compaction on a running cluster', () => {
     expect(consumed).toEqual(expected);
     // The deletes are there as tombstones (delete.retention.ms, a day, has not passed).
     expect(consumed.some((r) => r.value === null)).toBe(true);
+  });
+
+  it('a follower that was down while its leader cleaned copies the cleaned log and ends with the same latest value per key', async () => {
+    const { leader, replicas } = await partitionInfo(cluster.admin, TOPIC, 0);
+    const follower = replicas.find((b) => b !== leader)!;
+    // Down in the middle of a stream of updates (acks=all: it holds what was acknowledged), so its
+    // log ends inside what the leader will clean, likely inside a batch stretched over removed ones.
+    // Twenty sends at a time, so the stream is still going when the follower dies.
+    let acked = 0;
+    const stream = (async () => {
+      for (let n = 6500; n < 9500; n += 20) produced.push(...(await produce(producer, n, 20, 13, () => acked++)));
+    })();
+    await eventually(() => acked >= 1000, { timeoutMs: 30_000, intervalMs: 5 });
+    await localKill(cluster.dataDir, String(follower));
+    await stream;
+    const end = Math.max(...produced.map((r) => r.offset)) + 1;
+    const others = replicas.filter((b) => b !== follower);
+    await everyReplicaCleaned(others, end);
+    await localRestart(cluster.dataDir, String(follower));
+    await everyReplicaCleaned(replicas, end);
+    await eventually(
+      async () => {
+        const snapshot = await takeSnapshot({
+          admin: cluster.admin,
+          topic: TOPIC,
+          processes: async () => localStatus(cluster.dataDir).processes,
+          timeoutMs: 10_000,
+        });
+        const { anomalies } = evaluateConvergence(snapshot);
+        if (anomalies.length > 0) throw new Error(anomalies.map((a) => a.detail).join('\n'));
+        return true;
+      },
+      { timeoutMs: 90_000, intervalMs: 1000 },
+    );
+    const expected = latestPerKey(produced);
+    for (const b of replicas) expect(replicaRecords(cluster, b), `broker ${b}`).toEqual(expected);
   });
 });

@@ -27,8 +27,11 @@
 //
 // One thing Kafka does not: no offset is left between batches. Kafka drops a batch whose records
 // all go and leaves a gap in the batch sequence; here the previous batch written (if it belongs
-// to no producer) is stretched over the dropped offsets (its lastOffsetDelta grows, Kafka's
-// overrideLastOffset), or a bare placeholder header with no producer takes them. Batches stay
+// to no producer and has the same leader epoch) is stretched over the dropped offsets (its
+// lastOffsetDelta grows, Kafka's overrideLastOffset), or a bare placeholder header with no
+// producer and the dropped batch's epoch takes them. A batch never spans two leader epochs, so
+// the epoch of a batch is the epoch of every offset it covers, as followers' divergence checks
+// (KIP-101) assume, and each epoch still starts at a batch's base. Batches stay
 // dense, so every check this log makes on offsets stays as strict as before compaction existed
 // (recovery cuts a non-contiguous baseOffset, a follower refuses one, a read finds the batch of
 // any offset below the end); offsets jump only between the records inside a batch, which
@@ -410,12 +413,16 @@ export class Cleaner {
 
   /**
    * The offsets of a dropped batch go to the previous batch written when it belongs to no
-   * producer (its lastOffsetDelta grows), else to a placeholder: an empty batch with no producer,
-   * the dropped batch's base offset and epoch, which later dropped batches can stretch in turn.
+   * producer and has the same leader epoch (its lastOffsetDelta grows), else to a placeholder: an
+   * empty batch with no producer, the dropped batch's base offset and epoch, which later dropped
+   * batches of that epoch can stretch in turn. A batch never spans two leader epochs: a
+   * follower's last fetched epoch is its last batch's, and the leader checks the follower's log
+   * end against that epoch's end (KIP-101); and every epoch's start offset stays a batch's base,
+   * where the leader-epoch cache says it is.
    */
   private absorb(w: GroupWriter, batch: Buffer, header: BatchHeader, last: number): void {
     const prev = w.pending;
-    if (prev !== undefined && prev.readBigInt64BE(43) === -1n && (prev.readInt16BE(21) & 0x30) === 0) {
+    if (prev !== undefined && prev.readBigInt64BE(43) === -1n && (prev.readInt16BE(21) & 0x30) === 0 && prev.readInt32BE(12) === header.partitionLeaderEpoch) {
       const prevBase = Number(prev.readBigInt64BE(0));
       setLastOffsetDelta(prev, last - prevBase);
       return;

@@ -112,6 +112,20 @@ function horizonsOf(log: Log): Map<number, number> {
   return out;
 }
 
+/** [baseOffset, lastOffset, partitionLeaderEpoch] of every batch. */
+function batchEpochs(log: Log): [number, number, number][] {
+  const out: [number, number, number][] = [];
+  let offset = log.logStartOffset;
+  while (offset < log.logEndOffset) {
+    for (const b of iterateBatches(log.read(offset, 1 << 20))) {
+      const h = readBatchHeader(b);
+      out.push([h.baseOffset, h.baseOffset + h.lastOffsetDelta, h.partitionLeaderEpoch]);
+      offset = h.baseOffset + h.lastOffsetDelta + 1;
+    }
+  }
+  return out;
+}
+
 const sorted = (m: Map<number, number>) => [...m].sort((a, b) => a[0] - b[0]);
 
 function check(log: Log, model: Model, ctx: string): void {
@@ -119,8 +133,10 @@ function check(log: Log, model: Model, ctx: string): void {
   expect(readAllRecords(log, 300), ctx).toEqual(model.records);
   expect(sorted(horizonsOf(log)), `${ctx}: delete horizons`).toEqual(sorted(model.horizons));
   let next = log.logStartOffset;
-  for (const [base, last] of batchRanges(log)) {
+  for (const [base, last, epoch] of batchEpochs(log)) {
     expect(base, `${ctx}: batch after ${next - 1}`).toBe(next);
+    // A batch never spans two leader epochs (followers' divergence checks rely on it).
+    expect([log.epochs.epochForOffset(base), log.epochs.epochForOffset(last)], `${ctx}: epochs of batch ${base}..${last}`).toEqual([epoch, epoch]);
     next = last + 1;
   }
   expect(next, ctx).toBe(log.logEndOffset);
