@@ -17,7 +17,7 @@ describe('topic configs: log compaction', () => {
     ['delete', 'delete'],
     ['compact,delete', 'compact,delete'],
     ['delete,compact', 'compact,delete'],
-    [' Compact , delete ', 'compact,delete'],
+    [' compact , delete ', 'compact,delete'],
   ])('normalizes cleanup.policy=%j to %j', (raw, expected) => {
     expect(resolveTopicConfigs({ 'cleanup.policy': raw })['cleanup.policy']).toBe(expected);
   });
@@ -26,6 +26,8 @@ describe('topic configs: log compaction', () => {
     ['cleanup.policy', ''],
     ['cleanup.policy', 'compact,compact'],
     ['cleanup.policy', 'compaction'],
+    ['cleanup.policy', 'Compact'],
+    ['cleanup.policy', 'compact,'],
     ['cleanup.policy', 7],
     ['min.cleanable.dirty.ratio', '1.5'],
     ['min.cleanable.dirty.ratio', '-0.1'],

@@ -142,7 +142,8 @@ export function normalizeCleanupPolicy(name: string, raw: unknown): CleanupPolic
   const bad = () =>
     new TributaryError('INVALID_CONFIG', `config '${name}' must be delete, compact or compact,delete (a comma-separated list), got ${JSON.stringify(raw)}`);
   if (typeof raw !== 'string') throw bad();
-  const parts = raw.split(',').map((p) => p.trim().toLowerCase());
+  // Case-sensitive, as Kafka's ValidList.in(compact, delete).
+  const parts = raw.split(',').map((p) => p.trim());
   if (parts.some((p) => p !== 'delete' && p !== 'compact') || new Set(parts).size !== parts.length) throw bad();
   const { compact, delete: del } = cleanupPolicyOf(parts.join(','));
   return compact && del ? 'compact,delete' : compact ? 'compact' : 'delete';
