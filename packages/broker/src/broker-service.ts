@@ -5,6 +5,7 @@
 
 import {
   ADMIN_OPS,
+  FETCH_SESSION_FINAL_EPOCH,
   TributaryError,
   arrayField,
   asBody,
@@ -147,7 +148,11 @@ export function parseReplicaFetch(raw: unknown, fetchBytesMax: number = FETCH_MA
       ? {}
       : { maxBytes: Math.min(intField(e, 'maxBytes', { min: 1, max: REQUEST_LIMITS.fetchBytesFieldMax }), fetchBytesMax) }),
   }));
-  return { brokerId, brokerEpoch, maxWaitMs, maxBytes, partitions };
+  // KIP-227 session fields; a request without them is a full fetch with no session.
+  const sessionId = optionalIntField(body, 'sessionId', 0, { min: 0, max: 0x7fffffff });
+  const sessionEpoch = optionalIntField(body, 'sessionEpoch', FETCH_SESSION_FINAL_EPOCH, { min: FETCH_SESSION_FINAL_EPOCH, max: 0x7fffffff });
+  const forgotten = body.forgotten === undefined || body.forgotten === null ? [] : entries(body, 'forgotten').map(topicPartition);
+  return { brokerId, brokerEpoch, maxWaitMs, maxBytes, sessionId, sessionEpoch, forgotten, partitions };
 }
 
 export function parseListOffsets(raw: unknown): { topic: string; partition: number; timestamp: number }[] {
@@ -258,12 +263,12 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
       counted('replica_fetch', async () => {
         const input = parseReplicaFetch(request.body, deps.fetchBytesMax);
         const timer = metrics.requestLatency.startTimer({ api: 'replica_fetch' });
-        const { partitions, bytesOut, reassignmentBytesOut } = await replicas.replicaFetch(input);
+        const { sessionId, partitions, bytesOut, reassignmentBytesOut } = await replicas.replicaFetch(input);
         timer();
         metrics.bytesOut.inc(bytesOut);
         if (reassignmentBytesOut > 0) metrics.reassignmentBytesOut.inc(reassignmentBytesOut);
         countPartitionErrors('replica_fetch', partitions);
-        return { partitions };
+        return { sessionId, partitions };
       }),
     );
 

@@ -103,6 +103,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     throttleListsInUse: () => replicas.throttleListsInUse,
     maxWaitMs: config.replicaFetchMaxWaitMs,
     maxBytes: config.replicaFetchMaxBytes,
+    fetchSessions: config.replicaFetchSessions,
     logger: logger.child({ module: 'fetcher' }),
     onFetched: (bytes, _latencyMs, reassignmentBytes) => {
       metrics.replicationBytesIn.inc(bytes);
@@ -122,6 +123,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     onFollowersChanged: (byLeader) => fetchers.update(byLeader),
     onRolesChanged: () => coordinator?.onRolesChanged(),
     onIsrChange: (kind) => (kind === 'shrink' ? metrics.isrShrinks : metrics.isrExpands).inc(),
+    fetchSessionCacheSlots: config.fetchSessionCacheSlots,
   });
   metrics = new BrokerMetrics({ brokerId: config.brokerId, rack: config.rack }, () => replicas);
   metrics.watchBudget(budget);

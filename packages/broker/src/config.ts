@@ -23,6 +23,10 @@ export interface BrokerConfig {
   /** How long a follower's /replica/fetch waits at the leader for data. */
   readonly replicaFetchMaxWaitMs: number;
   readonly replicaFetchMaxBytes: number;
+  /** Followers fetch in incremental fetch sessions (KIP-227); false: every fetch names every partition. */
+  readonly replicaFetchSessions: boolean;
+  /** Kafka's max.incremental.fetch.session.cache.slots: fetch sessions kept as leader. */
+  readonly fetchSessionCacheSlots: number;
   /** High-watermark and recovery-point checkpoints. */
   readonly checkpointIntervalMs: number;
   /** Retention (deleteOldSegments), segment.ms rolls and producer-state expiry. */
@@ -108,6 +112,8 @@ const FLAGS = {
   'heartbeat-interval-ms': { type: 'string', env: 'TRIBUTARY_HEARTBEAT_INTERVAL_MS' },
   'replica-fetch-max-wait-ms': { type: 'string', env: 'TRIBUTARY_REPLICA_FETCH_MAX_WAIT_MS' },
   'replica-fetch-max-bytes': { type: 'string', env: 'TRIBUTARY_REPLICA_FETCH_MAX_BYTES' },
+  'replica-fetch-sessions': { type: 'string', env: 'TRIBUTARY_REPLICA_FETCH_SESSIONS' },
+  'max-incremental-fetch-session-cache-slots': { type: 'string', env: 'TRIBUTARY_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS' },
   'checkpoint-interval-ms': { type: 'string', env: 'TRIBUTARY_CHECKPOINT_INTERVAL_MS' },
   'retention-check-interval-ms': { type: 'string', env: 'TRIBUTARY_RETENTION_CHECK_INTERVAL_MS' },
   'producer-id-expiration-ms': { type: 'string', env: 'TRIBUTARY_PRODUCER_ID_EXPIRATION_MS' },
@@ -142,6 +148,7 @@ export const USAGE = `usage: tributary-broker --id <0..1000000> [--rack rack-1] 
   [--controller host:port] [--replica-lag-time-max-ms 10000] [--log-level info]
   [--request-timeout-ms 30000] [--connections-max 1000] [--request-bytes-in-flight-max 134217728]
   [--produce-body-bytes-max 16777216] [--fetch-bytes-max 57671680]
+  [--replica-fetch-sessions true] [--max-incremental-fetch-session-cache-slots 1000]
   [--group-min-session-timeout-ms 6000] [--group-max-session-timeout-ms 1800000]
   [--group-initial-rebalance-delay-ms 3000] [--group-max-size 1000]
   [--offsets-topic-num-partitions 50] [--offsets-topic-replication-factor 3]
@@ -246,6 +253,8 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     metadataMaxWaitMs: CLUSTER_DEFAULTS.metadataMaxWaitMs,
     replicaFetchMaxWaitMs: int('replica-fetch-max-wait-ms', 500, 0, 30_000),
     replicaFetchMaxBytes: int('replica-fetch-max-bytes', 10 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+    replicaFetchSessions: bool('replica-fetch-sessions', true),
+    fetchSessionCacheSlots: int('max-incremental-fetch-session-cache-slots', 1000, 0, 1_000_000),
     checkpointIntervalMs: int('checkpoint-interval-ms', 5000, 10, 3_600_000),
     retentionCheckIntervalMs: int('retention-check-interval-ms', 5000, 10, 3_600_000),
     producerIdExpirationMs: int('producer-id-expiration-ms', CLUSTER_DEFAULTS.producerIdExpirationMs, 1, Number.MAX_SAFE_INTEGER),

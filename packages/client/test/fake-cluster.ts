@@ -9,7 +9,6 @@ import {
   TributaryError,
   resolveTopicConfigs,
   type TopicConfigInput,
-  type TopicConfigs,
   decodeBatches,
   readBatchHeader,
   stampBatch,

@@ -462,11 +462,29 @@ export interface DescribeReplicasResponse {
 // ---------------------------------------------------------------------------------------------
 // Broker API: followers (issue 4)
 
+/**
+ * Incremental fetch sessions (KIP-227). A follower without a session sends every partition it
+ * copies from the leader with `sessionId` 0 and `sessionEpoch` 0, and the leader answers with the
+ * id of a session that remembers them. Later requests carry that id and the next epoch (1, 2, ...)
+ * and name only the partitions whose fetch state changed since the previous request, plus those
+ * it stopped fetching (`forgotten`); the answer carries only the partitions with records, an
+ * error, a divergence, a new HW or log start, or named in the request. `sessionEpoch` -1 asks for
+ * a full fetch with no session (also what a request without these fields is).
+ */
+export const FETCH_SESSION_INITIAL_EPOCH = 0;
+export const FETCH_SESSION_FINAL_EPOCH = -1;
+
 export interface ReplicaFetchRequest {
   brokerId: BrokerId;
   brokerEpoch: number;
   maxWaitMs: number;
   maxBytes: number;
+  /** KIP-227: 0 for none (a full fetch); else the session the leader gave. */
+  sessionId?: number;
+  /** KIP-227: 0 opens a session, -1 fetches without one, n > 0 is the n-th incremental fetch. */
+  sessionEpoch?: number;
+  /** KIP-227: partitions an incremental fetch stops fetching. */
+  forgotten?: { topic: string; partition: number }[];
   partitions: {
     topic: string;
     partition: number;
@@ -495,6 +513,8 @@ export interface ReplicaFetchPartitionResponse {
   error?: WireError;
 }
 export interface ReplicaFetchResponse {
+  /** KIP-227: the session this fetch belongs to (0: none; every partition is answered). */
+  sessionId?: number;
   partitions: ReplicaFetchPartitionResponse[];
 }
 

@@ -139,6 +139,16 @@ export const ERRORS = {
     httpStatus: 500,
     description: 'the broker could not read or write its log (disk failure)',
   },
+  FETCH_SESSION_ID_NOT_FOUND: {
+    retriable: true,
+    httpStatus: 409,
+    description: "the fetch session is not in the leader's cache (evicted, or the leader restarted): send a full fetch to open a new one",
+  },
+  INVALID_FETCH_SESSION_EPOCH: {
+    retriable: true,
+    httpStatus: 409,
+    description: 'the fetch session epoch is not the one the leader expects next: send a full fetch to open a new session',
+  },
   STALE_BROKER_EPOCH: {
     retriable: false,
     httpStatus: 409,
