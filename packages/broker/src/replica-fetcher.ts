@@ -47,6 +47,8 @@ const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 1000;
 /** A partition the leader refused (not leader, epoch) waits this long or until new metadata. */
 const PARTITION_ERROR_DELAY_MS = 500;
+/** Every partition held back by the follower quota: how often the fetcher looks again. */
+const HELD_RECHECK_MS = 500;
 const DIVERGENCE_BACKOFF_MIN_MS = 100;
 const DIVERGENCE_BACKOFF_MAX_MS = 5000;
 
@@ -128,7 +130,9 @@ export class ReplicaFetcher {
       }));
       const fetching = decided.filter((d) => d.decision !== 'held');
       if (fetching.length === 0) {
-        await sleep(Math.max(1, quota.waitMs(nowMs)), this.pollController.signal);
+        // Looked at again soon even while the bucket refills: the rate or the throttled lists
+        // may change (a cancelled reassignment removes its throttle) and free these partitions.
+        await sleep(Math.min(HELD_RECHECK_MS, Math.max(1, quota.waitMs(nowMs))), this.pollController.signal);
         continue;
       }
       const available = quota.available(nowMs);

@@ -1,7 +1,7 @@
 // Leader-side replication through the routes: acks=all against the ISR and HW, /replica/fetch
 // progress, divergence answers, ISR proposals, idempotent producers, describe-replicas.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '@tributary/testkit';
+import { FakeClock, eventually } from '@tributary/testkit';
 import { LOG_OVERHEAD, decodeBatches, readBatchHeader } from '@tributary/protocol';
 import { batch, brokerReg, makeCore, topicState, type Core } from '../test/helpers.ts';
 
@@ -40,7 +40,7 @@ describe('leader replication', () => {
       answered = true;
       return r;
     });
-    await new Promise((r) => setTimeout(r, 30));
+    await eventually(() => core.rm.getPartition('r3', 0)!.log.logEndOffset === 2);
     expect(answered).toBe(false);
     // Followers fetch: first they get the data, then their next fetch (offset 2) moves the HW.
     const f1 = await replicaFetch(1, 0);
@@ -65,7 +65,8 @@ describe('leader replication', () => {
 
   it('answers NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrinks below min while waiting', async () => {
     const pending = produce(batch(['a']));
-    await new Promise((r) => setTimeout(r, 30));
+    // Appended and waiting for the followers (not a fixed sleep: a busy machine may be slower).
+    await eventually(() => core.rm.getPartition('r3', 0)!.log.logEndOffset === 1);
     core.rm.applyMetadata(md(2, [0], 4, 1));
     expect((await pending).body.partitions[0].error.code).toBe('NOT_ENOUGH_REPLICAS_AFTER_APPEND');
   });
@@ -77,7 +78,7 @@ describe('leader replication', () => {
 
   it('answers NOT_LEADER_OR_FOLLOWER to a waiting acks=all when leadership moves', async () => {
     const pending = produce(batch(['a']));
-    await new Promise((r) => setTimeout(r, 30));
+    await eventually(() => core.rm.getPartition('r3', 0)!.log.logEndOffset === 1);
     const next = md(2, [1, 2], 5, 1);
     next.topics[0]!.partitions[0]!.leader = 1;
     core.rm.applyMetadata(next);

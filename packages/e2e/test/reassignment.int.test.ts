@@ -62,11 +62,12 @@ async function throttle(admin: Admin, plan: PartitionReassignment[], rate: numbe
 
 /** What kafka-reassign-partitions --verify does once a reassignment is done: every throttle off. */
 async function unthrottle(admin: Admin, topics: string[]): Promise<void> {
-  for (const topic of topics)
-    await admin.alterConfigs({ topic }, { delete: ['leader.replication.throttled.replicas', 'follower.replication.throttled.replicas'] });
+  // Rates before lists, as the CLI does: a rate with no list in use would throttle everything.
   for (const { id } of (await admin.describeCluster()).brokers) {
     await admin.alterConfigs({ broker: id }, { delete: ['leader.replication.throttled.rate', 'follower.replication.throttled.rate'] });
   }
+  for (const topic of topics)
+    await admin.alterConfigs({ topic }, { delete: ['leader.replication.throttled.replicas', 'follower.replication.throttled.replicas'] });
 }
 
 async function reassignOrFail(admin: Admin, plan: PartitionReassignment[]): Promise<void> {
