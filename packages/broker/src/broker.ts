@@ -14,6 +14,7 @@ import { CoordinatorHost } from './coordinator-host.ts';
 import { registerGroupRoutes } from './group-service.ts';
 import { DataDirIdentity } from './meta-properties.ts';
 import { handOverComplete, leadershipsToHandOver } from './controlled-shutdown.ts';
+import { LogCleaner } from './log-cleaner.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { ReplicaFetcherManager } from './replica-fetcher.ts';
 import { FOLLOWER_THROTTLE_CONFIG, ReplicaManager } from './replica-manager.ts';
@@ -29,6 +30,7 @@ export interface BrokerHandle {
   readonly metrics: BrokerMetrics;
   /** The group coordinator of the __consumer_offsets partitions this broker leads. */
   readonly coordinator: CoordinatorHost;
+  readonly cleaner: LogCleaner;
   readonly apps: { internal: FastifyInstance; external: FastifyInstance | undefined };
   /** Bound addresses (port 0 resolved). */
   readonly addresses: { internal: Endpoint; external: Endpoint | undefined };
@@ -146,6 +148,19 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
   });
   coordinator = groups;
   metrics.watchCoordinator(groups);
+  const cleaner = new LogCleaner({
+    config: {
+      enable: config.logCleanerEnable,
+      ioMaxBytesPerSecond: config.logCleanerIoMaxBytesPerSecond,
+      dedupeBufferBytes: config.logCleanerDedupeBufferBytes,
+      ioBufferBytes: config.logCleanerIoBufferBytes,
+      backoffMs: config.logCleanerBackoffMs,
+      producerIdExpirationMs: config.producerIdExpirationMs,
+    },
+    logs: () => replicas.compactedLogs(),
+    logger: logger.child({ module: 'log-cleaner' }),
+  });
+  metrics.watchCleaner(cleaner);
 
   const ready = () => channel.registered && metadataSeen;
   for (const [listener, app] of Object.entries(apps) as ['internal' | 'external', FastifyInstance | undefined][]) {
@@ -222,6 +237,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     setInterval(() => replicas.runRetention(), config.retentionCheckIntervalMs),
   ];
   for (const t of timers) t.unref();
+  cleaner.start();
 
   let closing: Promise<void> | undefined;
   const handle: BrokerHandle = {
@@ -231,6 +247,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     channel,
     metrics,
     coordinator: groups,
+    cleaner,
     apps,
     addresses: { internal, external },
 
@@ -275,6 +292,8 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     close() {
       closing ??= (async () => {
         for (const t of timers) clearInterval(t);
+        // A cleaning in progress is aborted (its uncommitted files deleted) before the logs close.
+        await cleaner.stop();
         await channel.close();
         await fetchers.close();
         groups.close();

@@ -77,6 +77,29 @@ describe('broker config', () => {
     });
   });
 
+  it("has Kafka's log.cleaner.* defaults, takes them from flags and env, and names a bad one", () => {
+    expect(loadBrokerConfig(['--id', '0'], {})).toMatchObject({
+      logCleanerEnable: true,
+      logCleanerIoMaxBytesPerSecond: Number.MAX_SAFE_INTEGER,
+      logCleanerDedupeBufferBytes: 128 * 1024 * 1024,
+      logCleanerIoBufferBytes: 512 * 1024,
+      logCleanerBackoffMs: 15_000,
+    });
+    const flags = ['--id', '0', '--log-cleaner-enable', 'false', '--log-cleaner-io-max-bytes-per-second', '1048576', '--log-cleaner-backoff-ms', '200'];
+    expect(loadBrokerConfig(flags, { TRIBUTARY_LOG_CLEANER_DEDUPE_BUFFER_SIZE: '1048576' })).toMatchObject({
+      logCleanerEnable: false,
+      logCleanerIoMaxBytesPerSecond: 1_048_576,
+      logCleanerDedupeBufferBytes: 1_048_576,
+      logCleanerBackoffMs: 200,
+    });
+    expect(() => loadBrokerConfig(['--id', '0', '--log-cleaner-enable', 'yes'], {})).toThrow(
+      /--log-cleaner-enable \(TRIBUTARY_LOG_CLEANER_ENABLE\) must be true or false/,
+    );
+    expect(() => loadBrokerConfig(['--id', '0', '--log-cleaner-dedupe-buffer-size', '10'], {})).toThrow(
+      /--log-cleaner-dedupe-buffer-size .* must be an integer/,
+    );
+  });
+
   it('reads env, and flags win over env', () => {
     const env = {
       TRIBUTARY_BROKER_ID: '4',

@@ -31,6 +31,17 @@ export interface BrokerConfig {
   readonly producerIdExpirationMs: number;
   /** Upper bound on a controlled shutdown before the broker stops anyway. */
   readonly controlledShutdownMaxMs: number;
+  // The log cleaner (Kafka's log.cleaner.* broker configs; log-cleaner.ts).
+  /** log.cleaner.enable: compacted topics are cleaned. */
+  readonly logCleanerEnable: boolean;
+  /** log.cleaner.io.max.bytes.per.second: bytes the cleaner reads and writes per second (MAX_SAFE_INTEGER: unthrottled). */
+  readonly logCleanerIoMaxBytesPerSecond: number;
+  /** log.cleaner.dedupe.buffer.size: the memory bound of one cleaning's key -> offset map. */
+  readonly logCleanerDedupeBufferBytes: number;
+  /** log.cleaner.io.buffer.size: bytes read per slice before the event loop gets its turn. */
+  readonly logCleanerIoBufferBytes: number;
+  /** log.cleaner.backoff.ms: how long the cleaner sleeps when no log needs cleaning. */
+  readonly logCleanerBackoffMs: number;
   // Request limits (DESIGN.md § Limits). Each route's body limits are derived from these in
   // broker-service.ts (`brokerRouteLimits`).
   /** Time to receive a whole request, headers and body (Node's requestTimeout); a trickled request is cut off (408). */
@@ -101,6 +112,11 @@ const FLAGS = {
   'retention-check-interval-ms': { type: 'string', env: 'TRIBUTARY_RETENTION_CHECK_INTERVAL_MS' },
   'producer-id-expiration-ms': { type: 'string', env: 'TRIBUTARY_PRODUCER_ID_EXPIRATION_MS' },
   'controlled-shutdown-max-ms': { type: 'string', env: 'TRIBUTARY_CONTROLLED_SHUTDOWN_MAX_MS' },
+  'log-cleaner-enable': { type: 'string', env: 'TRIBUTARY_LOG_CLEANER_ENABLE' },
+  'log-cleaner-io-max-bytes-per-second': { type: 'string', env: 'TRIBUTARY_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND' },
+  'log-cleaner-dedupe-buffer-size': { type: 'string', env: 'TRIBUTARY_LOG_CLEANER_DEDUPE_BUFFER_SIZE' },
+  'log-cleaner-io-buffer-size': { type: 'string', env: 'TRIBUTARY_LOG_CLEANER_IO_BUFFER_SIZE' },
+  'log-cleaner-backoff-ms': { type: 'string', env: 'TRIBUTARY_LOG_CLEANER_BACKOFF_MS' },
   'request-timeout-ms': { type: 'string', env: 'TRIBUTARY_REQUEST_TIMEOUT_MS' },
   'connections-max': { type: 'string', env: 'TRIBUTARY_CONNECTIONS_MAX' },
   'request-bytes-in-flight-max': { type: 'string', env: 'TRIBUTARY_REQUEST_BYTES_IN_FLIGHT_MAX' },
@@ -131,6 +147,8 @@ export const USAGE = `usage: tributary-broker --id <0..1000000> [--rack rack-1] 
   [--offsets-topic-num-partitions 50] [--offsets-topic-replication-factor 3]
   [--offsets-retention-minutes 10080] [--offsets-retention-check-interval-ms 600000]
   [--offsets-commit-timeout-ms 5000] [--offset-metadata-max-bytes 4096]
+  [--log-cleaner-enable true] [--log-cleaner-io-max-bytes-per-second N] [--log-cleaner-dedupe-buffer-size 134217728]
+  [--log-cleaner-io-buffer-size 524288] [--log-cleaner-backoff-ms 15000]
 Every flag has an environment variable: TRIBUTARY_BROKER_ID, TRIBUTARY_RACK, TRIBUTARY_DATA_DIR, ...`;
 
 /** An offset commit's acks=all wait is a produce timeout: the broker's produce bound (REQUEST_LIMITS.timeoutMsMax). */
@@ -184,6 +202,13 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   // Port 0 (tests): bind anywhere; an advertised port 0 is replaced by the bound one at start.
   const controller = endpoint('controller', { host: '127.0.0.1', port: DEFAULT_CONTROLLER_PORT })!;
   if (controller.port === 0) throw new ConfigError(`${where('controller')} port must not be 0`);
+  const bool = (name: FlagName, fallback: boolean): boolean => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    if (raw.trim() === 'true') return true;
+    if (raw.trim() === 'false') return false;
+    throw new ConfigError(`${where(name)} must be true or false, got '${raw}'`);
+  };
   const logLevel = get('log-level') ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
     throw new ConfigError(`${where('log-level')} must be one of fatal, error, warn, info, debug, trace, silent`);
@@ -225,6 +250,12 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     retentionCheckIntervalMs: int('retention-check-interval-ms', 5000, 10, 3_600_000),
     producerIdExpirationMs: int('producer-id-expiration-ms', CLUSTER_DEFAULTS.producerIdExpirationMs, 1, Number.MAX_SAFE_INTEGER),
     controlledShutdownMaxMs: int('controlled-shutdown-max-ms', 10_000, 0, 600_000),
+    // Kafka's defaults: enabled, unthrottled, a 128 MiB dedupe buffer, 512 KiB reads, 15 s back-off.
+    logCleanerEnable: bool('log-cleaner-enable', true),
+    logCleanerIoMaxBytesPerSecond: int('log-cleaner-io-max-bytes-per-second', Number.MAX_SAFE_INTEGER, 1024, Number.MAX_SAFE_INTEGER),
+    logCleanerDedupeBufferBytes: int('log-cleaner-dedupe-buffer-size', 128 * 1024 * 1024, 64 * 1024, 16 * 1024 * 1024 * 1024),
+    logCleanerIoBufferBytes: int('log-cleaner-io-buffer-size', 512 * 1024, 4096, 64 * 1024 * 1024),
+    logCleanerBackoffMs: int('log-cleaner-backoff-ms', 15_000, 10, 3_600_000),
     requestTimeoutMs,
     // Headers come in one or two packets; 10 s is generous and still cuts a silent connection.
     requestHeadersTimeoutMs: Math.min(10_000, requestTimeoutMs),

@@ -13,6 +13,7 @@ export { TokenBucket, ReplicationQuota, throttleDecision, throttledReplicaSet, t
 export { ReplicaFetcher, ReplicaFetcherManager } from './replica-fetcher.ts';
 export { ControllerChannel } from './controller-channel.ts';
 export { BrokerMetrics } from './metrics.ts';
+export { LogCleaner, type CleanableLog, type CleaningResult, type LogCleanerConfig } from './log-cleaner.ts';
 export { MetadataCache } from './metadata-cache.ts';
 export { brokerRouteLimits, registerBrokerRoutes, REQUEST_LIMITS } from './broker-service.ts';
 export type { BrokerRouteLimits } from './broker-service.ts';

@@ -4,6 +4,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ServerBudget } from '@tributary/transport/server';
+import type { LogCleaner } from './log-cleaner.ts';
 import type { ReplicaManager } from './replica-manager.ts';
 
 const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -230,6 +231,79 @@ export class BrokerMetrics {
         this.set(budget.bytes.waiting);
       },
     });
+  }
+
+  /**
+   * The log cleaner, read when scraped; Kafka's LogCleaner / LogCleanerManager metric names
+   * where they exist (max-dirty-percent, time-since-last-run-ms, max-clean-time-secs,
+   * cleaner-recopy-percent, max-buffer-utilization-percent, uncleanable-partitions-count,
+   * max-compaction-delay-secs), counters for what it did.
+   */
+  watchCleaner(cleaner: LogCleaner, nowMs: () => number = Date.now): void {
+    const registers = [this.registry];
+    const counter = (name: string, help: string, value: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(value());
+        },
+      });
+    const gauge = (name: string, help: string, value: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(value());
+        },
+      });
+    counter('tributary_log_cleaner_bytes_read_total', 'Bytes the log cleaner read (scans and the segments it rewrote)', () => cleaner.bytesRead);
+    counter('tributary_log_cleaner_bytes_written_total', 'Bytes of cleaned segments the log cleaner wrote', () => cleaner.bytesWritten);
+    counter(
+      'tributary_log_cleaner_records_removed_total',
+      'Records the log cleaner removed (older values of a key, expired tombstones)',
+      () => cleaner.recordsRemoved,
+    );
+    new Counter({
+      name: 'tributary_log_cleaner_cleanings_total',
+      help: 'Cleanings by result: done, aborted (the log changed under it, or the broker stopped), failed (the partition is now uncleanable)',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [result, n] of Object.entries(cleaner.cleanings)) this.inc({ result }, n);
+      },
+    });
+    gauge('tributary_log_cleaner_max_dirty_percent', "Kafka's max-dirty-percent: the highest dirty ratio of a compacted log at the last pass, in percent", () =>
+      Math.round(100 * cleaner.maxDirtyRatio),
+    );
+    gauge('tributary_log_cleaner_time_since_last_run_ms', "Kafka's time-since-last-run-ms: since the cleaner last looked for a log to clean", () =>
+      Math.max(0, nowMs() - cleaner.lastRunMs),
+    );
+    gauge(
+      'tributary_log_cleaner_max_clean_time_secs',
+      "Kafka's max-clean-time-secs: how long the last cleaning took",
+      () => cleaner.lastCleanDurationMs / 1000,
+    );
+    gauge('tributary_log_cleaner_recopy_percent', "Kafka's cleaner-recopy-percent: bytes written / bytes of the segments rewritten, last cleaning", () =>
+      Math.round(100 * cleaner.lastRecopyRatio),
+    );
+    gauge('tributary_log_cleaner_max_buffer_utilization_percent', "Kafka's max-buffer-utilization-percent: how full the last cleaning's offset map was", () =>
+      Math.round(100 * cleaner.lastBufferUtilization),
+    );
+    gauge(
+      'tributary_log_cleaner_uncleanable_partitions_count',
+      "Kafka's uncleanable-partitions-count: partitions whose cleaning failed",
+      () => cleaner.uncleanableCount,
+    );
+    gauge(
+      'tributary_log_cleaner_max_compaction_delay_secs',
+      "Kafka's max-compaction-delay-secs: how far past max.compaction.lag.ms the most overdue log is",
+      () => cleaner.maxCompactionDelayMs / 1000,
+    );
   }
 
   async text(): Promise<string> {

@@ -498,6 +498,24 @@ export class Partition {
     }
     let appended = 0;
     if (resp.records.length > 0) {
+      const first = readBatchHeader(resp.records);
+      const leo = this.log.logEndOffset;
+      if (first.baseOffset < leo && first.baseOffset + first.lastOffsetDelta >= leo) {
+        // The leader's batch holding our log end starts below it: the leader's cleaner stretched
+        // a batch over the offsets of batches it removed (storage's cleaner.ts), where our log
+        // still has boundaries of its own. Those offsets are below the leader's HW (its cleaner
+        // never goes past it) and we hold the same history there, so the leader's batch takes
+        // their place: cut back to its base and append it. If one of our own cleaned batches
+        // holds that base, the cut lands lower still and the next fetch asks from there. Only a
+        // follower behind the HW, so outside the ISR, can be here.
+        this.ctx.logger.info(
+          { ...this.fields(), logEndOffset: leo, batchBaseOffset: first.baseOffset, batchLastOffset: first.baseOffset + first.lastOffsetDelta },
+          "realigning with the leader's cleaned batch",
+        );
+        this.log.truncateTo(first.baseOffset);
+        this.followerHw = Math.min(this.followerHw, this.log.logEndOffset);
+        if (this.log.logEndOffset !== first.baseOffset) return none;
+      }
       this.log.appendAsFollower(resp.records);
       appended = resp.records.length;
       for (const l of this.appendListeners) l();

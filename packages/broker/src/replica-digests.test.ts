@@ -4,6 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOG_OVERHEAD, encodeBatch, readBatchHeader, type BatchDigest, type ReplicaDigest } from '@tributary/protocol';
 import { batch, brokerReg, makeCore, topicState, type Core } from '../test/helpers.ts';
+import { LogCleaner } from './log-cleaner.ts';
 import { REPLICA_DIGEST_LIMITS } from './replica-manager.ts';
 
 function md(version = 1) {
@@ -210,5 +211,46 @@ describe('POST /replica-digests', () => {
       }),
       { numRuns: 200, seed: 16 },
     );
+  });
+});
+
+describe('POST /replica-digests of a compacted topic', () => {
+  let core: Core;
+  afterEach(async () => {
+    await core.close();
+  });
+
+  it('says below which offset the cleaner rewrote this replica (rewrittenToOffset), and nothing for a log never cleaned', async () => {
+    core = await makeCore();
+    const compacted = topicState('c', [{ replicas: [0], leaderEpoch: 1 }], {
+      'cleanup.policy': 'compact',
+      'segment.bytes': 1024,
+      'min.cleanable.dirty.ratio': 0.01,
+    });
+    core.rm.applyMetadata({ clusterId: 'c1', version: 1, brokers: [brokerReg(0)], topics: [compacted] });
+    for (let i = 0; i < 60; i++) {
+      const records = encodeBatch([{ key: Buffer.from(`k${i % 3}`), value: Buffer.from(`v${i}-${'x'.repeat(30)}`) }]);
+      await core.post('/produce', { acks: 1, timeoutMs: 1000, partitions: [{ topic: 'c', partition: 0, records }] });
+    }
+    const digest = async () => ((await core.post('/replica-digests', { topic: 'c' })).body.replicas as ReplicaDigest[])[0]!;
+    expect((await digest()).rewrittenToOffset).toBeUndefined();
+    const cleaner = new LogCleaner({
+      config: {
+        enable: true,
+        ioMaxBytesPerSecond: Number.MAX_SAFE_INTEGER,
+        dedupeBufferBytes: 1 << 20,
+        ioBufferBytes: 4096,
+        backoffMs: 1000,
+        producerIdExpirationMs: 86_400_000,
+      },
+      logs: () => core.rm.compactedLogs(),
+      logger: { info() {}, warn() {}, error() {} },
+    });
+    expect(await cleaner.cleanFilthiest()).toMatchObject({ state: 'done' });
+    const cleaned = await digest();
+    const activeBase = core.logs.get('c', 0)!.segmentBaseOffsets().at(-1)!;
+    expect(cleaned.rewrittenToOffset).toBe(activeBase);
+    // The batches still tile the log: each starts where the one before ended.
+    for (let i = 1; i < cleaned.batches.length; i++) expect(cleaned.batches[i]![0]).toBe(cleaned.batches[i - 1]![1] + 1);
   });
 });

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { encodeBatch, type TopicConfigs } from '@tributary/protocol';
 import { eventually, tempDir } from '@tributary/testkit';
 import { batch, brokerReg, makeCore, topicState, type Core } from '../test/helpers.ts';
 
@@ -116,5 +117,37 @@ describe("logs that no longer belong to the metadata (KRaft's stray logs)", () =
     expect(again.rm.partitionCount).toBe(1);
     expect(strays(dir)).toHaveLength(2);
     await again.close();
+  });
+});
+
+describe('compacted topics (cleanup.policy=compact), configs applied live', () => {
+  let core: Core;
+  afterEach(async () => {
+    await core.close();
+  });
+
+  const keyed = (key: string | null, value: string) => encodeBatch([{ key: key === null ? null : Buffer.from(key), value: Buffer.from(value) }]);
+  const produce = (records: Buffer) => core.post('/produce', { acks: 1, timeoutMs: 1000, partitions: [{ topic: 'c', partition: 0, records }] });
+
+  it('hands compacted replicas to the cleaner with their HW, and refuses keyless records, from the metadata version that says so', async () => {
+    core = await makeCore();
+    const version = (v: number, configs: Partial<TopicConfigs>) => ({
+      clusterId: 'c1',
+      version: v,
+      brokers: [brokerReg(0)],
+      topics: [topicState('c', [{ replicas: [0] }], configs)],
+    });
+    core.rm.applyMetadata(version(1, {}));
+    expect(core.rm.compactedLogs()).toEqual([]);
+    expect((await produce(batch(['no key']))).body.partitions[0]).toMatchObject({ baseOffset: 0 });
+    core.rm.applyMetadata(version(2, { 'cleanup.policy': 'compact' }));
+    expect(core.rm.compactedLogs()).toMatchObject([{ topic: 'c', partition: 0, highWatermark: 1 }]);
+    const refused = (await produce(batch(['no key']))).body.partitions[0];
+    expect(refused.error).toMatchObject({ code: 'INVALID_RECORD', message: expect.stringContaining('cleanup.policy=compact') });
+    expect((await produce(keyed('k', 'v'))).body.partitions[0]).toMatchObject({ baseOffset: 1 });
+    // Back to delete: the cleaner lets it go, keyless records are welcome again.
+    core.rm.applyMetadata(version(3, { 'cleanup.policy': 'delete' }));
+    expect(core.rm.compactedLogs()).toEqual([]);
+    expect((await produce(keyed(null, 'v'))).body.partitions[0]).toMatchObject({ baseOffset: 2 });
   });
 });

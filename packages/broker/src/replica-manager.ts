@@ -33,6 +33,7 @@ import {
   type WireError,
 } from '@tributary/protocol';
 import { logConfigFromTopic, type Log, type LogManager } from '@tributary/storage';
+import type { CleanableLog } from './log-cleaner.ts';
 import { MetadataCache } from './metadata-cache.ts';
 import { Partition, type PartitionLogger } from './partition.ts';
 import type { IsrProposal } from './partition-state.ts';
@@ -689,6 +690,22 @@ export class ReplicaManager {
     return this.logs.checkpointsSettled();
   }
 
+  /**
+   * The replicas of compacted topics held here, leader or follower, with their high watermarks:
+   * what the log cleaner may clean (never past the HW). Replicas whose log is not open are left out.
+   */
+  compactedLogs(): CleanableLog[] {
+    const out: CleanableLog[] = [];
+    if (this.closed) return out;
+    for (const p of this.partitions.values()) {
+      if (p.removed) continue;
+      const log = this.logs.get(p.topic, p.partition);
+      if (log === undefined || log.isClosed || !log.currentConfig.compact) continue;
+      out.push({ topic: p.topic, partition: p.partition, log, highWatermark: p.highWatermark });
+    }
+    return out;
+  }
+
   /** Retention and time-based rolls on every log; leaders forget expired producers. */
   runRetention(): void {
     const nowMs = this.now();
@@ -768,6 +785,9 @@ export class ReplicaManager {
         batches: [],
         batchesEnd: end,
       };
+      // Compaction rewrites batches on each replica on its own: below this offset, bytes may differ.
+      const cleaned = this.logs.get(p.topic, p.partition)?.cleanerCheckpoint;
+      if (cleaned !== undefined) digest.rewrittenToOffset = cleaned.rewrittenToOffset;
       let offset = Math.max(asked?.fromOffset ?? log.logStartOffset, log.logStartOffset);
       try {
         while (offset < end && batchesLeft > 0 && scanLeft > 0) {

@@ -9,6 +9,15 @@
 //                       behind or missing
 //   divergent-replicas  two replicas of a partition hold different batches at the same offsets,
 //                       or a follower holds records past the leader's end
+//
+// A compacted topic (cleanup.policy=compact) is compared where it is comparable. Each replica's
+// log cleaner rewrites its own closed segments on its own schedule, as Kafka's do: below the
+// highest `rewrittenToOffset` any replica of the partition reports, batches may hold fewer
+// records, new CRCs and stretched last offsets on one replica and not yet on another, so there
+// only the leader epoch of batches starting at the same offset on both sides is compared (the
+// cleaner keeps every batch's base offset and epoch, so two replicas that agree on history agree
+// on those). From that offset on no cleaner has touched anything, and the batches must be
+// identical as everywhere else.
 
 import type { BatchDigest, ReplicaDigest } from '@tributary/protocol';
 import type { ConvergenceOp } from './history.ts';
@@ -99,10 +108,12 @@ export function evaluateConvergence(op: ConvergenceOp): ConvergenceResult {
     // has committed the most.
     const reference = leader ?? [...held].sort((a, b) => b.digest.highWatermark - a.digest.highWatermark)[0];
     if (reference === undefined) continue;
+    // Where the bytes of a compacted partition become comparable (see the header).
+    const rewrittenTo = Math.max(0, ...held.map((h) => h.digest.rewrittenToOffset ?? 0));
     for (const other of held) {
       if (other === reference) continue;
       replicasCompared++;
-      const compared = compareReplicas(p.partition, reference, other, reference === leader);
+      const compared = compareReplicas(p.partition, reference, other, reference === leader, rewrittenTo);
       batchesCompared += compared.identical;
       if (compared.anomaly) anomalies.push(compared.anomaly);
     }
@@ -114,14 +125,41 @@ export function evaluateConvergence(op: ConvergenceOp): ConvergenceResult {
  * One follower against the reference replica: their batches over the range both listed, then
  * where each log ends. The first difference is what is reported.
  */
-function compareReplicas(partition: number, ref: Held, other: Held, refIsLeader: boolean): { identical: number; anomaly?: ConvergenceAnomaly } {
+function compareReplicas(
+  partition: number,
+  ref: Held,
+  other: Held,
+  refIsLeader: boolean,
+  rewrittenTo: number,
+): { identical: number; anomaly?: ConvergenceAnomaly } {
   const a = ref.digest;
   const b = other.digest;
   const brokers = [ref.broker, other.broker];
   const refName = refIsLeader ? `leader ${ref.broker}` : `broker ${ref.broker}`;
-  const start = Math.max(a.logStartOffset, b.logStartOffset);
+  const logStart = Math.max(a.logStartOffset, b.logStartOffset);
   const end = Math.min(listedEnd(a), listedEnd(b));
-  const inRange = (x: BatchDigest) => x[1] >= start && x[1] < end;
+  // Below rewrittenTo (compaction): batches starting at the same offset carry the same epoch.
+  const cleaned = (x: BatchDigest) => x[0] >= logStart && x[0] < rewrittenTo && x[1] < end;
+  const epochAt = new Map(b.batches.filter(cleaned).map((x) => [x[0], x]));
+  for (const x of a.batches.filter(cleaned)) {
+    const y = epochAt.get(x[0]);
+    if (y !== undefined && y[2] !== x[2]) {
+      return {
+        identical: 0,
+        anomaly: {
+          kind: 'divergent-replicas',
+          partition,
+          offset: x[0],
+          brokers,
+          detail: `replicas differ at offset ${x[0]}, below where compaction rewrote them (${rewrittenTo}): ${refName} has ${describeBatch(x)}, broker ${other.broker} has ${describeBatch(y)}; a batch keeps its leader epoch when cleaned`,
+        },
+      };
+    }
+  }
+  const start = Math.max(logStart, rewrittenTo);
+  // rewrittenTo is where an untouched batch starts on every replica; without compaction a batch
+  // counts by its last offset, as it always has.
+  const inRange = (x: BatchDigest) => (rewrittenTo > 0 ? x[0] >= start : x[1] >= start) && x[1] < end;
   const as = a.batches.filter(inRange);
   const bs = b.batches.filter(inRange);
   let identical = 0;

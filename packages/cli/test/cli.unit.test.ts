@@ -37,6 +37,14 @@ describe('argument parsing and usage errors (no cluster)', () => {
     [['topics', 'create', 'demo', '--partitions', 'x', '-r', '3'], /--partitions must be an integer, got "x"/],
     [['topics', 'create', 'demo', '-p', '3', '-r', '3', '--config', 'nope=1'], /unknown topic config 'nope'/],
     [['topics', 'create', 'demo', '-p', '3', '-r', '3', '--config', 'min.insync.replicas'], /--config wants k=v/],
+    [
+      ['topics', 'create', 'demo', '-p', '3', '-r', '3', '--config', 'cleanup.policy=compacted'],
+      /config 'cleanup.policy' must be delete, compact or compact,delete/,
+    ],
+    [
+      ['topics', 'create', 'demo', '-p', '3', '-r', '3', '--config', 'min.cleanable.dirty.ratio=2'],
+      /config 'min.cleanable.dirty.ratio' must be a number between 0 and 1/,
+    ],
     [['topics', 'create', '-p', '3', '-r', '3'], /missing NAME/],
     [['topics', 'describe', 'a', 'b'], /unexpected argument 'b'/],
     [['topics', 'describe', 'a', '--bogus'], /unknown option '--bogus'/],
@@ -100,6 +108,13 @@ describe('commands against a cluster', () => {
     expect(r).toMatchObject({ code: 0, out: ["created topic 'demo' with 3 partitions, replication factor 2"] });
     const again = await cli(['topics', 'create', 'demo', '-p', '3', '-r', '2', '--bootstrap', b]);
     expect(again).toEqual({ code: 1, out: [], err: ["error: TOPIC_ALREADY_EXISTS: topic 'demo' already exists"] });
+  });
+
+  it('topics create takes repeated --config, a compacted topic among them, and describe shows them', async () => {
+    const argv = ['topics', 'create', 'users', '-p', '1', '-r', '2', '--config', 'cleanup.policy=delete,compact', '--config', 'segment.ms=60000'];
+    expect(await cli([...argv, '--bootstrap', b])).toMatchObject({ code: 0 });
+    const d = await cli(['topics', 'describe', 'users', '--bootstrap', b]);
+    expect(d.out[0]).toBe('topic users  partitions 1  replication-factor 2  min.insync.replicas=2 segment.ms=60000 cleanup.policy=compact,delete');
   });
 
   it('topics list and describe (plain, --verbose, --by-broker, --json)', async () => {

@@ -703,20 +703,7 @@ export class Consumer {
 
   /** Decodes whole batches, skipping records below the position (a batch may start earlier). */
   private appendRecords(s: PartitionFetchState, bytes: Buffer): void {
-    const { topic, partition } = s;
-    let position = s.position!;
-    const out = this.buffered;
-    for (const batch of iterateBatches(bytes)) {
-      const header = checkBatchCrc(batch);
-      const last = lastOffsetOf(header);
-      if (last < position) continue;
-      forEachRecord(batch, header, (r) => {
-        if (r.offset < position) return;
-        out.push({ topic, partition, offset: r.offset, key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp });
-      });
-      position = last + 1;
-    }
-    s.position = position;
+    s.position = decodeFetched(s.topic, s.partition, s.position!, bytes, this.buffered);
   }
 
   private backoff(s: PartitionFetchState, refresh: boolean, delayMs?: number): void {
@@ -775,6 +762,27 @@ function applyOffsetSpec(s: PartitionFetchState, offset: OffsetSpec): void {
   } else {
     throw new TributaryError('INVALID_REQUEST', `offset must be 'earliest', 'latest' or an integer >= 0, got ${JSON.stringify(offset)}`);
   }
+}
+
+/**
+ * Appends to `out` the records of fetched batches at or past `position`, and returns the next
+ * position: the last batch's lastOffset + 1. Offsets come from each record, so a compacted log's
+ * batches (records whose offsets skip, batches left empty, a lastOffsetDelta past the last
+ * record) move the position past the offsets the cleaner removed, as Kafka's consumer does.
+ */
+export function decodeFetched(topic: string, partition: number, position: number, bytes: Buffer, out: ConsumerRecord[]): number {
+  for (const batch of iterateBatches(bytes)) {
+    const header = checkBatchCrc(batch);
+    const last = lastOffsetOf(header);
+    if (last < position) continue;
+    const from = position;
+    forEachRecord(batch, header, (r) => {
+      if (r.offset < from) return;
+      out.push({ topic, partition, offset: r.offset, key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp });
+    });
+    position = last + 1;
+  }
+  return position;
 }
 
 /** Kafka's defaults for the group settings, checked: a bad value is refused before anything starts. */

@@ -7,6 +7,9 @@ import {
   DEFAULT_TOPIC_CONFIGS,
   EARLIEST_TIMESTAMP,
   TributaryError,
+  resolveTopicConfigs,
+  type TopicConfigInput,
+  type TopicConfigs,
   decodeBatches,
   readBatchHeader,
   stampBatch,
@@ -81,7 +84,7 @@ export class FakeCluster {
    * replicas leaving), a cancel puts the original list back; `completeReassignments()` finishes them.
    */
   applyReassignments = false;
-  /** Topic configs set through alter-configs (merged over the defaults in metadata), and brokers' dynamic configs. */
+  /** Topic configs given at creation (resolved as the controller resolves them) or set through alter-configs (merged over the defaults in metadata), and brokers' dynamic configs. */
   readonly topicConfigs = new Map<string, Record<string, unknown>>();
   readonly brokerDynamicConfigs = new Map<number, Record<string, unknown>>();
   /** Replica lists from before each reassignment in progress, by `topic-partition` (a cancel restores them, order included). */
@@ -277,8 +280,9 @@ export class FakeCluster {
       return { producerId: this.nextProducerId++, producerEpoch: this.initProducerEpoch };
     });
     app.post('/admin/create-topic', async (req) => {
-      const body = req.body as { name: string; partitions: number };
+      const body = req.body as { name: string; partitions: number; configs?: TopicConfigInput };
       if (this.topics.has(body.name)) throw new TributaryError('TOPIC_ALREADY_EXISTS', `topic '${body.name}' already exists`);
+      this.topicConfigs.set(body.name, { ...resolveTopicConfigs(body.configs) });
       this.createTopic(body.name, body.partitions);
       return { topic: {} };
     });

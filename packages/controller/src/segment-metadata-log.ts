@@ -18,6 +18,13 @@ export const METADATA_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   retentionMs: -1,
   flushMessages: 1,
   flushMs: Number.MAX_SAFE_INTEGER,
+  // Never compacted: every record of the metadata log is replayed.
+  compact: false,
+  delete: true,
+  deleteRetentionMs: 0,
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  maxCompactionLagMs: Number.MAX_SAFE_INTEGER,
 });
 
 /** Bytes asked for per read while replaying. */

@@ -541,6 +541,12 @@ export interface ReplicaDigest {
   batchesEnd: number;
   /** Set when the list stopped before batchesEnd (a page was full): ask again from here. */
   nextOffset?: number;
+  /**
+   * Set for a log its broker's cleaner has worked on (cleanup.policy=compact): below this offset
+   * the cleaner may have rewritten this replica's batches (fewer records, new CRCs, stretched
+   * offset ranges), each replica on its own, so bytes there are not comparable across replicas.
+   */
+  rewrittenToOffset?: number;
   /** The log could not be read (a storage error); the offsets above still hold. */
   error?: WireError;
 }

@@ -22,17 +22,31 @@ export interface TopicConfigs {
   'leader.replication.throttled.replicas': string;
   'follower.replication.throttled.replicas': string;
   /**
-   * Kafka's cleanup.policy: `delete` (retention removes old segments), `compact` (the cleaner
-   * keeps the latest record per key; retention does not delete), or both (`compact,delete`).
+   * Kafka's cleanup.policy: what happens to old segments. `delete`: retention.ms / retention.bytes
+   * delete whole segments. `compact`: the log cleaner keeps the latest record per key and
+   * retention does not apply. `compact,delete`: both. Normalized to one of these three strings.
    */
-  'cleanup.policy': string;
+  'cleanup.policy': CleanupPolicy;
+  'delete.retention.ms': number;
+  'min.cleanable.dirty.ratio': number;
+  'min.compaction.lag.ms': number;
+  'max.compaction.lag.ms': number;
+}
+
+export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
+
+/** What a cleanup.policy value turns on. */
+export function cleanupPolicyOf(policy: string | undefined): { compact: boolean; delete: boolean } {
+  const parts = (policy ?? 'delete').split(',').map((p) => p.trim());
+  return { compact: parts.includes('compact'), delete: parts.includes('delete') };
 }
 
 type ConfigSpec =
   | { type: 'int'; default: number; min: number; max?: number; doc: string }
+  | { type: 'ratio'; default: number; doc: string }
   | { type: 'bool'; default: boolean; doc: string }
   | { type: 'replica-list'; default: string; doc: string }
-  | { type: 'cleanup-policy'; default: string; doc: string };
+  | { type: 'cleanup-policy'; default: CleanupPolicy; doc: string };
 
 const NEVER = Number.MAX_SAFE_INTEGER;
 
@@ -57,10 +71,34 @@ export const TOPIC_CONFIG_SPECS: { readonly [K in keyof TopicConfigs]: ConfigSpe
     default: '',
     doc: "replicas whose copying is limited by the follower's follower.replication.throttled.rate: partition:broker pairs, or * for all",
   },
+  // Log compaction (Kafka's LogCleaner): the names, defaults and meanings are Kafka's.
   'cleanup.policy': {
     type: 'cleanup-policy',
     default: 'delete',
-    doc: 'delete: retention removes old segments; compact: keep the latest record per key; or compact,delete',
+    doc: 'delete (retention removes old segments), compact (the log cleaner keeps the latest record per key), or compact,delete (both)',
+  },
+  'delete.retention.ms': {
+    type: 'int',
+    default: 24 * 3600 * 1000,
+    min: 0,
+    doc: 'how long a tombstone (a record with a key and a null value) stays after the cleaner first kept it, so readers can see the delete',
+  },
+  'min.cleanable.dirty.ratio': {
+    type: 'ratio',
+    default: 0.5,
+    doc: 'the cleaner takes a log once its uncleaned share of bytes exceeds this (0..1)',
+  },
+  'min.compaction.lag.ms': {
+    type: 'int',
+    default: 0,
+    min: 0,
+    doc: 'a record stays uncompacted at least this long after it was appended',
+  },
+  'max.compaction.lag.ms': {
+    type: 'int',
+    default: NEVER,
+    min: 1,
+    doc: 'a record becomes eligible for compaction at most this long after it was appended, whatever the dirty ratio (also caps segment.ms)',
   },
 };
 
@@ -83,11 +121,43 @@ export function resolveTopicConfigs(input: TopicConfigInput | undefined): TopicC
     const spec = TOPIC_CONFIG_SPECS[name as keyof TopicConfigs];
     out[name] = parseConfigValue(name, spec, raw);
   }
-  return out as unknown as TopicConfigs;
+  const configs = out as unknown as TopicConfigs;
+  // Kafka's LogConfig check: a record must become cleanable no later than it is guaranteed to
+  // stay uncompacted, or the two promises contradict each other.
+  if (configs['min.compaction.lag.ms'] > configs['max.compaction.lag.ms']) {
+    throw new TributaryError(
+      'INVALID_CONFIG',
+      `config 'min.compaction.lag.ms' (${configs['min.compaction.lag.ms']}) must not exceed 'max.compaction.lag.ms' (${configs['max.compaction.lag.ms']})`,
+    );
+  }
+  return configs;
+}
+
+/**
+ * Kafka's cleanup.policy is a list of `delete` and `compact`, in any order; here it is normalized
+ * to `delete`, `compact` or `compact,delete`. Anything else (an unknown word, a repeat, an empty
+ * list) is INVALID_CONFIG naming the config.
+ */
+export function normalizeCleanupPolicy(name: string, raw: unknown): CleanupPolicy {
+  const bad = () =>
+    new TributaryError('INVALID_CONFIG', `config '${name}' must be delete, compact or compact,delete (a comma-separated list), got ${JSON.stringify(raw)}`);
+  if (typeof raw !== 'string') throw bad();
+  // Case-sensitive, as Kafka's ValidList.in(compact, delete).
+  const parts = raw.split(',').map((p) => p.trim());
+  if (parts.some((p) => p !== 'delete' && p !== 'compact') || new Set(parts).size !== parts.length) throw bad();
+  const { compact, delete: del } = cleanupPolicyOf(parts.join(','));
+  return compact && del ? 'compact,delete' : compact ? 'compact' : 'delete';
 }
 
 function parseConfigValue(name: string, spec: ConfigSpec, raw: unknown): number | boolean | string {
   if (spec.type === 'cleanup-policy') return normalizeCleanupPolicy(name, raw);
+  if (spec.type === 'ratio') {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isFinite(n) || n < 0 || n > 1) {
+      throw new TributaryError('INVALID_CONFIG', `config '${name}' must be a number between 0 and 1, got ${JSON.stringify(raw)}`);
+    }
+    return n;
+  }
   if (spec.type === 'replica-list') {
     if (typeof raw !== 'string')
       throw new TributaryError('INVALID_CONFIG', `config '${name}' must be a string of partition:broker pairs or *, got ${JSON.stringify(raw)}`);
@@ -108,26 +178,9 @@ function parseConfigValue(name: string, spec: ConfigSpec, raw: unknown): number 
   return n;
 }
 
-const CLEANUP_POLICIES = ['compact', 'delete'] as const;
-
-/**
- * Kafka's cleanup.policy is a list of `compact` and `delete`: '', a duplicate or anything else
- * is INVALID_CONFIG. Canonical form: the policies sorted and joined by ',' ('compact,delete').
- */
-export function normalizeCleanupPolicy(name: string, raw: unknown): string {
-  if (typeof raw !== 'string')
-    throw new TributaryError('INVALID_CONFIG', `config '${name}' must be delete, compact or compact,delete, got ${JSON.stringify(raw)}`);
-  const policies = raw.split(',').map((p) => p.trim());
-  const known = new Set<string>(CLEANUP_POLICIES);
-  if (policies.some((p) => !known.has(p)) || new Set(policies).size !== policies.length) {
-    throw new TributaryError('INVALID_CONFIG', `config '${name}' must be delete, compact or compact,delete, got ${JSON.stringify(raw)}`);
-  }
-  return policies.sort().join(',');
-}
-
 /** Whether a topic's cleanup.policy lets retention delete old segments (Kafka's `delete`). */
 export function retentionDeletes(configs: Pick<TopicConfigs, 'cleanup.policy'> | undefined): boolean {
-  return (configs?.['cleanup.policy'] ?? 'delete').split(',').includes('delete');
+  return cleanupPolicyOf(configs?.['cleanup.policy']).delete;
 }
 
 /**

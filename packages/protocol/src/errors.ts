@@ -67,6 +67,12 @@ export const ERRORS = {
     httpStatus: 400,
     description: 'a record batch failed validation (length, magic, CRC or record count)',
   },
+  INVALID_RECORD: {
+    retriable: false,
+    httpStatus: 400,
+    description:
+      "a record breaks a rule of its topic: e.g. a record without a key sent to a compacted topic (cleanup.policy=compact), Kafka's InvalidRecordException",
+  },
   MESSAGE_TOO_LARGE: {
     retriable: false,
     httpStatus: 413,

@@ -7,11 +7,15 @@ import {
   checkBatchCrc,
   decodeBatch,
   decodeBatches,
+  deleteHorizonOf,
   encodeBatch,
+  forEachRecordSpan,
   iterateBatches,
   readBatchHeader,
+  rebuildBatch,
   stampBatch,
   validateBatch,
+  type KeptRecord,
   type RecordInput,
 } from './record-batch.ts';
 import { TributaryError } from './errors.ts';
@@ -177,5 +181,105 @@ describe('record batches', () => {
       [1, 'b'],
       [2, 'c'],
     ]);
+  });
+});
+
+describe('compaction rewrites (rebuildBatch, forEachRecordSpan)', () => {
+  const keyed: fc.Arbitrary<RecordInput> = fc.record({
+    key: bytes,
+    value: fc.option(bytes, { nil: null }),
+    headers: fc.array(fc.record({ key: fc.string({ maxLength: 20 }), value: fc.option(bytes, { nil: null }) }), { maxLength: 3 }),
+    timestamp: fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 }),
+  });
+
+  it('refuses records without a key when keys are required (a compacted topic), with INVALID_RECORD', () => {
+    const ok = encodeBatch([{ key: Buffer.from('k'), value: Buffer.from('v') }]);
+    expect(validateBatch(ok, { keysRequired: true }).recordCount).toBe(1);
+    const keyless = encodeBatch([
+      { key: Buffer.from('k'), value: Buffer.from('v') },
+      { key: null, value: Buffer.from('w') },
+    ]);
+    expect(validateBatch(keyless).recordCount).toBe(2);
+    expect(() => validateBatch(keyless, { keysRequired: true })).toThrow(
+      expect.objectContaining({ code: 'INVALID_RECORD', message: expect.stringMatching(/1 of 2 records have no key/) }),
+    );
+  });
+
+  it('spans point at exactly the bytes forEachRecord decodes', () => {
+    fc.assert(
+      fc.property(records, fc.integer({ min: 0, max: 2 ** 40 }), (rs, baseOffset) => {
+        const b = encodeBatch(rs, { baseOffset });
+        const header = validateBatch(b);
+        const decoded = decodeBatch(b).records;
+        const spans: { offset: number; timestamp: number; key: Buffer | null; valueNull: boolean; size: number }[] = [];
+        forEachRecordSpan(b, header, (s) =>
+          spans.push({
+            offset: s.offset,
+            timestamp: s.timestamp,
+            key: s.keyLength < 0 ? null : Buffer.from(b.subarray(s.keyStart, s.keyStart + s.keyLength)),
+            valueNull: s.valueLength < 0,
+            size: s.end - s.start,
+          }),
+        );
+        expect(spans.map((s) => s.offset)).toEqual(decoded.map((r) => r.offset));
+        expect(spans.map((s) => s.timestamp)).toEqual(decoded.map((r) => r.timestamp));
+        expect(spans.map((s) => s.key)).toEqual(decoded.map((r) => (r.key === null ? null : Buffer.from(r.key))));
+        expect(spans.map((s) => s.valueNull)).toEqual(decoded.map((r) => r.value === null));
+        expect(spans.reduce((n, s) => n + s.size, 0)).toBe(b.length - BATCH_HEADER_SIZE);
+      }),
+    );
+  });
+
+  it('keeps exactly the chosen records with their offsets, timestamps and contents, and the header facts offsets and sequences depend on', () => {
+    fc.assert(
+      fc.property(
+        fc.array(keyed, { minLength: 1, maxLength: 20 }),
+        batchOptions,
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        fc.integer({ min: -1, max: 1000 }),
+        fc.array(fc.boolean(), { minLength: 20, maxLength: 20 }),
+        fc.option(fc.integer({ min: 0, max: 2_000_000_000_000 }), { nil: undefined }),
+        fc.integer({ min: 0, max: 50 }),
+        (rs, options, baseOffset, epoch, keepMask, horizon, extend) => {
+          const original = encodeBatch(rs, { ...options, baseOffset, partitionLeaderEpoch: epoch });
+          const header = checkBatchCrc(original);
+          const kept: KeptRecord[] = [];
+          forEachRecordSpan(original, header, (s) => {
+            if (keepMask[s.offset - baseOffset]) kept.push({ ...s });
+          });
+          const lastOffsetDelta = header.lastOffsetDelta + extend;
+          const rebuilt = rebuildBatch(original, header, kept, { lastOffsetDelta, ...(horizon !== undefined ? { deleteHorizonMs: horizon } : {}) });
+          const h = checkBatchCrc(rebuilt);
+          expect(h.batchLength + 12).toBe(rebuilt.length);
+          expect([h.baseOffset, h.partitionLeaderEpoch, h.producerId, h.producerEpoch, h.baseSequence, h.lastOffsetDelta, h.recordCount]).toEqual([
+            baseOffset,
+            epoch,
+            header.producerId,
+            header.producerEpoch,
+            header.baseSequence,
+            lastOffsetDelta,
+            kept.length,
+          ]);
+          const expected = decodeBatch(original).records.filter((r) => keepMask[r.offset - baseOffset]);
+          const got = decodeBatches(rebuilt);
+          expect(got).toEqual(expected);
+          if (kept.length > 0) {
+            expect(h.maxTimestamp).toBe(Math.max(...expected.map((r) => r.timestamp)));
+            expect(deleteHorizonOf(h)).toBe(horizon);
+          } else {
+            expect([h.maxTimestamp, h.baseTimestamp, deleteHorizonOf(h)]).toEqual([header.maxTimestamp, header.maxTimestamp, undefined]);
+          }
+          // Kept as it was when nothing changes.
+          if (kept.length === rs.length && horizon === undefined && extend === 0) expect(rebuilt.equals(original)).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it('clears the producer fields of a batch that only holds offsets', () => {
+    const original = encodeBatch([{ key: Buffer.from('k'), value: null }], { producerId: 7, producerEpoch: 2, baseSequence: 40, baseOffset: 100 });
+    const header = checkBatchCrc(original);
+    const h = checkBatchCrc(rebuildBatch(original, header, [], { lastOffsetDelta: 9, clearProducer: true }));
+    expect([h.baseOffset, h.lastOffsetDelta, h.recordCount, h.producerId, h.producerEpoch, h.baseSequence]).toEqual([100, 9, 0, -1, -1, -1]);
   });
 });

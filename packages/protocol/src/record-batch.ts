@@ -7,9 +7,10 @@
 //      12     4  partitionLeaderEpoch  stamped by the leader on append
 //      16     1  magic                 always 2
 //      17     4  crc                   CRC-32C of bytes [21, end): baseOffset and epoch lie outside
-//      21     2  attributes            compression (bits 0-2, only "none" here), timestamp type, ...
+//      21     2  attributes            compression (bits 0-2, only "none" here), timestamp type (3),
+//                                      transactional (4), control (5), delete horizon (6, KIP-534)
 //      23     4  lastOffsetDelta       offset of the last record minus baseOffset
-//      27     8  baseTimestamp         ms since the epoch
+//      27     8  baseTimestamp         ms since the epoch; with attribute bit 6, the delete horizon
 //      35     8  maxTimestamp
 //      43     8  producerId            -1 when not idempotent
 //      51     2  producerEpoch
@@ -21,6 +22,11 @@
 // keyLength varint (-1 = null), key, valueLength varint (-1 = null), value, headerCount varint,
 // then per header: keyLength varint, key (UTF-8), valueLength varint (-1 = null), value.
 // All integers in the header are big-endian; every varint is zig-zag encoded.
+//
+// A batch the log cleaner rewrote (storage's cleaner.ts) keeps its baseOffset, lastOffsetDelta,
+// partitionLeaderEpoch and producer fields, so its records' offsets may skip (a record's offset is
+// baseOffset + its offsetDelta), it may hold no records at all, and lastOffsetDelta may exceed the
+// last record's delta. Readers take offsets from the records and resume at lastOffset + 1.
 
 import { crc32c } from '@node-rs/crc32';
 import { TributaryError } from './errors.ts';
@@ -34,6 +40,13 @@ export const NO_PRODUCER_ID = -1;
 export const NO_PRODUCER_EPOCH = -1;
 export const NO_SEQUENCE = -1;
 export const NO_PARTITION_LEADER_EPOCH = -1;
+/**
+ * Attribute bit 6 (KIP-534): baseTimestamp holds the batch's delete horizon, the time after which
+ * the cleaner drops its tombstones; record timestamps stay baseTimestamp + their delta.
+ */
+export const DELETE_HORIZON_FLAG = 0x40;
+const TRANSACTIONAL_FLAG = 0x10;
+const CONTROL_FLAG = 0x20;
 
 const BASE_OFFSET = 0;
 const BATCH_LENGTH = 8;
@@ -160,7 +173,7 @@ export function stampBatch(buf: Buffer, baseOffset: number, partitionLeaderEpoch
  * exactly with as many records as the header says. Throws CORRUPT_MESSAGE naming the failed
  * check. `buf` must hold exactly one batch.
  */
-export function validateBatch(buf: Buffer): BatchHeader {
+export function validateBatch(buf: Buffer, options: { keysRequired?: boolean } = {}): BatchHeader {
   const header = readBatchHeader(buf);
   const size = header.batchLength + LOG_OVERHEAD;
   if (size !== buf.length) {
@@ -176,7 +189,15 @@ export function validateBatch(buf: Buffer): BatchHeader {
   if (header.recordCount < 0 || header.lastOffsetDelta < 0) {
     throw corrupt(`negative recordCount ${header.recordCount} or lastOffsetDelta ${header.lastOffsetDelta}`);
   }
-  const { count, lastOffsetDelta } = checkRecords(buf, header);
+  const { count, lastOffsetDelta, nullKeys } = checkRecords(buf, header);
+  if (options.keysRequired && nullKeys > 0) {
+    // Kafka's LogValidator: a compacted log keeps the latest record per key, so a record without
+    // one could never be kept or replaced.
+    throw new TributaryError(
+      'INVALID_RECORD',
+      `${nullKeys} of ${count} records have no key; a compacted topic (cleanup.policy=compact) needs one on every record`,
+    );
+  }
   if (count !== header.recordCount) {
     throw corrupt(`recordCount says ${header.recordCount} but the batch holds ${count} records`);
   }
@@ -250,11 +271,12 @@ export function forEachRecord(buf: Buffer, header: BatchHeader, visit: (record: 
  * Walks the records' structure without decoding them (no allocation per record: this runs on
  * every produced batch). Checks the same lengths `forEachRecord` checks.
  */
-function checkRecords(buf: Buffer, header: BatchHeader): { count: number; lastOffsetDelta: number } {
+function checkRecords(buf: Buffer, header: BatchHeader): { count: number; lastOffsetDelta: number; nullKeys: number } {
   const end = header.batchLength + LOG_OVERHEAD;
   const cursor: VarintCursor = { value: 0, pos: BATCH_HEADER_SIZE };
   let count = 0;
   let lastOffsetDelta = -1;
+  let nullKeys = 0;
   while (cursor.pos < end) {
     readVarint(buf, end, cursor);
     const length = cursor.value;
@@ -264,7 +286,7 @@ function checkRecords(buf: Buffer, header: BatchHeader): { count: number; lastOf
     readVarint(buf, recordEnd, cursor); // timestamp delta
     readVarint(buf, recordEnd, cursor);
     lastOffsetDelta = cursor.value;
-    skipNullableBytes(buf, recordEnd, cursor); // key
+    if (skipNullableBytes(buf, recordEnd, cursor) < 0) nullKeys++; // key
     skipNullableBytes(buf, recordEnd, cursor); // value
     readVarint(buf, recordEnd, cursor);
     const headerCount = cursor.value;
@@ -282,10 +304,11 @@ function checkRecords(buf: Buffer, header: BatchHeader): { count: number; lastOf
     if (lastOffsetDelta !== count) throw corrupt(`record ${count} has offset delta ${lastOffsetDelta}`);
     count++;
   }
-  return { count, lastOffsetDelta };
+  return { count, lastOffsetDelta, nullKeys };
 }
 
-function skipNullableBytes(buf: Buffer, end: number, cursor: VarintCursor): void {
+/** Skips a nullable field; returns its length (-1 for null). */
+function skipNullableBytes(buf: Buffer, end: number, cursor: VarintCursor): number {
   readVarint(buf, end, cursor);
   const length = cursor.value;
   if (length < -1) throw corrupt(`negative length ${length}`);
@@ -293,6 +316,7 @@ function skipNullableBytes(buf: Buffer, end: number, cursor: VarintCursor): void
     if (cursor.pos + length > end) throw corrupt(`field of ${length} bytes runs past its record`);
     cursor.pos += length;
   }
+  return length;
 }
 
 function readNullableBytes(buf: Buffer, end: number, cursor: VarintCursor): Buffer | null {
@@ -442,4 +466,169 @@ export function decodeBatches(buf: Buffer): DecodedRecord[] {
     forEachRecord(batch, header, (record) => records.push(record));
   }
   return records;
+}
+
+// ------------------------------------------------------------------ log compaction
+
+/** The delete horizon a cleaned batch carries (KIP-534), or undefined. */
+export function deleteHorizonOf(header: BatchHeader): number | undefined {
+  return (header.attributes & DELETE_HORIZON_FLAG) !== 0 ? header.baseTimestamp : undefined;
+}
+
+/**
+ * Where one record lies in its batch, and the facts the log cleaner decides on, without copying
+ * anything. `forEachRecordSpan` reuses one object for every record: copy what you keep.
+ */
+export interface RecordSpan {
+  offset: number;
+  timestamp: number;
+  /** The record's first byte (its length varint) and the byte after it. */
+  start: number;
+  end: number;
+  /** The record's attributes byte. */
+  attributesAt: number;
+  /** Where the key's length varint starts: key, value and headers run from here to `end`. */
+  keyLengthAt: number;
+  /** The key's bytes [keyStart, keyStart + keyLength); keyLength -1 for a null key. */
+  keyStart: number;
+  keyLength: number;
+  /** -1 for a null value: with a key, a tombstone. */
+  valueLength: number;
+}
+
+/**
+ * Walks the records of one batch (at `start` in `buf`) like `forEachRecord`, with the same length
+ * checks, but hands out where each record lies instead of decoding it: the cleaner reads keys in
+ * place and copies kept records byte for byte.
+ */
+export function forEachRecordSpan(buf: Buffer, header: BatchHeader, visit: (span: RecordSpan) => void, start = 0): void {
+  const end = start + header.batchLength + LOG_OVERHEAD;
+  if (end > buf.length) throw corrupt('truncated: records run past the end of the buffer');
+  const cursor: VarintCursor = { value: 0, pos: start + BATCH_HEADER_SIZE };
+  const span: RecordSpan = { offset: 0, timestamp: 0, start: 0, end: 0, attributesAt: 0, keyLengthAt: 0, keyStart: 0, keyLength: -1, valueLength: -1 };
+  while (cursor.pos < end) {
+    span.start = cursor.pos;
+    readVarint(buf, end, cursor);
+    const length = cursor.value;
+    const recordEnd = cursor.pos + length;
+    if (length < 6 || recordEnd > end) throw corrupt(`record length ${length} does not fit in the batch`);
+    span.attributesAt = cursor.pos;
+    cursor.pos += 1;
+    readVarint(buf, recordEnd, cursor);
+    span.timestamp = header.baseTimestamp + cursor.value;
+    readVarint(buf, recordEnd, cursor);
+    span.offset = header.baseOffset + cursor.value;
+    span.keyLengthAt = cursor.pos;
+    span.keyLength = skipNullableBytes(buf, recordEnd, cursor);
+    span.keyStart = cursor.pos - Math.max(span.keyLength, 0);
+    span.valueLength = skipNullableBytes(buf, recordEnd, cursor);
+    readVarint(buf, recordEnd, cursor);
+    const headerCount = cursor.value;
+    if (headerCount < 0) throw corrupt(`negative header count ${headerCount}`);
+    for (let i = 0; i < headerCount; i++) {
+      if (skipNullableBytes(buf, recordEnd, cursor) < 0) throw corrupt('record header with a null key');
+      skipNullableBytes(buf, recordEnd, cursor);
+    }
+    if (cursor.pos !== recordEnd) throw corrupt(`record length ${length} disagrees with its fields`);
+    span.end = recordEnd;
+    visit(span);
+  }
+}
+
+/** A kept record, copied out of a RecordSpan. */
+export interface KeptRecord {
+  offset: number;
+  timestamp: number;
+  start: number;
+  end: number;
+  attributesAt: number;
+  keyLengthAt: number;
+}
+
+export interface RebuildOptions {
+  /** The batch's new lastOffsetDelta; default its own (the cleaner keeps it, as Kafka does). */
+  lastOffsetDelta?: number;
+  /**
+   * Stamp this delete horizon (KIP-534): baseTimestamp becomes it and every kept record's
+   * timestamp delta is re-encoded against it.
+   */
+  deleteHorizonMs?: number;
+  /**
+   * Drop the producer fields (id, epoch, sequence, transactional): for a batch that only holds
+   * offsets in place of batches the cleaner removed.
+   */
+  clearProducer?: boolean;
+}
+
+/**
+ * A new batch with only `kept` of `batch`'s records (in order), its header otherwise kept:
+ * baseOffset, partitionLeaderEpoch, producer id, epoch and base sequence, and lastOffsetDelta
+ * unless told otherwise, so offsets and sequence numbers mean what they meant (Kafka's
+ * MemoryRecords.filterTo with overrideLastOffset). recordCount, maxTimestamp, length and CRC are
+ * recomputed. Kept records are copied byte for byte, unless a new delete horizon moves the base
+ * their timestamp deltas count from. An empty result is a bare header whose timestamps are the
+ * old maxTimestamp, as Kafka's writeEmptyHeader writes.
+ */
+export function rebuildBatch(batch: Buffer, header: BatchHeader, kept: readonly KeptRecord[], options: RebuildOptions = {}): Buffer {
+  const horizon = kept.length > 0 ? options.deleteHorizonMs : undefined;
+  const baseTimestamp = horizon ?? (kept.length === 0 ? header.maxTimestamp : header.baseTimestamp);
+  let bodySize = 0;
+  let maxTimestamp = -1;
+  for (const r of kept) {
+    if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
+    if (horizon === undefined) {
+      bodySize += r.end - r.start;
+    } else {
+      const inner = 1 + varintSize(r.timestamp - horizon) + varintSize(r.offset - header.baseOffset) + (r.end - r.keyLengthAt);
+      bodySize += varintSize(inner) + inner;
+    }
+  }
+  if (kept.length === 0) maxTimestamp = header.maxTimestamp;
+  const out = Buffer.allocUnsafe(BATCH_HEADER_SIZE + bodySize);
+  batch.copy(out, 0, 0, BATCH_HEADER_SIZE);
+  let pos = BATCH_HEADER_SIZE;
+  for (const r of kept) {
+    if (horizon === undefined) {
+      out.set(batch.subarray(r.start, r.end), pos);
+      pos += r.end - r.start;
+      continue;
+    }
+    const timestampDelta = r.timestamp - horizon;
+    const offsetDelta = r.offset - header.baseOffset;
+    const inner = 1 + varintSize(timestampDelta) + varintSize(offsetDelta) + (r.end - r.keyLengthAt);
+    pos = writeVarint(out, pos, inner);
+    out[pos++] = batch[r.attributesAt]!;
+    pos = writeVarint(out, pos, timestampDelta);
+    pos = writeVarint(out, pos, offsetDelta);
+    out.set(batch.subarray(r.keyLengthAt, r.end), pos);
+    pos += r.end - r.keyLengthAt;
+  }
+  let attributes = header.attributes;
+  if (horizon !== undefined) attributes |= DELETE_HORIZON_FLAG;
+  if (kept.length === 0) attributes &= ~DELETE_HORIZON_FLAG;
+  if (options.clearProducer) attributes &= ~(TRANSACTIONAL_FLAG | CONTROL_FLAG);
+  out.writeInt32BE(out.length - LOG_OVERHEAD, BATCH_LENGTH);
+  out.writeInt16BE(attributes, ATTRIBUTES);
+  out.writeInt32BE(options.lastOffsetDelta ?? header.lastOffsetDelta, LAST_OFFSET_DELTA);
+  out.writeBigInt64BE(BigInt(baseTimestamp), BASE_TIMESTAMP);
+  out.writeBigInt64BE(BigInt(maxTimestamp), MAX_TIMESTAMP);
+  if (options.clearProducer) {
+    out.writeBigInt64BE(BigInt(NO_PRODUCER_ID), PRODUCER_ID);
+    out.writeInt16BE(NO_PRODUCER_EPOCH, PRODUCER_EPOCH);
+    out.writeInt32BE(NO_SEQUENCE, BASE_SEQUENCE);
+  }
+  out.writeInt32BE(kept.length, RECORD_COUNT);
+  out.writeUInt32BE(crc32c(out.subarray(ATTRIBUTES)), CRC);
+  return out;
+}
+
+/**
+ * Sets the lastOffsetDelta of the batch that is exactly `buf` and recomputes its CRC, in place:
+ * the cleaner stretches a kept batch over the offsets of batches it removed after it.
+ */
+export function setLastOffsetDelta(buf: Buffer, lastOffsetDelta: number): void {
+  const size = batchSizeAt(buf);
+  if (size !== buf.length) throw corrupt(`batchLength says ${size} bytes but the batch has ${buf.length}`);
+  buf.writeInt32BE(lastOffsetDelta, LAST_OFFSET_DELTA);
+  buf.writeUInt32BE(crc32c(buf.subarray(ATTRIBUTES)), CRC);
 }

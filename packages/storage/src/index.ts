@@ -1,6 +1,25 @@
 // @tributary/storage: the append-only segment log (DESIGN.md § Storage). Knows files, not networks.
 
-export { Log, logConfigFromTopic, LEADER_EPOCH_CHECKPOINT, type LogConfig, type LogOptions, type StorageLogger } from './log.ts';
+export {
+  Log,
+  logConfigFromTopic,
+  CLEANER_OFFSET_CHECKPOINT,
+  LEADER_EPOCH_CHECKPOINT,
+  type CleanerCheckpoint,
+  type LogConfig,
+  type LogOptions,
+  type StorageLogger,
+} from './log.ts';
+export { Cleaner, type CleanerOptions, type CleanerState, type CleanerStats } from './cleaner.ts';
+export {
+  cleanableOffsets,
+  grabFilthiestLog,
+  logToClean,
+  type CompactionView,
+  type LogToClean,
+  type OffsetsToClean,
+  type SegmentFacts,
+} from './compaction.ts';
 export { LeaderEpochCache, type EpochEntry } from './leader-epoch-cache.ts';
 export { OffsetCheckpointFile, parseTopicPartition } from './checkpoint.ts';
 export {

@@ -21,7 +21,25 @@ describe('Log appends and reads', () => {
       retentionMs: 7 * 24 * 3600 * 1000,
       flushMessages: Number.MAX_SAFE_INTEGER,
       flushMs: Number.MAX_SAFE_INTEGER,
+      compact: false,
+      delete: true,
+      deleteRetentionMs: 86_400_000,
+      minCleanableDirtyRatio: 0.5,
+      minCompactionLagMs: 0,
+      maxCompactionLagMs: Number.MAX_SAFE_INTEGER,
     });
+  });
+
+  it('maps cleanup.policy, and rolls a compacted log by max.compaction.lag.ms when that comes first', () => {
+    const compacted = logConfigFromTopic({ ...DEFAULT_TOPIC_CONFIGS, 'cleanup.policy': 'compact', 'segment.ms': 60_000, 'max.compaction.lag.ms': 5000 });
+    expect([compacted.compact, compacted.delete, compacted.segmentMs]).toEqual([true, false, 5000]);
+    const both = logConfigFromTopic({ ...DEFAULT_TOPIC_CONFIGS, 'cleanup.policy': 'compact,delete', 'max.compaction.lag.ms': 5000 });
+    expect([both.compact, both.delete, both.segmentMs]).toEqual([true, true, 5000]);
+    // Not compacted: max.compaction.lag.ms means nothing.
+    expect(logConfigFromTopic({ ...DEFAULT_TOPIC_CONFIGS, 'max.compaction.lag.ms': 5000 }).segmentMs).toBe(7 * 24 * 3600 * 1000);
+    // Configs written before these settings existed read as the defaults.
+    const { 'cleanup.policy': _, ...old } = DEFAULT_TOPIC_CONFIGS;
+    expect(logConfigFromTopic(old).compact).toBe(false);
   });
 
   it('stamps offsets and epochs, and reads back whole batches', () => {

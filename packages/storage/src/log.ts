@@ -7,8 +7,22 @@
 // replication (DESIGN.md § Storage); fsync happens only on flush.messages / flush.ms / flush().
 
 import * as path from 'node:path';
-import { assert, checkBatchCrc, forEachRecord, LOG_OVERHEAD, stampBatch, TributaryError, validateBatch, type TopicConfigs } from '@tributary/protocol';
-import { fsyncDir, nodeFs, storageError, type StorageFs } from './fs.ts';
+import {
+  assert,
+  BATCH_HEADER_SIZE,
+  checkBatchCrc,
+  cleanupPolicyOf,
+  DEFAULT_TOPIC_CONFIGS,
+  forEachRecord,
+  LOG_OVERHEAD,
+  stampBatch,
+  TributaryError,
+  validateBatch,
+  type TopicConfigs,
+} from '@tributary/protocol';
+import { CheckpointFile } from './checkpoint.ts';
+import type { CompactionView, SegmentFacts } from './compaction.ts';
+import { fsyncDir, nodeFs, readFully, storageError, type StorageFs } from './fs.ts';
 import { LeaderEpochCache, type EpochEntry } from './leader-epoch-cache.ts';
 import { parseSegmentFileName, Segment, segmentFileName, SEGMENT_INDEX_SUFFIX, SEGMENT_LOG_SUFFIX, type BatchSummary } from './segment.ts';
 
@@ -22,18 +36,60 @@ export interface LogConfig {
   retentionMs: number;
   flushMessages: number;
   flushMs: number;
+  /** cleanup.policy contains compact: the log cleaner may rewrite closed segments, records need keys. */
+  compact: boolean;
+  /** cleanup.policy contains delete: retentionMs and retentionBytes apply. */
+  delete: boolean;
+  deleteRetentionMs: number;
+  minCleanableDirtyRatio: number;
+  minCompactionLagMs: number;
+  maxCompactionLagMs: number;
 }
 
-export function logConfigFromTopic(c: TopicConfigs): LogConfig {
+/**
+ * A topic's configs as the log uses them. Configs written before a setting existed lack it: the
+ * default stands in. On a compacted topic the active segment rolls at max.compaction.lag.ms if
+ * that comes before segment.ms (Kafka's LogConfig.maxSegmentMs): the active segment is never
+ * cleaned, so it must close for its records to become cleanable in time.
+ */
+export function logConfigFromTopic(topic: Partial<TopicConfigs>): LogConfig {
+  const c: TopicConfigs = { ...DEFAULT_TOPIC_CONFIGS, ...topic };
+  const policy = cleanupPolicyOf(c['cleanup.policy']);
   return {
     segmentBytes: c['segment.bytes'],
-    segmentMs: c['segment.ms'],
+    segmentMs: policy.compact ? Math.min(c['segment.ms'], c['max.compaction.lag.ms']) : c['segment.ms'],
     indexIntervalBytes: c['index.interval.bytes'],
     retentionBytes: c['retention.bytes'],
     retentionMs: c['retention.ms'],
     flushMessages: c['flush.messages'],
     flushMs: c['flush.ms'],
+    compact: policy.compact,
+    delete: policy.delete,
+    deleteRetentionMs: c['delete.retention.ms'],
+    minCleanableDirtyRatio: c['min.cleanable.dirty.ratio'],
+    minCompactionLagMs: c['min.compaction.lag.ms'],
+    maxCompactionLagMs: c['max.compaction.lag.ms'],
   };
+}
+
+/**
+ * The cleaner's progress on this log, kept in `<log dir>/cleaner-offset-checkpoint` as one line
+ * `<firstDirtyOffset> <rewrittenToOffset>`. Kafka keeps the first of these per data dir
+ * (LogCleanerManager's cleaner-offset-checkpoint); here it lives beside the log, so that a
+ * truncation can lower it in the same place and a log set aside or deleted takes it along.
+ */
+export interface CleanerCheckpoint {
+  /**
+   * Below this offset the log holds at most one record per key (Kafka's cleaner checkpoint). Too
+   * low is only slower; too high would let duplicates stay, so truncations lower it and a
+   * cleaning raises it only as its rewritten segments are swapped in.
+   */
+  firstDirtyOffset: number;
+  /**
+   * No batch at or above this offset was rewritten by this replica's cleaner: such batches are
+   * byte for byte what the leader sent. Too high is harmless (replica comparisons skip more).
+   */
+  rewrittenToOffset: number;
 }
 
 export interface StorageLogger {
@@ -50,6 +106,10 @@ export interface LogOptions {
 }
 
 export const LEADER_EPOCH_CHECKPOINT = 'leader-epoch-checkpoint';
+export const CLEANER_OFFSET_CHECKPOINT = 'cleaner-offset-checkpoint';
+/** Kafka's suffixes for a segment being cleaned (written, not yet committed) and being swapped in (committed). */
+export const CLEANED_FILE_SUFFIX = '.cleaned';
+export const SWAP_FILE_SUFFIX = '.swap';
 
 const SILENT: StorageLogger = { info() {}, warn() {} };
 const EMPTY = Buffer.alloc(0);
@@ -72,6 +132,19 @@ export class Log {
   /** A segment file was created since the directory was last fsynced. */
   private dirDirty = false;
   private closed = false;
+  private readonly cleanerCheckpointFile: CheckpointFile;
+  private cleanerCheckpointValue: CleanerCheckpoint | undefined;
+  /**
+   * Bumped whenever a closed segment may change or go (truncation, retention, a swap, close): a
+   * cleaning in progress compares it between slices and gives up when it moved.
+   */
+  private cleanerGenerationValue = 0;
+  /**
+   * A cleaned segment's swap was committed but could not be finished on disk (a failing disk):
+   * the old segments stay in use through their open descriptors, the next open completes the
+   * swap, and the cleaner leaves this log alone until then.
+   */
+  private swapIncompleteValue = false;
 
   private constructor(dir: string, config: LogConfig, options: LogOptions) {
     this.dir = dir;
@@ -80,6 +153,7 @@ export class Log {
     this.clock = options.clock ?? Date.now;
     this.logger = options.logger ?? SILENT;
     this.epochs = new LeaderEpochCache(path.join(dir, LEADER_EPOCH_CHECKPOINT), this.fs);
+    this.cleanerCheckpointFile = new CheckpointFile(path.join(dir, CLEANER_OFFSET_CHECKPOINT), 2, this.fs);
     this.lastFlushMs = this.clock();
   }
 
@@ -129,6 +203,14 @@ export class Log {
     this.config = config;
   }
 
+  get currentConfig(): LogConfig {
+    return this.config;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Epoch of the last batch in the log, -1 when the log is empty. */
   lastEpoch(): number {
     for (let i = this.segments.length - 1; i >= 0; i--) {
@@ -155,7 +237,7 @@ export class Log {
   appendAsLeader(batch: Buffer, leaderEpoch: number): { baseOffset: number; lastOffset: number } {
     this.assertOpen();
     assert(Number.isSafeInteger(leaderEpoch) && leaderEpoch >= 0, `leader epoch ${leaderEpoch} must be a non-negative integer`);
-    const header = validateBatch(batch);
+    const header = validateBatch(batch, { keysRequired: this.config.compact });
     if (header.recordCount <= 0 || header.lastOffsetDelta !== header.recordCount - 1) {
       throw corrupt(`record batch is corrupt: ${header.recordCount} records with lastOffsetDelta ${header.lastOffsetDelta}`);
     }
@@ -381,24 +463,25 @@ export class Log {
     return found;
   }
 
-  /** First offset whose record timestamp is >= `timestampMs` (Kafka ListOffsets), or null. */
+  /**
+   * First offset whose record timestamp is >= `timestampMs` (Kafka ListOffsets), or null. A batch
+   * whose maxTimestamp qualifies may hold no such record any more (the cleaner removed it, or
+   * kept only an empty header): the search goes on to the next batch.
+   */
   offsetForTimestamp(timestampMs: number): number | null {
     this.assertOpen();
     for (const segment of this.segments) {
       if (segment.maxTimestamp < timestampMs) continue;
-      let hit: BatchSummary | undefined;
-      segment.scanHeaders(0, (b) => {
-        if (b.maxTimestamp >= timestampMs) hit = b;
-        return hit === undefined;
-      });
-      if (hit === undefined) continue;
-      const buf = segment.readAt(hit.position, hit.size);
-      const header = checkBatchCrc(buf);
       let offset: number | undefined;
-      forEachRecord(buf, header, (r) => {
-        if (offset === undefined && r.timestamp >= timestampMs) offset = r.offset;
+      segment.scanHeaders(0, (b) => {
+        if (b.maxTimestamp < timestampMs) return true;
+        const buf = segment.readAt(b.position, b.size);
+        forEachRecord(buf, checkBatchCrc(buf), (r) => {
+          if (offset === undefined && r.timestamp >= timestampMs) offset = r.offset;
+        });
+        return offset === undefined;
       });
-      return Math.max(offset ?? hit.baseOffset, this.logStartOffset);
+      if (offset !== undefined) return Math.max(offset, this.logStartOffset);
     }
     return null;
   }
@@ -418,6 +501,7 @@ export class Log {
       return;
     }
     const before = this.logEndOffset;
+    this.cleanerGenerationValue++;
     // Newest first, so a failure part-way still leaves a contiguous log.
     while (this.segments.length > 1 && this.active.baseOffset > offset) {
       this.active.delete();
@@ -426,6 +510,12 @@ export class Log {
     this.active.truncateTo(offset, this.config.indexIntervalBytes);
     this.recoveryPointOffset = Math.min(this.recoveryPointOffset, this.logEndOffset);
     this.epochs.truncateFromEnd(this.logEndOffset);
+    // Kafka's LogCleanerManager.maybeTruncateCheckpoint: what comes after the cut is new data,
+    // not yet deduplicated.
+    const cp = this.cleanerCheckpointValue;
+    if (cp !== undefined && cp.firstDirtyOffset > this.logEndOffset) {
+      this.writeCleanerCheckpoint({ firstDirtyOffset: this.logEndOffset, rewrittenToOffset: cp.rewrittenToOffset });
+    }
     this.logger.info({ dir: this.dir, offset, before, logEndOffset: this.logEndOffset }, 'truncated log');
   }
 
@@ -433,6 +523,7 @@ export class Log {
   truncateFullyAndStartAt(offset: number): void {
     this.assertOpen();
     assert(Number.isSafeInteger(offset) && offset >= 0, `offset ${offset} must be a non-negative integer`);
+    this.cleanerGenerationValue++;
     while (this.segments.length > 0) {
       this.segments[this.segments.length - 1]!.delete();
       this.segments.pop();
@@ -445,6 +536,7 @@ export class Log {
     this.dirDirty = true;
     this.recoveryPointOffset = offset;
     this.epochs.clear();
+    if (this.cleanerCheckpointValue !== undefined) this.writeCleanerCheckpoint({ firstDirtyOffset: offset, rewrittenToOffset: offset });
     this.logger.info({ dir: this.dir, offset }, 'truncated log fully');
   }
 
@@ -464,6 +556,9 @@ export class Log {
       `high watermark ${highWatermark} outside [0, ${this.logEndOffset}] of ${this.dir}`,
     );
     let deleted = 0;
+    // cleanup.policy=compact alone: the cleaner decides what goes, never age or size (Kafka's
+    // UnifiedLog.deleteOldSegments applies retention only with `delete`).
+    if (!this.config.delete) return 0;
     const { retentionMs, retentionBytes } = this.config;
     const belowHw = (): boolean => this.segments.length > 1 && this.segments[1]!.baseOffset <= highWatermark;
     if (retentionMs >= 0) {
@@ -485,12 +580,224 @@ export class Log {
   }
 
   private deleteOldest(): void {
+    this.cleanerGenerationValue++;
     const segment = this.segments[0]!;
     segment.delete();
     this.segments.shift();
     this.recoveryPointOffset = Math.max(this.recoveryPointOffset, this.logStartOffset);
     this.logger.info({ dir: this.dir, baseOffset: segment.baseOffset, logStartOffset: this.logStartOffset }, 'deleted segment');
     this.epochs.truncateFromStart(this.logStartOffset);
+  }
+
+  // ---------------------------------------------------------------- compaction (cleaner.ts drives it)
+
+  /** The cleaner's progress on this log; undefined when it never cleaned it. */
+  get cleanerCheckpoint(): CleanerCheckpoint | undefined {
+    return this.cleanerCheckpointValue;
+  }
+
+  /** See cleanerGenerationValue: a cleaning gives up when this moved under it. */
+  get cleanerGeneration(): number {
+    return this.cleanerGenerationValue;
+  }
+
+  /** A committed swap could not be finished on disk; the next open finishes it. */
+  get swapIncomplete(): boolean {
+    return this.swapIncompleteValue;
+  }
+
+  /** What the cleaning decisions (compaction.ts) need, with the partition's high watermark. */
+  compactionView(highWatermark: number): CompactionView {
+    this.assertOpen();
+    return {
+      logStartOffset: this.logStartOffset,
+      logEndOffset: this.logEndOffset,
+      highWatermark,
+      closed: this.segments.slice(0, -1).map(segmentFacts),
+      activeBaseOffset: this.active.baseOffset,
+      firstDirtyCheckpoint: this.cleanerCheckpointValue?.firstDirtyOffset,
+      config: {
+        minCleanableDirtyRatio: this.config.minCleanableDirtyRatio,
+        minCompactionLagMs: this.config.minCompactionLagMs,
+        maxCompactionLagMs: this.config.maxCompactionLagMs,
+      },
+    };
+  }
+
+  /** The closed segments, oldest first, as handles a cleaning passes back to replaceSegments. */
+  closedSegments(): readonly Segment[] {
+    this.assertOpen();
+    return this.segments.slice(0, -1);
+  }
+
+  /** The broker's clock at the last append to the segment holding `offset` (-1 when none does). */
+  lastAppendMsAt(offset: number): number {
+    const segment = this.segments[this.segmentIndexFor(offset)]!;
+    return offset >= segment.baseOffset && offset < segment.nextOffset ? segment.lastAppendMs : -1;
+  }
+
+  /** Resets the first dirty offset (Kafka's forceUpdateCheckpoint), durably. */
+  resetFirstDirtyOffset(offset: number): void {
+    this.assertOpen();
+    this.writeCleanerCheckpoint({ firstDirtyOffset: offset, rewrittenToOffset: Math.max(offset, this.cleanerCheckpointValue?.rewrittenToOffset ?? offset) });
+  }
+
+  /**
+   * Swaps a cleaned segment in for `old` (consecutive closed segments), crash-safely, Kafka's way
+   * (UnifiedLog.replaceSegments and the LogLoader's recovery):
+   *
+   *   0. the cleaner wrote and fsynced `<base>.log.cleaned` and `<base>.index.cleaned`, base =
+   *      old[0]'s base offset; they cover exactly old's offsets (cleaner.ts keeps every offset
+   *      inside a batch);
+   *   1. the cleaner checkpoint is raised to `checkpoint`, durably, before the commit: once
+   *      committed the new segment may already be read, and a crash before the commit leaves a
+   *      `.cleaned` file, which makes the next open reset the checkpoint (loadCleanerCheckpoint);
+   *   2. `.index.cleaned` -> `.index.swap`, then `.log.cleaned` -> `.log.swap`: the commit. From
+   *      here on the next open completes the swap (recoverCleanerFiles);
+   *   3. the old segments' files are deleted, newest first, and the old first index, then
+   *      `.index.swap` and `.log.swap` take their final names (the log's rename replaces the old
+   *      first segment's file at once), and the directory is fsynced;
+   *   4. in memory, the new segment replaces the old ones.
+   *
+   * A crash anywhere leaves the old segments or the new one after the next open, never a mix. A
+   * failure before the commit puts the checkpoint back, deletes the cleaned files and throws; one
+   * after it throws with the old segments still serving from their open descriptors
+   * (swapIncomplete) until the next open finishes the swap.
+   */
+  replaceSegments(old: readonly Segment[], checkpoint: CleanerCheckpoint): void {
+    this.assertOpen();
+    assert(!this.swapIncompleteValue, `${this.dir}: a swap is still incomplete`);
+    const first = this.segments.indexOf(old[0]!);
+    assert(
+      old.length > 0 && first >= 0 && first + old.length < this.segments.length && old.every((seg, i) => this.segments[first + i] === seg),
+      `${this.dir}: the segments to replace are not consecutive closed segments of the log`,
+    );
+    const base = old[0]!.baseOffset;
+    const end = old.at(-1)!.nextOffset;
+    const file = (suffix: string) => path.join(this.dir, segmentFileName(base, suffix));
+    const cleanedLog = file(SEGMENT_LOG_SUFFIX + CLEANED_FILE_SUFFIX);
+    const cleanedIndex = file(SEGMENT_INDEX_SUFFIX + CLEANED_FILE_SUFFIX);
+    const swapLog = file(SEGMENT_LOG_SUFFIX + SWAP_FILE_SUFFIX);
+    const swapIndex = file(SEGMENT_INDEX_SUFFIX + SWAP_FILE_SUFFIX);
+    const before = this.cleanerCheckpointValue;
+
+    // 1 and 2: nothing is committed until the log's rename is done.
+    let committed = false;
+    try {
+      this.writeCleanerCheckpoint(checkpoint);
+      this.fs.renameSync(cleanedIndex, swapIndex);
+      this.fs.renameSync(cleanedLog, swapLog);
+      committed = true;
+      fsyncDir(this.fs, this.dir);
+    } catch (err) {
+      if (!committed) {
+        this.abandonCleaned(before, [cleanedLog, cleanedIndex, swapIndex]);
+        throw storageError(`committing the cleaned segment ${base} in ${this.dir}`, err);
+      }
+      // The rename happened but may not be durable: a crash brings back the .cleaned file (the
+      // old segments stay) or keeps the .swap (recovery completes it). Either is whole; go on.
+      this.logger.warn({ dir: this.dir, baseOffset: base, err }, 'fsync after committing a cleaned segment failed');
+    }
+    this.cleanerGenerationValue++;
+
+    // 3: the old descriptors stay open until the new segment is in place, so a failure here
+    // leaves the log readable as it was.
+    try {
+      for (const seg of [...old].reverse()) {
+        if (seg !== old[0]) this.unlinkIfExists(seg.logPath);
+        this.unlinkIfExists(seg.index.path);
+      }
+      this.fs.renameSync(swapIndex, file(SEGMENT_INDEX_SUFFIX));
+      this.fs.renameSync(swapLog, file(SEGMENT_LOG_SUFFIX));
+      fsyncDir(this.fs, this.dir);
+    } catch (err) {
+      this.swapIncompleteValue = true;
+      throw storageError(`finishing the swap of cleaned segment ${base} in ${this.dir} (the next open completes it)`, err);
+    }
+
+    // 4.
+    let segment: Segment;
+    try {
+      segment = Segment.openExisting(this.dir, base, this.fs);
+    } catch (err) {
+      this.swapIncompleteValue = true;
+      throw storageError(`opening the cleaned segment ${base} in ${this.dir} (the next open loads it)`, err);
+    }
+    if (
+      !segment.loadTrusted(this.config.indexIntervalBytes, () =>
+        this.logger.warn({ dir: this.dir, baseOffset: base }, 'rebuilding the index of a cleaned segment'),
+      )
+    ) {
+      segment.recover(base, this.config.indexIntervalBytes, () => undefined);
+    }
+    // Assert in pairs (STYLE.md): the cleaner promised the same offsets, the file must hold them.
+    assert(
+      segment.baseOffset === base && segment.nextOffset === end && !segment.isEmpty,
+      `${this.dir}: cleaned segment ${base} ends at ${segment.nextOffset}, the segments it replaces at ${end}`,
+    );
+    // Kafka keeps the last modified time of the replaced segments: retention and the compaction
+    // lags count from the appends, not from the cleaning.
+    segment.lastAppendMs = Math.max(...old.map((seg) => seg.lastAppendMs));
+    segment.rollBaseMs = old[0]!.rollBaseMs;
+    for (const seg of old) {
+      try {
+        seg.close();
+      } catch {
+        // Its file is gone already; only the descriptor was left.
+      }
+    }
+    this.segments.splice(first, old.length, segment);
+  }
+
+  /**
+   * A cleaning that did not commit: the checkpoint goes back to what it was and the cleaned files
+   * go. If the checkpoint cannot be put back, the `.cleaned` file stays, so the next open resets
+   * the checkpoint (a raised checkpoint over segments that were not cleaned would keep duplicates).
+   */
+  abandonCleaned(before: CleanerCheckpoint | undefined, files: readonly string[]): void {
+    if (this.cleanerCheckpointValue !== before) {
+      try {
+        if (before !== undefined) this.writeCleanerCheckpoint(before);
+        else {
+          this.unlinkIfExists(this.cleanerCheckpointFile.path);
+          this.cleanerCheckpointValue = undefined;
+        }
+      } catch (err) {
+        this.logger.warn({ dir: this.dir, err }, 'could not put the cleaner checkpoint back; the cleaned file stays for the next open to see');
+        return;
+      }
+    }
+    for (const f of files) {
+      try {
+        this.unlinkIfExists(f);
+      } catch (err) {
+        this.logger.warn({ dir: this.dir, file: f, err }, 'could not delete a cleaned file; the next open deletes it');
+      }
+    }
+  }
+
+  private unlinkIfExists(file: string): void {
+    if (this.fs.existsSync(file)) this.fs.unlinkSync(file);
+  }
+
+  /**
+   * Writes the cleaner checkpoint durably and then holds it in memory. When the write fails the
+   * file is removed (a missing file means everything is dirty, which is safe), and the failure is
+   * thrown if even that fails.
+   */
+  private writeCleanerCheckpoint(value: CleanerCheckpoint): void {
+    try {
+      this.cleanerCheckpointFile.writeLines([[String(value.firstDirtyOffset), String(value.rewrittenToOffset)]]);
+      this.cleanerCheckpointValue = value;
+    } catch (err) {
+      this.cleanerCheckpointValue = undefined;
+      try {
+        this.unlinkIfExists(this.cleanerCheckpointFile.path);
+      } catch {
+        throw err;
+      }
+      throw err;
+    }
   }
 
   // ---------------------------------------------------------------- flush, close
@@ -521,6 +828,7 @@ export class Log {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.cleanerGenerationValue++;
     for (const s of this.segments) s.close();
   }
 
@@ -536,6 +844,7 @@ export class Log {
 
   private closeQuietly(): void {
     this.closed = true;
+    this.cleanerGenerationValue++;
     for (const s of this.segments) {
       try {
         s.close();
@@ -550,11 +859,14 @@ export class Log {
   private load(recoveryPoint: number): void {
     const fs = this.fs;
     let names: string[];
+    let swapped: Set<number>;
+    let cleaningInterrupted: boolean;
     try {
       fs.mkdirSync(this.dir);
+      ({ swapped, cleaningInterrupted } = this.recoverCleanerFiles(fs.readdirSync(this.dir)));
       names = fs.readdirSync(this.dir);
     } catch (err) {
-      throw storageError(`opening log dir ${this.dir}`, err);
+      throw err instanceof TributaryError ? err : storageError(`opening log dir ${this.dir}`, err);
     }
 
     const bases: number[] = [];
@@ -615,7 +927,9 @@ export class Log {
       }
       this.segments.push(segment);
       const nextBase = bases[i + 1];
-      const trusted = nextBase !== undefined && nextBase <= recoveryPoint;
+      // A segment swapped in by recovery is scanned whole: its bytes were fsynced before the
+      // swap was committed, but this is the first time this process reads them.
+      const trusted = nextBase !== undefined && nextBase <= recoveryPoint && !swapped.has(base);
       if (
         trusted &&
         segment.loadTrusted(this.config.indexIntervalBytes, () => {
@@ -647,6 +961,7 @@ export class Log {
     this.epochs.truncateFromEnd(leo);
     this.epochs.truncateFromStart(this.logStartOffset);
     this.recoveryPointOffset = Math.min(Math.max(recoveryPoint, this.logStartOffset), leo);
+    this.loadCleanerCheckpoint(cleaningInterrupted);
     this.logger.info(
       {
         dir: this.dir,
@@ -657,6 +972,111 @@ export class Log {
       },
       'opened log',
     );
+  }
+
+  /**
+   * Finishes or undoes what a cleaning left behind (Kafka's LogLoader): `.cleaned` files were
+   * never committed and are deleted; a `<base>.log.swap` was committed (its bytes fsynced before
+   * the rename that made it), so the swap is completed: the old segments it replaces, those
+   * starting inside its offset range, are deleted and it takes its final name. An `.index.swap`
+   * without its log is from a swap not yet committed and goes (indexes are rebuilt when missing).
+   * Returns the base offsets swapped in, and whether a cleaning was cut short (its checkpoint may
+   * have been raised before its commit, see replaceSegments).
+   */
+  private recoverCleanerFiles(names: readonly string[]): { swapped: Set<number>; cleaningInterrupted: boolean } {
+    const fs = this.fs;
+    const file = (name: string) => path.join(this.dir, name);
+    let cleaningInterrupted = false;
+    for (const name of names) {
+      if (!name.endsWith(CLEANED_FILE_SUFFIX)) continue;
+      fs.unlinkSync(file(name));
+      cleaningInterrupted = true;
+      this.logger.warn({ dir: this.dir, file: name }, 'recovery deleted an uncommitted cleaned segment');
+    }
+    const swapped = new Set<number>();
+    const logBases = names.map((n) => parseSegmentFileName(n, SEGMENT_LOG_SUFFIX)).filter((b): b is number => b !== undefined);
+    const swaps = names
+      .map((n) =>
+        n.endsWith(SEGMENT_LOG_SUFFIX + SWAP_FILE_SUFFIX) ? parseSegmentFileName(n.slice(0, -SWAP_FILE_SUFFIX.length), SEGMENT_LOG_SUFFIX) : undefined,
+      )
+      .filter((b): b is number => b !== undefined)
+      .sort((a, b) => a - b);
+    for (const base of swaps) {
+      const swapPath = file(segmentFileName(base, SEGMENT_LOG_SUFFIX) + SWAP_FILE_SUFFIX);
+      const end = this.swapFileEnd(swapPath, base);
+      const replaced = logBases.filter((b) => b > base && b < end);
+      for (const b of replaced) {
+        for (const suffix of [SEGMENT_LOG_SUFFIX, SEGMENT_INDEX_SUFFIX]) {
+          if (fs.existsSync(file(segmentFileName(b, suffix)))) fs.unlinkSync(file(segmentFileName(b, suffix)));
+        }
+      }
+      const indexPath = file(segmentFileName(base, SEGMENT_INDEX_SUFFIX));
+      if (fs.existsSync(indexPath)) fs.unlinkSync(indexPath);
+      const indexSwap = indexPath + SWAP_FILE_SUFFIX;
+      if (fs.existsSync(indexSwap)) fs.renameSync(indexSwap, indexPath);
+      fs.renameSync(swapPath, file(segmentFileName(base, SEGMENT_LOG_SUFFIX)));
+      fsyncDir(fs, this.dir);
+      swapped.add(base);
+      this.logger.warn({ dir: this.dir, baseOffset: base, endOffset: end, replaced }, 'recovery completed a cleaned segment swap');
+    }
+    for (const name of fs.readdirSync(this.dir)) {
+      if (name.endsWith(SEGMENT_INDEX_SUFFIX + SWAP_FILE_SUFFIX)) fs.unlinkSync(file(name));
+    }
+    return { swapped, cleaningInterrupted };
+  }
+
+  /**
+   * Where the batches of a swap file end: lastOffset + 1 of its last whole batch, by a walk of
+   * the headers in 1 MiB reads (the swapped-in segment is then scanned whole, CRCs included, by
+   * the usual recovery, which cuts it at anything wrong).
+   */
+  private swapFileEnd(swapPath: string, base: number): number {
+    const fd = this.fs.openSync(swapPath, 'r');
+    try {
+      const size = this.fs.fstatSync(fd).size;
+      const chunk = Buffer.allocUnsafe(1024 * 1024);
+      let end = base;
+      let pos = 0;
+      while (size - pos >= BATCH_HEADER_SIZE) {
+        const n = readFully(this.fs, fd, chunk, pos, 0, Math.min(chunk.length, size - pos));
+        let at = 0;
+        while (n - at >= BATCH_HEADER_SIZE) {
+          const batchSize = chunk.readInt32BE(at + 8) + LOG_OVERHEAD;
+          if (batchSize < BATCH_HEADER_SIZE || pos + at + batchSize > size) return end;
+          end = Number(chunk.readBigInt64BE(at)) + chunk.readInt32BE(at + 23) + 1;
+          at += batchSize;
+        }
+        if (at === 0) return end;
+        pos += at;
+      }
+      return end;
+    } finally {
+      this.fs.closeSync(fd);
+    }
+  }
+
+  private loadCleanerCheckpoint(cleaningInterrupted: boolean): void {
+    let value: CleanerCheckpoint | undefined;
+    try {
+      const lines = this.cleanerCheckpointFile.readLines();
+      const [first, rewritten] = (lines[0] ?? []).map(Number);
+      if (lines.length === 1 && Number.isSafeInteger(first) && Number.isSafeInteger(rewritten))
+        value = { firstDirtyOffset: first!, rewrittenToOffset: rewritten! };
+      else if (lines.length > 0) throw new Error(`expected one entry of two offsets, got ${JSON.stringify(lines)}`);
+    } catch (err) {
+      // Unknown progress: everything is dirty (slower, never wrong) and may have been rewritten.
+      this.logger.warn({ dir: this.dir, err }, 'cleaner offset checkpoint unreadable; the whole log counts as dirty');
+      value = { firstDirtyOffset: this.logStartOffset, rewrittenToOffset: this.logEndOffset };
+    }
+    if (value !== undefined && (cleaningInterrupted || value.firstDirtyOffset > this.logEndOffset)) {
+      // A cleaning that raised the checkpoint before its commit and did not commit (replaceSegments),
+      // or a tail cut by recovery: what the checkpoint covers may not be deduplicated.
+      value = { firstDirtyOffset: this.logStartOffset, rewrittenToOffset: Math.max(value.rewrittenToOffset, value.firstDirtyOffset) };
+      this.cleanerCheckpointValue = value;
+      this.writeCleanerCheckpoint(value);
+      return;
+    }
+    this.cleanerCheckpointValue = value;
   }
 
   private dropSegmentFiles(bases: number[], reason: string): void {
@@ -687,4 +1107,8 @@ export class Log {
     this.epochs.reset(entries);
     this.logger.warn({ dir: this.dir, entries: entries.length }, 'rebuilt leader epoch cache from the log');
   }
+}
+
+function segmentFacts(s: Segment): SegmentFacts {
+  return { baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.size, rollBaseMs: s.rollBaseMs, lastAppendMs: s.lastAppendMs };
 }

@@ -193,6 +193,11 @@ export class SegmentIndex {
     this.fs.fsyncSync(this.fd);
   }
 
+  /** fsync on libuv's thread pool, of the entries already written (call flushToFile first). */
+  fsyncInBackground(): Promise<void> {
+    return this.fs.fsync(this.fd);
+  }
+
   close(): void {
     if (this.fd < 0) return;
     const fd = this.fd;

@@ -12,8 +12,10 @@
 //                | crc uint32 (CRC-32C of attributes..end) | attributes .. records
 //                (full table in packages/protocol/src/record-batch.ts)
 //
-// Offsets are dense: Tributary never compacts, so every batch starts right after the previous
-// one. That makes a non-contiguous baseOffset (which lies outside the CRC) a sign of corruption.
+// Offsets are dense: every batch starts right after the previous one, also in a compacted log
+// (the cleaner stretches a kept batch, or writes a placeholder, over the offsets of the batches it
+// removes; cleaner.ts). That makes a non-contiguous baseOffset (which lies outside the CRC) a sign
+// of corruption. Inside a cleaned batch the records' offsets may skip.
 // There is no header or footer: the file's valid length is where the last whole, CRC-correct
 // batch ends, and recovery cuts anything after that.
 

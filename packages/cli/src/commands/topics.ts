@@ -24,9 +24,12 @@ export const topicsCreate: Command = {
   ],
   details: [
     'topic configs: min.insync.replicas, retention.ms, retention.bytes, segment.bytes, segment.ms,',
-    '  unclean.leader.election.enable, max.message.bytes, index.interval.bytes, flush.messages, flush.ms',
+    '  unclean.leader.election.enable, max.message.bytes, index.interval.bytes, flush.messages, flush.ms,',
+    '  cleanup.policy (delete | compact | compact,delete), delete.retention.ms, min.cleanable.dirty.ratio,',
+    '  min.compaction.lag.ms, max.compaction.lag.ms',
     '',
     'example: tributary topics create demo --partitions 10 --replication-factor 3',
+    'example: tributary topics create users --partitions 3 --replication-factor 3 --config cleanup.policy=compact --config segment.ms=60000',
   ],
   async run(ctx) {
     const [name] = ctx.positionals as [string];

@@ -19,6 +19,12 @@ export function testConfig(overrides: Partial<LogConfig> = {}): LogConfig {
     retentionMs: -1,
     flushMessages: NEVER,
     flushMs: NEVER,
+    compact: false,
+    delete: true,
+    deleteRetentionMs: 86_400_000,
+    minCleanableDirtyRatio: 0.5,
+    minCompactionLagMs: 0,
+    maxCompactionLagMs: NEVER,
     ...overrides,
   };
 }
@@ -214,4 +220,165 @@ export function segmentFiles(dir: string): string[] {
     .filter((n) => n.endsWith('.log'))
     .sort()
     .map((n) => path.join(dir, n));
+}
+
+/** One record of a compacted topic: a key and a value, null for a tombstone. */
+export type KV = [key: string, value: string | null];
+
+/** A batch of keyed records (optionally an idempotent producer's), timestamps from `timestamp`. */
+export function keyedBatch(
+  entries: readonly KV[],
+  options: { baseOffset?: number; epoch?: number; timestamp?: number; producerId?: number; producerEpoch?: number; baseSequence?: number } = {},
+): Buffer {
+  const timestamp = options.timestamp ?? 1_000_000;
+  return encodeBatch(
+    entries.map(([k, v], i) => ({ key: Buffer.from(k), value: v === null ? null : Buffer.from(v), timestamp: timestamp + i })),
+    {
+      baseOffset: options.baseOffset ?? 0,
+      partitionLeaderEpoch: options.epoch ?? -1,
+      baseTimestamp: timestamp,
+      ...(options.producerId !== undefined
+        ? { producerId: options.producerId, producerEpoch: options.producerEpoch ?? 0, baseSequence: options.baseSequence ?? 0 }
+        : {}),
+    },
+  );
+}
+
+/** Every record from the log start to the end, as (offset, key, value), read in chunks of `maxBytes`. */
+export function readAllRecords(log: Log, maxBytes = 1 << 20): { offset: number; key: string | null; value: string | null }[] {
+  const out: { offset: number; key: string | null; value: string | null }[] = [];
+  let offset = log.logStartOffset;
+  while (offset < log.logEndOffset) {
+    const buf = log.read(offset, maxBytes);
+    if (buf.length === 0) throw new Error(`empty read at ${offset} below the log end ${log.logEndOffset}`);
+    for (const r of decodeBatches(buf)) {
+      if (r.offset >= offset)
+        out.push({ offset: r.offset, key: r.key === null ? null : r.key.toString(), value: r.value === null ? null : r.value.toString() });
+    }
+    let last = offset;
+    for (const b of iterateBatches(buf)) {
+      const h = readBatchHeader(b);
+      last = h.baseOffset + h.lastOffsetDelta;
+    }
+    offset = last + 1;
+  }
+  return out;
+}
+
+/** The batch headers of the whole log: [baseOffset, lastOffset] pairs, oldest first. */
+export function batchRanges(log: Log): [number, number][] {
+  const out: [number, number][] = [];
+  let offset = log.logStartOffset;
+  while (offset < log.logEndOffset) {
+    for (const b of iterateBatches(log.read(offset, 1 << 20))) {
+      const h = readBatchHeader(b);
+      out.push([h.baseOffset, h.baseOffset + h.lastOffsetDelta]);
+      offset = h.baseOffset + h.lastOffsetDelta + 1;
+    }
+  }
+  return out;
+}
+
+/**
+ * A process that dies at its `crashAt`-th disk mutation (open for writing, write, truncate,
+ * fsync, rename, unlink, mkdir, rm; counted from 1): that call fails, a write first putting down
+ * `tornBytes` of its bytes (a torn write), and every mutation after it fails too, so no cleanup
+ * code of the dead process reaches the disk. Reads still work. `crashAt` Infinity counts the
+ * mutations of a run that does not crash (`mutations`).
+ */
+export class CrashingFs implements StorageFs {
+  crashAt: number;
+  tornBytes: number;
+  mutations = 0;
+  dead = false;
+
+  constructor(crashAt: number, tornBytes = 0) {
+    this.crashAt = crashAt;
+    this.tornBytes = tornBytes;
+  }
+
+  /** Dies at the `n`-th mutation from now (1: the next one). */
+  arm(n: number, tornBytes = 0): void {
+    this.crashAt = this.mutations + n;
+    this.tornBytes = tornBytes;
+  }
+
+  /** Counts a mutation; throws when this one is the crash or the process is dead. */
+  private mutate(what: string, torn?: () => void): void {
+    if (this.dead) throw errno('EIO', `${what} after the crash`);
+    this.mutations++;
+    if (this.mutations >= this.crashAt) {
+      this.dead = true;
+      torn?.();
+      throw errno('EIO', `${what} (the crash)`);
+    }
+  }
+
+  openSync(p: string, flags: string): number {
+    if (flags !== 'r') this.mutate(`open ${p}`);
+    return nodeFs.openSync(p, flags);
+  }
+  closeSync(fd: number): void {
+    nodeFs.closeSync(fd);
+  }
+  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number {
+    this.mutate('write', () => {
+      if (this.tornBytes > 0) nodeFs.writeSync(fd, buffer, offset, Math.min(this.tornBytes, length), position);
+    });
+    return nodeFs.writeSync(fd, buffer, offset, length, position);
+  }
+  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number {
+    return nodeFs.readSync(fd, buffer, offset, length, position);
+  }
+  fsyncSync(fd: number): void {
+    this.mutate('fsync');
+    nodeFs.fsyncSync(fd);
+  }
+  async open(p: string, flags: string): Promise<number> {
+    return this.openSync(p, flags);
+  }
+  async write(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+    return this.writeSync(fd, buffer, offset, length, position);
+  }
+  async fsync(fd: number): Promise<void> {
+    this.fsyncSync(fd);
+  }
+  async close(fd: number): Promise<void> {
+    nodeFs.closeSync(fd);
+  }
+  ftruncateSync(fd: number, length: number): void {
+    this.mutate('ftruncate');
+    nodeFs.ftruncateSync(fd, length);
+  }
+  fstatSync(fd: number) {
+    return nodeFs.fstatSync(fd);
+  }
+  statSync(p: string) {
+    return nodeFs.statSync(p);
+  }
+  renameSync(from: string, to: string): void {
+    this.mutate(`rename ${from} -> ${to}`);
+    nodeFs.renameSync(from, to);
+  }
+  unlinkSync(p: string): void {
+    this.mutate(`unlink ${p}`);
+    nodeFs.unlinkSync(p);
+  }
+  readdirSync(p: string): string[] {
+    return nodeFs.readdirSync(p);
+  }
+  mkdirSync(p: string): void {
+    this.mutate(`mkdir ${p}`);
+    nodeFs.mkdirSync(p);
+  }
+  rmSync(p: string): void {
+    this.mutate(`rm ${p}`);
+    nodeFs.rmSync(p);
+  }
+  existsSync(p: string): boolean {
+    return nodeFs.existsSync(p);
+  }
+  readFileSync(p: string): Buffer {
+    return nodeFs.readFileSync(p);
+  }
 }
