@@ -65,6 +65,8 @@ export class GroupMembership {
   private readonly background = new Set<Promise<void>>();
   private stepping: Promise<void> | undefined;
   private stopped = false;
+  /** close() drives the steps from now on: a poll running beside it must not revoke the same partitions again. */
+  private closing = false;
 
   constructor(groups: GroupClient, host: MembershipHost, options: MembershipOptions, log: Logger, now: () => number) {
     this.groups = groups;
@@ -95,6 +97,7 @@ export class GroupMembership {
    * asks for and starts its network steps; throws a fatal error. One step at a time.
    */
   step(): Promise<void> {
+    if (this.closing) return Promise.resolve();
     const run = async (): Promise<void> => {
       if (this.stepping) await this.stepping.catch(() => undefined);
       this.lastPollMs = this.now();
@@ -358,6 +361,7 @@ export class GroupMembership {
    * `timeoutMs`; the member's session ends at once, so the group rebalances now.
    */
   async close(timeoutMs: number): Promise<void> {
+    this.closing = true;
     this.state.close();
     this.wake();
     const deadline = this.now() + timeoutMs;
