@@ -5,6 +5,8 @@ export type { GroupCallOptions, GroupClientOptions, GroupListing } from './group
 export type {
   AdminOptions,
   GroupPartitionOffset,
+  GroupMemberView,
+  GroupView,
   OffsetResetPlanEntry,
   OffsetResetSpec,
   ClusterDescription,
@@ -49,6 +51,7 @@ export type {
   DescribedGroupMember,
   ErrorCode,
   FindCoordinatorResponse,
+  GroupOffsetRow,
   GroupProtocol,
   GroupStateName,
   JoinGroupRequest,
