@@ -306,8 +306,24 @@ describe('commands against a cluster', () => {
     expect(piped.out).toContain('partitions needing attention: none');
     expect(piped.out.some((l) => l.includes('\x1b'))).toBe(false);
 
+    expect(piped.out).toContain('consumer groups: none');
+
+    const member = new Consumer({ bootstrap: [b], groupId: 'watched', clientId: 'w', sessionTimeoutMs: 10_000 });
+    member.subscribe('demo');
+    await eventually(async () => {
+      await member.poll();
+      expect(member.assignment()).toHaveLength(3);
+    });
+    const withGroup = await cli(['watch', 'demo', '--iterations', '1', '--bootstrap', b]);
+    expect(withGroup.out).toContain('  watched  Stable  1 member  lag 0');
+    expect(withGroup.out).toContainEqual(expect.stringMatching(/^ {4}w {2}\/127\.0\.0\.1 {2}demo-0 demo-1 demo-2 {2}lag 0$/));
     const json = await cli(['watch', 'demo', '--iterations', '1', '--json', '--bootstrap', b]);
-    expect(JSON.parse(json.out[0]!)).toMatchObject({ problems: [], events: [] });
+    expect(JSON.parse(json.out[0]!)).toMatchObject({
+      problems: [],
+      events: [],
+      groups: [{ groupId: 'watched', state: 'Stable', members: [{ clientId: 'w' }] }],
+    });
+    await member.close();
     expect((await cli(['watch', '--iterations', '0', '--bootstrap', b])).code).toBe(2);
   });
 
