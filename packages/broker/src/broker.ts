@@ -149,7 +149,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     ...(options.onFatal ? { onFatal: options.onFatal } : {}),
   });
   coordinator = groups;
-  metrics.watchCoordinator(groups);
+  metrics.watchCoordinator(groups, () => replicas);
   const cleaner = new LogCleaner({
     config: {
       enable: config.logCleanerEnable,

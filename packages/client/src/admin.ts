@@ -34,6 +34,10 @@ import {
   type OngoingReassignment,
   type TopicConfigInput,
   type TopicConfigs,
+  groupOffsetRows,
+  memberAssignment,
+  type GroupOffsetRow,
+  type TopicPartition,
 } from '@tributary/protocol';
 import { GroupClient, type GroupListing } from './group-client.ts';
 import { ClusterClient, type ClientOptions, type PartitionInfo } from './internal/cluster-client.ts';
@@ -137,6 +141,31 @@ export interface OffsetResetPlanEntry {
   previousOffset: number;
   newOffset: number;
   error?: WireError;
+}
+
+/** One member of a described group, its assignment decoded (null: not a consumer group, or bytes it could not read). */
+export interface GroupMemberView {
+  memberId: string;
+  groupInstanceId?: string;
+  clientId: string;
+  /** Kafka's form, `/127.0.0.1`. */
+  clientHost: string;
+  assignment: TopicPartition[] | null;
+}
+
+/**
+ * `groups describe`: a group's state and members with their partitions, and per partition
+ * (assigned or committed) the committed offset, the log end (high watermark) and the lag.
+ */
+export interface GroupView {
+  groupId: string;
+  /** 'Dead' for a group that does not exist. */
+  state: GroupStateName;
+  protocolType: string;
+  /** The assignor chosen; '' unless the group is Stable. */
+  protocol: string;
+  members: GroupMemberView[];
+  offsets: GroupOffsetRow[];
 }
 
 const POLL_INTERVAL_MS = 100;
@@ -335,6 +364,43 @@ export class Admin {
       if ('error' in end) return { ...base, error: end.error };
       return { ...base, logEndOffset: end.offset, lag: Math.max(0, end.offset - c.offset) };
     });
+  }
+
+  /**
+   * A group's state, members (with their decoded assignments) and, per partition a member is
+   * assigned or the group committed, the committed offset, log end and lag (`groups describe`,
+   * `watch`, the console). Throws GROUP_ID_NOT_FOUND for a group that does not exist and has no
+   * offsets; the coordinator's error when it could not answer.
+   */
+  async describeGroup(groupId: string, options: { timeoutMs?: number } = {}): Promise<GroupView> {
+    const [[described], committed] = await Promise.all([this.groups.describeGroups([groupId], options), this.groups.fetchOffsets(groupId, undefined, options)]);
+    if (described?.error !== undefined) throw TributaryError.fromWire(described.error);
+    const state = described?.state ?? 'Dead';
+    if (state === 'Dead' && committed.every((c) => c.offset < 0)) throw new TributaryError('GROUP_ID_NOT_FOUND', `group ${groupId} does not exist`);
+    const protocolType = described?.protocolType ?? '';
+    const members: GroupMemberView[] = (described?.members ?? []).map((m) => ({
+      memberId: m.memberId,
+      ...(m.groupInstanceId !== undefined ? { groupInstanceId: m.groupInstanceId } : {}),
+      clientId: m.clientId,
+      clientHost: m.clientHost,
+      assignment: memberAssignment(protocolType, Buffer.from(m.assignment)),
+    }));
+    const keys = new Map<string, { topic: string; partition: number }>();
+    for (const m of members) for (const tp of m.assignment ?? []) keys.set(`${tp.topic}-${tp.partition}`, tp);
+    for (const c of committed) if (c.offset >= 0) keys.set(`${c.topic}-${c.partition}`, { topic: c.topic, partition: c.partition });
+    const tps = [...keys.values()];
+    const ends = tps.length === 0 ? [] : await this.listOffsets(tps, LATEST_TIMESTAMP);
+    const logEnds = new Map<string, number>();
+    tps.forEach((tp, i) => {
+      const end = ends[i]!;
+      if (!('error' in end)) logEnds.set(`${tp.topic}-${tp.partition}`, end.offset);
+    });
+    const offsets = groupOffsetRows(
+      members.map((m) => ({ memberId: m.memberId, clientId: m.clientId, clientHost: m.clientHost, assignment: m.assignment ?? [] })),
+      committed,
+      logEnds,
+    );
+    return { groupId, state, protocolType, protocol: described?.protocol ?? '', members, offsets };
   }
 
   /**

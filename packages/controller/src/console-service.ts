@@ -26,6 +26,7 @@ import { RpcClientPool } from '@tributary/transport/client';
 import type { FastifyInstance, FastifyReply } from '@tributary/transport/server';
 import type { ClusterController } from './cluster-controller.ts';
 import { consoleEvents, type ConsoleEvent } from './console-events.ts';
+import { consoleGroups, parseGroupMetrics, type ConsoleGroup, type GroupMetricsSample } from './console-groups.ts';
 import { consoleTimeline, type TimelineView } from './console-timeline.ts';
 import { ThroughputState, chartStartMs, parseBrokerCounters, type BrokerCounters, type ThroughputView } from './console-throughput.ts';
 import { consoleStats, consoleView, type ConsoleStats, type ConsoleView, type ReplicaStatesAnswer } from './console-view.ts';
@@ -52,6 +53,8 @@ export interface ConsoleCharts {
   timeMs: number;
   throughput: ThroughputView;
   timeline: TimelineView;
+  /** Consumer groups with their lag on the topic shown, from the same /metrics answers. */
+  groups: ConsoleGroup[];
 }
 
 export interface ConsoleOptions {
@@ -131,6 +134,8 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
   const describing = new Map<string, Promise<DescribeReplicasResponse | Error>>();
   /** /metrics calls in flight by broker. */
   const sampling = new Map<BrokerId, Promise<BrokerCounters | Error>>();
+  /** Each broker's last group and high-watermark lines (console-groups.ts), kept until it answers again. */
+  const groupSamples = new Map<BrokerId, GroupMetricsSample>();
   const throughput = new ThroughputState({
     windowMs: chartWindowMs,
     samplesMax: Math.ceil(chartWindowMs / throughputIntervalMs) + 2,
@@ -321,7 +326,9 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
         .getText('/metrics')
         .then(({ status, text }) => {
           if (status !== 200) throw new Error(`/metrics answered HTTP ${status}`);
-          return parseBrokerCounters(text, broker.id);
+          const counted = parseBrokerCounters(text, broker.id);
+          groupSamples.set(broker.id, parseGroupMetrics(text));
+          return counted;
         })
         .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
         .finally(() => sampling.delete(broker.id));
@@ -348,6 +355,11 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
       timeMs,
       throughput: throughputView,
       timeline: consoleTimeline(events, { nowMs: timeMs, startMs, bucketMs: timelineBucketMs, brokers, ...(topic === undefined ? {} : { topic }) }),
+      // Brokers no longer registered are left out: their numbers are from before they went.
+      groups: consoleGroups(
+        [...groupSamples].filter(([id]) => byId.has(id)).map(([, sample]) => sample),
+        topic,
+      ),
     };
   }
 

@@ -6,3 +6,5 @@ export * from './msgpack-scan.ts';
 export * from './config.ts';
 export * from './api.ts';
 export * from './validate.ts';
+export * from './consumer-protocol.ts';
+export * from './group-lag.ts';

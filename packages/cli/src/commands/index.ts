@@ -13,6 +13,7 @@ import { configsCommands } from './configs.ts';
 import { reassignCommands } from './reassign.ts';
 import { localCommands } from './local.ts';
 import { watch } from './watch.ts';
+import { groupsCommands } from './groups.ts';
 import { chaosCommands } from './chaos.ts';
 
 export const COMMANDS: readonly Command[] = [
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   ...topicsCommands,
   produce,
   consume,
+  ...groupsCommands,
   cluster,
   watch,
   brokersSetConfig,
