@@ -351,7 +351,8 @@ function formatHost(host: string): string {
 export function parseEndpoint(text: string): Endpoint {
   const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(text.trim());
   const port = match ? Number(match[2]) : NaN;
-  if (!match || !(port >= 1 && port <= 65535)) {
+  // A host is a DNS name or an IPv4/IPv6 address, nothing a URL would read as something else.
+  if (!match || !(port >= 1 && port <= 65535) || !/^[A-Za-z0-9._:%-]+$/.test(match[1]!)) {
     throw new TributaryError('INVALID_REQUEST', `'${text}' is not host:port (e.g. 127.0.0.1:19092)`);
   }
   return { host: match[1]!, port };

@@ -95,7 +95,9 @@ export class MetadataTable {
 }
 
 export function normalizeBootstrap(bootstrap: ClientOptions['bootstrap']): Endpoint[] {
-  const list = typeof bootstrap === 'string' ? bootstrap.split(',') : bootstrap;
+  // Each string may list several brokers, comma-separated, as Kafka's bootstrap.servers does.
+  const entries: readonly (string | Endpoint)[] = typeof bootstrap === 'string' ? [bootstrap] : bootstrap;
+  const list = entries.flatMap((e): (string | Endpoint)[] => (typeof e === 'string' ? e.split(',') : [e]));
   const endpoints = list
     .map((e) => (typeof e === 'string' ? e.trim() : e))
     .filter((e) => e !== '')
