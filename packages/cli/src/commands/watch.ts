@@ -32,8 +32,40 @@ export async function readGroups(admin: Admin): Promise<WatchGroup[] | undefined
   }
 }
 
-export async function takeSnapshot(admin: Admin, nowMs: number): Promise<WatchSnapshot> {
-  const [cluster, topics, groups] = await Promise.all([admin.describeCluster(), admin.describeTopics(), readGroups(admin)]);
+/** How long a frame waits for a fresh read of the groups before it shows the last one. */
+const GROUPS_WAIT_MS = 1000;
+
+/**
+ * The groups for each frame, read beside the frames: listing them asks every broker, and a paused
+ * or dying one holds its answer for seconds. A frame waits at most GROUPS_WAIT_MS for a fresh read
+ * and otherwise shows the last one (none before the first), while the read goes on for the next.
+ */
+export class GroupsFeed {
+  private latest: WatchGroup[] | undefined;
+  private pending: Promise<void> | undefined;
+  private readonly admin: Admin;
+
+  constructor(admin: Admin) {
+    this.admin = admin;
+  }
+
+  async read(waitMs = GROUPS_WAIT_MS): Promise<WatchGroup[] | undefined> {
+    this.pending ??= readGroups(this.admin)
+      .then((groups) => {
+        this.latest = groups;
+      })
+      .finally(() => {
+        this.pending = undefined;
+      });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.pending, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
+    return this.latest;
+  }
+}
+
+export async function takeSnapshot(admin: Admin, nowMs: number, groupsFeed?: GroupsFeed): Promise<WatchSnapshot> {
+  const [cluster, topics, groups] = await Promise.all([admin.describeCluster(), admin.describeTopics(), groupsFeed ? groupsFeed.read() : readGroups(admin)]);
   return {
     ...(groups !== undefined ? { groups } : {}),
     timeMs: nowMs,
@@ -89,6 +121,7 @@ export const watch: Command = {
     let lastError: string | undefined;
     // The last progress sample, for rates and ETAs between frames.
     let progressSample: ProgressSample | undefined;
+    const groupsFeed = new GroupsFeed(admin);
     if (tty) ctx.io.out(HIDE_CURSOR + CLEAR_SCREEN);
     try {
       for (let frame = 0; iterations === undefined || frame < iterations; frame++) {
@@ -98,7 +131,7 @@ export const watch: Command = {
         let fresh: WatchEvent[] = [];
         let reassignments: ProgressReport | undefined;
         try {
-          const snapshot = await takeSnapshot(admin, nowMs);
+          const snapshot = await takeSnapshot(admin, nowMs, groupsFeed);
           fresh = diffSnapshots(previous, snapshot);
           previous = snapshot;
           lastError = undefined;
