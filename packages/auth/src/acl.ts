@@ -12,7 +12,17 @@
 //   Write, Delete and Alter, DescribeConfigs by AlterConfigs (Kafka's implied operations);
 // - else nothing is allowed (allow.everyone.if.no.acl.found=false).
 
-import { TributaryError, type ErrorCode } from '@tributary/protocol';
+import {
+  TributaryError,
+  type AclBinding,
+  type AclOperation,
+  type AclPatternType,
+  type AclPermission,
+  type AclResourceType,
+  type ErrorCode,
+} from '@tributary/protocol';
+
+export type { AclBinding, AclOperation };
 
 export const ACL_OPERATIONS = [
   'Read',
@@ -26,19 +36,18 @@ export const ACL_OPERATIONS = [
   'AlterConfigs',
   'IdempotentWrite',
   'All',
-] as const;
-export type AclOperation = (typeof ACL_OPERATIONS)[number];
+] as const satisfies readonly AclOperation[];
 /** What a request asks for: one operation, never All (All is for bindings). */
 export type Operation = Exclude<AclOperation, 'All'>;
 
-export const RESOURCE_TYPES = ['Topic', 'Group', 'Cluster'] as const;
-export type ResourceType = (typeof RESOURCE_TYPES)[number];
+export const RESOURCE_TYPES = ['Topic', 'Group', 'Cluster'] as const satisfies readonly AclResourceType[];
+export type ResourceType = AclResourceType;
 
-export const PATTERN_TYPES = ['Literal', 'Prefixed'] as const;
-export type PatternType = (typeof PATTERN_TYPES)[number];
+export const PATTERN_TYPES = ['Literal', 'Prefixed'] as const satisfies readonly AclPatternType[];
+export type PatternType = AclPatternType;
 
-export const PERMISSIONS = ['Allow', 'Deny'] as const;
-export type Permission = (typeof PERMISSIONS)[number];
+export const PERMISSIONS = ['Allow', 'Deny'] as const satisfies readonly AclPermission[];
+export type Permission = AclPermission;
 
 /** Kafka's one cluster resource name. */
 export const CLUSTER_RESOURCE = 'kafka-cluster';
@@ -46,20 +55,6 @@ export const CLUSTER_RESOURCE = 'kafka-cluster';
 export const WILDCARD = '*';
 /** The wildcard principal. */
 export const WILDCARD_PRINCIPAL = 'User:*';
-
-/** One ACL (Kafka's AclBinding: a resource pattern and an access control entry). */
-export interface AclBinding {
-  /** `User:alice`, or `User:*` for everyone. */
-  principal: string;
-  /** The client's IP address, or `*`. */
-  host: string;
-  operation: AclOperation;
-  permission: Permission;
-  resourceType: ResourceType;
-  /** A topic or group name (or prefix), `*`, or `kafka-cluster`. */
-  resourceName: string;
-  patternType: PatternType;
-}
 
 export interface AuthorizationRequest {
   principal: string;

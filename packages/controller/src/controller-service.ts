@@ -14,8 +14,13 @@ import {
   intArrayField,
   intField,
   stringField,
+  type AclBinding,
+  type AclBindingFilter,
   type AdminOp,
+  type AlterUserScramCredentialsRequest,
   type Body,
+  type ScramMechanismName,
+  bytesField,
   type ClusterMetadata,
   type ConfigResource,
   type ConfigValue,
@@ -37,6 +42,9 @@ const ISR_LENGTH_MAX = 1000;
 const CONFIGS_MAX = 100;
 const REASSIGNMENT_PARTITIONS_MAX = 10_000;
 const TOPICS_MAX = 10_000;
+const USERS_MAX = 1000;
+const ACLS_MAX = 1000;
+const ACL_FIELDS = ['principal', 'host', 'operation', 'permission', 'resourceType', 'resourceName', 'patternType'] as const;
 
 export interface ControllerServiceOptions {
   controller: ClusterController;
@@ -255,6 +263,18 @@ export function createControllerService(options: ControllerServiceOptions): Cont
         const deletes = body.delete === undefined || body.delete === null ? [] : stringArrayField(body, 'delete', CONFIGS_MAX);
         return controller.alterConfigs({ resource: resourceField(body), set, delete: deletes });
       }
+      case 'alter-user-scram-credentials':
+        return controller.alterUserScramCredentials(parseAlterUserScramCredentials(body));
+      case 'describe-user-scram-credentials':
+        return controller.describeUserScramCredentials(
+          body.users === undefined || body.users === null ? undefined : stringArrayField(body, 'users', USERS_MAX),
+        );
+      case 'create-acls':
+        return controller.createAcls({ creations: arrayField(body, 'creations', ACLS_MAX).map((e, i) => aclFilterField(e, `creations[${i}]`) as AclBinding) });
+      case 'describe-acls':
+        return controller.describeAcls(body.filter === undefined || body.filter === null ? {} : aclFilterField(body.filter, 'filter'));
+      case 'delete-acls':
+        return controller.deleteAcls({ filters: arrayField(body, 'filters', ACLS_MAX).map((e, i) => aclFilterField(e, `filters[${i}]`)) });
     }
   }
 
@@ -351,4 +371,31 @@ function numberMapField(body: Body, name: string): Record<string, number> {
     if (typeof v !== 'number') throw new TributaryError('INVALID_REQUEST', `config '${key}' must be a number`);
   }
   return map as Record<string, number>;
+}
+
+/** An ACL binding or filter: string fields only, each optional here (the core checks a binding whole). */
+function aclFilterField(value: unknown, what: string): AclBindingFilter {
+  const body = asBody(value, `field '${what}'`);
+  const filter: Record<string, string> = {};
+  for (const key of ACL_FIELDS) {
+    const v = body[key];
+    if (v === undefined || v === null) continue;
+    filter[key] = stringField(body, key, 1024);
+  }
+  return filter as AclBindingFilter;
+}
+
+function parseAlterUserScramCredentials(body: Body): AlterUserScramCredentialsRequest {
+  const list = (name: string) =>
+    body[name] === undefined || body[name] === null ? [] : arrayField(body, name, USERS_MAX).map((e, i) => asBody(e, `${name}[${i}]`));
+  return {
+    upsertions: list('upsertions').map((u) => ({
+      name: stringField(u, 'name', 255),
+      mechanism: stringField(u, 'mechanism', 32) as ScramMechanismName,
+      iterations: intField(u, 'iterations', { min: 1, max: 1_000_000 }),
+      salt: bytesField(u, 'salt'),
+      saltedPassword: bytesField(u, 'saltedPassword'),
+    })),
+    deletions: list('deletions').map((d) => ({ name: stringField(d, 'name', 255), mechanism: stringField(d, 'mechanism', 32) as ScramMechanismName })),
+  };
 }
