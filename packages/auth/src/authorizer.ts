@@ -38,8 +38,18 @@ export class Authorizer {
     this.enabled = options.enabled;
   }
 
-  /** Whether the principal may; a refusal is reported to onDenied. */
-  allows(principal: Principal, host: string, operation: Operation, resourceType: ResourceType, resourceName: string = CLUSTER_RESOURCE): boolean {
+  /**
+   * Whether the principal may; a refusal is reported to onDenied unless `report` is false (a
+   * listing filtered to what the caller may see: Kafka does not log those either).
+   */
+  allows(
+    principal: Principal,
+    host: string,
+    operation: Operation,
+    resourceType: ResourceType,
+    resourceName: string = CLUSTER_RESOURCE,
+    report = true,
+  ): boolean {
     if (!this.enabled || isClusterProcess(principal)) return true;
     const { version, bindings } = this.options.acls();
     if (version !== this.cacheVersion) {
@@ -57,7 +67,7 @@ export class Authorizer {
       // Only allows are cached: every refusal goes through onDenied with its reason.
       if (allowed) this.cache.set(key, true);
     }
-    if (!allowed) this.options.onDenied?.({ principal: principal.name, host, operation, resourceType, resourceName, reason });
+    if (!allowed && report) this.options.onDenied?.({ principal: principal.name, host, operation, resourceType, resourceName, reason });
     return allowed;
   }
 

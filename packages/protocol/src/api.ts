@@ -439,10 +439,28 @@ export const CONTROLLER_ROUTES: readonly RouteSpec[] = Object.freeze([
   { method: 'GET', path: '/ui/events' },
 ]);
 
+/** A broker's routes for other cluster processes only (followers): internal listener, and a cluster certificate when secure. */
+export const BROKER_INTERNAL_PATHS: readonly string[] = Object.freeze(['/replica/fetch']);
+/** The controller's routes for brokers only: internal listener, and a cluster certificate when secure. */
+export const CONTROLLER_INTERNAL_PATHS: readonly string[] = Object.freeze([
+  '/broker/register',
+  '/broker/heartbeat',
+  '/broker/controlled-shutdown',
+  '/metadata/poll',
+  '/partition/alter',
+]);
 /** Served on a broker's internal listener only: followers (DESIGN.md § Listeners). */
-const BROKER_INTERNAL_ONLY = new Set(['/replica/fetch']);
+const BROKER_INTERNAL_ONLY = new Set(BROKER_INTERNAL_PATHS);
 /** Served on the controller's internal listener only: brokers (DESIGN.md § Listeners). */
-const CONTROLLER_INTERNAL_ONLY = new Set(['/broker/register', '/broker/heartbeat', '/broker/controlled-shutdown', '/metadata/poll', '/partition/alter']);
+const CONTROLLER_INTERNAL_ONLY = new Set(CONTROLLER_INTERNAL_PATHS);
+
+/**
+ * Headers a broker adds when it forwards a client's admin call to the controller (Kafka's
+ * EnvelopeRequest): the client's authenticated principal and address. The controller honours
+ * them only from a cluster process (a certificate signed by the cluster CA).
+ */
+export const FORWARDED_PRINCIPAL_HEADER = 'x-tributary-principal';
+export const FORWARDED_HOST_HEADER = 'x-tributary-client-host';
 /** Served on both of the controller's listeners. */
 const CONTROLLER_BOTH = new Set(['/admin/:op', '/health', '/auth/scram']);
 
@@ -491,6 +509,11 @@ export interface BrokerMetadataResponse {
   }[];
   /** Topics asked for that do not exist. */
   unknownTopics: string[];
+  /**
+   * Topics asked for that the caller may not Describe (a secure cluster): Kafka's
+   * TOPIC_AUTHORIZATION_FAILED, said whether or not they exist. Absent: none.
+   */
+  unauthorizedTopics?: string[];
 }
 
 export type Acks = 0 | 1 | -1;

@@ -16,7 +16,7 @@ const ALLOWED: Record<string, string[]> = {
   // The consumer-group coordinator: sans-I/O, hosted by brokers (broker → coordinator → protocol).
   coordinator: ['protocol'],
   // Security rules (ACL evaluator, SCRAM, sessions; certificate helpers under /certs): sans-I/O where it can be.
-  auth: ['protocol'],
+  auth: ['protocol', 'transport'],
   broker: ['auth', 'coordinator', 'storage', 'transport', 'protocol'],
   client: ['auth', 'transport', 'protocol'],
   launcher: ['auth', 'transport', 'protocol'],
