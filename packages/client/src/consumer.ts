@@ -195,6 +195,10 @@ export class Consumer {
     for (const [topic, sub] of this.subscriptions) {
       const info = meta.topics.get(topic);
       if (!info) {
+        if (meta.unauthorizedTopics.has(topic)) {
+          this.subscriptions.delete(topic);
+          this.cluster.checkTopicAuthorized(topic);
+        }
         if (this.cluster.now() - sub.sinceMs >= this.topicWaitMs) {
           this.subscriptions.delete(topic);
           throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist`);

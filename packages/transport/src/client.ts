@@ -312,7 +312,8 @@ export class RpcClient {
    * client CPU per round trip, and every produce, fetch and replica fetch is one.
    */
   call<Res>(path: string, body: unknown, options: CallOptions = {}): Promise<Res> {
-    if (this.options.authenticator === undefined || options.noAuth === true) return this.send<Res>(path, body, options, options.headers ?? MSGPACK_HEADERS);
+    if (this.options.authenticator === undefined || options.noAuth === true)
+      return this.send<Res>(path, body, options, options.headers === undefined ? MSGPACK_HEADERS : { ...MSGPACK_HEADERS, ...options.headers });
     const current = this.authorization;
     const fresh = current !== undefined && (current.expiresAtMs === undefined || current.expiresAtMs - AUTHORIZATION_MARGIN_MS > Date.now());
     const first = fresh ? Promise.resolve(current) : this.authorize();

@@ -14,6 +14,7 @@ import { reassignCommands } from './reassign.ts';
 import { localCommands } from './local.ts';
 import { watch } from './watch.ts';
 import { chaosCommands } from './chaos.ts';
+import { securityCommands } from './security.ts';
 
 export const COMMANDS: readonly Command[] = [
   ...localCommands,
@@ -26,5 +27,6 @@ export const COMMANDS: readonly Command[] = [
   brokersDecommission,
   ...reassignCommands,
   ...configsCommands,
+  ...securityCommands,
   ...chaosCommands,
 ];
