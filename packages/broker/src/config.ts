@@ -90,6 +90,12 @@ export interface BrokerConfig {
   readonly offsetMetadataMaxBytes: number;
   /** offsets.load.buffer.size: bytes read at a time while loading a partition's groups. */
   readonly offsetsLoadBufferBytes: number;
+  /**
+   * Security (issue 20): TLS on every listener with this key and certificate, the cluster CA
+   * for peers (mutual TLS with the controller and other brokers), and Kafka's super.users.
+   * Absent: plaintext, nothing checked.
+   */
+  readonly security: { readonly tlsCertFile: string; readonly tlsKeyFile: string; readonly tlsCaFile: string; readonly superUsers: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -139,6 +145,10 @@ const FLAGS = {
   'offsets-retention-check-interval-ms': { type: 'string', env: 'TRIBUTARY_OFFSETS_RETENTION_CHECK_INTERVAL_MS' },
   'offsets-commit-timeout-ms': { type: 'string', env: 'TRIBUTARY_OFFSETS_COMMIT_TIMEOUT_MS' },
   'offset-metadata-max-bytes': { type: 'string', env: 'TRIBUTARY_OFFSET_METADATA_MAX_BYTES' },
+  'tls-cert': { type: 'string', env: 'TRIBUTARY_TLS_CERT' },
+  'tls-key': { type: 'string', env: 'TRIBUTARY_TLS_KEY' },
+  'tls-ca': { type: 'string', env: 'TRIBUTARY_TLS_CA' },
+  'super-users': { type: 'string', env: 'TRIBUTARY_SUPER_USERS' },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -156,6 +166,7 @@ export const USAGE = `usage: tributary-broker --id <0..1000000> [--rack rack-1] 
   [--offsets-commit-timeout-ms 5000] [--offset-metadata-max-bytes 4096]
   [--log-cleaner-enable true] [--log-cleaner-io-max-bytes-per-second N] [--log-cleaner-dedupe-buffer-size 134217728]
   [--log-cleaner-io-buffer-size 524288] [--log-cleaner-backoff-ms 15000]
+  [--tls-cert file --tls-key file --tls-ca file] [--super-users 'User:admin;User:ops']
 Every flag has an environment variable: TRIBUTARY_BROKER_ID, TRIBUTARY_RACK, TRIBUTARY_DATA_DIR, ...`;
 
 /** An offset commit's acks=all wait is a produce timeout: the broker's produce bound (REQUEST_LIMITS.timeoutMsMax). */
@@ -239,7 +250,21 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       `${where('group-max-session-timeout-ms')} (${groupMaxSessionTimeoutMs}) is below ${where('group-min-session-timeout-ms')} (${groupMinSessionTimeoutMs})`,
     );
 
+  const tlsFiles = (['tls-cert', 'tls-key', 'tls-ca'] as const).map((name) => get(name));
+  if (tlsFiles.some((f) => f !== undefined) && tlsFiles.some((f) => f === undefined))
+    throw new ConfigError('--tls-cert, --tls-key and --tls-ca go together: give all three (a secure cluster) or none');
+  const superUsers = get('super-users') ?? '';
+  for (const u of superUsers
+    .split(/[;,]/)
+    .map((x) => x.trim())
+    .filter((x) => x !== '')) {
+    if (!/^User:.+$/.test(u)) throw new ConfigError(`${where('super-users')} must list User:<name> principals separated by ';', got '${u}'`);
+  }
+  const security =
+    tlsFiles[0] === undefined ? undefined : Object.freeze({ tlsCertFile: tlsFiles[0], tlsKeyFile: tlsFiles[1]!, tlsCaFile: tlsFiles[2]!, superUsers });
+
   return Object.freeze({
+    security,
     brokerId,
     rack,
     dataDir: get('data-dir') ?? join('data', `broker-${brokerId}`),

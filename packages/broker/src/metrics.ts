@@ -21,6 +21,10 @@ export class BrokerMetrics {
   readonly isrShrinks: Counter;
   readonly isrExpands: Counter;
   readonly requestLatency: Histogram<'api'>;
+  /** Refused authentications (Kafka's failed-authentication-total), by why. */
+  readonly authenticationFailures: Counter<'reason'>;
+  /** Refused authorizations, by operation and resource type. */
+  readonly authorizationFailures: Counter<'operation' | 'resource_type'>;
 
   constructor(labels: { brokerId: number; rack: string }, replicas: () => ReplicaManager | undefined, nowMs: () => number = Date.now) {
     this.registry.setDefaultLabels({ broker_id: String(labels.brokerId), rack: labels.rack });
@@ -36,6 +40,18 @@ export class BrokerMetrics {
       name: 'tributary_partition_errors_total',
       help: 'Per-partition errors in answers, by API and code',
       labelNames: ['api', 'error'],
+      registers,
+    });
+    this.authenticationFailures = new Counter({
+      name: 'tributary_authentication_failures_total',
+      help: 'Requests refused for want of authentication (reason: sasl = no, wrong or expired credentials; certificate = a cluster route without a cluster certificate)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.authorizationFailures = new Counter({
+      name: 'tributary_authorization_failures_total',
+      help: 'Operations refused by the ACLs, by operation and resource type',
+      labelNames: ['operation', 'resource_type'],
       registers,
     });
     this.bytesIn = new Counter({ name: 'tributary_bytes_in_total', help: 'Record bytes appended from producers', registers });

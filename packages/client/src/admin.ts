@@ -39,6 +39,17 @@ import {
   type GroupOffsetRow,
   type TopicPartition,
 } from '@tributary/protocol';
+import { randomBytes } from 'node:crypto';
+import { SCRAM_ITERATIONS_DEFAULT, SCRAM_MECHANISMS, saltedPassword, scramHash, type ScramMechanism } from '@tributary/auth';
+import type {
+  AclBinding,
+  AclBindingFilter,
+  AlterUserScramCredentialsResponse,
+  CreateAclsResponse,
+  DeleteAclsResponse,
+  DescribeAclsResponse,
+  DescribeUserScramCredentialsResponse,
+} from '@tributary/protocol';
 import { GroupClient, type GroupListing } from './group-client.ts';
 import { ClusterClient, type ClientOptions, type PartitionInfo } from './internal/cluster-client.ts';
 
@@ -248,6 +259,7 @@ export class Admin {
   async describeTopic(name: string): Promise<TopicDescription> {
     const answer = await this.cluster.fetchMetadata([name]);
     const topic = answer.topics.find((t) => t.name === name);
+    if (!topic) this.cluster.checkTopicAuthorized(name);
     if (!topic) throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' does not exist`);
     return toDescription(topic);
   }
@@ -591,6 +603,61 @@ export class Admin {
     return answer.configs;
   }
 
+  // --- Users and ACLs (issue 20): Kafka's AlterUserScramCredentials, DescribeUserScramCredentials,
+  // CreateAcls, DescribeAcls, DeleteAcls, forwarded to the controller like the other admin calls.
+
+  /**
+   * Creates the user, or sets its password: a SCRAM credential per mechanism (both by default).
+   * The password never leaves this process: the salt and the salted password (PBKDF2) are sent,
+   * and the controller stores StoredKey and ServerKey from them.
+   */
+  async upsertUser(user: string, password: string, options: { mechanisms?: readonly ScramMechanism[]; iterations?: number } = {}): Promise<void> {
+    const iterations = options.iterations ?? SCRAM_ITERATIONS_DEFAULT;
+    const upsertions = (options.mechanisms ?? SCRAM_MECHANISMS).map((mechanism) => {
+      const salt = randomBytes(32);
+      return { name: user, mechanism, iterations, salt, saltedPassword: saltedPassword(scramHash(mechanism), password, salt, iterations) };
+    });
+    const answer = await this.cluster.callAny<AlterUserScramCredentialsResponse>('/admin/alter-user-scram-credentials', { upsertions });
+    throwFirstError(answer.results);
+  }
+
+  /** Deletes every credential of the user (RESOURCE_NOT_FOUND when it has none). */
+  async deleteUser(user: string): Promise<void> {
+    const described = await this.describeUsers([user]);
+    const entry = described[0];
+    if (entry?.error !== undefined) throw new TributaryError(entry.error.code, entry.error.message);
+    const deletions = (entry?.credentials ?? []).map((c) => ({ name: user, mechanism: c.mechanism }));
+    const answer = await this.cluster.callAny<AlterUserScramCredentialsResponse>('/admin/alter-user-scram-credentials', { deletions });
+    throwFirstError(answer.results);
+  }
+
+  /** Users and their mechanisms (never a key); all users when none are named. */
+  async describeUsers(users?: string[]): Promise<DescribeUserScramCredentialsResponse['users']> {
+    const answer = await this.cluster.callAny<DescribeUserScramCredentialsResponse>(
+      '/admin/describe-user-scram-credentials',
+      users === undefined ? {} : { users },
+      { readOnly: true },
+    );
+    return answer.users;
+  }
+
+  /** Creates ACLs (one already there is kept once); the first refused binding throws. */
+  async createAcls(bindings: AclBinding[]): Promise<void> {
+    const answer = await this.cluster.callAny<CreateAclsResponse>('/admin/create-acls', { creations: bindings });
+    throwFirstError(answer.results);
+  }
+
+  async describeAcls(filter: AclBindingFilter = {}): Promise<AclBinding[]> {
+    return (await this.cluster.callAny<DescribeAclsResponse>('/admin/describe-acls', { filter }, { readOnly: true })).acls;
+  }
+
+  /** Deletes every ACL a filter matches; returns those deleted. */
+  async deleteAcls(filters: AclBindingFilter[]): Promise<AclBinding[]> {
+    const answer = await this.cluster.callAny<DeleteAclsResponse>('/admin/delete-acls', { filters });
+    throwFirstError(answer.results);
+    return answer.results.flatMap((r) => r.deleted);
+  }
+
   async initProducerId(): Promise<InitProducerIdResponse> {
     return this.cluster.callAny<InitProducerIdResponse>('/admin/init-producer-id', {});
   }
@@ -664,4 +731,9 @@ function offsetOf(result: { offset: number } | { error: WireError }, topic: stri
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function throwFirstError(results: readonly { error?: { code: string; message: string } }[]): void {
+  const failed = results.find((r) => r.error !== undefined)?.error;
+  if (failed !== undefined) throw new TributaryError(failed.code as ErrorCode, failed.message);
 }

@@ -415,9 +415,15 @@ export class Consumer {
     const topics = new Set<string>([...this.subscriptions.keys(), ...[...this.states.values()].map((s) => s.topic)]);
     const missing = [...topics].filter((t) => !meta.topics.has(t));
     if (missing.length > 0 || meta.updatedMs === 0) await this.refreshMetadata();
+    // A topic the user may not Describe: no retry changes that (Kafka's consumer throws).
+    for (const t of topics) this.cluster.checkTopicAuthorized(t);
     for (const [topic, sub] of this.subscriptions) {
       const info = meta.topics.get(topic);
       if (!info) {
+        if (meta.unauthorizedTopics.has(topic)) {
+          this.subscriptions.delete(topic);
+          this.cluster.checkTopicAuthorized(topic);
+        }
         if (this.cluster.now() - sub.sinceMs >= this.topicWaitMs) {
           this.subscriptions.delete(topic);
           throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' does not exist`);
@@ -519,6 +525,8 @@ export class Consumer {
           for (const s of list) {
             const p = answer.partitions.find((a) => a.topic === s.topic && a.partition === s.partition);
             if (!p || p.error) {
+              // Not allowed to read the topic: retrying will not change that (Kafka's consumer throws).
+              if (p?.error?.code === 'TOPIC_AUTHORIZATION_FAILED') this.fatal = TributaryError.fromWire(p.error);
               this.backoff(s, p?.error ? isStaleMetadata(isErrorCode(p.error.code) ? p.error.code : 'UNKNOWN_SERVER_ERROR') : true);
               continue;
             }

@@ -41,6 +41,8 @@ export type { ProduceErrorAction } from './retry.ts';
 export { normalizeBootstrap, formatEndpoints } from './internal/cluster-client.ts';
 export type { BrokerInfo, ClientOptions, PartitionInfo, TopicInfo } from './internal/cluster-client.ts';
 export type { Logger } from './internal/logger.ts';
+export type { Credentials } from './internal/scram-auth.ts';
+export type { AclBinding, AclBindingFilter, AclOperation } from '@tributary/protocol';
 export { TributaryError, isRetriable, isStaleMetadata, shouldFindCoordinator } from '@tributary/protocol';
 export type {
   CommittedOffset,

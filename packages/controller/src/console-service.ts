@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { NO_LEADER, type BrokerId, type BrokerRegistration, type DescribeReplicasResponse, type Endpoint } from '@tributary/protocol';
-import { RpcClientPool } from '@tributary/transport/client';
+import { RpcClientPool, type TlsClientOptions } from '@tributary/transport/client';
 import type { FastifyInstance, FastifyReply } from '@tributary/transport/server';
 import type { ClusterController } from './cluster-controller.ts';
 import { consoleEvents, type ConsoleEvent } from './console-events.ts';
@@ -60,6 +60,8 @@ export interface ConsoleCharts {
 export interface ConsoleOptions {
   controller: ClusterController;
   logger: Logger;
+  /** TLS (and the controller's certificate) for its calls to the brokers, in a secure cluster. */
+  tls?: TlsClientOptions;
   now?: () => number;
   uiDir?: string;
   /** How often the watched topics' HW and lag are asked from their leaders. Default 1000. */
@@ -128,8 +130,9 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
   const events: ConsoleEvent[] = [];
   const streams = new Set<Stream>();
   // Two pools, so a slow /metrics text never queues a describe-replicas behind it.
-  const rpc = new RpcClientPool({ connectionsMax: statsConnectionsMax, timeoutMs: statsTimeoutMs, connectTimeoutMs: statsTimeoutMs });
-  const metricsRpc = new RpcClientPool({ connectionsMax: 1, timeoutMs: throughputTimeoutMs, connectTimeoutMs: throughputTimeoutMs });
+  const tls = options.tls === undefined ? {} : { tls: options.tls };
+  const rpc = new RpcClientPool({ connectionsMax: statsConnectionsMax, timeoutMs: statsTimeoutMs, connectTimeoutMs: statsTimeoutMs, ...tls });
+  const metricsRpc = new RpcClientPool({ connectionsMax: 1, timeoutMs: throughputTimeoutMs, connectTimeoutMs: throughputTimeoutMs, ...tls });
   /** describe-replicas calls in flight by `broker/topic`: at most brokers × watchedTopicsMax. */
   const describing = new Map<string, Promise<DescribeReplicasResponse | Error>>();
   /** /metrics calls in flight by broker. */

@@ -4,7 +4,17 @@
 // plain assignment. Each record is stored as the msgpack value of one record in a v2 record batch;
 // one decision's records go into one batch, so a torn write loses a whole decision, never half.
 
-import { assert, decodeMsgpack, encodeMsgpack, type BrokerId, type Endpoint, type PartitionState, type TopicConfigs } from '@tributary/protocol';
+import {
+  assert,
+  decodeMsgpack,
+  encodeMsgpack,
+  type AclBinding,
+  type BrokerId,
+  type Endpoint,
+  type PartitionState,
+  type ScramMechanismName,
+  type TopicConfigs,
+} from '@tributary/protocol';
 
 /** The cluster id, written once when the log is empty. */
 export interface ClusterIdRecord {
@@ -105,6 +115,36 @@ export interface BrokerConfigRecord {
   configs: Record<string, number>;
 }
 
+/** A user's SCRAM credential for one mechanism, created or replaced (Kafka's UserScramCredentialRecord). */
+export interface UserScramCredentialRecord {
+  type: 'UserScramCredential';
+  name: string;
+  mechanism: ScramMechanismName;
+  salt: Buffer;
+  storedKey: Buffer;
+  serverKey: Buffer;
+  iterations: number;
+}
+
+/** A user's SCRAM credential for one mechanism, deleted (Kafka's RemoveUserScramCredentialRecord). */
+export interface RemoveUserScramCredentialRecord {
+  type: 'RemoveUserScramCredential';
+  name: string;
+  mechanism: ScramMechanismName;
+}
+
+/** An ACL created, with its id (Kafka's AccessControlEntryRecord). */
+export interface AccessControlEntryRecord extends AclBinding {
+  type: 'AccessControlEntry';
+  id: string;
+}
+
+/** An ACL deleted (Kafka's RemoveAccessControlEntryRecord). */
+export interface RemoveAccessControlEntryRecord {
+  type: 'RemoveAccessControlEntry';
+  id: string;
+}
+
 export type MetadataRecord =
   | ClusterIdRecord
   | RegisterBrokerRecord
@@ -116,7 +156,11 @@ export type MetadataRecord =
   | CreatePartitionsRecord
   | TopicConfigRecord
   | ProducerIdBlockRecord
-  | BrokerConfigRecord;
+  | BrokerConfigRecord
+  | UserScramCredentialRecord
+  | RemoveUserScramCredentialRecord
+  | AccessControlEntryRecord
+  | RemoveAccessControlEntryRecord;
 
 export type MetadataRecordType = MetadataRecord['type'];
 
@@ -132,6 +176,10 @@ const RECORD_TYPES: ReadonlySet<string> = new Set<MetadataRecordType>([
   'TopicConfig',
   'ProducerIdBlock',
   'BrokerConfig',
+  'UserScramCredential',
+  'RemoveUserScramCredential',
+  'AccessControlEntry',
+  'RemoveAccessControlEntry',
 ]);
 
 export function encodeRecord(record: MetadataRecord): Buffer {

@@ -1,8 +1,9 @@
 // A real local cluster for a test file: controller and brokers as OS processes on free ports in a
 // temp dir, started by the launcher exactly as `tributary local up --detach` starts them.
 
-import { Admin } from '@tributary/client';
-import { localDown, localStatus, localUp, type LocalUpOptions } from '@tributary/launcher';
+import { readFileSync } from 'node:fs';
+import { Admin, type ClientOptions } from '@tributary/client';
+import { localCredentials, localDown, localStatus, localUp, type LocalUpOptions } from '@tributary/launcher';
 import { freeClusterBasePort } from '@tributary/testkit';
 import { e2eTempDir } from './temp-dir.ts';
 
@@ -16,6 +17,8 @@ export interface TestCluster {
   /** Each broker's internal listener (replica fetches), by broker id. */
   brokerInternalPorts: number[];
   bootstrap: string[];
+  /** TLS and the super user's credentials of a secure cluster (`secure: true`); {} otherwise. */
+  security: Pick<ClientOptions, 'ca' | 'credentials'>;
   admin: Admin;
   stop(): Promise<void>;
 }
@@ -32,8 +35,12 @@ export async function startTestCluster(options: Partial<LocalUpOptions> & { spar
   const cluster = await localUp({ ...upOptions, dataDir: dir, basePort, brokers, mode: 'detach', readyTimeoutMs: upOptions.readyTimeoutMs ?? 90_000 });
   const brokerPorts = cluster.state.layout.brokers.map((b) => b.port);
   const bootstrap = brokerPorts.map((p) => `127.0.0.1:${p}`);
-  const admin = new Admin({ bootstrap });
+  const local = upOptions.secure === true ? localCredentials(dir) : undefined;
+  const security: Pick<ClientOptions, 'ca' | 'credentials'> =
+    local === undefined ? {} : { ca: readFileSync(local.caFile), credentials: { user: local.user, password: local.password } };
+  const admin = new Admin({ bootstrap, ...security });
   return {
+    security,
     dataDir: dir,
     basePort,
     controllerPort: cluster.state.layout.controllerPort,

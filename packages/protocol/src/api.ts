@@ -83,6 +83,117 @@ export interface ClusterMetadata {
   version: number;
   brokers: BrokerRegistration[];
   topics: TopicState[];
+  /**
+   * SCRAM credentials (salted and hashed, Kafka's format: never a password), so brokers can
+   * authenticate clients. Only on the internal listener (/metadata/poll), which a secure cluster
+   * serves to cluster processes alone. Absent: none.
+   */
+  scramCredentials?: ScramCredentialEntry[];
+  /** The ACLs, evaluated by every process (@tributary/auth). Absent: none. */
+  acls?: AclBinding[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Security (issue 20): the wire types of SCRAM users and ACLs (the rules: @tributary/auth).
+
+export type ScramMechanismName = 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+
+/** Kafka's UserScramCredentialRecord: what is stored for a user and mechanism. */
+export interface ScramCredentialEntry {
+  name: string;
+  mechanism: ScramMechanismName;
+  salt: Buffer;
+  storedKey: Buffer;
+  serverKey: Buffer;
+  iterations: number;
+}
+
+export type AclOperation =
+  | 'Read'
+  | 'Write'
+  | 'Create'
+  | 'Delete'
+  | 'Alter'
+  | 'Describe'
+  | 'ClusterAction'
+  | 'DescribeConfigs'
+  | 'AlterConfigs'
+  | 'IdempotentWrite'
+  | 'All';
+export type AclResourceType = 'Topic' | 'Group' | 'Cluster';
+export type AclPatternType = 'Literal' | 'Prefixed';
+export type AclPermission = 'Allow' | 'Deny';
+
+/** Kafka's AclBinding: a resource pattern and an access control entry. */
+export interface AclBinding {
+  /** `User:alice`, or `User:*` for everyone. */
+  principal: string;
+  /** The client's IP address, or `*`. */
+  host: string;
+  operation: AclOperation;
+  permission: AclPermission;
+  resourceType: AclResourceType;
+  /** A topic or group name (or prefix), `*`, or `kafka-cluster`. */
+  resourceName: string;
+  patternType: AclPatternType;
+}
+
+/**
+ * Kafka's AlterUserScramCredentials: the client sends the salt and the salted password (PBKDF2),
+ * never the password; the controller stores StoredKey and ServerKey. Per user, all or nothing.
+ */
+export interface AlterUserScramCredentialsRequest {
+  upsertions?: { name: string; mechanism: ScramMechanismName; iterations: number; salt: Buffer; saltedPassword: Buffer }[];
+  deletions?: { name: string; mechanism: ScramMechanismName }[];
+}
+export interface AlterUserScramCredentialsResponse {
+  /** One per user named, in order of first mention; `error` absent = done. */
+  results: { user: string; error?: WireError }[];
+}
+export interface DescribeUserScramCredentialsRequest {
+  /** Omitted: every user. */
+  users?: string[];
+}
+export interface DescribeUserScramCredentialsResponse {
+  users: { user: string; credentials: { mechanism: ScramMechanismName; iterations: number }[]; error?: WireError }[];
+}
+export interface CreateAclsRequest {
+  creations: AclBinding[];
+}
+export interface CreateAclsResponse {
+  results: { error?: WireError }[];
+}
+/** A field left out matches any value (Kafka's AclBindingFilter, exact matches). */
+export type AclBindingFilter = Partial<AclBinding>;
+export interface DescribeAclsRequest {
+  filter?: AclBindingFilter;
+}
+export interface DescribeAclsResponse {
+  acls: AclBinding[];
+}
+export interface DeleteAclsRequest {
+  filters: AclBindingFilter[];
+}
+export interface DeleteAclsResponse {
+  /** Per filter, the bindings it removed. */
+  results: { deleted: AclBinding[]; error?: WireError }[];
+}
+
+/** POST /auth/scram: a SCRAM exchange (RFC 5802/7677 messages verbatim) that ends in a bearer token. */
+export interface ScramAuthRequest {
+  /** The first step: the mechanism and client-first; the second: exchangeId and client-final. */
+  mechanism?: ScramMechanismName;
+  exchangeId?: string;
+  message: string;
+}
+export interface ScramAuthResponse {
+  /** server-first, or server-final. */
+  message: string;
+  /** The first step's answer: the exchange to finish. */
+  exchangeId?: string;
+  /** The second step's: send `Authorization: Bearer <token>` from now on, to this process. */
+  token?: string;
+  lifetimeMs?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,6 +378,11 @@ export const ADMIN_OPS = [
   'create-partitions',
   'describe-configs',
   'alter-configs',
+  'alter-user-scram-credentials',
+  'describe-user-scram-credentials',
+  'create-acls',
+  'describe-acls',
+  'delete-acls',
 ] as const;
 export type AdminOp = (typeof ADMIN_OPS)[number];
 
@@ -299,6 +415,7 @@ export const BROKER_ROUTES: readonly RouteSpec[] = Object.freeze([
   { method: 'POST', path: '/groups/describe' },
   { method: 'POST', path: '/groups/delete' },
   { method: 'POST', path: '/groups/reset-offsets' },
+  { method: 'POST', path: '/auth/scram' },
   { method: 'GET', path: '/health' },
   { method: 'GET', path: '/metrics' },
 ]);
@@ -311,6 +428,7 @@ export const CONTROLLER_ROUTES: readonly RouteSpec[] = Object.freeze([
   { method: 'POST', path: '/metadata/poll' },
   { method: 'POST', path: '/partition/alter' },
   { method: 'POST', path: '/admin/:op' },
+  { method: 'POST', path: '/auth/scram' },
   { method: 'GET', path: '/health' },
   { method: 'GET', path: '/metrics' },
   { method: 'GET', path: '/ui' },
@@ -321,12 +439,30 @@ export const CONTROLLER_ROUTES: readonly RouteSpec[] = Object.freeze([
   { method: 'GET', path: '/ui/events' },
 ]);
 
+/** A broker's routes for other cluster processes only (followers): internal listener, and a cluster certificate when secure. */
+export const BROKER_INTERNAL_PATHS: readonly string[] = Object.freeze(['/replica/fetch']);
+/** The controller's routes for brokers only: internal listener, and a cluster certificate when secure. */
+export const CONTROLLER_INTERNAL_PATHS: readonly string[] = Object.freeze([
+  '/broker/register',
+  '/broker/heartbeat',
+  '/broker/controlled-shutdown',
+  '/metadata/poll',
+  '/partition/alter',
+]);
 /** Served on a broker's internal listener only: followers (DESIGN.md § Listeners). */
-const BROKER_INTERNAL_ONLY = new Set(['/replica/fetch']);
+const BROKER_INTERNAL_ONLY = new Set(BROKER_INTERNAL_PATHS);
 /** Served on the controller's internal listener only: brokers (DESIGN.md § Listeners). */
-const CONTROLLER_INTERNAL_ONLY = new Set(['/broker/register', '/broker/heartbeat', '/broker/controlled-shutdown', '/metadata/poll', '/partition/alter']);
+const CONTROLLER_INTERNAL_ONLY = new Set(CONTROLLER_INTERNAL_PATHS);
+
+/**
+ * Headers a broker adds when it forwards a client's admin call to the controller (Kafka's
+ * EnvelopeRequest): the client's authenticated principal and address. The controller honours
+ * them only from a cluster process (a certificate signed by the cluster CA).
+ */
+export const FORWARDED_PRINCIPAL_HEADER = 'x-tributary-principal';
+export const FORWARDED_HOST_HEADER = 'x-tributary-client-host';
 /** Served on both of the controller's listeners. */
-const CONTROLLER_BOTH = new Set(['/admin/:op', '/health']);
+const CONTROLLER_BOTH = new Set(['/admin/:op', '/health', '/auth/scram']);
 
 /**
  * The routes one listener serves. 'single': a process with one listener serves every route;
@@ -373,6 +509,11 @@ export interface BrokerMetadataResponse {
   }[];
   /** Topics asked for that do not exist. */
   unknownTopics: string[];
+  /**
+   * Topics asked for that the caller may not Describe (a secure cluster): Kafka's
+   * TOPIC_AUTHORIZATION_FAILED, said whether or not they exist. Absent: none.
+   */
+  unauthorizedTopics?: string[];
 }
 
 export type Acks = 0 | 1 | -1;

@@ -15,6 +15,7 @@ import { localCommands } from './local.ts';
 import { watch } from './watch.ts';
 import { groupsCommands } from './groups.ts';
 import { chaosCommands } from './chaos.ts';
+import { securityCommands } from './security.ts';
 
 export const COMMANDS: readonly Command[] = [
   ...localCommands,
@@ -28,5 +29,6 @@ export const COMMANDS: readonly Command[] = [
   brokersDecommission,
   ...reassignCommands,
   ...configsCommands,
+  ...securityCommands,
   ...chaosCommands,
 ];
