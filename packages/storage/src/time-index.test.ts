@@ -11,7 +11,7 @@ describe('TimeIndex', () => {
     const t = new TimeIndex();
     // Batches of 100 bytes with these max timestamps; an entry every 200 bytes.
     const stamps = [10, 30, 20, 50, 40, 40, 90, 60];
-    stamps.forEach((ts, i) => t.add(i * 100, 100, ts, 200));
+    for (const [i, ts] of stamps.entries()) t.add(i * 100, 100, ts, 200);
     expect(t.entryCount).toBe(3); // at 200 (max before 30), 400 (50), 600 (50)
     expect(t.lookup(5)).toBe(0);
     expect(t.lookup(30)).toBe(0); // the batch at 100 holds 30
