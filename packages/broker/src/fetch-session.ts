@@ -15,19 +15,13 @@ import {
   FETCH_SESSION_INITIAL_EPOCH,
   TributaryError,
   type BrokerId,
+  type ReplicaFetchPartition,
   type ReplicaFetchPartitionResponse,
   type ReplicaFetchRequest,
 } from '@tributary/protocol';
 
 /** One partition's fetch state, as a follower asks for it. */
-export interface PartitionFetch {
-  topic: string;
-  partition: number;
-  fetchOffset: number;
-  lastFetchedEpoch: number;
-  currentLeaderEpoch: number;
-  maxBytes?: number;
-}
+export type PartitionFetch = ReplicaFetchPartition;
 
 const key = (topic: string, partition: number): string => `${topic}-${partition}`;
 

@@ -626,22 +626,24 @@ export interface ReplicaFetchRequest {
   sessionEpoch?: number;
   /** KIP-227: partitions an incremental fetch stops fetching. */
   forgotten?: { topic: string; partition: number }[];
-  partitions: {
-    topic: string;
-    partition: number;
-    /** The follower's log end offset. */
-    fetchOffset: number;
-    /** Epoch of the last batch in the follower's log (KIP-101/KIP-279 divergence check). */
-    lastFetchedEpoch: number;
-    /** The leader epoch the follower believes is current. */
-    currentLeaderEpoch: number;
-    /**
-     * At most this many bytes for this partition (the first batch still goes whole). Set by a
-     * follower whose follower.replication.throttled.rate holds this replica back; absent = only
-     * the request's maxBytes applies.
-     */
-    maxBytes?: number;
-  }[];
+  partitions: ReplicaFetchPartition[];
+}
+/** One partition of a replica fetch: where the follower's log ends and what it believes. */
+export interface ReplicaFetchPartition {
+  topic: string;
+  partition: number;
+  /** The follower's log end offset. */
+  fetchOffset: number;
+  /** Epoch of the last batch in the follower's log (KIP-101/KIP-279 divergence check). */
+  lastFetchedEpoch: number;
+  /** The leader epoch the follower believes is current. */
+  currentLeaderEpoch: number;
+  /**
+   * At most this many bytes for this partition (the first batch still goes whole). Set by a
+   * follower whose follower.replication.throttled.rate holds this replica back; absent = only
+   * the request's maxBytes applies.
+   */
+  maxBytes?: number;
 }
 export interface ReplicaFetchPartitionResponse {
   topic: string;
