@@ -59,8 +59,10 @@ describe('tributary reassign, brokers decommission, local add-broker (CLI proces
   }
 
   /** `count` values of `bytes` each, acks=all, to every partition of `topic` listed. */
-  async function preload(topic: string, partitions: number[], count: number, bytes: number): Promise<number> {
-    const producer = new Producer({ bootstrap: cluster.bootstrap, acks: 'all' });
+  /** `count` values of `bytes` each per partition; `batchBytes` caps the producer's batches. */
+  async function preload(topic: string, partitions: number[], count: number, bytes: number, batchBytes?: number): Promise<number> {
+    const batching = batchBytes === undefined ? {} : { batchSize: batchBytes, batchSizeMax: batchBytes };
+    const producer = new Producer({ bootstrap: cluster.bootstrap, acks: 'all', ...batching });
     try {
       await Promise.all(
         partitions.flatMap((partition) =>
@@ -93,7 +95,9 @@ describe('tributary reassign, brokers decommission, local add-broker (CLI proces
   it('2. bad plans are refused whole with clear errors and change nothing; a throttled move in progress is cancelled and its throttle removed', async () => {
     // A slow, throttled move of `slow`-0 stays in progress while the bad plans are tried.
     await cluster.admin.createTopic({ name: 'slow', partitions: 1, replicationFactor: 3 });
-    await preload('slow', [0], 40, 10_000);
+    // One record per batch: at 1 KB/s each 10 KB batch holds the copy back about ten seconds (a
+    // replication quota owes at most 11 s of its rate, as Kafka's window), so it stays in progress.
+    await preload('slow', [0], 40, 10_000, 10_240);
     const slowReplicas = (await assignment('slow'))[0]!.replicas;
     const outside = [0, 1, 2, 3, 4, 5].find((b) => !slowReplicas.includes(b))!;
     const slowPlan = join(workDir, 'slow.json');

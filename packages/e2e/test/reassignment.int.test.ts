@@ -99,9 +99,10 @@ async function untilDone(admin: Admin, topics?: string[], timeoutMs = 90_000): P
   );
 }
 
-/** Values of `bytes` each, sent with acks=all to one partition. */
-async function preload(cluster: TestCluster, topic: string, partition: number, count: number, bytes: number): Promise<void> {
-  const producer = new Producer({ bootstrap: cluster.bootstrap, acks: 'all' });
+/** Values of `bytes` each, sent with acks=all to one partition; `batchBytes` caps the producer's batches. */
+async function preload(cluster: TestCluster, topic: string, partition: number, count: number, bytes: number, batchBytes?: number): Promise<void> {
+  const batching = batchBytes === undefined ? {} : { batchSize: batchBytes, batchSizeMax: batchBytes };
+  const producer = new Producer({ bootstrap: cluster.bootstrap, acks: 'all', ...batching });
   try {
     await Promise.all(Array.from({ length: count }, (_, i) => producer.send({ topic, partition, value: `${i}-`.padEnd(bytes, 'p') })));
   } finally {
@@ -276,7 +277,9 @@ describe('reassignment, new partitions and topic configs', () => {
 
     // A slow reassignment (1 KiB/s for 300 KB) replacing the leader is in progress: another plan
     // for it is refused.
-    await preload(cluster, 'bad', 0, 30, 10_000);
+    // One record per batch: a quota owes at most 11 s of its rate (Kafka's window), so at 1 KiB/s
+    // each 10 KB batch holds the copy back about ten seconds.
+    await preload(cluster, 'bad', 0, 30, 10_000, 10_240);
     const plan = [{ topic: 'bad', partition: 0, replicas: [outside, p0[1]!, p0[2]!] }];
     await throttle(cluster.admin, plan, 1024);
     try {
