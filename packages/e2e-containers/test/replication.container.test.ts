@@ -381,4 +381,93 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
     ).toEqual([]);
     expectExactlyOnce(values, load.acked);
   });
+
+  it('a consumer group of three on containers: docker kill of its coordinator; the group goes on under another, every acknowledged record is consumed, committed offsets never go back', async () => {
+    await admin.createTopic({ name: 'grouped', partitions: 10, replicationFactor: 3, configs: { 'min.insync.replicas': 2 } });
+    const producer = newProducer();
+    const acked: string[] = [];
+    let producing = true;
+    const produceLoop = (async () => {
+      for (let i = 0; producing; i++) {
+        const value = `g-${i}`;
+        await producer.send({ topic: 'grouped', key: value, value });
+        acked.push(value);
+      }
+    })();
+    const seen = new Set<string>();
+    const members = ['m1', 'm2', 'm3'].map((clientId) => {
+      const consumer = new Consumer({
+        bootstrap: cluster.bootstrap,
+        groupId: 'containers',
+        clientId,
+        sessionTimeoutMs: 10_000,
+        autoCommitIntervalMs: 500,
+        requestTimeoutMs: 4000,
+        metadataMaxAgeMs: 1000,
+      });
+      consumer.subscribe('grouped');
+      return consumer;
+    });
+    let consuming = true;
+    const consumeLoops = members.map(async (consumer) => {
+      while (consuming) for (const r of await consumer.poll()) seen.add(r.value?.toString('utf8') ?? '');
+    });
+    // Committed offsets, sampled: none may go backwards, whichever coordinator answers.
+    const committed = new Map<number, number>();
+    const backwards: string[] = [];
+    const sample = async () => {
+      for (const o of await admin.listGroupOffsets('containers', { timeoutMs: 4000 }).catch(() => [])) {
+        const before = committed.get(o.partition) ?? -1;
+        if (o.committedOffset < before) backwards.push(`grouped-${o.partition}: ${before} -> ${o.committedOffset}`);
+        committed.set(o.partition, Math.max(before, o.committedOffset));
+      }
+    };
+    let coordinator = -1;
+    try {
+      await eventually(
+        async () => {
+          const [group] = (await admin.listGroups()).groups.filter((g) => g.groupId === 'containers');
+          const described = await admin.describeGroup('containers');
+          if (group === undefined || described.state !== 'Stable' || described.members.length !== 3) return false;
+          coordinator = group.coordinator;
+          return described.members.flatMap((m) => m.assignment).length === 10;
+        },
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
+      await eventually(() => seen.size >= 200 && acked.length >= 200, { timeoutMs: 30_000 });
+      await sample();
+      await cluster.kill(coordinator);
+      const killedAt = Date.now();
+      // The group is found under another broker, stable with its three members.
+      await eventually(
+        async () => {
+          await sample();
+          const [group] = (await admin.listGroups({ timeoutMs: 4000 })).groups.filter((g) => g.groupId === 'containers');
+          return group !== undefined && group.coordinator !== coordinator && (await admin.describeGroup('containers')).state === 'Stable';
+        },
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
+      console.log(`groups: coordinator ${coordinator} killed; the group is stable under another after ${Date.now() - killedAt} ms`);
+      const target = acked.length + 200;
+      await eventually(() => acked.length >= target, { timeoutMs: 30_000 });
+      producing = false;
+      await produceLoop;
+      await eventually(
+        async () => {
+          await sample();
+          return acked.every((v) => seen.has(v));
+        },
+        { timeoutMs: 60_000, intervalMs: 250 },
+      );
+    } finally {
+      producing = false;
+      consuming = false;
+      await produceLoop.catch(() => undefined);
+      await Promise.all(consumeLoops.map((l) => l.catch(() => undefined)));
+      await Promise.all(members.map((m) => m.close().catch(() => undefined)));
+      if (coordinator >= 0) await cluster.restart(coordinator);
+    }
+    expect(backwards).toEqual([]);
+    expect(acked.filter((v) => !seen.has(v))).toEqual([]);
+  });
 });
