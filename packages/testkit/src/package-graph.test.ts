@@ -15,15 +15,17 @@ const ALLOWED: Record<string, string[]> = {
   controller: ['storage', 'transport', 'protocol'],
   // The consumer-group coordinator: sans-I/O, hosted by brokers (broker → coordinator → protocol).
   coordinator: ['protocol'],
-  broker: ['coordinator', 'storage', 'transport', 'protocol'],
+  // Kafka's wire protocol (issue 19): schemas, the generic codec, frames; the broker's listener uses it.
+  kafka: ['protocol'],
+  broker: ['coordinator', 'kafka', 'storage', 'transport', 'protocol'],
   client: ['transport', 'protocol'],
   launcher: ['transport', 'protocol'],
   cli: ['chaos', 'client', 'launcher', 'protocol'],
   chaos: ['client', 'launcher', 'protocol'],
-  bench: ['chaos', 'client', 'launcher', 'protocol'],
+  bench: ['chaos', 'client', 'kafka', 'launcher', 'protocol'],
   testkit: ['launcher'],
   // Test-only packages: they drive the system from outside, like a user.
-  e2e: ['chaos', 'cli', 'client', 'launcher', 'protocol', 'testkit', 'transport'],
+  e2e: ['chaos', 'cli', 'client', 'kafka', 'launcher', 'protocol', 'testkit', 'transport'],
   'e2e-containers': ['client', 'protocol', 'testkit', 'transport'],
 };
 
