@@ -4,7 +4,16 @@
 // plain assignment. Each record is stored as the msgpack value of one record in a v2 record batch;
 // one decision's records go into one batch, so a torn write loses a whole decision, never half.
 
-import { assert, decodeMsgpack, encodeMsgpack, type BrokerId, type Endpoint, type PartitionState, type TopicConfigs } from '@tributary/protocol';
+import {
+  assert,
+  decodeMsgpack,
+  encodeMsgpack,
+  type BrokerId,
+  type Endpoint,
+  type KafkaListeners,
+  type PartitionState,
+  type TopicConfigs,
+} from '@tributary/protocol';
 
 /** The cluster id, written once when the log is empty. */
 export interface ClusterIdRecord {
@@ -21,6 +30,8 @@ export interface RegisterBrokerRecord {
   rack: string;
   internal: Endpoint;
   external: Endpoint;
+  /** Its Kafka-protocol listeners (absent: none, or a log written before they existed). */
+  kafka?: KafkaListeners;
   /** Its data dir's id (absent in logs written before it was recorded: treated as unknown). */
   logDirId?: string;
 }
