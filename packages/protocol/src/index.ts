@@ -6,3 +6,4 @@ export * from './msgpack-scan.ts';
 export * from './config.ts';
 export * from './api.ts';
 export * from './validate.ts';
+export * from './compression.ts';
