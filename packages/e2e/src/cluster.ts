@@ -2,7 +2,7 @@
 // temp dir, started by the launcher exactly as `tributary local up --detach` starts them.
 
 import { Admin } from '@tributary/client';
-import { localDown, localStatus, localUp, type LocalUpOptions } from '@tributary/launcher';
+import { brokerKafkaPort, localDown, localStatus, localUp, type LocalUpOptions } from '@tributary/launcher';
 import { freeClusterBasePort } from '@tributary/testkit';
 import { e2eTempDir } from './temp-dir.ts';
 
@@ -16,6 +16,10 @@ export interface TestCluster {
   /** Each broker's internal listener (replica fetches), by broker id. */
   brokerInternalPorts: number[];
   bootstrap: string[];
+  /** Each broker's Kafka-protocol port (issue 19), by broker id. */
+  kafkaPorts: number[];
+  /** The Kafka listeners as a Kafka client's bootstrap.servers: `127.0.0.1:p0,127.0.0.1:p1,…`. */
+  kafkaBootstrap: string;
   admin: Admin;
   stop(): Promise<void>;
 }
@@ -33,7 +37,10 @@ export async function startTestCluster(options: Partial<LocalUpOptions> & { spar
   const brokerPorts = cluster.state.layout.brokers.map((b) => b.port);
   const bootstrap = brokerPorts.map((p) => `127.0.0.1:${p}`);
   const admin = new Admin({ bootstrap });
+  const kafkaPorts = cluster.state.layout.brokers.map((b) => brokerKafkaPort(cluster.state.layout, b));
   return {
+    kafkaPorts,
+    kafkaBootstrap: kafkaPorts.map((p) => `127.0.0.1:${p}`).join(','),
     dataDir: dir,
     basePort,
     controllerPort: cluster.state.layout.controllerPort,
