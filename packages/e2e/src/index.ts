@@ -6,4 +6,4 @@ export { partitionInfo, startProducerLoop } from './workload.ts';
 export type { Ack, Failure, ProducerLoop } from './workload.ts';
 export { checkAcknowledged } from './verify.ts';
 export { exchange, kafkaRequest } from './kafka-wire.ts';
-export { requireTool, run, type RunResult } from './tools.ts';
+export { DEBIAN_PYTHON, requireTool, run, type RunResult } from './tools.ts';
