@@ -23,6 +23,18 @@ import { REQUEST_LIMITS } from './broker-service.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import type { ReplicaManager } from './replica-manager.ts';
 
+/**
+ * Thrown by a handler whose request is answered by closing the connection: a Produce with acks=0
+ * that failed (no answer is sent, so closing is how Kafka tells the producer to refresh its
+ * metadata and reconnect).
+ */
+export class CloseConnection extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CloseConnection';
+  }
+}
+
 /** ApiVersions' answer: what API_VERSIONS advertises. */
 export const API_VERSIONS_BODY: Message = Object.freeze({
   errorCode: 0,
@@ -223,7 +235,11 @@ export class KafkaApis {
         else if (seen.error === undefined && r.error !== undefined) results.set(index, { baseOffset: -1, error: r.error });
       });
     }
-    if (acks === 0) return undefined;
+    if (acks === 0) {
+      const failed = entries.findIndex((e, index) => e.error !== undefined || results.get(index)?.error !== undefined);
+      if (failed >= 0) throw new CloseConnection(`acks=0 produce to ${entries[failed]!.topic}-${entries[failed]!.partition} failed`);
+      return undefined;
+    }
     return {
       responses: byTopic(
         entries.map((e, index) => ({ ...e, index })),

@@ -32,7 +32,7 @@ import {
   type RequestHeaderValue,
 } from '@tributary/kafka';
 import type { BytesTicket, ServerBudget } from '@tributary/transport/server';
-import { API_VERSIONS_BODY, type KafkaApis } from './kafka-apis.ts';
+import { API_VERSIONS_BODY, CloseConnection, type KafkaApis } from './kafka-apis.ts';
 
 export interface KafkaListenerLogger {
   info(obj: object, msg: string): void;
@@ -292,6 +292,10 @@ class KafkaConnection {
       response = await this.options.apis.handle(header, body, this.clientHost);
     } catch (err) {
       if (err instanceof AssertionError) throw err;
+      if (err instanceof CloseConnection) {
+        this.options.logger.debug({ reason: err.message }, 'closing the kafka connection');
+        return 'close';
+      }
       this.options.logger.error({ err, apiKey: header.apiKey, apiVersion: header.apiVersion }, 'kafka request failed');
       return 'close';
     }
