@@ -95,6 +95,33 @@ describe('Kafka listener: KafkaJS', () => {
     await localRestart(cluster.dataDir, '0');
   });
 
+  it('KafkaJS admin: CreateTopics, ListOffsets, DescribeConfigs and DeleteTopics go through the controller', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      expect(await admin.createTopics({ topics: [{ topic: 'admin-made', numPartitions: 4, replicationFactor: 3, configEntries: [{ name: 'retention.ms', value: '3600000' }] }] })).toBe(true);
+      const described = await cluster.admin.describeTopic('admin-made');
+      expect(described.partitions).toHaveLength(4);
+      expect(described.configs['retention.ms']).toBe(3_600_000);
+      const offsets = await admin.fetchTopicOffsets('admin-made');
+      expect(offsets.map((o) => [o.partition, o.low, o.high]).sort()).toEqual([
+        [0, '0', '0'],
+        [1, '0', '0'],
+        [2, '0', '0'],
+        [3, '0', '0'],
+      ]);
+      const configs = await admin.describeConfigs({ resources: [{ type: 2, name: 'admin-made' }], includeSynonyms: false });
+      const entries = Object.fromEntries(configs.resources[0]!.configEntries.map((e) => [e.configName, e]));
+      expect(entries['retention.ms']).toMatchObject({ configValue: '3600000', isDefault: false });
+      expect(entries['min.insync.replicas']).toMatchObject({ configValue: '2', isDefault: true });
+      await expect(admin.createTopics({ topics: [{ topic: 'admin-made', numPartitions: 1 }] })).resolves.toBe(false);
+      await admin.deleteTopics({ topics: ['admin-made'] });
+      await eventually(async () => expect(await cluster.admin.listTopics()).not.toContain('admin-made'));
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it('the Tributary CLI reads what KafkaJS wrote (plain and gzip), and KafkaJS reads what the CLI wrote', async () => {
     await cluster.admin.createTopic({ name: 'interop', partitions: 3, replicationFactor: 3 });
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });

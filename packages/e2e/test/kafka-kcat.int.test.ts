@@ -85,6 +85,48 @@ describe('Kafka listener: kcat (librdkafka)', () => {
     },
   );
 
+  it("Fetch v11 names a follower in the consumer's rack as its preferred read replica (KIP-392), which then serves it; ListOffsets finds earliest, latest and by time", async () => {
+    const fetch = (broker: number) =>
+      kafkaRequest(cluster.kafkaPorts[broker]!, 1, 11, {
+        replicaId: -1,
+        maxWaitMs: 0,
+        minBytes: 0,
+        maxBytes: 1 << 20,
+        isolationLevel: 1,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [{ topic: 'demo', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }],
+        forgottenTopicsData: [],
+        rackId: 'rack-2',
+      });
+    type FetchAnswer = { partitions: { errorCode: number; preferredReadReplica: number; records: Buffer; abortedTransactions: unknown[] | null }[] }[];
+    // P0: replicas 0,3,1, led by B0 in rack-1; B3 is its in-sync replica in rack-2.
+    const atLeader = (await fetch(0)).responses as FetchAnswer;
+    expect(atLeader[0]!.partitions[0]).toMatchObject({ errorCode: 0, preferredReadReplica: 3, abortedTransactions: [] });
+    expect(atLeader[0]!.partitions[0]!.records.length).toBe(0);
+    const atFollower = (await fetch(3)).responses as FetchAnswer;
+    expect(atFollower[0]!.partitions[0]!.errorCode).toBe(0);
+    expect(readBatchHeader(atFollower[0]!.partitions[0]!.records).baseOffset).toBe(0);
+
+    const listed = await kafkaRequest(cluster.kafkaPorts[0]!, 2, 5, {
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [
+        {
+          name: 'demo',
+          partitions: [-2, -1, 0].map((timestamp) => ({ partitionIndex: 0, currentLeaderEpoch: -1, timestamp })),
+        },
+      ],
+    });
+    const offsets = (listed.topics as { partitions: { errorCode: number; offset: number; leaderEpoch: number }[] }[])[0]!.partitions;
+    expect(offsets.map((p) => [p.errorCode, p.offset])).toEqual([
+      [0, 0],
+      [0, 10_000],
+      [0, 0],
+    ]);
+    expect(offsets[1]!.leaderEpoch).toBeGreaterThanOrEqual(0);
+  });
+
   it('kcat -G consumes as a member of a group, and commits: a second run finds nothing new', async () => {
     const first = await kcat(['-G', 'kcat-group', '-X', 'auto.offset.reset=earliest', '-e', '-q', '-f', '%p %o\n', 'demo']);
     expect(first.code, first.stderr).toBe(0);
