@@ -99,7 +99,11 @@ describe('Kafka listener: KafkaJS', () => {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      expect(await admin.createTopics({ topics: [{ topic: 'admin-made', numPartitions: 4, replicationFactor: 3, configEntries: [{ name: 'retention.ms', value: '3600000' }] }] })).toBe(true);
+      expect(
+        await admin.createTopics({
+          topics: [{ topic: 'admin-made', numPartitions: 4, replicationFactor: 3, configEntries: [{ name: 'retention.ms', value: '3600000' }] }],
+        }),
+      ).toBe(true);
       const described = await cluster.admin.describeTopic('admin-made');
       expect(described.partitions).toHaveLength(4);
       expect(described.configs['retention.ms']).toBe(3_600_000);
