@@ -207,4 +207,75 @@ describe('Kafka listener: kcat (librdkafka)', () => {
     const md = await kafkaRequest(port, 3, 1, { topics: null });
     expect((md.brokers as unknown[]).length).toBe(6);
   });
+
+  it('a storm of bad frames on every broker while kcat produces 10,000 idempotent acks=all records: every record lands, no process falls', async () => {
+    const sized = (n: number, rest: Buffer = Buffer.alloc(0)) => {
+      const b = Buffer.alloc(4);
+      b.writeInt32BE(n, 0);
+      return Buffer.concat([b, rest]);
+    };
+    const garbage = (i: number): Buffer => {
+      switch (i % 6) {
+        case 0:
+          return sized(0x7fffffff, Buffer.alloc(1024));
+        case 1:
+          return sized(-1);
+        case 2:
+          return sized(1024, Buffer.from(Array.from({ length: 1024 }, (_, j) => (i * 31 + j * 7) & 0xff)));
+        case 3: {
+          // A Produce v7 whose records claim far more bytes than the frame holds.
+          const frame = encodeRequest(
+            { apiKey: 0, apiVersion: 7, correlationId: i, clientId: 'storm' },
+            {
+              transactionalId: null,
+              acks: -1,
+              timeoutMs: 1000,
+              topicData: [{ name: 'demo', partitionData: [{ index: 5, records: Buffer.alloc(100) }] }],
+            },
+          );
+          frame.writeInt32BE(0x7ffffff0, frame.length - 104);
+          return frame;
+        }
+        case 4:
+          // A whole Produce of a corrupt batch: answered CORRUPT_MESSAGE, the connection kept.
+          return encodeRequest(
+            { apiKey: 0, apiVersion: 7, correlationId: i, clientId: 'storm' },
+            {
+              transactionalId: null,
+              acks: -1,
+              timeoutMs: 1000,
+              topicData: [{ name: 'demo', partitionData: [{ index: 5, records: Buffer.alloc(100, 1) }] }],
+            },
+          );
+        default:
+          // The first half of a Metadata request, then the connection closes.
+          return encodeRequest({ apiKey: 3, apiVersion: 8, correlationId: i, clientId: 'storm' }, { topics: null, allowAutoTopicCreation: false }).subarray(
+            0,
+            12,
+          );
+      }
+    };
+    let stop = false;
+    const storm = (async () => {
+      let sent = 0;
+      while (!stop) {
+        await Promise.all(Array.from({ length: 30 }, (_, k) => exchange(cluster.kafkaPorts[(sent + k) % 6]!, garbage(sent + k), 2000)));
+        sent += 30;
+      }
+      return sent;
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    const storming = 'storm-';
+    const produced = await kcat(
+      ['-P', '-t', 'demo', '-p', '5', '-X', 'enable.idempotence=true', '-X', 'acks=all'],
+      `${RECORDS.map((r) => storming + r).join('\n')}\n`,
+    );
+    stop = true;
+    const frames = await storm;
+    expect(produced.code, produced.stderr).toBe(0);
+    expect(frames).toBeGreaterThanOrEqual(30);
+    const consumed = await kcat(['-C', '-t', 'demo', '-p', '5', '-o', 'beginning', '-e', '-q']);
+    expect(consumed.stdout.split('\n').filter((l) => l.startsWith(storming))).toEqual(RECORDS.map((r) => storming + r));
+    expect(allRunning(cluster.dataDir)).toBe(true);
+  });
 });
