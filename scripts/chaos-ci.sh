@@ -13,6 +13,10 @@
 #                             with the other replicas of its partition killed before it starts
 #                             (KIP-903: it must not be elected with its empty log)
 #
+# Every run also has three members of one consumer group reading the topic (--group-consumers,
+# CHAOS_GROUP_CONSUMERS; 0 turns it off): every acknowledged record must reach the group, no
+# committed offset may go back, and the lag must be 0 after the heal (issue 18).
+#
 # Any violation (or a run that cannot be judged) fails the stage; the failing run's history is
 # kept for `tributary chaos check FILE`. CHAOS_RUNS overrides the list; CHAOS_SEEDS (with
 # CHAOS_FAULTS, default kill,pause,controller) runs those seeds with one fault list instead.
@@ -37,7 +41,7 @@ for run in $runs; do
   history="$out/history-seed-$seed.jsonl"
   started=$SECONDS
   echo "=== chaos seed $seed, $duration, faults $faults (history $history)"
-  if node packages/cli/src/main.ts chaos --duration "$duration" --seed "$seed" --faults "$faults" --json --history "$history" >"$out/result-seed-$seed.json" 2>"$out/log-seed-$seed.txt"; then
+  if node packages/cli/src/main.ts chaos --duration "$duration" --seed "$seed" --faults "$faults" --group-consumers "${CHAOS_GROUP_CONSUMERS:-3}" --json --history "$history" >"$out/result-seed-$seed.json" 2>"$out/log-seed-$seed.txt"; then
     code=0
   else
     code=$?
@@ -46,7 +50,8 @@ for run in $runs; do
     const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
     const w = r.windows.map((x) => `${x.fault}:${x.unavailableMs === undefined ? "never" : (x.unavailableMs / 1000).toFixed(1) + "s"}`).join(" ");
     const c = r.convergence ? `${r.convergence.replicasCompared} replicas compared` : "replicas not compared";
-    console.log(`seed ${r.seed}: ${r.sends.total} sends, ${r.acknowledged} acknowledged, availability ${(r.availability * 100).toFixed(1)}%, violations ${r.violations}, unseen ${r.counts.unseen}, settled ${r.settled}, ${c}, faults ${r.windows.length} [${w}]`);
+    const g = r.group ? `; group: ${r.group.distinctDelivered} delivered (${r.group.redelivered} again), ${r.group.observations} commits observed, violations ${r.group.violations}` : "";
+    console.log(`seed ${r.seed}: ${r.sends.total} sends, ${r.acknowledged} acknowledged, availability ${(r.availability * 100).toFixed(1)}%, violations ${r.violations}, unseen ${r.counts.unseen}, settled ${r.settled}, ${c}, faults ${r.windows.length} [${w}]${g}`);
   ' "$out/result-seed-$seed.json" 2>/dev/null || echo "seed $seed: no result"
   echo "    exit $code after $((SECONDS - started))s"
   if [ "$code" != 0 ]; then

@@ -12,6 +12,7 @@ import { kafkaPhase, type KafkaPathResult } from './kafka.ts';
 import { inChildProcess, type AckLatencyResult, type E2eLatencyResult } from './latency.ts';
 import { Progress } from './progress.ts';
 import { reassignPhase, type ReassignPhaseResult } from './reassign.ts';
+import { rebalancePhase, type RebalancePhaseResult } from './rebalance.ts';
 import { median, round } from './stats.ts';
 import { consumeAll, createBenchTopic, produceThroughput, sleep, topicHealthy, waitFor, type ConsumeResult, type ThroughputResult } from './workload.ts';
 
@@ -89,6 +90,14 @@ export interface BenchReport {
   kafkaBundledConsumeRecordsPerSec?: number;
   kafkaKcatProduceLz4MBps?: number;
   kafkaBundledProduceLz4MBps?: number;
+  /** Ten members joining a 100-partition topic, then one killed (rebalance phase). */
+  rebalanceJoinMs?: number;
+  rebalanceReassignedMs?: number;
+  rebalanceConsumedAgainMs?: number;
+  rebalanceSessionTimeoutMs?: number;
+  /** Reading a filled 100-partition topic: a group of three member processes, and one consumer with assign(). */
+  groupOfThreeConsumeRecordsPerSec?: number;
+  assignConsumeRecordsPerSec?: number;
   details: Record<string, unknown>;
 }
 
@@ -371,6 +380,35 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
         }`,
       });
       await admin.deleteTopic(topic).catch(() => undefined);
+    }
+
+    // ---- consumer groups: ten members join, one is killed; a group of three against assign()
+    if (wants('rebalance')) {
+      const progress = new Progress('rebalance', 6);
+      const r: RebalancePhaseResult = await rebalancePhase(cluster.bootstrap, admin, topicName, { quick: args.quick, progress });
+      progress.finish(`reassigned ${r.reassignedMs} ms after the kill`);
+      report.rebalanceJoinMs = r.joinMs;
+      report.rebalanceReassignedMs = r.reassignedMs;
+      report.rebalanceConsumedAgainMs = r.consumedAgainMs;
+      report.rebalanceSessionTimeoutMs = r.sessionTimeoutMs;
+      report.groupOfThreeConsumeRecordsPerSec = r.groupOfThreeRecordsPerSec;
+      report.assignConsumeRecordsPerSec = r.assignRecordsPerSec;
+      report.details.rebalance = r;
+      rows.push({
+        phase: 'group join (10 members)',
+        result: `${fmt(r.joinMs)} ms`,
+        detail: `start of ten member processes → every one of ${r.partitions} partitions assigned once and read (incl. the brokers' 3 s initial rebalance delay)`,
+      });
+      rows.push({
+        phase: 'rebalance after kill -9',
+        result: `${fmt(r.consumedAgainMs)} ms`,
+        detail: `a member owning ${r.killedPartitions} partitions killed: the nine others own every partition after ${fmt(r.reassignedMs)} ms, have read each of its partitions after ${fmt(r.consumedAgainMs)} ms (session timeout ${fmt(r.sessionTimeoutMs)} ms)`,
+      });
+      rows.push({
+        phase: 'consume: group of 3 vs assign()',
+        result: `${fmt(r.groupOfThreeRecordsPerSec)} rec/s`,
+        detail: `${fmt(r.throughputRecords)} records over ${r.partitions} partitions: three member processes ${fmt(r.groupOfThreeRecordsPerSec)} rec/s (join ${fmt(r.groupOfThreeJoinMs)} ms, not timed) vs one assign() consumer ${fmt(r.assignRecordsPerSec)} rec/s`,
+      });
     }
 
     // ---- the Kafka listeners: kcat (librdkafka) next to the bundled client, same cluster

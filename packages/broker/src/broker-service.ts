@@ -5,6 +5,7 @@
 
 import {
   ADMIN_OPS,
+  FETCH_SESSION_FINAL_EPOCH,
   TributaryError,
   arrayField,
   asBody,
@@ -17,7 +18,9 @@ import {
   type Endpoint,
   type HealthResponse,
 } from '@tributary/protocol';
-import { PROMETHEUS_CONTENT_TYPE, routeLimits, type BodyLimits, type FastifyInstance } from '@tributary/transport/server';
+import { PROMETHEUS_CONTENT_TYPE, routeLimits, type BodyLimits, type FastifyInstance, type FastifyRequest } from '@tributary/transport/server';
+import { isClusterProcess } from '@tributary/auth';
+import { ProcessSecurity, clientHost } from '@tributary/auth/server';
 import type { BrokerConfig } from './config.ts';
 import type { BrokerMetrics } from './metrics.ts';
 import { REPLICA_DIGEST_LIMITS, type FetchInput, type ProduceInput, type ReplicaFetchInput, type ReplicaManager } from './replica-manager.ts';
@@ -73,7 +76,10 @@ export interface BrokerServiceDeps {
   controller: Endpoint;
   /** Registered with the controller and holding metadata. */
   isReady: () => boolean;
-  forwardAdmin: (op: string, body: unknown) => Promise<unknown>;
+  /** `principal`: the client the broker authenticated, for the controller to authorize (absent: plaintext). */
+  forwardAdmin: (op: string, body: unknown, principal?: { name: string; host: string }) => Promise<unknown>;
+  /** Authentication and ACLs (issue 20); absent or disabled: nothing is checked. */
+  security?: ProcessSecurity;
   /** Body limits per route (`brokerRouteLimits(config)`). */
   routeLimits: BrokerRouteLimits;
   /** fetch.max.bytes: fetch answers are clamped to it. */
@@ -147,7 +153,11 @@ export function parseReplicaFetch(raw: unknown, fetchBytesMax: number = FETCH_MA
       ? {}
       : { maxBytes: Math.min(intField(e, 'maxBytes', { min: 1, max: REQUEST_LIMITS.fetchBytesFieldMax }), fetchBytesMax) }),
   }));
-  return { brokerId, brokerEpoch, maxWaitMs, maxBytes, partitions };
+  // KIP-227 session fields; a request without them is a full fetch with no session.
+  const sessionId = optionalIntField(body, 'sessionId', 0, { min: 0, max: 0x7fffffff });
+  const sessionEpoch = optionalIntField(body, 'sessionEpoch', FETCH_SESSION_FINAL_EPOCH, { min: FETCH_SESSION_FINAL_EPOCH, max: 0x7fffffff });
+  const forgotten = body.forgotten === undefined || body.forgotten === null ? [] : entries(body, 'forgotten').map(topicPartition);
+  return { brokerId, brokerEpoch, maxWaitMs, maxBytes, sessionId, sessionEpoch, forgotten, partitions };
 }
 
 export function parseListOffsets(raw: unknown): { topic: string; partition: number; timestamp: number }[] {
@@ -155,8 +165,34 @@ export function parseListOffsets(raw: unknown): { topic: string; partition: numb
   return entries(body, 'partitions').map((e) => ({ ...topicPartition(e), timestamp: intField(e, 'timestamp', { min: -2 }) }));
 }
 
+/** Kafka's per-partition error for a topic the caller may not use this way. */
+function topicRefused(principal: string, operation: string, topic: string) {
+  return { code: 'TOPIC_AUTHORIZATION_FAILED' as const, message: `${principal} is not authorized to ${operation} topic '${topic}'` };
+}
+
+/**
+ * Runs `serve` on the entries the caller may use and answers the others with `refused`, keeping
+ * the request's order. Without security (or with every entry allowed) it is `serve` alone.
+ */
+async function servePermitted<E extends { topic: string }, R>(
+  entries: E[],
+  allowed: (topic: string) => boolean,
+  serve: (kept: E[]) => Promise<R[]> | R[],
+  refused: (entry: E) => R,
+): Promise<R[]> {
+  if (entries.every((e) => allowed(e.topic))) return serve(entries);
+  const kept = entries.filter((e) => allowed(e.topic));
+  const served = kept.length === 0 ? [] : await serve(kept);
+  let next = 0;
+  return entries.map((e) => (allowed(e.topic) ? served[next++]! : refused(e)));
+}
+
 export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDeps): void {
   const { replicas, metrics } = deps;
+  const security = deps.security?.enabled ? deps.security : undefined;
+  const topicCheck = (request: FastifyRequest, operation: 'Read' | 'Write' | 'Describe') =>
+    security === undefined ? () => true : security.checker(request, operation, 'Topic');
+  const principalName = (request: FastifyRequest) => security?.principal(request).name ?? 'User:ANONYMOUS';
   const limits = {
     produce: routeLimits(deps.routeLimits.produce),
     fetch: routeLimits(deps.routeLimits.fetch),
@@ -190,6 +226,10 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
             );
       const cache = replicas.metadata;
       const external = deps.listener === 'external';
+      // Kafka's Metadata: all topics means those the caller may Describe (the rest are not
+      // mentioned); a topic asked for by name without Describe is TOPIC_AUTHORIZATION_FAILED,
+      // whether or not it exists, so its existence is not told.
+      const describable = (name: string, report: boolean) => security === undefined || security.allows(request, 'Describe', 'Topic', name, report);
       const response: BrokerMetadataResponse = {
         clusterId: cache.metadata.clusterId,
         version: cache.version,
@@ -202,14 +242,20 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
         topics: [],
         unknownTopics: [],
       };
+      const unauthorized: string[] = [];
       const topics =
         asked === undefined
-          ? cache.allTopics()
+          ? cache.allTopics().filter((t) => describable(t.name, false))
           : asked.flatMap((name) => {
+              if (!describable(name, true)) {
+                unauthorized.push(name);
+                return [];
+              }
               const t = cache.topic(name);
               if (t === undefined) response.unknownTopics.push(name);
               return t === undefined ? [] : [t];
             });
+      if (unauthorized.length > 0) response.unauthorizedTopics = unauthorized;
       response.topics = topics.map((t) => ({
         name: t.name,
         configs: t.configs,
@@ -231,7 +277,17 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
     counted('produce', async () => {
       const input = parseProduce(request.body);
       const timer = metrics.requestLatency.startTimer({ api: input.acks === -1 ? 'produce_acks_all' : 'produce' });
-      const { partitions, bytesIn } = await replicas.produce(input);
+      let bytesIn = 0;
+      const partitions = await servePermitted(
+        input.partitions,
+        topicCheck(request, 'Write'),
+        async (kept) => {
+          const answer = await replicas.produce(kept === input.partitions ? input : { ...input, partitions: kept });
+          bytesIn = answer.bytesIn;
+          return answer.partitions;
+        },
+        (p) => ({ topic: p.topic, partition: p.partition, baseOffset: -1, error: topicRefused(principalName(request), 'Write', p.topic) }),
+      );
       timer();
       metrics.bytesIn.inc(bytesIn);
       countPartitionErrors('produce', partitions);
@@ -243,7 +299,24 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
     counted('fetch', async () => {
       const input = parseFetch(request.body, deps.fetchBytesMax);
       const timer = metrics.requestLatency.startTimer({ api: 'fetch' });
-      const { partitions, bytesOut } = await replicas.fetch(input);
+      let bytesOut = 0;
+      const partitions = await servePermitted(
+        input.partitions,
+        topicCheck(request, 'Read'),
+        async (kept) => {
+          const answer = await replicas.fetch(kept === input.partitions ? input : { ...input, partitions: kept });
+          bytesOut = answer.bytesOut;
+          return answer.partitions;
+        },
+        (p) => ({
+          topic: p.topic,
+          partition: p.partition,
+          highWatermark: -1,
+          logStartOffset: -1,
+          records: Buffer.alloc(0),
+          error: topicRefused(principalName(request), 'Read', p.topic),
+        }),
+      );
       timer();
       metrics.bytesOut.inc(bytesOut);
       countPartitionErrors('fetch', partitions);
@@ -258,18 +331,26 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
       counted('replica_fetch', async () => {
         const input = parseReplicaFetch(request.body, deps.fetchBytesMax);
         const timer = metrics.requestLatency.startTimer({ api: 'replica_fetch' });
-        const { partitions, bytesOut, reassignmentBytesOut } = await replicas.replicaFetch(input);
+        const { sessionId, partitions, bytesOut, reassignmentBytesOut } = await replicas.replicaFetch(input);
         timer();
         metrics.bytesOut.inc(bytesOut);
         if (reassignmentBytesOut > 0) metrics.reassignmentBytesOut.inc(reassignmentBytesOut);
         countPartitionErrors('replica_fetch', partitions);
-        return { partitions };
+        return { sessionId, partitions };
       }),
     );
 
   app.post('/list-offsets', limits.fetch, (request) =>
-    counted('list_offsets', () => {
-      const response = replicas.listOffsets(parseListOffsets(request.body));
+    counted('list_offsets', async () => {
+      const asked = parseListOffsets(request.body);
+      const response = {
+        partitions: await servePermitted(
+          asked,
+          topicCheck(request, 'Describe'),
+          (kept) => replicas.listOffsets(kept).partitions,
+          (p) => ({ topic: p.topic, partition: p.partition, offset: -1, timestamp: -1, error: topicRefused(principalName(request), 'Describe', p.topic) }),
+        ),
+      };
       countPartitionErrors('list_offsets', response.partitions);
       return response;
     }),
@@ -278,7 +359,9 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
   app.post('/describe-replicas', limits.admin, (request) =>
     counted('describe_replicas', () => {
       const body = asBody(request.body);
-      return replicas.describeReplicas(stringField(body, 'topic', REQUEST_LIMITS.topicNameMax));
+      const topic = stringField(body, 'topic', REQUEST_LIMITS.topicNameMax);
+      security?.require(request, 'Describe', 'Topic', topic);
+      return replicas.describeReplicas(topic);
     }),
   );
 
@@ -288,9 +371,15 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
       if (!(ADMIN_OPS as readonly string[]).includes(op)) {
         throw new TributaryError('INVALID_REQUEST', `unknown admin operation '${op}'; known: ${ADMIN_OPS.join(', ')}`);
       }
-      return deps.forwardAdmin(op, request.body);
+      // The controller authorizes the call as the client (an envelope); a cluster process as itself.
+      const principal = security?.principal(request);
+      return principal === undefined || isClusterProcess(principal)
+        ? deps.forwardAdmin(op, request.body)
+        : deps.forwardAdmin(op, request.body, { name: principal.name, host: clientHost(request) });
     }),
   );
+
+  (deps.security ?? ProcessSecurity.plaintext()).registerAuthRoute(app);
 
   app.get('/health', async (_request, reply) => {
     const ready = deps.isReady();
@@ -307,6 +396,7 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
   app.post('/replica-digests', (request) =>
     counted('replica_digests', () => {
       const input = parseReplicaDigests(request.body);
+      security?.require(request, 'Describe', 'Topic', input.topic);
       return replicas.replicaDigests(input.topic, input.from, input.maxBatches);
     }),
   );

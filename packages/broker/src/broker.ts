@@ -2,11 +2,14 @@
 // fastify app per listener, metrics and the housekeeping timers. `startBroker` is what main.ts
 // and in-process tests call.
 
+import { readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
+import { parseSuperUsers } from '@tributary/auth';
+import { ProcessSecurity } from '@tributary/auth/server';
 import { LogManager } from '@tributary/storage';
 import { RpcClientPool } from '@tributary/transport';
 import { createMsgpackServer, createServerBudget, type FastifyInstance } from '@tributary/transport/server';
-import { AssertionError, type ClusterMetadata, type Endpoint } from '@tributary/protocol';
+import { AssertionError, BROKER_INTERNAL_PATHS, type ClusterMetadata, type Endpoint } from '@tributary/protocol';
 import { brokerRouteLimits, registerBrokerRoutes } from './broker-service.ts';
 import type { BrokerConfig } from './config.ts';
 import { ControllerChannel } from './controller-channel.ts';
@@ -34,6 +37,12 @@ export interface BrokerHandle {
   readonly coordinator: CoordinatorHost;
   readonly cleaner: LogCleaner;
   readonly apps: { internal: FastifyInstance; external: FastifyInstance | undefined };
+  /**
+   * Authentication and authorization (issue 20): its `authorizer` (Kafka's ACLs over this
+   * broker's metadata) and `sessions` (SCRAM exchanges and SASL/PLAIN against the credentials in
+   * the metadata) are what the Kafka listener calls for SASL and ACL checks.
+   */
+  readonly security: ProcessSecurity;
   /** Bound addresses (port 0 resolved). */
   readonly addresses: { internal: Endpoint; external: Endpoint | undefined };
   /** The Kafka-protocol listeners' bound addresses (issue 19), when configured. */
@@ -66,8 +75,29 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     { dataDir: config.dataDir, directoryId: identity.directoryId, clusterId: identity.clusterId, newDataDir: identity.created },
     identity.created ? 'data dir is new: made its meta.properties' : 'data dir identity read',
   );
-  const clients = new RpcClientPool({ connectionsMax: 2, timeoutMs: 30_000 });
   let metrics!: BrokerMetrics;
+  let replicas!: ReplicaManager;
+  const security = new ProcessSecurity({
+    config:
+      config.security === undefined
+        ? undefined
+        : {
+            tls: {
+              cert: readFileSync(config.security.tlsCertFile, 'utf8'),
+              key: readFileSync(config.security.tlsKeyFile, 'utf8'),
+              ca: readFileSync(config.security.tlsCaFile, 'utf8'),
+            },
+            superUsers: parseSuperUsers(config.security.superUsers),
+          },
+    credentials: (user, mechanism) => replicas?.metadata.scramCredential(user, mechanism),
+    acls: () => ({ version: replicas?.metadata.version ?? -1, bindings: replicas?.metadata.acls() ?? [] }),
+    internalPaths: BROKER_INTERNAL_PATHS,
+    logger: logger.child({ module: 'security' }),
+    onAuthenticationFailure: (reason) => metrics?.authenticationFailures.inc({ reason }),
+    onAuthorizationFailure: (d) => metrics?.authorizationFailures.inc({ operation: d.operation, resource_type: d.resourceType }),
+  });
+  const clientTls = security.clientTls();
+  const clients = new RpcClientPool({ connectionsMax: 2, timeoutMs: 30_000, ...(clientTls ? { tls: clientTls } : {}) });
   let channel!: ControllerChannel;
   let metadataSeen = false;
 
@@ -76,6 +106,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
   const routeLimits = brokerRouteLimits(config);
   const budget = createServerBudget(config);
   const serverOptions = {
+    ...security.serverOptions(),
     logger,
     limits: {
       body: routeLimits.admin,
@@ -107,6 +138,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     throttleListsInUse: () => replicas.throttleListsInUse,
     maxWaitMs: config.replicaFetchMaxWaitMs,
     maxBytes: config.replicaFetchMaxBytes,
+    fetchSessions: config.replicaFetchSessions,
     logger: logger.child({ module: 'fetcher' }),
     onFetched: (bytes, _latencyMs, reassignmentBytes) => {
       metrics.replicationBytesIn.inc(bytes);
@@ -115,7 +147,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
   });
 
   let coordinator: CoordinatorHost | undefined;
-  const replicas: ReplicaManager = new ReplicaManager({
+  replicas = new ReplicaManager({
     brokerId: config.brokerId,
     rack: config.rack,
     logs,
@@ -126,6 +158,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     onFollowersChanged: (byLeader) => fetchers.update(byLeader),
     onRolesChanged: () => coordinator?.onRolesChanged(),
     onIsrChange: (kind) => (kind === 'shrink' ? metrics.isrShrinks : metrics.isrExpands).inc(),
+    fetchSessionCacheSlots: config.fetchSessionCacheSlots,
   });
   metrics = new BrokerMetrics({ brokerId: config.brokerId, rack: config.rack }, () => replicas);
   metrics.watchBudget(budget);
@@ -151,7 +184,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     ...(options.onFatal ? { onFatal: options.onFatal } : {}),
   });
   coordinator = groups;
-  metrics.watchCoordinator(groups);
+  metrics.watchCoordinator(groups, () => replicas);
   const cleaner = new LogCleaner({
     config: {
       enable: config.logCleanerEnable,
@@ -176,11 +209,12 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
       metrics,
       controller: config.controller,
       isReady: ready,
-      forwardAdmin: (op, body) => channel.forwardAdmin(op, body),
+      forwardAdmin: (op, body, principal) => channel.forwardAdmin(op, body, principal),
       routeLimits,
       fetchBytesMax: config.fetchBytesMax,
+      security,
     });
-    registerGroupRoutes(app, { listener, host: groups, metrics, routeLimits });
+    registerGroupRoutes(app, { listener, host: groups, metrics, routeLimits, security });
   }
 
   // The Kafka-protocol listeners (issue 19): the same replicas and coordinator, the same budget.
@@ -259,6 +293,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     ...(kafka ? { kafka } : {}),
     logDirId: identity.directoryId,
     clusterId: () => identity.clusterId,
+    ...(clientTls ? { tls: clientTls } : {}),
     ...(options.onFatal ? { onFatal: options.onFatal } : {}),
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     metadataMaxWaitMs: config.metadataMaxWaitMs,
@@ -275,7 +310,17 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
   });
   channel.start();
   logger.info(
-    { internal, external, advertise, externalAdvertise, kafka: kafkaAddresses, kafkaAdvertise: kafka, controller: config.controller, dataDir: config.dataDir },
+    {
+      internal,
+      external,
+      advertise,
+      externalAdvertise,
+      kafka: kafkaAddresses,
+      kafkaAdvertise: kafka,
+      controller: config.controller,
+      dataDir: config.dataDir,
+      secure: security.enabled,
+    },
     'broker listening',
   );
 
@@ -300,6 +345,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     coordinator: groups,
     cleaner,
     apps,
+    security,
     addresses: { internal, external },
     kafkaAddresses,
 

@@ -34,6 +34,10 @@ export interface BrokerConfig {
   /** How long a follower's /replica/fetch waits at the leader for data. */
   readonly replicaFetchMaxWaitMs: number;
   readonly replicaFetchMaxBytes: number;
+  /** Followers fetch in incremental fetch sessions (KIP-227); false: every fetch names every partition. */
+  readonly replicaFetchSessions: boolean;
+  /** Kafka's max.incremental.fetch.session.cache.slots: fetch sessions kept as leader. */
+  readonly fetchSessionCacheSlots: number;
   /** High-watermark and recovery-point checkpoints. */
   readonly checkpointIntervalMs: number;
   /** Retention (deleteOldSegments), segment.ms rolls and producer-state expiry. */
@@ -97,6 +101,12 @@ export interface BrokerConfig {
   readonly offsetMetadataMaxBytes: number;
   /** offsets.load.buffer.size: bytes read at a time while loading a partition's groups. */
   readonly offsetsLoadBufferBytes: number;
+  /**
+   * Security (issue 20): TLS on every listener with this key and certificate, the cluster CA
+   * for peers (mutual TLS with the controller and other brokers), and Kafka's super.users.
+   * Absent: plaintext, nothing checked.
+   */
+  readonly security: { readonly tlsCertFile: string; readonly tlsKeyFile: string; readonly tlsCaFile: string; readonly superUsers: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -123,6 +133,8 @@ const FLAGS = {
   'heartbeat-interval-ms': { type: 'string', env: 'TRIBUTARY_HEARTBEAT_INTERVAL_MS' },
   'replica-fetch-max-wait-ms': { type: 'string', env: 'TRIBUTARY_REPLICA_FETCH_MAX_WAIT_MS' },
   'replica-fetch-max-bytes': { type: 'string', env: 'TRIBUTARY_REPLICA_FETCH_MAX_BYTES' },
+  'replica-fetch-sessions': { type: 'string', env: 'TRIBUTARY_REPLICA_FETCH_SESSIONS' },
+  'max-incremental-fetch-session-cache-slots': { type: 'string', env: 'TRIBUTARY_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS' },
   'checkpoint-interval-ms': { type: 'string', env: 'TRIBUTARY_CHECKPOINT_INTERVAL_MS' },
   'retention-check-interval-ms': { type: 'string', env: 'TRIBUTARY_RETENTION_CHECK_INTERVAL_MS' },
   'producer-id-expiration-ms': { type: 'string', env: 'TRIBUTARY_PRODUCER_ID_EXPIRATION_MS' },
@@ -148,6 +160,10 @@ const FLAGS = {
   'offsets-retention-check-interval-ms': { type: 'string', env: 'TRIBUTARY_OFFSETS_RETENTION_CHECK_INTERVAL_MS' },
   'offsets-commit-timeout-ms': { type: 'string', env: 'TRIBUTARY_OFFSETS_COMMIT_TIMEOUT_MS' },
   'offset-metadata-max-bytes': { type: 'string', env: 'TRIBUTARY_OFFSET_METADATA_MAX_BYTES' },
+  'tls-cert': { type: 'string', env: 'TRIBUTARY_TLS_CERT' },
+  'tls-key': { type: 'string', env: 'TRIBUTARY_TLS_KEY' },
+  'tls-ca': { type: 'string', env: 'TRIBUTARY_TLS_CA' },
+  'super-users': { type: 'string', env: 'TRIBUTARY_SUPER_USERS' },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -158,6 +174,7 @@ export const USAGE = `usage: tributary-broker --id <0..1000000> [--rack rack-1] 
   [--controller host:port] [--replica-lag-time-max-ms 10000] [--log-level info]
   [--request-timeout-ms 30000] [--connections-max 1000] [--request-bytes-in-flight-max 134217728]
   [--produce-body-bytes-max 16777216] [--fetch-bytes-max 57671680]
+  [--replica-fetch-sessions true] [--max-incremental-fetch-session-cache-slots 1000]
   [--group-min-session-timeout-ms 6000] [--group-max-session-timeout-ms 1800000]
   [--group-initial-rebalance-delay-ms 3000] [--group-max-size 1000]
   [--offsets-topic-num-partitions 50] [--offsets-topic-replication-factor 3]
@@ -165,6 +182,7 @@ export const USAGE = `usage: tributary-broker --id <0..1000000> [--rack rack-1] 
   [--offsets-commit-timeout-ms 5000] [--offset-metadata-max-bytes 4096]
   [--log-cleaner-enable true] [--log-cleaner-io-max-bytes-per-second N] [--log-cleaner-dedupe-buffer-size 134217728]
   [--log-cleaner-io-buffer-size 524288] [--log-cleaner-backoff-ms 15000]
+  [--tls-cert file --tls-key file --tls-ca file] [--super-users 'User:admin;User:ops']
 Every flag has an environment variable: TRIBUTARY_BROKER_ID, TRIBUTARY_RACK, TRIBUTARY_DATA_DIR, ...`;
 
 /** An offset commit's acks=all wait is a produce timeout: the broker's produce bound (REQUEST_LIMITS.timeoutMsMax). */
@@ -256,7 +274,27 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       `${where('group-max-session-timeout-ms')} (${groupMaxSessionTimeoutMs}) is below ${where('group-min-session-timeout-ms')} (${groupMinSessionTimeoutMs})`,
     );
 
+  const tlsFiles = (['tls-cert', 'tls-key', 'tls-ca'] as const).map((name) => get(name));
+  if (tlsFiles.some((f) => f !== undefined) && tlsFiles.some((f) => f === undefined))
+    throw new ConfigError('--tls-cert, --tls-key and --tls-ca go together: give all three (a secure cluster) or none');
+  const superUsers = get('super-users') ?? '';
+  for (const u of superUsers
+    .split(/[;,]/)
+    .map((x) => x.trim())
+    .filter((x) => x !== '')) {
+    if (!/^User:.+$/.test(u)) throw new ConfigError(`${where('super-users')} must list User:<name> principals separated by ';', got '${u}'`);
+  }
+  const security =
+    tlsFiles[0] === undefined ? undefined : Object.freeze({ tlsCertFile: tlsFiles[0], tlsKeyFile: tlsFiles[1]!, tlsCaFile: tlsFiles[2]!, superUsers });
+  // The Kafka listener (issue 19, milestone 1) has neither TLS nor SASL: on a secure broker it would
+  // be a door past authentication and the ACLs, so the two do not go together.
+  if (security !== undefined && kafkaListen !== undefined)
+    throw new ConfigError(
+      `${where('kafka-listen')} cannot be used with --tls-cert: the Kafka listener has no TLS or SASL yet, and would let unauthenticated clients past the ACLs`,
+    );
+
   return Object.freeze({
+    security,
     brokerId,
     rack,
     dataDir: get('data-dir') ?? join('data', `broker-${brokerId}`),
@@ -276,6 +314,8 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     metadataMaxWaitMs: CLUSTER_DEFAULTS.metadataMaxWaitMs,
     replicaFetchMaxWaitMs: int('replica-fetch-max-wait-ms', 500, 0, 30_000),
     replicaFetchMaxBytes: int('replica-fetch-max-bytes', 10 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+    replicaFetchSessions: bool('replica-fetch-sessions', true),
+    fetchSessionCacheSlots: int('max-incremental-fetch-session-cache-slots', 1000, 0, 1_000_000),
     checkpointIntervalMs: int('checkpoint-interval-ms', 5000, 10, 3_600_000),
     retentionCheckIntervalMs: int('retention-check-interval-ms', 5000, 10, 3_600_000),
     producerIdExpirationMs: int('producer-id-expiration-ms', CLUSTER_DEFAULTS.producerIdExpirationMs, 1, Number.MAX_SAFE_INTEGER),

@@ -5,6 +5,8 @@
 
 import { randomUUID } from 'node:crypto';
 import {
+  FORWARDED_HOST_HEADER,
+  FORWARDED_PRINCIPAL_HEADER,
   TributaryError,
   type AlterPartitionRequest,
   type ClusterMetadata,
@@ -15,7 +17,7 @@ import {
   type PartitionState,
   type RegisterBrokerResponse,
 } from '@tributary/protocol';
-import { RpcClient } from '@tributary/transport';
+import { RpcClient, type TlsClientOptions } from '@tributary/transport';
 import { sleep } from './internal/sleep.ts';
 
 export interface ChannelLogger {
@@ -68,6 +70,8 @@ export interface ControllerChannelOptions {
   onMetadata: (md: ClusterMetadata) => void;
   /** Injected for tests; defaults to an RpcClient to `controller`. */
   client?: Pick<RpcClient, 'call' | 'close'>;
+  /** A secure cluster: TLS to the controller with this broker's certificate (mutual TLS). */
+  tls?: TlsClientOptions;
 }
 
 const BACKOFF_MIN_MS = 100;
@@ -91,7 +95,7 @@ export class ControllerChannel {
 
   constructor(options: ControllerChannelOptions) {
     this.options = options;
-    this.client = options.client ?? new RpcClient(options.controller, { timeoutMs: 10_000, connectionsMax: 4 });
+    this.client = options.client ?? new RpcClient(options.controller, { timeoutMs: 10_000, connectionsMax: 4, ...(options.tls ? { tls: options.tls } : {}) });
   }
 
   get registered(): boolean {
@@ -228,9 +232,14 @@ export class ControllerChannel {
     );
   }
 
-  /** Forwards POST /admin/<op> unchanged and relays the answer (or the controller's error). */
-  async forwardAdmin(op: string, body: unknown): Promise<unknown> {
-    return this.client.call<unknown>(`/admin/${op}`, body ?? {}, { timeoutMs: 30_000 });
+  /**
+   * Forwards POST /admin/<op> unchanged and relays the answer (or the controller's error). For a
+   * client's call, `principal` names the client the broker authenticated (Kafka's envelope): the
+   * controller authorizes the call as that client; without it, as this broker.
+   */
+  async forwardAdmin(op: string, body: unknown, principal?: { name: string; host: string }): Promise<unknown> {
+    const headers = principal === undefined ? undefined : { [FORWARDED_PRINCIPAL_HEADER]: principal.name, [FORWARDED_HOST_HEADER]: principal.host };
+    return this.client.call<unknown>(`/admin/${op}`, body ?? {}, headers === undefined ? { timeoutMs: 30_000 } : { timeoutMs: 30_000, headers });
   }
 
   private warnOnce(what: string, err: unknown): void {

@@ -103,6 +103,8 @@ export class CoordinatorHost {
   private partitionCountFixed = false;
   private readonly retentionTimer: NodeJS.Timeout;
   private closed = false;
+  /** Rebalances started per group this broker coordinated (for the metrics; kept across unloads). */
+  readonly rebalances = new Map<string, number>();
 
   constructor(options: CoordinatorHostOptions) {
     this.options = options;
@@ -222,7 +224,13 @@ export class CoordinatorHost {
       if (r.error !== undefined) w.reject(r.error);
       else w.resolve(r.value);
     }
-    for (const e of out.events) this.logger[e.level](e.fields, e.msg);
+    for (const e of out.events) {
+      this.logger[e.level](e.fields, e.msg);
+      if (e.msg === 'preparing to rebalance') {
+        const groupId = String(e.fields.groupId);
+        this.rebalances.set(groupId, (this.rebalances.get(groupId) ?? 0) + 1);
+      }
+    }
     for (const [groupId, at] of out.timers) this.arm(groupId, at);
     for (const a of out.appends) this.append(a);
   }
@@ -414,6 +422,35 @@ export class CoordinatorHost {
     }
     for (const g of this.coordinator.groupStates()) groups.set(g, (groups.get(g) ?? 0) + 1);
     return { groups, partitionsActive, partitionsLoading };
+  }
+
+  /**
+   * For the metrics: each committed offset of the groups this broker coordinates, with its
+   * partition's lag where this broker hosts a replica of it (`highWatermark` answers undefined
+   * elsewhere: `groups describe` asks the leaders).
+   */
+  groupOffsets(
+    highWatermark: (topic: string, partition: number) => number | undefined,
+  ): { groupId: string; topic: string; partition: number; committed: number; lag: number | undefined }[] {
+    const out: { groupId: string; topic: string; partition: number; committed: number; lag: number | undefined }[] = [];
+    const offsets = this.coordinator.offsets;
+    for (const groupId of offsets.groupIds()) {
+      for (const e of offsets.list(groupId)) {
+        const hw = highWatermark(e.topic, e.partition);
+        out.push({ groupId, topic: e.topic, partition: e.partition, committed: e.offset, lag: hw === undefined ? undefined : Math.max(0, hw - e.offset) });
+      }
+    }
+    return out;
+  }
+
+  /** For the metrics: members and generation of each group this broker coordinates. */
+  groupSizes(): { groupId: string; members: number; generationId: number }[] {
+    const out: { groupId: string; members: number; generationId: number }[] = [];
+    for (const groupId of this.coordinator.groupIds()) {
+      const g = this.coordinator.group(groupId);
+      if (g !== undefined) out.push({ groupId, members: g.size, generationId: g.generationId });
+    }
+    return out;
   }
 
   /** Answers every parked request NOT_COORDINATOR and stops the timers (the broker is closing). */

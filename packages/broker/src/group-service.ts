@@ -13,8 +13,10 @@ import {
   stringField,
   type GroupProtocol,
   type GroupStateName,
+  type WireError,
 } from '@tributary/protocol';
-import { routeLimits, type FastifyInstance } from '@tributary/transport/server';
+import { routeLimits, type FastifyInstance, type FastifyRequest } from '@tributary/transport/server';
+import type { ProcessSecurity } from '@tributary/auth/server';
 import type { BrokerRouteLimits } from './broker-service.ts';
 import { REQUEST_LIMITS } from './broker-service.ts';
 import type { CommitInput, JoinRequestInput } from '@tributary/coordinator';
@@ -177,6 +179,8 @@ export interface GroupServiceDeps {
   host: CoordinatorHost;
   metrics: BrokerMetrics;
   routeLimits: BrokerRouteLimits;
+  /** Authentication and ACLs (issue 20); absent or disabled: nothing is checked. */
+  security?: ProcessSecurity;
 }
 
 type GroupApi =
@@ -209,17 +213,84 @@ export function registerGroupRoutes(app: FastifyInstance, deps: GroupServiceDeps
     }
   }
 
+  // Kafka's ACLs per group request: FindCoordinator Describe, Join/Sync/Heartbeat/Leave and
+  // OffsetCommit Read on the group (commits also Read on each topic), OffsetFetch Describe on the
+  // group (offsets of topics the caller may not Describe are left out), ListGroups the groups
+  // it may Describe (all with Describe on the cluster), DescribeGroups Describe and DeleteGroups
+  // Delete per group.
+  const security = deps.security?.enabled ? deps.security : undefined;
+  const group = (request: FastifyRequest, operation: 'Read' | 'Describe', groupId: string) => security?.require(request, operation, 'Group', groupId);
+  const refusedGroup = (request: FastifyRequest, operation: string, groupId: string) => ({
+    code: 'GROUP_AUTHORIZATION_FAILED' as const,
+    message: `${security?.principal(request).name} is not authorized to ${operation} group '${groupId}'`,
+  });
+  /** A commit whose partitions the caller may Read: the others answered TOPIC_AUTHORIZATION_FAILED, nothing written for them. */
+  const commitPermitted = async (
+    request: FastifyRequest,
+    input: { offsets: CommitInput['offsets'] },
+    commit: (offsets: CommitInput['offsets']) => Promise<{ partitions: { topic: string; partition: number; error?: WireError }[] }>,
+  ) => {
+    if (security === undefined) return commit(input.offsets);
+    const readable = security.checker(request, 'Read', 'Topic');
+    const kept = input.offsets.filter((o) => readable(o.topic));
+    if (kept.length === input.offsets.length) return commit(input.offsets);
+    const served = kept.length === 0 ? [] : (await commit(kept)).partitions;
+    let next = 0;
+    const name = security.principal(request).name;
+    return {
+      partitions: input.offsets.map((o) =>
+        readable(o.topic)
+          ? served[next++]!
+          : {
+              topic: o.topic,
+              partition: o.partition,
+              error: { code: 'TOPIC_AUTHORIZATION_FAILED' as const, message: `${name} is not authorized to Read topic '${o.topic}'` },
+            },
+      ),
+    };
+  };
+
   app.post('/find-coordinator', small, (request) =>
-    counted('find_coordinator', () => host.findCoordinator(stringField(asBody(request.body), 'key', GROUP_REQUEST_LIMITS.groupIdMax), deps.listener)),
+    counted('find_coordinator', () => {
+      const key = stringField(asBody(request.body), 'key', GROUP_REQUEST_LIMITS.groupIdMax);
+      group(request, 'Describe', key);
+      return host.findCoordinator(key, deps.listener);
+    }),
   );
   // Kafka's clientHost is the client's address as InetAddress prints it.
-  app.post('/group/join', large, (request) => counted('join_group', () => host.join(parseJoinGroup(request.body, `/${request.ip}`))));
-  app.post('/group/sync', large, (request) => counted('sync_group', () => host.sync(parseSyncGroup(request.body))));
-  app.post('/group/heartbeat', small, (request) => counted('heartbeat', () => host.heartbeat(parseHeartbeat(request.body))));
-  app.post('/group/leave', large, (request) => counted('leave_group', () => host.leave(parseLeaveGroup(request.body))));
+  app.post('/group/join', large, (request) =>
+    counted('join_group', () => {
+      const input = parseJoinGroup(request.body, `/${request.ip}`);
+      group(request, 'Read', input.groupId);
+      return host.join(input);
+    }),
+  );
+  app.post('/group/sync', large, (request) =>
+    counted('sync_group', () => {
+      const input = parseSyncGroup(request.body);
+      group(request, 'Read', input.groupId);
+      return host.sync(input);
+    }),
+  );
+  app.post('/group/heartbeat', small, (request) =>
+    counted('heartbeat', () => {
+      const input = parseHeartbeat(request.body);
+      group(request, 'Read', input.groupId);
+      return host.heartbeat(input);
+    }),
+  );
+  app.post('/group/leave', large, (request) =>
+    counted('leave_group', () => {
+      const input = parseLeaveGroup(request.body);
+      group(request, 'Read', input.groupId);
+      return host.leave(input);
+    }),
+  );
   app.post('/offsets/commit', large, (request) =>
     counted('offset_commit', async () => {
-      const response = await host.commitOffsets(parseOffsetCommit(request.body));
+      const input = parseOffsetCommit(request.body);
+      group(request, 'Read', input.groupId);
+      const response = await commitPermitted(request, input, (offsets) => host.commitOffsets({ ...input, offsets }));
       for (const p of response.partitions) if (p.error !== undefined) metrics.partitionErrors.inc({ api: 'offset_commit', error: p.error.code });
       return response;
     }),
@@ -227,11 +298,50 @@ export function registerGroupRoutes(app: FastifyInstance, deps: GroupServiceDeps
   app.post('/offsets/fetch', large, (request) =>
     counted('offset_fetch', () => {
       const input = parseOffsetFetch(request.body);
-      return host.fetchOffsets(input.groupId, input.partitions);
+      group(request, 'Describe', input.groupId);
+      const response = host.fetchOffsets(input.groupId, input.partitions);
+      if (security === undefined) return response;
+      const describable = security.checker(request, 'Describe', 'Topic');
+      return { ...response, offsets: response.offsets.filter((o) => describable(o.topic)) };
     }),
   );
-  app.post('/groups/list', small, (request) => counted('list_groups', () => host.listGroups(parseListGroups(request.body))));
-  app.post('/groups/describe', small, (request) => counted('describe_groups', () => host.describeGroups(groupIds(asBody(request.body)))));
-  app.post('/groups/delete', small, (request) => counted('delete_groups', () => host.deleteGroups(groupIds(asBody(request.body)))));
-  app.post('/groups/reset-offsets', large, (request) => counted('reset_offsets', () => host.resetOffsets(parseResetOffsets(request.body))));
+  app.post('/groups/list', small, (request) =>
+    counted('list_groups', () => {
+      const response = host.listGroups(parseListGroups(request.body));
+      if (security === undefined || security.allows(request, 'Describe', 'Cluster', undefined, false)) return response;
+      return { ...response, groups: response.groups.filter((g) => security.allows(request, 'Describe', 'Group', g.groupId, false)) };
+    }),
+  );
+  app.post('/groups/describe', small, (request) =>
+    counted('describe_groups', () => {
+      const ids = groupIds(asBody(request.body));
+      if (security === undefined) return host.describeGroups(ids);
+      const allowed = ids.filter((g) => security.allows(request, 'Describe', 'Group', g));
+      const described = allowed.length === 0 ? [] : host.describeGroups(allowed).groups;
+      const byId = new Map(described.map((g) => [g.groupId, g]));
+      return {
+        groups: ids.map(
+          (g) =>
+            byId.get(g) ?? { groupId: g, error: refusedGroup(request, 'Describe', g), state: 'Dead' as const, protocolType: '', protocol: '', members: [] },
+        ),
+      };
+    }),
+  );
+  app.post('/groups/delete', small, (request) =>
+    counted('delete_groups', async () => {
+      const ids = groupIds(asBody(request.body));
+      if (security === undefined) return host.deleteGroups(ids);
+      const allowed = ids.filter((g) => security.allows(request, 'Delete', 'Group', g));
+      const deleted = allowed.length === 0 ? [] : (await host.deleteGroups(allowed)).groups;
+      const byId = new Map(deleted.map((g) => [g.groupId, g]));
+      return { groups: ids.map((g) => byId.get(g) ?? { groupId: g, error: refusedGroup(request, 'Delete', g) }) };
+    }),
+  );
+  app.post('/groups/reset-offsets', large, (request) =>
+    counted('reset_offsets', () => {
+      const input = parseResetOffsets(request.body);
+      group(request, 'Read', input.groupId);
+      return commitPermitted(request, input, (offsets) => host.resetOffsets({ groupId: input.groupId, offsets }));
+    }),
+  );
 }

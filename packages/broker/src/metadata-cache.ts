@@ -1,12 +1,23 @@
 // The broker's copy of the controller's cluster metadata, indexed for lookups on the hot path.
 // Replaced whole on every newer version the long poll brings (never mutated in place).
 
-import type { BrokerId, BrokerRegistration, ClusterMetadata, PartitionState, TopicState } from '@tributary/protocol';
+import type {
+  AclBinding,
+  BrokerId,
+  BrokerRegistration,
+  ClusterMetadata,
+  PartitionState,
+  ScramCredentialEntry,
+  ScramMechanismName,
+  TopicState,
+} from '@tributary/protocol';
 
 export class MetadataCache {
   readonly metadata: ClusterMetadata;
   private readonly topics = new Map<string, TopicState>();
   private readonly brokers = new Map<BrokerId, BrokerRegistration>();
+  /** SCRAM credentials by `user\u0000mechanism`, built on first use. */
+  private credentials: Map<string, ScramCredentialEntry> | undefined;
 
   constructor(metadata: ClusterMetadata) {
     this.metadata = metadata;
@@ -47,5 +58,19 @@ export class MetadataCache {
 
   allBrokers(): readonly BrokerRegistration[] {
     return this.metadata.brokers;
+  }
+
+  /** A user's SCRAM credential (issue 20): what clients authenticate against. */
+  scramCredential(user: string, mechanism: ScramMechanismName): ScramCredentialEntry | undefined {
+    if (this.credentials === undefined) {
+      this.credentials = new Map();
+      for (const c of this.metadata.scramCredentials ?? []) this.credentials.set(`${c.name}\u0000${c.mechanism}`, c);
+    }
+    return this.credentials.get(`${user}\u0000${mechanism}`);
+  }
+
+  /** The ACLs; they change only with the metadata version. */
+  acls(): readonly AclBinding[] {
+    return this.metadata.acls ?? [];
   }
 }

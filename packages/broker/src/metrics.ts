@@ -21,6 +21,10 @@ export class BrokerMetrics {
   readonly isrShrinks: Counter;
   readonly isrExpands: Counter;
   readonly requestLatency: Histogram<'api'>;
+  /** Refused authentications (Kafka's failed-authentication-total), by why. */
+  readonly authenticationFailures: Counter<'reason'>;
+  /** Refused authorizations, by operation and resource type. */
+  readonly authorizationFailures: Counter<'operation' | 'resource_type'>;
 
   constructor(labels: { brokerId: number; rack: string }, replicas: () => ReplicaManager | undefined, nowMs: () => number = Date.now) {
     this.registry.setDefaultLabels({ broker_id: String(labels.brokerId), rack: labels.rack });
@@ -36,6 +40,18 @@ export class BrokerMetrics {
       name: 'tributary_partition_errors_total',
       help: 'Per-partition errors in answers, by API and code',
       labelNames: ['api', 'error'],
+      registers,
+    });
+    this.authenticationFailures = new Counter({
+      name: 'tributary_authentication_failures_total',
+      help: 'Requests refused for want of authentication (reason: sasl = no, wrong or expired credentials; certificate = a cluster route without a cluster certificate)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.authorizationFailures = new Counter({
+      name: 'tributary_authorization_failures_total',
+      help: 'Operations refused by the ACLs, by operation and resource type',
+      labelNames: ['operation', 'resource_type'],
       registers,
     });
     this.bytesIn = new Counter({ name: 'tributary_bytes_in_total', help: 'Record bytes appended from producers', registers });
@@ -170,8 +186,71 @@ export class BrokerMetrics {
    * The group coordinator's gauges (Kafka's GroupMetadataManager NumGroups / NumGroups{state},
    * and the __consumer_offsets partitions it serves or is still loading).
    */
-  watchCoordinator(host: { stats(): { groups: Map<string, number>; partitionsActive: number; partitionsLoading: number } }): void {
+  watchCoordinator(
+    host: {
+      stats(): { groups: Map<string, number>; partitionsActive: number; partitionsLoading: number };
+      readonly rebalances?: ReadonlyMap<string, number>;
+      groupOffsets?(
+        highWatermark: (topic: string, partition: number) => number | undefined,
+      ): { groupId: string; topic: string; partition: number; committed: number; lag: number | undefined }[];
+      groupSizes?(): { groupId: string; members: number; generationId: number }[];
+    },
+    replicas?: () => ReplicaManager | undefined,
+  ): void {
     const registers = [this.registry];
+    if (host.groupOffsets !== undefined && replicas !== undefined) {
+      const offsets = host.groupOffsets.bind(host);
+      const read = () => {
+        const rm = replicas();
+        return rm === undefined ? [] : offsets((topic, partition) => rm.getPartition(topic, partition)?.highWatermark);
+      };
+      new Gauge({
+        name: 'tributary_group_committed_offset',
+        help: "A group's committed offset (the next record it reads), for the groups this broker coordinates",
+        labelNames: ['group', 'topic', 'partition'],
+        registers,
+        collect() {
+          this.reset();
+          for (const o of read()) this.set({ group: o.groupId, topic: o.topic, partition: String(o.partition) }, o.committed);
+        },
+      });
+      new Gauge({
+        name: 'tributary_group_lag',
+        help: "Records between a group's committed offset and the partition's high watermark, for the groups this broker coordinates and the partitions it hosts a replica of (elsewhere: tributary_high_watermark of the leader minus tributary_group_committed_offset)",
+        labelNames: ['group', 'topic', 'partition'],
+        registers,
+        collect() {
+          this.reset();
+          for (const o of read()) if (o.lag !== undefined) this.set({ group: o.groupId, topic: o.topic, partition: String(o.partition) }, o.lag);
+        },
+      });
+    }
+    if (host.groupSizes !== undefined) {
+      const sizes = host.groupSizes.bind(host);
+      new Gauge({
+        name: 'tributary_group_members',
+        help: 'Members of each group this broker coordinates',
+        labelNames: ['group'],
+        registers,
+        collect() {
+          this.reset();
+          for (const g of sizes()) this.set({ group: g.groupId }, g.members);
+        },
+      });
+    }
+    if (host.rebalances !== undefined) {
+      const rebalances = host.rebalances;
+      new Counter({
+        name: 'tributary_group_rebalances_total',
+        help: 'Rebalances started, by group, while this broker coordinated it',
+        labelNames: ['group'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [group, n] of rebalances) this.inc({ group }, n);
+        },
+      });
+    }
     new Gauge({
       name: 'tributary_coordinator_groups',
       help: 'Consumer groups this broker coordinates, by state',

@@ -5,11 +5,13 @@
 // follower.replication.throttled.rate (KIP-73) set for this broker limits what it fetches for the
 // replicas the topics' follower.replication.throttled.replicas name (throttle.ts): one bucket for
 // the whole broker, shared by its fetchers; a held-back partition leaves the fetch while the
-// bucket is empty, and the others in the same fetch go on unhindered.
+// bucket is empty, and the others in the same fetch go on unhindered. Fetches run in an
+// incremental fetch session (KIP-227, fetch-session.ts): only changed partitions are named.
 
 import { TributaryError, type BrokerId, type Endpoint, type ReplicaFetchRequest, type ReplicaFetchResponse } from '@tributary/protocol';
 import type { RpcClientPool } from '@tributary/transport';
 import type { Partition } from './partition.ts';
+import { FetchSessionBuilder } from './fetch-session.ts';
 import { throttleDecision, type ReplicationQuota, type ThrottleDecision } from './throttle.ts';
 import { sleep } from './internal/sleep.ts';
 
@@ -33,6 +35,8 @@ export interface ReplicaFetcherDeps {
   throttleListsInUse: () => boolean;
   maxWaitMs: number;
   maxBytes: number;
+  /** Incremental fetch sessions (KIP-227, default on); off, every fetch names every partition. */
+  fetchSessions?: boolean;
   logger: FetcherLogger;
   now?: () => number;
   /** After each answer: bytes appended, of which for replicas being added here (KIP-455). */
@@ -43,6 +47,8 @@ const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 1000;
 /** A partition the leader refused (not leader, epoch) waits this long or until new metadata. */
 const PARTITION_ERROR_DELAY_MS = 500;
+/** Every partition held back by the follower quota: how often the fetcher looks again. */
+const HELD_RECHECK_MS = 500;
 const DIVERGENCE_BACKOFF_MIN_MS = 100;
 const DIVERGENCE_BACKOFF_MAX_MS = 5000;
 
@@ -58,11 +64,13 @@ export class ReplicaFetcher {
   private readonly divergenceBackoffMs = new Map<string, number>();
   private loop: Promise<void> | undefined;
   private lastError: string | undefined;
+  private readonly session: FetchSessionBuilder;
 
   constructor(leaderId: BrokerId, deps: ReplicaFetcherDeps) {
     this.leaderId = leaderId;
     this.deps = deps;
     this.now = deps.now ?? Date.now;
+    this.session = new FetchSessionBuilder({ enabled: deps.fetchSessions ?? true });
   }
 
   /**
@@ -122,7 +130,9 @@ export class ReplicaFetcher {
       }));
       const fetching = decided.filter((d) => d.decision !== 'held');
       if (fetching.length === 0) {
-        await sleep(Math.max(1, quota.waitMs(nowMs)), this.pollController.signal);
+        // Looked at again soon even while the bucket refills: the rate or the throttled lists
+        // may change (a cancelled reassignment removes its throttle) and free these partitions.
+        await sleep(Math.min(HELD_RECHECK_MS, Math.max(1, quota.waitMs(nowMs))), this.pollController.signal);
         continue;
       }
       const available = quota.available(nowMs);
@@ -131,13 +141,9 @@ export class ReplicaFetcher {
       // Every partition throttled: the request as a whole stays within the bucket too.
       if (fetching.every((d) => d.decision === 'limited')) maxBytes = Math.max(1, Math.min(maxBytes, available));
       const sent = fetching.map(({ p, decision }) => ({ p, decision, fetchOffset: p.log.logEndOffset, leaderEpoch: p.leaderEpoch }));
-      const request: ReplicaFetchRequest = {
-        brokerId: this.deps.brokerId,
-        brokerEpoch: this.deps.brokerEpoch(),
-        // A held-back partition is asked for again once the bucket refills, not a long poll later.
-        maxWaitMs: anyHeld ? Math.min(this.deps.maxWaitMs, Math.max(1, quota.waitMs(nowMs))) : this.deps.maxWaitMs,
-        maxBytes,
-        partitions: sent.map(({ p, decision, fetchOffset, leaderEpoch }) => ({
+      // KIP-227: the session names only the partitions whose fetch state changed.
+      const session = this.session.build(
+        sent.map(({ p, decision, fetchOffset, leaderEpoch }) => ({
           topic: p.topic,
           partition: p.partition,
           fetchOffset,
@@ -145,6 +151,17 @@ export class ReplicaFetcher {
           currentLeaderEpoch: leaderEpoch,
           ...(decision === 'limited' ? { maxBytes: Math.max(1, Math.min(this.deps.maxBytes, available)) } : {}),
         })),
+      );
+      const request: ReplicaFetchRequest = {
+        brokerId: this.deps.brokerId,
+        brokerEpoch: this.deps.brokerEpoch(),
+        // A held-back partition is asked for again once the bucket refills, not a long poll later.
+        maxWaitMs: anyHeld ? Math.min(this.deps.maxWaitMs, Math.max(1, quota.waitMs(nowMs))) : this.deps.maxWaitMs,
+        maxBytes,
+        sessionId: session.sessionId,
+        sessionEpoch: session.sessionEpoch,
+        ...(session.forgotten.length > 0 ? { forgotten: session.forgotten } : {}),
+        partitions: session.partitions,
       };
       const started = this.now();
       let response: ReplicaFetchResponse;
@@ -154,7 +171,13 @@ export class ReplicaFetcher {
           signal: this.pollController.signal,
         });
       } catch (err) {
+        // Whatever the leader's session now holds is unknown: the next fetch opens a new one.
+        this.session.reset();
         if (stop.aborted || this.pollController.signal.aborted) continue;
+        if (err instanceof TributaryError && (err.code === 'FETCH_SESSION_ID_NOT_FOUND' || err.code === 'INVALID_FETCH_SESSION_EPOCH')) {
+          this.deps.logger.debug({ leader: this.leaderId, err }, 'fetch session refused; opening a new one');
+          continue;
+        }
         const message = (err as Error).message;
         if (message !== this.lastError) {
           this.deps.logger.warn({ leader: this.leaderId, err }, 'replica fetch failed');
@@ -164,6 +187,7 @@ export class ReplicaFetcher {
         backoffMs = Math.min(BACKOFF_MAX_MS, backoffMs * 2);
         continue;
       }
+      this.session.onResponse(session, response.sessionId);
       backoffMs = BACKOFF_MIN_MS;
       this.lastError = undefined;
       let bytes = 0;

@@ -34,6 +34,7 @@ import {
 } from '@tributary/protocol';
 import { logConfigFromTopic, type Log, type LogManager } from '@tributary/storage';
 import type { CleanableLog } from './log-cleaner.ts';
+import { FetchSessionCache, type PartitionFetch } from './fetch-session.ts';
 import { MetadataCache } from './metadata-cache.ts';
 import { Partition, type PartitionLogger } from './partition.ts';
 import type { IsrProposal } from './partition-state.ts';
@@ -71,6 +72,8 @@ export interface ReplicaManagerOptions {
    */
   onRolesChanged?: () => void;
   onIsrChange?: (kind: 'shrink' | 'expand') => void;
+  /** Replica fetch sessions kept as leader (Kafka's max.incremental.fetch.session.cache.slots, default 1000). */
+  fetchSessionCacheSlots?: number;
   /** After a failed AlterPartition, wait this long before proposing again (default 500). */
   alterPartitionRetryMs?: number;
   /**
@@ -107,7 +110,11 @@ export interface ReplicaFetchInput {
   brokerEpoch: number;
   maxWaitMs: number;
   maxBytes: number;
-  partitions: { topic: string; partition: number; fetchOffset: number; lastFetchedEpoch: number; currentLeaderEpoch: number; maxBytes?: number }[];
+  /** KIP-227 (fetch-session.ts); absent: a full fetch with no session. */
+  sessionId?: number;
+  sessionEpoch?: number;
+  forgotten?: { topic: string; partition: number }[];
+  partitions: PartitionFetch[];
 }
 
 function wireError(err: unknown): WireError {
@@ -122,6 +129,7 @@ export class ReplicaManager {
   private readonly options: ReplicaManagerOptions;
   private readonly now: () => number;
   private readonly logger: ReplicaManagerLogger;
+  private readonly fetchSessions: FetchSessionCache;
   private readonly partitions = new Map<string, Partition>();
   metadata: MetadataCache = MetadataCache.empty();
   /**
@@ -142,6 +150,12 @@ export class ReplicaManager {
     this.logs = options.logs;
     this.now = options.now ?? Date.now;
     this.logger = options.logger;
+    this.fetchSessions = new FetchSessionCache({ maxSessions: options.fetchSessionCacheSlots ?? 1000 });
+  }
+
+  /** Replica fetch sessions open here as leader. */
+  get fetchSessionCount(): number {
+    return this.fetchSessions.size;
   }
 
   get partitionCount(): number {
@@ -542,9 +556,15 @@ export class ReplicaManager {
    * ISR expansion), answers at once when there is data, a divergence or an error, and otherwise
    * waits up to maxWaitMs, woken by appends.
    */
-  async replicaFetch(input: ReplicaFetchInput): Promise<{ partitions: ReplicaFetchPartitionResponse[]; bytesOut: number; reassignmentBytesOut: number }> {
+  async replicaFetch(
+    input: ReplicaFetchInput,
+  ): Promise<{ sessionId: number; partitions: ReplicaFetchPartitionResponse[]; bytesOut: number; reassignmentBytesOut: number }> {
     const deadline = this.now() + input.maxWaitMs;
     const eligible = this.followerEligibility(input.brokerId, input.brokerEpoch);
+    // Every partition of the session is read (the follower's progress counts for each, as a
+    // full fetch's would); only what changed is answered.
+    const plan = this.fetchSessions.plan(input, this.now());
+    const sessionId = plan.session?.id ?? 0;
     for (;;) {
       const nowMs = this.now();
       const quota = this.leaderQuota;
@@ -558,7 +578,7 @@ export class ReplicaManager {
       let reassignmentBytes = 0;
       let held = 0;
       let urgent = false;
-      for (const req of input.partitions) {
+      for (const req of plan.partitions) {
         try {
           const p = this.lookup(req.topic, req.partition);
           const decision = throttleDecision({
@@ -606,7 +626,7 @@ export class ReplicaManager {
       quota.record(throttledBytes, this.now());
       const remaining = deadline - this.now();
       if (bytes > 0 || urgent || remaining <= 0 || this.closed || (watch.length === 0 && held === 0))
-        return { partitions: out, bytesOut: bytes, reassignmentBytesOut: reassignmentBytes };
+        return { sessionId, partitions: this.fetchSessions.answer(plan, out), bytesOut: bytes, reassignmentBytesOut: reassignmentBytes };
       // Held-back partitions are looked at again once the bucket has refilled.
       await this.waitForAny(watch, 'append', held > 0 ? Math.min(remaining, Math.max(1, quota.waitMs(this.now()))) : remaining);
     }

@@ -1,7 +1,7 @@
 // Leader-side replication through the routes: acks=all against the ISR and HW, /replica/fetch
 // progress, divergence answers, ISR proposals, idempotent producers, describe-replicas.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '@tributary/testkit';
+import { FakeClock, eventually } from '@tributary/testkit';
 import { LOG_OVERHEAD, decodeBatches, readBatchHeader } from '@tributary/protocol';
 import { batch, brokerReg, makeCore, topicState, type Core } from '../test/helpers.ts';
 
@@ -40,7 +40,7 @@ describe('leader replication', () => {
       answered = true;
       return r;
     });
-    await new Promise((r) => setTimeout(r, 30));
+    await eventually(() => core.rm.getPartition('r3', 0)!.log.logEndOffset === 2);
     expect(answered).toBe(false);
     // Followers fetch: first they get the data, then their next fetch (offset 2) moves the HW.
     const f1 = await replicaFetch(1, 0);
@@ -65,7 +65,8 @@ describe('leader replication', () => {
 
   it('answers NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrinks below min while waiting', async () => {
     const pending = produce(batch(['a']));
-    await new Promise((r) => setTimeout(r, 30));
+    // Appended and waiting for the followers (not a fixed sleep: a busy machine may be slower).
+    await eventually(() => core.rm.getPartition('r3', 0)!.log.logEndOffset === 1);
     core.rm.applyMetadata(md(2, [0], 4, 1));
     expect((await pending).body.partitions[0].error.code).toBe('NOT_ENOUGH_REPLICAS_AFTER_APPEND');
   });
@@ -77,7 +78,7 @@ describe('leader replication', () => {
 
   it('answers NOT_LEADER_OR_FOLLOWER to a waiting acks=all when leadership moves', async () => {
     const pending = produce(batch(['a']));
-    await new Promise((r) => setTimeout(r, 30));
+    await eventually(() => core.rm.getPartition('r3', 0)!.log.logEndOffset === 1);
     const next = md(2, [1, 2], 5, 1);
     next.topics[0]!.partitions[0]!.leader = 1;
     core.rm.applyMetadata(next);
@@ -146,6 +147,38 @@ describe('leader replication', () => {
     expect(p.highWatermark).toBe(1);
     const m = await core.app.inject({ method: 'GET', url: '/metrics' });
     expect(m.payload).toMatch(/tributary_under_replicated_partitions\{[^}]*\} 1/);
+  });
+
+  it('a fetch session (KIP-227): the follower names nothing and stays in sync; the answer carries only what changed', async () => {
+    const sessionFetch = (brokerId: number, sessionId: number, sessionEpoch: number, partitions: object[] = []) =>
+      core.post('/replica/fetch', { brokerId, brokerEpoch: 1, maxWaitMs: 0, maxBytes: 1 << 20, sessionId, sessionEpoch, partitions });
+    const r3 = (fetchOffset: number) => ({ topic: 'r3', partition: 0, fetchOffset, lastFetchedEpoch: fetchOffset === 0 ? -1 : 4, currentLeaderEpoch: 4 });
+    await produce(batch(['a']), 1);
+    const opened = await sessionFetch(1, 0, 0, [r3(0)]);
+    const sessionId = opened.body.sessionId as number;
+    expect(sessionId).toBeGreaterThan(0);
+    expect(opened.body.partitions).toHaveLength(1);
+    await replicaFetch(2, 1, 4);
+    const caughtUp = await sessionFetch(1, sessionId, 1, [r3(1)]);
+    expect(caughtUp.body.partitions).toMatchObject([{ partition: 0, highWatermark: 1 }]);
+    // Idle: incremental fetches name nothing and get nothing back, yet count as caught up, so
+    // broker 1 is not proposed out of the ISR past replica.lag.time.max.ms; broker 2, silent, is.
+    for (let epoch = 2; epoch < 6; epoch++) {
+      clock.advance(4000);
+      const quiet = await sessionFetch(1, sessionId, epoch);
+      expect(quiet.body).toEqual({ sessionId, partitions: [] });
+    }
+    core.rm.checkIsr();
+    expect(core.alters.map((a) => a.request)).toMatchObject([{ newIsr: [0, 1] }]);
+    // New data is answered without the partition being named.
+    await produce(batch(['b']), 1);
+    const fresh = await sessionFetch(1, sessionId, 6);
+    expect(fresh.body.partitions).toHaveLength(1);
+    expect(decodeBatches(Buffer.from(fresh.body.partitions[0].records))).toHaveLength(1);
+    // A replayed epoch is refused whole: the follower opens a new session.
+    const replay = await sessionFetch(1, sessionId, 6);
+    expect(replay.body.code).toBe('INVALID_FETCH_SESSION_EPOCH');
+    expect((await sessionFetch(1, 12345, 1)).body.code).toBe('FETCH_SESSION_ID_NOT_FOUND');
   });
 
   it('proposes an expansion once a follower catches up to the HW', async () => {

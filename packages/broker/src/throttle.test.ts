@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReplicationQuota, TokenBucket, throttleDecision, throttledReplicaSet } from './throttle.ts';
+import { QUOTA_DEBT_WINDOW_SECONDS, ReplicationQuota, TokenBucket, throttleDecision, throttledReplicaSet } from './throttle.ts';
 
 describe('token bucket', () => {
   it('grants a burst of one second, then refills at the rate', () => {
@@ -17,6 +17,15 @@ describe('token bucket', () => {
     t.consume(300, 0);
     expect(t.available(0)).toBe(0);
     expect(t.waitMs(1, 0)).toBe(2010);
+  });
+
+  it('owes at most QUOTA_DEBT_WINDOW_SECONDS of its rate, as Kafka forgets bursts older than its quota window', () => {
+    const t = new TokenBucket(1024, 0);
+    t.consume(400_000, 0);
+    expect(t.waitMs(1, 0)).toBe(QUOTA_DEBT_WINDOW_SECONDS * 1000 + 1);
+    // A lower rate keeps the debt within the new rate's window too.
+    t.setRate(100, 0);
+    expect(t.waitMs(1, 0)).toBe(QUOTA_DEBT_WINDOW_SECONDS * 1000 + 10);
   });
 
   it('changes rate', () => {

@@ -5,6 +5,15 @@
 
 import { parseThrottledReplicas } from '@tributary/protocol';
 
+/**
+ * The most a bucket may owe, in seconds of its rate. Kafka measures replication quotas over a
+ * window (replication.quota.window.num 11 x replication.quota.window.size.seconds 1), so a burst
+ * far above the rate holds a replica back for at most about that long; an unbounded debt would
+ * hold it for size / rate (a 400 KB batch at 1 KB/s: six and a half minutes), and the debt would
+ * outlive the throttle's own removal.
+ */
+export const QUOTA_DEBT_WINDOW_SECONDS = 11;
+
 export class TokenBucket {
   private rateBytesPerSec: number;
   private tokens: number;
@@ -27,7 +36,11 @@ export class TokenBucket {
     this.refill(nowMs);
     this.rateBytesPerSec = rateBytesPerSec;
     this.capacity = rateBytesPerSec;
-    this.tokens = Math.min(this.tokens, this.capacity);
+    this.tokens = Math.max(this.debtFloor, Math.min(this.tokens, this.capacity));
+  }
+
+  private get debtFloor(): number {
+    return -this.rateBytesPerSec * QUOTA_DEBT_WINDOW_SECONDS;
   }
 
   private refill(nowMs: number): void {
@@ -50,10 +63,13 @@ export class TokenBucket {
     return Math.ceil(((want - this.tokens) * 1000) / this.rateBytesPerSec);
   }
 
-  /** Charges bytes actually received; may go negative when a whole batch exceeded the grant. */
+  /**
+   * Charges bytes actually received; may go negative when a whole batch exceeded the grant, down
+   * to QUOTA_DEBT_WINDOW_SECONDS of the rate.
+   */
   consume(bytes: number, nowMs: number): void {
     this.refill(nowMs);
-    this.tokens -= bytes;
+    this.tokens = Math.max(this.debtFloor, this.tokens - bytes);
   }
 }
 

@@ -43,3 +43,5 @@ export { CLUSTER_WIDE, evaluateConvergence } from './convergence.ts';
 export type { ConvergenceAnomaly, ConvergenceKind, ConvergenceResult } from './convergence.ts';
 export { takeSnapshot, waitConverged } from './settle.ts';
 export type { SettledPartition, SettleOptions, SettleResult } from './settle.ts';
+export { GroupWorkload, checkGroup } from './group-workload.ts';
+export type { CommittedObservation, GroupAnomaly, GroupAnomalyKind, GroupCheckResult, GroupDelivery, GroupWorkloadOptions } from './group-workload.ts';

@@ -15,6 +15,7 @@ import { LocalNemesis, type Nemesis } from './nemesis.ts';
 import { DOCKER_ONLY_FAULTS, FAULT_KINDS, buildSchedule, describeFault, holdAfterInjectMs, type FaultKind, type ScheduledFault } from './schedule.ts';
 import { waitConverged, type SettledPartition } from './settle.ts';
 import { Workload } from './workload.ts';
+import { GroupWorkload, checkGroup, type GroupCheckResult } from './group-workload.ts';
 
 export const TOPIC_PARTITIONS = 10;
 export const TOPIC_REPLICATION_FACTOR = 3;
@@ -41,6 +42,12 @@ export interface ChaosRunOptions {
   signal?: AbortSignal;
   /** How long the cluster has after the final heal to converge (full ISRs, HW = LEO, identical replicas). Default 120000. */
   settleTimeoutMs?: number;
+  /**
+   * Members of one consumer group reading the topic through the faults (0: none, the default):
+   * every acknowledged record must reach the group, committed offsets never go back, and the
+   * lag is 0 after the heal (checkGroup).
+   */
+  groupConsumers?: number;
 }
 
 export interface ChaosRunResult {
@@ -60,6 +67,8 @@ export interface ChaosRunResult {
    */
   settled: boolean;
   consumersCaughtUp: boolean;
+  /** The group-consumer workload's verdict (with groupConsumers > 0). */
+  group?: GroupCheckResult;
   dataDir: string;
   /** True when the data dir was kept (we attached, or the run found violations). */
   keptDataDir: boolean;
@@ -112,6 +121,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   const recorder = new HistoryRecorder(options.historyPath);
   let result: ChaosRunResult | undefined;
   let healed: string[] = [];
+  let groupWorkload: GroupWorkload | undefined;
   try {
     const topic = `chaos-${options.seed}-${Date.now()}`;
     await admin.createTopic({
@@ -148,6 +158,12 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
       recorder,
     });
     workload.start();
+    const groupConsumers = options.groupConsumers ?? 0;
+    if (groupConsumers > 0) {
+      groupWorkload = new GroupWorkload({ bootstrap, topic, groupId: `${topic}-group`, members: groupConsumers });
+      groupWorkload.start();
+      log(`group ${topic}-group: ${groupConsumers} members reading ${topic}`);
+    }
     const injected: FaultOp[] = [];
     const progress = setInterval(
       () => log(`t+${((Date.now() - startMs) / 1000).toFixed(0)}s: ${workload.sendsStarted} sends, ${workload.acked} acknowledged`),
@@ -202,12 +218,25 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     const ends = new Map(settle.partitions.map((p) => [p.partition, p.highWatermark]));
     const consumersCaughtUp = await workload.stopConsumers(ends, 30_000);
     if (!consumersCaughtUp) log('consumers did not reach the end of every partition within 30 s');
+    let group: GroupCheckResult | undefined;
+    if (groupWorkload !== undefined) {
+      log('waiting up to 60 s for the group to commit the end of every partition');
+      const final = await groupWorkload.finish(ends, 60_000);
+      const acked = recorder.history.sends.flatMap((s) =>
+        s.outcome.type === 'ok' ? [{ partition: s.partition, offset: s.outcome.offset, value: s.value }] : [],
+      );
+      group = checkGroup({ acked, delivered: groupWorkload.delivered, observations: groupWorkload.observations, final });
+      groupWorkload = undefined;
+      log(
+        `group: ${group.distinctDelivered} records delivered (${group.redelivered} again), ${group.acknowledged} acknowledged, ${group.observations} committed offsets observed, violations ${group.violations}`,
+      );
+    }
 
     log('reading every partition from its start');
     for (const final of await finalRead(bootstrap, topic, settle.partitions)) recorder.record(final);
 
     const verdict = check(recorder.history);
-    const keep = !started || verdict.violations > 0;
+    const keep = !started || verdict.violations > 0 || (group !== undefined && !group.valid);
     result = {
       topic,
       seed: options.seed,
@@ -220,11 +249,14 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
       healed,
       settled: settle.converged,
       consumersCaughtUp,
+      ...(group !== undefined ? { group } : {}),
       dataDir,
       keptDataDir: keep,
     };
     return result;
   } finally {
+    // A run that ended early (aborted, failed) still stops its group members.
+    await groupWorkload?.finish(new Map(), 0).catch(() => undefined);
     await admin.close().catch(() => undefined);
     await recorder.close().catch(() => undefined);
     if (started) {

@@ -5,6 +5,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { Admin, TributaryError, normalizeBootstrap, formatEndpoints, type ClientOptions } from '@tributary/client';
 import { defaultBootstrap } from './bootstrap.ts';
+import { clientSecurity } from './client-security.ts';
 import { UsageError, type CliIo, type Command, type CommandContext } from './command.ts';
 import { COMMANDS } from './commands/index.ts';
 import { renderTable } from './table.ts';
@@ -13,12 +14,19 @@ const GLOBAL_OPTIONS: ParseArgsOptionsConfig = {
   bootstrap: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  user: { type: 'string' },
+  password: { type: 'string' },
+  ca: { type: 'string' },
 };
 
 const GLOBAL_FLAG_HELP = [
   '--bootstrap HOST:PORT[,…]  brokers to ask first (default $TRIBUTARY_BOOTSTRAP, else every broker of the',
   '                           local cluster: 127.0.0.1:19092…19097, or the ports `local up` used)',
   '--json                     machine-readable output',
+  '--user NAME --password PW  a SCRAM user of a secure cluster (default $TRIBUTARY_USER / $TRIBUTARY_PASSWORD, else',
+  "                           the local secure cluster's admin: <data-dir>/secrets/admin.password)",
+  '--ca FILE                  the cluster CA, PEM: talk TLS (default $TRIBUTARY_CA, else <data-dir>/secrets/ca.pem',
+  '                           when the local cluster runs secure)',
   '-h, --help                 this help',
 ];
 
@@ -123,6 +131,11 @@ export async function run(argv: readonly string[], io: CliIo, options: RunOption
   const closers: (() => Promise<void>)[] = [];
   let admin: Admin | undefined;
   const clientOptions: ClientOptions = { bootstrap };
+  try {
+    Object.assign(clientOptions, clientSecurity(values, env));
+  } catch (err) {
+    return usageFailure(io, json, (err as Error).message, `tributary ${command.path.join(' ')} --help`);
+  }
   const ctx: CommandContext = {
     values,
     positionals,
@@ -191,6 +204,10 @@ const HINTS: Partial<Record<string, string>> = {
   NOT_ENOUGH_REPLICAS_AFTER_APPEND: "the ISR shrank below min.insync.replicas; see 'tributary topics describe TOPIC'",
   INVALID_CONFIG: "see 'tributary configs alter --help'",
   INVALID_PARTITIONS: 'partitions can be added, never removed (as in Kafka): give a count above the current one',
+  SASL_AUTHENTICATION_FAILED: 'give a user of the cluster: --user NAME --password PW (or TRIBUTARY_USER / TRIBUTARY_PASSWORD)',
+  TOPIC_AUTHORIZATION_FAILED: 'ask an admin for an ACL: tributary acls add --principal User:NAME --operation Write|Read --topic T',
+  GROUP_AUTHORIZATION_FAILED: 'ask an admin for an ACL: tributary acls add --principal User:NAME --operation Read --group G',
+  CLUSTER_AUTHORIZATION_FAILED: 'this needs a super user or an ACL on the cluster (tributary acls add … --cluster)',
 };
 
 function reportFailure(io: CliIo, json: boolean, err: unknown, command: Command, bootstrap: readonly string[]): number {

@@ -166,11 +166,13 @@ export async function cancelPartitions(
 export async function removeFinishedThrottles(admin: Admin): Promise<{ topics: string[]; brokers: number[] }> {
   const [topics, reassigning, cluster] = await Promise.all([admin.describeTopics(), admin.listPartitionReassignments(), admin.describeCluster()]);
   const cleanup = throttleCleanup(throttleTopics(topics), reassigning);
-  for (const topic of cleanup.topics) await admin.alterConfigs({ topic }, { delete: [LEADER_LIST, FOLLOWER_LIST] });
   // A broker that has left the cluster has no configs to remove.
   const registered = new Set(cluster.brokers.map((b) => b.id));
   const brokers = cleanup.brokers.filter((b) => registered.has(b));
+  // Rates first: a rate left while no topic names throttled replicas covers all of that broker's
+  // replication (throttle.ts), so removing the lists first would throttle everything for a moment.
   for (const broker of brokers) await admin.alterConfigs({ broker }, { delete: [LEADER_RATE, FOLLOWER_RATE] });
+  for (const topic of cleanup.topics) await admin.alterConfigs({ topic }, { delete: [LEADER_LIST, FOLLOWER_LIST] });
   return { topics: cleanup.topics, brokers };
 }
 

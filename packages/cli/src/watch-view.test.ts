@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { reassignmentProgress } from './reassign-progress.ts';
-import { diffSnapshots, partitionProblems, renderFrame, type WatchSnapshot, type WatchTopic } from './watch-view.ts';
+import { diffSnapshots, partitionProblems, renderFrame, renderGroups, type WatchGroup, type WatchSnapshot, type WatchTopic } from './watch-view.ts';
 
 const BROKERS = [0, 1, 2, 3, 4, 5].map((id) => ({ id, rack: id < 3 ? 'rack-1' : 'rack-2', alive: true }));
 /** The seed's placement, leader first. */
@@ -216,5 +216,51 @@ describe('renderFrame', () => {
     expect(lines).toContain("topic 'later' does not exist (yet)");
     expect(lines).toContain('partitions needing attention: none');
     expect(lines).toContain('events: none since the watch started');
+  });
+});
+
+describe('consumer groups in the frame', () => {
+  const group: WatchGroup = {
+    groupId: 'g',
+    state: 'Stable',
+    members: [
+      { memberId: 'a-1', clientId: 'a', clientHost: '/127.0.0.1', assignment: [0, 1].map((partition) => ({ topic: 'demo', partition })) },
+      { memberId: 'b-1', clientId: 'b', clientHost: '/127.0.0.2', assignment: [{ topic: 'other', partition: 0 }] },
+    ],
+    offsets: [
+      { topic: 'demo', partition: 0, committedOffset: 5, logEndOffset: 9, lag: 4, memberId: 'a-1' },
+      { topic: 'demo', partition: 1, committedOffset: null, logEndOffset: 3, lag: null, memberId: 'a-1' },
+      { topic: 'other', partition: 0, committedOffset: 1, logEndOffset: 3, lag: 2, memberId: 'b-1' },
+    ],
+  };
+
+  it('shows each group, its members with their partitions and lag, and the lag per partition', () => {
+    expect(renderGroups([group])).toEqual([
+      'consumer groups: 1',
+      '  g  Stable  2 members  lag 6',
+      '    a  /127.0.0.1  demo-0 demo-1  lag 4',
+      '    b  /127.0.0.2  other-0        lag 2',
+      '    lag by partition: demo-0 4  demo-1 ?  other-0 2',
+    ]);
+    expect(renderGroups([group], 'other')).toEqual([
+      'consumer groups: 1',
+      '  g  Stable  2 members  lag 2',
+      '    a  /127.0.0.1  -        lag 0',
+      '    b  /127.0.0.2  other-0  lag 2',
+      '    lag by partition: other-0 2',
+    ]);
+    expect(renderGroups([group], 'nope')).toEqual(['consumer groups: none']);
+    const frame = renderFrame({ ...snapshot(0, seedTopic()), groups: [group] }, [], { topic: 'demo', source: 'x', timeZone: 'UTC' });
+    expect(frame).toContain('  g  Stable  2 members  lag 4');
+    expect(renderFrame(snapshot(0, seedTopic()), [], { source: 'x', timeZone: 'UTC' }).some((l) => l.startsWith('consumer groups'))).toBe(false);
+  });
+
+  it('reports a group that appears and one whose state or member count changes', () => {
+    const s = snapshot(1000, seedTopic());
+    const next = { ...s, timeMs: 2000, groups: [group] };
+    expect(diffSnapshots({ ...s, groups: [] }, next).map((e) => e.text)).toEqual(['group g appeared (Stable, 2 members)']);
+    const rebalancing = { ...next, timeMs: 3000, groups: [{ ...group, state: 'PreparingRebalance', members: group.members.slice(0, 1) }] };
+    expect(diffSnapshots(next, rebalancing)).toEqual([{ timeMs: 3000, kind: 'group-state', text: 'group g: Stable → PreparingRebalance, 2 → 1 members' }]);
+    expect(diffSnapshots(s, next)).toEqual([]);
   });
 });

@@ -18,10 +18,27 @@ export interface WatchTopic {
   partitions: readonly WatchPartition[];
 }
 
+/** A consumer group as `groups describe` reads it (Admin.describeGroup's GroupView). */
+export interface WatchGroup {
+  groupId: string;
+  state: string;
+  members: readonly { memberId: string; clientId: string; clientHost: string; assignment: readonly { topic: string; partition: number }[] | null }[];
+  offsets: readonly {
+    topic: string;
+    partition: number;
+    committedOffset: number | null;
+    logEndOffset: number | null;
+    lag: number | null;
+    memberId: string | null;
+  }[];
+}
+
 export interface WatchSnapshot {
   timeMs: number;
   brokers: readonly ViewBroker[];
   topics: readonly WatchTopic[];
+  /** Consumer groups (undefined: they could not be read this time). */
+  groups?: readonly WatchGroup[];
 }
 
 export type WatchEventKind =
@@ -37,7 +54,8 @@ export type WatchEventKind =
   | 'isr-expanded'
   | 'reassignment-started'
   | 'reassignment-completed'
-  | 'reassignment-cancelled';
+  | 'reassignment-cancelled'
+  | 'group-state';
 
 export interface WatchEvent {
   timeMs: number;
@@ -103,6 +121,15 @@ export function diffSnapshots(prev: WatchSnapshot | undefined, next: WatchSnapsh
     }
   }
   for (const t of prev.topics) if (!newTopics.has(t.name)) push('topic-deleted', `topic ${t.name} deleted`);
+  if (prev.groups !== undefined && next.groups !== undefined) {
+    const was = new Map(prev.groups.map((g) => [g.groupId, g]));
+    for (const g of next.groups) {
+      const old = was.get(g.groupId);
+      if (old === undefined) push('group-state', `group ${g.groupId} appeared (${g.state}, ${g.members.length} members)`);
+      else if (old.state !== g.state || old.members.length !== g.members.length)
+        push('group-state', `group ${g.groupId}: ${old.state} → ${g.state}, ${old.members.length} → ${g.members.length} members`);
+    }
+  }
   return events;
 }
 
@@ -217,8 +244,36 @@ export function renderFrame(snapshot: WatchSnapshot, events: readonly WatchEvent
     lines.push('', ...renderProgress(moving, { bar: options.bars === true }).map((l, i) => (i === 0 ? l : `  ${l}`)));
   }
 
+  if (snapshot.groups !== undefined) lines.push('', ...renderGroups(snapshot.groups, options.topic));
+
   const shown = events.slice(-(options.eventsShownMax ?? 10));
   lines.push('', shown.length === 0 ? 'events: none since the watch started' : 'events (newest last):');
   for (const e of shown) lines.push(`  ${formatTime(e.timeMs, options.timeZone)}  ${e.text}`);
+  return lines;
+}
+
+/**
+ * The groups section: per group its state, members and total lag; per member its partitions and
+ * their lag; then every partition's lag. With a topic, only the groups and partitions of it.
+ */
+export function renderGroups(groups: readonly WatchGroup[], topic?: string): string[] {
+  const onTopic = (tp: { topic: string }) => topic === undefined || tp.topic === topic;
+  const shown = groups
+    .filter((g) => topic === undefined || g.offsets.some(onTopic) || g.members.some((m) => (m.assignment ?? []).some(onTopic)))
+    .sort((a, b) => a.groupId.localeCompare(b.groupId));
+  const lines = [shown.length === 0 ? 'consumer groups: none' : `consumer groups: ${shown.length}`];
+  for (const g of shown) {
+    const offsets = g.offsets.filter(onTopic);
+    const lag = offsets.reduce((n, o) => n + (o.lag ?? 0), 0);
+    lines.push(`  ${g.groupId}  ${g.state}  ${g.members.length} member${g.members.length === 1 ? '' : 's'}  lag ${lag}`);
+    const rows = g.members.map((m) => {
+      const mine = (m.assignment ?? []).filter(onTopic);
+      const lagOf = offsets.filter((o) => o.memberId === m.memberId).reduce((n, o) => n + (o.lag ?? 0), 0);
+      const parts = m.assignment === null ? '?' : mine.length === 0 ? '-' : mine.map((tp) => `${tp.topic}-${tp.partition}`).join(' ');
+      return [m.clientId, m.clientHost, parts, `lag ${lagOf}`];
+    });
+    lines.push(...renderTable(rows).map((l) => `    ${l}`));
+    if (offsets.length > 0) lines.push(`    lag by partition: ${offsets.map((o) => `${o.topic}-${o.partition} ${o.lag ?? '?'}`).join('  ')}`);
+  }
   return lines;
 }

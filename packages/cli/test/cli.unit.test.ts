@@ -2,6 +2,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COMMANDS, run, splitCommandWords, type CliIo } from '../src/index.ts';
 import { FakeCluster } from '../../client/test/fake-cluster.ts';
+import { Consumer } from '@tributary/client';
+import { eventually } from '@tributary/testkit';
 
 interface Captured {
   code: number;
@@ -55,6 +57,22 @@ describe('argument parsing and usage errors (no cluster)', () => {
     [['brokers', 'set-config', '3', 'no.such=1'], /unknown broker config 'no.such'/],
     [['brokers', 'set-config', '3'], /nothing to set/],
     [['topics', 'list', '--bootstrap', 'nohost'], /--bootstrap: 'nohost' is not host:port/],
+    [['consume', 't', '--group', 'g', '--offset', '3'], /--offset does not go with --group/],
+    [['consume', 't', '--group', 'g', '--partition', '1'], /--partition does not go with --group: the group assigns the partitions/],
+    [['consume', 't', '--client-id', 'x'], /--client-id needs --group/],
+    [['consume', 't', '--group', 'g', '--session-timeout-ms', 'soon'], /--session-timeout-ms must be an integer, got "soon"/],
+    [['groups'], /'groups' needs a subcommand: list, describe, reset-offsets, delete/],
+    [['groups', 'describe'], /missing GROUP/],
+    [['groups', 'list', '--state', 'Running'], /--state must be one of Empty, .*Stable.*, got 'Running'/],
+    [['groups', 'reset-offsets', 'g', '--to-earliest'], /--topic is required/],
+    [['groups', 'reset-offsets', 'g', '--topic', 't'], /say where to move the offsets: --to-earliest, --to-latest, --to-offset N or --to-datetime ISO/],
+    [['groups', 'reset-offsets', 'g', '-t', 't', '--to-earliest', '--to-latest'], /use one of --to-earliest, --to-latest, --to-offset, --to-datetime/],
+    [['groups', 'reset-offsets', 'g', '-t', 't', '--to-offset=-1'], /--to-offset must be an integer >= 0, got -1/],
+    [
+      ['groups', 'reset-offsets', 'g', '-t', 't', '--to-datetime', 'yesterday'],
+      /--to-datetime must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z, got 'yesterday'/,
+    ],
+    [['groups', 'reset-offsets', 'g', '-t', 't', '--to-datetime', '2026-13-45'], /--to-datetime must be an ISO 8601 date-time/],
     [['local', 'up', '--log-format', 'xml'], /--log-format must be pretty or json, got 'xml' — see 'tributary local up --help'/],
   ])('%j -> exit 2 with one line', async (argv, message) => {
     const r = await cli(argv as string[], { lines: stdin([]) });
@@ -71,7 +89,9 @@ describe('argument parsing and usage errors (no cluster)', () => {
     const group = await cli(['topics', '--help']);
     expect(group.out.join('\n')).toContain('topics create NAME --partitions N');
     const one = await cli(['consume', '--help']);
-    expect(one.out[0]).toBe('usage: tributary consume TOPIC [--from-beginning | --offset N] [--partition N] [--max-messages N] [--timeout-ms N] [--rack R]');
+    expect(one.out[0]).toBe(
+      'usage: tributary consume TOPIC [--from-beginning | --offset N] [--partition N] [--group G [--client-id ID] [--session-timeout-ms N] [--no-auto-commit]] [--max-messages N] [--timeout-ms N] [--rack R]',
+    );
     expect(one.out.join('\n')).toContain('--bootstrap');
   });
 
@@ -159,6 +179,85 @@ describe('commands against a cluster', () => {
     ]);
   });
 
+  it('consume --group commits what it printed; groups list, describe, reset-offsets (refused while the group has members) and delete', async () => {
+    cluster.createTopic('demo', 3);
+    const values = Array.from({ length: 30 }, (_, i) => `v${i}`);
+    for (const p of [0, 1, 2]) {
+      const lines = stdin(values.filter((_, i) => i % 3 === p));
+      expect(await cli(['produce', 'demo', '--partition', String(p), '--bootstrap', b], { lines })).toMatchObject({ code: 0 });
+    }
+    const c = await cli(['consume', 'demo', '--group', 'g', '--client-id', 'me', '--from-beginning', '--max-messages', '10', '--bootstrap', b]);
+    expect(c).toMatchObject({ code: 0, err: ['consumed 10 records'] });
+    expect(c.out).toHaveLength(10);
+
+    const list = await cli(['groups', 'list', '--bootstrap', b]);
+    expect(list.out).toEqual(['GROUP  STATE  PROTOCOL-TYPE  COORDINATOR', 'g      Empty  consumer       0']);
+    expect(JSON.parse((await cli(['groups', 'list', '--json', '--bootstrap', b])).out[0]!)).toEqual({
+      groups: [{ groupId: 'g', state: 'Empty', protocolType: 'consumer', coordinator: 0 }],
+      errors: [],
+    });
+    expect((await cli(['groups', 'list', '--state', 'Stable', '--bootstrap', b])).out).toEqual(['no groups']);
+
+    // Exactly the 10 records printed were committed (the rest of the last batch was not).
+    const d = JSON.parse((await cli(['groups', 'describe', 'g', '--json', '--bootstrap', b])).out[0]!);
+    expect(d).toMatchObject({ groupId: 'g', state: 'Empty', members: [] });
+    expect(d.offsets.reduce((n: number, o: { committedOffset: number }) => n + o.committedOffset, 0)).toBe(10);
+    for (const o of d.offsets) {
+      expect(Object.keys(o)).toEqual(['topic', 'partition', 'committedOffset', 'logEndOffset', 'lag', 'memberId']);
+      expect(o.lag).toBe(o.logEndOffset - o.committedOffset);
+    }
+    const again = await cli(['consume', 'demo', '--group', 'g', '--timeout-ms', '500', '--bootstrap', b]);
+    expect([...c.out, ...again.out].sort()).toEqual([...values].sort());
+
+    // A member: describe shows it with its partitions; reset-offsets and delete are refused.
+    const member = new Consumer({ bootstrap: [b], groupId: 'g', clientId: 'live', sessionTimeoutMs: 10_000 });
+    member.subscribe('demo');
+    await eventually(async () => {
+      await member.poll();
+      expect(member.assignment()).toHaveLength(3);
+    });
+    const text = (await cli(['groups', 'describe', 'g', '--bootstrap', b])).out;
+    expect(text[0]).toBe('group g  state Stable  members 1  assignor cooperative-sticky  total-lag 0');
+    expect(text[2]).toMatch(/^MEMBER-ID\s+CLIENT-ID\s+HOST\s+PARTITIONS$/);
+    expect(text[3]).toMatch(/^live-\S+\s+live\s+\/127\.0\.0\.1\s+demo:0,1,2$/);
+    expect(text[5]).toMatch(/^TOPIC\s+PARTITION\s+CURRENT-OFFSET\s+LOG-END-OFFSET\s+LAG\s+MEMBER$/);
+    const dj = JSON.parse((await cli(['groups', 'describe', 'g', '--json', '--bootstrap', b])).out[0]!);
+    expect(dj.members).toEqual([
+      {
+        memberId: expect.stringMatching(/^live-/),
+        clientId: 'live',
+        clientHost: '/127.0.0.1',
+        assignment: [0, 1, 2].map((partition) => ({ topic: 'demo', partition })),
+      },
+    ]);
+    const refused = await cli(['groups', 'reset-offsets', 'g', '--topic', 'demo', '--to-earliest', '--bootstrap', b]);
+    expect(refused).toMatchObject({ code: 1, err: [expect.stringMatching(/^error: NON_EMPTY_GROUP: group g is Stable with 1 members.*stop its consumers/)] });
+    const notDeleted = await cli(['groups', 'delete', 'g', '--bootstrap', b]);
+    expect(notDeleted).toMatchObject({ code: 1, err: [expect.stringMatching(/^error: NON_EMPTY_GROUP: .*stop its consumers first/)] });
+    await member.close();
+
+    const toEarliest = await cli(['groups', 'reset-offsets', 'g', '--topic', 'demo', '--to-earliest', '--bootstrap', b]);
+    expect(toEarliest.code).toBe(0);
+    expect(toEarliest.out[0]).toMatch(/^TOPIC\s+PARTITION\s+PREVIOUS-OFFSET\s+NEW-OFFSET$/);
+    expect(toEarliest.out.slice(1)).toEqual([0, 1, 2].map((p) => expect.stringMatching(new RegExp(`^demo\\s+${p}\\s+10\\s+0$`))));
+    const dry = JSON.parse(
+      (await cli(['groups', 'reset-offsets', 'g', '-t', 'demo', '--to-offset', '4', '-p', '1', '--dry-run', '--json', '--bootstrap', b])).out[0]!,
+    );
+    expect(dry).toEqual({ groupId: 'g', dryRun: true, offsets: [{ topic: 'demo', partition: 1, previousOffset: 0, committedOffset: 4 }] });
+    expect((await cli(['groups', 'reset-offsets', 'g', '-t', 'demo', '--to-datetime', '2099-01-01T00:00:00Z', '--bootstrap', b])).code).toBe(0);
+    const latest = JSON.parse((await cli(['groups', 'describe', 'g', '--json', '--bootstrap', b])).out[0]!);
+    expect(latest.offsets.map((o: { lag: number }) => o.lag)).toEqual([0, 0, 0]);
+    await cli(['groups', 'reset-offsets', 'g', '-t', 'demo', '--to-datetime', '2000-01-01', '--bootstrap', b]);
+    const back = JSON.parse((await cli(['groups', 'describe', 'g', '--json', '--bootstrap', b])).out[0]!);
+    expect(back.offsets.map((o: { committedOffset: number }) => o.committedOffset)).toEqual([0, 0, 0]);
+
+    expect(await cli(['groups', 'delete', 'g', '--bootstrap', b])).toMatchObject({ code: 0, out: ['deleted group g'] });
+    expect(await cli(['groups', 'describe', 'g', '--bootstrap', b])).toMatchObject({
+      code: 1,
+      err: [expect.stringMatching(/^error: GROUP_ID_NOT_FOUND: group g does not exist/)],
+    });
+  });
+
   it('produce and consume refuse a missing topic or partition at once', async () => {
     cluster.createTopic('demo', 2);
     const noTopic = await cli(['produce', 'nope', '--bootstrap', b], { lines: stdin(['x']) });
@@ -207,8 +306,24 @@ describe('commands against a cluster', () => {
     expect(piped.out).toContain('partitions needing attention: none');
     expect(piped.out.some((l) => l.includes('\x1b'))).toBe(false);
 
+    expect(piped.out).toContain('consumer groups: none');
+
+    const member = new Consumer({ bootstrap: [b], groupId: 'watched', clientId: 'w', sessionTimeoutMs: 10_000 });
+    member.subscribe('demo');
+    await eventually(async () => {
+      await member.poll();
+      expect(member.assignment()).toHaveLength(3);
+    });
+    const withGroup = await cli(['watch', 'demo', '--iterations', '1', '--bootstrap', b]);
+    expect(withGroup.out).toContain('  watched  Stable  1 member  lag 0');
+    expect(withGroup.out).toContainEqual(expect.stringMatching(/^ {4}w {2}\/127\.0\.0\.1 {2}demo-0 demo-1 demo-2 {2}lag 0$/));
     const json = await cli(['watch', 'demo', '--iterations', '1', '--json', '--bootstrap', b]);
-    expect(JSON.parse(json.out[0]!)).toMatchObject({ problems: [], events: [] });
+    expect(JSON.parse(json.out[0]!)).toMatchObject({
+      problems: [],
+      events: [],
+      groups: [{ groupId: 'watched', state: 'Stable', members: [{ clientId: 'w' }] }],
+    });
+    await member.close();
     expect((await cli(['watch', '--iterations', '0', '--bootstrap', b])).code).toBe(2);
   });
 

@@ -34,6 +34,21 @@ import {
   type OngoingReassignment,
   type TopicConfigInput,
   type TopicConfigs,
+  groupOffsetRows,
+  memberAssignment,
+  type GroupOffsetRow,
+  type TopicPartition,
+} from '@tributary/protocol';
+import { randomBytes } from 'node:crypto';
+import { SCRAM_ITERATIONS_DEFAULT, SCRAM_MECHANISMS, saltedPassword, scramHash, type ScramMechanism } from '@tributary/auth';
+import type {
+  AclBinding,
+  AclBindingFilter,
+  AlterUserScramCredentialsResponse,
+  CreateAclsResponse,
+  DeleteAclsResponse,
+  DescribeAclsResponse,
+  DescribeUserScramCredentialsResponse,
 } from '@tributary/protocol';
 import { GroupClient, type GroupListing } from './group-client.ts';
 import { ClusterClient, type ClientOptions, type PartitionInfo } from './internal/cluster-client.ts';
@@ -139,6 +154,31 @@ export interface OffsetResetPlanEntry {
   error?: WireError;
 }
 
+/** One member of a described group, its assignment decoded (null: not a consumer group, or bytes it could not read). */
+export interface GroupMemberView {
+  memberId: string;
+  groupInstanceId?: string;
+  clientId: string;
+  /** Kafka's form, `/127.0.0.1`. */
+  clientHost: string;
+  assignment: TopicPartition[] | null;
+}
+
+/**
+ * `groups describe`: a group's state and members with their partitions, and per partition
+ * (assigned or committed) the committed offset, the log end (high watermark) and the lag.
+ */
+export interface GroupView {
+  groupId: string;
+  /** 'Dead' for a group that does not exist. */
+  state: GroupStateName;
+  protocolType: string;
+  /** The assignor chosen; '' unless the group is Stable. */
+  protocol: string;
+  members: GroupMemberView[];
+  offsets: GroupOffsetRow[];
+}
+
 const POLL_INTERVAL_MS = 100;
 
 /**
@@ -219,6 +259,7 @@ export class Admin {
   async describeTopic(name: string): Promise<TopicDescription> {
     const answer = await this.cluster.fetchMetadata([name]);
     const topic = answer.topics.find((t) => t.name === name);
+    if (!topic) this.cluster.checkTopicAuthorized(name);
     if (!topic) throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' does not exist`);
     return toDescription(topic);
   }
@@ -335,6 +376,43 @@ export class Admin {
       if ('error' in end) return { ...base, error: end.error };
       return { ...base, logEndOffset: end.offset, lag: Math.max(0, end.offset - c.offset) };
     });
+  }
+
+  /**
+   * A group's state, members (with their decoded assignments) and, per partition a member is
+   * assigned or the group committed, the committed offset, log end and lag (`groups describe`,
+   * `watch`, the console). Throws GROUP_ID_NOT_FOUND for a group that does not exist and has no
+   * offsets; the coordinator's error when it could not answer.
+   */
+  async describeGroup(groupId: string, options: { timeoutMs?: number } = {}): Promise<GroupView> {
+    const [[described], committed] = await Promise.all([this.groups.describeGroups([groupId], options), this.groups.fetchOffsets(groupId, undefined, options)]);
+    if (described?.error !== undefined) throw TributaryError.fromWire(described.error);
+    const state = described?.state ?? 'Dead';
+    if (state === 'Dead' && committed.every((c) => c.offset < 0)) throw new TributaryError('GROUP_ID_NOT_FOUND', `group ${groupId} does not exist`);
+    const protocolType = described?.protocolType ?? '';
+    const members: GroupMemberView[] = (described?.members ?? []).map((m) => ({
+      memberId: m.memberId,
+      ...(m.groupInstanceId !== undefined ? { groupInstanceId: m.groupInstanceId } : {}),
+      clientId: m.clientId,
+      clientHost: m.clientHost,
+      assignment: memberAssignment(protocolType, Buffer.from(m.assignment)),
+    }));
+    const keys = new Map<string, { topic: string; partition: number }>();
+    for (const m of members) for (const tp of m.assignment ?? []) keys.set(`${tp.topic}-${tp.partition}`, tp);
+    for (const c of committed) if (c.offset >= 0) keys.set(`${c.topic}-${c.partition}`, { topic: c.topic, partition: c.partition });
+    const tps = [...keys.values()];
+    const ends = tps.length === 0 ? [] : await this.listOffsets(tps, LATEST_TIMESTAMP);
+    const logEnds = new Map<string, number>();
+    tps.forEach((tp, i) => {
+      const end = ends[i]!;
+      if (!('error' in end)) logEnds.set(`${tp.topic}-${tp.partition}`, end.offset);
+    });
+    const offsets = groupOffsetRows(
+      members.map((m) => ({ memberId: m.memberId, clientId: m.clientId, clientHost: m.clientHost, assignment: m.assignment ?? [] })),
+      committed,
+      logEnds,
+    );
+    return { groupId, state, protocolType, protocol: described?.protocol ?? '', members, offsets };
   }
 
   /**
@@ -525,6 +603,61 @@ export class Admin {
     return answer.configs;
   }
 
+  // --- Users and ACLs (issue 20): Kafka's AlterUserScramCredentials, DescribeUserScramCredentials,
+  // CreateAcls, DescribeAcls, DeleteAcls, forwarded to the controller like the other admin calls.
+
+  /**
+   * Creates the user, or sets its password: a SCRAM credential per mechanism (both by default).
+   * The password never leaves this process: the salt and the salted password (PBKDF2) are sent,
+   * and the controller stores StoredKey and ServerKey from them.
+   */
+  async upsertUser(user: string, password: string, options: { mechanisms?: readonly ScramMechanism[]; iterations?: number } = {}): Promise<void> {
+    const iterations = options.iterations ?? SCRAM_ITERATIONS_DEFAULT;
+    const upsertions = (options.mechanisms ?? SCRAM_MECHANISMS).map((mechanism) => {
+      const salt = randomBytes(32);
+      return { name: user, mechanism, iterations, salt, saltedPassword: saltedPassword(scramHash(mechanism), password, salt, iterations) };
+    });
+    const answer = await this.cluster.callAny<AlterUserScramCredentialsResponse>('/admin/alter-user-scram-credentials', { upsertions });
+    throwFirstError(answer.results);
+  }
+
+  /** Deletes every credential of the user (RESOURCE_NOT_FOUND when it has none). */
+  async deleteUser(user: string): Promise<void> {
+    const described = await this.describeUsers([user]);
+    const entry = described[0];
+    if (entry?.error !== undefined) throw new TributaryError(entry.error.code, entry.error.message);
+    const deletions = (entry?.credentials ?? []).map((c) => ({ name: user, mechanism: c.mechanism }));
+    const answer = await this.cluster.callAny<AlterUserScramCredentialsResponse>('/admin/alter-user-scram-credentials', { deletions });
+    throwFirstError(answer.results);
+  }
+
+  /** Users and their mechanisms (never a key); all users when none are named. */
+  async describeUsers(users?: string[]): Promise<DescribeUserScramCredentialsResponse['users']> {
+    const answer = await this.cluster.callAny<DescribeUserScramCredentialsResponse>(
+      '/admin/describe-user-scram-credentials',
+      users === undefined ? {} : { users },
+      { readOnly: true },
+    );
+    return answer.users;
+  }
+
+  /** Creates ACLs (one already there is kept once); the first refused binding throws. */
+  async createAcls(bindings: AclBinding[]): Promise<void> {
+    const answer = await this.cluster.callAny<CreateAclsResponse>('/admin/create-acls', { creations: bindings });
+    throwFirstError(answer.results);
+  }
+
+  async describeAcls(filter: AclBindingFilter = {}): Promise<AclBinding[]> {
+    return (await this.cluster.callAny<DescribeAclsResponse>('/admin/describe-acls', { filter }, { readOnly: true })).acls;
+  }
+
+  /** Deletes every ACL a filter matches; returns those deleted. */
+  async deleteAcls(filters: AclBindingFilter[]): Promise<AclBinding[]> {
+    const answer = await this.cluster.callAny<DeleteAclsResponse>('/admin/delete-acls', { filters });
+    throwFirstError(answer.results);
+    return answer.results.flatMap((r) => r.deleted);
+  }
+
   async initProducerId(): Promise<InitProducerIdResponse> {
     return this.cluster.callAny<InitProducerIdResponse>('/admin/init-producer-id', {});
   }
@@ -598,4 +731,9 @@ function offsetOf(result: { offset: number } | { error: WireError }, topic: stri
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function throwFirstError(results: readonly { error?: { code: string; message: string } }[]): void {
+  const failed = results.find((r) => r.error !== undefined)?.error;
+  if (failed !== undefined) throw new TributaryError(failed.code as ErrorCode, failed.message);
 }

@@ -5,6 +5,8 @@ export type { GroupCallOptions, GroupClientOptions, GroupListing } from './group
 export type {
   AdminOptions,
   GroupPartitionOffset,
+  GroupMemberView,
+  GroupView,
   OffsetResetPlanEntry,
   OffsetResetSpec,
   ClusterDescription,
@@ -19,7 +21,19 @@ export type {
 export { Producer } from './producer.ts';
 export type { HeadersInput, ProducerOptions, ProducerRecord, RecordMetadata } from './producer.ts';
 export { Consumer } from './consumer.ts';
-export type { ConsumerOptions, ConsumerRecord, OffsetSpec, TopicPartitionOffset } from './consumer.ts';
+export type { ConsumerOptions, ConsumerRecord, OffsetSpec, RebalanceListener, SubscribeOptions, TopicPartitionOffset } from './consumer.ts';
+export {
+  ASSIGNORS,
+  cooperativeStickyAssignor,
+  isAssignorName,
+  rangeAssignor,
+  rebalanceProtocolOf,
+  roundRobinAssignor,
+  withoutTransfers,
+} from './assignors.ts';
+export type { AssignorName, MemberSubscription, PartitionAssignor, RebalanceProtocol } from './assignors.ts';
+export { MemberState, groupErrorAction, leaderAssignment } from './member-state.ts';
+export type { GroupErrorAction, MemberAction, MemberConfig, MemberPhase } from './member-state.ts';
 export { murmur2, toPositive } from './murmur2.ts';
 export { partitionForKey, nextStickyPartition } from './partitioner.ts';
 export { retryBackoffMs, produceErrorAction, RETRY_BACKOFF_INITIAL_MS, RETRY_BACKOFF_MAX_MS } from './retry.ts';
@@ -27,6 +41,8 @@ export type { ProduceErrorAction } from './retry.ts';
 export { normalizeBootstrap, formatEndpoints } from './internal/cluster-client.ts';
 export type { BrokerInfo, ClientOptions, PartitionInfo, TopicInfo } from './internal/cluster-client.ts';
 export type { Logger } from './internal/logger.ts';
+export type { Credentials } from './internal/scram-auth.ts';
+export type { AclBinding, AclBindingFilter, AclOperation } from '@tributary/protocol';
 export { TributaryError, isRetriable, isStaleMetadata, shouldFindCoordinator } from '@tributary/protocol';
 export type {
   CommittedOffset,
@@ -37,6 +53,7 @@ export type {
   DescribedGroupMember,
   ErrorCode,
   FindCoordinatorResponse,
+  GroupOffsetRow,
   GroupProtocol,
   GroupStateName,
   JoinGroupRequest,
@@ -47,5 +64,6 @@ export type {
   OngoingReassignment,
   SyncGroupRequest,
   SyncGroupResponse,
+  TopicPartition,
   WireError,
 } from '@tributary/protocol';

@@ -245,6 +245,12 @@ export class Producer {
         for (const p of list) this.place(p);
         return;
       }
+      if (this.cluster.metadata.unauthorizedTopics.has(topic)) {
+        this.waitingForTopic.delete(topic);
+        const err = new TributaryError('TOPIC_AUTHORIZATION_FAILED', `not authorized to write to topic '${topic}' (no ACL allows this user to Describe it)`);
+        for (const p of list) p.reject(err);
+        return;
+      }
       const waited = this.cluster.now() - started;
       if (waited >= this.maxBlockMs) {
         this.waitingForTopic.delete(topic);

@@ -9,7 +9,6 @@ import {
   TributaryError,
   resolveTopicConfigs,
   type TopicConfigInput,
-  type TopicConfigs,
   decodeBatches,
   readBatchHeader,
   stampBatch,
@@ -21,6 +20,7 @@ import {
   type ProduceResponse,
   type WireError,
 } from '@tributary/protocol';
+import { FakeCoordinator } from './fake-coordinator.ts';
 
 export interface FakePartition {
   leader: number;
@@ -56,6 +56,8 @@ export interface FetchCall {
 }
 
 export class FakeCluster {
+  /** Consumer groups: the real GroupCoordinator in memory, on broker `groups.brokerId`. */
+  readonly groups = new FakeCoordinator();
   readonly brokers: { id: number; rack: string; server: MsgpackServer; port: number; alive: boolean }[] = [];
   readonly topics = new Map<string, FakePartition[]>();
   readonly produceCalls: ProduceCall[] = [];
@@ -188,6 +190,7 @@ export class FakeCluster {
   async close(): Promise<void> {
     this.hangRelease.resolve();
     for (const id of [...this.paused.keys()]) this.resume(id);
+    this.groups.close();
     await Promise.all(this.brokers.map((b) => b.server.close()));
   }
 
@@ -275,6 +278,12 @@ export class FakeCluster {
       if (paused) await paused.promise;
     });
     app.post('/metadata', async (req) => this.metadata(broker, (req.body as { topics?: string[] }).topics));
+    this.groups.routes(
+      app,
+      broker,
+      () => this.brokers[this.groups.brokerId]!.port,
+      (topic, partition) => this.topics.get(topic)?.[partition] !== undefined,
+    );
     app.post('/admin/init-producer-id', async () => {
       this.initProducerIdCalls++;
       return { producerId: this.nextProducerId++, producerEpoch: this.initProducerEpoch };
@@ -448,6 +457,11 @@ export class FakeCluster {
         partitions: request.partitions.map(({ topic, partition, timestamp }) => {
           const p = this.topics.get(topic)?.[partition];
           if (!p) return { topic, partition, offset: -1, timestamp, error: { code: 'UNKNOWN_TOPIC_OR_PARTITION', message: 'unknown' } };
+          if (timestamp >= 0) {
+            // The first record at or after the time (-1: none), as the broker's time index finds it.
+            const found = decodeBatches(Buffer.concat(p.batches)).find((r) => r.timestamp >= timestamp);
+            return { topic, partition, offset: found?.offset ?? -1, timestamp: found?.timestamp ?? -1 };
+          }
           return { topic, partition, offset: timestamp === EARLIEST_TIMESTAMP ? 0 : p.logEndOffset, timestamp };
         }),
       };

@@ -32,6 +32,15 @@ import {
   type RegisterBrokerRequest,
   type RegisterBrokerResponse,
   type SetBrokerConfigRequest,
+  type AclBinding,
+  type AclBindingFilter,
+  type AlterUserScramCredentialsRequest,
+  type AlterUserScramCredentialsResponse,
+  type CreateAclsRequest,
+  type CreateAclsResponse,
+  type DeleteAclsRequest,
+  type DeleteAclsResponse,
+  type DescribeUserScramCredentialsResponse,
 } from '@tributary/protocol';
 import { controlledShutdown, expireSessions, heartbeat, registerBroker, sessionSilenceMs, setBrokerConfig } from './broker-registry.ts';
 import { ClusterState, Draft, clonePartition } from './cluster-state.ts';
@@ -42,6 +51,7 @@ import type { MetadataLog } from './metadata-log.ts';
 import { initProducerId } from './producer-ids.ts';
 import type { MetadataRecord } from './records.ts';
 import { alterPartitionReassignments, completeReassignments, listPartitionReassignments, targetReplicas } from './reassignment.ts';
+import { alterUserScramCredentials, bootstrapUserRecords, createAcls, deleteAcls, describeAcls, describeUserScramCredentials } from './security.ts';
 import { SessionClock } from './session-clock.ts';
 import { createPartitions, createTopic, deleteTopic } from './topics.ts';
 
@@ -310,6 +320,43 @@ export class ClusterController {
     this.commit(draft.records);
   }
 
+  // --- Users and ACLs (security.ts) -----------------------------------------------------------
+
+  alterUserScramCredentials(request: AlterUserScramCredentialsRequest): AlterUserScramCredentialsResponse {
+    const decision = alterUserScramCredentials(this.state, request);
+    this.commit(decision.records);
+    return decision.reply;
+  }
+
+  describeUserScramCredentials(users?: string[]): DescribeUserScramCredentialsResponse {
+    this.checkUsable();
+    return describeUserScramCredentials(this.state, users);
+  }
+
+  /** Creates the user with this password unless it has a credential already (`--bootstrap-user`). */
+  bootstrapUser(user: string, password: string): boolean {
+    const records = bootstrapUserRecords(this.state, user, password);
+    this.commit(records);
+    return records.length > 0;
+  }
+
+  createAcls(request: CreateAclsRequest): CreateAclsResponse {
+    const decision = createAcls(this.state, request, this.newId);
+    this.commit(decision.records);
+    return decision.reply;
+  }
+
+  describeAcls(filter?: AclBindingFilter): { acls: AclBinding[] } {
+    this.checkUsable();
+    return { acls: describeAcls(this.state, filter) };
+  }
+
+  deleteAcls(request: DeleteAclsRequest): DeleteAclsResponse {
+    const decision = deleteAcls(this.state, request);
+    this.commit(decision.records);
+    return decision.reply;
+  }
+
   // --- Producer ids -----------------------------------------------------------------------------
 
   initProducerId(): InitProducerIdResponse {
@@ -446,6 +493,21 @@ export class ClusterController {
         break;
       case 'BrokerConfig':
         this.logger.info({ brokerId: record.brokerId, configs: record.configs, metadataVersion }, 'broker config changed');
+        break;
+      // Never the keys: who and which mechanism only.
+      case 'UserScramCredential':
+        this.logger.info({ user: record.name, mechanism: record.mechanism, iterations: record.iterations, metadataVersion }, 'user credential set');
+        break;
+      case 'RemoveUserScramCredential':
+        this.logger.info({ user: record.name, mechanism: record.mechanism, metadataVersion }, 'user credential deleted');
+        break;
+      case 'AccessControlEntry': {
+        const { type: _type, ...acl } = record;
+        this.logger.info({ ...acl, metadataVersion }, 'acl created');
+        break;
+      }
+      case 'RemoveAccessControlEntry':
+        this.logger.info({ id: record.id, metadataVersion }, 'acl deleted');
         break;
     }
   }

@@ -7,8 +7,11 @@ import {
   assert,
   DEFAULT_TOPIC_CONFIGS,
   NO_LEADER,
+  type AclBinding,
   type BrokerId,
   type BrokerRegistration,
+  type ScramCredentialEntry,
+  type ScramMechanismName,
   type ClusterMetadata,
   type PartitionState,
   type TopicState,
@@ -45,6 +48,15 @@ export class ClusterState {
    * follow from the records alone, so a replay rebuilds them.
    */
   readonly reassigning = new Map<string, { topic: string; partition: number; originalReplicas: BrokerId[] }>();
+  /**
+   * SCRAM credentials by user, then mechanism (issue 20). Entries are replaced, never changed in
+   * place, so copies may share them.
+   */
+  readonly scramCredentials = new Map<string, Map<ScramMechanismName, ScramCredentialEntry>>();
+  /** ACLs by id, in creation order. Entries are never changed in place. */
+  readonly acls = new Map<string, AclBinding>();
+  /** Bumped whenever an ACL is created or deleted (the authorizer's cache key). */
+  aclsVersion = 0;
 
   apply(record: MetadataRecord): void {
     switch (record.type) {
@@ -169,6 +181,40 @@ export class ClusterState {
         broker.configs = { ...record.configs };
         break;
       }
+      case 'UserScramCredential': {
+        assert(record.name.length > 0 && record.iterations > 0, `bad SCRAM credential for '${record.name}'`);
+        const { type: _type, ...entry } = record;
+        let byMechanism = this.scramCredentials.get(record.name);
+        if (byMechanism === undefined) {
+          byMechanism = new Map();
+          this.scramCredentials.set(record.name, byMechanism);
+        }
+        byMechanism.set(
+          record.mechanism,
+          Object.freeze({ ...entry, salt: Buffer.from(entry.salt), storedKey: Buffer.from(entry.storedKey), serverKey: Buffer.from(entry.serverKey) }),
+        );
+        break;
+      }
+      case 'RemoveUserScramCredential': {
+        const byMechanism = this.scramCredentials.get(record.name);
+        assert(byMechanism?.has(record.mechanism) === true, `removal of unknown SCRAM credential ${record.name}/${record.mechanism}`);
+        byMechanism.delete(record.mechanism);
+        if (byMechanism.size === 0) this.scramCredentials.delete(record.name);
+        break;
+      }
+      case 'AccessControlEntry': {
+        assert(!this.acls.has(record.id), `ACL ${record.id} created twice`);
+        const { type: _type, id: _id, ...binding } = record;
+        this.acls.set(record.id, Object.freeze(binding));
+        this.aclsVersion += 1;
+        break;
+      }
+      case 'RemoveAccessControlEntry': {
+        assert(this.acls.has(record.id), `removal of unknown ACL ${record.id}`);
+        this.acls.delete(record.id);
+        this.aclsVersion += 1;
+        break;
+      }
       default: {
         const never: never = record;
         assert(false, `unhandled record ${JSON.stringify(never)}`);
@@ -255,17 +301,31 @@ export class ClusterState {
     copy.nextProducerId = this.nextProducerId;
     for (const [id, session] of this.sessions) copy.sessions.set(id, { ...session });
     for (const [key, value] of this.reassigning) copy.reassigning.set(key, { ...value, originalReplicas: [...value.originalReplicas] });
+    for (const [name, byMechanism] of this.scramCredentials) copy.scramCredentials.set(name, new Map(byMechanism));
+    for (const [id, acl] of this.acls) copy.acls.set(id, acl);
+    copy.aclsVersion = this.aclsVersion;
     return copy;
   }
 
-  /** The published form (api.ts), a deep copy with brokers by id and topics by name. */
+  /** A user's SCRAM credential for a mechanism. */
+  scramCredential(user: string, mechanism: ScramMechanismName): ScramCredentialEntry | undefined {
+    return this.scramCredentials.get(user)?.get(mechanism);
+  }
+
+  /**
+   * The published form (api.ts), a deep copy with brokers by id and topics by name; SCRAM
+   * credentials and ACLs only when there are some (their entries are immutable and shared).
+   */
   toMetadata(): ClusterMetadata {
-    return {
+    const metadata: ClusterMetadata = {
       clusterId: this.clusterId,
       version: this.version,
       brokers: [...this.brokers.values()].sort((a, b) => a.id - b.id).map((b) => structuredClone(b)),
       topics: [...this.topics.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((t) => structuredClone(t)),
     };
+    if (this.scramCredentials.size > 0) metadata.scramCredentials = [...this.scramCredentials.values()].flatMap((m) => [...m.values()]);
+    if (this.acls.size > 0) metadata.acls = [...this.acls.values()];
+    return metadata;
   }
 }
 

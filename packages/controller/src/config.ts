@@ -12,6 +12,10 @@
 //   --request-timeout-ms n                  TRIBUTARY_REQUEST_TIMEOUT_MS             30000
 //   --connections-max n                     TRIBUTARY_CONNECTIONS_MAX                1000
 //   --request-bytes-in-flight-max n         TRIBUTARY_REQUEST_BYTES_IN_FLIGHT_MAX    16777216
+//   --tls-cert file --tls-key file          TRIBUTARY_TLS_CERT, TRIBUTARY_TLS_KEY    (none: plaintext, no security)
+//   --tls-ca file                           TRIBUTARY_TLS_CA                         the cluster CA (all three or none)
+//   --super-users User:a;User:b             TRIBUTARY_SUPER_USERS                    (none)
+//   --bootstrap-user name:password-file     TRIBUTARY_BOOTSTRAP_USER                 (none): created at start if absent
 
 import { resolve } from 'node:path';
 import { CLUSTER_DEFAULTS, DEFAULT_CONTROLLER_PORT } from '@tributary/protocol';
@@ -32,6 +36,18 @@ export interface ControllerConfig {
   readonly logLevel: string;
   /** Request limits (DESIGN.md § Limits): see ControllerRequestLimits. */
   readonly requestLimits: ControllerRequestLimits;
+  /** Security (issue 20): TLS files, super users, a user to create at start. Absent: plaintext. */
+  readonly security: ControllerSecurityConfig | undefined;
+}
+
+export interface ControllerSecurityConfig {
+  readonly tlsCertFile: string;
+  readonly tlsKeyFile: string;
+  readonly tlsCaFile: string;
+  /** Kafka's super.users, `User:admin;User:ops`. */
+  readonly superUsers: string;
+  /** `name` and the file holding its password: the user is created at start unless it exists. */
+  readonly bootstrapUser: { readonly name: string; readonly passwordFile: string } | undefined;
 }
 
 /**
@@ -82,13 +98,19 @@ const FLAGS: Record<string, FlagSpec> = {
   'request-timeout-ms': { env: 'TRIBUTARY_REQUEST_TIMEOUT_MS' },
   'connections-max': { env: 'TRIBUTARY_CONNECTIONS_MAX' },
   'request-bytes-in-flight-max': { env: 'TRIBUTARY_REQUEST_BYTES_IN_FLIGHT_MAX' },
+  'tls-cert': { env: 'TRIBUTARY_TLS_CERT' },
+  'tls-key': { env: 'TRIBUTARY_TLS_KEY' },
+  'tls-ca': { env: 'TRIBUTARY_TLS_CA' },
+  'super-users': { env: 'TRIBUTARY_SUPER_USERS' },
+  'bootstrap-user': { env: 'TRIBUTARY_BOOTSTRAP_USER' },
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export const USAGE = `usage: tributary-controller [--listen host:port] [--internal-listen host:port] [--data-dir dir] [--session-timeout-ms n] [--cluster-id id]
                             [--auto-leader-rebalance-enable true|false] [--leader-imbalance-check-interval-ms n] [--log-level level]
-                            [--request-timeout-ms n] [--connections-max n] [--request-bytes-in-flight-max n]`;
+                            [--request-timeout-ms n] [--connections-max n] [--request-bytes-in-flight-max n]
+                            [--tls-cert file --tls-key file --tls-ca file] [--super-users User:a;User:b] [--bootstrap-user name:password-file]`;
 
 /** Parses argv (without node and script) and env. Throws ConfigError with a one-line reason. */
 export function parseControllerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ControllerConfig {
@@ -159,7 +181,35 @@ export function parseControllerConfig(argv: readonly string[], env: Readonly<Rec
     ),
   });
 
+  const tlsFiles = (['tls-cert', 'tls-key', 'tls-ca'] as const).map((name) => get(name));
+  if (tlsFiles.some((f) => f !== undefined) && tlsFiles.some((f) => f === undefined)) {
+    throw new ConfigError('--tls-cert, --tls-key and --tls-ca go together: give all three (a secure cluster) or none');
+  }
+  const superUsers = get('super-users') ?? '';
+  for (const u of superUsers
+    .split(/[;,]/)
+    .map((x) => x.trim())
+    .filter((x) => x !== '')) {
+    if (!/^User:.+$/.test(u)) throw new ConfigError(`--super-users must list User:<name> principals separated by ';', got '${u}'`);
+  }
+  const bootstrapRaw = get('bootstrap-user');
+  const bootstrapMatch = bootstrapRaw === undefined ? null : /^([^:]{1,255}):(.+)$/.exec(bootstrapRaw);
+  if (bootstrapRaw !== undefined && bootstrapMatch === null) throw new ConfigError(`--bootstrap-user must be name:password-file, got '${bootstrapRaw}'`);
+  if (bootstrapRaw !== undefined && tlsFiles[0] === undefined)
+    throw new ConfigError('--bootstrap-user needs a secure controller (--tls-cert, --tls-key, --tls-ca)');
+  const security: ControllerSecurityConfig | undefined =
+    tlsFiles[0] === undefined
+      ? undefined
+      : Object.freeze({
+          tlsCertFile: resolve(tlsFiles[0]),
+          tlsKeyFile: resolve(tlsFiles[1]!),
+          tlsCaFile: resolve(tlsFiles[2]!),
+          superUsers,
+          bootstrapUser: bootstrapMatch === null ? undefined : Object.freeze({ name: bootstrapMatch[1]!, passwordFile: resolve(bootstrapMatch[2]!) }),
+        });
+
   return Object.freeze({
+    security,
     listen: Object.freeze(listen),
     internalListen: internalListen === undefined ? undefined : Object.freeze(internalListen),
     dataDir,

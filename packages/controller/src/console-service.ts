@@ -22,10 +22,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { NO_LEADER, type BrokerId, type BrokerRegistration, type DescribeReplicasResponse, type Endpoint } from '@tributary/protocol';
-import { RpcClientPool } from '@tributary/transport/client';
+import { RpcClientPool, type TlsClientOptions } from '@tributary/transport/client';
 import type { FastifyInstance, FastifyReply } from '@tributary/transport/server';
 import type { ClusterController } from './cluster-controller.ts';
 import { consoleEvents, type ConsoleEvent } from './console-events.ts';
+import { consoleGroups, parseGroupMetrics, type ConsoleGroup, type GroupMetricsSample } from './console-groups.ts';
 import { consoleTimeline, type TimelineView } from './console-timeline.ts';
 import { ThroughputState, chartStartMs, parseBrokerCounters, type BrokerCounters, type ThroughputView } from './console-throughput.ts';
 import { consoleStats, consoleView, type ConsoleStats, type ConsoleView, type ReplicaStatesAnswer } from './console-view.ts';
@@ -52,11 +53,15 @@ export interface ConsoleCharts {
   timeMs: number;
   throughput: ThroughputView;
   timeline: TimelineView;
+  /** Consumer groups with their lag on the topic shown, from the same /metrics answers. */
+  groups: ConsoleGroup[];
 }
 
 export interface ConsoleOptions {
   controller: ClusterController;
   logger: Logger;
+  /** TLS (and the controller's certificate) for its calls to the brokers, in a secure cluster. */
+  tls?: TlsClientOptions;
   now?: () => number;
   uiDir?: string;
   /** How often the watched topics' HW and lag are asked from their leaders. Default 1000. */
@@ -125,12 +130,15 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
   const events: ConsoleEvent[] = [];
   const streams = new Set<Stream>();
   // Two pools, so a slow /metrics text never queues a describe-replicas behind it.
-  const rpc = new RpcClientPool({ connectionsMax: statsConnectionsMax, timeoutMs: statsTimeoutMs, connectTimeoutMs: statsTimeoutMs });
-  const metricsRpc = new RpcClientPool({ connectionsMax: 1, timeoutMs: throughputTimeoutMs, connectTimeoutMs: throughputTimeoutMs });
+  const tls = options.tls === undefined ? {} : { tls: options.tls };
+  const rpc = new RpcClientPool({ connectionsMax: statsConnectionsMax, timeoutMs: statsTimeoutMs, connectTimeoutMs: statsTimeoutMs, ...tls });
+  const metricsRpc = new RpcClientPool({ connectionsMax: 1, timeoutMs: throughputTimeoutMs, connectTimeoutMs: throughputTimeoutMs, ...tls });
   /** describe-replicas calls in flight by `broker/topic`: at most brokers × watchedTopicsMax. */
   const describing = new Map<string, Promise<DescribeReplicasResponse | Error>>();
   /** /metrics calls in flight by broker. */
   const sampling = new Map<BrokerId, Promise<BrokerCounters | Error>>();
+  /** Each broker's last group and high-watermark lines (console-groups.ts), kept until it answers again. */
+  const groupSamples = new Map<BrokerId, GroupMetricsSample>();
   const throughput = new ThroughputState({
     windowMs: chartWindowMs,
     samplesMax: Math.ceil(chartWindowMs / throughputIntervalMs) + 2,
@@ -321,7 +329,9 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
         .getText('/metrics')
         .then(({ status, text }) => {
           if (status !== 200) throw new Error(`/metrics answered HTTP ${status}`);
-          return parseBrokerCounters(text, broker.id);
+          const counted = parseBrokerCounters(text, broker.id);
+          groupSamples.set(broker.id, parseGroupMetrics(text));
+          return counted;
         })
         .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
         .finally(() => sampling.delete(broker.id));
@@ -348,6 +358,11 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleOpti
       timeMs,
       throughput: throughputView,
       timeline: consoleTimeline(events, { nowMs: timeMs, startMs, bucketMs: timelineBucketMs, brokers, ...(topic === undefined ? {} : { topic }) }),
+      // Brokers no longer registered are left out: their numbers are from before they went.
+      groups: consoleGroups(
+        [...groupSamples].filter(([id]) => byId.has(id)).map(([, sample]) => sample),
+        topic,
+      ),
     };
   }
 

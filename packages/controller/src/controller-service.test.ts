@@ -169,6 +169,7 @@ describe('ControllerService', () => {
       expect(listed('internal')).toEqual([
         'GET /health',
         'POST /admin/:op',
+        'POST /auth/scram',
         'POST /broker/controlled-shutdown',
         'POST /broker/heartbeat',
         'POST /broker/register',

@@ -14,15 +14,25 @@ import {
   intArrayField,
   intField,
   stringField,
+  type AclBinding,
+  type AclBindingFilter,
   type AdminOp,
+  type AlterUserScramCredentialsRequest,
   type Body,
+  type ScramMechanismName,
+  bytesField,
   type ClusterMetadata,
   type ConfigResource,
   type ConfigValue,
   type HealthResponse,
   type TopicConfigInput,
+  CONTROLLER_INTERNAL_PATHS,
+  FORWARDED_HOST_HEADER,
+  FORWARDED_PRINCIPAL_HEADER,
 } from '@tributary/protocol';
-import { PROMETHEUS_CONTENT_TYPE, createMsgpackServer, createServerBudget, type MsgpackServer } from '@tributary/transport/server';
+import { PROMETHEUS_CONTENT_TYPE, createMsgpackServer, createServerBudget, type FastifyRequest, type MsgpackServer } from '@tributary/transport/server';
+import { isClusterProcess, type Principal } from '@tributary/auth';
+import { ProcessSecurity, clientHost, type SecurityConfig } from '@tributary/auth/server';
 import type { ClusterController } from './cluster-controller.ts';
 import { registerConsoleRoutes, type ConsoleHandle, type ConsoleOptions } from './console-service.ts';
 import { parseControllerConfig, type ControllerRequestLimits } from './config.ts';
@@ -37,6 +47,9 @@ const ISR_LENGTH_MAX = 1000;
 const CONFIGS_MAX = 100;
 const REASSIGNMENT_PARTITIONS_MAX = 10_000;
 const TOPICS_MAX = 10_000;
+const USERS_MAX = 1000;
+const ACLS_MAX = 1000;
+const ACL_FIELDS = ['principal', 'host', 'operation', 'permission', 'resourceType', 'resourceName', 'patternType'] as const;
 
 export interface ControllerServiceOptions {
   controller: ClusterController;
@@ -55,6 +68,12 @@ export interface ControllerServiceOptions {
    * (DESIGN.md § Listeners). Off: one app serves everything (tests, embedding).
    */
   internalListener?: boolean;
+  /**
+   * A secure controller (issue 20): TLS on both listeners, clients authenticated (SCRAM, Basic,
+   * or a cluster certificate), broker routes for cluster certificates only, admin calls checked
+   * against the ACLs. Absent: plaintext, nothing checked.
+   */
+  security?: SecurityConfig;
 }
 
 export interface ControllerService {
@@ -65,6 +84,8 @@ export interface ControllerService {
   metrics: ControllerMetrics;
   /** The web console (/ui), unless turned off. */
   console: ConsoleHandle | undefined;
+  /** Authentication and authorization (a no-op on a plaintext controller). */
+  security: ProcessSecurity;
   /** Number of metadata polls currently waiting (for tests). */
   waitingPolls(): number;
   /** Answers waiting polls at once and closes the server. */
@@ -84,7 +105,17 @@ export function createControllerService(options: ControllerServiceOptions): Cont
   // One budget (connections, request bytes in flight) for both listeners: it bounds the process.
   const budget = createServerBudget(limits);
   metrics.watchBudget(budget);
+  const security = new ProcessSecurity({
+    config: options.security,
+    credentials: (user, mechanism) => controller.state.scramCredential(user, mechanism),
+    acls: () => ({ version: controller.state.aclsVersion, bindings: controller.state.acls.values() }),
+    internalPaths: CONTROLLER_INTERNAL_PATHS,
+    logger: logger.child({ module: 'security' }),
+    onAuthenticationFailure: (reason) => metrics.authenticationFailures.inc({ reason }),
+    onAuthorizationFailure: (d) => metrics.authorizationFailures.inc({ operation: d.operation, resource_type: d.resourceType }),
+  });
   const serverOptions = {
+    ...security.serverOptions(),
     budget,
     logger,
     limits: {
@@ -194,15 +225,80 @@ export function createControllerService(options: ControllerServiceOptions): Cont
   });
 
   // Admin on both listeners: clients call it directly, brokers forward their clients' calls.
-  const adminRoute = async (request: { params: unknown; body: unknown }) => {
+  const adminRoute = async (request: FastifyRequest) => {
     const op = (request.params as { op: string }).op;
     if (!(ADMIN_OPS as readonly string[]).includes(op)) {
       throw new TributaryError('INVALID_REQUEST', `unknown admin operation '${op}'; known: ${ADMIN_OPS.join(', ')}`);
     }
     // init-producer-id takes no fields: an absent body is fine there.
     const body = op === 'init-producer-id' && request.body === undefined ? {} : asBody(request.body);
+    if (security.enabled) authorizeAdmin(op as AdminOp, body, caller(request));
     return admin(op as AdminOp, body);
   };
+  security.registerAuthRoute(app);
+  if (internalApp) security.registerAuthRoute(internalApp);
+
+  /**
+   * Who an admin call is for: its caller, or, when a broker forwards a client's call (Kafka's
+   * EnvelopeRequest), the client the broker authenticated: honoured from cluster processes only.
+   */
+  function caller(request: FastifyRequest): { principal: Principal; host: string } {
+    const principal = security.principal(request);
+    const forwarded = request.headers[FORWARDED_PRINCIPAL_HEADER];
+    if (isClusterProcess(principal) && typeof forwarded === 'string' && /^User:.+$/.test(forwarded)) {
+      const host = request.headers[FORWARDED_HOST_HEADER];
+      return { principal: { name: forwarded, via: 'scram' }, host: typeof host === 'string' ? host : '' };
+    }
+    return { principal, host: clientHost(request) };
+  }
+
+  /** Kafka's ACLs per admin operation (ours are Kafka's requests of the same purpose). */
+  function authorizeAdmin(op: AdminOp, body: Body, who: { principal: Principal; host: string }): void {
+    const authz = security.authorizer;
+    const need = (operation: Parameters<typeof authz.require>[2], type: Parameters<typeof authz.require>[3], name?: string) =>
+      authz.require(who.principal, who.host, operation, type, name);
+    const topic = (field: string) => (typeof body[field] === 'string' ? (body[field] as string) : '');
+    const resource = (): { type: 'Topic' | 'Cluster'; name?: string } => {
+      const r = body.resource as { topic?: unknown } | undefined;
+      return typeof r?.topic === 'string' ? { type: 'Topic', name: r.topic } : { type: 'Cluster' };
+    };
+    switch (op) {
+      case 'create-topic':
+        // CreateTopics: Create on the cluster, or on the topic.
+        if (!authz.allows(who.principal, who.host, 'Create', 'Cluster')) need('Create', 'Topic', topic('name'));
+        return;
+      case 'delete-topic':
+        return need('Delete', 'Topic', topic('name'));
+      case 'create-partitions':
+        return need('Alter', 'Topic', topic('topic'));
+      case 'elect-leaders':
+      case 'alter-partition-reassignments':
+        return need('Alter', 'Cluster');
+      case 'list-partition-reassignments':
+        return need('Describe', 'Cluster');
+      case 'set-broker-config':
+        return need('AlterConfigs', 'Cluster');
+      case 'describe-configs': {
+        const r = resource();
+        return need('DescribeConfigs', r.type, r.name);
+      }
+      case 'alter-configs': {
+        const r = resource();
+        return need('AlterConfigs', r.type, r.name);
+      }
+      case 'init-producer-id':
+        // InitProducerId (KIP-679): IdempotentWrite on the cluster, or Write on any topic.
+        if (!authz.allowsAny(who.principal, who.host, 'Write', 'Topic')) need('IdempotentWrite', 'Cluster');
+        return;
+      case 'alter-user-scram-credentials':
+      case 'create-acls':
+      case 'delete-acls':
+        return need('Alter', 'Cluster');
+      case 'describe-user-scram-credentials':
+      case 'describe-acls':
+        return need('Describe', 'Cluster');
+    }
+  }
   app.post('/admin/:op', adminRoute);
   internalApp?.post('/admin/:op', adminRoute);
 
@@ -256,10 +352,24 @@ export function createControllerService(options: ControllerServiceOptions): Cont
         const deletes = body.delete === undefined || body.delete === null ? [] : stringArrayField(body, 'delete', CONFIGS_MAX);
         return controller.alterConfigs({ resource: resourceField(body), set, delete: deletes });
       }
+      case 'alter-user-scram-credentials':
+        return controller.alterUserScramCredentials(parseAlterUserScramCredentials(body));
+      case 'describe-user-scram-credentials':
+        return controller.describeUserScramCredentials(
+          body.users === undefined || body.users === null ? undefined : stringArrayField(body, 'users', USERS_MAX),
+        );
+      case 'create-acls':
+        return controller.createAcls({ creations: arrayField(body, 'creations', ACLS_MAX).map((e, i) => aclFilterField(e, `creations[${i}]`) as AclBinding) });
+      case 'describe-acls':
+        return controller.describeAcls(body.filter === undefined || body.filter === null ? {} : aclFilterField(body.filter, 'filter'));
+      case 'delete-acls':
+        return controller.deleteAcls({ filters: arrayField(body, 'filters', ACLS_MAX).map((e, i) => aclFilterField(e, `filters[${i}]`)) });
     }
   }
 
-  const consoleHandle = options.console === false ? undefined : registerConsoleRoutes(app, { controller, logger, ...options.console });
+  const consoleTls = security.clientTls();
+  const consoleHandle =
+    options.console === false ? undefined : registerConsoleRoutes(app, { controller, logger, ...(consoleTls ? { tls: consoleTls } : {}), ...options.console });
 
   const health = async (): Promise<HealthResponse> => ({
     status: 'ok',
@@ -280,6 +390,7 @@ export function createControllerService(options: ControllerServiceOptions): Cont
     internalApp,
     metrics,
     console: consoleHandle,
+    security,
     waitingPolls: () => waiters.size,
     async close() {
       closing = true;
@@ -359,4 +470,31 @@ function kafkaListenersField(body: Body): { kafka?: { internal: { host: string; 
   if (body.kafka === undefined || body.kafka === null) return {};
   const kafka = asBody(body.kafka, "field 'kafka'");
   return { kafka: { internal: endpointField(kafka, 'internal'), external: endpointField(kafka, 'external') } };
+}
+
+/** An ACL binding or filter: string fields only, each optional here (the core checks a binding whole). */
+function aclFilterField(value: unknown, what: string): AclBindingFilter {
+  const body = asBody(value, `field '${what}'`);
+  const filter: Record<string, string> = {};
+  for (const key of ACL_FIELDS) {
+    const v = body[key];
+    if (v === undefined || v === null) continue;
+    filter[key] = stringField(body, key, 1024);
+  }
+  return filter as AclBindingFilter;
+}
+
+function parseAlterUserScramCredentials(body: Body): AlterUserScramCredentialsRequest {
+  const list = (name: string) =>
+    body[name] === undefined || body[name] === null ? [] : arrayField(body, name, USERS_MAX).map((e, i) => asBody(e, `${name}[${i}]`));
+  return {
+    upsertions: list('upsertions').map((u) => ({
+      name: stringField(u, 'name', 255),
+      mechanism: stringField(u, 'mechanism', 32) as ScramMechanismName,
+      iterations: intField(u, 'iterations', { min: 1, max: 1_000_000 }),
+      salt: bytesField(u, 'salt'),
+      saltedPassword: bytesField(u, 'saltedPassword'),
+    })),
+    deletions: list('deletions').map((d) => ({ name: stringField(d, 'name', 255), mechanism: stringField(d, 'mechanism', 32) as ScramMechanismName })),
+  };
 }

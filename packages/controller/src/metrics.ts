@@ -15,6 +15,10 @@ export class ControllerMetrics {
   readonly leaderElections: Counter;
   readonly requests: Counter<'route' | 'status'>;
   readonly requestDuration: Histogram<'route'>;
+  /** Refused authentications (Kafka's failed-authentication-total), by why. */
+  readonly authenticationFailures: Counter<'reason'>;
+  /** Refused authorizations, by operation and resource type. */
+  readonly authorizationFailures: Counter<'operation' | 'resource_type'>;
 
   constructor(controller: ClusterController, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -118,6 +122,18 @@ export class ControllerMetrics {
       collect() {
         this.set([...state.allPartitions()].filter(({ partition }) => partition.leader !== partition.replicas[0]).length);
       },
+    });
+    this.authenticationFailures = new Counter({
+      name: 'tributary_authentication_failures_total',
+      help: 'Requests refused for want of authentication (reason: sasl = no, wrong or expired credentials; certificate = a cluster route without a cluster certificate)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.authorizationFailures = new Counter({
+      name: 'tributary_authorization_failures_total',
+      help: 'Operations refused by the ACLs, by operation and resource type',
+      labelNames: ['operation', 'resource_type'],
+      registers,
     });
     this.isrShrinks = new Counter({ name: 'tributary_controller_isr_shrinks_total', help: 'ISR changes that removed a replica', registers });
     this.isrExpands = new Counter({ name: 'tributary_controller_isr_expands_total', help: 'ISR changes that added a replica', registers });

@@ -8,10 +8,12 @@ import {
   assert,
   decodeMsgpack,
   encodeMsgpack,
+  type AclBinding,
   type BrokerId,
   type Endpoint,
   type KafkaListeners,
   type PartitionState,
+  type ScramMechanismName,
   type TopicConfigs,
 } from '@tributary/protocol';
 
@@ -116,6 +118,36 @@ export interface BrokerConfigRecord {
   configs: Record<string, number>;
 }
 
+/** A user's SCRAM credential for one mechanism, created or replaced (Kafka's UserScramCredentialRecord). */
+export interface UserScramCredentialRecord {
+  type: 'UserScramCredential';
+  name: string;
+  mechanism: ScramMechanismName;
+  salt: Buffer;
+  storedKey: Buffer;
+  serverKey: Buffer;
+  iterations: number;
+}
+
+/** A user's SCRAM credential for one mechanism, deleted (Kafka's RemoveUserScramCredentialRecord). */
+export interface RemoveUserScramCredentialRecord {
+  type: 'RemoveUserScramCredential';
+  name: string;
+  mechanism: ScramMechanismName;
+}
+
+/** An ACL created, with its id (Kafka's AccessControlEntryRecord). */
+export interface AccessControlEntryRecord extends AclBinding {
+  type: 'AccessControlEntry';
+  id: string;
+}
+
+/** An ACL deleted (Kafka's RemoveAccessControlEntryRecord). */
+export interface RemoveAccessControlEntryRecord {
+  type: 'RemoveAccessControlEntry';
+  id: string;
+}
+
 export type MetadataRecord =
   | ClusterIdRecord
   | RegisterBrokerRecord
@@ -127,7 +159,11 @@ export type MetadataRecord =
   | CreatePartitionsRecord
   | TopicConfigRecord
   | ProducerIdBlockRecord
-  | BrokerConfigRecord;
+  | BrokerConfigRecord
+  | UserScramCredentialRecord
+  | RemoveUserScramCredentialRecord
+  | AccessControlEntryRecord
+  | RemoveAccessControlEntryRecord;
 
 export type MetadataRecordType = MetadataRecord['type'];
 
@@ -143,6 +179,10 @@ const RECORD_TYPES: ReadonlySet<string> = new Set<MetadataRecordType>([
   'TopicConfig',
   'ProducerIdBlock',
   'BrokerConfig',
+  'UserScramCredential',
+  'RemoveUserScramCredential',
+  'AccessControlEntry',
+  'RemoveAccessControlEntry',
 ]);
 
 export function encodeRecord(record: MetadataRecord): Buffer {

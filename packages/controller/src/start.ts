@@ -3,7 +3,10 @@
 // preferred-leader election every leaderImbalanceCheckIntervalMs), and the listening socket. main.ts adds flags and signals;
 // tests call startController directly with port 0.
 
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseSuperUsers } from '@tributary/auth';
+import type { SecurityConfig } from '@tributary/auth/server';
 import { pino, type Logger } from 'pino';
 import { TributaryError } from '@tributary/protocol';
 import { ClusterController } from './cluster-controller.ts';
@@ -69,9 +72,27 @@ export async function startController(config: ControllerConfig, options: StartCo
       logger.fatal({ err }, 'unexpected error; exiting');
       process.exit(1);
     });
+  let security: SecurityConfig | undefined;
+  if (config.security !== undefined) {
+    try {
+      const s = config.security;
+      security = {
+        tls: { cert: readFileSync(s.tlsCertFile, 'utf8'), key: readFileSync(s.tlsKeyFile, 'utf8'), ca: readFileSync(s.tlsCaFile, 'utf8') },
+        superUsers: parseSuperUsers(s.superUsers),
+      };
+      if (s.bootstrapUser !== undefined) {
+        const password = readFileSync(s.bootstrapUser.passwordFile, 'utf8').trim();
+        if (controller.bootstrapUser(s.bootstrapUser.name, password)) logger.info({ user: s.bootstrapUser.name }, 'bootstrap user created');
+      }
+    } catch (err) {
+      controller.close();
+      throw err;
+    }
+  }
   const service = createControllerService({
     controller,
     logger,
+    ...(security ? { security } : {}),
     onUnexpectedError: fatal,
     requestLimits: config.requestLimits,
     internalListener: config.internalListen !== undefined,
@@ -120,6 +141,8 @@ export async function startController(config: ControllerConfig, options: StartCo
       clusterId: controller.clusterId,
       metadataVersion: controller.version,
       sessionTimeoutMs: config.sessionTimeoutMs,
+      secure: security !== undefined,
+      superUsers: config.security?.superUsers,
     },
     'controller started',
   );

@@ -190,6 +190,11 @@ export class GroupCoordinator {
     return this.groups.get(groupId);
   }
 
+  /** The ids of every group held (for metrics). */
+  groupIds(): string[] {
+    return [...this.groups.keys()];
+  }
+
   /** The state of every group held (for metrics). */
   groupStates(): GroupStateName[] {
     return [...this.groups.values()].map((g) => g.state);

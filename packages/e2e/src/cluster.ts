@@ -1,8 +1,9 @@
 // A real local cluster for a test file: controller and brokers as OS processes on free ports in a
 // temp dir, started by the launcher exactly as `tributary local up --detach` starts them.
 
-import { Admin } from '@tributary/client';
-import { brokerKafkaPort, localDown, localStatus, localUp, type LocalUpOptions } from '@tributary/launcher';
+import { readFileSync } from 'node:fs';
+import { Admin, type ClientOptions } from '@tributary/client';
+import { brokerKafkaPort, localCredentials, localDown, localStatus, localUp, type LocalUpOptions } from '@tributary/launcher';
 import { freeClusterBasePort } from '@tributary/testkit';
 import { e2eTempDir } from './temp-dir.ts';
 
@@ -20,6 +21,8 @@ export interface TestCluster {
   kafkaPorts: number[];
   /** The Kafka listeners as a Kafka client's bootstrap.servers: `127.0.0.1:p0,127.0.0.1:p1,…`. */
   kafkaBootstrap: string;
+  /** TLS and the super user's credentials of a secure cluster (`secure: true`); {} otherwise. */
+  security: Pick<ClientOptions, 'ca' | 'credentials'>;
   admin: Admin;
   stop(): Promise<void>;
 }
@@ -36,9 +39,13 @@ export async function startTestCluster(options: Partial<LocalUpOptions> & { spar
   const cluster = await localUp({ ...upOptions, dataDir: dir, basePort, brokers, mode: 'detach', readyTimeoutMs: upOptions.readyTimeoutMs ?? 90_000 });
   const brokerPorts = cluster.state.layout.brokers.map((b) => b.port);
   const bootstrap = brokerPorts.map((p) => `127.0.0.1:${p}`);
-  const admin = new Admin({ bootstrap });
+  const local = upOptions.secure === true ? localCredentials(dir) : undefined;
+  const security: Pick<ClientOptions, 'ca' | 'credentials'> =
+    local === undefined ? {} : { ca: readFileSync(local.caFile), credentials: { user: local.user, password: local.password } };
+  const admin = new Admin({ bootstrap, ...security });
   const kafkaPorts = cluster.state.layout.brokers.map((b) => brokerKafkaPort(cluster.state.layout, b));
   return {
+    security,
     kafkaPorts,
     kafkaBootstrap: kafkaPorts.map((p) => `127.0.0.1:${p}`).join(','),
     dataDir: dir,

@@ -1,4 +1,4 @@
-import { Consumer, type ConsumerRecord } from '@tributary/client';
+import { Consumer, type ClientOptions, type ConsumerRecord } from '@tributary/client';
 
 /**
  * Reads `topic`'s partitions from the earliest offset until `expected` records have arrived (or
@@ -8,9 +8,9 @@ export async function readAll(
   bootstrap: string[],
   topic: string,
   partitions: number,
-  options: { expected?: number; idleMs?: number; rack?: string } = {},
+  options: { expected?: number; idleMs?: number; rack?: string; client?: Pick<ClientOptions, 'ca' | 'credentials'> } = {},
 ): Promise<Map<number, ConsumerRecord[]>> {
-  const consumer = new Consumer({ bootstrap, maxWaitMs: 200, ...(options.rack ? { rack: options.rack } : {}) });
+  const consumer = new Consumer({ bootstrap, maxWaitMs: 200, ...options.client, ...(options.rack ? { rack: options.rack } : {}) });
   consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 'earliest' as const })));
   const byPartition = new Map<number, ConsumerRecord[]>();
   let count = 0;

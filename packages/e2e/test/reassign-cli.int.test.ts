@@ -174,8 +174,9 @@ describe('tributary reassign, brokers decommission, local add-broker (CLI proces
       timeoutMs: 20_000,
     });
 
-    // About a megabyte per partition, so the copies take seconds at the throttle.
-    const preloaded = await preload('demo', [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 100, 10_000);
+    // 2.5 MB per partition: B6's four copies take about ten seconds at the throttle, long
+    // enough for a `status` process to start and see them part way on a busy machine.
+    const preloaded = await preload('demo', [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 250, 10_000);
     const loop = startProducerLoop({ bootstrap: cluster.bootstrap, topic: 'demo', partitions: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], inflightMax: 8, prefix: 'join' });
     const planFile = join(workDir, 'plan.json');
     let seenCopying = false;

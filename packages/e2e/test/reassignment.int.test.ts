@@ -62,11 +62,12 @@ async function throttle(admin: Admin, plan: PartitionReassignment[], rate: numbe
 
 /** What kafka-reassign-partitions --verify does once a reassignment is done: every throttle off. */
 async function unthrottle(admin: Admin, topics: string[]): Promise<void> {
-  for (const topic of topics)
-    await admin.alterConfigs({ topic }, { delete: ['leader.replication.throttled.replicas', 'follower.replication.throttled.replicas'] });
+  // Rates before lists, as the CLI does: a rate with no list in use would throttle everything.
   for (const { id } of (await admin.describeCluster()).brokers) {
     await admin.alterConfigs({ broker: id }, { delete: ['leader.replication.throttled.rate', 'follower.replication.throttled.rate'] });
   }
+  for (const topic of topics)
+    await admin.alterConfigs({ topic }, { delete: ['leader.replication.throttled.replicas', 'follower.replication.throttled.replicas'] });
 }
 
 async function reassignOrFail(admin: Admin, plan: PartitionReassignment[]): Promise<void> {
@@ -74,8 +75,28 @@ async function reassignOrFail(admin: Admin, plan: PartitionReassignment[]): Prom
   expect(results.filter((r) => r.error !== undefined)).toEqual([]);
 }
 
+/**
+ * Waits until no reassignment is left; on timeout the error names each one still running with
+ * its leader's view (ISR, every replica's LEO and lag), so a stuck copy says where it stuck.
+ */
 async function untilDone(admin: Admin, topics?: string[], timeoutMs = 90_000): Promise<void> {
-  await eventually(async () => (await admin.listPartitionReassignments(topics)).length === 0, { timeoutMs, intervalMs: 250 });
+  await eventually(
+    async () => {
+      const left = await admin.listPartitionReassignments(topics);
+      if (left.length === 0) return true;
+      const views = await Promise.all(
+        [...new Set(left.map((r) => r.topic))].map((t) => admin.describeTopicVerbose(t, { leaderTimeoutMs: 2000 }).catch((err: Error) => err.message)),
+      );
+      const stuck = left.map((r) => {
+        const p = views
+          .flatMap((v) => (typeof v === 'string' ? [] : v.partitions.map((q) => ({ topic: v.name, ...q }))))
+          .find((q) => q.topic === r.topic && q.partition === r.partition);
+        return { ...r, leader: p?.leader, isr: p?.isr, hw: p?.highWatermark, leo: p?.logEndOffset, replicaStates: p?.replicaStates, error: p?.error };
+      });
+      throw new Error(`reassignments still running: ${JSON.stringify(stuck)}`);
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
 }
 
 /** Values of `bytes` each, sent with acks=all to one partition. */

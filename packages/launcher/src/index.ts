@@ -20,3 +20,14 @@ export {
 } from './local-cluster.ts';
 export type { ClusterStateFile, ClusterStopCause, LocalCluster, LocalUpOptions, ProcessInfo, ProcessName, ProcessRecord } from './local-cluster.ts';
 export { freeClusterBasePort, freePortBlock, isPortFree } from './ports.ts';
+export {
+  SECRETS_DIR,
+  SUPER_USER,
+  certificateFiles,
+  ensureCertificates,
+  ensureSuperUserPassword,
+  launcherTls,
+  localCredentials,
+  secretsDir,
+} from './secrets.ts';
+export type { LocalCredentials } from './secrets.ts';

@@ -13,6 +13,7 @@ import { RpcClient } from '@tributary/transport/client';
 import { INTERNAL_PORT_OFFSET, brokerKafkaPort, clusterLayout, kafkaPortOf, type BrokerSpec, type ClusterLayout } from './layout.ts';
 import { LogFollower } from './log-follower.ts';
 import { isPortFree } from './ports.ts';
+import { SUPER_USER, certificateFiles, ensureCertificates, ensureSuperUserPassword, launcherTls, secretsDir } from './secrets.ts';
 
 const BROKER_MAIN = fileURLToPath(new URL('../../broker/src/main.ts', import.meta.url));
 const CONTROLLER_MAIN = fileURLToPath(new URL('../../controller/src/main.ts', import.meta.url));
@@ -39,6 +40,8 @@ export interface ClusterStateFile {
   controllerArgs: string[];
   /** Set by `localDown` before it signals anything, so a foreground `local up` can tell who stopped it. */
   downRequestedMs?: number;
+  /** A secure cluster (`local up --secure`): TLS, SCRAM users, ACLs; secrets under <dataDir>/secrets. */
+  secure?: boolean;
 }
 
 export interface LocalUpOptions {
@@ -58,6 +61,12 @@ export interface LocalUpOptions {
    */
   mode?: 'detach' | 'attach';
   onLog?: (name: ProcessName, line: string) => void;
+  /**
+   * A secure cluster (issue 20): makes (once) a CA, a certificate per process and a super user
+   * `admin` with a random password under <dataDir>/secrets (mode 0600), and starts every process
+   * with TLS and authentication. A data dir that ran secure stays secure when started again.
+   */
+  secure?: boolean;
 }
 
 export class LocalClusterError extends Error {
@@ -199,9 +208,33 @@ function controllerSpec(state: ClusterStateFile) {
       `127.0.0.1:${controllerInternalPort(state.layout)}`,
       '--data-dir',
       join(state.dataDir, 'controller'),
+      ...securityArgs(state, 'controller'),
       ...state.controllerArgs,
     ],
   };
+}
+
+/** The flags of a secure process: its certificate, the CA, the super user (and, for the controller, who to create). */
+function securityArgs(state: ClusterStateFile, name: ProcessName): string[] {
+  if (state.secure !== true) return [];
+  const dir = secretsDir(state.dataDir);
+  const files = certificateFiles(dir, name);
+  const args = ['--tls-cert', files.cert, '--tls-key', files.key, '--tls-ca', join(dir, 'ca.pem'), '--super-users', `User:${SUPER_USER}`];
+  if (name === 'controller') args.push('--bootstrap-user', `${SUPER_USER}:${join(dir, `${SUPER_USER}.password`)}`);
+  return args;
+}
+
+/** Certificates for every process of the layout (and the launcher), and the super user's password. */
+async function ensureSecrets(state: ClusterStateFile): Promise<void> {
+  if (state.secure !== true) return;
+  const dir = secretsDir(state.dataDir);
+  await ensureCertificates(dir, ['controller', 'launcher', ...state.layout.brokers.map((b) => `broker-${b.id}`)]);
+  ensureSuperUserPassword(dir);
+}
+
+function launcherClientOptions(state: ClusterStateFile): { tls?: { ca: string; cert: string; key: string } } {
+  const tls = state.secure === true ? launcherTls(state.dataDir) : undefined;
+  return tls === undefined ? {} : { tls };
 }
 
 /**
@@ -233,12 +266,13 @@ function brokerSpec(state: ClusterStateFile, broker: BrokerSpec) {
       `127.0.0.1:${internalPort(broker)}`,
       '--external-listen',
       `127.0.0.1:${broker.port}`,
-      // Kafka-protocol clients (issue 19): kcat -b 127.0.0.1:9092.
-      '--kafka-listen',
-      `127.0.0.1:${brokerKafkaPort(state.layout, broker)}`,
+      // Kafka-protocol clients (issue 19): kcat -b 127.0.0.1:9092. Not on a secure cluster: the
+      // Kafka listener has no TLS or SASL yet (the broker refuses the two together).
+      ...(state.secure === true ? [] : ['--kafka-listen', `127.0.0.1:${brokerKafkaPort(state.layout, broker)}`]),
       '--controller',
       `127.0.0.1:${controllerInternalPort(state.layout)}`,
       ...offsetsTopicArgs(state.layout.brokers.length),
+      ...securityArgs(state, `broker-${broker.id}`),
       ...state.brokerArgs,
     ],
   };
@@ -286,6 +320,8 @@ export async function localUp(options: LocalUpOptions): Promise<LocalCluster> {
     brokerArgs: options.brokerArgs ?? [],
     controllerArgs: options.controllerArgs ?? [],
   };
+  if (options.secure === true || existing?.secure === true) state.secure = true;
+  await ensureSecrets(state);
   const children = new Map<ProcessName, ChildProcess>();
   const onLog = options.onLog;
   const follower = options.mode === 'attach' && onLog ? new LogFollower((name, line) => onLog(name as ProcessName, line)) : undefined;
@@ -314,8 +350,9 @@ export async function localUp(options: LocalUpOptions): Promise<LocalCluster> {
 export async function waitUntilReady(state: ClusterStateFile, timeoutMs: number, children?: ReadonlyMap<ProcessName, ChildProcess>): Promise<ClusterMetadata> {
   const deadline = Date.now() + timeoutMs;
   // The metadata poll is a broker route: the controller serves it on its internal listener.
-  const controller = new RpcClient({ host: '127.0.0.1', port: controllerInternalPort(state.layout) }, { timeoutMs: 2000 });
-  const brokers = state.layout.brokers.map((b) => new RpcClient({ host: '127.0.0.1', port: b.port }, { timeoutMs: 2000 }));
+  const security = launcherClientOptions(state);
+  const controller = new RpcClient({ host: '127.0.0.1', port: controllerInternalPort(state.layout) }, { timeoutMs: 2000, ...security });
+  const brokers = state.layout.brokers.map((b) => new RpcClient({ host: '127.0.0.1', port: b.port }, { timeoutMs: 2000, ...security }));
   let last = 'the controller has not answered yet';
   try {
     for (;;) {
@@ -461,7 +498,7 @@ export async function localRestart(dataDir: string, target: string, options: { k
   // Running again: no longer a cluster that `local down` stopped.
   delete state.downRequestedMs;
   writeState(state);
-  await waitForHealth(record, options.readyTimeoutMs ?? 30_000, child);
+  await waitForHealth(record, options.readyTimeoutMs ?? 30_000, child, state);
   return record;
 }
 
@@ -505,15 +542,16 @@ export async function localAddBroker(dataDir: string, options: { rack?: string; 
       `broker ${id} would listen on ${broker.port}, ${broker.internalPort} and ${broker.kafkaPort} (Kafka), but ${taken.join(' and ')} ${taken.length > 1 ? 'are' : 'is'} in use`,
     );
   state.layout.brokers.push(broker);
+  await ensureSecrets(state);
   const { record, child } = startProcess(state, brokerSpec(state, broker), { dataDir, mode: 'detach' });
   state.processes.push(record);
   writeState(state);
-  await waitForHealth(record, options.readyTimeoutMs ?? 30_000, child);
+  await waitForHealth(record, options.readyTimeoutMs ?? 30_000, child, state);
   return record;
 }
 
-async function waitForHealth(record: ProcessRecord, timeoutMs: number, child?: ChildProcess): Promise<void> {
-  const client = new RpcClient({ host: '127.0.0.1', port: record.port }, { timeoutMs: 1000 });
+async function waitForHealth(record: ProcessRecord, timeoutMs: number, child?: ChildProcess, state?: ClusterStateFile): Promise<void> {
+  const client = new RpcClient({ host: '127.0.0.1', port: record.port }, { timeoutMs: 1000, ...(state ? launcherClientOptions(state) : {}) });
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {

@@ -94,6 +94,117 @@ export interface ClusterMetadata {
   version: number;
   brokers: BrokerRegistration[];
   topics: TopicState[];
+  /**
+   * SCRAM credentials (salted and hashed, Kafka's format: never a password), so brokers can
+   * authenticate clients. Only on the internal listener (/metadata/poll), which a secure cluster
+   * serves to cluster processes alone. Absent: none.
+   */
+  scramCredentials?: ScramCredentialEntry[];
+  /** The ACLs, evaluated by every process (@tributary/auth). Absent: none. */
+  acls?: AclBinding[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Security (issue 20): the wire types of SCRAM users and ACLs (the rules: @tributary/auth).
+
+export type ScramMechanismName = 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+
+/** Kafka's UserScramCredentialRecord: what is stored for a user and mechanism. */
+export interface ScramCredentialEntry {
+  name: string;
+  mechanism: ScramMechanismName;
+  salt: Buffer;
+  storedKey: Buffer;
+  serverKey: Buffer;
+  iterations: number;
+}
+
+export type AclOperation =
+  | 'Read'
+  | 'Write'
+  | 'Create'
+  | 'Delete'
+  | 'Alter'
+  | 'Describe'
+  | 'ClusterAction'
+  | 'DescribeConfigs'
+  | 'AlterConfigs'
+  | 'IdempotentWrite'
+  | 'All';
+export type AclResourceType = 'Topic' | 'Group' | 'Cluster';
+export type AclPatternType = 'Literal' | 'Prefixed';
+export type AclPermission = 'Allow' | 'Deny';
+
+/** Kafka's AclBinding: a resource pattern and an access control entry. */
+export interface AclBinding {
+  /** `User:alice`, or `User:*` for everyone. */
+  principal: string;
+  /** The client's IP address, or `*`. */
+  host: string;
+  operation: AclOperation;
+  permission: AclPermission;
+  resourceType: AclResourceType;
+  /** A topic or group name (or prefix), `*`, or `kafka-cluster`. */
+  resourceName: string;
+  patternType: AclPatternType;
+}
+
+/**
+ * Kafka's AlterUserScramCredentials: the client sends the salt and the salted password (PBKDF2),
+ * never the password; the controller stores StoredKey and ServerKey. Per user, all or nothing.
+ */
+export interface AlterUserScramCredentialsRequest {
+  upsertions?: { name: string; mechanism: ScramMechanismName; iterations: number; salt: Buffer; saltedPassword: Buffer }[];
+  deletions?: { name: string; mechanism: ScramMechanismName }[];
+}
+export interface AlterUserScramCredentialsResponse {
+  /** One per user named, in order of first mention; `error` absent = done. */
+  results: { user: string; error?: WireError }[];
+}
+export interface DescribeUserScramCredentialsRequest {
+  /** Omitted: every user. */
+  users?: string[];
+}
+export interface DescribeUserScramCredentialsResponse {
+  users: { user: string; credentials: { mechanism: ScramMechanismName; iterations: number }[]; error?: WireError }[];
+}
+export interface CreateAclsRequest {
+  creations: AclBinding[];
+}
+export interface CreateAclsResponse {
+  results: { error?: WireError }[];
+}
+/** A field left out matches any value (Kafka's AclBindingFilter, exact matches). */
+export type AclBindingFilter = Partial<AclBinding>;
+export interface DescribeAclsRequest {
+  filter?: AclBindingFilter;
+}
+export interface DescribeAclsResponse {
+  acls: AclBinding[];
+}
+export interface DeleteAclsRequest {
+  filters: AclBindingFilter[];
+}
+export interface DeleteAclsResponse {
+  /** Per filter, the bindings it removed. */
+  results: { deleted: AclBinding[]; error?: WireError }[];
+}
+
+/** POST /auth/scram: a SCRAM exchange (RFC 5802/7677 messages verbatim) that ends in a bearer token. */
+export interface ScramAuthRequest {
+  /** The first step: the mechanism and client-first; the second: exchangeId and client-final. */
+  mechanism?: ScramMechanismName;
+  exchangeId?: string;
+  message: string;
+}
+export interface ScramAuthResponse {
+  /** server-first, or server-final. */
+  message: string;
+  /** The first step's answer: the exchange to finish. */
+  exchangeId?: string;
+  /** The second step's: send `Authorization: Bearer <token>` from now on, to this process. */
+  token?: string;
+  lifetimeMs?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -280,6 +391,11 @@ export const ADMIN_OPS = [
   'create-partitions',
   'describe-configs',
   'alter-configs',
+  'alter-user-scram-credentials',
+  'describe-user-scram-credentials',
+  'create-acls',
+  'describe-acls',
+  'delete-acls',
 ] as const;
 export type AdminOp = (typeof ADMIN_OPS)[number];
 
@@ -312,6 +428,7 @@ export const BROKER_ROUTES: readonly RouteSpec[] = Object.freeze([
   { method: 'POST', path: '/groups/describe' },
   { method: 'POST', path: '/groups/delete' },
   { method: 'POST', path: '/groups/reset-offsets' },
+  { method: 'POST', path: '/auth/scram' },
   { method: 'GET', path: '/health' },
   { method: 'GET', path: '/metrics' },
 ]);
@@ -324,6 +441,7 @@ export const CONTROLLER_ROUTES: readonly RouteSpec[] = Object.freeze([
   { method: 'POST', path: '/metadata/poll' },
   { method: 'POST', path: '/partition/alter' },
   { method: 'POST', path: '/admin/:op' },
+  { method: 'POST', path: '/auth/scram' },
   { method: 'GET', path: '/health' },
   { method: 'GET', path: '/metrics' },
   { method: 'GET', path: '/ui' },
@@ -334,12 +452,30 @@ export const CONTROLLER_ROUTES: readonly RouteSpec[] = Object.freeze([
   { method: 'GET', path: '/ui/events' },
 ]);
 
+/** A broker's routes for other cluster processes only (followers): internal listener, and a cluster certificate when secure. */
+export const BROKER_INTERNAL_PATHS: readonly string[] = Object.freeze(['/replica/fetch']);
+/** The controller's routes for brokers only: internal listener, and a cluster certificate when secure. */
+export const CONTROLLER_INTERNAL_PATHS: readonly string[] = Object.freeze([
+  '/broker/register',
+  '/broker/heartbeat',
+  '/broker/controlled-shutdown',
+  '/metadata/poll',
+  '/partition/alter',
+]);
 /** Served on a broker's internal listener only: followers (DESIGN.md § Listeners). */
-const BROKER_INTERNAL_ONLY = new Set(['/replica/fetch']);
+const BROKER_INTERNAL_ONLY = new Set(BROKER_INTERNAL_PATHS);
 /** Served on the controller's internal listener only: brokers (DESIGN.md § Listeners). */
-const CONTROLLER_INTERNAL_ONLY = new Set(['/broker/register', '/broker/heartbeat', '/broker/controlled-shutdown', '/metadata/poll', '/partition/alter']);
+const CONTROLLER_INTERNAL_ONLY = new Set(CONTROLLER_INTERNAL_PATHS);
+
+/**
+ * Headers a broker adds when it forwards a client's admin call to the controller (Kafka's
+ * EnvelopeRequest): the client's authenticated principal and address. The controller honours
+ * them only from a cluster process (a certificate signed by the cluster CA).
+ */
+export const FORWARDED_PRINCIPAL_HEADER = 'x-tributary-principal';
+export const FORWARDED_HOST_HEADER = 'x-tributary-client-host';
 /** Served on both of the controller's listeners. */
-const CONTROLLER_BOTH = new Set(['/admin/:op', '/health']);
+const CONTROLLER_BOTH = new Set(['/admin/:op', '/health', '/auth/scram']);
 
 /**
  * The routes one listener serves. 'single': a process with one listener serves every route;
@@ -386,6 +522,11 @@ export interface BrokerMetadataResponse {
   }[];
   /** Topics asked for that do not exist. */
   unknownTopics: string[];
+  /**
+   * Topics asked for that the caller may not Describe (a secure cluster): Kafka's
+   * TOPIC_AUTHORIZATION_FAILED, said whether or not they exist. Absent: none.
+   */
+  unauthorizedTopics?: string[];
 }
 
 export type Acks = 0 | 1 | -1;
@@ -475,27 +616,47 @@ export interface DescribeReplicasResponse {
 // ---------------------------------------------------------------------------------------------
 // Broker API: followers (issue 4)
 
+/**
+ * Incremental fetch sessions (KIP-227). A follower without a session sends every partition it
+ * copies from the leader with `sessionId` 0 and `sessionEpoch` 0, and the leader answers with the
+ * id of a session that remembers them. Later requests carry that id and the next epoch (1, 2, ...)
+ * and name only the partitions whose fetch state changed since the previous request, plus those
+ * it stopped fetching (`forgotten`); the answer carries only the partitions with records, an
+ * error, a divergence, a new HW or log start, or named in the request. `sessionEpoch` -1 asks for
+ * a full fetch with no session (also what a request without these fields is).
+ */
+export const FETCH_SESSION_INITIAL_EPOCH = 0;
+export const FETCH_SESSION_FINAL_EPOCH = -1;
+
 export interface ReplicaFetchRequest {
   brokerId: BrokerId;
   brokerEpoch: number;
   maxWaitMs: number;
   maxBytes: number;
-  partitions: {
-    topic: string;
-    partition: number;
-    /** The follower's log end offset. */
-    fetchOffset: number;
-    /** Epoch of the last batch in the follower's log (KIP-101/KIP-279 divergence check). */
-    lastFetchedEpoch: number;
-    /** The leader epoch the follower believes is current. */
-    currentLeaderEpoch: number;
-    /**
-     * At most this many bytes for this partition (the first batch still goes whole). Set by a
-     * follower whose follower.replication.throttled.rate holds this replica back; absent = only
-     * the request's maxBytes applies.
-     */
-    maxBytes?: number;
-  }[];
+  /** KIP-227: 0 for none (a full fetch); else the session the leader gave. */
+  sessionId?: number;
+  /** KIP-227: 0 opens a session, -1 fetches without one, n > 0 is the n-th incremental fetch. */
+  sessionEpoch?: number;
+  /** KIP-227: partitions an incremental fetch stops fetching. */
+  forgotten?: { topic: string; partition: number }[];
+  partitions: ReplicaFetchPartition[];
+}
+/** One partition of a replica fetch: where the follower's log ends and what it believes. */
+export interface ReplicaFetchPartition {
+  topic: string;
+  partition: number;
+  /** The follower's log end offset. */
+  fetchOffset: number;
+  /** Epoch of the last batch in the follower's log (KIP-101/KIP-279 divergence check). */
+  lastFetchedEpoch: number;
+  /** The leader epoch the follower believes is current. */
+  currentLeaderEpoch: number;
+  /**
+   * At most this many bytes for this partition (the first batch still goes whole). Set by a
+   * follower whose follower.replication.throttled.rate holds this replica back; absent = only
+   * the request's maxBytes applies.
+   */
+  maxBytes?: number;
 }
 export interface ReplicaFetchPartitionResponse {
   topic: string;
@@ -508,6 +669,8 @@ export interface ReplicaFetchPartitionResponse {
   error?: WireError;
 }
 export interface ReplicaFetchResponse {
+  /** KIP-227: the session this fetch belongs to (0: none; every partition is answered). */
+  sessionId?: number;
   partitions: ReplicaFetchPartitionResponse[];
 }
 

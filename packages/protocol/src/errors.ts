@@ -15,6 +15,8 @@ export interface ErrorSpec {
    * retrying: the coordinator moved, or its `__consumer_offsets` partition has no leader.
    */
   readonly findCoordinator?: boolean;
+  /** Kafka's numeric error code, where the code is one of Kafka's (the security codes carry it). */
+  readonly kafkaCode?: number;
 }
 
 export const ERRORS = {
@@ -144,6 +146,16 @@ export const ERRORS = {
     httpStatus: 500,
     description: 'the broker could not read or write its log (disk failure)',
   },
+  FETCH_SESSION_ID_NOT_FOUND: {
+    retriable: true,
+    httpStatus: 409,
+    description: "the fetch session is not in the leader's cache (evicted, or the leader restarted): send a full fetch to open a new one",
+  },
+  INVALID_FETCH_SESSION_EPOCH: {
+    retriable: true,
+    httpStatus: 409,
+    description: 'the fetch session epoch is not the one the leader expects next: send a full fetch to open a new session',
+  },
   STALE_BROKER_EPOCH: {
     retriable: false,
     httpStatus: 409,
@@ -169,7 +181,45 @@ export const ERRORS = {
   UNAUTHORIZED: {
     retriable: false,
     httpStatus: 403,
-    description: 'the caller is not allowed to do this',
+    description:
+      "the caller is not allowed to do this: a cluster-internal route (registration, heartbeats, metadata, AlterPartition, replica fetches) called without a certificate signed by the cluster's CA",
+  },
+  TOPIC_AUTHORIZATION_FAILED: {
+    retriable: false,
+    httpStatus: 403,
+    kafkaCode: 29,
+    description: 'the principal is not authorized for this operation on the topic (no ACL allows it, or one denies it)',
+  },
+  GROUP_AUTHORIZATION_FAILED: {
+    retriable: false,
+    httpStatus: 403,
+    kafkaCode: 30,
+    description: 'the principal is not authorized for this operation on the consumer group (no ACL allows it, or one denies it)',
+  },
+  CLUSTER_AUTHORIZATION_FAILED: {
+    retriable: false,
+    httpStatus: 403,
+    kafkaCode: 31,
+    description: 'the principal is not authorized for this operation on the cluster (no ACL allows it, or one denies it)',
+  },
+  SASL_AUTHENTICATION_FAILED: {
+    retriable: false,
+    httpStatus: 401,
+    kafkaCode: 58,
+    description:
+      'authentication failed or is missing: unknown user, wrong password, an expired or revoked session, or no credentials on a listener that requires them',
+  },
+  UNSUPPORTED_SASL_MECHANISM: {
+    retriable: false,
+    httpStatus: 400,
+    kafkaCode: 33,
+    description: 'the SASL mechanism asked for is not one this listener offers (SCRAM-SHA-256, SCRAM-SHA-512)',
+  },
+  RESOURCE_NOT_FOUND: {
+    retriable: false,
+    httpStatus: 404,
+    kafkaCode: 91,
+    description: 'the user or credential named does not exist',
   },
   NOT_COORDINATOR: {
     retriable: true,

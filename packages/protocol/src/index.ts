@@ -7,3 +7,5 @@ export * from './config.ts';
 export * from './api.ts';
 export * from './validate.ts';
 export * from './compression.ts';
+export * from './consumer-protocol.ts';
+export * from './group-lag.ts';

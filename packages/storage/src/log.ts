@@ -473,7 +473,7 @@ export class Log {
     for (const segment of this.segments) {
       if (segment.maxTimestamp < timestampMs) continue;
       let offset: number | undefined;
-      segment.scanHeaders(0, (b) => {
+      segment.scanHeaders(segment.timestampLookupStart(timestampMs, this.config.indexIntervalBytes), (b) => {
         if (b.maxTimestamp < timestampMs) return true;
         const buf = segment.readAt(b.position, b.size);
         forEachRecord(buf, checkBatchCrc(buf), (r) => {

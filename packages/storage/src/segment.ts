@@ -106,6 +106,8 @@ export class Segment {
   private bytesSinceIndexEntry = 0;
   /** The batches appended since open (the last few): tail reads find theirs without a pread. */
   private readonly recent = new RecentBatches();
+  /** The time index (timestampLookupStart); undefined until the first lookup by time needs it. */
+  private timeIndex: TimeIndex | undefined;
 
   private constructor(dir: string, baseOffset: number, fs: StorageFs, fd: number, index: SegmentIndex, openedMtimeMs = -1) {
     this.baseOffset = baseOffset;
@@ -196,6 +198,27 @@ export class Segment {
     this.lastEpoch = epoch;
     this.lastAppendMs = Math.max(this.lastAppendMs, appendMs);
     if (this.maxTimestampCache !== undefined && maxTimestamp > this.maxTimestampCache) this.maxTimestampCache = maxTimestamp;
+    this.timeIndex?.add(position, size, maxTimestamp, indexIntervalBytes);
+  }
+
+  /**
+   * Where a search for the first record with a timestamp >= `timestampMs` may start: the
+   * position of a batch such that every batch before it has a smaller maxTimestamp (0 when no
+   * entry says more). Kafka keeps a `.timeindex` file per segment; this one lives in memory,
+   * built by one header walk on the segment's first lookup by time and extended on every append
+   * after that, so lookups by time cost a binary search and a walk of at most about
+   * index.interval.bytes of headers, and nothing changes on disk or in recovery.
+   */
+  timestampLookupStart(timestampMs: number, indexIntervalBytes: number): number {
+    if (this.timeIndex === undefined) {
+      const built = new TimeIndex();
+      this.scanHeaders(0, (b) => {
+        built.add(b.position, b.size, b.maxTimestamp, indexIntervalBytes);
+        return true;
+      });
+      this.timeIndex = built;
+    }
+    return this.timeIndex.lookup(timestampMs);
   }
 
   /** Whether a batch of `size` bytes ending at `lastOffset` still fits (offsets and positions are int32 inside). */
@@ -509,6 +532,7 @@ export class Segment {
     this.nextOffset = next;
     this.bytesSinceIndexEntry = since;
     this.maxTimestampCache = maxTimestamp;
+    this.timeIndex = undefined;
     if (position > 0) this.boundOpenTimes(first);
     else {
       this.rollBaseMs = -1;
@@ -538,6 +562,7 @@ export class Segment {
     this.size = batch.position;
     this.nextOffset = batch.baseOffset;
     this.bytesSinceIndexEntry = this.size - this.index.lastPosition;
+    this.timeIndex = undefined;
     if (this.size === 0) {
       this.rollBaseMs = -1;
       this.lastAppendMs = -1;
@@ -613,4 +638,49 @@ export function headerSummary(buf: Buffer, at: number, position: number): BatchS
     maxTimestamp: Number(buf.readBigInt64BE(at + 35)),
     epoch: buf.readInt32BE(at + 12),
   };
+}
+
+/**
+ * A sparse time index of one segment: every index.interval.bytes of batches, an entry with a
+ * batch's position and the largest timestamp of every batch before it. The largest timestamp so
+ * far only grows, so the entries are sorted by it as well as by position, and the last entry whose
+ * timestamp is below a target marks a place before which no batch can hold that target.
+ */
+export class TimeIndex {
+  private positions: number[] = [];
+  private maxBefore: number[] = [];
+  private runningMax = -1;
+  private bytesSinceEntry = 0;
+
+  get entryCount(): number {
+    return this.positions.length;
+  }
+
+  /** Notes the batch of `size` bytes at `position` (batches come in log order). */
+  add(position: number, size: number, maxTimestamp: number, indexIntervalBytes: number): void {
+    if (position > 0 && this.bytesSinceEntry >= indexIntervalBytes) {
+      this.positions.push(position);
+      this.maxBefore.push(this.runningMax);
+      this.bytesSinceEntry = 0;
+    }
+    this.bytesSinceEntry += size;
+    if (maxTimestamp > this.runningMax) this.runningMax = maxTimestamp;
+  }
+
+  /** The position to start a search for timestamps >= `timestampMs` from. */
+  lookup(timestampMs: number): number {
+    let lo = 0;
+    let hi = this.maxBefore.length - 1;
+    let start = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.maxBefore[mid]! < timestampMs) {
+        start = this.positions[mid]!;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return start;
+  }
 }

@@ -12,20 +12,22 @@ const ALLOWED: Record<string, string[]> = {
   protocol: [],
   storage: ['protocol'],
   transport: ['protocol'],
-  controller: ['storage', 'transport', 'protocol'],
+  controller: ['auth', 'storage', 'transport', 'protocol'],
   // The consumer-group coordinator: sans-I/O, hosted by brokers (broker → coordinator → protocol).
   coordinator: ['protocol'],
   // Kafka's wire protocol (issue 19): schemas, the generic codec, frames; the broker's listener uses it.
   kafka: ['protocol'],
-  broker: ['coordinator', 'kafka', 'storage', 'transport', 'protocol'],
-  client: ['transport', 'protocol'],
-  launcher: ['transport', 'protocol'],
-  cli: ['chaos', 'client', 'launcher', 'protocol'],
+  // Security rules (ACL evaluator, SCRAM, sessions; certificate helpers under /certs): sans-I/O where it can be.
+  auth: ['protocol', 'transport'],
+  broker: ['auth', 'coordinator', 'kafka', 'storage', 'transport', 'protocol'],
+  client: ['auth', 'transport', 'protocol'],
+  launcher: ['auth', 'transport', 'protocol'],
+  cli: ['auth', 'chaos', 'client', 'launcher', 'protocol'],
   chaos: ['client', 'launcher', 'protocol'],
   bench: ['chaos', 'client', 'kafka', 'launcher', 'protocol'],
   testkit: ['launcher'],
   // Test-only packages: they drive the system from outside, like a user.
-  e2e: ['chaos', 'cli', 'client', 'kafka', 'launcher', 'protocol', 'testkit', 'transport'],
+  e2e: ['auth', 'chaos', 'cli', 'client', 'kafka', 'launcher', 'protocol', 'testkit', 'transport'],
   'e2e-containers': ['client', 'protocol', 'testkit', 'transport'],
 };
 
@@ -60,7 +62,9 @@ describe('package graph', () => {
       const text = readFileSync(file, 'utf8');
       for (const match of text.matchAll(/from '(@tributary\/[a-z]+)(\/[^']*)?'/g)) {
         expect(declared.has(match[1]!), `${file} imports ${match[1]} without declaring it`).toBe(true);
-        expect(match[2] === undefined || match[2] === '/server' || match[2] === '/client', `${file} reaches into ${match[0]}`).toBe(true);
+        expect(match[2] === undefined || match[2] === '/server' || match[2] === '/client' || match[2] === '/certs', `${file} reaches into ${match[0]}`).toBe(
+          true,
+        );
       }
       expect(/from '\.\.\/\.\.\//.test(text), `${file} imports another package by relative path`).toBe(false);
     }

@@ -6,7 +6,32 @@
 import { Client, Pool } from 'undici';
 import { MSGPACK_CONTENT_TYPE, TributaryError, decodeMsgpack, encodeMsgpackParts, isErrorCode, joinMsgpackParts, type Endpoint } from '@tributary/protocol';
 
-const MSGPACK_HEADERS = { 'content-type': MSGPACK_CONTENT_TYPE };
+const MSGPACK_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': MSGPACK_CONTENT_TYPE });
+
+/** TLS for calls: the CA that signs the peers' certificates, and our own certificate (mutual TLS). */
+export interface TlsClientOptions {
+  ca: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+}
+
+/** An `Authorization` header value, and when to get a new one (before the server would refuse it). */
+export interface Authorization {
+  value: string;
+  expiresAtMs?: number;
+}
+
+/**
+ * Gives the Authorization header for calls to a peer (e.g. a SCRAM exchange ending in a bearer
+ * token, made with `peer.call(..., { noAuth: true })`). Asked once per peer, again when the value
+ * expires or the peer refused it (SASL_AUTHENTICATION_FAILED: the call is then sent once more).
+ */
+export interface CallAuthenticator {
+  authorize(peer: RpcClient): Promise<Authorization>;
+}
+
+/** Refresh a header this long before it expires. */
+const AUTHORIZATION_MARGIN_MS = 60_000;
 
 /** Why a call was aborted by its own deadline (told apart from the caller's signal). */
 class DeadlineError extends Error {
@@ -187,6 +212,10 @@ export interface RpcClientOptions {
   /** Default deadline per call. */
   timeoutMs?: number;
   connectTimeoutMs?: number;
+  /** Call over https, verifying the peer against `ca` (and presenting `cert` when given). */
+  tls?: TlsClientOptions;
+  /** Adds an Authorization header to every call. */
+  authenticator?: CallAuthenticator;
 }
 
 export interface CallOptions {
@@ -204,6 +233,10 @@ export interface CallOptions {
    * on a lost connection is retried, at least once, all the same).
    */
   ordered?: boolean;
+  /** Extra headers for this call. */
+  headers?: Readonly<Record<string, string>>;
+  /** Send without the authenticator's header (the authentication exchange itself). */
+  noAuth?: boolean;
 }
 
 export class RpcClient {
@@ -213,6 +246,10 @@ export class RpcClient {
   private readonly options: RpcClientOptions;
   private readonly timeoutMs: number;
   private closed = false;
+  private authorization: Authorization | undefined;
+  private authorizing: Promise<Authorization> | undefined;
+  /** The headers of an authorized call, made once per authorization. */
+  private authHeaders: Record<string, string> | undefined;
 
   constructor(endpoint: Endpoint, options: RpcClientOptions = {}) {
     this.endpoint = endpoint;
@@ -222,12 +259,40 @@ export class RpcClient {
   }
 
   private origin(): string {
-    return `http://${formatHost(this.endpoint.host)}:${this.endpoint.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://${formatHost(this.endpoint.host)}:${this.endpoint.port}`;
   }
 
   /** What the pool's connections and the ordered lane's share: keep-alive, no body/header timeouts (long polls). */
   private connectionOptions() {
-    return { keepAliveTimeout: 30_000, connectTimeout: this.options.connectTimeoutMs ?? 3_000, headersTimeout: 0, bodyTimeout: 0 };
+    const tls = this.options.tls;
+    return {
+      keepAliveTimeout: 30_000,
+      connectTimeout: this.options.connectTimeoutMs ?? 3_000,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      ...(tls
+        ? { connect: { ca: tls.ca, ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}), minVersion: 'TLSv1.2' as const } }
+        : {}),
+    };
+  }
+
+  /** The current authorization, a new one when there is none, it expires soon, or it is `stale`. */
+  private authorize(stale?: Authorization): Promise<Authorization> {
+    const current = this.authorization;
+    if (current !== undefined && current !== stale && (current.expiresAtMs === undefined || current.expiresAtMs - AUTHORIZATION_MARGIN_MS > Date.now())) {
+      return Promise.resolve(current);
+    }
+    this.authorizing ??= this.options
+      .authenticator!.authorize(this)
+      .then((a) => {
+        this.authorization = a;
+        this.authHeaders = { ...MSGPACK_HEADERS, authorization: a.value };
+        return a;
+      })
+      .finally(() => {
+        this.authorizing = undefined;
+      });
+    return this.authorizing;
   }
 
   /** The ordered lane's connection, opened on first use. */
@@ -247,6 +312,27 @@ export class RpcClient {
    * client CPU per round trip, and every produce, fetch and replica fetch is one.
    */
   call<Res>(path: string, body: unknown, options: CallOptions = {}): Promise<Res> {
+    if (this.options.authenticator === undefined || options.noAuth === true)
+      return this.send<Res>(path, body, options, options.headers === undefined ? MSGPACK_HEADERS : { ...MSGPACK_HEADERS, ...options.headers });
+    const current = this.authorization;
+    const fresh = current !== undefined && (current.expiresAtMs === undefined || current.expiresAtMs - AUTHORIZATION_MARGIN_MS > Date.now());
+    const first = fresh ? Promise.resolve(current) : this.authorize();
+    return first.then((authorization) =>
+      this.send<Res>(path, body, options, this.headersFor(authorization, options)).catch((err: unknown) => {
+        // The peer forgot the session (it restarted) or it expired: authenticate again, send once more.
+        if (!(err instanceof TributaryError) || err.code !== 'SASL_AUTHENTICATION_FAILED') throw err;
+        return this.authorize(authorization).then((again) => this.send<Res>(path, body, options, this.headersFor(again, options)));
+      }),
+    );
+  }
+
+  private headersFor(authorization: Authorization, options: CallOptions): Readonly<Record<string, string>> {
+    const base =
+      this.authorization === authorization && this.authHeaders !== undefined ? this.authHeaders : { ...MSGPACK_HEADERS, authorization: authorization.value };
+    return options.headers === undefined ? base : { ...base, ...options.headers };
+  }
+
+  private send<Res>(path: string, body: unknown, options: CallOptions, headers: Readonly<Record<string, string>>): Promise<Res> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     // One exact-size buffer (msgpackr's own would grow 4× at a time around large record batches).
     // Not an iterable of the parts: undici writes those one syscall per part, which costs more
@@ -259,10 +345,7 @@ export class RpcClient {
         // undici pipelines a POST only when it is marked idempotent and not blocking; for the
         // pool, false/true are undici's own defaults for a POST.
         const ordered = options.ordered === true;
-        (ordered ? this.ordered() : this.pool).dispatch(
-          { path, method: 'POST', headers: MSGPACK_HEADERS, body: payload, idempotent: ordered, blocking: !ordered },
-          call,
-        );
+        (ordered ? this.ordered() : this.pool).dispatch({ path, method: 'POST', headers, body: payload, idempotent: ordered, blocking: !ordered }, call);
       } catch (err) {
         call.fail(err);
       }
@@ -291,7 +374,9 @@ export class RpcClient {
   async getText(path: string, options: CallOptions = {}): Promise<{ status: number; text: string }> {
     const signal = AbortSignal.timeout(options.timeoutMs ?? this.timeoutMs);
     try {
-      const response = await this.pool.request({ path, method: 'GET', signal });
+      const authorization = this.options.authenticator === undefined || options.noAuth === true ? undefined : await this.authorize();
+      const headers = { ...(authorization ? { authorization: authorization.value } : {}), ...options.headers };
+      const response = await this.pool.request({ path, method: 'GET', signal, headers });
       return { status: response.statusCode, text: await response.body.text() };
     } catch (err) {
       throw this.transportError(err, path, options.timeoutMs ?? this.timeoutMs, signal.aborted && (signal.reason as Error)?.name === 'TimeoutError');
@@ -302,8 +387,12 @@ export class RpcClient {
     if (timedOut) {
       return new TributaryError('REQUEST_TIMED_OUT', `${this.describe()}${path} did not answer within ${timeoutMs} ms`, { cause: err });
     }
+    if (err instanceof TributaryError) return err;
     const code = (err as { code?: string }).code ?? (err as Error).name;
-    return new TributaryError('BROKER_NOT_AVAILABLE', `${this.describe()}${path} failed: ${code} ${(err as Error).message ?? ''}`.trim(), { cause: err });
+    const hint = tlsHint(err, this.options.tls !== undefined);
+    return new TributaryError('BROKER_NOT_AVAILABLE', `${this.describe()}${path} failed: ${code} ${(err as Error).message ?? ''}${hint}`.trim(), {
+      cause: err,
+    });
   }
 
   private describe(): string {
@@ -343,6 +432,17 @@ export class RpcClientPool {
   }
 }
 
+/** What to do about a TLS failure, in words (empty for other failures). */
+function tlsHint(err: unknown, usingTls: boolean): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const text = `${e.code ?? ''} ${e.message ?? ''} ${e.cause?.code ?? ''} ${e.cause?.message ?? ''}`;
+  if (usingTls && /WRONG_VERSION_NUMBER|wrong version number|packet length too long/i.test(text))
+    return ' (the peer does not speak TLS: is it a plaintext listener? leave out --ca)';
+  if (usingTls && /CERT|certificate|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(text))
+    return " (the peer's certificate is not signed by the CA given, or does not name this host: check --ca)";
+  return '';
+}
+
 function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
@@ -351,7 +451,8 @@ function formatHost(host: string): string {
 export function parseEndpoint(text: string): Endpoint {
   const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(text.trim());
   const port = match ? Number(match[2]) : NaN;
-  if (!match || !(port >= 1 && port <= 65535)) {
+  // A host is a DNS name or an IPv4/IPv6 address, nothing a URL would read as something else.
+  if (!match || !(port >= 1 && port <= 65535) || !/^[A-Za-z0-9._:%-]+$/.test(match[1]!)) {
     throw new TributaryError('INVALID_REQUEST', `'${text}' is not host:port (e.g. 127.0.0.1:19092)`);
   }
   return { host: match[1]!, port };

@@ -1,3 +1,3 @@
 // Import the `/server` or `/client` subpath: the client never pulls in fastify.
 export { RpcClient, RpcClientPool, parseEndpoint } from './client.ts';
-export type { CallOptions, RpcClientOptions } from './client.ts';
+export type { Authorization, CallAuthenticator, CallOptions, RpcClientOptions, TlsClientOptions } from './client.ts';

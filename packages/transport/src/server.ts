@@ -6,13 +6,16 @@
 // time to receive the request, idle connections, and, per process over all its listeners, open
 // connections and request bytes in flight (budget.ts).
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   ERRORS,
   MSGPACK_CONTENT_TYPE,
+  encodeMsgpack,
   TributaryError,
   decodeMsgpackBounded,
   encodeMsgpackParts,
@@ -114,6 +117,105 @@ export interface MsgpackServerOptions {
   logger?: unknown;
   /** Unhandled errors (programmer errors) are passed here after answering 500; default: log. */
   onUnexpectedError?: (err: unknown, request: FastifyRequest) => void;
+  /**
+   * Serve HTTPS (TLS 1.2+) with this key and certificate, asking every client for a certificate
+   * signed by `ca` (optional for the client: `peerCertificate` says whether it sent a valid one).
+   * A plaintext HTTP request on such a listener is answered, in plaintext, with an error saying
+   * to use https, and the connection closed.
+   */
+  tls?: TlsServerOptions;
+  /**
+   * Authenticates every request before its body is read: returns the principal (`principalOf`
+   * gives it to the handler) or throws a TributaryError, answered at once (the handler never
+   * runs). Paths in `publicPaths` skip it (the authentication route itself).
+   */
+  authenticate?: (request: FastifyRequest) => unknown;
+  publicPaths?: readonly string[];
+}
+
+/** PEM key, certificate (chain) and the CA that signs the peers' certificates. */
+export interface TlsServerOptions {
+  key: string | Buffer;
+  cert: string | Buffer;
+  ca: string | Buffer;
+}
+
+const PRINCIPAL = Symbol('tributary.principal');
+
+/** What `authenticate` returned for this request (undefined on a server without it, or a public path). */
+export function principalOf<P = unknown>(request: FastifyRequest): P | undefined {
+  return (request as unknown as { [PRINCIPAL]?: P })[PRINCIPAL];
+}
+
+/** The client's certificate on a TLS connection: whether the CA vouches for it, and its subject's CN. */
+export function peerCertificate(request: FastifyRequest | IncomingMessage): { authorized: boolean; error?: string; commonName?: string } | undefined {
+  const raw = 'raw' in request ? request.raw : request;
+  const socket = raw.socket as TLSSocket;
+  if (typeof socket.getPeerCertificate !== 'function') return undefined;
+  const cert = socket.getPeerCertificate();
+  const commonName = cert && typeof cert.subject?.CN === 'string' ? cert.subject.CN : undefined;
+  const present = cert !== null && cert !== undefined && Object.keys(cert).length > 0;
+  return {
+    authorized: socket.authorized === true,
+    ...(present ? {} : { error: 'no client certificate' }),
+    ...(socket.authorizationError ? { error: String(socket.authorizationError) } : {}),
+    ...(commonName !== undefined ? { commonName } : {}),
+  };
+}
+
+/** The first byte of a TLS handshake record; anything else on a TLS listener is plaintext. */
+const TLS_HANDSHAKE = 0x16;
+
+/**
+ * An HTTPS server whose connections are sniffed first: a TLS handshake goes on to TLS; a
+ * plaintext request is answered in plaintext (400, a msgpack WireError naming the problem) and
+ * closed, so a client that forgot https gets a clear error instead of a reset. A connection that
+ * sends nothing within `headersTimeoutMs` is closed, as the HTTP server would.
+ */
+function createSniffingHttpsServer(handler: RequestListener, tls: TlsServerOptions, limits: ServerLimits): HttpsServer {
+  const server = createHttpsServer(
+    {
+      key: tls.key,
+      cert: tls.cert,
+      ca: tls.ca,
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      keepAliveTimeout: limits.idleTimeoutMs,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    },
+    handler,
+  );
+  const tlsListeners = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      socket.pause();
+      if (chunk[0] !== TLS_HANDSHAKE) {
+        const body = encodeMsgpack({
+          code: 'INVALID_REQUEST',
+          message: 'this listener speaks TLS: connect with https (give the cluster CA: --ca FILE or TRIBUTARY_CA)',
+        } satisfies WireError);
+        socket.end(
+          Buffer.concat([
+            Buffer.from(`HTTP/1.1 400 Bad Request\r\ncontent-type: ${MSGPACK_CONTENT_TYPE}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`),
+            body,
+          ]),
+        );
+        setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+        return;
+      }
+      // Back into the socket's buffer: the TLS socket built over it reads it first.
+      socket.unshift(chunk);
+      for (const listener of tlsListeners) listener.call(server, socket);
+    });
+  });
+  return server;
 }
 
 export type MsgpackServer = FastifyInstance;
@@ -149,7 +251,9 @@ export function createMsgpackServer(options: MsgpackServerOptions = {}): Msgpack
   if (limits.headersTimeoutMs > limits.requestTimeoutMs)
     throw new RangeError(`headersTimeoutMs ${limits.headersTimeoutMs} exceeds requestTimeoutMs ${limits.requestTimeoutMs}`);
   const budget = options.budget ?? createServerBudget(limits);
+  const tls = options.tls;
   const app = Fastify({
+    ...(tls ? { serverFactory: (handler: RequestListener) => createSniffingHttpsServer(handler, tls, limits) } : {}),
     // Fastify logs every request at info; keep its own logger at warn so a busy broker's log
     // holds the replication events, not one line per produce.
     ...(options.logger ? { loggerInstance: (options.logger as FastifyBaseLogger).child({ module: 'http' }, { level: 'warn' }) } : { logger: false }),
@@ -246,6 +350,30 @@ export function createMsgpackServer(options: MsgpackServerOptions = {}): Msgpack
     (request as WithTicket)[RESPONSE] = reply.raw;
     done();
   });
+  // Authentication, before the body is read: a refused request never takes a byte of the budget.
+  const authenticate = options.authenticate;
+  if (authenticate !== undefined) {
+    const publicPaths = new Set(options.publicPaths ?? []);
+    app.addHook('onRequest', (request, reply, done) => {
+      if (publicPaths.has(request.routeOptions.url ?? '')) return done();
+      let principal: unknown;
+      try {
+        principal = authenticate(request);
+      } catch (err) {
+        const refusal = err instanceof TributaryError ? err : new TributaryError('UNAUTHORIZED', (err as Error)?.message ?? String(err));
+        if (
+          request.headers['content-length'] !== '0' &&
+          (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined)
+        ) {
+          lingerThenClose(request.raw);
+        }
+        sendError(reply, refusal);
+        return;
+      }
+      (request as unknown as { [PRINCIPAL]?: unknown })[PRINCIPAL] = principal;
+      done();
+    });
+  }
   // Synchronous (a callback, not an async hook): one promise less per request.
   app.addHook('onSend', (_request, reply, payload, done) => {
     const type = reply.getHeader('content-type');

@@ -149,6 +149,9 @@ describe('msgpack over HTTP', () => {
     expect(parseEndpoint('broker-3:9092')).toEqual({ host: 'broker-3', port: 9092 });
     expect(() => parseEndpoint('localhost')).toThrow(TributaryError);
     expect(() => parseEndpoint('h:99999')).toThrow(/host:port/);
+    // Two brokers in one entry, or a URL, is not one host:port.
+    expect(() => parseEndpoint('a:1,b:2')).toThrow(/'a:1,b:2' is not host:port/);
+    expect(() => parseEndpoint('http://h:1')).toThrow(/host:port/);
   });
 });
 

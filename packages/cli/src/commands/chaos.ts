@@ -1,7 +1,7 @@
 // `tributary chaos`: a Jepsen-style run (seeded faults, a recorded history, a verdict) and
 // `tributary chaos check FILE`, which re-checks a saved history without a cluster.
 
-import { ChaosUsageError, check, describeAnomaly, parseFaults, readHistoryFile, renderReport, reportJson, runChaos } from '@tributary/chaos';
+import { ChaosUsageError, type GroupAnomaly, check, describeAnomaly, parseFaults, readHistoryFile, renderReport, reportJson, runChaos } from '@tributary/chaos';
 import { UsageError, optionalIntArg, type Command } from '../command.ts';
 
 /** `120s`, `2m`, `90000ms` or a bare number of seconds. */
@@ -16,7 +16,7 @@ const chaosRun: Command = {
   path: ['chaos'],
   summary: 'Jepsen-style test: faults on a seeded schedule while producers and consumers run, then a verdict',
   usage:
-    'chaos [--target local|docker] [--duration 120s] [--seed N] [--faults kill,pause,controller] [--producers 4] [--settle-timeout 120s] [--history FILE] [--json]',
+    'chaos [--target local|docker] [--duration 120s] [--seed N] [--faults kill,pause,controller] [--producers 4] [--group-consumers N] [--settle-timeout 120s] [--history FILE] [--json]',
   usesCluster: false,
   options: {
     target: { type: 'string' },
@@ -24,6 +24,7 @@ const chaosRun: Command = {
     seed: { type: 'string' },
     faults: { type: 'string' },
     producers: { type: 'string' },
+    'group-consumers': { type: 'string' },
     'delivery-timeout': { type: 'string' },
     'settle-timeout': { type: 'string' },
     history: { type: 'string' },
@@ -39,6 +40,8 @@ const chaosRun: Command = {
     '                        partition,congest need docker; majority lets a fault take two replicas of a partition;',
     '                        garbage sends abusive requests to every process',
     '--producers N           idempotent acks=all producers (default 4)',
+    '--group-consumers N     also N members of one consumer group (auto-commit every 1 s): every acknowledged record must reach the',
+    '                        group, committed offsets never go back, the lag is 0 after the heal (default 0: no group)',
     '--delivery-timeout D    a send not acknowledged within D fails: indeterminate, or definite if never appended (default 10s)',
     '--settle-timeout D      how long the cluster has after the final heal to converge: full ISRs, HW = LEO, identical replicas (default 120s)',
     '--history FILE          write every operation as JSON lines, for `tributary chaos check FILE`',
@@ -50,6 +53,7 @@ const chaosRun: Command = {
     'waits (--settle-timeout) until every partition has its full ISR, HW = LEO and replicas identical batch by batch,',
     'reads every partition from its start and checks: lost-write, duplicate, inconsistent-offsets, nonmonotonic, skip,',
     'precommitted-read, failed-write-visible, phantom, divergent-replicas, liveness (violations) and unseen (not one).',
+    'With --group-consumers: undelivered, committed-offset-decreased and lag-not-zero (violations).',
     'Exit code 1 on any violation, with the first offending records printed.',
   ],
   async run(ctx) {
@@ -69,6 +73,7 @@ const chaosRun: Command = {
       throw new UsageError((err as Error).message, ctx.command);
     }
     const producers = optionalIntArg(ctx.values.producers, '--producers', ctx.command, 1) ?? 4;
+    const groupConsumers = optionalIntArg(ctx.values['group-consumers'], '--group-consumers', ctx.command, 0) ?? 0;
     const deliveryText = (ctx.values['delivery-timeout'] as string | undefined) ?? '10s';
     const deliveryTimeoutMs = parseDuration(deliveryText);
     if (deliveryTimeoutMs === undefined || deliveryTimeoutMs < 1000)
@@ -87,6 +92,7 @@ const chaosRun: Command = {
         seed,
         faults,
         producers,
+        groupConsumers,
         deliveryTimeoutMs,
         settleTimeoutMs,
         ...(history ? { historyPath: history } : {}),
@@ -101,8 +107,8 @@ const chaosRun: Command = {
     }
     if (ctx.json) {
       ctx.io.out(
-        JSON.stringify(
-          reportJson(result.check, {
+        JSON.stringify({
+          ...reportJson(result.check, {
             topic: result.topic,
             seed: result.seed,
             durationMs: result.durationMs,
@@ -111,19 +117,32 @@ const chaosRun: Command = {
             settled: result.settled,
             ...(history ? { history } : {}),
           }),
-        ),
+          ...(result.group !== undefined ? { group: result.group } : {}),
+        }),
       );
       if (result.check.violations > 0) for (const a of result.check.examples) ctx.io.err(describeAnomaly(a));
+      for (const a of result.group?.examples ?? []) ctx.io.err(describeGroupAnomaly(a));
     } else {
       ctx.io.out('');
       for (const line of renderReport(result.check)) ctx.io.out(line);
+      if (result.group !== undefined) {
+        const g = result.group;
+        ctx.io.out(
+          `group: ${g.valid ? 'valid' : 'INVALID'}: ${g.acknowledged} acknowledged records, ${g.distinctDelivered} delivered to the group (${g.redelivered} more than once), ${g.observations} committed offsets observed; violations ${g.violations} (undelivered ${g.counts.undelivered}, committed-offset-decreased ${g.counts['committed-offset-decreased']}, lag-not-zero ${g.counts['lag-not-zero']})`,
+        );
+        for (const a of g.examples) ctx.io.out(`  ${describeGroupAnomaly(a)}`);
+      }
       if (result.keptDataDir && result.dataDir) ctx.io.out(`cluster data and logs kept in ${result.dataDir}`);
       if (history) ctx.io.out(`history in ${history}; re-check with: tributary chaos check ${history}`);
       ctx.io.out(`replay the schedule with --seed ${result.seed}`);
     }
-    return result.check.valid ? 0 : 1;
+    return result.check.valid && (result.group?.valid ?? true) ? 0 : 1;
   },
 };
+
+function describeGroupAnomaly(a: GroupAnomaly): string {
+  return `[${a.kind}] partition ${a.partition}: ${a.detail}`;
+}
 
 const chaosCheck: Command = {
   path: ['chaos', 'check'],

@@ -13,18 +13,22 @@ import { configsCommands } from './configs.ts';
 import { reassignCommands } from './reassign.ts';
 import { localCommands } from './local.ts';
 import { watch } from './watch.ts';
+import { groupsCommands } from './groups.ts';
 import { chaosCommands } from './chaos.ts';
+import { securityCommands } from './security.ts';
 
 export const COMMANDS: readonly Command[] = [
   ...localCommands,
   ...topicsCommands,
   produce,
   consume,
+  ...groupsCommands,
   cluster,
   watch,
   brokersSetConfig,
   brokersDecommission,
   ...reassignCommands,
   ...configsCommands,
+  ...securityCommands,
   ...chaosCommands,
 ];

@@ -14,11 +14,13 @@ import {
   localResume,
   localStatus,
   localUp,
+  secretsDir,
   waitForClusterStop,
   type LocalCluster,
   type ProcessName,
 } from '@tributary/launcher';
 import { defaultBootstrap, localDataDir } from '../bootstrap.ts';
+import { clientSecurity } from '../client-security.ts';
 import { byBrokerView, renderByBroker } from '../by-broker.ts';
 import { UsageError, optionalIntArg, type Command, type CommandContext } from '../command.ts';
 import { formatLogLine } from '../log-view.ts';
@@ -58,11 +60,12 @@ const LOG_FORMATS = ['pretty', 'json'] as const;
 const localUpCommand: Command = {
   path: ['local', 'up'],
   summary: 'start a local cluster: a controller and six brokers in two racks (pnpm start)',
-  usage: 'local up [--detach] [--data-dir DIR] [--base-port N] [--brokers N] [--log-format pretty|json] [--quiet]',
+  usage: 'local up [--detach] [--secure] [--data-dir DIR] [--base-port N] [--brokers N] [--log-format pretty|json] [--quiet]',
   usesCluster: false,
   options: {
     ...DATA_DIR_FLAG,
     detach: { type: 'boolean', short: 'd' },
+    secure: { type: 'boolean' },
     'base-port': { type: 'string' },
     brokers: { type: 'string' },
     'log-format': { type: 'string' },
@@ -70,6 +73,9 @@ const localUpCommand: Command = {
   },
   flagHelp: [
     '-d, --detach          return once the cluster is ready; stop it with `tributary local down`',
+    '--secure              TLS on every listener, brokers and controller authenticated by certificates, SCRAM',
+    '                      users and ACLs; makes a CA, certificates and a super user admin with a random password',
+    '                      under DIR/secrets (files 0600), which CLI commands on the same data dir then use',
     '--data-dir DIR        where the cluster keeps data, logs and pids (default $TRIBUTARY_DATA_DIR, else ./.tributary)',
     '--base-port N         controller on N, broker i on N+2+i (default 19090: brokers on 19092…19097)',
     '--brokers N           number of brokers, split over two racks (default 6)',
@@ -107,6 +113,7 @@ const localUpCommand: Command = {
         ...(brokers !== undefined ? { brokers } : {}),
         mode: detach ? 'detach' : 'attach',
         onLog,
+        ...(ctx.values.secure === true ? { secure: true } : {}),
       }),
     );
     try {
@@ -126,7 +133,14 @@ const localUpCommand: Command = {
 async function foreground(ctx: CommandContext, dataDir: string, cluster: LocalCluster, detach: boolean): Promise<number> {
   const env = ctx.io.env ?? process.env;
   const bootstrap = cluster.state.layout.brokers.map((b) => `127.0.0.1:${b.port}`);
-  const admin = new Admin({ bootstrap });
+  const admin = new Admin({ bootstrap, ...clientSecurity(ctx.values, { ...env, TRIBUTARY_DATA_DIR: dataDir }) });
+  if (cluster.state.secure === true && !ctx.json) {
+    const dir = secretsDir(dataDir);
+    ctx.io.out(`secure: TLS everywhere; CA ${join(dir, 'ca.pem')}; super user admin, password in ${join(dir, 'admin.password')} (files 0600)`);
+    ctx.io.out(
+      `  CLI commands on this data dir use them; other clients: --ca ${join(dir, 'ca.pem')} --user admin --password "$(cat ${join(dir, 'admin.password')})"`,
+    );
+  }
   ctx.onClose(() => admin.close());
   const rf = Math.min(DEMO_TOPIC.replicationFactor, cluster.state.layout.brokers.length);
   try {
@@ -140,7 +154,13 @@ async function foreground(ctx: CommandContext, dataDir: string, cluster: LocalCl
   const bootstrapFlag = cliFinds ? '' : ` --bootstrap ${bootstrap.join(',')}`;
   if (ctx.json) {
     ctx.io.out(
-      JSON.stringify({ dataDir, controller: `127.0.0.1:${cluster.state.layout.controllerPort}`, bootstrap, processes: localStatus(dataDir).processes }),
+      JSON.stringify({
+        dataDir,
+        controller: `127.0.0.1:${cluster.state.layout.controllerPort}`,
+        bootstrap,
+        processes: localStatus(dataDir).processes,
+        ...(cluster.state.secure === true ? { secrets: secretsDir(dataDir) } : {}),
+      }),
     );
   } else {
     ctx.io.out(`cluster ready: controller 127.0.0.1:${cluster.state.layout.controllerPort}, brokers ${bootstrap.join(' ')}`);

@@ -9,14 +9,65 @@ import { optionalIntArg, type Command } from '../command.ts';
 import { CLEAR_LINE_END, CLEAR_SCREEN, CLEAR_SCREEN_END, HIDE_CURSOR, HOME, SHOW_CURSOR, pause } from '../terminal.ts';
 import { sampleProgress } from '../reassign-ops.ts';
 import { reassignmentProgress, type ProgressReport, type ProgressSample } from '../reassign-progress.ts';
-import { diffSnapshots, partitionProblems, renderFrame, type WatchEvent, type WatchSnapshot } from '../watch-view.ts';
+import { diffSnapshots, partitionProblems, renderFrame, type WatchEvent, type WatchGroup, type WatchSnapshot } from '../watch-view.ts';
 
 const EVENTS_KEPT_MAX = 100;
 const DEFAULT_MIN_ISR = 2;
 
-export async function takeSnapshot(admin: Admin, nowMs: number): Promise<WatchSnapshot> {
-  const [cluster, topics] = await Promise.all([admin.describeCluster(), admin.describeTopics()]);
+/** Groups described per frame, at most (the first by name). */
+const GROUPS_SHOWN_MAX = 20;
+
+/** Every group (up to GROUPS_SHOWN_MAX) as `groups describe` reads it; undefined when they cannot be listed. */
+export async function readGroups(admin: Admin): Promise<WatchGroup[] | undefined> {
+  try {
+    const listed = await admin.listGroups({ timeoutMs: 2000 });
+    const ids = listed.groups
+      .map((g) => g.groupId)
+      .sort()
+      .slice(0, GROUPS_SHOWN_MAX);
+    const views = await Promise.all(ids.map((id) => admin.describeGroup(id, { timeoutMs: 2000 }).catch(() => undefined)));
+    return views.filter((v) => v !== undefined);
+  } catch {
+    return undefined;
+  }
+}
+
+/** How long a frame waits for a fresh read of the groups before it shows the last one. */
+const GROUPS_WAIT_MS = 1000;
+
+/**
+ * The groups for each frame, read beside the frames: listing them asks every broker, and a paused
+ * or dying one holds its answer for seconds. A frame waits at most GROUPS_WAIT_MS for a fresh read
+ * and otherwise shows the last one (none before the first), while the read goes on for the next.
+ */
+export class GroupsFeed {
+  private latest: WatchGroup[] | undefined;
+  private pending: Promise<void> | undefined;
+  private readonly admin: Admin;
+
+  constructor(admin: Admin) {
+    this.admin = admin;
+  }
+
+  async read(waitMs = GROUPS_WAIT_MS): Promise<WatchGroup[] | undefined> {
+    this.pending ??= readGroups(this.admin)
+      .then((groups) => {
+        this.latest = groups;
+      })
+      .finally(() => {
+        this.pending = undefined;
+      });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.pending, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
+    return this.latest;
+  }
+}
+
+export async function takeSnapshot(admin: Admin, nowMs: number, groupsFeed?: GroupsFeed): Promise<WatchSnapshot> {
+  const [cluster, topics, groups] = await Promise.all([admin.describeCluster(), admin.describeTopics(), groupsFeed ? groupsFeed.read() : readGroups(admin)]);
   return {
+    ...(groups !== undefined ? { groups } : {}),
     timeMs: nowMs,
     brokers: cluster.brokers.map((b) => ({ id: b.id, rack: b.rack, alive: b.alive })),
     topics: topics.map((t) => ({
@@ -37,7 +88,7 @@ export async function takeSnapshot(admin: Admin, nowMs: number): Promise<WatchSn
 
 export const watch: Command = {
   path: ['watch'],
-  summary: "live view of the seed's table: leaders and followers per broker, problem partitions, events",
+  summary: "live view of the seed's table: leaders and followers per broker, problem partitions, consumer groups and their lag, events",
   usage: 'watch [TOPIC] [--interval-ms N] [--iterations N]',
   positionals: ['[TOPIC]'],
   options: {
@@ -53,7 +104,8 @@ export const watch: Command = {
     "Rows are brokers in rack-alternated order (as the seed's table); P4* marks a follower outside the ISR.",
     'P6+ marks a replica a reassignment is adding (copying), P6- one it removes once the new ones are in sync; while partitions',
     'move, their copy progress (bytes, percent, ETA; bars on a terminal) is shown under the table.',
-    'Below: partitions offline, under-replicated or under min ISR, and leadership / ISR / broker / reassignment events seen since the watch started.',
+    'Below: partitions offline, under-replicated or under min ISR; consumer groups with their state, members, the partitions each',
+    'member reads and the lag per partition; and leadership / ISR / broker / reassignment / group events seen since the watch started.',
     'On a terminal the frame is redrawn in place; piped, each frame is printed after a separator line.',
   ],
   async run(ctx) {
@@ -69,6 +121,7 @@ export const watch: Command = {
     let lastError: string | undefined;
     // The last progress sample, for rates and ETAs between frames.
     let progressSample: ProgressSample | undefined;
+    const groupsFeed = new GroupsFeed(admin);
     if (tty) ctx.io.out(HIDE_CURSOR + CLEAR_SCREEN);
     try {
       for (let frame = 0; iterations === undefined || frame < iterations; frame++) {
@@ -78,7 +131,7 @@ export const watch: Command = {
         let fresh: WatchEvent[] = [];
         let reassignments: ProgressReport | undefined;
         try {
-          const snapshot = await takeSnapshot(admin, nowMs);
+          const snapshot = await takeSnapshot(admin, nowMs, groupsFeed);
           fresh = diffSnapshots(previous, snapshot);
           previous = snapshot;
           lastError = undefined;
@@ -112,6 +165,7 @@ export const watch: Command = {
             JSON.stringify({
               timeMs: nowMs,
               problems: partitionProblems(topics),
+              ...(previous?.groups !== undefined ? { groups: previous.groups } : {}),
               events: fresh,
               ...(reassignments !== undefined ? { reassignments } : {}),
               ...(lastError !== undefined ? { error: lastError } : {}),

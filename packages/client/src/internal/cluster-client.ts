@@ -3,7 +3,8 @@
 // addresses from its answer; it is refreshed on stale-metadata errors and every
 // `metadataMaxAgeMs` (Kafka's metadata.max.age.ms).
 
-import { RpcClientPool, parseEndpoint, type CallOptions, type RpcClient } from '@tributary/transport/client';
+import { RpcClientPool, parseEndpoint, type CallOptions, type RpcClient, type RpcClientOptions } from '@tributary/transport/client';
+import { scramAuthenticator, type Credentials } from './scram-auth.ts';
 import { TributaryError, type BrokerId, type BrokerMetadataRequest, type BrokerMetadataResponse, type Endpoint } from '@tributary/protocol';
 import { SILENT, type Logger } from './logger.ts';
 
@@ -28,6 +29,13 @@ export interface ClientOptions {
   logger?: Logger;
   /** Injected clock (tests). */
   now?: () => number;
+  /**
+   * A secure cluster (issue 20): the CA that signs its certificates (PEM); calls go over https.
+   * Absent: plaintext.
+   */
+  ca?: string | Buffer;
+  /** A SCRAM user to authenticate as (SCRAM-SHA-256 unless `mechanism` says SCRAM-SHA-512). */
+  credentials?: Credentials;
 }
 
 export type BrokerInfo = BrokerMetadataResponse['brokers'][number];
@@ -42,6 +50,8 @@ export class MetadataTable {
   readonly topics = new Map<string, TopicInfo>();
   /** Topics a metadata answer said do not exist, with when it said so. */
   readonly unknownTopics = new Map<string, number>();
+  /** Topics the caller may not Describe (TOPIC_AUTHORIZATION_FAILED in the last answer that named them). */
+  readonly unauthorizedTopics = new Set<string>();
   updatedMs = 0;
   /** availablePartitions per topic, until the next answer (apply is the table's only writer). */
   private readonly available = new Map<string, readonly number[]>();
@@ -56,6 +66,12 @@ export class MetadataTable {
     for (const t of answer.topics) {
       this.topics.set(t.name, { ...t, partitions: [...t.partitions].sort((a, b) => a.partition - b.partition) });
       this.unknownTopics.delete(t.name);
+    }
+    for (const t of answer.topics) this.unauthorizedTopics.delete(t.name);
+    for (const name of answer.unknownTopics ?? []) this.unauthorizedTopics.delete(name);
+    for (const name of answer.unauthorizedTopics ?? []) {
+      this.topics.delete(name);
+      this.unauthorizedTopics.add(name);
     }
     for (const name of answer.unknownTopics ?? []) {
       this.topics.delete(name);
@@ -95,7 +111,9 @@ export class MetadataTable {
 }
 
 export function normalizeBootstrap(bootstrap: ClientOptions['bootstrap']): Endpoint[] {
-  const list = typeof bootstrap === 'string' ? bootstrap.split(',') : bootstrap;
+  // Each string may list several brokers, comma-separated, as Kafka's bootstrap.servers does.
+  const entries: readonly (string | Endpoint)[] = typeof bootstrap === 'string' ? [bootstrap] : bootstrap;
+  const list = entries.flatMap((e): (string | Endpoint)[] => (typeof e === 'string' ? e.split(',') : [e]));
   const endpoints = list
     .map((e) => (typeof e === 'string' ? e.trim() : e))
     .filter((e) => e !== '')
@@ -130,7 +148,10 @@ export class ClusterClient {
     this.now = options.now ?? Date.now;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.metadataMaxAgeMs = options.metadataMaxAgeMs ?? 300_000;
-    this.pool = new RpcClientPool({ timeoutMs: this.requestTimeoutMs, connectionsMax: 8, orderedInFlightMax: lanes.orderedInFlightMax });
+    const poolOptions: RpcClientOptions = { timeoutMs: this.requestTimeoutMs, connectionsMax: 8, orderedInFlightMax: lanes.orderedInFlightMax };
+    if (options.ca !== undefined) poolOptions.tls = { ca: options.ca };
+    if (options.credentials !== undefined) poolOptions.authenticator = scramAuthenticator(options.credentials);
+    this.pool = new RpcClientPool(poolOptions);
   }
 
   /** Starts the periodic refresh (unref'd: it never keeps the process alive). */
@@ -278,6 +299,13 @@ export class ClusterClient {
     });
     this.metadata.apply(answer, this.now(), topics);
     return answer;
+  }
+
+  /** TOPIC_AUTHORIZATION_FAILED if the last metadata said the caller may not Describe `topic`. */
+  checkTopicAuthorized(topic: string): void {
+    if (this.metadata.unauthorizedTopics.has(topic)) {
+      throw new TributaryError('TOPIC_AUTHORIZATION_FAILED', `not authorized to access topic '${topic}' (no ACL allows this user to Describe it)`);
+    }
   }
 
   /**

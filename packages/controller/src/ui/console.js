@@ -112,6 +112,7 @@ function connect() {
     state.charts = charts;
     renderPicture();
     renderCharts();
+    renderGroups();
   });
 }
 
@@ -135,6 +136,7 @@ function render() {
   renderTopic();
   renderPicture();
   renderCharts();
+  renderGroups();
   renderEvents();
 }
 
@@ -555,6 +557,30 @@ function replicasCell(p, s) {
       return p.removingReplicas.includes(id) ? `B${id} (removing)` : `B${id}`;
     })
     .join(', ');
+}
+
+/** Each consumer group with its member count and, per partition of the topic shown, its lag. */
+function renderGroups() {
+  const groups = state.charts?.groups;
+  if (!groups) return;
+  $('groups-caption').textContent = `Consumer groups: members and lag per partition${state.topic ? ` of ${state.topic}` : ''}`;
+  const rows = groups.map((g) =>
+    el(
+      'tr',
+      { 'data-group': g.groupId },
+      el('th', { scope: 'row' }, g.groupId),
+      el('td', { className: 'num', 'data-col': 'members' }, String(g.members)),
+      el('td', { className: 'num', 'data-col': 'lag' }, String(g.totalLag)),
+      el(
+        'td',
+        { 'data-col': 'partitions' },
+        g.partitions.length === 0
+          ? '–'
+          : g.partitions.map((p) => `P${p.partition} ${p.lag ?? '?'} (${p.committedOffset} / ${p.logEndOffset ?? '?'})`).join(', '),
+      ),
+    ),
+  );
+  $('groups').tBodies[0].replaceChildren(...(rows.length ? rows : [el('tr', null, el('td', { colSpan: 4 }, 'no consumer groups'))]));
 }
 
 function renderEvents() {

@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import type { ReplicaFetchPartitionResponse } from '@tributary/protocol';
+import { FetchSessionBuilder, FetchSessionCache, type PartitionFetch } from './fetch-session.ts';
+
+const fetch = (partition: number, fetchOffset: number, extra: Partial<PartitionFetch> = {}): PartitionFetch => ({
+  topic: 't',
+  partition,
+  fetchOffset,
+  lastFetchedEpoch: 1,
+  currentLeaderEpoch: 1,
+  ...extra,
+});
+
+const result = (partition: number, highWatermark: number, records = 0, extra: Partial<ReplicaFetchPartitionResponse> = {}): ReplicaFetchPartitionResponse => ({
+  topic: 't',
+  partition,
+  highWatermark,
+  logStartOffset: 0,
+  records: Buffer.alloc(records),
+  ...extra,
+});
+
+function ids(start = 100): () => number {
+  let next = start;
+  return () => next++;
+}
+
+describe('FetchSessionCache (leader)', () => {
+  it('a request without session fields is a full fetch with no session, every partition answered', () => {
+    const cache = new FetchSessionCache({ newId: ids() });
+    const plan = cache.plan({ brokerId: 1, partitions: [fetch(0, 5), fetch(1, 7)] }, 0);
+    expect(plan.session).toBeUndefined();
+    expect(plan.partitions.map((p) => p.partition)).toEqual([0, 1]);
+    expect(cache.answer(plan, [result(0, 5), result(1, 7)])).toHaveLength(2);
+    expect(cache.size).toBe(0);
+  });
+
+  it('epoch 0 opens a session; an incremental fetch reads every session partition and answers only what changed', () => {
+    const cache = new FetchSessionCache({ newId: ids() });
+    const full = cache.plan({ brokerId: 1, sessionId: 0, sessionEpoch: 0, partitions: [fetch(0, 5), fetch(1, 7), fetch(2, 9)] }, 0);
+    expect(full.session?.id).toBe(100);
+    expect(cache.answer(full, [result(0, 5), result(1, 7), result(2, 9)])).toHaveLength(3);
+
+    // Nothing named: all three are read (the follower's progress counts for each) ...
+    const quiet = cache.plan({ brokerId: 1, sessionId: 100, sessionEpoch: 1, partitions: [] }, 10);
+    expect(quiet.partitions.map((p) => [p.partition, p.fetchOffset])).toEqual([
+      [0, 5],
+      [1, 7],
+      [2, 9],
+    ]);
+    // ... and only the one with records, the one whose HW moved and the one with an error are answered.
+    const answered = cache.answer(quiet, [result(0, 5, 10), result(1, 8), result(2, 9)]);
+    expect(answered.map((r) => r.partition)).toEqual([0, 1]);
+    // The HW of partition 1 was sent: not again while it stays.
+    const next = cache.plan({ brokerId: 1, sessionId: 100, sessionEpoch: 2, partitions: [] }, 20);
+    expect(
+      cache.answer(next, [result(0, 5), result(1, 8), result(2, 9, 0, { error: { code: 'NOT_LEADER_OR_FOLLOWER', message: 'x' } })]).map((r) => r.partition),
+    ).toEqual([2]);
+  });
+
+  it('an incremental fetch updates the partitions it names, answers them whatever changed, and drops the forgotten ones', () => {
+    const cache = new FetchSessionCache({ newId: ids() });
+    const full = cache.plan({ brokerId: 1, sessionId: 0, sessionEpoch: 0, partitions: [fetch(0, 5), fetch(1, 7)] }, 0);
+    cache.answer(full, [result(0, 5), result(1, 7)]);
+    const inc = cache.plan(
+      { brokerId: 1, sessionId: 100, sessionEpoch: 1, partitions: [fetch(0, 6), fetch(3, 0)], forgotten: [{ topic: 't', partition: 1 }] },
+      5,
+    );
+    expect(inc.partitions.map((p) => [p.partition, p.fetchOffset])).toEqual([
+      [0, 6],
+      [3, 0],
+    ]);
+    // Named partitions are answered even with no records and an unchanged HW.
+    expect(cache.answer(inc, [result(0, 5), result(3, 0)]).map((r) => r.partition)).toEqual([0, 3]);
+  });
+
+  it('refuses an unknown session, another broker using it, and an epoch out of order', () => {
+    const cache = new FetchSessionCache({ newId: ids() });
+    cache.plan({ brokerId: 1, sessionId: 0, sessionEpoch: 0, partitions: [fetch(0, 0)] }, 0);
+    expect(() => cache.plan({ brokerId: 1, sessionId: 7, sessionEpoch: 1, partitions: [] }, 0)).toThrow(
+      expect.objectContaining({ code: 'FETCH_SESSION_ID_NOT_FOUND' }),
+    );
+    expect(() => cache.plan({ brokerId: 2, sessionId: 100, sessionEpoch: 1, partitions: [] }, 0)).toThrow(
+      expect.objectContaining({ code: 'FETCH_SESSION_ID_NOT_FOUND' }),
+    );
+    expect(() => cache.plan({ brokerId: 1, sessionId: 100, sessionEpoch: 2, partitions: [] }, 0)).toThrow(
+      expect.objectContaining({ code: 'INVALID_FETCH_SESSION_EPOCH' }),
+    );
+    // A refused epoch changes nothing: epoch 1 is still the one expected.
+    expect(cache.plan({ brokerId: 1, sessionId: 100, sessionEpoch: 1, partitions: [] }, 0).session?.id).toBe(100);
+    // Replaying it is refused (the answer to it may have been lost: the follower must start over).
+    expect(() => cache.plan({ brokerId: 1, sessionId: 100, sessionEpoch: 1, partitions: [] }, 0)).toThrow(
+      expect.objectContaining({ code: 'INVALID_FETCH_SESSION_EPOCH' }),
+    );
+  });
+
+  it('keeps one session per follower broker, evicts the least recently used when full, and opens none with no slots', () => {
+    const cache = new FetchSessionCache({ maxSessions: 2, newId: ids() });
+    cache.plan({ brokerId: 1, sessionId: 0, sessionEpoch: 0, partitions: [] }, 0); // 100
+    cache.plan({ brokerId: 1, sessionId: 0, sessionEpoch: 0, partitions: [] }, 1); // 101 replaces 100
+    expect(cache.size).toBe(1);
+    expect(() => cache.plan({ brokerId: 1, sessionId: 100, sessionEpoch: 1, partitions: [] }, 2)).toThrow(
+      expect.objectContaining({ code: 'FETCH_SESSION_ID_NOT_FOUND' }),
+    );
+    cache.plan({ brokerId: 2, sessionId: 0, sessionEpoch: 0, partitions: [] }, 3); // 102
+    cache.plan({ brokerId: 1, sessionId: 101, sessionEpoch: 1, partitions: [] }, 4); // 101 used last
+    cache.plan({ brokerId: 3, sessionId: 0, sessionEpoch: 0, partitions: [] }, 5); // 103 evicts 102
+    expect(cache.size).toBe(2);
+    expect(() => cache.plan({ brokerId: 2, sessionId: 102, sessionEpoch: 1, partitions: [] }, 6)).toThrow(
+      expect.objectContaining({ code: 'FETCH_SESSION_ID_NOT_FOUND' }),
+    );
+    expect(cache.plan({ brokerId: 1, sessionId: 101, sessionEpoch: 2, partitions: [] }, 7).session?.id).toBe(101);
+
+    const none = new FetchSessionCache({ maxSessions: 0 });
+    const plan = none.plan({ brokerId: 1, sessionId: 0, sessionEpoch: 0, partitions: [fetch(0, 1)] }, 0);
+    expect(plan.session).toBeUndefined();
+    expect(plan.full).toBe(true);
+  });
+});
+
+describe('FetchSessionBuilder (follower)', () => {
+  it('opens with a full fetch, then names only what changed and what it stopped fetching', () => {
+    const b = new FetchSessionBuilder();
+    const first = b.build([fetch(0, 5), fetch(1, 7)]);
+    expect(first).toEqual({ sessionId: 0, sessionEpoch: 0, partitions: [fetch(0, 5), fetch(1, 7)], forgotten: [] });
+    b.onResponse(first, 42);
+    const second = b.build([fetch(0, 6), fetch(1, 7)]);
+    expect(second).toEqual({ sessionId: 42, sessionEpoch: 1, partitions: [fetch(0, 6)], forgotten: [] });
+    b.onResponse(second, 42);
+    const third = b.build([fetch(0, 6), fetch(2, 0), fetch(1, 7, { currentLeaderEpoch: 2 })]);
+    expect(third).toEqual({ sessionId: 42, sessionEpoch: 2, partitions: [fetch(2, 0), fetch(1, 7, { currentLeaderEpoch: 2 })], forgotten: [] });
+    b.onResponse(third, 42);
+    const fourth = b.build([fetch(2, 0)]);
+    expect(fourth.sessionEpoch).toBe(3);
+    expect(fourth.partitions).toEqual([]);
+    expect(fourth.forgotten).toEqual([
+      { topic: 't', partition: 0 },
+      { topic: 't', partition: 1 },
+    ]);
+    b.onResponse(fourth, 42);
+    // A forgotten partition that comes back is named again.
+    expect(b.build([fetch(2, 0), fetch(0, 6)]).partitions).toEqual([fetch(0, 6)]);
+  });
+
+  it('after a failure opens a new session with everything', () => {
+    const b = new FetchSessionBuilder();
+    b.onResponse(b.build([fetch(0, 5)]), 42);
+    b.build([fetch(0, 6)]);
+    b.reset();
+    expect(b.build([fetch(0, 6), fetch(1, 1)])).toEqual({ sessionId: 0, sessionEpoch: 0, partitions: [fetch(0, 6), fetch(1, 1)], forgotten: [] });
+  });
+
+  it('keeps sending full fetches to a leader that opens no session, and none at all when disabled', () => {
+    const b = new FetchSessionBuilder();
+    b.onResponse(b.build([fetch(0, 5)]), undefined);
+    expect(b.build([fetch(0, 5)])).toMatchObject({ sessionId: 0, sessionEpoch: 0, partitions: [fetch(0, 5)] });
+    const off = new FetchSessionBuilder({ enabled: false });
+    expect(off.build([fetch(0, 5)])).toMatchObject({ sessionId: 0, sessionEpoch: -1, partitions: [fetch(0, 5)] });
+  });
+
+  it('a follower and a leader kept in step agree on every partition after random changes (model check)', () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const cache = new FetchSessionCache({ newId: ids() });
+    const b = new FetchSessionBuilder();
+    const offsets = new Map<number, number>();
+    for (let round = 0; round < 500; round++) {
+      // Change a few partitions' offsets, drop or add some.
+      for (let i = 0; i < 3; i++) {
+        const p = rand(20);
+        if (rand(5) === 0) offsets.delete(p);
+        else offsets.set(p, (offsets.get(p) ?? 0) + rand(3));
+      }
+      const wanted = [...offsets].map(([p, o]) => fetch(p, o));
+      const req = b.build(wanted);
+      if (rand(30) === 0) {
+        b.reset(); // the exchange was lost
+        continue;
+      }
+      let plan: ReturnType<FetchSessionCache['plan']>;
+      try {
+        plan = cache.plan({ brokerId: 1, ...req }, round);
+      } catch {
+        b.reset();
+        continue;
+      }
+      // What the leader reads is exactly what the follower wants now.
+      expect(plan.partitions.map((p) => [p.partition, p.fetchOffset]).sort((x, y) => x[0]! - y[0]!)).toEqual(
+        wanted.map((p) => [p.partition, p.fetchOffset]).sort((x, y) => x[0]! - y[0]!),
+      );
+      if (rand(30) === 0) {
+        b.reset(); // the leader served it, the answer was lost
+        continue;
+      }
+      b.onResponse(req, plan.session?.id);
+    }
+  });
+});

@@ -1,0 +1,260 @@
+// Incremental fetch sessions (KIP-227) for replica fetches, sans-I/O. Without them every fetch a
+// follower sends names every partition it copies from that leader, and every answer carries them
+// all: with thousands of mostly idle partitions, encoding, decoding and walking those lists is
+// most of the work. With a session the leader remembers each partition's fetch state, a request
+// names only what changed, and an answer carries only what the follower needs to hear about.
+//
+// Leader side: FetchSessionCache holds the sessions (one per follower broker, LRU beyond
+// `maxSessions`, as Kafka's max.incremental.fetch.session.cache.slots). Follower side:
+// FetchSessionBuilder turns "these partitions, at these offsets" into a full or incremental
+// request and keeps the session id and epoch. Any failed or lost exchange makes the follower open
+// a new session with a full fetch: the two sides never need to agree on what a lost answer said.
+
+import {
+  FETCH_SESSION_FINAL_EPOCH,
+  FETCH_SESSION_INITIAL_EPOCH,
+  TributaryError,
+  type BrokerId,
+  type ReplicaFetchPartition,
+  type ReplicaFetchPartitionResponse,
+  type ReplicaFetchRequest,
+} from '@tributary/protocol';
+
+/** One partition's fetch state, as a follower asks for it. */
+export type PartitionFetch = ReplicaFetchPartition;
+
+const key = (topic: string, partition: number): string => `${topic}-${partition}`;
+
+function sameFetch(a: PartitionFetch, b: PartitionFetch): boolean {
+  return (
+    a.fetchOffset === b.fetchOffset && a.lastFetchedEpoch === b.lastFetchedEpoch && a.currentLeaderEpoch === b.currentLeaderEpoch && a.maxBytes === b.maxBytes
+  );
+}
+
+/** The largest session epoch; the one after it is 1 again (Kafka's nextEpoch). */
+const EPOCH_MAX = 0x7fffffff;
+const nextEpoch = (epoch: number): number => (epoch >= EPOCH_MAX ? 1 : epoch + 1);
+
+// ------------------------------------------------------------------------------------ leader
+
+interface CachedPartition extends PartitionFetch {
+  /** The HW and log start last sent to this session (-2: never sent, so the next answer has it). */
+  sentHighWatermark: number;
+  sentLogStartOffset: number;
+}
+
+export class FetchSession {
+  readonly id: number;
+  readonly brokerId: BrokerId;
+  /** The epoch the next incremental request must carry. */
+  expectedEpoch = 1;
+  lastUsedMs: number;
+  /** In the order the follower named them, so the fetch budget is shared as it asked. */
+  readonly partitions = new Map<string, CachedPartition>();
+
+  constructor(id: number, brokerId: BrokerId, nowMs: number) {
+    this.id = id;
+    this.brokerId = brokerId;
+    this.lastUsedMs = nowMs;
+  }
+}
+
+/** What the leader does with one replica fetch: which partitions to read, and which to answer. */
+export interface SessionFetchPlan {
+  /** The session this fetch belongs to, or undefined for a sessionless full fetch. */
+  session: FetchSession | undefined;
+  /** Every partition to read for this fetch: the request's, or the whole session's. */
+  partitions: PartitionFetch[];
+  /** Whether every partition read is answered (full fetch). */
+  full: boolean;
+  /** Partitions named in this request: always answered. */
+  named: Set<string>;
+}
+
+export class FetchSessionCache {
+  private readonly sessions = new Map<number, FetchSession>();
+  private readonly byBroker = new Map<BrokerId, FetchSession>();
+  private readonly maxSessions: number;
+  private readonly newId: () => number;
+
+  constructor(options: { maxSessions?: number; newId?: () => number } = {}) {
+    this.maxSessions = options.maxSessions ?? 1000;
+    this.newId = options.newId ?? (() => 1 + Math.floor(Math.random() * (EPOCH_MAX - 1)));
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /**
+   * Resolves a request against the cache: a sessionless full fetch, a full fetch opening a new
+   * session (replacing this follower's previous one, evicting the least recently used session
+   * when the cache is full), or an incremental fetch merged into its session. Throws
+   * FETCH_SESSION_ID_NOT_FOUND / INVALID_FETCH_SESSION_EPOCH when the follower must start over.
+   */
+  plan(request: Pick<ReplicaFetchRequest, 'brokerId' | 'sessionId' | 'sessionEpoch' | 'forgotten' | 'partitions'>, nowMs: number): SessionFetchPlan {
+    const sessionId = request.sessionId ?? 0;
+    const epoch = request.sessionEpoch ?? FETCH_SESSION_FINAL_EPOCH;
+    const named = new Set(request.partitions.map((p) => key(p.topic, p.partition)));
+    if (epoch === FETCH_SESSION_FINAL_EPOCH || epoch === FETCH_SESSION_INITIAL_EPOCH) {
+      if (sessionId !== 0) this.remove(sessionId);
+      // A cache of no slots opens no session: the follower goes on with full fetches.
+      if (epoch === FETCH_SESSION_FINAL_EPOCH || this.maxSessions === 0) return { session: undefined, partitions: request.partitions, full: true, named };
+      const session = this.open(request.brokerId, nowMs);
+      for (const p of request.partitions) session.partitions.set(key(p.topic, p.partition), { ...p, sentHighWatermark: -2, sentLogStartOffset: -2 });
+      return { session, partitions: request.partitions, full: true, named };
+    }
+    const session = this.sessions.get(sessionId);
+    if (session === undefined || session.brokerId !== request.brokerId) {
+      throw new TributaryError('FETCH_SESSION_ID_NOT_FOUND', `fetch session ${sessionId} of broker ${request.brokerId} is not in this leader's cache`);
+    }
+    if (epoch !== session.expectedEpoch) {
+      throw new TributaryError('INVALID_FETCH_SESSION_EPOCH', `fetch session ${sessionId} expected epoch ${session.expectedEpoch}, got ${epoch}`);
+    }
+    session.expectedEpoch = nextEpoch(epoch);
+    session.lastUsedMs = nowMs;
+    for (const f of request.forgotten ?? []) session.partitions.delete(key(f.topic, f.partition));
+    for (const p of request.partitions) {
+      const k = key(p.topic, p.partition);
+      const cached = session.partitions.get(k);
+      // A partition named again is answered whatever changed, so its HW is sent anew too.
+      session.partitions.set(k, { ...p, sentHighWatermark: -2, sentLogStartOffset: cached?.sentLogStartOffset ?? -2 });
+    }
+    return { session, partitions: [...session.partitions.values()].map(toFetch), full: false, named };
+  }
+
+  /**
+   * Which read results go into the answer: all of a full fetch; of an incremental one, those
+   * with records, an error, a divergence, a HW or log start not yet sent, or named in the
+   * request. Remembers what was sent.
+   */
+  answer(plan: SessionFetchPlan, results: ReplicaFetchPartitionResponse[]): ReplicaFetchPartitionResponse[] {
+    const session = plan.session;
+    const out: ReplicaFetchPartitionResponse[] = [];
+    for (const r of results) {
+      const cached = session?.partitions.get(key(r.topic, r.partition));
+      const include =
+        plan.full ||
+        cached === undefined ||
+        r.records.length > 0 ||
+        r.error !== undefined ||
+        r.divergingEpoch !== undefined ||
+        plan.named.has(key(r.topic, r.partition)) ||
+        r.highWatermark !== cached.sentHighWatermark ||
+        r.logStartOffset !== cached.sentLogStartOffset;
+      if (!include) continue;
+      out.push(r);
+      if (cached !== undefined) {
+        cached.sentHighWatermark = r.highWatermark;
+        cached.sentLogStartOffset = r.logStartOffset;
+      }
+    }
+    return out;
+  }
+
+  private open(brokerId: BrokerId, nowMs: number): FetchSession {
+    const previous = this.byBroker.get(brokerId);
+    if (previous !== undefined) this.remove(previous.id);
+    while (this.sessions.size >= this.maxSessions) {
+      let oldest: FetchSession | undefined;
+      for (const s of this.sessions.values()) if (oldest === undefined || s.lastUsedMs < oldest.lastUsedMs) oldest = s;
+      this.remove(oldest!.id);
+    }
+    let id = this.newId();
+    while (this.sessions.has(id) || id === 0) id = this.newId();
+    const session = new FetchSession(id, brokerId, nowMs);
+    this.sessions.set(id, session);
+    this.byBroker.set(brokerId, session);
+    return session;
+  }
+
+  private remove(id: number): void {
+    const session = this.sessions.get(id);
+    if (session === undefined) return;
+    this.sessions.delete(id);
+    if (this.byBroker.get(session.brokerId) === session) this.byBroker.delete(session.brokerId);
+  }
+}
+
+function toFetch(c: CachedPartition): PartitionFetch {
+  const { sentHighWatermark: _hw, sentLogStartOffset: _ls, ...fetch } = c;
+  return fetch;
+}
+
+// ---------------------------------------------------------------------------------- follower
+
+/** The session fields and partition list of the next replica fetch. */
+export interface SessionRequest {
+  sessionId: number;
+  sessionEpoch: number;
+  partitions: PartitionFetch[];
+  forgotten: { topic: string; partition: number }[];
+}
+
+export class FetchSessionBuilder {
+  private sessionId = 0;
+  private epoch = FETCH_SESSION_INITIAL_EPOCH;
+  /** What the leader's session holds for each partition, as of the last request built. */
+  private readonly sent = new Map<string, PartitionFetch>();
+  private readonly enabled: boolean;
+
+  constructor(options: { enabled?: boolean } = {}) {
+    this.enabled = options.enabled ?? true;
+  }
+
+  /** The session in use (0: none yet, so the next fetch is full). */
+  get id(): number {
+    return this.sessionId;
+  }
+
+  /**
+   * The next request for `wanted` (every partition to fetch now, in order): full when there is
+   * no session, else only the partitions whose fetch state changed, and the ones dropped.
+   */
+  build(wanted: PartitionFetch[]): SessionRequest {
+    if (!this.enabled) return { sessionId: 0, sessionEpoch: FETCH_SESSION_FINAL_EPOCH, partitions: wanted, forgotten: [] };
+    if (this.sessionId === 0) {
+      this.sent.clear();
+      for (const p of wanted) this.sent.set(key(p.topic, p.partition), p);
+      return { sessionId: 0, sessionEpoch: FETCH_SESSION_INITIAL_EPOCH, partitions: wanted, forgotten: [] };
+    }
+    const wantedKeys = new Set<string>();
+    const partitions: PartitionFetch[] = [];
+    for (const p of wanted) {
+      const k = key(p.topic, p.partition);
+      wantedKeys.add(k);
+      const before = this.sent.get(k);
+      if (before === undefined || !sameFetch(before, p)) partitions.push(p);
+      this.sent.set(k, p);
+    }
+    const forgotten: { topic: string; partition: number }[] = [];
+    for (const [k, p] of this.sent) {
+      if (wantedKeys.has(k)) continue;
+      forgotten.push({ topic: p.topic, partition: p.partition });
+      this.sent.delete(k);
+    }
+    return { sessionId: this.sessionId, sessionEpoch: this.epoch, partitions, forgotten };
+  }
+
+  /** The answer to the request last built arrived: keep the session the leader gave, if any. */
+  onResponse(request: SessionRequest, responseSessionId: number | undefined): void {
+    if (!this.enabled) return;
+    if (request.sessionEpoch === FETCH_SESSION_INITIAL_EPOCH) {
+      // A leader that opened no session (an older one, or its cache refused) gets full fetches.
+      this.sessionId = responseSessionId ?? 0;
+      this.epoch = this.sessionId === 0 ? FETCH_SESSION_INITIAL_EPOCH : 1;
+    } else {
+      this.epoch = nextEpoch(this.epoch);
+    }
+  }
+
+  /**
+   * The exchange failed, was aborted, or the leader refused the session: what the leader holds
+   * is unknown, so the next fetch opens a new session with everything.
+   */
+  reset(): void {
+    this.sessionId = 0;
+    this.epoch = FETCH_SESSION_INITIAL_EPOCH;
+    this.sent.clear();
+  }
+}
