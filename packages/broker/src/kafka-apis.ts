@@ -267,7 +267,7 @@ export class KafkaApis {
   private async fetch(v: number, body: M): Promise<Message> {
     if (body.sessionId !== 0) {
       // No fetch sessions (KIP-227): we never hand out a session id, so none can be named.
-      return { throttleTimeMs: 0, errorCode: 70 /* FETCH_SESSION_ID_NOT_FOUND */, sessionId: 0, responses: [] };
+      return { throttleTimeMs: 0, errorCode: kafkaErrorCode('FETCH_SESSION_ID_NOT_FOUND'), sessionId: 0, responses: [] };
     }
     const asked = (body.topics as M[]).flatMap((t) =>
       (t.partitions as M[]).map((p) => ({
