@@ -57,13 +57,14 @@ const HOST_NATIVE_SUFFIX = `${process.platform}-${process.arch}${process.platfor
 const optionalNativeExternals: Plugin = {
   name: 'optional-native-externals',
   setup(b) {
-    b.onResolve({ filter: /^@node-rs\/crc32-[a-z0-9-]+(\/package\.json)?$/ }, (args) => {
-      if (args.path.startsWith(`@node-rs/crc32-${HOST_NATIVE_SUFFIX}`)) return undefined;
+    // The same for the compression codecs' napi-rs packages (snappy, lz4-napi; issue 19).
+    b.onResolve({ filter: /^(@node-rs\/crc32|@napi-rs\/snappy|@antoniomuso\/lz4-napi)-[a-z0-9-]+(\/package\.json)?$/ }, (args) => {
+      if (args.path.includes(`-${HOST_NATIVE_SUFFIX}`)) return undefined;
       return { path: args.path, external: true };
     });
     b.onResolve({ filter: /^msgpackr-extract$|^@msgpackr-extract\// }, (args) => ({ path: args.path, external: true }));
     // napi-rs also tries a `.node` file beside its index.js (a local build); there is none.
-    b.onResolve({ filter: /^\.\/crc32\.[a-z0-9-]+\.node$/ }, (args) => ({ path: args.path, external: true }));
+    b.onResolve({ filter: /^\.\/(crc32|snappy|lz4-napi)\.[a-z0-9-]+\.node$/ }, (args) => ({ path: args.path, external: true }));
   },
 };
 

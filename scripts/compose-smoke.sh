@@ -5,12 +5,16 @@
 #   2. `demo` is placed exactly as the seed's table (leaders and replica lists of P0…P9);
 #   3. produce 200 records with acks=all and consume them back, through the host CLI with its
 #      default bootstrap (127.0.0.1:19092…19097) — the published external listeners;
-#   4. kill the container leading P0: a follower from the ISR leads with epoch + 1, and every
+#   4. the Kafka listeners (issue 19): kcat from the host lists the six brokers at 127.0.0.1:9092…9097
+#      and reads the 200 records; a Metadata request inside the network, to broker-0:29092, is
+#      answered with the in-network addresses broker-N:29092;
+#   5. kill the container leading P0: a follower from the ISR leads with epoch + 1, and every
 #      acknowledged record is still readable;
-#   5. `down -v`, always (trap).
+#   6. `down -v`, always (trap).
 #
 # Needs: tributary:dev built (node scripts/build.ts && docker build -t tributary:dev -f
-# docker/Dockerfile .), docker-compose 1.29+ or Compose v2, and host ports 19090-19097 free.
+# docker/Dockerfile .), docker-compose 1.29+ or Compose v2, kcat, and host ports 19090-19097 and
+# 9092-9097 free.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -91,6 +95,33 @@ count_records() {
 read -r total distinct <<<"$(count_records)"
 [ "$total" = 200 ] && [ "$distinct" = 200 ] || fail "consumed $total records ($distinct distinct), expected 200"
 say "consumed all 200 records back"
+
+say "the Kafka listeners: kcat from the host on 127.0.0.1:9092, Metadata inside the network on broker-0:29092"
+brokers_seen="$(kcat -b 127.0.0.1:9092 -L 2>/dev/null | grep -c -E '^  broker [0-5] at 127\.0\.0\.1:909[2-7]')" || true
+[ "$brokers_seen" = 6 ] || fail "kcat -b 127.0.0.1:9092 -L lists $brokers_seen of the 6 brokers at 127.0.0.1:9092…9097"
+kafka_read="$(kcat -b 127.0.0.1:9092 -C -t demo -o beginning -e -q 2>/dev/null | grep -c '^smoke-')" || true
+[ "$kafka_read" = 200 ] || fail "kcat read $kafka_read of the 200 records"
+# Metadata v1 (api key 3) with null topics, from inside broker-1's container to broker-0:29092:
+# the answer's brokers, as host:port, must be the in-network listener's.
+in_network="$(docker exec "$("${COMPOSE[@]}" ps -q broker-1)" node -e '
+  const s = require("net").connect(29092, "broker-0");
+  const body = Buffer.from("000300010000000affffffffffff", "hex");
+  const size = Buffer.alloc(4); size.writeInt32BE(body.length);
+  s.write(Buffer.concat([size, body]));
+  let buf = Buffer.alloc(0);
+  s.on("data", (d) => {
+    buf = Buffer.concat([buf, d]);
+    if (buf.length < 4 || buf.length < 4 + buf.readInt32BE(0)) return;
+    let p = 8; const n = buf.readInt32BE(p); p += 4; const out = [];
+    for (let i = 0; i < n; i++) {
+      p += 4; const hl = buf.readInt16BE(p); p += 2; const host = buf.toString("utf8", p, p + hl); p += hl;
+      const port = buf.readInt32BE(p); p += 4; const rl = buf.readInt16BE(p); p += 2 + Math.max(rl, 0);
+      out.push(`${host}:${port}`);
+    }
+    console.log(out.sort().join(" ")); s.destroy();
+  });')" || fail "no Metadata answer from broker-0:29092 inside the network"
+[ "$in_network" = "broker-0:29092 broker-1:29092 broker-2:29092 broker-3:29092 broker-4:29092 broker-5:29092" ] || fail "in-network Metadata lists '$in_network'"
+say "kcat lists the six brokers on 9092…9097 and reads the 200 records; inside the network: $in_network"
 
 p0_leader="$(describe 't.partitions[0].leader')"
 p0_epoch="$(describe 't.partitions[0].leaderEpoch')"

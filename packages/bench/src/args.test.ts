@@ -4,7 +4,19 @@ import { parseArgs } from './args.ts';
 describe('parseArgs', () => {
   it('defaults to every phase and 2,000,000 records', () => {
     const a = parseArgs([]);
-    expect(a.only).toEqual(['produce', 'produce-acks1', 'produce-acks0', 'consume', 'latency', 'failover', 'scaling', 'abuse', 'reassign', 'rebalance']);
+    expect(a.only).toEqual([
+      'produce',
+      'produce-acks1',
+      'produce-acks0',
+      'consume',
+      'latency',
+      'failover',
+      'scaling',
+      'abuse',
+      'reassign',
+      'rebalance',
+      'kafka',
+    ]);
     expect(a.records).toBe(2_000_000);
     expect([a.reassignMB, a.reassignThrottleMBps]).toEqual([1000, 50]);
     expect(a.bootstrap).toBeUndefined();

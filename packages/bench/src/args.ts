@@ -1,6 +1,18 @@
 // `pnpm bench` flags, parsed in one place (STYLE.md § Config) and frozen.
 
-export const PHASES = ['produce', 'produce-acks1', 'produce-acks0', 'consume', 'latency', 'failover', 'scaling', 'abuse', 'reassign', 'rebalance'] as const;
+export const PHASES = [
+  'produce',
+  'produce-acks1',
+  'produce-acks0',
+  'consume',
+  'latency',
+  'failover',
+  'scaling',
+  'abuse',
+  'reassign',
+  'rebalance',
+  'kafka',
+] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface BenchArgs {

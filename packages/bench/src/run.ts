@@ -8,6 +8,7 @@ import { abusePhase, type AbusePhaseResult } from './abuse.ts';
 import type { BenchArgs, Phase } from './args.ts';
 import { attachCluster, brokerRss, clusterCpuMeter, startCluster, type BenchCluster } from './cluster.ts';
 import { failoverRound, type FailoverRound } from './failover.ts';
+import { kafkaPhase, type KafkaPathResult } from './kafka.ts';
 import { inChildProcess, type AckLatencyResult, type E2eLatencyResult } from './latency.ts';
 import { Progress } from './progress.ts';
 import { reassignPhase, type ReassignPhaseResult } from './reassign.ts';
@@ -82,6 +83,13 @@ export interface BenchReport {
   reassignProduceBaselineRecordsPerSec?: number;
   reassignProduceDuringRecordsPerSec?: number;
   reassignProduceRatio?: number;
+  /** Through the Kafka listeners with kcat (librdkafka) next to the bundled client over HTTP, same run (issue 19). */
+  kafkaKcatProduceRecordsPerSec?: number;
+  kafkaBundledProduceRecordsPerSec?: number;
+  kafkaKcatConsumeRecordsPerSec?: number;
+  kafkaBundledConsumeRecordsPerSec?: number;
+  kafkaKcatProduceLz4MBps?: number;
+  kafkaBundledProduceLz4MBps?: number;
   /** Ten members joining a 100-partition topic, then one killed (rebalance phase). */
   rebalanceJoinMs?: number;
   rebalanceReassignedMs?: number;
@@ -401,6 +409,48 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
         result: `${fmt(r.groupOfThreeRecordsPerSec)} rec/s`,
         detail: `${fmt(r.throughputRecords)} records over ${r.partitions} partitions: three member processes ${fmt(r.groupOfThreeRecordsPerSec)} rec/s (join ${fmt(r.groupOfThreeJoinMs)} ms, not timed) vs one assign() consumer ${fmt(r.assignRecordsPerSec)} rec/s`,
       });
+    }
+
+    // ---- the Kafka listeners: kcat (librdkafka) next to the bundled client, same cluster
+    if (wants('kafka')) {
+      const state = cluster.state();
+      if (state === undefined) {
+        rows.push({
+          phase: 'kafka',
+          result: 'not run',
+          detail: 'needs the launcher state of the cluster (its Kafka ports): run without --bootstrap, or add --data-dir',
+        });
+      } else {
+        const r = await kafkaPhase({
+          bootstrap: cluster.bootstrap,
+          state,
+          admin,
+          records: args.records,
+          topicName,
+          meterCluster,
+          progress: (label, total) => new Progress(label, total),
+        });
+        report.kafkaKcatProduceRecordsPerSec = r.kcatProduce.recordsPerSec;
+        report.kafkaBundledProduceRecordsPerSec = r.bundledProduce.recordsPerSec;
+        report.kafkaKcatConsumeRecordsPerSec = r.kcatConsume.recordsPerSec;
+        report.kafkaBundledConsumeRecordsPerSec = r.bundledConsume.recordsPerSec;
+        report.kafkaKcatProduceLz4MBps = r.kcatProduceLz4.mbPerSec;
+        report.kafkaBundledProduceLz4MBps = r.bundledProduceLz4.mbPerSec;
+        report.details.kafka = r;
+        const row = (phase: string, p: KafkaPathResult) => ({
+          phase,
+          result: `${fmt(p.recordsPerSec)} rec/s`,
+          detail: `${p.mbPerSec.toFixed(1)} MB/s values, ${fmt(p.records)} records in ${p.seconds.toFixed(2)} s${cpuNote(p.clusterCpuUsPerRecord)}`,
+        });
+        rows.push(
+          row('kafka: kcat produce acks=all idem.', r.kcatProduce),
+          row('kafka: bundled produce (HTTP)', r.bundledProduce),
+          row('kafka: kcat consume', r.kcatConsume),
+          row('kafka: bundled consume (HTTP)', r.bundledConsume),
+          row('kafka: kcat produce -z lz4', r.kcatProduceLz4),
+          row('kafka: bundled produce lz4 (HTTP)', r.bundledProduceLz4),
+        );
+      }
     }
   } finally {
     await admin.close().catch(() => undefined);

@@ -58,6 +58,8 @@ export async function produceThroughput(
   count: number,
   options: Partial<ProducerOptions>,
   progress: Progress,
+  /** The i-th record's value; default: 100 random bytes (from a pool of 1024). */
+  valueAt?: (i: number) => Buffer | string,
 ): Promise<ThroughputResult> {
   const producer = new Producer({ bootstrap, ...options });
   // Warm-up: metadata, producer id and connections, outside the timed run.
@@ -83,7 +85,7 @@ export async function produceThroughput(
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let sent = 0; sent < count; sent++) {
-    producer.send({ topic, value: VALUES[sent & 1023]! }).then(onOk, onErr);
+    producer.send({ topic, value: valueAt === undefined ? VALUES[sent & 1023]! : valueAt(sent) }).then(onOk, onErr);
     if (sent - settled >= WINDOW_RECORDS) {
       wakeAt = sent - WINDOW_RECORDS / 2;
       await new Promise<void>((r) => (wake = r));

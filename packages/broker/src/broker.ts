@@ -15,6 +15,8 @@ import type { BrokerConfig } from './config.ts';
 import { ControllerChannel } from './controller-channel.ts';
 import { CoordinatorHost } from './coordinator-host.ts';
 import { registerGroupRoutes } from './group-service.ts';
+import { KafkaApis } from './kafka-apis.ts';
+import { KafkaListener } from './kafka-listener.ts';
 import { DataDirIdentity } from './meta-properties.ts';
 import { handOverComplete, leadershipsToHandOver } from './controlled-shutdown.ts';
 import { LogCleaner } from './log-cleaner.ts';
@@ -43,6 +45,8 @@ export interface BrokerHandle {
   readonly security: ProcessSecurity;
   /** Bound addresses (port 0 resolved). */
   readonly addresses: { internal: Endpoint; external: Endpoint | undefined };
+  /** The Kafka-protocol listeners' bound addresses (issue 19), when configured. */
+  readonly kafkaAddresses: { internal: Endpoint; external: Endpoint | undefined } | undefined;
   /** Asks the controller to move leaderships away, and waits until they have moved (SIGTERM). */
   controlledShutdown(): Promise<void>;
   close(): Promise<void>;
@@ -213,6 +217,34 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     registerGroupRoutes(app, { listener, host: groups, metrics, routeLimits, security });
   }
 
+  // The Kafka-protocol listeners (issue 19): the same replicas and coordinator, the same budget.
+  const kafkaListeners: { internal: KafkaListener; external: KafkaListener | undefined } | undefined =
+    config.kafkaListen === undefined
+      ? undefined
+      : (() => {
+          const make = (name: 'internal' | 'external') =>
+            new KafkaListener({
+              name,
+              apis: new KafkaApis({
+                brokerId: config.brokerId,
+                listener: name,
+                replicas,
+                groups,
+                metrics,
+                forwardAdmin: (op, body) => channel.forwardAdmin(op, body),
+                fetchBytesMax: config.fetchBytesMax,
+              }),
+              budget,
+              frameBytesMax: config.kafkaFrameBytesMax,
+              requestTimeoutMs: config.requestTimeoutMs,
+              // Kafka's connections.max.idle.ms default: clients keep idle connections to every broker.
+              idleTimeoutMs: 10 * 60_000,
+              logger: logger.child({ module: `kafka-${name}` }),
+              onUnexpectedError: serverOptions.onUnexpectedError,
+            });
+          return { internal: make('internal'), external: config.kafkaExternalListen === undefined ? undefined : make('external') };
+        })();
+
   const bound = async (app: FastifyInstance, listen: Endpoint): Promise<Endpoint> => {
     await app.listen({ host: listen.host, port: listen.port });
     const address = app.server.address();
@@ -220,11 +252,18 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
   };
   let internal: Endpoint;
   let external: Endpoint | undefined;
+  let kafkaAddresses: { internal: Endpoint; external: Endpoint | undefined } | undefined;
   try {
     internal = await bound(apps.internal, config.listen);
     external = apps.external !== undefined ? await bound(apps.external, config.externalListen!) : undefined;
+    if (kafkaListeners !== undefined) {
+      kafkaAddresses = {
+        internal: await kafkaListeners.internal.listen(config.kafkaListen!),
+        external: kafkaListeners.external === undefined ? undefined : await kafkaListeners.external.listen(config.kafkaExternalListen!),
+      };
+    }
   } catch (err) {
-    await Promise.allSettled([apps.internal.close(), apps.external?.close()]);
+    await Promise.allSettled([apps.internal.close(), apps.external?.close(), kafkaListeners?.internal.close(), kafkaListeners?.external?.close()]);
     logs.close();
     throw err;
   }
@@ -237,12 +276,21 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
           port: config.externalAdvertise!.port === 0 ? external.port : config.externalAdvertise!.port,
         };
 
+  const advertised = (at: Endpoint | undefined, boundTo: Endpoint | undefined): Endpoint | undefined =>
+    at === undefined || boundTo === undefined ? undefined : { host: at.host, port: at.port === 0 ? boundTo.port : at.port };
+  const kafkaInternal = advertised(config.kafkaAdvertise, kafkaAddresses?.internal);
+  const kafka =
+    kafkaInternal === undefined
+      ? undefined
+      : { internal: kafkaInternal, external: advertised(config.kafkaExternalAdvertise, kafkaAddresses?.external) ?? kafkaInternal };
+
   channel = new ControllerChannel({
     brokerId: config.brokerId,
     rack: config.rack,
     controller: config.controller,
     internal: advertise,
     external: externalAdvertise,
+    ...(kafka ? { kafka } : {}),
     logDirId: identity.directoryId,
     clusterId: () => identity.clusterId,
     ...(clientTls ? { tls: clientTls } : {}),
@@ -262,7 +310,17 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
   });
   channel.start();
   logger.info(
-    { internal, external, advertise, externalAdvertise, controller: config.controller, dataDir: config.dataDir, secure: security.enabled },
+    {
+      internal,
+      external,
+      advertise,
+      externalAdvertise,
+      kafka: kafkaAddresses,
+      kafkaAdvertise: kafka,
+      controller: config.controller,
+      dataDir: config.dataDir,
+      secure: security.enabled,
+    },
     'broker listening',
   );
 
@@ -289,6 +347,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     apps,
     security,
     addresses: { internal, external },
+    kafkaAddresses,
 
     async controlledShutdown() {
       const startedMs = Date.now();
@@ -337,7 +396,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
         await fetchers.close();
         groups.close();
         replicas.stopServing();
-        await Promise.allSettled([apps.internal.close(), apps.external?.close()]);
+        await Promise.allSettled([apps.internal.close(), apps.external?.close(), kafkaListeners?.internal.close(), kafkaListeners?.external?.close()]);
         // The last periodic checkpoint finishes before close writes the final ones.
         await replicas.checkpointsSettled();
         replicas.close();

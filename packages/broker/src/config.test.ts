@@ -19,6 +19,26 @@ describe('broker config', () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
+  it('takes the Kafka listeners (issue 19), each advertised as bound by default, and refuses them on a secure broker', () => {
+    expect(loadBrokerConfig(['--id', '0'])).toMatchObject({ kafkaListen: undefined, kafkaAdvertise: undefined, kafkaExternalListen: undefined });
+    const c = loadBrokerConfig(['--id', '0', '--kafka-listen', '0.0.0.0:29092', '--kafka-advertise', 'broker-0:29092'], {
+      TRIBUTARY_KAFKA_EXTERNAL_LISTEN: '0.0.0.0:29093',
+      TRIBUTARY_KAFKA_EXTERNAL_ADVERTISE: '127.0.0.1:9092',
+    });
+    expect(c).toMatchObject({
+      kafkaListen: { host: '0.0.0.0', port: 29092 },
+      kafkaAdvertise: { host: 'broker-0', port: 29092 },
+      kafkaExternalListen: { host: '0.0.0.0', port: 29093 },
+      kafkaExternalAdvertise: { host: '127.0.0.1', port: 9092 },
+    });
+    expect(loadBrokerConfig(['--id', '0', '--kafka-listen', '127.0.0.1:9092']).kafkaAdvertise).toEqual({ host: '127.0.0.1', port: 9092 });
+    expect(() => loadBrokerConfig(['--id', '0', '--kafka-advertise', 'h:1'])).toThrow(/needs --kafka-listen/);
+    expect(() => loadBrokerConfig(['--id', '0', '--kafka-external-listen', 'h:1'])).toThrow(/needs --kafka-listen/);
+    expect(() => loadBrokerConfig(['--id', '0', '--kafka-listen', '127.0.0.1:9092', '--tls-cert', 'c', '--tls-key', 'k', '--tls-ca', 'a'])).toThrow(
+      /no TLS or SASL yet/,
+    );
+  });
+
   it('has Kafka\u2019s group coordinator defaults, and takes them from flags and env', () => {
     expect(loadBrokerConfig(['--id', '0'], {})).toMatchObject({
       groupMinSessionTimeoutMs: 6000,

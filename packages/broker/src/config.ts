@@ -16,6 +16,17 @@ export interface BrokerConfig {
   /** Optional external listener (clients on the host); absent: the internal one serves all. */
   readonly externalListen: Endpoint | undefined;
   readonly externalAdvertise: Endpoint | undefined;
+  /**
+   * The Kafka-protocol listener (issue 19): bind address and what Metadata advertises for it.
+   * Absent: no Kafka listener. The external one (optional) serves clients on the host when the
+   * first serves the broker's network (compose); each advertises its own addresses.
+   */
+  readonly kafkaListen: Endpoint | undefined;
+  readonly kafkaAdvertise: Endpoint | undefined;
+  readonly kafkaExternalListen: Endpoint | undefined;
+  readonly kafkaExternalAdvertise: Endpoint | undefined;
+  /** Largest Kafka request frame accepted (Kafka's socket.request.max.bytes): a larger size prefix closes the connection. */
+  readonly kafkaFrameBytesMax: number;
   readonly controller: Endpoint;
   readonly replicaLagTimeMaxMs: number;
   readonly heartbeatIntervalMs: number;
@@ -113,6 +124,10 @@ const FLAGS = {
   advertise: { type: 'string', env: 'TRIBUTARY_ADVERTISE' },
   'external-listen': { type: 'string', env: 'TRIBUTARY_EXTERNAL_LISTEN' },
   'external-advertise': { type: 'string', env: 'TRIBUTARY_EXTERNAL_ADVERTISE' },
+  'kafka-listen': { type: 'string', env: 'TRIBUTARY_KAFKA_LISTEN' },
+  'kafka-advertise': { type: 'string', env: 'TRIBUTARY_KAFKA_ADVERTISE' },
+  'kafka-external-listen': { type: 'string', env: 'TRIBUTARY_KAFKA_EXTERNAL_LISTEN' },
+  'kafka-external-advertise': { type: 'string', env: 'TRIBUTARY_KAFKA_EXTERNAL_ADVERTISE' },
   controller: { type: 'string', env: 'TRIBUTARY_CONTROLLER' },
   'replica-lag-time-max-ms': { type: 'string', env: 'TRIBUTARY_REPLICA_LAG_TIME_MAX_MS' },
   'heartbeat-interval-ms': { type: 'string', env: 'TRIBUTARY_HEARTBEAT_INTERVAL_MS' },
@@ -155,6 +170,7 @@ type FlagName = keyof typeof FLAGS;
 
 export const USAGE = `usage: tributary-broker --id <0..1000000> [--rack rack-1] [--data-dir dir] [--listen host:port]
   [--advertise host:port] [--external-listen host:port] [--external-advertise host:port]
+  [--kafka-listen host:port] [--kafka-advertise host:port] [--kafka-external-listen host:port] [--kafka-external-advertise host:port]
   [--controller host:port] [--replica-lag-time-max-ms 10000] [--log-level info]
   [--request-timeout-ms 30000] [--connections-max 1000] [--request-bytes-in-flight-max 134217728]
   [--produce-body-bytes-max 16777216] [--fetch-bytes-max 57671680]
@@ -217,6 +233,14 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const externalListen = endpoint('external-listen', undefined);
   const externalAdvertise = endpoint('external-advertise', externalListen);
   if (externalAdvertise !== undefined && externalListen === undefined) throw new ConfigError(`${where('external-advertise')} needs --external-listen`);
+  const kafkaListen = endpoint('kafka-listen', undefined);
+  const kafkaAdvertise = endpoint('kafka-advertise', kafkaListen);
+  const kafkaExternalListen = endpoint('kafka-external-listen', undefined);
+  const kafkaExternalAdvertise = endpoint('kafka-external-advertise', kafkaExternalListen);
+  if (kafkaAdvertise !== undefined && kafkaListen === undefined) throw new ConfigError(`${where('kafka-advertise')} needs --kafka-listen`);
+  if (kafkaExternalListen !== undefined && kafkaListen === undefined) throw new ConfigError(`${where('kafka-external-listen')} needs --kafka-listen`);
+  if (kafkaExternalAdvertise !== undefined && kafkaExternalListen === undefined)
+    throw new ConfigError(`${where('kafka-external-advertise')} needs --kafka-external-listen`);
   // Port 0 (tests): bind anywhere; an advertised port 0 is replaced by the bound one at start.
   const controller = endpoint('controller', { host: '127.0.0.1', port: DEFAULT_CONTROLLER_PORT })!;
   if (controller.port === 0) throw new ConfigError(`${where('controller')} port must not be 0`);
@@ -262,6 +286,12 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   const security =
     tlsFiles[0] === undefined ? undefined : Object.freeze({ tlsCertFile: tlsFiles[0], tlsKeyFile: tlsFiles[1]!, tlsCaFile: tlsFiles[2]!, superUsers });
+  // The Kafka listener (issue 19, milestone 1) has neither TLS nor SASL: on a secure broker it would
+  // be a door past authentication and the ACLs, so the two do not go together.
+  if (security !== undefined && kafkaListen !== undefined)
+    throw new ConfigError(
+      `${where('kafka-listen')} cannot be used with --tls-cert: the Kafka listener has no TLS or SASL yet, and would let unauthenticated clients past the ACLs`,
+    );
 
   return Object.freeze({
     security,
@@ -272,6 +302,12 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     advertise,
     externalListen,
     externalAdvertise,
+    kafkaListen,
+    kafkaAdvertise,
+    kafkaExternalListen,
+    kafkaExternalAdvertise,
+    // A produce request of produceBodyBytesMax with room for its header and topic names.
+    kafkaFrameBytesMax: Math.max(produceBodyBytesMax, fetchBodyBytesMax) + 64 * 1024,
     controller,
     replicaLagTimeMaxMs: int('replica-lag-time-max-ms', CLUSTER_DEFAULTS.replicaLagTimeMaxMs, 100, 3_600_000),
     heartbeatIntervalMs: int('heartbeat-interval-ms', CLUSTER_DEFAULTS.brokerHeartbeatIntervalMs, 10, 60_000),

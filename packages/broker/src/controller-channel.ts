@@ -12,6 +12,7 @@ import {
   type ClusterMetadata,
   type ControlledShutdownResponse,
   type Endpoint,
+  type KafkaListeners,
   type HeartbeatResponse,
   type PartitionState,
   type RegisterBrokerResponse,
@@ -52,6 +53,8 @@ export interface ControllerChannelOptions {
   controller: Endpoint;
   internal: Endpoint;
   external: Endpoint;
+  /** The advertised Kafka-protocol listeners, if the broker serves them (issue 19). */
+  kafka?: KafkaListeners;
   /** The data dir's directory id (meta-properties.ts): a new one tells the controller the disk was lost. */
   logDirId: string;
   /** The cluster the data dir joined ('' before its first metadata). */
@@ -118,6 +121,7 @@ export class ControllerChannel {
               incarnationId: this.incarnationId,
               internal: this.options.internal,
               external: this.options.external,
+              ...(this.options.kafka ? { kafka: this.options.kafka } : {}),
               logDirId: this.options.logDirId,
               clusterId: this.options.clusterId(),
             },

@@ -8,6 +8,8 @@
 
 import {
   BatchBuilder,
+  COMPRESSION_CODECS,
+  type CompressionCodec,
   BATCH_HEADER_SIZE,
   TributaryError,
   isErrorCode,
@@ -55,6 +57,11 @@ export interface ProducerOptions extends ClientOptions {
   inflightRequestsMax?: number;
   /** Batch bytes per produce request. Default 8 MiB. */
   requestBytesMax?: number;
+  /**
+   * Kafka's compression.type: 'none' (default), 'gzip', 'snappy', 'lz4' or 'zstd'. Batches are
+   * compressed when sent; brokers validate and store them as they are.
+   */
+  compression?: CompressionCodec;
   /** Injected randomness for the sticky partitioner (tests). */
   random?: () => number;
 }
@@ -158,6 +165,7 @@ export class Producer {
       batchSizeMax: Math.max(batchSize, positive('batchSizeMax', options.batchSizeMax ?? 262_144)),
       lingerMs: nonNegative('lingerMs', options.lingerMs ?? 5),
       inflightBatchesMax: inRange('inflightBatchesMax', options.inflightBatchesMax ?? 5, 1, 5),
+      compression: compressionOption(options.compression),
     });
     this.deliveryTimeoutMs = positive('deliveryTimeoutMs', options.deliveryTimeoutMs ?? 120_000);
     this.requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? 30_000);
@@ -728,5 +736,12 @@ function inRange(name: string, value: number, min: number, max: number): number 
 
 function nonNegative(name: string, value: number): number {
   if (!(Number.isFinite(value) && value >= 0)) throw new TributaryError('INVALID_REQUEST', `${name} must be a number >= 0, got ${value}`);
+  return value;
+}
+
+function compressionOption(value: CompressionCodec | undefined): CompressionCodec {
+  if (value === undefined) return 'none';
+  if (!(COMPRESSION_CODECS as readonly string[]).includes(value))
+    throw new TributaryError('INVALID_REQUEST', `compression must be one of ${COMPRESSION_CODECS.join(', ')}, got '${String(value)}'`);
   return value;
 }

@@ -50,6 +50,7 @@ export function registerBroker(state: ClusterState, request: RegisterBrokerReque
     existing.rack === request.rack &&
     sameEndpoint(existing.internal, request.internal) &&
     sameEndpoint(existing.external, request.external) &&
+    sameKafka(existing.kafka, request.kafka) &&
     existing.logDirId === request.logDirId;
   if (existing && sameIncarnation && existing.alive && sameListeners) {
     return { records: [], reply: { brokerEpoch: existing.epoch } };
@@ -73,6 +74,7 @@ export function registerBroker(state: ClusterState, request: RegisterBrokerReque
       rack: request.rack,
       internal: { ...request.internal },
       external: { ...request.external },
+      ...(request.kafka ? { kafka: { internal: { ...request.kafka.internal }, external: { ...request.kafka.external } } } : {}),
       logDirId: request.logDirId,
     });
   }
@@ -212,6 +214,11 @@ export function setBrokerConfig(state: ClusterState, request: SetBrokerConfigReq
     else configs[name] = parsed;
   }
   return [{ type: 'BrokerConfig', brokerId: broker.id, configs }];
+}
+
+function sameKafka(a: RegisterBrokerRequest['kafka'], b: RegisterBrokerRequest['kafka']): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return sameEndpoint(a.internal, b.internal) && sameEndpoint(a.external, b.external);
 }
 
 function sameEndpoint(a: { host: string; port: number }, b: { host: string; port: number }): boolean {

@@ -75,6 +75,7 @@ export class ClusterState {
           incarnationId: record.incarnationId,
           internal: { ...record.internal },
           external: { ...record.external },
+          ...(record.kafka ? { kafka: { internal: { ...record.kafka.internal }, external: { ...record.kafka.external } } } : {}),
           logDirId: record.logDirId ?? '',
           alive: true,
           // Dynamic broker configs outlive restarts, as in Kafka.

@@ -155,6 +155,7 @@ export function createControllerService(options: ControllerServiceOptions): Cont
       incarnationId: nonEmpty(body, 'incarnationId', 255),
       internal: endpointField(body, 'internal'),
       external: endpointField(body, 'external'),
+      ...kafkaListenersField(body),
       logDirId: nonEmpty(body, 'logDirId', 64),
       clusterId: stringField(body, 'clusterId', 64),
     });
@@ -462,6 +463,13 @@ function numberMapField(body: Body, name: string): Record<string, number> {
     if (typeof v !== 'number') throw new TributaryError('INVALID_REQUEST', `config '${key}' must be a number`);
   }
   return map as Record<string, number>;
+}
+
+/** A registration's optional Kafka listeners (issue 19): `{ kafka: { internal, external } }` or nothing. */
+function kafkaListenersField(body: Body): { kafka?: { internal: { host: string; port: number }; external: { host: string; port: number } } } {
+  if (body.kafka === undefined || body.kafka === null) return {};
+  const kafka = asBody(body.kafka, "field 'kafka'");
+  return { kafka: { internal: endpointField(kafka, 'internal'), external: endpointField(kafka, 'external') } };
 }
 
 /** An ACL binding or filter: string fields only, each optional here (the core checks a binding whole). */

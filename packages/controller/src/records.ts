@@ -11,6 +11,7 @@ import {
   type AclBinding,
   type BrokerId,
   type Endpoint,
+  type KafkaListeners,
   type PartitionState,
   type ScramMechanismName,
   type TopicConfigs,
@@ -31,6 +32,8 @@ export interface RegisterBrokerRecord {
   rack: string;
   internal: Endpoint;
   external: Endpoint;
+  /** Its Kafka-protocol listeners (absent: none, or a log written before they existed). */
+  kafka?: KafkaListeners;
   /** Its data dir's id (absent in logs written before it was recorded: treated as unknown). */
   logDirId?: string;
 }

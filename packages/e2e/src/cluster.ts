@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Admin, type ClientOptions } from '@tributary/client';
-import { localCredentials, localDown, localStatus, localUp, type LocalUpOptions } from '@tributary/launcher';
+import { brokerKafkaPort, localCredentials, localDown, localStatus, localUp, type LocalUpOptions } from '@tributary/launcher';
 import { freeClusterBasePort } from '@tributary/testkit';
 import { e2eTempDir } from './temp-dir.ts';
 
@@ -17,6 +17,10 @@ export interface TestCluster {
   /** Each broker's internal listener (replica fetches), by broker id. */
   brokerInternalPorts: number[];
   bootstrap: string[];
+  /** Each broker's Kafka-protocol port (issue 19), by broker id. */
+  kafkaPorts: number[];
+  /** The Kafka listeners as a Kafka client's bootstrap.servers: `127.0.0.1:p0,127.0.0.1:p1,…`. */
+  kafkaBootstrap: string;
   /** TLS and the super user's credentials of a secure cluster (`secure: true`); {} otherwise. */
   security: Pick<ClientOptions, 'ca' | 'credentials'>;
   admin: Admin;
@@ -39,8 +43,11 @@ export async function startTestCluster(options: Partial<LocalUpOptions> & { spar
   const security: Pick<ClientOptions, 'ca' | 'credentials'> =
     local === undefined ? {} : { ca: readFileSync(local.caFile), credentials: { user: local.user, password: local.password } };
   const admin = new Admin({ bootstrap, ...security });
+  const kafkaPorts = cluster.state.layout.brokers.map((b) => brokerKafkaPort(cluster.state.layout, b));
   return {
     security,
+    kafkaPorts,
+    kafkaBootstrap: kafkaPorts.map((p) => `127.0.0.1:${p}`).join(','),
     dataDir: dir,
     basePort,
     controllerPort: cluster.state.layout.controllerPort,

@@ -5,3 +5,5 @@ export { readAll } from './read-all.ts';
 export { partitionInfo, startProducerLoop } from './workload.ts';
 export type { Ack, Failure, ProducerLoop } from './workload.ts';
 export { checkAcknowledged } from './verify.ts';
+export { exchange, kafkaRequest } from './kafka-wire.ts';
+export { DEBIAN_PYTHON, requireTool, run, type RunResult } from './tools.ts';

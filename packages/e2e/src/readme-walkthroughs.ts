@@ -19,6 +19,7 @@ import type { StepExpectation, StepOutput } from './readme.ts';
 export const TWO_COMMANDS_HEADING = 'The two commands';
 export const TRY_IT_HEADING = 'Try it';
 export const DOCKER_HEADING = 'Run it in Docker';
+export const KAFKA_CLIENTS_HEADING = 'Kafka clients';
 
 /** The command of "The two commands" that starts the cluster Try it runs against. */
 export const START_COMMAND = /^pnpm install && pnpm start$/;
@@ -185,6 +186,51 @@ export const TRY_IT: readonly StepExpectation<TryItContext>[] = [
       if (code !== 0) return `the foreground ${code === undefined ? 'is still running 30 s later' : `exited with ${code}`}`;
       return contains(ctx.foregroundOutput(), 'the cluster was stopped (tributary local down)');
     },
+  },
+];
+
+/** The lines a count command prints, as `wc -l` does (its only output). */
+function countIs(out: StepOutput, n: number): string | undefined {
+  const got = out.stdout.trim();
+  return got === String(n) ? undefined : `it printed '${got}', not ${n}`;
+}
+
+/** "Kafka clients" (issue 19): kcat against the Kafka listeners of a fresh `pnpm start` cluster. */
+export const KAFKA_CLIENTS: readonly StepExpectation<TryItContext>[] = [
+  {
+    command: /kcat -b localhost:9092 -L/,
+    shows: "6 brokers at 127.0.0.1:9092…9097 and demo's 10 partitions, P0 led by broker 0 with replicas 0,3,1",
+    check: (out) =>
+      contains(
+        out.stdout,
+        ' 6 brokers:',
+        ...[0, 1, 2, 3, 4, 5].map((i) => `broker ${i} at 127.0.0.1:${9092 + i}`),
+        'topic "demo" with 10 partitions:',
+        /partition 0, leader 0, replicas: 0,3,1, isrs: /,
+        /partition 1, leader 3, replicas: 3,1,4, isrs: /,
+      ),
+  },
+  { command: /seq 1 10000 \| kcat -b localhost:9092 -P -t demo -X enable\.idempotence=true -X acks=all/, shows: 'exit 0: every record delivered' },
+  {
+    command: /kcat -b localhost:9092 -C -t demo -o beginning -e -q \| wc -l/,
+    shows: 'the 10000 records kcat wrote',
+    check: (out) => countIs(out, 10_000),
+  },
+  { command: /seq 1 1000 \| kcat -b localhost:9092 -P -t demo -z zstd/, shows: 'exit 0: every compressed record delivered' },
+  {
+    command: /kcat -b localhost:9092 -G readme-group -X auto\.offset\.reset=earliest -e -q demo \| wc -l/,
+    shows: 'all 11000 records, read as a member of a consumer group',
+    check: (out) => countIs(out, 11_000),
+  },
+  {
+    command: /pnpm tributary consume demo --from-beginning --max-messages 11000 \| wc -l/,
+    shows: 'the bundled client reading the 11000 records kcat wrote, zstd included',
+    check: (out) => countIs(out, 11_000),
+  },
+  {
+    command: /pnpm tributary local down/,
+    shows: '7 processes stopped',
+    check: (out) => contains(out.stdout, 'stopped 7 processes'),
   },
 ];
 

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { commandOf, planSteps, readReadme, readmeShellLines, type StepExpectation } from './readme.ts';
-import { DOCKER, DOCKER_HEADING, START_COMMAND, TRY_IT, TRY_IT_HEADING, TWO_COMMANDS_HEADING, byBrokerRows } from './readme-walkthroughs.ts';
+import {
+  DOCKER,
+  DOCKER_HEADING,
+  KAFKA_CLIENTS,
+  KAFKA_CLIENTS_HEADING,
+  START_COMMAND,
+  TRY_IT,
+  TRY_IT_HEADING,
+  TWO_COMMANDS_HEADING,
+  byBrokerRows,
+} from './readme-walkthroughs.ts';
 
 const MARKDOWN = [
   '# Title', // 1
@@ -99,6 +109,7 @@ describe('README.md', () => {
   it.each([
     [TRY_IT_HEADING, TRY_IT],
     [DOCKER_HEADING, DOCKER],
+    [KAFKA_CLIENTS_HEADING, KAFKA_CLIENTS],
   ] as const)('"%s" has every command its walkthrough test expects, in order', (heading, table) => {
     const { steps, unmatched } = planSteps(readmeShellLines(readme, heading), table as readonly StepExpectation<unknown>[]);
     expect(unmatched).toEqual([]);

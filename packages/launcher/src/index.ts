@@ -1,4 +1,4 @@
-export { INTERNAL_PORT_OFFSET, clusterLayout, layoutPorts } from './layout.ts';
+export { DEFAULT_KAFKA_PORT, INTERNAL_PORT_OFFSET, brokerKafkaPort, clusterLayout, kafkaPortOf, layoutPorts } from './layout.ts';
 export type { BrokerSpec, ClusterLayout } from './layout.ts';
 export {
   LocalClusterError,

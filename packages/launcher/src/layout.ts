@@ -10,6 +10,8 @@ export interface BrokerSpec {
   port: number;
   /** Broker to broker (replica fetches): basePort + 102 + id (19192 + id). */
   internalPort: number;
+  /** Kafka-protocol clients (issue 19): 9092 + id on the default ports, else basePort + 202 + id. */
+  kafkaPort?: number;
 }
 
 export interface ClusterLayout {
@@ -28,9 +30,25 @@ export interface ClusterLayout {
  */
 export const INTERNAL_PORT_OFFSET = 100;
 
+/** The Kafka listener of broker 0 in the default cluster: `kcat -b localhost:9092` just works. */
+export const DEFAULT_KAFKA_PORT = 9092;
+
+/**
+ * Broker `id`'s Kafka-protocol port: 9092 + id in the default cluster (base port 19090), else a
+ * third block, basePort + 202 + id, so clusters on other base ports (tests) do not collide.
+ */
+export function kafkaPortOf(basePort: number, id: number): number {
+  return basePort === DEFAULT_CONTROLLER_PORT ? DEFAULT_KAFKA_PORT + id : basePort + 2 * INTERNAL_PORT_OFFSET + 2 + id;
+}
+
+/** A broker's Kafka port, also for a cluster.json written before Kafka listeners existed. */
+export function brokerKafkaPort(layout: { basePort: number }, broker: BrokerSpec): number {
+  return broker.kafkaPort ?? kafkaPortOf(layout.basePort, broker.id);
+}
+
 /** Every port a layout listens on (for finding a free block). */
 export function layoutPorts(layout: ClusterLayout): number[] {
-  return [layout.controllerPort, layout.controllerInternalPort, ...layout.brokers.flatMap((b) => [b.port, b.internalPort])];
+  return [layout.controllerPort, layout.controllerInternalPort, ...layout.brokers.flatMap((b) => [b.port, b.internalPort, brokerKafkaPort(layout, b)])];
 }
 
 /**
@@ -42,8 +60,8 @@ export function clusterLayout(options: { basePort?: number; brokers?: number; ra
   const count = options.brokers ?? 6;
   const racks = Math.max(1, Math.min(options.racks ?? 2, count));
   const perRack = Math.ceil(count / racks);
-  if (!Number.isInteger(basePort) || basePort < 1024 || basePort + INTERNAL_PORT_OFFSET + 2 + count > 65535) {
-    throw new Error(`--base-port ${basePort} leaves no room for ${count} brokers (use 1024..${65535 - INTERNAL_PORT_OFFSET - 2 - count})`);
+  if (!Number.isInteger(basePort) || basePort < 1024 || basePort + 2 * INTERNAL_PORT_OFFSET + 2 + count > 65535) {
+    throw new Error(`--base-port ${basePort} leaves no room for ${count} brokers (use 1024..${65535 - 2 * INTERNAL_PORT_OFFSET - 2 - count})`);
   }
   if (!Number.isInteger(count) || count < 1 || count > 64) {
     throw new Error(`--brokers must be 1..64, got ${count}`);
@@ -57,6 +75,7 @@ export function clusterLayout(options: { basePort?: number; brokers?: number; ra
       rack: `rack-${Math.floor(id / perRack) + 1}`,
       port: basePort + 2 + id,
       internalPort: basePort + INTERNAL_PORT_OFFSET + 2 + id,
+      kafkaPort: kafkaPortOf(basePort, id),
     })),
   };
 }

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClusterMetadata } from '@tributary/protocol';
 import { RpcClient } from '@tributary/transport/client';
-import { INTERNAL_PORT_OFFSET, clusterLayout, type BrokerSpec, type ClusterLayout } from './layout.ts';
+import { INTERNAL_PORT_OFFSET, brokerKafkaPort, clusterLayout, kafkaPortOf, type BrokerSpec, type ClusterLayout } from './layout.ts';
 import { LogFollower } from './log-follower.ts';
 import { isPortFree } from './ports.ts';
 import { SUPER_USER, certificateFiles, ensureCertificates, ensureSuperUserPassword, launcherTls, secretsDir } from './secrets.ts';
@@ -266,6 +266,9 @@ function brokerSpec(state: ClusterStateFile, broker: BrokerSpec) {
       `127.0.0.1:${internalPort(broker)}`,
       '--external-listen',
       `127.0.0.1:${broker.port}`,
+      // Kafka-protocol clients (issue 19): kcat -b 127.0.0.1:9092. Not on a secure cluster: the
+      // Kafka listener has no TLS or SASL yet (the broker refuses the two together).
+      ...(state.secure === true ? [] : ['--kafka-listen', `127.0.0.1:${brokerKafkaPort(state.layout, broker)}`]),
       '--controller',
       `127.0.0.1:${controllerInternalPort(state.layout)}`,
       ...offsetsTopicArgs(state.layout.brokers.length),
@@ -525,12 +528,18 @@ export async function localAddBroker(dataDir: string, options: { rack?: string; 
   const id = Math.max(-1, ...state.layout.brokers.map((b) => b.id)) + 1;
   if (id >= INTERNAL_PORT_OFFSET - 2)
     throw new LocalClusterError(`no room for broker ${id}: a local cluster holds at most ${INTERNAL_PORT_OFFSET - 2} brokers`);
-  const broker: BrokerSpec = { id, rack, port: state.layout.basePort + 2 + id, internalPort: state.layout.basePort + INTERNAL_PORT_OFFSET + 2 + id };
+  const broker: BrokerSpec = {
+    id,
+    rack,
+    port: state.layout.basePort + 2 + id,
+    internalPort: state.layout.basePort + INTERNAL_PORT_OFFSET + 2 + id,
+    kafkaPort: kafkaPortOf(state.layout.basePort, id),
+  };
   const taken = [];
-  for (const port of [broker.port, broker.internalPort]) if (!(await isPortFree(port))) taken.push(port);
+  for (const port of [broker.port, broker.internalPort, broker.kafkaPort!]) if (!(await isPortFree(port))) taken.push(port);
   if (taken.length > 0)
     throw new LocalClusterError(
-      `broker ${id} would listen on ${broker.port} and ${broker.internalPort}, but ${taken.join(' and ')} ${taken.length > 1 ? 'are' : 'is'} in use`,
+      `broker ${id} would listen on ${broker.port}, ${broker.internalPort} and ${broker.kafkaPort} (Kafka), but ${taken.join(' and ')} ${taken.length > 1 ? 'are' : 'is'} in use`,
     );
   state.layout.brokers.push(broker);
   await ensureSecrets(state);

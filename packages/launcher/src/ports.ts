@@ -20,7 +20,7 @@ export async function freePortBlock(count: number): Promise<number> {
  * listeners, layout.ts) is free, by the same rules as freePortBlock.
  */
 export async function freeClusterBasePort(brokers: number): Promise<number> {
-  return freeBasePort((base) => layoutPorts(clusterLayout({ basePort: base, brokers })), INTERNAL_PORT_OFFSET + 2 + brokers);
+  return freeBasePort((base) => layoutPorts(clusterLayout({ basePort: base, brokers })), 2 * INTERNAL_PORT_OFFSET + 2 + brokers);
 }
 
 async function freeBasePort(portsAt: (base: number) => number[], span: number): Promise<number> {

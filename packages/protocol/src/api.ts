@@ -28,6 +28,12 @@ export interface Endpoint {
   port: number;
 }
 
+/** A broker's advertised Kafka-protocol addresses, one per listener (the same twice when it has one). */
+export interface KafkaListeners {
+  internal: Endpoint;
+  external: Endpoint;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cluster metadata, as the controller publishes it (versioned; brokers long-poll for newer).
 
@@ -41,6 +47,11 @@ export interface BrokerRegistration {
   internal: Endpoint;
   /** Clients on the host (e.g. 127.0.0.1:19095). */
   external: Endpoint;
+  /**
+   * Its Kafka-protocol listeners (issue 19), as advertised: `internal` for clients in its network
+   * (containers), `external` for clients on the host. Absent: it serves no Kafka listener.
+   */
+  kafka?: KafkaListeners;
   /** Its data dir's id as of its last registration ('' when not known). */
   logDirId: string;
   /** False once fenced: heartbeats stopped for broker.session.timeout.ms, or shut down. */
@@ -205,6 +216,8 @@ export interface RegisterBrokerRequest {
   incarnationId: string;
   internal: Endpoint;
   external: Endpoint;
+  /** Its Kafka-protocol listeners, if it has any (issue 19). */
+  kafka?: KafkaListeners;
   /**
    * The id of the broker's data dir (KIP-858's directory id), made when the dir was first used.
    * A new id under a known broker means its disk was lost or replaced: whatever it held is gone.

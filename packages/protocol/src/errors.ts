@@ -75,6 +75,11 @@ export const ERRORS = {
     description:
       "a record breaks a rule of its topic: e.g. a record without a key sent to a compacted topic (cleanup.policy=compact), Kafka's InvalidRecordException",
   },
+  UNSUPPORTED_COMPRESSION_TYPE: {
+    retriable: false,
+    httpStatus: 400,
+    description: "the batch's compression codec is not accepted here: compressed batches on a compacted topic (the cleaner rewrites uncompressed batches only)",
+  },
   MESSAGE_TOO_LARGE: {
     retriable: false,
     httpStatus: 413,

@@ -6,5 +6,6 @@ export * from './msgpack-scan.ts';
 export * from './config.ts';
 export * from './api.ts';
 export * from './validate.ts';
+export * from './compression.ts';
 export * from './consumer-protocol.ts';
 export * from './group-lag.ts';

@@ -7,7 +7,7 @@
 //      12     4  partitionLeaderEpoch  stamped by the leader on append
 //      16     1  magic                 always 2
 //      17     4  crc                   CRC-32C of bytes [21, end): baseOffset and epoch lie outside
-//      21     2  attributes            compression (bits 0-2, only "none" here), timestamp type (3),
+//      21     2  attributes            compression (bits 0-2: none gzip snappy lz4 zstd), timestamp type (3),
 //                                      transactional (4), control (5), delete horizon (6, KIP-534)
 //      23     4  lastOffsetDelta       offset of the last record minus baseOffset
 //      27     8  baseTimestamp         ms since the epoch; with attribute bit 6, the delete horizon
@@ -29,6 +29,7 @@
 // last record's delta. Readers take offsets from the records and resume at lastOffset + 1.
 
 import { crc32c } from '@node-rs/crc32';
+import { codecId, codecOf, compress, decompress, type CompressionCodec } from './compression.ts';
 import { TributaryError } from './errors.ts';
 import { readVarint, varintSize, writeVarint, type VarintCursor } from './varint.ts';
 
@@ -110,6 +111,8 @@ export interface BatchOptions {
   baseSequence?: number;
   /** Defaults to the first record's timestamp, or now. */
   baseTimestamp?: number;
+  /** The records section's codec (compression.ts); default none. */
+  compression?: CompressionCodec;
 }
 
 function corrupt(check: string): TributaryError {
@@ -183,13 +186,19 @@ export function validateBatch(buf: Buffer, options: { keysRequired?: boolean } =
   if (crc !== header.crc) {
     throw corrupt(`CRC mismatch: header says ${header.crc}, bytes give ${crc}`);
   }
-  if ((header.attributes & 0x07) !== 0) {
-    throw corrupt(`compression codec ${header.attributes & 0x07} is not supported (only none)`);
-  }
   if (header.recordCount < 0 || header.lastOffsetDelta < 0) {
     throw corrupt(`negative recordCount ${header.recordCount} or lastOffsetDelta ${header.lastOffsetDelta}`);
   }
-  const { count, lastOffsetDelta, nullKeys } = checkRecords(buf, header);
+  // A compressed batch is stored as it came; its records are checked decompressed (Kafka's LogValidator).
+  if (options.keysRequired && (header.attributes & 0x07) !== 0) {
+    // The log cleaner rewrites batches record by record and does not recompress (yet).
+    throw new TributaryError(
+      'UNSUPPORTED_COMPRESSION_TYPE',
+      `a compacted topic (cleanup.policy=compact) takes uncompressed batches only here; this one is ${codecOf(header.attributes)}`,
+    );
+  }
+  const view = uncompressedView(buf, header);
+  const { count, lastOffsetDelta, nullKeys } = checkRecords(view.buf, view.header);
   if (options.keysRequired && nullKeys > 0) {
     // Kafka's LogValidator: a compacted log keeps the latest record per key, so a record without
     // one could never be kept or replaced.
@@ -234,6 +243,10 @@ export function decodeBatch(buf: Buffer): { header: BatchHeader; records: Decode
  * record's own length and the batch's end, so corrupt bytes give CORRUPT_MESSAGE.
  */
 export function forEachRecord(buf: Buffer, header: BatchHeader, visit: (record: DecodedRecord) => void, start = 0): void {
+  if ((header.attributes & 0x07) !== 0) {
+    const view = uncompressedView(buf.subarray(start, start + header.batchLength + LOG_OVERHEAD), header);
+    return forEachRecord(view.buf, view.header, visit, 0);
+  }
   const end = start + header.batchLength + LOG_OVERHEAD;
   if (end > buf.length) throw corrupt('truncated: records run past the end of the buffer');
   const cursor: VarintCursor = { value: 0, pos: start + BATCH_HEADER_SIZE };
@@ -265,6 +278,31 @@ export function forEachRecord(buf: Buffer, header: BatchHeader, visit: (record: 
     }
     visit({ offset, timestamp, key, value, headers });
   }
+}
+
+/**
+ * A batch whose records section is decompressed: `buf` itself when it is not compressed, else a
+ * new buffer of the same header (attributes' codec bits cleared, batchLength the new size; the
+ * CRC is the original's and no longer matches) followed by the decompressed records. For reading
+ * records only: what is stored and served stays the batch as it came.
+ */
+export function uncompressedView(buf: Buffer, header: BatchHeader): { buf: Buffer; header: BatchHeader } {
+  const codec = codecOf(header.attributes);
+  if (codec === 'none') return { buf, header };
+  const records = decompress(codec, buf.subarray(BATCH_HEADER_SIZE, header.batchLength + LOG_OVERHEAD));
+  const out = Buffer.allocUnsafe(BATCH_HEADER_SIZE + records.length);
+  buf.copy(out, 0, 0, BATCH_HEADER_SIZE);
+  records.copy(out, BATCH_HEADER_SIZE);
+  const batchLength = out.length - LOG_OVERHEAD;
+  const attributes = header.attributes & ~0x07;
+  out.writeInt32BE(batchLength, BATCH_LENGTH);
+  out.writeInt16BE(attributes, ATTRIBUTES);
+  return { buf: out, header: { ...header, batchLength, attributes } };
+}
+
+/** The batch's compression codec. */
+export function batchCompression(header: BatchHeader): CompressionCodec {
+  return codecOf(header.attributes);
 }
 
 /**
@@ -417,12 +455,18 @@ export class BatchBuilder {
 
   /** Writes the header and CRC and returns the batch (a view of the builder's buffer). */
   build(options: BatchOptions = {}): Buffer {
-    const buf = this.buf.subarray(0, this.pos);
+    const codec = options.compression ?? 'none';
+    let buf = this.buf.subarray(0, this.pos);
+    if (codec !== 'none') {
+      const records = compress(codec, buf.subarray(BATCH_HEADER_SIZE));
+      buf = Buffer.allocUnsafe(BATCH_HEADER_SIZE + records.length);
+      records.copy(buf, BATCH_HEADER_SIZE);
+    }
     buf.writeBigInt64BE(BigInt(options.baseOffset ?? 0), BASE_OFFSET);
-    buf.writeInt32BE(this.pos - LOG_OVERHEAD, BATCH_LENGTH);
+    buf.writeInt32BE(buf.length - LOG_OVERHEAD, BATCH_LENGTH);
     buf.writeInt32BE(options.partitionLeaderEpoch ?? NO_PARTITION_LEADER_EPOCH, PARTITION_LEADER_EPOCH);
     buf.writeInt8(MAGIC_V2, MAGIC);
-    buf.writeInt16BE(0, ATTRIBUTES);
+    buf.writeInt16BE(codecId(codec), ATTRIBUTES);
     buf.writeInt32BE(Math.max(this.count - 1, 0), LAST_OFFSET_DELTA);
     buf.writeBigInt64BE(BigInt(this.baseTimestamp), BASE_TIMESTAMP);
     buf.writeBigInt64BE(BigInt(this.count === 0 ? this.baseTimestamp : this.maxTimestamp), MAX_TIMESTAMP);

@@ -15,17 +15,19 @@ const ALLOWED: Record<string, string[]> = {
   controller: ['auth', 'storage', 'transport', 'protocol'],
   // The consumer-group coordinator: sans-I/O, hosted by brokers (broker → coordinator → protocol).
   coordinator: ['protocol'],
+  // Kafka's wire protocol (issue 19): schemas, the generic codec, frames; the broker's listener uses it.
+  kafka: ['protocol'],
   // Security rules (ACL evaluator, SCRAM, sessions; certificate helpers under /certs): sans-I/O where it can be.
   auth: ['protocol', 'transport'],
-  broker: ['auth', 'coordinator', 'storage', 'transport', 'protocol'],
+  broker: ['auth', 'coordinator', 'kafka', 'storage', 'transport', 'protocol'],
   client: ['auth', 'transport', 'protocol'],
   launcher: ['auth', 'transport', 'protocol'],
   cli: ['auth', 'chaos', 'client', 'launcher', 'protocol'],
   chaos: ['client', 'launcher', 'protocol'],
-  bench: ['chaos', 'client', 'launcher', 'protocol'],
+  bench: ['chaos', 'client', 'kafka', 'launcher', 'protocol'],
   testkit: ['launcher'],
   // Test-only packages: they drive the system from outside, like a user.
-  e2e: ['auth', 'chaos', 'cli', 'client', 'launcher', 'protocol', 'testkit', 'transport'],
+  e2e: ['auth', 'chaos', 'cli', 'client', 'kafka', 'launcher', 'protocol', 'testkit', 'transport'],
   'e2e-containers': ['client', 'protocol', 'testkit', 'transport'],
 };
 

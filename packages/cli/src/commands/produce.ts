@@ -9,7 +9,7 @@ const PENDING_MAX = 10_000;
 export const produce: Command = {
   path: ['produce'],
   summary: 'send one record per line of standard input',
-  usage: 'produce TOPIC [--acks all|1|0] [--key K | --key-separator SEP] [--partition N]',
+  usage: 'produce TOPIC [--acks all|1|0] [--key K | --key-separator SEP] [--partition N] [--compression none|gzip|snappy|lz4|zstd]',
   positionals: ['TOPIC'],
   options: {
     acks: { type: 'string', short: 'a' },
@@ -18,6 +18,7 @@ export const produce: Command = {
     partition: { type: 'string', short: 'p' },
     'linger-ms': { type: 'string' },
     'delivery-timeout-ms': { type: 'string' },
+    compression: { type: 'string', short: 'z' },
   },
   flagHelp: [
     '-a, --acks all|1|0            all (default): committed by the ISR; 1: the leader; 0: not awaited',
@@ -26,6 +27,7 @@ export const produce: Command = {
     '-p, --partition N             send every record to partition N',
     '--linger-ms N                 wait up to N ms to fill batches (default 5)',
     '--delivery-timeout-ms N       give up on a record after N ms of retries (default 30000)',
+    '-z, --compression CODEC       none (default), gzip, snappy, lz4 or zstd: batches are sent compressed',
     '--json                        print {"partition":…,"offset":…} per record',
   ],
   details: ['example: seq 1 100 | tributary produce demo --acks all'],
@@ -40,6 +42,9 @@ export const produce: Command = {
     const separator = ctx.values['key-separator'] as string | undefined;
     if (key !== undefined && separator !== undefined) throw new UsageError('use --key or --key-separator, not both', command);
     if (separator === '') throw new UsageError('--key-separator must not be empty', command);
+    const compression = (ctx.values.compression as string | undefined) ?? 'none';
+    if (!['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(compression))
+      throw new UsageError(`--compression must be none, gzip, snappy, lz4 or zstd, got '${compression}'`, command);
     if (!ctx.io.lines) throw new UsageError('no standard input to read records from', command);
     const options: ProducerOptions = {
       ...ctx.clientOptions,
@@ -47,6 +52,7 @@ export const produce: Command = {
       lingerMs: optionalIntArg(ctx.values['linger-ms'], '--linger-ms', command, 0) ?? 5,
       deliveryTimeoutMs: optionalIntArg(ctx.values['delivery-timeout-ms'], '--delivery-timeout-ms', command, 1) ?? 30_000,
       maxBlockMs: 10_000,
+      compression: compression as ProducerOptions['compression'],
     };
     // Fail fast, with a clear line, when the cluster is unreachable or the topic does not exist.
     const description = await ctx.admin().describeTopic(topic);

@@ -19,7 +19,7 @@
 // whose leader refused a batch as out of order is marked `resequence`: once nothing of it is in
 // flight, its batches sealed under another generation lose their bytes and are sealed anew.
 
-import { BatchBuilder, type TributaryError, type RecordInput } from '@tributary/protocol';
+import { BatchBuilder, type CompressionCodec, type TributaryError, type RecordInput } from '@tributary/protocol';
 
 export interface RecordMetadata {
   topic: string;
@@ -160,6 +160,8 @@ export interface AccumulatorOptions {
   lingerMs: number;
   /** Batches in flight per partition (1..5). Default 1. */
   inflightBatchesMax?: number;
+  /** Kafka's compression.type: each batch's records are compressed when sealed. Default none. */
+  compression?: CompressionCodec;
 }
 
 export interface AppendResult {
@@ -411,7 +413,7 @@ export class RecordAccumulator {
   seal(batch: ProducerBatch, identity: ProducerIdentity | undefined): Buffer {
     if (batch.encoded) return batch.encoded;
     if (!identity) {
-      batch.encoded = batch.builder.build();
+      batch.encoded = batch.builder.build({ compression: this.options.compression ?? 'none' });
       return batch.encoded;
     }
     const q = this.queue(batch.topic, batch.partition);
@@ -425,7 +427,12 @@ export class RecordAccumulator {
     batch.producerGeneration = identity.generation;
     // Sequences wrap at 2^31 as Kafka's do.
     q.nextSequence = (q.nextSequence + batch.recordCount) % 0x80000000;
-    batch.encoded = batch.builder.build({ producerId: identity.producerId, producerEpoch: identity.producerEpoch, baseSequence: batch.baseSequence });
+    batch.encoded = batch.builder.build({
+      producerId: identity.producerId,
+      producerEpoch: identity.producerEpoch,
+      baseSequence: batch.baseSequence,
+      compression: this.options.compression ?? 'none',
+    });
     return batch.encoded;
   }
 

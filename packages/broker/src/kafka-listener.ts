@@ -1,0 +1,305 @@
+// The broker's Kafka-protocol listener (issue 19): length-prefixed frames over TCP, decoded by
+// @tributary/kafka's generic codec and answered by kafka-apis.ts. A second front door onto the
+// same ReplicaManager and CoordinatorHost the HTTP routes use.
+//
+// Limits are the HTTP listeners' (DESIGN.md § Limits), shared with them through the process's
+// ServerBudget: a connection past connectionsMax is closed at once, and a frame's bytes are
+// claimed from the request-bytes budget as soon as its size prefix arrives; while the claim
+// waits, the socket is not read (TCP pushes back, as Kafka mutes the channel). A size prefix
+// outside [8, kafkaFrameBytesMax] (a 2 GB length, a negative one), an unknown API key, a version
+// we do not advertise (ApiVersions aside: KIP-511) or a body that does not decode closes the
+// connection, as Kafka does; nothing is allocated for a frame before its bytes have arrived.
+// A frame that does not complete within requestTimeoutMs of its first byte closes it too.
+//
+// Requests on one connection are handled one at a time, in order, and answered in order (Kafka's
+// muted channel): an idempotent producer's pipelined batches reach the log in the order sent.
+
+import { createServer, type Server, type Socket } from 'node:net';
+import { AssertionError, type Endpoint } from '@tributary/protocol';
+import {
+  API_VERSIONS_KEY,
+  FrameDecoder,
+  FrameError,
+  KafkaDecodeError,
+  MESSAGES,
+  apiVersionRange,
+  decodeMessage,
+  encodeResponse,
+  isAdvertised,
+  kafkaErrorCode,
+  readRequestHeader,
+  type Message,
+  type RequestHeaderValue,
+} from '@tributary/kafka';
+import type { BytesTicket, ServerBudget } from '@tributary/transport/server';
+import { API_VERSIONS_BODY, CloseConnection, type KafkaApis } from './kafka-apis.ts';
+
+export interface KafkaListenerLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface KafkaListenerOptions {
+  name: 'internal' | 'external';
+  apis: KafkaApis;
+  budget: ServerBudget;
+  frameBytesMax: number;
+  requestTimeoutMs: number;
+  /** Kafka's connections.max.idle.ms. */
+  idleTimeoutMs: number;
+  logger: KafkaListenerLogger;
+  onUnexpectedError: (err: unknown) => void;
+}
+
+/** Frames read ahead of the one being handled, per connection, before the socket is paused. */
+const QUEUED_FRAMES_MAX = 32;
+
+export class KafkaListener {
+  readonly server: Server;
+  private readonly options: KafkaListenerOptions;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(options: KafkaListenerOptions) {
+    this.options = options;
+    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  async listen(at: Endpoint): Promise<Endpoint> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(at.port, at.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address();
+    return { host: at.host, port: typeof address === 'object' && address !== null ? address.port : at.port };
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => (this.server.listening ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    const { budget, logger } = this.options;
+    if (!budget.connections.tryOpen()) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    new KafkaConnection(socket, this.options, () => {
+      this.sockets.delete(socket);
+      budget.connections.close();
+    });
+    logger.debug({ remote: socket.remoteAddress, listener: this.options.name }, 'kafka connection');
+  }
+}
+
+interface QueuedFrame {
+  frame: Buffer;
+  ticket: BytesTicket | undefined;
+}
+
+class KafkaConnection {
+  private readonly socket: Socket;
+  private readonly options: KafkaListenerOptions;
+  private readonly decoder: FrameDecoder;
+  private readonly queue: QueuedFrame[] = [];
+  /** The claim for the frame whose prefix has arrived and body has not. */
+  private ticket: BytesTicket | undefined;
+  private waitingForBudget = false;
+  /** A claim queued in the budget (released on close, so it cannot hold others back). */
+  private waitingTicket: BytesTicket | undefined;
+  private processing = false;
+  private closed = false;
+  private partialTimer: NodeJS.Timeout | undefined;
+  private readonly clientHost: string;
+
+  constructor(socket: Socket, options: KafkaListenerOptions, onClose: () => void) {
+    this.socket = socket;
+    this.options = options;
+    this.decoder = new FrameDecoder(options.frameBytesMax);
+    this.clientHost = `/${socket.remoteAddress ?? 'unknown'}`;
+    socket.setTimeout(options.idleTimeoutMs, () => this.close('idle'));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => this.close());
+    socket.once('close', () => {
+      this.close();
+      onClose();
+    });
+  }
+
+  private close(reason?: string, detail?: object): void {
+    if (reason !== undefined && !this.closed) this.options.logger.debug({ reason, ...detail, remote: this.socket.remoteAddress }, 'closing kafka connection');
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.partialTimer);
+    this.ticket?.release();
+    this.ticket = undefined;
+    this.waitingTicket?.release();
+    this.waitingTicket = undefined;
+    for (const q of this.queue) q.ticket?.release();
+    this.queue.length = 0;
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.decoder.push(chunk);
+    this.cut();
+  }
+
+  /** Takes whole frames out of the decoder while the budget admits them. */
+  private cut(): void {
+    try {
+      for (;;) {
+        if (this.closed || this.waitingForBudget) return;
+        if (this.decoder.pendingFrameSize < 0) {
+          // Reads the size prefix (and the frame, if it is all there).
+          const frame = this.decoder.next();
+          if (frame === undefined && this.decoder.pendingFrameSize < 0) break;
+          if (frame !== undefined) {
+            // A whole frame arrived in one go: it still must be admitted first.
+            if (!this.claim(frame.length, frame)) return;
+            continue;
+          }
+          if (!this.claim(this.decoder.pendingFrameSize, undefined)) return;
+        }
+        const frame = this.decoder.next();
+        if (frame === undefined) break;
+        this.enqueue(frame, this.ticket);
+        this.ticket = undefined;
+      }
+    } catch (err) {
+      if (err instanceof FrameError) return this.close('bad frame', { err: err.message });
+      throw err;
+    }
+    // A partial frame must complete within the request timeout.
+    if (this.decoder.bufferedBytes > 0 && this.partialTimer === undefined) {
+      this.partialTimer = setTimeout(() => this.close('request not received in time'), this.options.requestTimeoutMs);
+      this.partialTimer.unref();
+    } else if (this.decoder.bufferedBytes === 0) {
+      clearTimeout(this.partialTimer);
+      this.partialTimer = undefined;
+    }
+  }
+
+  /**
+   * Claims `size` bytes; true when admitted at once. Otherwise the socket pauses until they are
+   * (a whole frame already read waits with the claim).
+   */
+  private claim(size: number, frame: Buffer | undefined): boolean {
+    const bytes = Math.min(size, this.options.budget.bytes.bytesMax);
+    let admittedNow = false;
+    let sync = true;
+    const ticket = this.options.budget.bytes.acquire(bytes, () => {
+      if (sync) {
+        admittedNow = true;
+        return;
+      }
+      this.waitingForBudget = false;
+      this.waitingTicket = undefined;
+      if (this.closed) {
+        ticket.release();
+        return;
+      }
+      if (frame !== undefined) this.enqueue(frame, ticket);
+      else this.ticket = ticket;
+      this.socket.resume();
+      this.cut();
+    });
+    sync = false;
+    if (admittedNow) {
+      if (frame !== undefined) this.enqueue(frame, ticket);
+      else this.ticket = ticket;
+      return true;
+    }
+    this.waitingForBudget = true;
+    this.waitingTicket = ticket;
+    this.socket.pause();
+    return false;
+  }
+
+  private enqueue(frame: Buffer, ticket: BytesTicket | undefined): void {
+    this.queue.push({ frame, ticket });
+    if (this.queue.length >= QUEUED_FRAMES_MAX) this.socket.pause();
+    if (!this.processing) void this.process();
+  }
+
+  private async process(): Promise<void> {
+    this.processing = true;
+    try {
+      while (!this.closed && this.queue.length > 0) {
+        const next = this.queue.shift()!;
+        if (this.queue.length < QUEUED_FRAMES_MAX && !this.waitingForBudget) this.socket.resume();
+        const answer = this.handle(next.frame);
+        // The request is taken (a produce's batches are appended before handle's first await):
+        // its bytes go back to the budget, as Kafka frees a request's buffer once handled.
+        next.ticket?.release();
+        const response = await answer;
+        if (this.closed) return;
+        if (response === 'close') return this.close('bad request');
+        if (response === undefined) continue;
+        let writable = true;
+        for (const chunk of response) writable = this.socket.write(chunk);
+        if (!writable) await new Promise<void>((resolve) => this.socket.once('drain', resolve).once('close', resolve));
+      }
+    } catch (err) {
+      this.options.onUnexpectedError(err);
+      this.close('unexpected error');
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  /** The response's chunks, undefined for none (acks=0), or 'close'. */
+  private async handle(frame: Buffer): Promise<Buffer[] | undefined | 'close'> {
+    let header: RequestHeaderValue;
+    let body: Message;
+    try {
+      const parsed = readRequestHeader(frame);
+      header = parsed.header;
+      if (!isAdvertised(header.apiKey, header.apiVersion)) {
+        if (header.apiKey === API_VERSIONS_KEY) {
+          // KIP-511: answer in v0 with UNSUPPORTED_VERSION and our ranges; the client retries with one of them.
+          return encodeResponse(API_VERSIONS_KEY, 0, header.correlationId, { ...API_VERSIONS_BODY, errorCode: kafkaErrorCode('UNSUPPORTED_VERSION') });
+        }
+        const range = apiVersionRange(header.apiKey);
+        this.options.logger.debug(
+          {
+            apiKey: header.apiKey,
+            apiVersion: header.apiVersion,
+            supported: range ? `${range.minVersion}-${range.maxVersion}` : 'none',
+            clientId: header.clientId,
+          },
+          'kafka request of an unsupported API or version: closing the connection',
+        );
+        return 'close';
+      }
+      body = decodeMessage(MESSAGES.get(header.apiKey)!.request, header.apiVersion, parsed.reader);
+    } catch (err) {
+      if (err instanceof KafkaDecodeError || err instanceof RangeError) {
+        this.options.logger.debug({ err: err.message }, 'undecodable kafka request');
+        return 'close';
+      }
+      throw err;
+    }
+    let response: Message | undefined;
+    try {
+      response = await this.options.apis.handle(header, body, this.clientHost);
+    } catch (err) {
+      if (err instanceof AssertionError) throw err;
+      if (err instanceof CloseConnection) {
+        this.options.logger.debug({ reason: err.message }, 'closing the kafka connection');
+        return 'close';
+      }
+      this.options.logger.error({ err, apiKey: header.apiKey, apiVersion: header.apiVersion }, 'kafka request failed');
+      return 'close';
+    }
+    if (response === undefined) return undefined;
+    return encodeResponse(header.apiKey, header.apiVersion, header.correlationId, response);
+  }
+}

@@ -1,0 +1,43 @@
+// What the listener advertises (ApiVersions) and serves: milestone 1 of issue 19. `served` is
+// narrower than `advertised` for Produce only: librdkafka turns compression off unless Produce
+// v0 is advertised, and v0-2 (message formats v0/v1) are answered UNSUPPORTED_VERSION.
+
+export interface ApiVersionRange {
+  apiKey: number;
+  name: string;
+  minVersion: number;
+  maxVersion: number;
+  /** The versions served; absent = the advertised range. */
+  servedMin?: number;
+}
+
+export const API_VERSIONS: readonly ApiVersionRange[] = Object.freeze([
+  { apiKey: 0, name: 'Produce', minVersion: 0, maxVersion: 8, servedMin: 3 },
+  { apiKey: 1, name: 'Fetch', minVersion: 4, maxVersion: 11 },
+  { apiKey: 2, name: 'ListOffsets', minVersion: 1, maxVersion: 5 },
+  { apiKey: 3, name: 'Metadata', minVersion: 0, maxVersion: 8 },
+  { apiKey: 8, name: 'OffsetCommit', minVersion: 2, maxVersion: 7 },
+  { apiKey: 9, name: 'OffsetFetch', minVersion: 1, maxVersion: 5 },
+  { apiKey: 10, name: 'FindCoordinator', minVersion: 0, maxVersion: 2 },
+  { apiKey: 11, name: 'JoinGroup', minVersion: 0, maxVersion: 5 },
+  { apiKey: 12, name: 'Heartbeat', minVersion: 0, maxVersion: 3 },
+  { apiKey: 13, name: 'LeaveGroup', minVersion: 0, maxVersion: 3 },
+  { apiKey: 14, name: 'SyncGroup', minVersion: 0, maxVersion: 3 },
+  { apiKey: 18, name: 'ApiVersions', minVersion: 0, maxVersion: 3 },
+  { apiKey: 19, name: 'CreateTopics', minVersion: 0, maxVersion: 4 },
+  { apiKey: 20, name: 'DeleteTopics', minVersion: 0, maxVersion: 3 },
+  { apiKey: 22, name: 'InitProducerId', minVersion: 0, maxVersion: 1 },
+  { apiKey: 32, name: 'DescribeConfigs', minVersion: 0, maxVersion: 2 },
+]);
+
+const BY_KEY = new Map(API_VERSIONS.map((a) => [a.apiKey, a]));
+
+export function apiVersionRange(apiKey: number): ApiVersionRange | undefined {
+  return BY_KEY.get(apiKey);
+}
+
+/** Whether `version` of `apiKey` is advertised. */
+export function isAdvertised(apiKey: number, version: number): boolean {
+  const r = BY_KEY.get(apiKey);
+  return r !== undefined && version >= r.minVersion && version <= r.maxVersion;
+}
