@@ -240,7 +240,7 @@ describe('ControllerService', () => {
     const h = harness();
     await registerSeed(h);
     const created = await h.call<{ topic: { partitions: { replicas: number[]; leader: number; isr: number[] }[] } }>('/admin/create-topic', {
-      name: 'orders',
+      name: 'demo',
       partitions: 10,
       replicationFactor: 3,
       configs: { 'min.insync.replicas': '2' },
@@ -269,7 +269,7 @@ describe('ControllerService', () => {
       [5, 'rack-2', true],
     ]);
     expect(poll.body.topics[0]!.partitions[5]).toEqual({
-      topic: 'orders',
+      topic: 'demo',
       partition: 5,
       replicas: [5, 0, 3],
       addingReplicas: [],
@@ -373,11 +373,11 @@ describe('ControllerService', () => {
   it('reassignments, new partitions and configs through the admin routes; malformed bodies change nothing', async () => {
     const h = harness();
     await registerSeed(h);
-    await h.call('/admin/create-topic', { name: 't', partitions: 2, replicationFactor: 3 }); // [0,3,1], [3,1,4]
+    await h.call('/admin/create-topic', { name: 'demo', partitions: 2, replicationFactor: 3 }); // [0,3,1], [3,1,4]
     const altered = await h.call<{ partitions: { topic: string; partition: number; error?: WireError }[] }>('/admin/alter-partition-reassignments', {
       partitions: [
-        { topic: 't', partition: 0, replicas: [5, 3, 1] },
-        { topic: 't', partition: 1, replicas: [3, 1, 99] },
+        { topic: 'demo', partition: 0, replicas: [5, 3, 1] },
+        { topic: 'demo', partition: 1, replicas: [3, 1, 99] },
       ],
     });
     expect(altered.status).toBe(200);
@@ -386,23 +386,23 @@ describe('ControllerService', () => {
       [1, 'INVALID_REPLICA_ASSIGNMENT'],
     ]);
     const listed = await h.call('/admin/list-partition-reassignments', {});
-    expect(listed.body).toEqual({ reassignments: [{ topic: 't', partition: 0, replicas: [5, 3, 1, 0], addingReplicas: [5], removingReplicas: [0] }] });
+    expect(listed.body).toEqual({ reassignments: [{ topic: 'demo', partition: 0, replicas: [5, 3, 1, 0], addingReplicas: [5], removingReplicas: [0] }] });
     expect((await h.call('/admin/list-partition-reassignments', { topics: ['other'] })).body).toEqual({ reassignments: [] });
     let metrics = (await h.service.app.inject({ method: 'GET', url: '/metrics' })).payload;
     expect(metrics).toContain('tributary_reassigning_partitions 1');
     const cancelled = await h.call<{ partitions: { error?: WireError }[] }>('/admin/alter-partition-reassignments', {
-      partitions: [{ topic: 't', partition: 0, replicas: null }],
+      partitions: [{ topic: 'demo', partition: 0, replicas: null }],
     });
     expect(cancelled.body.partitions[0]!.error).toBeUndefined();
     metrics = (await h.service.app.inject({ method: 'GET', url: '/metrics' })).payload;
     expect(metrics).toContain('tributary_reassigning_partitions 0');
 
-    const grown = await h.call<{ partitions: { partition: number }[] }>('/admin/create-partitions', { topic: 't', totalCount: 3 });
+    const grown = await h.call<{ partitions: { partition: number }[] }>('/admin/create-partitions', { topic: 'demo', totalCount: 3 });
     expect(grown.body.partitions.map((p) => p.partition)).toEqual([2]);
-    expect((await h.call<WireError>('/admin/create-partitions', { topic: 't', totalCount: 1 })).body.code).toBe('INVALID_PARTITIONS');
+    expect((await h.call<WireError>('/admin/create-partitions', { topic: 'demo', totalCount: 1 })).body.code).toBe('INVALID_PARTITIONS');
 
     const set = await h.call<{ configs: { name: string; value: unknown }[] }>('/admin/alter-configs', {
-      resource: { topic: 't' },
+      resource: { topic: 'demo' },
       set: { 'retention.ms': '1000' },
     });
     expect(set.body.configs.find((c) => c.name === 'retention.ms')!.value).toBe(1000);
@@ -413,14 +413,14 @@ describe('ControllerService', () => {
 
     const version = h.controller.version;
     for (const [op, body] of [
-      ['alter-partition-reassignments', { partitions: [{ topic: 't', partition: 0, replicas: ['a'] }] }],
-      ['alter-partition-reassignments', { partitions: [{ topic: 't', partition: -1, replicas: [1] }] }],
+      ['alter-partition-reassignments', { partitions: [{ topic: 'demo', partition: 0, replicas: ['a'] }] }],
+      ['alter-partition-reassignments', { partitions: [{ topic: 'demo', partition: -1, replicas: [1] }] }],
       ['alter-partition-reassignments', {}],
-      ['create-partitions', { topic: 't', totalCount: '4' }],
-      ['describe-configs', { resource: { topic: 't', broker: 1 } }],
+      ['create-partitions', { topic: 'demo', totalCount: '4' }],
+      ['describe-configs', { resource: { topic: 'demo', broker: 1 } }],
       ['describe-configs', { resource: {} }],
-      ['alter-configs', { resource: { topic: 't' }, set: { 'retention.ms': [1] } }],
-      ['alter-configs', { resource: { topic: 't' }, delete: 'retention.ms' }],
+      ['alter-configs', { resource: { topic: 'demo' }, set: { 'retention.ms': [1] } }],
+      ['alter-configs', { resource: { topic: 'demo' }, delete: 'retention.ms' }],
       ['list-partition-reassignments', { topics: [1] }],
     ] as const) {
       const res = await h.call<WireError>(`/admin/${op}`, body);
@@ -432,8 +432,8 @@ describe('ControllerService', () => {
   it('AlterPartition through the route: refusals, success, and the ISR counters', async () => {
     const h = harness();
     const epochs = await registerSeed(h);
-    await h.call('/admin/create-topic', { name: 't', partitions: 1, replicationFactor: 3 }); // [0,3,1]
-    const base = { brokerId: 0, brokerEpoch: epochs.get(0), topic: 't', partition: 0, leaderEpoch: 0, partitionEpoch: 0 };
+    await h.call('/admin/create-topic', { name: 'demo', partitions: 1, replicationFactor: 3 }); // [0,3,1]
+    const base = { brokerId: 0, brokerEpoch: epochs.get(0), topic: 'demo', partition: 0, leaderEpoch: 0, partitionEpoch: 0 };
     const notLeader = await h.call<WireError>('/partition/alter', { ...base, brokerId: 3, newIsr: [3] });
     expect([notLeader.status, notLeader.body.code]).toEqual([409, 'FENCED_LEADER_EPOCH']);
     const shrunk = await h.call<{ isr: number[]; partitionEpoch: number }>('/partition/alter', { ...base, newIsr: [0, 3] });
@@ -450,7 +450,7 @@ describe('ControllerService', () => {
   it('controlled shutdown through the route, then the offline and fenced gauges', async () => {
     const h = harness();
     const epochs = await registerSeed(h);
-    await h.call('/admin/create-topic', { name: 'solo', partitions: 1, replicationFactor: 1 }); // [0]
+    await h.call('/admin/create-topic', { name: 'demo', partitions: 1, replicationFactor: 1 }); // [0]
     // Its only leadership cannot move, so it may stop at once: fenced now, the partition offline.
     const res = await h.call('/broker/controlled-shutdown', { brokerId: 0, brokerEpoch: epochs.get(0) });
     expect(res.body).toEqual({ remainingLeaderships: 0 });

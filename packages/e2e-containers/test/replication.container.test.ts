@@ -144,20 +144,20 @@ describe('a cluster of containers: controller + six brokers in two racks', () =>
     // The containers carry the rack as a label too.
     for (const [id, broker] of cluster.brokers) expect(broker.container.getLabels()['tributary.rack']).toBe(rackOf(id));
 
-    await admin.createTopic({ name: 'seed', partitions: 10, replicationFactor: 3, configs: { 'min.insync.replicas': 2 } });
-    const topic = await describeTopic('seed');
+    await admin.createTopic({ name: 'demo', partitions: 10, replicationFactor: 3, configs: { 'min.insync.replicas': 2 } });
+    const topic = await describeTopic('demo');
     expect(topic.partitions.map((p) => p.replicas)).toEqual(SEED_PLACEMENT);
     expect(topic.partitions.map((p) => p.leader)).toEqual(SEED_PLACEMENT.map((r) => r[0]));
 
     const producer = newProducer();
-    const sent = await Promise.all(Array.from({ length: 500 }, (_, i) => producer.send({ topic: 'seed', key: `k${i}`, value: `v${i}` })));
+    const sent = await Promise.all(Array.from({ length: 500 }, (_, i) => producer.send({ topic: 'demo', key: `k${i}`, value: `v${i}` })));
     const byPartition = new Map<number, number>();
     for (const m of sent) byPartition.set(m.partition, (byPartition.get(m.partition) ?? 0) + 1);
     expect(byPartition.size).toBe(10);
 
     const consumer = new Consumer({ bootstrap: cluster.bootstrap });
     try {
-      consumer.subscribe('seed', { from: 'earliest' });
+      consumer.subscribe('demo', { from: 'earliest' });
       const values = new Set<string>();
       await eventually(
         async () => {
