@@ -6,12 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import {
   TributaryError,
-  type AlterPartitionRequest,
-  type ClusterMetadata,
+  type AlterPartitionBatchResponse,
+  type AlterPartitionItem,
+  type MetadataPollResponse,
   type ControlledShutdownResponse,
   type Endpoint,
   type HeartbeatResponse,
-  type PartitionState,
   type RegisterBrokerResponse,
 } from '@tributary/protocol';
 import { RpcClient } from '@tributary/transport';
@@ -62,7 +62,11 @@ export interface ControllerChannelOptions {
   heartbeatIntervalMs: number;
   metadataMaxWaitMs: number;
   logger: ChannelLogger;
-  onMetadata: (md: ClusterMetadata) => void;
+  /**
+   * Applies metadata from the controller: the whole of it, or a delta from the version held.
+   * Returns false when a delta did not apply (the channel then asks for the whole metadata).
+   */
+  onMetadata: (md: MetadataPollResponse) => boolean | undefined;
   /** Injected for tests; defaults to an RpcClient to `controller`. */
   client?: Pick<RpcClient, 'call' | 'close'>;
 }
@@ -170,9 +174,9 @@ export class ControllerChannel {
     let backoffMs = BACKOFF_MIN_MS;
     while (!this.stop.signal.aborted) {
       try {
-        const md = await this.client.call<ClusterMetadata>(
+        const md = await this.client.call<MetadataPollResponse>(
           '/metadata/poll',
-          { sinceVersion: this.metadataVersion, maxWaitMs: this.options.metadataMaxWaitMs },
+          { sinceVersion: this.metadataVersion, maxWaitMs: this.options.metadataMaxWaitMs, deltas: true },
           {
             timeoutMs: this.options.metadataMaxWaitMs + 10_000,
             signal: this.stop.signal,
@@ -182,8 +186,8 @@ export class ControllerChannel {
         this.warned.delete('metadata');
         const verdict = judgeMetadata({ clusterId: this.options.clusterId(), version: this.metadataVersion }, md);
         if (verdict === 'apply') {
-          this.options.onMetadata(md);
-          this.metadataVersion = md.version;
+          // A delta that does not fit what we hold: ask again from scratch (the whole metadata).
+          this.metadataVersion = this.options.onMetadata(md) === false ? -1 : md.version;
           this.refusing = undefined;
         } else if (verdict !== 'ignore') {
           // Loudly, every time: the cluster cannot change while this lasts.
@@ -203,11 +207,12 @@ export class ControllerChannel {
     }
   }
 
-  async alterPartition(request: Omit<AlterPartitionRequest, 'brokerId' | 'brokerEpoch'>): Promise<PartitionState> {
+  /** One batched AlterPartition (alter-partition-manager.ts batches the proposals). */
+  async alterPartitions(partitions: AlterPartitionItem[]): Promise<AlterPartitionBatchResponse> {
     try {
-      return await this.client.call<PartitionState>(
+      return await this.client.call<AlterPartitionBatchResponse>(
         '/partition/alter',
-        { ...request, brokerId: this.options.brokerId, brokerEpoch: this.brokerEpoch },
+        { brokerId: this.options.brokerId, brokerEpoch: this.brokerEpoch, partitions },
         { signal: this.stop.signal },
       );
     } catch (err) {

@@ -295,4 +295,43 @@ describe('ClusterController', () => {
     expect(change.record).toMatchObject({ type: 'PartitionChange', isr: [0, 3], partitionEpoch: 1 });
     expect(change.before).toMatchObject({ isr: [0, 3, 1], partitionEpoch: 0 });
   });
+
+  it("a broker's death is one append: the fence and every election of its partitions; a batched AlterPartition is one append", () => {
+    const clock = new FakeClock();
+    const log = new MemoryMetadataLog();
+    let appends = 0;
+    const append = log.append.bind(log);
+    log.append = (records) => {
+      appends++;
+      append(records);
+    };
+    const controller = controllerOn(log, clock);
+    for (const [id, rack] of SEED_BROKERS) controller.registerBroker(registration(id, rack));
+    controller.createTopic({ name: 'many', partitions: 600, replicationFactor: 3 });
+    const led = [...controller.state.allPartitions()].filter(({ partition }) => partition.leader === 0).length;
+    expect(led).toBe(100);
+    appends = 0;
+    const version = controller.version;
+    clock.advance(2000);
+    for (const id of [1, 2, 3, 4, 5]) controller.heartbeat({ brokerId: id, brokerEpoch: 0 });
+    clock.advance(1500);
+    controller.checkSessions();
+    expect(appends).toBe(1);
+    expect(controller.version).toBe(version + 1 + led);
+    // Broker 3 shrinks broker 0 out of every ISR it leads, in one request: one append.
+    const shrinks = [...controller.state.allPartitions()]
+      .filter(({ partition }) => partition.leader === 3 && partition.isr.includes(0))
+      .map(({ partition }) => ({
+        topic: 'many',
+        partition: partition.partition,
+        leaderEpoch: partition.leaderEpoch,
+        partitionEpoch: partition.partitionEpoch,
+        newIsr: partition.isr.filter((r) => r !== 0),
+      }));
+    expect(shrinks.length).toBeGreaterThan(20);
+    appends = 0;
+    const reply = controller.alterPartitions({ brokerId: 3, brokerEpoch: 0, partitions: shrinks });
+    expect(appends).toBe(1);
+    expect(reply.partitions.every((p) => p.error === undefined && !p.state!.isr.includes(0))).toBe(true);
+  });
 });

@@ -32,6 +32,11 @@ export interface ControllerConfig {
   readonly logLevel: string;
   /** Request limits (DESIGN.md § Limits): see ControllerRequestLimits. */
   readonly requestLimits: ControllerRequestLimits;
+  /**
+   * A metadata snapshot is written once this many records were appended since the last one
+   * (KRaft's metadata.log.max.record.bytes.between.snapshots, counted in records).
+   */
+  readonly metadataSnapshotIntervalRecords: number;
 }
 
 /**
@@ -82,13 +87,15 @@ const FLAGS: Record<string, FlagSpec> = {
   'request-timeout-ms': { env: 'TRIBUTARY_REQUEST_TIMEOUT_MS' },
   'connections-max': { env: 'TRIBUTARY_CONNECTIONS_MAX' },
   'request-bytes-in-flight-max': { env: 'TRIBUTARY_REQUEST_BYTES_IN_FLIGHT_MAX' },
+  'metadata-snapshot-interval-records': { env: 'TRIBUTARY_METADATA_SNAPSHOT_INTERVAL_RECORDS' },
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export const USAGE = `usage: tributary-controller [--listen host:port] [--internal-listen host:port] [--data-dir dir] [--session-timeout-ms n] [--cluster-id id]
                             [--auto-leader-rebalance-enable true|false] [--leader-imbalance-check-interval-ms n] [--log-level level]
-                            [--request-timeout-ms n] [--connections-max n] [--request-bytes-in-flight-max n]`;
+                            [--request-timeout-ms n] [--connections-max n] [--request-bytes-in-flight-max n]
+                            [--metadata-snapshot-interval-records n]`;
 
 /** Parses argv (without node and script) and env. Throws ConfigError with a one-line reason. */
 export function parseControllerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ControllerConfig {
@@ -170,6 +177,7 @@ export function parseControllerConfig(argv: readonly string[], env: Readonly<Rec
     leaderImbalanceCheckIntervalMs,
     logLevel,
     requestLimits,
+    metadataSnapshotIntervalRecords: parseInteger('metadata-snapshot-interval-records', get('metadata-snapshot-interval-records'), 20_000, 1, 100_000_000),
   });
 }
 

@@ -429,22 +429,41 @@ describe('ControllerService', () => {
     expect(h.controller.version).toBe(version);
   });
 
-  it('AlterPartition through the route: refusals, success, and the ISR counters', async () => {
+  it('AlterPartition through the route: batched, refusals per partition, success, one append, and the ISR counters', async () => {
     const h = harness();
     const epochs = await registerSeed(h);
-    await h.call('/admin/create-topic', { name: 'demo', partitions: 1, replicationFactor: 3 }); // [0,3,1]
-    const base = { brokerId: 0, brokerEpoch: epochs.get(0), topic: 'demo', partition: 0, leaderEpoch: 0, partitionEpoch: 0 };
-    const notLeader = await h.call<WireError>('/partition/alter', { ...base, brokerId: 3, newIsr: [3] });
-    expect([notLeader.status, notLeader.body.code]).toEqual([409, 'FENCED_LEADER_EPOCH']);
-    const shrunk = await h.call<{ isr: number[]; partitionEpoch: number }>('/partition/alter', { ...base, newIsr: [0, 3] });
-    expect(shrunk.body).toMatchObject({ isr: [0, 3], partitionEpoch: 1 });
-    const stale = await h.call<WireError>('/partition/alter', { ...base, newIsr: [0, 3, 1] });
-    expect(stale.body.code).toBe('FENCED_LEADER_EPOCH');
-    await h.call('/partition/alter', { ...base, partitionEpoch: 1, newIsr: [0, 3, 1], joiningEpochs: [{ brokerId: 1, brokerEpoch: 0 }] });
+    await h.call('/admin/create-topic', { name: 'demo', partitions: 7, replicationFactor: 3 }); // P0 and P6 [0,3,1], led by B0
+    type Answer = { partitions: { topic: string; partition: number; state?: { isr: number[]; partitionEpoch: number }; error?: WireError }[] };
+    const item = { topic: 'demo', partition: 0, leaderEpoch: 0, partitionEpoch: 0 };
+    const alter = (brokerId: number, partitions: object[]) => h.call<Answer>('/partition/alter', { brokerId, brokerEpoch: epochs.get(brokerId), partitions });
+    const notLeader = await alter(3, [{ ...item, newIsr: [3] }]);
+    expect([notLeader.status, notLeader.body.partitions[0]!.error?.code]).toEqual([200, 'FENCED_LEADER_EPOCH']);
+    const stale = await h.call<WireError>('/partition/alter', { brokerId: 0, brokerEpoch: 7, partitions: [{ ...item, newIsr: [0, 3] }] });
+    expect([stale.status, stale.body.code]).toEqual([409, 'STALE_BROKER_EPOCH']);
+    const version = h.controller.version;
+    // Two shrinks, one refusal (B0 does not lead P1), one partition named twice: one metadata append.
+    const shrunk = await alter(0, [
+      { ...item, newIsr: [0, 3] },
+      { ...item, partition: 6, newIsr: [0, 1] },
+      { ...item, partition: 1, newIsr: [0, 3] },
+      { ...item, newIsr: [0, 1] },
+    ]);
+    expect(shrunk.body.partitions.map((p) => [p.partition, p.state?.isr ?? p.error?.code])).toEqual([
+      [0, [0, 3]],
+      [6, [0, 1]],
+      [1, 'FENCED_LEADER_EPOCH'],
+      [0, 'INVALID_REQUEST'],
+    ]);
+    expect(h.controller.version).toBe(version + 2);
+    const again = await alter(0, [{ ...item, newIsr: [0, 3, 1] }]);
+    expect(again.body.partitions[0]!.error?.code).toBe('FENCED_LEADER_EPOCH');
+    await alter(0, [{ ...item, partitionEpoch: 1, newIsr: [0, 3, 1], joiningEpochs: [{ brokerId: 1, brokerEpoch: 0 }] }]);
+    const malformed = await h.call<WireError>('/partition/alter', { brokerId: 0, brokerEpoch: 0, partitions: [{ ...item, newIsr: 'all' }] });
+    expect([malformed.status, malformed.body.code]).toEqual([400, 'INVALID_REQUEST']);
     const metrics = (await h.service.app.inject({ method: 'GET', url: '/metrics' })).payload;
-    expect(metrics).toContain('tributary_controller_isr_shrinks_total 1');
+    expect(metrics).toContain('tributary_controller_isr_shrinks_total 2');
     expect(metrics).toContain('tributary_controller_isr_expands_total 1');
-    expect(metrics).toMatch(/tributary_controller_requests_total\{route="\/partition\/alter",status="200"\} 2/);
+    expect(metrics).toMatch(/tributary_controller_requests_total\{route="\/partition\/alter",status="200"\} 4/);
   });
 
   it('controlled shutdown through the route, then the offline and fenced gauges', async () => {

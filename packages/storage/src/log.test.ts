@@ -318,6 +318,27 @@ function forceRoll(log: Log): void {
   log.maybeRoll(Number.POSITIVE_INFINITY);
 }
 
+describe('Log.deleteSegmentsBelow (a prefix covered elsewhere)', () => {
+  it('deletes only segments wholly below the offset, never the active one, and keeps it across a reopen', () => {
+    const dir = path.join(tempDir(), 'meta-0');
+    const config = testConfig({ segmentBytes: 300 });
+    const log = Log.open(dir, config);
+    for (let i = 0; i < 30; i++) log.appendAsLeader(batch([`r${i}`]), 0);
+    const bases = log.segmentBaseOffsets();
+    expect(bases.length).toBeGreaterThan(3);
+    expect(log.deleteSegmentsBelow(bases[1]! - 1)).toBe(0);
+    expect(log.deleteSegmentsBelow(bases[2]!)).toBe(2);
+    expect(log.logStartOffset).toBe(bases[2]);
+    expect(decodeBatches(log.read(bases[2]!, 1 << 20))[0]!.value!.toString()).toBe(`r${bases[2]}`);
+    expect(log.deleteSegmentsBelow(30)).toBe(bases.length - 3);
+    expect(log.segmentBaseOffsets()).toEqual([bases.at(-1)]);
+    log.close();
+    const again = Log.open(dir, config);
+    expect([again.logStartOffset, again.logEndOffset]).toEqual([bases.at(-1), 30]);
+    again.close();
+  });
+});
+
 describe('Log retention and rolling', () => {
   it('deletes only whole expired segments, never the active one, and moves the log start', () => {
     const t0 = 10_000_000;

@@ -579,6 +579,23 @@ export class Log {
     return deleted;
   }
 
+  /**
+   * Deletes the closed segments that lie wholly below `offset` (the next segment starts at or
+   * below it) and moves the log start offset up to the first segment kept; never the active
+   * segment, never a record at or above `offset`. For logs whose prefix is covered by something
+   * else (the controller's metadata log below its snapshot). Returns how many segments went.
+   */
+  deleteSegmentsBelow(offset: number): number {
+    this.assertOpen();
+    assert(Number.isSafeInteger(offset) && offset >= 0 && offset <= this.logEndOffset, `offset ${offset} outside [0, ${this.logEndOffset}] of ${this.dir}`);
+    let deleted = 0;
+    while (this.segments.length > 1 && this.segments[1]!.baseOffset <= offset) {
+      this.deleteOldest();
+      deleted++;
+    }
+    return deleted;
+  }
+
   private deleteOldest(): void {
     this.cleanerGenerationValue++;
     const segment = this.segments[0]!;
