@@ -52,12 +52,18 @@ export interface BrokerDeathResult {
   metadataRecords: number;
 }
 
-export async function brokerDeathPhase(admin: Admin, topic: string, partitions: number, state: ClusterStateFile, victim = 0): Promise<BrokerDeathResult> {
+export async function brokerDeathPhase(admin: Admin, topic: string, partitions: number, state: ClusterStateFile): Promise<BrokerDeathResult> {
+  // Every broker alive first: a topic created while one is fenced is placed without it.
+  await until('every broker alive', async () => (await controllerMetadata(state)).brokers.every((b) => b.alive), 120_000, 250);
   const topicReadySeconds = await createBenchTopic(admin, topic, partitions);
   const wide = async () => (await controllerMetadata(state)).topics.find((t) => t.name === topic)!;
   await until('every replica in sync before the kill', async () => (await wide()).partitions.every((p) => p.isr.length === p.replicas.length), 300_000, 250);
   const before = await controllerMetadata(state);
   const t = before.topics.find((x) => x.name === topic)!;
+  // The broker that leads the most of the topic (a sixth of it when placement is balanced).
+  const counts = new Map<number, number>();
+  for (const p of t.partitions) counts.set(p.leader, (counts.get(p.leader) ?? 0) + 1);
+  const victim = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]![0];
   const led = t.partitions.filter((p) => p.leader === victim).map((p) => p.partition);
   const held = t.partitions.filter((p) => p.replicas.includes(victim)).map((p) => p.partition);
   const killedAt = performance.now();

@@ -274,7 +274,8 @@ export class ReplicaManager {
       // the metadata is not the one they were written under). They are set aside (KRaft's
       // `-stray`), never deleted: only an operator knows whether they are garbage.
       for (const { topic, partition } of this.logs.all()) {
-        if (!wanted.has(`${topic}-${partition}`)) this.setAside(topic, partition, 'no partition of the metadata claims it');
+        const key = `${topic}-${partition}`;
+        if (!wanted.has(key) && !this.pendingDeletes.has(key)) this.setAside(topic, partition, 'no partition of the metadata claims it');
       }
     } else {
       const look = new Map(changed);
@@ -316,6 +317,12 @@ export class ReplicaManager {
   }
 
   private openPartition(topic: string, partition: number, topicId: string, configs: TopicConfigs): Partition {
+    const waiting = this.pendingDeletes.get(`${topic}-${partition}`);
+    if (waiting !== undefined) {
+      // A removed log of the same name not deleted yet: it goes first, so this one starts empty.
+      this.pendingDeletes.delete(`${topic}-${partition}`);
+      this.logs.delete(topic, partition);
+    }
     let log = this.logs.get(topic, partition);
     if (log !== undefined) {
       const file = join(log.dir, PARTITION_METADATA_FILE);
@@ -367,8 +374,43 @@ export class ReplicaManager {
     p.shutdown();
     this.partitions.delete(p.key);
     this.logger.info({ topic: p.topic, partition: p.partition, reason, disposal }, 'removing partition');
-    if (disposal === 'delete') this.safely(() => this.logs.delete(p.topic, p.partition));
-    else this.setAside(p.topic, p.partition, reason);
+    if (disposal === 'delete') {
+      this.pendingDeletes.set(p.key, { topic: p.topic, partition: p.partition });
+      this.scheduleDeletes();
+    } else {
+      this.setAside(p.topic, p.partition, reason);
+    }
+  }
+
+  /**
+   * Logs of removed partitions waiting to be deleted from disk. Deleting a log is several file
+   * removals, milliseconds each on a busy disk: the 5000 replicas a broker holds of a deleted
+   * 10,000-partition topic, deleted in one pass, blocked every broker past its session timeout
+   * and the controller fenced them all. They are deleted over several turns of the event loop
+   * instead, at most openBudgetMs each; a log of the same name opened meanwhile is deleted first.
+   */
+  private readonly pendingDeletes = new Map<string, { topic: string; partition: number }>();
+  private deleteScheduled = false;
+
+  private scheduleDeletes(): void {
+    if (this.deleteScheduled) return;
+    this.deleteScheduled = true;
+    setImmediate(() => {
+      this.deleteScheduled = false;
+      this.runDeletes(this.options.openBudgetMs ?? 100);
+    });
+  }
+
+  private runDeletes(budgetMs: number): void {
+    const started = performance.now();
+    let deleted = 0;
+    for (const [key, at] of this.pendingDeletes) {
+      if (deleted > 0 && performance.now() - started >= budgetMs) break;
+      this.pendingDeletes.delete(key);
+      this.safely(() => this.logs.delete(at.topic, at.partition));
+      deleted++;
+    }
+    if (this.pendingDeletes.size > 0) this.scheduleDeletes();
   }
 
   private setAside(topic: string, partition: number, reason: string): void {
@@ -772,7 +814,8 @@ export class ReplicaManager {
     const nowMs = this.now();
     const producerIdExpirationMs = this.options.producerIdExpirationMs ?? CLUSTER_DEFAULTS.producerIdExpirationMs;
     for (const p of this.partitions.values()) {
-      if (p.isLeader) {
+      // Followers keep producer state too (partition.ts), so every replica forgets expired ones.
+      {
         const expired = p.producers.removeExpired(nowMs, producerIdExpirationMs);
         if (expired.length > 0)
           this.logger.info({ topic: p.topic, partition: p.partition, producerIds: expired.slice(0, 10), count: expired.length }, 'expired producer state');
@@ -810,6 +853,8 @@ export class ReplicaManager {
   /** Stops serving, checkpoints and closes the logs. */
   close(): void {
     this.stopServing();
+    // Removed partitions' logs still waiting: deleted now, not left for the next start to set aside.
+    this.runDeletes(Number.POSITIVE_INFINITY);
     this.partitions.clear();
     this.logs.close();
   }

@@ -4,6 +4,7 @@
 // fsync fails the log cuts the batch back off, so a decision the caller was refused never
 // reappears on replay. Recovery after a crash (torn tail, bad CRC) is the segment log's own.
 
+import { existsSync, readdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { decodeBatches } from '@tributary/protocol';
 import { Log, type LogConfig } from '@tributary/storage';
@@ -43,10 +44,19 @@ export class SegmentMetadataLog implements MetadataLog {
   /** `segmentBytes`: tests roll small segments, so a snapshot's truncation has some to delete. */
   static open(dir: string, options: { logger?: Logger; now?: () => number; segmentBytes?: number } = {}): SegmentMetadataLog {
     const now = options.now ?? Date.now;
+    // Every append is fsynced before it returns (flush.messages = 1), so every segment but the
+    // last is durable whole: recovery need only scan the last one for a torn tail, not re-read
+    // (and CRC-check) the whole log on every start.
+    const bases = existsSync(dir)
+      ? readdirSync(dir)
+          .filter((n) => /^\d{20}\.log$/.test(n))
+          .map((n) => Number(n.slice(0, 20)))
+      : [];
+    const recoveryPoint = bases.length > 0 ? Math.max(...bases) : 0;
     const log = Log.open(
       dir,
       { ...METADATA_LOG_CONFIG, segmentBytes: options.segmentBytes ?? METADATA_LOG_CONFIG.segmentBytes },
-      { clock: now, ...(options.logger ? { logger: options.logger } : {}) },
+      { clock: now, recoveryPoint, ...(options.logger ? { logger: options.logger } : {}) },
     );
     return new SegmentMetadataLog(log, now);
   }

@@ -841,6 +841,39 @@ export class Log {
     this.lastFlushMs = this.clock();
   }
 
+  /**
+   * Kafka's flush of rolled segments: fsyncs, on libuv's thread pool, every closed segment past
+   * the recovery point (and the directory, which holds their files), then moves the recovery
+   * point up to the active segment's base offset. So after a kill -9 only the active segment is
+   * scanned at the next start, not everything written since the last clean shutdown. The log's
+   * own appends are not fsynced (durability comes from replication); a rolled segment no longer
+   * changes, so syncing it costs the event loop nothing. A truncation, deletion, cleaner swap or
+   * close meanwhile leaves the recovery point where it was (the next call tries again).
+   */
+  async flushRolledSegmentsInBackground(): Promise<void> {
+    if (this.closed) return;
+    const target = this.active.baseOffset;
+    if (target <= this.recoveryPointOffset) return;
+    const generation = this.cleanerGenerationValue;
+    const rolled = this.segments.slice(this.segmentIndexFor(this.recoveryPointOffset), this.segments.length - 1);
+    try {
+      for (const segment of rolled) await segment.flushInBackground();
+      const fd = await this.fs.open(this.dir, 'r');
+      try {
+        await this.fs.fsync(fd);
+      } finally {
+        await this.fs.close(fd);
+      }
+    } catch (err) {
+      if (!this.closed && this.cleanerGenerationValue === generation) this.logger.warn({ dir: this.dir, err }, 'background flush of rolled segments failed');
+      return;
+    }
+    if (this.closed || this.cleanerGenerationValue !== generation) return;
+    // Epochs below the new recovery point must be durable too (as in flush()).
+    this.epochs.flush();
+    this.recoveryPointOffset = Math.max(this.recoveryPointOffset, target);
+  }
+
   /** Closes the files without flushing (durability comes from flush() or replication). */
   close(): void {
     if (this.closed) return;
