@@ -16,8 +16,11 @@ describe('parseArgs', () => {
       'reassign',
       'rebalance',
       'kafka',
+      'broker-death',
+      'controller-restart',
     ]);
     expect(a.records).toBe(2_000_000);
+    expect([a.deathPartitions, a.metadataRecords, a.metadataSnapshots]).toEqual([10_000, 1_000_000, true]);
     expect([a.reassignMB, a.reassignThrottleMBps]).toEqual([1000, 50]);
     expect(a.bootstrap).toBeUndefined();
   });
@@ -26,6 +29,9 @@ describe('parseArgs', () => {
     const a = parseArgs(['--quick', '--only', 'latency,produce', '--bootstrap=127.0.0.1:19092', '--json']);
     expect(a.records).toBe(200_000);
     expect(a.reassignMB).toBe(250);
+    expect([a.deathPartitions, a.metadataRecords]).toEqual([2000, 100_000]);
+    expect(parseArgs(['--metadata-snapshots', 'off', '--metadata-records', '5000']).metadataSnapshots).toBe(false);
+    expect(() => parseArgs(['--metadata-snapshots', 'maybe'])).toThrow(/on or off/);
     expect(a.only).toEqual(['produce', 'latency']);
     expect(parseArgs(['--quick', '--reassign-mb', '400', '--reassign-throttle-mbps=20'])).toMatchObject({ reassignMB: 400, reassignThrottleMBps: 20 });
     expect(a.bootstrap).toBe('127.0.0.1:19092');

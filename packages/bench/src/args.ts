@@ -12,6 +12,8 @@ export const PHASES = [
   'reassign',
   'rebalance',
   'kafka',
+  'broker-death',
+  'controller-restart',
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
@@ -31,9 +33,15 @@ export interface BenchArgs {
   reassignMB: number;
   /** The reassign phase's throttle, MB/s (10^6 bytes) on both the leader's and the new follower's side (default 50). */
   reassignThrottleMBps: number;
+  /** The broker-death phase's topic: partitions (default 10,000; 2,000 with --quick). */
+  deathPartitions: number;
+  /** The controller-restart phase: metadata records written before the restart (default 1,000,000; 100,000 with --quick). */
+  metadataRecords: number;
+  /** The controller-restart phase writes snapshots as a controller with them does (on), or none (off: a controller without). */
+  metadataSnapshots: boolean;
 }
 
-export const USAGE = `usage: pnpm bench [--quick] [--bootstrap host:port,…] [--data-dir DIR] [--json] [--only ${PHASES.join(',')}] [--records N] [--reassign-mb N] [--reassign-throttle-mbps N] [--keep]`;
+export const USAGE = `usage: pnpm bench [--quick] [--bootstrap host:port,…] [--data-dir DIR] [--json] [--only ${PHASES.join(',')}] [--records N] [--reassign-mb N] [--reassign-throttle-mbps N] [--death-partitions N] [--metadata-records N] [--metadata-snapshots on|off] [--keep]`;
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
   let quick = false;
@@ -45,6 +53,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let records: number | undefined;
   let reassignMB: number | undefined;
   let reassignThrottleMBps = 50;
+  let deathPartitions: number | undefined;
+  let metadataRecords: number | undefined;
+  let metadataSnapshots = true;
   const positive = (flag: string, text: string): number => {
     const n = Number(text);
     if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer\n${USAGE}`);
@@ -83,6 +94,18 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--reassign-throttle-mbps':
         reassignThrottleMBps = positive(flag, value());
         break;
+      case '--death-partitions':
+        deathPartitions = positive(flag, value());
+        break;
+      case '--metadata-records':
+        metadataRecords = positive(flag, value());
+        break;
+      case '--metadata-snapshots': {
+        const v = value();
+        if (v !== 'on' && v !== 'off') throw new Error(`--metadata-snapshots must be on or off\n${USAGE}`);
+        metadataSnapshots = v === 'on';
+        break;
+      }
       case '--only': {
         const names = value()
           .split(',')
@@ -111,5 +134,8 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     keep,
     reassignMB: reassignMB ?? (quick ? 250 : 1000),
     reassignThrottleMBps,
+    deathPartitions: deathPartitions ?? (quick ? 2000 : 10_000),
+    metadataRecords: metadataRecords ?? (quick ? 100_000 : 1_000_000),
+    metadataSnapshots,
   });
 }

@@ -13,12 +13,13 @@ import { inChildProcess, type AckLatencyResult, type E2eLatencyResult } from './
 import { Progress } from './progress.ts';
 import { reassignPhase, type ReassignPhaseResult } from './reassign.ts';
 import { rebalancePhase, type RebalancePhaseResult } from './rebalance.ts';
+import { REJOIN_WAIT_MS, brokerDeathPhase, controllerRestartPhase } from './scale.ts';
 import { median, round } from './stats.ts';
 import { consumeAll, createBenchTopic, produceThroughput, sleep, topicHealthy, waitFor, type ConsumeResult, type ThroughputResult } from './workload.ts';
 
 const RESULTS_DIR = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
 const THROUGHPUT_PARTITIONS = 10;
-const SCALING_PARTITIONS = [10, 100, 1000] as const;
+const SCALING_PARTITIONS = [10, 100, 1000, 10_000] as const;
 
 export interface ScalingPoint {
   partitions: number;
@@ -69,6 +70,15 @@ export interface BenchReport {
   scaling?: Record<string, ScalingPoint>;
   /** 1000-partition throughput over 10-partition throughput. */
   scaling1000Ratio?: number;
+  /** 10,000-partition throughput over 10-partition throughput. */
+  scaling10000Ratio?: number;
+  /** kill -9 of the broker leading a sixth of a big topic → every partition led again (controller's view). */
+  brokerDeathLeadersMovedMs?: number;
+  /** That broker restarted → back in the ISR of every partition it holds. */
+  brokerDeathRejoinIsrMs?: number;
+  /** The controller restarted over a metadata log of controllerReplayRecords records → serving (/health 200). */
+  controllerReplayMs?: number;
+  controllerReplayRecords?: number;
   /** acks=all p99, one record in flight, on a quiet cluster and while every route of every process is abused. */
   abuseQuietAckP99Ms?: number;
   abuseAckP99Ms?: number;
@@ -330,6 +340,13 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
       }
       const s10 = report.scaling['10']!.recordsPerSec;
       report.scaling1000Ratio = round(report.scaling['1000']!.recordsPerSec / s10, 3);
+      report.scaling10000Ratio = round(report.scaling['10000']!.recordsPerSec / s10, 3);
+      const ten = report.scaling['10000']!;
+      rows.push({
+        phase: 'scaling targets',
+        result: `${(report.scaling10000Ratio * 100).toFixed(0)} %`,
+        detail: `10,000 over 10 partitions (target >= 70 %); 1000 over 10: ${(report.scaling1000Ratio * 100).toFixed(0)} % (target >= 90 %); 10,000 partitions replicating ${ten.topicReadySeconds} s after create (target <= 30 s), broker RSS ${ten.brokerRssMBTotal ?? '?'} MB total`,
+      });
     }
 
     // ---- produce p99 with and without abusive clients
@@ -450,6 +467,49 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
           row('kafka: kcat produce -z lz4', r.kcatProduceLz4),
           row('kafka: bundled produce lz4 (HTTP)', r.bundledProduceLz4),
         );
+      }
+    }
+
+    // ---- kill -9 of a broker leading a sixth of a big topic; then its restart
+    if (wants('broker-death')) {
+      const state = cluster.state();
+      if (state === undefined) {
+        rows.push({ phase: 'broker death', result: 'not run', detail: 'needs the launcher state (--data-dir with --bootstrap)' });
+      } else {
+        const topic = topicName('death');
+        const r = await brokerDeathPhase(admin, topic, args.deathPartitions, state);
+        report.brokerDeathLeadersMovedMs = Math.round(r.leadersMovedMs);
+        if (r.rejoinIsrMs !== null) report.brokerDeathRejoinIsrMs = Math.round(r.rejoinIsrMs);
+        report.details.brokerDeath = r;
+        rows.push({
+          phase: `broker death, ${fmt(r.partitions)} parts`,
+          result: `${fmt(r.leadersMovedMs)} ms`,
+          detail: `kill -9 of B${r.victim} (led ${fmt(r.led)}) -> every partition led again (target <= 5000 ms), to ${Object.entries(r.successors)
+            .map(([b, n]) => `B${b} ${n}`)
+            .join(
+              ', ',
+            )}; restarted -> back in all ${fmt(r.held)} of its ISRs in ${r.rejoinIsrMs === null ? `more than ${fmt(REJOIN_WAIT_MS)}` : fmt(r.rejoinIsrMs)} ms (target <= 60000 ms); ${fmt(r.metadataRecords)} metadata records; topic replicating ${r.topicReadySeconds.toFixed(1)} s after create`,
+        });
+        await admin.deleteTopic(topic).catch(() => undefined);
+        await sleep(1000);
+      }
+    }
+
+    // ---- the controller restarted over a long metadata history
+    if (wants('controller-restart')) {
+      const state = cluster.state();
+      if (state === undefined) {
+        rows.push({ phase: 'controller restart', result: 'not run', detail: 'needs the launcher state (--data-dir with --bootstrap)' });
+      } else {
+        const r = await controllerRestartPhase(state, args.metadataRecords, args.metadataSnapshots);
+        report.controllerReplayMs = Math.round(r.restartToServingMs);
+        report.controllerReplayRecords = r.metadataVersion;
+        report.details.controllerRestart = r;
+        rows.push({
+          phase: 'controller restart',
+          result: `${fmt(r.restartToServingMs)} ms`,
+          detail: `spawn -> serving over ${fmt(r.metadataVersion)} metadata records (target <= 3000 ms at 1,000,000); snapshots ${r.snapshots ? 'on' : 'off'}: loaded ${r.snapshotVersion ?? '?'} and replayed ${r.replayedRecords === null ? '?' : fmt(r.replayedRecords)} records in ${r.replayMs ?? '?'} ms; fill ${r.fillSeconds.toFixed(1)} s, not timed`,
+        });
       }
     }
   } finally {

@@ -9,7 +9,8 @@ import { ProcessSecurity } from '@tributary/auth/server';
 import { LogManager } from '@tributary/storage';
 import { RpcClientPool } from '@tributary/transport';
 import { createMsgpackServer, createServerBudget, type FastifyInstance } from '@tributary/transport/server';
-import { AssertionError, BROKER_INTERNAL_PATHS, type ClusterMetadata, type Endpoint } from '@tributary/protocol';
+import { AssertionError, BROKER_INTERNAL_PATHS, type ClusterMetadata, type Endpoint, type MetadataPollResponse } from '@tributary/protocol';
+import { AlterPartitionManager } from './alter-partition-manager.ts';
 import { brokerRouteLimits, registerBrokerRoutes } from './broker-service.ts';
 import type { BrokerConfig } from './config.ts';
 import { ControllerChannel } from './controller-channel.ts';
@@ -146,6 +147,8 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     },
   });
 
+  // ISR proposals leave batched: one AlterPartition (one controller fsync) per burst.
+  const alterPartitions = new AlterPartitionManager({ send: (partitions) => channel.alterPartitions(partitions) });
   let coordinator: CoordinatorHost | undefined;
   replicas = new ReplicaManager({
     brokerId: config.brokerId,
@@ -154,7 +157,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
     producerIdExpirationMs: config.producerIdExpirationMs,
     logger: logger.child({ module: 'replicas' }),
-    alterPartition: (request) => channel.alterPartition(request),
+    alterPartition: (request) => alterPartitions.submit(request),
     onFollowersChanged: (byLeader) => fetchers.update(byLeader),
     onRolesChanged: () => coordinator?.onRolesChanged(),
     onIsrChange: (kind) => (kind === 'shrink' ? metrics.isrShrinks : metrics.isrExpands).inc(),
@@ -298,14 +301,15 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     metadataMaxWaitMs: config.metadataMaxWaitMs,
     logger: logger.child({ module: 'controller-channel' }),
-    onMetadata: (md: ClusterMetadata) => {
+    onMetadata: (md: MetadataPollResponse) => {
       // The first metadata names the cluster this data dir joins; later ones must match it
       // (the channel refuses others).
       identity.joinCluster(md.clusterId);
-      replicas.applyMetadata(md);
+      if (!replicas.applyMetadata(md)) return false;
       groups.onRolesChanged();
       if (!metadataSeen) logger.info({ metadataVersion: md.version, partitions: replicas.partitionCount }, 'metadata loaded');
       metadataSeen = true;
+      return true;
     },
   });
   channel.start();
@@ -392,6 +396,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
         for (const t of timers) clearInterval(t);
         // A cleaning in progress is aborted (its uncommitted files deleted) before the logs close.
         await cleaner.stop();
+        alterPartitions.close();
         await channel.close();
         await fetchers.close();
         groups.close();

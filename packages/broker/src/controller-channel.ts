@@ -8,13 +8,13 @@ import {
   FORWARDED_HOST_HEADER,
   FORWARDED_PRINCIPAL_HEADER,
   TributaryError,
-  type AlterPartitionRequest,
-  type ClusterMetadata,
+  type AlterPartitionBatchResponse,
+  type AlterPartitionItem,
+  type MetadataPollResponse,
   type ControlledShutdownResponse,
   type Endpoint,
   type KafkaListeners,
   type HeartbeatResponse,
-  type PartitionState,
   type RegisterBrokerResponse,
 } from '@tributary/protocol';
 import { RpcClient, type TlsClientOptions } from '@tributary/transport';
@@ -67,7 +67,11 @@ export interface ControllerChannelOptions {
   heartbeatIntervalMs: number;
   metadataMaxWaitMs: number;
   logger: ChannelLogger;
-  onMetadata: (md: ClusterMetadata) => void;
+  /**
+   * Applies metadata from the controller: the whole of it, or a delta from the version held.
+   * Returns false when a delta did not apply (the channel then asks for the whole metadata).
+   */
+  onMetadata: (md: MetadataPollResponse) => boolean | undefined;
   /** Injected for tests; defaults to an RpcClient to `controller`. */
   client?: Pick<RpcClient, 'call' | 'close'>;
   /** A secure cluster: TLS to the controller with this broker's certificate (mutual TLS). */
@@ -178,9 +182,9 @@ export class ControllerChannel {
     let backoffMs = BACKOFF_MIN_MS;
     while (!this.stop.signal.aborted) {
       try {
-        const md = await this.client.call<ClusterMetadata>(
+        const md = await this.client.call<MetadataPollResponse>(
           '/metadata/poll',
-          { sinceVersion: this.metadataVersion, maxWaitMs: this.options.metadataMaxWaitMs },
+          { sinceVersion: this.metadataVersion, maxWaitMs: this.options.metadataMaxWaitMs, deltas: true },
           {
             timeoutMs: this.options.metadataMaxWaitMs + 10_000,
             signal: this.stop.signal,
@@ -190,8 +194,8 @@ export class ControllerChannel {
         this.warned.delete('metadata');
         const verdict = judgeMetadata({ clusterId: this.options.clusterId(), version: this.metadataVersion }, md);
         if (verdict === 'apply') {
-          this.options.onMetadata(md);
-          this.metadataVersion = md.version;
+          // A delta that does not fit what we hold: ask again from scratch (the whole metadata).
+          this.metadataVersion = this.options.onMetadata(md) === false ? -1 : md.version;
           this.refusing = undefined;
         } else if (verdict !== 'ignore') {
           // Loudly, every time: the cluster cannot change while this lasts.
@@ -211,11 +215,12 @@ export class ControllerChannel {
     }
   }
 
-  async alterPartition(request: Omit<AlterPartitionRequest, 'brokerId' | 'brokerEpoch'>): Promise<PartitionState> {
+  /** One batched AlterPartition (alter-partition-manager.ts batches the proposals). */
+  async alterPartitions(partitions: AlterPartitionItem[]): Promise<AlterPartitionBatchResponse> {
     try {
-      return await this.client.call<PartitionState>(
+      return await this.client.call<AlterPartitionBatchResponse>(
         '/partition/alter',
-        { ...request, brokerId: this.options.brokerId, brokerEpoch: this.brokerEpoch },
+        { brokerId: this.options.brokerId, brokerEpoch: this.brokerEpoch, partitions },
         { signal: this.stop.signal },
       );
     } catch (err) {

@@ -17,11 +17,16 @@ import {
 } from '@tributary/protocol';
 import { checkFetchPosition, truncationOffset } from './divergence.ts';
 import { LeaderState, followerHighWatermark, type IsrProposal } from './partition-state.ts';
+import { loadProducerSnapshot, writeProducerSnapshot } from './producer-snapshots.ts';
 import { ProducerStateTable } from './producer-state.ts';
 import { throttledReplicaSet } from './throttle.ts';
 
 /** What the broker needs of a partition's log (storage's Log). */
 export interface PartitionLog {
+  /** The partition's directory (producer-state snapshots live beside the segments). */
+  readonly dir: string;
+  readonly segmentCount: number;
+  segmentBaseOffsets(): number[];
   readonly logStartOffset: number;
   readonly logEndOffset: number;
   readonly sizeInBytes: number;
@@ -193,10 +198,11 @@ export class Partition {
       nowMs,
     });
     this.leaderState.maybeAdvanceHighWatermark();
-    // Producer state is rebuilt from the log on the first idempotent batch, so a broker taking
-    // over many partitions at once does not scan them all up front.
-    this.producers.clear();
-    this.producersLoaded = false;
+    // Producer state follows the log, whatever the role: a replica that has it (it led before,
+    // or followed since it last rebuilt it) keeps it, so a leader change reads nothing. One that
+    // has not rebuilds it on the first idempotent batch — from the newest producer-state
+    // snapshot, so only the log after it is read — and a broker taking over many partitions at
+    // once does not scan them all up front.
     this.ctx.logger.info(
       { ...this.fields(), partitionEpoch: ps.partitionEpoch, isr: ps.isr, logEndOffset: leo, highWatermark: this.highWatermark, wasLeader },
       'became leader',
@@ -217,8 +223,6 @@ export class Partition {
     this.isr = [...ps.isr];
     this.setReassignment(ps);
     this.followerHw = followerHighWatermark(hw, this.log.logEndOffset);
-    this.producers.clear();
-    this.producersLoaded = false;
     this.ctx.logger.info(
       {
         ...this.fields(),
@@ -300,8 +304,13 @@ export class Partition {
         return { baseOffset: check.baseOffset, lastOffset: check.lastOffset, duplicate: true };
       }
     }
+    const segmentsBefore = this.log.segmentCount;
     const result = this.log.appendAsLeader(records, this.leaderEpoch);
-    if (idempotent) this.producers.record(header, result.baseOffset, result.lastOffset, (this.ctx.now ?? Date.now)());
+    if (this.producersLoaded) {
+      // A roll: this batch starts the new segment; the table as of its base offset is the snapshot.
+      if (this.log.segmentCount !== segmentsBefore) this.snapshotProducers(result.baseOffset);
+      if (idempotent) this.producers.record(header, result.baseOffset, result.lastOffset, (this.ctx.now ?? Date.now)());
+    }
     for (const l of this.appendListeners) l();
     if (state.onLeaderAppend(this.log.logEndOffset)) this.onHighWatermarkChanged();
     return { ...result, duplicate: false };
@@ -466,6 +475,7 @@ export class Partition {
           'truncating fully: behind the leader log start',
         );
         this.log.truncateFullyAndStartAt(resp.logStartOffset);
+        this.forgetProducers();
         this.followerHw = followerHighWatermark(resp.highWatermark, this.log.logEndOffset);
       }
       return none;
@@ -493,6 +503,7 @@ export class Partition {
         'truncating diverged log',
       );
       this.log.truncateTo(cut.offset);
+      this.forgetProducers();
       this.followerHw = Math.min(this.followerHw, this.log.logEndOffset);
       return none;
     }
@@ -513,10 +524,13 @@ export class Partition {
           "realigning with the leader's cleaned batch",
         );
         this.log.truncateTo(first.baseOffset);
+        this.forgetProducers();
         this.followerHw = Math.min(this.followerHw, this.log.logEndOffset);
         if (this.log.logEndOffset !== first.baseOffset) return none;
       }
+      const segmentsBefore = this.log.segmentCount;
       this.log.appendAsFollower(resp.records);
+      this.trackFollowerAppend(resp.records, segmentsBefore);
       appended = resp.records.length;
       for (const l of this.appendListeners) l();
     }
@@ -562,12 +576,54 @@ export class Partition {
 
   // ------------------------------------------------------------------ producer state
 
-  /** Reads every batch header of the log (not the records) to rebuild producer state. */
+  /** The log was cut back: the table may remember batches no longer there; rebuilt when needed. */
+  private forgetProducers(): void {
+    this.producers.clear();
+    this.producersLoaded = false;
+  }
+
+  /** A follower that has the table keeps it up to date, batch header by batch header. */
+  private trackFollowerAppend(bytes: Buffer, segmentsBefore: number): void {
+    if (!this.producersLoaded) return;
+    const activeBase = this.log.segmentCount !== segmentsBefore ? this.log.segmentBaseOffsets().at(-1)! : -1;
+    const nowMs = (this.ctx.now ?? Date.now)();
+    for (let pos = 0; pos + LOG_OVERHEAD <= bytes.length; ) {
+      const header = readBatchHeader(bytes, pos);
+      if (header.baseOffset === activeBase) this.snapshotProducers(activeBase);
+      if (header.producerId >= 0) this.producers.record(header, header.baseOffset, header.baseOffset + header.lastOffsetDelta, nowMs);
+      pos += header.batchLength + LOG_OVERHEAD;
+    }
+  }
+
+  /** Writes the table as of `offset` (a new segment's base) beside the segments; a failure only costs a longer rebuild. */
+  private snapshotProducers(offset: number): void {
+    try {
+      writeProducerSnapshot(this.log.dir, offset, this.producers.toSnapshot());
+    } catch (err) {
+      this.ctx.logger.warn({ ...this.fields(), offset, err }, 'could not write producer-state snapshot');
+    }
+  }
+
+  /**
+   * Rebuilds producer state: the newest producer-state snapshot at or below the log end (if any),
+   * then every batch header after it (not the records) — the active segment, not the whole log.
+   */
   private rebuildProducerState(): void {
+    const started = performance.now();
     this.producers.clear();
     const nowMs = (this.ctx.now ?? Date.now)();
-    let offset = this.log.logStartOffset;
     const end = this.log.logEndOffset;
+    let snapshot: ReturnType<typeof loadProducerSnapshot>;
+    try {
+      snapshot = loadProducerSnapshot(this.log.dir, this.log.logStartOffset, end);
+    } catch (err) {
+      this.ctx.logger.warn({ ...this.fields(), err }, 'producer-state snapshots unreadable; reading the whole log');
+      snapshot = undefined;
+    }
+    if (snapshot !== undefined) this.producers.loadSnapshot(snapshot.entries);
+    let offset = snapshot?.offset ?? this.log.logStartOffset;
+    const from = offset;
+    let bytes = 0;
     while (offset < end) {
       const chunk = this.log.read(offset, PRODUCER_SCAN_CHUNK_BYTES);
       if (chunk.length === 0) break;
@@ -581,9 +637,22 @@ export class Partition {
         offset = lastOffset + 1;
         pos += size;
       }
+      bytes += pos;
       if (pos === 0) break;
     }
     this.producersLoaded = true;
+    this.ctx.logger.info(
+      {
+        ...this.fields(),
+        fromSnapshot: snapshot?.offset ?? null,
+        fromOffset: from,
+        logEndOffset: end,
+        bytesRead: bytes,
+        producers: this.producers.size,
+        ms: Math.round(performance.now() - started),
+      },
+      'producer state rebuilt',
+    );
   }
 
   /** For describe-replicas and metrics. */

@@ -41,6 +41,14 @@ interface ProducerEntry {
   batches: RememberedBatch[];
 }
 
+/** One producer in a producer-state snapshot. */
+export interface ProducerSnapshotEntry {
+  producerId: number;
+  epoch: number;
+  lastAppendMs: number;
+  batches: RememberedBatch[];
+}
+
 export type SequenceCheck = { kind: 'append' } | { kind: 'duplicate'; baseOffset: number; lastOffset: number };
 
 const INT32_MAX = 0x7fffffff;
@@ -157,6 +165,28 @@ export class ProducerStateTable {
 
   clear(): void {
     this.producers.clear();
+  }
+
+  /** Every producer's entry, for a producer-state snapshot (producer-snapshots.ts). */
+  toSnapshot(): ProducerSnapshotEntry[] {
+    return [...this.producers].map(([producerId, e]) => ({
+      producerId,
+      epoch: e.epoch,
+      lastAppendMs: e.lastAppendMs,
+      batches: e.batches.map((b) => ({ ...b })),
+    }));
+  }
+
+  /** Replaces the table with a snapshot's entries. */
+  loadSnapshot(entries: readonly ProducerSnapshotEntry[]): void {
+    this.producers.clear();
+    for (const e of entries) {
+      this.producers.set(e.producerId, {
+        epoch: e.epoch,
+        lastAppendMs: e.lastAppendMs,
+        batches: e.batches.slice(-PRODUCER_BATCHES_MAX).map((b) => ({ ...b })),
+      });
+    }
   }
 
   /** What is remembered for one producer (tests, describe). */

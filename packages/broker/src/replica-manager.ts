@@ -19,7 +19,6 @@ import {
   readBatchHeader,
   type AlterPartitionRequest,
   type BrokerId,
-  type ClusterMetadata,
   type DescribeReplicasResponse,
   type ErrorCode,
   type FetchPartitionResponse,
@@ -29,8 +28,11 @@ import {
   type ReplicaDigest,
   type ReplicaDigestsResponse,
   type ReplicaFetchPartitionResponse,
+  type MetadataPollResponse,
   type TopicConfigs,
+  type TopicState,
   type WireError,
+  isMetadataDelta,
 } from '@tributary/protocol';
 import { logConfigFromTopic, type Log, type LogManager } from '@tributary/storage';
 import type { CleanableLog } from './log-cleaner.ts';
@@ -175,100 +177,166 @@ export class ReplicaManager {
   /**
    * Applies a newer metadata version: creates the logs of every replica assigned here, moves each
    * partition to its role, deletes the logs of partitions no longer here (deleted topics,
-   * re-created topics), and re-plans the fetchers.
+   * re-created topics), and re-plans the fetchers. A delta (what changed since the version held)
+   * walks only the partitions it changed; the whole metadata walks every one. Returns false when
+   * a delta does not fit the version held (the caller then asks for the whole metadata).
    */
-  applyMetadata(md: ClusterMetadata): void {
-    if (this.closed || md.version <= this.metadata.version) return;
-    this.metadata = new MetadataCache(md);
-    this.throttleListsInUse = md.topics.some(
-      (t) => (t.configs?.['leader.replication.throttled.replicas'] ?? '') !== '' || (t.configs?.['follower.replication.throttled.replicas'] ?? '') !== '',
-    );
-    this.reconcile(md);
+  applyMetadata(md: MetadataPollResponse): boolean {
+    if (this.closed || md.version <= this.metadata.version) return true;
+    let changed: Map<string, { topic: string; partition: number }> | null = null;
+    if (isMetadataDelta(md)) {
+      let next: ReturnType<MetadataCache['withDelta']>;
+      try {
+        next = this.metadata.withDelta(md);
+      } catch (err) {
+        if (!(err instanceof TributaryError)) throw err;
+        this.logger.warn({ err, version: md.version, heldVersion: this.metadata.version }, 'metadata delta does not apply; asking for the whole metadata');
+        return false;
+      }
+      this.metadata = next.cache;
+      changed = next.changes.partitions;
+      // A deleted or re-created topic: every replica of it held here is looked at again.
+      if (next.changes.replacedTopics.size > 0) {
+        for (const p of this.partitions.values()) {
+          if (next.changes.replacedTopics.has(p.topic)) changed.set(p.key, { topic: p.topic, partition: p.partition });
+        }
+      }
+    } else {
+      this.metadata = new MetadataCache(md);
+    }
+    this.throttleListsInUse = this.metadata
+      .allTopics()
+      .some(
+        (t) => (t.configs?.['leader.replication.throttled.replicas'] ?? '') !== '' || (t.configs?.['follower.replication.throttled.replicas'] ?? '') !== '',
+      );
+    this.reconcile(changed);
+    return true;
   }
 
+  /** Replicas assigned here whose logs are not open yet: opened over the next passes (openBudgetMs). */
+  private readonly pendingOpen = new Map<string, { topic: string; partition: number }>();
+  private openScheduled = false;
+
   /**
-   * One pass over `md` (the current metadata). Partitions whose logs are not open yet are opened
-   * until openBudgetMs has passed (one at least); the rest wait for the next pass, scheduled
-   * here, so heartbeats and requests are served in between. Until its log is open a replica
-   * answers NOT_LEADER_OR_FOLLOWER, which clients retry.
+   * One pass over the current metadata: every partition (`changed` null: the whole metadata
+   * arrived), or those a delta changed plus those still waiting to be opened. Partitions whose
+   * logs are not open yet are opened until openBudgetMs has passed (one at least); the rest wait
+   * for the next pass, scheduled here, so heartbeats and requests are served in between. Until
+   * its log is open a replica answers NOT_LEADER_OR_FOLLOWER, which clients retry.
    */
-  private reconcile(md: ClusterMetadata): void {
+  private reconcile(changed: Map<string, { topic: string; partition: number }> | null): void {
+    const md = this.metadata;
     const started = performance.now();
     const budgetMs = this.options.openBudgetMs ?? 100;
     let opened = 0;
-    let deferred = false;
     const nowMs = this.now();
-    const wanted = new Set<string>();
     let rolesChanged = false;
-    for (const topic of md.topics) {
+    const visit = (topic: TopicState, ps: PartitionState): void => {
       const configs = topic.configs ?? DEFAULT_TOPIC_CONFIGS;
-      for (const ps of topic.partitions) {
-        if (!ps.replicas.includes(this.brokerId)) continue;
-        const key = `${topic.name}-${ps.partition}`;
-        wanted.add(key);
-        let p = this.partitions.get(key);
-        if (p !== undefined && p.topicId !== topic.topicId) {
-          // A topic of the same name under a new id: the old log is set aside, never deleted.
-          this.removePartition(p, 'topic re-created', 'set-aside');
-          p = undefined;
-        }
-        if (p === undefined) {
-          if (opened > 0 && performance.now() - started >= budgetMs) {
-            deferred = true;
-            continue;
-          }
-          opened++;
-          try {
-            p = this.openPartition(topic.name, ps.partition, topic.topicId, configs);
-          } catch (err) {
-            // A disk that cannot hold this log must not stop the others; the next metadata
-            // version tries again.
-            if (!(err instanceof TributaryError)) throw err;
-            this.logger.error({ topic: topic.name, partition: ps.partition, err }, 'could not open partition log');
-            continue;
-          }
-          rolesChanged = true;
-        }
-        (this.logs.get(topic.name, ps.partition) as Log | undefined)?.updateConfig(logConfigFromTopic(configs));
-        try {
-          if (p.applyState(ps, configs, (id) => this.metadata.isAlive(id), nowMs) !== undefined) rolesChanged = true;
-        } catch (err) {
-          if (!(err instanceof TributaryError)) throw err;
-          this.logger.error({ topic: topic.name, partition: ps.partition, err }, 'could not apply partition state');
-        }
+      const key = `${topic.name}-${ps.partition}`;
+      let p = this.partitions.get(key);
+      if (p !== undefined && p.topicId !== topic.topicId) {
+        // A topic of the same name under a new id: the old log is set aside, never deleted.
+        this.removePartition(p, 'topic re-created', 'set-aside');
+        p = undefined;
       }
-    }
-    // Partitions this broker served under this metadata, now gone from it: a deletion (or a
-    // move) it saw happen, so their data goes, as in Kafka.
-    for (const p of [...this.partitions.values()]) {
-      if (!wanted.has(p.key)) {
-        this.removePartition(p, this.metadata.topic(p.topic) === undefined ? 'topic deleted' : 'replica moved away', 'delete');
+      if (p === undefined) {
+        if (opened > 0 && performance.now() - started >= budgetMs) {
+          this.pendingOpen.set(key, { topic: topic.name, partition: ps.partition });
+          return;
+        }
+        opened++;
+        this.pendingOpen.delete(key);
+        try {
+          p = this.openPartition(topic.name, ps.partition, topic.topicId, configs);
+        } catch (err) {
+          // A disk that cannot hold this log must not stop the others; the next metadata
+          // version tries again.
+          if (!(err instanceof TributaryError)) throw err;
+          this.logger.error({ topic: topic.name, partition: ps.partition, err }, 'could not open partition log');
+          return;
+        }
         rolesChanged = true;
       }
-    }
-    // Logs on disk that no partition claims: this broker never saw them deleted (it was down, or
-    // the metadata is not the one they were written under). They are set aside (KRaft's
-    // `-stray`), never deleted: only an operator knows whether they are garbage.
-    for (const { topic, partition } of this.logs.all()) {
-      if (!wanted.has(`${topic}-${partition}`)) this.setAside(topic, partition, 'no partition of the metadata claims it');
+      (this.logs.get(topic.name, ps.partition) as Log | undefined)?.updateConfig(logConfigFromTopic(configs));
+      try {
+        if (p.applyState(ps, configs, (id) => this.metadata.isAlive(id), nowMs) !== undefined) rolesChanged = true;
+      } catch (err) {
+        if (!(err instanceof TributaryError)) throw err;
+        this.logger.error({ topic: topic.name, partition: ps.partition, err }, 'could not apply partition state');
+      }
+    };
+    if (changed === null) {
+      this.pendingOpen.clear();
+      const wanted = new Set<string>();
+      for (const topic of md.allTopics()) {
+        for (const ps of topic.partitions) {
+          if (!ps.replicas.includes(this.brokerId)) continue;
+          wanted.add(`${topic.name}-${ps.partition}`);
+          visit(topic, ps);
+        }
+      }
+      // Partitions this broker served under this metadata, now gone from it: a deletion (or a
+      // move) it saw happen, so their data goes, as in Kafka.
+      for (const p of [...this.partitions.values()]) {
+        if (!wanted.has(p.key)) {
+          this.removePartition(p, this.metadata.topic(p.topic) === undefined ? 'topic deleted' : 'replica moved away', 'delete');
+          rolesChanged = true;
+        }
+      }
+      // Logs on disk that no partition claims: this broker never saw them deleted (it was down, or
+      // the metadata is not the one they were written under). They are set aside (KRaft's
+      // `-stray`), never deleted: only an operator knows whether they are garbage.
+      for (const { topic, partition } of this.logs.all()) {
+        const key = `${topic}-${partition}`;
+        if (!wanted.has(key) && !this.pendingDeletes.has(key)) this.setAside(topic, partition, 'no partition of the metadata claims it');
+      }
+    } else {
+      const look = new Map(changed);
+      for (const [key, at] of this.pendingOpen) look.set(key, at);
+      for (const [key, at] of look) {
+        const topic = md.topic(at.topic);
+        const ps = topic?.partitions[at.partition];
+        if (topic !== undefined && ps?.replicas.includes(this.brokerId)) {
+          visit(topic, ps);
+          continue;
+        }
+        this.pendingOpen.delete(key);
+        const held = this.partitions.get(key);
+        if (held !== undefined) {
+          this.removePartition(held, topic === undefined ? 'topic deleted' : 'replica moved away', 'delete');
+          rolesChanged = true;
+        }
+      }
     }
     if (rolesChanged) {
       this.options.onFollowersChanged?.(this.followedByLeader());
       this.options.onRolesChanged?.();
     }
-    if (deferred) {
+    if (this.pendingOpen.size > 0 && !this.openScheduled) {
       if (this.deferredVersionLogged !== md.version) {
         this.deferredVersionLogged = md.version;
-        this.logger.info({ openedThisPass: opened, budgetMs, version: md.version }, 'opening partition logs over several passes');
+        this.logger.info(
+          { openedThisPass: opened, waiting: this.pendingOpen.size, budgetMs, version: md.version },
+          'opening partition logs over several passes',
+        );
       }
+      this.openScheduled = true;
       setImmediate(() => {
-        // A newer version has had a pass of its own (and scheduled the rest itself).
-        if (!this.closed && this.metadata.version === md.version) this.reconcile(md);
+        this.openScheduled = false;
+        // Whatever version is current by then: its partitions still waiting are opened.
+        if (!this.closed && this.pendingOpen.size > 0) this.reconcile(new Map());
       });
     }
   }
 
   private openPartition(topic: string, partition: number, topicId: string, configs: TopicConfigs): Partition {
+    const waiting = this.pendingDeletes.get(`${topic}-${partition}`);
+    if (waiting !== undefined) {
+      // A removed log of the same name not deleted yet: it goes first, so this one starts empty.
+      this.pendingDeletes.delete(`${topic}-${partition}`);
+      this.logs.delete(topic, partition);
+    }
     let log = this.logs.get(topic, partition);
     if (log !== undefined) {
       const file = join(log.dir, PARTITION_METADATA_FILE);
@@ -320,8 +388,43 @@ export class ReplicaManager {
     p.shutdown();
     this.partitions.delete(p.key);
     this.logger.info({ topic: p.topic, partition: p.partition, reason, disposal }, 'removing partition');
-    if (disposal === 'delete') this.safely(() => this.logs.delete(p.topic, p.partition));
-    else this.setAside(p.topic, p.partition, reason);
+    if (disposal === 'delete') {
+      this.pendingDeletes.set(p.key, { topic: p.topic, partition: p.partition });
+      this.scheduleDeletes();
+    } else {
+      this.setAside(p.topic, p.partition, reason);
+    }
+  }
+
+  /**
+   * Logs of removed partitions waiting to be deleted from disk. Deleting a log is several file
+   * removals, milliseconds each on a busy disk: the 5000 replicas a broker holds of a deleted
+   * 10,000-partition topic, deleted in one pass, blocked every broker past its session timeout
+   * and the controller fenced them all. They are deleted over several turns of the event loop
+   * instead, at most openBudgetMs each; a log of the same name opened meanwhile is deleted first.
+   */
+  private readonly pendingDeletes = new Map<string, { topic: string; partition: number }>();
+  private deleteScheduled = false;
+
+  private scheduleDeletes(): void {
+    if (this.deleteScheduled) return;
+    this.deleteScheduled = true;
+    setImmediate(() => {
+      this.deleteScheduled = false;
+      this.runDeletes(this.options.openBudgetMs ?? 100);
+    });
+  }
+
+  private runDeletes(budgetMs: number): void {
+    const started = performance.now();
+    let deleted = 0;
+    for (const [key, at] of this.pendingDeletes) {
+      if (deleted > 0 && performance.now() - started >= budgetMs) break;
+      this.pendingDeletes.delete(key);
+      this.safely(() => this.logs.delete(at.topic, at.partition));
+      deleted++;
+    }
+    if (this.pendingDeletes.size > 0) this.scheduleDeletes();
   }
 
   private setAside(topic: string, partition: number, reason: string): void {
@@ -731,7 +834,8 @@ export class ReplicaManager {
     const nowMs = this.now();
     const producerIdExpirationMs = this.options.producerIdExpirationMs ?? CLUSTER_DEFAULTS.producerIdExpirationMs;
     for (const p of this.partitions.values()) {
-      if (p.isLeader) {
+      // Followers keep producer state too (partition.ts), so every replica forgets expired ones.
+      {
         const expired = p.producers.removeExpired(nowMs, producerIdExpirationMs);
         if (expired.length > 0)
           this.logger.info({ topic: p.topic, partition: p.partition, producerIds: expired.slice(0, 10), count: expired.length }, 'expired producer state');
@@ -769,6 +873,8 @@ export class ReplicaManager {
   /** Stops serving, checkpoints and closes the logs. */
   close(): void {
     this.stopServing();
+    // Removed partitions' logs still waiting: deleted now, not left for the next start to set aside.
+    this.runDeletes(Number.POSITIVE_INFINITY);
     this.partitions.clear();
     this.logs.close();
   }

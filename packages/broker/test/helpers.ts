@@ -214,6 +214,8 @@ export class FakeController {
   registrations = 0;
   heartbeats = 0;
   alterRequests: unknown[] = [];
+  /** Partitions per AlterPartition request, in order. */
+  alterBatches: number[] = [];
   shutdownRequests = 0;
   /** When set, AlterPartition requests fail with this error. */
   alterError: TributaryError | undefined;
@@ -289,17 +291,25 @@ export class FakeController {
     });
     app.post('/partition/alter', async (req) => {
       const body = asBody(req.body);
-      this.alterRequests.push(body);
+      const items = body.partitions as Record<string, unknown>[];
+      // One entry per partition, as the single-partition requests used to be recorded.
+      for (const item of items) this.alterRequests.push({ brokerId: body.brokerId, brokerEpoch: body.brokerEpoch, ...item });
+      this.alterBatches.push(items.length);
       if (this.alterError) throw this.alterError;
-      const current = this.partition(body.topic as string, body.partition as number);
-      if (current.leaderEpoch !== body.leaderEpoch || current.partitionEpoch !== body.partitionEpoch)
-        throw new TributaryError('FENCED_LEADER_EPOCH', 'stale partition epoch');
-      this.update((md) => {
-        const p = md.topics.find((t) => t.name === body.topic)!.partitions[body.partition as number]!;
-        p.isr = body.newIsr as number[];
-        p.partitionEpoch++;
-      });
-      return this.partition(body.topic as string, body.partition as number);
+      return {
+        partitions: items.map((item) => {
+          const at = { topic: item.topic as string, partition: item.partition as number };
+          const current = this.partition(at.topic, at.partition);
+          if (current.leaderEpoch !== item.leaderEpoch || current.partitionEpoch !== item.partitionEpoch)
+            return { ...at, error: new TributaryError('FENCED_LEADER_EPOCH', 'stale partition epoch').toWire() };
+          this.update((md) => {
+            const p = md.topics.find((t) => t.name === at.topic)!.partitions[at.partition]!;
+            p.isr = item.newIsr as number[];
+            p.partitionEpoch++;
+          });
+          return { ...at, state: this.partition(at.topic, at.partition) };
+        }),
+      };
     });
     app.post('/admin/create-topic', async (req) => {
       const body = asBody(req.body);

@@ -37,7 +37,7 @@ function diskDir(): string {
 /** A busy history: registrations, topics, a failure, an ISR change, producer ids, configs. */
 function exercise(controller: ClusterController, clock: FakeClock): void {
   for (const [id, rack] of SEED_BROKERS) controller.registerBroker(registration(id, rack));
-  controller.createTopic({ name: 'orders', partitions: 10, replicationFactor: 3 });
+  controller.createTopic({ name: 'demo', partitions: 10, replicationFactor: 3 });
   controller.createTopic({ name: 'gone', partitions: 1, replicationFactor: 1 });
   controller.deleteTopic('gone');
   controller.initProducerId();
@@ -49,11 +49,11 @@ function exercise(controller: ClusterController, clock: FakeClock): void {
   controller.checkSessions();
   expect(controller.state.isAlive(0)).toBe(false);
   // The new leader of P1 [3,1,4] drops 4 from the ISR.
-  const p1 = controller.state.partition('orders', 1)!;
+  const p1 = controller.state.partition('demo', 1)!;
   controller.alterPartition({
     brokerId: 3,
     brokerEpoch: 0,
-    topic: 'orders',
+    topic: 'demo',
     partition: 1,
     leaderEpoch: p1.leaderEpoch,
     partitionEpoch: p1.partitionEpoch,
@@ -233,7 +233,7 @@ describe('ClusterController', () => {
     const clock = new FakeClock();
     const controller = controllerOn(new MemoryMetadataLog(), clock);
     for (const [id, rack] of SEED_BROKERS) controller.registerBroker(registration(id, rack));
-    controller.createTopic({ name: 't', partitions: 10, replicationFactor: 3 });
+    controller.createTopic({ name: 'demo', partitions: 10, replicationFactor: 3 });
     expect(controller.controlledShutdown({ brokerId: 0, brokerEpoch: 0 })).toEqual({ remainingLeaderships: 0 });
     expect(controller.state.isAlive(0)).toBe(false);
     expect(controller.heartbeat({ brokerId: 0, brokerEpoch: 0 }).metadataVersion).toBe(controller.version);
@@ -247,33 +247,33 @@ describe('ClusterController', () => {
     const clock = new FakeClock();
     const controller = controllerOn(new MemoryMetadataLog(), clock);
     for (const [id, rack] of SEED_BROKERS) controller.registerBroker(registration(id, rack));
-    controller.createTopic({ name: 't', partitions: 1, replicationFactor: 3 }); // [0,3,1]
+    controller.createTopic({ name: 'demo', partitions: 1, replicationFactor: 3 }); // [0,3,1]
     controller.controlledShutdown({ brokerId: 0, brokerEpoch: 0 });
     controller.registerBroker(registration(0, 'rack-1', 'inc-0b'));
-    let p = controller.state.partition('t', 0)!;
+    let p = controller.state.partition('demo', 0)!;
     expect(p.leader).toBe(3);
     controller.alterPartition({
       brokerId: 3,
       brokerEpoch: 0,
-      topic: 't',
+      topic: 'demo',
       partition: 0,
       leaderEpoch: p.leaderEpoch,
       partitionEpoch: p.partitionEpoch,
       newIsr: [3, 1, 0],
       joiningEpochs: [{ brokerId: 0, brokerEpoch: 1 }],
     });
-    expect(controller.electLeaders({ topic: 't', partitions: [0] })).toEqual({ elected: [{ partition: 0, leader: 0 }] });
-    expect(controller.electLeaders({ topic: 't' })).toEqual({ elected: [] });
+    expect(controller.electLeaders({ topic: 'demo', partitions: [0] })).toEqual({ elected: [{ partition: 0, leader: 0 }] });
+    expect(controller.electLeaders({ topic: 'demo' })).toEqual({ elected: [] });
     expect(codeOf(() => controller.electLeaders({ topic: 'nope' }))).toBe('UNKNOWN_TOPIC_OR_PARTITION');
     // Move it away again and let the timer's call bring it back.
-    p = controller.state.partition('t', 0)!;
+    p = controller.state.partition('demo', 0)!;
     controller.controlledShutdown({ brokerId: 0, brokerEpoch: 1 });
     controller.registerBroker(registration(0, 'rack-1', 'inc-0c'));
-    p = controller.state.partition('t', 0)!;
+    p = controller.state.partition('demo', 0)!;
     controller.alterPartition({
       brokerId: p.leader,
       brokerEpoch: 0,
-      topic: 't',
+      topic: 'demo',
       partition: 0,
       leaderEpoch: p.leaderEpoch,
       partitionEpoch: p.partitionEpoch,
@@ -281,7 +281,7 @@ describe('ClusterController', () => {
       joiningEpochs: [{ brokerId: 0, brokerEpoch: 2 }],
     });
     controller.rebalanceLeaders();
-    expect(controller.state.partition('t', 0)!.leader).toBe(0);
+    expect(controller.state.partition('demo', 0)!.leader).toBe(0);
   });
 
   it('tells subscribers what changed, with the partition state before', () => {
@@ -289,10 +289,49 @@ describe('ClusterController', () => {
     const seen: AppliedRecord[] = [];
     controller.subscribe((applied) => seen.push(...applied));
     for (const [id, rack] of SEED_BROKERS) controller.registerBroker(registration(id, rack));
-    controller.createTopic({ name: 't', partitions: 1, replicationFactor: 3 });
-    controller.alterPartition({ brokerId: 0, brokerEpoch: 0, topic: 't', partition: 0, leaderEpoch: 0, partitionEpoch: 0, newIsr: [0, 3] });
+    controller.createTopic({ name: 'demo', partitions: 1, replicationFactor: 3 });
+    controller.alterPartition({ brokerId: 0, brokerEpoch: 0, topic: 'demo', partition: 0, leaderEpoch: 0, partitionEpoch: 0, newIsr: [0, 3] });
     const change = seen.at(-1)!;
     expect(change.record).toMatchObject({ type: 'PartitionChange', isr: [0, 3], partitionEpoch: 1 });
     expect(change.before).toMatchObject({ isr: [0, 3, 1], partitionEpoch: 0 });
+  });
+
+  it("a broker's death is one append: the fence and every election of its partitions; a batched AlterPartition is one append", () => {
+    const clock = new FakeClock();
+    const log = new MemoryMetadataLog();
+    let appends = 0;
+    const append = log.append.bind(log);
+    log.append = (records) => {
+      appends++;
+      append(records);
+    };
+    const controller = controllerOn(log, clock);
+    for (const [id, rack] of SEED_BROKERS) controller.registerBroker(registration(id, rack));
+    controller.createTopic({ name: 'many', partitions: 600, replicationFactor: 3 });
+    const led = [...controller.state.allPartitions()].filter(({ partition }) => partition.leader === 0).length;
+    expect(led).toBe(100);
+    appends = 0;
+    const version = controller.version;
+    clock.advance(2000);
+    for (const id of [1, 2, 3, 4, 5]) controller.heartbeat({ brokerId: id, brokerEpoch: 0 });
+    clock.advance(1500);
+    controller.checkSessions();
+    expect(appends).toBe(1);
+    expect(controller.version).toBe(version + 1 + led);
+    // Broker 3 shrinks broker 0 out of every ISR it leads, in one request: one append.
+    const shrinks = [...controller.state.allPartitions()]
+      .filter(({ partition }) => partition.leader === 3 && partition.isr.includes(0))
+      .map(({ partition }) => ({
+        topic: 'many',
+        partition: partition.partition,
+        leaderEpoch: partition.leaderEpoch,
+        partitionEpoch: partition.partitionEpoch,
+        newIsr: partition.isr.filter((r) => r !== 0),
+      }));
+    expect(shrinks.length).toBeGreaterThan(20);
+    appends = 0;
+    const reply = controller.alterPartitions({ brokerId: 3, brokerEpoch: 0, partitions: shrinks });
+    expect(appends).toBe(1);
+    expect(reply.partitions.every((p) => p.error === undefined && !p.state!.isr.includes(0))).toBe(true);
   });
 });

@@ -12,6 +12,8 @@ import {
   type AlterConfigsRequest,
   type AlterPartitionReassignmentsRequest,
   type AlterPartitionReassignmentsResponse,
+  type AlterPartitionBatchRequest,
+  type AlterPartitionBatchResponse,
   type AlterPartitionRequest,
   type ClusterMetadata,
   type ConfigResource,
@@ -28,6 +30,7 @@ import {
   type HeartbeatRequest,
   type HeartbeatResponse,
   type InitProducerIdResponse,
+  type MetadataPollResponse,
   type PartitionState,
   type RegisterBrokerRequest,
   type RegisterBrokerResponse,
@@ -45,9 +48,11 @@ import {
 import { controlledShutdown, expireSessions, heartbeat, registerBroker, sessionSilenceMs, setBrokerConfig } from './broker-registry.ts';
 import { ClusterState, Draft, clonePartition } from './cluster-state.ts';
 import { alterConfigs, describeConfigs } from './configs.ts';
-import { electPreferredLeaders } from './election.ts';
-import { alterPartition } from './isr.ts';
+import { electPreferredLeaders, preferredLeaderElectionPending } from './election.ts';
+import { alterPartition, alterPartitions } from './isr.ts';
+import { MetadataDeltaLog } from './metadata-delta.ts';
 import type { MetadataLog } from './metadata-log.ts';
+import { snapshotOf, stateFromSnapshot, type SnapshotStore } from './metadata-snapshot.ts';
 import { initProducerId } from './producer-ids.ts';
 import type { MetadataRecord } from './records.ts';
 import { alterPartitionReassignments, completeReassignments, listPartitionReassignments, targetReplicas } from './reassignment.ts';
@@ -72,6 +77,22 @@ export interface ClusterControllerOptions {
    */
   sessionCheckIntervalMs?: number;
   autoLeaderRebalanceEnable: boolean;
+  /** Records remembered for metadata deltas; a broker further behind gets the whole metadata. */
+  deltaRecordsMax?: number;
+  /**
+   * Metadata snapshots (metadata-snapshot.ts): loaded at start, so only the records after the
+   * newest are replayed, and written every snapshotIntervalRecords records, after which the log
+   * drops the segments below the older snapshot kept. Without a store, no snapshots.
+   */
+  snapshots?: SnapshotStore;
+  snapshotIntervalRecords?: number;
+}
+
+/** What the start replayed: the snapshot it loaded (version, or -1) and the records after it. */
+export interface ReplayStats {
+  snapshotVersion: number;
+  records: number;
+  durationMs: number;
 }
 
 /** A record as applied, with the partition state it replaced (PartitionChange only). */
@@ -98,6 +119,12 @@ export class ClusterController {
   private readonly autoLeaderRebalanceEnable: boolean;
   private readonly listeners = new Set<CommitListener>();
   private metadataCache: ClusterMetadata | null = null;
+  /** What each record since start touched, for brokers' metadata deltas (metadata-delta.ts). */
+  private deltas!: MetadataDeltaLog;
+  private readonly snapshots: SnapshotStore | undefined;
+  private readonly snapshotIntervalRecords: number;
+  private lastSnapshotVersion = 0;
+  readonly replayStats: ReplayStats;
   /** Set once the metadata log failed: the log's state is unknown, so nothing more is written. */
   private failure: TributaryError | null = null;
   private closed = false;
@@ -111,12 +138,35 @@ export class ClusterController {
     this.sessionTimeoutMs = options.sessionTimeoutMs;
     this.sessionClock = options.sessionCheckIntervalMs === undefined ? undefined : new SessionClock(options.sessionCheckIntervalMs);
     this.autoLeaderRebalanceEnable = options.autoLeaderRebalanceEnable;
-    this.state = new ClusterState();
-    const records = this.log.replay();
+    this.snapshots = options.snapshots;
+    this.snapshotIntervalRecords = options.snapshotIntervalRecords ?? 20_000;
+    const started = performance.now();
+    const snapshot = this.snapshots?.loadLatest();
+    const logStart = this.log.logStartOffset;
+    const logEnd = this.log.logEndOffset;
+    if (snapshot === undefined && logStart > 0) {
+      throw new Error(`the metadata log starts at offset ${logStart}, and no readable snapshot covers the records before it`);
+    }
+    if (snapshot !== undefined && (snapshot.version < logStart || snapshot.version > logEnd)) {
+      throw new Error(`metadata snapshot at version ${snapshot.version} does not meet the log [${logStart}, ${logEnd}]`);
+    }
+    this.state = snapshot === undefined ? new ClusterState() : stateFromSnapshot(snapshot);
+    this.lastSnapshotVersion = snapshot?.version ?? 0;
+    const records = this.log.replay(snapshot?.version ?? logStart);
     for (const record of records) this.state.apply(record);
+    if (this.state.version !== logEnd) throw new Error(`metadata replayed to version ${this.state.version}, the log ends at ${logEnd}`);
     this.state.finishReplay(this.now());
+    this.deltas = new MetadataDeltaLog(this.state.version, options.deltaRecordsMax);
+    this.replayStats = { snapshotVersion: snapshot?.version ?? -1, records: records.length, durationMs: performance.now() - started };
     this.logger.info(
-      { records: records.length, metadataVersion: this.state.version, brokers: this.state.brokers.size, topics: this.state.topics.size },
+      {
+        snapshotVersion: this.replayStats.snapshotVersion,
+        records: records.length,
+        replayMs: Math.round(this.replayStats.durationMs),
+        metadataVersion: this.state.version,
+        brokers: this.state.brokers.size,
+        topics: this.state.topics.size,
+      },
       'metadata log replayed',
     );
     if (this.state.clusterId === '') {
@@ -143,6 +193,18 @@ export class ClusterController {
       this.metadataCache = this.state.toMetadata();
     }
     return this.metadataCache;
+  }
+
+  /**
+   * A metadata poll's answer: what changed since `sinceVersion` when the poller takes deltas and
+   * the delta log reaches back that far, else the whole metadata.
+   */
+  metadataSince(sinceVersion: number, deltas: boolean): MetadataPollResponse {
+    if (deltas && sinceVersion >= 0) {
+      const delta = this.deltas.since(this.state, sinceVersion);
+      if (delta !== undefined) return { clusterId: this.state.clusterId, version: this.state.version, delta };
+    }
+    return this.metadata();
   }
 
   subscribe(listener: CommitListener): () => void {
@@ -250,6 +312,13 @@ export class ClusterController {
     return decision.reply;
   }
 
+  /** Batched AlterPartition (isr.ts): the accepted changes of every partition in one append. */
+  alterPartitions(request: AlterPartitionBatchRequest): AlterPartitionBatchResponse {
+    const decision = alterPartitions(this.state, request);
+    this.commit(decision.records);
+    return decision.reply;
+  }
+
   /** Admin `create-partitions`: grows a topic (topics.ts). */
   createPartitions(request: CreatePartitionsRequest): CreatePartitionsResponse {
     const decision = createPartitions(this.state, request);
@@ -314,6 +383,7 @@ export class ClusterController {
   /** auto.leader.rebalance.enable: preferred-replica election everywhere. Called on a timer. */
   rebalanceLeaders(): void {
     if (!this.autoLeaderRebalanceEnable || this.failure || this.closed) return;
+    if (!preferredLeaderElectionPending(this.state)) return;
     const draft = new Draft(this.state);
     const elected = electPreferredLeaders(draft);
     if (elected.length > 0) this.logger.info({ partitions: elected.length }, 'preferred leader election');
@@ -389,14 +459,49 @@ export class ClusterController {
       const before = record.type === 'PartitionChange' ? this.state.partition(record.topic, record.partition) : undefined;
       const entry: AppliedRecord = before ? { record, before: clonePartition(before) } : { record };
       this.state.apply(record);
+      this.deltas.note(record, this.state.version);
       this.logApplied(entry);
       applied.push(entry);
     }
     for (const listener of this.listeners) listener(applied);
+    this.maybeSnapshot();
     // A broker that registered, came back or was fenced may let a waiting reassignment complete
     // (a target replica that can lead now): decided on the new state, as a commit of its own.
     if (this.state.reassigning.size > 0 && records.some((r) => r.type === 'RegisterBroker' || r.type === 'UnfenceBroker' || r.type === 'FenceBroker')) {
       this.commit(completeReassignments(this.state));
+    }
+  }
+
+  /**
+   * Writes a snapshot once snapshotIntervalRecords records were appended since the last, then lets
+   * the log drop what the older of the two snapshots kept covers. A failed write is logged and
+   * changes nothing: the log still holds every record.
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshots === undefined || this.state.version - this.lastSnapshotVersion < this.snapshotIntervalRecords) return;
+    this.writeSnapshot();
+  }
+
+  /** Writes a snapshot of the current state now (also for tests and tools). */
+  writeSnapshot(): void {
+    if (this.snapshots === undefined) return;
+    const started = performance.now();
+    this.lastSnapshotVersion = this.state.version;
+    try {
+      const kept = this.snapshots.write(snapshotOf(this.state), this.now());
+      const truncateTo = Math.min(...kept);
+      this.log.truncateBefore(truncateTo);
+      this.logger.info(
+        {
+          metadataVersion: this.state.version,
+          snapshotsKept: kept,
+          logStartOffset: this.log.logStartOffset,
+          durationMs: Math.round(performance.now() - started),
+        },
+        'metadata snapshot written',
+      );
+    } catch (err) {
+      this.logger.error({ err, metadataVersion: this.state.version }, 'metadata snapshot failed; the log keeps every record');
     }
   }
 

@@ -24,6 +24,7 @@ describe('parseControllerConfig', () => {
         connectionsMax: 1000,
         requestBytesInFlightMax: 16 * 1024 * 1024,
       },
+      metadataSnapshotIntervalRecords: 20_000,
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.requestLimits)).toBe(true);

@@ -38,6 +38,11 @@ export interface ControllerConfig {
   readonly requestLimits: ControllerRequestLimits;
   /** Security (issue 20): TLS files, super users, a user to create at start. Absent: plaintext. */
   readonly security: ControllerSecurityConfig | undefined;
+  /**
+   * A metadata snapshot is written once this many records were appended since the last one
+   * (KRaft's metadata.log.max.record.bytes.between.snapshots, counted in records).
+   */
+  readonly metadataSnapshotIntervalRecords: number;
 }
 
 export interface ControllerSecurityConfig {
@@ -103,6 +108,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'tls-ca': { env: 'TRIBUTARY_TLS_CA' },
   'super-users': { env: 'TRIBUTARY_SUPER_USERS' },
   'bootstrap-user': { env: 'TRIBUTARY_BOOTSTRAP_USER' },
+  'metadata-snapshot-interval-records': { env: 'TRIBUTARY_METADATA_SNAPSHOT_INTERVAL_RECORDS' },
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -110,7 +116,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export const USAGE = `usage: tributary-controller [--listen host:port] [--internal-listen host:port] [--data-dir dir] [--session-timeout-ms n] [--cluster-id id]
                             [--auto-leader-rebalance-enable true|false] [--leader-imbalance-check-interval-ms n] [--log-level level]
                             [--request-timeout-ms n] [--connections-max n] [--request-bytes-in-flight-max n]
-                            [--tls-cert file --tls-key file --tls-ca file] [--super-users User:a;User:b] [--bootstrap-user name:password-file]`;
+                            [--tls-cert file --tls-key file --tls-ca file] [--super-users User:a;User:b] [--bootstrap-user name:password-file]
+                            [--metadata-snapshot-interval-records n]`;
 
 /** Parses argv (without node and script) and env. Throws ConfigError with a one-line reason. */
 export function parseControllerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ControllerConfig {
@@ -220,6 +227,7 @@ export function parseControllerConfig(argv: readonly string[], env: Readonly<Rec
     leaderImbalanceCheckIntervalMs,
     logLevel,
     requestLimits,
+    metadataSnapshotIntervalRecords: parseInteger('metadata-snapshot-interval-records', get('metadata-snapshot-interval-records'), 20_000, 1, 100_000_000),
   });
 }
 

@@ -234,7 +234,8 @@ describe('web console with a paused broker', () => {
     controller.registerBroker({ ...registration(2, 'rack-1'), internal: { host: '127.0.0.1', port: slow } });
     // Closers run last-first: the console stops asking before the brokers close (a busy broker never goes idle).
     closers.push(() => service.close());
-    const topics = ['t0', 't1', 't2'];
+    // Names whose start index (placement.ts, hashed from the name) is 0 on three brokers.
+    const topics = ['t0', 't3', 't5'];
     // Three partitions, one replica each: P0 led by B0 (answers), P1 by B1 (silent), P2 by B2 (answers after 400 ms).
     for (const name of topics) controller.createTopic({ name, partitions: 3, replicationFactor: 1 });
 
@@ -265,7 +266,7 @@ describe('web console with a paused broker', () => {
     expect(service.console!.callsInFlight()).toBeLessThanOrEqual(3 * topics.length + 3);
 
     // The snapshot answers within the answer wait too, not at the call's deadline.
-    const snapshot = (await (await fetch(`${base}/ui/snapshot?topic=t1`, { signal: AbortSignal.timeout(5000) })).json()) as {
+    const snapshot = (await (await fetch(`${base}/ui/snapshot?topic=t3`, { signal: AbortSignal.timeout(5000) })).json()) as {
       stats: ConsoleStats;
       charts: ConsoleCharts;
     };
@@ -304,10 +305,10 @@ describe('web console with a paused broker', () => {
     controller.registerBroker({ ...registration(1, 'rack-1'), internal: { host: '127.0.0.1', port: silent.port } });
     controller.registerBroker({ ...registration(2, 'rack-1'), internal: { host: '127.0.0.1', port: slow } });
     closers.push(() => service.close());
-    controller.createTopic({ name: 'slow', partitions: 3, replicationFactor: 1 });
+    controller.createTopic({ name: 'demo', partitions: 3, replicationFactor: 1 });
     const abort = new AbortController();
     closers.push(async () => abort.abort());
-    const stream = readEvents(await fetch(`${base}/ui/events?topic=slow`, { signal: abort.signal }));
+    const stream = readEvents(await fetch(`${base}/ui/events?topic=demo`, { signal: abort.signal }));
     const stats = () => stream.events.filter((e) => e.event === 'stats').map((e) => e.data as ConsoleStats);
     const first = await eventually(() => stats()[0] ?? false, { timeoutMs: 5000 });
     expect(first.partitions[2]).toEqual({ partition: 2, leader: 2, unknown: 'leader B2 has not answered within 100 ms' });
@@ -322,10 +323,10 @@ describe('web console with a paused broker', () => {
   it("pushes the timeline when a broker is fenced, with the stream's topic", async () => {
     const { controller, base } = await start();
     for (const [id, rack] of SEED_BROKERS) controller.registerBroker(registration(id, rack));
-    controller.createTopic({ name: 'seed', partitions: 10, replicationFactor: 3 });
+    controller.createTopic({ name: 'demo', partitions: 10, replicationFactor: 3 });
     const abort = new AbortController();
     closers.push(async () => abort.abort());
-    const stream = readEvents(await fetch(`${base}/ui/events?topic=seed`, { signal: abort.signal }));
+    const stream = readEvents(await fetch(`${base}/ui/events?topic=demo`, { signal: abort.signal }));
     await eventually(() => stream.events.some((e) => e.event === 'snapshot'), { timeoutMs: 5000 });
     const snapshot = stream.events.find((e) => e.event === 'snapshot')!.data as { charts: ConsoleCharts };
     expect(snapshot.charts.timeline.lanes.map((l) => l.brokerId)).toEqual([0, 3, 1, 4, 2, 5]);

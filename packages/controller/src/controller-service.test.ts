@@ -241,7 +241,7 @@ describe('ControllerService', () => {
     const h = harness();
     await registerSeed(h);
     const created = await h.call<{ topic: { partitions: { replicas: number[]; leader: number; isr: number[] }[] } }>('/admin/create-topic', {
-      name: 'orders',
+      name: 'demo',
       partitions: 10,
       replicationFactor: 3,
       configs: { 'min.insync.replicas': '2' },
@@ -270,7 +270,7 @@ describe('ControllerService', () => {
       [5, 'rack-2', true],
     ]);
     expect(poll.body.topics[0]!.partitions[5]).toEqual({
-      topic: 'orders',
+      topic: 'demo',
       partition: 5,
       replicas: [5, 0, 3],
       addingReplicas: [],
@@ -374,11 +374,11 @@ describe('ControllerService', () => {
   it('reassignments, new partitions and configs through the admin routes; malformed bodies change nothing', async () => {
     const h = harness();
     await registerSeed(h);
-    await h.call('/admin/create-topic', { name: 't', partitions: 2, replicationFactor: 3 }); // [0,3,1], [3,1,4]
+    await h.call('/admin/create-topic', { name: 'demo', partitions: 2, replicationFactor: 3 }); // [0,3,1], [3,1,4]
     const altered = await h.call<{ partitions: { topic: string; partition: number; error?: WireError }[] }>('/admin/alter-partition-reassignments', {
       partitions: [
-        { topic: 't', partition: 0, replicas: [5, 3, 1] },
-        { topic: 't', partition: 1, replicas: [3, 1, 99] },
+        { topic: 'demo', partition: 0, replicas: [5, 3, 1] },
+        { topic: 'demo', partition: 1, replicas: [3, 1, 99] },
       ],
     });
     expect(altered.status).toBe(200);
@@ -387,23 +387,23 @@ describe('ControllerService', () => {
       [1, 'INVALID_REPLICA_ASSIGNMENT'],
     ]);
     const listed = await h.call('/admin/list-partition-reassignments', {});
-    expect(listed.body).toEqual({ reassignments: [{ topic: 't', partition: 0, replicas: [5, 3, 1, 0], addingReplicas: [5], removingReplicas: [0] }] });
+    expect(listed.body).toEqual({ reassignments: [{ topic: 'demo', partition: 0, replicas: [5, 3, 1, 0], addingReplicas: [5], removingReplicas: [0] }] });
     expect((await h.call('/admin/list-partition-reassignments', { topics: ['other'] })).body).toEqual({ reassignments: [] });
     let metrics = (await h.service.app.inject({ method: 'GET', url: '/metrics' })).payload;
     expect(metrics).toContain('tributary_reassigning_partitions 1');
     const cancelled = await h.call<{ partitions: { error?: WireError }[] }>('/admin/alter-partition-reassignments', {
-      partitions: [{ topic: 't', partition: 0, replicas: null }],
+      partitions: [{ topic: 'demo', partition: 0, replicas: null }],
     });
     expect(cancelled.body.partitions[0]!.error).toBeUndefined();
     metrics = (await h.service.app.inject({ method: 'GET', url: '/metrics' })).payload;
     expect(metrics).toContain('tributary_reassigning_partitions 0');
 
-    const grown = await h.call<{ partitions: { partition: number }[] }>('/admin/create-partitions', { topic: 't', totalCount: 3 });
+    const grown = await h.call<{ partitions: { partition: number }[] }>('/admin/create-partitions', { topic: 'demo', totalCount: 3 });
     expect(grown.body.partitions.map((p) => p.partition)).toEqual([2]);
-    expect((await h.call<WireError>('/admin/create-partitions', { topic: 't', totalCount: 1 })).body.code).toBe('INVALID_PARTITIONS');
+    expect((await h.call<WireError>('/admin/create-partitions', { topic: 'demo', totalCount: 1 })).body.code).toBe('INVALID_PARTITIONS');
 
     const set = await h.call<{ configs: { name: string; value: unknown }[] }>('/admin/alter-configs', {
-      resource: { topic: 't' },
+      resource: { topic: 'demo' },
       set: { 'retention.ms': '1000' },
     });
     expect(set.body.configs.find((c) => c.name === 'retention.ms')!.value).toBe(1000);
@@ -414,14 +414,14 @@ describe('ControllerService', () => {
 
     const version = h.controller.version;
     for (const [op, body] of [
-      ['alter-partition-reassignments', { partitions: [{ topic: 't', partition: 0, replicas: ['a'] }] }],
-      ['alter-partition-reassignments', { partitions: [{ topic: 't', partition: -1, replicas: [1] }] }],
+      ['alter-partition-reassignments', { partitions: [{ topic: 'demo', partition: 0, replicas: ['a'] }] }],
+      ['alter-partition-reassignments', { partitions: [{ topic: 'demo', partition: -1, replicas: [1] }] }],
       ['alter-partition-reassignments', {}],
-      ['create-partitions', { topic: 't', totalCount: '4' }],
-      ['describe-configs', { resource: { topic: 't', broker: 1 } }],
+      ['create-partitions', { topic: 'demo', totalCount: '4' }],
+      ['describe-configs', { resource: { topic: 'demo', broker: 1 } }],
       ['describe-configs', { resource: {} }],
-      ['alter-configs', { resource: { topic: 't' }, set: { 'retention.ms': [1] } }],
-      ['alter-configs', { resource: { topic: 't' }, delete: 'retention.ms' }],
+      ['alter-configs', { resource: { topic: 'demo' }, set: { 'retention.ms': [1] } }],
+      ['alter-configs', { resource: { topic: 'demo' }, delete: 'retention.ms' }],
       ['list-partition-reassignments', { topics: [1] }],
     ] as const) {
       const res = await h.call<WireError>(`/admin/${op}`, body);
@@ -430,28 +430,47 @@ describe('ControllerService', () => {
     expect(h.controller.version).toBe(version);
   });
 
-  it('AlterPartition through the route: refusals, success, and the ISR counters', async () => {
+  it('AlterPartition through the route: batched, refusals per partition, success, one append, and the ISR counters', async () => {
     const h = harness();
     const epochs = await registerSeed(h);
-    await h.call('/admin/create-topic', { name: 't', partitions: 1, replicationFactor: 3 }); // [0,3,1]
-    const base = { brokerId: 0, brokerEpoch: epochs.get(0), topic: 't', partition: 0, leaderEpoch: 0, partitionEpoch: 0 };
-    const notLeader = await h.call<WireError>('/partition/alter', { ...base, brokerId: 3, newIsr: [3] });
-    expect([notLeader.status, notLeader.body.code]).toEqual([409, 'FENCED_LEADER_EPOCH']);
-    const shrunk = await h.call<{ isr: number[]; partitionEpoch: number }>('/partition/alter', { ...base, newIsr: [0, 3] });
-    expect(shrunk.body).toMatchObject({ isr: [0, 3], partitionEpoch: 1 });
-    const stale = await h.call<WireError>('/partition/alter', { ...base, newIsr: [0, 3, 1] });
-    expect(stale.body.code).toBe('FENCED_LEADER_EPOCH');
-    await h.call('/partition/alter', { ...base, partitionEpoch: 1, newIsr: [0, 3, 1], joiningEpochs: [{ brokerId: 1, brokerEpoch: 0 }] });
+    await h.call('/admin/create-topic', { name: 'demo', partitions: 7, replicationFactor: 3 }); // P0 and P6 [0,3,1], led by B0
+    type Answer = { partitions: { topic: string; partition: number; state?: { isr: number[]; partitionEpoch: number }; error?: WireError }[] };
+    const item = { topic: 'demo', partition: 0, leaderEpoch: 0, partitionEpoch: 0 };
+    const alter = (brokerId: number, partitions: object[]) => h.call<Answer>('/partition/alter', { brokerId, brokerEpoch: epochs.get(brokerId), partitions });
+    const notLeader = await alter(3, [{ ...item, newIsr: [3] }]);
+    expect([notLeader.status, notLeader.body.partitions[0]!.error?.code]).toEqual([200, 'FENCED_LEADER_EPOCH']);
+    const stale = await h.call<WireError>('/partition/alter', { brokerId: 0, brokerEpoch: 7, partitions: [{ ...item, newIsr: [0, 3] }] });
+    expect([stale.status, stale.body.code]).toEqual([409, 'STALE_BROKER_EPOCH']);
+    const version = h.controller.version;
+    // Two shrinks, one refusal (B0 does not lead P1), one partition named twice: one metadata append.
+    const shrunk = await alter(0, [
+      { ...item, newIsr: [0, 3] },
+      { ...item, partition: 6, newIsr: [0, 1] },
+      { ...item, partition: 1, newIsr: [0, 3] },
+      { ...item, newIsr: [0, 1] },
+    ]);
+    expect(shrunk.body.partitions.map((p) => [p.partition, p.state?.isr ?? p.error?.code])).toEqual([
+      [0, [0, 3]],
+      [6, [0, 1]],
+      [1, 'FENCED_LEADER_EPOCH'],
+      [0, 'INVALID_REQUEST'],
+    ]);
+    expect(h.controller.version).toBe(version + 2);
+    const again = await alter(0, [{ ...item, newIsr: [0, 3, 1] }]);
+    expect(again.body.partitions[0]!.error?.code).toBe('FENCED_LEADER_EPOCH');
+    await alter(0, [{ ...item, partitionEpoch: 1, newIsr: [0, 3, 1], joiningEpochs: [{ brokerId: 1, brokerEpoch: 0 }] }]);
+    const malformed = await h.call<WireError>('/partition/alter', { brokerId: 0, brokerEpoch: 0, partitions: [{ ...item, newIsr: 'all' }] });
+    expect([malformed.status, malformed.body.code]).toEqual([400, 'INVALID_REQUEST']);
     const metrics = (await h.service.app.inject({ method: 'GET', url: '/metrics' })).payload;
-    expect(metrics).toContain('tributary_controller_isr_shrinks_total 1');
+    expect(metrics).toContain('tributary_controller_isr_shrinks_total 2');
     expect(metrics).toContain('tributary_controller_isr_expands_total 1');
-    expect(metrics).toMatch(/tributary_controller_requests_total\{route="\/partition\/alter",status="200"\} 2/);
+    expect(metrics).toMatch(/tributary_controller_requests_total\{route="\/partition\/alter",status="200"\} 4/);
   });
 
   it('controlled shutdown through the route, then the offline and fenced gauges', async () => {
     const h = harness();
     const epochs = await registerSeed(h);
-    await h.call('/admin/create-topic', { name: 'solo', partitions: 1, replicationFactor: 1 }); // [0]
+    await h.call('/admin/create-topic', { name: 'demo', partitions: 1, replicationFactor: 1 }); // [0]
     // Its only leadership cannot move, so it may stop at once: fenced now, the partition offline.
     const res = await h.call('/broker/controlled-shutdown', { brokerId: 0, brokerEpoch: epochs.get(0) });
     expect(res.body).toEqual({ remainingLeaderships: 0 });

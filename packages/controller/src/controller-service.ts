@@ -22,6 +22,7 @@ import {
   type ScramMechanismName,
   bytesField,
   type ClusterMetadata,
+  type MetadataPollResponse,
   type ConfigResource,
   type ConfigValue,
   type HealthResponse,
@@ -50,6 +51,8 @@ const TOPICS_MAX = 10_000;
 const USERS_MAX = 1000;
 const ACLS_MAX = 1000;
 const ACL_FIELDS = ['principal', 'host', 'operation', 'permission', 'resourceType', 'resourceName', 'patternType'] as const;
+/** Partitions in one AlterPartition request (the body limits bound it further: about 800 of RF 3). */
+export const ALTER_PARTITION_BATCH_MAX = 10_000;
 
 export interface ControllerServiceOptions {
   controller: ClusterController;
@@ -177,11 +180,13 @@ export function createControllerService(options: ControllerServiceOptions): Cont
     });
   });
 
-  brokerApp.post('/metadata/poll', async (request, reply): Promise<ClusterMetadata> => {
+  brokerApp.post('/metadata/poll', async (request, reply): Promise<MetadataPollResponse> => {
     const body = asBody(request.body);
     const sinceVersion = intField(body, 'sinceVersion', { min: -1 });
     const maxWaitMs = Math.min(intField(body, 'maxWaitMs', { min: 0 }), pollWaitMaxMs);
-    if (controller.version > sinceVersion || maxWaitMs === 0 || closing) return controller.metadata();
+    if (body.deltas !== undefined && typeof body.deltas !== 'boolean') throw new TributaryError('INVALID_REQUEST', "field 'deltas' must be a boolean");
+    const deltas = body.deltas === true;
+    if (controller.version > sinceVersion || maxWaitMs === 0 || closing) return controller.metadataSince(sinceVersion, deltas);
     await new Promise<void>((resolve) => {
       const waiter: Waiter = {
         sinceVersion,
@@ -198,29 +203,34 @@ export function createControllerService(options: ControllerServiceOptions): Cont
         if (!reply.raw.writableFinished) waiter.wake();
       });
     });
-    return controller.metadata();
+    return controller.metadataSince(sinceVersion, deltas);
   });
 
   brokerApp.post('/partition/alter', async (request) => {
     const body = asBody(request.body);
-    return controller.alterPartition({
+    return controller.alterPartitions({
       brokerId: intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
       brokerEpoch: intField(body, 'brokerEpoch', { min: 0, max: EPOCH_MAX }),
-      topic: stringField(body, 'topic', 249),
-      partition: intField(body, 'partition', { min: 0, max: BROKER_ID_MAX }),
-      leaderEpoch: intField(body, 'leaderEpoch', { min: 0, max: EPOCH_MAX }),
-      partitionEpoch: intField(body, 'partitionEpoch', { min: 0, max: EPOCH_MAX }),
-      newIsr: intArrayField(body, 'newIsr', { min: 0, max: BROKER_ID_MAX }, ISR_LENGTH_MAX),
-      joiningEpochs:
-        body.joiningEpochs === undefined || body.joiningEpochs === null
-          ? []
-          : arrayField(body, 'joiningEpochs', ISR_LENGTH_MAX).map((e, i) => {
-              const entry = asBody(e, `joiningEpochs[${i}]`);
-              return {
-                brokerId: intField(entry, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
-                brokerEpoch: intField(entry, 'brokerEpoch', { min: 0, max: EPOCH_MAX }),
-              };
-            }),
+      partitions: arrayField(body, 'partitions', ALTER_PARTITION_BATCH_MAX).map((e, i) => {
+        const item = asBody(e, `partitions[${i}]`);
+        return {
+          topic: stringField(item, 'topic', 249),
+          partition: intField(item, 'partition', { min: 0, max: BROKER_ID_MAX }),
+          leaderEpoch: intField(item, 'leaderEpoch', { min: 0, max: EPOCH_MAX }),
+          partitionEpoch: intField(item, 'partitionEpoch', { min: 0, max: EPOCH_MAX }),
+          newIsr: intArrayField(item, 'newIsr', { min: 0, max: BROKER_ID_MAX }, ISR_LENGTH_MAX),
+          joiningEpochs:
+            item.joiningEpochs === undefined || item.joiningEpochs === null
+              ? []
+              : arrayField(item, 'joiningEpochs', ISR_LENGTH_MAX).map((j, k) => {
+                  const entry = asBody(j, `partitions[${i}].joiningEpochs[${k}]`);
+                  return {
+                    brokerId: intField(entry, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
+                    brokerEpoch: intField(entry, 'brokerEpoch', { min: 0, max: EPOCH_MAX }),
+                  };
+                }),
+        };
+      }),
     });
   });
 

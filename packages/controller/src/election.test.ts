@@ -113,6 +113,34 @@ describe('elections when brokers are fenced', () => {
   });
 });
 
+describe("a broker's death spreads its leaderships", () => {
+  it('demo keeps the seed walkthrough: B0 dies, B3 takes P0 and P6 (both [0,3,1])', () => {
+    const state = withTopic(clusterOf(), { name: 'demo', partitions: 10, replicationFactor: 3 }, 'id-demo', 'topic');
+    const records = fenceBroker(state, 0);
+    apply(state, records);
+    expect([0, 6].map((p) => state.partition('demo', p)!.leader)).toEqual([3, 3]);
+  });
+
+  it("other topics: the first live ISR member in replica order is elected, and the placement's shift makes that every broker of the other rack", () => {
+    const state = withTopic(clusterOf(), { name: 'big', partitions: 3000, replicationFactor: 3 }, 'id-big', 'topic');
+    const led = [...state.allPartitions()].filter(({ partition }) => partition.leader === 0).map(({ partition }) => partition.partition);
+    expect(led).toHaveLength(500);
+    const records = fenceBroker(state, 0);
+    // One decision: the fence and every election in one batch of records (one append, one fsync).
+    expect(records.filter((r) => r.type === 'PartitionChange')).toHaveLength(500);
+    apply(state, records);
+    const newLeaders = new Map<number, number>();
+    for (const p of led) {
+      const partition = state.partition('big', p)!;
+      // Preferred order first: the first replica after the dead one.
+      expect(partition.leader).toBe(partition.replicas.find((r) => r !== 0));
+      newLeaders.set(partition.leader, (newLeaders.get(partition.leader) ?? 0) + 1);
+    }
+    expect([...newLeaders.keys()].sort()).toEqual([3, 4, 5]);
+    expect(Math.max(...newLeaders.values())).toBeLessThanOrEqual(500 * 0.4);
+  });
+});
+
 describe('preferred leader election', () => {
   it('returns leadership to the first replica once it is back in the ISR', () => {
     const state = p0();

@@ -169,6 +169,19 @@ export function onBrokerAlive(draft: Draft, brokerId: BrokerId, options: { lostD
 }
 
 /**
+ * Whether any partition would get its preferred leader back (electPreferredLeaders would push a
+ * record): read-only, so the rebalance timer does not copy the whole state every interval to
+ * find, most of the time, nothing to do.
+ */
+export function preferredLeaderElectionPending(state: ClusterState): boolean {
+  for (const { partition } of state.allPartitions()) {
+    const preferred = partition.replicas[0];
+    if (preferred !== undefined && partition.leader !== preferred && partition.isr.includes(preferred) && state.isEligible(preferred)) return true;
+  }
+  return false;
+}
+
+/**
  * Preferred-replica election: every selected partition whose first replica is eligible and in
  * the ISR but not leading gets it back as leader. `select` limits the partitions considered.
  */

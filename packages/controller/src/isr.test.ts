@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AlterPartitionRequest } from '@tributary/protocol';
 import { controlledShutdown, fenceBroker, registerBroker } from './broker-registry.ts';
 import { apply, clusterOf, codeOf, registration, withTopic } from './internal/fixtures.ts';
-import { alterPartition } from './isr.ts';
+import { alterPartition, alterPartitions } from './isr.ts';
 
 // The seed's P0: replicas [0, 3, 1], leader 0, ISR [0, 3, 1], leader epoch 0, partition epoch 0.
 function setup() {
@@ -100,5 +100,37 @@ describe('alterPartition success', () => {
     const same = alterPartition(state, request({ newIsr: [1, 0, 3] }));
     expect(same.records).toEqual([]);
     expect(same.reply).toMatchObject({ partitionEpoch: 0, isr: [0, 3, 1] });
+  });
+});
+
+describe('alterPartitions (batched)', () => {
+  const item = (partition: number, newIsr: number[], extra: object = {}) => ({ topic: 't', partition, leaderEpoch: 0, partitionEpoch: 0, newIsr, ...extra });
+
+  it('decides each partition on its own against the same state, and returns every accepted record', () => {
+    // P0 and P6 [0,3,1] led by B0; P1 [3,1,4] led by B3.
+    const state = withTopic(clusterOf(), { name: 't', partitions: 7, replicationFactor: 3 });
+    const { records, reply } = alterPartitions(state, {
+      brokerId: 0,
+      brokerEpoch: 0,
+      partitions: [item(0, [0, 3]), item(1, [3, 1]), item(6, [0, 1]), item(9, [0]), item(0, [0])],
+    });
+    expect(reply.partitions.map((p) => [p.partition, p.state?.isr ?? p.error?.code])).toEqual([
+      [0, [0, 3]],
+      [1, 'FENCED_LEADER_EPOCH'],
+      [6, [0, 1]],
+      [9, 'UNKNOWN_TOPIC_OR_PARTITION'],
+      [0, 'INVALID_REQUEST'],
+    ]);
+    expect(records.map((r) => r.type === 'PartitionChange' && [r.partition, r.isr])).toEqual([
+      [0, [0, 3]],
+      [6, [0, 1]],
+    ]);
+    // Nothing applied yet: the caller appends the records as one batch, then applies them.
+    expect(state.partition('t', 0)!.isr).toEqual([0, 3, 1]);
+  });
+
+  it('refuses the whole request for a stale broker epoch', () => {
+    const state = setup();
+    expect(codeOf(() => alterPartitions(state, { brokerId: 0, brokerEpoch: 5, partitions: [item(0, [0, 3])] }))).toBe('STALE_BROKER_EPOCH');
   });
 });

@@ -13,8 +13,21 @@
 // nothing and is answered with the current state. During a reassignment (KIP-455) an expansion
 // that brings the last target replica into the ISR completes it in the same decision
 // (reassignment.ts): the answer is then the partition as completed.
+//
+// Batched (alterPartitions): one request carries the proposals of many partitions of one
+// leader, as Kafka's AlterPartition does. The broker epoch is checked once (a stale one refuses
+// the whole request); each partition is then decided on its own, a refusal being that
+// partition's answer; the accepted changes are one decision, so the controller appends them as
+// one batch — one fsync of the metadata log for the request, not one per partition.
 
-import { TributaryError, type AlterPartitionRequest, type PartitionState } from '@tributary/protocol';
+import {
+  TributaryError,
+  type AlterPartitionBatchRequest,
+  type AlterPartitionBatchResponse,
+  type AlterPartitionRequest,
+  type PartitionState,
+} from '@tributary/protocol';
+import type { MetadataRecord } from './records.ts';
 import { clonePartition, type ClusterState } from './cluster-state.ts';
 import { checkBrokerEpoch, type Decision } from './broker-registry.ts';
 import { partitionChange } from './election.ts';
@@ -86,4 +99,38 @@ export function alterPartition(state: ClusterState, request: AlterPartitionReque
     removingReplicas: [],
   };
   return { records: [record, completion], reply: completed };
+}
+
+export interface BatchDecision {
+  records: MetadataRecord[];
+  reply: AlterPartitionBatchResponse;
+}
+
+/**
+ * AlterPartition for many partitions of one leader: checks the broker epoch once, then decides
+ * each partition with alterPartition against the same state (each touches only its own
+ * partition, so the decisions are independent). A partition named twice is refused the second
+ * time (INVALID_REQUEST): its first proposal stands.
+ */
+export function alterPartitions(state: ClusterState, request: AlterPartitionBatchRequest): BatchDecision {
+  checkBrokerEpoch(state, request.brokerId, request.brokerEpoch);
+  const records: MetadataRecord[] = [];
+  const seen = new Set<string>();
+  const partitions: AlterPartitionBatchResponse['partitions'] = request.partitions.map((item) => {
+    const answer = { topic: item.topic, partition: item.partition };
+    const key = `${item.topic}\u0000${item.partition}`;
+    if (seen.has(key)) {
+      return { ...answer, error: new TributaryError('INVALID_REQUEST', `${item.topic}-${item.partition} is named twice in one AlterPartition`).toWire() };
+    }
+    seen.add(key);
+    try {
+      const decision = alterPartition(state, { ...item, brokerId: request.brokerId, brokerEpoch: request.brokerEpoch });
+      records.push(...decision.records);
+      return { ...answer, state: decision.reply };
+    } catch (err) {
+      if (!(err instanceof TributaryError)) throw err;
+      return { ...answer, error: err.toWire() };
+    }
+  });
+  return { records, reply: { partitions } };
 }

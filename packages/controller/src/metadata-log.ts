@@ -8,8 +8,16 @@ import { decodeRecord, encodeRecord, type MetadataRecord } from './records.ts';
 export interface MetadataLog {
   /** Appends the records as one batch and makes them durable before returning. */
   append(records: readonly MetadataRecord[]): void;
-  /** Every record in the log, oldest first. */
-  replay(): MetadataRecord[];
+  /**
+   * The records from offset `fromOffset` (default: the log's start) to the end, oldest first. The
+   * record at offset v is the one that made metadata version v + 1.
+   */
+  replay(fromOffset?: number): MetadataRecord[];
+  /** The first offset still held (above 0 once a snapshot let the prefix go). */
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  /** Drops whole stretches of records below `offset` (a snapshot covers them); may keep some. */
+  truncateBefore(offset: number): void;
   close(): void;
 }
 
@@ -35,12 +43,12 @@ export function decodeRecordBatches(bytes: Buffer): MetadataRecord[] {
  * exercise it. `reopen()` gives a second log over the same bytes, as a restart would.
  */
 export class MemoryMetadataLog implements MetadataLog {
-  private readonly batches: Buffer[];
+  private readonly batches: { baseOffset: number; bytes: Buffer; count: number }[];
   closed = false;
   /** Fails the next append (to test that nothing is applied when the log refuses). */
   failNextAppend: Error | null = null;
 
-  constructor(batches: Buffer[] = []) {
+  constructor(batches: { baseOffset: number; bytes: Buffer; count: number }[] = []) {
     this.batches = batches;
   }
 
@@ -52,11 +60,31 @@ export class MemoryMetadataLog implements MetadataLog {
       throw err;
     }
     if (records.length === 0) return;
-    this.batches.push(encodeRecordBatch(records));
+    this.batches.push({ baseOffset: this.logEndOffset, bytes: encodeRecordBatch(records), count: records.length });
   }
 
-  replay(): MetadataRecord[] {
-    return this.batches.flatMap((batch) => decodeRecordBatches(batch));
+  replay(fromOffset = this.logStartOffset): MetadataRecord[] {
+    if (fromOffset < this.logStartOffset || fromOffset > this.logEndOffset) {
+      throw new Error(`replay from ${fromOffset} outside the log [${this.logStartOffset}, ${this.logEndOffset}]`);
+    }
+    return this.batches.flatMap((b) => decodeRecordBatches(b.bytes).filter((_, i) => b.baseOffset + i >= fromOffset));
+  }
+
+  get logStartOffset(): number {
+    return this.batches[0]?.baseOffset ?? this.endWhenEmpty;
+  }
+
+  get logEndOffset(): number {
+    const last = this.batches.at(-1);
+    return last === undefined ? this.endWhenEmpty : last.baseOffset + last.count;
+  }
+
+  /** Where an emptied log goes on from (every batch dropped by truncateBefore). */
+  private endWhenEmpty = 0;
+
+  /** Drops whole batches below `offset`, keeping the last one (as a segment log keeps its active segment). */
+  truncateBefore(offset: number): void {
+    while (this.batches.length > 1 && this.batches[1]!.baseOffset <= offset) this.batches.shift();
   }
 
   close(): void {

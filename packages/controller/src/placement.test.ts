@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TributaryError } from '@tributary/protocol';
-import { assignReplicas, rackAlternatedOrder, type PlacementBroker } from './placement.ts';
+import { SEED_TOPIC, assignReplicas, assignReplicasKafka, assignTopicReplicas, rackAlternatedOrder, topicLayout, type PlacementBroker } from './placement.ts';
 
 function brokers(racks: Record<string, number[]>): PlacementBroker[] {
   return Object.entries(racks).flatMap(([rack, ids]) => ids.map((id) => ({ id, rack })));
@@ -133,5 +133,81 @@ describe('assignReplicas', () => {
     } catch (err) {
       expect((err as TributaryError).code).toBe('INVALID_REPLICATION_FACTOR');
     }
+  });
+});
+
+describe('assignTopicReplicas', () => {
+  const SEED_TABLE = assignReplicas(SEED, 10, 3);
+
+  it('places the seed topic `demo` exactly as the seed table, and grows it on the same pattern', () => {
+    expect(SEED_TOPIC).toBe('demo');
+    expect(assignTopicReplicas('demo', SEED, 10, 3)).toEqual(SEED_TABLE);
+    expect(assignTopicReplicas('demo', SEED, 2, 3, 10)).toEqual(assignReplicas(SEED, 12, 3).slice(10));
+  });
+
+  it("gives other topics Kafka's rack-aware layout from a start index and shift hashed from the name", () => {
+    const layout = topicLayout('orders', 6);
+    expect(assignTopicReplicas('orders', SEED, 30, 3)).toEqual(assignReplicasKafka(SEED, 30, 3, layout));
+    // The same name, the same placement; added partitions continue the pattern.
+    expect(assignTopicReplicas('orders', SEED, 30, 3)).toEqual(assignTopicReplicas('orders', [...SEED].reverse(), 30, 3));
+    expect(assignTopicReplicas('orders', SEED, 10, 3, 20)).toEqual(assignTopicReplicas('orders', SEED, 30, 3).slice(20));
+  });
+
+  it("matches Kafka's assignment for a fixed start index and shift (AdminUtils, rack-aware)", () => {
+    // Kafka's test fixture style: start 0, shift 0 walks the list; the shift grows at every wrap.
+    expect(assignReplicasKafka(SEED, 7, 3, { startIndex: 0, replicaShift: 0 })).toEqual([
+      [0, 3, 1],
+      [3, 1, 4],
+      [1, 4, 2],
+      [4, 2, 5],
+      [2, 5, 0],
+      [5, 0, 3],
+      // p = 6: shift 1, 2 racks: the second replica is 1 + (1*2 + 0) mod 5 = 3 along (B4), then any rack.
+      [0, 4, 2],
+    ]);
+    expect(assignReplicasKafka(SEED, 2, 3, { startIndex: 2, replicaShift: 0 })).toEqual([
+      [1, 4, 2],
+      [4, 2, 5],
+    ]);
+  });
+
+  it('starts topics on different brokers: partition 0 of 60 topics is led by every broker', () => {
+    const leaders = new Set(Array.from({ length: 60 }, (_, i) => assignTopicReplicas(`topic-${i}`, SEED, 1, 3)[0]![0]));
+    expect([...leaders].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it("spreads the successors of a broker's leaderships over every broker of the other rack", () => {
+    // A big topic: the partitions B0 leads have their second replica (the broker elected when B0
+    // dies) on B3, B4 and B5, not all on one. (Kafka's shift * racks mod (n - 1) walks the five
+    // shifts; two of them land on a same-rack broker and skip on: 1/5, 2/5, 2/5.)
+    const replicas = assignTopicReplicas('big', SEED, 6000, 3);
+    const successors = new Map<number, number>();
+    for (const r of replicas) if (r[0] === 0) successors.set(r[1]!, (successors.get(r[1]!) ?? 0) + 1);
+    expect([...successors.keys()].sort()).toEqual([3, 4, 5]);
+    for (const count of successors.values()) expect(count).toBeGreaterThanOrEqual(1000 / 5);
+    // Leaders balanced.
+    const led = new Map<number, number>();
+    for (const r of replicas) led.set(r[0]!, (led.get(r[0]!) ?? 0) + 1);
+    expect([...led.values()]).toEqual([1000, 1000, 1000, 1000, 1000, 1000]);
+  });
+
+  it('never repeats a broker in a partition and spreads racks whenever it can', () => {
+    const cases = [brokers({ r1: [0, 1, 2, 3], r2: [4] }), brokers({ r1: [0, 1], r2: [2, 3], r3: [4, 5, 6, 7] }), SEED, brokers({ r: [0, 1, 2] })];
+    for (const input of cases) {
+      const rackOf = new Map(input.map((b) => [b.id, b.rack]));
+      const racks = new Set(input.map((b) => b.rack)).size;
+      for (let rf = 1; rf <= input.length; rf++) {
+        for (const name of ['a', 'orders', '__consumer_offsets']) {
+          for (const replicas of assignTopicReplicas(name, input, 40, rf)) {
+            expect(new Set(replicas).size).toBe(rf);
+            expect(new Set(replicas.map((id) => rackOf.get(id))).size).toBe(Math.min(rf, racks));
+          }
+        }
+      }
+    }
+  });
+
+  it('refuses a replication factor above the broker count for any topic', () => {
+    expect(() => assignTopicReplicas('orders', SEED, 1, 7)).toThrow(TributaryError);
   });
 });

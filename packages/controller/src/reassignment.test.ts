@@ -14,12 +14,12 @@ import type { MetadataRecord } from './records.ts';
 
 // The seed's six brokers plus broker 6 (rack-1); topic t: P0 = [0,3,1], P1 = [3,1,4], min ISR 2.
 function seven(configs: Record<string, string | number | boolean> = {}): ClusterState {
-  const state = withTopic(clusterOf(), { name: 't', partitions: 2, replicationFactor: 3, configs });
+  const state = withTopic(clusterOf(), { name: 'demo', partitions: 2, replicationFactor: 3, configs });
   apply(state, registerBroker(state, registration(6, 'rack-1')).records);
   return state;
 }
 
-function reassign(state: ClusterState, partition: number, replicas: number[] | null, topic = 't') {
+function reassign(state: ClusterState, partition: number, replicas: number[] | null, topic = 'demo') {
   return alterPartitionReassignments(state, { partitions: [{ topic, partition, replicas }] });
 }
 
@@ -33,12 +33,12 @@ function accept(state: ClusterState, partition: number, replicas: number[] | nul
 
 /** The leader's AlterPartition, as its lag and catch-up rules would send it. */
 function isrChange(state: ClusterState, partition: number, newIsr: number[]) {
-  const p = state.partition('t', partition)!;
+  const p = state.partition('demo', partition)!;
   const joiningEpochs = newIsr.filter((id) => !p.isr.includes(id)).map((id) => ({ brokerId: id, brokerEpoch: state.brokers.get(id)!.epoch }));
   const request: AlterPartitionRequest = {
     brokerId: p.leader,
     brokerEpoch: state.brokers.get(p.leader)!.epoch,
-    topic: 't',
+    topic: 'demo',
     partition,
     leaderEpoch: p.leaderEpoch,
     partitionEpoch: p.partitionEpoch,
@@ -80,7 +80,7 @@ describe('reassignment state machine', () => {
     const state = seven();
     const records = accept(state, 0, [6, 3, 1]);
     expect(records).toHaveLength(1);
-    expect(view(state.partition('t', 0))).toEqual({
+    expect(view(state.partition('demo', 0))).toEqual({
       replicas: [6, 3, 1, 0],
       addingReplicas: [6],
       removingReplicas: [0],
@@ -89,7 +89,7 @@ describe('reassignment state machine', () => {
       leaderEpoch: 0,
       partitionEpoch: 1,
     });
-    expect(listPartitionReassignments(state)).toEqual([{ topic: 't', partition: 0, replicas: [6, 3, 1, 0], addingReplicas: [6], removingReplicas: [0] }]);
+    expect(listPartitionReassignments(state)).toEqual([{ topic: 'demo', partition: 0, replicas: [6, 3, 1, 0], addingReplicas: [6], removingReplicas: [0] }]);
     expect(listPartitionReassignments(state, ['other'])).toEqual([]);
   });
 
@@ -108,7 +108,7 @@ describe('reassignment state machine', () => {
     expect(decision.records[0]).not.toHaveProperty('replicas');
     apply(state, decision.records);
     // Leader 0 leaves: the first eligible target replica in the ISR leads, epoch + 1.
-    expect(view(state.partition('t', 0))).toEqual({
+    expect(view(state.partition('demo', 0))).toEqual({
       replicas: [6, 3, 1],
       addingReplicas: [],
       removingReplicas: [],
@@ -118,7 +118,7 @@ describe('reassignment state machine', () => {
       partitionEpoch: 3,
     });
     // The leader is answered with the partition as completed.
-    expect(view(decision.reply)).toEqual(view(state.partition('t', 0)));
+    expect(view(decision.reply)).toEqual(view(state.partition('demo', 0)));
     expect(listPartitionReassignments(state)).toEqual([]);
   });
 
@@ -126,7 +126,7 @@ describe('reassignment state machine', () => {
     const state = seven();
     accept(state, 1, [3, 1, 6]); // P1 = [3,1,4]: 4 leaves, the leader 3 stays
     apply(state, isrChange(state, 1, [3, 1, 4, 6]).records);
-    expect(view(state.partition('t', 1))).toEqual({
+    expect(view(state.partition('demo', 1))).toEqual({
       replicas: [3, 1, 6],
       addingReplicas: [],
       removingReplicas: [],
@@ -142,26 +142,33 @@ describe('reassignment state machine', () => {
     apply(state, isrChange(state, 0, [0, 1]).records); // 3 fell behind
     accept(state, 0, [6, 3, 1]);
     apply(state, isrChange(state, 0, [0, 1, 6]).records);
-    expect(state.partition('t', 0)).toMatchObject({ replicas: [6, 3, 1, 0], isr: [0, 1, 6] });
+    expect(state.partition('demo', 0)).toMatchObject({ replicas: [6, 3, 1, 0], isr: [0, 1, 6] });
     const last = isrChange(state, 0, [0, 1, 6, 3]);
     expect(last.records).toHaveLength(2);
     apply(state, last.records);
-    expect(state.partition('t', 0)).toMatchObject({ replicas: [6, 3, 1], isr: [1, 6, 3], leader: 6 });
+    expect(state.partition('demo', 0)).toMatchObject({ replicas: [6, 3, 1], isr: [1, 6, 3], leader: 6 });
   });
 
   it('shrinking the replication factor completes at once when the target is in sync', () => {
     const state = seven();
     const records = accept(state, 0, [3, 1]);
     expect(records).toHaveLength(2);
-    expect(view(state.partition('t', 0))).toMatchObject({ replicas: [3, 1], addingReplicas: [], removingReplicas: [], leader: 3, isr: [3, 1], leaderEpoch: 1 });
+    expect(view(state.partition('demo', 0))).toMatchObject({
+      replicas: [3, 1],
+      addingReplicas: [],
+      removingReplicas: [],
+      leader: 3,
+      isr: [3, 1],
+      leaderEpoch: 1,
+    });
   });
 
   it('a reordering is one record, no reassignment in progress; the preferred leader follows', () => {
     const state = seven();
     expect(accept(state, 0, [1, 0, 3])).toHaveLength(1);
-    expect(view(state.partition('t', 0))).toMatchObject({ replicas: [1, 0, 3], addingReplicas: [], removingReplicas: [], leader: 0 });
+    expect(view(state.partition('demo', 0))).toMatchObject({ replicas: [1, 0, 3], addingReplicas: [], removingReplicas: [], leader: 0 });
     const draft = new Draft(state);
-    expect(electPreferredLeaders(draft)).toEqual([{ topic: 't', partition: 0, leader: 1 }]);
+    expect(electPreferredLeaders(draft)).toEqual([{ topic: 'demo', partition: 0, leader: 1 }]);
   });
 
   it('the same list is no change at all', () => {
@@ -178,13 +185,13 @@ describe('reassignment state machine', () => {
     for (const id of [0, 2, 4, 5, 6]) controller.heartbeat({ brokerId: id, brokerEpoch: 0 });
     clock.advance(1500);
     controller.checkSessions(); // 1 and 3 fenced
-    expect(controller.state.partition('t', 0)).toMatchObject({ leader: 0, isr: [0, 3, 1] });
-    controller.alterPartitionReassignments({ partitions: [{ topic: 't', partition: 0, replicas: [3, 1] }] });
-    expect(controller.state.partition('t', 0)).toMatchObject({ replicas: [3, 1, 0], removingReplicas: [0], leader: 0 });
+    expect(controller.state.partition('demo', 0)).toMatchObject({ leader: 0, isr: [0, 3, 1] });
+    controller.alterPartitionReassignments({ partitions: [{ topic: 'demo', partition: 0, replicas: [3, 1] }] });
+    expect(controller.state.partition('demo', 0)).toMatchObject({ replicas: [3, 1, 0], removingReplicas: [0], leader: 0 });
     controller.resumeReassignments();
-    expect(controller.state.partition('t', 0)!.removingReplicas).toEqual([0]);
+    expect(controller.state.partition('demo', 0)!.removingReplicas).toEqual([0]);
     controller.registerBroker(registration(3, 'rack-2')); // the same process, unfenced
-    expect(view(controller.state.partition('t', 0))).toMatchObject({ replicas: [3, 1], leader: 3, isr: [3, 1] });
+    expect(view(controller.state.partition('demo', 0))).toMatchObject({ replicas: [3, 1], leader: 3, isr: [3, 1] });
   });
 });
 
@@ -208,7 +215,7 @@ function controllerOn(log: MemoryMetadataLog, clock = new FakeClock()): ClusterC
       [5, 'rack-2'],
     ] as const)
       controller.registerBroker(registration(id, rack));
-    controller.createTopic({ name: 't', partitions: 2, replicationFactor: 3 });
+    controller.createTopic({ name: 'demo', partitions: 2, replicationFactor: 3 });
     controller.registerBroker(registration(6, 'rack-1'));
   }
   return controller;
@@ -226,36 +233,36 @@ describe('a controller restart in every state of a reassignment', () => {
   it('after start: replays into the reassignment, which goes on', () => {
     const log = new MemoryMetadataLog();
     const c = controllerOn(log);
-    c.alterPartitionReassignments({ partitions: [{ topic: 't', partition: 0, replicas: [6, 3, 1] }] });
+    c.alterPartitionReassignments({ partitions: [{ topic: 'demo', partition: 0, replicas: [6, 3, 1] }] });
     const { again, replayedEqual } = restart(log, c);
     expect(replayedEqual).toBe(true);
-    expect(again.state.partition('t', 0)).toMatchObject({ replicas: [6, 3, 1, 0], addingReplicas: [6], removingReplicas: [0] });
+    expect(again.state.partition('demo', 0)).toMatchObject({ replicas: [6, 3, 1, 0], addingReplicas: [6], removingReplicas: [0] });
     // The list from before the start is rebuilt by the replay too (a cancel restores it).
-    expect([...again.state.reassigning.values()]).toEqual([{ topic: 't', partition: 0, originalReplicas: [0, 3, 1] }]);
-    const p = again.state.partition('t', 0)!;
+    expect([...again.state.reassigning.values()]).toEqual([{ topic: 'demo', partition: 0, originalReplicas: [0, 3, 1] }]);
+    const p = again.state.partition('demo', 0)!;
     again.alterPartition({
       brokerId: 0,
       brokerEpoch: 0,
-      topic: 't',
+      topic: 'demo',
       partition: 0,
       leaderEpoch: p.leaderEpoch,
       partitionEpoch: p.partitionEpoch,
       newIsr: [0, 3, 1, 6],
       joiningEpochs: [{ brokerId: 6, brokerEpoch: 0 }],
     });
-    expect(again.state.partition('t', 0)).toMatchObject({ replicas: [6, 3, 1], leader: 6 });
+    expect(again.state.partition('demo', 0)).toMatchObject({ replicas: [6, 3, 1], leader: 6 });
   });
 
   it('after the ISR change but before completion (a crash between them): completes at start', () => {
     const log = new MemoryMetadataLog();
     const c = controllerOn(log);
-    c.alterPartitionReassignments({ partitions: [{ topic: 't', partition: 0, replicas: [6, 3, 1] }] });
+    c.alterPartitionReassignments({ partitions: [{ topic: 'demo', partition: 0, replicas: [6, 3, 1] }] });
     // An ISR change whose completion did not reach the log.
     const decision = isrChange(c.state, 0, [0, 3, 1, 6]);
     log.append([decision.records[0]!]);
     const versionInLog = log.recordCount;
     const { again } = restart(log, c);
-    expect(again.state.partition('t', 0)).toMatchObject({ replicas: [6, 3, 1], addingReplicas: [], removingReplicas: [], leader: 6, isr: [3, 1, 6] });
+    expect(again.state.partition('demo', 0)).toMatchObject({ replicas: [6, 3, 1], addingReplicas: [], removingReplicas: [], leader: 6, isr: [3, 1, 6] });
     expect(log.recordCount).toBe(versionInLog + 1);
     expect(again.state.reassigning.size).toBe(0);
   });
@@ -264,13 +271,13 @@ describe('a controller restart in every state of a reassignment', () => {
     for (const finish of ['complete', 'cancel'] as const) {
       const log = new MemoryMetadataLog();
       const c = controllerOn(log);
-      c.alterPartitionReassignments({ partitions: [{ topic: 't', partition: 0, replicas: [6, 3, 1] }] });
+      c.alterPartitionReassignments({ partitions: [{ topic: 'demo', partition: 0, replicas: [6, 3, 1] }] });
       if (finish === 'complete') {
-        const p = c.state.partition('t', 0)!;
+        const p = c.state.partition('demo', 0)!;
         c.alterPartition({
           brokerId: 0,
           brokerEpoch: 0,
-          topic: 't',
+          topic: 'demo',
           partition: 0,
           leaderEpoch: p.leaderEpoch,
           partitionEpoch: p.partitionEpoch,
@@ -278,14 +285,14 @@ describe('a controller restart in every state of a reassignment', () => {
           joiningEpochs: [{ brokerId: 6, brokerEpoch: 0 }],
         });
       } else {
-        c.alterPartitionReassignments({ partitions: [{ topic: 't', partition: 0, replicas: null }] });
+        c.alterPartitionReassignments({ partitions: [{ topic: 'demo', partition: 0, replicas: null }] });
       }
       const count = log.recordCount;
       const { again, replayedEqual } = restart(log, c);
       expect(replayedEqual).toBe(true);
       expect(log.recordCount).toBe(count);
       expect(again.state.reassigning.size).toBe(0);
-      expect(again.state.partition('t', 0)!.replicas).toEqual(finish === 'complete' ? [6, 3, 1] : [0, 3, 1]);
+      expect(again.state.partition('demo', 0)!.replicas).toEqual(finish === 'complete' ? [6, 3, 1] : [0, 3, 1]);
     }
   });
 
@@ -311,7 +318,7 @@ describe('cancel', () => {
     accept(state, 0, [6, 3, 1]);
     apply(state, isrChange(state, 0, [0, 1, 6]).records);
     accept(state, 0, null);
-    expect(view(state.partition('t', 0))).toMatchObject({ replicas: [0, 3, 1], addingReplicas: [], removingReplicas: [], leader: 0, isr: [0, 1] });
+    expect(view(state.partition('demo', 0))).toMatchObject({ replicas: [0, 3, 1], addingReplicas: [], removingReplicas: [], leader: 0, isr: [0, 1] });
     expect(state.reassigning.size).toBe(0);
   });
 
@@ -323,10 +330,10 @@ describe('cancel', () => {
     const draft = new Draft(state);
     electPreferredLeaders(draft); // 6 is first in the list and in the ISR
     apply(state, draft.records);
-    expect(state.partition('t', 0)!.leader).toBe(6);
+    expect(state.partition('demo', 0)!.leader).toBe(6);
     accept(state, 0, null);
     // The first eligible original replica in the ISR: the preferred leader from before, again.
-    expect(state.partition('t', 0)).toMatchObject({ replicas: [0, 3, 1], leader: 0, leaderEpoch: 2, isr: [0, 1] });
+    expect(state.partition('demo', 0)).toMatchObject({ replicas: [0, 3, 1], leader: 0, leaderEpoch: 2, isr: [0, 1] });
   });
 
   it('is refused when no original replica is in sync, and when it would shrink the ISR below min ISR', () => {
@@ -335,7 +342,7 @@ describe('cancel', () => {
     accept(state, 0, [6, 3, 1]);
     apply(state, isrChange(state, 0, [0, 1, 6]).records);
     apply(state, isrChange(state, 0, [0, 6]).records); // ISR [0,6]: cancelling leaves [0] < min ISR 2
-    const before = view(state.partition('t', 0));
+    const before = view(state.partition('demo', 0));
     const belowMin = reassign(state, 0, null);
     expect(belowMin.reply.partitions[0]!.error?.code).toBe('INVALID_REPLICA_ASSIGNMENT');
     expect(belowMin.reply.partitions[0]!.error?.message).toMatch(/min.insync.replicas/);
@@ -350,7 +357,7 @@ describe('cancel', () => {
       message: expect.stringMatching(/none of its original replicas/),
     });
     expect(none.records).toEqual([]);
-    expect(view(state.partition('t', 0))).toMatchObject({ replicas: before!.replicas, addingReplicas: [6] });
+    expect(view(state.partition('demo', 0))).toMatchObject({ replicas: before!.replicas, addingReplicas: [6] });
   });
 });
 
@@ -359,7 +366,7 @@ describe('elections during a reassignment', () => {
     const state = seven();
     accept(state, 0, [6, 3, 1]);
     apply(state, fenceBroker(state, 0));
-    expect(state.partition('t', 0)).toMatchObject({ replicas: [6, 3, 1, 0], leader: 3, isr: [3, 1], addingReplicas: [6] });
+    expect(state.partition('demo', 0)).toMatchObject({ replicas: [6, 3, 1, 0], leader: 3, isr: [3, 1], addingReplicas: [6] });
   });
 
   it('unclean election skips replicas being added (their logs may be empty)', () => {
@@ -371,9 +378,9 @@ describe('elections during a reassignment', () => {
     apply(state, fenceBroker(state, 1));
     apply(state, fenceBroker(state, 0));
     // Only 6 (adding) is alive: the partition stays offline rather than elect an empty log.
-    expect(state.partition('t', 0)).toMatchObject({ leader: -1, isr: [0] });
+    expect(state.partition('demo', 0)).toMatchObject({ leader: -1, isr: [0] });
     apply(state, registerBroker(state, registration(1, 'rack-1', 'inc-1b')).records);
-    expect(state.partition('t', 0)).toMatchObject({ leader: 1, isr: [1] });
+    expect(state.partition('demo', 0)).toMatchObject({ leader: 1, isr: [1] });
   });
 
   it('an offline partition (its leaving leader was the last in sync) does not complete: no target replica is in sync', () => {
@@ -381,7 +388,7 @@ describe('elections during a reassignment', () => {
     apply(state, isrChange(state, 0, [0]).records);
     accept(state, 0, [6, 3, 1]);
     apply(state, fenceBroker(state, 0)); // offline: 0 was the last ISR member
-    expect(state.partition('t', 0)).toMatchObject({ leader: -1, isr: [0] });
+    expect(state.partition('demo', 0)).toMatchObject({ leader: -1, isr: [0] });
     expect(completeReassignments(state)).toEqual([]);
   });
 });
@@ -396,7 +403,7 @@ describe('bad reassignments change nothing', () => {
     const state = seven();
     const decision = reassign(state, 0, [...target]);
     expect(decision.records).toEqual([]);
-    expect(decision.reply.partitions).toEqual([{ topic: 't', partition: 0, error: { code, message: expect.stringMatching(message) } }]);
+    expect(decision.reply.partitions).toEqual([{ topic: 'demo', partition: 0, error: { code, message: expect.stringMatching(message) } }]);
   });
 
   it('an unknown topic or partition, a partition already being reassigned, and a cancel with nothing to cancel', () => {
@@ -417,14 +424,14 @@ describe('bad reassignments change nothing', () => {
     const state = seven();
     const decision = alterPartitionReassignments(state, {
       partitions: [
-        { topic: 't', partition: 0, replicas: [6, 3, 99] },
-        { topic: 't', partition: 1, replicas: [3, 1, 6] },
+        { topic: 'demo', partition: 0, replicas: [6, 3, 99] },
+        { topic: 'demo', partition: 1, replicas: [3, 1, 6] },
       ],
     });
     expect(decision.reply.partitions.map((p) => p.error?.code)).toEqual(['INVALID_REPLICA_ASSIGNMENT', undefined]);
     apply(state, decision.records);
-    expect(state.partition('t', 0)).toMatchObject({ replicas: [0, 3, 1], addingReplicas: [] });
-    expect(state.partition('t', 1)).toMatchObject({ replicas: [3, 1, 6, 4], addingReplicas: [6] });
+    expect(state.partition('demo', 0)).toMatchObject({ replicas: [0, 3, 1], addingReplicas: [] });
+    expect(state.partition('demo', 1)).toMatchObject({ replicas: [3, 1, 6, 4], addingReplicas: [6] });
   });
 
   it('the same partition twice in one request is refused whole', () => {
@@ -433,8 +440,8 @@ describe('bad reassignments change nothing', () => {
       codeOf(() =>
         alterPartitionReassignments(state, {
           partitions: [
-            { topic: 't', partition: 1, replicas: [3, 1, 6] },
-            { topic: 't', partition: 1, replicas: null },
+            { topic: 'demo', partition: 1, replicas: [3, 1, 6] },
+            { topic: 'demo', partition: 1, replicas: null },
           ],
         }),
       ),

@@ -4,6 +4,7 @@
 // fsync fails the log cuts the batch back off, so a decision the caller was refused never
 // reappears on replay. Recovery after a crash (torn tail, bad CRC) is the segment log's own.
 
+import { existsSync, readdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { decodeBatches } from '@tributary/protocol';
 import { Log, type LogConfig } from '@tributary/storage';
@@ -11,7 +12,8 @@ import { METADATA_LEADER_EPOCH, encodeRecordBatch, type MetadataLog } from './me
 import { decodeRecord, type MetadataRecord } from './records.ts';
 
 export const METADATA_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
-  segmentBytes: 64 * 1024 * 1024,
+  // Small enough that a snapshot lets old segments go (truncateBefore deletes whole segments).
+  segmentBytes: 16 * 1024 * 1024,
   segmentMs: Number.MAX_SAFE_INTEGER,
   indexIntervalBytes: 4096,
   retentionBytes: -1,
@@ -39,9 +41,23 @@ export class SegmentMetadataLog implements MetadataLog {
     this.now = now;
   }
 
-  static open(dir: string, options: { logger?: Logger; now?: () => number } = {}): SegmentMetadataLog {
+  /** `segmentBytes`: tests roll small segments, so a snapshot's truncation has some to delete. */
+  static open(dir: string, options: { logger?: Logger; now?: () => number; segmentBytes?: number } = {}): SegmentMetadataLog {
     const now = options.now ?? Date.now;
-    const log = Log.open(dir, { ...METADATA_LOG_CONFIG }, { clock: now, ...(options.logger ? { logger: options.logger } : {}) });
+    // Every append is fsynced before it returns (flush.messages = 1), so every segment but the
+    // last is durable whole: recovery need only scan the last one for a torn tail, not re-read
+    // (and CRC-check) the whole log on every start.
+    const bases = existsSync(dir)
+      ? readdirSync(dir)
+          .filter((n) => /^\d{20}\.log$/.test(n))
+          .map((n) => Number(n.slice(0, 20)))
+      : [];
+    const recoveryPoint = bases.length > 0 ? Math.max(...bases) : 0;
+    const log = Log.open(
+      dir,
+      { ...METADATA_LOG_CONFIG, segmentBytes: options.segmentBytes ?? METADATA_LOG_CONFIG.segmentBytes },
+      { clock: now, recoveryPoint, ...(options.logger ? { logger: options.logger } : {}) },
+    );
     return new SegmentMetadataLog(log, now);
   }
 
@@ -55,10 +71,12 @@ export class SegmentMetadataLog implements MetadataLog {
     this.log.flush();
   }
 
-  replay(): MetadataRecord[] {
+  replay(fromOffset = this.log.logStartOffset): MetadataRecord[] {
     const records: MetadataRecord[] = [];
-    let offset = this.log.logStartOffset;
+    const start = fromOffset;
     const end = this.log.logEndOffset;
+    if (start < this.log.logStartOffset || start > end) throw new Error(`replay from ${start} outside the log [${this.log.logStartOffset}, ${end}]`);
+    let offset = start;
     while (offset < end) {
       const decoded = decodeBatches(this.log.read(offset, REPLAY_READ_BYTES_MAX));
       const last = decoded.at(-1);
@@ -70,14 +88,22 @@ export class SegmentMetadataLog implements MetadataLog {
       }
       offset = last.offset + 1;
     }
-    if (records.length !== end - this.log.logStartOffset) {
-      throw new Error(`metadata log replay read ${records.length} records, expected ${end - this.log.logStartOffset}`);
+    if (records.length !== end - start) {
+      throw new Error(`metadata log replay read ${records.length} records, expected ${end - start}`);
     }
     return records;
   }
 
+  get logStartOffset(): number {
+    return this.log.logStartOffset;
+  }
+
   get logEndOffset(): number {
     return this.log.logEndOffset;
+  }
+
+  truncateBefore(offset: number): void {
+    this.log.deleteSegmentsBelow(offset);
   }
 
   close(): void {

@@ -14,6 +14,7 @@ import type { ControllerConfig } from './config.ts';
 import { createControllerService, type ControllerService } from './controller-service.ts';
 import { openMetadataLog } from './segment-metadata-log.ts';
 import type { MetadataLog } from './metadata-log.ts';
+import { SnapshotStore } from './metadata-snapshot.ts';
 
 export interface StartControllerOptions {
   logger?: Logger;
@@ -21,6 +22,8 @@ export interface StartControllerOptions {
   now?: () => number;
   /** A ready metadata log (tests); default: the one under config.dataDir. */
   log?: MetadataLog;
+  /** Snapshots (tests); default: under config.dataDir, unless a log was given. */
+  snapshots?: SnapshotStore | null;
   /**
    * Called with a programmer error (a broken invariant, a bug) from a route or a timer. The
    * default logs it at fatal and exits: a controller whose state may be wrong must stop, not serve.
@@ -44,6 +47,11 @@ export function metadataLogDir(dataDir: string): string {
   return join(dataDir, '__cluster_metadata-0');
 }
 
+/** The metadata snapshots' directory, beside the log's (metadata-snapshot.ts). */
+export function metadataSnapshotDir(dataDir: string): string {
+  return join(dataDir, '__cluster_metadata-snapshots');
+}
+
 export function createControllerLogger(level = 'info'): Logger {
   return pino({ level, base: { role: 'controller', pid: process.pid } });
 }
@@ -51,6 +59,13 @@ export function createControllerLogger(level = 'info'): Logger {
 export async function startController(config: ControllerConfig, options: StartControllerOptions = {}): Promise<RunningController> {
   const logger = options.logger ?? createControllerLogger(config.logLevel);
   const log = options.log ?? openMetadataLog(metadataLogDir(config.dataDir), logger);
+  const snapshots =
+    options.snapshots === null
+      ? undefined
+      : (options.snapshots ??
+        (options.log === undefined
+          ? new SnapshotStore(metadataSnapshotDir(config.dataDir), { logger: logger.child({ module: 'metadata-snapshot' }) })
+          : undefined));
   let controller: ClusterController;
   try {
     controller = new ClusterController({
@@ -61,6 +76,7 @@ export async function startController(config: ControllerConfig, options: StartCo
       sessionTimeoutMs: config.sessionTimeoutMs,
       sessionCheckIntervalMs: config.sessionCheckIntervalMs,
       autoLeaderRebalanceEnable: config.autoLeaderRebalanceEnable,
+      ...(snapshots ? { snapshots, snapshotIntervalRecords: config.metadataSnapshotIntervalRecords } : {}),
     });
   } catch (err) {
     log.close();

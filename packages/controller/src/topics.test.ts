@@ -26,8 +26,8 @@ describe('createTopic', () => {
   it('counts only live brokers for the replication factor and placement', () => {
     const state = clusterOf();
     apply(state, fenceBroker(state, 5));
-    expect(codeOf(() => createTopic(state, { name: 't', partitions: 1, replicationFactor: 6 }, 'id'))).toBe('INVALID_REPLICATION_FACTOR');
-    const { reply } = createTopic(state, { name: 't', partitions: 5, replicationFactor: 2 }, 'id');
+    expect(codeOf(() => createTopic(state, { name: 'demo', partitions: 1, replicationFactor: 6 }, 'id'))).toBe('INVALID_REPLICATION_FACTOR');
+    const { reply } = createTopic(state, { name: 'demo', partitions: 5, replicationFactor: 2 }, 'id');
     // Live order 0,3,1,4,2; P4's leader 2 skips 0 (a second rack-1 replica) for 3.
     expect(reply.topic.partitions.map((p) => p.replicas)).toEqual([
       [0, 3],
@@ -42,16 +42,16 @@ describe('createTopic', () => {
     const state = clusterOf();
     const { records, reply } = createTopic(
       state,
-      { name: 't', partitions: 2, replicationFactor: 3, configs: { 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'true' } },
+      { name: 'demo', partitions: 2, replicationFactor: 3, configs: { 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'true' } },
       'abc',
     );
     expect(reply.topic).toEqual({
-      name: 't',
+      name: 'demo',
       topicId: 'abc',
       configs: { ...DEFAULT_TOPIC_CONFIGS, 'unclean.leader.election.enable': true },
       partitions: [
         {
-          topic: 't',
+          topic: 'demo',
           partition: 0,
           replicas: [0, 3, 1],
           addingReplicas: [],
@@ -62,7 +62,7 @@ describe('createTopic', () => {
           isr: [0, 3, 1],
         },
         {
-          topic: 't',
+          topic: 'demo',
           partition: 1,
           replicas: [3, 1, 4],
           addingReplicas: [],
@@ -79,6 +79,19 @@ describe('createTopic', () => {
   });
 });
 
+describe('placement by topic', () => {
+  it("places other topics by Kafka's layout from their own start and shift, and their new partitions continue it", () => {
+    const state = withTopic(clusterOf(), { name: 'orders', partitions: 10, replicationFactor: 3 }, 'id-orders', 'topic');
+    const twelve = createTopic(clusterOf(), { name: 'orders', partitions: 12, replicationFactor: 3 }, 'x').reply.topic.partitions.map((p) => p.replicas);
+    expect(state.topics.get('orders')!.partitions.map((p) => p.replicas)).toEqual(twelve.slice(0, 10));
+    expect(createPartitions(state, { topic: 'orders', totalCount: 12 }).reply.partitions.map((p) => p.replicas)).toEqual(twelve.slice(10));
+    // Not the seed's table: another start, and followers shifted.
+    expect(twelve.slice(0, 10)).not.toEqual(
+      createTopic(clusterOf(), { name: 'demo', partitions: 10, replicationFactor: 3 }, 'x').reply.topic.partitions.map((p) => p.replicas),
+    );
+  });
+});
+
 describe('deleteTopic', () => {
   it('deletes an existing topic and refuses a missing one', () => {
     const state = withTopic(clusterOf(), { name: 't' });
@@ -89,16 +102,16 @@ describe('deleteTopic', () => {
 });
 
 describe('createPartitions', () => {
-  it('places the new partitions by the rack-aware rule, numbered on as if the topic had been created that large', () => {
-    const state = withTopic(clusterOf(), { name: 't', partitions: 10, replicationFactor: 3 });
-    const { records, reply } = createPartitions(state, { topic: 't', totalCount: 12 });
+  it('places the new partitions of demo by the seed layout, numbered on as if the topic had been created that large', () => {
+    const state = withTopic(clusterOf(), { name: 'demo', partitions: 10, replicationFactor: 3 });
+    const { records, reply } = createPartitions(state, { topic: 'demo', totalCount: 12 });
     // The seed's list 0,3,1,4,2,5: P10 is led by list[10 mod 6] = 2, P11 by 5.
     expect(reply.partitions.map((p) => [p.partition, p.replicas, p.leader, p.isr])).toEqual([
       [10, [2, 5, 0], 2, [2, 5, 0]],
       [11, [5, 0, 3], 5, [5, 0, 3]],
     ]);
     expect(
-      createTopic(clusterOf(), { name: 't', partitions: 12, replicationFactor: 3 }, 'x')
+      createTopic(clusterOf(), { name: 'demo', partitions: 12, replicationFactor: 3 }, 'x')
         .reply.topic.partitions.slice(10)
         .map((p) => p.replicas),
     ).toEqual([
@@ -106,8 +119,8 @@ describe('createPartitions', () => {
       [5, 0, 3],
     ]);
     apply(state, records);
-    expect(state.topics.get('t')!.partitions).toHaveLength(12);
-    expect(state.partition('t', 11)).toMatchObject({ addingReplicas: [], removingReplicas: [], leaderEpoch: 0, partitionEpoch: 0 });
+    expect(state.topics.get('demo')!.partitions).toHaveLength(12);
+    expect(state.partition('demo', 11)).toMatchObject({ addingReplicas: [], removingReplicas: [], leaderEpoch: 0, partitionEpoch: 0 });
   });
 
   it.each([

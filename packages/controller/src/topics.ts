@@ -13,7 +13,7 @@ import {
   type TopicState,
 } from '@tributary/protocol';
 import type { ClusterState } from './cluster-state.ts';
-import { assignReplicas } from './placement.ts';
+import { assignTopicReplicas } from './placement.ts';
 import type { CreatePartitionsRecord, CreateTopicRecord, DeleteTopicRecord } from './records.ts';
 import { targetReplicas } from './reassignment.ts';
 
@@ -29,7 +29,7 @@ export function createTopic(state: ClusterState, request: CreateTopicRequest, to
     throw new TributaryError('INVALID_PARTITIONS', `partitions must be an integer between 1 and ${PARTITIONS_MAX}, got ${JSON.stringify(count)}`);
   }
   const live = state.liveBrokers().filter((b) => state.isEligible(b.id));
-  const assignments = assignReplicas(live, count, request.replicationFactor);
+  const assignments = assignTopicReplicas(name, live, count, request.replicationFactor);
   const configs = resolveTopicConfigs(request.configs);
   const partitions = assignments.map((replicas, partition) => newPartition(name, partition, replicas));
   const record: CreateTopicRecord = { type: 'CreateTopic', name, topicId, configs, partitions };
@@ -42,8 +42,9 @@ function newPartition(topic: string, partition: number, replicas: number[]): Par
 
 /**
  * Kafka's CreatePartitions: grows a topic to `totalCount` partitions. The new ones are placed by
- * the rack-aware rule over the live brokers, numbered on from the existing ones (partition p led
- * by the rack-alternated list's p mod n, as if the topic had been created that large), with the
+ * the rack-aware rule over the live brokers (placement.ts: the seed's layout for `demo`, Kafka's
+ * with the topic's start and shift for others), numbered on from the existing ones as if the
+ * topic had been created that large, with the
  * replication factor of partition 0's target replicas. Fewer or as many as now: INVALID_PARTITIONS
  * (partitions are never removed: keys would map elsewhere and data be lost).
  */
@@ -68,7 +69,7 @@ export function createPartitions(
   }
   const replicationFactor = targetReplicas(topic.partitions[0]!).length;
   const live = state.liveBrokers().filter((b) => state.isEligible(b.id));
-  const assignments = assignReplicas(live, total, replicationFactor).slice(current);
+  const assignments = assignTopicReplicas(topic.name, live, total - current, replicationFactor, current);
   const partitions = assignments.map((replicas, i) => newPartition(topic.name, current + i, replicas));
   return { records: [{ type: 'CreatePartitions', topic: topic.name, topicId: topic.topicId, partitions }], reply: { partitions } };
 }

@@ -29,8 +29,8 @@ describe('a local cluster of seven processes', () => {
   });
 
   it('places a 10-partition, RF 3 topic exactly as the seed table, rack-aware', async () => {
-    await cluster.admin.createTopic({ name: 'seed', partitions: 10, replicationFactor: 3, configs: { 'min.insync.replicas': 2 } });
-    const topic = await cluster.admin.describeTopic('seed');
+    await cluster.admin.createTopic({ name: 'demo', partitions: 10, replicationFactor: 3, configs: { 'min.insync.replicas': 2 } });
+    const topic = await cluster.admin.describeTopic('demo');
     expect(topic.partitions.map((p) => p.replicas)).toEqual(SEED_PLACEMENT);
     expect(topic.partitions.map((p) => p.leader)).toEqual(SEED_PLACEMENT.map((r) => r[0]));
     const described = await cluster.admin.describeCluster();
@@ -136,7 +136,7 @@ describe('a local cluster of seven processes', () => {
           maxWaitMs: 10,
           minBytes: 1,
           maxBytes: 1e12,
-          partitions: [{ topic: 'seed', partition: 2 ** 40, offset: -7, maxBytes: -1, records: Buffer.from('junk'), timestamp: 'now' }],
+          partitions: [{ topic: 'demo', partition: 2 ** 40, offset: -7, maxBytes: -1, records: Buffer.from('junk'), timestamp: 'now' }],
         }),
       ],
     ];
@@ -181,8 +181,8 @@ describe('a local cluster of seven processes', () => {
     const corrupt = Buffer.from(good);
     corrupt[corrupt.length - 1]! ^= 0xff;
     const tooBig = encodeBatch([{ value: Buffer.alloc(2 * 1024 * 1024) }]);
-    const seedLeader = (await cluster.admin.describeTopic('seed')).partitions[0]!.leader;
-    const leaderPort = cluster.brokerPorts[seedLeader]!;
+    const demoLeader = (await cluster.admin.describeTopic('demo')).partitions[0]!.leader;
+    const leaderPort = cluster.brokerPorts[demoLeader]!;
     const res = await fetch(`http://127.0.0.1:${leaderPort}/produce`, {
       method: 'POST',
       headers: { 'content-type': MSGPACK_CONTENT_TYPE },
@@ -190,8 +190,8 @@ describe('a local cluster of seven processes', () => {
         acks: 1,
         timeoutMs: 5000,
         partitions: [
-          { topic: 'seed', partition: 0, records: corrupt },
-          { topic: 'seed', partition: 0, records: tooBig },
+          { topic: 'demo', partition: 0, records: corrupt },
+          { topic: 'demo', partition: 0, records: tooBig },
           { topic: 'no-such-topic', partition: 0, records: good },
         ],
       }),
@@ -201,7 +201,7 @@ describe('a local cluster of seven processes', () => {
     const offsets = await fetch(`http://127.0.0.1:${leaderPort}/list-offsets`, {
       method: 'POST',
       headers: { 'content-type': MSGPACK_CONTENT_TYPE },
-      body: encodeMsgpack({ partitions: [{ topic: 'seed', partition: 0, timestamp: -1 }] }),
+      body: encodeMsgpack({ partitions: [{ topic: 'demo', partition: 0, timestamp: -1 }] }),
     });
     expect((decodeMsgpack(Buffer.from(await offsets.arrayBuffer())) as { partitions: { offset: number }[] }).partitions[0]!.offset).toBe(0);
     expect(allRunning(cluster.dataDir)).toBe(true);

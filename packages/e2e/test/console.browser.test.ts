@@ -58,7 +58,7 @@ describe('web console in chromium', () => {
     }
     mkdirSync(OUTPUT_DIR, { recursive: true });
     cluster = await startTestCluster();
-    await cluster.admin.createTopic({ name: 'seed', partitions: 10, replicationFactor: 3 });
+    await cluster.admin.createTopic({ name: 'demo', partitions: 10, replicationFactor: 3 });
     // A fresh profile each run (playwright passes it as --user-data-dir), headless.
     profileDir = mkdtempSync(join(tmpdir(), 'tributary-chromium-'));
     context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS, timeout: 60_000 });
@@ -93,17 +93,17 @@ describe('web console in chromium', () => {
       page
         .locator(`#${chart} svg path[data-broker="${broker}"]`)
         .evaluate((p) => ({ last: p.getAttribute('data-last') ?? '', points: Number(p.getAttribute('data-points')) }));
-    const producer = startProducerLoop({ bootstrap: cluster.bootstrap, topic: 'seed', partitions: SEED_PLACEMENT.map((_, p) => p), inflightMax: 4 });
+    const producer = startProducerLoop({ bootstrap: cluster.bootstrap, topic: 'demo', partitions: SEED_PLACEMENT.map((_, p) => p), inflightMax: 4 });
     try {
-      await page.goto(`http://127.0.0.1:${cluster.controllerPort}/ui#seed`);
+      await page.goto(`http://127.0.0.1:${cluster.controllerPort}/ui#demo`);
       await expect(page.title()).resolves.toBe('Tributary console');
 
       // Real table markup: captions and header cells with scope.
       // The caption names the topic once the first snapshot has arrived.
-      await eventually(async () => (await page.locator('#partitions caption').textContent())?.includes('Partitions of seed') || false, { timeoutMs: 10_000 });
+      await eventually(async () => (await page.locator('#partitions caption').textContent())?.includes('Partitions of demo') || false, { timeoutMs: 10_000 });
       expect(await page.locator('#partitions thead th[scope="col"]').count()).toBe(8);
       expect(await page.locator('label[for="topic-select"]').textContent()).toBe('Show topic');
-      expect(await page.locator('#topic-select').inputValue()).toBe('seed');
+      expect(await page.locator('#topic-select').inputValue()).toBe('demo');
 
       // The seed's table, row for row.
       const rows = await eventually(
@@ -152,12 +152,12 @@ describe('web console in chromium', () => {
       expect(await page.locator('#chart-timeline svg g.lane').count()).toBe(6);
 
       // Kill the leader of partition 0 (B0: it also leads P6).
-      const before = await partitionInfo(cluster.admin, 'seed', 0);
+      const before = await partitionInfo(cluster.admin, 'demo', 0);
       expect(before.leader).toBe(0);
       await localKill(cluster.dataDir, '0');
       const after = await eventually(
         async () => {
-          const info = await partitionInfo(cluster.admin, 'seed', 0);
+          const info = await partitionInfo(cluster.admin, 'demo', 0);
           return info.leader !== 0 && info.leader >= 0 ? info : false;
         },
         { timeoutMs: 20_000, intervalMs: 100 },
@@ -169,7 +169,7 @@ describe('web console in chromium', () => {
       const events = await eventually(
         async () => {
           const texts = await page.locator('#events li').allTextContents();
-          return texts.some((t) => t.includes(`seed-0: leader B0 -> B${after.leader}`)) ? texts : false;
+          return texts.some((t) => t.includes(`demo-0: leader B0 -> B${after.leader}`)) ? texts : false;
         },
         { timeoutMs: 5000 },
       );
@@ -240,25 +240,25 @@ describe('web console in chromium', () => {
   });
 
   it('shows a reassignment as it runs: the replica being added with its copy progress, the one being removed, then the new table', async () => {
-    // seed-3 = [4,2,5] moves to [4,2,3]: B3 (rack-2) copies it, B5 (rack-2) leaves. B4, paused
+    // demo-3 = [4,2,5] moves to [4,2,3]: B3 (rack-2) copies it, B5 (rack-2) leaves. B4, paused
     // in the test before, leads it again once back in its ISR.
     await eventually(
       async () => {
-        const p = await partitionInfo(cluster.admin, 'seed', 3);
+        const p = await partitionInfo(cluster.admin, 'demo', 3);
         return p.leader === 4 && p.isr.length === 3;
       },
       { timeoutMs: 30_000 },
     );
     const producer = new Producer({ bootstrap: cluster.bootstrap, acks: 'all' });
     try {
-      await Promise.all(Array.from({ length: 150 }, (_, i) => producer.send({ topic: 'seed', partition: 3, value: `${i}-`.padEnd(10_000, 'r') })));
+      await Promise.all(Array.from({ length: 150 }, (_, i) => producer.send({ topic: 'demo', partition: 3, value: `${i}-`.padEnd(10_000, 'r') })));
     } finally {
       await producer.close();
     }
     // Throttled as `tributary reassign execute --throttle 262144` does it, so the copy takes seconds.
     const rate = 256 * 1024;
     await cluster.admin.alterConfigs(
-      { topic: 'seed' },
+      { topic: 'demo' },
       { set: { 'leader.replication.throttled.replicas': '3:4,3:2,3:5', 'follower.replication.throttled.replicas': '3:3' } },
     );
     for (const broker of [2, 3, 4, 5]) {
@@ -266,8 +266,8 @@ describe('web console in chromium', () => {
     }
     const chip = (broker: number, kind: string) => page.locator(`#racks article.broker-card[data-broker="${broker}"] .chip.${kind}[data-partition="3"]`);
     try {
-      expect(await cluster.admin.alterPartitionReassignments([{ topic: 'seed', partition: 3, replicas: [4, 2, 3] }])).toEqual([
-        { topic: 'seed', partition: 3 },
+      expect(await cluster.admin.alterPartitionReassignments([{ topic: 'demo', partition: 3, replicas: [4, 2, 3] }])).toEqual([
+        { topic: 'demo', partition: 3 },
       ]);
       // Pushed at once: B3's card gets P3 being added, B5's P3 being removed.
       await eventually(async () => (await chip(3, 'adding').count()) === 1, { timeoutMs: 2000, intervalMs: 50 });
@@ -286,7 +286,7 @@ describe('web console in chromium', () => {
       expect(await page.locator('#topic-summary').textContent()).toContain('being reassigned 1');
       await eventually(
         async () =>
-          (await page.locator('#events li').allTextContents()).some((t) => t.includes('seed-3: reassignment to [4,2,3] started, adding B3, removing B5')),
+          (await page.locator('#events li').allTextContents()).some((t) => t.includes('demo-3: reassignment to [4,2,3] started, adding B3, removing B5')),
         {
           timeoutMs: 5000,
         },
@@ -294,11 +294,11 @@ describe('web console in chromium', () => {
       expect(await page.locator('#chart-timeline g.lane[data-broker="3"] g.mark[data-kind="move-start"]').count()).toBe(1);
       const shot = join(OUTPUT_DIR, 'console-reassignment.png');
       await page.screenshot({ path: shot, fullPage: true });
-      console.log(`console screenshot: ${shot} (B3 had copied ${first}% of seed-3)`);
+      console.log(`console screenshot: ${shot} (B3 had copied ${first}% of demo-3)`);
       await eventually(async () => (await progress()) > first || (await chip(3, 'adding').count()) === 0, { timeoutMs: 20_000, intervalMs: 100 });
 
       // Done: the seed's table and the picture as it ends up, the events saying so.
-      await eventually(async () => (await cluster.admin.listPartitionReassignments(['seed'])).length === 0, { timeoutMs: 60_000, intervalMs: 250 });
+      await eventually(async () => (await cluster.admin.listPartitionReassignments(['demo'])).length === 0, { timeoutMs: 60_000, intervalMs: 250 });
       await eventually(async () => (await chip(3, 'adding').count()) === 0 && (await chip(5, 'removing').count()) === 0, { timeoutMs: 3000, intervalMs: 50 });
       expect(await page.locator('#racks article.broker-card[data-broker="3"] [data-role="follows"] .chip.follower[data-partition="3"]').textContent()).toBe(
         'P3',
@@ -308,14 +308,14 @@ describe('web console in chromium', () => {
       expect(await page.locator('#seed-table tbody tr[data-broker="3"] [data-col="follows"]').textContent()).toMatch(/\bP3\b/);
       expect(await page.locator('#seed-table tbody tr[data-broker="5"] [data-col="follows"]').textContent()).not.toMatch(/\bP3\b/);
       await eventually(
-        async () => (await page.locator('#events li').allTextContents()).some((t) => t.includes('seed-3: reassignment completed, replicas [4,2,3]')),
+        async () => (await page.locator('#events li').allTextContents()).some((t) => t.includes('demo-3: reassignment completed, replicas [4,2,3]')),
         {
           timeoutMs: 5000,
         },
       );
       expect(await page.locator('#topic-summary').textContent()).toContain('being reassigned 0');
     } finally {
-      await cluster.admin.alterConfigs({ topic: 'seed' }, { delete: ['leader.replication.throttled.replicas', 'follower.replication.throttled.replicas'] });
+      await cluster.admin.alterConfigs({ topic: 'demo' }, { delete: ['leader.replication.throttled.replicas', 'follower.replication.throttled.replicas'] });
       for (const broker of [2, 3, 4, 5]) {
         await cluster.admin.alterConfigs({ broker }, { delete: ['leader.replication.throttled.rate', 'follower.replication.throttled.rate'] });
       }

@@ -39,9 +39,9 @@ describe('metrics', () => {
   });
 
   it('every process answers Prometheus text with the operator metrics, labelled by broker and rack', async () => {
-    await cluster.admin.createTopic({ name: 'scraped', partitions: 6, replicationFactor: 3 });
+    await cluster.admin.createTopic({ name: 'demo', partitions: 6, replicationFactor: 3 });
     const producer = new Producer({ bootstrap: cluster.bootstrap, acks: 'all' });
-    await Promise.all(Array.from({ length: 60 }, (_, i) => producer.send({ topic: 'scraped', partition: i % 6, value: `v${i}` })));
+    await Promise.all(Array.from({ length: 60 }, (_, i) => producer.send({ topic: 'demo', partition: i % 6, value: `v${i}` })));
     await producer.close();
 
     const broker = await scrape(cluster.brokerPorts[0]!);
@@ -70,9 +70,9 @@ describe('metrics', () => {
     expect(sample(broker, 'tributary_requests_total', { api: 'produce', error: 'none', broker_id: '0' })).toBeGreaterThan(0);
     expect(sample(broker, 'tributary_request_latency_seconds_count', { api: 'produce_acks_all' })).toBeGreaterThan(0);
     expect(sample(broker, 'tributary_request_latency_seconds_count', { api: 'replica_fetch' })).toBeGreaterThan(0);
-    // Partition 0 is led by broker 0 (seed placement); acks=all: its HW is every record sent to it.
-    expect(sample(broker, 'tributary_high_watermark', { topic: 'scraped', partition: '0' })).toBe(10);
-    expect(sample(broker, 'tributary_log_end_offset', { topic: 'scraped', partition: '0' })).toBe(10);
+    // Partition 0 is led by broker 0 (the seed's placement of demo); acks=all: its HW is every record sent to it.
+    expect(sample(broker, 'tributary_high_watermark', { topic: 'demo', partition: '0' })).toBe(10);
+    expect(sample(broker, 'tributary_log_end_offset', { topic: 'demo', partition: '0' })).toBe(10);
 
     const controller = await scrape(cluster.controllerPort);
     expect(controller.startsWith('# HELP ')).toBe(true);

@@ -256,8 +256,54 @@ export interface MetadataPollRequest {
   /** Answer at once if the controller is past this version, else wait up to maxWaitMs. */
   sinceVersion: number;
   maxWaitMs: number;
+  /**
+   * The poller can apply a delta (brokers): the answer is then what changed since sinceVersion
+   * (`MetadataDeltaResponse`) when the controller still remembers that far back, and the whole
+   * metadata otherwise (first contact, far behind, a restarted controller).
+   */
+  deltas?: boolean;
 }
-export type MetadataPollResponse = ClusterMetadata;
+
+/** A topic in a delta: whole when created since (`full`), else its configs and changed partitions. */
+export interface MetadataDeltaTopic {
+  name: string;
+  topicId: string;
+  full: boolean;
+  /** The configs changed since (always true with `full`); `configs` is the current set either way. */
+  configsChanged: boolean;
+  configs: TopicConfigs;
+  /** Every partition when `full`; else only those changed (or added) since, in partition order. */
+  partitions: PartitionState[];
+}
+
+/** What changed between `fromVersion` and the answer's version, in the current form of each thing. */
+export interface MetadataDelta {
+  fromVersion: number;
+  /** Brokers registered, fenced, unfenced or reconfigured since: their whole registration. */
+  brokers: BrokerRegistration[];
+  /** Topics deleted since, by name and id (one re-created since also appears in `topics`, with its new id). */
+  deletedTopics: { name: string; topicId: string }[];
+  topics: MetadataDeltaTopic[];
+  /**
+   * Security (issue 20): the whole current set when any credential changed since (credentials
+   * and ACLs are few, and replacing them whole keeps a broker from patching them wrong); absent:
+   * unchanged. An empty list: none left.
+   */
+  scramCredentials?: ScramCredentialEntry[];
+  acls?: AclBinding[];
+}
+
+export interface MetadataDeltaResponse {
+  clusterId: string;
+  version: number;
+  delta: MetadataDelta;
+}
+
+export type MetadataPollResponse = ClusterMetadata | MetadataDeltaResponse;
+
+export function isMetadataDelta(response: MetadataPollResponse): response is MetadataDeltaResponse {
+  return (response as Partial<MetadataDeltaResponse>).delta !== undefined;
+}
 
 /** KIP-497 AlterPartition: the leader proposes a new ISR; only the controller's answer counts. */
 export interface AlterPartitionRequest {
@@ -276,6 +322,25 @@ export interface AlterPartitionRequest {
   joiningEpochs?: { brokerId: BrokerId; brokerEpoch: number }[];
 }
 export type AlterPartitionResponse = PartitionState;
+
+/** One partition's ISR proposal inside a batched AlterPartition. */
+export type AlterPartitionItem = Omit<AlterPartitionRequest, 'brokerId' | 'brokerEpoch'>;
+
+/**
+ * `POST /partition/alter`: Kafka's AlterPartition is batched — a leader sends the ISR changes of
+ * many partitions in one request, and the controller commits the accepted ones in one append
+ * (one fsync of the metadata log). The broker epoch is checked once for the whole request
+ * (STALE_BROKER_EPOCH refuses all of it); every other check is per partition.
+ */
+export interface AlterPartitionBatchRequest {
+  brokerId: BrokerId;
+  brokerEpoch: number;
+  partitions: AlterPartitionItem[];
+}
+/** One entry per requested partition, in request order: the committed state, or its error. */
+export interface AlterPartitionBatchResponse {
+  partitions: { topic: string; partition: number; state?: PartitionState; error?: WireError }[];
+}
 
 // Admin operations: `POST /admin/<op>` on the controller; brokers forward them unchanged.
 export interface CreateTopicRequest {

@@ -210,9 +210,14 @@ export class LogManager {
     this.recoveryPoints.write(this.recoveryPointEntries());
   }
 
-  /** checkpointRecoveryPoints with the fsyncs off the event loop (the periodic checkpoint). */
-  checkpointRecoveryPointsInBackground(): Promise<void> {
-    return this.recoveryPoints.writeInBackground(this.recoveryPointEntries());
+  /**
+   * checkpointRecoveryPoints with the fsyncs off the event loop (the periodic checkpoint). Rolled
+   * segments are flushed first (Log.flushRolledSegmentsInBackground), so the recovery points it
+   * writes advance with them.
+   */
+  async checkpointRecoveryPointsInBackground(): Promise<void> {
+    await Promise.all([...this.logs.values()].map(({ log }) => log.flushRolledSegmentsInBackground().catch(() => undefined)));
+    await this.recoveryPoints.writeInBackground(this.recoveryPointEntries());
   }
 
   private recoveryPointEntries(): Map<string, number> {

@@ -318,6 +318,64 @@ function forceRoll(log: Log): void {
   log.maybeRoll(Number.POSITIVE_INFINITY);
 }
 
+describe('Log.flushRolledSegmentsInBackground (the recovery point follows rolled segments)', () => {
+  it('moves the recovery point to the active segment once the rolled ones are synced; a start then scans only the active one', async () => {
+    const dir = path.join(tempDir(), 't-0');
+    const config = testConfig({ segmentBytes: 300 });
+    const log = Log.open(dir, config);
+    for (let i = 0; i < 30; i++) log.appendAsLeader(batch([`r${i}`]), 0);
+    const bases = log.segmentBaseOffsets();
+    expect(bases.length).toBeGreaterThan(3);
+    expect(log.recoveryPoint).toBe(0);
+    await log.flushRolledSegmentsInBackground();
+    expect(log.recoveryPoint).toBe(bases.at(-1));
+    log.close();
+    // A byte of the first segment flipped behind our back: below the recovery point nothing is
+    // re-read, so the log opens whole; from 0 it is scanned and cut there.
+    const first = segmentFiles(dir)[0]!;
+    const bytes = fs.readFileSync(first);
+    bytes[bytes.length - 3]! ^= 0xff;
+    fs.writeFileSync(first, bytes);
+    const trusted = Log.open(dir, config, { recoveryPoint: bases.at(-1)! });
+    expect(trusted.logEndOffset).toBe(30);
+    trusted.close();
+    const scanned = Log.open(dir, config, { recoveryPoint: 0 });
+    expect(scanned.logEndOffset).toBeLessThan(bases[1]!);
+    scanned.close();
+  });
+
+  it('leaves the recovery point alone when the log is truncated while the flush runs', async () => {
+    const log = Log.open(path.join(tempDir(), 't-0'), testConfig({ segmentBytes: 300 }));
+    for (let i = 0; i < 30; i++) log.appendAsLeader(batch([`r${i}`]), 0);
+    const flushing = log.flushRolledSegmentsInBackground();
+    log.truncateTo(5);
+    await flushing;
+    expect(log.recoveryPoint).toBeLessThanOrEqual(5);
+    log.close();
+  });
+});
+
+describe('Log.deleteSegmentsBelow (a prefix covered elsewhere)', () => {
+  it('deletes only segments wholly below the offset, never the active one, and keeps it across a reopen', () => {
+    const dir = path.join(tempDir(), 'meta-0');
+    const config = testConfig({ segmentBytes: 300 });
+    const log = Log.open(dir, config);
+    for (let i = 0; i < 30; i++) log.appendAsLeader(batch([`r${i}`]), 0);
+    const bases = log.segmentBaseOffsets();
+    expect(bases.length).toBeGreaterThan(3);
+    expect(log.deleteSegmentsBelow(bases[1]! - 1)).toBe(0);
+    expect(log.deleteSegmentsBelow(bases[2]!)).toBe(2);
+    expect(log.logStartOffset).toBe(bases[2]);
+    expect(decodeBatches(log.read(bases[2]!, 1 << 20))[0]!.value!.toString()).toBe(`r${bases[2]}`);
+    expect(log.deleteSegmentsBelow(30)).toBe(bases.length - 3);
+    expect(log.segmentBaseOffsets()).toEqual([bases.at(-1)]);
+    log.close();
+    const again = Log.open(dir, config);
+    expect([again.logStartOffset, again.logEndOffset]).toEqual([bases.at(-1), 30]);
+    again.close();
+  });
+});
+
 describe('Log retention and rolling', () => {
   it('deletes only whole expired segments, never the active one, and moves the log start', () => {
     const t0 = 10_000_000;

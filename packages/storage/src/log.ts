@@ -579,6 +579,23 @@ export class Log {
     return deleted;
   }
 
+  /**
+   * Deletes the closed segments that lie wholly below `offset` (the next segment starts at or
+   * below it) and moves the log start offset up to the first segment kept; never the active
+   * segment, never a record at or above `offset`. For logs whose prefix is covered by something
+   * else (the controller's metadata log below its snapshot). Returns how many segments went.
+   */
+  deleteSegmentsBelow(offset: number): number {
+    this.assertOpen();
+    assert(Number.isSafeInteger(offset) && offset >= 0 && offset <= this.logEndOffset, `offset ${offset} outside [0, ${this.logEndOffset}] of ${this.dir}`);
+    let deleted = 0;
+    while (this.segments.length > 1 && this.segments[1]!.baseOffset <= offset) {
+      this.deleteOldest();
+      deleted++;
+    }
+    return deleted;
+  }
+
   private deleteOldest(): void {
     this.cleanerGenerationValue++;
     const segment = this.segments[0]!;
@@ -822,6 +839,39 @@ export class Log {
     this.recoveryPointOffset = leo;
     this.unflushedMessages = 0;
     this.lastFlushMs = this.clock();
+  }
+
+  /**
+   * Kafka's flush of rolled segments: fsyncs, on libuv's thread pool, every closed segment past
+   * the recovery point (and the directory, which holds their files), then moves the recovery
+   * point up to the active segment's base offset. So after a kill -9 only the active segment is
+   * scanned at the next start, not everything written since the last clean shutdown. The log's
+   * own appends are not fsynced (durability comes from replication); a rolled segment no longer
+   * changes, so syncing it costs the event loop nothing. A truncation, deletion, cleaner swap or
+   * close meanwhile leaves the recovery point where it was (the next call tries again).
+   */
+  async flushRolledSegmentsInBackground(): Promise<void> {
+    if (this.closed) return;
+    const target = this.active.baseOffset;
+    if (target <= this.recoveryPointOffset) return;
+    const generation = this.cleanerGenerationValue;
+    const rolled = this.segments.slice(this.segmentIndexFor(this.recoveryPointOffset), this.segments.length - 1);
+    try {
+      for (const segment of rolled) await segment.flushInBackground();
+      const fd = await this.fs.open(this.dir, 'r');
+      try {
+        await this.fs.fsync(fd);
+      } finally {
+        await this.fs.close(fd);
+      }
+    } catch (err) {
+      if (!this.closed && this.cleanerGenerationValue === generation) this.logger.warn({ dir: this.dir, err }, 'background flush of rolled segments failed');
+      return;
+    }
+    if (this.closed || this.cleanerGenerationValue !== generation) return;
+    // Epochs below the new recovery point must be durable too (as in flush()).
+    this.epochs.flush();
+    this.recoveryPointOffset = Math.max(this.recoveryPointOffset, target);
   }
 
   /** Closes the files without flushing (durability comes from flush() or replication). */

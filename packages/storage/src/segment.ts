@@ -589,6 +589,19 @@ export class Segment {
     }
   }
 
+  /**
+   * flush() with both fsyncs on libuv's thread pool (a rolled segment, flushed in the background:
+   * Log.flushRolledSegmentsInBackground). The index entries must be written already (flushIndex,
+   * done at roll).
+   */
+  async flushInBackground(): Promise<void> {
+    try {
+      await Promise.all([this.index.fsyncInBackground(), this.fs.fsync(this.fd)]);
+    } catch (err) {
+      throw storageError(`flushing ${this.logPath}`, err);
+    }
+  }
+
   /** Writes pending index entries without fsync (on roll and close). */
   flushIndex(): void {
     try {

@@ -396,6 +396,13 @@ export function createMsgpackServer(options: MsgpackServerOptions = {}): Msgpack
     if (fastifyErr.statusCode !== undefined && fastifyErr.statusCode >= 400 && fastifyErr.statusCode < 500) {
       return sendError(reply, new TributaryError('INVALID_REQUEST', fastifyErr.message ?? 'bad request'));
     }
+    // The client went away before a streamed answer was written (a long poll whose poller was
+    // killed, then answered with a large body): nobody to answer, and no bug of ours. Reported
+    // as a bug, it crashed the controller when a broker was killed while it polled metadata.
+    if (fastifyErr.code === 'ERR_STREAM_PREMATURE_CLOSE' || reply.raw.destroyed) {
+      request.log?.debug?.({ err }, 'client closed the connection before its answer was written');
+      return sendError(reply, new TributaryError('REQUEST_TIMED_OUT', 'the client closed the connection'));
+    }
     if (options.onUnexpectedError) options.onUnexpectedError(err, request);
     else request.log?.error({ err }, 'unexpected error');
     return sendError(reply, new TributaryError('UNKNOWN_SERVER_ERROR', (err as Error)?.message ?? String(err)));

@@ -4,6 +4,7 @@ import type { BrokerId, CreateTopicRequest, RegisterBrokerRequest } from '@tribu
 import { registerBroker } from '../broker-registry.ts';
 import { ClusterState } from '../cluster-state.ts';
 import type { MetadataRecord } from '../records.ts';
+import { assignReplicas } from '../placement.ts';
 import { createTopic } from '../topics.ts';
 
 /** The seed's cluster: rack-1 = {0,1,2}, rack-2 = {3,4,5}. */
@@ -43,9 +44,29 @@ export function clusterOf(brokers: readonly [BrokerId, string][] = SEED_BROKERS,
   return state;
 }
 
-export function withTopic(state: ClusterState, request: Partial<CreateTopicRequest> & { name: string }, topicId = `id-${request.name}`): ClusterState {
+/**
+ * Creates a topic through the createTopic decision. With `placement: 'seed'` (the default) its
+ * replicas are then laid out as the seed's table whatever its name (placement.ts gives that
+ * layout to `demo` only), so tests of elections and ISRs can name the replicas they expect;
+ * `'topic'` keeps the placement createTopic chose.
+ */
+export function withTopic(
+  state: ClusterState,
+  request: Partial<CreateTopicRequest> & { name: string },
+  topicId = `id-${request.name}`,
+  placement: 'seed' | 'topic' = 'seed',
+): ClusterState {
   const full: CreateTopicRequest = { partitions: 1, replicationFactor: 3, ...request };
-  return apply(state, createTopic(state, full, topicId).records);
+  const records = createTopic(state, full, topicId).records;
+  if (placement === 'seed') {
+    const live = state.liveBrokers().filter((b) => state.isEligible(b.id));
+    const seed = assignReplicas(live, full.partitions, full.replicationFactor);
+    for (const p of records[0].partitions) {
+      const replicas = seed[p.partition]!;
+      Object.assign(p, { replicas: [...replicas], isr: [...replicas], leader: replicas[0]! });
+    }
+  }
+  return apply(state, records);
 }
 
 /** Runs `fn` and returns the TributaryError code it threw (or 'no error'). */
