@@ -8,7 +8,9 @@
 //   `User:<CN>` (brokers `broker-<id>`, the controller `controller`); cluster processes may do
 //   anything (as Kafka's brokers are super users);
 // - the cluster-internal routes (registration, heartbeats, controlled shutdown, metadata poll,
-//   AlterPartition, replica fetch) accept nothing else: UNAUTHORIZED;
+//   AlterPartition, replica fetch) accept nothing else: UNAUTHORIZED; and, once the route has
+//   read its body, a certificate acts only as the process it was made for (broker-3's as broker 3:
+//   `requireClusterCall`, cluster-identity.ts), else UNAUTHORIZED too;
 // - every other route needs a principal: a certificate, a SCRAM session's bearer token, or Basic
 //   credentials (SASL_AUTHENTICATION_FAILED otherwise), and then the ACLs decide;
 // - `POST /auth/scram` is open: it is how a client gets a token.
@@ -17,8 +19,9 @@
 import { TributaryError, asBody, type ScramAuthResponse } from '@tributary/protocol';
 import { peerCertificate, principalOf, type FastifyInstance, type FastifyRequest, type MsgpackServerOptions } from '@tributary/transport/server';
 import type { TlsClientOptions } from '@tributary/transport/client';
-import type { AclBinding, ResourceType, Operation } from './acl.ts';
+import { CLUSTER_RESOURCE, type AclBinding, type ResourceType, type Operation } from './acl.ts';
 import { Authorizer, type Denial } from './authorizer.ts';
+import { authorizeClusterCall, type ClusterCall } from './cluster-identity.ts';
 import { ANONYMOUS, userPrincipal, type Principal } from './principal.ts';
 import { ScramSessions, type CredentialLookup } from './sessions.ts';
 
@@ -150,6 +153,32 @@ export class ProcessSecurity {
       }
       return allowed;
     };
+  }
+
+  /**
+   * A cluster-internal route, its body parsed: throws UNAUTHORIZED unless the caller's certificate
+   * is the process the call acts as (cluster-identity.ts). The refusal is logged and counted as
+   * an authorization failure (ClusterAction on the cluster, as Kafka names what brokers do).
+   */
+  requireClusterCall(request: FastifyRequest, call: ClusterCall): void {
+    if (!this.enabled) return;
+    const principal = this.principal(request);
+    const decision = authorizeClusterCall(principal, call);
+    if (decision.allowed) return;
+    const denial: Denial = {
+      principal: principal.name,
+      host: clientHost(request),
+      operation: 'ClusterAction',
+      resourceType: 'Cluster',
+      resourceName: CLUSTER_RESOURCE,
+      reason: 'identity',
+    };
+    this.options.logger.warn(
+      { ...denial, route: call.route, ...('brokerId' in call ? { brokerId: call.brokerId } : {}), detail: decision.reason },
+      'authorization refused',
+    );
+    this.options.onAuthorizationFailure?.(denial);
+    throw new TributaryError('UNAUTHORIZED', decision.reason);
   }
 
   private authenticate(request: FastifyRequest): Principal {
