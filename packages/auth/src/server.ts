@@ -16,6 +16,7 @@
 // - `POST /auth/scram` is open: it is how a client gets a token.
 // A process without TLS checks nothing: every caller is User:ANONYMOUS and allowed (the demo).
 
+import { X509Certificate } from 'node:crypto';
 import { TributaryError, asBody, type ScramAuthResponse } from '@tributary/protocol';
 import { peerCertificate, principalOf, type FastifyInstance, type FastifyRequest, type MsgpackServerOptions } from '@tributary/transport/server';
 import type { TlsClientOptions } from '@tributary/transport/client';
@@ -52,6 +53,25 @@ export interface ProcessSecurityOptions {
 }
 
 export const AUTH_ROUTE = '/auth/scram';
+
+/** A PEM certificate's subject common name (the principal it stands for), if it has one. */
+export function certificateCommonName(pem: string): string | undefined {
+  const subject = new X509Certificate(pem).subject;
+  return /^CN=(.*)$/m.exec(subject)?.[1];
+}
+
+/**
+ * Throws unless a process's own certificate is the one made for it (`broker-<id>` for a broker,
+ * `controller` for the controller): the peers would refuse it as anything else
+ * (cluster-identity.ts), so a process started with another's certificate says so at once.
+ */
+export function requireOwnCertificate(pem: string, expected: string, file: string): void {
+  const name = certificateCommonName(pem);
+  if (name !== expected)
+    throw new Error(
+      `${file} is the certificate of '${name ?? '(no common name)'}', not of '${expected}': a cluster certificate acts only as the process it was made for (tributary certs create --names ${expected})`,
+    );
+}
 
 /** The caller's IP as Kafka's ACL hosts name it (an IPv4-mapped address as plain IPv4). */
 export function clientHost(request: FastifyRequest): string {
