@@ -3,7 +3,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Admin } from '@tributary/client';
+import { randomBytes } from 'node:crypto';
+import { Admin, type ClientOptions, Producer } from '@tributary/client';
 import { abusePhase, type AbusePhaseResult } from './abuse.ts';
 import type { BenchArgs, Phase } from './args.ts';
 import { attachCluster, brokerRss, clusterCpuMeter, startCluster, type BenchCluster } from './cluster.ts';
@@ -90,6 +91,20 @@ export interface BenchReport {
   /** Reading a filled 100-partition topic: a group of three member processes, and one consumer with assign(). */
   groupOfThreeConsumeRecordsPerSec?: number;
   assignConsumeRecordsPerSec?: number;
+  /**
+   * --secure: the produce (acks=all, idempotent) and consume phases again on a secure cluster
+   * (TLS everywhere, mutual TLS between the processes, SCRAM, ACLs; the client as admin), and
+   * each over its plaintext figure of the same run.
+   */
+  secureProduceRecordsPerSec?: number;
+  secureProduceMBps?: number;
+  secureProduceClientCpuUsPerRecord?: number;
+  secureProduceClusterCpuUsPerRecord?: number;
+  secureProduceRatio?: number;
+  secureConsumeRecordsPerSec?: number;
+  secureConsumeMBps?: number;
+  secureConsumeClusterCpuUsPerRecord?: number;
+  secureConsumeRatio?: number;
   details: Record<string, unknown>;
 }
 
@@ -122,7 +137,9 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
     date: new Date().toISOString(),
     quick: args.quick,
     hardware,
-    cluster: cluster.started ? 'local: 6 brokers, 2 racks, started by the bench' : `--bootstrap ${cluster.bootstrap}`,
+    cluster: cluster.started
+      ? `local: 6 brokers, 2 racks, started by the bench${args.secure ? '; then a secure one (local up --secure) for produce and consume' : ''}`
+      : `--bootstrap ${cluster.bootstrap}`,
     records: args.records,
     details: {},
   };
@@ -409,6 +426,8 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
     process.off('SIGTERM', onSignal);
   }
 
+  if (args.secure) await secureThroughput(args, report, rows, log);
+
   if (!args.json) {
     process.stdout.write(`\n${table(rows)}\n`);
     process.stdout.write(`${hardwareLine}\n`);
@@ -420,6 +439,118 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
   const { details: _details, ...summary } = report;
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   return report;
+}
+
+/**
+ * --secure: once the plaintext cluster is stopped, the same produce and consume phases on a
+ * secure cluster (`local up --secure`: TLS on every listener, mutual TLS between the processes,
+ * SCRAM users, ACLs checked on every request), the client authenticated as a user with ACLs
+ * (SCRAM-SHA-256, then a bearer token per broker). One after the other, never at once: they share the cores.
+ */
+async function secureThroughput(args: BenchArgs, report: BenchReport, rows: Row[], log: (line: string) => void): Promise<void> {
+  const cluster = await startCluster({ keep: args.keep, log, secure: true });
+  const admin = new Admin({ bootstrap: cluster.bootstrap, ...cluster.client });
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  const versus = (secure: number, plain: number | undefined) =>
+    plain === undefined ? 'no plaintext figure' : `${((secure / plain) * 100).toFixed(1)} % of plaintext (${fmt(plain)} rec/s)`;
+  const meter = () => {
+    const cpuSince = clusterCpuMeter(cluster.state());
+    return (records: number): number | undefined => {
+      const cpu = cpuSince();
+      return cpu === undefined || records <= 0 ? undefined : round((cpu * 1e6) / records, 1);
+    };
+  };
+  try {
+    const topic = `bench-${Date.now().toString(36)}-secure`;
+    await createBenchTopic(admin, topic, THROUGHPUT_PARTITIONS);
+    // Not the super user: a user whose every produce and fetch the ACLs decide, as an
+    // application's would be. Write and Read on the bench's topics (prefixed), nothing else.
+    const password = randomBytes(18).toString('base64url');
+    await admin.upsertUser(BENCH_USER, password);
+    await admin.createAcls(
+      (['Write', 'Read'] as const).map((operation) => ({
+        principal: `User:${BENCH_USER}`,
+        host: '*',
+        operation,
+        permission: 'Allow' as const,
+        resourceType: 'Topic' as const,
+        resourceName: 'bench-',
+        patternType: 'Prefixed' as const,
+      })),
+    );
+    const client = { ...cluster.client, credentials: { user: BENCH_USER, password } };
+    // Every broker has the user and the ACLs once a record reaches each partition (every leader).
+    const probes = await grantedEverywhere(cluster.bootstrap, topic, client);
+    const produceCpu = meter();
+    const p = await produceThroughput(
+      cluster.bootstrap,
+      topic,
+      args.records,
+      { acks: 'all', idempotent: true },
+      new Progress('produce acks=all, secure', args.records),
+      client,
+    );
+    if (args.only.includes('produce')) {
+      report.secureProduceRecordsPerSec = Math.round(p.recordsPerSec);
+      report.secureProduceMBps = round(p.mbPerSec);
+      report.secureProduceClientCpuUsPerRecord = round(p.clientCpuUsPerRecord);
+      report.secureProduceClusterCpuUsPerRecord = produceCpu(p.records);
+      if (report.produceRecordsPerSec !== undefined) report.secureProduceRatio = round(p.recordsPerSec / report.produceRecordsPerSec, 3);
+      report.details.secureProduce = p;
+      const row = throughputRow('produce acks=all, secure', p, report.secureProduceClusterCpuUsPerRecord);
+      rows.push({ ...row, detail: `${versus(p.recordsPerSec, report.produceRecordsPerSec)}; ${row.detail}` });
+    }
+    if (args.only.includes('consume')) {
+      const consumeCpu = meter();
+      const expected = args.records + 1 + probes;
+      const c = await consumeAll(cluster.bootstrap, topic, expected, new Progress('consume, secure', expected), client);
+      report.secureConsumeRecordsPerSec = Math.round(c.recordsPerSec);
+      report.secureConsumeMBps = round(c.mbPerSec);
+      report.secureConsumeClusterCpuUsPerRecord = consumeCpu(c.records);
+      if (report.consumeRecordsPerSec !== undefined) report.secureConsumeRatio = round(c.recordsPerSec / report.consumeRecordsPerSec, 3);
+      report.details.secureConsume = c;
+      rows.push({
+        phase: 'consume from start, secure',
+        result: `${fmt(c.recordsPerSec)} rec/s`,
+        detail: `${versus(c.recordsPerSec, report.consumeRecordsPerSec)}; ${c.mbPerSec.toFixed(1)} MB/s values, ${fmt(c.records)} records in ${c.seconds.toFixed(2)} s${
+          report.secureConsumeClusterCpuUsPerRecord === undefined ? '' : `; cluster ${report.secureConsumeClusterCpuUsPerRecord} µs CPU/record`
+        }`,
+      });
+    }
+    await admin.deleteTopic(topic).catch(() => undefined);
+  } finally {
+    await admin.close().catch(() => undefined);
+    await cluster.stop();
+  }
+}
+
+/** The user the secure phases produce and consume as. */
+const BENCH_USER = 'bench';
+
+/**
+ * Sends one record to each partition as the new user until all are acknowledged (the user's
+ * credential and ACLs reach each broker with its next metadata); returns how many it sent.
+ */
+async function grantedEverywhere(bootstrap: string, topic: string, client: Pick<ClientOptions, 'ca' | 'credentials'>): Promise<number> {
+  const producer = new Producer({ bootstrap, ...client, acks: 'all', idempotent: false, maxBlockMs: 2000, deliveryTimeoutMs: 2000 });
+  const pending = new Set(Array.from({ length: THROUGHPUT_PARTITIONS }, (_, i) => i));
+  try {
+    const ok = await waitFor(
+      async () => {
+        for (const partition of [...pending]) {
+          await producer.send({ topic, partition, value: Buffer.from('probe') });
+          pending.delete(partition);
+        }
+        return pending.size === 0;
+      },
+      30_000,
+      200,
+    );
+    if (!ok) throw new Error(`user ${BENCH_USER} could not write to partitions ${[...pending].join(', ')} of ${topic} within 30 s`);
+  } finally {
+    await producer.close().catch(() => undefined);
+  }
+  return THROUGHPUT_PARTITIONS;
 }
 
 function throughputRow(phase: string, r: ThroughputResult, clusterCpuUsPerRecord: number | undefined): Row {

@@ -2,7 +2,7 @@
 // settled, as a user sees it), a consumer loop, and helpers to wait on topic state.
 
 import { randomBytes } from 'node:crypto';
-import { type Admin, Consumer, Producer, type ProducerOptions } from '@tributary/client';
+import { type Admin, type ClientOptions, Consumer, Producer, type ProducerOptions } from '@tributary/client';
 import type { Progress } from './progress.ts';
 
 export const VALUE_BYTES = 100;
@@ -58,8 +58,9 @@ export async function produceThroughput(
   count: number,
   options: Partial<ProducerOptions>,
   progress: Progress,
+  client: Pick<ClientOptions, 'ca' | 'credentials'> = {},
 ): Promise<ThroughputResult> {
-  const producer = new Producer({ bootstrap, ...options });
+  const producer = new Producer({ bootstrap, ...client, ...options });
   // Warm-up: metadata, producer id and connections, outside the timed run.
   await producer.send({ topic, value: VALUES[0]! });
   let settled = 0;
@@ -120,8 +121,14 @@ export interface ConsumeResult {
 }
 
 /** Reads every partition of `topic` from the beginning until `expected` records came. */
-export async function consumeAll(bootstrap: string, topic: string, expected: number, progress: Progress): Promise<ConsumeResult> {
-  const consumer = new Consumer({ bootstrap });
+export async function consumeAll(
+  bootstrap: string,
+  topic: string,
+  expected: number,
+  progress: Progress,
+  client: Pick<ClientOptions, 'ca' | 'credentials'> = {},
+): Promise<ConsumeResult> {
+  const consumer = new Consumer({ bootstrap, ...client });
   consumer.subscribe(topic, { from: 'earliest' });
   let records = 0;
   let bytes = 0;
