@@ -47,6 +47,7 @@ export interface BenchReport {
    */
   produceClusterCpuUsPerRecord?: number;
   consumeClusterCpuUsPerRecord?: number;
+  consumeClientCpuUsPerRecord?: number;
   ackClusterCpuUsPerRecord?: number;
   e2eClusterCpuUsPerRecord?: number;
   produceAcks1RecordsPerSec?: number;
@@ -101,10 +102,17 @@ export interface BenchReport {
   secureProduceClientCpuUsPerRecord?: number;
   secureProduceClusterCpuUsPerRecord?: number;
   secureProduceRatio?: number;
+  /**
+   * Records per CPU-second (client + cluster) in secure mode over plaintext: what security costs
+   * in CPU, steadier than records/s on a shared machine, where another job moves the latter.
+   */
+  secureProduceCpuRatio?: number;
   secureConsumeRecordsPerSec?: number;
   secureConsumeMBps?: number;
+  secureConsumeClientCpuUsPerRecord?: number;
   secureConsumeClusterCpuUsPerRecord?: number;
   secureConsumeRatio?: number;
+  secureConsumeCpuRatio?: number;
   details: Record<string, unknown>;
 }
 
@@ -154,7 +162,7 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
     const cpuSince = clusterCpuMeter(cluster.state());
     return (records: number): number | undefined => {
       const cpu = cpuSince();
-      return cpu === undefined || records <= 0 ? undefined : round((cpu * 1e6) / records, 1);
+      return cpu === undefined || records <= 0 ? undefined : round((cpu * 1e6) / records, 2);
     };
   };
   const cpuNote = (us: number | undefined) => (us === undefined ? '' : `; cluster ${us} µs CPU/record`);
@@ -213,11 +221,12 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
       report.consumeRecordsPerSec = Math.round(r.recordsPerSec);
       report.consumeMBps = round(r.mbPerSec);
       report.consumeClusterCpuUsPerRecord = clusterCpu(r.records);
+      report.consumeClientCpuUsPerRecord = round(r.clientCpuUsPerRecord, 3);
       report.details.consume = r;
       rows.push({
         phase: 'consume from start',
         result: `${fmt(r.recordsPerSec)} rec/s`,
-        detail: `${r.mbPerSec.toFixed(1)} MB/s values, ${fmt(r.records)} records in ${r.seconds.toFixed(2)} s${cpuNote(report.consumeClusterCpuUsPerRecord)}`,
+        detail: `${r.mbPerSec.toFixed(1)} MB/s values, ${fmt(r.records)} records in ${r.seconds.toFixed(2)} s; client ${r.clientCpuUsPerRecord.toFixed(2)} µs CPU/record${cpuNote(report.consumeClusterCpuUsPerRecord)}`,
       });
     }
     if (mainRecords > 0) await admin.deleteTopic(mainTopic).catch(() => undefined);
@@ -453,11 +462,17 @@ async function secureThroughput(args: BenchArgs, report: BenchReport, rows: Row[
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   const versus = (secure: number, plain: number | undefined) =>
     plain === undefined ? 'no plaintext figure' : `${((secure / plain) * 100).toFixed(1)} % of plaintext (${fmt(plain)} rec/s)`;
+  /** Plaintext CPU per record over secure CPU per record (client + cluster), when both are known. */
+  const cpuRatio = (plainClient?: number, plainCluster?: number, secureClient?: number, secureCluster?: number): number | undefined =>
+    [plainClient, plainCluster, secureClient, secureCluster].some((x) => x === undefined) || secureClient! + secureCluster! <= 0
+      ? undefined
+      : round((plainClient! + plainCluster!) / (secureClient! + secureCluster!), 3);
+  const cpuNote = (ratio: number | undefined) => (ratio === undefined ? '' : `, ${(ratio * 100).toFixed(1)} % of plaintext's records per CPU-second`);
   const meter = () => {
     const cpuSince = clusterCpuMeter(cluster.state());
     return (records: number): number | undefined => {
       const cpu = cpuSince();
-      return cpu === undefined || records <= 0 ? undefined : round((cpu * 1e6) / records, 1);
+      return cpu === undefined || records <= 0 ? undefined : round((cpu * 1e6) / records, 2);
     };
   };
   try {
@@ -496,9 +511,16 @@ async function secureThroughput(args: BenchArgs, report: BenchReport, rows: Row[
       report.secureProduceClientCpuUsPerRecord = round(p.clientCpuUsPerRecord);
       report.secureProduceClusterCpuUsPerRecord = produceCpu(p.records);
       if (report.produceRecordsPerSec !== undefined) report.secureProduceRatio = round(p.recordsPerSec / report.produceRecordsPerSec, 3);
+      const produceCpuRatio = cpuRatio(
+        report.produceClientCpuUsPerRecord,
+        report.produceClusterCpuUsPerRecord,
+        report.secureProduceClientCpuUsPerRecord,
+        report.secureProduceClusterCpuUsPerRecord,
+      );
+      if (produceCpuRatio !== undefined) report.secureProduceCpuRatio = produceCpuRatio;
       report.details.secureProduce = p;
       const row = throughputRow('produce acks=all, secure', p, report.secureProduceClusterCpuUsPerRecord);
-      rows.push({ ...row, detail: `${versus(p.recordsPerSec, report.produceRecordsPerSec)}; ${row.detail}` });
+      rows.push({ ...row, detail: `${versus(p.recordsPerSec, report.produceRecordsPerSec)}${cpuNote(produceCpuRatio)}; ${row.detail}` });
     }
     if (args.only.includes('consume')) {
       const consumeCpu = meter();
@@ -507,12 +529,20 @@ async function secureThroughput(args: BenchArgs, report: BenchReport, rows: Row[
       report.secureConsumeRecordsPerSec = Math.round(c.recordsPerSec);
       report.secureConsumeMBps = round(c.mbPerSec);
       report.secureConsumeClusterCpuUsPerRecord = consumeCpu(c.records);
+      report.secureConsumeClientCpuUsPerRecord = round(c.clientCpuUsPerRecord, 3);
       if (report.consumeRecordsPerSec !== undefined) report.secureConsumeRatio = round(c.recordsPerSec / report.consumeRecordsPerSec, 3);
+      const consumeCpuRatio = cpuRatio(
+        report.consumeClientCpuUsPerRecord,
+        report.consumeClusterCpuUsPerRecord,
+        report.secureConsumeClientCpuUsPerRecord,
+        report.secureConsumeClusterCpuUsPerRecord,
+      );
+      if (consumeCpuRatio !== undefined) report.secureConsumeCpuRatio = consumeCpuRatio;
       report.details.secureConsume = c;
       rows.push({
         phase: 'consume from start, secure',
         result: `${fmt(c.recordsPerSec)} rec/s`,
-        detail: `${versus(c.recordsPerSec, report.consumeRecordsPerSec)}; ${c.mbPerSec.toFixed(1)} MB/s values, ${fmt(c.records)} records in ${c.seconds.toFixed(2)} s${
+        detail: `${versus(c.recordsPerSec, report.consumeRecordsPerSec)}${cpuNote(consumeCpuRatio)}; ${c.mbPerSec.toFixed(1)} MB/s values, ${fmt(c.records)} records in ${c.seconds.toFixed(2)} s; client ${c.clientCpuUsPerRecord.toFixed(2)} µs CPU/record${
           report.secureConsumeClusterCpuUsPerRecord === undefined ? '' : `; cluster ${report.secureConsumeClusterCpuUsPerRecord} µs CPU/record`
         }`,
       });

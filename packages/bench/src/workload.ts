@@ -118,6 +118,8 @@ export interface ConsumeResult {
   seconds: number;
   recordsPerSec: number;
   mbPerSec: number;
+  /** CPU time of this (client) process per record, in µs. */
+  clientCpuUsPerRecord: number;
 }
 
 /** Reads every partition of `topic` from the beginning until `expected` records came. */
@@ -132,6 +134,7 @@ export async function consumeAll(
   consumer.subscribe(topic, { from: 'earliest' });
   let records = 0;
   let bytes = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let idleSince = performance.now();
   try {
@@ -150,7 +153,8 @@ export async function consumeAll(
     await consumer.close();
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { records, seconds, recordsPerSec: records / seconds, mbPerSec: bytes / seconds / 1e6 };
+  const cpu = process.cpuUsage(cpu0);
+  return { records, seconds, recordsPerSec: records / seconds, mbPerSec: bytes / seconds / 1e6, clientCpuUsPerRecord: (cpu.user + cpu.system) / records };
 }
 
 export function fmtRate(n: number, t0: number): string {
