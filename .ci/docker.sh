@@ -8,7 +8,8 @@
 #   3. scripts/offline-base-image.sh  — node:24-bookworm-slim, pulled or built locally;
 #   4. node scripts/build.ts          — dist/ bundles;
 #   5. docker build -t tributary:dev -f docker/Dockerfile .
-#   6. vitest run --project containers (TESTCONTAINERS_RYUK_DISABLED=true: no image to pull);
+#   6. vitest run --project containers (TESTCONTAINERS_RYUK_DISABLED=true: no image to pull), the
+#      secure compose variant (compose.secure.yaml) included;
 #   7. scripts/compose-smoke.sh       — the real compose.yaml;
 #   8. pnpm test:docs:docker          — the README's Docker block as written (with .ci/bin's
 #                                       `docker compose` shim where only docker-compose 1.29 is);
@@ -59,11 +60,11 @@ cleanup() {
   local rc=$?
   step "cleanup"
   local project
-  for project in tributary-smoke tributary-readme; do
+  for project in tributary-smoke:compose.yaml tributary-readme:compose.yaml tributary-secure-test:compose.secure.yaml; do
     if docker-compose version >/dev/null 2>&1; then
-      docker-compose -p "$project" -f compose.yaml down -v --remove-orphans >/dev/null 2>&1 || true
+      docker-compose -p "${project%%:*}" -f "${project#*:}" down -v --remove-orphans >/dev/null 2>&1 || true
     else
-      docker compose -p "$project" -f compose.yaml down -v --remove-orphans >/dev/null 2>&1 || true
+      docker compose -p "${project%%:*}" -f "${project#*:}" down -v --remove-orphans >/dev/null 2>&1 || true
     fi
   done
   # What the container tests started (labelled by the test helper and by testcontainers).

@@ -6,6 +6,9 @@
 #
 # Env: TRIBUTARY_CONTROLLER_URL (http://controller:9090), TRIBUTARY_BOOTSTRAP (broker-0:9092),
 #      INIT_BROKERS (6), INIT_TIMEOUT_S (120).
+# A secure cluster (compose.secure.yaml): TRIBUTARY_CONTROLLER_URL https://controller:9090,
+#      TRIBUTARY_CA, TRIBUTARY_USER and TRIBUTARY_PASSWORD_FILE (or TRIBUTARY_PASSWORD): the
+#      metrics are read over TLS with HTTP Basic, and the CLI picks the same variables up.
 set -eu
 
 CONTROLLER_URL="${TRIBUTARY_CONTROLLER_URL:-http://controller:9090}"
@@ -16,13 +19,27 @@ TIMEOUT_S="${INIT_TIMEOUT_S:-120}"
 # The controller's /metrics is Prometheus text, readable without a msgpack decoder.
 active_brokers() {
   node -e '
-    fetch(process.argv[1] + "/metrics", { signal: AbortSignal.timeout(2000) })
-      .then((r) => r.text())
-      .then((t) => {
-        const m = /^tributary_active_broker_count(?:\{[^}]*\})? (\d+)/m.exec(t);
-        console.log(m ? m[1] : 0);
-      })
-      .catch(() => console.log(0));
+    const { readFileSync } = require("node:fs");
+    const env = process.env;
+    const count = (t) => {
+      const m = /^tributary_active_broker_count(?:\{[^}]*\})? (\d+)/m.exec(t);
+      console.log(m ? m[1] : 0);
+    };
+    const url = process.argv[1] + "/metrics";
+    if (!url.startsWith("https:")) {
+      fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.text()).then(count).catch(() => console.log(0));
+    } else {
+      // A secure controller: its CA, and the user (Basic, checked against the SCRAM credentials).
+      const password = env.TRIBUTARY_PASSWORD || (env.TRIBUTARY_PASSWORD_FILE ? readFileSync(env.TRIBUTARY_PASSWORD_FILE, "utf8").trim() : "");
+      const auth = "Basic " + Buffer.from(`${env.TRIBUTARY_USER}:${password}`).toString("base64");
+      const req = require("node:https").request(url, { ca: readFileSync(env.TRIBUTARY_CA), headers: { authorization: auth }, timeout: 2000 }, (res) => {
+        let t = "";
+        res.setEncoding("utf8").on("data", (d) => (t += d)).on("end", () => count(t));
+      });
+      req.on("timeout", () => req.destroy());
+      req.on("error", () => console.log(0));
+      req.end();
+    }
   ' "$CONTROLLER_URL"
 }
 

@@ -22,7 +22,8 @@ export interface Denial {
   operation: Operation;
   resourceType: ResourceType;
   resourceName: string;
-  reason: 'denied' | 'no-acl';
+  /** 'identity': a cluster certificate acting as another process (cluster-identity.ts). */
+  reason: 'denied' | 'no-acl' | 'identity';
 }
 
 const CACHE_MAX = 10_000;

@@ -8,17 +8,21 @@
 //   `User:<CN>` (brokers `broker-<id>`, the controller `controller`); cluster processes may do
 //   anything (as Kafka's brokers are super users);
 // - the cluster-internal routes (registration, heartbeats, controlled shutdown, metadata poll,
-//   AlterPartition, replica fetch) accept nothing else: UNAUTHORIZED;
+//   AlterPartition, replica fetch) accept nothing else: UNAUTHORIZED; and, once the route has
+//   read its body, a certificate acts only as the process it was made for (broker-3's as broker 3:
+//   `requireClusterCall`, cluster-identity.ts), else UNAUTHORIZED too;
 // - every other route needs a principal: a certificate, a SCRAM session's bearer token, or Basic
 //   credentials (SASL_AUTHENTICATION_FAILED otherwise), and then the ACLs decide;
 // - `POST /auth/scram` is open: it is how a client gets a token.
 // A process without TLS checks nothing: every caller is User:ANONYMOUS and allowed (the demo).
 
+import { X509Certificate } from 'node:crypto';
 import { TributaryError, asBody, type ScramAuthResponse } from '@tributary/protocol';
 import { peerCertificate, principalOf, type FastifyInstance, type FastifyRequest, type MsgpackServerOptions } from '@tributary/transport/server';
 import type { TlsClientOptions } from '@tributary/transport/client';
-import type { AclBinding, ResourceType, Operation } from './acl.ts';
+import { CLUSTER_RESOURCE, type AclBinding, type ResourceType, type Operation } from './acl.ts';
 import { Authorizer, type Denial } from './authorizer.ts';
+import { authorizeClusterCall, type ClusterCall } from './cluster-identity.ts';
 import { ANONYMOUS, userPrincipal, type Principal } from './principal.ts';
 import { ScramSessions, type CredentialLookup } from './sessions.ts';
 
@@ -49,6 +53,25 @@ export interface ProcessSecurityOptions {
 }
 
 export const AUTH_ROUTE = '/auth/scram';
+
+/** A PEM certificate's subject common name (the principal it stands for), if it has one. */
+export function certificateCommonName(pem: string): string | undefined {
+  const subject = new X509Certificate(pem).subject;
+  return /^CN=(.*)$/m.exec(subject)?.[1];
+}
+
+/**
+ * Throws unless a process's own certificate is the one made for it (`broker-<id>` for a broker,
+ * `controller` for the controller): the peers would refuse it as anything else
+ * (cluster-identity.ts), so a process started with another's certificate says so at once.
+ */
+export function requireOwnCertificate(pem: string, expected: string, file: string): void {
+  const name = certificateCommonName(pem);
+  if (name !== expected)
+    throw new Error(
+      `${file} is the certificate of '${name ?? '(no common name)'}', not of '${expected}': a cluster certificate acts only as the process it was made for (tributary certs create --names ${expected})`,
+    );
+}
 
 /** The caller's IP as Kafka's ACL hosts name it (an IPv4-mapped address as plain IPv4). */
 export function clientHost(request: FastifyRequest): string {
@@ -150,6 +173,32 @@ export class ProcessSecurity {
       }
       return allowed;
     };
+  }
+
+  /**
+   * A cluster-internal route, its body parsed: throws UNAUTHORIZED unless the caller's certificate
+   * is the process the call acts as (cluster-identity.ts). The refusal is logged and counted as
+   * an authorization failure (ClusterAction on the cluster, as Kafka names what brokers do).
+   */
+  requireClusterCall(request: FastifyRequest, call: ClusterCall): void {
+    if (!this.enabled) return;
+    const principal = this.principal(request);
+    const decision = authorizeClusterCall(principal, call);
+    if (decision.allowed) return;
+    const denial: Denial = {
+      principal: principal.name,
+      host: clientHost(request),
+      operation: 'ClusterAction',
+      resourceType: 'Cluster',
+      resourceName: CLUSTER_RESOURCE,
+      reason: 'identity',
+    };
+    this.options.logger.warn(
+      { ...denial, route: call.route, ...('brokerId' in call ? { brokerId: call.brokerId } : {}), detail: decision.reason },
+      'authorization refused',
+    );
+    this.options.onAuthorizationFailure?.(denial);
+    throw new TributaryError('UNAUTHORIZED', decision.reason);
   }
 
   private authenticate(request: FastifyRequest): Principal {

@@ -38,6 +38,14 @@ describe('parseArgs', () => {
     expect(a.json).toBe(true);
   });
 
+  it('--secure: produce and consume unless --only says more; never with --bootstrap', () => {
+    expect(parseArgs([]).secure).toBe(false);
+    expect(parseArgs(['--secure', '--quick'])).toMatchObject({ secure: true, only: ['produce', 'consume'], records: 200_000 });
+    expect(parseArgs(['--secure', '--only', 'produce,latency']).only).toEqual(['produce', 'latency']);
+    expect(() => parseArgs(['--secure', '--bootstrap', '127.0.0.1:19092'])).toThrow(/leave out --bootstrap/);
+    expect(() => parseArgs(['--secure', '--only', 'latency'])).toThrow(/--only must name one of them/);
+  });
+
   it('refuses unknown phases and flags', () => {
     expect(() => parseArgs(['--only', 'nope'])).toThrow(/unknown phase/);
     expect(() => parseArgs(['--fast'])).toThrow(/unknown argument/);

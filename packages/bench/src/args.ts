@@ -39,14 +39,22 @@ export interface BenchArgs {
   metadataRecords: number;
   /** The controller-restart phase writes snapshots as a controller with them does (on), or none (off: a controller without). */
   metadataSnapshots: boolean;
+  /**
+   * Also start a secure cluster (`local up --secure`: TLS, mutual TLS, SCRAM, ACLs) once the
+   * plaintext one is stopped, and run produce and consume there as admin: the two side by side.
+   * Without --only it runs produce and consume alone.
+   */
+  secure: boolean;
 }
 
-export const USAGE = `usage: pnpm bench [--quick] [--bootstrap host:port,…] [--data-dir DIR] [--json] [--only ${PHASES.join(',')}] [--records N] [--reassign-mb N] [--reassign-throttle-mbps N] [--death-partitions N] [--metadata-records N] [--metadata-snapshots on|off] [--keep]`;
+export const USAGE = `usage: pnpm bench [--quick] [--bootstrap host:port,…] [--data-dir DIR] [--json] [--only ${PHASES.join(',')}] [--records N] [--reassign-mb N] [--reassign-throttle-mbps N] [--death-partitions N] [--metadata-records N] [--metadata-snapshots on|off] [--secure] [--keep]`;
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
   let quick = false;
   let json = false;
   let keep = false;
+  let secure = false;
+  let onlyGiven = false;
   let bootstrap: string | undefined;
   let dataDir: string | undefined;
   let only: Phase[] = [...PHASES];
@@ -78,6 +86,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--keep':
         keep = true;
+        break;
+      case '--secure':
+        secure = true;
         break;
       case '--bootstrap':
         bootstrap = value();
@@ -113,6 +124,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
           .filter((s) => s !== '');
         for (const n of names) if (!(PHASES as readonly string[]).includes(n)) throw new Error(`unknown phase '${n}'; phases: ${PHASES.join(', ')}`);
         only = PHASES.filter((p) => names.includes(p));
+        onlyGiven = true;
         break;
       }
       case '--':
@@ -124,8 +136,13 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         throw new Error(`unknown argument '${arg}'\n${USAGE}`);
     }
   }
+  if (secure && bootstrap !== undefined) throw new Error(`--secure starts its own clusters, one plaintext and one secure: leave out --bootstrap\n${USAGE}`);
+  if (secure && !onlyGiven) only = ['produce', 'consume'];
+  if (secure && !only.includes('produce') && !only.includes('consume'))
+    throw new Error(`--secure compares produce and consume: --only must name one of them\n${USAGE}`);
   return Object.freeze({
     quick,
+    secure,
     bootstrap,
     dataDir,
     json,

@@ -5,10 +5,25 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freeClusterBasePort, localDown, localUp, processStatus, readState, type ClusterStateFile, type ProcessRecord } from '@tributary/launcher';
+import type { ClientOptions } from '@tributary/client';
+import {
+  freeClusterBasePort,
+  localCredentials,
+  localDown,
+  localUp,
+  processStatus,
+  readState,
+  type ClusterStateFile,
+  type ProcessRecord,
+} from '@tributary/launcher';
+
+/** What a client needs for a secure cluster: its CA and a user (admin, a super user); {} otherwise. */
+export type ClientSecurity = Pick<ClientOptions, 'ca' | 'credentials'>;
 
 export interface BenchCluster {
   bootstrap: string;
+  /** TLS and credentials for every client of the bench; {} for a plaintext cluster. */
+  client: ClientSecurity;
   /** The launcher data dir, when the bench can kill, restart and measure processes. */
   dataDir: string | undefined;
   started: boolean;
@@ -16,15 +31,23 @@ export interface BenchCluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(options: { keep: boolean; log: (line: string) => void }): Promise<BenchCluster> {
+export async function startCluster(options: { keep: boolean; log: (line: string) => void; secure?: boolean }): Promise<BenchCluster> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tributary-bench-'));
   const basePort = await freeClusterBasePort(6);
-  options.log(`starting a local cluster (controller + 6 brokers, 2 racks) in ${dataDir}, ports ${basePort}..${basePort + 7}`);
-  const cluster = await localUp({ dataDir, basePort, mode: 'detach', readyTimeoutMs: 90_000 });
+  const secure = options.secure === true;
+  options.log(`starting a local${secure ? ' secure' : ''} cluster (controller + 6 brokers, 2 racks) in ${dataDir}, ports ${basePort}..${basePort + 7}`);
+  const cluster = await localUp({ dataDir, basePort, mode: 'detach', readyTimeoutMs: 90_000, ...(secure ? { secure: true } : {}) });
   const bootstrap = cluster.state.layout.brokers.map((b) => `127.0.0.1:${b.port}`).join(',');
+  let client: ClientSecurity = {};
+  if (secure) {
+    const credentials = localCredentials(dataDir);
+    if (credentials === undefined) throw new Error(`the secure cluster in ${dataDir} has no CA or admin password`);
+    client = { ca: readFileSync(credentials.caFile), credentials: { user: credentials.user, password: credentials.password } };
+  }
   let stopped = false;
   return {
     bootstrap,
+    client,
     dataDir,
     started: true,
     state: () => readState(dataDir),
@@ -41,6 +64,7 @@ export async function startCluster(options: { keep: boolean; log: (line: string)
 export function attachCluster(bootstrap: string, dataDir: string | undefined): BenchCluster {
   return {
     bootstrap,
+    client: {},
     dataDir,
     started: false,
     state: () => (dataDir === undefined ? undefined : readState(dataDir)),

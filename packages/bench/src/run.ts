@@ -3,7 +3,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Admin } from '@tributary/client';
+import { randomBytes } from 'node:crypto';
+import { Admin, type ClientOptions, Producer } from '@tributary/client';
 import { abusePhase, type AbusePhaseResult } from './abuse.ts';
 import type { BenchArgs, Phase } from './args.ts';
 import { attachCluster, brokerRss, clusterCpuMeter, startCluster, type BenchCluster } from './cluster.ts';
@@ -48,6 +49,7 @@ export interface BenchReport {
    */
   produceClusterCpuUsPerRecord?: number;
   consumeClusterCpuUsPerRecord?: number;
+  consumeClientCpuUsPerRecord?: number;
   ackClusterCpuUsPerRecord?: number;
   e2eClusterCpuUsPerRecord?: number;
   produceAcks1RecordsPerSec?: number;
@@ -108,6 +110,27 @@ export interface BenchReport {
   /** Reading a filled 100-partition topic: a group of three member processes, and one consumer with assign(). */
   groupOfThreeConsumeRecordsPerSec?: number;
   assignConsumeRecordsPerSec?: number;
+  /**
+   * --secure: the produce (acks=all, idempotent) and consume phases again on a secure cluster
+   * (TLS everywhere, mutual TLS between the processes, SCRAM, ACLs; the client as admin), and
+   * each over its plaintext figure of the same run.
+   */
+  secureProduceRecordsPerSec?: number;
+  secureProduceMBps?: number;
+  secureProduceClientCpuUsPerRecord?: number;
+  secureProduceClusterCpuUsPerRecord?: number;
+  secureProduceRatio?: number;
+  /**
+   * Records per CPU-second (client + cluster) in secure mode over plaintext: what security costs
+   * in CPU, steadier than records/s on a shared machine, where another job moves the latter.
+   */
+  secureProduceCpuRatio?: number;
+  secureConsumeRecordsPerSec?: number;
+  secureConsumeMBps?: number;
+  secureConsumeClientCpuUsPerRecord?: number;
+  secureConsumeClusterCpuUsPerRecord?: number;
+  secureConsumeRatio?: number;
+  secureConsumeCpuRatio?: number;
   details: Record<string, unknown>;
 }
 
@@ -140,7 +163,9 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
     date: new Date().toISOString(),
     quick: args.quick,
     hardware,
-    cluster: cluster.started ? 'local: 6 brokers, 2 racks, started by the bench' : `--bootstrap ${cluster.bootstrap}`,
+    cluster: cluster.started
+      ? `local: 6 brokers, 2 racks, started by the bench${args.secure ? '; then a secure one (local up --secure) for produce and consume' : ''}`
+      : `--bootstrap ${cluster.bootstrap}`,
     records: args.records,
     details: {},
   };
@@ -155,7 +180,7 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
     const cpuSince = clusterCpuMeter(cluster.state());
     return (records: number): number | undefined => {
       const cpu = cpuSince();
-      return cpu === undefined || records <= 0 ? undefined : round((cpu * 1e6) / records, 1);
+      return cpu === undefined || records <= 0 ? undefined : round((cpu * 1e6) / records, 2);
     };
   };
   const cpuNote = (us: number | undefined) => (us === undefined ? '' : `; cluster ${us} µs CPU/record`);
@@ -214,11 +239,12 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
       report.consumeRecordsPerSec = Math.round(r.recordsPerSec);
       report.consumeMBps = round(r.mbPerSec);
       report.consumeClusterCpuUsPerRecord = clusterCpu(r.records);
+      report.consumeClientCpuUsPerRecord = round(r.clientCpuUsPerRecord, 3);
       report.details.consume = r;
       rows.push({
         phase: 'consume from start',
         result: `${fmt(r.recordsPerSec)} rec/s`,
-        detail: `${r.mbPerSec.toFixed(1)} MB/s values, ${fmt(r.records)} records in ${r.seconds.toFixed(2)} s${cpuNote(report.consumeClusterCpuUsPerRecord)}`,
+        detail: `${r.mbPerSec.toFixed(1)} MB/s values, ${fmt(r.records)} records in ${r.seconds.toFixed(2)} s; client ${r.clientCpuUsPerRecord.toFixed(2)} µs CPU/record${cpuNote(report.consumeClusterCpuUsPerRecord)}`,
       });
     }
     if (mainRecords > 0) await admin.deleteTopic(mainTopic).catch(() => undefined);
@@ -519,6 +545,8 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
     process.off('SIGTERM', onSignal);
   }
 
+  if (args.secure) await secureThroughput(args, report, rows, log);
+
   if (!args.json) {
     process.stdout.write(`\n${table(rows)}\n`);
     process.stdout.write(`${hardwareLine}\n`);
@@ -530,6 +558,140 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
   const { details: _details, ...summary } = report;
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   return report;
+}
+
+/**
+ * --secure: once the plaintext cluster is stopped, the same produce and consume phases on a
+ * secure cluster (`local up --secure`: TLS on every listener, mutual TLS between the processes,
+ * SCRAM users, ACLs checked on every request), the client authenticated as a user with ACLs
+ * (SCRAM-SHA-256, then a bearer token per broker). One after the other, never at once: they share the cores.
+ */
+async function secureThroughput(args: BenchArgs, report: BenchReport, rows: Row[], log: (line: string) => void): Promise<void> {
+  const cluster = await startCluster({ keep: args.keep, log, secure: true });
+  const admin = new Admin({ bootstrap: cluster.bootstrap, ...cluster.client });
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  const versus = (secure: number, plain: number | undefined) =>
+    plain === undefined ? 'no plaintext figure' : `${((secure / plain) * 100).toFixed(1)} % of plaintext (${fmt(plain)} rec/s)`;
+  /** Plaintext CPU per record over secure CPU per record (client + cluster), when both are known. */
+  const cpuRatio = (plainClient?: number, plainCluster?: number, secureClient?: number, secureCluster?: number): number | undefined =>
+    [plainClient, plainCluster, secureClient, secureCluster].some((x) => x === undefined) || secureClient! + secureCluster! <= 0
+      ? undefined
+      : round((plainClient! + plainCluster!) / (secureClient! + secureCluster!), 3);
+  const cpuNote = (ratio: number | undefined) => (ratio === undefined ? '' : `, ${(ratio * 100).toFixed(1)} % of plaintext's records per CPU-second`);
+  const meter = () => {
+    const cpuSince = clusterCpuMeter(cluster.state());
+    return (records: number): number | undefined => {
+      const cpu = cpuSince();
+      return cpu === undefined || records <= 0 ? undefined : round((cpu * 1e6) / records, 2);
+    };
+  };
+  try {
+    const topic = `bench-${Date.now().toString(36)}-secure`;
+    await createBenchTopic(admin, topic, THROUGHPUT_PARTITIONS);
+    // Not the super user: a user whose every produce and fetch the ACLs decide, as an
+    // application's would be. Write and Read on the bench's topics (prefixed), nothing else.
+    const password = randomBytes(18).toString('base64url');
+    await admin.upsertUser(BENCH_USER, password);
+    await admin.createAcls(
+      (['Write', 'Read'] as const).map((operation) => ({
+        principal: `User:${BENCH_USER}`,
+        host: '*',
+        operation,
+        permission: 'Allow' as const,
+        resourceType: 'Topic' as const,
+        resourceName: 'bench-',
+        patternType: 'Prefixed' as const,
+      })),
+    );
+    const client = { ...cluster.client, credentials: { user: BENCH_USER, password } };
+    // Every broker has the user and the ACLs once a record reaches each partition (every leader).
+    const probes = await grantedEverywhere(cluster.bootstrap, topic, client);
+    const produceCpu = meter();
+    const p = await produceThroughput(
+      cluster.bootstrap,
+      topic,
+      args.records,
+      { acks: 'all', idempotent: true },
+      new Progress('produce acks=all, secure', args.records),
+      undefined,
+      client,
+    );
+    if (args.only.includes('produce')) {
+      report.secureProduceRecordsPerSec = Math.round(p.recordsPerSec);
+      report.secureProduceMBps = round(p.mbPerSec);
+      report.secureProduceClientCpuUsPerRecord = round(p.clientCpuUsPerRecord);
+      report.secureProduceClusterCpuUsPerRecord = produceCpu(p.records);
+      if (report.produceRecordsPerSec !== undefined) report.secureProduceRatio = round(p.recordsPerSec / report.produceRecordsPerSec, 3);
+      const produceCpuRatio = cpuRatio(
+        report.produceClientCpuUsPerRecord,
+        report.produceClusterCpuUsPerRecord,
+        report.secureProduceClientCpuUsPerRecord,
+        report.secureProduceClusterCpuUsPerRecord,
+      );
+      if (produceCpuRatio !== undefined) report.secureProduceCpuRatio = produceCpuRatio;
+      report.details.secureProduce = p;
+      const row = throughputRow('produce acks=all, secure', p, report.secureProduceClusterCpuUsPerRecord);
+      rows.push({ ...row, detail: `${versus(p.recordsPerSec, report.produceRecordsPerSec)}${cpuNote(produceCpuRatio)}; ${row.detail}` });
+    }
+    if (args.only.includes('consume')) {
+      const consumeCpu = meter();
+      const expected = args.records + 1 + probes;
+      const c = await consumeAll(cluster.bootstrap, topic, expected, new Progress('consume, secure', expected), client);
+      report.secureConsumeRecordsPerSec = Math.round(c.recordsPerSec);
+      report.secureConsumeMBps = round(c.mbPerSec);
+      report.secureConsumeClusterCpuUsPerRecord = consumeCpu(c.records);
+      report.secureConsumeClientCpuUsPerRecord = round(c.clientCpuUsPerRecord, 3);
+      if (report.consumeRecordsPerSec !== undefined) report.secureConsumeRatio = round(c.recordsPerSec / report.consumeRecordsPerSec, 3);
+      const consumeCpuRatio = cpuRatio(
+        report.consumeClientCpuUsPerRecord,
+        report.consumeClusterCpuUsPerRecord,
+        report.secureConsumeClientCpuUsPerRecord,
+        report.secureConsumeClusterCpuUsPerRecord,
+      );
+      if (consumeCpuRatio !== undefined) report.secureConsumeCpuRatio = consumeCpuRatio;
+      report.details.secureConsume = c;
+      rows.push({
+        phase: 'consume from start, secure',
+        result: `${fmt(c.recordsPerSec)} rec/s`,
+        detail: `${versus(c.recordsPerSec, report.consumeRecordsPerSec)}${cpuNote(consumeCpuRatio)}; ${c.mbPerSec.toFixed(1)} MB/s values, ${fmt(c.records)} records in ${c.seconds.toFixed(2)} s; client ${c.clientCpuUsPerRecord.toFixed(2)} µs CPU/record${
+          report.secureConsumeClusterCpuUsPerRecord === undefined ? '' : `; cluster ${report.secureConsumeClusterCpuUsPerRecord} µs CPU/record`
+        }`,
+      });
+    }
+    await admin.deleteTopic(topic).catch(() => undefined);
+  } finally {
+    await admin.close().catch(() => undefined);
+    await cluster.stop();
+  }
+}
+
+/** The user the secure phases produce and consume as. */
+const BENCH_USER = 'bench';
+
+/**
+ * Sends one record to each partition as the new user until all are acknowledged (the user's
+ * credential and ACLs reach each broker with its next metadata); returns how many it sent.
+ */
+async function grantedEverywhere(bootstrap: string, topic: string, client: Pick<ClientOptions, 'ca' | 'credentials'>): Promise<number> {
+  const producer = new Producer({ bootstrap, ...client, acks: 'all', idempotent: false, maxBlockMs: 2000, deliveryTimeoutMs: 2000 });
+  const pending = new Set(Array.from({ length: THROUGHPUT_PARTITIONS }, (_, i) => i));
+  try {
+    const ok = await waitFor(
+      async () => {
+        for (const partition of [...pending]) {
+          await producer.send({ topic, partition, value: Buffer.from('probe') });
+          pending.delete(partition);
+        }
+        return pending.size === 0;
+      },
+      30_000,
+      200,
+    );
+    if (!ok) throw new Error(`user ${BENCH_USER} could not write to partitions ${[...pending].join(', ')} of ${topic} within 30 s`);
+  } finally {
+    await producer.close().catch(() => undefined);
+  }
+  return THROUGHPUT_PARTITIONS;
 }
 
 function throughputRow(phase: string, r: ThroughputResult, clusterCpuUsPerRecord: number | undefined): Row {

@@ -2,7 +2,7 @@
 // settled, as a user sees it), a consumer loop, and helpers to wait on topic state.
 
 import { randomBytes } from 'node:crypto';
-import { type Admin, Consumer, Producer, type ProducerOptions } from '@tributary/client';
+import { type Admin, type ClientOptions, Consumer, Producer, type ProducerOptions } from '@tributary/client';
 import type { Progress } from './progress.ts';
 
 export const VALUE_BYTES = 100;
@@ -60,8 +60,9 @@ export async function produceThroughput(
   progress: Progress,
   /** The i-th record's value; default: 100 random bytes (from a pool of 1024). */
   valueAt?: (i: number) => Buffer | string,
+  client: Pick<ClientOptions, 'ca' | 'credentials'> = {},
 ): Promise<ThroughputResult> {
-  const producer = new Producer({ bootstrap, ...options });
+  const producer = new Producer({ bootstrap, ...client, ...options });
   // Warm-up: metadata, producer id and connections, outside the timed run.
   await producer.send({ topic, value: VALUES[0]! });
   let settled = 0;
@@ -119,14 +120,23 @@ export interface ConsumeResult {
   seconds: number;
   recordsPerSec: number;
   mbPerSec: number;
+  /** CPU time of this (client) process per record, in µs. */
+  clientCpuUsPerRecord: number;
 }
 
 /** Reads every partition of `topic` from the beginning until `expected` records came. */
-export async function consumeAll(bootstrap: string, topic: string, expected: number, progress: Progress): Promise<ConsumeResult> {
-  const consumer = new Consumer({ bootstrap });
+export async function consumeAll(
+  bootstrap: string,
+  topic: string,
+  expected: number,
+  progress: Progress,
+  client: Pick<ClientOptions, 'ca' | 'credentials'> = {},
+): Promise<ConsumeResult> {
+  const consumer = new Consumer({ bootstrap, ...client });
   consumer.subscribe(topic, { from: 'earliest' });
   let records = 0;
   let bytes = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let idleSince = performance.now();
   try {
@@ -145,7 +155,8 @@ export async function consumeAll(bootstrap: string, topic: string, expected: num
     await consumer.close();
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { records, seconds, recordsPerSec: records / seconds, mbPerSec: bytes / seconds / 1e6 };
+  const cpu = process.cpuUsage(cpu0);
+  return { records, seconds, recordsPerSec: records / seconds, mbPerSec: bytes / seconds / 1e6, clientCpuUsPerRecord: (cpu.user + cpu.system) / records };
 }
 
 export function fmtRate(n: number, t0: number): string {

@@ -330,6 +330,8 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerServiceDe
     app.post('/replica/fetch', limits.fetch, (request) =>
       counted('replica_fetch', async () => {
         const input = parseReplicaFetch(request.body, deps.fetchBytesMax);
+        // Only broker N's certificate fetches as broker N (a secure cluster; cluster-identity.ts).
+        security?.requireClusterCall(request, { route: '/replica/fetch', brokerId: input.brokerId });
         const timer = metrics.requestLatency.startTimer({ api: 'replica_fetch' });
         const { sessionId, partitions, bytesOut, reassignmentBytesOut } = await replicas.replicaFetch(input);
         timer();

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { parseSuperUsers } from '@tributary/auth';
-import { ProcessSecurity } from '@tributary/auth/server';
+import { ProcessSecurity, requireOwnCertificate } from '@tributary/auth/server';
 import { LogManager } from '@tributary/storage';
 import { RpcClientPool } from '@tributary/transport';
 import { createMsgpackServer, createServerBudget, type FastifyInstance } from '@tributary/transport/server';
@@ -64,6 +64,17 @@ export interface StartBrokerOptions {
 
 export async function startBroker(config: BrokerConfig, options: StartBrokerOptions = {}): Promise<BrokerHandle> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { role: 'broker', brokerId: config.brokerId, rack: config.rack } });
+  // A secure broker's files, read and checked before anything is opened: its certificate must be
+  // broker-<id>'s, the only one the controller and the other brokers accept as this broker.
+  const tls =
+    config.security === undefined
+      ? undefined
+      : {
+          cert: readFileSync(config.security.tlsCertFile, 'utf8'),
+          key: readFileSync(config.security.tlsKeyFile, 'utf8'),
+          ca: readFileSync(config.security.tlsCaFile, 'utf8'),
+        };
+  if (tls !== undefined) requireOwnCertificate(tls.cert, `broker-${config.brokerId}`, config.security!.tlsCertFile);
   const logs = new LogManager(config.dataDir, { logger: logger.child({ module: 'storage' }) });
   let identity: DataDirIdentity;
   try {
@@ -79,17 +90,7 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
   let metrics!: BrokerMetrics;
   let replicas!: ReplicaManager;
   const security = new ProcessSecurity({
-    config:
-      config.security === undefined
-        ? undefined
-        : {
-            tls: {
-              cert: readFileSync(config.security.tlsCertFile, 'utf8'),
-              key: readFileSync(config.security.tlsKeyFile, 'utf8'),
-              ca: readFileSync(config.security.tlsCaFile, 'utf8'),
-            },
-            superUsers: parseSuperUsers(config.security.superUsers),
-          },
+    config: config.security === undefined || tls === undefined ? undefined : { tls, superUsers: parseSuperUsers(config.security.superUsers) },
     credentials: (user, mechanism) => replicas?.metadata.scramCredential(user, mechanism),
     acls: () => ({ version: replicas?.metadata.version ?? -1, bindings: replicas?.metadata.acls() ?? [] }),
     internalPaths: BROKER_INTERNAL_PATHS,

@@ -50,7 +50,7 @@ export class BrokerMetrics {
     });
     this.authorizationFailures = new Counter({
       name: 'tributary_authorization_failures_total',
-      help: 'Operations refused by the ACLs, by operation and resource type',
+      help: 'Operations refused by the ACLs, by operation and resource type (ClusterAction on Cluster: a cluster certificate acting as another process)',
       labelNames: ['operation', 'resource_type'],
       registers,
     });

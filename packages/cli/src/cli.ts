@@ -16,6 +16,7 @@ const GLOBAL_OPTIONS: ParseArgsOptionsConfig = {
   help: { type: 'boolean', short: 'h' },
   user: { type: 'string' },
   password: { type: 'string' },
+  'password-file': { type: 'string' },
   ca: { type: 'string' },
 };
 
@@ -25,6 +26,7 @@ const GLOBAL_FLAG_HELP = [
   '--json                     machine-readable output',
   '--user NAME --password PW  a SCRAM user of a secure cluster (default $TRIBUTARY_USER / $TRIBUTARY_PASSWORD, else',
   "                           the local secure cluster's admin: <data-dir>/secrets/admin.password)",
+  '--password-file FILE       the password from a file, instead of --password (default $TRIBUTARY_PASSWORD_FILE)',
   '--ca FILE                  the cluster CA, PEM: talk TLS (default $TRIBUTARY_CA, else <data-dir>/secrets/ca.pem',
   '                           when the local cluster runs secure)',
   '-h, --help                 this help',

@@ -22,11 +22,20 @@ export function clientSecurity(values: CommandContext['values'], env: Record<str
   const caFile = pick('ca', 'TRIBUTARY_CA') ?? local?.caFile;
   let user = pick('user', 'TRIBUTARY_USER');
   let password = pick('password', 'TRIBUTARY_PASSWORD');
+  const passwordFile = password === undefined ? pick('password-file', 'TRIBUTARY_PASSWORD_FILE') : undefined;
+  if (passwordFile !== undefined) {
+    try {
+      password = readFileSync(passwordFile, 'utf8').trim();
+    } catch (err) {
+      throw new Error(`--password-file ${passwordFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
   if (user === undefined && password === undefined && local !== undefined) {
     user = local.user;
     password = local.password;
   }
-  if ((user === undefined) !== (password === undefined)) throw new Error('--user and --password go together (or TRIBUTARY_USER and TRIBUTARY_PASSWORD)');
+  if ((user === undefined) !== (password === undefined))
+    throw new Error('--user and --password (or --password-file) go together (or TRIBUTARY_USER and TRIBUTARY_PASSWORD / TRIBUTARY_PASSWORD_FILE)');
   const options: Pick<ClientOptions, 'ca' | 'credentials'> = {};
   if (caFile !== undefined) {
     try {

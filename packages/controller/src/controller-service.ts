@@ -150,9 +150,11 @@ export function createControllerService(options: ControllerServiceOptions): Cont
     });
   }
 
+  // Each broker route checks, once its body is parsed and before it acts, that the caller's
+  // certificate is the broker the body names (a secure cluster; cluster-identity.ts).
   brokerApp.post('/broker/register', async (request) => {
     const body = asBody(request.body);
-    return controller.registerBroker({
+    const registration = {
       brokerId: intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
       rack: stringField(body, 'rack', 255),
       incarnationId: nonEmpty(body, 'incarnationId', 255),
@@ -161,27 +163,34 @@ export function createControllerService(options: ControllerServiceOptions): Cont
       ...kafkaListenersField(body),
       logDirId: nonEmpty(body, 'logDirId', 64),
       clusterId: stringField(body, 'clusterId', 64),
-    });
+    };
+    security.requireClusterCall(request, { route: '/broker/register', brokerId: registration.brokerId });
+    return controller.registerBroker(registration);
   });
 
   brokerApp.post('/broker/heartbeat', async (request) => {
     const body = asBody(request.body);
-    return controller.heartbeat({
+    const heartbeat = {
       brokerId: intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
       brokerEpoch: intField(body, 'brokerEpoch', { min: 0, max: EPOCH_MAX }),
-    });
+    };
+    security.requireClusterCall(request, { route: '/broker/heartbeat', brokerId: heartbeat.brokerId });
+    return controller.heartbeat(heartbeat);
   });
 
   brokerApp.post('/broker/controlled-shutdown', async (request) => {
     const body = asBody(request.body);
-    return controller.controlledShutdown({
+    const shutdown = {
       brokerId: intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
       brokerEpoch: intField(body, 'brokerEpoch', { min: 0, max: EPOCH_MAX }),
-    });
+    };
+    security.requireClusterCall(request, { route: '/broker/controlled-shutdown', brokerId: shutdown.brokerId });
+    return controller.controlledShutdown(shutdown);
   });
 
   brokerApp.post('/metadata/poll', async (request, reply): Promise<MetadataPollResponse> => {
     const body = asBody(request.body);
+    security.requireClusterCall(request, { route: '/metadata/poll' });
     const sinceVersion = intField(body, 'sinceVersion', { min: -1 });
     const maxWaitMs = Math.min(intField(body, 'maxWaitMs', { min: 0 }), pollWaitMaxMs);
     if (body.deltas !== undefined && typeof body.deltas !== 'boolean') throw new TributaryError('INVALID_REQUEST', "field 'deltas' must be a boolean");
@@ -208,8 +217,10 @@ export function createControllerService(options: ControllerServiceOptions): Cont
 
   brokerApp.post('/partition/alter', async (request) => {
     const body = asBody(request.body);
+    const brokerId = intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX });
+    security.requireClusterCall(request, { route: '/partition/alter', brokerId });
     return controller.alterPartitions({
-      brokerId: intField(body, 'brokerId', { min: 0, max: BROKER_ID_MAX }),
+      brokerId,
       brokerEpoch: intField(body, 'brokerEpoch', { min: 0, max: EPOCH_MAX }),
       partitions: arrayField(body, 'partitions', ALTER_PARTITION_BATCH_MAX).map((e, i) => {
         const item = asBody(e, `partitions[${i}]`);

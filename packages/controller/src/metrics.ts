@@ -131,7 +131,7 @@ export class ControllerMetrics {
     });
     this.authorizationFailures = new Counter({
       name: 'tributary_authorization_failures_total',
-      help: 'Operations refused by the ACLs, by operation and resource type',
+      help: 'Operations refused by the ACLs, by operation and resource type (ClusterAction on Cluster: a cluster certificate acting as another process)',
       labelNames: ['operation', 'resource_type'],
       registers,
     });

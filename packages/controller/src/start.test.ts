@@ -1,4 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createCa, issueCertificate } from '@tributary/auth/certs';
 import { pino } from 'pino';
 import type { ClusterMetadata } from '@tributary/protocol';
 import { RpcClient } from '@tributary/transport';
@@ -14,6 +17,32 @@ afterEach(async () => {
 });
 
 describe('startController', () => {
+  it("refuses to start with another process's certificate (a secure controller's is 'controller')", async () => {
+    const { dir, cleanup } = tempDir('tributary-start-');
+    cleanups.push(cleanup);
+    const ca = await createCa();
+    const broker0 = await issueCertificate(ca, { commonName: 'broker-0', hosts: ['127.0.0.1'] });
+    writeFileSync(join(dir, 'ca.pem'), ca.cert);
+    writeFileSync(join(dir, 'broker-0.pem'), broker0.cert);
+    writeFileSync(join(dir, 'broker-0-key.pem'), broker0.key);
+    const config = parseControllerConfig(
+      [
+        '--listen',
+        '127.0.0.1:0',
+        '--data-dir',
+        join(dir, 'data'),
+        '--tls-cert',
+        join(dir, 'broker-0.pem'),
+        '--tls-key',
+        join(dir, 'broker-0-key.pem'),
+        '--tls-ca',
+        join(dir, 'ca.pem'),
+      ],
+      {},
+    );
+    await expect(startController(config, { logger: pino({ level: 'silent' }) })).rejects.toThrow(/is the certificate of 'broker-0', not of 'controller'/);
+  });
+
   it('listens on a free port, serves over HTTP, fences silent brokers on its timer, and closes', async () => {
     const { dir, cleanup } = tempDir('tributary-start-');
     cleanups.push(cleanup);

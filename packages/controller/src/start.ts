@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSuperUsers } from '@tributary/auth';
-import type { SecurityConfig } from '@tributary/auth/server';
+import { requireOwnCertificate, type SecurityConfig } from '@tributary/auth/server';
 import { pino, type Logger } from 'pino';
 import { TributaryError } from '@tributary/protocol';
 import { ClusterController } from './cluster-controller.ts';
@@ -96,6 +96,7 @@ export async function startController(config: ControllerConfig, options: StartCo
         tls: { cert: readFileSync(s.tlsCertFile, 'utf8'), key: readFileSync(s.tlsKeyFile, 'utf8'), ca: readFileSync(s.tlsCaFile, 'utf8') },
         superUsers: parseSuperUsers(s.superUsers),
       };
+      requireOwnCertificate(security.tls.cert, 'controller', s.tlsCertFile);
       if (s.bootstrapUser !== undefined) {
         const password = readFileSync(s.bootstrapUser.passwordFile, 'utf8').trim();
         if (controller.bootstrapUser(s.bootstrapUser.name, password)) logger.info({ user: s.bootstrapUser.name }, 'bootstrap user created');

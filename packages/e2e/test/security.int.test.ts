@@ -137,6 +137,94 @@ describe('secure cluster (local up --secure)', () => {
     expect(metadata?.alive).toBe(true);
   });
 
+  it("a cluster certificate acts only as its own process: broker-1's cannot register, heartbeat, shut down, alter an ISR or fetch as broker 2; the controller's as no broker; nothing changes", async () => {
+    const secrets = secretsDir(cluster.dataDir);
+    const tlsOf = (name: string) => ({
+      ca,
+      cert: readFileSync(join(secrets, `${name}.pem`)),
+      key: readFileSync(join(secrets, `${name}-key.pem`)),
+    });
+    const launcher = track(new RpcClient({ host: '127.0.0.1', port: cluster.controllerInternalPort }, { tls: tlsOf('launcher') }));
+    const snapshot = async () => {
+      const m = await launcher.call<ClusterMetadata>('/metadata/poll', { sinceVersion: -1, maxWaitMs: 0 });
+      return {
+        version: m.version,
+        brokers: m.brokers.map((b) => ({ ...b })),
+        demo: m.topics.find((t) => t.name === 'demo')?.partitions.map((p) => ({ ...p })),
+      };
+    };
+    // /metrics is on the controller's client listener; any principal may read it.
+    const metrics = track(new RpcClient({ host: '127.0.0.1', port: cluster.controllerPort }, { tls: tlsOf('launcher') }));
+    const metricsText = async () => (await metrics.getText('/metrics')).text;
+    const refusals = (text: string) =>
+      Number(/tributary_authorization_failures_total\{operation="ClusterAction",resource_type="Cluster"\} (\d+)/.exec(text)?.[1] ?? 0);
+    const before = await snapshot();
+    const refusedBefore = refusals(await metricsText());
+    const broker2 = before.brokers.find((b) => b.id === 2)!;
+    const demo0 = before.demo!.find((p) => p.partition === 0)!;
+
+    const asBroker1 = track(new RpcClient({ host: '127.0.0.1', port: cluster.controllerInternalPort }, { tls: tlsOf('broker-1') }));
+    const asController = track(new RpcClient({ host: '127.0.0.1', port: cluster.controllerInternalPort }, { tls: tlsOf('controller') }));
+    const asOther = track(
+      new RpcClient({ host: '127.0.0.1', port: cluster.controllerInternalPort }, { tls: tlsOf(`broker-${(demo0.leader + 1) % before.brokers.length}`) }),
+    );
+    const impersonations: [RpcClient, string, unknown][] = [
+      [asBroker1, '/broker/register', { ...(bodyFor('/broker/register') as object), brokerId: 2 }],
+      [asBroker1, '/broker/heartbeat', { brokerId: 2, brokerEpoch: broker2.epoch }],
+      [asBroker1, '/broker/controlled-shutdown', { brokerId: 2, brokerEpoch: broker2.epoch }],
+      // The leader of demo-0 shrinking its ISR to itself, claimed by another broker's certificate.
+      [
+        asOther,
+        '/partition/alter',
+        {
+          brokerId: demo0.leader,
+          brokerEpoch: before.brokers.find((b) => b.id === demo0.leader)!.epoch,
+          topic: 'demo',
+          partition: 0,
+          leaderEpoch: demo0.leaderEpoch,
+          partitionEpoch: demo0.partitionEpoch,
+          newIsr: [demo0.leader],
+        },
+      ],
+      [asController, '/broker/register', { ...(bodyFor('/broker/register') as object), brokerId: 0 }],
+      [asController, '/broker/heartbeat', { brokerId: 0, brokerEpoch: before.brokers.find((b) => b.id === 0)!.epoch }],
+      [asController, '/metadata/poll', { sinceVersion: -1, maxWaitMs: 0 }],
+    ];
+    for (const [client, path, body] of impersonations) {
+      const err = await errorOf(client.call(path, body));
+      expect(err.code, `${path}: ${err.message}`).toBe('UNAUTHORIZED');
+    }
+    // A replica fetch as broker 2, to broker 0's internal listener, with broker-1's certificate.
+    const fetcher = track(new RpcClient({ host: '127.0.0.1', port: cluster.brokerInternalPorts[0]! }, { tls: tlsOf('broker-1') }));
+    const fetchErr = await errorOf(
+      fetcher.call('/replica/fetch', {
+        brokerId: 2,
+        brokerEpoch: broker2.epoch,
+        maxWaitMs: 0,
+        maxBytes: 1024,
+        partitions: [{ topic: 'demo', partition: 0, fetchOffset: 0, lastFetchedEpoch: -1, currentLeaderEpoch: demo0.leaderEpoch }],
+      }),
+    );
+    expect(fetchErr.code).toBe('UNAUTHORIZED');
+    expect(fetchErr.message).toMatch(/broker-1's certificate cannot act as broker 2/);
+
+    // Its own identity still works: broker-1's certificate polls metadata.
+    expect((await asBroker1.call<ClusterMetadata>('/metadata/poll', { sinceVersion: -1, maxWaitMs: 0 })).brokers.length).toBe(before.brokers.length);
+
+    // Nothing changed: the same registrations (epochs, addresses, liveness), the same ISRs.
+    const after = await snapshot();
+    expect(after.brokers).toEqual(before.brokers);
+    expect(after.demo).toEqual(before.demo);
+    // Logged with the principal, and counted.
+    expect(refusals(await metricsText())).toBeGreaterThanOrEqual(refusedBefore + impersonations.length);
+    await eventually(() => {
+      const log = readFileSync(join(cluster.dataDir, 'logs', 'controller.log'), 'utf8');
+      expect(log).toMatch(/"principal":"User:broker-1".*"route":"\/broker\/register".*"brokerId":2.*authorization refused/);
+      const brokerLog = readFileSync(join(cluster.dataDir, 'logs', 'broker-0.log'), 'utf8');
+      expect(brokerLog).toMatch(/"principal":"User:broker-1".*"route":"\/replica\/fetch".*authorization refused/);
+    });
+  });
+
   it('a user without ACLs can neither produce nor consume; Write lets it produce, Read consume', async () => {
     await cluster.admin.upsertUser('alice', 'alice-secret');
     const alice = { bootstrap: bootstrapOf(), ca, credentials: { user: 'alice', password: 'alice-secret' } };

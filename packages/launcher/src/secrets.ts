@@ -53,8 +53,9 @@ export async function ensureCertificates(dir: string, names: readonly string[], 
 }
 
 /** The super user's password file, made (random, 24 bytes base64url) unless it exists. */
-export function ensureSuperUserPassword(dir: string): string {
-  const path = join(dir, `${SUPER_USER}.password`);
+export function ensureSuperUserPassword(dir: string, user: string = SUPER_USER): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, `${user}.password`);
   if (!existsSync(path)) writeSecret(path, `${randomBytes(24).toString('base64url')}\n`);
   return path;
 }

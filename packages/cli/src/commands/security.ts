@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AclBinding, AclBindingFilter, AclOperation } from '@tributary/client';
-import { ensureCertificates } from '@tributary/launcher';
+import { ensureCertificates, ensureSuperUserPassword } from '@tributary/launcher';
 import { UsageError, type Command, type CommandContext } from '../command.ts';
 import { renderTable } from '../table.ts';
 
@@ -199,15 +199,20 @@ export const aclsRemove: Command = {
 export const certsCreate: Command = {
   path: ['certs', 'create'],
   summary: 'make a cluster CA and a certificate per process (mutual TLS between brokers and controller)',
-  usage: 'certs create --dir DIR [--names controller,broker-0,…] [--hosts 127.0.0.1,localhost,…]',
+  usage: 'certs create --dir DIR [--names controller,broker-0,…] [--hosts 127.0.0.1,localhost,…] [--super-user NAME]',
   usesCluster: false,
-  options: { dir: { type: 'string' }, names: { type: 'string' }, hosts: { type: 'string' } },
+  options: { dir: { type: 'string' }, names: { type: 'string' }, hosts: { type: 'string' }, 'super-user': { type: 'string' } },
   flagHelp: [
     '--dir DIR        where to write ca.pem, ca-key.pem and NAME.pem / NAME-key.pem (files 0600, dir 0700)',
     '--names LIST     the processes (default controller,broker-0…broker-5); each certificate also names its own host',
     '--hosts LIST     addresses every certificate is valid for (default 127.0.0.1,localhost)',
+    '--super-user NAME  also a random password for that user in DIR/NAME.password (0600), for the',
+    "                 controller's --bootstrap-user NAME:DIR/NAME.password and the CLI's --password-file",
   ],
-  details: ['An existing CA in DIR is reused, and so are existing certificates: run it again to add a process.'],
+  details: [
+    'An existing CA in DIR is reused, and so are existing certificates and password files: run it again to add a process.',
+    "A certificate's common name is its process: the controller's must be `controller`, broker N's `broker-N`.",
+  ],
   async run(ctx) {
     const dir = ctx.values.dir;
     if (typeof dir !== 'string') throw new UsageError('give --dir DIR', ctx.command);
@@ -220,9 +225,16 @@ export const certsCreate: Command = {
         : fallback;
     const names = list(ctx.values.names, ['controller', ...[0, 1, 2, 3, 4, 5].map((i) => `broker-${i}`)]);
     const hosts = list(ctx.values.hosts, ['127.0.0.1', 'localhost']);
+    const superUser = ctx.values['super-user'];
+    if (superUser !== undefined && (typeof superUser !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(superUser)))
+      throw new UsageError('--super-user NAME: 1-64 characters of [A-Za-z0-9._-]', ctx.command);
     const made = await ensureCertificates(resolve(dir), names, hosts);
-    if (ctx.json) ctx.io.out(JSON.stringify({ dir: resolve(dir), made }));
-    else ctx.io.out(`certificates in ${resolve(dir)}: ${made.length === 0 ? 'all there already' : `made ${made.join(', ')}`} (CA: ca.pem)`);
+    const passwordFile = typeof superUser === 'string' ? ensureSuperUserPassword(resolve(dir), superUser) : undefined;
+    if (ctx.json) ctx.io.out(JSON.stringify({ dir: resolve(dir), made, ...(passwordFile !== undefined ? { passwordFile } : {}) }));
+    else {
+      ctx.io.out(`certificates in ${resolve(dir)}: ${made.length === 0 ? 'all there already' : `made ${made.join(', ')}`} (CA: ca.pem)`);
+      if (passwordFile !== undefined) ctx.io.out(`${superUser}'s password: ${passwordFile}`);
+    }
   },
 };
 
