@@ -13,6 +13,7 @@
 // - else nothing is allowed (allow.everyone.if.no.acl.found=false).
 
 import {
+  ACL_OPERATIONS,
   TributaryError,
   type AclBinding,
   type AclOperation,
@@ -24,19 +25,7 @@ import {
 
 export type { AclBinding, AclOperation };
 
-export const ACL_OPERATIONS = [
-  'Read',
-  'Write',
-  'Create',
-  'Delete',
-  'Alter',
-  'Describe',
-  'ClusterAction',
-  'DescribeConfigs',
-  'AlterConfigs',
-  'IdempotentWrite',
-  'All',
-] as const satisfies readonly AclOperation[];
+export { ACL_OPERATIONS };
 /** What a request asks for: one operation, never All (All is for bindings). */
 export type Operation = Exclude<AclOperation, 'All'>;
 

@@ -9,7 +9,7 @@ import { ProcessSecurity, requireOwnCertificate } from '@tributary/auth/server';
 import { LogManager } from '@tributary/storage';
 import { RpcClientPool } from '@tributary/transport';
 import { createMsgpackServer, createServerBudget, type FastifyInstance } from '@tributary/transport/server';
-import { AssertionError, BROKER_INTERNAL_PATHS, type ClusterMetadata, type Endpoint, type MetadataPollResponse } from '@tributary/protocol';
+import { AssertionError, BROKER_INTERNAL_PATHS, type Endpoint, type MetadataPollResponse } from '@tributary/protocol';
 import { AlterPartitionManager } from './alter-partition-manager.ts';
 import { brokerRouteLimits, registerBrokerRoutes } from './broker-service.ts';
 import type { BrokerConfig } from './config.ts';

@@ -21,7 +21,6 @@ import {
   type Body,
   type ScramMechanismName,
   bytesField,
-  type ClusterMetadata,
   type MetadataPollResponse,
   type ConfigResource,
   type ConfigValue,

@@ -119,18 +119,21 @@ export interface ScramCredentialEntry {
   iterations: number;
 }
 
-export type AclOperation =
-  | 'Read'
-  | 'Write'
-  | 'Create'
-  | 'Delete'
-  | 'Alter'
-  | 'Describe'
-  | 'ClusterAction'
-  | 'DescribeConfigs'
-  | 'AlterConfigs'
-  | 'IdempotentWrite'
-  | 'All';
+/** Kafka's ACL operations (AclOperation), in Kafka's order; `All` is for bindings only. */
+export const ACL_OPERATIONS = [
+  'Read',
+  'Write',
+  'Create',
+  'Delete',
+  'Alter',
+  'Describe',
+  'ClusterAction',
+  'DescribeConfigs',
+  'AlterConfigs',
+  'IdempotentWrite',
+  'All',
+] as const;
+export type AclOperation = (typeof ACL_OPERATIONS)[number];
 export type AclResourceType = 'Topic' | 'Group' | 'Cluster';
 export type AclPatternType = 'Literal' | 'Prefixed';
 export type AclPermission = 'Allow' | 'Deny';

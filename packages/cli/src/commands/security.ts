@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AclBinding, AclBindingFilter, AclOperation } from '@tributary/client';
+import { ACL_OPERATIONS } from '@tributary/protocol';
 import { ensureCertificates, ensureSuperUserPassword } from '@tributary/launcher';
 import { UsageError, type Command, type CommandContext } from '../command.ts';
 import { renderTable } from '../table.ts';
@@ -59,19 +60,7 @@ export const usersDelete: Command = {
   },
 };
 
-const OPERATIONS: readonly AclOperation[] = [
-  'Read',
-  'Write',
-  'Create',
-  'Delete',
-  'Alter',
-  'Describe',
-  'ClusterAction',
-  'DescribeConfigs',
-  'AlterConfigs',
-  'IdempotentWrite',
-  'All',
-];
+const OPERATIONS: readonly AclOperation[] = ACL_OPERATIONS;
 
 const ACL_OPTIONS = {
   principal: { type: 'string' as const },
