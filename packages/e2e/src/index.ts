@@ -7,3 +7,4 @@ export type { Ack, Failure, ProducerLoop } from './workload.ts';
 export { checkAcknowledged } from './verify.ts';
 export { exchange, kafkaRequest } from './kafka-wire.ts';
 export { DEBIAN_PYTHON, requireTool, run, type RunResult } from './tools.ts';
+export { repeatedSequences, storedBatches } from './stored-batches.ts';
