@@ -10,7 +10,9 @@ import { BATCH_HEADER_SIZE, batchSizeAt, readBatchHeader, type BatchHeader } fro
 export function storedBatches(dataDir: string, brokerId: number, topic: string, partition: number): BatchHeader[] {
   const dir = join(dataDir, `broker-${brokerId}`, `${topic}-${partition}`);
   const headers: BatchHeader[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.log')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.log'))
+    .sort()) {
     const bytes = readFileSync(join(dir, file));
     // A batch still being written may be cut short at the end of the active segment: stop there.
     for (let pos = 0; pos + BATCH_HEADER_SIZE <= bytes.length && pos + batchSizeAt(bytes, pos) <= bytes.length; pos += batchSizeAt(bytes, pos)) {

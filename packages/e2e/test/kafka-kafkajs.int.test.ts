@@ -104,7 +104,8 @@ describe('Kafka listener: KafkaJS', () => {
       const batches = storedBatches(cluster.dataDir, leader, 'demo', partition);
       expect(repeatedSequences(batches), `demo-${partition} on broker ${leader}`).toEqual([]);
       for (const b of batches)
-        for (let o = b.baseOffset; o <= b.baseOffset + b.lastOffsetDelta; o++) sequenceOf.set(`${partition}@${o}`, `${b.producerId}/${b.producerEpoch}/${b.baseSequence}`);
+        for (let o = b.baseOffset; o <= b.baseOffset + b.lastOffsetDelta; o++)
+          sequenceOf.set(`${partition}@${o}`, `${b.producerId}/${b.producerEpoch}/${b.baseSequence}`);
     }
     const twice = [...at].filter(([, offsets]) => offsets.length > 1);
     for (const [value, offsets] of twice) expect(new Set(offsets.map((o) => sequenceOf.get(o))).size, `${value} at ${offsets.join(', ')}`).toBe(offsets.length);
