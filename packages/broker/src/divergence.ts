@@ -84,3 +84,27 @@ export function truncationOffset(diverging: { epoch: number; endOffset: number }
   if (own.epoch !== diverging.epoch) return { offset: clamp(own.endOffset), complete: false };
   return { offset: clamp(Math.min(diverging.endOffset, own.endOffset)), complete: true };
 }
+
+/**
+ * OffsetsForLeaderEpoch as Kafka answers it to Kafka clients (LeaderEpochFileCache.endOffsetFor):
+ * the largest epoch <= `requested` the log holds and where it ends (the next epoch's start, or
+ * the log end for the latest). It differs from `EpochLookup.endOffsetFor`, which the HTTP replica
+ * path uses, at both edges: an epoch newer than every epoch the log holds is undefined (-1, -1),
+ * not the latest epoch, and an epoch older than the first one answers the requested epoch ending
+ * where the first one starts, so a consumer positioned before the log start sees its log was
+ * truncated (KIP-320) instead of an undefined answer.
+ */
+export function kafkaEndOffsetForEpoch(
+  entries: readonly { epoch: number; startOffset: number }[],
+  requested: number,
+  logEndOffset: number,
+): { epoch: number; endOffset: number } {
+  const undefinedEpoch = { epoch: -1, endOffset: -1 };
+  const last = entries[entries.length - 1];
+  if (requested < 0 || last === undefined) return undefinedEpoch;
+  if (requested === last.epoch) return { epoch: requested, endOffset: logEndOffset };
+  const higher = entries.findIndex((e) => e.epoch > requested);
+  if (higher < 0) return undefinedEpoch;
+  if (higher === 0) return { epoch: requested, endOffset: entries[0]!.startOffset };
+  return { epoch: entries[higher - 1]!.epoch, endOffset: entries[higher]!.startOffset };
+}

@@ -1,4 +1,4 @@
-// What each Kafka API does on this broker (issue 19, milestone 1): requests decoded by
+// What each Kafka API does on this broker (issue 19, milestones 1 and 2): requests decoded by
 // @tributary/kafka's generic codec come in as plain objects, go to the same ReplicaManager,
 // CoordinatorHost and controller forwarding the HTTP routes use (broker-service.ts,
 // group-service.ts, with their field checks), and come back as plain objects the codec encodes.
@@ -6,18 +6,25 @@
 
 import {
   CONSUMER_OFFSETS_TOPIC,
+  DEFAULT_TOPIC_CONFIGS,
+  TOPIC_CONFIG_SPECS,
   TributaryError,
   batchSizeAt,
   isInternalTopic,
+  resolveTopicConfigs,
   type BrokerRegistration,
   type CreateTopicRequest,
+  type CreateTopicResponse,
   type DescribeConfigsResponse,
   type Endpoint,
+  type TopicConfigs,
   type ErrorCode,
   type WireError,
 } from '@tributary/protocol';
+import { createHash } from 'node:crypto';
 import { API_VERSIONS, kafkaErrorCode, type Message, type RequestHeaderValue } from '@tributary/kafka';
 import type { CoordinatorHost } from './coordinator-host.ts';
+import { kafkaEndOffsetForEpoch } from './divergence.ts';
 import { parseHeartbeat, parseJoinGroup, parseLeaveGroup, parseOffsetCommit, parseOffsetFetch, parseSyncGroup } from './group-service.ts';
 import { REQUEST_LIMITS } from './broker-service.ts';
 import type { BrokerMetrics } from './metrics.ts';
@@ -87,8 +94,26 @@ function byTopic<T extends { topic: string }, R>(entries: readonly T[], toPartit
   return [...out].map(([topic, partitions]) => ({ topic, partitions }));
 }
 
+/** Kafka's "no topic id" (Uuid.ZERO_UUID). */
+export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * A topic's id as Kafka's 16-byte UUID (KIP-516). The controller's ids are random UUIDs already
+ * and are given as they are; any other id (tests name theirs) is hashed to a stable UUID, so
+ * lookups by id still find the topic.
+ */
+export function kafkaTopicId(topicId: string): string {
+  const lower = topicId.toLowerCase();
+  if (UUID_PATTERN.test(lower) && lower !== ZERO_UUID) return lower;
+  const hex = createHash('sha256').update(topicId).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
 export class KafkaApis {
   private readonly o: KafkaApisOptions;
+  /** Topic names by Kafka topic id, for the metadata version they were built from. */
+  private topicNames: { version: number; byId: Map<string, string> } | undefined;
 
   constructor(options: KafkaApisOptions) {
     this.o = options;
@@ -111,13 +136,15 @@ export class KafkaApis {
       case 2:
         return this.listOffsets(v, body);
       case 22:
-        return this.initProducerId(body);
+        return this.initProducerId(v, body);
+      case 23:
+        return this.offsetForLeaderEpoch(v, body);
       case 10:
         return this.findCoordinator(v, body);
       case 11:
         return this.joinGroup(v, body, header.clientId ?? '', clientHost);
       case 14:
-        return this.syncGroup(body);
+        return this.syncGroup(v, body);
       case 12:
         return this.heartbeat(body);
       case 13:
@@ -129,7 +156,7 @@ export class KafkaApis {
       case 19:
         return this.createTopics(v, body);
       case 20:
-        return this.deleteTopics(body);
+        return this.deleteTopics(v, body);
       case 32:
         return this.describeConfigs(v, body);
       default:
@@ -153,21 +180,50 @@ export class KafkaApis {
     return out.sort((a, b) => a.id - b.id);
   }
 
+  /** The name of the topic with this Kafka topic id, if this broker's metadata has it. */
+  topicNameOf(topicId: string): string | undefined {
+    const cache = this.o.replicas.metadata;
+    if (this.topicNames?.version !== cache.version) {
+      this.topicNames = { version: cache.version, byId: new Map(cache.allTopics().map((t) => [kafkaTopicId(t.topicId), t.name])) };
+    }
+    return this.topicNames.byId.get(topicId);
+  }
+
   private metadata(v: number, body: M): Message {
     const cache = this.o.replicas.metadata;
     const brokers = this.liveBrokers();
     const alive = new Set(brokers.map((b) => b.id));
-    // v0: an empty list asks for every topic; v1+: null does.
-    const asked: string[] | undefined =
-      body.topics === null || (v === 0 && body.topics.length === 0) ? undefined : (body.topics as M[]).map((t) => t.name as string);
-    const names = asked ?? cache.allTopics().map((t) => t.name);
-    const topics = names.map((name) => {
-      const t = cache.topic(name);
-      if (t === undefined) return { errorCode: kafkaErrorCode('UNKNOWN_TOPIC_OR_PARTITION'), name, isInternal: false, partitions: [] };
+    // v0: an empty list asks for every topic; v1+: null does. v12 may name a topic by its id
+    // instead (KIP-516); v10-11 carry the id field but Kafka refuses lookups by it there.
+    type Asked = { name: string | null; topicId: string; error?: number };
+    const asked: Asked[] =
+      body.topics === null || (v === 0 && body.topics.length === 0)
+        ? cache.allTopics().map((t) => ({ name: t.name, topicId: ZERO_UUID }))
+        : (body.topics as M[]).map((t): Asked => {
+            const topicId = v >= 10 ? (t.topicId as string) : ZERO_UUID;
+            const name = t.name as string | null;
+            if (topicId === ZERO_UUID) return name === null ? { name, topicId, error: kafkaErrorCode('INVALID_REQUEST') } : { name, topicId };
+            if (v < 12 || name !== null) return { name, topicId, error: kafkaErrorCode('INVALID_REQUEST') };
+            const found = this.topicNameOf(topicId);
+            return found === undefined ? { name: null, topicId, error: kafkaErrorCode('UNKNOWN_TOPIC_ID') } : { name: found, topicId };
+          });
+    const topics = asked.map(({ name, topicId, error }) => {
+      const t = error === undefined && name !== null ? cache.topic(name) : undefined;
+      if (t === undefined) {
+        return {
+          errorCode: error ?? kafkaErrorCode('UNKNOWN_TOPIC_OR_PARTITION'),
+          // Only v12 answers may carry a null name.
+          name: v >= 12 ? name : (name ?? ''),
+          topicId,
+          isInternal: false,
+          partitions: [],
+        };
+      }
       return {
         errorCode: 0,
-        name,
-        isInternal: isInternalTopic(name),
+        name: t.name,
+        topicId: kafkaTopicId(t.topicId),
+        isInternal: isInternalTopic(t.name),
         partitions: t.partitions.map((p) => ({
           errorCode: p.leader < 0 ? kafkaErrorCode('LEADER_NOT_AVAILABLE') : 0,
           partitionIndex: p.partition,
@@ -269,49 +325,100 @@ export class KafkaApis {
       // No fetch sessions (KIP-227): we never hand out a session id, so none can be named.
       return { throttleTimeMs: 0, errorCode: kafkaErrorCode('FETCH_SESSION_ID_NOT_FOUND'), sessionId: 0, responses: [] };
     }
-    const asked = (body.topics as M[]).flatMap((t) =>
-      (t.partitions as M[]).map((p) => ({
-        topic: t.topic as string,
+    // v13 names topics by id (KIP-516): an id this broker does not know is UNKNOWN_TOPIC_ID.
+    const asked = (body.topics as M[]).flatMap((t) => {
+      const topicId = v >= 13 ? (t.topicId as string) : ZERO_UUID;
+      const name = v >= 13 ? this.topicNameOf(topicId) : (t.topic as string);
+      return (t.partitions as M[]).map((p) => ({
+        // The answer is grouped as asked: by id in v13, by name before.
+        key: v >= 13 ? topicId : (name as string),
+        topic: name,
+        topicId,
         partition: p.partition as number,
         offset: p.fetchOffset as number,
+        lastFetchedEpoch: v >= 12 ? (p.lastFetchedEpoch as number) : -1,
         maxBytes: clamp(p.partitionMaxBytes as number, 1, this.o.fetchBytesMax),
         currentLeaderEpoch: (p.currentLeaderEpoch as number) < 0 ? undefined : (p.currentLeaderEpoch as number),
-      })),
-    );
-    const valid = asked.filter((p) => p.offset >= 0 && p.partition >= 0);
+      }));
+    });
     const rack = v >= 11 && body.rackId !== '' ? (body.rackId as string) : undefined;
+    const diverging = new Map<(typeof asked)[number], { epoch: number; endOffset: number; highWatermark: number; logStartOffset: number }>();
+    for (const p of asked) {
+      const d = p.topic === undefined ? undefined : this.divergence(p.topic, p.partition, p.offset, p.lastFetchedEpoch, p.currentLeaderEpoch, rack);
+      if (d !== undefined) diverging.set(p, d);
+    }
+    const valid = asked.filter(
+      (p): p is (typeof asked)[number] & { topic: string } => p.topic !== undefined && p.offset >= 0 && p.partition >= 0 && !diverging.has(p),
+    );
     const { partitions, bytesOut } = await this.o.replicas.fetch({
-      maxWaitMs: clamp(body.maxWaitMs as number, 0, REQUEST_LIMITS.maxWaitMsMax),
+      maxWaitMs: diverging.size > 0 ? 0 : clamp(body.maxWaitMs as number, 0, REQUEST_LIMITS.maxWaitMsMax),
       minBytes: clamp(body.minBytes as number, 0, this.o.fetchBytesMax),
       maxBytes: clamp(body.maxBytes as number, 1, this.o.fetchBytesMax),
       rack,
       partitions: valid,
     });
     this.o.metrics.bytesOut.inc(bytesOut);
-    const results = new Map(partitions.map((r, i) => [valid[i]!, r]));
+    const results = new Map<(typeof asked)[number], (typeof partitions)[number]>(partitions.map((r, i) => [valid[i]!, r]));
     const readCommitted = body.isolationLevel === 1;
     return {
       throttleTimeMs: 0,
       errorCode: 0,
       sessionId: 0,
-      responses: byTopic(asked, (p) => {
-        const r = results.get(p);
-        const code: ErrorCode | undefined = r === undefined ? 'OFFSET_OUT_OF_RANGE' : r.error?.code;
-        if (code !== undefined) this.o.metrics.partitionErrors.inc({ api: 'kafka_fetch', error: code });
-        const hw = r?.highWatermark ?? -1;
-        return {
-          partitionIndex: p.partition,
-          errorCode: kafkaErrorCode(code),
-          highWatermark: hw,
-          // No transactions: everything below the HW is stable.
-          lastStableOffset: hw,
-          logStartOffset: r?.logStartOffset ?? -1,
-          abortedTransactions: readCommitted ? [] : null,
-          preferredReadReplica: r?.preferredReadReplica ?? -1,
-          records: r?.records ?? EMPTY,
-        };
-      }).map((t) => ({ topic: t.topic, partitions: t.partitions })),
+      responses: byTopic(
+        asked.map((p) => ({ ...p, asked: p, topic: p.key })),
+        (p) => {
+          const d = diverging.get(p.asked);
+          const r = results.get(p.asked);
+          const code: number =
+            p.asked.topic === undefined
+              ? kafkaErrorCode('UNKNOWN_TOPIC_ID')
+              : d !== undefined
+                ? 0
+                : kafkaErrorCode(r === undefined ? 'OFFSET_OUT_OF_RANGE' : r.error?.code);
+          if (code !== 0) {
+            const name = p.asked.topic === undefined ? 'UNKNOWN_TOPIC_ID' : (r?.error?.code ?? 'OFFSET_OUT_OF_RANGE');
+            this.o.metrics.partitionErrors.inc({ api: 'kafka_fetch', error: name });
+          }
+          const hw = d?.highWatermark ?? r?.highWatermark ?? -1;
+          return {
+            partitionIndex: p.partition,
+            errorCode: code,
+            highWatermark: hw,
+            // No transactions: everything below the HW is stable.
+            lastStableOffset: hw,
+            logStartOffset: d?.logStartOffset ?? r?.logStartOffset ?? -1,
+            divergingEpoch: d === undefined ? undefined : { epoch: d.epoch, endOffset: d.endOffset },
+            abortedTransactions: readCommitted ? [] : null,
+            preferredReadReplica: r?.preferredReadReplica ?? -1,
+            records: r?.records ?? EMPTY,
+          };
+        },
+      ).map((t) => (v >= 13 ? { topicId: t.topic, partitions: t.partitions } : { topic: t.topic, partitions: t.partitions })),
     };
+  }
+
+  /**
+   * KIP-320's check on a v12+ fetch that names the epoch of the fetcher's last batch, as Kafka's
+   * Partition.fetchRecords does it: when this replica's log left that epoch before the fetch
+   * offset (or never had it), the answer is the diverging epoch and its end offset, no records.
+   * Only where this broker serves the fetch at all (the leader; a follower for a rack-aware
+   * fetch) and the fetcher's leader epoch is current; otherwise the fetch itself gives the error.
+   */
+  private divergence(
+    topic: string,
+    partition: number,
+    fetchOffset: number,
+    lastFetchedEpoch: number,
+    currentLeaderEpoch: number | undefined,
+    rack: string | undefined,
+  ): { epoch: number; endOffset: number; highWatermark: number; logStartOffset: number } | undefined {
+    if (lastFetchedEpoch < 0) return undefined;
+    const p = this.o.replicas.getPartition(topic, partition);
+    if (p === undefined || (!p.isLeader && (rack === undefined || p.leaderId < 0))) return undefined;
+    if (currentLeaderEpoch !== undefined && currentLeaderEpoch !== p.leaderEpoch) return undefined;
+    const found = kafkaEndOffsetForEpoch(p.log.epochs.entries(), lastFetchedEpoch, p.log.logEndOffset);
+    if (found.epoch >= lastFetchedEpoch && found.endOffset >= fetchOffset) return undefined;
+    return { epoch: found.epoch, endOffset: found.endOffset, highWatermark: p.highWatermark, logStartOffset: p.log.logStartOffset };
   }
 
   // ---------------------------------------------------------------------------- listOffsets
@@ -341,8 +448,14 @@ export class KafkaApis {
 
   // ------------------------------------------------------------------------- initProducerId
 
-  private async initProducerId(body: M): Promise<Message> {
+  private async initProducerId(v: number, body: M): Promise<Message> {
     if (body.transactionalId !== null && body.transactionalId !== '') {
+      return { throttleTimeMs: 0, errorCode: kafkaErrorCode('INVALID_REQUEST'), producerId: -1, producerEpoch: -1 };
+    }
+    // v3+ (KIP-360) carry the producer's current id and epoch, both or neither. Without a
+    // transactional id Kafka answers a bump with a new producer id, epoch 0, which is what the
+    // controller hands out.
+    if (v >= 3 && (body.producerId === -1) !== (body.producerEpoch === -1)) {
       return { throttleTimeMs: 0, errorCode: kafkaErrorCode('INVALID_REQUEST'), producerId: -1, producerEpoch: -1 };
     }
     try {
@@ -353,24 +466,70 @@ export class KafkaApis {
     }
   }
 
+  // ------------------------------------------------------------------- offsetForLeaderEpoch
+
+  /**
+   * KIP-101 / KIP-320: per partition, the end offset of the asked leader epoch from this
+   * broker's leader-epoch cache (Kafka's rule, kafkaEndOffsetForEpoch). Consumers (-1) and
+   * followers (>= 0) must ask the leader; -2 (v0-2, or a debugging tool) may ask a follower.
+   * The fetcher's current leader epoch is checked as on Fetch.
+   */
+  private offsetForLeaderEpoch(v: number, body: M): Message {
+    const leaderOnly = (v >= 3 ? (body.replicaId as number) : -2) !== -2;
+    return {
+      throttleTimeMs: 0,
+      topics: (body.topics as M[]).map((t) => ({
+        topic: t.topic,
+        partitions: (t.partitions as M[]).map((asked) => {
+          const partition = asked.partition as number;
+          try {
+            const p = this.o.replicas.getPartition(t.topic as string, partition);
+            if (p === undefined) {
+              if (this.o.replicas.metadata.partition(t.topic as string, partition) === undefined) {
+                throw new TributaryError('UNKNOWN_TOPIC_OR_PARTITION', `${t.topic}-${partition} does not exist`);
+              }
+              throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.o.brokerId} holds no replica of ${t.topic}-${partition}`);
+            }
+            p.checkLeaderEpoch(v >= 2 ? (asked.currentLeaderEpoch as number) : -1);
+            if (leaderOnly && !p.isLeader) throw new TributaryError('NOT_LEADER_OR_FOLLOWER', `broker ${this.o.brokerId} is not the leader of ${p.key}`);
+            const found = kafkaEndOffsetForEpoch(p.log.epochs.entries(), asked.leaderEpoch as number, p.log.logEndOffset);
+            return { errorCode: 0, partition, leaderEpoch: found.epoch, endOffset: found.endOffset };
+          } catch (err) {
+            return { errorCode: kafkaErrorCode(codeOf(err)), partition, leaderEpoch: -1, endOffset: -1 };
+          }
+        }),
+      })),
+    };
+  }
+
   // ------------------------------------------------------------------------- groups
 
   private findCoordinator(v: number, body: M): Message {
+    if (v >= 4) {
+      // KIP-699: one answer per key, each as v0-3 would give it.
+      return {
+        throttleTimeMs: 0,
+        coordinators: (body.coordinatorKeys as string[]).map((key) => ({ key, ...this.findOneCoordinator(body.keyType as number, key) })),
+      };
+    }
+    return { throttleTimeMs: 0, ...this.findOneCoordinator(v >= 1 ? (body.keyType as number) : 0, body.key as string) };
+  }
+
+  private findOneCoordinator(keyType: number, key: string): { errorCode: number; errorMessage: string | null; nodeId: number; host: string; port: number } {
     const failed = (code: ErrorCode, message: string) => ({
-      throttleTimeMs: 0,
       errorCode: kafkaErrorCode(code),
       errorMessage: message,
       nodeId: -1,
       host: '',
       port: -1,
     });
-    if (v >= 1 && body.keyType !== 0) return failed('COORDINATOR_NOT_AVAILABLE', 'transactions are not supported: there is no transaction coordinator');
+    if (keyType !== 0) return failed('COORDINATOR_NOT_AVAILABLE', 'transactions are not supported: there is no transaction coordinator');
     try {
-      const found = this.o.groups.findCoordinator(body.key as string, this.o.listener);
+      const found = this.o.groups.findCoordinator(key, this.o.listener);
       const b = this.o.replicas.metadata.broker(found.brokerId);
       const address = b === undefined ? undefined : this.kafkaAddress(b);
       if (address === undefined) return failed('COORDINATOR_NOT_AVAILABLE', `broker ${found.brokerId} has no Kafka listener`);
-      return { throttleTimeMs: 0, errorCode: 0, errorMessage: null, nodeId: found.brokerId, host: address.host, port: address.port };
+      return { errorCode: 0, errorMessage: null, nodeId: found.brokerId, host: address.host, port: address.port };
     } catch (err) {
       return failed(codeOf(err), (err as Error).message);
     }
@@ -381,7 +540,9 @@ export class KafkaApis {
       throttleTimeMs: 0,
       errorCode: kafkaErrorCode(code),
       generationId: -1,
-      protocolName: '',
+      protocolType: null,
+      // v7+ answer a failed join with a null protocol name, as Kafka does.
+      protocolName: v >= 7 ? null : '',
       leader: '',
       memberId,
       members: [],
@@ -412,6 +573,8 @@ export class KafkaApis {
           throttleTimeMs: 0,
           errorCode: 0,
           generationId: r.generationId,
+          // The coordinator admitted the member, so the group's protocol type is the one it asked for.
+          protocolType: input.protocolType,
           protocolName: r.protocolName,
           leader: r.leader,
           memberId: r.memberId,
@@ -433,12 +596,34 @@ export class KafkaApis {
     }
   }
 
-  private async syncGroup(body: M): Promise<Message> {
+  private async syncGroup(v: number, body: M): Promise<Message> {
+    const failed = (code: number) => ({ throttleTimeMs: 0, errorCode: code, protocolType: null, protocolName: null, assignment: EMPTY });
+    // v5+ may name the group's protocol type and name (KIP-559): a mismatch is
+    // INCONSISTENT_GROUP_PROTOCOL. The type is checked before the sync; the selected protocol is
+    // only described once the group is Stable, so the name is checked on the answer.
+    const group = () => {
+      const described = this.o.groups.describeGroups([body.groupId as string]).groups[0];
+      return described === undefined || described.error !== undefined ? undefined : described;
+    };
+    const inconsistent = kafkaErrorCode('INCONSISTENT_GROUP_PROTOCOL');
+    if (v >= 5 && body.protocolType !== null) {
+      const g = group();
+      if (g !== undefined && g.state !== 'Dead' && g.protocolType !== body.protocolType) return failed(inconsistent);
+    }
     try {
       const r = await this.o.groups.sync(parseSyncGroup(body));
-      return { throttleTimeMs: 0, errorCode: 0, assignment: r.assignment };
+      if (v < 5) return { throttleTimeMs: 0, errorCode: 0, assignment: r.assignment };
+      const g = group();
+      if (body.protocolName !== null && g !== undefined && g.protocol !== '' && g.protocol !== body.protocolName) return failed(inconsistent);
+      return {
+        throttleTimeMs: 0,
+        errorCode: 0,
+        protocolType: g === undefined || g.protocolType === '' ? null : g.protocolType,
+        protocolName: g === undefined || g.protocol === '' ? null : g.protocol,
+        assignment: r.assignment,
+      };
     } catch (err) {
-      return { throttleTimeMs: 0, errorCode: kafkaErrorCode(codeOf(err)), assignment: EMPTY };
+      return failed(kafkaErrorCode(codeOf(err)));
     }
   }
 
@@ -452,7 +637,11 @@ export class KafkaApis {
   }
 
   private async leaveGroup(v: number, body: M): Promise<Message> {
-    const members = v >= 3 ? (body.members as M[]) : [{ memberId: body.memberId, groupInstanceId: null }];
+    // v5's per-member reason (KIP-800) is only informative.
+    const members =
+      v >= 3
+        ? (body.members as M[]).map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))
+        : [{ memberId: body.memberId, groupInstanceId: null }];
     try {
       const r = await this.o.groups.leave(parseLeaveGroup({ groupId: body.groupId, members }));
       const first = r.members.find((m) => m.error !== undefined)?.error;
@@ -496,15 +685,27 @@ export class KafkaApis {
   }
 
   private offsetFetch(v: number, body: M): Message {
-    const asked =
-      body.topics === null
-        ? undefined
-        : (body.topics as M[]).flatMap((t) => (t.partitionIndexes as number[]).map((partition) => ({ topic: t.name as string, partition })));
-    try {
-      const input = parseOffsetFetch({ groupId: body.groupId, partitions: asked });
-      const r = this.o.groups.fetchOffsets(input.groupId, input.partitions);
+    // v7's requireStable changes nothing: without transactions every committed offset is stable.
+    if (v >= 8) {
+      // KIP-709: several groups in one request, each answered as a v7 request for it alone.
       return {
         throttleTimeMs: 0,
+        groups: (body.groups as M[]).map((g) => {
+          const r = this.offsetFetchGroup(v, g.groupId as string, g.topics as M[] | null);
+          return { groupId: g.groupId, topics: r.topics, errorCode: r.errorCode };
+        }),
+      };
+    }
+    return { throttleTimeMs: 0, ...this.offsetFetchGroup(v, body.groupId as string, body.topics as M[] | null) };
+  }
+
+  private offsetFetchGroup(v: number, groupId: string, topics: M[] | null): { topics: M[]; errorCode: number } {
+    const asked =
+      topics === null ? undefined : topics.flatMap((t) => (t.partitionIndexes as number[]).map((partition) => ({ topic: t.name as string, partition })));
+    try {
+      const input = parseOffsetFetch({ groupId, partitions: asked });
+      const r = this.o.groups.fetchOffsets(input.groupId, input.partitions);
+      return {
         topics: byTopic(r.offsets, (o) => ({
           partitionIndex: o.partition,
           committedOffset: o.offset,
@@ -516,9 +717,8 @@ export class KafkaApis {
       };
     } catch (err) {
       const code = kafkaErrorCode(codeOf(err));
-      // v2+ carry a whole-request error; v1 only per partition.
+      // v2+ carry a whole-request (v8: whole-group) error; v1 only per partition.
       return {
-        throttleTimeMs: 0,
         topics:
           v >= 2
             ? []
@@ -541,7 +741,32 @@ export class KafkaApis {
     const results = await Promise.all(
       (body.topics as M[]).map(async (t) => {
         const name = t.name as string;
-        const fail = (code: ErrorCode, message: string) => ({ name, errorCode: kafkaErrorCode(code), errorMessage: v >= 1 ? message : null });
+        const fail = (code: ErrorCode, message: string) => ({
+          name,
+          topicId: ZERO_UUID,
+          errorCode: kafkaErrorCode(code),
+          errorMessage: v >= 1 ? message : null,
+          numPartitions: -1,
+          replicationFactor: -1,
+          configs: null,
+        });
+        // v5+ answer with what was created: partitions, replication factor, every config with its
+        // source (KIP-525); v7 with the topic id (KIP-516).
+        const created = (topicId: string, partitions: number, replicationFactor: number, topicConfigs: TopicConfigs) => ({
+          name,
+          topicId,
+          errorCode: 0,
+          errorMessage: null,
+          numPartitions: partitions,
+          replicationFactor,
+          configs: Object.keys(TOPIC_CONFIG_SPECS)
+            .sort()
+            .map((key) => {
+              const value = topicConfigs[key as keyof TopicConfigs];
+              const isDefault = value === DEFAULT_TOPIC_CONFIGS[key as keyof TopicConfigs];
+              return { name: key, value: String(value), readOnly: false, configSource: isDefault ? 5 : 1, isSensitive: false };
+            }),
+        });
         if ((t.assignments as M[]).length > 0)
           return fail('INVALID_REQUEST', 'manual replica assignments are not supported; give numPartitions and replicationFactor');
         const configs: Record<string, string> = {};
@@ -553,9 +778,16 @@ export class KafkaApis {
           replicationFactor: t.replicationFactor === -1 ? Math.max(1, Math.min(3, live)) : t.replicationFactor,
           configs,
         };
-        if (body.validateOnly === true) return { name, errorCode: 0, errorMessage: null };
+        if (body.validateOnly === true) {
+          try {
+            return created(ZERO_UUID, request.partitions, request.replicationFactor, resolveTopicConfigs(configs));
+          } catch (err) {
+            return fail(codeOf(err), (err as Error).message);
+          }
+        }
+        let reply: CreateTopicResponse;
         try {
-          await this.o.forwardAdmin('create-topic', request);
+          reply = (await this.o.forwardAdmin('create-topic', request)) as CreateTopicResponse;
         } catch (err) {
           return fail(codeOf(err), (err as Error).message);
         }
@@ -563,21 +795,40 @@ export class KafkaApis {
           const topic = this.o.replicas.metadata.topic(name);
           return topic?.partitions.every((p) => p.leader >= 0) === true;
         }, timeoutMs);
-        return { name, errorCode: 0, errorMessage: null };
+        const topic = reply.topic;
+        return created(kafkaTopicId(topic.topicId), topic.partitions.length, topic.partitions[0]?.replicas.length ?? request.replicationFactor, topic.configs);
       }),
     );
     return { throttleTimeMs: 0, topics: results };
   }
 
-  private async deleteTopics(body: M): Promise<Message> {
+  private async deleteTopics(v: number, body: M): Promise<Message> {
+    // v6 names each topic by name or by id (KIP-516), not both.
+    const asked: { name: string | null; topicId: string }[] =
+      v >= 6
+        ? (body.topics as M[]).map((t) => ({ name: t.name as string | null, topicId: t.topicId as string }))
+        : (body.topicNames as string[]).map((name) => ({ name, topicId: ZERO_UUID }));
     const responses = await Promise.all(
-      (body.topicNames as string[]).map(async (name) => {
-        if (name === CONSUMER_OFFSETS_TOPIC) return { name, errorCode: kafkaErrorCode('INVALID_TOPIC') };
+      asked.map(async ({ name: askedName, topicId }) => {
+        const answer = (name: string | null, id: string, code: number, message: string | null = null) => ({
+          name: v >= 6 ? name : (name ?? ''),
+          topicId: id,
+          errorCode: code,
+          errorMessage: code === 0 ? null : message,
+        });
+        if ((askedName === null) === (topicId === ZERO_UUID)) {
+          return answer(askedName, topicId, kafkaErrorCode('INVALID_REQUEST'), 'name a topic by its name or by its id, not both or neither');
+        }
+        const name = askedName ?? this.topicNameOf(topicId);
+        if (name === undefined) return answer(null, topicId, kafkaErrorCode('UNKNOWN_TOPIC_ID'), `no topic has id ${topicId}`);
+        const known = this.o.replicas.metadata.topic(name);
+        const id = known === undefined ? topicId : kafkaTopicId(known.topicId);
+        if (name === CONSUMER_OFFSETS_TOPIC) return answer(name, id, kafkaErrorCode('INVALID_TOPIC'), `${name} is internal and cannot be deleted`);
         try {
           await this.o.forwardAdmin('delete-topic', { name });
-          return { name, errorCode: 0 };
+          return answer(name, id, 0);
         } catch (err) {
-          return { name, errorCode: kafkaErrorCode(codeOf(err)) };
+          return answer(name, id, kafkaErrorCode(codeOf(err)), (err as Error).message);
         }
       }),
     );
@@ -612,6 +863,8 @@ export class KafkaApis {
               isDefault: c.isDefault,
               configSource: c.isDefault ? 5 /* DEFAULT_CONFIG */ : dynamic,
               isSensitive: false,
+              configType: CONFIG_TYPES.get(c.name) ?? 0 /* UNKNOWN */,
+              documentation: v >= 3 && body.includeDocumentation === true ? c.doc : null,
               synonyms:
                 v >= 1 && body.includeSynonyms === true && c.value !== null
                   ? [{ name: c.name, value: String(c.value), source: c.isDefault ? 5 : dynamic }]
@@ -654,6 +907,32 @@ export function splitBatches(records: Buffer | null): Buffer[] | string {
   return out;
 }
 
+/**
+ * DescribeConfigs v3+'s config types (KIP-569: 1 BOOLEAN, 3 INT, 5 LONG, 6 DOUBLE, 7 LIST), as
+ * Kafka's own definitions of these configs have them.
+ */
+const CONFIG_TYPES = new Map<string, number>([
+  ['cleanup.policy', 7],
+  ['delete.retention.ms', 5],
+  ['flush.messages', 5],
+  ['flush.ms', 5],
+  ['follower.replication.throttled.rate', 5],
+  ['follower.replication.throttled.replicas', 7],
+  ['index.interval.bytes', 3],
+  ['leader.replication.throttled.rate', 5],
+  ['leader.replication.throttled.replicas', 7],
+  ['max.compaction.lag.ms', 5],
+  ['max.message.bytes', 3],
+  ['min.cleanable.dirty.ratio', 6],
+  ['min.compaction.lag.ms', 5],
+  ['min.insync.replicas', 3],
+  ['retention.bytes', 5],
+  ['retention.ms', 5],
+  ['segment.bytes', 3],
+  ['segment.ms', 5],
+  ['unclean.leader.election.enable', 1],
+]);
+
 const KAFKA_API_NAMES = new Map<number, string>([
   [0, 'kafka_produce'],
   [1, 'kafka_fetch'],
@@ -670,5 +949,6 @@ const KAFKA_API_NAMES = new Map<number, string>([
   [19, 'kafka_create_topics'],
   [20, 'kafka_delete_topics'],
   [22, 'kafka_init_producer_id'],
+  [23, 'kafka_offset_for_leader_epoch'],
   [32, 'kafka_describe_configs'],
 ]);

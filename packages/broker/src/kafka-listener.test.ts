@@ -98,7 +98,10 @@ describe('KafkaListener', () => {
     c.socket.write(future);
     await until(() => c.frames.length === 1);
     expect(decodeResponse(18, 0, c.frames[0]!).body.errorCode).toBe(35);
-    c.socket.write(encodeRequest({ apiKey: 3, apiVersion: 12, correlationId: 5, clientId: null }, { topics: null }));
+    // Metadata v13, one past the advertised 0-12.
+    const unadvertised = encodeRequest({ apiKey: 3, apiVersion: 12, correlationId: 5, clientId: null }, { topics: null });
+    unadvertised.writeInt16BE(13, 6);
+    c.socket.write(unadvertised);
     await c.closedP;
   });
 

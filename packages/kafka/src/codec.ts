@@ -414,6 +414,10 @@ function writeValue(w: Writer, f: FieldSpec, value: unknown, version: number, fl
 function isDefault(f: FieldSpec, value: unknown): boolean {
   const d = fieldDefault(f);
   if (value === undefined || value === d) return true;
+  // A tagged struct is left out when every field in it is at its default (Fetch's divergingEpoch).
+  if (f.type === 'struct' && value !== null && typeof value === 'object') {
+    return (f.fields ?? []).every((sub) => isDefault(sub, (value as Message)[sub.name]));
+  }
   if (Array.isArray(value) && Array.isArray(d)) return value.length === 0 && d.length === 0;
   if (Buffer.isBuffer(value) && Buffer.isBuffer(d)) return value.equals(d);
   return false;

@@ -112,7 +112,7 @@ export const ProduceResponse = message(0, 'ProduceResponse', 'response', '0-9', 
 
 // --------------------------------------------------------------------------------------- 1 Fetch
 
-export const FetchRequest = message(1, 'FetchRequest', 'request', '0-12', '12+', [
+export const FetchRequest = message(1, 'FetchRequest', 'request', '0-13', '12+', [
   f('clusterId', 'string', '12+', { nullable: '12+', default: null, tag: 0, tagged: '12+' }),
   f('replicaId', 'int32', '0-14', { default: -1 }),
   f('maxWaitMs', 'int32', '0+'),
@@ -123,6 +123,7 @@ export const FetchRequest = message(1, 'FetchRequest', 'request', '0-12', '12+',
   f('sessionEpoch', 'int32', '7+', { default: -1 }),
   structs('topics', '0+', [
     f('topic', 'string', '0-12'),
+    f('topicId', 'uuid', '13+'),
     structs('partitions', '0+', [
       f('partition', 'int32', '0+'),
       f('currentLeaderEpoch', 'int32', '9+', { default: -1 }),
@@ -132,22 +133,39 @@ export const FetchRequest = message(1, 'FetchRequest', 'request', '0-12', '12+',
       f('partitionMaxBytes', 'int32', '0+'),
     ]),
   ]),
-  structs('forgottenTopicsData', '7+', [f('topic', 'string', '7-12'), f('partitions', '[]int32', '7+')]),
+  structs('forgottenTopicsData', '7+', [f('topic', 'string', '7-12'), f('topicId', 'uuid', '13+'), f('partitions', '[]int32', '7+')]),
   f('rackId', 'string', '11+'),
 ]);
 
-export const FetchResponse = message(1, 'FetchResponse', 'response', '0-12', '12+', [
+export const FetchResponse = message(1, 'FetchResponse', 'response', '0-13', '12+', [
   f('throttleTimeMs', 'int32', '1+'),
   f('errorCode', 'int16', '7+'),
   f('sessionId', 'int32', '7+'),
   structs('responses', '0+', [
     f('topic', 'string', '0-12'),
+    f('topicId', 'uuid', '13+'),
     structs('partitions', '0+', [
       f('partitionIndex', 'int32', '0+'),
       f('errorCode', 'int16', '0+'),
       f('highWatermark', 'int64', '0+'),
       f('lastStableOffset', 'int64', '4+', { default: -1 }),
       f('logStartOffset', 'int64', '5+', { default: -1 }),
+      // KIP-595 / KIP-320: where the fetcher's log diverges from the leader's, and who leads now.
+      f('divergingEpoch', 'struct', '12+', {
+        tag: 0,
+        tagged: '12+',
+        fields: [f('epoch', 'int32', '12+', { default: -1 }), f('endOffset', 'int64', '12+', { default: -1 })],
+      }),
+      f('currentLeader', 'struct', '12+', {
+        tag: 1,
+        tagged: '12+',
+        fields: [f('leaderId', 'int32', '12+', { default: -1 }), f('leaderEpoch', 'int32', '12+', { default: -1 })],
+      }),
+      f('snapshotId', 'struct', '12+', {
+        tag: 2,
+        tagged: '12+',
+        fields: [f('endOffset', 'int64', '12+', { default: -1 }), f('epoch', 'int32', '12+', { default: -1 })],
+      }),
       structs('abortedTransactions', '4+', [f('producerId', 'int64', '4+'), f('firstOffset', 'int64', '4+')], { nullable: '4+', default: null }),
       f('preferredReadReplica', 'int32', '11+', { default: -1 }),
       f('records', 'records', '0+', { nullable: '0+' }),
@@ -188,12 +206,15 @@ export const ListOffsetsResponse = message(2, 'ListOffsetsResponse', 'response',
 
 // ----------------------------------------------------------------------------- 22 InitProducerId
 
-export const InitProducerIdRequest = message(22, 'InitProducerIdRequest', 'request', '0-2', '2+', [
+export const InitProducerIdRequest = message(22, 'InitProducerIdRequest', 'request', '0-4', '2+', [
   f('transactionalId', 'string', '0+', { nullable: '0+' }),
   f('transactionTimeoutMs', 'int32', '0+'),
+  // KIP-360: the producer's current id and epoch, to bump the epoch (-1 / -1 for a new producer).
+  f('producerId', 'int64', '3+', { default: -1 }),
+  f('producerEpoch', 'int16', '3+', { default: -1 }),
 ]);
 
-export const InitProducerIdResponse = message(22, 'InitProducerIdResponse', 'response', '0-2', '2+', [
+export const InitProducerIdResponse = message(22, 'InitProducerIdResponse', 'response', '0-4', '2+', [
   f('throttleTimeMs', 'int32', '0+'),
   f('errorCode', 'int16', '0+'),
   f('producerId', 'int64', '0+', { default: -1 }),
@@ -202,20 +223,33 @@ export const InitProducerIdResponse = message(22, 'InitProducerIdResponse', 'res
 
 // ---------------------------------------------------------------------------- 10 FindCoordinator
 
-export const FindCoordinatorRequest = message(10, 'FindCoordinatorRequest', 'request', '0-3', '3+', [f('key', 'string', '0-3'), f('keyType', 'int8', '1+')]);
+export const FindCoordinatorRequest = message(10, 'FindCoordinatorRequest', 'request', '0-4', '3+', [
+  f('key', 'string', '0-3'),
+  f('keyType', 'int8', '1+'),
+  // KIP-699: v4 asks for several keys at once.
+  f('coordinatorKeys', '[]string', '4+'),
+]);
 
-export const FindCoordinatorResponse = message(10, 'FindCoordinatorResponse', 'response', '0-3', '3+', [
+export const FindCoordinatorResponse = message(10, 'FindCoordinatorResponse', 'response', '0-4', '3+', [
   f('throttleTimeMs', 'int32', '1+'),
   f('errorCode', 'int16', '0-3'),
   f('errorMessage', 'string', '1-3', { nullable: '1-3', default: null }),
   f('nodeId', 'int32', '0-3'),
   f('host', 'string', '0-3'),
   f('port', 'int32', '0-3'),
+  structs('coordinators', '4+', [
+    f('key', 'string', '4+'),
+    f('nodeId', 'int32', '4+'),
+    f('host', 'string', '4+'),
+    f('port', 'int32', '4+'),
+    f('errorCode', 'int16', '4+'),
+    f('errorMessage', 'string', '4+', { nullable: '4+', default: null }),
+  ]),
 ]);
 
 // ---------------------------------------------------------------------------- 11 JoinGroup
 
-export const JoinGroupRequest = message(11, 'JoinGroupRequest', 'request', '0-6', '6+', [
+export const JoinGroupRequest = message(11, 'JoinGroupRequest', 'request', '0-7', '6+', [
   f('groupId', 'string', '0+'),
   f('sessionTimeoutMs', 'int32', '0+'),
   f('rebalanceTimeoutMs', 'int32', '1+', { default: -1 }),
@@ -225,11 +259,12 @@ export const JoinGroupRequest = message(11, 'JoinGroupRequest', 'request', '0-6'
   structs('protocols', '0+', [f('name', 'string', '0+'), f('metadata', 'bytes', '0+')]),
 ]);
 
-export const JoinGroupResponse = message(11, 'JoinGroupResponse', 'response', '0-6', '6+', [
+export const JoinGroupResponse = message(11, 'JoinGroupResponse', 'response', '0-7', '6+', [
   f('throttleTimeMs', 'int32', '2+'),
   f('errorCode', 'int16', '0+'),
   f('generationId', 'int32', '0+', { default: -1 }),
-  f('protocolName', 'string', '0+'),
+  f('protocolType', 'string', '7+', { nullable: '7+', default: null }),
+  f('protocolName', 'string', '0+', { nullable: '7+' }),
   f('leader', 'string', '0+'),
   f('memberId', 'string', '0+'),
   structs('members', '0+', [
@@ -241,17 +276,21 @@ export const JoinGroupResponse = message(11, 'JoinGroupResponse', 'response', '0
 
 // ---------------------------------------------------------------------------- 14 SyncGroup
 
-export const SyncGroupRequest = message(14, 'SyncGroupRequest', 'request', '0-4', '4+', [
+export const SyncGroupRequest = message(14, 'SyncGroupRequest', 'request', '0-5', '4+', [
   f('groupId', 'string', '0+'),
   f('generationId', 'int32', '0+'),
   f('memberId', 'string', '0+'),
   f('groupInstanceId', 'string', '3+', { nullable: '3+', default: null }),
+  f('protocolType', 'string', '5+', { nullable: '5+', default: null }),
+  f('protocolName', 'string', '5+', { nullable: '5+', default: null }),
   structs('assignments', '0+', [f('memberId', 'string', '0+'), f('assignment', 'bytes', '0+')]),
 ]);
 
-export const SyncGroupResponse = message(14, 'SyncGroupResponse', 'response', '0-4', '4+', [
+export const SyncGroupResponse = message(14, 'SyncGroupResponse', 'response', '0-5', '4+', [
   f('throttleTimeMs', 'int32', '1+'),
   f('errorCode', 'int16', '0+'),
+  f('protocolType', 'string', '5+', { nullable: '5+', default: null }),
+  f('protocolName', 'string', '5+', { nullable: '5+', default: null }),
   f('assignment', 'bytes', '0+'),
 ]);
 
@@ -268,13 +307,18 @@ export const HeartbeatResponse = message(12, 'HeartbeatResponse', 'response', '0
 
 // ---------------------------------------------------------------------------- 13 LeaveGroup
 
-export const LeaveGroupRequest = message(13, 'LeaveGroupRequest', 'request', '0-4', '4+', [
+export const LeaveGroupRequest = message(13, 'LeaveGroupRequest', 'request', '0-5', '4+', [
   f('groupId', 'string', '0+'),
   f('memberId', 'string', '0-2'),
-  structs('members', '3+', [f('memberId', 'string', '3+'), f('groupInstanceId', 'string', '3+', { nullable: '3+', default: null })]),
+  structs('members', '3+', [
+    f('memberId', 'string', '3+'),
+    f('groupInstanceId', 'string', '3+', { nullable: '3+', default: null }),
+    // KIP-800: why the member leaves (logged, as Kafka does).
+    f('reason', 'string', '5+', { nullable: '5+', default: null }),
+  ]),
 ]);
 
-export const LeaveGroupResponse = message(13, 'LeaveGroupResponse', 'response', '0-4', '4+', [
+export const LeaveGroupResponse = message(13, 'LeaveGroupResponse', 'response', '0-5', '4+', [
   f('throttleTimeMs', 'int32', '1+'),
   f('errorCode', 'int16', '0+'),
   structs('members', '3+', [
@@ -311,30 +355,50 @@ export const OffsetCommitResponse = message(8, 'OffsetCommitResponse', 'response
 
 // ---------------------------------------------------------------------------- 9 OffsetFetch
 
-export const OffsetFetchRequest = message(9, 'OffsetFetchRequest', 'request', '0-6', '6+', [
-  f('groupId', 'string', '0+'),
+export const OffsetFetchRequest = message(9, 'OffsetFetchRequest', 'request', '0-8', '6+', [
+  f('groupId', 'string', '0-7'),
   // v2+: null means every partition the group has an offset for.
-  structs('topics', '0+', [f('name', 'string', '0+'), f('partitionIndexes', '[]int32', '0+')], { nullable: '2+' }),
+  structs('topics', '0-7', [f('name', 'string', '0-7'), f('partitionIndexes', '[]int32', '0-7')], { nullable: '2-7' }),
+  // KIP-709: v8 asks for several groups at once.
+  structs('groups', '8+', [
+    f('groupId', 'string', '8+'),
+    structs('topics', '8+', [f('name', 'string', '8+'), f('partitionIndexes', '[]int32', '8+')], { nullable: '8+' }),
+  ]),
+  f('requireStable', 'bool', '7+'),
 ]);
 
-export const OffsetFetchResponse = message(9, 'OffsetFetchResponse', 'response', '0-6', '6+', [
+export const OffsetFetchResponse = message(9, 'OffsetFetchResponse', 'response', '0-8', '6+', [
   f('throttleTimeMs', 'int32', '3+'),
-  structs('topics', '0+', [
-    f('name', 'string', '0+'),
-    structs('partitions', '0+', [
-      f('partitionIndex', 'int32', '0+'),
-      f('committedOffset', 'int64', '0+'),
-      f('committedLeaderEpoch', 'int32', '5+', { default: -1 }),
-      f('metadata', 'string', '0+', { nullable: '0+' }),
-      f('errorCode', 'int16', '0+'),
+  structs('topics', '0-7', [
+    f('name', 'string', '0-7'),
+    structs('partitions', '0-7', [
+      f('partitionIndex', 'int32', '0-7'),
+      f('committedOffset', 'int64', '0-7'),
+      f('committedLeaderEpoch', 'int32', '5-7', { default: -1 }),
+      f('metadata', 'string', '0-7', { nullable: '0-7' }),
+      f('errorCode', 'int16', '0-7'),
     ]),
   ]),
-  f('errorCode', 'int16', '2+'),
+  f('errorCode', 'int16', '2-7'),
+  structs('groups', '8+', [
+    f('groupId', 'string', '8+'),
+    structs('topics', '8+', [
+      f('name', 'string', '8+'),
+      structs('partitions', '8+', [
+        f('partitionIndex', 'int32', '8+'),
+        f('committedOffset', 'int64', '8+'),
+        f('committedLeaderEpoch', 'int32', '8+', { default: -1 }),
+        f('metadata', 'string', '8+', { nullable: '8+' }),
+        f('errorCode', 'int16', '8+'),
+      ]),
+    ]),
+    f('errorCode', 'int16', '8+'),
+  ]),
 ]);
 
 // ---------------------------------------------------------------------------- 19 CreateTopics
 
-export const CreateTopicsRequest = message(19, 'CreateTopicsRequest', 'request', '0-5', '5+', [
+export const CreateTopicsRequest = message(19, 'CreateTopicsRequest', 'request', '0-7', '5+', [
   structs('topics', '0+', [
     f('name', 'string', '0+'),
     f('numPartitions', 'int32', '0+'),
@@ -346,10 +410,11 @@ export const CreateTopicsRequest = message(19, 'CreateTopicsRequest', 'request',
   f('validateOnly', 'bool', '1+'),
 ]);
 
-export const CreateTopicsResponse = message(19, 'CreateTopicsResponse', 'response', '0-5', '5+', [
+export const CreateTopicsResponse = message(19, 'CreateTopicsResponse', 'response', '0-7', '5+', [
   f('throttleTimeMs', 'int32', '2+'),
   structs('topics', '0+', [
     f('name', 'string', '0+'),
+    f('topicId', 'uuid', '7+'),
     f('errorCode', 'int16', '0+'),
     f('errorMessage', 'string', '1+', { nullable: '0+', default: null }),
     f('topicConfigErrorCode', 'int16', '5+', { tag: 0, tagged: '5+' }),
@@ -372,14 +437,21 @@ export const CreateTopicsResponse = message(19, 'CreateTopicsResponse', 'respons
 
 // ---------------------------------------------------------------------------- 20 DeleteTopics
 
-export const DeleteTopicsRequest = message(20, 'DeleteTopicsRequest', 'request', '0-4', '4+', [
+export const DeleteTopicsRequest = message(20, 'DeleteTopicsRequest', 'request', '0-6', '4+', [
+  // v6: by name or by topic id (KIP-516), one of the two per topic.
+  structs('topics', '6+', [f('name', 'string', '6+', { nullable: '6+', default: null }), f('topicId', 'uuid', '6+')]),
   f('topicNames', '[]string', '0-5'),
   f('timeoutMs', 'int32', '0+'),
 ]);
 
-export const DeleteTopicsResponse = message(20, 'DeleteTopicsResponse', 'response', '0-4', '4+', [
+export const DeleteTopicsResponse = message(20, 'DeleteTopicsResponse', 'response', '0-6', '4+', [
   f('throttleTimeMs', 'int32', '1+'),
-  structs('responses', '0+', [f('name', 'string', '0+'), f('errorCode', 'int16', '0+')]),
+  structs('responses', '0+', [
+    f('name', 'string', '0+', { nullable: '6+' }),
+    f('topicId', 'uuid', '6+'),
+    f('errorCode', 'int16', '0+'),
+    f('errorMessage', 'string', '5+', { nullable: '5+', default: null }),
+  ]),
 ]);
 
 // ---------------------------------------------------------------------------- 32 DescribeConfigs
@@ -415,6 +487,31 @@ export const DescribeConfigsResponse = message(32, 'DescribeConfigsResponse', 'r
   ]),
 ]);
 
+// ----------------------------------------------------------------------- 23 OffsetForLeaderEpoch
+
+/** KIP-101 / KIP-320: the end offset of a leader epoch, for followers and for consumers validating their position. */
+export const OffsetForLeaderEpochRequest = message(23, 'OffsetForLeaderEpochRequest', 'request', '0-4', '4+', [
+  // -1 a consumer, -2 (v0-2's implicit value) a debugging tool that may ask a follower, >= 0 a follower.
+  f('replicaId', 'int32', '3+', { default: -2 }),
+  structs('topics', '0+', [
+    f('topic', 'string', '0+'),
+    structs('partitions', '0+', [f('partition', 'int32', '0+'), f('currentLeaderEpoch', 'int32', '2+', { default: -1 }), f('leaderEpoch', 'int32', '0+')]),
+  ]),
+]);
+
+export const OffsetForLeaderEpochResponse = message(23, 'OffsetForLeaderEpochResponse', 'response', '0-4', '4+', [
+  f('throttleTimeMs', 'int32', '2+'),
+  structs('topics', '0+', [
+    f('topic', 'string', '0+'),
+    structs('partitions', '0+', [
+      f('errorCode', 'int16', '0+'),
+      f('partition', 'int32', '0+'),
+      f('leaderEpoch', 'int32', '1+', { default: -1 }),
+      f('endOffset', 'int64', '0+', { default: -1 }),
+    ]),
+  ]),
+]);
+
 /** Request and response schema by API key. */
 export const MESSAGES: ReadonlyMap<number, { name: string; request: MessageSpec; response: MessageSpec }> = new Map([
   [0, { name: 'Produce', request: ProduceRequest, response: ProduceResponse }],
@@ -432,5 +529,6 @@ export const MESSAGES: ReadonlyMap<number, { name: string; request: MessageSpec;
   [19, { name: 'CreateTopics', request: CreateTopicsRequest, response: CreateTopicsResponse }],
   [20, { name: 'DeleteTopics', request: DeleteTopicsRequest, response: DeleteTopicsResponse }],
   [22, { name: 'InitProducerId', request: InitProducerIdRequest, response: InitProducerIdResponse }],
+  [23, { name: 'OffsetForLeaderEpoch', request: OffsetForLeaderEpochRequest, response: OffsetForLeaderEpochResponse }],
   [32, { name: 'DescribeConfigs', request: DescribeConfigsRequest, response: DescribeConfigsResponse }],
 ]);
