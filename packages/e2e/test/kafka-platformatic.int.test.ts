@@ -1,8 +1,10 @@
 // Issue 19, conformance with a current Node client, @platformatic/kafka (which its milestone 2 has
-// in mind): it negotiates down through ApiVersions to the milestone-1 versions and works — metadata
-// with racks, an idempotent acks=all zstd producer, a consumer group of two — and the bundled
-// client reads what it wrote.
+// in mind): it negotiates through ApiVersions up to the milestone-2 versions (flexible versions,
+// Metadata 12, Fetch 13 by topic id: checked on the client's own diagnostics channel, so the test
+// fails if it falls back to older ones) and works — metadata with racks, an idempotent acks=all
+// zstd producer, a consumer group of two — and the bundled client reads what it wrote.
 
+import { tracingChannel } from 'node:diagnostics_channel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Consumer, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka';
 import { eventually } from '@tributary/testkit';
@@ -13,12 +15,30 @@ const COUNT = 2000;
 describe('Kafka listener: @platformatic/kafka', () => {
   let cluster: TestCluster;
   const closers: { close(): Promise<unknown> }[] = [];
+  // Every request the client sends, as apiKey -> the versions used (its connections:api channel).
+  const sent = new Map<number, Set<number>>();
+  const failed: { apiKey: number; apiVersion: number; error: unknown }[] = [];
+  const onSend = {
+    start(ctx: object) {
+      const { apiKey, apiVersion } = ctx as { apiKey: number; apiVersion: number };
+      const versions = sent.get(apiKey) ?? new Set<number>();
+      versions.add(apiVersion);
+      sent.set(apiKey, versions);
+    },
+    error(ctx: object) {
+      const { apiKey, apiVersion, error } = ctx as { apiKey: number; apiVersion: number; error: unknown };
+      failed.push({ apiKey, apiVersion, error });
+    },
+  };
+  const channel = tracingChannel('plt:kafka:connections:api');
 
   beforeAll(async () => {
+    channel.subscribe(onSend);
     cluster = await startTestCluster();
     await cluster.admin.createTopic({ name: 'demo', partitions: 10, replicationFactor: 3, configs: { 'min.insync.replicas': 2 } });
   });
   afterAll(async () => {
+    channel.unsubscribe(onSend);
     await Promise.allSettled(closers.map((c) => c.close()));
     await cluster?.stop();
   });
@@ -66,5 +86,25 @@ describe('Kafka listener: @platformatic/kafka', () => {
 
     const stored = [...(await readAll(cluster.bootstrap, 'demo', 10, { expected: COUNT, idleMs: 5000 })).values()].flat().map((r) => r.value!.toString());
     expect(stored.sort()).toEqual([...values].sort());
+
+    // What was negotiated: the newest version both sides have, for every API the client used.
+    const newest = Object.fromEntries([...sent].map(([apiKey, versions]) => [apiKey, Math.max(...versions)]));
+    expect(newest).toMatchObject({
+      0: 9, // Produce, flexible
+      1: 13, // Fetch by topic id
+      3: 12, // Metadata with topic ids
+      8: 8, // OffsetCommit
+      10: 4, // FindCoordinator, batched keys
+      11: 7, // JoinGroup
+      12: 4, // Heartbeat
+      14: 5, // SyncGroup with protocol type and name
+      18: 3, // ApiVersions
+      22: 4, // InitProducerId
+    });
+    // Requests answered with a Kafka error are part of the protocol (MEMBER_ID_REQUIRED on a first
+    // join, COORDINATOR_NOT_AVAILABLE while __consumer_offsets is created); every answer decoded.
+    expect(failed.map((f) => `${f.apiKey} v${f.apiVersion}: ${(f.error as { code?: string }).code}`).filter((f) => !f.endsWith('PLT_KFK_RESPONSE'))).toEqual(
+      [],
+    );
   });
 });
