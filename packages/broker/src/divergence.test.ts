@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkFetchPosition, truncationOffset, type FollowerEpochs } from './divergence.ts';
+import { checkFetchPosition, kafkaEndOffsetForEpoch, truncationOffset, type FollowerEpochs } from './divergence.ts';
 
 /** A leader-epoch cache over entries [epoch, startOffset]. */
 function cache(entries: [number, number][]): FollowerEpochs {
@@ -186,3 +186,34 @@ function cacheOf(log: number[]): FollowerEpochs {
   });
   return cache(entries);
 }
+
+describe("kafkaEndOffsetForEpoch: OffsetsForLeaderEpoch as Kafka's LeaderEpochFileCache answers it", () => {
+  const entries = [
+    { epoch: 1, startOffset: 10 },
+    { epoch: 3, startOffset: 50 },
+    { epoch: 5, startOffset: 80 },
+  ];
+  it.each([
+    { name: 'the latest epoch ends at the log end', requested: 5, want: { epoch: 5, endOffset: 100 } },
+    { name: 'an older epoch ends where the next begins', requested: 3, want: { epoch: 3, endOffset: 80 } },
+    { name: 'an epoch the log never had: the largest below it', requested: 4, want: { epoch: 3, endOffset: 80 } },
+    { name: 'an epoch older than the first: itself, ending at the first start', requested: 0, want: { epoch: 0, endOffset: 10 } },
+    { name: 'an epoch newer than every one held: undefined', requested: 6, want: { epoch: -1, endOffset: -1 } },
+    { name: 'the undefined epoch', requested: -1, want: { epoch: -1, endOffset: -1 } },
+  ])('$name', ({ requested, want }) => {
+    expect(kafkaEndOffsetForEpoch(entries, requested, 100)).toEqual(want);
+  });
+
+  it('an empty cache knows no epoch', () => {
+    expect(kafkaEndOffsetForEpoch([], 0, 0)).toEqual({ epoch: -1, endOffset: -1 });
+  });
+
+  it('agrees with the replica path wherever the requested epoch lies within the cache', () => {
+    const lookup = cache(entries.map((e) => [e.epoch, e.startOffset]));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), (epoch) => {
+        expect(kafkaEndOffsetForEpoch(entries, epoch, 100)).toEqual(lookup.endOffsetFor(epoch, 100));
+      }),
+    );
+  });
+});

@@ -139,29 +139,30 @@ describe('Kafka listener: kcat (librdkafka)', () => {
     expect(second.stdout).toBe('');
   });
 
-  it('ApiVersions: v3 lists the milestone-1 table; an unknown version is answered in v0 with UNSUPPORTED_VERSION and the table (KIP-511)', async () => {
+  it('ApiVersions: v3 lists the milestone-2 table; an unknown version is answered in v0 with UNSUPPORTED_VERSION and the table (KIP-511)', async () => {
     const v3 = await kafkaRequest(cluster.kafkaPorts[0]!, 18, 3, { clientSoftwareName: 'e2e', clientSoftwareVersion: '1' });
     expect(v3.errorCode).toBe(0);
     const table = Object.fromEntries(
       (v3.apiKeys as { apiKey: number; minVersion: number; maxVersion: number }[]).map((a) => [a.apiKey, [a.minVersion, a.maxVersion]]),
     );
     expect(table).toEqual({
-      0: [0, 8],
-      1: [4, 11],
-      2: [1, 5],
-      3: [0, 8],
-      8: [2, 7],
-      9: [1, 5],
-      10: [0, 2],
-      11: [0, 5],
-      12: [0, 3],
-      13: [0, 3],
-      14: [0, 3],
+      0: [0, 9],
+      1: [4, 13],
+      2: [1, 6],
+      3: [0, 12],
+      8: [2, 8],
+      9: [1, 8],
+      10: [0, 4],
+      11: [0, 7],
+      12: [0, 4],
+      13: [0, 5],
+      14: [0, 5],
       18: [0, 3],
-      19: [0, 4],
-      20: [0, 3],
-      22: [0, 1],
-      32: [0, 2],
+      19: [0, 7],
+      20: [0, 6],
+      22: [0, 4],
+      23: [0, 4],
+      32: [0, 4],
     });
     const future = encodeRequest({ apiKey: 18, apiVersion: 3, correlationId: 5, clientId: 'future' }, { clientSoftwareName: 'x', clientSoftwareVersion: 'y' });
     future.writeInt16BE(9, 6);
@@ -171,7 +172,7 @@ describe('Kafka listener: kcat (librdkafka)', () => {
     const v0 = decodeResponse(18, 0, answer as Buffer);
     expect(v0.correlationId).toBe(5);
     expect(v0.body.errorCode).toBe(35);
-    expect((v0.body.apiKeys as unknown[]).length).toBe(16);
+    expect((v0.body.apiKeys as unknown[]).length).toBe(17);
   });
 
   it('Produce v0-2 is advertised but answered UNSUPPORTED_VERSION', async () => {
@@ -197,8 +198,10 @@ describe('Kafka listener: kcat (librdkafka)', () => {
     const unknownKey = encodeRequest({ apiKey: 3, apiVersion: 1, correlationId: 1, clientId: null }, { topics: null });
     unknownKey.writeInt16BE(99, 4);
     expect(await exchange(port, unknownKey)).toBe('closed');
-    const metadataV12 = encodeRequest({ apiKey: 3, apiVersion: 12, correlationId: 1, clientId: null }, { topics: null });
-    expect(await exchange(port, metadataV12)).toBe('closed');
+    // Metadata v13, one past the advertised 0-12.
+    const metadataV13 = encodeRequest({ apiKey: 3, apiVersion: 12, correlationId: 1, clientId: null }, { topics: null });
+    metadataV13.writeInt16BE(13, 6);
+    expect(await exchange(port, metadataV13)).toBe('closed');
     // Metadata v1 claiming a million topics in a 20-byte frame.
     const truncated = encodeRequest({ apiKey: 3, apiVersion: 1, correlationId: 1, clientId: null }, { topics: [] });
     truncated.writeInt32BE(1_000_000, truncated.length - 4);

@@ -29,6 +29,9 @@ describe('Kafka listener: @platformatic/kafka', () => {
       const { apiKey, apiVersion, error } = ctx as { apiKey: number; apiVersion: number; error: unknown };
       failed.push({ apiKey, apiVersion, error });
     },
+    end() {},
+    asyncStart() {},
+    asyncEnd() {},
   };
   const channel = tracingChannel('plt:kafka:connections:api');
 

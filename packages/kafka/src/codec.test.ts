@@ -157,6 +157,36 @@ describe('generic codec: every API, every version, both directions', () => {
     expect(bytes.toString('hex')).toBe('02610100');
   });
 
+  it('a tagged struct (Fetch v12 divergingEpoch, tag 0) is left out at its defaults and sent otherwise', () => {
+    const spec = MESSAGES.get(1)!.response;
+    const partition = (divergingEpoch: { epoch: number; endOffset: number }) => ({
+      partitionIndex: 0,
+      errorCode: 0,
+      highWatermark: 5,
+      lastStableOffset: 5,
+      logStartOffset: 0,
+      divergingEpoch,
+      currentLeader: { leaderId: -1, leaderEpoch: -1 },
+      snapshotId: { endOffset: -1, epoch: -1 },
+      abortedTransactions: null,
+      preferredReadReplica: -1,
+      records: Buffer.alloc(0),
+    });
+    const body = (p: Message) => ({
+      throttleTimeMs: 0,
+      errorCode: 0,
+      sessionId: 0,
+      responses: [{ topic: 't', topicId: '00000000-0000-0000-0000-000000000000', partitions: [p] }],
+    });
+    const plain = encodeMessage(spec, 12, body(partition({ epoch: -1, endOffset: -1 }))).toBuffer();
+    const diverging = encodeMessage(spec, 12, body(partition({ epoch: 3, endOffset: 42 }))).toBuffer();
+    // The partition's tag section: 0 tags, or 1 tag (0) of 13 bytes (int32 epoch, int64 end offset, its own empty tag section).
+    expect(diverging.length - plain.length).toBe(1 + 1 + 13);
+    expect(diverging.toString('hex')).toContain(`01000d${'00000003'}${'000000000000002a'}00`);
+    expect(decodeMessage(spec, 12, new Reader(diverging))).toEqual(body(partition({ epoch: 3, endOffset: 42 })));
+    expect(decodeMessage(spec, 12, new Reader(plain))).toEqual(body(partition({ epoch: -1, endOffset: -1 })));
+  });
+
   it('tagged fields: sent when not default, unknown tags skipped', () => {
     const spec = MESSAGES.get(18)!.response;
     const value = {
