@@ -763,8 +763,9 @@ export class KafkaApis {
             .sort()
             .map((key) => {
               const value = topicConfigs[key as keyof TopicConfigs];
-              const isDefault = value === DEFAULT_TOPIC_CONFIGS[key as keyof TopicConfigs];
-              return { name: key, value: String(value), readOnly: false, configSource: isDefault ? 5 : 1, isSensitive: false };
+              // As Kafka: a config the request set is the topic's own (TOPIC_CONFIG), even at the default value.
+              const own = Object.hasOwn(configs, key) || value !== DEFAULT_TOPIC_CONFIGS[key as keyof TopicConfigs];
+              return { name: key, value: String(value), readOnly: false, configSource: own ? 1 : 5, isSensitive: false };
             }),
         });
         if ((t.assignments as M[]).length > 0)
