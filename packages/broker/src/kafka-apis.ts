@@ -608,7 +608,9 @@ export class KafkaApis {
     const inconsistent = kafkaErrorCode('INCONSISTENT_GROUP_PROTOCOL');
     if (v >= 5 && body.protocolType !== null) {
       const g = group();
-      if (g !== undefined && g.state !== 'Dead' && g.protocolType !== body.protocolType) return failed(inconsistent);
+      // Kafka checks the member first (UNKNOWN_MEMBER_ID wins): only a known member's request is refused here.
+      const known = g?.members.some((m) => m.memberId === body.memberId) === true;
+      if (known && g!.protocolType !== body.protocolType) return failed(inconsistent);
     }
     try {
       const r = await this.o.groups.sync(parseSyncGroup(body));
