@@ -2,6 +2,9 @@
 // them): CreateTopics 7's topic id and configs, Metadata 12 by topic id, Produce 9 (flexible),
 // Fetch 13 by topic id, and, after a leader change, OffsetForLeaderEpoch 4 and Fetch 12's
 // diverging epoch; unknown topic ids are UNKNOWN_TOPIC_ID everywhere, never a closed connection.
+// And a group's life at the group APIs' newest versions: FindCoordinator 4, JoinGroup 7,
+// SyncGroup 5 (protocol type and name checked and answered), Heartbeat 4, OffsetCommit 8,
+// OffsetFetch 8 for two groups at once, LeaveGroup 5.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBatch } from '@tributary/protocol';
@@ -174,5 +177,89 @@ describe('Kafka listener: milestone-2 versions on the wire', () => {
       },
       { timeoutMs: 10_000 },
     );
+  });
+
+  it('a group at the newest group-API versions: FindCoordinator 4, JoinGroup 7, SyncGroup 5, Heartbeat 4, OffsetCommit 8, OffsetFetch 8, LeaveGroup 5', async () => {
+    await cluster.admin.createTopic({ name: 'g2', partitions: 1, replicationFactor: 3 });
+    const groupId = 'm2-group';
+    // FindCoordinator v4, both keys at once (the first ask may find __consumer_offsets being created).
+    const coordinators = await eventually(
+      async () => {
+        const found = await kafkaRequest(port(0), 10, 4, { keyType: 0, coordinatorKeys: [groupId, 'm2-nobody'] });
+        const list = found.coordinators as Message[];
+        expect(list.map((c) => [c.key, c.errorCode])).toEqual([
+          [groupId, 0],
+          ['m2-nobody', 0],
+        ]);
+        expect(list[0]!.port).toBe(port(list[0]!.nodeId as number));
+        return list.map((c) => c.nodeId as number);
+      },
+      { timeoutMs: 30_000 },
+    );
+    const coordinator = coordinators[0]!;
+    const call = (apiKey: number, version: number, body: Message) => kafkaRequest(port(coordinator), apiKey, version, body);
+
+    const join = (memberId: string) =>
+      call(11, 7, {
+        groupId,
+        sessionTimeoutMs: 10_000,
+        rebalanceTimeoutMs: 10_000,
+        memberId,
+        groupInstanceId: null,
+        protocolType: 'consumer',
+        protocols: [{ name: 'range', metadata: Buffer.from('m') }],
+      });
+    const first = await join('');
+    expect(first).toMatchObject({ errorCode: 79, protocolType: null, protocolName: null }); // MEMBER_ID_REQUIRED (KIP-394)
+    const memberId = first.memberId as string;
+    const joined = await join(memberId);
+    expect(joined).toMatchObject({ errorCode: 0, protocolType: 'consumer', protocolName: 'range', leader: memberId, memberId });
+    const generationId = joined.generationId as number;
+
+    const sync = (protocolType: string | null, protocolName: string | null) =>
+      call(14, 5, {
+        groupId,
+        generationId,
+        memberId,
+        groupInstanceId: null,
+        protocolType,
+        protocolName,
+        assignments: [{ memberId, assignment: Buffer.from('a') }],
+      });
+    expect(await sync('other', 'range')).toMatchObject({ errorCode: 23 }); // INCONSISTENT_GROUP_PROTOCOL
+    const synced = await sync('consumer', 'range');
+    expect(synced).toMatchObject({ errorCode: 0, protocolType: 'consumer', protocolName: 'range' });
+    expect((synced.assignment as Buffer).toString()).toBe('a');
+    expect(await sync('consumer', 'roundrobin')).toMatchObject({ errorCode: 23 });
+    expect(await call(12, 4, { groupId, generationId, memberId, groupInstanceId: null })).toMatchObject({ errorCode: 0 });
+
+    const committed = await call(8, 8, {
+      groupId,
+      generationId,
+      memberId,
+      groupInstanceId: null,
+      topics: [{ name: 'g2', partitions: [{ partitionIndex: 0, committedOffset: 7, committedLeaderEpoch: -1, committedMetadata: 'm2' }] }],
+    });
+    expect(committed.topics).toEqual([{ name: 'g2', partitions: [{ partitionIndex: 0, errorCode: 0 }] }]);
+
+    // OffsetFetch v8: each group answered on its own; one coordinated elsewhere is NOT_COORDINATOR.
+    const fetched = await call(9, 8, {
+      groups: [
+        { groupId, topics: [{ name: 'g2', partitionIndexes: [0] }] },
+        { groupId: 'm2-nobody', topics: null },
+      ],
+      requireStable: true,
+    });
+    expect(fetched.groups).toEqual([
+      {
+        groupId,
+        topics: [{ name: 'g2', partitions: [{ partitionIndex: 0, committedOffset: 7, committedLeaderEpoch: -1, metadata: 'm2', errorCode: 0 }] }],
+        errorCode: 0,
+      },
+      { groupId: 'm2-nobody', topics: [], errorCode: coordinators[1] === coordinator ? 0 : 16 },
+    ]);
+
+    const left = await call(13, 5, { groupId, members: [{ memberId, groupInstanceId: null, reason: 'test done' }] });
+    expect(left).toMatchObject({ errorCode: 0, members: [{ memberId, groupInstanceId: null, errorCode: 0 }] });
   });
 });
