@@ -20,7 +20,10 @@ function md(version: number, leaderEpoch: number) {
   return {
     clusterId: 'c1',
     version,
-    brokers: [brokerReg(0), brokerReg(1)],
+    brokers: [0, 1].map((id) => ({
+      ...brokerReg(id),
+      kafka: { internal: { host: '127.0.0.1', port: 9092 + id }, external: { host: '127.0.0.1', port: 9092 + id } },
+    })),
     topics: [topicState('t', [{ replicas: [0], leaderEpoch }]), topicState('f', [{ replicas: [1, 0], leaderEpoch: 3 }])],
   };
 }
@@ -281,5 +284,50 @@ describe('admin and group APIs at their new versions', () => {
     expect(half).toMatchObject({ errorCode: 42, producerId: -1 });
     const bump = await call(apis, 22, 4, { transactionalId: null, transactionTimeoutMs: 1000, producerId: 5, producerEpoch: 2 });
     expect(bump).toMatchObject({ errorCode: 0, producerId: 7, producerEpoch: 0 });
+  });
+
+  it('DescribeConfigs 4: Kafka config types, and documentation only when asked', async () => {
+    const apis = await setup(async (op) => {
+      expect(op).toBe('describe-configs');
+      return {
+        resource: { topic: 't' },
+        configs: [
+          { name: 'retention.ms', value: 3600000, isDefault: false, doc: 'age after which whole segments are deleted' },
+          { name: 'cleanup.policy', value: 'delete', isDefault: true, doc: 'what happens to old segments' },
+        ],
+      };
+    });
+    const ask = (includeDocumentation: boolean) =>
+      call(apis, 32, 4, { resources: [{ resourceType: 2, resourceName: 't', configurationKeys: null }], includeSynonyms: false, includeDocumentation });
+    const withDocs = ((await ask(true)).results as Message[])[0]!;
+    expect((withDocs.configs as Message[]).map((c) => [c.name, c.value, c.configSource, c.configType, c.documentation])).toEqual([
+      ['retention.ms', '3600000', 1, 5, 'age after which whole segments are deleted'], // LONG
+      ['cleanup.policy', 'delete', 5, 7, 'what happens to old segments'], // LIST
+    ]);
+    const without = ((await ask(false)).results as Message[])[0]!;
+    expect((without.configs as Message[]).map((c) => c.documentation)).toEqual([null, null]);
+  });
+
+  it('CreateTopics 7 validate-only: the resolved topic, or INVALID_CONFIG for a bad config; nothing forwarded', async () => {
+    const forwarded: string[] = [];
+    const apis = await setup(async (op) => {
+      forwarded.push(op);
+      return {};
+    });
+    const r = await call(apis, 19, 7, {
+      topics: [
+        { name: 'n', numPartitions: 3, replicationFactor: -1, assignments: [], configs: [{ name: 'retention.ms', value: '1000' }] },
+        { name: 'bad', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'retention.ms', value: 'soon' }] },
+      ],
+      timeoutMs: 1000,
+      validateOnly: true,
+    });
+    const [ok, bad] = r.topics as Message[];
+    // Two live brokers in the metadata: the default replication factor is min(3, 2).
+    expect(ok).toMatchObject({ name: 'n', topicId: ZERO_UUID, errorCode: 0, numPartitions: 3, replicationFactor: 2 });
+    expect((ok!.configs as Message[]).find((c) => c.name === 'retention.ms')).toMatchObject({ value: '1000', configSource: 1 });
+    expect((ok!.configs as Message[]).find((c) => c.name === 'segment.ms')).toMatchObject({ configSource: 5 });
+    expect(bad).toMatchObject({ name: 'bad', errorCode: 40, numPartitions: -1, replicationFactor: -1, configs: null });
+    expect(forwarded).toEqual([]);
   });
 });
