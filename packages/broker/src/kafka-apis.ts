@@ -181,7 +181,7 @@ export class KafkaApis {
   }
 
   /** The name of the topic with this Kafka topic id, if this broker's metadata has it. */
-  topicNameOf(topicId: string): string | undefined {
+  private topicNameOf(topicId: string): string | undefined {
     const cache = this.o.replicas.metadata;
     if (this.topicNames?.version !== cache.version) {
       this.topicNames = { version: cache.version, byId: new Map(cache.allTopics().map((t) => [kafkaTopicId(t.topicId), t.name])) };

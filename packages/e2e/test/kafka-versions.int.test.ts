@@ -113,6 +113,13 @@ describe('Kafka listener: milestone-2 versions on the wire', () => {
     const answer = (fetched.responses as Message[])[0]!;
     expect(answer.topicId).toBe(topicId);
     expect((answer.partitions as Message[])[0]).toMatchObject({ errorCode: 0, highWatermark: 3 });
+    // ListOffsets v6 (flexible): the latest offset and the leader epoch.
+    const latest = await kafkaRequest(port(first), 2, 6, {
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [{ name: 'm2', partitions: [{ partitionIndex: 0, currentLeaderEpoch: epoch0, timestamp: -1 }] }],
+    });
+    expect(((latest.topics as Message[])[0]!.partitions as Message[])[0]).toMatchObject({ errorCode: 0, offset: 3, leaderEpoch: epoch0 });
     const unknown = await fetch(first, 13, { topicId: NO_SUCH_ID }, { fetchOffset: 0, lastFetchedEpoch: -1, currentLeaderEpoch: -1 });
     expect((unknown.responses as Message[]).map((t) => [t.topicId, (t.partitions as Message[]).map((p) => p.errorCode)])).toEqual([
       [NO_SUCH_ID, [UNKNOWN_TOPIC_ID]],
