@@ -110,4 +110,28 @@ describe('Kafka listener: @platformatic/kafka', () => {
       [],
     );
   });
+
+  it('its Admin at the newest admin versions: CreateTopics 7, DescribeConfigs 4, OffsetFetch 8, DeleteTopics 6', async () => {
+    const admin = new Admin({ clientId: 'e2e-platformatic-admin', bootstrapBrokers: cluster.kafkaBootstrap.split(',') });
+    closers.push(admin);
+    const [created] = await admin.createTopics({ topics: ['plat-admin'], partitions: 2, replicas: 3, configs: [{ name: 'retention.ms', value: '3600000' }] });
+    expect(created).toMatchObject({ name: 'plat-admin', partitions: 2, replicas: 3 });
+    expect(created!.id).toMatch(/^[0-9a-f]{8}-/);
+    expect(created!.id).not.toBe('00000000-0000-0000-0000-000000000000');
+    expect(created!.configuration['retention.ms']).toBe('3600000');
+
+    const [described] = await admin.describeConfigs({ resources: [{ resourceType: 2, resourceName: 'plat-admin' }], includeDocumentation: true });
+    const retention = described!.configs.find((c) => c.name === 'retention.ms')!;
+    expect(retention).toMatchObject({ value: '3600000', configType: 5 }); // LONG
+    expect(retention.documentation).toBeTruthy();
+
+    const offsets = await admin.listConsumerGroupOffsets({ groups: ['platformatic-group'] });
+    expect(offsets.map((g) => g.groupId)).toEqual(['platformatic-group']);
+
+    await admin.deleteTopics({ topics: ['plat-admin'] });
+    await eventually(async () => expect(await admin.listTopics()).not.toContain('plat-admin'), { timeoutMs: 10_000 });
+
+    const newest = Object.fromEntries([...sent].map(([apiKey, versions]) => [apiKey, Math.max(...versions)]));
+    expect(newest).toMatchObject({ 9: 8, 19: 7, 20: 6, 32: 4 });
+  });
 });
