@@ -415,6 +415,25 @@ export const DescribeConfigsResponse = message(32, 'DescribeConfigsResponse', 'r
   ]),
 ]);
 
+// ------------------------------------------------------------------ 17 / 36 SASL (secure listeners)
+
+/** v0 sends the mechanism's tokens as raw frames afterwards; v1 in SaslAuthenticate requests (only v1 is served). */
+export const SaslHandshakeRequest = message(17, 'SaslHandshakeRequest', 'request', '0-1', 'none', [f('mechanism', 'string', '0+')]);
+
+export const SaslHandshakeResponse = message(17, 'SaslHandshakeResponse', 'response', '0-1', 'none', [
+  f('errorCode', 'int16', '0+'),
+  f('mechanisms', '[]string', '0+'),
+]);
+
+export const SaslAuthenticateRequest = message(36, 'SaslAuthenticateRequest', 'request', '0-2', '2+', [f('authBytes', 'bytes', '0+')]);
+
+export const SaslAuthenticateResponse = message(36, 'SaslAuthenticateResponse', 'response', '0-2', '2+', [
+  f('errorCode', 'int16', '0+'),
+  f('errorMessage', 'string', '0+', { nullable: '0+', default: null }),
+  f('authBytes', 'bytes', '0+'),
+  f('sessionLifetimeMs', 'int64', '1+', { default: 0 }),
+]);
+
 /** Request and response schema by API key. */
 export const MESSAGES: ReadonlyMap<number, { name: string; request: MessageSpec; response: MessageSpec }> = new Map([
   [0, { name: 'Produce', request: ProduceRequest, response: ProduceResponse }],
@@ -433,4 +452,6 @@ export const MESSAGES: ReadonlyMap<number, { name: string; request: MessageSpec;
   [20, { name: 'DeleteTopics', request: DeleteTopicsRequest, response: DeleteTopicsResponse }],
   [22, { name: 'InitProducerId', request: InitProducerIdRequest, response: InitProducerIdResponse }],
   [32, { name: 'DescribeConfigs', request: DescribeConfigsRequest, response: DescribeConfigsResponse }],
+  [17, { name: 'SaslHandshake', request: SaslHandshakeRequest, response: SaslHandshakeResponse }],
+  [36, { name: 'SaslAuthenticate', request: SaslAuthenticateRequest, response: SaslAuthenticateResponse }],
 ]);
