@@ -151,6 +151,8 @@ class KafkaConnection {
   private readonly aclHost: string;
   /** A secure listener's authentication state; undefined on a plaintext one. */
   private readonly sasl: KafkaSaslSession | undefined;
+  /** After SaslHandshake v0: frames are bare SASL tokens until the exchange ends (Kafka's v0 protocol). */
+  private rawSaslTokens = false;
 
   constructor(socket: Socket, options: KafkaListenerOptions, onClose: () => void) {
     this.socket = socket;
@@ -173,7 +175,8 @@ class KafkaConnection {
     });
   }
 
-  private close(reason?: string, detail?: object): void {
+  /** `flush`: end the socket after what was written (a last answer) instead of dropping it. */
+  private close(reason?: string, detail?: object, flush = false): void {
     if (reason !== undefined && !this.closed) this.options.logger.debug({ reason, ...detail, remote: this.socket.remoteAddress }, 'closing kafka connection');
     if (this.closed) return;
     this.closed = true;
@@ -184,7 +187,12 @@ class KafkaConnection {
     this.waitingTicket = undefined;
     for (const q of this.queue) q.ticket?.release();
     this.queue.length = 0;
-    this.socket.destroy();
+    if (flush) {
+      this.socket.pause();
+      this.socket.end();
+      // A peer that never reads its answer does not keep the socket.
+      setTimeout(() => this.socket.destroy(), 5000).unref();
+    } else this.socket.destroy();
   }
 
   private onData(chunk: Buffer): void {
@@ -289,8 +297,7 @@ class KafkaConnection {
         for (const chunk of chunks) writable = this.socket.write(chunk);
         if (!Array.isArray(response)) {
           // A refused authentication: the answer goes out, then the connection closes (as Kafka).
-          this.socket.end();
-          return this.close();
+          return this.close('authentication refused', undefined, true);
         }
         if (!writable) await new Promise<void>((resolve) => this.socket.once('drain', resolve).once('close', resolve));
       }
@@ -304,6 +311,7 @@ class KafkaConnection {
 
   /** The response's chunks, undefined for none (acks=0), 'close', or chunks to send before closing. */
   private async handle(frame: Buffer): Promise<Buffer[] | undefined | 'close' | { chunks: Buffer[]; thenClose: true }> {
+    if (this.rawSaslTokens && this.sasl !== undefined) return this.rawToken(this.sasl, frame);
     let header: RequestHeaderValue;
     let body: Message;
     try {
@@ -378,6 +386,26 @@ class KafkaConnection {
       });
     }
     const chunks = encodeResponse(header.apiKey, header.apiVersion, header.correlationId, fields);
+    if (header.apiKey === SASL_HANDSHAKE_KEY && header.apiVersion === 0 && answer.errorCode === 'NONE') this.rawSaslTokens = true;
     return answer.close ? { chunks, thenClose: true } : chunks;
+  }
+
+  /** A bare SASL token (after SaslHandshake v0), answered with a bare token; a failure closes the connection without one, as Kafka. */
+  private rawToken(sasl: KafkaSaslSession, token: Buffer): Buffer[] | 'close' {
+    const answer = sasl.authenticate(token);
+    if (answer.errorCode !== 'NONE') {
+      this.options.security?.onRefused({
+        host: this.aclHost,
+        listener: `kafka-${this.options.name}`,
+        ...sasl.attempt,
+        code: answer.errorCode,
+        reason: answer.errorMessage ?? '',
+      });
+      return 'close';
+    }
+    if (sasl.authenticated) this.rawSaslTokens = false;
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(answer.authBytes.length, 0);
+    return [size, answer.authBytes];
   }
 }

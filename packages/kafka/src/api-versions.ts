@@ -31,8 +31,9 @@ export const API_VERSIONS: readonly ApiVersionRange[] = Object.freeze([
   { apiKey: 20, name: 'DeleteTopics', minVersion: 0, maxVersion: 3 },
   { apiKey: 22, name: 'InitProducerId', minVersion: 0, maxVersion: 1 },
   { apiKey: 32, name: 'DescribeConfigs', minVersion: 0, maxVersion: 2 },
-  // SaslHandshake v0 would carry the mechanism's tokens in raw frames: only v1 (SaslAuthenticate) is served.
-  { apiKey: 17, name: 'SaslHandshake', minVersion: 1, maxVersion: 1, saslOnly: true },
+  // After SaslHandshake v0 the mechanism's tokens travel as bare size-prefixed frames; after v1 in
+  // SaslAuthenticate requests. librdkafka wants v0 advertised before it does SASL at all.
+  { apiKey: 17, name: 'SaslHandshake', minVersion: 0, maxVersion: 1, saslOnly: true },
   { apiKey: 36, name: 'SaslAuthenticate', minVersion: 0, maxVersion: 2, saslOnly: true },
 ]);
 
