@@ -2,7 +2,7 @@ import { crc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import { COMPRESSION_CODECS, DECOMPRESSED_BYTES_MAX, compress, decompress } from './compression.ts';
-import { checkBatchCrc, decodeBatch, decodeBatches, encodeBatch, readBatchHeader, validateBatch } from './record-batch.ts';
+import { checkBatchCrc, decodeBatch, decodeBatches, encodeBatch, validateBatch } from './record-batch.ts';
 import { TributaryError } from './errors.ts';
 
 const records = Array.from({ length: 500 }, (_, i) => ({ key: Buffer.from(`key-${i}`), value: Buffer.from(`value ${i} `.repeat(20)) }));
