@@ -3,11 +3,12 @@
 # seeds. Each starts a fresh local cluster in a temp dir, runs 90 s of acks=all idempotent
 # producers and consumers under the seeded nemesis, heals, waits for the cluster to converge
 # (full ISRs, HW = LEO, replicas identical batch by batch), reads every partition and checks the
-# history. The runs, as seed:faults:
+# history. The runs, as seed:faults[:secure]:
 #
-#   1:kill,pause,controller,garbage
+#   1:kill,pause,controller,garbage:secure
 #                             crashes and pauses of brokers and of the controller, and a window
-#                             of abusive requests to every route of every process
+#                             of abusive requests to every route of every process, on a secure
+#                             cluster (local up --secure: TLS, certificates, SCRAM, ACLs)
 #   22:diskloss,compound      seed 22 plans a pause/kill/pause of two leaders in turn (short and
 #                             long second pause), a broker's disk lost, and a follower's disk lost
 #                             with the other replicas of its partition killed before it starts
@@ -29,7 +30,9 @@ if [ -n "${CHAOS_SEEDS:-}" ]; then
   runs=""
   for seed in $CHAOS_SEEDS; do runs="$runs $seed:${CHAOS_FAULTS:-kill,pause,controller}"; done
 else
-  runs=${CHAOS_RUNS:-"1:kill,pause,controller,garbage 22:diskloss,compound"}
+  # seed:faults[:secure] — seed 1 runs on a secure cluster (TLS, certificates, SCRAM, ACLs): the
+  # replication rules must hold there as they do in plaintext.
+  runs=${CHAOS_RUNS:-"1:kill,pause,controller,garbage:secure 22:diskloss,compound"}
 fi
 duration=${CHAOS_DURATION:-90s}
 out=${CHAOS_OUT:-/tmp/tributary-chaos-ci}
@@ -38,10 +41,15 @@ status=0
 for run in $runs; do
   seed=${run%%:*}
   faults=${run#*:}
+  secure=()
+  if [ "${faults%:secure}" != "$faults" ]; then
+    faults=${faults%:secure}
+    secure=(--secure)
+  fi
   history="$out/history-seed-$seed.jsonl"
   started=$SECONDS
-  echo "=== chaos seed $seed, $duration, faults $faults (history $history)"
-  if node packages/cli/src/main.ts chaos --duration "$duration" --seed "$seed" --faults "$faults" --group-consumers "${CHAOS_GROUP_CONSUMERS:-3}" --json --history "$history" >"$out/result-seed-$seed.json" 2>"$out/log-seed-$seed.txt"; then
+  echo "=== chaos seed $seed, $duration, faults $faults${secure[*]:+, secure} (history $history)"
+  if node packages/cli/src/main.ts chaos "${secure[@]}" --duration "$duration" --seed "$seed" --faults "$faults" --group-consumers "${CHAOS_GROUP_CONSUMERS:-3}" --json --history "$history" >"$out/result-seed-$seed.json" 2>"$out/log-seed-$seed.txt"; then
     code=0
   else
     code=$?

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   ScramClient,
@@ -112,6 +112,27 @@ describe('SCRAM refusals', () => {
     const tampered = final.replace('r=n1SERVERNONCE', 'r=n1OTHER');
     expect(() => s.handleFinal(tampered)).toThrow(/nonce/);
     expect(() => s.handleFinal(final)).toThrow(/out of order/);
+  });
+
+  it("accepts librdkafka's final nonce (its client nonce again before the whole nonce), proof computed over it, and nothing else", () => {
+    // What librdkafka 2.0 sends: c=biws,r=<cnonce><cnonce+snonce>,p=<proof over that message>.
+    const finalWith = (nonce: string, password = 'right') => {
+      const s = server();
+      const clientFirstBare = 'n=alice,r=n1';
+      const serverFirst = s.handleFirst(`n,,${clientFirstBare}`);
+      const salt = Buffer.from(/s=([^,]+)/.exec(serverFirst)![1]!, 'base64');
+      const salted = saltedPassword('sha256', password, salt, 4096);
+      const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+      const storedKey = createHash('sha256').update(clientKey).digest();
+      const withoutProof = `c=biws,r=${nonce}`;
+      const signature = createHmac('sha256', storedKey).update(`${clientFirstBare},${serverFirst},${withoutProof}`).digest();
+      const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i]!));
+      return () => s.handleFinal(`${withoutProof},p=${proof.toString('base64')}`);
+    };
+    expect(finalWith('n1n1SERVERNONCE')().user).toBe('alice');
+    expect(finalWith('n1SERVERNONCE')().user).toBe('alice');
+    expect(finalWith('xxn1SERVERNONCE')).toThrow(/nonce/);
+    expect(finalWith('n1n1SERVERNONCE', 'wrong')).toThrow(expect.objectContaining({ code: 'SASL_AUTHENTICATION_FAILED' }));
   });
 
   it('the client refuses a server that does not hold the credential (a forged signature)', () => {

@@ -196,6 +196,7 @@ export class ScramServer {
   private credential: ScramCredential | undefined;
   private known = false;
   private nonce = '';
+  private clientNonce = '';
   private clientFirstBare = '';
   private serverFirst = '';
 
@@ -228,6 +229,7 @@ export class ScramServer {
     const credential = this.lookup(this.user);
     this.known = credential !== undefined;
     this.credential = credential ?? this.fake(this.user);
+    this.clientNonce = clientNonce;
     this.nonce = clientNonce + this.serverNonce;
     this.serverFirst = `r=${this.nonce},s=${this.credential.salt.toString('base64')},i=${this.credential.iterations}`;
     this.state = 'final';
@@ -243,7 +245,10 @@ export class ScramServer {
     const withoutProof = clientFinal.slice(0, proofAt);
     const attributes = parseAttributes(withoutProof);
     if (attributes.get('c') !== CHANNEL_BINDING) throw fail('channel binding data does not match the gs2 header');
-    if (attributes.get('r') !== this.nonce) throw fail('nonce does not match the exchange');
+    // librdkafka (2.0 at least) sends its client nonce again before the whole nonce; Kafka's
+    // server accepts any final nonce ending with the exchange's, so that form is accepted too.
+    const nonce = attributes.get('r');
+    if (nonce !== this.nonce && nonce !== this.clientNonce + this.nonce) throw fail('nonce does not match the exchange');
     const credential = this.credential!;
     const proof = Buffer.from(clientFinal.slice(proofAt + 3), 'base64');
     const authMessage = `${this.clientFirstBare},${this.serverFirst},${withoutProof}`;

@@ -54,6 +54,17 @@ export interface ProcessSecurityOptions {
 
 export const AUTH_ROUTE = '/auth/scram';
 
+/** What the audit log says of a SASL exchange a Kafka listener refused. */
+export interface KafkaAuthenticationRefusal {
+  host: string;
+  listener: string;
+  mechanism?: string;
+  user?: string;
+  /** Kafka's error name answered. */
+  code: string;
+  reason: string;
+}
+
 /** A PEM certificate's subject common name (the principal it stands for), if it has one. */
 export function certificateCommonName(pem: string): string | undefined {
   const subject = new X509Certificate(pem).subject;
@@ -219,6 +230,12 @@ export class ProcessSecurity {
       this.refused(request, err, 'sasl');
       throw err;
     }
+  }
+
+  /** A refused authentication on a Kafka listener (SASL): logged with the caller and counted, as on HTTP. */
+  kafkaAuthenticationRefused(refusal: KafkaAuthenticationRefusal): void {
+    this.options.logger.warn({ ...refusal }, 'authentication refused');
+    this.options.onAuthenticationFailure?.('sasl');
   }
 
   private refused(request: FastifyRequest, err: unknown, reason: 'sasl' | 'certificate'): void {

@@ -137,18 +137,29 @@ export class ScramSessions {
 
   /** client-final → server-final and a bearer token; SASL_AUTHENTICATION_FAILED otherwise. */
   finish(exchangeId: unknown, clientFinal: unknown): ScramFinishAnswer & { principal: Principal } {
-    if (typeof exchangeId !== 'string' || typeof clientFinal !== 'string' || clientFinal.length > 1024) throw fail('malformed SCRAM final message');
+    const { message, user, mechanism, credential, principal } = this.complete(exchangeId, clientFinal);
     const now = this.now();
+    const token = this.random(32).toString('base64url');
+    if (this.sessions.size >= this.sessionsMax) this.sessions.delete(this.sessions.keys().next().value!);
+    this.sessions.set(token, { principal, user, mechanism, storedKey: credential.storedKey, expiresMs: now + this.lifetimeMs });
+    return { message, token, lifetimeMs: this.lifetimeMs, principal };
+  }
+
+  /**
+   * client-final → server-final and the principal, without a token: a Kafka connection is
+   * authenticated once by SaslAuthenticate and trusted for its life, as in Kafka.
+   */
+  complete(
+    exchangeId: unknown,
+    clientFinal: unknown,
+  ): { message: string; user: string; mechanism: ScramMechanism; credential: ScramCredential; principal: Principal } {
+    if (typeof exchangeId !== 'string' || typeof clientFinal !== 'string' || clientFinal.length > 1024) throw fail('malformed SCRAM final message');
     const exchange = this.exchanges.get(exchangeId);
     this.exchanges.delete(exchangeId);
-    if (exchange === undefined || exchange.expiresMs < now) throw fail('unknown or expired SCRAM exchange; start again');
+    if (exchange === undefined || exchange.expiresMs < this.now()) throw fail('unknown or expired SCRAM exchange; start again');
     const { serverFinal, user } = exchange.server.handleFinal(clientFinal);
     const credential = this.credentials(user, exchange.mechanism)!;
-    const token = this.random(32).toString('base64url');
-    const principal = userPrincipal(user, 'scram');
-    if (this.sessions.size >= this.sessionsMax) this.sessions.delete(this.sessions.keys().next().value!);
-    this.sessions.set(token, { principal, user, mechanism: exchange.mechanism, storedKey: credential.storedKey, expiresMs: now + this.lifetimeMs });
-    return { message: serverFinal, token, lifetimeMs: this.lifetimeMs, principal };
+    return { message: serverFinal, user, mechanism: exchange.mechanism, credential, principal: userPrincipal(user, 'scram') };
   }
 
   /** The principal of a bearer token; SASL_AUTHENTICATION_FAILED when unknown, expired or revoked. */

@@ -221,7 +221,8 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     registerGroupRoutes(app, { listener, host: groups, metrics, routeLimits, security });
   }
 
-  // The Kafka-protocol listeners (issue 19): the same replicas and coordinator, the same budget.
+  // The Kafka-protocol listeners (issue 19): the same replicas and coordinator, the same budget;
+  // SASL_SSL with the same credentials and ACLs on a secure cluster (issue 20).
   const kafkaListeners: { internal: KafkaListener; external: KafkaListener | undefined } | undefined =
     config.kafkaListen === undefined
       ? undefined
@@ -235,9 +236,13 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
                 replicas,
                 groups,
                 metrics,
-                forwardAdmin: (op, body) => channel.forwardAdmin(op, body),
+                forwardAdmin: (op, body, principal) => channel.forwardAdmin(op, body, principal),
+                authorizer: security.authorizer,
                 fetchBytesMax: config.fetchBytesMax,
               }),
+              ...(tls === undefined
+                ? {}
+                : { security: { tls, sessions: security.sessions, onRefused: (refusal) => security.kafkaAuthenticationRefused(refusal) } }),
               budget,
               frameBytesMax: config.kafkaFrameBytesMax,
               requestTimeoutMs: config.requestTimeoutMs,

@@ -34,9 +34,10 @@ describe('broker config', () => {
     expect(loadBrokerConfig(['--id', '0', '--kafka-listen', '127.0.0.1:9092']).kafkaAdvertise).toEqual({ host: '127.0.0.1', port: 9092 });
     expect(() => loadBrokerConfig(['--id', '0', '--kafka-advertise', 'h:1'])).toThrow(/needs --kafka-listen/);
     expect(() => loadBrokerConfig(['--id', '0', '--kafka-external-listen', 'h:1'])).toThrow(/needs --kafka-listen/);
-    expect(() => loadBrokerConfig(['--id', '0', '--kafka-listen', '127.0.0.1:9092', '--tls-cert', 'c', '--tls-key', 'k', '--tls-ca', 'a'])).toThrow(
-      /no TLS or SASL yet/,
-    );
+    // A secure broker's Kafka listener is SASL_SSL (kafka-sasl.ts).
+    expect(loadBrokerConfig(['--id', '0', '--kafka-listen', '127.0.0.1:9092', '--tls-cert', 'c', '--tls-key', 'k', '--tls-ca', 'a']).security).toMatchObject({
+      tlsCertFile: 'c',
+    });
   });
 
   it('has Kafka\u2019s group coordinator defaults, and takes them from flags and env', () => {

@@ -286,13 +286,6 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   const security =
     tlsFiles[0] === undefined ? undefined : Object.freeze({ tlsCertFile: tlsFiles[0], tlsKeyFile: tlsFiles[1]!, tlsCaFile: tlsFiles[2]!, superUsers });
-  // The Kafka listener (issue 19, milestone 1) has neither TLS nor SASL: on a secure broker it would
-  // be a door past authentication and the ACLs, so the two do not go together.
-  if (security !== undefined && kafkaListen !== undefined)
-    throw new ConfigError(
-      `${where('kafka-listen')} cannot be used with --tls-cert: the Kafka listener has no TLS or SASL yet, and would let unauthenticated clients past the ACLs`,
-    );
-
   return Object.freeze({
     security,
     brokerId,

@@ -1,13 +1,14 @@
 // The milestone-2 handlers of the Kafka listener against a real ReplicaManager and coordinator
 // (no sockets): OffsetForLeaderEpoch's epoch lookups and fencing, Fetch 12's diverging epoch and
 // Fetch 13 by topic id, Metadata 10-12 topic ids, DeleteTopics 6, FindCoordinator 4, OffsetFetch
-// 8 and InitProducerId 3. Every answer is also encoded and decoded at its version, so a handler
-// cannot answer what the codec refuses.
+// 8 and InitProducerId 3; and the ACLs of a secure cluster on them. Every answer is also encoded
+// and decoded at its version, so a handler cannot answer what the codec refuses.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, MESSAGES, Reader, type Message } from '@tributary/kafka';
 import { batch, brokerReg, makeCore, topicState, type Core } from '../test/helpers.ts';
-import { KafkaApis, ZERO_UUID, kafkaTopicId } from './kafka-apis.ts';
+import { ANONYMOUS, Authorizer, userPrincipal, type AclBinding, type Principal } from '@tributary/auth';
+import { KafkaApis, ZERO_UUID, kafkaTopicId, type KafkaSession } from './kafka-apis.ts';
 
 let core: Core | undefined;
 afterEach(async () => {
@@ -28,7 +29,10 @@ function md(version: number, leaderEpoch: number) {
   };
 }
 
-async function setup(forwardAdmin: (op: string, body: unknown) => Promise<unknown> = async () => ({})) {
+async function setup(
+  forwardAdmin: (op: string, body: unknown, principal?: { name: string; host: string }) => Promise<unknown> = async () => ({}),
+  authorizer?: Authorizer,
+) {
   core = await makeCore();
   core.rm.applyMetadata(md(1, 0));
   const apis = new KafkaApis({
@@ -38,6 +42,7 @@ async function setup(forwardAdmin: (op: string, body: unknown) => Promise<unknow
     groups: core.host,
     metrics: core.metrics,
     forwardAdmin,
+    ...(authorizer ? { authorizer } : {}),
     fetchBytesMax: 1 << 20,
   });
   return apis;
@@ -49,8 +54,9 @@ async function produce(c: Core, values: string[]): Promise<void> {
 }
 
 /** Handles a request and passes the answer through the codec at that version. */
-async function call(apis: KafkaApis, apiKey: number, apiVersion: number, body: Message): Promise<Message> {
-  const answer = await apis.handle({ apiKey, apiVersion, correlationId: 1, clientId: 'test' }, body, '/127.0.0.1');
+async function call(apis: KafkaApis, apiKey: number, apiVersion: number, body: Message, principal: Principal = ANONYMOUS): Promise<Message> {
+  const session: KafkaSession = { principal, host: '127.0.0.1', clientHost: '/127.0.0.1' };
+  const answer = await apis.handle({ apiKey, apiVersion, correlationId: 1, clientId: 'test' }, body, session);
   const spec = MESSAGES.get(apiKey)!.response;
   return decodeMessage(spec, apiVersion, new Reader(encodeMessage(spec, apiVersion, answer!).toBuffer()));
 }
@@ -329,5 +335,92 @@ describe('admin and group APIs at their new versions', () => {
     expect((ok!.configs as Message[]).find((c) => c.name === 'segment.ms')).toMatchObject({ configSource: 5 });
     expect(bad).toMatchObject({ name: 'bad', errorCode: 40, numPartitions: -1, replicationFactor: -1, configs: null });
     expect(forwarded).toEqual([]);
+  });
+});
+
+describe('ACLs on a secure cluster (issue 20)', () => {
+  const alice = userPrincipal('alice', 'scram');
+  const allow = (operation: AclBinding['operation'], resourceType: AclBinding['resourceType'], resourceName: string): AclBinding => ({
+    principal: 'User:alice',
+    host: '*',
+    operation,
+    permission: 'Allow',
+    resourceType,
+    resourceName,
+    patternType: 'Literal',
+  });
+  function secured(bindings: AclBinding[], forwarded: unknown[] = []) {
+    const authorizer = new Authorizer({ enabled: true, acls: () => ({ version: bindings.length, bindings }), superUsers: new Set() });
+    return setup(async (op, _body, principal) => {
+      forwarded.push({ op, principal });
+      return {};
+    }, authorizer);
+  }
+
+  it('Metadata lists only the topics the caller may Describe; one asked by name without Describe is TOPIC_AUTHORIZATION_FAILED', async () => {
+    const apis = await secured([allow('Describe', 'Topic', 't')]);
+    const all = await call(apis, 3, 12, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false }, alice);
+    expect((all.topics as Message[]).map((t) => t.name)).toEqual(['t']);
+    const named = await call(apis, 3, 8, { topics: [{ name: 'f' }, { name: 'nope' }, { name: 't' }], allowAutoTopicCreation: false }, alice);
+    expect((named.topics as Message[]).map((t) => [t.name, t.errorCode])).toEqual([
+      ['f', 29],
+      ['nope', 29],
+      ['t', 0],
+    ]);
+  });
+
+  it('Produce needs Write and Fetch Read per topic; the refused partitions get TOPIC_AUTHORIZATION_FAILED, nothing is written', async () => {
+    const apis = await secured([allow('Read', 'Topic', 't')]);
+    const produced = await call(
+      apis,
+      0,
+      8,
+      { transactionalId: null, acks: 1, timeoutMs: 1000, topicData: [{ name: 't', partitionData: [{ index: 0, records: batch(['x']) }] }] },
+      alice,
+    );
+    expect((produced.responses as { partitionResponses: Message[] }[])[0]!.partitionResponses[0]!.errorCode).toBe(29);
+    expect(core!.rm.getPartition('t', 0)!.log.logEndOffset).toBe(0);
+    const fetchBody = (topic: string) => ({
+      replicaId: -1,
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 1 << 20,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }],
+      forgottenTopicsData: [],
+      rackId: '',
+    });
+    const fetchError = async (topic: string) =>
+      ((await call(apis, 1, 11, fetchBody(topic), alice)).responses as { partitions: Message[] }[])[0]!.partitions[0]!.errorCode;
+    expect(await fetchError('t')).toBe(0);
+    expect(await fetchError('f')).toBe(29);
+  });
+
+  it('group APIs need Read (FindCoordinator Describe) on the group; admin APIs go to the controller as the caller', async () => {
+    const forwarded: unknown[] = [];
+    const apis = await secured([allow('Describe', 'Group', 'g1')], forwarded);
+    expect((await call(apis, 10, 2, { key: 'g2', keyType: 0 }, alice)).errorCode).toBe(30);
+    // Past the ACLs (this test's metadata has no __consumer_offsets: COORDINATOR_NOT_AVAILABLE).
+    expect((await call(apis, 10, 2, { key: 'g1', keyType: 0 }, alice)).errorCode).toBe(15);
+    expect((await call(apis, 12, 3, { groupId: 'g1', generationId: 1, memberId: 'm', groupInstanceId: null }, alice)).errorCode).toBe(30);
+    const sync = await call(
+      apis,
+      14,
+      5,
+      { groupId: 'g1', generationId: 1, memberId: 'm', groupInstanceId: null, protocolType: null, protocolName: null, assignments: [] },
+      alice,
+    );
+    expect(sync.errorCode).toBe(30);
+    await call(apis, 20, 3, { topicNames: ['t'], timeoutMs: 1000 }, alice);
+    await call(apis, 22, 1, { transactionalId: null, transactionTimeoutMs: 1000 }, alice);
+    expect(forwarded).toEqual([
+      { op: 'delete-topic', principal: { name: 'User:alice', host: '127.0.0.1' } },
+      { op: 'init-producer-id', principal: { name: 'User:alice', host: '127.0.0.1' } },
+    ]);
+    // A cluster process (certificate) is no client: its calls go as itself.
+    await call(apis, 22, 1, { transactionalId: null, transactionTimeoutMs: 1000 }, userPrincipal('broker-1', 'certificate'));
+    expect(forwarded.at(-1)).toEqual({ op: 'init-producer-id', principal: undefined });
   });
 });

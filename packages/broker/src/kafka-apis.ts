@@ -3,6 +3,16 @@
 // CoordinatorHost and controller forwarding the HTTP routes use (broker-service.ts,
 // group-service.ts, with their field checks), and come back as plain objects the codec encodes.
 // Error names map to Kafka's numbers by name (@tributary/kafka errors.ts).
+//
+// On a secure cluster every request comes with the connection's principal (SASL or certificate,
+// kafka-sasl.ts) and the ACLs decide as on the HTTP routes: Metadata lists the topics the caller
+// may Describe and answers TOPIC_AUTHORIZATION_FAILED for one asked by name or id; Produce needs
+// Write, Fetch Read, ListOffsets and OffsetForLeaderEpoch Describe on each topic (a refused
+// partition gets TOPIC_AUTHORIZATION_FAILED, the rest are served); FindCoordinator Describe and
+// the group APIs Read on the group (GROUP_AUTHORIZATION_FAILED), commits Read on each topic too,
+// OffsetFetch Describe on the group and leaves out topics the caller may not Describe;
+// InitProducerId, CreateTopics, DeleteTopics and DescribeConfigs go to the controller as the
+// caller (it asks for IdempotentWrite, Create, Delete, DescribeConfigs).
 
 import {
   CONSUMER_OFFSETS_TOPIC,
@@ -22,7 +32,8 @@ import {
   type WireError,
 } from '@tributary/protocol';
 import { createHash } from 'node:crypto';
-import { API_VERSIONS, kafkaErrorCode, type Message, type RequestHeaderValue } from '@tributary/kafka';
+import { advertisedApis, kafkaErrorCode, type Message, type RequestHeaderValue } from '@tributary/kafka';
+import { isClusterProcess, type Authorizer, type Operation, type Principal, type ResourceType } from '@tributary/auth';
 import type { CoordinatorHost } from './coordinator-host.ts';
 import { kafkaEndOffsetForEpoch } from './divergence.ts';
 import { parseHeartbeat, parseJoinGroup, parseLeaveGroup, parseOffsetCommit, parseOffsetFetch, parseSyncGroup } from './group-service.ts';
@@ -42,12 +53,30 @@ export class CloseConnection extends Error {
   }
 }
 
-/** ApiVersions' answer: what API_VERSIONS advertises. */
-export const API_VERSIONS_BODY: Message = Object.freeze({
-  errorCode: 0,
-  apiKeys: API_VERSIONS.map((a) => ({ apiKey: a.apiKey, minVersion: a.minVersion, maxVersion: a.maxVersion })),
-  throttleTimeMs: 0,
-});
+/** ApiVersions' answer: what API_VERSIONS advertises (the SASL APIs on a secure listener only). */
+export function apiVersionsBody(sasl: boolean): Message {
+  return sasl ? API_VERSIONS_SASL_BODY : API_VERSIONS_BODY;
+}
+
+function apiVersionsOf(sasl: boolean): Message {
+  return Object.freeze({
+    errorCode: 0,
+    apiKeys: advertisedApis(sasl).map((a) => ({ apiKey: a.apiKey, minVersion: a.minVersion, maxVersion: a.maxVersion })),
+    throttleTimeMs: 0,
+  });
+}
+
+export const API_VERSIONS_BODY: Message = apiVersionsOf(false);
+const API_VERSIONS_SASL_BODY: Message = apiVersionsOf(true);
+
+/** Who sends a request: the connection's principal (ANONYMOUS on a plaintext listener) and address. */
+export interface KafkaSession {
+  principal: Principal;
+  /** The caller's IP, as ACL hosts name it. */
+  host: string;
+  /** The caller as group members' client host (`/127.0.0.1`). */
+  clientHost: string;
+}
 
 export interface KafkaApisOptions {
   brokerId: number;
@@ -56,7 +85,10 @@ export interface KafkaApisOptions {
   replicas: ReplicaManager;
   groups: CoordinatorHost;
   metrics: BrokerMetrics;
-  forwardAdmin: (op: string, body: unknown) => Promise<unknown>;
+  /** To the controller; with the caller's principal the controller authorizes the call as the caller. */
+  forwardAdmin: (op: string, body: unknown, principal?: { name: string; host: string }) => Promise<unknown>;
+  /** A secure cluster's ACLs; absent (or disabled) on a plaintext one, where everything is allowed. */
+  authorizer?: Authorizer;
   /** fetch.max.bytes: answers are clamped to it. */
   fetchBytesMax: number;
   now?: () => number;
@@ -114,53 +146,108 @@ export class KafkaApis {
   private readonly o: KafkaApisOptions;
   /** Topic names by Kafka topic id, for the metadata version they were built from. */
   private topicNames: { version: number; byId: Map<string, string> } | undefined;
+  private readonly secure: boolean;
 
   constructor(options: KafkaApisOptions) {
     this.o = options;
+    this.secure = options.authorizer?.enabled === true;
   }
 
   /** The request's answer, or undefined for none (Produce with acks=0). */
-  async handle(header: RequestHeaderValue, body: M, clientHost: string): Promise<Message | undefined> {
+  async handle(header: RequestHeaderValue, body: M, session: KafkaSession): Promise<Message | undefined> {
     const v = header.apiVersion;
     const api = KAFKA_API_NAMES.get(header.apiKey) ?? `kafka_${header.apiKey}`;
     this.o.metrics.requests.inc({ api, error: 'none' });
+    const s = session;
+    const readGroup = () => this.may(s, 'Read', 'Group', body.groupId as string);
     switch (header.apiKey) {
       case 18:
-        return API_VERSIONS_BODY;
+        return apiVersionsBody(this.secure);
       case 3:
-        return this.metadata(v, body);
+        return this.metadata(v, body, s);
       case 0:
-        return this.produce(v, body);
+        return this.produce(v, body, s);
       case 1:
-        return this.fetch(v, body);
+        return this.fetch(v, body, s);
       case 2:
-        return this.listOffsets(v, body);
+        return this.listOffsets(v, body, s);
       case 22:
-        return this.initProducerId(v, body);
+        return this.initProducerId(v, body, s);
       case 23:
-        return this.offsetForLeaderEpoch(v, body);
+        return this.offsetForLeaderEpoch(v, body, s);
       case 10:
-        return this.findCoordinator(v, body);
+        return this.findCoordinator(v, body, s);
       case 11:
-        return this.joinGroup(v, body, header.clientId ?? '', clientHost);
+        return readGroup() ? this.joinGroup(v, body, header.clientId ?? '', s.clientHost) : this.groupRefused(header.apiKey, v, body);
       case 14:
-        return this.syncGroup(v, body);
+        return readGroup() ? this.syncGroup(v, body) : this.groupRefused(header.apiKey, v, body);
       case 12:
-        return this.heartbeat(body);
+        return readGroup() ? this.heartbeat(body) : this.groupRefused(header.apiKey, v, body);
       case 13:
-        return this.leaveGroup(v, body);
+        return readGroup() ? this.leaveGroup(v, body) : this.groupRefused(header.apiKey, v, body);
       case 8:
-        return this.offsetCommit(body);
+        return this.offsetCommit(body, s);
       case 9:
-        return this.offsetFetch(v, body);
+        return this.offsetFetch(v, body, s);
       case 19:
-        return this.createTopics(v, body);
+        return this.createTopics(v, body, s);
       case 20:
-        return this.deleteTopics(v, body);
+        return this.deleteTopics(v, body, s);
       case 32:
-        return this.describeConfigs(v, body);
+        return this.describeConfigs(v, body, s);
       default:
         throw new TributaryError('INVALID_REQUEST', `api key ${header.apiKey} is not served`);
+    }
+  }
+
+  // ------------------------------------------------------------------------- authorization
+
+  /** Whether the caller may (always, on a plaintext cluster); a refusal is logged and counted unless `report` is false. */
+  private may(s: KafkaSession, operation: Operation, resourceType: ResourceType, name?: string, report = true): boolean {
+    const authorizer = this.o.authorizer;
+    return authorizer === undefined || authorizer.allows(s.principal, s.host, operation, resourceType, name, report);
+  }
+
+  /** One answer per topic for a request naming many partitions: each topic asked once. */
+  private topicCheck(s: KafkaSession, operation: Operation): (topic: string) => boolean {
+    if (!this.secure) return () => true;
+    const answers = new Map<string, boolean>();
+    return (topic) => {
+      let allowed = answers.get(topic);
+      if (allowed === undefined) {
+        allowed = this.may(s, operation, 'Topic', topic);
+        answers.set(topic, allowed);
+      }
+      return allowed;
+    };
+  }
+
+  /** The principal the controller authorizes a forwarded call as (none for a cluster process or a plaintext cluster). */
+  private caller(s: KafkaSession): { name: string; host: string } | undefined {
+    return !this.secure || isClusterProcess(s.principal) ? undefined : { name: s.principal.name, host: s.host };
+  }
+
+  /** A group API refused by the ACLs: GROUP_AUTHORIZATION_FAILED in the API's own answer. */
+  private groupRefused(apiKey: number, v: number, body: M): Message {
+    const errorCode = kafkaErrorCode('GROUP_AUTHORIZATION_FAILED');
+    switch (apiKey) {
+      case 11:
+        return {
+          throttleTimeMs: 0,
+          errorCode,
+          generationId: -1,
+          protocolType: null,
+          protocolName: v >= 7 ? null : '',
+          leader: '',
+          memberId: body.memberId,
+          members: [],
+        };
+      case 14:
+        return { throttleTimeMs: 0, errorCode, protocolType: null, protocolName: null, assignment: EMPTY };
+      case 13:
+        return { throttleTimeMs: 0, errorCode, members: [] };
+      default:
+        return { throttleTimeMs: 0, errorCode };
     }
   }
 
@@ -189,7 +276,7 @@ export class KafkaApis {
     return this.topicNames.byId.get(topicId);
   }
 
-  private metadata(v: number, body: M): Message {
+  private metadata(v: number, body: M, s: KafkaSession): Message {
     const cache = this.o.replicas.metadata;
     const brokers = this.liveBrokers();
     const alive = new Set(brokers.map((b) => b.id));
@@ -198,15 +285,29 @@ export class KafkaApis {
     type Asked = { name: string | null; topicId: string; error?: number };
     const asked: Asked[] =
       body.topics === null || (v === 0 && body.topics.length === 0)
-        ? cache.allTopics().map((t) => ({ name: t.name, topicId: ZERO_UUID }))
+        ? // All topics means those the caller may Describe (the others are not mentioned).
+          cache
+            .allTopics()
+            .filter((t) => this.may(s, 'Describe', 'Topic', t.name, false))
+            .map((t) => ({ name: t.name, topicId: ZERO_UUID }))
         : (body.topics as M[]).map((t): Asked => {
             const topicId = v >= 10 ? (t.topicId as string) : ZERO_UUID;
             const name = t.name as string | null;
             if (topicId === ZERO_UUID) return name === null ? { name, topicId, error: kafkaErrorCode('INVALID_REQUEST') } : { name, topicId };
             if (v < 12 || name !== null) return { name, topicId, error: kafkaErrorCode('INVALID_REQUEST') };
             const found = this.topicNameOf(topicId);
+            if (found !== undefined && !this.may(s, 'Describe', 'Topic', found))
+              return { name: null, topicId, error: kafkaErrorCode('TOPIC_AUTHORIZATION_FAILED') };
             return found === undefined ? { name: null, topicId, error: kafkaErrorCode('UNKNOWN_TOPIC_ID') } : { name: found, topicId };
           });
+    // A topic asked by name without Describe is TOPIC_AUTHORIZATION_FAILED whether or not it
+    // exists (its existence is not told).
+    if (body.topics !== null && !(v === 0 && body.topics.length === 0)) {
+      for (const a of asked) {
+        if (a.error === undefined && a.name !== null && a.topicId === ZERO_UUID && !this.may(s, 'Describe', 'Topic', a.name))
+          a.error = kafkaErrorCode('TOPIC_AUTHORIZATION_FAILED');
+      }
+    }
     const topics = asked.map(({ name, topicId, error }) => {
       const t = error === undefined && name !== null ? cache.topic(name) : undefined;
       if (t === undefined) {
@@ -248,8 +349,9 @@ export class KafkaApis {
 
   // -------------------------------------------------------------------------------- produce
 
-  private async produce(v: number, body: M): Promise<Message | undefined> {
+  private async produce(v: number, body: M, s: KafkaSession): Promise<Message | undefined> {
     const acks = body.acks as number;
+    const writable = this.topicCheck(s, 'Write');
     const entries: { topic: string; partition: number; batches: Buffer[]; error?: ErrorCode; message?: string }[] = [];
     for (const t of body.topicData as M[]) {
       for (const p of t.partitionData as M[]) {
@@ -258,6 +360,9 @@ export class KafkaApis {
         if (v < 3) {
           entry.error = 'UNSUPPORTED_VERSION' as ErrorCode;
           entry.message = 'Produce v0-2 (message formats v0 and v1) is not served; use v3 or later';
+        } else if (!writable(t.name)) {
+          entry.error = 'TOPIC_AUTHORIZATION_FAILED';
+          entry.message = `${s.principal.name} is not authorized to Write topic '${t.name}'`;
         } else if (acks !== 0 && acks !== 1 && acks !== -1) {
           entry.error = 'INVALID_REQUIRED_ACKS' as ErrorCode;
         } else if (body.transactionalId !== null) {
@@ -320,7 +425,7 @@ export class KafkaApis {
 
   // ---------------------------------------------------------------------------------- fetch
 
-  private async fetch(v: number, body: M): Promise<Message> {
+  private async fetch(v: number, body: M, s: KafkaSession): Promise<Message> {
     if (body.sessionId !== 0) {
       // No fetch sessions (KIP-227): we never hand out a session id, so none can be named.
       return { throttleTimeMs: 0, errorCode: kafkaErrorCode('FETCH_SESSION_ID_NOT_FOUND'), sessionId: 0, responses: [] };
@@ -342,13 +447,18 @@ export class KafkaApis {
       }));
     });
     const rack = v >= 11 && body.rackId !== '' ? (body.rackId as string) : undefined;
+    const readable = this.topicCheck(s, 'Read');
     const diverging = new Map<(typeof asked)[number], { epoch: number; endOffset: number; highWatermark: number; logStartOffset: number }>();
     for (const p of asked) {
-      const d = p.topic === undefined ? undefined : this.divergence(p.topic, p.partition, p.offset, p.lastFetchedEpoch, p.currentLeaderEpoch, rack);
+      const d =
+        p.topic === undefined || !readable(p.topic)
+          ? undefined
+          : this.divergence(p.topic, p.partition, p.offset, p.lastFetchedEpoch, p.currentLeaderEpoch, rack);
       if (d !== undefined) diverging.set(p, d);
     }
     const valid = asked.filter(
-      (p): p is (typeof asked)[number] & { topic: string } => p.topic !== undefined && p.offset >= 0 && p.partition >= 0 && !diverging.has(p),
+      (p): p is (typeof asked)[number] & { topic: string } =>
+        p.topic !== undefined && readable(p.topic) && p.offset >= 0 && p.partition >= 0 && !diverging.has(p),
     );
     const { partitions, bytesOut } = await this.o.replicas.fetch({
       maxWaitMs: diverging.size > 0 ? 0 : clamp(body.maxWaitMs as number, 0, REQUEST_LIMITS.maxWaitMsMax),
@@ -369,14 +479,17 @@ export class KafkaApis {
         (p) => {
           const d = diverging.get(p.asked);
           const r = results.get(p.asked);
+          const refused = p.asked.topic !== undefined && !readable(p.asked.topic);
           const code: number =
             p.asked.topic === undefined
               ? kafkaErrorCode('UNKNOWN_TOPIC_ID')
-              : d !== undefined
-                ? 0
-                : kafkaErrorCode(r === undefined ? 'OFFSET_OUT_OF_RANGE' : r.error?.code);
+              : refused
+                ? kafkaErrorCode('TOPIC_AUTHORIZATION_FAILED')
+                : d !== undefined
+                  ? 0
+                  : kafkaErrorCode(r === undefined ? 'OFFSET_OUT_OF_RANGE' : r.error?.code);
           if (code !== 0) {
-            const name = p.asked.topic === undefined ? 'UNKNOWN_TOPIC_ID' : (r?.error?.code ?? 'OFFSET_OUT_OF_RANGE');
+            const name = p.asked.topic === undefined ? 'UNKNOWN_TOPIC_ID' : refused ? 'TOPIC_AUTHORIZATION_FAILED' : (r?.error?.code ?? 'OFFSET_OUT_OF_RANGE');
             this.o.metrics.partitionErrors.inc({ api: 'kafka_fetch', error: name });
           }
           const hw = d?.highWatermark ?? r?.highWatermark ?? -1;
@@ -423,18 +536,19 @@ export class KafkaApis {
 
   // ---------------------------------------------------------------------------- listOffsets
 
-  private listOffsets(_v: number, body: M): Message {
+  private listOffsets(_v: number, body: M, s: KafkaSession): Message {
     const asked = (body.topics as M[]).flatMap((t) =>
       (t.partitions as M[]).map((p) => ({ topic: t.name as string, partition: p.partitionIndex as number, timestamp: p.timestamp as number })),
     );
-    const valid = asked.filter((p) => p.partition >= 0 && p.timestamp >= -2);
+    const describable = this.topicCheck(s, 'Describe');
+    const valid = asked.filter((p) => p.partition >= 0 && p.timestamp >= -2 && describable(p.topic));
     const { partitions } = this.o.replicas.listOffsets(valid);
     const results = new Map(partitions.map((r, i) => [valid[i]!, r]));
     return {
       throttleTimeMs: 0,
       topics: byTopic(asked, (p) => {
         const r = results.get(p);
-        const code: ErrorCode | undefined = r === undefined ? 'INVALID_REQUEST' : r.error?.code;
+        const code: ErrorCode | undefined = r === undefined ? (describable(p.topic) ? 'INVALID_REQUEST' : 'TOPIC_AUTHORIZATION_FAILED') : r.error?.code;
         return {
           partitionIndex: p.partition,
           errorCode: kafkaErrorCode(code),
@@ -448,7 +562,7 @@ export class KafkaApis {
 
   // ------------------------------------------------------------------------- initProducerId
 
-  private async initProducerId(v: number, body: M): Promise<Message> {
+  private async initProducerId(v: number, body: M, s: KafkaSession): Promise<Message> {
     if (body.transactionalId !== null && body.transactionalId !== '') {
       return { throttleTimeMs: 0, errorCode: kafkaErrorCode('INVALID_REQUEST'), producerId: -1, producerEpoch: -1 };
     }
@@ -459,7 +573,7 @@ export class KafkaApis {
       return { throttleTimeMs: 0, errorCode: kafkaErrorCode('INVALID_REQUEST'), producerId: -1, producerEpoch: -1 };
     }
     try {
-      const r = (await this.o.forwardAdmin('init-producer-id', {})) as { producerId: number; producerEpoch: number };
+      const r = (await this.o.forwardAdmin('init-producer-id', {}, this.caller(s))) as { producerId: number; producerEpoch: number };
       return { throttleTimeMs: 0, errorCode: 0, producerId: r.producerId, producerEpoch: r.producerEpoch };
     } catch (err) {
       return { throttleTimeMs: 0, errorCode: kafkaErrorCode(codeOf(err)), producerId: -1, producerEpoch: -1 };
@@ -474,8 +588,9 @@ export class KafkaApis {
    * followers (>= 0) must ask the leader; -2 (v0-2, or a debugging tool) may ask a follower.
    * The fetcher's current leader epoch is checked as on Fetch.
    */
-  private offsetForLeaderEpoch(v: number, body: M): Message {
+  private offsetForLeaderEpoch(v: number, body: M, s: KafkaSession): Message {
     const leaderOnly = (v >= 3 ? (body.replicaId as number) : -2) !== -2;
+    const describable = this.topicCheck(s, 'Describe');
     return {
       throttleTimeMs: 0,
       topics: (body.topics as M[]).map((t) => ({
@@ -483,6 +598,8 @@ export class KafkaApis {
         partitions: (t.partitions as M[]).map((asked) => {
           const partition = asked.partition as number;
           try {
+            if (!describable(t.topic as string))
+              throw new TributaryError('TOPIC_AUTHORIZATION_FAILED', `${s.principal.name} is not authorized to Describe topic '${t.topic}'`);
             const p = this.o.replicas.getPartition(t.topic as string, partition);
             if (p === undefined) {
               if (this.o.replicas.metadata.partition(t.topic as string, partition) === undefined) {
@@ -504,18 +621,22 @@ export class KafkaApis {
 
   // ------------------------------------------------------------------------- groups
 
-  private findCoordinator(v: number, body: M): Message {
+  private findCoordinator(v: number, body: M, s: KafkaSession): Message {
     if (v >= 4) {
       // KIP-699: one answer per key, each as v0-3 would give it.
       return {
         throttleTimeMs: 0,
-        coordinators: (body.coordinatorKeys as string[]).map((key) => ({ key, ...this.findOneCoordinator(body.keyType as number, key) })),
+        coordinators: (body.coordinatorKeys as string[]).map((key) => ({ key, ...this.findOneCoordinator(body.keyType as number, key, s) })),
       };
     }
-    return { throttleTimeMs: 0, ...this.findOneCoordinator(v >= 1 ? (body.keyType as number) : 0, body.key as string) };
+    return { throttleTimeMs: 0, ...this.findOneCoordinator(v >= 1 ? (body.keyType as number) : 0, body.key as string, s) };
   }
 
-  private findOneCoordinator(keyType: number, key: string): { errorCode: number; errorMessage: string | null; nodeId: number; host: string; port: number } {
+  private findOneCoordinator(
+    keyType: number,
+    key: string,
+    s: KafkaSession,
+  ): { errorCode: number; errorMessage: string | null; nodeId: number; host: string; port: number } {
     const failed = (code: ErrorCode, message: string) => ({
       errorCode: kafkaErrorCode(code),
       errorMessage: message,
@@ -524,6 +645,7 @@ export class KafkaApis {
       port: -1,
     });
     if (keyType !== 0) return failed('COORDINATOR_NOT_AVAILABLE', 'transactions are not supported: there is no transaction coordinator');
+    if (!this.may(s, 'Describe', 'Group', key)) return failed('GROUP_AUTHORIZATION_FAILED', `${s.principal.name} is not authorized to Describe group '${key}'`);
     try {
       const found = this.o.groups.findCoordinator(key, this.o.listener);
       const b = this.o.replicas.metadata.broker(found.brokerId);
@@ -658,7 +780,7 @@ export class KafkaApis {
     }
   }
 
-  private async offsetCommit(body: M): Promise<Message> {
+  private async offsetCommit(body: M, s: KafkaSession): Promise<Message> {
     const offsets = (body.topics as M[]).flatMap((t) =>
       (t.partitions as M[]).map((p) => ({
         topic: t.name as string,
@@ -675,40 +797,62 @@ export class KafkaApis {
         (o) => ({ partitionIndex: o.partition, errorCode: errorOf(o.i) }),
       ).map((t) => ({ name: t.topic, partitions: t.partitions })),
     });
+    if (!this.may(s, 'Read', 'Group', body.groupId as string)) {
+      const code = kafkaErrorCode('GROUP_AUTHORIZATION_FAILED');
+      return answer(() => code);
+    }
+    // Partitions of topics the caller may not Read are answered TOPIC_AUTHORIZATION_FAILED, nothing written for them.
+    const readable = this.topicCheck(s, 'Read');
+    const kept = offsets.filter((o) => readable(o.topic));
     try {
-      const r = await this.o.groups.commitOffsets(
-        parseOffsetCommit({ groupId: body.groupId, generationId: body.generationId, memberId: body.memberId, groupInstanceId: body.groupInstanceId, offsets }),
-      );
-      return answer((i) => errorNumber(r.partitions[i]?.error));
+      const r =
+        kept.length === 0
+          ? { partitions: [] }
+          : await this.o.groups.commitOffsets(
+              parseOffsetCommit({
+                groupId: body.groupId,
+                generationId: body.generationId,
+                memberId: body.memberId,
+                groupInstanceId: body.groupInstanceId,
+                offsets: kept,
+              }),
+            );
+      const refused = kafkaErrorCode('TOPIC_AUTHORIZATION_FAILED');
+      const served = new Map(kept.map((o, i) => [o, r.partitions[i]]));
+      return answer((i) => (readable(offsets[i]!.topic) ? errorNumber(served.get(offsets[i]!)?.error) : refused));
     } catch (err) {
       const code = kafkaErrorCode(codeOf(err));
       return answer(() => code);
     }
   }
 
-  private offsetFetch(v: number, body: M): Message {
+  private offsetFetch(v: number, body: M, s: KafkaSession): Message {
     // v7's requireStable changes nothing: without transactions every committed offset is stable.
     if (v >= 8) {
       // KIP-709: several groups in one request, each answered as a v7 request for it alone.
       return {
         throttleTimeMs: 0,
         groups: (body.groups as M[]).map((g) => {
-          const r = this.offsetFetchGroup(v, g.groupId as string, g.topics as M[] | null);
+          const r = this.offsetFetchGroup(v, g.groupId as string, g.topics as M[] | null, s);
           return { groupId: g.groupId, topics: r.topics, errorCode: r.errorCode };
         }),
       };
     }
-    return { throttleTimeMs: 0, ...this.offsetFetchGroup(v, body.groupId as string, body.topics as M[] | null) };
+    return { throttleTimeMs: 0, ...this.offsetFetchGroup(v, body.groupId as string, body.topics as M[] | null, s) };
   }
 
-  private offsetFetchGroup(v: number, groupId: string, topics: M[] | null): { topics: M[]; errorCode: number } {
+  private offsetFetchGroup(v: number, groupId: string, topics: M[] | null, s: KafkaSession): { topics: M[]; errorCode: number } {
     const asked =
       topics === null ? undefined : topics.flatMap((t) => (t.partitionIndexes as number[]).map((partition) => ({ topic: t.name as string, partition })));
     try {
+      if (!this.may(s, 'Describe', 'Group', groupId))
+        throw new TributaryError('GROUP_AUTHORIZATION_FAILED', `${s.principal.name} is not authorized to Describe group '${groupId}'`);
       const input = parseOffsetFetch({ groupId, partitions: asked });
-      const r = this.o.groups.fetchOffsets(input.groupId, input.partitions);
+      // Offsets of topics the caller may not Describe are left out.
+      const describable = this.topicCheck(s, 'Describe');
+      const offsets = this.o.groups.fetchOffsets(input.groupId, input.partitions).offsets.filter((o) => describable(o.topic));
       return {
-        topics: byTopic(r.offsets, (o) => ({
+        topics: byTopic(offsets, (o) => ({
           partitionIndex: o.partition,
           committedOffset: o.offset,
           committedLeaderEpoch: o.leaderEpoch ?? -1,
@@ -737,7 +881,7 @@ export class KafkaApis {
 
   // ------------------------------------------------------------------------- admin
 
-  private async createTopics(v: number, body: M): Promise<Message> {
+  private async createTopics(v: number, body: M, s: KafkaSession): Promise<Message> {
     const live = this.liveBrokers().length;
     const timeoutMs = clamp(body.timeoutMs as number, 0, CREATE_TOPICS_WAIT_MS_MAX);
     const results = await Promise.all(
@@ -782,6 +926,9 @@ export class KafkaApis {
           configs,
         };
         if (body.validateOnly === true) {
+          // The controller is not asked: the ACLs it would check (Create on the cluster or the topic) are checked here.
+          if (this.secure && !isClusterProcess(s.principal) && !this.may(s, 'Create', 'Cluster', undefined, false) && !this.may(s, 'Create', 'Topic', name))
+            return fail('TOPIC_AUTHORIZATION_FAILED', `${s.principal.name} is not authorized to Create topic '${name}'`);
           try {
             return created(ZERO_UUID, request.partitions, request.replicationFactor, resolveTopicConfigs(configs));
           } catch (err) {
@@ -790,7 +937,7 @@ export class KafkaApis {
         }
         let reply: CreateTopicResponse;
         try {
-          reply = (await this.o.forwardAdmin('create-topic', request)) as CreateTopicResponse;
+          reply = (await this.o.forwardAdmin('create-topic', request, this.caller(s))) as CreateTopicResponse;
         } catch (err) {
           return fail(codeOf(err), (err as Error).message);
         }
@@ -805,7 +952,7 @@ export class KafkaApis {
     return { throttleTimeMs: 0, topics: results };
   }
 
-  private async deleteTopics(v: number, body: M): Promise<Message> {
+  private async deleteTopics(v: number, body: M, s: KafkaSession): Promise<Message> {
     // v6 names each topic by name or by id (KIP-516), not both.
     const asked: { name: string | null; topicId: string }[] =
       v >= 6
@@ -828,7 +975,7 @@ export class KafkaApis {
         const id = known === undefined ? topicId : kafkaTopicId(known.topicId);
         if (name === CONSUMER_OFFSETS_TOPIC) return answer(name, id, kafkaErrorCode('INVALID_TOPIC'), `${name} is internal and cannot be deleted`);
         try {
-          await this.o.forwardAdmin('delete-topic', { name });
+          await this.o.forwardAdmin('delete-topic', { name }, this.caller(s));
           return answer(name, id, 0);
         } catch (err) {
           return answer(name, id, kafkaErrorCode(codeOf(err)), (err as Error).message);
@@ -838,7 +985,7 @@ export class KafkaApis {
     return { throttleTimeMs: 0, responses };
   }
 
-  private async describeConfigs(v: number, body: M): Promise<Message> {
+  private async describeConfigs(v: number, body: M, s: KafkaSession): Promise<Message> {
     const results = await Promise.all(
       (body.resources as M[]).map(async (r) => {
         const base = { resourceType: r.resourceType as number, resourceName: r.resourceName as string };
@@ -851,7 +998,7 @@ export class KafkaApis {
           resource = { broker: id };
         } else return fail('INVALID_REQUEST', `resource type ${r.resourceType} is not supported (2 = topic, 4 = broker)`);
         try {
-          const described = (await this.o.forwardAdmin('describe-configs', { resource })) as DescribeConfigsResponse;
+          const described = (await this.o.forwardAdmin('describe-configs', { resource }, this.caller(s))) as DescribeConfigsResponse;
           const keys = r.configurationKeys as string[] | null;
           const wanted = keys === null || keys.length === 0 ? described.configs : described.configs.filter((c) => keys.includes(c.name));
           const dynamic = 'topic' in resource ? 1 : 2; // DYNAMIC_TOPIC_CONFIG, DYNAMIC_BROKER_CONFIG
@@ -954,4 +1101,6 @@ const KAFKA_API_NAMES = new Map<number, string>([
   [22, 'kafka_init_producer_id'],
   [23, 'kafka_offset_for_leader_epoch'],
   [32, 'kafka_describe_configs'],
+  [17, 'kafka_sasl_handshake'],
+  [36, 'kafka_sasl_authenticate'],
 ]);

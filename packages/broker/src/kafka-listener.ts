@@ -13,11 +13,21 @@
 //
 // Requests on one connection are handled one at a time, in order, and answered in order (Kafka's
 // muted channel): an idempotent producer's pipelined batches reach the log in the order sent.
+//
+// On a secure cluster (issue 20) the listener is Kafka's SASL_SSL: TLS, then SASL (kafka-sasl.ts)
+// before anything but ApiVersions; a client certificate signed by the cluster CA authenticates
+// the connection instead (a cluster process). Every request then carries the connection's
+// principal to kafka-apis.ts, which asks the ACLs.
 
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { AssertionError, type Endpoint } from '@tributary/protocol';
+import { ANONYMOUS, type ScramSessions } from '@tributary/auth';
+import type { KafkaAuthenticationRefusal, TlsFiles } from '@tributary/auth/server';
 import {
   API_VERSIONS_KEY,
+  SASL_AUTHENTICATE_KEY,
+  SASL_HANDSHAKE_KEY,
   FrameDecoder,
   FrameError,
   KafkaDecodeError,
@@ -32,7 +42,8 @@ import {
   type RequestHeaderValue,
 } from '@tributary/kafka';
 import type { BytesTicket, ServerBudget } from '@tributary/transport/server';
-import { API_VERSIONS_BODY, CloseConnection, type KafkaApis } from './kafka-apis.ts';
+import { CloseConnection, apiVersionsBody, type KafkaApis, type KafkaSession } from './kafka-apis.ts';
+import { KafkaSaslSession, certificatePrincipal } from './kafka-sasl.ts';
 
 export interface KafkaListenerLogger {
   info(obj: object, msg: string): void;
@@ -51,6 +62,13 @@ export interface KafkaListenerOptions {
   idleTimeoutMs: number;
   logger: KafkaListenerLogger;
   onUnexpectedError: (err: unknown) => void;
+  /** A secure cluster's listener: TLS with these files, SASL against these credentials. */
+  security?: {
+    tls: TlsFiles;
+    sessions: ScramSessions;
+    /** Told of every refused authentication (the process logs and counts it). */
+    onRefused: (refusal: KafkaAuthenticationRefusal) => void;
+  };
 }
 
 /** Frames read ahead of the one being handled, per connection, before the socket is paused. */
@@ -63,7 +81,19 @@ export class KafkaListener {
 
   constructor(options: KafkaListenerOptions) {
     this.options = options;
-    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    const tls = options.security?.tls;
+    if (tls === undefined) {
+      this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    } else {
+      // A certificate is asked for, not required: SASL users have none.
+      this.server = createTlsServer({ key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: true, rejectUnauthorized: false }, (socket) => {
+        socket.setNoDelay(true);
+        this.accept(socket);
+      });
+      this.server.on('tlsClientError', (err, socket) => {
+        options.logger.debug({ err: err.message, remote: socket.remoteAddress, listener: options.name }, 'kafka connection failed its TLS handshake');
+      });
+    }
   }
 
   async listen(at: Endpoint): Promise<Endpoint> {
@@ -116,13 +146,26 @@ class KafkaConnection {
   private processing = false;
   private closed = false;
   private partialTimer: NodeJS.Timeout | undefined;
+  /** The caller as Kafka's group members name it (`/127.0.0.1`) and as ACL hosts do (`127.0.0.1`). */
   private readonly clientHost: string;
+  private readonly aclHost: string;
+  /** A secure listener's authentication state; undefined on a plaintext one. */
+  private readonly sasl: KafkaSaslSession | undefined;
+  /** After SaslHandshake v0: frames are bare SASL tokens until the exchange ends (Kafka's v0 protocol). */
+  private rawSaslTokens = false;
 
   constructor(socket: Socket, options: KafkaListenerOptions, onClose: () => void) {
     this.socket = socket;
     this.options = options;
     this.decoder = new FrameDecoder(options.frameBytesMax);
-    this.clientHost = `/${socket.remoteAddress ?? 'unknown'}`;
+    const ip = socket.remoteAddress ?? 'unknown';
+    this.aclHost = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+    this.clientHost = `/${ip}`;
+    if (options.security !== undefined) {
+      const tls = socket as TLSSocket;
+      const cn = tls.authorized ? tls.getPeerCertificate()?.subject?.CN : undefined;
+      this.sasl = new KafkaSaslSession(options.security.sessions, typeof cn === 'string' ? certificatePrincipal(cn) : undefined);
+    }
     socket.setTimeout(options.idleTimeoutMs, () => this.close('idle'));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => this.close());
@@ -132,7 +175,8 @@ class KafkaConnection {
     });
   }
 
-  private close(reason?: string, detail?: object): void {
+  /** `flush`: end the socket after what was written (a last answer) instead of dropping it. */
+  private close(reason?: string, detail?: object, flush = false): void {
     if (reason !== undefined && !this.closed) this.options.logger.debug({ reason, ...detail, remote: this.socket.remoteAddress }, 'closing kafka connection');
     if (this.closed) return;
     this.closed = true;
@@ -143,7 +187,12 @@ class KafkaConnection {
     this.waitingTicket = undefined;
     for (const q of this.queue) q.ticket?.release();
     this.queue.length = 0;
-    this.socket.destroy();
+    if (flush) {
+      this.socket.pause();
+      this.socket.end();
+      // A peer that never reads its answer does not keep the socket.
+      setTimeout(() => this.socket.destroy(), 5000).unref();
+    } else this.socket.destroy();
   }
 
   private onData(chunk: Buffer): void {
@@ -243,8 +292,13 @@ class KafkaConnection {
         if (this.closed) return;
         if (response === 'close') return this.close('bad request');
         if (response === undefined) continue;
+        const chunks = Array.isArray(response) ? response : response.chunks;
         let writable = true;
-        for (const chunk of response) writable = this.socket.write(chunk);
+        for (const chunk of chunks) writable = this.socket.write(chunk);
+        if (!Array.isArray(response)) {
+          // A refused authentication: the answer goes out, then the connection closes (as Kafka).
+          return this.close('authentication refused', undefined, true);
+        }
         if (!writable) await new Promise<void>((resolve) => this.socket.once('drain', resolve).once('close', resolve));
       }
     } catch (err) {
@@ -255,17 +309,21 @@ class KafkaConnection {
     }
   }
 
-  /** The response's chunks, undefined for none (acks=0), or 'close'. */
-  private async handle(frame: Buffer): Promise<Buffer[] | undefined | 'close'> {
+  /** The response's chunks, undefined for none (acks=0), 'close', or chunks to send before closing. */
+  private async handle(frame: Buffer): Promise<Buffer[] | undefined | 'close' | { chunks: Buffer[]; thenClose: true }> {
+    if (this.rawSaslTokens && this.sasl !== undefined) return this.rawToken(this.sasl, frame);
     let header: RequestHeaderValue;
     let body: Message;
     try {
       const parsed = readRequestHeader(frame);
       header = parsed.header;
-      if (!isAdvertised(header.apiKey, header.apiVersion)) {
+      if (!isAdvertised(header.apiKey, header.apiVersion, this.sasl !== undefined)) {
         if (header.apiKey === API_VERSIONS_KEY) {
           // KIP-511: answer in v0 with UNSUPPORTED_VERSION and our ranges; the client retries with one of them.
-          return encodeResponse(API_VERSIONS_KEY, 0, header.correlationId, { ...API_VERSIONS_BODY, errorCode: kafkaErrorCode('UNSUPPORTED_VERSION') });
+          return encodeResponse(API_VERSIONS_KEY, 0, header.correlationId, {
+            ...apiVersionsBody(this.sasl !== undefined),
+            errorCode: kafkaErrorCode('UNSUPPORTED_VERSION'),
+          });
         }
         const range = apiVersionRange(header.apiKey);
         this.options.logger.debug(
@@ -287,9 +345,17 @@ class KafkaConnection {
       }
       throw err;
     }
+    const sasl = this.sasl;
+    if (sasl !== undefined && (header.apiKey === SASL_HANDSHAKE_KEY || header.apiKey === SASL_AUTHENTICATE_KEY)) return this.authenticate(sasl, header, body);
+    if (sasl !== undefined && !sasl.authenticated && header.apiKey !== API_VERSIONS_KEY) {
+      // Kafka closes a connection that sends anything else before authenticating.
+      this.options.logger.debug({ apiKey: header.apiKey, remote: this.aclHost }, 'kafka request before SASL authentication: closing the connection');
+      return 'close';
+    }
+    const session: KafkaSession = { principal: sasl?.principal ?? ANONYMOUS, host: this.aclHost, clientHost: this.clientHost };
     let response: Message | undefined;
     try {
-      response = await this.options.apis.handle(header, body, this.clientHost);
+      response = await this.options.apis.handle(header, body, session);
     } catch (err) {
       if (err instanceof AssertionError) throw err;
       if (err instanceof CloseConnection) {
@@ -301,5 +367,45 @@ class KafkaConnection {
     }
     if (response === undefined) return undefined;
     return encodeResponse(header.apiKey, header.apiVersion, header.correlationId, response);
+  }
+
+  /** SaslHandshake and SaslAuthenticate, answered from the connection's SASL state. */
+  private authenticate(sasl: KafkaSaslSession, header: RequestHeaderValue, body: Message): Buffer[] | { chunks: Buffer[]; thenClose: true } {
+    const answer = header.apiKey === SASL_HANDSHAKE_KEY ? sasl.handshake(body.mechanism as string) : sasl.authenticate(body.authBytes as Buffer);
+    const fields =
+      'mechanisms' in answer
+        ? { errorCode: kafkaErrorCode(answer.errorCode), mechanisms: answer.mechanisms }
+        : { errorCode: kafkaErrorCode(answer.errorCode), errorMessage: answer.errorMessage, authBytes: answer.authBytes, sessionLifetimeMs: 0 };
+    if (answer.errorCode !== 'NONE') {
+      this.options.security?.onRefused({
+        host: this.aclHost,
+        listener: `kafka-${this.options.name}`,
+        ...sasl.attempt,
+        code: answer.errorCode,
+        reason: answer.errorMessage ?? '',
+      });
+    }
+    const chunks = encodeResponse(header.apiKey, header.apiVersion, header.correlationId, fields);
+    if (header.apiKey === SASL_HANDSHAKE_KEY && header.apiVersion === 0 && answer.errorCode === 'NONE') this.rawSaslTokens = true;
+    return answer.close ? { chunks, thenClose: true } : chunks;
+  }
+
+  /** A bare SASL token (after SaslHandshake v0), answered with a bare token; a failure closes the connection without one, as Kafka. */
+  private rawToken(sasl: KafkaSaslSession, token: Buffer): Buffer[] | 'close' {
+    const answer = sasl.authenticate(token);
+    if (answer.errorCode !== 'NONE') {
+      this.options.security?.onRefused({
+        host: this.aclHost,
+        listener: `kafka-${this.options.name}`,
+        ...sasl.attempt,
+        code: answer.errorCode,
+        reason: answer.errorMessage ?? '',
+      });
+      return 'close';
+    }
+    if (sasl.authenticated) this.rawSaslTokens = false;
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(answer.authBytes.length, 0);
+    return [size, answer.authBytes];
   }
 }

@@ -5,7 +5,7 @@
 // delivered to the group at least once; no committed offset the observer saw went backwards; the
 // lag reached 0 after the heal.
 
-import { Admin, Consumer } from '@tributary/client';
+import { Admin, Consumer, type ClientOptions } from '@tributary/client';
 
 export interface GroupDelivery {
   partition: number;
@@ -114,6 +114,8 @@ export function checkGroup(input: {
 
 export interface GroupWorkloadOptions {
   bootstrap: string[];
+  /** TLS and SCRAM of a secure cluster. */
+  client?: Pick<ClientOptions, 'ca' | 'credentials'>;
   topic: string;
   groupId: string;
   members: number;
@@ -141,7 +143,7 @@ export class GroupWorkload {
   constructor(options: GroupWorkloadOptions) {
     this.options = options;
     this.now = options.now ?? Date.now;
-    this.admin = new Admin({ bootstrap: options.bootstrap, requestTimeoutMs: 5000 });
+    this.admin = new Admin({ bootstrap: options.bootstrap, ...options.client, requestTimeoutMs: 5000 });
   }
 
   start(): void {
@@ -152,6 +154,7 @@ export class GroupWorkload {
   private async runMember(index: number): Promise<void> {
     const consumer = new Consumer({
       bootstrap: this.options.bootstrap,
+      ...this.options.client,
       groupId: this.options.groupId,
       clientId: `chaos-member-${index}`,
       sessionTimeoutMs: this.options.sessionTimeoutMs ?? 10_000,

@@ -6,8 +6,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Admin, Consumer, type TopicDescription } from '@tributary/client';
-import { freeClusterBasePort, localDown, localUp, processStatus, readState } from '@tributary/launcher';
+import { readFileSync } from 'node:fs';
+import { Admin, Consumer, type ClientOptions, type TopicDescription } from '@tributary/client';
+import { freeClusterBasePort, localCredentials, localDown, localUp, processStatus, readState } from '@tributary/launcher';
 import { check, type CheckResult } from './checker.ts';
 import { HistoryRecorder, type FaultOp, type History } from './history.ts';
 import { discoverDockerCluster, DockerNemesis } from './docker-nemesis.ts';
@@ -36,6 +37,13 @@ export interface ChaosRunOptions {
    */
   dataDir?: string;
   basePort?: number;
+  /** local: start the cluster in secure mode (`local up --secure`); an attached one is as it is. */
+  secure?: boolean;
+  /**
+   * TLS and SCRAM for the workload's clients; default: none, or, on a secure local cluster, its
+   * CA and super user (as the CLI does).
+   */
+  client?: Pick<ClientOptions, 'ca' | 'credentials'>;
   /** Progress lines (the CLI prints them unless --json). */
   log?: (line: string) => void;
   /** Aborting ends the workload early; the run still heals, checks and tears down. */
@@ -94,6 +102,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
   let tempCreated = false;
   let bootstrap: string[];
   let nemesis: Nemesis;
+  let client = options.client ?? {};
   if (options.target === 'docker') {
     // Attach to the compose cluster; it is never started or removed here.
     const cluster = await discoverDockerCluster(process.env.TRIBUTARY_CHAOS_PROJECT || undefined);
@@ -110,14 +119,16 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
       dataDir = options.dataDir ? resolve(options.dataDir) : mkdtempSync(join(tmpdir(), 'tributary-chaos-'));
       tempCreated = options.dataDir === undefined;
       const basePort = options.basePort ?? (await freeClusterBasePort(6));
-      log(`starting a controller and 6 brokers in ${dataDir} (ports ${basePort}…${basePort + 7})`);
-      await localUp({ dataDir, basePort, mode: 'detach', readyTimeoutMs: 120_000 });
+      log(`starting a controller and 6 brokers in ${dataDir} (ports ${basePort}…${basePort + 7})${options.secure ? ', secure' : ''}`);
+      await localUp({ dataDir, basePort, mode: 'detach', readyTimeoutMs: 120_000, ...(options.secure ? { secure: true } : {}) });
       started = true;
     }
     bootstrap = readState(dataDir)!.layout.brokers.map((b) => `127.0.0.1:${b.port}`);
+    const local = options.client === undefined && readState(dataDir)?.secure === true ? localCredentials(dataDir) : undefined;
+    if (local !== undefined) client = { ca: readFileSync(local.caFile), credentials: { user: local.user, password: local.password } };
     nemesis = new LocalNemesis(dataDir);
   }
-  const admin = new Admin({ bootstrap, requestTimeoutMs: 10_000 });
+  const admin = new Admin({ bootstrap, ...client, requestTimeoutMs: 10_000 });
   const recorder = new HistoryRecorder(options.historyPath);
   let result: ChaosRunResult | undefined;
   let healed: string[] = [];
@@ -151,6 +162,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
 
     const workload = new Workload({
       bootstrap,
+      client,
       topic,
       partitions: TOPIC_PARTITIONS,
       producers: options.producers,
@@ -160,7 +172,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     workload.start();
     const groupConsumers = options.groupConsumers ?? 0;
     if (groupConsumers > 0) {
-      groupWorkload = new GroupWorkload({ bootstrap, topic, groupId: `${topic}-group`, members: groupConsumers });
+      groupWorkload = new GroupWorkload({ bootstrap, client, topic, groupId: `${topic}-group`, members: groupConsumers });
       groupWorkload.start();
       log(`group ${topic}-group: ${groupConsumers} members reading ${topic}`);
     }
@@ -233,7 +245,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     }
 
     log('reading every partition from its start');
-    for (const final of await finalRead(bootstrap, topic, settle.partitions)) recorder.record(final);
+    for (const final of await finalRead(bootstrap, client, topic, settle.partitions)) recorder.record(final);
 
     const verdict = check(recorder.history);
     const keep = !started || verdict.violations > 0 || (group !== undefined && !group.valid);
@@ -302,8 +314,8 @@ async function describeWithRetry(admin: Admin, topic: string): Promise<TopicDesc
 }
 
 /** Reads each partition from its log start to its high watermark with a fresh consumer. */
-async function finalRead(bootstrap: string[], topic: string, partitions: SettledPartition[]) {
-  const consumer = new Consumer({ bootstrap, maxWaitMs: 200, requestTimeoutMs: 10_000 });
+async function finalRead(bootstrap: string[], client: Pick<ClientOptions, 'ca' | 'credentials'>, topic: string, partitions: SettledPartition[]) {
+  const consumer = new Consumer({ bootstrap, ...client, maxWaitMs: 200, requestTimeoutMs: 10_000 });
   const records = new Map<number, [number, string][]>(partitions.map((p) => [p.partition, []]));
   consumer.assign(partitions.map((p) => ({ topic, partition: p.partition, offset: p.logStartOffset })));
   const ends = new Map(partitions.map((p) => [p.partition, p.highWatermark]));

@@ -2,7 +2,7 @@
 // sends in flight, and consumers reading every partition from the beginning, each recording
 // every operation into the history. Only the public client is used, as a user would.
 
-import { Consumer, Producer, TributaryError } from '@tributary/client';
+import { Consumer, Producer, TributaryError, type ClientOptions } from '@tributary/client';
 import type { Outcome } from './history.ts';
 import type { HistoryRecorder } from './history.ts';
 
@@ -37,6 +37,8 @@ export function classifyFailure(err: unknown): { outcome: Outcome; attempts?: nu
 
 export interface WorkloadOptions {
   bootstrap: string[];
+  /** TLS and SCRAM of a secure cluster. */
+  client?: Pick<ClientOptions, 'ca' | 'credentials'>;
   topic: string;
   partitions: number;
   producers: number;
@@ -100,6 +102,7 @@ export class Workload {
     const name = `producer-${index}`;
     const producer = new Producer({
       bootstrap: this.options.bootstrap,
+      ...this.options.client,
       acks: 'all',
       idempotent: true,
       lingerMs: 2,
@@ -152,7 +155,13 @@ export class Workload {
   private async runConsumer(index: number, rack: string | undefined): Promise<void> {
     const { topic, partitions, recorder } = this.options;
     const name = `consumer-${index}${rack ? `(${rack})` : ''}`;
-    const consumer = new Consumer({ bootstrap: this.options.bootstrap, maxWaitMs: 300, requestTimeoutMs: 10_000, ...(rack ? { rack } : {}) });
+    const consumer = new Consumer({
+      bootstrap: this.options.bootstrap,
+      ...this.options.client,
+      maxWaitMs: 300,
+      requestTimeoutMs: 10_000,
+      ...(rack ? { rack } : {}),
+    });
     this.consumers.push(consumer);
     const positions = new Map<number, number>();
     this.positions.push(positions);

@@ -7,9 +7,13 @@
 //
 // Run: node scripts/build.ts && docker build -t tributary:dev -f docker/Dockerfile . &&
 //      TESTCONTAINERS_RYUK_DISABLED=true vitest run --project containers
-// Needs host ports 19090-19097 free (the compose file publishes them, as compose.yaml does).
+// Needs host ports 19090-19097 and 9092-9097 free (the compose file publishes them, as compose.yaml
+// does), and kcat on the host.
 
-import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GenericContainer, type StartedTestContainer } from 'testcontainers';
@@ -197,6 +201,45 @@ describe('secure compose variant (compose.secure.yaml)', () => {
       // The refusals are in the controller's log, with the principal.
       const controllerLog = await compose.run(['logs', '--no-color', 'controller']);
       expect(controllerLog).toMatch(/authentication refused/);
+    }));
+
+  it('kcat on the host over SASL_SSL (127.0.0.1:9092+N): the six brokers at their host addresses, and the record the CLI wrote', () =>
+    track(async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tributary-secure-kcat-'));
+      try {
+        const caFile = join(dir, 'ca.pem');
+        writeFileSync(caFile, `${readCa(await exec(insider, ['cat', '/secrets/ca.pem']))}\n`);
+        const password = (await exec(insider, ['cat', '/secrets/admin.password'])).output.trim();
+        const sasl = (mechanism: string, pw: string) => [
+          '-b',
+          '127.0.0.1:9092,127.0.0.1:9095',
+          '-X',
+          'security.protocol=SASL_SSL',
+          '-X',
+          `ssl.ca.location=${caFile}`,
+          '-X',
+          `sasl.mechanisms=${mechanism}`,
+          '-X',
+          'sasl.username=admin',
+          '-X',
+          `sasl.password=${pw}`,
+        ];
+        const listed = spawnSync('kcat', [...sasl('SCRAM-SHA-256', password), '-L', '-J'], { encoding: 'utf8', timeout: 60_000 });
+        expect(listed.status, listed.stderr).toBe(0);
+        const brokers = (JSON.parse(listed.stdout) as { brokers: { id: number; name: string }[] }).brokers.sort((a, b) => a.id - b.id);
+        expect(brokers.map((b) => b.name)).toEqual([0, 1, 2, 3, 4, 5].map((i) => `127.0.0.1:${9092 + i}`));
+        const read = spawnSync('kcat', [...sasl('SCRAM-SHA-512', password), '-C', '-t', 'demo', '-p', '7', '-o', 'beginning', '-e', '-q'], {
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        expect(read.status, read.stderr).toBe(0);
+        expect(read.stdout).toMatch(/hello-secure/);
+        const refused = spawnSync('kcat', [...sasl('PLAIN', 'guess'), '-L', '-m', '5'], { encoding: 'utf8', timeout: 60_000 });
+        expect(refused.status).not.toBe(0);
+        expect(refused.stderr).toMatch(/SASL authentication error/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }));
 
   it('the secrets survive a restart of the one-shot: the same CA, the same password', () =>

@@ -4,7 +4,10 @@
 # with the values librdkafka reported delivered and the number it reported failed.
 #
 #   /usr/bin/python3 rdkafka-producer.py BOOTSTRAP TOPIC PARTITION COUNT
+#
+# RDKAFKA_CONFIG, if set, is a JSON object of more librdkafka settings (SASL_SSL on a secure cluster).
 import json
+import os
 import sys
 import time
 
@@ -17,6 +20,7 @@ producer = Producer({
     'acks': 'all',
     'linger.ms': 5,
     'message.timeout.ms': 120000,
+    **json.loads(os.environ.get('RDKAFKA_CONFIG', '{}')),
 })
 acked = []
 failed = []

@@ -1,5 +1,6 @@
-// What the listener advertises (ApiVersions) and serves: issue 19, milestones 1 and 2. `served`
-// is narrower than `advertised` for Produce only: librdkafka turns compression off unless Produce
+// What the listener advertises (ApiVersions) and serves: issue 19, milestones 1 and 2, and SASL
+// on a secure cluster's listeners (issue 20). `served` is narrower than `advertised` for Produce
+// only: librdkafka turns compression off unless Produce
 // v0 is advertised, and v0-2 (message formats v0/v1) are answered UNSUPPORTED_VERSION.
 //
 // Where Kafka goes further, the next version needs semantics Tributary lacks:
@@ -22,6 +23,8 @@ export interface ApiVersionRange {
   maxVersion: number;
   /** The versions served; absent = the advertised range. */
   servedMin?: number;
+  /** Advertised and served on a SASL listener (a secure cluster's) only. */
+  saslOnly?: true;
 }
 
 export const API_VERSIONS: readonly ApiVersionRange[] = Object.freeze([
@@ -42,7 +45,16 @@ export const API_VERSIONS: readonly ApiVersionRange[] = Object.freeze([
   { apiKey: 22, name: 'InitProducerId', minVersion: 0, maxVersion: 4 },
   { apiKey: 23, name: 'OffsetForLeaderEpoch', minVersion: 0, maxVersion: 4 },
   { apiKey: 32, name: 'DescribeConfigs', minVersion: 0, maxVersion: 4 },
+  // After SaslHandshake v0 the mechanism's tokens travel as bare size-prefixed frames; after v1 in
+  // SaslAuthenticate requests. librdkafka wants v0 advertised before it does SASL at all.
+  { apiKey: 17, name: 'SaslHandshake', minVersion: 0, maxVersion: 1, saslOnly: true },
+  { apiKey: 36, name: 'SaslAuthenticate', minVersion: 0, maxVersion: 2, saslOnly: true },
 ]);
+
+/** What a listener advertises: a plaintext one leaves out the SASL APIs. */
+export function advertisedApis(sasl: boolean): ApiVersionRange[] {
+  return API_VERSIONS.filter((a) => sasl || a.saslOnly !== true);
+}
 
 const BY_KEY = new Map(API_VERSIONS.map((a) => [a.apiKey, a]));
 
@@ -50,8 +62,8 @@ export function apiVersionRange(apiKey: number): ApiVersionRange | undefined {
   return BY_KEY.get(apiKey);
 }
 
-/** Whether `version` of `apiKey` is advertised. */
-export function isAdvertised(apiKey: number, version: number): boolean {
+/** Whether `version` of `apiKey` is advertised (on a SASL listener when `sasl`). */
+export function isAdvertised(apiKey: number, version: number, sasl = false): boolean {
   const r = BY_KEY.get(apiKey);
-  return r !== undefined && version >= r.minVersion && version <= r.maxVersion;
+  return r !== undefined && (sasl || r.saslOnly !== true) && version >= r.minVersion && version <= r.maxVersion;
 }

@@ -19,6 +19,8 @@ export class FrameError extends Error {
 /** api key (2) + api version (2) + correlation id (4): the smallest request header. */
 export const MIN_REQUEST_FRAME_BYTES = 8;
 export const API_VERSIONS_KEY = 18;
+export const SASL_HANDSHAKE_KEY = 17;
+export const SASL_AUTHENTICATE_KEY = 36;
 
 /** Cuts a byte stream into frames (without their size prefix). Chunks are copied out once. */
 export class FrameDecoder {

@@ -512,6 +512,25 @@ export const OffsetForLeaderEpochResponse = message(23, 'OffsetForLeaderEpochRes
   ]),
 ]);
 
+// ------------------------------------------------------------------ 17 / 36 SASL (secure listeners)
+
+/** After v0 the mechanism's tokens travel as bare size-prefixed frames; after v1 in SaslAuthenticate requests. */
+export const SaslHandshakeRequest = message(17, 'SaslHandshakeRequest', 'request', '0-1', 'none', [f('mechanism', 'string', '0+')]);
+
+export const SaslHandshakeResponse = message(17, 'SaslHandshakeResponse', 'response', '0-1', 'none', [
+  f('errorCode', 'int16', '0+'),
+  f('mechanisms', '[]string', '0+'),
+]);
+
+export const SaslAuthenticateRequest = message(36, 'SaslAuthenticateRequest', 'request', '0-2', '2+', [f('authBytes', 'bytes', '0+')]);
+
+export const SaslAuthenticateResponse = message(36, 'SaslAuthenticateResponse', 'response', '0-2', '2+', [
+  f('errorCode', 'int16', '0+'),
+  f('errorMessage', 'string', '0+', { nullable: '0+', default: null }),
+  f('authBytes', 'bytes', '0+'),
+  f('sessionLifetimeMs', 'int64', '1+', { default: 0 }),
+]);
+
 /** Request and response schema by API key. */
 export const MESSAGES: ReadonlyMap<number, { name: string; request: MessageSpec; response: MessageSpec }> = new Map([
   [0, { name: 'Produce', request: ProduceRequest, response: ProduceResponse }],
@@ -531,4 +550,6 @@ export const MESSAGES: ReadonlyMap<number, { name: string; request: MessageSpec;
   [22, { name: 'InitProducerId', request: InitProducerIdRequest, response: InitProducerIdResponse }],
   [23, { name: 'OffsetForLeaderEpoch', request: OffsetForLeaderEpochRequest, response: OffsetForLeaderEpochResponse }],
   [32, { name: 'DescribeConfigs', request: DescribeConfigsRequest, response: DescribeConfigsResponse }],
+  [17, { name: 'SaslHandshake', request: SaslHandshakeRequest, response: SaslHandshakeResponse }],
+  [36, { name: 'SaslAuthenticate', request: SaslAuthenticateRequest, response: SaslAuthenticateResponse }],
 ]);

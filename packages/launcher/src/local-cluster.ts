@@ -266,9 +266,9 @@ function brokerSpec(state: ClusterStateFile, broker: BrokerSpec) {
       `127.0.0.1:${internalPort(broker)}`,
       '--external-listen',
       `127.0.0.1:${broker.port}`,
-      // Kafka-protocol clients (issue 19): kcat -b 127.0.0.1:9092. Not on a secure cluster: the
-      // Kafka listener has no TLS or SASL yet (the broker refuses the two together).
-      ...(state.secure === true ? [] : ['--kafka-listen', `127.0.0.1:${brokerKafkaPort(state.layout, broker)}`]),
+      // Kafka-protocol clients (issue 19): kcat -b 127.0.0.1:9092 (SASL_SSL on a secure cluster).
+      '--kafka-listen',
+      `127.0.0.1:${brokerKafkaPort(state.layout, broker)}`,
       '--controller',
       `127.0.0.1:${controllerInternalPort(state.layout)}`,
       ...offsetsTopicArgs(state.layout.brokers.length),

@@ -2,7 +2,7 @@ import { crc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import { COMPRESSION_CODECS, DECOMPRESSED_BYTES_MAX, compress, decompress } from './compression.ts';
-import { checkBatchCrc, decodeBatch, decodeBatches, encodeBatch, readBatchHeader, validateBatch } from './record-batch.ts';
+import { checkBatchCrc, decodeBatch, decodeBatches, encodeBatch, validateBatch } from './record-batch.ts';
 import { TributaryError } from './errors.ts';
 
 const records = Array.from({ length: 500 }, (_, i) => ({ key: Buffer.from(`key-${i}`), value: Buffer.from(`value ${i} `.repeat(20)) }));
@@ -49,10 +49,12 @@ describe('compression', () => {
     expect(decompress('snappy', compress('snappy', data)).equals(data)).toBe(true);
   });
 
-  it('a compacted topic refuses compressed batches (the cleaner does not recompress)', () => {
-    const batch = encodeBatch(records, { compression: 'zstd' });
-    expect(codeOf(() => validateBatch(batch, { keysRequired: true }))).toBe('UNSUPPORTED_COMPRESSION_TYPE');
-    expect(readBatchHeader(batch).recordCount).toBe(500);
+  it('a compacted topic takes compressed batches whose records all have keys, and refuses one with a keyless record', () => {
+    const keyed = records;
+    const batch = encodeBatch(keyed, { compression: 'zstd' });
+    expect(validateBatch(batch, { keysRequired: true }).recordCount).toBe(500);
+    const oneKeyless = encodeBatch([...keyed.slice(1), { ...keyed[0]!, key: null }], { compression: 'lz4' });
+    expect(codeOf(() => validateBatch(oneKeyless, { keysRequired: true }))).toBe('INVALID_RECORD');
   });
 });
 

@@ -78,7 +78,7 @@ export const ERRORS = {
   UNSUPPORTED_COMPRESSION_TYPE: {
     retriable: false,
     httpStatus: 400,
-    description: "the batch's compression codec is not accepted here: compressed batches on a compacted topic (the cleaner rewrites uncompressed batches only)",
+    description: "the batch's compression codec is not accepted here (Kafka's UNSUPPORTED_COMPRESSION_TYPE; every codec Kafka's clients use is read)",
   },
   MESSAGE_TOO_LARGE: {
     retriable: false,

@@ -190,13 +190,6 @@ export function validateBatch(buf: Buffer, options: { keysRequired?: boolean } =
     throw corrupt(`negative recordCount ${header.recordCount} or lastOffsetDelta ${header.lastOffsetDelta}`);
   }
   // A compressed batch is stored as it came; its records are checked decompressed (Kafka's LogValidator).
-  if (options.keysRequired && (header.attributes & 0x07) !== 0) {
-    // The log cleaner rewrites batches record by record and does not recompress (yet).
-    throw new TributaryError(
-      'UNSUPPORTED_COMPRESSION_TYPE',
-      `a compacted topic (cleanup.policy=compact) takes uncompressed batches only here; this one is ${codecOf(header.attributes)}`,
-    );
-  }
   const view = uncompressedView(buf, header);
   const { count, lastOffsetDelta, nullKeys } = checkRecords(view.buf, view.header);
   if (options.keysRequired && nullKeys > 0) {
@@ -602,6 +595,12 @@ export interface RebuildOptions {
    * offsets in place of batches the cleaner removed.
    */
   clearProducer?: boolean;
+  /**
+   * Compress the kept records with this codec (`batch` must then be an uncompressedView): the
+   * cleaner rewrites a compressed batch in its own codec, as Kafka's does. An empty result stays
+   * an uncompressed bare header.
+   */
+  compression?: CompressionCodec;
 }
 
 /**
@@ -662,6 +661,16 @@ export function rebuildBatch(batch: Buffer, header: BatchHeader, kept: readonly 
     out.writeInt32BE(NO_SEQUENCE, BASE_SEQUENCE);
   }
   out.writeInt32BE(kept.length, RECORD_COUNT);
+  if (options.compression !== undefined && options.compression !== 'none' && kept.length > 0) {
+    const body = compress(options.compression, out.subarray(BATCH_HEADER_SIZE));
+    const packed = Buffer.allocUnsafe(BATCH_HEADER_SIZE + body.length);
+    out.copy(packed, 0, 0, BATCH_HEADER_SIZE);
+    body.copy(packed, BATCH_HEADER_SIZE);
+    packed.writeInt32BE(packed.length - LOG_OVERHEAD, BATCH_LENGTH);
+    packed.writeInt16BE((attributes & ~0x07) | codecId(options.compression), ATTRIBUTES);
+    packed.writeUInt32BE(crc32c(packed.subarray(ATTRIBUTES)), CRC);
+    return packed;
+  }
   out.writeUInt32BE(crc32c(out.subarray(ATTRIBUTES)), CRC);
   return out;
 }

@@ -47,6 +47,8 @@ import {
   readBatchHeader,
   rebuildBatch,
   setLastOffsetDelta,
+  uncompressedView,
+  batchCompression,
   type BatchHeader,
   type KeptRecord,
 } from '@tributary/protocol';
@@ -295,9 +297,11 @@ export class Cleaner {
     checkBatchCrc(batch);
     const keys: string[] = [];
     const offsets: number[] = [];
-    forEachRecordSpan(batch, header, (r) => {
+    // A compressed batch's keys are read from its records decompressed.
+    const view = uncompressedView(batch, header);
+    forEachRecordSpan(view.buf, view.header, (r) => {
       if (r.keyLength < 0) return;
-      keys.push(batch.toString('latin1', r.keyStart, r.keyStart + r.keyLength));
+      keys.push(view.buf.toString('latin1', r.keyStart, r.keyStart + r.keyLength));
       offsets.push(r.offset);
     });
     if (!this.map.fits(keys)) {
@@ -382,8 +386,12 @@ export class Cleaner {
     };
     const kept: KeptRecord[] = [];
     let tombstoneKept = false;
-    forEachRecordSpan(batch, header, (r) => {
-      const key = r.keyLength < 0 ? null : batch.toString('latin1', r.keyStart, r.keyStart + r.keyLength);
+    // A compressed batch is read decompressed and, when records go, rewritten in its own codec
+    // (Kafka's cleaner does the same); one that keeps every record is copied as it is.
+    const compression = batchCompression(header);
+    const view = uncompressedView(batch, header);
+    forEachRecordSpan(view.buf, view.header, (r) => {
+      const key = r.keyLength < 0 ? null : view.buf.toString('latin1', r.keyStart, r.keyStart + r.keyLength);
       const tombstone = r.valueLength < 0;
       if (!recordRetained({ offset: r.offset, key, tombstone }, ctx)) return;
       kept.push({ offset: r.offset, timestamp: r.timestamp, start: r.start, end: r.end, attributesAt: r.attributesAt, keyLengthAt: r.keyLengthAt });
@@ -400,13 +408,19 @@ export class Cleaner {
         this.emit(w, batch);
         break;
       case 'rewrite':
-        this.emit(w, rebuildBatch(batch, header, kept, needsHorizon ? { deleteHorizonMs: this.options.nowMs + this.log.currentConfig.deleteRetentionMs } : {}));
+        this.emit(
+          w,
+          rebuildBatch(view.buf, view.header, kept, {
+            compression,
+            ...(needsHorizon ? { deleteHorizonMs: this.options.nowMs + this.log.currentConfig.deleteRetentionMs } : {}),
+          }),
+        );
         break;
       case 'empty':
-        this.emit(w, rebuildBatch(batch, header, []));
+        this.emit(w, rebuildBatch(view.buf, view.header, []));
         break;
       case 'drop':
-        this.absorb(w, batch, header, last);
+        this.absorb(w, view.buf, view.header, last);
         break;
     }
   }

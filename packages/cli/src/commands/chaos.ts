@@ -3,6 +3,7 @@
 
 import { ChaosUsageError, type GroupAnomaly, check, describeAnomaly, parseFaults, readHistoryFile, renderReport, reportJson, runChaos } from '@tributary/chaos';
 import { UsageError, optionalIntArg, type Command } from '../command.ts';
+import { clientSecurity } from '../client-security.ts';
 
 /** `120s`, `2m`, `90000ms` or a bare number of seconds. */
 export function parseDuration(text: string): number | undefined {
@@ -16,7 +17,7 @@ const chaosRun: Command = {
   path: ['chaos'],
   summary: 'Jepsen-style test: faults on a seeded schedule while producers and consumers run, then a verdict',
   usage:
-    'chaos [--target local|docker] [--duration 120s] [--seed N] [--faults kill,pause,controller] [--producers 4] [--group-consumers N] [--settle-timeout 120s] [--history FILE] [--json]',
+    'chaos [--target local|docker] [--duration 120s] [--seed N] [--faults kill,pause,controller] [--producers 4] [--group-consumers N] [--settle-timeout 120s] [--secure] [--history FILE] [--json]',
   usesCluster: false,
   options: {
     target: { type: 'string' },
@@ -30,6 +31,7 @@ const chaosRun: Command = {
     history: { type: 'string' },
     'data-dir': { type: 'string' },
     'base-port': { type: 'string' },
+    secure: { type: 'boolean' },
   },
   flagHelp: [
     '--target local|docker   local processes (default), or attach to the running compose cluster ($TRIBUTARY_CHAOS_PROJECT picks one)',
@@ -47,6 +49,8 @@ const chaosRun: Command = {
     '--history FILE          write every operation as JSON lines, for `tributary chaos check FILE`',
     '--data-dir DIR          attach to the local cluster running from DIR (or start one there); default: a fresh one in a temp dir',
     '--base-port N           ports of a cluster this command starts (default: a free block)',
+    '--secure                start that cluster in secure mode (local up --secure): the same faults and checks over TLS,',
+    '                        certificates, SCRAM and ACLs; a cluster attached to is taken as it runs, with its own secrets',
   ],
   details: [
     'Creates topic chaos-<seed>-<time> (10 partitions, RF 3, min.insync.replicas=2). After --duration it heals everything,',
@@ -84,6 +88,14 @@ const chaosRun: Command = {
     const basePort = optionalIntArg(ctx.values['base-port'], '--base-port', ctx.command, 1024);
     const history = ctx.values.history as string | undefined;
     const dataDir = ctx.values['data-dir'] as string | undefined;
+    const secure = ctx.values.secure === true;
+    if (secure && target === 'docker')
+      throw new UsageError('--secure starts a local cluster; with --target docker the compose cluster is as it runs', ctx.command);
+    // Credentials given as flags or variables are used as given; otherwise a secure local cluster's own.
+    const env = ctx.io.env ?? process.env;
+    const explicit =
+      ['ca', 'user', 'password', 'password-file'].some((f) => typeof ctx.values[f] === 'string') ||
+      ['TRIBUTARY_CA', 'TRIBUTARY_USER', 'TRIBUTARY_PASSWORD', 'TRIBUTARY_PASSWORD_FILE'].some((v) => (env[v] ?? '') !== '');
     let result: Awaited<ReturnType<typeof runChaos>>;
     try {
       result = await runChaos({
@@ -98,6 +110,8 @@ const chaosRun: Command = {
         ...(history ? { historyPath: history } : {}),
         ...(dataDir ? { dataDir } : {}),
         ...(basePort !== undefined ? { basePort } : {}),
+        ...(secure ? { secure } : {}),
+        ...(explicit ? { client: clientSecurity(ctx.values, env) } : {}),
         ...(ctx.io.signal ? { signal: ctx.io.signal } : {}),
         log: ctx.json ? (line) => ctx.io.err(line) : (line) => ctx.io.out(line),
       });

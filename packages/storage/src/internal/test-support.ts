@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { decodeBatches, encodeBatch, iterateBatches, readBatchHeader } from '@tributary/protocol';
+import { decodeBatches, encodeBatch, iterateBatches, readBatchHeader, type CompressionCodec } from '@tributary/protocol';
 import { nodeFs, type StorageFs } from '../fs.ts';
 import type { Log, LogConfig } from '../log.ts';
 
@@ -228,7 +228,15 @@ export type KV = [key: string, value: string | null];
 /** A batch of keyed records (optionally an idempotent producer's), timestamps from `timestamp`. */
 export function keyedBatch(
   entries: readonly KV[],
-  options: { baseOffset?: number; epoch?: number; timestamp?: number; producerId?: number; producerEpoch?: number; baseSequence?: number } = {},
+  options: {
+    baseOffset?: number;
+    epoch?: number;
+    timestamp?: number;
+    producerId?: number;
+    producerEpoch?: number;
+    baseSequence?: number;
+    compression?: CompressionCodec;
+  } = {},
 ): Buffer {
   const timestamp = options.timestamp ?? 1_000_000;
   return encodeBatch(
@@ -237,6 +245,7 @@ export function keyedBatch(
       baseOffset: options.baseOffset ?? 0,
       partitionLeaderEpoch: options.epoch ?? -1,
       baseTimestamp: timestamp,
+      ...(options.compression !== undefined ? { compression: options.compression } : {}),
       ...(options.producerId !== undefined
         ? { producerId: options.producerId, producerEpoch: options.producerEpoch ?? 0, baseSequence: options.baseSequence ?? 0 }
         : {}),
