@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, MESSAGES, Reader, type Message } from '@tributary/kafka';
 import { batch, brokerReg, makeCore, topicState, type Core } from '../test/helpers.ts';
+import { TributaryError, resolveTopicConfigs } from '@tributary/protocol';
 import { ANONYMOUS, Authorizer, userPrincipal, type AclBinding, type Principal } from '@tributary/auth';
 import { KafkaApis, ZERO_UUID, kafkaTopicId, type KafkaSession } from './kafka-apis.ts';
 
@@ -314,11 +315,18 @@ describe('admin and group APIs at their new versions', () => {
     expect((without.configs as Message[]).map((c) => c.documentation)).toEqual([null, null]);
   });
 
-  it('CreateTopics 7 validate-only: the resolved topic, or INVALID_CONFIG for a bad config; nothing forwarded', async () => {
-    const forwarded: string[] = [];
-    const apis = await setup(async (op) => {
-      forwarded.push(op);
-      return {};
+  it('CreateTopics 7 validate-only: the controller checks (validateOnly) and its answer is the topic it would make; a refusal per topic', async () => {
+    const forwarded: unknown[] = [];
+    const apis = await setup(async (op, body) => {
+      const request = body as { name: string; partitions: number; replicationFactor: number; configs: Record<string, string>; validateOnly?: boolean };
+      forwarded.push({ op, name: request.name, validateOnly: request.validateOnly });
+      // What the controller answers: the topic it would create, or the creation's refusal.
+      const topic = topicState(
+        request.name,
+        Array.from({ length: request.partitions }, () => ({ replicas: [0, 1].slice(0, request.replicationFactor), leaderEpoch: 0 })),
+      );
+      if (request.configs['retention.ms'] === 'soon') throw new TributaryError('INVALID_CONFIG', 'retention.ms must be a number');
+      return { topic: { ...topic, configs: resolveTopicConfigs(request.configs) } };
     });
     const r = await call(apis, 19, 7, {
       topics: [
@@ -334,7 +342,10 @@ describe('admin and group APIs at their new versions', () => {
     expect((ok!.configs as Message[]).find((c) => c.name === 'retention.ms')).toMatchObject({ value: '1000', configSource: 1 });
     expect((ok!.configs as Message[]).find((c) => c.name === 'segment.ms')).toMatchObject({ configSource: 5 });
     expect(bad).toMatchObject({ name: 'bad', errorCode: 40, numPartitions: -1, replicationFactor: -1, configs: null });
-    expect(forwarded).toEqual([]);
+    expect(forwarded).toEqual([
+      { op: 'create-topic', name: 'n', validateOnly: true },
+      { op: 'create-topic', name: 'bad', validateOnly: true },
+    ]);
   });
 });
 
@@ -405,6 +416,10 @@ describe('ACLs on a secure cluster (issue 20)', () => {
     // Past the ACLs (this test's metadata has no __consumer_offsets: COORDINATOR_NOT_AVAILABLE).
     expect((await call(apis, 10, 2, { key: 'g1', keyType: 0 }, alice)).errorCode).toBe(15);
     expect((await call(apis, 12, 3, { groupId: 'g1', generationId: 1, memberId: 'm', groupInstanceId: null }, alice)).errorCode).toBe(30);
+    // Counted by the answer's error, not as "none".
+    const text = await core!.metrics.registry.metrics();
+    expect(text).toMatch(/tributary_requests_total\{api="kafka_heartbeat",error="GROUP_AUTHORIZATION_FAILED".*\} 1/);
+    expect(text).toMatch(/tributary_requests_total\{api="kafka_find_coordinator",error="GROUP_AUTHORIZATION_FAILED".*\} 1/);
     const sync = await call(
       apis,
       14,

@@ -21,7 +21,6 @@ import {
   TributaryError,
   batchSizeAt,
   isInternalTopic,
-  resolveTopicConfigs,
   type BrokerRegistration,
   type CreateTopicRequest,
   type CreateTopicResponse,
@@ -32,7 +31,7 @@ import {
   type WireError,
 } from '@tributary/protocol';
 import { createHash } from 'node:crypto';
-import { advertisedApis, kafkaErrorCode, type Message, type RequestHeaderValue } from '@tributary/kafka';
+import { advertisedApis, kafkaErrorCode, kafkaErrorName, type Message, type RequestHeaderValue } from '@tributary/kafka';
 import { isClusterProcess, type Authorizer, type Operation, type Principal, type ResourceType } from '@tributary/auth';
 import type { CoordinatorHost } from './coordinator-host.ts';
 import { kafkaEndOffsetForEpoch } from './divergence.ts';
@@ -155,9 +154,24 @@ export class KafkaApis {
 
   /** The request's answer, or undefined for none (Produce with acks=0). */
   async handle(header: RequestHeaderValue, body: M, session: KafkaSession): Promise<Message | undefined> {
-    const v = header.apiVersion;
     const api = KAFKA_API_NAMES.get(header.apiKey) ?? `kafka_${header.apiKey}`;
-    this.o.metrics.requests.inc({ api, error: 'none' });
+    // Counted by the answer's whole-request error (per-partition errors: tributary_partition_errors_total).
+    try {
+      const answer = await this.dispatch(header, body, session);
+      const code = answer?.errorCode;
+      this.o.metrics.requests.inc({ api, error: typeof code === 'number' && code !== 0 ? kafkaErrorName(code) : 'none' });
+      return answer;
+    } catch (err) {
+      this.o.metrics.requests.inc({
+        api,
+        error: err instanceof TributaryError ? err.code : err instanceof CloseConnection ? 'CONNECTION_CLOSED' : 'UNKNOWN_SERVER_ERROR',
+      });
+      throw err;
+    }
+  }
+
+  private async dispatch(header: RequestHeaderValue, body: M, session: KafkaSession): Promise<Message | undefined> {
+    const v = header.apiVersion;
     const s = session;
     const readGroup = () => this.may(s, 'Read', 'Group', body.groupId as string);
     switch (header.apiKey) {
@@ -926,11 +940,15 @@ export class KafkaApis {
           configs,
         };
         if (body.validateOnly === true) {
-          // The controller is not asked: the ACLs it would check (Create on the cluster or the topic) are checked here.
-          if (this.secure && !isClusterProcess(s.principal) && !this.may(s, 'Create', 'Cluster', undefined, false) && !this.may(s, 'Create', 'Topic', name))
-            return fail('TOPIC_AUTHORIZATION_FAILED', `${s.principal.name} is not authorized to Create topic '${name}'`);
+          // The controller runs every check a creation makes (the ACLs too, as the caller) and creates nothing.
           try {
-            return created(ZERO_UUID, request.partitions, request.replicationFactor, resolveTopicConfigs(configs));
+            const checked = (await this.o.forwardAdmin('create-topic', { ...request, validateOnly: true }, this.caller(s))) as CreateTopicResponse;
+            return created(
+              ZERO_UUID,
+              checked.topic.partitions.length,
+              checked.topic.partitions[0]?.replicas.length ?? request.replicationFactor,
+              checked.topic.configs,
+            );
           } catch (err) {
             return fail(codeOf(err), (err as Error).message);
           }

@@ -297,7 +297,7 @@ export class ClusterController {
 
   createTopic(request: CreateTopicRequest): CreateTopicResponse {
     const decision = createTopic(this.state, request, this.newId());
-    this.commit(decision.records);
+    if (request.validateOnly !== true) this.commit(decision.records);
     return decision.reply;
   }
 

@@ -308,6 +308,28 @@ describe('ControllerService', () => {
     expect([missing.status, missing.body.code]).toEqual([404, 'UNKNOWN_TOPIC_OR_PARTITION']);
   });
 
+  it('validateOnly makes every check of a creation and answers the topic it would make, creating nothing', async () => {
+    const h = harness();
+    await registerSeed(h);
+    const before = h.controller.version;
+    const checked = await h.call<{ topic: { name: string; partitions: { replicas: number[] }[] } }>('/admin/create-topic', {
+      name: 'v',
+      partitions: 4,
+      replicationFactor: 3,
+      validateOnly: true,
+    });
+    expect(checked.status).toBe(200);
+    expect(checked.body.topic.partitions.map((p) => p.replicas.length)).toEqual([3, 3, 3, 3]);
+    expect(h.controller.version).toBe(before);
+    expect((await h.call<WireError>('/admin/delete-topic', { name: 'v' })).body.code).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    // The same refusals as a creation.
+    const tooMany = await h.call<WireError>('/admin/create-topic', { name: 'v', partitions: 1, replicationFactor: 7, validateOnly: true });
+    expect(tooMany.body.code).toBe('INVALID_REPLICATION_FACTOR');
+    expect((await h.call('/admin/create-topic', { name: 't', partitions: 1, replicationFactor: 1 })).status).toBe(200);
+    const taken = await h.call<WireError>('/admin/create-topic', { name: 't', partitions: 1, replicationFactor: 1, validateOnly: true });
+    expect(taken.body.code).toBe('TOPIC_ALREADY_EXISTS');
+  });
+
   it('heartbeats answer the metadata version; stale epochs are refused', async () => {
     const h = harness();
     const epochs = await registerSeed(h);

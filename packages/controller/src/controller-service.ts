@@ -330,6 +330,7 @@ export function createControllerService(options: ControllerServiceOptions): Cont
           partitions: numberField(body, 'partitions'),
           replicationFactor: numberField(body, 'replicationFactor'),
           configs: topicConfigsField(body, 'configs'),
+          validateOnly: body.validateOnly === true,
         });
       case 'delete-topic':
         return controller.deleteTopic(stringField(body, 'name', 1024));

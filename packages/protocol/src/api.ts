@@ -351,6 +351,11 @@ export interface CreateTopicRequest {
   partitions: number;
   replicationFactor: number;
   configs?: TopicConfigInput;
+  /**
+   * Kafka's validateOnly: every check a creation makes (name, existence, partitions, replication
+   * factor against the live brokers, configs) and the topic it would make, but nothing created.
+   */
+  validateOnly?: boolean;
 }
 export interface CreateTopicResponse {
   topic: TopicState;
