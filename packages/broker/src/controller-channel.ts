@@ -99,7 +99,14 @@ export class ControllerChannel {
 
   constructor(options: ControllerChannelOptions) {
     this.options = options;
-    this.client = options.client ?? new RpcClient(options.controller, { timeoutMs: 10_000, connectionsMax: 4, ...(options.tls ? { tls: options.tls } : {}) });
+    // Over TLS the controller's certificate must be the controller's (a broker's cannot stand in for it).
+    this.client =
+      options.client ??
+      new RpcClient(options.controller, {
+        timeoutMs: 10_000,
+        connectionsMax: 4,
+        ...(options.tls ? { tls: { ...options.tls, serverName: 'controller' } } : {}),
+      });
   }
 
   get registered(): boolean {

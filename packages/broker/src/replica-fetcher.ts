@@ -166,7 +166,8 @@ export class ReplicaFetcher {
       const started = this.now();
       let response: ReplicaFetchResponse;
       try {
-        response = await this.deps.clients.get(endpoint).call<ReplicaFetchResponse>('/replica/fetch', request, {
+        // Over TLS the leader's certificate must be broker-<leaderId>'s: no other cluster process may answer for it.
+        response = await this.deps.clients.get(endpoint, `broker-${this.leaderId}`).call<ReplicaFetchResponse>('/replica/fetch', request, {
           timeoutMs: this.deps.maxWaitMs + 10_000,
           signal: this.pollController.signal,
         });

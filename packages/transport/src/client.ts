@@ -3,6 +3,7 @@
 // knows whether a request is safe to repeat. Calls that must reach the peer in the order they are
 // made (a producer's batches) take the ordered lane: one connection, pipelined.
 
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { Client, Pool } from 'undici';
 import { MSGPACK_CONTENT_TYPE, TributaryError, decodeMsgpack, encodeMsgpackParts, isErrorCode, joinMsgpackParts, type Endpoint } from '@tributary/protocol';
 
@@ -13,6 +14,24 @@ export interface TlsClientOptions {
   ca: string | Buffer;
   cert?: string | Buffer;
   key?: string | Buffer;
+  /**
+   * The common name the server's certificate must carry, besides being signed by `ca` and valid
+   * for the host: a cluster process calling another names it (`controller`, `broker-3`), so a
+   * certificate of the same CA made for some other process cannot stand in for it.
+   */
+  serverName?: string;
+}
+
+/** Node's host check, then the certificate's common name against `serverName`. */
+export function serverIdentityCheck(serverName: string | undefined): (host: string, cert: PeerCertificate) => Error | undefined {
+  return (host, cert) => {
+    const hostError = checkServerIdentity(host, cert);
+    if (hostError !== undefined || serverName === undefined) return hostError;
+    const cn = cert.subject?.CN;
+    return cn === serverName
+      ? undefined
+      : new Error(`the server's certificate is ${cn === undefined ? 'nameless' : `'${cn}'`}'s, not '${serverName}': another process answers at this address`);
+  };
 }
 
 /** An `Authorization` header value, and when to get a new one (before the server would refuse it). */
@@ -271,7 +290,15 @@ export class RpcClient {
       headersTimeout: 0,
       bodyTimeout: 0,
       ...(tls
-        ? { connect: { ca: tls.ca, ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}), minVersion: 'TLSv1.2' as const } }
+        ? {
+            connect: {
+              ca: tls.ca,
+              ...(tls.cert ? { cert: tls.cert } : {}),
+              ...(tls.key ? { key: tls.key } : {}),
+              minVersion: 'TLSv1.2' as const,
+              checkServerIdentity: serverIdentityCheck(tls.serverName),
+            },
+          }
         : {}),
     };
   }
@@ -415,11 +442,13 @@ export class RpcClientPool {
     this.options = options;
   }
 
-  get(endpoint: Endpoint): RpcClient {
-    const key = `${endpoint.host}:${endpoint.port}`;
+  /** `serverName`: the process expected there (TLS only: its certificate's common name is checked). */
+  get(endpoint: Endpoint, serverName?: string): RpcClient {
+    const key = `${endpoint.host}:${endpoint.port}/${serverName ?? ''}`;
     let client = this.clients.get(key);
     if (!client) {
-      client = new RpcClient(endpoint, this.options);
+      const tls = this.options.tls;
+      client = new RpcClient(endpoint, tls && serverName !== undefined ? { ...this.options, tls: { ...tls, serverName } } : this.options);
       this.clients.set(key, client);
     }
     return client;

@@ -80,6 +80,13 @@ describe('TLS listeners and the authentication hook', () => {
     expect(asked).toBe(2);
   });
 
+  it("a client that names the process it calls accepts only that process's certificate (this server is the controller)", async () => {
+    const right = client({ tls: { ca: CA, cert: pem('client'), key: pem('client-key'), serverName: 'controller' } });
+    expect(await right.call('/whoami', {})).toEqual({ principal: 'cert:broker-0' });
+    const wrong = client({ tls: { ca: CA, cert: pem('client'), key: pem('client-key'), serverName: 'broker-3' } });
+    await expect(wrong.call('/whoami', {})).rejects.toThrow(/'controller''s, not 'broker-3'/);
+  });
+
   it('a plaintext client gets a clear error, not a reset', async () => {
     const c = client({});
     await expect(c.call('/whoami', {})).rejects.toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringMatching(/speaks TLS.*https/) });
