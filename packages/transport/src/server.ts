@@ -495,7 +495,11 @@ function discard(): void {}
 
 function sendError(reply: FastifyReply, err: TributaryError, status?: number): FastifyReply {
   const body: WireError = err.toWire();
-  return reply.code(status ?? ERRORS[err.code].httpStatus).send(body);
+  const code = status ?? ERRORS[err.code].httpStatus;
+  // A 401 says how to authenticate (RFC 9110 § 11.6.1): a browser on the console then asks for a
+  // user and password (HTTP Basic, checked against the SCRAM credentials); clients use SCRAM.
+  if (code === 401) reply.header('www-authenticate', 'Basic realm="tributary", charset="UTF-8"');
+  return reply.code(code).send(body);
 }
 
 /** The Prometheus text format's content type, for `GET /metrics` routes. */

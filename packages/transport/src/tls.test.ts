@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TributaryError } from '@tributary/protocol';
 import { RpcClient, type CallAuthenticator } from './client.ts';
@@ -85,6 +86,23 @@ describe('TLS listeners and the authentication hook', () => {
     expect(await right.call('/whoami', {})).toEqual({ principal: 'cert:broker-0' });
     const wrong = client({ tls: { ca: CA, cert: pem('client'), key: pem('client-key'), serverName: 'broker-3' } });
     await expect(wrong.call('/whoami', {})).rejects.toThrow(/'controller''s, not 'broker-3'/);
+  });
+
+  it('a refused authentication is a 401 that says how to authenticate (WWW-Authenticate: Basic): a browser asks for a user', async () => {
+    const agent = new Agent({ connect: { ca: CA } });
+    try {
+      const res = await request(`https://127.0.0.1:${port}/whoami`, {
+        method: 'POST',
+        dispatcher: agent,
+        headers: { 'content-type': 'application/msgpack' },
+        body: Buffer.from([0x80]),
+      });
+      await res.body.arrayBuffer();
+      expect(res.statusCode).toBe(401);
+      expect(res.headers['www-authenticate']).toBe('Basic realm="tributary", charset="UTF-8"');
+    } finally {
+      await agent.close();
+    }
   });
 
   it('a plaintext client gets a clear error, not a reset', async () => {
