@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, issueCertificate } from '@tributary/auth/certs';
 import { Admin, Consumer, Producer } from '@tributary/client';
-import { localKill, localRestart, secretsDir } from '@tributary/launcher';
+import { secretsDir } from '@tributary/launcher';
 import { ADMIN_OPS, type TributaryError, listenerRoutes, type ClusterMetadata, type RouteSpec } from '@tributary/protocol';
 import { RpcClient } from '@tributary/transport/client';
 import { eventually } from '@tributary/testkit';
-import { checkAcknowledged, partitionInfo, readAll, startProducerLoop, startTestCluster, type TestCluster } from '../src/index.ts';
+import { readAll, startTestCluster, type TestCluster } from '../src/index.ts';
 
 /** A body each route would act on if it let the caller in. */
 function bodyFor(path: string): unknown {
@@ -283,32 +283,6 @@ describe('secure cluster (local up --secure)', () => {
     });
   });
 
-  it('failover in secure mode: a killed leader is replaced, acknowledged records survive, the broker rejoins', async () => {
-    await cluster.admin.createTopic({ name: 'failover', partitions: 2, replicationFactor: 3, configs: { 'min.insync.replicas': 2 } });
-    const leader = (await partitionInfo(cluster.admin, 'failover', 0)).leader;
-    const loop = startProducerLoop({ bootstrap: bootstrapOf(), topic: 'failover', partitions: [0, 1], producer: cluster.security });
-    await eventually(() => expect(loop.acked.length).toBeGreaterThan(200));
-    await localKill(cluster.dataDir, String(leader));
-    await eventually(async () => expect((await partitionInfo(cluster.admin, 'failover', 0)).leader).not.toBe(leader), { timeoutMs: 20_000 });
-    const ackedAtFailover = loop.acked.length;
-    await eventually(() => expect(loop.acked.length).toBeGreaterThan(ackedAtFailover + 200), { timeoutMs: 20_000 });
-    await loop.stop();
-    await localRestart(cluster.dataDir, String(leader));
-    await eventually(async () => expect((await partitionInfo(cluster.admin, 'failover', 0)).isr).toHaveLength(3), { timeoutMs: 30_000 });
-    const read = await readAll(bootstrapOf(), 'failover', 2, { expected: loop.acked.length, client: cluster.security });
-    expect(checkAcknowledged(read, loop.acked)).toEqual([]);
-    const metadata = await track(
-      new RpcClient(
-        { host: '127.0.0.1', port: cluster.controllerInternalPort },
-        {
-          tls: {
-            ca,
-            cert: readFileSync(join(secretsDir(cluster.dataDir), 'launcher.pem')),
-            key: readFileSync(join(secretsDir(cluster.dataDir), 'launcher-key.pem')),
-          },
-        },
-      ),
-    ).call<ClusterMetadata>('/metadata/poll', { sinceVersion: -1, maxWaitMs: 0 });
-    expect(metadata.brokers.every((b) => b.alive)).toBe(true);
-  });
+  // Failover and ISR behaviour in secure mode: every scenario of replication-scenarios.ts runs on a
+  // secure cluster too (replication-secure.int.test.ts).
 });
