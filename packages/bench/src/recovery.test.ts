@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_LOOP_MAX_METRIC, metricValue, summarizeRestartLog } from './recovery.ts';
+import { EVENT_LOOP_MAX_METRIC, logEvents, metricValue, summarizeRestartLog } from './recovery.ts';
 
 describe('metricValue', () => {
   const text = [
@@ -53,5 +53,21 @@ describe('summarizeRestartLog', () => {
     const s = summarizeRestartLog(log, since + 10_000, 't');
     expect([s.firstLineMs, s.loadedLogsMs, s.lastBecameLeaderMs]).toEqual([null, null, null]);
     expect(s.warnings).toEqual({});
+  });
+});
+
+describe('logEvents', () => {
+  const text = [
+    JSON.stringify({ time: 10, msg: 'producer state rebuilt', topic: 't', ms: 1 }),
+    JSON.stringify({ time: 20, msg: 'producer state rebuilt', topic: 'u', ms: 2 }),
+    JSON.stringify({ time: 30, msg: 'producer state rebuilt', topic: 't', ms: 3 }),
+    JSON.stringify({ time: 40, msg: 'producer state rebuilt twice', topic: 't', ms: 4 }),
+    '{"msg":"producer state rebuilt", broken',
+  ].join('\n');
+
+  it('keeps the lines with exactly that message, from sinceMs on, of the topic', () => {
+    expect(logEvents(text, 15, 'producer state rebuilt', 't').map((e) => e.ms)).toEqual([3]);
+    expect(logEvents(text, 0, 'producer state rebuilt').map((e) => e.ms)).toEqual([1, 2, 3]);
+    expect(logEvents(text, 50, 'producer state rebuilt')).toEqual([]);
   });
 });

@@ -144,6 +144,22 @@ export function summarizeRestartLog(text: string, sinceMs: number, topic: string
   return out;
 }
 
+/** The JSON lines of a pino log with this message, logged at or after `sinceMs` (wall clock), about `topic` when given. Pure. */
+export function logEvents(text: string, sinceMs: number, msg: string, topic?: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{') || !line.includes(msg)) continue;
+    let e: Record<string, unknown>;
+    try {
+      e = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (e.msg === msg && typeof e.time === 'number' && e.time >= sinceMs && (topic === undefined || e.topic === topic)) out.push(e);
+  }
+  return out;
+}
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -283,6 +299,11 @@ export interface LeaderChangeStallResult {
   /** The largest of them, and the broker. */
   maxStallMs: number;
   maxStallBroker: number;
+  /**
+   * What the brokers logged rebuilding the partition's producer state after the kill (the new
+   * leader does on the first idempotent batch when it has no table): how long it took and what it read.
+   */
+  producerStateRebuilds: { broker: number; ms: number; bytesRead: number; fromSnapshot: number | null; fromOffset: number; logEndOffset: number }[];
   /** The same, over an equally long quiet window before the kill (the load producer running): the floor. */
   baselineMaxStallMs: number;
   loadAcked: number;
@@ -354,6 +375,7 @@ export async function leaderChangeStallPhase(
     // Reset every survivor's histogram, then the change.
     await Promise.all(survivors.map((id) => eventLoopMaxMs(portOf.get(id)!)));
     killedAt = performance.now();
+    const killedWallMs = Date.now();
     await localKill(state.dataDir, String(oldLeader));
     const moved = await until(
       'a new leader',
@@ -375,6 +397,21 @@ export async function leaderChangeStallPhase(
     const maxStallMsByBroker: Record<string, number> = {};
     for (const [i, id] of survivors.entries()) maxStallMsByBroker[String(id)] = Math.round(stalls[i]! * 10) / 10;
     const worst = survivors[stalls.indexOf(Math.max(...stalls))]!;
+    const producerStateRebuilds: LeaderChangeStallResult['producerStateRebuilds'] = [];
+    for (const id of survivors) {
+      const logFile = state.processes.find((p) => p.brokerId === id)?.logFile;
+      if (logFile === undefined) continue;
+      for (const e of logEvents(readFileSync(logFile, 'utf8'), killedWallMs, 'producer state rebuilt', topic)) {
+        producerStateRebuilds.push({
+          broker: id,
+          ms: Number(e.ms),
+          bytesRead: Number(e.bytesRead),
+          fromSnapshot: typeof e.fromSnapshot === 'number' ? e.fromSnapshot : null,
+          fromOffset: Number(e.fromOffset),
+          logEndOffset: Number(e.logEndOffset),
+        });
+      }
+    }
     // The killed broker back, in sync, before the next phase.
     await localRestart(state.dataDir, String(oldLeader), { readyTimeoutMs: 300_000 });
     await waitFor(async () => (await admin.describeTopic(topic)).partitions[0]!.isr.length === 3, 300_000, 250);
@@ -389,6 +426,7 @@ export async function leaderChangeStallPhase(
       maxStallMsByBroker,
       maxStallMs: Math.round(Math.max(...stalls) * 10) / 10,
       maxStallBroker: worst,
+      producerStateRebuilds,
       baselineMaxStallMs: Math.round(Math.max(...baseline) * 10) / 10,
       loadAcked: acked,
       loadFailed: failed,

@@ -580,10 +580,16 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
         const byBroker = Object.entries(r.maxStallMsByBroker)
           .map(([b, v]) => `B${b} ${v}`)
           .join(', ');
+        const rebuilds = r.producerStateRebuilds
+          .map(
+            (x) =>
+              `B${x.broker} rebuilt producer state reading ${(x.bytesRead / 1e6).toFixed(0)} MB from offset ${x.fromOffset} (${x.fromSnapshot === null ? 'no snapshot' : `snapshot ${x.fromSnapshot}`}) in ${x.ms} ms`,
+          )
+          .join(', ');
         rows.push({
           phase: `leader change, ${(r.filledBytes / 1e9).toFixed(1)} GB`,
           result: `${r.maxStallMs} ms`,
-          detail: `largest event-loop delay of a live broker (B${r.maxStallBroker}) while kill -9 of leader B${r.oldLeader} moved the partition to B${r.newLeader} (target <= 50 ms at 2 GB; 10 ms sampling included); by broker ${byBroker} ms over ${fmt(r.windowMs)} ms; quiet baseline ${r.baselineMaxStallMs} ms; leader moved ${fmt(r.leaderMovedMs)} ms, idempotent producer acked again ${fmt(r.produceResumedMs)} ms after the kill (${fmt(r.loadAcked)} acked, ${r.loadFailed} failed); fill ${r.fillSeconds.toFixed(1)} s, not timed`,
+          detail: `largest event-loop delay of a live broker (B${r.maxStallBroker}) while kill -9 of leader B${r.oldLeader} moved the partition to B${r.newLeader} (target <= 50 ms at 2 GB; 10 ms sampling included); by broker ${byBroker} ms over ${fmt(r.windowMs)} ms; quiet baseline ${r.baselineMaxStallMs} ms; leader moved ${fmt(r.leaderMovedMs)} ms, idempotent producer acked again ${fmt(r.produceResumedMs)} ms after the kill (${fmt(r.loadAcked)} acked, ${r.loadFailed} failed); ${rebuilds === '' ? 'no producer-state rebuild logged' : rebuilds}; fill ${r.fillSeconds.toFixed(1)} s, not timed`,
         });
       }
     }
