@@ -194,68 +194,83 @@ export async function brokerRestartPhase(
 ): Promise<BrokerRestartResult> {
   await until('every broker alive', async () => (await controllerMetadata(state)).brokers.every((b) => b.alive), 120_000, 250);
   const broker = Math.min(...state.layout.brokers.map((b) => b.id));
-  await admin.createTopic({ name: topic, partitions, replicationFactor: 1, timeoutMs: 120_000 });
-  const all = Array.from({ length: partitions }, (_, p) => p);
-  const moves = (await admin.describeTopic(topic)).partitions.filter((p) => p.replicas[0] !== broker);
-  if (moves.length > 0) {
-    const answers = await admin.alterPartitionReassignments(moves.map((p) => ({ topic, partition: p.partition, replicas: [broker] })));
-    const refused = answers.filter((a) => a.error !== undefined);
-    if (refused.length > 0) throw new Error(`moving ${topic} onto broker ${broker}: ${JSON.stringify(refused)}`);
-  }
-  const placed = await waitFor(
-    async () => {
-      if ((await admin.listPartitionReassignments([topic])).length > 0) return false;
-      const d = await admin.describeTopic(topic);
-      return d.partitions.every((p) => p.leader === broker && p.replicas.length === 1 && p.replicas[0] === broker) && (await topicReplicating(admin, topic));
-    },
-    120_000,
-    250,
-  );
-  if (!placed) throw new Error(`${topic}: its partitions did not all move onto broker ${broker} within 120 s`);
-
-  const filled = await fill(bootstrap, topic, all, gb * 1e9, { acks: 1, idempotent: false }, `restart: fill B${broker}`);
-  const record = state.processes.find((p) => p.brokerId === broker)!;
-  const dataDirAt = record.args.indexOf('--data-dir');
-  const bytesOnDisk = dataDirAt >= 0 ? logBytes(record.args[dataDirAt + 1]!, topic) : 0;
-
-  const killedAt = performance.now();
-  await localKill(state.dataDir, String(broker));
-  // Restarted once the controller has fenced it, as after a crash a while ago: the figure is the
-  // broker's own start, not the controller's session timeout.
-  await until('the killed broker fenced', async () => (await controllerMetadata(state)).brokers.some((b) => b.id === broker && !b.alive), 60_000, 50);
-  const fencedAfterKillMs = performance.now() - killedAt;
-  const spawnWallMs = Date.now();
-  const spawnedAt = performance.now();
-  await localRestart(state.dataDir, String(broker), { readyTimeoutMs: 600_000 });
-  const restartToHealthMs = performance.now() - spawnedAt;
-  // Serving: a consumer (bootstrapped from the broker itself) reads one record of every partition.
-  const consumer = new Consumer({ bootstrap: `127.0.0.1:${record.port}`, maxWaitMs: 100, partitionMaxBytes: FILL_VALUE_BYTES * 2 });
   try {
-    consumer.assign(all.map((partition) => ({ topic, partition, offset: 'earliest' as const })));
-    const read = new Set<number>();
-    const deadline = performance.now() + 600_000;
-    while (read.size < partitions) {
-      if (performance.now() > deadline) throw new Error(`restarted broker ${broker} served only partitions ${[...read].join(', ')} of ${topic} within 600 s`);
-      for (const r of await consumer.poll().catch(() => [])) read.add(r.partition);
+    await admin.createTopic({ name: topic, partitions, replicationFactor: 1, timeoutMs: 120_000 });
+    const all = Array.from({ length: partitions }, (_, p) => p);
+    const moves = (await admin.describeTopic(topic)).partitions.filter((p) => p.replicas[0] !== broker);
+    if (moves.length > 0) {
+      const answers = await admin.alterPartitionReassignments(moves.map((p) => ({ topic, partition: p.partition, replicas: [broker] })));
+      const refused = answers.filter((a) => a.error !== undefined);
+      if (refused.length > 0) throw new Error(`moving ${topic} onto broker ${broker}: ${JSON.stringify(refused)}`);
     }
+    const placed = await waitFor(
+      async () => {
+        if ((await admin.listPartitionReassignments([topic])).length > 0) return false;
+        const d = await admin.describeTopic(topic);
+        return d.partitions.every((p) => p.leader === broker && p.replicas.length === 1 && p.replicas[0] === broker) && (await topicReplicating(admin, topic));
+      },
+      120_000,
+      250,
+    );
+    if (!placed) throw new Error(`${topic}: its partitions did not all move onto broker ${broker} within 120 s`);
+
+    const filled = await fill(bootstrap, topic, all, gb * 1e9, { acks: 1, idempotent: false }, `restart: fill B${broker}`);
+    const record = state.processes.find((p) => p.brokerId === broker)!;
+    const dataDirAt = record.args.indexOf('--data-dir');
+    const bytesOnDisk = dataDirAt >= 0 ? logBytes(record.args[dataDirAt + 1]!, topic) : 0;
+
+    const killedAt = performance.now();
+    await localKill(state.dataDir, String(broker));
+    // Restarted once the controller has fenced it, as after a crash a while ago: the figure is the
+    // broker's own start, not the controller's session timeout.
+    await until('the killed broker fenced', async () => (await controllerMetadata(state)).brokers.some((b) => b.id === broker && !b.alive), 60_000, 50);
+    const fencedAfterKillMs = performance.now() - killedAt;
+    const spawnWallMs = Date.now();
+    const spawnedAt = performance.now();
+    await localRestart(state.dataDir, String(broker), { readyTimeoutMs: 600_000 });
+    const restartToHealthMs = performance.now() - spawnedAt;
+    // Serving: a consumer (bootstrapped from the broker itself) reads one record of every partition.
+    const consumer = new Consumer({ bootstrap: `127.0.0.1:${record.port}`, maxWaitMs: 100, partitionMaxBytes: FILL_VALUE_BYTES * 2 });
+    try {
+      consumer.assign(all.map((partition) => ({ topic, partition, offset: 'earliest' as const })));
+      const read = new Set<number>();
+      const deadline = performance.now() + 600_000;
+      while (read.size < partitions) {
+        if (performance.now() > deadline) throw new Error(`restarted broker ${broker} served only partitions ${[...read].join(', ')} of ${topic} within 600 s`);
+        const records = await consumer.poll().catch(() => undefined);
+        if (records === undefined) await sleep(20);
+        else for (const r of records) read.add(r.partition);
+      }
+    } finally {
+      await consumer.close().catch(() => undefined);
+    }
+    const restartToServingMs = performance.now() - spawnedAt;
+    const log = summarizeRestartLog(readFileSync(record.logFile, 'utf8'), spawnWallMs, topic);
+    return {
+      broker,
+      partitions,
+      filledBytes: filled.bytes,
+      logBytes: bytesOnDisk,
+      fillSeconds: filled.seconds,
+      restartToHealthMs,
+      restartToServingMs,
+      fencedAfterKillMs,
+      log,
+    };
   } finally {
-    await consumer.close().catch(() => undefined);
+    // A failure half-way leaves no broker down for the next phase, nor the topic.
+    if (!(await brokerAnswers(state, broker))) await localRestart(state.dataDir, String(broker), { readyTimeoutMs: 600_000 }).catch(() => undefined);
+    await admin.deleteTopic(topic).catch(() => undefined);
+    await sleep(1000);
   }
-  const restartToServingMs = performance.now() - spawnedAt;
-  const log = summarizeRestartLog(readFileSync(record.logFile, 'utf8'), spawnWallMs, topic);
-  await admin.deleteTopic(topic).catch(() => undefined);
-  await sleep(1000);
-  return {
-    broker,
-    partitions,
-    filledBytes: filled.bytes,
-    logBytes: bytesOnDisk,
-    fillSeconds: filled.seconds,
-    restartToHealthMs,
-    restartToServingMs,
-    fencedAfterKillMs,
-    log,
-  };
+}
+
+/** The broker answers /health with 200. */
+async function brokerAnswers(state: ClusterStateFile, broker: number): Promise<boolean> {
+  const port = state.layout.brokers.find((b) => b.id === broker)?.port;
+  if (port === undefined) return false;
+  const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+  return res?.status === 200;
 }
 
 /** The value of `metric` in a Prometheus text exposition (first sample, any labels); undefined if absent. Pure. */
@@ -435,6 +450,7 @@ export async function leaderChangeStallPhase(
     running = false;
     await loop.catch(() => undefined);
     await load.close().catch(() => undefined);
+    if (!(await brokerAnswers(state, oldLeader))) await localRestart(state.dataDir, String(oldLeader), { readyTimeoutMs: 300_000 }).catch(() => undefined);
     await admin.deleteTopic(topic).catch(() => undefined);
   }
 }
