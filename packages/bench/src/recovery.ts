@@ -28,7 +28,7 @@ const SETTLE_MS = 5000;
 
 /**
  * Writes `bytes` of 64 KiB values round-robin over the given partitions of `topic`, as fast as the
- * cluster takes them (big batches, a window of FILL_INFLIGHT_MAX records). Returns the seconds.
+ * cluster takes them (big batches, a window of FILL_INFLIGHT_MAX records); any record refused fails it.
  */
 async function fill(
   bootstrap: string,
@@ -79,12 +79,7 @@ function logBytes(brokerDataDir: string, topic: string): number {
   return total;
 }
 
-/**
- * What a restarted broker logged from `sinceMs` (wall clock) on: milliseconds from `sinceMs` to
- * each milestone (its first line, 'loaded logs', 'broker listening', 'registered with the
- * controller', the last 'became leader' of `topic`), the logs it opened, and its warnings (e.g.
- * 'recovery truncated segment'), counted by message. Pure over the log text (pino JSON lines).
- */
+/** What a restarted broker logged; times in ms from its spawn, null when it did not log it. */
 export interface RestartLogSummary {
   firstLineMs: number | null;
   loadedLogsMs: number | null;
@@ -97,6 +92,13 @@ export interface RestartLogSummary {
   warnings: Record<string, number>;
 }
 
+/**
+ * What a restarted broker logged from `sinceMs` (wall clock) on: milliseconds from `sinceMs` to
+ * each milestone (its first line, 'loaded logs', 'broker listening', 'registered with the
+ * controller', the last 'became leader' of `topic`), the logs of `topic` it opened, and its
+ * warnings (e.g. 'recovery truncated segment'), counted by message. Pure over the log text (pino
+ * JSON lines).
+ */
 export function summarizeRestartLog(text: string, sinceMs: number, topic: string): RestartLogSummary {
   const out: RestartLogSummary = {
     firstLineMs: null,
