@@ -18,10 +18,13 @@ describe('parseArgs', () => {
       'kafka',
       'broker-death',
       'controller-restart',
+      'broker-restart',
+      'leader-change-stall',
     ]);
     expect(a.records).toBe(2_000_000);
     expect([a.deathPartitions, a.metadataRecords, a.metadataSnapshots]).toEqual([10_000, 1_000_000, true]);
     expect([a.reassignMB, a.reassignThrottleMBps]).toEqual([1000, 50]);
+    expect([a.restartLogGB, a.stallLogGB]).toEqual([10, 2]);
     expect(a.bootstrap).toBeUndefined();
   });
 
@@ -30,6 +33,9 @@ describe('parseArgs', () => {
     expect(a.records).toBe(200_000);
     expect(a.reassignMB).toBe(250);
     expect([a.deathPartitions, a.metadataRecords]).toEqual([2000, 100_000]);
+    expect([a.restartLogGB, a.stallLogGB]).toEqual([1, 0.5]);
+    expect(parseArgs(['--quick', '--restart-log-gb', '2.5', '--stall-log-gb=0.25'])).toMatchObject({ restartLogGB: 2.5, stallLogGB: 0.25 });
+    expect(parseArgs(['--only', 'leader-change-stall,broker-restart']).only).toEqual(['broker-restart', 'leader-change-stall']);
     expect(parseArgs(['--metadata-snapshots', 'off', '--metadata-records', '5000']).metadataSnapshots).toBe(false);
     expect(() => parseArgs(['--metadata-snapshots', 'maybe'])).toThrow(/on or off/);
     expect(a.only).toEqual(['produce', 'latency']);
@@ -51,5 +57,8 @@ describe('parseArgs', () => {
     expect(() => parseArgs(['--fast'])).toThrow(/unknown argument/);
     expect(() => parseArgs(['--records', '0'])).toThrow(/positive/);
     expect(() => parseArgs(['--reassign-mb', '1.5'])).toThrow(/--reassign-mb must be a positive integer/);
+    expect(() => parseArgs(['--restart-log-gb', '0'])).toThrow(/--restart-log-gb must be a positive number/);
+    expect(() => parseArgs(['--stall-log-gb', 'lots'])).toThrow(/--stall-log-gb must be a positive number/);
+    expect(() => parseArgs(['--stall-log-gb', '-1'])).toThrow(/--stall-log-gb must be a positive number/);
   });
 });

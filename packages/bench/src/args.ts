@@ -14,6 +14,8 @@ export const PHASES = [
   'kafka',
   'broker-death',
   'controller-restart',
+  'broker-restart',
+  'leader-change-stall',
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
@@ -39,6 +41,10 @@ export interface BenchArgs {
   metadataRecords: number;
   /** The controller-restart phase writes snapshots as a controller with them does (on), or none (off: a controller without). */
   metadataSnapshots: boolean;
+  /** The broker-restart phase: GB (10^9 bytes) of log on the broker killed and restarted (default 10; 1 with --quick). */
+  restartLogGB: number;
+  /** The leader-change-stall phase: GB (10^9 bytes) in the partition whose leader is killed (default 2; 0.5 with --quick). */
+  stallLogGB: number;
   /**
    * Also start a secure cluster (`local up --secure`: TLS, mutual TLS, SCRAM, ACLs) once the
    * plaintext one is stopped, and run produce and consume there as admin: the two side by side.
@@ -47,7 +53,7 @@ export interface BenchArgs {
   secure: boolean;
 }
 
-export const USAGE = `usage: pnpm bench [--quick] [--bootstrap host:port,…] [--data-dir DIR] [--json] [--only ${PHASES.join(',')}] [--records N] [--reassign-mb N] [--reassign-throttle-mbps N] [--death-partitions N] [--metadata-records N] [--metadata-snapshots on|off] [--secure] [--keep]`;
+export const USAGE = `usage: pnpm bench [--quick] [--bootstrap host:port,…] [--data-dir DIR] [--json] [--only ${PHASES.join(',')}] [--records N] [--reassign-mb N] [--reassign-throttle-mbps N] [--death-partitions N] [--metadata-records N] [--metadata-snapshots on|off] [--restart-log-gb N] [--stall-log-gb N] [--secure] [--keep]`;
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
   let quick = false;
@@ -64,9 +70,16 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let deathPartitions: number | undefined;
   let metadataRecords: number | undefined;
   let metadataSnapshots = true;
+  let restartLogGB: number | undefined;
+  let stallLogGB: number | undefined;
   const positive = (flag: string, text: string): number => {
     const n = Number(text);
     if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer\n${USAGE}`);
+    return n;
+  };
+  const positiveNumber = (flag: string, text: string): number => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || n <= 0 || text.trim() === '') throw new Error(`${flag} must be a positive number\n${USAGE}`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -111,6 +124,12 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--metadata-records':
         metadataRecords = positive(flag, value());
         break;
+      case '--restart-log-gb':
+        restartLogGB = positiveNumber(flag, value());
+        break;
+      case '--stall-log-gb':
+        stallLogGB = positiveNumber(flag, value());
+        break;
       case '--metadata-snapshots': {
         const v = value();
         if (v !== 'on' && v !== 'off') throw new Error(`--metadata-snapshots must be on or off\n${USAGE}`);
@@ -154,5 +173,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     deathPartitions: deathPartitions ?? (quick ? 2000 : 10_000),
     metadataRecords: metadataRecords ?? (quick ? 100_000 : 1_000_000),
     metadataSnapshots,
+    restartLogGB: restartLogGB ?? (quick ? 1 : 10),
+    stallLogGB: stallLogGB ?? (quick ? 0.5 : 2),
   });
 }

@@ -17,7 +17,7 @@ export const REJOIN_WAIT_MS = 300_000;
 const FILL_SCRIPT = fileURLToPath(new URL('../../controller/bench/metadata-fill.ts', import.meta.url));
 
 /** The controller's own metadata, whole, from its broker-facing listener. */
-async function controllerMetadata(state: ClusterStateFile): Promise<ClusterMetadata> {
+export async function controllerMetadata(state: ClusterStateFile): Promise<ClusterMetadata> {
   const res = await fetch(`http://127.0.0.1:${state.layout.controllerInternalPort}/metadata/poll`, {
     method: 'POST',
     headers: { 'content-type': MSGPACK_CONTENT_TYPE },
@@ -27,7 +27,7 @@ async function controllerMetadata(state: ClusterStateFile): Promise<ClusterMetad
   return decodeMsgpack(Buffer.from(await res.arrayBuffer())) as ClusterMetadata;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | false>, timeoutMs: number, intervalMs = 50): Promise<T> {
+export async function until<T>(what: string, fn: () => Promise<T | false>, timeoutMs: number, intervalMs = 50): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = await fn().catch(() => false as const);
