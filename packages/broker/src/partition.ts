@@ -17,6 +17,7 @@ import {
 } from '@tributary/protocol';
 import { checkFetchPosition, truncationOffset } from './divergence.ts';
 import { LeaderState, followerHighWatermark, type IsrProposal } from './partition-state.ts';
+import type { BackgroundWork } from './background-work.ts';
 import { loadProducerSnapshot, writeProducerSnapshot } from './producer-snapshots.ts';
 import { ProducerStateTable } from './producer-state.ts';
 import { throttledReplicaSet } from './throttle.ts';
@@ -51,6 +52,8 @@ export interface PartitionLog {
 
 /** Bounded read size when rebuilding producer state from the log. */
 const PRODUCER_SCAN_CHUNK_BYTES = 8 * 1024 * 1024;
+/** What one background slice of a producer-state load reads (about a millisecond from the page cache). */
+const PRODUCER_LOAD_SLICE_BYTES = 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 export interface PartitionLogger {
@@ -68,6 +71,14 @@ export interface PartitionContext {
   onIsrChange?(kind: 'shrink' | 'expand'): void;
   /** The broker's clock (producer state's last-append times); default Date.now. */
   now?: () => number;
+  /**
+   * Where a replica whose producer state is not loaded (its log was on disk at start, or was cut
+   * back) loads it, a slice at a time, so that a leader change finds it ready. Without it the
+   * state is read when the first idempotent batch arrives as leader.
+   */
+  background?: BackgroundWork;
+  /** What one background slice reads; default PRODUCER_LOAD_SLICE_BYTES (tests make it small). */
+  producerLoadSliceBytes?: number;
 }
 
 interface AckWaiter {
@@ -102,6 +113,11 @@ export class Partition {
   private followerHw: number;
   readonly producers = new ProducerStateTable();
   private producersLoaded = false;
+  /** A producer-state load under way: where it has read to, and since when (for the log line). */
+  private producerLoad:
+    | { generation: number; offset: number; from: number; snapshot: number | null; bytes: number; readMs: number; startedMs: number }
+    | undefined;
+  private producerLoadGeneration = 0;
   private ackWaiters: AckWaiter[] = [];
   /** Woken when the log grows (follower fetches wait on this). */
   private readonly appendListeners = new Set<Listener>();
@@ -118,6 +134,11 @@ export class Partition {
     this.configs = configs;
     this.ctx = ctx;
     this.followerHw = Math.max(0, Math.min(initialHw, log.logEndOffset));
+    // An empty log has an empty table, exactly: every replica then keeps it as it appends, and
+    // writes its snapshots at each roll, follower or leader. A log already there is loaded in the
+    // background.
+    if (log.logEndOffset === log.logStartOffset) this.producersLoaded = true;
+    else this.scheduleProducerLoad();
   }
 
   get highWatermark(): number {
@@ -576,10 +597,24 @@ export class Partition {
 
   // ------------------------------------------------------------------ producer state
 
-  /** The log was cut back: the table may remember batches no longer there; rebuilt when needed. */
+  /** The log was cut back: the table may remember batches no longer there; loaded again. */
   private forgetProducers(): void {
     this.producers.clear();
-    this.producersLoaded = false;
+    this.producerLoad = undefined;
+    this.producerLoadGeneration++;
+    this.producersLoaded = this.log.logEndOffset === this.log.logStartOffset;
+    if (!this.producersLoaded) this.scheduleProducerLoad();
+  }
+
+  /** Starts loading producer state in the broker's background work (if it has any). */
+  private scheduleProducerLoad(): void {
+    const background = this.ctx.background;
+    if (background === undefined) return;
+    const generation = this.producerLoadGeneration;
+    background.add(() => {
+      if (this.removed || this.producersLoaded || generation !== this.producerLoadGeneration) return false;
+      return !this.loadProducers(this.ctx.producerLoadSliceBytes ?? PRODUCER_LOAD_SLICE_BYTES, true);
+    });
   }
 
   /** A follower that has the table keeps it up to date, batch header by batch header. */
@@ -605,27 +640,43 @@ export class Partition {
   }
 
   /**
-   * Rebuilds producer state: the newest producer-state snapshot at or below the log end (if any),
-   * then every batch header after it (not the records) — the active segment, not the whole log.
+   * Loads producer state now (the first idempotent batch as leader found it not loaded): from
+   * where a background load got to, or from the start of a new one.
    */
   private rebuildProducerState(): void {
+    while (!this.loadProducers(PRODUCER_SCAN_CHUNK_BYTES, false));
+  }
+
+  /**
+   * Reads up to `maxBytes` more of the log into the producer-state table; true once it has
+   * reached the log end (the table is loaded). A load begins with the newest producer-state
+   * snapshot at or below the log end (if any) and goes on with every batch header after it (not
+   * the records): the segments since the last roll this replica saw, not the whole log. Appends
+   * during a background load land past where it has read, so it reads them too.
+   */
+  private loadProducers(maxBytes: number, background: boolean): boolean {
     const started = performance.now();
-    this.producers.clear();
-    const nowMs = (this.ctx.now ?? Date.now)();
-    const end = this.log.logEndOffset;
-    let snapshot: ReturnType<typeof loadProducerSnapshot>;
-    try {
-      snapshot = loadProducerSnapshot(this.log.dir, this.log.logStartOffset, end);
-    } catch (err) {
-      this.ctx.logger.warn({ ...this.fields(), err }, 'producer-state snapshots unreadable; reading the whole log');
-      snapshot = undefined;
+    let load = this.producerLoad;
+    if (load === undefined || load.generation !== this.producerLoadGeneration) {
+      this.producers.clear();
+      let snapshot: ReturnType<typeof loadProducerSnapshot>;
+      try {
+        snapshot = loadProducerSnapshot(this.log.dir, this.log.logStartOffset, this.log.logEndOffset);
+      } catch (err) {
+        this.ctx.logger.warn({ ...this.fields(), err }, 'producer-state snapshots unreadable; reading the whole log');
+        snapshot = undefined;
+      }
+      if (snapshot !== undefined) this.producers.loadSnapshot(snapshot.entries);
+      const from = snapshot?.offset ?? this.log.logStartOffset;
+      load = { generation: this.producerLoadGeneration, offset: from, from, snapshot: snapshot?.offset ?? null, bytes: 0, readMs: 0, startedMs: started };
+      this.producerLoad = load;
     }
-    if (snapshot !== undefined) this.producers.loadSnapshot(snapshot.entries);
-    let offset = snapshot?.offset ?? this.log.logStartOffset;
-    const from = offset;
-    let bytes = 0;
-    while (offset < end) {
-      const chunk = this.log.read(offset, PRODUCER_SCAN_CHUNK_BYTES);
+    const nowMs = (this.ctx.now ?? Date.now)();
+    // Retention may have deleted what the load had not read yet: those batches are gone anyway.
+    if (load.offset < this.log.logStartOffset) load.offset = this.log.logStartOffset;
+    let read = 0;
+    while (load.offset < this.log.logEndOffset && read < maxBytes) {
+      const chunk = this.log.read(load.offset, Math.min(PRODUCER_SCAN_CHUNK_BYTES, maxBytes - read));
       if (chunk.length === 0) break;
       let pos = 0;
       while (chunk.length - pos >= 61) {
@@ -634,25 +685,32 @@ export class Partition {
         if (pos + size > chunk.length) break;
         const lastOffset = header.baseOffset + header.lastOffsetDelta;
         if (header.producerId >= 0) this.producers.record(header, header.baseOffset, lastOffset, nowMs);
-        offset = lastOffset + 1;
+        load.offset = lastOffset + 1;
         pos += size;
       }
-      bytes += pos;
+      read += pos;
       if (pos === 0) break;
     }
+    load.bytes += read;
+    load.readMs += performance.now() - started;
+    if (load.offset < this.log.logEndOffset) return false;
     this.producersLoaded = true;
+    this.producerLoad = undefined;
     this.ctx.logger.info(
       {
         ...this.fields(),
-        fromSnapshot: snapshot?.offset ?? null,
-        fromOffset: from,
-        logEndOffset: end,
-        bytesRead: bytes,
+        fromSnapshot: load.snapshot,
+        fromOffset: load.from,
+        logEndOffset: this.log.logEndOffset,
+        bytesRead: load.bytes,
         producers: this.producers.size,
-        ms: Math.round(performance.now() - started),
+        // On the event loop: all of it for a load done at once, the slices for one in the background.
+        ms: Math.round(load.readMs),
+        background,
       },
       'producer state rebuilt',
     );
+    return true;
   }
 
   /** For describe-replicas and metrics. */

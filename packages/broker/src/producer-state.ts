@@ -5,8 +5,9 @@
 // it appended, with their offsets. A producer retrying a batch the leader already appended (its
 // answer was lost) gets the original base offset back instead of a second copy; a batch that
 // skips sequence numbers is refused with OUT_OF_ORDER_SEQUENCE_NUMBER; one older than anything
-// remembered is refused with DUPLICATE_SEQUENCE_NUMBER. The state is rebuilt from the log's batch
-// headers when a replica becomes leader, so a new leader answers retries exactly as the old one.
+// remembered is refused with DUPLICATE_SEQUENCE_NUMBER. Every replica keeps the table as it
+// appends, leader or follower (one whose log was on disk loads it from a snapshot and the batch
+// headers after it: partition.ts), so a new leader answers retries exactly as the old one.
 //
 // An entry expires producer.id.expiration.ms (KIP-854; default one day) after the producer's last
 // append, counted on the broker's clock (Kafka counts from the batch's record timestamp, which the

@@ -35,6 +35,7 @@ import {
   isMetadataDelta,
 } from '@tributary/protocol';
 import { logConfigFromTopic, type Log, type LogManager } from '@tributary/storage';
+import { BackgroundWork } from './background-work.ts';
 import type { CleanableLog } from './log-cleaner.ts';
 import { FetchSessionCache, type PartitionFetch } from './fetch-session.ts';
 import { MetadataCache } from './metadata-cache.ts';
@@ -144,6 +145,8 @@ export class ReplicaManager {
   private closed = false;
   private deferredVersionLogged = -1;
   private readonly closeListeners = new Set<() => void>();
+  /** Producer-state loads of replicas whose logs were on disk (partition.ts), a slice per turn. */
+  readonly background: BackgroundWork;
 
   constructor(options: ReplicaManagerOptions) {
     this.options = options;
@@ -152,6 +155,7 @@ export class ReplicaManager {
     this.logs = options.logs;
     this.now = options.now ?? Date.now;
     this.logger = options.logger;
+    this.background = new BackgroundWork({ onError: (err) => this.logger.error({ err }, 'background work failed') });
     this.fetchSessions = new FetchSessionCache({ maxSessions: options.fetchSessionCacheSlots ?? 1000 });
   }
 
@@ -368,6 +372,7 @@ export class ReplicaManager {
       proposeIsr: (part, proposal) => this.sendAlterPartition(part, proposal),
       onIsrChange: this.options.onIsrChange,
       now: this.now,
+      background: this.background,
     });
     this.partitions.set(p.key, p);
     this.logger.info({ topic, partition, logEndOffset: log.logEndOffset, highWatermark: p.highWatermark }, 'opened partition');
@@ -865,6 +870,7 @@ export class ReplicaManager {
   stopServing(): void {
     if (this.closed) return;
     this.closed = true;
+    this.background.close();
     this.safely(() => this.checkpointHighWatermarks());
     for (const p of this.partitions.values()) p.shutdown();
     for (const l of [...this.closeListeners]) l();
