@@ -210,6 +210,34 @@ describe('Log index', () => {
     log.close();
   });
 
+  it("creates a segment's index file with its first entry: a new log has none; a segment without entries reopens without a warning", () => {
+    const dir = path.join(tempDir(), 't-0');
+    const config = testConfig({ segmentBytes: 1500, indexIntervalBytes: 100 });
+    const log = Log.open(dir, config);
+    expect(fs.readdirSync(dir).filter((n) => n.endsWith('.index'))).toEqual([]);
+    // One batch: still no entry (an entry marks a batch after the first), so still no file.
+    log.appendAsLeader(batch(values(0, 3)), 1);
+    log.flush();
+    expect(fs.readdirSync(dir).filter((n) => n.endsWith('.index'))).toEqual([]);
+    for (let i = 1; i < 20; i++) log.appendAsLeader(batch(values(i * 3, i * 3 + 3)), 1);
+    log.flush();
+    expect(fs.readdirSync(dir).filter((n) => n.endsWith('.index')).length).toBe(log.segmentCount);
+    const rp = log.recoveryPoint;
+    log.close();
+    const warnings: string[] = [];
+    const again = Log.open(dir, config, { recoveryPoint: rp, logger: { info() {}, warn: (_o, m) => warnings.push(m) } });
+    checkEveryOffset(again);
+    expect(warnings).toEqual([]);
+    again.close();
+    // An empty log closed and reopened: no index file, no warning.
+    const emptyDir = path.join(tempDir(), 't-1');
+    Log.open(emptyDir, config).close();
+    const empty = Log.open(emptyDir, config, { recoveryPoint: 0, logger: { info() {}, warn: (_o, m) => warnings.push(m) } });
+    expect(fs.readdirSync(emptyDir).filter((n) => n.endsWith('.index'))).toEqual([]);
+    expect(warnings).toEqual([]);
+    empty.close();
+  });
+
   it.each(['deleted', 'garbage', 'plausible but wrong', 'truncated'])('rebuilds a %s index', (kind) => {
     const dir = path.join(tempDir(), 't-0');
     const log = fill(dir, 200);

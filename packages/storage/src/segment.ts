@@ -126,7 +126,7 @@ export class Segment {
     try {
       const indexPath = path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX));
       if (fs.existsSync(indexPath)) fs.unlinkSync(indexPath);
-      index = SegmentIndex.open(indexPath, fs);
+      index = SegmentIndex.openLazily(indexPath, fs);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -141,7 +141,8 @@ export class Segment {
     const indexPath = path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX));
     const indexWasMissing = !fs.existsSync(indexPath);
     try {
-      index = SegmentIndex.open(indexPath, fs);
+      // A missing file stays missing until an entry is written (see SegmentIndex.openLazily).
+      index = indexWasMissing ? SegmentIndex.openLazily(indexPath, fs) : SegmentIndex.open(indexPath, fs);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -391,8 +392,10 @@ export class Segment {
    */
   loadTrusted(indexIntervalBytes: number, onIndexRebuilt: () => void): boolean {
     if (this.indexWasMissing || !this.index.load(this.size)) {
-      onIndexRebuilt();
+      const malformed = !this.indexWasMissing;
       this.rebuildIndex(indexIntervalBytes);
+      // An index file is created with its first entry: a missing one is news only when the segment has entries.
+      if (malformed || this.index.entryCount > 0) onIndexRebuilt();
     }
     let position = this.index.lastPosition;
     let ok = true;
