@@ -191,6 +191,9 @@ function createSniffingHttpsServer(handler: RequestListener, tls: TlsServerOptio
   const tlsListeners = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
+    // Until TLS takes the socket over, and after a plaintext refusal, nothing else listens for its
+    // errors: a peer's reset (ECONNRESET, EPIPE) would be an uncaught exception and end the process.
+    socket.on('error', () => socket.destroy());
     const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
     socket.once('close', () => clearTimeout(timer));
     socket.once('data', (chunk: Buffer) => {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TributaryError } from '@tributary/protocol';
@@ -103,6 +104,29 @@ describe('TLS listeners and the authentication hook', () => {
     } finally {
       await agent.close();
     }
+  });
+
+  it('peers that reset the connection (before a byte, mid-handshake, after a plaintext request) do not take the server down', async () => {
+    const reset = (bytes?: Buffer) =>
+      new Promise<void>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          if (bytes !== undefined) socket.write(bytes);
+          setTimeout(() => {
+            socket.resetAndDestroy();
+            resolve();
+          }, 5);
+        });
+        socket.on('error', () => resolve());
+      });
+    for (let i = 0; i < 20; i++) {
+      await reset();
+      await reset(Buffer.from('POST /whoami HTTP/1.1\r\nhost: x\r\n\r\n'));
+      // The first bytes of a TLS ClientHello, then nothing more.
+      await reset(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const c = client({ tls: { ca: CA, cert: pem('client'), key: pem('client-key') } });
+    expect(await c.call('/whoami', {})).toEqual({ principal: 'cert:broker-0' });
   });
 
   it('a plaintext client gets a clear error, not a reset', async () => {
