@@ -22,7 +22,8 @@
 //   divergent-replicas    two replicas of a partition hold different batches at the same offsets
 //   liveness              the cluster did not settle within the settle timeout: a process or broker
 //                         not back, a partition offline, short of its ISR, HW below LEO, a replica
-//                         behind
+//                         behind; or a process ended on its own during the run (a crash: a fatal
+//                         line in its log, which no fault writes)
 
 import { CLUSTER_WIDE, evaluateConvergence } from './convergence.ts';
 import type { FaultOp, FinalReadOp, History, ReadOp, SendOp } from './history.ts';

@@ -56,6 +56,11 @@ function only(op: ConvergenceOp, kind: ConvergenceKind, partition: number, detai
 }
 
 describe('evaluateConvergence', () => {
+  it('reports a process that ended on its own during the run (a fatal line in its log), though the final heal brought it back', () => {
+    const op = { ...settled(), crashes: [{ process: 'broker-2', atMs: 3000, message: 'uncaught exception: read ECONNRESET' }] };
+    only(op, 'liveness', CLUSTER_WIDE, /broker-2 ended on its own .*uncaught exception: read ECONNRESET/);
+  });
+
   it('finds nothing in a settled cluster and counts what it compared', () => {
     expect(evaluateConvergence(settled())).toEqual({ anomalies: [], replicasCompared: 4, batchesCompared: 20 });
   });

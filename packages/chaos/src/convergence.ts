@@ -59,6 +59,8 @@ export function evaluateConvergence(op: ConvergenceOp): ConvergenceResult {
 
   if (op.error !== undefined) liveness(CLUSTER_WIDE, `the topic's metadata could not be read ${seconds(op.settleTimeoutMs)} after the final heal: ${op.error}`);
   for (const p of op.processes) if (p.status !== 'running') liveness(CLUSTER_WIDE, `${p.name} is ${p.status} after the final heal`);
+  // The final heal restarts whatever is down, so a process that crashed mid-run is found by its log.
+  for (const c of op.crashes ?? []) liveness(CLUSTER_WIDE, `${c.process} ended on its own (a fatal line in its log, not a fault): ${c.message}`);
   const brokers = new Map(op.brokers.map((b) => [b.brokerId, b]));
   for (const b of op.brokers) {
     if (!b.alive) liveness(CLUSTER_WIDE, `broker ${b.brokerId} is not alive in the metadata (fenced, or not registered again)`, [b.brokerId]);

@@ -95,6 +95,11 @@ export interface ConvergenceOp {
   brokers: { brokerId: number; alive: boolean; replicas?: ReplicaDigest[]; error?: string }[];
   /** Why the metadata could not be read, when it could not. */
   error?: string;
+  /**
+   * Processes that ended on their own during the run: a fatal line in their log (an uncaught
+   * exception, a storage failure), which no fault of the nemesis writes. Local target only.
+   */
+  crashes?: { process: string; atMs: number; message: string }[];
 }
 
 export type HistoryEntry = SendOp | ReadOp | FaultOp | FinalReadOp | RunHeader | ConvergenceOp;

@@ -3,10 +3,9 @@
 // ISR is full and all is committed, let the consumers catch up, read every partition from its
 // start to its end, and check the history.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { Admin, Consumer, type ClientOptions, type TopicDescription } from '@tributary/client';
 import { freeClusterBasePort, localCredentials, localDown, localUp, processStatus, readState } from '@tributary/launcher';
 import { check, type CheckResult } from './checker.ts';
@@ -225,6 +224,13 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunResult
     const settleTimeoutMs = options.settleTimeoutMs ?? 120_000;
     log(`waiting up to ${settleTimeoutMs / 1000} s for every partition to have its full ISR, HW = LEO and identical replicas`);
     const settle = await waitConverged({ admin, topic, partitions: TOPIC_PARTITIONS, timeoutMs: settleTimeoutMs, processes: () => nemesis.processes() });
+    if (options.target === 'local') {
+      const crashes = crashesIn(join(dataDir, 'logs'), startMs);
+      if (crashes.length > 0) {
+        settle.snapshot.crashes = crashes;
+        for (const c of crashes) log(`${c.process} crashed during the run: ${c.message}`);
+      }
+    }
     recorder.record(settle.snapshot);
     if (!settle.converged) log(`not converged ${settleTimeoutMs / 1000} s after the heal: ${settle.why}`);
     const ends = new Map(settle.partitions.map((p) => [p.partition, p.highWatermark]));
@@ -311,6 +317,29 @@ async function describeWithRetry(admin: Admin, topic: string): Promise<TopicDesc
     }
   }
   throw last;
+}
+
+/**
+ * Fatal lines (pino level 60: an uncaught exception, a storage failure) the cluster's processes
+ * logged since `sinceMs`: each a crash, since no fault makes a process log one (kill -9 leaves no
+ * line, a pause none either).
+ */
+export function crashesIn(logDir: string, sinceMs: number): { process: string; atMs: number; message: string }[] {
+  if (!existsSync(logDir)) return [];
+  const out: { process: string; atMs: number; message: string }[] = [];
+  for (const file of readdirSync(logDir).filter((f) => f.endsWith('.log'))) {
+    for (const line of readFileSync(join(logDir, file), 'utf8').split('\n')) {
+      if (!line.includes('"level":60')) continue;
+      try {
+        const entry = JSON.parse(line) as { time?: number; msg?: string; err?: { message?: string } };
+        if ((entry.time ?? 0) < sinceMs) continue;
+        out.push({ process: file.slice(0, -'.log'.length), atMs: entry.time ?? 0, message: [entry.msg, entry.err?.message].filter(Boolean).join(': ') });
+      } catch {
+        // A torn last line of a killed process: not a fatal line we can read.
+      }
+    }
+  }
+  return out.sort((a, b) => a.atMs - b.atMs);
 }
 
 /** Reads each partition from its log start to its high watermark with a fresh consumer. */
