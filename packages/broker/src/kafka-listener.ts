@@ -43,7 +43,7 @@ import {
 } from '@tributary/kafka';
 import type { BytesTicket, ServerBudget } from '@tributary/transport/server';
 import { CloseConnection, apiVersionsBody, type KafkaApis, type KafkaSession } from './kafka-apis.ts';
-import { KafkaSaslSession, certificatePrincipal } from './kafka-sasl.ts';
+import { KafkaSaslSession, certificatePrincipal, type SaslAnswer } from './kafka-sasl.ts';
 
 export interface KafkaListenerLogger {
   info(obj: object, msg: string): void;
@@ -376,31 +376,28 @@ class KafkaConnection {
       'mechanisms' in answer
         ? { errorCode: kafkaErrorCode(answer.errorCode), mechanisms: answer.mechanisms }
         : { errorCode: kafkaErrorCode(answer.errorCode), errorMessage: answer.errorMessage, authBytes: answer.authBytes, sessionLifetimeMs: 0 };
-    if (answer.errorCode !== 'NONE') {
-      this.options.security?.onRefused({
-        host: this.aclHost,
-        listener: `kafka-${this.options.name}`,
-        ...sasl.attempt,
-        code: answer.errorCode,
-        reason: answer.errorMessage ?? '',
-      });
-    }
+    if (answer.errorCode !== 'NONE') this.reportRefusal(sasl, answer);
     const chunks = encodeResponse(header.apiKey, header.apiVersion, header.correlationId, fields);
     if (header.apiKey === SASL_HANDSHAKE_KEY && header.apiVersion === 0 && answer.errorCode === 'NONE') this.rawSaslTokens = true;
     return answer.close ? { chunks, thenClose: true } : chunks;
+  }
+
+  /** A refused SASL step, for the process's audit log and /metrics. */
+  private reportRefusal(sasl: KafkaSaslSession, answer: SaslAnswer): void {
+    this.options.security?.onRefused({
+      host: this.aclHost,
+      listener: `kafka-${this.options.name}`,
+      ...sasl.attempt,
+      code: answer.errorCode,
+      reason: answer.errorMessage ?? '',
+    });
   }
 
   /** A bare SASL token (after SaslHandshake v0), answered with a bare token; a failure closes the connection without one, as Kafka. */
   private rawToken(sasl: KafkaSaslSession, token: Buffer): Buffer[] | 'close' {
     const answer = sasl.authenticate(token);
     if (answer.errorCode !== 'NONE') {
-      this.options.security?.onRefused({
-        host: this.aclHost,
-        listener: `kafka-${this.options.name}`,
-        ...sasl.attempt,
-        code: answer.errorCode,
-        reason: answer.errorMessage ?? '',
-      });
+      this.reportRefusal(sasl, answer);
       return 'close';
     }
     if (sasl.authenticated) this.rawSaslTokens = false;
