@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ReplicaFetchPartitionResponse } from '@tributary/protocol';
-import { FetchSessionBuilder, FetchSessionCache, type PartitionFetch } from './fetch-session.ts';
+import { FetchSessionBuilder, FetchSessionCache, type PartitionFetch, type SessionFetchPlan } from './fetch-session.ts';
 
 const fetch = (partition: number, fetchOffset: number, extra: Partial<PartitionFetch> = {}): PartitionFetch => ({
   topic: 't',
@@ -25,53 +25,125 @@ function ids(start = 100): () => number {
   return () => next++;
 }
 
+/**
+ * Answers a plan as the leader would: `results` for what `toRead` gives, matched by partition;
+ * the partitions in `quiet` (by number) are quiet after this read.
+ */
+function answer(cache: FetchSessionCache, plan: SessionFetchPlan, results: ReplicaFetchPartitionResponse[], nowMs = 0, quiet: number[] = []) {
+  const reads = cache.toRead(plan).map((entry) => {
+    const r = results.find((x) => x.partition === entry.partition);
+    if (r === undefined) throw new Error(`no result given for partition ${entry.partition}`);
+    return { entry, result: r, quiet: quiet.includes(entry.partition) };
+  });
+  return cache.answer(plan, reads, nowMs);
+}
+
+const readNow = (cache: FetchSessionCache, plan: SessionFetchPlan) => cache.toRead(plan).map((p) => [p.partition, p.fetchOffset]);
+
 describe('FetchSessionCache (leader)', () => {
   it('a request without session fields is a full fetch with no session, every partition answered', () => {
     const cache = new FetchSessionCache({ newId: ids() });
     const plan = cache.plan({ brokerId: 1, partitions: [fetch(0, 5), fetch(1, 7)] }, 0);
     expect(plan.session).toBeUndefined();
     expect(plan.partitions.map((p) => p.partition)).toEqual([0, 1]);
-    expect(cache.answer(plan, [result(0, 5), result(1, 7)])).toHaveLength(2);
+    expect(answer(cache, plan, [result(0, 5), result(1, 7)])).toHaveLength(2);
     expect(cache.size).toBe(0);
   });
 
-  it('epoch 0 opens a session; an incremental fetch reads every session partition and answers only what changed', () => {
+  it('epoch 0 opens a session; an incremental fetch reads the partitions not yet quiet and answers only what changed', () => {
     const cache = new FetchSessionCache({ newId: ids() });
     const full = cache.plan({ brokerId: 1, sessionId: 0, sessionEpoch: 0, partitions: [fetch(0, 5), fetch(1, 7), fetch(2, 9)] }, 0);
     expect(full.session?.id).toBe(100);
-    expect(cache.answer(full, [result(0, 5), result(1, 7), result(2, 9)])).toHaveLength(3);
+    expect(answer(cache, full, [result(0, 5), result(1, 7), result(2, 9)])).toHaveLength(3);
 
-    // Nothing named: all three are read (the follower's progress counts for each) ...
-    const quiet = cache.plan({ brokerId: 1, sessionId: 100, sessionEpoch: 1, partitions: [] }, 10);
-    expect(quiet.partitions.map((p) => [p.partition, p.fetchOffset])).toEqual([
+    // Nothing named, nothing quiet yet: all three are read ...
+    const next = cache.plan({ brokerId: 1, sessionId: 100, sessionEpoch: 1, partitions: [] }, 10);
+    expect(readNow(cache, next)).toEqual([
       [0, 5],
       [1, 7],
       [2, 9],
     ]);
     // ... and only the one with records, the one whose HW moved and the one with an error are answered.
-    const answered = cache.answer(quiet, [result(0, 5, 10), result(1, 8), result(2, 9)]);
-    expect(answered.map((r) => r.partition)).toEqual([0, 1]);
+    expect(answer(cache, next, [result(0, 5, 10), result(1, 8), result(2, 9)]).map((r) => r.partition)).toEqual([0, 1]);
     // The HW of partition 1 was sent: not again while it stays.
-    const next = cache.plan({ brokerId: 1, sessionId: 100, sessionEpoch: 2, partitions: [] }, 20);
+    const third = cache.plan({ brokerId: 1, sessionId: 100, sessionEpoch: 2, partitions: [] }, 20);
     expect(
-      cache.answer(next, [result(0, 5), result(1, 8), result(2, 9, 0, { error: { code: 'NOT_LEADER_OR_FOLLOWER', message: 'x' } })]).map((r) => r.partition),
+      answer(cache, third, [result(0, 5), result(1, 8), result(2, 9, 0, { error: { code: 'NOT_LEADER_OR_FOLLOWER', message: 'x' } })]).map((r) => r.partition),
     ).toEqual([2]);
   });
 
   it('an incremental fetch updates the partitions it names, answers them whatever changed, and drops the forgotten ones', () => {
     const cache = new FetchSessionCache({ newId: ids() });
     const full = cache.plan({ brokerId: 1, sessionId: 0, sessionEpoch: 0, partitions: [fetch(0, 5), fetch(1, 7)] }, 0);
-    cache.answer(full, [result(0, 5), result(1, 7)]);
+    answer(cache, full, [result(0, 5), result(1, 7)], 0, [0, 1]);
     const inc = cache.plan(
       { brokerId: 1, sessionId: 100, sessionEpoch: 1, partitions: [fetch(0, 6), fetch(3, 0)], forgotten: [{ topic: 't', partition: 1 }] },
       5,
     );
-    expect(inc.partitions.map((p) => [p.partition, p.fetchOffset])).toEqual([
+    expect(inc.forgotten).toEqual(['t-1']);
+    expect(readNow(cache, inc)).toEqual([
       [0, 6],
       [3, 0],
     ]);
     // Named partitions are answered even with no records and an unchanged HW.
-    expect(cache.answer(inc, [result(0, 5), result(3, 0)]).map((r) => r.partition)).toEqual([0, 3]);
+    expect(answer(cache, inc, [result(0, 5), result(3, 0)]).map((r) => r.partition)).toEqual([0, 3]);
+    // A forgotten partition's changes no longer concern the session.
+    cache.markChanged('t-1', true);
+    expect(inc.session!.active.has('t-1')).toBe(false);
+  });
+
+  it('a quiet partition is not read again until it changes; a change with wake ends the waiting fetch', () => {
+    const cache = new FetchSessionCache({ newId: ids() });
+    const full = cache.plan({ brokerId: 1, sessionId: 0, sessionEpoch: 0, partitions: [fetch(0, 5), fetch(1, 7), fetch(2, 9)] }, 0);
+    // 0 and 2 are quiet after the first answer; 1 is not (its follower is behind, say).
+    answer(cache, full, [result(0, 5), result(1, 7), result(2, 9)], 100, [0, 2]);
+    expect(full.session!.clock.lastFetchMs).toBe(100);
+
+    const next = cache.plan({ brokerId: 1, sessionId: 100, sessionEpoch: 1, partitions: [] }, 200);
+    expect(readNow(cache, next)).toEqual([[1, 7]]);
+    const woken: string[] = [];
+    next.session!.waiter = () => woken.push('woken');
+    // A HW move is read at the next fetch but does not end a waiting one; records do.
+    cache.markChanged('t-2', false);
+    expect(woken).toEqual([]);
+    expect(readNow(cache, next)).toEqual([
+      [1, 7],
+      [2, 9],
+    ]);
+    cache.markChanged('t-0', true);
+    expect(woken).toEqual(['woken']);
+    expect(readNow(cache, next)).toEqual([
+      [1, 7],
+      [2, 9],
+      [0, 5],
+    ]);
+    // Answered: the ones quiet again leave the set; the clock moves to the answer's time.
+    answer(cache, next, [result(0, 6, 3), result(1, 7), result(2, 10)], 300, [1, 2]);
+    expect([...next.session!.active]).toEqual(['t-0']);
+    expect(next.session!.clock.lastFetchMs).toBe(300);
+    // Partitions of no session are no one's concern.
+    cache.markChanged('other-0', true);
+    expect(woken).toEqual(['woken']);
+  });
+
+  it('a replaced session is closed, its waiting fetch woken once to end, then never marked again; its clock stops', () => {
+    const cache = new FetchSessionCache({ newId: ids() });
+    const first = cache.plan({ brokerId: 1, sessionId: 0, sessionEpoch: 0, partitions: [fetch(0, 5)] }, 0);
+    answer(cache, first, [result(0, 5)], 50, [0]);
+    const old = first.session!;
+    let wakes = 0;
+    old.waiter = () => wakes++;
+    const second = cache.plan({ brokerId: 1, sessionId: 0, sessionEpoch: 0, partitions: [fetch(0, 5)] }, 60);
+    expect(old.closed).toBe(true);
+    expect(second.session!.closed).toBe(false);
+    expect(wakes).toBe(1);
+    cache.markChanged('t-0', true);
+    expect(wakes).toBe(1);
+    expect(old.active.size).toBe(0);
+    expect(old.clock.lastFetchMs).toBe(50);
+    answer(cache, second, [result(0, 5)], 70, [0]);
+    expect(old.clock.lastFetchMs).toBe(50);
+    expect(second.session!.clock.lastFetchMs).toBe(70);
   });
 
   it('refuses an unknown session, another broker using it, and an epoch out of order', () => {
@@ -158,6 +230,30 @@ describe('FetchSessionBuilder (follower)', () => {
     expect(off.build([fetch(0, 5)])).toMatchObject({ sessionId: 0, sessionEpoch: -1, partitions: [fetch(0, 5)] });
   });
 
+  it('builds a request from what may have changed alone: changed ones named, dropped ones forgotten, the rest left as the leader holds them', () => {
+    const b = new FetchSessionBuilder();
+    expect(() => b.buildChanges(new Map())).toThrow(/established fetch session/);
+    b.onResponse(b.build([fetch(0, 5), fetch(1, 7), fetch(2, 9)]), 42);
+    const req = b.buildChanges(
+      new Map<string, PartitionFetch | undefined>([
+        ['t-0', fetch(0, 5)], // touched but unchanged
+        ['t-1', fetch(1, 8)],
+        ['t-2', undefined],
+        ['t-3', undefined], // never sent: nothing to forget
+        ['t-4', fetch(4, 0)],
+      ]),
+    );
+    expect(req).toEqual({ sessionId: 42, sessionEpoch: 1, partitions: [fetch(1, 8), fetch(4, 0)], forgotten: [{ topic: 't', partition: 2 }] });
+    expect(b.sentCount).toBe(3);
+    expect(b.sentFetch('t-0')).toEqual(fetch(0, 5));
+    expect(b.sentFetch('t-1')).toEqual(fetch(1, 8));
+    expect(b.sentFetch('t-2')).toBeUndefined();
+    // The same changes through a full comparison give the same request.
+    const c = new FetchSessionBuilder();
+    c.onResponse(c.build([fetch(0, 5), fetch(1, 7), fetch(2, 9)]), 42);
+    expect(c.build([fetch(0, 5), fetch(1, 8), fetch(4, 0)])).toEqual(req);
+  });
+
   it('a follower and a leader kept in step agree on every partition after random changes (model check)', () => {
     let seed = 7;
     const rand = (n: number) => {
@@ -187,10 +283,23 @@ describe('FetchSessionBuilder (follower)', () => {
         b.reset();
         continue;
       }
-      // What the leader reads is exactly what the follower wants now.
-      expect(plan.partitions.map((p) => [p.partition, p.fetchOffset]).sort((x, y) => x[0]! - y[0]!)).toEqual(
+      // What the leader holds for the follower is exactly what it wants now ...
+      const held = plan.session !== undefined ? [...plan.session.partitions.values()] : plan.partitions;
+      expect(held.map((p) => [p.partition, p.fetchOffset]).sort((x, y) => x[0]! - y[0]!)).toEqual(
         wanted.map((p) => [p.partition, p.fetchOffset]).sort((x, y) => x[0]! - y[0]!),
       );
+      // ... and it reads at least every partition whose fetch state changed (those the request names).
+      const read = new Set(cache.toRead(plan).map((p) => p.partition));
+      for (const p of req.partitions) expect(read.has(p.partition)).toBe(true);
+      // Some turn quiet; some change on the leader's side and are read again next time.
+      answer(
+        cache,
+        plan,
+        cache.toRead(plan).map((p) => result(p.partition, p.fetchOffset)),
+        round,
+        cache.toRead(plan).flatMap((p) => (rand(2) === 0 ? [p.partition] : [])),
+      );
+      if (rand(3) === 0) cache.markChanged(`t-${rand(20)}`, false);
       if (rand(30) === 0) {
         b.reset(); // the leader served it, the answer was lost
         continue;

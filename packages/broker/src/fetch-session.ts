@@ -9,8 +9,19 @@
 // FetchSessionBuilder turns "these partitions, at these offsets" into a full or incremental
 // request and keeps the session id and epoch. Any failed or lost exchange makes the follower open
 // a new session with a full fetch: the two sides never need to agree on what a lost answer said.
+//
+// The leader reads only what can have something to say: a session keeps an *active* set — the
+// partitions named in a request, those whose leader state changed since (an append, a HW or log
+// start move, an ISR or leadership change: `markChanged`), and those not yet quiet. A partition
+// is quiet once its follower is in the ISR, caught up to the log end, and has been told the HW
+// and log start; then it leaves the set, and until it changes again reading it would change
+// nothing but its follower's caught-up time. That time comes from the session's QuietClock: the
+// leader links a quiet partition's follower to it (partition-state.ts), and every answered fetch
+// moves it on. So a fetch costs what changed, not the thousands of idle partitions a follower
+// copies (at 10,000 partitions the scan had been most of every broker's CPU).
 
 import {
+  assert,
   FETCH_SESSION_FINAL_EPOCH,
   FETCH_SESSION_INITIAL_EPOCH,
   TributaryError,
@@ -37,10 +48,31 @@ const nextEpoch = (epoch: number): number => (epoch >= EPOCH_MAX ? 1 : epoch + 1
 
 // ------------------------------------------------------------------------------------ leader
 
-interface CachedPartition extends PartitionFetch {
+/** A partition as one fetch reads it: its fetch state and its `topic-partition` key. */
+export interface PlannedFetch extends PartitionFetch {
+  key: string;
+}
+
+interface CachedPartition extends PlannedFetch {
   /** The HW and log start last sent to this session (-2: never sent, so the next answer has it). */
   sentHighWatermark: number;
   sentLogStartOffset: number;
+}
+
+/**
+ * When a session's follower last fetched with every partition outside the active set quiet: a
+ * quiet partition's follower counts as caught up at that time (partition-state.ts). A session
+ * that is gone stops moving it, so a follower that stopped fetching falls behind as it should.
+ */
+export interface QuietClock {
+  lastFetchMs: number;
+}
+
+/** One partition read for a fetch: what it said, and whether it is quiet now (see above). */
+export interface FetchRead {
+  entry: PlannedFetch;
+  result: ReplicaFetchPartitionResponse;
+  quiet: boolean;
 }
 
 export class FetchSession {
@@ -51,6 +83,17 @@ export class FetchSession {
   lastUsedMs: number;
   /** In the order the follower named them, so the fetch budget is shared as it asked. */
   readonly partitions = new Map<string, CachedPartition>();
+  /** What the next read covers: named, changed since, or not yet quiet (insertion order). */
+  readonly active = new Set<string>();
+  readonly clock: QuietClock = { lastFetchMs: 0 };
+  /** Wakes the fetch of this session that is waiting for data, if any. */
+  waiter: (() => void) | undefined;
+  /**
+   * Replaced, evicted or ended: a fetch of it still in progress on the leader (its follower
+   * gave up on it) must not answer for its partitions — its fetch offsets are stale, and
+   * linking followers to this session's stopped clock would push them out of ISRs.
+   */
+  closed = false;
 
   constructor(id: number, brokerId: BrokerId, nowMs: number) {
     this.id = id;
@@ -63,17 +106,21 @@ export class FetchSession {
 export interface SessionFetchPlan {
   /** The session this fetch belongs to, or undefined for a sessionless full fetch. */
   session: FetchSession | undefined;
-  /** Every partition to read for this fetch: the request's, or the whole session's. */
-  partitions: PartitionFetch[];
+  /** A full fetch's partitions (every one read and answered); see `toRead` for what to read. */
+  partitions: PlannedFetch[];
   /** Whether every partition read is answered (full fetch). */
   full: boolean;
   /** Partitions named in this request: always answered. */
   named: Set<string>;
+  /** Partitions the request forgot: their followers' quiet links end (partition-state.ts). */
+  forgotten: string[];
 }
 
 export class FetchSessionCache {
   private readonly sessions = new Map<number, FetchSession>();
   private readonly byBroker = new Map<BrokerId, FetchSession>();
+  /** The sessions holding each partition, for markChanged. */
+  private readonly byKey = new Map<string, Set<FetchSession>>();
   private readonly maxSessions: number;
   private readonly newId: () => number;
 
@@ -95,14 +142,28 @@ export class FetchSessionCache {
   plan(request: Pick<ReplicaFetchRequest, 'brokerId' | 'sessionId' | 'sessionEpoch' | 'forgotten' | 'partitions'>, nowMs: number): SessionFetchPlan {
     const sessionId = request.sessionId ?? 0;
     const epoch = request.sessionEpoch ?? FETCH_SESSION_FINAL_EPOCH;
-    const named = new Set(request.partitions.map((p) => key(p.topic, p.partition)));
+    const named = new Set<string>();
+    const planned: PlannedFetch[] = new Array(request.partitions.length);
+    for (let i = 0; i < request.partitions.length; i++) {
+      const p = request.partitions[i]!;
+      const k = key(p.topic, p.partition);
+      named.add(k);
+      planned[i] = { ...p, key: k };
+    }
     if (epoch === FETCH_SESSION_FINAL_EPOCH || epoch === FETCH_SESSION_INITIAL_EPOCH) {
       if (sessionId !== 0) this.remove(sessionId);
       // A cache of no slots opens no session: the follower goes on with full fetches.
-      if (epoch === FETCH_SESSION_FINAL_EPOCH || this.maxSessions === 0) return { session: undefined, partitions: request.partitions, full: true, named };
+      if (epoch === FETCH_SESSION_FINAL_EPOCH || this.maxSessions === 0) return { session: undefined, partitions: planned, full: true, named, forgotten: [] };
       const session = this.open(request.brokerId, nowMs);
-      for (const p of request.partitions) session.partitions.set(key(p.topic, p.partition), { ...p, sentHighWatermark: -2, sentLogStartOffset: -2 });
-      return { session, partitions: request.partitions, full: true, named };
+      const partitions: PlannedFetch[] = [];
+      for (const p of planned) {
+        const cached: CachedPartition = { ...p, sentHighWatermark: -2, sentLogStartOffset: -2 };
+        session.partitions.set(p.key, cached);
+        partitions.push(cached);
+        session.active.add(p.key);
+        this.index(p.key, session);
+      }
+      return { session, partitions, full: true, named, forgotten: [] };
     }
     const session = this.sessions.get(sessionId);
     if (session === undefined || session.brokerId !== request.brokerId) {
@@ -113,35 +174,73 @@ export class FetchSessionCache {
     }
     session.expectedEpoch = nextEpoch(epoch);
     session.lastUsedMs = nowMs;
-    for (const f of request.forgotten ?? []) session.partitions.delete(key(f.topic, f.partition));
-    for (const p of request.partitions) {
-      const k = key(p.topic, p.partition);
-      const cached = session.partitions.get(k);
-      // A partition named again is answered whatever changed, so its HW is sent anew too.
-      session.partitions.set(k, { ...p, sentHighWatermark: -2, sentLogStartOffset: cached?.sentLogStartOffset ?? -2 });
+    const forgotten: string[] = [];
+    for (const f of request.forgotten ?? []) {
+      const k = key(f.topic, f.partition);
+      if (!session.partitions.delete(k)) continue;
+      session.active.delete(k);
+      this.unindex(k, session);
+      forgotten.push(k);
     }
-    return { session, partitions: [...session.partitions.values()].map(toFetch), full: false, named };
+    for (const p of planned) {
+      const cached = session.partitions.get(p.key);
+      if (cached === undefined) this.index(p.key, session);
+      // A partition named again is answered whatever changed, so its HW is sent anew too.
+      session.partitions.set(p.key, { ...p, sentHighWatermark: -2, sentLogStartOffset: cached?.sentLogStartOffset ?? -2 });
+      session.active.add(p.key);
+    }
+    return { session, partitions: [], full: false, named, forgotten };
   }
 
   /**
-   * Which read results go into the answer: all of a full fetch; of an incremental one, those
-   * with records, an error, a divergence, a HW or log start not yet sent, or named in the
-   * request. Remembers what was sent.
+   * What to read now for this fetch: a full fetch's partitions, or an incremental one's active
+   * set as it stands (a fetch that waited reads what changed meanwhile).
    */
-  answer(plan: SessionFetchPlan, results: ReplicaFetchPartitionResponse[]): ReplicaFetchPartitionResponse[] {
+  toRead(plan: SessionFetchPlan): PlannedFetch[] {
+    const session = plan.session;
+    if (plan.full || session === undefined) return plan.partitions;
+    const out: PlannedFetch[] = [];
+    for (const k of session.active) {
+      const cached = session.partitions.get(k);
+      if (cached !== undefined) out.push(cached);
+    }
+    return out;
+  }
+
+  /**
+   * A partition's leader state changed (records, HW, log start, ISR, leadership): every session
+   * holding it reads it at its next fetch; with `wake`, a fetch waiting for data looks again now.
+   */
+  markChanged(partitionKey: string, wake: boolean): void {
+    const holders = this.byKey.get(partitionKey);
+    if (holders === undefined) return;
+    for (const s of holders) {
+      s.active.add(partitionKey);
+      if (wake) s.waiter?.();
+    }
+  }
+
+  /**
+   * Which reads go into the answer: all of a full fetch; of an incremental one, those with
+   * records, an error, a divergence, a HW or log start not yet sent, or named in the request.
+   * Remembers what was sent, lets the quiet partitions leave the active set, and moves the
+   * session's quiet clock to `nowMs`.
+   */
+  answer(plan: SessionFetchPlan, reads: FetchRead[], nowMs: number): ReplicaFetchPartitionResponse[] {
     const session = plan.session;
     const out: ReplicaFetchPartitionResponse[] = [];
-    for (const r of results) {
-      const cached = session?.partitions.get(key(r.topic, r.partition));
+    for (const { entry, result: r, quiet } of reads) {
+      const cached = session?.partitions.get(entry.key);
       const include =
         plan.full ||
         cached === undefined ||
         r.records.length > 0 ||
         r.error !== undefined ||
         r.divergingEpoch !== undefined ||
-        plan.named.has(key(r.topic, r.partition)) ||
+        plan.named.has(entry.key) ||
         r.highWatermark !== cached.sentHighWatermark ||
         r.logStartOffset !== cached.sentLogStartOffset;
+      if (cached !== undefined && quiet) session!.active.delete(entry.key);
       if (!include) continue;
       out.push(r);
       if (cached !== undefined) {
@@ -149,7 +248,21 @@ export class FetchSessionCache {
         cached.sentLogStartOffset = r.logStartOffset;
       }
     }
+    if (session !== undefined) session.clock.lastFetchMs = nowMs;
     return out;
+  }
+
+  private index(partitionKey: string, session: FetchSession): void {
+    const holders = this.byKey.get(partitionKey);
+    if (holders === undefined) this.byKey.set(partitionKey, new Set([session]));
+    else holders.add(session);
+  }
+
+  private unindex(partitionKey: string, session: FetchSession): void {
+    const holders = this.byKey.get(partitionKey);
+    if (holders === undefined) return;
+    holders.delete(session);
+    if (holders.size === 0) this.byKey.delete(partitionKey);
   }
 
   private open(brokerId: BrokerId, nowMs: number): FetchSession {
@@ -173,12 +286,10 @@ export class FetchSessionCache {
     if (session === undefined) return;
     this.sessions.delete(id);
     if (this.byBroker.get(session.brokerId) === session) this.byBroker.delete(session.brokerId);
+    for (const k of session.partitions.keys()) this.unindex(k, session);
+    session.closed = true;
+    session.waiter?.();
   }
-}
-
-function toFetch(c: CachedPartition): PartitionFetch {
-  const { sentHighWatermark: _hw, sentLogStartOffset: _ls, ...fetch } = c;
-  return fetch;
 }
 
 // ---------------------------------------------------------------------------------- follower
@@ -234,6 +345,40 @@ export class FetchSessionBuilder {
       this.sent.delete(k);
     }
     return { sessionId: this.sessionId, sessionEpoch: this.epoch, partitions, forgotten };
+  }
+
+  /**
+   * The next incremental request from what may have changed since the last one (an established
+   * session only: `id` is not 0): `changes` maps a partition key to its fetch state now, or to
+   * undefined when it is no longer fetched. Partitions not in `changes` stay as the leader holds
+   * them, so a fetch costs what changed, not every partition followed.
+   */
+  buildChanges(changes: Map<string, PartitionFetch | undefined>): SessionRequest {
+    assert(this.enabled && this.sessionId !== 0, 'buildChanges needs an established fetch session');
+    const partitions: PartitionFetch[] = [];
+    const forgotten: { topic: string; partition: number }[] = [];
+    for (const [k, p] of changes) {
+      const before = this.sent.get(k);
+      if (p === undefined) {
+        if (before === undefined) continue;
+        forgotten.push({ topic: before.topic, partition: before.partition });
+        this.sent.delete(k);
+      } else if (before === undefined || !sameFetch(before, p)) {
+        partitions.push(p);
+        this.sent.set(k, p);
+      }
+    }
+    return { sessionId: this.sessionId, sessionEpoch: this.epoch, partitions, forgotten };
+  }
+
+  /** How many partitions the leader's session holds, as of the last request built. */
+  get sentCount(): number {
+    return this.sent.size;
+  }
+
+  /** The fetch state the leader holds for a partition, as of the last request built. */
+  sentFetch(partitionKey: string): PartitionFetch | undefined {
+    return this.sent.get(partitionKey);
   }
 
   /** The answer to the request last built arrived: keep the session the leader gave, if any. */

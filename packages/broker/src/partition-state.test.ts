@@ -165,6 +165,60 @@ describe('ISR shrink', () => {
   });
 });
 
+describe('a follower quiet in its fetch session (fetch-session.ts)', () => {
+  it("counts as caught up at each of its session's fetches while linked, and not after the session stops", () => {
+    const s = leader({ logEndOffset: 10, highWatermark: 10 });
+    s.onFollowerFetch(1, 10, 1, 1000, true);
+    s.onFollowerFetch(2, 10, 1, 1000, true);
+    const clock = { lastFetchMs: 1000 };
+    s.linkQuietFollower(2, clock);
+    // Follower 2's fetches skip the partition; its session answers at t=9000 and t=20000.
+    clock.lastFetchMs = 9000;
+    s.onFollowerFetch(1, 10, 1, 20_000, true);
+    clock.lastFetchMs = 20_000;
+    expect(s.outOfSyncReplicas(20_000 + LAG)).toEqual([]);
+    expect(s.describe(20_500)[2]!.lastCaughtUpMsAgo).toBe(500);
+    // The session stops (follower dead, paused, or its session replaced): the clock stands still.
+    expect(s.outOfSyncReplicas(20_000 + LAG + 1)).toEqual([1, 2]);
+  });
+
+  it('hands its time over on the next read, so the previous-fetch rule still holds', () => {
+    const s = leader({ logEndOffset: 10, highWatermark: 10 });
+    s.onFollowerFetch(2, 10, 1, 1000, true);
+    const clock = { lastFetchMs: 1000 };
+    s.linkQuietFollower(2, clock);
+    clock.lastFetchMs = 8000; // the last fetch that skipped it: at the log end then
+    s.onLeaderAppend(20);
+    // The append is read at the next fetch; the follower had everything the leader had at t=8000.
+    s.onFollowerFetch(2, 10, 1, 8500, true);
+    expect(s.follower(2)!.quietClock).toBeUndefined();
+    expect(s.follower(2)!.lastCaughtUpMs).toBe(8000);
+    clock.lastFetchMs = 30_000; // no longer linked: its session's later fetches do not count
+    expect(s.outOfSyncReplicas(8000 + LAG + 1)).toEqual([1, 2]);
+  });
+
+  it('a partition its session forgot keeps the time of the last fetch that skipped it, no later', () => {
+    const s = leader({ logEndOffset: 10, highWatermark: 10 });
+    s.onFollowerFetch(1, 10, 1, 1000, true);
+    s.onFollowerFetch(2, 10, 1, 1000, true);
+    const clock = { lastFetchMs: 5000 };
+    s.linkQuietFollower(2, clock);
+    s.unlinkQuietFollower(2);
+    clock.lastFetchMs = 50_000; // the session goes on without this partition
+    s.onFollowerFetch(1, 10, 1, 50_000, true);
+    expect(s.follower(2)!.lastCaughtUpMs).toBe(5000);
+    expect(s.outOfSyncReplicas(5000 + LAG + 1)).toEqual([2]);
+  });
+
+  it('a new broker epoch (the follower restarted) drops what the old link vouched for', () => {
+    const s = leader({ logEndOffset: 10, highWatermark: 10 });
+    s.onFollowerFetch(2, 10, 1, 1000, true);
+    s.linkQuietFollower(2, { lastFetchMs: 9000 });
+    s.onFollowerFetch(2, 0, 2, 9500, true); // a new incarnation with an empty log
+    expect(s.follower(2)!.lastCaughtUpMs).toBe(0);
+  });
+});
+
 describe('ISR expand', () => {
   it.each([
     { name: 'LEO >= HW and >= epoch start: joins', leo: 10, hw: 10, epochStart: 8, alive: true, joins: true },

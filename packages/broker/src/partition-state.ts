@@ -18,6 +18,11 @@ export interface FollowerProgress {
   lastFetchLeaderLeo: number;
   /** The broker epoch its fetches carry (KIP-903); -1 until its first fetch under this leader. */
   brokerEpoch: number;
+  /**
+   * Set while the partition is quiet in the follower's fetch session (fetch-session.ts): its
+   * fetches skip the partition, and each one that does counts as a fetch at the log end.
+   */
+  quietClock?: { readonly lastFetchMs: number } | undefined;
 }
 
 /** An AlterPartition (KIP-497) the leader wants the controller to apply. */
@@ -183,6 +188,7 @@ export class LeaderState {
   ): { hwChanged: boolean; proposal: IsrProposal | undefined } {
     const f = this.followers.get(id);
     if (f === undefined) return { hwChanged: false, proposal: undefined };
+    foldQuietClock(f);
     if (f.brokerEpoch !== brokerEpoch) {
       if (f.brokerEpoch >= 0) {
         f.lastCaughtUpMs = 0;
@@ -235,7 +241,22 @@ export class LeaderState {
    * brokers from ISRs; here fencing does not touch a follower's ISRs, see DESIGN.md § ISR.)
    */
   isCaughtUp(f: FollowerProgress, nowMs: number): boolean {
-    return nowMs - f.lastCaughtUpMs <= this.replicaLagTimeMaxMs;
+    return nowMs - caughtUpMs(f) <= this.replicaLagTimeMaxMs;
+  }
+
+  /**
+   * The follower is quiet in its fetch session: in the ISR, at the log end, told the HW. Until
+   * its next read (onFollowerFetch) each of its session's fetches counts as one at the log end.
+   */
+  linkQuietFollower(id: BrokerId, clock: { readonly lastFetchMs: number }): void {
+    const f = this.followers.get(id);
+    if (f !== undefined) f.quietClock = clock;
+  }
+
+  /** The follower's session forgot this partition: its fetches no longer count for it. */
+  unlinkQuietFollower(id: BrokerId): void {
+    const f = this.followers.get(id);
+    if (f !== undefined) foldQuietClock(f);
   }
 
   outOfSyncReplicas(nowMs: number): BrokerId[] {
@@ -326,9 +347,23 @@ export class LeaderState {
         logEndOffset: leo,
         lagRecords: leo < 0 ? this.logEndOffset : Math.max(0, this.logEndOffset - leo),
         // Never caught up under this leader: at least since the leadership began.
-        lastCaughtUpMsAgo: Math.max(0, nowMs - (f === undefined || f.lastCaughtUpMs === 0 ? this.startMs : f.lastCaughtUpMs)),
+        lastCaughtUpMsAgo: Math.max(0, nowMs - (f === undefined || caughtUpMs(f) === 0 ? this.startMs : caughtUpMs(f))),
       });
     }
     return out;
   }
+}
+
+/** When the follower was last caught up: its own fetches, or its session's while it is quiet. */
+function caughtUpMs(f: FollowerProgress): number {
+  return Math.max(f.lastCaughtUpMs, f.quietClock?.lastFetchMs ?? 0);
+}
+
+/** Ends a quiet link: what it vouched for (a fetch at the log end, at its time) becomes the follower's own. */
+function foldQuietClock(f: FollowerProgress): void {
+  const clock = f.quietClock;
+  if (clock === undefined) return;
+  f.quietClock = undefined;
+  f.lastCaughtUpMs = Math.max(f.lastCaughtUpMs, clock.lastFetchMs);
+  f.lastFetchMs = Math.max(f.lastFetchMs, clock.lastFetchMs);
 }

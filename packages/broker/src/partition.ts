@@ -79,6 +79,11 @@ export interface PartitionContext {
   background?: BackgroundWork;
   /** What one background slice reads; default PRODUCER_LOAD_SLICE_BYTES (tests make it small). */
   producerLoadSliceBytes?: number;
+  /**
+   * What a follower's fetch reads changed (records, HW, log start, ISR, leadership): the replica
+   * fetch sessions read this partition again (fetch-session.ts); `wake` also ends a waiting fetch.
+   */
+  onFetchStateChanged?(partition: Partition, wake: boolean): void;
 }
 
 interface AckWaiter {
@@ -276,6 +281,8 @@ export class Partition {
     }
     if (state.isUnderMinIsr) this.failAckWaiters('NOT_ENOUGH_REPLICAS_AFTER_APPEND');
     if (hwChanged) this.onHighWatermarkChanged();
+    // An ISR change: a caught-up follower left out of it is read again, and so proposed again.
+    this.ctx.onFetchStateChanged?.(this, false);
   }
 
   /** The controller refused or did not answer an AlterPartition: allow a retry. */
@@ -333,6 +340,7 @@ export class Partition {
       if (idempotent) this.producers.record(header, result.baseOffset, result.lastOffset, (this.ctx.now ?? Date.now)());
     }
     for (const l of this.appendListeners) l();
+    this.ctx.onFetchStateChanged?.(this, true);
     if (state.onLeaderAppend(this.log.logEndOffset)) this.onHighWatermarkChanged();
     return { ...result, duplicate: false };
   }
@@ -392,6 +400,7 @@ export class Partition {
     for (const l of this.hwListeners) l();
     // Followers learn the new HW from their next fetch answer (as in Kafka): waking their
     // waiting fetches here would cost a round trip per HW move under acks=all load.
+    this.ctx.onFetchStateChanged?.(this, false);
   }
 
   // ------------------------------------------------------------------ reads
@@ -578,6 +587,16 @@ export class Partition {
   wakeAll(): void {
     for (const l of [...this.appendListeners]) l();
     for (const l of [...this.hwListeners]) l();
+    this.ctx.onFetchStateChanged?.(this, true);
+  }
+
+  /** See LeaderState.linkQuietFollower; nothing on a follower. */
+  linkQuietFollower(followerId: BrokerId, clock: { readonly lastFetchMs: number }): void {
+    this.leaderState?.linkQuietFollower(followerId, clock);
+  }
+
+  unlinkQuietFollower(followerId: BrokerId): void {
+    this.leaderState?.unlinkQuietFollower(followerId);
   }
 
   /** Stops serving (deleted, unassigned, broker closing): every waiter gets an answer. */

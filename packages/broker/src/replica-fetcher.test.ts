@@ -75,11 +75,40 @@ describe('ReplicaFetcher', () => {
       [1, 20],
     ]);
     expect(requests[1]).toMatchObject({ sessionId: 55, sessionEpoch: 1, partitions: [] });
+    // Moved behind the fetcher's back: the next full round (within a second) finds it.
     p1.log.logEndOffset = 25;
     const seen = requests.length;
-    await eventually(() => requests.length > seen + 1);
+    await eventually(() => requests.slice(seen).some((r) => r.partitions.length > 0), { timeoutMs: 3000 });
     const named = requests.slice(seen).find((r) => r.partitions.length > 0)!;
     expect(named.partitions.map((p) => [p.partition, p.fetchOffset])).toEqual([[1, 25]]);
+  });
+
+  it('in an open session looks only at the partitions an answer touched, and at every one again within a second', async () => {
+    const p0 = follower(0, 10);
+    const p1 = follower(1, 20);
+    let give: number | undefined;
+    // The leader sends records of partition 1 once; applying them moves its log end.
+    const withRecords = {
+      ...p1,
+      applyFetchResponse: () => {
+        withRecords.log.logEndOffset = 25;
+        return { bytes: 5, stalled: false };
+      },
+    };
+    const requests = start({}, () => {
+      const partitions = give === undefined ? [] : [{ topic: 't', partition: give, highWatermark: 25, logStartOffset: 0, records: Buffer.alloc(5) }];
+      give = undefined;
+      return { sessionId: 55, partitions };
+    }, [p0, withRecords]);
+    await eventually(() => requests.length >= 2);
+    give = 1;
+    const named = await eventually(() => requests.slice(1).find((r) => r.partitions.length > 0) ?? false);
+    expect(named.partitions.map((p) => [p.partition, p.fetchOffset])).toEqual([[1, 25]]);
+    // A change no answer brought (none does in a broker: only answers move a follower's log) is
+    // found by the periodic full round.
+    const seen = requests.length;
+    p0.log.logEndOffset = 11;
+    await eventually(() => requests.slice(seen).some((r) => r.partitions.some((p) => p.partition === 0 && p.fetchOffset === 11)), { timeoutMs: 3000 });
   });
 
   it('opens a new session after the leader refuses one', async () => {

@@ -37,7 +37,7 @@ import {
 import { logConfigFromTopic, type Log, type LogManager } from '@tributary/storage';
 import { BackgroundWork } from './background-work.ts';
 import type { CleanableLog } from './log-cleaner.ts';
-import { FetchSessionCache, type PartitionFetch } from './fetch-session.ts';
+import { FetchSessionCache, type FetchRead, type FetchSession, type PartitionFetch } from './fetch-session.ts';
 import { MetadataCache } from './metadata-cache.ts';
 import { Partition, type PartitionLogger } from './partition.ts';
 import type { IsrProposal } from './partition-state.ts';
@@ -373,6 +373,7 @@ export class ReplicaManager {
       onIsrChange: this.options.onIsrChange,
       now: this.now,
       background: this.background,
+      onFetchStateChanged: (part, wake) => this.fetchSessions.markChanged(part.key, wake),
     });
     this.partitions.set(p.key, p);
     this.logger.info({ topic, partition, logEndOffset: log.logEndOffset, highWatermark: p.highWatermark }, 'opened partition');
@@ -669,16 +670,23 @@ export class ReplicaManager {
   ): Promise<{ sessionId: number; partitions: ReplicaFetchPartitionResponse[]; bytesOut: number; reassignmentBytesOut: number }> {
     const deadline = this.now() + input.maxWaitMs;
     const eligible = this.followerEligibility(input.brokerId, input.brokerEpoch);
-    // Every partition of the session is read (the follower's progress counts for each, as a
-    // full fetch's would); only what changed is answered.
+    // In a session only the partitions that can have something to say are read (named, changed,
+    // not yet quiet: fetch-session.ts); the quiet ones count as fetched at their log end.
     const plan = this.fetchSessions.plan(input, this.now());
-    const sessionId = plan.session?.id ?? 0;
+    const session = plan.session;
+    const sessionId = session?.id ?? 0;
+    for (const k of plan.forgotten) this.partitions.get(k)?.unlinkQuietFollower(input.brokerId);
     for (;;) {
+      if (session?.closed) {
+        // Its follower opened a new session meanwhile: this request was given up on.
+        throw new TributaryError('FETCH_SESSION_ID_NOT_FOUND', `fetch session ${sessionId} of broker ${input.brokerId} ended while this fetch waited`);
+      }
       const nowMs = this.now();
       const quota = this.leaderQuota;
       quota.update(this.metadata.broker(this.brokerId)?.configs?.[LEADER_THROTTLE_CONFIG], nowMs);
       const exhausted = quota.exhausted(nowMs);
-      const out: ReplicaFetchPartitionResponse[] = [];
+      const reads: FetchRead[] = [];
+      const quiet: Partition[] = [];
       const watch: Partition[] = [];
       let budget = input.maxBytes;
       let bytes = 0;
@@ -686,9 +694,9 @@ export class ReplicaManager {
       let reassignmentBytes = 0;
       let held = 0;
       let urgent = false;
-      for (const req of plan.partitions) {
+      for (const req of this.fetchSessions.toRead(plan)) {
         try {
-          const p = this.lookup(req.topic, req.partition);
+          const p = this.partitions.get(req.key) ?? this.lookup(req.topic, req.partition);
           const decision = throttleDecision({
             rateSet: quota.rateSet,
             listsInUse: this.throttleListsInUse,
@@ -710,34 +718,68 @@ export class ReplicaManager {
             eligible,
             decision !== 'held',
           );
-          out.push(resp);
+          const isQuiet =
+            decision !== 'held' &&
+            resp.records.length === 0 &&
+            resp.error === undefined &&
+            resp.divergingEpoch === undefined &&
+            req.fetchOffset >= p.log.logEndOffset &&
+            p.isr.includes(input.brokerId);
+          reads.push({ entry: req, result: resp, quiet: isQuiet });
+          if (isQuiet) quiet.push(p);
           bytes += resp.records.length;
           budget -= resp.records.length;
           if (decision === 'limited' || decision === 'counted') throttledBytes += resp.records.length;
           if (p.addingReplicas.includes(input.brokerId)) reassignmentBytes += resp.records.length;
           if (resp.divergingEpoch !== undefined || resp.error !== undefined) urgent = true;
-          // A held-back partition's appends must not wake this poll: its bytes wait for the bucket.
+          // A held-back partition's appends must not end this poll: its bytes wait for the bucket
+          // (outside a session they do not even wake it; in one, a wake reads it and waits on).
           if (decision === 'held') held++;
           else watch.push(p);
         } catch (err) {
-          out.push({
-            topic: req.topic,
-            partition: req.partition,
-            highWatermark: -1,
-            logStartOffset: -1,
-            records: EMPTY,
-            error: this.storageAware(err, req.topic, req.partition),
+          reads.push({
+            entry: req,
+            result: {
+              topic: req.topic,
+              partition: req.partition,
+              highWatermark: -1,
+              logStartOffset: -1,
+              records: EMPTY,
+              error: this.storageAware(err, req.topic, req.partition),
+            },
+            quiet: false,
           });
           urgent = true;
         }
       }
       quota.record(throttledBytes, this.now());
       const remaining = deadline - this.now();
-      if (bytes > 0 || urgent || remaining <= 0 || this.closed || (watch.length === 0 && held === 0))
-        return { sessionId, partitions: this.fetchSessions.answer(plan, out), bytesOut: bytes, reassignmentBytesOut: reassignmentBytes };
+      const nothingToWaitFor = session !== undefined ? session.partitions.size === 0 : watch.length === 0 && held === 0;
+      if (bytes > 0 || urgent || remaining <= 0 || this.closed || nothingToWaitFor) {
+        const partitions = this.fetchSessions.answer(plan, reads, this.now());
+        if (session !== undefined) for (const p of quiet) p.linkQuietFollower(input.brokerId, session.clock);
+        return { sessionId, partitions, bytesOut: bytes, reassignmentBytesOut: reassignmentBytes };
+      }
       // Held-back partitions are looked at again once the bucket has refilled.
-      await this.waitForAny(watch, 'append', held > 0 ? Math.min(remaining, Math.max(1, quota.waitMs(this.now()))) : remaining);
+      const waitMs = held > 0 ? Math.min(remaining, Math.max(1, quota.waitMs(this.now()))) : remaining;
+      if (session !== undefined) await this.waitForSession(session, waitMs);
+      else await this.waitForAny(watch, 'append', waitMs);
     }
+  }
+
+  /** Resolves when a partition of the session has new records (markChanged), on close, or after timeoutMs. */
+  private waitForSession(session: FetchSession, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        if (session.waiter === finish) session.waiter = undefined;
+        this.closeListeners.delete(finish);
+        resolve();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      session.waiter = finish;
+      this.closeListeners.add(finish);
+    });
   }
 
   /**
@@ -852,7 +894,10 @@ export class ReplicaManager {
         if (!retentionDeletes(p.configs)) return;
         // Retention stops at the HW (Kafka's deletableSegments): an uncommitted segment stays.
         const deleted = p.log.deleteOldSegments(nowMs, p.highWatermark);
-        if (deleted > 0) this.logger.info({ topic: p.topic, partition: p.partition, deleted, logStartOffset: p.log.logStartOffset }, 'deleted old segments');
+        if (deleted > 0) {
+          this.logger.info({ topic: p.topic, partition: p.partition, deleted, logStartOffset: p.log.logStartOffset }, 'deleted old segments');
+          this.fetchSessions.markChanged(p.key, false);
+        }
       });
     }
   }
