@@ -181,6 +181,31 @@ describe('leader replication', () => {
     expect((await sessionFetch(1, 12345, 1)).body.code).toBe('FETCH_SESSION_ID_NOT_FOUND');
   });
 
+  it('a session replaced while one of its fetches waited ends that fetch, and only the new session counts for the follower', async () => {
+    const sessionFetch = (sessionId: number, sessionEpoch: number, partitions: object[] = [], maxWaitMs = 0) =>
+      core.post('/replica/fetch', { brokerId: 1, brokerEpoch: 1, maxWaitMs, maxBytes: 1 << 20, sessionId, sessionEpoch, partitions });
+    const r3 = (fetchOffset: number) => ({ topic: 'r3', partition: 0, fetchOffset, lastFetchedEpoch: fetchOffset === 0 ? -1 : 4, currentLeaderEpoch: 4 });
+    await produce(batch(['a']), 1);
+    const first = (await sessionFetch(0, 0, [r3(0)])).body.sessionId as number;
+    await replicaFetch(2, 1, 4);
+    await sessionFetch(first, 1, [r3(1)]); // caught up: quiet in the first session
+    // A fetch of the first session waits (nothing new) when the follower gives up on it and
+    // opens a second session: the waiting one ends, refused, instead of answering for r3.
+    const waiting = sessionFetch(first, 2, [], 5000);
+    await new Promise((r) => setTimeout(r, 20));
+    const second = (await sessionFetch(0, 0, [r3(1)])).body.sessionId as number;
+    expect(second).not.toBe(first);
+    expect((await waiting).body.code).toBe('FETCH_SESSION_ID_NOT_FOUND');
+    // The second session's quiet fetches keep broker 1 in the ISR past replica.lag.time.max.ms.
+    for (let epoch = 1; epoch < 6; epoch++) {
+      clock.advance(4000);
+      await replicaFetch(2, 1, 4);
+      expect((await sessionFetch(second, epoch)).body).toEqual({ sessionId: second, partitions: [] });
+    }
+    core.rm.checkIsr();
+    expect(core.alters).toEqual([]);
+  });
+
   it('proposes an expansion once a follower catches up to the HW', async () => {
     core.rm.applyMetadata(md(2, [0, 1], 4, 1));
     await produce(batch(['a']), 1);
