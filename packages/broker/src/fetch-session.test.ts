@@ -230,30 +230,6 @@ describe('FetchSessionBuilder (follower)', () => {
     expect(off.build([fetch(0, 5)])).toMatchObject({ sessionId: 0, sessionEpoch: -1, partitions: [fetch(0, 5)] });
   });
 
-  it('builds a request from what may have changed alone: changed ones named, dropped ones forgotten, the rest left as the leader holds them', () => {
-    const b = new FetchSessionBuilder();
-    expect(() => b.buildChanges(new Map())).toThrow(/established fetch session/);
-    b.onResponse(b.build([fetch(0, 5), fetch(1, 7), fetch(2, 9)]), 42);
-    const req = b.buildChanges(
-      new Map<string, PartitionFetch | undefined>([
-        ['t-0', fetch(0, 5)], // touched but unchanged
-        ['t-1', fetch(1, 8)],
-        ['t-2', undefined],
-        ['t-3', undefined], // never sent: nothing to forget
-        ['t-4', fetch(4, 0)],
-      ]),
-    );
-    expect(req).toEqual({ sessionId: 42, sessionEpoch: 1, partitions: [fetch(1, 8), fetch(4, 0)], forgotten: [{ topic: 't', partition: 2 }] });
-    expect(b.sentCount).toBe(3);
-    expect(b.sentFetch('t-0')).toEqual(fetch(0, 5));
-    expect(b.sentFetch('t-1')).toEqual(fetch(1, 8));
-    expect(b.sentFetch('t-2')).toBeUndefined();
-    // The same changes through a full comparison give the same request.
-    const c = new FetchSessionBuilder();
-    c.onResponse(c.build([fetch(0, 5), fetch(1, 7), fetch(2, 9)]), 42);
-    expect(c.build([fetch(0, 5), fetch(1, 8), fetch(4, 0)])).toEqual(req);
-  });
-
   it('a follower and a leader kept in step agree on every partition after random changes (model check)', () => {
     let seed = 7;
     const rand = (n: number) => {

@@ -21,7 +21,6 @@
 // copies (at 10,000 partitions the scan had been most of every broker's CPU).
 
 import {
-  assert,
   FETCH_SESSION_FINAL_EPOCH,
   FETCH_SESSION_INITIAL_EPOCH,
   TributaryError,
@@ -345,40 +344,6 @@ export class FetchSessionBuilder {
       this.sent.delete(k);
     }
     return { sessionId: this.sessionId, sessionEpoch: this.epoch, partitions, forgotten };
-  }
-
-  /**
-   * The next incremental request from what may have changed since the last one (an established
-   * session only: `id` is not 0): `changes` maps a partition key to its fetch state now, or to
-   * undefined when it is no longer fetched. Partitions not in `changes` stay as the leader holds
-   * them, so a fetch costs what changed, not every partition followed.
-   */
-  buildChanges(changes: Map<string, PartitionFetch | undefined>): SessionRequest {
-    assert(this.enabled && this.sessionId !== 0, 'buildChanges needs an established fetch session');
-    const partitions: PartitionFetch[] = [];
-    const forgotten: { topic: string; partition: number }[] = [];
-    for (const [k, p] of changes) {
-      const before = this.sent.get(k);
-      if (p === undefined) {
-        if (before === undefined) continue;
-        forgotten.push({ topic: before.topic, partition: before.partition });
-        this.sent.delete(k);
-      } else if (before === undefined || !sameFetch(before, p)) {
-        partitions.push(p);
-        this.sent.set(k, p);
-      }
-    }
-    return { sessionId: this.sessionId, sessionEpoch: this.epoch, partitions, forgotten };
-  }
-
-  /** How many partitions the leader's session holds, as of the last request built. */
-  get sentCount(): number {
-    return this.sent.size;
-  }
-
-  /** The fetch state the leader holds for a partition, as of the last request built. */
-  sentFetch(partitionKey: string): PartitionFetch | undefined {
-    return this.sent.get(partitionKey);
   }
 
   /** The answer to the request last built arrived: keep the session the leader gave, if any. */

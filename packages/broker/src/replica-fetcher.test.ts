@@ -5,6 +5,7 @@ import { eventually } from '@tributary/testkit';
 import { TributaryError, type ReplicaFetchRequest, type ReplicaFetchResponse } from '@tributary/protocol';
 import type { RpcClientPool } from '@tributary/transport';
 import type { Partition } from './partition.ts';
+import { FetchSessionCache, type SessionFetchPlan } from './fetch-session.ts';
 import { ReplicaFetcher, type ReplicaFetcherDeps } from './replica-fetcher.ts';
 import { ReplicationQuota } from './throttle.ts';
 
@@ -75,40 +76,45 @@ describe('ReplicaFetcher', () => {
       [1, 20],
     ]);
     expect(requests[1]).toMatchObject({ sessionId: 55, sessionEpoch: 1, partitions: [] });
-    // Moved behind the fetcher's back: the next full round (within a second) finds it.
     p1.log.logEndOffset = 25;
     const seen = requests.length;
-    await eventually(() => requests.slice(seen).some((r) => r.partitions.length > 0), { timeoutMs: 3000 });
+    await eventually(() => requests.length > seen + 1);
     const named = requests.slice(seen).find((r) => r.partitions.length > 0)!;
     expect(named.partitions.map((p) => [p.partition, p.fetchOffset])).toEqual([[1, 25]]);
   });
 
-  it('in an open session looks only at the partitions an answer touched, and at every one again within a second', async () => {
-    const p0 = follower(0, 10);
-    const p1 = follower(1, 20);
-    let give: number | undefined;
-    // The leader sends records of partition 1 once; applying them moves its log end.
-    const withRecords = {
-      ...p1,
-      applyFetchResponse: () => {
-        withRecords.log.logEndOffset = 25;
-        return { bytes: 5, stalled: false };
+  it('after the leader refused every partition (not yet leader), its session holds them all again and fetches go on', async () => {
+    const cache = new FetchSessionCache({ newId: () => 77 });
+    let refuseAll = true;
+    let lastPlan: SessionFetchPlan | undefined;
+    const requests = start(
+      {},
+      (req) => {
+        const plan = cache.plan(req, Date.now());
+        lastPlan = plan;
+        const reads = cache.toRead(plan).map((entry) => ({
+          entry,
+          result: {
+            topic: entry.topic,
+            partition: entry.partition,
+            highWatermark: refuseAll ? -1 : 10,
+            logStartOffset: refuseAll ? -1 : 0,
+            records: Buffer.alloc(0),
+            ...(refuseAll ? { error: { code: 'NOT_LEADER_OR_FOLLOWER' as const, message: 'not the leader yet' } } : {}),
+          },
+          quiet: !refuseAll,
+        }));
+        refuseAll = false;
+        return { sessionId: plan.session?.id ?? 0, partitions: cache.answer(plan, reads, Date.now()) };
       },
-    };
-    const requests = start({}, () => {
-      const partitions = give === undefined ? [] : [{ topic: 't', partition: give, highWatermark: 25, logStartOffset: 0, records: Buffer.alloc(5) }];
-      give = undefined;
-      return { sessionId: 55, partitions };
-    }, [p0, withRecords]);
-    await eventually(() => requests.length >= 2);
-    give = 1;
-    const named = await eventually(() => requests.slice(1).find((r) => r.partitions.length > 0) ?? false);
-    expect(named.partitions.map((p) => [p.partition, p.fetchOffset])).toEqual([[1, 25]]);
-    // A change no answer brought (none does in a broker: only answers move a follower's log) is
-    // found by the periodic full round.
+      [follower(0, 10), follower(1, 10), follower(2, 10)],
+    );
+    await eventually(() => !refuseAll && requests.length >= 4, { timeoutMs: 5000 });
+    // Every partition is in the leader's session again, and the follower keeps fetching in it.
+    await eventually(() => lastPlan?.session !== undefined && lastPlan.session.partitions.size === 3, { timeoutMs: 5000 });
     const seen = requests.length;
-    p0.log.logEndOffset = 11;
-    await eventually(() => requests.slice(seen).some((r) => r.partitions.some((p) => p.partition === 0 && p.fetchOffset === 11)), { timeoutMs: 3000 });
+    await eventually(() => requests.length >= seen + 3);
+    expect(lastPlan!.session!.partitions.size).toBe(3);
   });
 
   it('opens a new session after the leader refuses one', async () => {

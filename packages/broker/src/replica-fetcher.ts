@@ -7,15 +7,11 @@
 // the whole broker, shared by its fetchers; a held-back partition leaves the fetch while the
 // bucket is empty, and the others in the same fetch go on unhindered. Fetches run in an
 // incremental fetch session (KIP-227, fetch-session.ts): only changed partitions are named.
-// Once the session is open and nothing is throttled, a round looks only at the partitions the
-// last answer touched and the delays that ran out, not at every partition followed; a full
-// round (every partition compared with what the leader holds) still runs after each metadata
-// change and at least every FULL_ROUND_EVERY_MS.
 
 import { TributaryError, type BrokerId, type Endpoint, type ReplicaFetchRequest, type ReplicaFetchResponse } from '@tributary/protocol';
 import type { RpcClientPool } from '@tributary/transport';
 import type { Partition } from './partition.ts';
-import { FetchSessionBuilder, type PartitionFetch, type SessionRequest } from './fetch-session.ts';
+import { FetchSessionBuilder } from './fetch-session.ts';
 import { throttleDecision, type ReplicationQuota, type ThrottleDecision } from './throttle.ts';
 import { sleep } from './internal/sleep.ts';
 
@@ -55,16 +51,6 @@ const PARTITION_ERROR_DELAY_MS = 500;
 const HELD_RECHECK_MS = 500;
 const DIVERGENCE_BACKOFF_MIN_MS = 100;
 const DIVERGENCE_BACKOFF_MAX_MS = 5000;
-/** The longest a fetcher goes on with rounds that look only at what changed. */
-const FULL_ROUND_EVERY_MS = 1000;
-
-/** What a request said about a partition, to apply its answer against. */
-interface SentPartition {
-  p: Partition;
-  decision: ThrottleDecision;
-  fetchOffset: number;
-  leaderEpoch: number;
-}
 
 export class ReplicaFetcher {
   readonly leaderId: BrokerId;
@@ -79,12 +65,6 @@ export class ReplicaFetcher {
   private loop: Promise<void> | undefined;
   private lastError: string | undefined;
   private readonly session: FetchSessionBuilder;
-  private byKey = new Map<string, Partition>();
-  /** Partitions whose fetch state may have changed since the last request (an answer touched them). */
-  private readonly touched = new Set<Partition>();
-  private fullRoundDue = true;
-  private nextFullRoundMs = 0;
-  private rateWasSet = false;
 
   constructor(leaderId: BrokerId, deps: ReplicaFetcherDeps) {
     this.leaderId = leaderId;
@@ -111,8 +91,6 @@ export class ReplicaFetcher {
   setPartitions(partitions: Partition[]): void {
     const before = new Set(this.partitions.map((p) => p.key));
     this.partitions = partitions;
-    this.byKey = new Map(partitions.map((p) => [p.key, p]));
-    this.fullRoundDue = true;
     this.delayedUntil.clear();
     if (partitions.some((p) => !before.has(p.key))) this.pollController.abort();
   }
@@ -133,27 +111,52 @@ export class ReplicaFetcher {
     while (!stop.aborted) {
       if (this.pollController.signal.aborted) this.pollController = new AbortController();
       const nowMs = this.now();
+      const parts = this.partitions.filter(
+        (p) => !p.removed && p.role === 'follower' && p.leaderId === this.leaderId && (this.delayedUntil.get(p.key) ?? 0) <= nowMs,
+      );
       const endpoint = this.deps.endpointOf(this.leaderId);
+      if (parts.length === 0 || endpoint === undefined) {
+        await sleep(PARTITION_ERROR_DELAY_MS, this.pollController.signal);
+        continue;
+      }
       // The follower quota: which partitions sit this round out, and how much the others may take.
       const quota = this.deps.followerQuota;
       quota.update(this.deps.throttleRate(), nowMs);
-      if (quota.rateSet !== this.rateWasSet) this.fullRoundDue = true;
-      this.rateWasSet = quota.rateSet;
-      const changesOnly = this.session.id !== 0 && !this.fullRoundDue && nowMs < this.nextFullRoundMs && !quota.rateSet;
-      // Built only when it will be sent: building tells the session what the leader holds.
-      const round = endpoint === undefined ? undefined : changesOnly ? this.changesRound(nowMs) : this.fullRound(nowMs, quota);
-      if (round === undefined || endpoint === undefined) {
-        // Nothing to fetch (no partition, all held back, or no address yet): looked at again soon.
-        this.fullRoundDue = true;
-        const waitMs = endpoint !== undefined && quota.rateSet ? Math.min(HELD_RECHECK_MS, Math.max(1, quota.waitMs(nowMs))) : PARTITION_ERROR_DELAY_MS;
-        await sleep(waitMs, this.pollController.signal);
+      const exhausted = quota.exhausted(nowMs);
+      const listsInUse = this.deps.throttleListsInUse();
+      const decided = parts.map((p) => ({
+        p,
+        decision: throttleDecision({ rateSet: quota.rateSet, listsInUse, listed: p.followerThrottled, inSync: p.isr.includes(this.deps.brokerId), exhausted }),
+      }));
+      const fetching = decided.filter((d) => d.decision !== 'held');
+      if (fetching.length === 0) {
+        // Looked at again soon even while the bucket refills: the rate or the throttled lists
+        // may change (a cancelled reassignment removes its throttle) and free these partitions.
+        await sleep(Math.min(HELD_RECHECK_MS, Math.max(1, quota.waitMs(nowMs))), this.pollController.signal);
         continue;
       }
-      const { session, sentOf, maxWaitMs, maxBytes } = round;
+      const available = quota.available(nowMs);
+      const anyHeld = fetching.length < decided.length;
+      let maxBytes = this.deps.maxBytes;
+      // Every partition throttled: the request as a whole stays within the bucket too.
+      if (fetching.every((d) => d.decision === 'limited')) maxBytes = Math.max(1, Math.min(maxBytes, available));
+      const sent = fetching.map(({ p, decision }) => ({ p, decision, fetchOffset: p.log.logEndOffset, leaderEpoch: p.leaderEpoch }));
+      // KIP-227: the session names only the partitions whose fetch state changed.
+      const session = this.session.build(
+        sent.map(({ p, decision, fetchOffset, leaderEpoch }) => ({
+          topic: p.topic,
+          partition: p.partition,
+          fetchOffset,
+          lastFetchedEpoch: p.log.lastEpoch(),
+          currentLeaderEpoch: leaderEpoch,
+          ...(decision === 'limited' ? { maxBytes: Math.max(1, Math.min(this.deps.maxBytes, available)) } : {}),
+        })),
+      );
       const request: ReplicaFetchRequest = {
         brokerId: this.deps.brokerId,
         brokerEpoch: this.deps.brokerEpoch(),
-        maxWaitMs,
+        // A held-back partition is asked for again once the bucket refills, not a long poll later.
+        maxWaitMs: anyHeld ? Math.min(this.deps.maxWaitMs, Math.max(1, quota.waitMs(nowMs))) : this.deps.maxWaitMs,
         maxBytes,
         sessionId: session.sessionId,
         sessionEpoch: session.sessionEpoch,
@@ -191,11 +194,10 @@ export class ReplicaFetcher {
       let bytes = 0;
       let throttledBytes = 0;
       let reassignmentBytes = 0;
+      const byKey = new Map<string, { p: Partition; decision: ThrottleDecision; fetchOffset: number; leaderEpoch: number }>(sent.map((s) => [s.p.key, s]));
       for (const r of response.partitions ?? []) {
-        const s = sentOf(`${r.topic}-${r.partition}`);
+        const s = byKey.get(`${r.topic}-${r.partition}`);
         if (s === undefined) continue;
-        // Its log end, last epoch or delay may change here: the next round looks at it.
-        this.touched.add(s.p);
         const records = r.records === undefined || r.records === null ? Buffer.alloc(0) : Buffer.isBuffer(r.records) ? r.records : Buffer.from(r.records);
         try {
           const applied = s.p.applyFetchResponse({ ...r, records }, s.fetchOffset, s.leaderEpoch);
@@ -217,102 +219,6 @@ export class ReplicaFetcher {
       this.deps.onFetched?.(bytes, this.now() - started, reassignmentBytes);
     }
   }
-
-  /** Fetched from this leader now: followed from it, not removed, not waiting out a delay. */
-  private wants(p: Partition, nowMs: number): boolean {
-    return !p.removed && p.role === 'follower' && p.leaderId === this.leaderId && (this.delayedUntil.get(p.key) ?? 0) <= nowMs;
-  }
-
-  /**
-   * A round over every partition followed: each one's throttle decision and fetch state,
-   * compared with what the leader's session holds. Undefined when nothing can be fetched.
-   */
-  private fullRound(nowMs: number, quota: ReplicationQuota): FetchRound | undefined {
-    const parts = this.partitions.filter((p) => this.wants(p, nowMs));
-    for (const [key, until] of this.delayedUntil) if (until <= nowMs) this.delayedUntil.delete(key);
-    if (parts.length === 0) return undefined;
-    const exhausted = quota.exhausted(nowMs);
-    const listsInUse = this.deps.throttleListsInUse();
-    const decided = parts.map((p) => ({
-      p,
-      decision: throttleDecision({ rateSet: quota.rateSet, listsInUse, listed: p.followerThrottled, inSync: p.isr.includes(this.deps.brokerId), exhausted }),
-    }));
-    const fetching = decided.filter((d) => d.decision !== 'held');
-    // Looked at again soon even while the bucket refills: the rate or the throttled lists may
-    // change (a cancelled reassignment removes its throttle) and free these partitions.
-    if (fetching.length === 0) return undefined;
-    const available = quota.available(nowMs);
-    const anyHeld = fetching.length < decided.length;
-    let maxBytes = this.deps.maxBytes;
-    // Every partition throttled: the request as a whole stays within the bucket too.
-    if (fetching.every((d) => d.decision === 'limited')) maxBytes = Math.max(1, Math.min(maxBytes, available));
-    const sent = new Map<string, SentPartition>();
-    const wanted = fetching.map(({ p, decision }) => {
-      const fetch = this.fetchStateOf(p);
-      sent.set(p.key, { p, decision, fetchOffset: fetch.fetchOffset, leaderEpoch: fetch.currentLeaderEpoch });
-      return decision === 'limited' ? { ...fetch, maxBytes: Math.max(1, Math.min(this.deps.maxBytes, available)) } : fetch;
-    });
-    // KIP-227: the session names only the partitions whose fetch state changed.
-    const session = this.session.build(wanted);
-    this.touched.clear();
-    this.fullRoundDue = false;
-    this.nextFullRoundMs = nowMs + FULL_ROUND_EVERY_MS;
-    return {
-      session,
-      sentOf: (key) => sent.get(key),
-      // A held-back partition is asked for again once the bucket refills, not a long poll later.
-      maxWaitMs: anyHeld ? Math.min(this.deps.maxWaitMs, Math.max(1, quota.waitMs(nowMs))) : this.deps.maxWaitMs,
-      maxBytes,
-    };
-  }
-
-  /**
-   * A round over what may have changed since the last request — the partitions its answer
-   * touched and those whose delay ran out — in an open session with nothing throttled. The
-   * others stay in the leader's session as they are.
-   */
-  private changesRound(nowMs: number): FetchRound | undefined {
-    for (const [key, until] of this.delayedUntil) {
-      if (until > nowMs) continue;
-      this.delayedUntil.delete(key);
-      const p = this.byKey.get(key);
-      if (p !== undefined) this.touched.add(p);
-    }
-    const changes = new Map<string, PartitionFetch | undefined>();
-    for (const p of this.touched) changes.set(p.key, this.wants(p, nowMs) ? this.fetchStateOf(p) : undefined);
-    this.touched.clear();
-    const session = this.session.buildChanges(changes);
-    if (this.session.sentCount === 0) {
-      // Nothing left to fetch from this leader: the request is not sent, so the session ends
-      // here (the leader's copy stops being used) and the next fetch opens a new one.
-      this.session.reset();
-      return undefined;
-    }
-    return {
-      session,
-      sentOf: (key) => {
-        const fetch = this.session.sentFetch(key);
-        const p = this.byKey.get(key);
-        return fetch === undefined || p === undefined
-          ? undefined
-          : { p, decision: 'free', fetchOffset: fetch.fetchOffset, leaderEpoch: fetch.currentLeaderEpoch };
-      },
-      maxWaitMs: this.deps.maxWaitMs,
-      maxBytes: this.deps.maxBytes,
-    };
-  }
-
-  private fetchStateOf(p: Partition): PartitionFetch {
-    return { topic: p.topic, partition: p.partition, fetchOffset: p.log.logEndOffset, lastFetchedEpoch: p.log.lastEpoch(), currentLeaderEpoch: p.leaderEpoch };
-  }
-}
-
-/** One request's session fields and how to find what it said about each partition. */
-interface FetchRound {
-  session: SessionRequest;
-  sentOf: (key: string) => SentPartition | undefined;
-  maxWaitMs: number;
-  maxBytes: number;
 }
 
 /** One fetcher per leader broker, re-planned after every metadata change. */
