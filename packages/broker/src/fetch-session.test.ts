@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ReplicaFetchPartitionResponse } from '@tributary/protocol';
-import { FetchSessionBuilder, FetchSessionCache, type PartitionFetch, type SessionFetchPlan } from './fetch-session.ts';
+import { FetchSessionBuilder, FetchSessionCache, isQuiet, type PartitionFetch, type SessionFetchPlan } from './fetch-session.ts';
 
 const fetch = (partition: number, fetchOffset: number, extra: Partial<PartitionFetch> = {}): PartitionFetch => ({
   topic: 't',
@@ -39,6 +39,19 @@ function answer(cache: FetchSessionCache, plan: SessionFetchPlan, results: Repli
 }
 
 const readNow = (cache: FetchSessionCache, plan: SessionFetchPlan) => cache.toRead(plan).map((p) => [p.partition, p.fetchOffset]);
+
+describe('isQuiet', () => {
+  const quietRead = { result: { records: Buffer.alloc(0) }, fetchOffset: 10, logEndOffset: 10, followerInIsr: true, heldBack: false };
+  it('is quiet only for a follower in the ISR at the log end that was sent nothing, no error and no divergence', () => {
+    expect(isQuiet(quietRead)).toBe(true);
+    expect(isQuiet({ ...quietRead, fetchOffset: 9 })).toBe(false);
+    expect(isQuiet({ ...quietRead, followerInIsr: false })).toBe(false);
+    expect(isQuiet({ ...quietRead, heldBack: true })).toBe(false);
+    expect(isQuiet({ ...quietRead, result: { records: Buffer.alloc(1) } })).toBe(false);
+    expect(isQuiet({ ...quietRead, result: { records: Buffer.alloc(0), error: { code: 'NOT_LEADER_OR_FOLLOWER', message: 'x' } } })).toBe(false);
+    expect(isQuiet({ ...quietRead, result: { records: Buffer.alloc(0), divergingEpoch: { epoch: 1, endOffset: 5 } } })).toBe(false);
+  });
+});
 
 describe('FetchSessionCache (leader)', () => {
   it('a request without session fields is a full fetch with no session, every partition answered', () => {

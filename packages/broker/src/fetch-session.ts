@@ -67,6 +67,31 @@ export interface QuietClock {
   lastFetchMs: number;
 }
 
+/**
+ * Whether a partition just read for a follower is quiet (see above): the follower is in the ISR
+ * and at the log end, and the read sent nothing, no error and no divergence. (That the HW and
+ * log start reached it is the answer's part: `answer` sends them before the partition leaves
+ * the active set.) A partition the leader's quota held back is not quiet: its follower is
+ * behind, whatever it asked for.
+ */
+export function isQuiet(read: {
+  result: Pick<ReplicaFetchPartitionResponse, 'records' | 'error' | 'divergingEpoch'>;
+  fetchOffset: number;
+  logEndOffset: number;
+  followerInIsr: boolean;
+  heldBack: boolean;
+}): boolean {
+  const r = read.result;
+  return (
+    !read.heldBack &&
+    read.followerInIsr &&
+    read.fetchOffset >= read.logEndOffset &&
+    r.records.length === 0 &&
+    r.error === undefined &&
+    r.divergingEpoch === undefined
+  );
+}
+
 /** One partition read for a fetch: what it said, and whether it is quiet now (see above). */
 export interface FetchRead {
   entry: PlannedFetch;

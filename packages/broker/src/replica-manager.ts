@@ -37,7 +37,7 @@ import {
 import { logConfigFromTopic, type Log, type LogManager } from '@tributary/storage';
 import { BackgroundWork } from './background-work.ts';
 import type { CleanableLog } from './log-cleaner.ts';
-import { FetchSessionCache, type FetchRead, type FetchSession, type PartitionFetch } from './fetch-session.ts';
+import { FetchSessionCache, isQuiet, type FetchRead, type FetchSession, type PartitionFetch } from './fetch-session.ts';
 import { MetadataCache } from './metadata-cache.ts';
 import { Partition, type PartitionLogger } from './partition.ts';
 import type { IsrProposal } from './partition-state.ts';
@@ -718,15 +718,15 @@ export class ReplicaManager {
             eligible,
             decision !== 'held',
           );
-          const isQuiet =
-            decision !== 'held' &&
-            resp.records.length === 0 &&
-            resp.error === undefined &&
-            resp.divergingEpoch === undefined &&
-            req.fetchOffset >= p.log.logEndOffset &&
-            p.isr.includes(input.brokerId);
-          reads.push({ entry: req, result: resp, quiet: isQuiet });
-          if (isQuiet) quiet.push(p);
+          const quietNow = isQuiet({
+            result: resp,
+            fetchOffset: req.fetchOffset,
+            logEndOffset: p.log.logEndOffset,
+            followerInIsr: p.isr.includes(input.brokerId),
+            heldBack: decision === 'held',
+          });
+          reads.push({ entry: req, result: resp, quiet: quietNow });
+          if (quietNow) quiet.push(p);
           bytes += resp.records.length;
           budget -= resp.records.length;
           if (decision === 'limited' || decision === 'counted') throttledBytes += resp.records.length;
