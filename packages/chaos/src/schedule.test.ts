@@ -84,6 +84,16 @@ describe('classifyFailure', () => {
     ).toBe('info');
     expect(classifyFailure(new TributaryError('REQUEST_TIMED_OUT', 'after 1 attempt(s)')).outcome.type).toBe('info');
     expect(classifyFailure(new TributaryError('BROKER_NOT_AVAILABLE', 'gone')).outcome.type).toBe('info');
+    // The leader appended the batch, then lost its leadership while the batch waited for the ISR;
+    // the new leader held it and committed it (docker chaos seed 398 saw exactly this).
+    expect(
+      classifyFailure(
+        new TributaryError(
+          'NOT_LEADER_OR_FOLLOWER',
+          'delivery timeout: 1 record(s) to t-3 not acknowledged after 1 attempt(s) over 10005 ms (the next retry would pass deliveryTimeoutMs 10000); last error NOT_LEADER_OR_FOLLOWER: x',
+        ),
+      ).outcome,
+    ).toEqual({ type: 'info', code: 'NOT_LEADER_OR_FOLLOWER' });
     // A fatal answer after earlier attempts: those may have been appended.
     expect(classifyFailure(new TributaryError('OUT_OF_ORDER_SEQUENCE_NUMBER', 'failed to produce 1 record(s) to t-0 (attempt 3): x')).outcome.type).toBe(
       'info',

@@ -8,14 +8,17 @@ import type { HistoryRecorder } from './history.ts';
 
 /**
  * Codes after which a sent batch may or may not be in the log: the request timed out or the
- * connection was lost (the leader may have appended it), or the leader appended it but the ISR
- * shrank before it committed (it may still commit).
+ * connection was lost (the leader may have appended it), the leader appended it but the ISR
+ * shrank before it committed (it may still commit), or the leader appended it and lost its
+ * leadership while the batch waited for the ISR (Kafka's delayed produce answers
+ * NOT_LEADER_OR_FOLLOWER then too; the new leader may hold the batch and commit it).
  */
 export const INDETERMINATE_CODES: ReadonlySet<string> = new Set([
   'REQUEST_TIMED_OUT',
   'BROKER_NOT_AVAILABLE',
   'UNKNOWN_SERVER_ERROR',
   'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
+  'NOT_LEADER_OR_FOLLOWER',
 ]);
 
 /**
