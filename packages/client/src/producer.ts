@@ -50,7 +50,8 @@ export interface ProducerOptions extends ClientOptions {
   bufferMemoryBytes?: number;
   /**
    * Batches in flight per partition, 1..5 (Kafka's max.in.flight.requests.per.connection; with
-   * idempotence the leader de-duplicates and orders up to five). Default 5.
+   * idempotence the leader de-duplicates and orders up to five; without it a retry may land
+   * behind younger batches, so set 1 where order matters more than throughput). Default 5.
    */
   inflightBatchesMax?: number;
   /** Produce requests in flight per broker. Default 5. */
@@ -165,6 +166,7 @@ export class Producer {
       batchSizeMax: Math.max(batchSize, positive('batchSizeMax', options.batchSizeMax ?? 262_144)),
       lingerMs: nonNegative('lingerMs', options.lingerMs ?? 5),
       inflightBatchesMax: inRange('inflightBatchesMax', options.inflightBatchesMax ?? 5, 1, 5),
+      idempotent: this.idempotent,
       compression: compressionOption(options.compression),
     });
     this.deliveryTimeoutMs = positive('deliveryTimeoutMs', options.deliveryTimeoutMs ?? 120_000);

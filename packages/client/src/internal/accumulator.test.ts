@@ -141,7 +141,7 @@ describe('RecordAccumulator', () => {
     expect(got).toEqual([40, 41, 42]);
   });
   it('sends up to inflightBatchesMax batches of a partition in order, once one was acknowledged', () => {
-    const a = new RecordAccumulator({ batchSize: 100, batchSizeMax: 150, lingerMs: 5, inflightBatchesMax: 3 });
+    const a = new RecordAccumulator({ batchSize: 100, batchSizeMax: 150, lingerMs: 5, inflightBatchesMax: 3, idempotent: true });
     const id = { producerId: 7, producerEpoch: 0, generation: 1 };
     for (let i = 0; i < 6; i++) a.append('t', 0, { value }, 0);
     expect(a.queue('t', 0).batches).toHaveLength(6);
@@ -163,8 +163,25 @@ describe('RecordAccumulator', () => {
     expect(again!.baseSequence).toBe(1);
   });
 
-  it('knows when a batch directly follows the last one acknowledged in order (an overtaking refusal is not a gap)', () => {
+  it('without idempotence sends up to inflightBatchesMax batches of a partition from the first one (acks 1 and 0)', () => {
     const a = new RecordAccumulator({ batchSize: 100, batchSizeMax: 150, lingerMs: 5, inflightBatchesMax: 3 });
+    for (let i = 0; i < 6; i++) a.append('t', 0, { value }, 0);
+    const sent = a.drain(10, false, leaderOf, always).byBroker.get(0)!;
+    expect(sent).toEqual(a.queue('t', 0).batches.slice(0, 3));
+    for (const b of sent) a.seal(b, undefined);
+    expect(a.drain(10, false, leaderOf, always).byBroker.size).toBe(0);
+    // One answered: one more goes, the oldest not yet sent.
+    a.complete(sent[1]!, true);
+    const [next] = a.drain(10, false, leaderOf, always).byBroker.get(0)!;
+    expect(next).toBe(a.queue('t', 0).batches[2]);
+    // inflightBatchesMax 1 keeps a partition's batches one at a time (Kafka's max.in.flight 1).
+    const one = new RecordAccumulator({ batchSize: 100, batchSizeMax: 150, lingerMs: 5, inflightBatchesMax: 1 });
+    for (let i = 0; i < 3; i++) one.append('t', 0, { value }, 0);
+    expect(one.drain(10, false, leaderOf, always).byBroker.get(0)).toHaveLength(1);
+    expect(one.drain(10, false, leaderOf, always).byBroker.size).toBe(0);
+  });
+  it('knows when a batch directly follows the last one acknowledged in order (an overtaking refusal is not a gap)', () => {
+    const a = new RecordAccumulator({ batchSize: 100, batchSizeMax: 150, lingerMs: 5, inflightBatchesMax: 3, idempotent: true });
     const id = { producerId: 7, producerEpoch: 0, generation: 1 };
     for (let i = 0; i < 4; i++) a.append('t', 0, { value }, 0);
     const [first] = a.drain(10, false, leaderOf, always).byBroker.get(0)!;
@@ -195,7 +212,7 @@ describe('RecordAccumulator', () => {
     const gen2 = { producerId: 7, producerEpoch: 1, generation: 2 };
     /** Four one-record batches of t-0, the first acknowledged under gen1, the other three sealed and in flight. */
     const setup = () => {
-      const a = new RecordAccumulator({ batchSize: 100, batchSizeMax: 150, lingerMs: 0, inflightBatchesMax: 5 });
+      const a = new RecordAccumulator({ batchSize: 100, batchSizeMax: 150, lingerMs: 0, inflightBatchesMax: 5, idempotent: true });
       for (let i = 0; i < 4; i++) a.append('t', 0, { value }, 0);
       const [first] = a.drain(10, false, leaderOf, always, Infinity, 1).byBroker.get(0)!;
       a.seal(first!, gen1);

@@ -8,8 +8,10 @@
 // batches per producer). A batch that fails stays in its place in the queue and is re-sent with
 // the same bytes and sequence before any younger batch not yet in flight; a younger batch that
 // overtook it gets OUT_OF_ORDER_SEQUENCE_NUMBER and is retried behind it (the producer decides).
-// Until one batch of a partition has been acknowledged under the current producer id, only one
-// is in flight: a leader that does not know the producer yet would accept any first sequence.
+// With idempotence, until one batch of a partition has been acknowledged under the current
+// producer id, only one is in flight: a leader that does not know the producer yet would accept
+// any first sequence. Without idempotence nothing orders a retry behind younger batches already
+// in flight, as in Kafka: a producer that must not reorder on retries sets inflightBatchesMax 1.
 // While a partition is at its in-flight limit, its open batch keeps filling past `batchSize` up
 // to `batchSizeMax`, so a busy partition sends fewer, larger batches.
 //
@@ -160,6 +162,11 @@ export interface AccumulatorOptions {
   lingerMs: number;
   /** Batches in flight per partition (1..5). Default 1. */
   inflightBatchesMax?: number;
+  /**
+   * The batches carry an idempotent producer's sequences: a partition has one in flight until
+   * one is acknowledged under the current producer id. Default false.
+   */
+  idempotent?: boolean;
   /** Kafka's compression.type: each batch's records are compressed when sealed. Default none. */
   compression?: CompressionCodec;
 }
@@ -275,7 +282,7 @@ export class RecordAccumulator {
 
   /** How many batches of `q` may be in flight now. */
   private inflightLimit(q: PartitionQueue): number {
-    return q.acknowledged ? Math.max(1, Math.min(5, this.options.inflightBatchesMax ?? 1)) : 1;
+    return q.acknowledged || this.options.idempotent !== true ? Math.max(1, Math.min(5, this.options.inflightBatchesMax ?? 1)) : 1;
   }
 
   /**
