@@ -180,6 +180,7 @@ describe('RecordAccumulator', () => {
     expect(one.drain(10, false, leaderOf, always).byBroker.get(0)).toHaveLength(1);
     expect(one.drain(10, false, leaderOf, always).byBroker.size).toBe(0);
   });
+
   it('knows when a batch directly follows the last one acknowledged in order (an overtaking refusal is not a gap)', () => {
     const a = new RecordAccumulator({ batchSize: 100, batchSizeMax: 150, lingerMs: 5, inflightBatchesMax: 3, idempotent: true });
     const id = { producerId: 7, producerEpoch: 0, generation: 1 };
