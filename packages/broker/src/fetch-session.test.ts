@@ -227,6 +227,60 @@ describe('FetchSessionBuilder (follower)', () => {
     expect(b.build([fetch(2, 0), fetch(0, 6)]).partitions).toEqual([fetch(0, 6)]);
   });
 
+  it('built partition by partition: the last request says what it fetched and for whom; a partition named twice counts once', () => {
+    const b = new FetchSessionBuilder<string>();
+    b.begin();
+    b.want('t-0', 't', 0, 5, 1, 1, undefined, 'p0');
+    b.want('t-1', 't', 1, 7, 1, 1, undefined, 'p1');
+    const first = b.finish();
+    expect(first.partitions).toEqual([fetch(0, 5), fetch(1, 7)]);
+    b.onResponse(first, 42);
+    b.begin();
+    b.want('t-0', 't', 0, 5, 1, 1, undefined, 'p0 again');
+    b.want('t-0', 't', 0, 9, 1, 1, undefined, 'twice');
+    b.want('t-2', 't', 2, 0, 1, 1, 100, 'p2');
+    const second = b.finish();
+    expect(second).toEqual({ sessionId: 42, sessionEpoch: 1, partitions: [fetch(2, 0, { maxBytes: 100 })], forgotten: [{ topic: 't', partition: 1 }] });
+    expect(b.sentFetch('t-0')).toMatchObject({ fetchOffset: 5, owner: 'p0 again' });
+    expect(b.sentFetch('t-2')).toMatchObject({ fetchOffset: 0, maxBytes: 100, owner: 'p2' });
+    // Not fetched by the last request: no answer for it is applied.
+    expect(b.sentFetch('t-1')).toBeUndefined();
+    // A changed limit is a change.
+    b.onResponse(second, 42);
+    b.begin();
+    b.want('t-0', 't', 0, 5, 1, 1, undefined, 'p0');
+    b.want('t-2', 't', 2, 0, 1, 1, undefined, 'p2');
+    expect(b.finish().partitions).toEqual([fetch(2, 0)]);
+  });
+
+  it('keeps a partition unread only when its version, owner, epoch and limit are as last sent', () => {
+    const b = new FetchSessionBuilder<string>();
+    b.begin();
+    // Never sent: it has to be read.
+    expect(b.keepIfUnchanged('t-0', 1, 1, undefined, 'p0')).toBe(false);
+    b.want('t-0', 't', 0, 5, 1, 1, undefined, 'p0', 1);
+    b.want('t-1', 't', 1, 7, 1, 1, undefined, 'p1', 4);
+    b.onResponse(b.finish(), 42);
+    b.begin();
+    expect(b.keepIfUnchanged('t-0', 1, 1, undefined, 'p0')).toBe(true);
+    // Kept once per request; then as `want` would, it counts once.
+    expect(b.keepIfUnchanged('t-0', 1, 1, undefined, 'p0')).toBe(false);
+    expect(b.keepIfUnchanged('t-1', 5, 1, undefined, 'p1')).toBe(false); // its log changed
+    b.want('t-1', 't', 1, 9, 1, 1, undefined, 'p1', 5);
+    const second = b.finish();
+    expect(second.partitions).toEqual([fetch(1, 9)]);
+    expect(second.forgotten).toEqual([]);
+    b.onResponse(second, 42);
+    b.begin();
+    expect(b.keepIfUnchanged('t-0', 1, 2, undefined, 'p0')).toBe(false); // new leader epoch
+    expect(b.keepIfUnchanged('t-1', 5, 1, 100, 'p1')).toBe(false); // now limited
+    expect(b.keepIfUnchanged('t-1', 5, 1, undefined, 'another p1')).toBe(false); // re-created partition
+    b.finish();
+    b.reset();
+    b.begin();
+    expect(b.keepIfUnchanged('t-0', 1, 1, undefined, 'p0')).toBe(false); // a new session names everything
+  });
+
   it('after a failure opens a new session with everything', () => {
     const b = new FetchSessionBuilder();
     b.onResponse(b.build([fetch(0, 5)]), 42);

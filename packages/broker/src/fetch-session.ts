@@ -35,12 +35,6 @@ export type PartitionFetch = ReplicaFetchPartition;
 
 const key = (topic: string, partition: number): string => `${topic}-${partition}`;
 
-function sameFetch(a: PartitionFetch, b: PartitionFetch): boolean {
-  return (
-    a.fetchOffset === b.fetchOffset && a.lastFetchedEpoch === b.lastFetchedEpoch && a.currentLeaderEpoch === b.currentLeaderEpoch && a.maxBytes === b.maxBytes
-  );
-}
-
 /** The largest session epoch; the one after it is 1 again (Kafka's nextEpoch). */
 const EPOCH_MAX = 0x7fffffff;
 const nextEpoch = (epoch: number): number => (epoch >= EPOCH_MAX ? 1 : epoch + 1);
@@ -326,12 +320,32 @@ export interface SessionRequest {
   forgotten: { topic: string; partition: number }[];
 }
 
-export class FetchSessionBuilder {
+/** What the leader's session holds for a partition, as the follower last sent it. */
+interface SentFetch<T> extends PartitionFetch {
+  /** The request (`begin` count) that last named or kept it. */
+  round: number;
+  /** The caller's object for the partition (the fetcher's Partition), to apply the answer to. */
+  owner: T | undefined;
+  /** The caller's version of the partition's state when it was read (see `keepIfUnchanged`). */
+  version: number | undefined;
+}
+
+/**
+ * The follower's side of a session. A request is built partition by partition — `begin`, then
+ * `keepIfUnchanged` or `want` for every partition to fetch now, then `finish` — so that at
+ * thousands of partitions per leader a round allocates nothing for the unchanged ones, and
+ * (with the caller's version of each partition, such as `Log.version`) does not even read them.
+ */
+export class FetchSessionBuilder<T = undefined> {
   private sessionId = 0;
   private epoch = FETCH_SESSION_INITIAL_EPOCH;
   /** What the leader's session holds for each partition, as of the last request built. */
-  private readonly sent = new Map<string, PartitionFetch>();
+  private readonly sent = new Map<string, SentFetch<T>>();
   private readonly enabled: boolean;
+  private round = 0;
+  /** The request being built: its named partitions, and whether it names every one (full). */
+  private named: PartitionFetch[] = [];
+  private full = true;
 
   constructor(options: { enabled?: boolean } = {}) {
     this.enabled = options.enabled ?? true;
@@ -347,28 +361,94 @@ export class FetchSessionBuilder {
    * no session, else only the partitions whose fetch state changed, and the ones dropped.
    */
   build(wanted: PartitionFetch[]): SessionRequest {
-    if (!this.enabled) return { sessionId: 0, sessionEpoch: FETCH_SESSION_FINAL_EPOCH, partitions: wanted, forgotten: [] };
-    if (this.sessionId === 0) {
-      this.sent.clear();
-      for (const p of wanted) this.sent.set(key(p.topic, p.partition), p);
-      return { sessionId: 0, sessionEpoch: FETCH_SESSION_INITIAL_EPOCH, partitions: wanted, forgotten: [] };
+    this.begin();
+    for (const p of wanted) this.want(key(p.topic, p.partition), p.topic, p.partition, p.fetchOffset, p.lastFetchedEpoch, p.currentLeaderEpoch, p.maxBytes);
+    return this.finish();
+  }
+
+  /** Starts the next request: `want` each partition to fetch now, in order, then `finish`. */
+  begin(): void {
+    this.round++;
+    this.full = !this.enabled || this.sessionId === 0;
+    if (this.full) this.sent.clear();
+    this.named = [];
+  }
+
+  /** One partition to fetch in the request being built (`partitionKey` is `topic-partition`). */
+  want(
+    partitionKey: string,
+    topic: string,
+    partition: number,
+    fetchOffset: number,
+    lastFetchedEpoch: number,
+    currentLeaderEpoch: number,
+    maxBytes?: number,
+    owner?: T,
+    version?: number,
+  ): void {
+    const before = this.sent.get(partitionKey);
+    if (before !== undefined) {
+      if (before.round === this.round) return; // named twice: the first one counts
+      before.round = this.round;
+      before.owner = owner;
+      before.version = version;
+      if (
+        before.fetchOffset === fetchOffset &&
+        before.lastFetchedEpoch === lastFetchedEpoch &&
+        before.currentLeaderEpoch === currentLeaderEpoch &&
+        before.maxBytes === maxBytes
+      ) {
+        return;
+      }
     }
-    const wantedKeys = new Set<string>();
-    const partitions: PartitionFetch[] = [];
-    for (const p of wanted) {
-      const k = key(p.topic, p.partition);
-      wantedKeys.add(k);
-      const before = this.sent.get(k);
-      if (before === undefined || !sameFetch(before, p)) partitions.push(p);
-      this.sent.set(k, p);
+    const fetch: PartitionFetch =
+      maxBytes === undefined
+        ? { topic, partition, fetchOffset, lastFetchedEpoch, currentLeaderEpoch }
+        : { topic, partition, fetchOffset, lastFetchedEpoch, currentLeaderEpoch, maxBytes };
+    this.sent.set(partitionKey, { ...fetch, round: this.round, owner, version });
+    this.named.push(fetch);
+  }
+
+  /**
+   * Keeps a partition in the request being built without reading it, when the caller can tell
+   * it is as last sent: the same owner, leader epoch and limit, and the same `version` (the
+   * caller's counter of changes to the state it would read, such as `Log.version`). Returns
+   * false otherwise; the caller then reads the partition and calls `want`.
+   */
+  keepIfUnchanged(partitionKey: string, version: number, currentLeaderEpoch: number, maxBytes: number | undefined, owner: T): boolean {
+    const before = this.sent.get(partitionKey);
+    if (
+      before === undefined ||
+      before.round === this.round ||
+      before.version !== version ||
+      before.owner !== owner ||
+      before.currentLeaderEpoch !== currentLeaderEpoch ||
+      before.maxBytes !== maxBytes
+    ) {
+      return false;
     }
+    before.round = this.round;
+    return true;
+  }
+
+  /** The request built since `begin`: what changed, and what the leader's session can drop. */
+  finish(): SessionRequest {
+    const partitions = this.named;
+    this.named = [];
+    if (!this.enabled) return { sessionId: 0, sessionEpoch: FETCH_SESSION_FINAL_EPOCH, partitions, forgotten: [] };
+    if (this.full) return { sessionId: 0, sessionEpoch: FETCH_SESSION_INITIAL_EPOCH, partitions, forgotten: [] };
     const forgotten: { topic: string; partition: number }[] = [];
     for (const [k, p] of this.sent) {
-      if (wantedKeys.has(k)) continue;
+      if (p.round === this.round) continue;
       forgotten.push({ topic: p.topic, partition: p.partition });
       this.sent.delete(k);
     }
     return { sessionId: this.sessionId, sessionEpoch: this.epoch, partitions, forgotten };
+  }
+
+  /** What the last request built said about a partition (undefined: it did not fetch it), and its owner. */
+  sentFetch(partitionKey: string): (PartitionFetch & { owner: T | undefined }) | undefined {
+    return this.sent.get(partitionKey);
   }
 
   /** The answer to the request last built arrived: keep the session the leader gave, if any. */

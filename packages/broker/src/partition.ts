@@ -30,6 +30,8 @@ export interface PartitionLog {
   segmentBaseOffsets(): number[];
   readonly logStartOffset: number;
   readonly logEndOffset: number;
+  /** Moves on whenever the segments or their ends may change: log end and last epoch stay while it does. */
+  readonly version: number;
   readonly sizeInBytes: number;
   appendAsLeader(batch: Buffer, leaderEpoch: number): { baseOffset: number; lastOffset: number };
   appendAsFollower(batches: Buffer): { firstOffset: number; lastOffset: number };

@@ -11,6 +11,29 @@ import { ReplicationQuota } from './throttle.ts';
 
 const silent = { info() {}, warn() {}, debug() {} };
 
+/** A log end that moves as told; its version moves with it, as storage's Log's does. */
+function fakeLog(logEndOffset: number) {
+  let leo = logEndOffset;
+  let version = 0;
+  return {
+    get logEndOffset() {
+      return leo;
+    },
+    set logEndOffset(offset: number) {
+      leo = offset;
+      version++;
+    },
+    get version() {
+      return version;
+    },
+    /** Moves the log end without moving the version (a change the version missed). */
+    moveQuietly(offset: number) {
+      leo = offset;
+    },
+    lastEpoch: () => 3,
+  };
+}
+
 /** The fields of a Partition the fetcher reads: a follower of broker 1 whose log end moves as told. */
 function follower(partition: number, logEndOffset = 0) {
   return {
@@ -24,7 +47,7 @@ function follower(partition: number, logEndOffset = 0) {
     isr: [1, 0],
     addingReplicas: [] as number[],
     followerThrottled: false,
-    log: { logEndOffset, lastEpoch: () => 3 },
+    log: fakeLog(logEndOffset),
     applyFetchResponse: () => ({ bytes: 0, stalled: false }),
   };
 }
@@ -81,6 +104,19 @@ describe('ReplicaFetcher', () => {
     await eventually(() => requests.length > seen + 1);
     const named = requests.slice(seen).find((r) => r.partitions.length > 0)!;
     expect(named.partitions.map((p) => [p.partition, p.fetchOffset])).toEqual([[1, 25]]);
+  });
+
+  it('a log end that moved while its log version did not is still sent within a round that reads every log (once a second)', async () => {
+    const p0 = follower(0, 10);
+    const p1 = follower(1, 20);
+    const requests = start({}, () => ({ sessionId: 55, partitions: [] }), [p0, p1]);
+    await eventually(() => requests.length >= 2);
+    // A change the version shows is sent at once.
+    p1.log.logEndOffset = 21;
+    await eventually(() => requests.some((r) => r.partitions.some((p) => p.partition === 1 && p.fetchOffset === 21)), { timeoutMs: 500 });
+    // One it does not show (a mutation that forgot to move it) waits for the exact round, no longer.
+    p0.log.moveQuietly(15);
+    await eventually(() => requests.some((r) => r.partitions.some((p) => p.partition === 0 && p.fetchOffset === 15)), { timeoutMs: 3000 });
   });
 
   it('after the leader refused every partition (not yet leader), its session holds them all again and fetches go on', async () => {

@@ -7,6 +7,9 @@
 // the whole broker, shared by its fetchers; a held-back partition leaves the fetch while the
 // bucket is empty, and the others in the same fetch go on unhindered. Fetches run in an
 // incremental fetch session (KIP-227, fetch-session.ts): only changed partitions are named.
+// Every round looks at every partition followed from the leader (role, leader, delays, quota);
+// a partition whose log version has not moved since it was last sent is not read again, and
+// once a second a round reads every log all the same.
 
 import { TributaryError, type BrokerId, type Endpoint, type ReplicaFetchRequest, type ReplicaFetchResponse } from '@tributary/protocol';
 import type { RpcClientPool } from '@tributary/transport';
@@ -51,6 +54,8 @@ const PARTITION_ERROR_DELAY_MS = 500;
 const HELD_RECHECK_MS = 500;
 const DIVERGENCE_BACKOFF_MIN_MS = 100;
 const DIVERGENCE_BACKOFF_MAX_MS = 5000;
+/** At least this often a round reads every partition's log instead of trusting Log.version. */
+const EXACT_ROUND_EVERY_MS = 1000;
 
 export class ReplicaFetcher {
   readonly leaderId: BrokerId;
@@ -64,13 +69,18 @@ export class ReplicaFetcher {
   private readonly divergenceBackoffMs = new Map<string, number>();
   private loop: Promise<void> | undefined;
   private lastError: string | undefined;
-  private readonly session: FetchSessionBuilder;
+  private readonly session: FetchSessionBuilder<Partition>;
+  /** This round's partitions to fetch (reused: a round at thousands of partitions allocates little). */
+  private readonly roundParts: Partition[] = [];
+  /** This round's throttle decisions other than 'free' (only while a follower rate is set). */
+  private readonly roundDecisions = new Map<Partition, ThrottleDecision>();
+  private nextExactRoundMs = 0;
 
   constructor(leaderId: BrokerId, deps: ReplicaFetcherDeps) {
     this.leaderId = leaderId;
     this.deps = deps;
     this.now = deps.now ?? Date.now;
-    this.session = new FetchSessionBuilder({ enabled: deps.fetchSessions ?? true });
+    this.session = new FetchSessionBuilder<Partition>({ enabled: deps.fetchSessions ?? true });
   }
 
   /**
@@ -111,9 +121,14 @@ export class ReplicaFetcher {
     while (!stop.aborted) {
       if (this.pollController.signal.aborted) this.pollController = new AbortController();
       const nowMs = this.now();
-      const parts = this.partitions.filter(
-        (p) => !p.removed && p.role === 'follower' && p.leaderId === this.leaderId && (this.delayedUntil.get(p.key) ?? 0) <= nowMs,
-      );
+      const parts = this.roundParts;
+      parts.length = 0;
+      const delayed = this.delayedUntil.size > 0;
+      for (const p of this.partitions) {
+        if (p.removed || p.role !== 'follower' || p.leaderId !== this.leaderId) continue;
+        if (delayed && (this.delayedUntil.get(p.key) ?? 0) > nowMs) continue;
+        parts.push(p);
+      }
       const endpoint = this.deps.endpointOf(this.leaderId);
       if (parts.length === 0 || endpoint === undefined) {
         await sleep(PARTITION_ERROR_DELAY_MS, this.pollController.signal);
@@ -122,36 +137,49 @@ export class ReplicaFetcher {
       // The follower quota: which partitions sit this round out, and how much the others may take.
       const quota = this.deps.followerQuota;
       quota.update(this.deps.throttleRate(), nowMs);
-      const exhausted = quota.exhausted(nowMs);
-      const listsInUse = this.deps.throttleListsInUse();
-      const decided = parts.map((p) => ({
-        p,
-        decision: throttleDecision({ rateSet: quota.rateSet, listsInUse, listed: p.followerThrottled, inSync: p.isr.includes(this.deps.brokerId), exhausted }),
-      }));
-      const fetching = decided.filter((d) => d.decision !== 'held');
-      if (fetching.length === 0) {
+      const decisions = this.roundDecisions;
+      decisions.clear();
+      const wanted = parts.length;
+      if (quota.rateSet) {
+        const exhausted = quota.exhausted(nowMs);
+        const listsInUse = this.deps.throttleListsInUse();
+        let kept = 0;
+        for (const p of parts) {
+          const decision = throttleDecision({ rateSet: true, listsInUse, listed: p.followerThrottled, inSync: p.isr.includes(this.deps.brokerId), exhausted });
+          if (decision === 'held') continue;
+          if (decision !== 'free') decisions.set(p, decision);
+          parts[kept++] = p;
+        }
+        parts.length = kept;
+      }
+      if (parts.length === 0) {
         // Looked at again soon even while the bucket refills: the rate or the throttled lists
         // may change (a cancelled reassignment removes its throttle) and free these partitions.
         await sleep(Math.min(HELD_RECHECK_MS, Math.max(1, quota.waitMs(nowMs))), this.pollController.signal);
         continue;
       }
       const available = quota.available(nowMs);
-      const anyHeld = fetching.length < decided.length;
+      const anyHeld = parts.length < wanted;
       let maxBytes = this.deps.maxBytes;
       // Every partition throttled: the request as a whole stays within the bucket too.
-      if (fetching.every((d) => d.decision === 'limited')) maxBytes = Math.max(1, Math.min(maxBytes, available));
-      const sent = fetching.map(({ p, decision }) => ({ p, decision, fetchOffset: p.log.logEndOffset, leaderEpoch: p.leaderEpoch }));
+      const allLimited = decisions.size === parts.length && parts.every((p) => decisions.get(p) === 'limited');
+      if (allLimited) maxBytes = Math.max(1, Math.min(maxBytes, available));
+      const limitedMaxBytes = Math.max(1, Math.min(this.deps.maxBytes, available));
       // KIP-227: the session names only the partitions whose fetch state changed.
-      const session = this.session.build(
-        sent.map(({ p, decision, fetchOffset, leaderEpoch }) => ({
-          topic: p.topic,
-          partition: p.partition,
-          fetchOffset,
-          lastFetchedEpoch: p.log.lastEpoch(),
-          currentLeaderEpoch: leaderEpoch,
-          ...(decision === 'limited' ? { maxBytes: Math.max(1, Math.min(this.deps.maxBytes, available)) } : {}),
-        })),
-      );
+      // A partition whose log has not changed since it was last sent (Log.version) is kept as
+      // the leader holds it without reading its log end and last epoch: at thousands of
+      // partitions per leader, those reads were most of a round. Once a second every partition
+      // is read and compared all the same.
+      const exact = nowMs >= this.nextExactRoundMs;
+      if (exact) this.nextExactRoundMs = nowMs + EXACT_ROUND_EVERY_MS;
+      this.session.begin();
+      for (const p of parts) {
+        const max = decisions.size > 0 && decisions.get(p) === 'limited' ? limitedMaxBytes : undefined;
+        const version = p.log.version;
+        if (!exact && this.session.keepIfUnchanged(p.key, version, p.leaderEpoch, max, p)) continue;
+        this.session.want(p.key, p.topic, p.partition, p.log.logEndOffset, p.log.lastEpoch(), p.leaderEpoch, max, p, version);
+      }
+      const session = this.session.finish();
       const request: ReplicaFetchRequest = {
         brokerId: this.deps.brokerId,
         brokerEpoch: this.deps.brokerEpoch(),
@@ -194,10 +222,11 @@ export class ReplicaFetcher {
       let bytes = 0;
       let throttledBytes = 0;
       let reassignmentBytes = 0;
-      const byKey = new Map<string, { p: Partition; decision: ThrottleDecision; fetchOffset: number; leaderEpoch: number }>(sent.map((s) => [s.p.key, s]));
       for (const r of response.partitions ?? []) {
-        const s = byKey.get(`${r.topic}-${r.partition}`);
-        if (s === undefined) continue;
+        // What this request said about the partition, and the partition it was built from.
+        const sent = this.session.sentFetch(`${r.topic}-${r.partition}`);
+        if (sent === undefined || sent.owner === undefined) continue;
+        const s = { p: sent.owner, decision: decisions.get(sent.owner) ?? 'free', fetchOffset: sent.fetchOffset, leaderEpoch: sent.currentLeaderEpoch };
         const records = r.records === undefined || r.records === null ? Buffer.alloc(0) : Buffer.isBuffer(r.records) ? r.records : Buffer.from(r.records);
         try {
           const applied = s.p.applyFetchResponse({ ...r, records }, s.fetchOffset, s.leaderEpoch);

@@ -272,6 +272,45 @@ describe('Log index', () => {
   });
 });
 
+describe('Log.version', () => {
+  it('moves on whenever the log end, last epoch, start or segments change, and not on reads', () => {
+    const leader = Log.open(path.join(tempDir(), 'v-leader'), testConfig({ segmentBytes: 300, retentionBytes: 600, segmentMs: 60_000 }));
+    const follower = Log.open(path.join(tempDir(), 'v-follower'), testConfig({ segmentBytes: 300 }));
+    expect(leader.version).not.toBe(follower.version);
+    const state = (log: Log) => [log.logEndOffset, log.lastEpoch(), log.logStartOffset, log.segmentCount].join('/');
+    let epoch = 1;
+    const ops: [string, () => void][] = [
+      ['append as leader', () => leader.appendAsLeader(batch(values(0, 3)), epoch)],
+      ['new epoch', () => leader.appendAsLeader(batch(['x']), ++epoch)],
+      [
+        'copy to follower',
+        () => {
+          if (follower.logEndOffset < leader.logStartOffset) follower.truncateFullyAndStartAt(leader.logStartOffset);
+          if (follower.logEndOffset < leader.logEndOffset) follower.appendAsFollower(leader.read(follower.logEndOffset, 1 << 20));
+        },
+      ],
+      ['truncate follower', () => follower.truncateTo(Math.max(0, follower.logEndOffset - 2))],
+      ['retention', () => leader.deleteOldSegments(Date.now(), leader.logEndOffset)],
+      ['roll', () => leader.maybeRoll(Date.now() + 10 ** 12)],
+    ];
+    for (let i = 0; i < 200; i++) {
+      const [name, op] = ops[(i * 7 + (i >> 3)) % ops.length]!;
+      const before = [leader.version, follower.version, state(leader), state(follower)] as const;
+      op();
+      if (state(leader) !== before[2]) expect(leader.version, `${name} #${i}`).not.toBe(before[0]);
+      if (state(follower) !== before[3]) expect(follower.version, `${name} #${i}`).not.toBe(before[1]);
+      const versions = [leader.version, follower.version];
+      leader.read(leader.logStartOffset, 1 << 20);
+      follower.read(follower.logStartOffset, 1 << 20);
+      expect([leader.version, follower.version]).toEqual(versions);
+    }
+    follower.truncateFullyAndStartAt(1000);
+    expect(follower.version).not.toBe(leader.version);
+    leader.close();
+    follower.close();
+  });
+});
+
 describe('Log truncation and the epoch cache', () => {
   it('truncates mid-segment and across segments, consistently across reopen', () => {
     const dir = path.join(tempDir(), 't-0');

@@ -107,6 +107,9 @@ export interface LogOptions {
 
 export const LEADER_EPOCH_CHECKPOINT = 'leader-epoch-checkpoint';
 export const CLEANER_OFFSET_CHECKPOINT = 'cleaner-offset-checkpoint';
+/** Versions of every log in the process come from one counter, so no two states of any logs share one. */
+let mutationsAll = 0;
+
 /** Kafka's suffixes for a segment being cleaned (written, not yet committed) and being swapped in (committed). */
 export const CLEANED_FILE_SUFFIX = '.cleaned';
 export const SWAP_FILE_SUFFIX = '.swap';
@@ -132,6 +135,7 @@ export class Log {
   /** A segment file was created since the directory was last fsynced. */
   private dirDirty = false;
   private closed = false;
+  private mutations = ++mutationsAll;
   private readonly cleanerCheckpointFile: CheckpointFile;
   private cleanerCheckpointValue: CleanerCheckpoint | undefined;
   /**
@@ -177,6 +181,15 @@ export class Log {
 
   get logEndOffset(): number {
     return this.segments[this.segments.length - 1]!.nextOffset;
+  }
+
+  /**
+   * Moves on at every call that may change the segments or their ends (appends, truncations,
+   * deletions, compaction swaps): while it stays the same, so do the log end and `lastEpoch()`.
+   * A replica fetcher compares it instead of reading those from every log it follows each round.
+   */
+  get version(): number {
+    return this.mutations;
   }
 
   get sizeInBytes(): number {
@@ -235,6 +248,7 @@ export class Log {
    * the leader epoch in place, and writes it. A new epoch is checkpointed before its first batch.
    */
   appendAsLeader(batch: Buffer, leaderEpoch: number): { baseOffset: number; lastOffset: number } {
+    this.mutations = ++mutationsAll;
     this.assertOpen();
     assert(Number.isSafeInteger(leaderEpoch) && leaderEpoch >= 0, `leader epoch ${leaderEpoch} must be a non-negative integer`);
     const header = validateBatch(batch, { keysRequired: this.config.compact });
@@ -264,6 +278,7 @@ export class Log {
    * OFFSET_OUT_OF_RANGE), dense increasing offsets and non-decreasing epochs (else CORRUPT_MESSAGE).
    */
   appendAsFollower(batches: Buffer): { firstOffset: number; lastOffset: number } {
+    this.mutations = ++mutationsAll;
     this.assertOpen();
     const leo = this.logEndOffset;
     if (batches.length === 0) return { firstOffset: leo, lastOffset: leo - 1 };
@@ -360,6 +375,7 @@ export class Log {
   }
 
   private roll(): void {
+    this.mutations = ++mutationsAll;
     const old = this.active;
     assert(!old.isEmpty, 'rolling an empty segment');
     old.flushIndex();
@@ -393,6 +409,7 @@ export class Log {
   }
 
   private cutBackQuietly(offset: number): void {
+    this.mutations = ++mutationsAll;
     try {
       this.truncateTo(offset);
     } catch (err) {
@@ -494,6 +511,7 @@ export class Log {
    * a batch the whole batch goes and the log end lands on that batch's base offset.
    */
   truncateTo(offset: number): void {
+    this.mutations = ++mutationsAll;
     this.assertOpen();
     if (offset >= this.logEndOffset) return;
     if (offset < this.logStartOffset) {
@@ -521,6 +539,7 @@ export class Log {
 
   /** Empties the log and restarts it at `offset` (a follower too far behind the leader's log start). */
   truncateFullyAndStartAt(offset: number): void {
+    this.mutations = ++mutationsAll;
     this.assertOpen();
     assert(Number.isSafeInteger(offset) && offset >= 0, `offset ${offset} must be a non-negative integer`);
     this.cleanerGenerationValue++;
@@ -550,6 +569,7 @@ export class Log {
    * (Segment.retentionTimestampMs). Returns how many segments went.
    */
   deleteOldSegments(nowMs: number, highWatermark: number): number {
+    this.mutations = ++mutationsAll;
     this.assertOpen();
     assert(
       Number.isSafeInteger(highWatermark) && highWatermark >= 0 && highWatermark <= this.logEndOffset,
@@ -586,6 +606,7 @@ export class Log {
    * else (the controller's metadata log below its snapshot). Returns how many segments went.
    */
   deleteSegmentsBelow(offset: number): number {
+    this.mutations = ++mutationsAll;
     this.assertOpen();
     assert(Number.isSafeInteger(offset) && offset >= 0 && offset <= this.logEndOffset, `offset ${offset} outside [0, ${this.logEndOffset}] of ${this.dir}`);
     let deleted = 0;
@@ -597,6 +618,7 @@ export class Log {
   }
 
   private deleteOldest(): void {
+    this.mutations = ++mutationsAll;
     this.cleanerGenerationValue++;
     const segment = this.segments[0]!;
     segment.delete();
@@ -682,6 +704,7 @@ export class Log {
    * (swapIncomplete) until the next open finishes the swap.
    */
   replaceSegments(old: readonly Segment[], checkpoint: CleanerCheckpoint): void {
+    this.mutations = ++mutationsAll;
     this.assertOpen();
     assert(!this.swapIncompleteValue, `${this.dir}: a swap is still incomplete`);
     const first = this.segments.indexOf(old[0]!);
