@@ -175,6 +175,19 @@ describe('against a cluster', () => {
     expect([0, 1, 2].map((id) => cluster.brokerDynamicConfigs.get(id))).toEqual([{}, {}, {}]);
     expect(cluster.brokerDynamicConfigs.get(3)).toEqual({ 'follower.replication.throttled.rate': 1024 });
 
+    // A move that finishes after status sampled it but before the throttle clean-up read the
+    // reassignments: the same answer says done and that the throttle is gone.
+    await cli(['reassign', 'execute', planFile([{ topic: 'demo', partition: 1, replicas: [1, 3] }]), '--throttle', '1000', '--bootstrap', b]);
+    const listed = cluster.adminCalls.filter((c) => c.op === 'list-partition-reassignments').length;
+    // Status lists the moves twice (two samples), then the clean-up lists them: the move ends in between.
+    cluster.beforeListReassignments = (calls) => {
+      if (calls === listed + 3) cluster.completeReassignments();
+    };
+    const racing = await cli(['reassign', 'status', '--json', '--interval-ms', '10', '--bootstrap', b]);
+    cluster.beforeListReassignments = undefined;
+    expect(JSON.parse(racing.out[0]!)).toMatchObject({ done: true, partitions: [], throttleRemoved: { topics: ['demo'] } });
+    expect(cluster.topicConfigs.get('demo')).toEqual({});
+
     // Cancel: back to the lists from before, throttle removed.
     await cli(['reassign', 'execute', planFile([{ topic: 'demo', partition: 2, replicas: [0, 3] }]), '--throttle', '1000', '--bootstrap', b]);
     expect(cluster.partition('demo', 2).replicas).toEqual([0, 3, 2]);

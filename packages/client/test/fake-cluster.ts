@@ -78,6 +78,8 @@ export class FakeCluster {
   readonly brokerConfigCalls: { brokerId: number; configs: Record<string, number> }[] = [];
   /** Bodies of the reassignment / partition / config admin calls, in order, by op. */
   readonly adminCalls: { op: string; body: unknown }[] = [];
+  /** Called before each list-partition-reassignments answer with how many have been asked (to finish moves between calls). */
+  beforeListReassignments: ((calls: number) => void) | undefined;
   /** What list-partition-reassignments answers (filtered by the request's topics). */
   reassignments: { topic: string; partition: number; replicas: number[]; addingReplicas: number[]; removingReplicas: number[] }[] = [];
   /**
@@ -337,6 +339,7 @@ export class FakeCluster {
     app.post('/admin/list-partition-reassignments', async (req) => {
       const body = req.body as { topics?: string[] };
       this.adminCalls.push({ op: 'list-partition-reassignments', body });
+      this.beforeListReassignments?.(this.adminCalls.filter((c) => c.op === 'list-partition-reassignments').length);
       return { reassignments: this.reassignments.filter((r) => body.topics === undefined || body.topics.includes(r.topic)) };
     });
     app.post('/admin/create-partitions', async (req) => {

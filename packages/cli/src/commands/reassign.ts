@@ -254,10 +254,14 @@ export const reassignStatus: Command = {
       let prev = await sampleProgress(admin, Date.now, topics);
       for (;;) {
         if (prev.partitions.length > 0 && !signal?.aborted) await pause(intervalMs, signal);
-        const next = prev.partitions.length > 0 ? await sampleProgress(admin, Date.now, topics) : prev;
+        let next = prev.partitions.length > 0 ? await sampleProgress(admin, Date.now, topics) : prev;
+        const removed = await removeFinishedThrottles(admin);
+        // The removal reads the reassignments after `next` was sampled. When it found some finished
+        // that `next` still showed moving, sample again: the answer that says the throttle is gone
+        // also says they are done (else a caller waiting for `done` never sees the removal).
+        if (next.partitions.length > 0 && (removed.topics.length > 0 || removed.brokers.length > 0)) next = await sampleProgress(admin, Date.now, topics);
         const report = reassignmentProgress(prev.partitions.length > 0 ? prev : undefined, next);
         const done = next.partitions.length === 0;
-        const removed = await removeFinishedThrottles(admin);
         const states = entries === undefined ? undefined : planState(entries, (await readCluster(admin)).topics, next.partitions);
         if (ctx.json) {
           ctx.io.out(JSON.stringify({ done, ...report, ...(states ? { plan: states } : {}), throttleRemoved: removed }));
