@@ -318,7 +318,9 @@ export class Producer {
     );
     this.bufferedBytes += result.bytes;
     if (sticky && result.full) this.chooseSticky(p.topic, count, partition);
-    if (result.full || this.flushing > 0) this.scheduleDrain();
+    // With lingerMs 0 a new batch is due now: the drain runs after this tick's sends (Kafka's
+    // sender wakes at once), not on a 0 ms timer, which Node fires after 1 ms at the earliest.
+    if (result.full || this.flushing > 0 || (result.opened && this.accumulator.options.lingerMs === 0)) this.scheduleDrain();
     else if (result.opened) this.armTimer(now + this.accumulator.options.lingerMs);
   }
 
