@@ -42,10 +42,15 @@ async function serve(kind: Kind): Promise<number> {
             res.end(answer);
           });
         })
-      : // One request per write on a connection with one call in flight: no framing needed.
+      : // Requests have a known size (one call in flight): answered once each has fully arrived.
         net.createServer((socket) => {
           socket.setNoDelay(true);
-          socket.on('data', () => socket.write(answer));
+          const requestBytes = encodeMsgpack(BODY).length;
+          let received = 0;
+          socket.on('data', (chunk: Buffer) => {
+            received += chunk.length;
+            for (; received >= requestBytes; received -= requestBytes) socket.write(answer);
+          });
         });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as net.AddressInfo).port;
@@ -71,15 +76,21 @@ async function connect(kind: Kind, port: number): Promise<{ call: () => Promise<
   const socket = net.connect(port, '127.0.0.1');
   socket.setNoDelay(true);
   await new Promise((resolve) => socket.once('connect', resolve));
-  let waiting: ((chunk: Buffer) => void) | undefined;
+  // An answer may arrive in more than one chunk: a call ends once all of its bytes have.
+  const answerBytes = encodeMsgpack(ANSWER).length;
+  let received = 0;
+  let waiting: (() => void) | undefined;
   socket.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    if (received < answerBytes) return;
+    received -= answerBytes;
     const w = waiting;
     waiting = undefined;
-    w?.(chunk);
+    w?.();
   });
   return {
     call: () =>
-      new Promise((resolve) => {
+      new Promise<void>((resolve) => {
         waiting = resolve;
         socket.write(request);
       }),
