@@ -70,9 +70,9 @@ describe('Producer', () => {
   });
 
   it('with lingerMs 0 sends a new batch in the same turn of the event loop, not on a timer', async () => {
-    // Node fires a 0 ms timer after 1 ms at the earliest: at 10,000 records/s that was most of the
-    // median end-to-end latency. The drain now runs on setImmediate, which runs before this
-    // test's own setImmediate, while no timer can fire in between.
+    // Node fires a 0 ms timer after 1 ms at the earliest, most of the median end-to-end latency at
+    // 10,000 records/s. A drain on setImmediate runs before this test's own setImmediate, and no
+    // timer can fire in between.
     const producer = track(new Producer({ bootstrap: cluster.bootstrap, lingerMs: 0 }));
     await producer.send({ topic: 't', value: 'warm-up', partition: 0 });
     const inflight = (producer as unknown as { inflightRequests: Map<unknown, unknown> }).inflightRequests;
