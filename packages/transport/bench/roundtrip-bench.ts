@@ -15,7 +15,7 @@ import { fork } from 'node:child_process';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { encodeMsgpack } from '@tributary/protocol';
+import { MSGPACK_CONTENT_TYPE, encodeMsgpack } from '@tributary/protocol';
 import { Pool } from 'undici';
 import { RpcClient } from '../src/client.ts';
 import { createMsgpackServer } from '../src/server.ts';
@@ -38,7 +38,7 @@ async function serve(kind: Kind): Promise<number> {
       ? http.createServer((req, res) => {
           req.on('data', () => {});
           req.on('end', () => {
-            res.writeHead(200, { 'content-type': 'application/msgpack', 'content-length': answer.length });
+            res.writeHead(200, { 'content-type': MSGPACK_CONTENT_TYPE, 'content-length': answer.length });
             res.end(answer);
           });
         })
@@ -67,7 +67,7 @@ async function connect(kind: Kind, port: number): Promise<{ call: () => Promise<
     const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
     return {
       call: async () => {
-        const res = await pool.request({ path: '/produce', method: 'POST', body: request, headers: { 'content-type': 'application/msgpack' } });
+        const res = await pool.request({ path: '/produce', method: 'POST', body: request, headers: { 'content-type': MSGPACK_CONTENT_TYPE } });
         return res.body.arrayBuffer();
       },
       close: () => pool.close(),
