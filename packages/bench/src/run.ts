@@ -1,10 +1,12 @@
 // Runs the phases in order against the cluster, collects one report, prints it.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Admin, type ClientOptions, Producer } from '@tributary/client';
+import type { ClusterStateFile } from '@tributary/launcher';
 import { abusePhase, type AbusePhaseResult } from './abuse.ts';
 import type { BenchArgs, Phase } from './args.ts';
 import { attachCluster, brokerRss, clusterCpuMeter, startCluster, type BenchCluster } from './cluster.ts';
@@ -39,6 +41,27 @@ export interface ScalingPoint {
 
 /** Produce runs per scaling point (into the same topic, one after the other). */
 const SCALING_RUNS = 3;
+
+/**
+ * Deletes the topic and waits (at most 120 s) until no broker's data dir holds a log of it:
+ * brokers remove a deleted topic's logs over many event-loop turns after the metadata change.
+ * Without the launcher's state (--bootstrap without --data-dir) it cannot look and only deletes.
+ */
+async function deleteAndWaitForLogs(admin: Admin, topic: string, state: ClusterStateFile | undefined): Promise<void> {
+  await admin.deleteTopic(topic).catch(() => undefined);
+  if (state === undefined) return;
+  const dirs = state.layout.brokers.map((b) => join(state.dataDir, `broker-${b.id}`));
+  const held = () => dirs.some((dir) => readdirSafe(dir).some((name) => name.startsWith(`${topic}-`) && !name.endsWith('-stray')));
+  if (!(await waitFor(async () => !held(), 120_000, 200))) throw new Error(`the brokers still hold logs of ${topic} 120 s after its deletion`);
+}
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
 
 /** The run with the median records/s (an odd count of runs). */
 function medianRun(runs: readonly ThroughputResult[]): ThroughputResult {
@@ -352,9 +375,17 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
     if (wants('scaling')) {
       const records = args.quick ? 100_000 : 500_000;
       report.scaling = {};
+      // Each point's topic is created before the previous point's is deleted, and produced to
+      // once the brokers have removed those logs: on ext4 without a journal (this VM's disk)
+      // every inode creation walks past the inodes freed in the last minute or more
+      // (`recently_deleted`), so a 10,000-partition topic created just after the 1000-partition
+      // one was deleted measured those deletions, not its own creation (packages/bench/README.md).
+      let previous: string | undefined;
       for (const partitions of SCALING_PARTITIONS) {
         const topic = topicName(`scale-${partitions}`);
         const readySeconds = await createBenchTopic(admin, topic, partitions);
+        if (previous !== undefined) await deleteAndWaitForLogs(admin, previous, cluster.state());
+        previous = topic;
         // The median of SCALING_RUNS produce runs into the topic: one run of 100,000 records
         // lasts under half a second, and on this shared 2-core box a single run of the same
         // code swung the 10,000 / 10 ratio between 0.54 and 1.02.
@@ -389,9 +420,8 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
           result: `${fmt(r.recordsPerSec)} rec/s`,
           detail: `acks=all, median of ${point.runsRecordsPerSec.map(fmt).join(', ')} rec/s (${SCALING_RUNS} runs of ${fmt(records)} records); broker RSS ${point.brokerRssMBTotal ?? '?'} MB total, ${point.brokerRssMBMax ?? '?'} MB max; topic replicating ${point.topicReadySeconds} s after create`,
         });
-        await admin.deleteTopic(topic).catch(() => undefined);
-        await sleep(500);
       }
+      if (previous !== undefined) await admin.deleteTopic(previous).catch(() => undefined);
       const s10 = report.scaling['10']!.recordsPerSec;
       report.scaling1000Ratio = round(report.scaling['1000']!.recordsPerSec / s10, 3);
       report.scaling10000Ratio = round(report.scaling['10000']!.recordsPerSec / s10, 3);
