@@ -41,4 +41,29 @@ describe('RecentBatches', () => {
     recent.clear();
     expect(recent.find(all[6]!.baseOffset)).toBeUndefined();
   });
+
+  it('starts with a small ring and doubles it as batches arrive, finding every batch it holds across each growth', () => {
+    const all = batches(50);
+    const recent = new RecentBatches(32);
+    const perEntry = 6 * 8;
+    expect(recent.allocatedBytes).toBe(8 * perEntry);
+    for (let i = 0; i < all.length; i++) {
+      recent.push(all[i]!);
+      const kept = all.slice(Math.max(0, i + 1 - 32), i + 1);
+      expect(recent.size).toBe(kept.length);
+      for (const b of kept) expect(recent.find(b.lastOffset)).toEqual(b);
+      expect(recent.startOfBatchAt(kept[0]!.position)).toBe(kept[0]!.position);
+      if (i + 1 > kept.length) expect(recent.find(all[i - kept.length]!.lastOffset)).toBeUndefined();
+    }
+    // 8 → 16 → 32 entries, never past the capacity.
+    expect(recent.allocatedBytes).toBe(32 * perEntry);
+    // A truncation after the ring wrapped, then new batches in place of the cut ones.
+    recent.truncateToPosition(all[45]!.position);
+    expect(recent.size).toBe(32 - 5);
+    const replacement = { ...all[45]!, lastOffset: all[45]!.baseOffset, size: 100, epoch: 99 };
+    recent.push(replacement);
+    expect(recent.find(replacement.baseOffset)).toEqual(replacement);
+    expect(recent.find(all[44]!.lastOffset)).toEqual(all[44]);
+    expect(recent.allocatedBytes).toBe(32 * perEntry);
+  });
 });
