@@ -2,14 +2,13 @@
 
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Admin, type ClientOptions, Producer } from '@tributary/client';
 import type { ClusterStateFile } from '@tributary/launcher';
 import { abusePhase, type AbusePhaseResult } from './abuse.ts';
 import type { BenchArgs, Phase } from './args.ts';
-import { attachCluster, brokerRss, clusterCpuMeter, startCluster, type BenchCluster } from './cluster.ts';
+import { attachCluster, brokerDataDir, brokerRss, clusterCpuMeter, startCluster, type BenchCluster } from './cluster.ts';
 import { failoverRound, type FailoverRound } from './failover.ts';
 import { kafkaPhase, type KafkaPathResult } from './kafka.ts';
 import { inChildProcess, type AckLatencyResult, type E2eLatencyResult } from './latency.ts';
@@ -52,7 +51,7 @@ const SCALING_RUNS = 3;
 async function deleteAndWaitForLogs(admin: Admin, topic: string, state: ClusterStateFile | undefined): Promise<void> {
   await admin.deleteTopic(topic).catch(() => undefined);
   if (state === undefined) return;
-  const dirs = state.layout.brokers.map((b) => join(state.dataDir, `broker-${b.id}`));
+  const dirs = state.processes.flatMap((p) => (p.brokerId === undefined ? [] : (brokerDataDir(p) ?? [])));
   const held = () => dirs.some((dir) => readdirSafe(dir).some((name) => name.startsWith(`${topic}-`) && !name.endsWith('-stray')));
   if (!(await waitFor(async () => !held(), 120_000, 200))) throw new Error(`the brokers still hold logs of ${topic} 120 s after its deletion`);
 }
@@ -394,19 +393,17 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
         // pays one-time costs (the brokers' JIT on a fresh cluster, each partition's first
         // epoch): the 10-partition point, first on a fresh cluster, ran 230k-380k records/s in
         // its first run, against 510k-760k on a warm cluster, which flattered every ratio over it.
-        const runs: ThroughputResult[] = [];
-        let warmup: ThroughputResult | undefined;
-        for (let run = 0; run <= SCALING_RUNS; run++) {
-          const result = await produceThroughput(
+        const produceRun = (label: string) =>
+          produceThroughput(
             cluster.bootstrap,
             topic,
             records,
             { acks: 'all', idempotent: true },
-            new Progress(run === 0 ? `scaling ${partitions} parts, warm-up run` : `scaling ${partitions} parts, run ${run} of ${SCALING_RUNS}`, records),
+            new Progress(`scaling ${partitions} parts, ${label}`, records),
           );
-          if (run === 0) warmup = result;
-          else runs.push(result);
-        }
+        const warmup = await produceRun('warm-up run');
+        const runs: ThroughputResult[] = [];
+        for (let run = 1; run <= SCALING_RUNS; run++) runs.push(await produceRun(`run ${run} of ${SCALING_RUNS}`));
         const r = medianRun(runs);
         const state = cluster.state();
         const rss = state ? [...brokerRss(state).values()] : [];
@@ -419,7 +416,7 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
           brokerRssMBMax: rss.length > 0 ? Math.round(Math.max(...rss) / 1e6) : null,
           topicReadySeconds: round(readySeconds),
           runsRecordsPerSec: runs.map((x) => Math.round(x.recordsPerSec)),
-          warmupRecordsPerSec: Math.round(warmup!.recordsPerSec),
+          warmupRecordsPerSec: Math.round(warmup.recordsPerSec),
         };
         report.scaling[String(partitions)] = point;
         rows.push({
