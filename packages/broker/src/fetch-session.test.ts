@@ -281,6 +281,24 @@ describe('FetchSessionBuilder (follower)', () => {
     expect(b.keepIfUnchanged('t-0', 1, 1, undefined, 'p0')).toBe(false); // a new session names everything
   });
 
+  it('a changes-only request covers what it was told: the rest stays in the session, dropped ones are forgotten', () => {
+    const b = new FetchSessionBuilder<string>();
+    expect(() => b.begin(true)).toThrow(/established fetch session/);
+    b.reset();
+    b.onResponse(b.build([fetch(0, 5), fetch(1, 7), fetch(2, 9)]), 42);
+    b.begin(true);
+    b.want('t-1', 't', 1, 8, 1, 1, undefined, 'p1');
+    b.drop('t-2');
+    b.drop('t-3'); // never in the session: nothing to forget
+    const changes = b.finish();
+    expect(changes).toEqual({ sessionId: 42, sessionEpoch: 1, partitions: [fetch(1, 8)], forgotten: [{ topic: 't', partition: 2 }] });
+    expect(b.heldCount).toBe(2);
+    expect(b.sentFetch('t-0')).toMatchObject({ fetchOffset: 5 });
+    b.onResponse(changes, 42);
+    // A full request after it still compares every partition with what the session holds.
+    expect(b.build([fetch(0, 5), fetch(1, 8)])).toEqual({ sessionId: 42, sessionEpoch: 2, partitions: [], forgotten: [] });
+  });
+
   it('after a failure opens a new session with everything', () => {
     const b = new FetchSessionBuilder();
     b.onResponse(b.build([fetch(0, 5)]), 42);

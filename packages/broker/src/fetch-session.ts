@@ -21,6 +21,7 @@
 // copies (at 10,000 partitions the scan had been most of every broker's CPU).
 
 import {
+  assert,
   FETCH_SESSION_FINAL_EPOCH,
   FETCH_SESSION_INITIAL_EPOCH,
   TributaryError,
@@ -346,6 +347,9 @@ export class FetchSessionBuilder<T = undefined> {
   /** The request being built: its named partitions, and whether it names every one (full). */
   private named: PartitionFetch[] = [];
   private full = true;
+  /** The request being built covers only what `want`, `keepIfUnchanged` and `drop` were told. */
+  private changesOnly = false;
+  private dropped: { topic: string; partition: number }[] = [];
 
   constructor(options: { enabled?: boolean } = {}) {
     this.enabled = options.enabled ?? true;
@@ -366,12 +370,33 @@ export class FetchSessionBuilder<T = undefined> {
     return this.finish();
   }
 
-  /** Starts the next request: `want` each partition to fetch now, in order, then `finish`. */
-  begin(): void {
+  /**
+   * Starts the next request: `want` each partition to fetch now, in order, then `finish`. With
+   * `changesOnly` (an established session only) the request covers just the partitions passed to
+   * `want`, `keepIfUnchanged` or `drop`: every other one stays in the leader's session as last
+   * sent, so a round costs what changed, not every partition followed.
+   */
+  begin(changesOnly = false): void {
     this.round++;
     this.full = !this.enabled || this.sessionId === 0;
+    assert(!changesOnly || !this.full, 'a changes-only request needs an established fetch session');
+    this.changesOnly = changesOnly;
     if (this.full) this.sent.clear();
     this.named = [];
+    this.dropped = [];
+  }
+
+  /** In a changes-only request: the partition is no longer fetched, and the leader may forget it. */
+  drop(partitionKey: string): void {
+    const before = this.sent.get(partitionKey);
+    if (before === undefined) return;
+    this.sent.delete(partitionKey);
+    this.dropped.push({ topic: before.topic, partition: before.partition });
+  }
+
+  /** How many partitions the leader's session holds, as of the request being built. */
+  get heldCount(): number {
+    return this.sent.size;
   }
 
   /** One partition to fetch in the request being built (`partitionKey` is `topic-partition`). */
@@ -437,6 +462,7 @@ export class FetchSessionBuilder<T = undefined> {
     this.named = [];
     if (!this.enabled) return { sessionId: 0, sessionEpoch: FETCH_SESSION_FINAL_EPOCH, partitions, forgotten: [] };
     if (this.full) return { sessionId: 0, sessionEpoch: FETCH_SESSION_INITIAL_EPOCH, partitions, forgotten: [] };
+    if (this.changesOnly) return { sessionId: this.sessionId, sessionEpoch: this.epoch, partitions, forgotten: this.dropped };
     const forgotten: { topic: string; partition: number }[] = [];
     for (const [k, p] of this.sent) {
       if (p.round === this.round) continue;

@@ -48,7 +48,7 @@ function follower(partition: number, logEndOffset = 0) {
     addingReplicas: [] as number[],
     followerThrottled: false,
     log: fakeLog(logEndOffset),
-    applyFetchResponse: () => ({ bytes: 0, stalled: false }),
+    applyFetchResponse: (): { bytes: number; stalled: boolean } => ({ bytes: 0, stalled: false }),
   };
 }
 
@@ -91,7 +91,17 @@ describe('ReplicaFetcher', () => {
   it('opens a fetch session with every partition, then names only the ones whose fetch state changed', async () => {
     const p0 = follower(0, 10);
     const p1 = follower(1, 20);
-    const requests = start({}, () => ({ sessionId: 55, partitions: [] }), [p0, p1]);
+    // The leader sends partition 1 records once; applying them moves its log end to 25.
+    let sendRecords = false;
+    p1.applyFetchResponse = () => {
+      p1.log.logEndOffset = 25;
+      return { bytes: 5, stalled: false };
+    };
+    const requests = start({}, () => {
+      const partitions = sendRecords ? [{ topic: 't', partition: 1, highWatermark: 20, logStartOffset: 0, records: Buffer.alloc(5) }] : [];
+      sendRecords = false;
+      return { sessionId: 55, partitions };
+    }, [p0, p1]);
     await eventually(() => requests.length >= 3);
     expect(requests[0]).toMatchObject({ sessionId: 0, sessionEpoch: 0, brokerEpoch: 7 });
     expect(requests[0]!.partitions.map((p) => [p.partition, p.fetchOffset])).toEqual([
@@ -99,24 +109,86 @@ describe('ReplicaFetcher', () => {
       [1, 20],
     ]);
     expect(requests[1]).toMatchObject({ sessionId: 55, sessionEpoch: 1, partitions: [] });
-    p1.log.logEndOffset = 25;
+    sendRecords = true;
     const seen = requests.length;
-    await eventually(() => requests.length > seen + 1);
+    // Named in the request right after the answer, not a full round later.
+    await eventually(() => requests.length > seen + 2, { timeoutMs: 500 });
     const named = requests.slice(seen).find((r) => r.partitions.length > 0)!;
     expect(named.partitions.map((p) => [p.partition, p.fetchOffset])).toEqual([[1, 25]]);
+    expect(requests.indexOf(named)).toBeLessThanOrEqual(seen + 1);
   });
 
-  it('a log end that moved while its log version did not is still sent within a round that reads every log (once a second)', async () => {
+  it('a log that moved outside any answer is sent within a round that reads every log (once a second), whether its version moved or not', async () => {
     const p0 = follower(0, 10);
     const p1 = follower(1, 20);
     const requests = start({}, () => ({ sessionId: 55, partitions: [] }), [p0, p1]);
     await eventually(() => requests.length >= 2);
-    // A change the version shows is sent at once.
     p1.log.logEndOffset = 21;
-    await eventually(() => requests.some((r) => r.partitions.some((p) => p.partition === 1 && p.fetchOffset === 21)), { timeoutMs: 500 });
-    // One it does not show (a mutation that forgot to move it) waits for the exact round, no longer.
+    await eventually(() => requests.some((r) => r.partitions.some((p) => p.partition === 1 && p.fetchOffset === 21)), { timeoutMs: 3000 });
+    // One the version does not show either (a mutation that forgot to move it).
     p0.log.moveQuietly(15);
     await eventually(() => requests.some((r) => r.partitions.some((p) => p.partition === 0 && p.fetchOffset === 15)), { timeoutMs: 3000 });
+  });
+
+  it('between full rounds a round looks only at the partitions the last answer touched', async () => {
+    // 200 partitions; every read of a partition's role is counted.
+    let roleReads = 0;
+    const parts = Array.from({ length: 200 }, (_, i) => {
+      const p = follower(i, 10) as ReturnType<typeof follower> & { role: string };
+      let role = 'follower';
+      Object.defineProperty(p, 'role', {
+        get: () => {
+          roleReads++;
+          return role;
+        },
+        set: (r: string) => {
+          role = r;
+        },
+      });
+      return p;
+    });
+    // Every answer carries partition 7 (a HW that moved).
+    let hw = 0;
+    const requests = start(
+      {},
+      () => ({ sessionId: 55, partitions: [{ topic: 't', partition: 7, highWatermark: ++hw, logStartOffset: 0, records: Buffer.alloc(0) }] }),
+      parts,
+    );
+    await eventually(() => requests.length >= 3);
+    const before = roleReads;
+    const seen = requests.length;
+    await new Promise((r) => setTimeout(r, 400));
+    const rounds = requests.length - seen;
+    expect(rounds).toBeGreaterThan(10);
+    // Full rounds would read all 200 roles each round; at most one full round falls in this window.
+    expect(roleReads - before).toBeLessThan(200 * 2 + rounds * 2);
+  });
+
+  it('a partition the leader refused leaves the session while it waits, then is named again', async () => {
+    let refuse = true;
+    const requests = start({}, () => {
+      if (!refuse) return { sessionId: 55, partitions: [] };
+      refuse = false;
+      return {
+        sessionId: 55,
+        partitions: [
+          {
+            topic: 't',
+            partition: 1,
+            highWatermark: -1,
+            logStartOffset: -1,
+            records: Buffer.alloc(0),
+            error: { code: 'NOT_LEADER_OR_FOLLOWER' as const, message: 'not yet' },
+          },
+        ],
+      };
+    }, [follower(0, 10), follower(1, 10)]);
+    await eventually(() => requests.some((r) => (r.forgotten ?? []).some((f) => f.partition === 1)), { timeoutMs: 500 });
+    const forgotAt = requests.findIndex((r) => (r.forgotten ?? []).some((f) => f.partition === 1));
+    expect(forgotAt).toBe(1);
+    await eventually(() => requests.slice(forgotAt + 1).some((r) => r.partitions.some((p) => p.partition === 1)), { timeoutMs: 3000 });
+    // Partition 0 stayed in the session all along.
+    expect(requests.slice(1).some((r) => (r.forgotten ?? []).some((f) => f.partition === 0))).toBe(false);
   });
 
   it('after the leader refused every partition (not yet leader), its session holds them all again and fetches go on', async () => {

@@ -7,9 +7,12 @@
 // the whole broker, shared by its fetchers; a held-back partition leaves the fetch while the
 // bucket is empty, and the others in the same fetch go on unhindered. Fetches run in an
 // incremental fetch session (KIP-227, fetch-session.ts): only changed partitions are named.
-// Every round looks at every partition followed from the leader (role, leader, delays, quota);
-// a partition whose log version has not moved since it was last sent is not read again, and
-// once a second a round reads every log all the same.
+// Once the session is open and no follower quota is set, a round looks only at what may have
+// changed since the last request: the partitions its answer touched (only an answer moves a
+// follower's log) and those whose delay began or ran out. A full round — every partition
+// followed, its role, leader, delay and quota, and its log unless the log version shows it as
+// last sent — runs after every metadata change, whenever a quota is set, and once a second,
+// when it also reads every log, so a change that bypassed both waits at most a second.
 
 import { TributaryError, type BrokerId, type Endpoint, type ReplicaFetchRequest, type ReplicaFetchResponse } from '@tributary/protocol';
 import type { RpcClientPool } from '@tributary/transport';
@@ -75,6 +78,12 @@ export class ReplicaFetcher {
   /** This round's throttle decisions other than 'free' (only while a follower rate is set). */
   private readonly roundDecisions = new Map<Partition, ThrottleDecision>();
   private nextExactRoundMs = 0;
+  private byKey = new Map<string, Partition>();
+  /** Partitions whose fetch state may have changed since the last request (an answer touched them). */
+  private readonly changed = new Set<Partition>();
+  /** The next round looks at every partition followed (metadata changed, the quota was set or lifted, nothing was sent). */
+  private fullRoundDue = true;
+  private rateWasSet = false;
 
   constructor(leaderId: BrokerId, deps: ReplicaFetcherDeps) {
     this.leaderId = leaderId;
@@ -101,6 +110,8 @@ export class ReplicaFetcher {
   setPartitions(partitions: Partition[]): void {
     const before = new Set(this.partitions.map((p) => p.key));
     this.partitions = partitions;
+    this.byKey = new Map(partitions.map((p) => [p.key, p]));
+    this.fullRoundDue = true;
     this.delayedUntil.clear();
     if (partitions.some((p) => !before.has(p.key))) this.pollController.abort();
   }
@@ -121,63 +132,90 @@ export class ReplicaFetcher {
     while (!stop.aborted) {
       if (this.pollController.signal.aborted) this.pollController = new AbortController();
       const nowMs = this.now();
-      const parts = this.roundParts;
-      parts.length = 0;
-      const delayed = this.delayedUntil.size > 0;
-      for (const p of this.partitions) {
-        if (p.removed || p.role !== 'follower' || p.leaderId !== this.leaderId) continue;
-        if (delayed && (this.delayedUntil.get(p.key) ?? 0) > nowMs) continue;
-        parts.push(p);
-      }
       const endpoint = this.deps.endpointOf(this.leaderId);
-      if (parts.length === 0 || endpoint === undefined) {
-        await sleep(PARTITION_ERROR_DELAY_MS, this.pollController.signal);
-        continue;
-      }
       // The follower quota: which partitions sit this round out, and how much the others may take.
       const quota = this.deps.followerQuota;
       quota.update(this.deps.throttleRate(), nowMs);
+      if (quota.rateSet !== this.rateWasSet) this.fullRoundDue = true;
+      this.rateWasSet = quota.rateSet;
       const decisions = this.roundDecisions;
       decisions.clear();
-      const wanted = parts.length;
-      if (quota.rateSet) {
-        const exhausted = quota.exhausted(nowMs);
-        const listsInUse = this.deps.throttleListsInUse();
-        let kept = 0;
-        for (const p of parts) {
-          const decision = throttleDecision({ rateSet: true, listsInUse, listed: p.followerThrottled, inSync: p.isr.includes(this.deps.brokerId), exhausted });
-          if (decision === 'held') continue;
-          if (decision !== 'free') decisions.set(p, decision);
-          parts[kept++] = p;
-        }
-        parts.length = kept;
-      }
-      if (parts.length === 0) {
-        // Looked at again soon even while the bucket refills: the rate or the throttled lists
-        // may change (a cancelled reassignment removes its throttle) and free these partitions.
-        await sleep(Math.min(HELD_RECHECK_MS, Math.max(1, quota.waitMs(nowMs))), this.pollController.signal);
-        continue;
-      }
-      const available = quota.available(nowMs);
-      const anyHeld = parts.length < wanted;
+      let anyHeld = false;
       let maxBytes = this.deps.maxBytes;
-      // Every partition throttled: the request as a whole stays within the bucket too.
-      const allLimited = decisions.size === parts.length && parts.every((p) => decisions.get(p) === 'limited');
-      if (allLimited) maxBytes = Math.max(1, Math.min(maxBytes, available));
-      const limitedMaxBytes = Math.max(1, Math.min(this.deps.maxBytes, available));
-      // KIP-227: the session names only the partitions whose fetch state changed.
-      // A partition whose log has not changed since it was last sent (Log.version) is kept as
-      // the leader holds it without reading its log end and last epoch: at thousands of
-      // partitions per leader, those reads were most of a round. Once a second every partition
-      // is read and compared all the same.
       const exact = nowMs >= this.nextExactRoundMs;
-      if (exact) this.nextExactRoundMs = nowMs + EXACT_ROUND_EVERY_MS;
-      this.session.begin();
-      for (const p of parts) {
-        const max = decisions.size > 0 && decisions.get(p) === 'limited' ? limitedMaxBytes : undefined;
-        const version = p.log.version;
-        if (!exact && this.session.keepIfUnchanged(p.key, version, p.leaderEpoch, max, p)) continue;
-        this.session.want(p.key, p.topic, p.partition, p.log.logEndOffset, p.log.lastEpoch(), p.leaderEpoch, max, p, version);
+      if (endpoint !== undefined && !exact && !this.fullRoundDue && !quota.rateSet && this.session.id !== 0) {
+        // A round over what may have changed since the last request: the partitions its answer
+        // touched and those whose delay ran out or began. Every other one stays in the leader's
+        // session as it is; a full round still runs after every metadata change and once a second.
+        this.changesRound(nowMs);
+        if (this.session.heldCount === 0) {
+          // Nothing left to fetch from this leader: no request, so the session ends here and the
+          // next fetch opens a new one (what the leader holds is then no longer relied on).
+          this.session.reset();
+          this.fullRoundDue = true;
+          continue;
+        }
+      } else {
+        const parts = this.roundParts;
+        parts.length = 0;
+        if (this.delayedUntil.size > 0) for (const [key, until] of this.delayedUntil) if (until <= nowMs) this.delayedUntil.delete(key);
+        const delayed = this.delayedUntil.size > 0;
+        for (const p of this.partitions) {
+          if (p.removed || p.role !== 'follower' || p.leaderId !== this.leaderId) continue;
+          if (delayed && this.delayedUntil.has(p.key)) continue;
+          parts.push(p);
+        }
+        if (parts.length === 0 || endpoint === undefined) {
+          this.fullRoundDue = true;
+          await sleep(PARTITION_ERROR_DELAY_MS, this.pollController.signal);
+          continue;
+        }
+        const wanted = parts.length;
+        if (quota.rateSet) {
+          const exhausted = quota.exhausted(nowMs);
+          const listsInUse = this.deps.throttleListsInUse();
+          let kept = 0;
+          for (const p of parts) {
+            const decision = throttleDecision({
+              rateSet: true,
+              listsInUse,
+              listed: p.followerThrottled,
+              inSync: p.isr.includes(this.deps.brokerId),
+              exhausted,
+            });
+            if (decision === 'held') continue;
+            if (decision !== 'free') decisions.set(p, decision);
+            parts[kept++] = p;
+          }
+          parts.length = kept;
+        }
+        if (parts.length === 0) {
+          // Looked at again soon even while the bucket refills: the rate or the throttled lists
+          // may change (a cancelled reassignment removes its throttle) and free these partitions.
+          await sleep(Math.min(HELD_RECHECK_MS, Math.max(1, quota.waitMs(nowMs))), this.pollController.signal);
+          continue;
+        }
+        const available = quota.available(nowMs);
+        anyHeld = parts.length < wanted;
+        // Every partition throttled: the request as a whole stays within the bucket too.
+        const allLimited = decisions.size === parts.length && parts.every((p) => decisions.get(p) === 'limited');
+        if (allLimited) maxBytes = Math.max(1, Math.min(maxBytes, available));
+        const limitedMaxBytes = Math.max(1, Math.min(this.deps.maxBytes, available));
+        // KIP-227: the session names only the partitions whose fetch state changed.
+        // A partition whose log has not changed since it was last sent (Log.version) is kept as
+        // the leader holds it without reading its log end and last epoch: at thousands of
+        // partitions per leader, those reads were most of a round. Once a second every partition
+        // is read and compared all the same.
+        if (exact) this.nextExactRoundMs = nowMs + EXACT_ROUND_EVERY_MS;
+        this.session.begin();
+        for (const p of parts) {
+          const max = decisions.size > 0 && decisions.get(p) === 'limited' ? limitedMaxBytes : undefined;
+          const version = p.log.version;
+          if (!exact && this.session.keepIfUnchanged(p.key, version, p.leaderEpoch, max, p)) continue;
+          this.session.want(p.key, p.topic, p.partition, p.log.logEndOffset, p.log.lastEpoch(), p.leaderEpoch, max, p, version);
+        }
+        this.fullRoundDue = false;
+        this.changed.clear();
       }
       const session = this.session.finish();
       const request: ReplicaFetchRequest = {
@@ -227,6 +265,8 @@ export class ReplicaFetcher {
         const sent = this.session.sentFetch(`${r.topic}-${r.partition}`);
         if (sent === undefined || sent.owner === undefined) continue;
         const s = { p: sent.owner, decision: decisions.get(sent.owner) ?? 'free', fetchOffset: sent.fetchOffset, leaderEpoch: sent.currentLeaderEpoch };
+        // Its log end, last epoch or delay may change here: the next round looks at it.
+        this.changed.add(s.p);
         const records = r.records === undefined || r.records === null ? Buffer.alloc(0) : Buffer.isBuffer(r.records) ? r.records : Buffer.from(r.records);
         try {
           const applied = s.p.applyFetchResponse({ ...r, records }, s.fetchOffset, s.leaderEpoch);
@@ -247,6 +287,34 @@ export class ReplicaFetcher {
       quota.record(throttledBytes, this.now());
       this.deps.onFetched?.(bytes, this.now() - started, reassignmentBytes);
     }
+  }
+
+  /**
+   * Builds a changes-only request (an open session, no follower quota): the partitions an answer
+   * touched and those whose delay began or ran out, each named if its fetch state changed or
+   * dropped if it is no longer fetched now (a delayed partition leaves the session until its delay
+   * ends, as in a full round).
+   */
+  private changesRound(nowMs: number): void {
+    if (this.delayedUntil.size > 0) {
+      for (const [key, until] of this.delayedUntil) {
+        if (until > nowMs) continue;
+        this.delayedUntil.delete(key);
+        const p = this.byKey.get(key);
+        if (p !== undefined) this.changed.add(p);
+      }
+    }
+    this.session.begin(true);
+    for (const p of this.changed) {
+      if (p.removed || p.role !== 'follower' || p.leaderId !== this.leaderId || this.delayedUntil.has(p.key) || this.byKey.get(p.key) !== p) {
+        this.session.drop(p.key);
+        continue;
+      }
+      const version = p.log.version;
+      if (this.session.keepIfUnchanged(p.key, version, p.leaderEpoch, undefined, p)) continue;
+      this.session.want(p.key, p.topic, p.partition, p.log.logEndOffset, p.log.lastEpoch(), p.leaderEpoch, undefined, p, version);
+    }
+    this.changed.clear();
   }
 }
 
