@@ -38,6 +38,13 @@ export interface ScalingPoint {
   runsRecordsPerSec: number[];
   /** records/s of the unmeasured warm-up run before them. */
   warmupRecordsPerSec: number;
+  /**
+   * Cluster CPU (controller and brokers, user + system) per record of the median run, µs; null
+   * without launcher state. Steadier than records/s on a shared VM, which drifts run to run.
+   */
+  clusterCpuUsPerRecord: number | null;
+  /** The same for each measured run, in order. */
+  runsClusterCpuUsPerRecord: (number | null)[];
 }
 
 /** Produce runs per scaling point (into the same topic, one after the other). */
@@ -65,7 +72,7 @@ function readdirSafe(dir: string): string[] {
 }
 
 /** The run with the median records/s (an odd count of runs). */
-function medianRun(runs: readonly ThroughputResult[]): ThroughputResult {
+function medianRun<T extends ThroughputResult>(runs: readonly T[]): T {
   const sorted = [...runs].sort((a, b) => a.recordsPerSec - b.recordsPerSec);
   return sorted[(sorted.length - 1) >> 1]!;
 }
@@ -393,16 +400,19 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
         // pays one-time costs (the brokers' JIT on a fresh cluster, each partition's first
         // epoch): the 10-partition point, first on a fresh cluster, ran 230k-380k records/s in
         // its first run, against 510k-760k on a warm cluster, which flattered every ratio over it.
-        const produceRun = (label: string) =>
-          produceThroughput(
+        const produceRun = async (label: string): Promise<ThroughputResult & { clusterCpuUsPerRecord: number | null }> => {
+          const clusterCpu = meterCluster();
+          const result = await produceThroughput(
             cluster.bootstrap,
             topic,
             records,
             { acks: 'all', idempotent: true },
             new Progress(`scaling ${partitions} parts, ${label}`, records),
           );
+          return { ...result, clusterCpuUsPerRecord: clusterCpu(records) ?? null };
+        };
         const warmup = await produceRun('warm-up run');
-        const runs: ThroughputResult[] = [];
+        const runs: (ThroughputResult & { clusterCpuUsPerRecord: number | null })[] = [];
         for (let run = 1; run <= SCALING_RUNS; run++) runs.push(await produceRun(`run ${run} of ${SCALING_RUNS}`));
         const r = medianRun(runs);
         const state = cluster.state();
@@ -417,12 +427,14 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
           topicReadySeconds: round(readySeconds),
           runsRecordsPerSec: runs.map((x) => Math.round(x.recordsPerSec)),
           warmupRecordsPerSec: Math.round(warmup.recordsPerSec),
+          clusterCpuUsPerRecord: r.clusterCpuUsPerRecord,
+          runsClusterCpuUsPerRecord: runs.map((x) => x.clusterCpuUsPerRecord),
         };
         report.scaling[String(partitions)] = point;
         rows.push({
           phase: `scaling ${partitions} partitions`,
           result: `${fmt(r.recordsPerSec)} rec/s`,
-          detail: `acks=all, median of ${point.runsRecordsPerSec.map(fmt).join(', ')} rec/s (${SCALING_RUNS} runs of ${fmt(records)} records after a warm-up run at ${fmt(point.warmupRecordsPerSec)}); broker RSS ${point.brokerRssMBTotal ?? '?'} MB total, ${point.brokerRssMBMax ?? '?'} MB max; topic replicating ${point.topicReadySeconds} s after create`,
+          detail: `acks=all, median of ${point.runsRecordsPerSec.map(fmt).join(', ')} rec/s (${SCALING_RUNS} runs of ${fmt(records)} records after a warm-up run at ${fmt(point.warmupRecordsPerSec)})${cpuNote(point.clusterCpuUsPerRecord ?? undefined)}; broker RSS ${point.brokerRssMBTotal ?? '?'} MB total, ${point.brokerRssMBMax ?? '?'} MB max; topic replicating ${point.topicReadySeconds} s after create`,
         });
       }
       if (previous !== undefined) await admin.deleteTopic(previous).catch(() => undefined);
