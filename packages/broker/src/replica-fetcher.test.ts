@@ -11,6 +11,12 @@ import { ReplicationQuota } from './throttle.ts';
 
 const silent = { info() {}, warn() {}, debug() {} };
 
+/** Session ids 100, 101, ...: a new session never reuses an id. */
+function ids(): () => number {
+  let next = 100;
+  return () => next++;
+}
+
 /** A log end that moves as told; its version moves with it, as storage's Log's does. */
 function fakeLog(logEndOffset: number) {
   let leo = logEndOffset;
@@ -223,6 +229,70 @@ describe('ReplicaFetcher', () => {
     const seen = requests.length;
     await eventually(() => requests.length >= seen + 3);
     expect(lastPlan!.session!.partitions.size).toBe(3);
+  });
+
+  it('against a real leader session, with random appends, refusals, failed exchanges and metadata changes, every follower catches up (model check)', async () => {
+    // A seeded generator: a failure names its seed.
+    let seed = 0x2545f491;
+    const random = () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 0x1_0000_0000;
+    };
+    const cache = new FetchSessionCache({ newId: ids() });
+    const count = 24;
+    const leaderLeo = Array.from({ length: count }, () => 0);
+    const parts = Array.from({ length: count }, (_, i) => follower(i, 0));
+    for (const p of parts) {
+      // As Partition.applyFetchResponse: an answer to a fetch sent at another log end is stale.
+      p.applyFetchResponse = ((resp: { records: Buffer; error?: unknown }, fetchOffset: number) => {
+        if (p.log.logEndOffset !== fetchOffset || resp.error !== undefined) return { bytes: 0, stalled: false };
+        if (resp.records.length > 0) p.log.logEndOffset = fetchOffset + resp.records.length;
+        return { bytes: resp.records.length, stalled: false };
+      }) as never;
+    }
+    let chaos = true;
+    const requests = start(
+      {},
+      (req) => {
+        if (chaos && random() < 0.03) throw new Error('connection reset');
+        const plan = cache.plan(req, Date.now());
+        const reads = cache.toRead(plan).map((entry) => {
+          const refused = chaos && random() < 0.02;
+          const behind = Math.max(0, leaderLeo[entry.partition]! - entry.fetchOffset);
+          const records = refused ? Buffer.alloc(0) : Buffer.alloc(Math.min(behind, 3));
+          return {
+            entry,
+            result: {
+              topic: entry.topic,
+              partition: entry.partition,
+              highWatermark: leaderLeo[entry.partition]!,
+              logStartOffset: 0,
+              records,
+              ...(refused ? { error: { code: 'NOT_LEADER_OR_FOLLOWER' as const, message: 'not yet' } } : {}),
+            },
+            quiet: !refused && records.length === 0 && entry.fetchOffset >= leaderLeo[entry.partition]!,
+          };
+        });
+        return { sessionId: plan.session?.id ?? 0, partitions: cache.answer(plan, reads, Date.now()) };
+      },
+      parts,
+    );
+    // The leader appends here and there (each append marks the partition changed, as Partition
+    // does); now and then the metadata changes and the fetcher is told its partitions again.
+    const until = Date.now() + 1500;
+    while (Date.now() < until) {
+      const i = Math.floor(random() * count);
+      leaderLeo[i]! += 1 + Math.floor(random() * 4);
+      cache.markChanged(`t-${i}`, true);
+      if (random() < 0.05) fetcher!.setPartitions((random() < 0.5 ? parts.filter((_, j) => j !== i) : parts) as unknown as Partition[]);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    fetcher!.setPartitions(parts as unknown as Partition[]);
+    chaos = false;
+    await eventually(() => parts.every((p, i) => p.log.logEndOffset === leaderLeo[i]), { timeoutMs: 5000 });
+    expect(requests.length).toBeGreaterThan(50);
   });
 
   it('opens a new session after the leader refuses one', async () => {
