@@ -133,6 +133,12 @@ export class ReplicaFetcher {
       if (this.pollController.signal.aborted) this.pollController = new AbortController();
       const nowMs = this.now();
       const endpoint = this.deps.endpointOf(this.leaderId);
+      if (endpoint === undefined) {
+        // No address for the leader yet (metadata): looked at again soon, with a full round.
+        this.fullRoundDue = true;
+        await sleep(PARTITION_ERROR_DELAY_MS, this.pollController.signal);
+        continue;
+      }
       // The follower quota: which partitions sit this round out, and how much the others may take.
       const quota = this.deps.followerQuota;
       quota.update(this.deps.throttleRate(), nowMs);
@@ -143,7 +149,7 @@ export class ReplicaFetcher {
       let anyHeld = false;
       let maxBytes = this.deps.maxBytes;
       const exact = nowMs >= this.nextExactRoundMs;
-      if (endpoint !== undefined && !exact && !this.fullRoundDue && !quota.rateSet && this.session.id !== 0) {
+      if (!exact && !this.fullRoundDue && !quota.rateSet && this.session.id !== 0) {
         // A round over what may have changed since the last request: the partitions its answer
         // touched and those whose delay ran out or began. Every other one stays in the leader's
         // session as it is; a full round still runs after every metadata change and once a second.
@@ -156,66 +162,12 @@ export class ReplicaFetcher {
           continue;
         }
       } else {
-        const parts = this.roundParts;
-        parts.length = 0;
-        if (this.delayedUntil.size > 0) for (const [key, until] of this.delayedUntil) if (until <= nowMs) this.delayedUntil.delete(key);
-        const delayed = this.delayedUntil.size > 0;
-        for (const p of this.partitions) {
-          if (p.removed || p.role !== 'follower' || p.leaderId !== this.leaderId) continue;
-          if (delayed && this.delayedUntil.has(p.key)) continue;
-          parts.push(p);
-        }
-        if (parts.length === 0 || endpoint === undefined) {
-          this.fullRoundDue = true;
-          await sleep(PARTITION_ERROR_DELAY_MS, this.pollController.signal);
+        const round = this.fullRound(nowMs, exact);
+        if ('waitMs' in round) {
+          await sleep(round.waitMs, this.pollController.signal);
           continue;
         }
-        const wanted = parts.length;
-        if (quota.rateSet) {
-          const exhausted = quota.exhausted(nowMs);
-          const listsInUse = this.deps.throttleListsInUse();
-          let kept = 0;
-          for (const p of parts) {
-            const decision = throttleDecision({
-              rateSet: true,
-              listsInUse,
-              listed: p.followerThrottled,
-              inSync: p.isr.includes(this.deps.brokerId),
-              exhausted,
-            });
-            if (decision === 'held') continue;
-            if (decision !== 'free') decisions.set(p, decision);
-            parts[kept++] = p;
-          }
-          parts.length = kept;
-        }
-        if (parts.length === 0) {
-          // Looked at again soon even while the bucket refills: the rate or the throttled lists
-          // may change (a cancelled reassignment removes its throttle) and free these partitions.
-          await sleep(Math.min(HELD_RECHECK_MS, Math.max(1, quota.waitMs(nowMs))), this.pollController.signal);
-          continue;
-        }
-        const available = quota.available(nowMs);
-        anyHeld = parts.length < wanted;
-        // Every partition throttled: the request as a whole stays within the bucket too.
-        const allLimited = decisions.size === parts.length && parts.every((p) => decisions.get(p) === 'limited');
-        if (allLimited) maxBytes = Math.max(1, Math.min(maxBytes, available));
-        const limitedMaxBytes = Math.max(1, Math.min(this.deps.maxBytes, available));
-        // KIP-227: the session names only the partitions whose fetch state changed.
-        // A partition whose log has not changed since it was last sent (Log.version) is kept as
-        // the leader holds it without reading its log end and last epoch: at thousands of
-        // partitions per leader, those reads were most of a round. Once a second every partition
-        // is read and compared all the same.
-        if (exact) this.nextExactRoundMs = nowMs + EXACT_ROUND_EVERY_MS;
-        this.session.begin();
-        for (const p of parts) {
-          const max = decisions.size > 0 && decisions.get(p) === 'limited' ? limitedMaxBytes : undefined;
-          const version = p.log.version;
-          if (!exact && this.session.keepIfUnchanged(p.key, version, p.leaderEpoch, max, p)) continue;
-          this.session.want(p.key, p.topic, p.partition, p.log.logEndOffset, p.log.lastEpoch(), p.leaderEpoch, max, p, version);
-        }
-        this.fullRoundDue = false;
-        this.changed.clear();
+        ({ anyHeld, maxBytes } = round);
       }
       const session = this.session.finish();
       const request: ReplicaFetchRequest = {
@@ -287,6 +239,70 @@ export class ReplicaFetcher {
       quota.record(throttledBytes, this.now());
       this.deps.onFetched?.(bytes, this.now() - started, reassignmentBytes);
     }
+  }
+
+  /**
+   * Builds a request over every partition followed from this leader: its role, leader, delay and
+   * quota decide whether it is fetched now, and its log is read unless its version shows it as
+   * last sent (every log, when `exact`). Returns how long to wait instead when nothing can be
+   * fetched (no partition, or all held back by the quota).
+   */
+  private fullRound(nowMs: number, exact: boolean): { anyHeld: boolean; maxBytes: number } | { waitMs: number } {
+    const parts = this.roundParts;
+    parts.length = 0;
+    if (this.delayedUntil.size > 0) for (const [key, until] of this.delayedUntil) if (until <= nowMs) this.delayedUntil.delete(key);
+    const delayed = this.delayedUntil.size > 0;
+    for (const p of this.partitions) {
+      if (p.removed || p.role !== 'follower' || p.leaderId !== this.leaderId) continue;
+      if (delayed && this.delayedUntil.has(p.key)) continue;
+      parts.push(p);
+    }
+    if (parts.length === 0) {
+      this.fullRoundDue = true;
+      return { waitMs: PARTITION_ERROR_DELAY_MS };
+    }
+    const quota = this.deps.followerQuota;
+    const decisions = this.roundDecisions;
+    const wanted = parts.length;
+    if (quota.rateSet) {
+      const exhausted = quota.exhausted(nowMs);
+      const listsInUse = this.deps.throttleListsInUse();
+      let kept = 0;
+      for (const p of parts) {
+        const decision = throttleDecision({ rateSet: true, listsInUse, listed: p.followerThrottled, inSync: p.isr.includes(this.deps.brokerId), exhausted });
+        if (decision === 'held') continue;
+        if (decision !== 'free') decisions.set(p, decision);
+        parts[kept++] = p;
+      }
+      parts.length = kept;
+    }
+    if (parts.length === 0) {
+      // Looked at again soon even while the bucket refills: the rate or the throttled lists
+      // may change (a cancelled reassignment removes its throttle) and free these partitions.
+      return { waitMs: Math.min(HELD_RECHECK_MS, Math.max(1, quota.waitMs(nowMs))) };
+    }
+    const available = quota.available(nowMs);
+    let maxBytes = this.deps.maxBytes;
+    // Every partition throttled: the request as a whole stays within the bucket too.
+    const allLimited = decisions.size === parts.length && parts.every((p) => decisions.get(p) === 'limited');
+    if (allLimited) maxBytes = Math.max(1, Math.min(maxBytes, available));
+    const limitedMaxBytes = Math.max(1, Math.min(this.deps.maxBytes, available));
+    // KIP-227: the session names only the partitions whose fetch state changed.
+    // A partition whose log has not changed since it was last sent (Log.version) is kept as
+    // the leader holds it without reading its log end and last epoch: at thousands of
+    // partitions per leader, those reads were most of a round. Once a second every partition
+    // is read and compared all the same.
+    if (exact) this.nextExactRoundMs = nowMs + EXACT_ROUND_EVERY_MS;
+    this.session.begin();
+    for (const p of parts) {
+      const max = decisions.size > 0 && decisions.get(p) === 'limited' ? limitedMaxBytes : undefined;
+      const version = p.log.version;
+      if (!exact && this.session.keepIfUnchanged(p.key, version, p.leaderEpoch, max, p)) continue;
+      this.session.want(p.key, p.topic, p.partition, p.log.logEndOffset, p.log.lastEpoch(), p.leaderEpoch, max, p, version);
+    }
+    this.fullRoundDue = false;
+    this.changed.clear();
+    return { anyHeld: parts.length < wanted, maxBytes };
   }
 
   /**
