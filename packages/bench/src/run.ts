@@ -47,6 +47,9 @@ export interface ScalingPoint {
   runsClusterCpuUsPerRecord: (number | null)[];
 }
 
+/** One produce run of a scaling point, with the cluster CPU it used per record (µs; null without launcher state). */
+type ScalingRun = ThroughputResult & { clusterCpuUsPerRecord: number | null };
+
 /** Produce runs per scaling point (into the same topic, one after the other). */
 const SCALING_RUNS = 3;
 
@@ -400,7 +403,7 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
         // pays one-time costs (the brokers' JIT on a fresh cluster, each partition's first
         // epoch): the 10-partition point, first on a fresh cluster, ran 230k-380k records/s in
         // its first run, against 510k-760k on a warm cluster, which flattered every ratio over it.
-        const produceRun = async (label: string): Promise<ThroughputResult & { clusterCpuUsPerRecord: number | null }> => {
+        const produceRun = async (label: string): Promise<ScalingRun> => {
           const clusterCpu = meterCluster();
           const result = await produceThroughput(
             cluster.bootstrap,
@@ -412,7 +415,7 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
           return { ...result, clusterCpuUsPerRecord: clusterCpu(records) ?? null };
         };
         const warmup = await produceRun('warm-up run');
-        const runs: (ThroughputResult & { clusterCpuUsPerRecord: number | null })[] = [];
+        const runs: ScalingRun[] = [];
         for (let run = 1; run <= SCALING_RUNS; run++) runs.push(await produceRun(`run ${run} of ${SCALING_RUNS}`));
         const r = medianRun(runs);
         const state = cluster.state();

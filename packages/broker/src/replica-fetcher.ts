@@ -241,6 +241,21 @@ export class ReplicaFetcher {
     }
   }
 
+  /** Followed from this leader now: a follower replica, not removed, whose leader it is. */
+  private followsHere(p: Partition): boolean {
+    return !p.removed && p.role === 'follower' && p.leaderId === this.leaderId;
+  }
+
+  /**
+   * Puts a partition in the request being built: kept as the leader's session holds it when its
+   * log version shows it unchanged (never when `exact`), else read and named if it changed.
+   */
+  private offer(p: Partition, maxBytes: number | undefined, exact: boolean): void {
+    const version = p.log.version;
+    if (!exact && this.session.keepIfUnchanged(p.key, version, p.leaderEpoch, maxBytes, p)) return;
+    this.session.want(p.key, p.topic, p.partition, p.log.logEndOffset, p.log.lastEpoch(), p.leaderEpoch, maxBytes, p, version);
+  }
+
   /**
    * Builds a request over every partition followed from this leader: its role, leader, delay and
    * quota decide whether it is fetched now, and its log is read unless its version shows it as
@@ -253,7 +268,7 @@ export class ReplicaFetcher {
     if (this.delayedUntil.size > 0) for (const [key, until] of this.delayedUntil) if (until <= nowMs) this.delayedUntil.delete(key);
     const delayed = this.delayedUntil.size > 0;
     for (const p of this.partitions) {
-      if (p.removed || p.role !== 'follower' || p.leaderId !== this.leaderId) continue;
+      if (!this.followsHere(p)) continue;
       if (delayed && this.delayedUntil.has(p.key)) continue;
       parts.push(p);
     }
@@ -294,12 +309,7 @@ export class ReplicaFetcher {
     // is read and compared all the same.
     if (exact) this.nextExactRoundMs = nowMs + EXACT_ROUND_EVERY_MS;
     this.session.begin();
-    for (const p of parts) {
-      const max = decisions.size > 0 && decisions.get(p) === 'limited' ? limitedMaxBytes : undefined;
-      const version = p.log.version;
-      if (!exact && this.session.keepIfUnchanged(p.key, version, p.leaderEpoch, max, p)) continue;
-      this.session.want(p.key, p.topic, p.partition, p.log.logEndOffset, p.log.lastEpoch(), p.leaderEpoch, max, p, version);
-    }
+    for (const p of parts) this.offer(p, decisions.size > 0 && decisions.get(p) === 'limited' ? limitedMaxBytes : undefined, exact);
     this.fullRoundDue = false;
     this.changed.clear();
     return { anyHeld: parts.length < wanted, maxBytes };
@@ -322,13 +332,8 @@ export class ReplicaFetcher {
     }
     this.session.begin(true);
     for (const p of this.changed) {
-      if (p.removed || p.role !== 'follower' || p.leaderId !== this.leaderId || this.delayedUntil.has(p.key) || this.byKey.get(p.key) !== p) {
-        this.session.drop(p.key);
-        continue;
-      }
-      const version = p.log.version;
-      if (this.session.keepIfUnchanged(p.key, version, p.leaderEpoch, undefined, p)) continue;
-      this.session.want(p.key, p.topic, p.partition, p.log.logEndOffset, p.log.lastEpoch(), p.leaderEpoch, undefined, p, version);
+      if (!this.followsHere(p) || this.delayedUntil.has(p.key) || this.byKey.get(p.key) !== p) this.session.drop(p.key);
+      else this.offer(p, undefined, false);
     }
     this.changed.clear();
   }
