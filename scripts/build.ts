@@ -4,6 +4,9 @@
 //   dist/tributary.mjs    packages/cli/src/main.ts         the `tributary` command
 //   dist/broker.mjs       packages/broker/src/main.ts      a broker process
 //   dist/controller.mjs   packages/controller/src/main.ts  the controller process
+//   dist/batch-validator-worker.mjs  the storage's validator thread (packages/storage/src/
+//                         batch-validator-worker.ts), started by any bundle that appends;
+//                         always built with the others
 //   dist/*.node           native addons the bundles load (copied beside them)
 //   dist/ui/              the controller's web console files (served at /ui)
 //
@@ -37,6 +40,9 @@ const ENTRIES = {
   broker: 'packages/broker/src/main.ts',
   controller: 'packages/controller/src/main.ts',
 } as const;
+
+/** Not a process: the worker a Log starts beside whichever bundle appends (batch-validator-thread.ts). */
+const WORKERS = { 'batch-validator-worker': 'packages/storage/src/batch-validator-worker.ts' } as const;
 
 const BANNER = [
   "import { createRequire as __tributaryCreateRequire } from 'node:module';",
@@ -73,7 +79,7 @@ async function main(): Promise<void> {
   // `node scripts/build.ts [name…]` builds only the named bundles (default: all three).
   const wanted = process.argv.slice(2);
   for (const name of wanted) if (!Object.hasOwn(ENTRIES, name)) throw new Error(`unknown bundle '${name}'; known: ${Object.keys(ENTRIES).join(', ')}`);
-  const entries = Object.entries(ENTRIES).filter(([name]) => wanted.length === 0 || wanted.includes(name));
+  const entries = [...Object.entries(ENTRIES).filter(([name]) => wanted.length === 0 || wanted.includes(name)), ...Object.entries(WORKERS)];
   rmSync(OUT_DIR, { recursive: true, force: true });
   mkdirSync(OUT_DIR, { recursive: true });
   const result = await build({

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { parseSuperUsers } from '@tributary/auth';
 import { ProcessSecurity, requireOwnCertificate } from '@tributary/auth/server';
-import { LogManager } from '@tributary/storage';
+import { LogManager, sharedBatchValidator } from '@tributary/storage';
 import { RpcClientPool } from '@tributary/transport';
 import { createMsgpackServer, createServerBudget, type FastifyInstance } from '@tributary/transport/server';
 import { AssertionError, BROKER_INTERNAL_PATHS, type Endpoint, type MetadataPollResponse } from '@tributary/protocol';
@@ -76,6 +76,8 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
         };
   if (tls !== undefined) requireOwnCertificate(tls.cert, `broker-${config.brokerId}`, config.security!.tlsCertFile);
   const logs = new LogManager(config.dataDir, { logger: logger.child({ module: 'storage' }) });
+  // Started by the first big leader batch (Log.appendOverlapped); if it cannot run, batches are checked inline.
+  sharedBatchValidator().onFailure = (err) => logger.warn({ err }, 'batch validator thread unavailable: leader batches are checked inline');
   let identity: DataDirIdentity;
   try {
     identity = new DataDirIdentity(config.dataDir, config.brokerId);

@@ -32,3 +32,4 @@ export {
   type StrayDir,
 } from './log-manager.ts';
 export { nodeFs, type StorageFs, type StorageStats } from './fs.ts';
+export { BatchValidatorThread, sharedBatchValidator, type BatchValidator } from './batch-validator-thread.ts';

@@ -15,11 +15,14 @@ import {
   DEFAULT_TOPIC_CONFIGS,
   forEachRecord,
   LOG_OVERHEAD,
+  readBatchHeader,
   stampBatch,
   TributaryError,
   validateBatch,
+  type BatchHeader,
   type TopicConfigs,
 } from '@tributary/protocol';
+import { sharedBatchValidator, type BatchValidator } from './batch-validator-thread.ts';
 import { CheckpointFile } from './checkpoint.ts';
 import type { CompactionView, SegmentFacts } from './compaction.ts';
 import { fsyncDir, nodeFs, readFully, storageError, type StorageFs } from './fs.ts';
@@ -103,6 +106,8 @@ export interface LogOptions {
   logger?: StorageLogger;
   /** Offset below which the data is known flushed; segments wholly below it skip the recovery scan. */
   recoveryPoint?: number;
+  /** Checks big leader batches while they are written (batch-validator-thread.ts); null checks every batch inline. Default: the process's shared thread. */
+  validator?: BatchValidator | null;
 }
 
 export const LEADER_EPOCH_CHECKPOINT = 'leader-epoch-checkpoint';
@@ -121,6 +126,16 @@ function corrupt(message: string): TributaryError {
   return new TributaryError('CORRUPT_MESSAGE', message);
 }
 
+/** A leader takes only batches whose header counts agree (validateBatch checks them against the records). */
+function checkLeaderBatch(header: BatchHeader): void {
+  if (header.recordCount <= 0 || header.lastOffsetDelta !== header.recordCount - 1) {
+    throw corrupt(`record batch is corrupt: ${header.recordCount} records with lastOffsetDelta ${header.lastOffsetDelta}`);
+  }
+}
+
+/** Batches from this size on are checked on the validator thread while they are written (appendOverlapped). */
+export const OVERLAP_MIN_BYTES = 8 * 1024;
+
 export class Log {
   readonly dir: string;
   readonly epochs: LeaderEpochCache;
@@ -128,6 +143,7 @@ export class Log {
   private readonly fs: StorageFs;
   private readonly clock: () => number;
   private readonly logger: StorageLogger;
+  private readonly validator: BatchValidator | null;
   private segments: Segment[] = [];
   private recoveryPointOffset = 0;
   private unflushedMessages = 0;
@@ -156,6 +172,7 @@ export class Log {
     this.fs = options.fs ?? nodeFs;
     this.clock = options.clock ?? Date.now;
     this.logger = options.logger ?? SILENT;
+    this.validator = options.validator === undefined ? sharedBatchValidator() : options.validator;
     this.epochs = new LeaderEpochCache(path.join(dir, LEADER_EPOCH_CHECKPOINT), this.fs);
     this.cleanerCheckpointFile = new CheckpointFile(path.join(dir, CLEANER_OFFSET_CHECKPOINT), 2, this.fs);
     this.lastFlushMs = this.clock();
@@ -246,15 +263,22 @@ export class Log {
   /**
    * Validates one batch fully (validateBatch walks its records), stamps baseOffset = LEO and
    * the leader epoch in place, and writes it. A new epoch is checkpointed before its first batch.
+   *
+   * A batch of OVERLAP_MIN_BYTES or more is checked on the validator thread while it is written
+   * (appendOverlapped); a small one is checked inline, where a handoff would cost more than it saves.
    */
   appendAsLeader(batch: Buffer, leaderEpoch: number): { baseOffset: number; lastOffset: number } {
     this.mutations = ++mutationsAll;
     this.assertOpen();
     assert(Number.isSafeInteger(leaderEpoch) && leaderEpoch >= 0, `leader epoch ${leaderEpoch} must be a non-negative integer`);
-    const header = validateBatch(batch, { keysRequired: this.config.compact });
-    if (header.recordCount <= 0 || header.lastOffsetDelta !== header.recordCount - 1) {
-      throw corrupt(`record batch is corrupt: ${header.recordCount} records with lastOffsetDelta ${header.lastOffsetDelta}`);
+    const keysRequired = this.config.compact;
+    // Only in the steady state: an epoch's first batch is checkpointed before it is written, and
+    // a lower epoch is refused, both after the batch was found valid.
+    if (batch.length >= OVERLAP_MIN_BYTES && leaderEpoch === this.epochs.latestEpoch && this.validator?.begin(batch, keysRequired)) {
+      return this.appendOverlapped(batch, leaderEpoch);
     }
+    const header = validateBatch(batch, { keysRequired });
+    checkLeaderBatch(header);
     if (leaderEpoch < this.epochs.latestEpoch) {
       throw new TributaryError('FENCED_LEADER_EPOCH', `append with leader epoch ${leaderEpoch} below the log's latest epoch ${this.epochs.latestEpoch}`);
     }
@@ -267,6 +291,55 @@ export class Log {
     stampBatch(batch, baseOffset, leaderEpoch);
     const segment = this.active;
     segment.write(batch, 0, size);
+    segment.recordBatch(baseOffset, lastOffset, size, header.maxTimestamp, leaderEpoch, this.config.indexIntervalBytes, nowMs);
+    this.maybeFlushAfterAppend(header.recordCount, nowMs, baseOffset);
+    return { baseOffset, lastOffset };
+  }
+
+  /**
+   * appendAsLeader with the check begun on the validator thread: the batch is written past the
+   * segment's recorded end while the thread checks a copy, and only recorded once the verdict
+   * is in. A refused batch is cut off the file again; until then nothing reads past the recorded
+   * end, and if the process dies in between, recovery checks the log's last batch in full.
+   * The errors are those of the inline path, in the same order: the check's first.
+   */
+  private appendOverlapped(batch: Buffer, leaderEpoch: number): { baseOffset: number; lastOffset: number } {
+    const validator = this.validator!;
+    const size = batch.length;
+    const baseOffset = this.logEndOffset;
+    const nowMs = this.clock();
+    let verdictIn = false;
+    const takeVerdict = (): void => {
+      verdictIn = true;
+      validator.end();
+    };
+    let header: BatchHeader;
+    let segment: Segment;
+    try {
+      header = readBatchHeader(batch);
+      // A roll is not undone, so it waits for the verdict (once a segment).
+      if (this.shouldRoll(this.active, 0, size, baseOffset + header.lastOffsetDelta, nowMs)) {
+        takeVerdict();
+        checkLeaderBatch(header);
+        this.roll();
+      }
+      segment = this.active;
+      stampBatch(batch, baseOffset, leaderEpoch);
+      segment.write(batch, 0, size);
+      if (!verdictIn) {
+        try {
+          takeVerdict();
+          checkLeaderBatch(header);
+        } catch (err) {
+          segment.discardUnrecordedTail();
+          throw err;
+        }
+      }
+    } catch (err) {
+      if (!verdictIn) takeVerdict(); // throws the check's refusal, which comes first
+      throw err;
+    }
+    const lastOffset = baseOffset + header.lastOffsetDelta;
     segment.recordBatch(baseOffset, lastOffset, size, header.maxTimestamp, leaderEpoch, this.config.indexIntervalBytes, nowMs);
     this.maybeFlushAfterAppend(header.recordCount, nowMs, baseOffset);
     return { baseOffset, lastOffset };
@@ -842,6 +915,27 @@ export class Log {
 
   // ---------------------------------------------------------------- flush, close
 
+  /**
+   * A leader writes a big batch while the validator thread checks it and cuts it off again when
+   * the check fails (appendOverlapped). A crash in between leaves that batch at the log's end,
+   * past the recovery point, with a good CRC: so recovery gives the unflushed last batch the
+   * leader's full check, and cuts it if it fails. (Not the compacted-topic key check: a topic's
+   * cleanup policy may have changed since its batches were taken.)
+   */
+  private checkUnflushedLastBatch(recoveryPoint: number): void {
+    const segment = this.active;
+    if (segment.isEmpty || segment.nextOffset <= recoveryPoint) return;
+    const last = segment.findBatch(segment.nextOffset - 1, this.config.indexIntervalBytes);
+    if (last === undefined || last.size < OVERLAP_MIN_BYTES || last.lastOffset < recoveryPoint) return;
+    try {
+      validateBatch(segment.readAt(last.position, last.size));
+    } catch (err) {
+      if (!(err instanceof TributaryError) || err.code === 'KAFKA_STORAGE_ERROR') throw err;
+      this.logger.warn({ dir: this.dir, baseOffset: last.baseOffset, reason: err.message }, "recovery cut the last batch: it fails the leader's check");
+      segment.truncateTo(last.baseOffset, this.config.indexIntervalBytes);
+    }
+  }
+
   /** fsyncs every segment past the recovery point (log and index) and moves the recovery point to the log end. */
   flush(): void {
     this.assertOpen();
@@ -1028,6 +1122,8 @@ export class Log {
         break;
       }
     }
+
+    this.checkUnflushedLastBatch(recoveryPoint);
 
     const leo = this.logEndOffset;
     if (!cacheTrusted || (this.epochs.latestEpoch < 0 && leo > this.logStartOffset)) this.rebuildEpochCache();

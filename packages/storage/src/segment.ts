@@ -180,6 +180,19 @@ export class Segment {
   }
 
   /**
+   * Cuts the file back to its recorded size after a write whose batch was then refused
+   * (Log.appendOverlapped). If the cut fails the bytes stay past `size`: nothing reads there, the
+   * next write overwrites them, and recovery checks the log's last batch in full.
+   */
+  discardUnrecordedTail(): void {
+    try {
+      this.fs.ftruncateSync(this.fd, this.size);
+    } catch {
+      // See above: the data stays safe.
+    }
+  }
+
+  /**
    * Records the metadata of a batch just written at `position` (the old size); `appendMs` is the
    * broker's clock, which the time-based roll and retention rely on instead of the record
    * timestamps a producer chose.
