@@ -233,6 +233,7 @@ describe('broker routes', () => {
       'tributary_high_watermark',
       'tributary_log_end_offset',
       'tributary_isr_shrinks_total',
+      'tributary_batch_validator_handoffs_total',
       'tributary_max_follower_lag_records',
       'tributary_request_latency_seconds',
       'tributary_broker_process_cpu_user_seconds_total',

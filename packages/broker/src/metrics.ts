@@ -3,6 +3,7 @@
 // path only bumps counters and observes a histogram per request.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { sharedBatchValidator } from '@tributary/storage';
 import type { ServerBudget } from '@tributary/transport/server';
 import type { LogCleaner } from './log-cleaner.ts';
 import type { ReplicaManager } from './replica-manager.ts';
@@ -76,6 +77,16 @@ export class BrokerMetrics {
       labelNames: ['api'],
       buckets: LATENCY_BUCKETS_S,
       registers,
+    });
+
+    new Counter({
+      name: 'tributary_batch_validator_handoffs_total',
+      help: "Leader batches checked on the validator thread while they were written (the others are checked inline: small ones, an epoch's first, or while the thread slept)",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sharedBatchValidator().handoffs);
+      },
     });
 
     const each = (fn: (rm: ReplicaManager) => void) => {

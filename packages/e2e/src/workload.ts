@@ -36,6 +36,8 @@ export function startProducerLoop(options: {
   partitions: number[];
   prefix?: string;
   inflightMax?: number;
+  /** Each value padded with '.' to this many bytes (default: as short as its counter). */
+  valueBytes?: number;
   producer?: Partial<ProducerOptions>;
 }): ProducerLoop {
   const producer = new Producer({ bootstrap: options.bootstrap, acks: 'all', lingerMs: 2, deliveryTimeoutMs: 60_000, ...options.producer });
@@ -52,7 +54,7 @@ export function startProducerLoop(options: {
         continue;
       }
       const partition = options.partitions[seq % options.partitions.length]!;
-      const value = `${options.prefix ?? 'v'}-${seq++}`;
+      const value = `${options.prefix ?? 'v'}-${seq++}`.padEnd(options.valueBytes ?? 0, '.');
       const send = producer.send({ topic: options.topic, partition, value }).then(
         (meta) => void acked.push({ value, partition: meta.partition, offset: meta.offset, atMs: Date.now() }),
         (err: unknown) => void failed.push({ value, partition, code: err instanceof TributaryError ? err.code : String(err), atMs: Date.now() }),

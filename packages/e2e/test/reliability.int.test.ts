@@ -9,7 +9,7 @@ import { Producer } from '@tributary/client';
 import { localKill, localPause, localRestart, localResume, localStatus } from '@tributary/launcher';
 import { MSGPACK_CONTENT_TYPE, TributaryError, decodeMsgpack, encodeMsgpack, type ClusterMetadata } from '@tributary/protocol';
 import { eventually } from '@tributary/testkit';
-import { partitionInfo, readAll, startTestCluster, type TestCluster } from '../src/index.ts';
+import { checkAcknowledged, partitionInfo, readAll, startProducerLoop, startTestCluster, type TestCluster } from '../src/index.ts';
 
 const THROTTLE = 'follower.replication.throttled.rate';
 
@@ -34,6 +34,13 @@ async function controllerMetadata(cluster: TestCluster): Promise<ClusterMetadata
 
 function brokerLog(cluster: TestCluster, broker: number): string {
   return readFileSync(join(cluster.dataDir, 'logs', `broker-${broker}.log`), 'utf8');
+}
+
+/** A broker's count of leader batches checked on its validator thread (Log.appendOverlapped). */
+async function validatorHandoffs(cluster: TestCluster, broker: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${cluster.brokerPorts[broker]}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  const line = text.split('\n').find((l) => l.startsWith('tributary_batch_validator_handoffs_total'));
+  return line === undefined ? Number.NaN : Number(line.split(' ').pop());
 }
 
 /** Sends `values` one request at a time, so each is a batch of its own. */
@@ -126,6 +133,53 @@ describe('reliability under faults', () => {
       await all.close().catch(() => undefined);
       await one.close().catch(() => undefined);
       await cluster.admin.setBrokerConfig(x, { [THROTTLE]: -1 }).catch(() => undefined);
+    }
+  });
+
+  it('kill -9 of a leader whose big batches are checked on its validator thread while written: nothing acknowledged is lost, the replicas agree byte for byte', async () => {
+    const topic = 'big-batches';
+    const described = await cluster.admin.createTopic({ name: topic, partitions: 12, replicationFactor: 3, configs: { 'min.insync.replicas': 2 } });
+    const leader = described.partitions[0]!.leader;
+    // The partitions that broker leads (two of twelve), 1000-byte values, many in flight: each
+    // produce request brings it a batch of 8 KiB or more (OVERLAP_MIN_BYTES) for each of them,
+    // and all but the first of a request find the thread awake.
+    const partitions = described.partitions.filter((p) => p.leader === leader).map((p) => p.partition);
+    expect(partitions.length).toBeGreaterThanOrEqual(2);
+    const handoffsBefore = await validatorHandoffs(cluster, leader);
+    const loop = startProducerLoop({ bootstrap: cluster.bootstrap, topic, partitions, inflightMax: 400, valueBytes: 1000 });
+    try {
+      await eventually(async () => loop.acked.length > 5000 && (await validatorHandoffs(cluster, leader)) > handoffsBefore + 20, {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
+      await localKill(cluster.dataDir, String(leader));
+      for (const partition of partitions) {
+        await eventually(
+          async () => {
+            const info = await partitionInfo(cluster.admin, topic, partition);
+            return info.leader !== leader && info.leader !== -1;
+          },
+          { timeoutMs: 20_000, intervalMs: 50 },
+        );
+      }
+      const elected = Date.now();
+      await eventually(() => partitions.every((p) => loop.ackedSince(p, elected).length > 200) || false, { timeoutMs: 20_000 });
+      // Back from the kill, the old leader recovers its logs, truncates them to the new leaders' and copies the rest.
+      await localRestart(cluster.dataDir, String(leader));
+      for (const partition of partitions) {
+        await eventually(async () => (await partitionInfo(cluster.admin, topic, partition)).isr.length === 3, { timeoutMs: 40_000 });
+      }
+    } finally {
+      await loop.stop();
+    }
+    expect(loop.failed).toEqual([]);
+    const read = await readAll(cluster.bootstrap, topic, 12, { expected: loop.acked.length });
+    expect(checkAcknowledged(read, loop.acked)).toEqual([]);
+    for (const partition of partitions) {
+      const now = await partitionInfo(cluster.admin, topic, partition);
+      for (const replica of now.replicas) {
+        await eventually(() => logBytes(cluster, replica, topic, partition).equals(logBytes(cluster, now.leader, topic, partition)), { timeoutMs: 10_000 });
+      }
     }
   });
 

@@ -29,6 +29,8 @@ export const RESULT = 3;
 export const MESSAGE_LENGTH = 4;
 /** 1 while the worker spins for work, 0 while it sleeps (or has not started). */
 export const AWAKE = 5;
+/** Times the worker woke from sleep (a test's evidence that `begin` woke it). */
+export const WAKEUPS = 6;
 export const CONTROL_SLOTS = 8;
 
 /** Values of STATE. */
@@ -75,6 +77,8 @@ export class BatchValidatorThread implements BatchValidator {
   private worker: Worker | undefined;
   private broken = false;
   private pending = false;
+  /** Batches checked on the thread so far (the broker's tributary_batch_validator_handoffs_total). */
+  handoffs = 0;
   private readyPromise: Promise<boolean> | undefined;
 
   /**
@@ -133,6 +137,7 @@ export class BatchValidatorThread implements BatchValidator {
     Atomics.store(this.control, STATE, JOB);
     Atomics.notify(this.control, STATE);
     this.pending = true;
+    this.handoffs++;
     return true;
   }
 

@@ -17,6 +17,7 @@ import {
   RESULT,
   STATE,
   VALID,
+  WAKEUPS,
   WORKER_SPIN_US,
   type WorkerData,
 } from './batch-validator-thread.ts';
@@ -44,6 +45,7 @@ function waitForJob(): void {
       Atomics.store(c, AWAKE, 0);
       Atomics.wait(c, STATE, state);
       Atomics.store(c, AWAKE, 1);
+      Atomics.add(c, WAKEUPS, 1);
       spinUntil = performance.now() + WORKER_SPIN_US / 1000;
     }
   }
