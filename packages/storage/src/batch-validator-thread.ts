@@ -8,11 +8,11 @@
 // worker's error. A waiting side spins briefly before it sleeps on Atomics.wait: a check of a
 // 16 KiB batch takes ~10 µs, less than a futex wake-up on a busy VM.
 //
-// Everything here degrades to "validate inline": before the worker has started, for batches
-// bigger than the shared buffer, and for good if the worker dies or stops answering.
+// Everything here degrades to "validate inline": before the worker has started, while it sleeps,
+// for batches bigger than the shared buffer, and for good if the worker dies or stops answering.
 
 import { Worker } from 'node:worker_threads';
-import { TributaryError, isErrorCode } from '@tributary/protocol';
+import { TributaryError, isErrorCode, validateBatch } from '@tributary/protocol';
 
 declare global {
   interface Atomics {
@@ -87,10 +87,12 @@ export class BatchValidatorThread implements BatchValidator {
    */
   onFailure: ((err: Error) => void) | undefined;
   private readonly workerUrl: URL;
+  private readonly verdictTimeoutMs: number;
 
-  /** `workerUrl` is for tests; the default is the worker module beside this one. */
-  constructor(workerUrl: URL = defaultWorkerUrl()) {
-    this.workerUrl = workerUrl;
+  /** Both options are for tests: the worker module (default: the one beside this file) and how long a verdict may take. */
+  constructor(options: { workerUrl?: URL; verdictTimeoutMs?: number } = {}) {
+    this.workerUrl = options.workerUrl ?? defaultWorkerUrl();
+    this.verdictTimeoutMs = options.verdictTimeoutMs ?? VERDICT_TIMEOUT_MS;
   }
 
   /** Starts the worker (once); resolves true when it takes work, false when it cannot start. */
@@ -151,15 +153,17 @@ export class BatchValidatorThread implements BatchValidator {
       while (Atomics.load(c, STATE) === JOB && ((++spins & 0xff) !== 0 || performance.now() < spinUntil)) {
         Atomics.pause(); // the verdict is usually microseconds away
       }
-      const deadline = performance.now() + VERDICT_TIMEOUT_MS;
+      const deadline = performance.now() + this.verdictTimeoutMs;
       while (Atomics.load(c, STATE) === JOB) {
         const left = deadline - performance.now();
         if (left <= 0) {
-          // The worker is gone (it cannot be asked why from here: its events need the event loop).
-          if (!this.broken) this.onFailure?.(new Error(`the batch validator thread gave no verdict in ${VERDICT_TIMEOUT_MS} ms`));
+          // The worker is gone (it cannot be asked why from here: its events need the event
+          // loop). The copy is still here: check it inline, and every batch from now on.
+          if (!this.broken) this.onFailure?.(new Error(`the batch validator thread gave no verdict in ${this.verdictTimeoutMs} ms`));
           this.broken = true;
           void this.worker?.terminate();
-          throw new TributaryError('UNKNOWN_SERVER_ERROR', 'the batch validator thread stopped answering; batches are checked inline from now on');
+          validateBatch(this.dataView.subarray(0, c[LENGTH]), { keysRequired: c[KEYS_REQUIRED] === 1 });
+          return;
         }
         Atomics.wait(c, STATE, JOB, Math.min(left, 1000));
       }

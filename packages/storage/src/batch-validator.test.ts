@@ -115,11 +115,24 @@ describe('BatchValidatorThread', () => {
   });
 
   it('reports a worker that cannot start, and declines every batch from then on', async () => {
-    const thread = new BatchValidatorThread(new URL('./no-such-worker.ts', import.meta.url));
+    const thread = new BatchValidatorThread({ workerUrl: new URL('./no-such-worker.ts', import.meta.url) });
     const failures: Error[] = [];
     thread.onFailure = (err) => failures.push(err);
     expect(await thread.start()).toBe(false);
     expect(failures).toHaveLength(1);
+    expect(thread.begin(bigBatch(), false)).toBe(false);
+  });
+
+  it('checks the copy inline when the worker gives no verdict, reports it, and declines from then on', async () => {
+    const thread = new BatchValidatorThread({ workerUrl: new URL('./internal/stuck-validator-worker.ts', import.meta.url), verdictTimeoutMs: 50 });
+    const failures: Error[] = [];
+    thread.onFailure = (err) => failures.push(err);
+    expect(await thread.start()).toBe(true);
+    const bad = corruptRecords(bigBatch());
+    expect(thread.begin(bad, false)).toBe(true);
+    const err = errorOf(() => thread.end());
+    expect([err.code, err.message]).toEqual([errorOf(() => validateBatch(bad)).code, errorOf(() => validateBatch(bad)).message]);
+    expect(failures.map((f) => f.message)).toEqual(['the batch validator thread gave no verdict in 50 ms']);
     expect(thread.begin(bigBatch(), false)).toBe(false);
   });
 
