@@ -3,7 +3,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readBatchHeader, setLastOffsetDelta, TributaryError, validateBatch } from '@tributary/protocol';
+import { encodeBatch, readBatchHeader, setLastOffsetDelta, TributaryError, validateBatch } from '@tributary/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AWAKE, BatchValidatorThread, WAKEUPS, type BatchValidator } from './batch-validator-thread.ts';
 import { Log, OVERLAP_MIN_BYTES } from './log.ts';
@@ -112,6 +112,24 @@ describe('BatchValidatorThread', () => {
     // The thread is reusable after a refusal.
     beginAwake(thread, good);
     thread.end();
+  });
+
+  it('checks compressed batches too, as inline (the codecs load in the worker)', async () => {
+    const thread = new BatchValidatorThread();
+    expect(await thread.start()).toBe(true);
+    for (const compression of ['gzip', 'snappy', 'lz4', 'zstd'] as const) {
+      const values = bigValues(N, compression);
+      const good = encodeBatch(
+        values.map((v) => ({ key: null, value: Buffer.from(v) })),
+        { compression },
+      );
+      beginAwake(thread, good);
+      thread.end();
+      const keyless = errorOf(() => validateBatch(good, { keysRequired: true }));
+      beginAwake(thread, good, true);
+      const threaded = errorOf(() => thread.end());
+      expect([compression, threaded.code, threaded.message]).toEqual([compression, keyless.code, keyless.message]);
+    }
   });
 
   it('reports a worker that cannot start, and declines every batch from then on', async () => {
