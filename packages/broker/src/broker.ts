@@ -75,9 +75,11 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
           ca: readFileSync(config.security.tlsCaFile, 'utf8'),
         };
   if (tls !== undefined) requireOwnCertificate(tls.cert, `broker-${config.brokerId}`, config.security!.tlsCertFile);
-  const logs = new LogManager(config.dataDir, { logger: logger.child({ module: 'storage' }) });
-  // Started by the first big leader batch (Log.appendOverlapped); if it cannot run, batches are checked inline.
-  sharedBatchValidator().onFailure = (err) => logger.warn({ err }, 'batch validator thread unavailable: leader batches are checked inline');
+  // --validator-thread: big leader batches are checked on a second thread while written
+  // (Log.appendOverlapped), started by the first; if it cannot run, they are checked inline.
+  const validator = config.validatorThread ? sharedBatchValidator() : null;
+  if (validator !== null) validator.onFailure = (err) => logger.warn({ err }, 'batch validator thread unavailable: leader batches are checked inline');
+  const logs = new LogManager(config.dataDir, { logger: logger.child({ module: 'storage' }), validator });
   let identity: DataDirIdentity;
   try {
     identity = new DataDirIdentity(config.dataDir, config.brokerId);

@@ -121,6 +121,15 @@ describe('broker config', () => {
     );
   });
 
+  it('checks leader batches inline unless --validator-thread (or its env) is true, and names a bad value', () => {
+    expect(loadBrokerConfig(['--id', '0'], {}).validatorThread).toBe(false);
+    expect(loadBrokerConfig(['--id', '0', '--validator-thread', 'true'], {}).validatorThread).toBe(true);
+    expect(loadBrokerConfig(['--id', '0'], { TRIBUTARY_VALIDATOR_THREAD: 'true' }).validatorThread).toBe(true);
+    expect(() => loadBrokerConfig(['--id', '0', '--validator-thread', 'on'], {})).toThrow(
+      /--validator-thread \(TRIBUTARY_VALIDATOR_THREAD\) must be true or false, got 'on'/,
+    );
+  });
+
   it('reads env, and flags win over env', () => {
     const env = {
       TRIBUTARY_BROKER_ID: '4',

@@ -36,6 +36,12 @@ export interface BrokerConfig {
   readonly replicaFetchMaxBytes: number;
   /** Followers fetch in incremental fetch sessions (KIP-227); false: every fetch names every partition. */
   readonly replicaFetchSessions: boolean;
+  /**
+   * Leader batches of 8 KiB or more are checked on a second thread while they are written
+   * (packages/storage/README.md § Leader appends beside their check). Off by default: with seven
+   * processes on two cores it cost CPU and throughput (docs/performance.md).
+   */
+  readonly validatorThread: boolean;
   /** Kafka's max.incremental.fetch.session.cache.slots: fetch sessions kept as leader. */
   readonly fetchSessionCacheSlots: number;
   /** High-watermark and recovery-point checkpoints. */
@@ -134,6 +140,7 @@ const FLAGS = {
   'replica-fetch-max-wait-ms': { type: 'string', env: 'TRIBUTARY_REPLICA_FETCH_MAX_WAIT_MS' },
   'replica-fetch-max-bytes': { type: 'string', env: 'TRIBUTARY_REPLICA_FETCH_MAX_BYTES' },
   'replica-fetch-sessions': { type: 'string', env: 'TRIBUTARY_REPLICA_FETCH_SESSIONS' },
+  'validator-thread': { type: 'string', env: 'TRIBUTARY_VALIDATOR_THREAD' },
   'max-incremental-fetch-session-cache-slots': { type: 'string', env: 'TRIBUTARY_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS' },
   'checkpoint-interval-ms': { type: 'string', env: 'TRIBUTARY_CHECKPOINT_INTERVAL_MS' },
   'retention-check-interval-ms': { type: 'string', env: 'TRIBUTARY_RETENTION_CHECK_INTERVAL_MS' },
@@ -174,7 +181,7 @@ export const USAGE = `usage: tributary-broker --id <0..1000000> [--rack rack-1] 
   [--controller host:port] [--replica-lag-time-max-ms 10000] [--log-level info]
   [--request-timeout-ms 30000] [--connections-max 1000] [--request-bytes-in-flight-max 134217728]
   [--produce-body-bytes-max 16777216] [--fetch-bytes-max 57671680]
-  [--replica-fetch-sessions true] [--max-incremental-fetch-session-cache-slots 1000]
+  [--replica-fetch-sessions true] [--max-incremental-fetch-session-cache-slots 1000] [--validator-thread false]
   [--group-min-session-timeout-ms 6000] [--group-max-session-timeout-ms 1800000]
   [--group-initial-rebalance-delay-ms 3000] [--group-max-size 1000]
   [--offsets-topic-num-partitions 50] [--offsets-topic-replication-factor 3]
@@ -308,6 +315,7 @@ export function loadBrokerConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     replicaFetchMaxWaitMs: int('replica-fetch-max-wait-ms', 500, 0, 30_000),
     replicaFetchMaxBytes: int('replica-fetch-max-bytes', 10 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     replicaFetchSessions: bool('replica-fetch-sessions', true),
+    validatorThread: bool('validator-thread', false),
     fetchSessionCacheSlots: int('max-incremental-fetch-session-cache-slots', 1000, 0, 1_000_000),
     checkpointIntervalMs: int('checkpoint-interval-ms', 5000, 10, 3_600_000),
     retentionCheckIntervalMs: int('retention-check-interval-ms', 5000, 10, 3_600_000),

@@ -56,9 +56,7 @@ export class SegmentMetadataLog implements MetadataLog {
     const log = Log.open(
       dir,
       { ...METADATA_LOG_CONFIG, segmentBytes: options.segmentBytes ?? METADATA_LOG_CONFIG.segmentBytes },
-      // validator: null — the controller's own batches, fsynced one by one, are checked inline:
-      // a validator thread (~29 MB) would only pay off for a stream of big producer batches.
-      { clock: now, recoveryPoint, validator: null, ...(options.logger ? { logger: options.logger } : {}) },
+      { clock: now, recoveryPoint, ...(options.logger ? { logger: options.logger } : {}) },
     );
     return new SegmentMetadataLog(log, now);
   }

@@ -54,7 +54,8 @@ describe('reliability under faults', () => {
   let cluster: TestCluster;
 
   beforeAll(async () => {
-    cluster = await startTestCluster({ brokerArgs: ['--replica-lag-time-max-ms', '30000'] });
+    // --validator-thread: the kill -9 test below is about leader batches checked beside their write.
+    cluster = await startTestCluster({ brokerArgs: ['--replica-lag-time-max-ms', '30000', '--validator-thread', 'true'] });
   });
   afterAll(async () => {
     await cluster?.stop();

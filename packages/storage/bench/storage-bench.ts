@@ -1,7 +1,8 @@
 // Storage benchmark: Log.appendAsLeader / Log.read against raw fs.writeSync / fs.readSync of the
 // identical bytes on the same disk (same temp dir), in the same run. Appends are measured with
-// the validator thread checking each batch while it is written (the default, started before
-// timing) and with every batch checked inline (`validator: null`).
+// the validator thread checking each batch while it is written (`validator:
+// sharedBatchValidator()`, started before timing) and with every batch checked inline (the
+// default).
 //
 //   node packages/storage/bench/storage-bench.ts [--quick]
 //
@@ -59,8 +60,8 @@ try {
   // medians are reported: on a small VM the first pass over freshly written pages and the
   // first large allocations cost far more than later ones, whichever side happens to run first.
   const config = logConfigFromTopic(DEFAULT_TOPIC_CONFIGS);
-  const log = Log.open(path.join(dir, 'bench-0'), config);
-  const inlineLog = Log.open(path.join(dir, 'bench-inline-0'), config, { validator: null });
+  const log = Log.open(path.join(dir, 'bench-0'), config, { validator: sharedBatchValidator() });
+  const inlineLog = Log.open(path.join(dir, 'bench-inline-0'), config);
   const threadStarted = await sharedBatchValidator().start();
   if (!threadStarted) process.stderr.write('the validator thread did not start: appends check inline\n');
   const rawPath = path.join(dir, 'raw.bin');

@@ -22,7 +22,7 @@ import {
   type BatchHeader,
   type TopicConfigs,
 } from '@tributary/protocol';
-import { sharedBatchValidator, type BatchValidator } from './batch-validator-thread.ts';
+import type { BatchValidator } from './batch-validator-thread.ts';
 import { CheckpointFile } from './checkpoint.ts';
 import type { CompactionView, SegmentFacts } from './compaction.ts';
 import { fsyncDir, nodeFs, readFully, storageError, type StorageFs } from './fs.ts';
@@ -106,7 +106,11 @@ export interface LogOptions {
   logger?: StorageLogger;
   /** Offset below which the data is known flushed; segments wholly below it skip the recovery scan. */
   recoveryPoint?: number;
-  /** Checks big leader batches while they are written (batch-validator-thread.ts); null checks every batch inline. Default: the process's shared thread. */
+  /**
+   * Checks big leader batches while they are written (batch-validator-thread.ts, e.g.
+   * `sharedBatchValidator()`). Default null: every batch is checked inline, which is cheaper in
+   * CPU where the machine has no core to spare (the broker's --validator-thread).
+   */
   validator?: BatchValidator | null;
 }
 
@@ -172,7 +176,7 @@ export class Log {
     this.fs = options.fs ?? nodeFs;
     this.clock = options.clock ?? Date.now;
     this.logger = options.logger ?? SILENT;
-    this.validator = options.validator === undefined ? sharedBatchValidator() : options.validator;
+    this.validator = options.validator ?? null;
     this.epochs = new LeaderEpochCache(path.join(dir, LEADER_EPOCH_CHECKPOINT), this.fs);
     this.cleanerCheckpointFile = new CheckpointFile(path.join(dir, CLEANER_OFFSET_CHECKPOINT), 2, this.fs);
     this.lastFlushMs = this.clock();
