@@ -3,7 +3,7 @@
 // path only bumps counters and observes a histogram per request.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { sharedBatchValidator } from '@tributary/storage';
+import { sharedBatchValidatorHandoffs } from '@tributary/storage';
 import type { ServerBudget } from '@tributary/transport/server';
 import type { LogCleaner } from './log-cleaner.ts';
 import type { ReplicaManager } from './replica-manager.ts';
@@ -85,7 +85,7 @@ export class BrokerMetrics {
       registers,
       collect() {
         this.reset();
-        this.inc(sharedBatchValidator().handoffs);
+        this.inc(sharedBatchValidatorHandoffs());
       },
     });
 

@@ -196,3 +196,8 @@ export function sharedBatchValidator(): BatchValidatorThread {
   shared ??= new BatchValidatorThread();
   return shared;
 }
+
+/** Batches the process's validator thread has checked: 0 if it was never asked for (nothing is created). */
+export function sharedBatchValidatorHandoffs(): number {
+  return shared?.handoffs ?? 0;
+}

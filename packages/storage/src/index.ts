@@ -32,4 +32,4 @@ export {
   type StrayDir,
 } from './log-manager.ts';
 export { nodeFs, type StorageFs, type StorageStats } from './fs.ts';
-export { BatchValidatorThread, sharedBatchValidator, type BatchValidator } from './batch-validator-thread.ts';
+export { BatchValidatorThread, sharedBatchValidator, sharedBatchValidatorHandoffs, type BatchValidator } from './batch-validator-thread.ts';
