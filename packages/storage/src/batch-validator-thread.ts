@@ -33,7 +33,7 @@ export const AWAKE = 5;
 export const WAKEUPS = 6;
 export const CONTROL_SLOTS = 8;
 
-/** Values of STATE. */
+/** Values of STATE (a new SharedArrayBuffer holds 0: STARTING until the worker runs). */
 export const STARTING = 0;
 export const IDLE = 1;
 export const JOB = 2;
@@ -119,13 +119,10 @@ export class BatchValidatorThread implements BatchValidator {
     return this.readyPromise;
   }
 
-  get ready(): boolean {
-    return !this.broken && Atomics.load(this.control, STATE) !== STARTING;
-  }
-
   begin(batch: Buffer, keysRequired: boolean): boolean {
     if (this.readyPromise === undefined) void this.start();
-    if (this.pending || batch.length > MAX_BATCH_BYTES || !this.ready || Atomics.load(this.control, STATE) !== IDLE) return false;
+    // IDLE also means started: the worker leaves STARTING once it takes work.
+    if (this.broken || this.pending || batch.length > MAX_BATCH_BYTES || Atomics.load(this.control, STATE) !== IDLE) return false;
     if (Atomics.load(this.control, AWAKE) === 0) {
       // Waking a sleeping worker takes ~20 µs, as long as the check it would take over: this
       // batch is checked inline, and the worker, woken now, spins for the batches that follow.
