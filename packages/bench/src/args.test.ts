@@ -10,6 +10,7 @@ describe('parseArgs', () => {
       'produce-acks0',
       'consume',
       'latency',
+      'latency-peer',
       'failover',
       'scaling',
       'abuse',

@@ -6,6 +6,7 @@ export const PHASES = [
   'produce-acks0',
   'consume',
   'latency',
+  'latency-peer',
   'failover',
   'scaling',
   'abuse',

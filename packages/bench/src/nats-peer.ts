@@ -4,20 +4,23 @@
 // JetStream publish is acknowledged once the stream's replicas have it, like acks=all); then
 // publishes at a fixed rate read back by one consumer, publish → received.
 //
-//   pnpm bench:nats [--quick]
+//   pnpm bench:nats [--quick] [--json]
 //
-// Run it right after `pnpm bench --only latency` to read both on the same machine state.
-// Prints the two phases in the bench's table format, then one JSON line.
+// `pnpm bench` runs it as its latency-peer phase, right after the latency phase. Prints the two
+// phases in the bench's table format, then one JSON line (NatsPeerResult); with --json only that.
+// Exits 2 when nats-server is missing.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect, DeliverPolicy, type JetStreamClient, type NatsConnection, StorageType } from 'nats';
+import type { NatsPeerResult } from './peer.ts';
 import { type LatencyHistogram, latencyHistogram, round } from './stats.ts';
 import { VALUE_BYTES, sleep } from './workload.ts';
 
 const quick = process.argv.includes('--quick');
+const jsonOnly = process.argv.includes('--json');
 const ACK_RECORDS = 5000;
 const E2E_RATE = 10_000;
 const E2E_SECONDS = quick ? 5 : 20;
@@ -82,8 +85,9 @@ try {
   ];
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
-  for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}\n`);
-  process.stdout.write(`${JSON.stringify({ natsServer: serverVersion(), nodes: NODES, ack, e2e })}\n`);
+  if (!jsonOnly) for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}\n`);
+  const result: NatsPeerResult = { natsServer: serverVersion(), nodes: NODES, ack, e2e };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
   await nc.close();
 }

@@ -12,6 +12,7 @@ import { attachCluster, brokerDataDir, brokerRss, clusterCpuMeter, startCluster,
 import { failoverRound, type FailoverRound } from './failover.ts';
 import { kafkaPhase, type KafkaPathResult } from './kafka.ts';
 import { inChildProcess, type AckLatencyResult, type E2eLatencyResult } from './latency.ts';
+import { natsPeerInChildProcess, type NatsPeerResult } from './peer.ts';
 import { Progress } from './progress.ts';
 import { reassignPhase, type ReassignPhaseResult } from './reassign.ts';
 import { rebalancePhase, type RebalancePhaseResult } from './rebalance.ts';
@@ -111,6 +112,8 @@ export interface BenchReport {
   e2eP99Ms?: number;
   e2eP999Ms?: number;
   e2eMaxMs?: number;
+  /** The latency phases against a three-node NATS JetStream cluster (R3 stream); absent without nats-server. */
+  natsPeer?: NatsPeerResult;
   failoverMs?: number;
   failoverRoundsMs?: number[];
   catchupMBps?: number;
@@ -340,6 +343,33 @@ export async function runBench(args: BenchArgs): Promise<BenchReport> {
         detail: `p50 ${e.p50Ms} / p99 ${e.p99Ms} / p99.9 ${e.p999Ms} / max ${e.maxMs} ms at ${fmt(rate)} rec/s for ${seconds} s (targets: p99 <= 10 ms; issue 21: <= 5 ms) (${fmt(e.received)}/${fmt(e.sent)} received; send → ack p50 ${e.ackedP50Ms} / p99 ${e.ackedP99Ms} / p99.9 ${e.ackedP999Ms} ms)${cpuNote(report.e2eClusterCpuUsPerRecord)}`,
       });
       await admin.deleteTopic(topic).catch(() => undefined);
+    }
+
+    // ---- the peer's latency, measured as the latency phase measures ours (packages/bench/src/nats-peer.ts)
+    if (wants('latency-peer')) {
+      const progress = new Progress('latency peer (NATS)', 1);
+      const peer = await natsPeerInChildProcess(args.quick);
+      progress.update(1);
+      if (peer === undefined) {
+        rows.push({
+          phase: 'nats: latency (peer)',
+          result: 'not run',
+          detail: 'nats-server is not installed (Debian: apt-get install nats-server; or NATS_SERVER=PATH)',
+        });
+      } else {
+        report.natsPeer = peer;
+        const { ack, e2e } = peer;
+        rows.push({
+          phase: 'nats: ack latency (1 in flight)',
+          result: `p99 ${ack.p99Ms} ms`,
+          detail: `p50 ${ack.p50Ms} / p99 ${ack.p99Ms} / max ${ack.maxMs} ms over ${fmt(ack.records)} messages: the peer, ${peer.natsServer}, ${peer.nodes} nodes, publish → ack on an R${peer.nodes} stream`,
+        });
+        rows.push({
+          phase: 'nats: end-to-end latency',
+          result: `p99 ${e2e.p99Ms} ms`,
+          detail: `p50 ${e2e.p50Ms} / p99 ${e2e.p99Ms} / p99.9 ${e2e.p999Ms} / max ${e2e.maxMs} ms at ${fmt(e2e.ratePerSec)} msg/s for ${e2e.seconds} s (${fmt(e2e.received)}/${fmt(e2e.sent)} received; publish → ack p50 ${e2e.ackedP50Ms} / p99 ${e2e.ackedP99Ms} ms)`,
+        });
+      }
     }
 
     // ---- failover
