@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect, DeliverPolicy, type JetStreamClient, type NatsConnection, StorageType } from 'nats';
+import type { AckLatencyResult, E2eLatencyResult } from './latency.ts';
 import type { NatsPeerResult } from './peer.ts';
 import { type LatencyHistogram, latencyHistogram, round } from './stats.ts';
 import { VALUE_BYTES, sleep } from './workload.ts';
@@ -101,7 +102,7 @@ function summary(h: LatencyHistogram): { p50Ms: number; p99Ms: number; maxMs: nu
   return { p50Ms: round(h.percentileMs(50), 3), p99Ms: round(h.percentileMs(99), 3), maxMs: round(h.maxMs(), 3) };
 }
 
-async function ackLatency(js: JetStreamClient): Promise<{ records: number; p50Ms: number; p99Ms: number; maxMs: number }> {
+async function ackLatency(js: JetStreamClient): Promise<AckLatencyResult> {
   const value = Buffer.alloc(VALUE_BYTES, 7);
   const h = latencyHistogram();
   for (let i = 0; i < 200; i++) await js.publish(SUBJECT, value); // warm-up, as latency.ts does
@@ -113,7 +114,7 @@ async function ackLatency(js: JetStreamClient): Promise<{ records: number; p50Ms
   return { records: ACK_RECORDS, ...summary(h) };
 }
 
-async function endToEndLatency(nc: NatsConnection, js: JetStreamClient) {
+async function endToEndLatency(nc: NatsConnection, js: JetStreamClient): Promise<E2eLatencyResult> {
   const consumer = await js.consumers.get(STREAM, { deliver_policy: DeliverPolicy.New });
   const messages = await consumer.consume();
   const h = latencyHistogram();
@@ -160,5 +161,6 @@ async function endToEndLatency(nc: NatsConnection, js: JetStreamClient) {
     p999Ms: round(h.percentileMs(99.9), 3),
     ackedP50Ms: round(acked.percentileMs(50), 3),
     ackedP99Ms: round(acked.percentileMs(99), 3),
+    ackedP999Ms: round(acked.percentileMs(99.9), 3),
   };
 }

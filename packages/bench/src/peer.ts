@@ -4,23 +4,14 @@
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { AckLatencyResult, E2eLatencyResult } from './latency.ts';
 
+/** The same figures as the latency phase's, measured on the peer. */
 export interface NatsPeerResult {
   natsServer: string;
   nodes: number;
-  ack: { records: number; p50Ms: number; p99Ms: number; maxMs: number };
-  e2e: {
-    ratePerSec: number;
-    seconds: number;
-    sent: number;
-    received: number;
-    p50Ms: number;
-    p99Ms: number;
-    p999Ms: number;
-    maxMs: number;
-    ackedP50Ms: number;
-    ackedP99Ms: number;
-  };
+  ack: AckLatencyResult;
+  e2e: E2eLatencyResult;
 }
 
 /** nats-peer.ts's exit code when nats-server is not installed. */
